@@ -1,0 +1,6 @@
+"""
+The checker
+===========
+
+The static verifier and the ``spec-check`` command line.
+"""

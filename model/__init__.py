@@ -1,0 +1,6 @@
+"""
+The model checker
+=================
+
+The explicit-state explorer of the runtime's interleavings.
+"""

@@ -1,0 +1,6 @@
+"""
+Proofs
+======
+
+z3 proofs that the spec's invariants hold for all states.
+"""
