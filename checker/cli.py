@@ -1,0 +1,184 @@
+"""
+The ``spec-check`` command line
+===============================
+
+One entry point for every job arspec does. ``spec-check BUNDLE.yaml`` (the same as
+``spec-check verify BUNDLE.yaml``) checks a bundle; the other subcommands work on single
+programs (``asm``, ``disasm``, ``exec``) or run and explore bundles.
+
+Exit codes are uniform: 0 success (all requested properties hold), 1 a property was refuted
+or a program faulted, 2 bad input or usage, 3 inconclusive (UNKNOWN or a bound reached).
+Bad input is reported as one line on stderr, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+from arspec.spec.errors import ArspecError
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INCONCLUSIVE = 3
+
+Command = Callable[[argparse.Namespace, TextIO], int]
+
+
+class UsageError(ArspecError):
+    """A command line that cannot be run as written."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: error: {message}")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return value
+
+
+def _cmd_asm(args: argparse.Namespace, out: TextIO) -> int:
+    from arspec.reference.assembler import assemble
+    from arspec.reference.encoder import encode
+    from arspec.reference.loading import read_source
+
+    source = read_source(args.source)
+    try:
+        text = source.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{args.source}: error: not a text file") from None
+    code = encode(assemble(text, filename=args.source))
+    if args.output is None:
+        out.write(" ".join(f"{b:02x}" for b in code) + "\n")
+    else:
+        try:
+            Path(args.output).write_bytes(code)
+        except OSError as err:
+            raise UsageError(f"{args.output}: error: cannot write: {err.strerror}") from None
+    return EXIT_OK
+
+
+def _cmd_disasm(args: argparse.Namespace, out: TextIO) -> int:
+    from arspec.reference.disassembler import disassemble
+    from arspec.reference.loading import load_program_file
+
+    out.write(disassemble(load_program_file(args.program, section=args.section)))
+    return EXIT_OK
+
+
+def _cmd_exec(args: argparse.Namespace, out: TextIO) -> int:
+    from arspec.reference.loading import load_program_file, parse_hex_bytes
+    from arspec.reference.profiles import get_profile
+    from arspec.reference.vm import execute
+
+    program = load_program_file(args.program, section=args.section)
+    memory = parse_hex_bytes(args.mem, what="--mem") if args.mem else b""
+    profile = get_profile(args.profile)
+    tracer = None
+    if args.trace:
+        from arspec.reference.trace import ListTracer
+
+        tracer = ListTracer()
+    from arspec.reference.helpers import test_helpers
+
+    result = execute(program, profile=profile, memory=memory, helpers=test_helpers(),
+                     compute_limit=args.insn_limit, tracer=tracer)
+    if tracer is not None:
+        for event in tracer.events:
+            out.write(f"{event}\n")
+    out.write(f"r0 = {result.r0:#x} ({result.r0})\n")
+    out.write(f"instructions: {result.instructions}\n")
+    out.write(f"compute units: {result.compute_units}\n")
+    if result.fault is not None:
+        out.write(f"fault: {result.fault}\n")
+        return EXIT_FAILED
+    out.write("fault: none\n")
+    return EXIT_OK
+
+
+def _cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
+    import json
+
+    from arspec.spec.loader import bundle_json_schema
+
+    out.write(json.dumps(bundle_json_schema(), indent=2) + "\n")
+    return EXIT_OK
+
+
+def _add_program_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("program", help="assembly (.s), raw bytecode, hex text or an ELF object")
+    p.add_argument("--section", help="program section of an ELF object")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of ``spec-check`` with every subcommand."""
+    parser = _Parser(prog="spec-check", description=__doc__.split("\n\n")[1].strip())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("asm", help="assemble a program to bytecode")
+    p.add_argument("source", help="assembly text (conformance or LLVM syntax)")
+    p.add_argument("-o", "--output", help="write raw bytecode here (default: hex on stdout)")
+    p.set_defaults(run=_cmd_asm)
+
+    p = sub.add_parser("disasm", help="disassemble bytecode or an ELF object (LLVM syntax)")
+    _add_program_args(p)
+    p.set_defaults(run=_cmd_disasm)
+
+    p = sub.add_parser("exec", help="run one program on the reference VM")
+    _add_program_args(p)
+    p.add_argument("--mem", default="", help='input memory as hex bytes, e.g. "aa bb 11"')
+    p.add_argument("--profile", default="linux", choices=["linux", "solana"])
+    p.add_argument("--insn-limit", type=_positive_int, default=None,
+                   help="compute-unit limit (default 10**10)")
+    p.add_argument("--trace", action="store_true", help="print one event per instruction")
+    p.set_defaults(run=_cmd_exec)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of program.yaml")
+    p.set_defaults(run=_cmd_schema)
+    return parser
+
+
+def _normalise(argv: Sequence[str]) -> list[str]:
+    """Treat ``spec-check BUNDLE.yaml ...`` as ``spec-check verify BUNDLE.yaml ...``."""
+    args = list(argv)
+    if args and args[0].endswith((".yaml", ".yml")):
+        return ["verify", *args]
+    return args
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
+    """Run ``spec-check`` and return its exit code."""
+    stdout = out if out is not None else sys.stdout
+    try:
+        parser = build_parser()
+        args = parser.parse_args(_normalise(sys.argv[1:] if argv is None else argv))
+        if args.command is None:
+            parser.print_help(stdout)
+            return EXIT_USAGE
+        code: int = args.run(args, stdout)
+        return code
+    except ArspecError as err:
+        print(err, file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("spec-check: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

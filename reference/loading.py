@@ -1,0 +1,89 @@
+"""
+Program files
+=============
+
+Read a program from whatever a user hands the command line: assembly text (either syntax),
+raw bytecode, hex text, or an ELF object from ``clang -target bpf`` (with a section name).
+Every failure is an :class:`~arspec.spec.errors.InputError` naming the file.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Final
+
+from arspec.spec.errors import DecodeError, InputError
+
+from .decoder import decode
+from .instructions import Program
+
+ELF_MAGIC: Final = b"\x7fELF"
+_HEX_TEXT: Final = re.compile(r"^(?:\s*(?:0x)?[0-9a-fA-F]{2})+\s*$")
+
+
+def parse_hex_bytes(text: str, *, what: str = "hex") -> bytes:
+    """Return the bytes of ``"aa bb 11"``-style text (pairs, optionally separated by spaces).
+
+    Raises
+    ------
+    InputError
+        When the text is not whole hex byte pairs.
+    """
+    cleaned = text.replace(",", " ").split()
+    digits = "".join(tok[2:] if tok.lower().startswith("0x") else tok for tok in cleaned)
+    if len(digits) % 2:
+        raise InputError(f"{what}: odd number of hex digits ({len(digits)})")
+    try:
+        return bytes.fromhex(digits)
+    except ValueError:
+        bad = next((c for c in digits if c not in "0123456789abcdefABCDEF"), "?")
+        raise InputError(f"{what}: invalid hex digit {bad!r}") from None
+
+
+def read_source(path: str | Path) -> bytes:
+    """Return a file's bytes, or raise an InputError that names it."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError("no such file", file=str(p))
+    if p.is_dir():
+        raise InputError("is a directory, expected a file", file=str(p))
+    try:
+        return p.read_bytes()
+    except OSError as err:
+        raise InputError(f"cannot read: {err.strerror}", file=str(p)) from None
+
+
+def _decode_named(code: bytes, name: str) -> Program:
+    try:
+        return decode(code)
+    except DecodeError as err:
+        raise InputError(str(err), file=name) from None
+
+
+def load_program_file(path: str | Path, *, section: str | None = None) -> Program:
+    """Load a program from an assembly file, raw bytecode, hex text or an ELF object.
+
+    The kind is chosen from the content: an ELF magic number means an object file (its
+    ``section``, or its only program section); text that is all hex pairs is bytecode in
+    hex; other text is assembly; anything else is raw little-endian bytecode.
+    """
+    name = str(path)
+    data = read_source(path)
+    if data.startswith(ELF_MAGIC):
+        from .elf import load_program  # deferred: pyelftools is only needed for objects
+
+        return load_program(path, section)
+    if section is not None:
+        raise InputError("--section applies only to ELF objects", file=name)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return _decode_named(data, name)
+    if "\0" in text:
+        return _decode_named(data, name)
+    if _HEX_TEXT.match(text):
+        return _decode_named(parse_hex_bytes(text), name)
+    from .assembler import assemble
+
+    return assemble(text, filename=name)
