@@ -109,3 +109,39 @@ class InvalidInstruction(ExecutionFault):
     """An instruction that decodes but cannot run here (e.g. an unresolved map reference)."""
 
     kind = "invalid instruction"
+
+
+class ProgramOverrun(ExecutionFault):
+    """Execution ran past the last instruction of the program (sBPF ``ExecutionOverrun``)."""
+
+    kind = "program overrun"
+
+
+class InvalidCallTarget(ExecutionFault):
+    """A ``callx`` (or callback) to an address that is not the start of an instruction."""
+
+    kind = "invalid call target"
+
+
+class SpecError(ArspecError):
+    """A request the specification refuses outright (not a helper result, which is an errno)."""
+
+
+class UnknownPreset(SpecError):
+    """A preset name that is not ``minimal`` or ``linux_like``."""
+
+
+class MapDefinitionError(SpecError):
+    """A map definition that cannot be created (bad sizes, misplaced timer, ...)."""
+
+
+class PinnedMapMismatch(SpecError):
+    """A pinned map whose definition changed between the old and the reloaded bundle."""
+
+
+class UnknownHelper(VerifierRejection):
+    """A helper id or name that is not in the helper table."""
+
+
+class HelperNotAllowed(VerifierRejection):
+    """A helper that exists but is refused in the selected profile (e.g. nondeterministic)."""
