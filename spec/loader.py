@@ -1,0 +1,234 @@
+"""
+Bundle loader
+=============
+
+Read a ``program.yaml`` into a :class:`~arspec.spec.bundle.Bundle`. Every problem, whether
+malformed YAML, a schema error or a broken cross-reference, becomes one
+:class:`BundleError` whose ``str()`` is the single line the CLI prints::
+
+    program.yaml:12:7: error: programs.heartbeat.hook.slots: input should be greater than ...
+
+The location is that of the offending node: the value for a wrong value, the key itself for
+an unknown key, and the enclosing mapping for a missing key. When a bundle has several
+problems, the error names the first one in the file and keeps all of them, in file order, in
+:attr:`BundleError.diagnostics`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from arspec.spec import bundle as schema
+from arspec.spec.bundle import Bundle
+from arspec.spec.errors import InputError
+from arspec.spec.yaml_source import Location, SourceMap, parse_yaml
+
+__all__ = ["BundleError", "load_bundle", "load_bundle_text"]
+
+
+class BundleError(InputError):
+    """A bundle that cannot be loaded; ``diagnostics`` lists every problem in file order."""
+
+    def __init__(self, diagnostics: list[InputError]) -> None:
+        first = diagnostics[0]
+        super().__init__(first.reason, file=first.file, line=first.line, column=first.column)
+        self.diagnostics: tuple[InputError, ...] = tuple(diagnostics)
+
+
+def load_bundle(path: str | Path) -> Bundle:
+    """Load and check the bundle file at ``path``.
+
+    ELF paths in the bundle are resolved relative to the file's folder and must exist.
+
+    Raises
+    ------
+    BundleError
+        For an unreadable file or any problem in it, located to line and column.
+    """
+    name = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BundleError([InputError("no such file", file=name)]) from None
+    except IsADirectoryError:
+        raise BundleError([InputError("is a directory, not a bundle file", file=name)]) from None
+    except UnicodeDecodeError as err:
+        raise BundleError([InputError(f"not UTF-8 text (bad byte at offset {err.start})",
+                                      file=name)]) from None
+    except OSError as err:
+        raise BundleError([InputError(f"cannot read: {err.strerror}", file=name)]) from None
+    return load_bundle_text(text, filename=name, base_dir=Path(path).parent)
+
+
+def load_bundle_text(text: str, *, filename: str, base_dir: Path | None = None) -> Bundle:
+    """Load and check a bundle from its text.
+
+    Parameters
+    ----------
+    text:
+        The YAML text.
+    filename:
+        The name used in error messages.
+    base_dir:
+        Folder that relative ELF paths are resolved against; ``None`` skips the existence
+        check of ELF files.
+
+    Raises
+    ------
+    BundleError
+        For any problem, located to line and column.
+    """
+    try:
+        doc = parse_yaml(text, filename=filename)
+    except InputError as err:
+        raise BundleError([err]) from None
+    if doc.data is None:
+        raise BundleError([InputError("empty bundle; expected a mapping that starts with "
+                                      "'arspec: 1'", file=filename, line=1, column=1)])
+    if not isinstance(doc.data, dict):
+        where = doc.source_map.value(())
+        raise BundleError([InputError("a bundle must be a mapping of keys (arspec, programs, "
+                                      "...)", file=filename, line=where.line,
+                                      column=where.column)])
+    try:
+        bundle = Bundle.model_validate(doc.data)
+    except ValidationError as err:
+        found = [_diagnostic(e, doc.data, doc.source_map, filename) for e in err.errors()]
+        raise BundleError(_in_file_order(found)) from None
+    problems = _missing_files(bundle, doc.source_map, filename, base_dir)
+    if problems:
+        raise BundleError(problems)
+    return bundle
+
+
+# --------------------------------------------------------------------------- locating errors
+
+
+def _diagnostic(error: ErrorDetails, data: Any, smap: SourceMap, filename: str) -> InputError:
+    ctx = error.get("ctx") or {}
+    at = tuple(ctx.get("at", ())) if error["type"] == "bundle_rule" else ()
+    loc = (*error["loc"], *at)
+    if error["type"] == "union_tag_invalid":
+        loc = (*loc, "on")
+    path, where = _locate(loc, data, smap, error["type"])
+    shown = ".".join(str(p) for p in path) or "(bundle)"
+    return InputError(f"{shown}: {_message(error, path)}", file=filename, line=where.line,
+                      column=where.column)
+
+
+def _locate(loc: tuple[Any, ...], data: Any, smap: SourceMap,
+            kind: str) -> tuple[tuple[str | int, ...], Location]:
+    """Follow a pydantic error location through the data; return the path and position.
+
+    Elements of ``loc`` that are not keys of the data (union tags such as ``watch`` or
+    ``function-after[...]``) are skipped; a last element that is missing names a missing key
+    and is located at its mapping.
+    """
+    node = data
+    path: list[str | int] = []
+    on_key = False
+    for index, element in enumerate(loc):
+        if element == "[key]":
+            on_key = True
+            continue
+        if isinstance(node, dict) and element in node and not isinstance(element, bool):
+            node = node[element]
+            path.append(element)
+        elif isinstance(node, list) and isinstance(element, int) and 0 <= element < len(node):
+            node = node[element]
+            path.append(element)
+        elif index == len(loc) - 1 and isinstance(element, str | int):
+            # A missing key (or a rule about an omitted key): point at the enclosing mapping.
+            return (*path, element), smap.value(tuple(path))
+    found = tuple(path)
+    if on_key or kind == "extra_forbidden":
+        return found, smap.key(found)
+    return found, smap.value(found)
+
+
+def _message(error: ErrorDetails, path: tuple[str | int, ...]) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "union_tag_not_found":
+        return "required key 'on' is missing (the hook kind)"
+    if kind == "extra_forbidden":
+        key = str(path[-1]) if path else ""
+        close = difflib.get_close_matches(key, _FIELD_NAMES, n=1, cutoff=0.75)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        return f"unknown key{hint}"
+    if kind == "string_pattern_mismatch" and ctx.get("pattern") == schema.NAME_PATTERN:
+        return ("a name must be an identifier: letters, digits and '_', not starting with a "
+                "digit")
+    if kind == "string_pattern_mismatch":
+        return "expected `account.field`"
+    message = error["msg"]
+    if kind.endswith("_type") or kind in ("enum", "literal_error", "union_tag_invalid"):
+        message = f"{message}, got {_describe(error.get('input'))}"
+    return "i" + message[1:] if message.startswith("Input") else message
+
+
+def _describe(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        shown = value if len(value) <= 30 else value[:27] + "..."
+        return f"the string {shown!r}"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
+def _in_file_order(found: list[InputError]) -> list[InputError]:
+    unique: dict[tuple[int, int, str], InputError] = {}
+    for err in found:
+        unique.setdefault((err.line or 0, err.column or 0, err.reason), err)
+    return [unique[k] for k in sorted(unique)]
+
+
+def _all_field_names() -> list[str]:
+    names: set[str] = set()
+    pending: list[type[BaseModel]] = [Bundle]
+    seen: set[type[BaseModel]] = set()
+    for model in (getattr(schema, n) for n in dir(schema)):
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            pending.append(model)
+    while pending:
+        model = pending.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        names.update(model.model_fields)
+    return sorted(names)
+
+
+_FIELD_NAMES = _all_field_names()
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _missing_files(bundle: Bundle, smap: SourceMap, filename: str,
+                   base_dir: Path | None) -> list[InputError]:
+    if base_dir is None:
+        return []
+    problems: list[InputError] = []
+    for name, program in bundle.programs.items():
+        if program.elf is not None and not (base_dir / program.elf).is_file():
+            where = smap.value(("programs", name, "elf"))
+            problems.append(InputError(
+                f"programs.{name}.elf: no such file {program.elf!r} (relative to the bundle)",
+                file=filename, line=where.line, column=where.column))
+    return problems
