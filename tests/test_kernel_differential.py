@@ -1,0 +1,130 @@
+"""Differential tests: arspec's ``linux`` profile against the running kernel (bpf(2)).
+
+Each program is loaded as a socket filter and run once with ``BPF_PROG_TEST_RUN``. Its
+return value is only 32 bits, so every program is loaded twice: as generated (low half of
+r0) and with ``r0 >>= 32`` before ``exit`` (high half). The two halves are compared with the
+full 64-bit r0 of the reference VM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from arspec.reference.assembler import assemble
+from arspec.reference.disassembler import disassemble
+from arspec.reference.encoder import encode
+from arspec.reference.instructions import Exit, Instruction, Program
+from arspec.reference.kernel_bpf import KernelRejected, kernel_available, load_program
+from arspec.reference.profiles import LINUX
+from arspec.reference.vm import execute
+from hypothesis import HealthCheck, given, settings
+from kernel_programs import finish, looping_programs, straight_line_programs
+
+pytestmark = pytest.mark.kernel
+
+PACKET = bytes(64)
+MASK32 = 0xFFFFFFFF
+
+
+@pytest.fixture(scope="module", autouse=True)
+def kernel() -> Iterator[None]:
+    available, reason = kernel_available()
+    if not available:
+        print(f"kernel differential tests skipped: {reason}")
+        pytest.skip(reason)
+    yield
+
+
+def kernel_r0(body: list[Instruction]) -> int:
+    """Run ``body; exit`` in the kernel twice and return the full 64-bit r0."""
+    halves = []
+    for high in (False, True):
+        with load_program(encode(finish(body, high_half=high))) as prog:
+            halves.append(prog.test_run(PACKET))
+    return (halves[1] << 32) | halves[0]
+
+
+def compare(body: list[Instruction]) -> None:
+    """Fail with the disassembly and both results unless the kernel and the VM agree."""
+    program = finish(body)
+    try:
+        expected = kernel_r0(body)
+    except KernelRejected as exc:
+        pytest.fail(f"kernel rejected a generated program (generator bug):\n"
+                    f"{disassemble(program)}\n{exc.log[-3000:]}")
+    result = execute(program, profile=LINUX, memory=PACKET, engine="interpreter")
+    if result.fault is not None or result.r0 != expected:
+        pytest.fail(f"linux profile diverges from the kernel on:\n{disassemble(program)}"
+                    f"kernel r0 = {expected:#018x}\n"
+                    f"arspec r0 = {result.r0:#018x} fault = {result.fault}")
+
+
+def _body(text: str) -> list[Instruction]:
+    insns = [insn for _, insn in assemble(text).instructions()]
+    assert isinstance(insns[-1], Exit)
+    return insns[:-1]
+
+
+INT64_MIN = "r1 = 0x8000000000000000 ll\n"
+
+#: Fixed edge cases: (name, assembly ending in exit).
+EDGE_PROGRAMS = [
+    ("sdiv64 INT_MIN by -1", INT64_MIN + "r2 = -1\nr1 s/= r2\nr0 = r1\nexit"),
+    ("smod64 INT_MIN by -1", INT64_MIN + "r2 = -1\nr1 s%= r2\nr0 = r1\nexit"),
+    ("sdiv32 INT_MIN by -1 imm", "w0 = -2147483648\nw0 s/= -1\nexit"),
+    ("smod32 INT_MIN by -1", "w0 = -2147483648\nw2 = -1\nw0 s%= w2\nexit"),
+    ("div64 by zero register", "r0 = -7\nr1 = 0\nr0 /= r1\nexit"),
+    ("sdiv32 by zero register", "r0 = -7\nr1 = 0\nw0 s/= w1\nexit"),
+    ("mod64 by zero keeps dst", INT64_MIN + "r0 = r1\nr0 += 5\nr2 = 0\nr0 %= r2\nexit"),
+    ("mod32 by zero zero-extends", "r0 = -5\nr2 = 0\nw0 %= w2\nexit"),
+    ("smod64 by zero keeps dst", "r0 = -5\nr2 = 0\nr0 s%= r2\nexit"),
+    ("smod truncates toward zero", "r0 = -13\nr0 s%= 3\nexit"),
+    ("lsh64 by register masks 63", "r0 = 3\nr1 = 65\nr0 <<= r1\nexit"),
+    ("rsh32 by register masks 31", "r0 = -1\nr1 = 33\nw0 >>= w1\nexit"),
+    ("arsh32 by register", "r0 = -256\nr1 = 36\nw0 s>>= w1\nexit"),
+    ("arsh64 sign fills", INT64_MIN + "r0 = r1\nr0 s>>= 63\nexit"),
+    ("movsx64 s32", "r1 = 0x80000000 ll\nr0 = (s32)r1\nexit"),
+    ("movsx32 s8 zero-extends", "r1 = 0x80\nw0 = (s8)w1\nexit"),
+    ("bswap64", "r0 = 0x0102030405060708 ll\nr0 = bswap64 r0\nexit"),
+    ("be16 truncates", "r0 = 0x12345678 ll\nr0 = be16 r0\nexit"),
+    ("le32 truncates", "r0 = -1\nr0 = le32 r0\nexit"),
+    ("jset taken and not", "r0 = 1\nr1 = 0x10\nif r1 & 0x10 goto +1\nr0 = 2\n"
+                           "if r1 & 0x1 goto +1\nr0 += 10\nexit"),
+    ("signed vs unsigned jump", "r0 = 0\nr1 = -1\nif r1 s> 0 goto +1\nr0 |= 1\n"
+                                "if r1 > 0 goto +1\nr0 |= 2\nexit"),
+    ("jmp32 ignores high half", "r0 = 0\nr1 = 0x100000005 ll\nif w1 == 5 goto +1\n"
+                                "r0 = 1\nexit"),
+    ("signed load sign-extends", "r1 = 0xff80\n*(u16 *)(r10 - 2) = r1\n"
+                                 "r0 = *(s8 *)(r10 - 2)\nexit"),
+    ("alu32 result zero-extends", "r0 = -1\nw0 += 1\nw0 -= 2\nexit"),
+    ("cmpxchg", "r1 = 7\n*(u64 *)(r10 - 8) = r1\nr0 = 7\nr2 = 9\n"
+                "r0 = cmpxchg_64(r10 - 8, r0, r2)\nr0 <<= 8\nr3 = *(u64 *)(r10 - 8)\n"
+                "r0 |= r3\nexit"),
+]
+
+
+@pytest.mark.parametrize(("name", "text"), EDGE_PROGRAMS, ids=[n for n, _ in EDGE_PROGRAMS])
+def test_edge_program_matches_kernel(name: str, text: str) -> None:
+    compare(_body(text))
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow,
+                                                    HealthCheck.data_too_large])
+@given(straight_line_programs())
+def test_straight_line_programs_match_kernel(body: list[Instruction]) -> None:
+    compare(body)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow,
+                                                   HealthCheck.data_too_large])
+@given(looping_programs())
+def test_looping_programs_match_kernel(body: list[Instruction]) -> None:
+    compare(body)
+
+
+def test_generated_program_shape_is_checked_by_the_kernel() -> None:
+    """The harness itself: a program the verifier must refuse is reported, not compared."""
+    bad = Program.from_instructions([Exit()])  # r0 never written
+    with pytest.raises(KernelRejected, match="R0 !read_ok"):
+        load_program(encode(bad))
