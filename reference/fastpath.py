@@ -258,10 +258,10 @@ class _Compiler:
             return [f"store({pc}, {_address(insn.dst, insn.offset)}, {insn.size}, {value})"]
         assert isinstance(insn, LoadImm64)
         if insn.pseudo is Pseudo.CODE_ADDR:
-            value = (PROGRAM_BASE + SLOT_SIZE * (pc + 1 + insn.imm)) & alu.MASK64
+            constant = (PROGRAM_BASE + SLOT_SIZE * (pc + 1 + insn.imm)) & alu.MASK64
         else:
-            value = insn.value
-        return [f"r{insn.dst} = {value}"]
+            constant = insn.value
+        return [f"r{insn.dst} = {constant}"]
 
 
 def _address(reg: int, offset: int) -> str:
