@@ -346,3 +346,32 @@ def test_invalid_map_reference_offset(objects: dict[str, Path], tmp_path: Path) 
     # lddw at pc 4 of "socket": imm += 4 points into the middle of "counters"
     path = _patched(objects["arraymap"], tmp_path, "socket", 8 * 4 + 4, struct.pack("<i", 4))
     assert "no map at .maps+0x4" in _error(path)
+
+
+# ------------------------------------------------------------------ against the kernel
+
+#: Linked programs without maps and the r0 their C source computes (low 32 bits).
+KERNEL_CASES = [
+    ("straight", "socket", 1234),
+    ("loop", "socket", sum(i * i for i in range(30))),
+    ("subprog", "socket", 19 + 230),
+    ("twosections", "socket/first", 8),
+    ("twosections", "socket/second", 17),
+]
+# callback.c is not loaded: a callback (BPF_PSEUDO_FUNC) needs BTF func_info in the load.
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize(("name", "section", "expected"), KERNEL_CASES,
+                         ids=[f"{n}:{s}" for n, s, _ in KERNEL_CASES])
+def test_linked_program_runs_in_the_kernel(objects: dict[str, Path], name: str, section: str,
+                                           expected: int) -> None:
+    from arspec.reference.kernel_bpf import kernel_available
+    from arspec.reference.kernel_bpf import load_program as kernel_load
+
+    available, reason = kernel_available()
+    if not available:
+        pytest.skip(reason)
+    program = load_program(objects[name], section).program
+    with kernel_load(encode(program)) as loaded:
+        assert loaded.test_run(bytes(64)) == expected
