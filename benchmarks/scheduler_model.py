@@ -1,0 +1,235 @@
+"""
+Scheduler-only benchmark model
+==============================
+
+Timers, a work queue and a ring buffer with programs replaced by fixed effects, as a
+:class:`~arspec.model.engine.TransitionSystem`. ``benchmarks/scheduler.pml`` is the same
+model in Promela (same variables, same atomic steps), so exhaustive state counts must match.
+
+State (a flat tuple of small ints, encoded as ``bytes(state)``)::
+
+    slot, used, ext, lost, rlen, wlen, tdue[0..T-1], ring[0..R-1], wq[0..W-1]
+
+``slot`` runs from 1 to ``slots``; ``used`` is the CU spent in this slot; ``ext`` counts the
+external account writes delivered in this slot; ``lost`` is set when a ring-buffer record is
+dropped; ``tdue[i]`` is the absolute due slot of timer ``i`` (0 = disarmed); the ring and the
+work queue are FIFO arrays packed to the left (zero padding), holding ``timer + 1`` and
+``kind + 1``.
+
+Actions (ints): the scheduler step is deterministic, as the runtime's canonical in-slot order
+is part of consensus: the earliest due timer (by due slot, then id) runs first, then the work
+queue head; work whose cost does not fit the remaining slot budget (or, with backpressure, a
+timer whose record would not fit the ring) blocks everything behind it until the next slot
+(FIFO deferral). Only when nothing can run does the slot end (``tick``). The environment
+interleaves freely: external account writes (which enqueue work items, at most ``events``
+per slot) and the ring-buffer consumer.
+
+* ``FIRE + i`` -- timer ``i``'s callback: costs ``timer_cost`` CU, re-arms the timer
+  ``1 + i % delay_max`` slots later and emits one ring record (or sets ``lost`` when full).
+* ``RUN_WQ`` -- pop the work-queue head, spending its kind's cost.
+* ``TICK`` -- next slot: ``used`` and ``ext`` reset.
+* ``CONSUME`` -- the consumer pops the ring head.
+* ``WRITE + k`` -- an external account write enqueues a work item of kind ``k``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from arspec.model.engine import Invariant, ModelError, TransitionInvariant
+
+TICK = 0
+RUN_WQ = 1
+CONSUME = 2
+WRITE = 8
+FIRE = 16
+
+State = tuple[int, ...]
+
+SLOT, USED, EXT, LOST, RLEN, WLEN = range(6)
+
+
+@dataclass(frozen=True)
+class SchedulerParams:
+    """Size and behaviour of the scheduler model.
+
+    :param timers: number of periodic timers (T).
+    :param delay_max: timer ``i`` re-arms ``1 + i % delay_max`` slots after it fires.
+    :param ring: ring-buffer capacity in records (R).
+    :param wq: work-queue capacity (W).
+    :param wq_costs: CU cost of each work-item kind (one entry per kind, at most 3 kinds).
+    :param events: external account writes accepted per slot.
+    :param slots: the last slot explored.
+    :param budget: CU budget per slot.
+    :param timer_cost: CU cost of one timer callback.
+    :param budget_check: the scheduler respects the slot budget (``False`` plants a bug).
+    :param backpressure: a timer whose record would not fit the ring waits (``False`` drops
+        the record and sets ``lost``).
+    """
+
+    timers: int = 2
+    delay_max: int = 2
+    ring: int = 2
+    wq: int = 2
+    wq_costs: tuple[int, ...] = (1, 2)
+    events: int = 2
+    slots: int = 3
+    budget: int = 4
+    timer_cost: int = 2
+    budget_check: bool = True
+    backpressure: bool = True
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.timers <= 8 or not 1 <= len(self.wq_costs) <= 3:
+            raise ModelError("timers must be in 1..8 and wq_costs must have 1..3 kinds")
+        if min(self.ring, self.wq, self.delay_max, self.slots, self.budget) < 1:
+            raise ModelError("ring, wq, delay_max, slots and budget must be >= 1")
+        if self.slots + self.delay_max > 250 or self.budget + max(
+                (self.timer_cost, *self.wq_costs)) > 250:
+            raise ModelError("slots + delay_max and budget + max cost must stay below 250")
+
+    def spin_defines(self) -> list[str]:
+        """Return the ``-D`` flags that select this instance in ``scheduler.pml``."""
+        costs = (*self.wq_costs, 0, 0)[:3]
+        return [f"-DT={self.timers}", f"-DDMAX={self.delay_max}", f"-DR={self.ring}",
+                f"-DW={self.wq}", f"-DK={len(self.wq_costs)}", f"-DC1={costs[0]}",
+                f"-DC2={costs[1]}", f"-DC3={costs[2]}", f"-DE={self.events}",
+                f"-DS={self.slots}", f"-DB={self.budget}", f"-DTC={self.timer_cost}",
+                f"-DBUDGET_CHECK={int(self.budget_check)}",
+                f"-DBACKPRESSURE={int(self.backpressure)}"]
+
+
+class SchedulerModel:
+    """The scheduler model as a transition system over flat int tuples."""
+
+    def __init__(self, params: SchedulerParams) -> None:
+        self.params = params
+        p = params
+        self._t = p.timers
+        self._ring0 = 6 + p.timers
+        self._wq0 = self._ring0 + p.ring
+        self._delays = tuple(1 + i % p.delay_max for i in range(p.timers))
+        self._costs = p.wq_costs
+        self._writes = tuple(WRITE + k for k in range(len(p.wq_costs)))
+
+    def initial_states(self) -> Sequence[State]:
+        """Return the single initial state: slot 1, every timer due in slot 1."""
+        p = self.params
+        return [(1, 0, 0, 0, 0, 0, *([1] * p.timers), *([0] * p.ring), *([0] * p.wq))]
+
+    def _scheduler_step(self, s: State) -> int:
+        """Return the scheduler's next action, or -1 when it has nothing to do."""
+        p = self.params
+        slot = s[SLOT]
+        best = -1
+        best_due = 256
+        for i in range(self._t):
+            due = s[6 + i]
+            if 0 < due <= slot and due < best_due:
+                best = i
+                best_due = due
+        if best >= 0:
+            if (not p.budget_check or s[USED] + p.timer_cost <= p.budget) and (
+                    not p.backpressure or s[RLEN] < p.ring):
+                return FIRE + best
+        elif s[WLEN] and (not p.budget_check
+                          or s[USED] + self._costs[s[self._wq0] - 1] <= p.budget):
+            return RUN_WQ
+        return TICK if slot < p.slots else -1
+
+    def actions(self, state: State) -> Sequence[int]:
+        """Return the enabled actions: scheduler step, consume, writes (in this order)."""
+        acts = []
+        step = self._scheduler_step(state)
+        if step >= 0:
+            acts.append(step)
+        if state[RLEN]:
+            acts.append(CONSUME)
+        if state[EXT] < self.params.events and state[WLEN] < self.params.wq:
+            acts.extend(self._writes)
+        return acts
+
+    def apply(self, state: State, action: int) -> State:
+        """Return the successor of ``state`` under ``action``."""
+        s = list(state)
+        p = self.params
+        if action >= FIRE:
+            i = action - FIRE
+            s[USED] += p.timer_cost
+            s[6 + i] = s[SLOT] + self._delays[i]
+            if s[RLEN] < p.ring:
+                s[self._ring0 + s[RLEN]] = i + 1
+                s[RLEN] += 1
+            else:
+                s[LOST] = 1
+        elif action >= WRITE:
+            s[self._wq0 + s[WLEN]] = action - WRITE + 1
+            s[WLEN] += 1
+            s[EXT] += 1
+        elif action == TICK:
+            s[SLOT] += 1
+            s[USED] = 0
+            s[EXT] = 0
+        elif action == RUN_WQ:
+            w0 = self._wq0
+            s[USED] += self._costs[s[w0] - 1]
+            s[w0:w0 + p.wq] = [*s[w0 + 1:w0 + p.wq], 0]
+            s[WLEN] -= 1
+        else:
+            r0 = self._ring0
+            s[r0:r0 + p.ring] = [*s[r0 + 1:r0 + p.ring], 0]
+            s[RLEN] -= 1
+        return tuple(s)
+
+    def encode(self, state: State) -> bytes:
+        """Return ``bytes(state)`` (every component is below 256)."""
+        return bytes(state)
+
+    def describe(self, action: int) -> str:
+        """Return a call-like description of ``action``."""
+        if action >= FIRE:
+            return f"fire(timer={action - FIRE})"
+        if action >= WRITE:
+            return f"write(kind={action - WRITE})"
+        return ("tick()", "run_wq()", "consume()")[action]
+
+    # Properties ---------------------------------------------------------------------------
+
+    def pending_work(self, state: State) -> tuple[int, ...]:
+        """Return the work-queue kinds waiting, in FIFO order (liveness items)."""
+        return tuple(state[self._wq0:self._wq0 + state[WLEN]])
+
+    def invariants(self) -> list[Invariant[State]]:
+        """Return the state invariants: no lost timer, no lost ring record, ring FIFO shape."""
+        t, r0, ring = self._t, self._ring0, self.params.ring
+
+        def no_lost_timer(s: State) -> bool:
+            return all(s[6 + i] > 0 for i in range(t))
+
+        def ring_packed(s: State) -> bool:
+            n = s[RLEN]
+            return all(s[r0 + j] > 0 for j in range(n)) and not any(s[r0 + n:r0 + ring])
+
+        return [Invariant("no-lost-timer", no_lost_timer),
+                Invariant("ring-no-loss", lambda s: s[LOST] == 0),
+                Invariant("ring-fifo-shape", ring_packed)]
+
+    def transition_invariants(self) -> list[TransitionInvariant[State, int]]:
+        """Return the per-slot budget and the no-double-execution transition invariants."""
+        budget = self.params.budget
+        slot_count = self.params.slots
+
+        def budget_ok(pre: State, a: int, post: State) -> bool:
+            return post[USED] <= budget
+
+        def fired_once(pre: State, a: int, post: State) -> bool:
+            # A fired timer is re-armed strictly in the future: it cannot run twice in a slot.
+            return a < FIRE or post[6 + a - FIRE] > pre[SLOT]
+
+        def slot_monotone(pre: State, a: int, post: State) -> bool:
+            return pre[SLOT] <= post[SLOT] <= slot_count
+
+        return [TransitionInvariant("per-slot-budget", budget_ok),
+                TransitionInvariant("no-double-execution", fired_once),
+                TransitionInvariant("slot-monotone", slot_monotone)]

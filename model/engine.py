@@ -1,0 +1,597 @@
+"""
+Breadth-first explorer
+======================
+
+A generic, exhaustive, breadth-first explorer over any :class:`TransitionSystem`. States
+are identified by their canonical byte encoding and stored compactly (a dict from bytes to
+an integer id plus parent, action-index and depth arrays), so the first violation found is
+at minimal depth and its trace is rebuilt by replaying the parent chain.
+
+Reaching a bound (depth, number of states, memory estimate) never raises: the result says
+``BOUND-REACHED`` and carries the statistics gathered so far.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from array import array
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
+
+from arspec.spec.errors import ArspecError
+
+S = TypeVar("S")
+A = TypeVar("A")
+S_contra = TypeVar("S_contra", contravariant=True)
+A_contra = TypeVar("A_contra", contravariant=True)
+
+#: Rough cost, in bytes, of one entry in the ``bytes -> id`` dict plus the key object header
+#: (CPython 3.11, 64-bit): dict slot and index (~40), ``bytes`` header (33), int id (~28,
+#: small ids are shared). Used only by the memory *estimate*.
+_ENTRY_OVERHEAD = 100
+
+
+class ModelError(ArspecError):
+    """Misuse of the explorer API, or a transition system that breaks its contract."""
+
+
+class TransitionSystem(Protocol[S, A]):
+    """What the explorer needs from a model.
+
+    Contract: ``apply`` is a pure function of its arguments (same inputs, same output);
+    ``actions`` lists the enabled actions in a canonical order that does not depend on hash
+    seeds; ``encode`` is injective on the states that matter and canonical (equal states give
+    equal bytes); actions are hashable (they are interned for graph export and liveness).
+    """
+
+    def initial_states(self) -> Sequence[S]:
+        """Return the initial states, in a canonical order."""
+        ...
+
+    def actions(self, state: S) -> Sequence[A]:
+        """Return the actions enabled in ``state``, in a canonical order."""
+        ...
+
+    def apply(self, state: S, action: A) -> S:
+        """Return the successor of ``state`` under the enabled ``action``."""
+        ...
+
+    def encode(self, state: S) -> bytes:
+        """Return the canonical compact encoding of ``state`` (its identity)."""
+        ...
+
+    def describe(self, action: A) -> str:
+        """Return a one-line, deterministic description of ``action``."""
+        ...
+
+
+class AmpleSelector(Protocol[S_contra, A_contra]):
+    """Partial-order reduction hook: choose a subset of the enabled actions to expand.
+
+    The explorer adds the breadth-first cycle proviso itself: a proper subset is kept only if
+    every successor it produces is a state never seen before; otherwise the state is fully
+    expanded. See :mod:`arspec.model.reduction` for the soundness conditions.
+    """
+
+    def select(self, state: S_contra, enabled: Sequence[A_contra]) -> Sequence[int] | None:
+        """Return indices (into ``enabled``) of a persistent subset, or ``None`` for all."""
+        ...
+
+
+class Verdict(enum.Enum):
+    """Outcome of a check."""
+
+    HOLDS = "HOLDS"
+    VIOLATED = "VIOLATED"
+    BOUND_REACHED = "BOUND-REACHED"
+
+
+@dataclass(frozen=True)
+class Invariant(Generic[S]):
+    """A named predicate that must hold in every reachable state."""
+
+    name: str
+    holds: Callable[[S], bool]
+
+
+@dataclass(frozen=True)
+class TransitionInvariant(Generic[S, A]):
+    """A named predicate ``(pre, action, post) -> bool`` that must hold on every transition."""
+
+    name: str
+    holds: Callable[[S, A, S], bool]
+
+
+#: Name under which a reachable state without enabled actions is reported.
+DEADLOCK = "deadlock-free"
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Exploration limits; ``None`` means unlimited.
+
+    :param max_depth: states at this depth are not expanded further (their outgoing
+        transitions are still checked; a new successor beyond the bound marks the run
+        ``BOUND-REACHED``).
+    :param max_states: at most this many distinct states are stored.
+    :param max_memory_bytes: stop when the estimated memory of the store exceeds this.
+    """
+
+    max_depth: int | None = None
+    max_states: int | None = None
+    max_memory_bytes: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("max_depth", "max_states", "max_memory_bytes"):
+            value = getattr(self, name)
+            if value is not None and value < (0 if name == "max_depth" else 1):
+                raise ModelError(f"Bounds.{name} must be positive, got {value}")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Snapshot handed to the progress callback."""
+
+    states: int
+    transitions: int
+    depth: int
+    frontier: int
+    elapsed_seconds: float
+
+
+@dataclass(frozen=True)
+class Statistics:
+    """Exploration statistics. ``elapsed_seconds`` is never part of deterministic output."""
+
+    states: int
+    transitions: int
+    max_depth: int
+    elapsed_seconds: float
+    memory_estimate_bytes: int
+
+    @property
+    def states_per_second(self) -> float:
+        """Distinct states stored per second of wall-clock time."""
+        return self.states / self.elapsed_seconds if self.elapsed_seconds > 0 else 0.0
+
+    @property
+    def bytes_per_state(self) -> float:
+        """Estimated store bytes per distinct state."""
+        return self.memory_estimate_bytes / self.states if self.states else 0.0
+
+
+@dataclass
+class StateSpace:
+    """The compact store built during exploration, addressed by integer state ids.
+
+    ``parent[i]`` is the BFS parent of state ``i`` (``-1`` for an initial state) and
+    ``action_index[i]`` the index of the action in ``actions(parent)`` that reached it (for
+    an initial state, its index in ``initial_states()``). When edges are recorded,
+    ``edge_src/edge_dst/edge_index/edge_action`` list every explored transition, in
+    exploration order; ``edge_action`` points into ``action_table`` (interned actions).
+    """
+
+    ids: dict[bytes, int] = field(default_factory=dict)
+    keys: list[bytes] = field(default_factory=list)
+    parent: array[int] = field(default_factory=lambda: array("q"))
+    action_index: array[int] = field(default_factory=lambda: array("l"))
+    depth: array[int] = field(default_factory=lambda: array("l"))
+    record_edges: bool = False
+    edge_src: array[int] = field(default_factory=lambda: array("q"))
+    edge_dst: array[int] = field(default_factory=lambda: array("q"))
+    edge_index: array[int] = field(default_factory=lambda: array("l"))
+    edge_action: array[int] = field(default_factory=lambda: array("l"))
+    action_table: list[Hashable] = field(default_factory=list)
+    action_labels: list[str] = field(default_factory=list)
+    action_ids: dict[Hashable, int] = field(default_factory=dict)
+    tags: list[object] = field(default_factory=list)
+    reduced: bool = False
+    canonicalize: Callable[[object], object] | None = None
+    complete: bool = False
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def path_to(self, state_id: int) -> list[int]:
+        """Return the ids on the BFS path from an initial state to ``state_id``."""
+        path = [state_id]
+        while self.parent[path[-1]] >= 0:
+            path.append(self.parent[path[-1]])
+        path.reverse()
+        return path
+
+    def intern_action(self, action: Hashable, label: str) -> int:
+        """Return the id of ``action`` in the action table, adding it if new."""
+        aid = self.action_ids.get(action)
+        if aid is None:
+            aid = len(self.action_table)
+            self.action_ids[action] = aid
+            self.action_table.append(action)
+            self.action_labels.append(label)
+        return aid
+
+
+@dataclass(frozen=True)
+class TraceStep(Generic[S, A]):
+    """One step of a trace: the action taken, its description, the state reached."""
+
+    index: int
+    action: A
+    label: str
+    state: S
+
+
+@dataclass(frozen=True)
+class Trace(Generic[S, A]):
+    """A path from an initial state; ``len(trace)`` is its number of steps."""
+
+    initial: S
+    steps: tuple[TraceStep[S, A], ...]
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The action descriptions, in order."""
+        return tuple(step.label for step in self.steps)
+
+    @property
+    def final(self) -> S:
+        """The last state of the trace."""
+        return self.steps[-1].state if self.steps else self.initial
+
+
+@dataclass(frozen=True)
+class Violation(Generic[S, A]):
+    """The shortest (under BFS) counterexample found for one invariant."""
+
+    invariant: str
+    kind: str
+    trace: Trace[S, A]
+
+
+@dataclass(frozen=True)
+class ExplorationResult(Generic[S, A]):
+    """Verdict, per-invariant verdicts, the counterexamples, statistics and the store."""
+
+    verdict: Verdict
+    invariant_verdicts: tuple[tuple[str, Verdict], ...]
+    violations: tuple[Violation[S, A], ...]
+    stats: Statistics
+    bound: str | None
+    space: StateSpace
+
+    @property
+    def violation(self) -> Violation[S, A] | None:
+        """The first violation found (at minimal depth when no reduction is active)."""
+        return self.violations[0] if self.violations else None
+
+    def verdict_of(self, name: str) -> Verdict:
+        """Return the verdict of the invariant called ``name``."""
+        for inv_name, verdict in self.invariant_verdicts:
+            if inv_name == name:
+                return verdict
+        raise ModelError(f"no invariant named {name!r} in this result")
+
+
+def _identity(state: S) -> S:
+    return state
+
+
+def replay(system: TransitionSystem[S, A], space: StateSpace, path: Sequence[int],
+           ) -> Trace[S, A]:
+    """Rebuild the states and actions along ``path`` (ids from :meth:`StateSpace.path_to`).
+
+    :param system: the system the space was built from.
+    :param space: the store holding parent pointers and action indices.
+    :param path: state ids from an initial state, each the BFS child of the previous one.
+    :returns: the trace; states are canonicalized as during exploration.
+    :raises ModelError: if replaying does not reproduce the stored state (``apply`` or
+        ``actions`` is not deterministic).
+    """
+    canon: Callable[[S], S] = space.canonicalize or _identity  # type: ignore[assignment]
+    state = canon(system.initial_states()[space.action_index[path[0]]])
+    initial = state
+    steps: list[TraceStep[S, A]] = []
+    for sid in path[1:]:
+        idx = space.action_index[sid]
+        action = system.actions(state)[idx]
+        state = canon(system.apply(state, action))
+        if system.encode(state) != space.keys[sid]:
+            raise ModelError("replay diverged: apply()/actions() are not deterministic")
+        steps.append(TraceStep(idx, action, system.describe(action), state))
+    return Trace(initial, tuple(steps))
+
+
+def extend_trace(system: TransitionSystem[S, A], trace: Trace[S, A], index: int,
+                 ) -> Trace[S, A]:
+    """Return ``trace`` followed by the action at ``index`` in ``actions(trace.final)``."""
+    action = system.actions(trace.final)[index]
+    post = system.apply(trace.final, action)
+    step = TraceStep(index, action, system.describe(action), post)
+    return Trace(trace.initial, (*trace.steps, step))
+
+
+class _Run(Generic[S, A]):
+    """Mutable bookkeeping of one exploration (kept off the hot loop's locals)."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.found: dict[str, tuple[str, int, int]] = {}
+        self.names = list(names)
+
+
+def explore(system: TransitionSystem[S, A], *,
+            invariants: Sequence[Invariant[S]] = (),
+            transition_invariants: Sequence[TransitionInvariant[S, A]] = (),
+            bounds: Bounds | None = None,
+            check_deadlock: bool = False,
+            stop_at_first_violation: bool = True,
+            record_edges: bool = False,
+            tagger: Callable[[S], object] | None = None,
+            ample: AmpleSelector[S, A] | None = None,
+            canonicalize: Callable[[S], S] | None = None,
+            progress: Callable[[Progress], None] | None = None,
+            progress_every: int = 50_000) -> ExplorationResult[S, A]:
+    """Explore the reachable states of ``system`` breadth-first and check invariants.
+
+    :param system: the model.
+    :param invariants: state invariants, checked on every state when first stored.
+    :param transition_invariants: checked on every explored transition.
+    :param bounds: depth / state / memory limits (default: none).
+    :param check_deadlock: report a reachable state with no enabled action as a violation
+        of :data:`DEADLOCK`.
+    :param stop_at_first_violation: stop at the first violation; otherwise keep exploring and
+        report the shortest counterexample of every violated invariant.
+    :param record_edges: store every transition (needed by :mod:`~arspec.model.graph` and
+        :mod:`~arspec.model.liveness`).
+    :param tagger: if given, ``tagger(state)`` is stored for every state in ``space.tags``.
+    :param ample: partial-order reduction hook (traces are then valid but not always shortest).
+    :param canonicalize: symmetry reduction: map every state to its orbit representative.
+    :param progress: called with a :class:`Progress` every ``progress_every`` new states and
+        at the end of each BFS level.
+    :param progress_every: see ``progress``.
+    :returns: the :class:`ExplorationResult`.
+    :raises ModelError: on duplicate invariant names or a bad ``progress_every``.
+    """
+    bounds = bounds or Bounds()
+    names = [inv.name for inv in invariants] + [inv.name for inv in transition_invariants]
+    if check_deadlock:
+        names.append(DEADLOCK)
+    if len(set(names)) != len(names):
+        raise ModelError(f"invariant names must be unique, got {names}")
+    if progress_every < 1:
+        raise ModelError(f"progress_every must be >= 1, got {progress_every}")
+    start = time.perf_counter()
+    space = StateSpace(record_edges=record_edges, reduced=ample is not None
+                       or canonicalize is not None)
+    space.canonicalize = canonicalize  # type: ignore[assignment]
+    run: _Run[S, A] = _Run(names)
+    # found: invariant -> (kind, state id, action index or -1)
+    found = run.found
+    ids = space.ids
+    keys = space.keys
+    parent = space.parent
+    aindex = space.action_index
+    depth_arr = space.depth
+    encode = system.encode
+    apply = system.apply
+    actions_of = system.actions
+    describe = system.describe
+    canon = canonicalize
+    max_depth = bounds.max_depth
+    max_states = bounds.max_states if bounds.max_states is not None else -1
+    max_mem = bounds.max_memory_bytes
+    key_bytes = 0
+    transitions = 0
+    bound: str | None = None
+    state_invs = [(inv.name, inv.holds) for inv in invariants]
+    trans_invs = [(inv.name, inv.holds) for inv in transition_invariants]
+    tags = space.tags
+    next_progress = progress_every
+
+    def memory_estimate() -> int:
+        n = len(keys)
+        per_state = _ENTRY_OVERHEAD + 8 + parent.itemsize + aindex.itemsize + depth_arr.itemsize
+        edges = len(space.edge_src) * 32
+        return n * per_state + key_bytes + edges
+
+    def check_state(state: S, sid: int) -> None:
+        for name, holds in state_invs:
+            if name not in found and not holds(state):
+                found[name] = ("state", sid, -1)
+
+    frontier: list[S] = []
+    for i, init in enumerate(system.initial_states()):
+        if canon is not None:
+            init = canon(init)
+        key = encode(init)
+        if key in ids:
+            continue
+        if len(keys) == max_states:
+            bound = "max-states"
+            break
+        ids[key] = len(keys)
+        keys.append(key)
+        key_bytes += len(key)
+        parent.append(-1)
+        aindex.append(i)
+        depth_arr.append(0)
+        if tagger is not None:
+            tags.append(tagger(init))
+        check_state(init, len(keys) - 1)
+        frontier.append(init)
+
+    level = 0
+    first_id = 0
+    stop = bool(found) and stop_at_first_violation
+    while frontier and bound is None and not stop:
+        next_frontier: list[S] = []
+        at_bound = max_depth is not None and level >= max_depth
+        for offset, state in enumerate(frontier):
+            sid = first_id + offset
+            acts = actions_of(state)
+            if not acts:
+                if check_deadlock and DEADLOCK not in found:
+                    found[DEADLOCK] = ("deadlock", sid, -1)
+                    if stop_at_first_violation:
+                        stop = True
+                        break
+                continue
+            succs: list[tuple[int, A, S, bytes]] = []
+            order: Sequence[int] = range(len(acts))
+            if ample is not None:
+                chosen = ample.select(state, acts)
+                if chosen is not None and len(chosen) < len(acts):
+                    for idx in chosen:
+                        a = acts[idx]
+                        post = apply(state, a)
+                        if canon is not None:
+                            post = canon(post)
+                        succs.append((idx, a, post, encode(post)))
+                    if all(k not in ids for _, _, _, k in succs):
+                        order = ()
+                    else:
+                        taken = set(chosen)
+                        order = [i for i in range(len(acts)) if i not in taken]
+            for idx in order:
+                a = acts[idx]
+                post = apply(state, a)
+                if canon is not None:
+                    post = canon(post)
+                succs.append((idx, a, post, encode(post)))
+            if ample is not None:
+                succs.sort(key=lambda item: item[0])
+            for idx, a, post, key in succs:
+                transitions += 1
+                for name, holds_t in trans_invs:
+                    if name not in found and not holds_t(state, a, post):
+                        found[name] = ("transition", sid, idx)
+                        stop = stop_at_first_violation
+                target = ids.get(key)
+                if target is None:
+                    if at_bound:
+                        bound = bound or "max-depth"
+                        continue
+                    if len(keys) == max_states:
+                        bound = "max-states"
+                        break
+                    target = len(keys)
+                    ids[key] = target
+                    keys.append(key)
+                    key_bytes += len(key)
+                    parent.append(sid)
+                    aindex.append(idx)
+                    depth_arr.append(level + 1)
+                    if tagger is not None:
+                        tags.append(tagger(post))
+                    if state_invs:
+                        before = len(found)
+                        check_state(post, target)
+                        if len(found) != before and stop_at_first_violation:
+                            stop = True
+                    next_frontier.append(post)
+                    if (target & 4095) == 0 and max_mem is not None \
+                            and memory_estimate() > max_mem:
+                        bound = "max-memory"
+                    if target >= next_progress:
+                        next_progress += progress_every
+                        if progress is not None:
+                            progress(Progress(len(keys), transitions, level + 1,
+                                              len(next_frontier),
+                                              time.perf_counter() - start))
+                if record_edges:
+                    space.edge_src.append(sid)
+                    space.edge_dst.append(target)
+                    space.edge_index.append(idx)
+                    space.edge_action.append(space.intern_action(
+                        a, describe(a)))
+                if stop or bound == "max-states" or bound == "max-memory":
+                    break
+            if stop or bound == "max-states" or bound == "max-memory":
+                break
+        if stop or bound in ("max-states", "max-memory"):
+            break
+        first_id += len(frontier)
+        frontier = next_frontier
+        level += 1
+        if progress is not None:
+            progress(Progress(len(keys), transitions, level if frontier else level - 1,
+                              len(frontier), time.perf_counter() - start))
+        if max_mem is not None and bound is None and memory_estimate() > max_mem:
+            bound = "max-memory"
+
+    elapsed = time.perf_counter() - start
+    if bound is None and not stop and not frontier:
+        space.complete = True
+    stats = Statistics(len(keys), transitions, max(depth_arr) if len(depth_arr) else 0,
+                       elapsed, memory_estimate())
+    return _finish(system, space, run, stats, bound)
+
+
+def _finish(system: TransitionSystem[S, A], space: StateSpace, run: _Run[S, A],
+            stats: Statistics, bound: str | None) -> ExplorationResult[S, A]:
+    violations: list[Violation[S, A]] = []
+    # Report in order of trace length, then invariant declaration order: deterministic.
+    ranked = []
+    for name in run.names:
+        if name in run.found:
+            kind, sid, idx = run.found[name]
+            length = space.depth[sid] + (1 if idx >= 0 else 0)
+            ranked.append((length, run.names.index(name), name, kind, sid, idx))
+    ranked.sort()
+    for _, _, name, kind, sid, idx in ranked:
+        trace: Trace[S, A] = replay(system, space, space.path_to(sid))
+        if idx >= 0:
+            trace = extend_trace(system, trace, idx)
+            if space.canonicalize is not None:
+                last = trace.steps[-1]
+                canon_state: S = space.canonicalize(last.state)  # type: ignore[assignment]
+                trace = Trace(trace.initial, (*trace.steps[:-1], TraceStep(
+                    last.index, last.action, last.label, canon_state)))
+        violations.append(Violation(name, kind, trace))
+    exhausted = space.complete
+    verdicts = tuple(
+        (name, Verdict.VIOLATED if name in run.found
+         else Verdict.HOLDS if exhausted else Verdict.BOUND_REACHED)
+        for name in run.names)
+    if violations:
+        verdict = Verdict.VIOLATED
+    elif bound is not None or not exhausted:
+        verdict = Verdict.BOUND_REACHED
+    else:
+        verdict = Verdict.HOLDS
+    return ExplorationResult(verdict, verdicts, tuple(violations), stats, bound, space)
+
+
+def render_result(result: ExplorationResult[S, A], *, timing: bool = False,
+                  show_states: bool = False) -> str:
+    """Render a result as deterministic text (no timing unless ``timing`` is set).
+
+    :param result: the exploration result.
+    :param timing: append elapsed time and states/s (not reproducible byte for byte).
+    :param show_states: print ``repr`` of every state along each trace.
+    :returns: the text, ending with a newline.
+    """
+    lines = [result.verdict.value]
+    for name, verdict in result.invariant_verdicts:
+        lines.append(f"  {name}: {verdict.value}")
+    st = result.stats
+    lines.append(f"states {st.states}, transitions {st.transitions}, max depth {st.max_depth}")
+    if result.bound is not None:
+        lines.append(f"bound reached: {result.bound}")
+    for v in result.violations:
+        lines.append(f"counterexample for {v.invariant} ({v.kind}), {len(v.trace)} steps:")
+        if show_states:
+            lines.append(f"  0. <initial> {v.trace.initial!r}")
+        else:
+            lines.append("  0. <initial>")
+        for n, step in enumerate(v.trace.steps, 1):
+            suffix = f" -> {step.state!r}" if show_states else ""
+            lines.append(f"  {n}. {step.label}{suffix}")
+    if timing:
+        lines.append(f"time {st.elapsed_seconds:.3f}s, {st.states_per_second:.0f} states/s, "
+                     f"~{st.bytes_per_state:.0f} bytes/state")
+    return "\n".join(lines) + "\n"
