@@ -173,6 +173,16 @@ def test_callback_address_becomes_code_address(objects: dict[str, Path]) -> None
     assert target == 14 and _calls(prog.program) == [(11, 21)]
 
 
+def test_several_programs_in_one_section_are_keyed_by_function(
+        objects: dict[str, Path]) -> None:
+    obj = _load(objects, "samesection")
+    assert set(obj.programs) == {"socket:alpha", "socket:beta"}
+    beta = obj.programs["socket:beta"]
+    assert (beta.section, beta.name, len(beta.program)) == ("socket", "beta", 2)
+    assert _run_vm(obj.programs["socket:alpha"].program) == 11
+    assert _run_vm(beta.program) == 22
+
+
 def test_load_program_picks_the_section_or_the_only_program(objects: dict[str, Path]) -> None:
     assert load_program(objects["twosections"], "socket/second").name == "second"
     assert load_program(objects["straight"]).name == "straight"
@@ -357,6 +367,7 @@ KERNEL_CASES = [
     ("subprog", "socket", 19 + 230),
     ("twosections", "socket/first", 8),
     ("twosections", "socket/second", 17),
+    ("samesection", "socket:beta", 22),
 ]
 # callback.c is not loaded: a callback (BPF_PSEUDO_FUNC) needs BTF func_info in the load.
 
