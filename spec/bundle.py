@@ -111,7 +111,7 @@ def _hex_to_bytes(value: object) -> object:
         raise PydanticCustomError("hex_type", "expected a string of hex bytes like '01 ff'")
     if not _HEX.match(value):
         raise PydanticCustomError(
-            "hex_format", "invalid hex bytes {value!r}: write pairs of hex digits like '01 ff'",
+            "hex_format", "invalid hex bytes '{value}': write pairs of hex digits like '01 ff'",
             {"value": value if len(value) <= 40 else value[:37] + "..."})
     return bytes.fromhex("".join(value.split()))
 
@@ -168,7 +168,7 @@ def _unique(items: Sequence[object], what: str) -> None:
     seen: set[object] = set()
     for index, item in enumerate(items):
         if item in seen:
-            _rule(f"duplicate {what} {item!r}", index)
+            _rule(f"duplicate {what} '{item}'", index)
         seen.add(item)
 
 
@@ -835,7 +835,8 @@ def parse_expression(text: str) -> ast.Expression:
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as err:
-        raise ExpressionError(f"syntax error: {err.msg}", err.offset or 1) from None
+        raise ExpressionError(f"syntax error: {err.msg}",
+                              err.offset or len(text.strip()) + 1) from None
     for node in ast.walk(tree):
         _check_node(node)
     return tree

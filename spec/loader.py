@@ -115,19 +115,20 @@ def _diagnostic(error: ErrorDetails, data: Any, smap: SourceMap, filename: str) 
     loc = (*error["loc"], *at)
     if error["type"] == "union_tag_invalid":
         loc = (*loc, "on")
-    path, where = _locate(loc, data, smap, error["type"])
+    missing_allowed = error["type"] == "missing" or bool(at)
+    path, where = _locate(loc, data, smap, error["type"], missing_allowed=missing_allowed)
     shown = ".".join(str(p) for p in path) or "(bundle)"
     return InputError(f"{shown}: {_message(error, path)}", file=filename, line=where.line,
                       column=where.column)
 
 
-def _locate(loc: tuple[Any, ...], data: Any, smap: SourceMap,
-            kind: str) -> tuple[tuple[str | int, ...], Location]:
+def _locate(loc: tuple[Any, ...], data: Any, smap: SourceMap, kind: str, *,
+            missing_allowed: bool) -> tuple[tuple[str | int, ...], Location]:
     """Follow a pydantic error location through the data; return the path and position.
 
     Elements of ``loc`` that are not keys of the data (union tags such as ``watch`` or
-    ``function-after[...]``) are skipped; a last element that is missing names a missing key
-    and is located at its mapping.
+    ``function-after[...]``) are skipped. When ``missing_allowed``, a last element that is
+    not in the data names a missing (or omitted) key and is located at its mapping.
     """
     node = data
     path: list[str | int] = []
@@ -142,7 +143,7 @@ def _locate(loc: tuple[Any, ...], data: Any, smap: SourceMap,
         elif isinstance(node, list) and isinstance(element, int) and 0 <= element < len(node):
             node = node[element]
             path.append(element)
-        elif index == len(loc) - 1 and isinstance(element, str | int):
+        elif missing_allowed and index == len(loc) - 1 and isinstance(element, str | int):
             # A missing key (or a rule about an omitted key): point at the enclosing mapping.
             return (*path, element), smap.value(tuple(path))
     found = tuple(path)
@@ -156,6 +157,9 @@ def _message(error: ErrorDetails, path: tuple[str | int, ...]) -> str:
     ctx = error.get("ctx") or {}
     if kind == "missing":
         return "required key is missing"
+    if kind == "union_tag_invalid":
+        expected = ", ".join(str(ctx.get("expected_tags", "")).replace("'", "").split(", "))
+        return f"unknown hook kind '{ctx.get('tag')}' (expected one of: {expected})"
     if kind == "union_tag_not_found":
         return "required key 'on' is missing (the hook kind)"
     if kind == "extra_forbidden":
@@ -169,9 +173,18 @@ def _message(error: ErrorDetails, path: tuple[str | int, ...]) -> str:
     if kind == "string_pattern_mismatch":
         return "expected `account.field`"
     message = error["msg"]
-    if kind.endswith("_type") or kind in ("enum", "literal_error", "union_tag_invalid"):
+    if kind in ("too_short", "too_long") and error.get("input") in ([], {}):
+        return "must not be empty"
+    if kind.endswith("_type") or kind in ("enum", "literal_error"):
         message = f"{message}, got {_describe(error.get('input'))}"
-    return "i" + message[1:] if message.startswith("Input") else message
+    return message[:1].lower() + message[1:] if kind in _PYDANTIC_WORDING else message
+
+
+_PYDANTIC_WORDING = frozenset({
+    "int_type", "string_type", "bool_type", "dict_type", "list_type", "model_type",
+    "model_attributes_type", "enum", "literal_error", "greater_than_equal", "less_than_equal",
+    "greater_than", "less_than", "too_short", "too_long", "string_too_short", "string_too_long",
+    "bytes_type", "int_from_float", "model_attributes_type"})
 
 
 def _describe(value: object) -> str:
@@ -192,9 +205,11 @@ def _describe(value: object) -> str:
 
 
 def _in_file_order(found: list[InputError]) -> list[InputError]:
-    unique: dict[tuple[int, int, str], InputError] = {}
+    """Sort by position, but unknown keys first: a misspelt key explains a missing one."""
+    unique: dict[tuple[int, int, int, str], InputError] = {}
     for err in found:
-        unique.setdefault((err.line or 0, err.column or 0, err.reason), err)
+        rank = 0 if err.reason.split(": ", 1)[-1].startswith("unknown key") else 1
+        unique.setdefault((rank, err.line or 0, err.column or 0, err.reason), err)
     return [unique[k] for k in sorted(unique)]
 
 
