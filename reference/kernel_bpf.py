@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import os
 import platform
 import struct
@@ -95,10 +96,16 @@ def _syscall_number() -> int:
     return number
 
 
-def _bpf(command: int, attr: ctypes.Array[ctypes.c_char]) -> int:
-    """Call ``bpf(command, attr, sizeof attr)``; return the result or raise ``OSError``."""
+@functools.cache
+def _libc() -> ctypes.CDLL:
     libc = ctypes.CDLL(None, use_errno=True)
     libc.syscall.restype = ctypes.c_long
+    return libc
+
+
+def _bpf(command: int, attr: ctypes.Array[ctypes.c_char]) -> int:
+    """Call ``bpf(command, attr, sizeof attr)``; return the result or raise ``OSError``."""
+    libc = _libc()
     result = int(libc.syscall(ctypes.c_long(_syscall_number()), ctypes.c_long(command),
                               attr, ctypes.c_long(len(attr))))
     if result < 0:

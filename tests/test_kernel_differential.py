@@ -128,3 +128,31 @@ def test_generated_program_shape_is_checked_by_the_kernel() -> None:
     bad = Program.from_instructions([Exit()])  # r0 never written
     with pytest.raises(KernelRejected, match="R0 !read_ok"):
         load_program(encode(bad))
+
+
+def test_invalid_program_length_is_refused_before_the_kernel() -> None:
+    with pytest.raises(ValueError, match="not a positive multiple of 8"):
+        load_program(b"\x95\x00\x00\x00")
+    with pytest.raises(ValueError, match="not a positive multiple of 8"):
+        load_program(b"")
+
+
+def test_invalid_test_run_on_a_closed_program() -> None:
+    prog = load_program(encode(finish(_body("r0 = 42\nexit"))))
+    assert prog.test_run(PACKET) == 42
+    prog.close()
+    prog.close()  # idempotent
+    with pytest.raises(ValueError, match="program is closed"):
+        prog.test_run(PACKET)
+
+
+def test_invalid_packet_shorter_than_an_ethernet_header() -> None:
+    with load_program(encode(finish(_body("r0 = 1\nexit")))) as prog, \
+            pytest.raises(OSError, match="Invalid argument"):
+        prog.test_run(bytes(13))
+
+
+def test_invalid_unknown_opcode_is_rejected_with_the_verifier_log() -> None:
+    with pytest.raises(KernelRejected, match="unknown opcode") as info:
+        load_program(bytes.fromhex("b700000000000000" "ff00000000000000" "9500000000000000"))
+    assert info.value.errno == 22
