@@ -333,8 +333,12 @@ def load_program(case: ConformanceCase) -> Program:
     return decode(code)
 
 
-def run_profile(case: ConformanceCase, profile_name: str) -> RunSummary:
-    """Load and execute ``case`` in one profile and summarise what happened."""
+def run_profile(case: ConformanceCase, profile_name: str, *, engine: str = "auto"
+                ) -> RunSummary:
+    """Load and execute ``case`` in one profile and summarise what happened.
+
+    ``engine`` selects the interpreter loop (see :func:`arspec.reference.vm.execute`).
+    """
     from .profiles import get_profile
     from .vm import execute
 
@@ -344,7 +348,7 @@ def run_profile(case: ConformanceCase, profile_name: str) -> RunSummary:
         return RunSummary(profile_name, error=str(exc))
     try:
         outcome = execute(program, profile=get_profile(profile_name), memory=case.mem,
-                          compute_limit=case.insn_limit)
+                          compute_limit=case.insn_limit, engine=engine)
     except ArspecError as exc:  # a load-time rejection by the profile
         return RunSummary(profile_name, error=str(exc))
     if outcome.fault is not None:
@@ -373,9 +377,9 @@ def _mismatch(case: ConformanceCase, run: RunSummary) -> str | None:
     return None
 
 
-def run_case(case: ConformanceCase) -> CaseOutcome:
-    """Run ``case`` in each of its profiles and compare with the expectation."""
-    runs = tuple(run_profile(case, name) for name in case.profiles)
+def run_case(case: ConformanceCase, *, engine: str = "auto") -> CaseOutcome:
+    """Run ``case`` in each of its profiles (on ``engine``) and compare with the expectation."""
+    runs = tuple(run_profile(case, name, engine=engine) for name in case.profiles)
     problems = [f"[{run.profile}] {problem}" for run in runs
                 if (problem := _mismatch(case, run)) is not None]
     return CaseOutcome(not problems, "; ".join(problems), runs)

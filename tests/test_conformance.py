@@ -33,10 +33,11 @@ def _params() -> list[object]:
     return params
 
 
+@pytest.mark.parametrize("engine", ["interpreter", "fast"])
 @pytest.mark.parametrize("path", _params())
-def test_vector(path: Path) -> None:
+def test_vector(path: Path, engine: str) -> None:
     case = parse_data_file(path)
-    outcome = run_case(case)
+    outcome = run_case(case, engine=engine)
     assert outcome.passed, outcome.message
 
 
