@@ -83,8 +83,10 @@ def assemble(text: str, *, filename: str = "<input>") -> Program:
                          line=max(1, len(text.splitlines())))
     line_of_pc: dict[int, int] = {}
     chunks: list[bytes] = []
+    pc = 0
     for insn, line in zip(insns, lines, strict=True):
-        line_of_pc[sum(len(c) for c in chunks) // 8] = line
+        line_of_pc[pc] = line
+        pc += slot_count(insn)
         try:
             chunks.append(encode_one(insn))
         except ArspecError as err:
