@@ -6,7 +6,6 @@ Each case runs on both engines (the reference loop and the compiled fast path).
 from __future__ import annotations
 
 import pytest
-
 from arspec.reference.helpers import HelperRegistry, HelperSpec, test_helpers
 from arspec.reference.instructions import (
     Alu,
@@ -101,7 +100,8 @@ ALU64 = [
     (AluOp.OR, 0xF0, 0x0F, 0xFF), (AluOp.AND, 0xF0, 0x3C, 0x30), (AluOp.XOR, 0xFF, 0x0F, 0xF0),
     (AluOp.LSH, 1, 63, 1 << 63), (AluOp.LSH, 1, 64, 1), (AluOp.LSH, 1, 65, 2),
     (AluOp.RSH, 1 << 63, 63, 1), (AluOp.RSH, 4, 66, 1),
-    (AluOp.ARSH, 1 << 63, 63, M64), (AluOp.ARSH, 1 << 62, 62, 1), (AluOp.ARSH, -8 & M64, 65, M64 - 3),
+    (AluOp.ARSH, 1 << 63, 63, M64), (AluOp.ARSH, 1 << 62, 62, 1),
+    (AluOp.ARSH, -8 & M64, 65, M64 - 3),
     (AluOp.MOV, 5, 9, 9),
 ]
 
@@ -246,13 +246,14 @@ def test_cmpxchg(size: int, equal: bool, engine: str) -> None:
     old = 0xAAAAAAAA_00000005
     mask = (1 << (8 * size)) - 1
     expected_r0 = (old & mask) if equal else 6
-    insns = [lddw(2, old), Store(8, 10, -8, Reg(2)), lddw(0, expected_r0 | (0xFF << 40 if size == 4 else 0)),
+    high_garbage = 0xFF << 40 if size == 4 else 0
+    insns = [lddw(2, old), Store(8, 10, -8, Reg(2)), lddw(0, expected_r0 | high_garbage),
              mov(3, 99), Atomic(AtomicOp.CMPXCHG, size, 10, 3, -8, True),
              Load(8, 4, 10, -8), Store(8, 1, 0, Reg(4)), Exit()]
     result = run(insns, engine, memory=bytes(8))
     assert result.fault is None
     assert result.r0 == old & mask
-    insns2 = insns[:-2] + [Alu(AluOp.MOV, 0, Reg(4), True), Exit()]
+    insns2 = [*insns[:-2], Alu(AluOp.MOV, 0, Reg(4), True), Exit()]
     stored = ok_r0(insns2, engine)
     assert stored == ((old & ~mask) | 99 if equal else old)
 
