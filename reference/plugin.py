@@ -126,7 +126,12 @@ def run(argv: Sequence[str], stdin: TextIO, stdout: TextIO, stderr: TextIO) -> i
     try:
         opts = _parse_args(argv)
         memory = parse_hex(opts.memory_text, source="<memory argument>")
-        code = parse_hex(stdin.read(), source="<stdin>")
+        try:
+            text = stdin.read()
+        except UnicodeDecodeError as exc:
+            raise InputError(f"not text: {exc.reason} at byte {exc.start}",
+                             file="<stdin>") from None
+        code = parse_hex(text, source="<stdin>")
         program = decode(code)
         profile = get_profile(opts.profile)
     except (InputError, DecodeError) as exc:

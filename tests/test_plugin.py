@@ -211,6 +211,15 @@ def test_installed_plugin_solana_fault_and_bad_input() -> None:
 
 
 @needs_exe
+def test_installed_plugin_binary_garbage_on_stdin() -> None:
+    assert EXE is not None
+    done = subprocess.run([EXE], input=b"\xff\xfe\x00garbage", capture_output=True,
+                          timeout=60, check=False)
+    assert done.returncode == 2 and done.stdout == b""
+    assert done.stderr.startswith(b"<stdin>") and done.stderr.count(b"\n") == 1
+
+
+@needs_exe
 def test_installed_plugin_stops_endless_loop() -> None:
     done = _subprocess(["", "--insn-limit 1000"], "05 00 ff ff 00 00 00 00")
     assert done.returncode == 1
