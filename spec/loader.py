@@ -20,15 +20,14 @@ import difflib
 from pathlib import Path
 from typing import Any
 
+from arspec.spec import bundle as schema
+from arspec.spec.bundle import Bundle, bundle_json_schema
+from arspec.spec.errors import InputError
+from arspec.spec.yaml_source import Location, SourceMap, parse_yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from arspec.spec import bundle as schema
-from arspec.spec.bundle import Bundle
-from arspec.spec.errors import InputError
-from arspec.spec.yaml_source import Location, SourceMap, parse_yaml
-
-__all__ = ["BundleError", "load_bundle", "load_bundle_text"]
+__all__ = ["BundleError", "bundle_json_schema", "load_bundle", "load_bundle_text"]
 
 
 class BundleError(InputError):
@@ -137,10 +136,7 @@ def _locate(loc: tuple[Any, ...], data: Any, smap: SourceMap, kind: str, *,
         if element == "[key]":
             on_key = True
             continue
-        if isinstance(node, dict) and element in node and not isinstance(element, bool):
-            node = node[element]
-            path.append(element)
-        elif isinstance(node, list) and isinstance(element, int) and 0 <= element < len(node):
+        if _has_child(node, element):
             node = node[element]
             path.append(element)
         elif missing_allowed and index == len(loc) - 1 and isinstance(element, str | int):
@@ -150,6 +146,14 @@ def _locate(loc: tuple[Any, ...], data: Any, smap: SourceMap, kind: str, *,
     if on_key or kind == "extra_forbidden":
         return found, smap.key(found)
     return found, smap.value(found)
+
+
+def _has_child(node: Any, element: Any) -> bool:
+    if isinstance(element, bool):
+        return False
+    if isinstance(node, dict):
+        return element in node
+    return isinstance(node, list) and isinstance(element, int) and 0 <= element < len(node)
 
 
 def _message(error: ErrorDetails, path: tuple[str | int, ...]) -> str:
@@ -184,7 +188,7 @@ _PYDANTIC_WORDING = frozenset({
     "int_type", "string_type", "bool_type", "dict_type", "list_type", "model_type",
     "model_attributes_type", "enum", "literal_error", "greater_than_equal", "less_than_equal",
     "greater_than", "less_than", "too_short", "too_long", "string_too_short", "string_too_long",
-    "bytes_type", "int_from_float", "model_attributes_type"})
+    "bytes_type", "int_from_float"})
 
 
 def _describe(value: object) -> str:
