@@ -147,29 +147,5 @@ class HelperNotAllowed(VerifierRejection):
     """A helper that exists but is refused in the selected profile (e.g. nondeterministic)."""
 
 
-class SpecError(ArspecError):
-    """A request the specification refuses outright (not a helper result, which is an errno)."""
-
-
-class UnknownPreset(SpecError):
-    """A preset name that is not ``minimal`` or ``linux_like``."""
-
-
-class MapDefinitionError(SpecError):
-    """A map definition that cannot be created (bad sizes, misplaced timer, ...)."""
-
-
-class PinnedMapMismatch(SpecError):
-    """A pinned map whose definition changed between the old and the reloaded bundle."""
-
-
-class UnknownHelper(VerifierRejection):
-    """A helper id or name that is not in the helper table."""
-
-
-class HelperNotAllowed(VerifierRejection):
-    """A helper that exists but is refused in the selected profile (e.g. nondeterministic)."""
-
-
 class SolverError(ArspecError):
     """The SMT solver failed (a z3 exception); the verifier reports the property UNKNOWN."""
