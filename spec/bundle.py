@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -1074,6 +1075,13 @@ def bundle_json_schema() -> dict[str, Any]:
     schema = Bundle.model_json_schema(mode="validation")
     defs = schema.pop("$defs", {})
     _drop_fixed_size_requirements(defs.get("MapSpec", {}))
+    _fill_descriptions(schema, Bundle)
+    for name, definition in defs.items():
+        model = getattr(_this_module, name, None)
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            _fill_descriptions(definition, model)
+    _close_pattern_objects(schema)
+    _close_pattern_objects(defs)
     result: dict[str, Any] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://arspec.dev/schema/program-bundle-v1.json",
@@ -1089,3 +1097,28 @@ def _drop_fixed_size_requirements(spec: dict[str, Any]) -> None:
     required = spec.get("required")
     if isinstance(required, list):
         spec["required"] = [k for k in required if k not in ("key_size", "value_size")]
+
+
+def _fill_descriptions(definition: dict[str, Any], model: type[BaseModel]) -> None:
+    # Pydantic leaves the description off some `$ref` properties (e.g. one named
+    # "properties"); every field has one, so copy it from the model.
+    for name, prop in definition.get("properties", {}).items():
+        info = model.model_fields.get(name)
+        if info is not None and info.description and "description" not in prop:
+            prop["description"] = info.description
+
+
+def _close_pattern_objects(node: Any) -> None:
+    # A name-keyed mapping lists its allowed names as patternProperties; other names are
+    # errors, as they are for the models.
+    if isinstance(node, dict):
+        if "patternProperties" in node and "additionalProperties" not in node:
+            node["additionalProperties"] = False
+        for value in node.values():
+            _close_pattern_objects(value)
+    elif isinstance(node, list):
+        for value in node:
+            _close_pattern_objects(value)
+
+
+_this_module = sys.modules[__name__]
