@@ -200,6 +200,17 @@ class SchedulerModel:
         """Return the work-queue kinds waiting, in FIFO order (liveness items)."""
         return tuple(state[self._wq0:self._wq0 + state[WLEN]])
 
+    def is_external(self, action: int) -> bool:
+        """Return whether ``action`` is an external account write (replica check)."""
+        return WRITE <= action < FIRE
+
+    def components(self, state: State) -> list[tuple[str, object]]:
+        """Return the named parts of ``state`` (replica check)."""
+        t, r0, w0 = self._t, self._ring0, self._wq0
+        names = ("slot", "used", "ext", "lost", "rlen", "wlen")
+        return [*zip(names, state[:6], strict=True), ("tdue", state[6:6 + t]),
+                ("ring", state[r0:w0]), ("wq", state[w0:])]
+
     def invariants(self) -> list[Invariant[State]]:
         """Return the state invariants: no lost timer, no lost ring record, ring FIFO shape."""
         t, r0, ring = self._t, self._ring0, self.params.ring
