@@ -1,0 +1,293 @@
+"""
+Control flow
+============
+
+The control-flow graph of a decoded program: instruction successors, basic blocks (a
+networkx ``DiGraph`` per function), dominators, back edges and natural loops, the call graph
+of bpf-to-bpf functions, unreachable code and instructions that can fall off the end.
+
+Structural defects (a jump out of the program or into the middle of a ``lddw``, recursion,
+an irreducible loop, an indirect call) are returned as :class:`CfgIssue` values: the
+verifier turns each into a finding and never stops at the first one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+from arspec.reference.instructions import (
+    CallLocal,
+    Callx,
+    Exit,
+    Ja,
+    Jump,
+    Program,
+    jump_target,
+    slot_count,
+)
+
+
+@dataclass(frozen=True)
+class CfgIssue:
+    """A structural defect at ``pc``: ``kind`` is a stable key, ``message`` the phrase."""
+
+    pc: int
+    kind: str
+    message: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Loop:
+    """A natural loop: ``header``, the pcs of its ``body`` (header included), its ``latches``.
+
+    ``latches`` are the pcs whose edge to ``header`` is a back edge. ``parent`` is the header
+    of the innermost enclosing loop of the same function, or ``None``.
+    """
+
+    header: int
+    body: frozenset[int]
+    latches: tuple[int, ...]
+    parent: int | None
+
+
+@dataclass
+class Function:
+    """A bpf-to-bpf function: its ``entry`` pc, its pcs and its instruction-level graph."""
+
+    entry: int
+    pcs: tuple[int, ...]
+    graph: nx.DiGraph
+    blocks: nx.DiGraph
+    idom: dict[int, int]
+    loops: dict[int, Loop] = field(default_factory=dict)
+    #: pc -> loop headers containing it, outermost first.
+    nesting: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    #: Reverse post-order of ``pcs`` over forward (non-back) edges.
+    order: tuple[int, ...] = ()
+
+
+@dataclass
+class ControlFlow:
+    """Everything the verifier needs to know about the shape of a program."""
+
+    program: Program
+    functions: dict[int, Function]
+    call_graph: nx.DiGraph
+    #: pc of a ``call`` to a local function -> entry pc of the callee.
+    call_targets: dict[int, int]
+    unreachable: tuple[int, ...]
+    issues: tuple[CfgIssue, ...]
+
+    def function_of(self, pc: int) -> Function:
+        """Return the function whose body holds ``pc`` (the first by entry if shared)."""
+        for entry in sorted(self.functions):
+            if pc in self.functions[entry].graph:
+                return self.functions[entry]
+        raise KeyError(pc)
+
+    @property
+    def has_loops(self) -> bool:
+        """Return whether any function has a loop."""
+        return any(f.loops for f in self.functions.values())
+
+
+def is_instruction_start(program: Program, pc: int) -> bool:
+    """Return whether ``pc`` is inside the program and not a ``lddw`` second slot."""
+    return 0 <= pc < len(program.slots) and program.slots[pc] is not None
+
+
+def get_successors(program: Program, pc: int) -> list[int]:
+    """Return the intra-function successors of ``pc`` (a local call falls through).
+
+    Targets may lie outside the program; :func:`build_cfg` reports those.
+    """
+    insn = program.slots[pc]
+    assert insn is not None
+    if isinstance(insn, Exit | Callx):
+        return []
+    if isinstance(insn, Ja):
+        target = jump_target(pc, insn)
+        assert target is not None
+        return [target]
+    following = pc + slot_count(insn)
+    if isinstance(insn, Jump):
+        target = jump_target(pc, insn)
+        assert target is not None
+        return [following] if target == following else [following, target]
+    return [following]
+
+
+def _function_pcs(program: Program, entry: int,
+                  issues: list[CfgIssue]) -> tuple[nx.DiGraph, set[int]]:
+    """Walk one function from ``entry``; return its graph and the local call sites."""
+    graph = nx.DiGraph()
+    graph.add_node(entry)
+    calls: set[int] = set()
+    stack = [entry]
+    seen = {entry}
+    while stack:
+        pc = stack.pop()
+        insn = program.slots[pc]
+        if isinstance(insn, CallLocal):
+            calls.add(pc)
+        if isinstance(insn, Callx):
+            issues.append(CfgIssue(pc, "callx", "Indirect call not supported",
+                                   f"callx r{insn.reg}"))
+        for succ in get_successors(program, pc):
+            if succ == len(program.slots):
+                issues.append(CfgIssue(pc, "fall-off", "Execution can fall off the end",
+                                       f"pc {pc} + 1 < {len(program.slots)}"))
+                continue
+            if not is_instruction_start(program, succ):
+                issues.append(CfgIssue(pc, "bad-jump", "Invalid jump target",
+                                       f"target {succ}"))
+                continue
+            graph.add_edge(pc, succ)
+            if succ not in seen:
+                seen.add(succ)
+                stack.append(succ)
+    return graph, calls
+
+
+def _block_graph(program: Program, graph: nx.DiGraph, entry: int) -> nx.DiGraph:
+    """Group straight-line runs of ``graph`` into basic blocks named by their first pc."""
+    leaders = {entry}
+    for pc in graph.nodes:
+        succs = list(graph.successors(pc))
+        if len(succs) != 1 or isinstance(program.slots[pc], Jump | Ja):
+            leaders.update(succs)
+        if graph.in_degree(pc) != 1:
+            leaders.add(pc)
+        for succ in succs:
+            if graph.in_degree(succ) != 1:
+                leaders.add(succ)
+    blocks = nx.DiGraph()
+    for leader in sorted(leaders):
+        pcs = [leader]
+        pc = leader
+        while True:
+            succs = list(graph.successors(pc))
+            if len(succs) != 1 or succs[0] in leaders:
+                break
+            pc = succs[0]
+            pcs.append(pc)
+        blocks.add_node(leader, pcs=tuple(pcs))
+        for succ in graph.successors(pcs[-1]):
+            blocks.add_edge(leader, succ)
+    return blocks
+
+
+def _loops(function: Function, issues: list[CfgIssue]) -> None:
+    """Find back edges and natural loops; report retreating edges that are not back edges."""
+    graph, idom, entry = function.graph, function.idom, function.entry
+
+    def dominates(a: int, b: int) -> bool:
+        while True:
+            if a == b:
+                return True
+            if b == entry:
+                return False
+            b = idom[b]
+
+    latches: dict[int, list[int]] = {}
+    for u, v in sorted(graph.edges):
+        if dominates(v, u):
+            latches.setdefault(v, []).append(u)
+    forward = nx.DiGraph()
+    forward.add_nodes_from(graph.nodes)
+    forward.add_edges_from((u, v) for u, v in graph.edges
+                           if not (v in latches and u in latches[v]))
+    if not nx.is_directed_acyclic_graph(forward):
+        cycle = nx.find_cycle(forward)
+        pc = min(u for u, _ in cycle)
+        issues.append(CfgIssue(pc, "irreducible", "Irreducible control flow",
+                               "every loop has a single entry"))
+        return
+    bodies: dict[int, frozenset[int]] = {}
+    for header, ls in latches.items():
+        body = {header}
+        work = [x for x in ls if x != header]
+        body.update(work)
+        while work:
+            node = work.pop()
+            for pred in graph.predecessors(node):
+                if pred not in body:
+                    body.add(pred)
+                    work.append(pred)
+        bodies[header] = frozenset(body)
+    headers = sorted(bodies, key=lambda h: (-len(bodies[h]), h))
+    for header in headers:
+        enclosing = [h for h in headers if h != header and header in bodies[h]]
+        parent = min(enclosing, key=lambda h: len(bodies[h])) if enclosing else None
+        function.loops[header] = Loop(header, bodies[header], tuple(latches[header]), parent)
+    for pc in graph.nodes:
+        containing = [h for h in headers if pc in bodies[h]]
+        function.nesting[pc] = tuple(containing)
+    rank = {pc: i for i, pc in enumerate(nx.lexicographical_topological_sort(forward))}
+    function.order = tuple(sorted(graph.nodes, key=lambda pc: rank[pc]))
+
+
+def _make_function(program: Program, entry: int, issues: list[CfgIssue]) -> tuple[Function,
+                                                                                 set[int]]:
+    graph, calls = _function_pcs(program, entry, issues)
+    blocks = _block_graph(program, graph, entry)
+    idom = dict(nx.immediate_dominators(graph, entry))
+    function = Function(entry, tuple(sorted(graph.nodes)), graph, blocks, idom)
+    _loops(function, issues)
+    return function, calls
+
+
+def build_cfg(program: Program) -> ControlFlow:
+    """Build the control flow of ``program`` from pc 0.
+
+    Parameters
+    ----------
+    program
+        A decoded program.
+
+    Returns
+    -------
+    ControlFlow
+        Functions, loops, call graph, unreachable pcs and structural issues (sorted by pc).
+    """
+    issues: list[CfgIssue] = []
+    functions: dict[int, Function] = {}
+    call_graph = nx.DiGraph()
+    call_targets: dict[int, int] = {}
+    if not program.slots or program.slots[0] is None:
+        issues.append(CfgIssue(0, "empty", "Empty program", "len(program) > 0"))
+        return ControlFlow(program, {}, call_graph, {}, (), tuple(issues))
+    work = [0]
+    call_graph.add_node(0)
+    while work:
+        entry = work.pop()
+        if entry in functions:
+            continue
+        function, calls = _make_function(program, entry, issues)
+        functions[entry] = function
+        for site in sorted(calls):
+            insn = program.slots[site]
+            target = jump_target(site, insn) if insn is not None else None
+            assert target is not None
+            if not is_instruction_start(program, target):
+                issues.append(CfgIssue(site, "bad-call", "Invalid call target",
+                                       f"target {target}"))
+                continue
+            call_targets[site] = target
+            call_graph.add_edge(entry, target, site=site)
+            work.append(target)
+    for cycle in sorted(sorted(c) for c in nx.simple_cycles(call_graph)):
+        sites = sorted(site for site, target in call_targets.items() if target in cycle
+                       and any(site in functions[e].graph for e in cycle))
+        pc = sites[0] if sites else cycle[0]
+        issues.append(CfgIssue(pc, "recursion", "Recursive call",
+                               "no cycle in the call graph: "
+                               + " -> ".join(str(e) for e in cycle)))
+    reached = set().union(*(f.graph.nodes for f in functions.values()))
+    unreachable = tuple(pc for pc, insn in program.instructions() if pc not in reached)
+    unique = sorted(set(issues), key=lambda i: (i.pc, i.kind, i.detail))
+    return ControlFlow(program, functions, call_graph, call_targets, unreachable,
+                       tuple(unique))
+

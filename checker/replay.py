@@ -1,0 +1,222 @@
+"""
+Counterexample replay
+=====================
+
+Turns a solver model into a concrete run (input bytes, helper results) and replays it on the
+reference VM with a tracer. A finding becomes ``REFUTED`` only when the replay shows the
+predicted fault at the predicted pc, or the predicted compute overrun; otherwise it stays
+``UNKNOWN`` with the note "counterexample did not replay".
+
+Helper results are keyed by the executed copy of the call (its pc, call context and loop
+counters, :func:`~arspec.checker.symbolic.instance_key`); :class:`InstanceTracker` recomputes
+that key from the trace so each call returns the value the model chose for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from arspec.reference.helpers import HelperContext, HelperRegistry, HelperSpec
+from arspec.reference.instructions import Atomic, Call, CallKfunc, CallLocal, Callx, Exit, Store
+from arspec.reference.profiles import INPUT_BASE, STACK_BASE, Profile
+from arspec.reference.trace import Event, InsnStart
+from arspec.reference.vm import execute
+from arspec.spec.errors import (
+    CallDepthExceeded,
+    DivisionByZero,
+    DivisionOverflow,
+    ExecutionFault,
+    HelperFault,
+    InstructionLimit,
+    InvalidInstruction,
+    MemoryFault,
+    ProgramOverrun,
+)
+
+from . import solver as z
+from .assertions import (
+    Assertion,
+    CallDepthWithin,
+    HelperDeterministic,
+    HelperExists,
+    HelperSucceeds,
+    NoDivisionOverflow,
+    StaysInProgram,
+    TypeIsPointer,
+    ValidAccess,
+    ValidDivisor,
+)
+from .cfg import ControlFlow
+from .symbolic import PURE_HELPERS, Context, Inputs, Iters, instance_key, next_iters
+from .verdict import Counterexample
+
+#: The fault each assertion predicts when it fails.
+EXPECTED_FAULTS: dict[type, tuple[type[ExecutionFault], ...]] = {
+    TypeIsPointer: (MemoryFault,),
+    ValidAccess: (MemoryFault,),
+    ValidDivisor: (DivisionByZero,),
+    NoDivisionOverflow: (DivisionOverflow,),
+    CallDepthWithin: (CallDepthExceeded,),
+    HelperExists: (HelperFault,),
+    HelperDeterministic: (HelperFault,),
+    HelperSucceeds: (HelperFault,),
+    StaysInProgram: (ProgramOverrun, InvalidInstruction),
+}
+#: Replays stop here so that a wrong model cannot run for ever.
+REPLAY_LIMIT = 10_000_000
+
+
+@dataclass(frozen=True)
+class ConcreteInput:
+    """One concrete run: input bytes and the result of each helper-call copy."""
+
+    data: bytes
+    helper_results: dict[str, int]
+
+
+def concrete_input(model: z.Model, inputs: Inputs) -> ConcreteInput:
+    """Read the input length, bytes and helper results out of ``model``."""
+    length = model.value(inputs.length)
+    data = bytes(model.value(z.select(inputs.data, z.const(i))) for i in range(length))
+    results = {key: model.value(term) for key, term in sorted(inputs.helper_results.items())}
+    return ConcreteInput(data, results)
+
+
+class InstanceTracker:
+    """A tracer that knows, at every step, the call context and loop counters of the pc."""
+
+    def __init__(self, cfg: ControlFlow) -> None:
+        self.cfg = cfg
+        self.function = cfg.functions[0]
+        self.frames: list[tuple[int, Iters, int]] = []
+        self.iters: Iters = ()
+        self.prev: int | None = None
+
+    def event(self, e: Event) -> None:
+        """Follow one trace event."""
+        if isinstance(e, InsnStart):
+            self.advance(e.pc)
+
+    def advance(self, pc: int) -> None:
+        """Move to ``pc`` from the previous instruction."""
+        prev, self.prev = self.prev, pc
+        if prev is None:
+            self.iters = next_iters(self.function, (), -1, pc)
+            return
+        insn = self.cfg.program.slots[prev]
+        if isinstance(insn, CallLocal) and self.cfg.call_targets.get(prev) == pc:
+            self.frames.append((prev, self.iters, self.function.entry))
+            self.function = self.cfg.functions[pc]
+            self.iters = next_iters(self.function, (), -1, pc)
+        elif isinstance(insn, Exit) and self.frames:
+            site, saved, entry = self.frames.pop()
+            self.function = self.cfg.functions[entry]
+            self.iters = next_iters(self.function, saved, site, pc)
+        else:
+            self.iters = next_iters(self.function, self.iters, prev, pc)
+
+    def key(self, pc: int) -> str:
+        """Return the instance key of the current copy of ``pc``."""
+        ctx: Context = tuple((site, iters) for site, iters, _ in self.frames)
+        return instance_key(pc, ctx, self.iters)
+
+
+class RepeatDetector:
+    """A tracer that notices an exact repeat of the machine state (a proof of looping).
+
+    Registers, pc and call depth are compared; any memory write, helper call or local call
+    starts a new epoch, so a repeat inside one epoch means memory is unchanged too and the
+    deterministic VM will loop for ever.
+    """
+
+    def __init__(self) -> None:
+        self.seen: set[tuple[int, tuple[int, ...]]] = set()
+        self.repeat_pc: int | None = None
+
+    def event(self, e: Event) -> None:
+        """Record one step."""
+        if not isinstance(e, InsnStart) or self.repeat_pc is not None:
+            return
+        if isinstance(e.insn, Store | Atomic | Call | CallKfunc | Callx | CallLocal | Exit):
+            self.seen.clear()
+            return
+        key = (e.pc, e.registers)
+        if key in self.seen:
+            self.repeat_pc = e.pc
+        self.seen.add(key)
+
+
+class _Tracers:
+    def __init__(self, *tracers: InstanceTracker | RepeatDetector) -> None:
+        self.tracers = tracers
+
+    def event(self, e: Event) -> None:
+        for t in self.tracers:
+            t.event(e)
+
+
+@dataclass(frozen=True)
+class ReplayOutcome:
+    """What the VM did with a concrete input."""
+
+    fault: ExecutionFault | None
+    compute_units: int
+    helper_returns: tuple[tuple[int, int], ...]
+    repeat_pc: int | None
+
+    def describe(self) -> str:
+        """Return a one-line description."""
+        if self.fault is None:
+            return f"exited normally after {self.compute_units} CU"
+        return f"{self.fault} after {self.compute_units} CU"
+
+
+def run_concrete(cfg: ControlFlow, profile: Profile, registry: HelperRegistry,
+                 given: ConcreteInput, *, compute_limit: int,
+                 detect_repeat: bool = False) -> ReplayOutcome:
+    """Run the program on ``given`` with helper results taken from it."""
+    tracker = InstanceTracker(cfg)
+    detector = RepeatDetector()
+    returns: list[tuple[int, int]] = []
+
+    def stub(spec: HelperSpec) -> HelperSpec:
+        def fn(ctx: HelperContext, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+            if spec.name not in PURE_HELPERS:
+                value = spec.fn(ctx, r1, r2, r3, r4, r5)
+            else:
+                value = given.helper_results.get(tracker.key(ctx.pc), 0)
+            returns.append((ctx.pc, value))
+            return value
+        return HelperSpec(spec.id, spec.name, fn, spec.cost, spec.deterministic)
+
+    stubs = HelperRegistry(tuple(stub(spec) for spec in registry))
+    tracers = _Tracers(tracker, detector) if detect_repeat else _Tracers(tracker)
+    result = execute(cfg.program, profile=profile, memory=given.data, helpers=stubs,
+                     compute_limit=compute_limit, tracer=tracers, engine="interpreter")
+    return ReplayOutcome(result.fault, result.compute_units, tuple(returns),
+                         detector.repeat_pc)
+
+
+def confirms(assertion: Assertion | None, pc: int, outcome: ReplayOutcome) -> bool:
+    """Return whether ``outcome`` shows the fault predicted for ``assertion`` at ``pc``.
+
+    ``assertion`` ``None`` predicts a compute overrun (anywhere).
+    """
+    fault = outcome.fault
+    if assertion is None:
+        return isinstance(fault, InstructionLimit)
+    expected = EXPECTED_FAULTS.get(type(assertion), ())
+    if not isinstance(fault, expected):
+        return False
+    return isinstance(assertion, StaysInProgram) or fault.pc == pc
+
+
+def counterexample(given: ConcreteInput, profile: Profile, outcome: ReplayOutcome,
+                   replayed: bool) -> Counterexample:
+    """Package a replayed input as a :class:`Counterexample`."""
+    registers = [0] * 11
+    registers[1] = INPUT_BASE
+    registers[2] = len(given.data)
+    registers[10] = STACK_BASE + profile.stack_frame_size
+    return Counterexample(tuple(registers), given.data, outcome.helper_returns,
+                          outcome.describe(), replayed, outcome.compute_units)

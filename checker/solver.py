@@ -1,0 +1,499 @@
+"""
+Solver
+======
+
+The only module that imports :mod:`z3`. It owns three things: term constructors for
+bit-vectors, booleans and byte arrays (other modules hold the returned terms as opaque
+values); the bit-vector semantics of every ALU, byte-order, sign-extension and jump
+instruction, matching :mod:`arspec.reference.alu` in both profiles; and :class:`Session`,
+the solver factory with fixed random seeds and a deterministic ``rlimit`` budget (a
+wall-clock timeout is only a fallback).
+
+An ``unknown`` answer is reported as :attr:`SatResult.UNKNOWN` and is never read as sat or
+unsat; z3 exceptions become :class:`~arspec.spec.errors.SolverError`.
+
+Constant folding: when every operand of an operation is a literal, the result is simplified
+to a literal, so straight-line code over constants (``r10`` arithmetic, immediates) never
+reaches the solver.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from functools import wraps
+from typing import Any, Final, ParamSpec, TypeAlias, TypeVar
+
+import z3
+from arspec.reference.instructions import AluOp, AtomicOp, EndianOp, JmpCond
+from arspec.reference.profiles import Profile
+from arspec.spec.errors import SolverError
+
+#: A z3 bit-vector term (opaque outside this module).
+BV: TypeAlias = Any
+#: A z3 boolean term (opaque outside this module).
+Bool: TypeAlias = Any
+#: A z3 array term from 64-bit addresses to bytes or booleans (opaque outside this module).
+Array: TypeAlias = Any
+
+MASK64: Final = (1 << 64) - 1
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def guarded(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Turn any :class:`z3.Z3Exception` raised by ``fn`` into :class:`SolverError`."""
+
+    @wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return fn(*args, **kwargs)
+        except z3.Z3Exception as exc:
+            raise SolverError(f"z3 failed in {fn.__name__}: {exc}") from exc
+
+    return wrapper
+
+
+# -- terms -------------------------------------------------------------------------------
+
+
+def const(value: int, width: int = 64) -> BV:
+    """Return the literal ``value`` (wrapped) of ``width`` bits."""
+    return z3.BitVecVal(value & ((1 << width) - 1), width)
+
+
+def var(name: str, width: int = 64) -> BV:
+    """Return the free bit-vector variable ``name``."""
+    return z3.BitVec(name, width)
+
+
+def bool_var(name: str) -> Bool:
+    """Return the free boolean variable ``name``."""
+    return z3.Bool(name)
+
+
+def true() -> Bool:
+    """Return the literal true."""
+    return z3.BoolVal(True)
+
+
+def false() -> Bool:
+    """Return the literal false."""
+    return z3.BoolVal(False)
+
+
+def value_of(term: BV) -> int | None:
+    """Return the unsigned value of a literal bit-vector, else ``None``."""
+    if z3.is_bv_value(term):
+        value: int = term.as_long()
+        return value
+    return None
+
+
+def truth_of(term: Bool) -> bool | None:
+    """Return the value of a literal boolean, else ``None``."""
+    if z3.is_true(term):
+        return True
+    if z3.is_false(term):
+        return False
+    return None
+
+
+def same(a: Any, b: Any) -> bool:
+    """Return whether two terms are structurally identical."""
+    result: bool = a.eq(b)
+    return result
+
+
+def _fold(term: Any, *operands: Any) -> Any:
+    if all(z3.is_bv_value(o) or z3.is_true(o) or z3.is_false(o) for o in operands):
+        return z3.simplify(term)
+    return term
+
+
+def width_of(term: BV) -> int:
+    """Return the width in bits of a bit-vector term."""
+    size: int = term.size()
+    return size
+
+
+def add(a: BV, b: BV) -> BV:
+    """Return ``a + b`` (wrapping)."""
+    return _fold(a + b, a, b)
+
+
+def sub(a: BV, b: BV) -> BV:
+    """Return ``a - b`` (wrapping)."""
+    return _fold(a - b, a, b)
+
+
+def extract(high: int, low: int, term: BV) -> BV:
+    """Return bits ``high..low`` of ``term``."""
+    return _fold(z3.Extract(high, low, term), term)
+
+
+def zero_extend(term: BV, width: int) -> BV:
+    """Return ``term`` zero-extended to ``width`` bits."""
+    extra = width - width_of(term)
+    return term if extra == 0 else _fold(z3.ZeroExt(extra, term), term)
+
+
+def sign_extend(term: BV, width: int) -> BV:
+    """Return ``term`` sign-extended to ``width`` bits."""
+    extra = width - width_of(term)
+    return term if extra == 0 else _fold(z3.SignExt(extra, term), term)
+
+
+def concat(parts: Sequence[BV]) -> BV:
+    """Return the concatenation of ``parts`` (first part most significant)."""
+    return parts[0] if len(parts) == 1 else _fold(z3.Concat(*parts), *parts)
+
+
+def eq(a: BV, b: BV) -> Bool:
+    """Return ``a == b``."""
+    return _fold(a == b, a, b)
+
+
+def ult(a: BV, b: BV) -> Bool:
+    """Return unsigned ``a < b``."""
+    return _fold(z3.ULT(a, b), a, b)
+
+
+def ule(a: BV, b: BV) -> Bool:
+    """Return unsigned ``a <= b``."""
+    return _fold(z3.ULE(a, b), a, b)
+
+
+def not_(a: Bool) -> Bool:
+    """Return ``not a``."""
+    known = truth_of(a)
+    return z3.BoolVal(not known) if known is not None else z3.Not(a)
+
+
+def and_(*terms: Bool) -> Bool:
+    """Return the conjunction, dropping literal trues."""
+    parts = []
+    for t in terms:
+        known = truth_of(t)
+        if known is False:
+            return false()
+        if known is None:
+            parts.append(t)
+    return true() if not parts else parts[0] if len(parts) == 1 else z3.And(*parts)
+
+
+def or_(*terms: Bool) -> Bool:
+    """Return the disjunction, dropping literal falses."""
+    parts = []
+    for t in terms:
+        known = truth_of(t)
+        if known is True:
+            return true()
+        if known is None:
+            parts.append(t)
+    return false() if not parts else parts[0] if len(parts) == 1 else z3.Or(*parts)
+
+
+def implies(a: Bool, b: Bool) -> Bool:
+    """Return ``a -> b``."""
+    return or_(not_(a), b)
+
+
+def ite(cond: Bool, then: Any, other: Any) -> Any:
+    """Return ``then if cond else other``, collapsing literal conditions and equal arms."""
+    known = truth_of(cond)
+    if known is not None:
+        return then if known else other
+    if then.eq(other):
+        return then
+    return z3.If(cond, then, other)
+
+
+def merge(choices: Sequence[tuple[Bool, Any]]) -> Any:
+    """Return the term selected by the first true guard; the last arm is the default."""
+    result = choices[-1][1]
+    for guard, term in reversed(choices[:-1]):
+        result = ite(guard, term, result)
+    return result
+
+
+def byte_array(name: str) -> Array:
+    """Return a free array from 64-bit addresses to bytes."""
+    return z3.Array(name, z3.BitVecSort(64), z3.BitVecSort(8))
+
+
+def select(array: Array, index: BV) -> Any:
+    """Return ``array[index]``."""
+    return z3.Select(array, index)
+
+
+def store(array: Array, index: BV, value: Any) -> Array:
+    """Return ``array`` with ``index`` set to ``value``."""
+    return z3.Store(array, index, value)
+
+
+def region_initial_memory(input_bytes: Array, unknown: Array, *, input_base: int,
+                          zero_regions: Iterable[int]) -> tuple[Array, Array]:
+    """Return the initial byte memory and its "initialised" shadow as address lambdas.
+
+    Bytes of the ``zero_regions`` (stack, heap) start at zero and uninitialised (the
+    shadow is false exactly on the first zero region, the stack); input bytes come from
+    ``input_bytes[address - input_base]``; every other address reads ``unknown[address]``.
+    """
+    zero = list(zero_regions)
+    address = z3.BitVec("address", 64)
+    region = z3.Extract(63, 32, address)
+    value = z3.If(region == input_base >> 32, z3.Select(input_bytes, address - input_base),
+                  z3.Select(unknown, address))
+    for index in zero:
+        value = z3.If(region == index, z3.BitVecVal(0, 8), value)
+    initialised = z3.Not(region == zero[0])
+    return z3.Lambda([address], value), z3.Lambda([address], initialised)
+
+
+def initialised_array(default: bool) -> Array:
+    """Return a constant boolean array."""
+    return z3.K(z3.BitVecSort(64), z3.BoolVal(default))
+
+
+# -- instruction semantics ----------------------------------------------------------------
+
+
+def immediate(imm: int, is64: bool) -> BV:
+    """Return the 64-bit operand of an immediate: sign-extended (64) or as u32 (32-bit)."""
+    return const(imm & (MASK64 if is64 else 0xFFFFFFFF))
+
+
+def _division(op: AluOp, a: BV, b: BV, bits: int) -> BV:
+    zero = z3.BitVecVal(0, bits)
+    if op is AluOp.DIV:
+        return z3.If(b == zero, zero, z3.UDiv(a, b))
+    if op is AluOp.MOD:
+        return z3.If(b == zero, a, z3.URem(a, b))
+    minimum = z3.BitVecVal(1 << (bits - 1), bits)
+    minus_one = z3.BitVecVal(-1, bits)
+    overflow = z3.And(a == minimum, b == minus_one)
+    if op is AluOp.SDIV:
+        return z3.If(b == zero, zero, z3.If(overflow, minimum, a / b))
+    return z3.If(b == zero, a, z3.If(overflow, zero, z3.SRem(a, b)))
+
+
+def _binary(op: AluOp, a: BV, b: BV, bits: int) -> BV:
+    shift = b & z3.BitVecVal(bits - 1, bits)
+    table: dict[AluOp, Callable[[], BV]] = {
+        AluOp.ADD: lambda: a + b,
+        AluOp.SUB: lambda: a - b,
+        AluOp.MUL: lambda: a * b,
+        AluOp.OR: lambda: a | b,
+        AluOp.AND: lambda: a & b,
+        AluOp.XOR: lambda: a ^ b,
+        AluOp.LSH: lambda: a << shift,
+        AluOp.RSH: lambda: z3.LShR(a, shift),
+        AluOp.ARSH: lambda: a >> shift,
+        AluOp.MOV: lambda: b,
+    }
+    if op in table:
+        return table[op]()
+    return _division(op, a, b, bits)
+
+
+_SIGN_EXTENDED_ALU32: Final = frozenset({AluOp.ADD, AluOp.SUB, AluOp.MUL})
+
+
+@guarded
+def alu(op: AluOp, dst: BV, src: BV, *, is64: bool, profile: Profile) -> BV:
+    """Return the new ``dst`` of ``dst = dst <op> src`` (64-bit operands, 64-bit result).
+
+    Division faults are not modelled here (see :func:`division_faults`); the value is the
+    RFC 9669 result, which only matters on paths where the profile does not fault.
+    """
+    if is64:
+        return _fold(_binary(op, dst, src, 64), dst, src)
+    a, b = z3.Extract(31, 0, dst), z3.Extract(31, 0, src)
+    low = _binary(op, a, b, 32)
+    if profile.sign_extend_alu32_arith and op in _SIGN_EXTENDED_ALU32:
+        return _fold(z3.SignExt(32, low), dst, src)
+    return _fold(z3.ZeroExt(32, low), dst, src)
+
+
+@guarded
+def division_faults(op: AluOp, dst: BV, src: BV, *, is64: bool) -> tuple[Bool, Bool]:
+    """Return (divisor is zero, signed ``MIN / -1``) for a division in a faulting profile."""
+    bits = 64 if is64 else 32
+    a = dst if is64 else z3.Extract(31, 0, dst)
+    b = src if is64 else z3.Extract(31, 0, src)
+    zero = _fold(b == z3.BitVecVal(0, bits), b)
+    if op not in (AluOp.SDIV, AluOp.SMOD):
+        return zero, false()
+    overflow = z3.And(a == z3.BitVecVal(1 << (bits - 1), bits), b == z3.BitVecVal(-1, bits))
+    return zero, _fold(overflow, a, b)
+
+
+@guarded
+def neg(dst: BV, *, is64: bool) -> BV:
+    """Return ``-dst`` on 64 bits, or on 32 bits zero-extended."""
+    if is64:
+        return _fold(-dst, dst)
+    return _fold(z3.ZeroExt(32, -z3.Extract(31, 0, dst)), dst)
+
+
+@guarded
+def movsx(src: BV, *, bits: int, is64: bool) -> BV:
+    """Return the low ``bits`` of ``src`` sign-extended to 64, or to 32 then zero-extended."""
+    low = z3.Extract(bits - 1, 0, src)
+    if is64:
+        return _fold(z3.SignExt(64 - bits, low), src)
+    return _fold(z3.ZeroExt(32, z3.SignExt(32 - bits, low)), src)
+
+
+@guarded
+def endian(op: EndianOp, dst: BV, *, width: int) -> BV:
+    """Return ``le``/``be``/``bswap`` of the low ``width`` bits of ``dst``, zero-extended."""
+    low = z3.Extract(width - 1, 0, dst)
+    if op is not EndianOp.LE:
+        parts = [z3.Extract(8 * i + 7, 8 * i, low) for i in range(width // 8)]
+        low = parts[0] if len(parts) == 1 else z3.Concat(*parts)
+    return _fold(z3.ZeroExt(64 - width, low) if width < 64 else low, dst)
+
+
+@guarded
+def condition(cond: JmpCond, dst: BV, src: BV, *, is64: bool) -> Bool:
+    """Return whether ``dst <cond> src`` holds (JMP32 compares the low halves)."""
+    a = dst if is64 else z3.Extract(31, 0, dst)
+    b = src if is64 else z3.Extract(31, 0, src)
+    table: dict[JmpCond, Callable[[], Bool]] = {
+        JmpCond.EQ: lambda: a == b,
+        JmpCond.NE: lambda: a != b,
+        JmpCond.GT: lambda: z3.UGT(a, b),
+        JmpCond.GE: lambda: z3.UGE(a, b),
+        JmpCond.LT: lambda: z3.ULT(a, b),
+        JmpCond.LE: lambda: z3.ULE(a, b),
+        JmpCond.SET: lambda: (a & b) != 0,
+        JmpCond.SGT: lambda: a > b,
+        JmpCond.SGE: lambda: a >= b,
+        JmpCond.SLT: lambda: a < b,
+        JmpCond.SLE: lambda: a <= b,
+    }
+    return _fold(table[cond](), dst, src)
+
+
+@guarded
+def atomic_value(op: AtomicOp, old: BV, operand: BV, *, size: int) -> BV:
+    """Return the value (``size`` bytes, zero-extended to 64) an atomic op stores."""
+    bits = 8 * size
+    a, b = z3.Extract(bits - 1, 0, old), z3.Extract(bits - 1, 0, operand)
+    table: dict[AtomicOp, Callable[[], BV]] = {
+        AtomicOp.ADD: lambda: a + b, AtomicOp.OR: lambda: a | b,
+        AtomicOp.AND: lambda: a & b, AtomicOp.XOR: lambda: a ^ b,
+        AtomicOp.XCHG: lambda: b,
+    }
+    return _fold(zero_extend(table[op](), 64), old, operand)
+
+
+# -- solving ------------------------------------------------------------------------------
+
+
+class SatResult(Enum):
+    """A solver answer; ``UNKNOWN`` is never read as either of the others."""
+
+    SAT = "sat"
+    UNSAT = "unsat"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class SolverConfig:
+    """Deterministic limits: ``rlimit`` resource units per query, ``timeout_ms`` fallback."""
+
+    rlimit: int = 20_000_000
+    timeout_ms: int = 30_000
+    seed: int = 0
+
+
+class Model:
+    """A satisfying assignment; :meth:`value` evaluates any bit-vector term under it."""
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+
+    @guarded
+    def value(self, term: BV) -> int:
+        """Return the unsigned value of ``term`` (unconstrained parts default to 0)."""
+        result = self._model.eval(term, model_completion=True)
+        number: int = result.as_long()
+        return number
+
+    @guarded
+    def truth(self, term: Bool) -> bool:
+        """Return the value of a boolean term."""
+        return bool(z3.is_true(self._model.eval(term, model_completion=True)))
+
+
+class Session:
+    """The one owner of solver queries, with fixed seeds and a resource budget.
+
+    Every query runs on a fresh solver so that answers do not depend on query order.
+    """
+
+    def __init__(self, config: SolverConfig | None = None) -> None:
+        self.config = config or SolverConfig()
+        self.queries = 0
+        self.unknown_reasons: list[str] = []
+
+    def _make_solver(self) -> Any:
+        solver = z3.Solver()
+        solver.set("random_seed", self.config.seed)
+        solver.set("rlimit", self.config.rlimit)
+        solver.set("timeout", self.config.timeout_ms)
+        return solver
+
+    @guarded
+    def check(self, *conditions: Bool) -> SatResult:
+        """Return whether the conjunction of ``conditions`` is satisfiable."""
+        result, _ = self.solve(*conditions)
+        return result
+
+    @guarded
+    def solve(self, *conditions: Bool) -> tuple[SatResult, Model | None]:
+        """Return the answer and, when satisfiable, a model."""
+        folded = and_(*conditions)
+        known = truth_of(folded)
+        if known is False:
+            return SatResult.UNSAT, None
+        self.queries += 1
+        solver = self._make_solver()
+        solver.add(folded)
+        answer = solver.check()
+        if answer == z3.sat:
+            return SatResult.SAT, Model(solver.model())
+        if answer == z3.unsat:
+            return SatResult.UNSAT, None
+        self.unknown_reasons.append(str(solver.reason_unknown()))
+        return SatResult.UNKNOWN, None
+
+    @guarded
+    def maximum(self, term: BV, *conditions: Bool, limit: int) -> int | None:
+        """Return the largest unsigned value of ``term`` under ``conditions`` if <= ``limit``.
+
+        Returns ``None`` when the maximum exceeds ``limit`` or the solver cannot tell.
+        """
+        known = value_of(term)
+        if known is not None:
+            return known if known <= limit else None
+        width = width_of(term)
+        above = z3.UGT(term, z3.BitVecVal(limit, width))
+        if self.check(*conditions, above) is not SatResult.UNSAT:
+            return None
+        low, high = 0, limit
+        while low < high:
+            middle = (low + high + 1) // 2
+            answer = self.check(*conditions, z3.UGE(term, z3.BitVecVal(middle, width)))
+            if answer is SatResult.UNKNOWN:
+                return None
+            if answer is SatResult.SAT:
+                low = middle
+            else:
+                high = middle - 1
+        return low

@@ -1,0 +1,998 @@
+"""
+Symbolic execution
+==================
+
+Runs a program over symbolic inputs (input length and bytes, helper results) along its
+control-flow graph, **merging** the states that meet at a join point with if-then-else terms
+guarded by their path conditions, so the work grows with the program, not with the number
+of paths. Each instruction's assertions (:mod:`~arspec.checker.assertions`) are checked
+against the current state with the solver.
+
+Two conditions are kept apart for every check. The *policy* condition is the verifier's
+rule (a pointer base, an access inside its region's live bytes, no uninitialised read).
+The *fault* condition is exactly what makes the reference VM stop (an address outside every
+mapped region, a zero divisor in sBPF, an unknown helper). A satisfiable fault condition
+yields a model that :mod:`~arspec.checker.replay` turns into a concrete run; a policy-only
+violation is a finding without a counterexample. After a check, the path continues only
+where the VM does not fault, which is exactly the set of runs that go on.
+
+Loops (natural loops of :mod:`~arspec.checker.cfg`) are handled in two steps. First a
+ranking function is searched: the loop body is executed once from a header state whose
+registers and memory are fresh (so the result holds for every iteration), and for each
+comparison ``a ? b`` in the body the candidates ``b - a`` and ``a - b`` (64- and 32-bit,
+unsigned) are tried; a candidate is a ranking function when z3 proves it strictly decreases
+on every back edge. Strict unsigned decrease is well-founded, so the loop terminates, and
+its value at loop entry bounds the number of back edges. Then the loop is unrolled that many
+times (each iteration's states merged at the header), and z3 must show that the back edge
+is infeasible after the last iteration. A loop without a ranking function, or one too long
+to unroll, is executed once from a havocked header state: an over-approximation that keeps
+every check sound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final, TypeAlias
+
+from arspec.reference.helpers import HelperRegistry, HelperSpec
+from arspec.reference.instructions import (
+    FRAME_POINTER,
+    Alu,
+    AluOp,
+    Atomic,
+    AtomicOp,
+    Call,
+    CallKfunc,
+    CallLocal,
+    Callx,
+    Endian,
+    Exit,
+    Imm,
+    Instruction,
+    Ja,
+    Jump,
+    LegacyLoad,
+    Load,
+    LoadImm64,
+    MovSx,
+    Neg,
+    Pseudo,
+    Reg,
+    Store,
+)
+from arspec.reference.profiles import (
+    HEAP_REGION,
+    HEAP_SIZE,
+    INPUT_BASE,
+    INPUT_REGION,
+    PROGRAM_REGION,
+    SLOT_SIZE,
+    STACK_BASE,
+    STACK_REGION,
+    Profile,
+)
+
+from . import solver as z
+from .assertions import (
+    Assertion,
+    BoundedLoop,
+    CallDepthWithin,
+    HelperDeterministic,
+    HelperExists,
+    HelperModelled,
+    HelperSucceeds,
+    Initialized,
+    InitializedStack,
+    LoopBoundHolds,
+    NoDivisionOverflow,
+    StaysInProgram,
+    Supported,
+    TypeIsPointer,
+    ValidAccess,
+    ValidDivisor,
+    assertions_for,
+)
+from .cfg import ControlFlow, Function, Loop
+
+UNINIT: Final = 0
+SCALAR: Final = 1
+STACK: Final = 2
+INPUT: Final = 3
+#: A register kind: a Python constant, or an 8-bit term when paths disagree.
+Kind: TypeAlias = Any
+#: Iteration counters of the enclosing loops: ``((header, k), ...)``, outermost first.
+Iters: TypeAlias = tuple[tuple[int, int], ...]
+#: Call context: ``((call-site pc, iters at the call), ...)``, outermost first.
+Context: TypeAlias = tuple[tuple[int, Iters], ...]
+
+#: Helpers of the test registry whose only effect is their result (no memory, no code).
+PURE_HELPERS: Final = frozenset({"gather_bytes", "no_op", "sqrti", "expensive_no_op"})
+#: Helpers that fault whenever they are called.
+FAULTING_HELPERS: Final = frozenset({"abort", "sol_panic_"})
+HAVOC: Final = -1
+
+
+def instance_key(pc: int, ctx: Context, iters: Iters) -> str:
+    """Return the name of one executed copy of ``pc`` (shared with the replay tracker)."""
+    return f"{pc}@{ctx}{iters}"
+
+
+def next_iters(function: Function, iters: Iters, src: int, dst: int) -> Iters:
+    """Return the loop counters after the edge ``src -> dst`` of ``function``."""
+    counts = dict(iters)
+    nesting = function.nesting.get(dst, ())
+    loop = function.loops.get(dst)
+    back = loop is not None and src in loop.latches
+    out: list[tuple[int, int]] = []
+    for header in nesting:
+        if header == dst and back:
+            k = counts.get(header, 0)
+            out.append((header, HAVOC if k == HAVOC else k + 1))
+            break
+        out.append((header, counts.get(header, 0)))
+    return tuple(out)
+
+
+@dataclass
+class Value:
+    """A register: its 64-bit value and its kind."""
+
+    value: Any
+    kind: Kind
+
+
+def _kind_term(kind: Kind) -> Any:
+    return z.const(kind, 8) if isinstance(kind, int) else kind
+
+
+def kind_is(kind: Kind, *kinds: int) -> Any:
+    """Return the condition that ``kind`` is one of ``kinds``."""
+    if isinstance(kind, int):
+        return z.true() if kind in kinds else z.false()
+    return z.or_(*(z.eq(kind, z.const(k, 8)) for k in kinds))
+
+
+def merge_kind(choices: list[tuple[Any, Kind]]) -> Kind:
+    """Return the merged kind of several guarded kinds."""
+    first = choices[0][1]
+    if all(isinstance(k, int) and k == first for _, k in choices):
+        return first
+    return z.merge([(g, _kind_term(k)) for g, k in choices])
+
+
+@dataclass
+class Memory:
+    """Byte memory over 64-bit addresses, with an "initialised" shadow.
+
+    ``overlay`` holds the latest writes at literal addresses on top of ``base``/``init``;
+    ``initial`` says ``base`` is still the memory the program started with, so reads at
+    literal addresses can be answered without the solver.
+    """
+
+    base: Any
+    init: Any
+    overlay: dict[int, tuple[Any, Any]]
+    initial: bool
+
+    def copy(self) -> Memory:
+        """Return an independent copy (terms are immutable and shared)."""
+        return Memory(self.base, self.init, dict(self.overlay), self.initial)
+
+
+@dataclass
+class State:
+    """One (merged) program state: path condition, registers, memory, compute units."""
+
+    path: Any
+    regs: list[Value]
+    memory: Memory
+    cu: Any
+    frame_top: int
+
+    def fork(self, path: Any) -> State:
+        """Return a copy with path condition ``path``."""
+        return State(path, [Value(r.value, r.kind) for r in self.regs], self.memory.copy(),
+                     self.cu, self.frame_top)
+
+
+@dataclass(frozen=True)
+class RawFinding:
+    """A failed check before replay: ``fault`` says the VM is predicted to stop here."""
+
+    pc: int
+    assertion: Assertion
+    fault: bool
+    model: z.Model | None
+    unknown: bool = False
+    note: str = ""
+
+
+@dataclass
+class LoopSummary:
+    """What was learnt about one loop header across all its executions."""
+
+    header: int
+    ranked: bool = True
+    max_bound: int = 0
+    unrolled: bool = True
+    ranking: str = ""
+
+
+@dataclass
+class Inputs:
+    """The symbolic inputs of a run."""
+
+    length: Any
+    data: Any
+    helper_results: dict[str, Any] = field(default_factory=dict)
+
+
+class Executor:
+    """Symbolic executor of one program (see the module docstring)."""
+
+    def __init__(self, cfg: ControlFlow, profile: Profile, session: z.Session, *,
+                 helpers: HelperRegistry, max_input: int, unroll_limit: int = 20_000) -> None:
+        self.cfg = cfg
+        self.program = cfg.program
+        self.profile = profile
+        self.session = session
+        self.helpers = helpers
+        self.max_input = max_input
+        self.unroll_limit = unroll_limit
+        self.findings: list[RawFinding] = []
+        self.loops: dict[int, LoopSummary] = {}
+        self.fault_exits: list[tuple[Any, Any]] = []
+        self.exits: list[State] = []
+        self.checking = True
+        self.fresh_count = 0
+        self.inputs = Inputs(z.var("input_len"), z.byte_array("input"))
+        self._status: dict[tuple[int, str, str], str] = {}
+        self.cu_exact = True
+        #: Set when some runs could not be followed (indirect calls): nothing is PROVED.
+        self.incomplete = False
+
+    # -- entry ----------------------------------------------------------------------------
+
+    def initial_state(self) -> State:
+        """Return the entry state: r1 = input, r2 = its length, r10 = top of frame 0."""
+        base, init = z.region_initial_memory(
+            self.inputs.data, z.byte_array("unmapped"), input_base=INPUT_BASE,
+            zero_regions=[STACK_REGION, *([HEAP_REGION] if self.profile.has_heap else [])])
+        regs = [Value(z.const(0), UNINIT) for _ in range(11)]
+        regs[1] = Value(z.const(INPUT_BASE), INPUT)
+        regs[2] = Value(self.inputs.length, SCALAR)
+        top = STACK_BASE + self.profile.stack_frame_size
+        regs[FRAME_POINTER] = Value(z.const(top), STACK)
+        path = z.ule(self.inputs.length, z.const(self.max_input))
+        return State(path, regs, Memory(base, init, {}, True), z.const(0), top)
+
+    def run(self) -> None:
+        """Execute the program from pc 0, collecting findings and exit states."""
+        state = self.initial_state()
+        self.run_function(0, state, ())
+
+    def fresh(self, prefix: str, width: int = 64) -> Any:
+        """Return a new unconstrained variable."""
+        self.fresh_count += 1
+        return z.var(f"{prefix}!{self.fresh_count}", width)
+
+    # -- checks ---------------------------------------------------------------------------
+
+    def require(self, pc: int, assertion: Assertion, state: State, violation: Any,
+                fault: Any | None) -> None:
+        """Check one assertion; record a finding when it can fail.
+
+        ``violation`` is the policy condition under which the assertion fails and ``fault``
+        (or ``None``) the part of it under which the VM faults.
+        """
+        if not self.checking or z.truth_of(violation) is False:
+            return
+        key = (pc, type(assertion).__name__, str(assertion))
+        status = self._status.get(key)
+        if status == "fault":
+            return
+        if fault is not None and z.truth_of(fault) is not False:
+            answer, model = self.session.solve(state.path, fault)
+            if answer is z.SatResult.SAT:
+                self._status[key] = "fault"
+                self.findings.append(RawFinding(pc, assertion, True, model))
+                return
+            if answer is z.SatResult.UNKNOWN:
+                self._status[key] = "fault"
+                self.findings.append(RawFinding(pc, assertion, False, None, unknown=True,
+                                                note="the solver could not decide"))
+                return
+        if status is not None:
+            return
+        answer = self.session.check(state.path, violation)
+        if answer is z.SatResult.SAT:
+            self._status[key] = "policy"
+            note = "" if fault is None else "the VM would not fault here"
+            self.findings.append(RawFinding(pc, assertion, False, None, note=note))
+        elif answer is z.SatResult.UNKNOWN:
+            self._status[key] = "policy"
+            self.findings.append(RawFinding(pc, assertion, False, None, unknown=True,
+                                            note="the solver could not decide"))
+
+    def note(self, pc: int, assertion: Assertion, note: str) -> None:
+        """Record a finding that needs no query (an unsupported construct)."""
+        if not self.checking:
+            return
+        key = (pc, type(assertion).__name__, str(assertion))
+        if key not in self._status:
+            self._status[key] = "policy"
+            self.findings.append(RawFinding(pc, assertion, False, None, note=note))
+
+    def add_fault_exit(self, state: State, fault: Any) -> None:
+        """Remember the runs that stop with a fault here (they count for compute)."""
+        if z.truth_of(fault) is not False and z.truth_of(state.path) is not False:
+            self.fault_exits.append((z.and_(state.path, fault), state.cu))
+
+    def read(self, pc: int, state: State, reg: int) -> Value:
+        """Return register ``reg``, checking it is initialised."""
+        value = state.regs[reg]
+        self.require(pc, Initialized(reg), state, kind_is(value.kind, UNINIT), None)
+        return value
+
+    # -- memory ---------------------------------------------------------------------------
+
+    def _initial_byte(self, state: State, address: int) -> tuple[Any, Any]:
+        region = address >> 32
+        if region == STACK_REGION:
+            return z.const(0, 8), z.false()
+        if region == HEAP_REGION and self.profile.has_heap:
+            return z.const(0, 8), z.true()
+        if region == INPUT_REGION:
+            return z.select(self.inputs.data, z.const(address - INPUT_BASE)), z.true()
+        return z.select(state.memory.base, z.const(address)), z.true()
+
+    def _flush(self, memory: Memory) -> None:
+        for address, (byte, init) in sorted(memory.overlay.items()):
+            memory.base = z.store(memory.base, z.const(address), byte)
+            memory.init = z.store(memory.init, z.const(address), init)
+        memory.overlay.clear()
+        memory.initial = False
+
+    def load_bytes(self, state: State, address: Any, size: int) -> tuple[Any, Any]:
+        """Return the little-endian value of ``size`` bytes and "all initialised"."""
+        literal = z.value_of(address)
+        memory = state.memory
+        parts, inits = [], []
+        for i in range(size):
+            if literal is not None:
+                a = (literal + i) & z.MASK64
+                if a in memory.overlay:
+                    byte, init = memory.overlay[a]
+                elif memory.initial:
+                    byte, init = self._initial_byte(state, a)
+                else:
+                    byte = z.select(memory.base, z.const(a))
+                    init = z.select(memory.init, z.const(a))
+            else:
+                if memory.overlay:
+                    self._flush(memory)
+                at = z.add(address, z.const(i))
+                byte, init = z.select(memory.base, at), z.select(memory.init, at)
+            parts.append(byte)
+            inits.append(init)
+        return z.concat(list(reversed(parts))), z.and_(*inits)
+
+    def store_bytes(self, state: State, address: Any, value: Any, size: int) -> None:
+        """Write the low ``size`` bytes of ``value`` little-endian and mark them initialised."""
+        literal = z.value_of(address)
+        memory = state.memory
+        for i in range(size):
+            byte = z.extract(8 * i + 7, 8 * i, value)
+            if literal is not None:
+                memory.overlay[(literal + i) & z.MASK64] = (byte, z.true())
+            else:
+                if memory.overlay:
+                    self._flush(memory)
+                at = z.add(address, z.const(i))
+                memory.base = z.store(memory.base, at, byte)
+                memory.init = z.store(memory.init, at, z.true())
+                memory.initial = False
+
+    def havoc_memory(self, state: State) -> None:
+        """Forget every byte of memory (a helper or loop may have written anything)."""
+        state.memory = Memory(z.byte_array(f"memory!{self.fresh_count}"),
+                              z.initialised_array(True), {}, False)
+        self.fresh_count += 1
+
+    def vm_valid(self, address: Any, size: int, *, write: bool) -> Any:
+        """Return the condition under which the VM accepts this access."""
+        region = z.extract(63, 32, address)
+        offset = z.zero_extend(z.extract(31, 0, address), 64)
+        end = z.add(offset, z.const(size))
+        spans: list[tuple[int, Any]] = [
+            (STACK_REGION, z.const(self.profile.stack_size)),
+            (INPUT_REGION, self.inputs.length),
+        ]
+        if self.profile.has_heap:
+            spans.append((HEAP_REGION, z.const(HEAP_SIZE)))
+        if not write:
+            spans.append((PROGRAM_REGION, z.const(SLOT_SIZE * len(self.program))))
+        return z.or_(*(z.and_(z.eq(region, z.const(index, 32)), z.ule(end, length))
+                       for index, length in spans))
+
+    def policy_valid(self, state: State, kind: Kind, address: Any, size: int) -> Any:
+        """Return the verifier's bounds rule for an access through a ``kind`` pointer."""
+        in_stack = z.and_(z.ule(z.const(STACK_BASE), address),
+                          z.ule(address, z.const(state.frame_top - size)))
+        offset = z.sub(address, z.const(INPUT_BASE))
+        in_input = z.and_(z.ule(z.const(INPUT_BASE), address),
+                          z.ule(offset, self.inputs.length),
+                          z.ule(z.const(size), z.sub(self.inputs.length, offset)))
+        return z.or_(z.and_(kind_is(kind, STACK), in_stack),
+                     z.and_(kind_is(kind, INPUT), in_input))
+
+    def access(self, pc: int, state: State, base_reg: int, offset: int, size: int, *,
+               write: bool) -> Any:
+        """Check a memory access; return its address and restrict the path to VM success."""
+        base = self.read(pc, state, base_reg)
+        address = z.add(base.value, z.const(offset))
+        valid = self.vm_valid(address, size, write=write)
+        fault = z.not_(valid)
+        pointer = kind_is(base.kind, STACK, INPUT)
+        self.require(pc, TypeIsPointer(base_reg), state, z.not_(pointer),
+                     z.and_(z.not_(pointer), fault))
+        inside = self.policy_valid(state, base.kind, address, size)
+        self.require(pc, ValidAccess(base_reg, offset, size, write), state,
+                     z.and_(pointer, z.not_(inside)), z.and_(pointer, fault))
+        self.add_fault_exit(state, fault)
+        state.path = z.and_(state.path, valid)
+        return address
+
+    # -- instructions ---------------------------------------------------------------------
+
+    def operand(self, pc: int, state: State, src: Reg | Imm, is64: bool) -> Value:
+        """Return the value of a register or immediate operand."""
+        if isinstance(src, Reg):
+            return self.read(pc, state, src.index)
+        return Value(z.immediate(src.value, is64), SCALAR)
+
+    def alu_kind(self, insn: Alu, dst: Value, src: Value) -> Kind:
+        """Return the kind of an ALU result (pointer arithmetic rules)."""
+        if not insn.is64:
+            return SCALAR
+        if insn.op is AluOp.MOV:
+            return src.kind if isinstance(insn.src, Reg) else SCALAR
+        if insn.op not in (AluOp.ADD, AluOp.SUB):
+            return SCALAR
+        d_ptr, s_ptr = kind_is(dst.kind, STACK, INPUT), kind_is(src.kind, STACK, INPUT)
+        if insn.op is AluOp.ADD:
+            if z.truth_of(s_ptr) is False:
+                return dst.kind if z.truth_of(d_ptr) is True else merge_kind(
+                    [(d_ptr, dst.kind), (z.true(), SCALAR)])
+            if z.truth_of(d_ptr) is False and z.truth_of(s_ptr) is True:
+                return src.kind
+            return merge_kind([(z.and_(d_ptr, z.not_(s_ptr)), dst.kind),
+                               (z.and_(s_ptr, z.not_(d_ptr)), src.kind), (z.true(), SCALAR)])
+        if z.truth_of(s_ptr) is False and z.truth_of(d_ptr) is True:
+            return dst.kind
+        return merge_kind([(z.and_(d_ptr, z.not_(s_ptr)), dst.kind), (z.true(), SCALAR)])
+
+    def exec_alu(self, pc: int, insn: Alu, state: State) -> None:
+        """Execute ``dst = dst <op> src``, checking divisors where division faults."""
+        src = self.operand(pc, state, insn.src, insn.is64)
+        dst = state.regs[insn.dst] if insn.op is AluOp.MOV else self.read(pc, state, insn.dst)
+        if self.profile.division_faults and insn.op in (AluOp.DIV, AluOp.SDIV, AluOp.MOD,
+                                                        AluOp.SMOD):
+            zero, overflow = z.division_faults(insn.op, dst.value, src.value, is64=insn.is64)
+            for check in assertions_for(pc, insn, self.profile):
+                if isinstance(check, ValidDivisor):
+                    self.require(pc, check, state, zero, zero)
+                elif isinstance(check, NoDivisionOverflow):
+                    self.require(pc, check, state, overflow, overflow)
+            fault = z.or_(zero, overflow)
+            self.add_fault_exit(state, fault)
+            state.path = z.and_(state.path, z.not_(fault))
+        value = z.alu(insn.op, dst.value, src.value, is64=insn.is64, profile=self.profile)
+        state.regs[insn.dst] = Value(value, self.alu_kind(insn, dst, src))
+
+    def exec_memory(self, pc: int, insn: Load | Store | Atomic, state: State) -> None:
+        """Execute a load, store or atomic read-modify-write."""
+        if isinstance(insn, Load):
+            address = self.access(pc, state, insn.src, insn.offset, insn.size, write=False)
+            value, init = self.load_bytes(state, address, insn.size)
+            self.require(pc, InitializedStack(insn.src, insn.offset, insn.size), state,
+                         z.not_(init), None)
+            widened = (z.sign_extend(value, 64) if insn.signed else z.zero_extend(value, 64))
+            state.regs[insn.dst] = Value(widened, SCALAR)
+            return
+        if isinstance(insn, Store):
+            stored = self.operand(pc, state, insn.value, True)
+            address = self.access(pc, state, insn.dst, insn.offset, insn.size, write=True)
+            self.store_bytes(state, address, stored.value, insn.size)
+            return
+        operand = self.read(pc, state, insn.src)
+        expected = self.read(pc, state, 0) if insn.op is AtomicOp.CMPXCHG else None
+        address = self.access(pc, state, insn.dst, insn.offset, insn.size, write=True)
+        old, init = self.load_bytes(state, address, insn.size)
+        self.require(pc, InitializedStack(insn.dst, insn.offset, insn.size), state,
+                     z.not_(init), None)
+        old64 = z.zero_extend(old, 64)
+        if expected is not None:
+            low = z.extract(8 * insn.size - 1, 0, expected.value)
+            new = z.ite(z.eq(old, low), operand.value, old64)
+            self.store_bytes(state, address, new, insn.size)
+            state.regs[0] = Value(old64, SCALAR)
+            return
+        new = z.atomic_value(insn.op, old64, operand.value, size=insn.size)
+        self.store_bytes(state, address, new, insn.size)
+        if insn.fetch:
+            state.regs[insn.src] = Value(old64, SCALAR)
+
+    def exec_call(self, pc: int, insn: Call, state: State, ctx: Context,
+                  iters: Iters) -> None:
+        """Execute a helper call: existence, determinism, cost and an unknown result."""
+        spec: HelperSpec | None = self.helpers.lookup(insn.imm, self.profile)
+        if spec is None:
+            self.require(pc, HelperExists(insn.imm), state, z.true(), z.true())
+            self.add_fault_exit(state, z.true())
+            state.path = z.false()
+            return
+        if not spec.deterministic and self.profile.name == "solana":
+            self.require(pc, HelperDeterministic(spec.name), state, z.true(), z.true())
+            self.add_fault_exit(state, z.true())
+            state.path = z.false()
+            return
+        state.cu = z.add(state.cu, z.const(spec.cost))
+        if spec.name in FAULTING_HELPERS:
+            self.require(pc, HelperSucceeds(spec.name), state, z.true(), z.true())
+            self.add_fault_exit(state, z.true())
+            state.path = z.false()
+            return
+        if spec.name not in PURE_HELPERS:
+            self.note(pc, HelperModelled(spec.name), "memory and compute effects are havocked")
+            self.havoc_memory(state)
+            state.cu = self.fresh("cu")
+            self.cu_exact = False
+        key = instance_key(pc, ctx, iters)
+        result = z.var(f"helper:{key}") if self.checking else self.fresh("helper")
+        if self.checking:
+            self.inputs.helper_results[key] = result
+        state.regs[0] = Value(result, SCALAR)
+        for reg in range(1, 6):
+            state.regs[reg] = Value(state.regs[reg].value, UNINIT)
+
+    def exec_simple(self, pc: int, insn: Instruction, state: State) -> None:
+        """Execute an instruction that only computes registers."""
+        if isinstance(insn, Alu):
+            self.exec_alu(pc, insn, state)
+        elif isinstance(insn, Neg):
+            dst = self.read(pc, state, insn.dst)
+            state.regs[insn.dst] = Value(z.neg(dst.value, is64=insn.is64), SCALAR)
+        elif isinstance(insn, MovSx):
+            src = self.read(pc, state, insn.src)
+            state.regs[insn.dst] = Value(z.movsx(src.value, bits=insn.bits, is64=insn.is64),
+                                         SCALAR)
+        elif isinstance(insn, Endian):
+            dst = self.read(pc, state, insn.dst)
+            state.regs[insn.dst] = Value(z.endian(insn.op, dst.value, width=insn.width),
+                                         SCALAR)
+        elif isinstance(insn, Load | Store | Atomic):
+            self.exec_memory(pc, insn, state)
+        elif isinstance(insn, LoadImm64):
+            if insn.pseudo is Pseudo.IMM64:
+                state.regs[insn.dst] = Value(z.const(insn.value), SCALAR)
+            else:
+                self.unsupported(pc, insn, state)
+        else:
+            self.unsupported(pc, insn, state)
+
+    def unsupported(self, pc: int, insn: Instruction, state: State) -> None:
+        """Note an instruction the verifier does not model and over-approximate it."""
+        for check in assertions_for(pc, insn, self.profile):
+            if isinstance(check, Supported):
+                self.note(pc, check, "its effects are havocked")
+        for reg in range(10):
+            state.regs[reg] = Value(self.fresh("havoc"), SCALAR)
+        self.havoc_memory(state)
+        if isinstance(insn, CallKfunc | Callx):
+            state.cu = self.fresh("cu")
+            self.cu_exact = False
+
+    def step(self, function: Function, pc: int, state: State, ctx: Context,
+             iters: Iters) -> tuple[list[tuple[int, State]], State | None]:
+        """Execute ``pc``; return the successor states and the returning state if any."""
+        insn = self.program.slots[pc]
+        assert insn is not None
+        state.cu = z.add(state.cu, z.const(self.profile.insn_cost))
+        if isinstance(insn, Exit):
+            self.read(pc, state, 0)
+            return [], state
+        if isinstance(insn, Call):
+            self.exec_call(pc, insn, state, ctx, iters)
+        elif isinstance(insn, CallLocal):
+            self.exec_local_call(pc, state, ctx, iters)
+        elif isinstance(insn, Jump):
+            return self.exec_jump(function, pc, insn, state), None
+        elif not isinstance(insn, Ja):
+            self.exec_simple(pc, insn, state)
+        if isinstance(insn, Callx):
+            self.incomplete = True
+            return [], None
+        succs = [s for s in function.graph.successors(pc)]
+        if not succs and not isinstance(insn, Callx):
+            self.fall_off(pc, insn, state)
+        return [(s, state) for s in succs], None
+
+    def fall_off(self, pc: int, insn: Instruction, state: State) -> None:
+        """Report control leaving the program after ``pc``."""
+        target = pc + 2 if isinstance(insn, LoadImm64) else pc + 1
+        self.require(pc, StaysInProgram(target), state, z.true(), z.true())
+        self.add_fault_exit(state, z.true())
+
+    def exec_jump(self, function: Function, pc: int, insn: Jump,
+                  state: State) -> list[tuple[int, State]]:
+        """Split the state on a conditional jump."""
+        dst = self.read(pc, state, insn.dst)
+        src = self.operand(pc, state, insn.src, insn.is64)
+        taken = z.condition(insn.cond, dst.value, src.value, is64=insn.is64)
+        following, target = pc + 1, pc + 1 + insn.offset
+        if following == target:
+            return self._edges(function, pc, state, [(following, z.true())])
+        return self._edges(function, pc, state, [(following, z.not_(taken)),
+                                                 (target, taken)])
+
+    def _edges(self, function: Function, pc: int, state: State,
+               edges: list[tuple[int, Any]]) -> list[tuple[int, State]]:
+        out: list[tuple[int, State]] = []
+        live = [(t, c) for t, c in edges if z.truth_of(c) is not False]
+        for i, (target, cond) in enumerate(live):
+            path = z.and_(state.path, cond)
+            if z.truth_of(path) is False:
+                continue
+            if not function.graph.has_edge(pc, target):
+                branch = state if i == len(live) - 1 else state.fork(path)
+                branch.path = path
+                self.fall_off(pc, self.program.slots[pc] or Exit(), branch)
+                continue
+            successor = state if i == len(live) - 1 else state.fork(path)
+            successor.path = path
+            out.append((target, successor))
+        return out
+
+    def exec_local_call(self, pc: int, state: State, ctx: Context, iters: Iters) -> None:
+        """Inline a bpf-to-bpf call in a new frame; restore r6-r9 and r10 on return."""
+        target = self.cfg.call_targets.get(pc)
+        depth = len(ctx) + 1
+        if depth >= self.profile.max_frames:
+            self.require(pc, CallDepthWithin(depth + 1, self.profile.max_frames), state,
+                         z.true(), z.true())
+            self.add_fault_exit(state, z.true())
+            state.path = z.false()
+            return
+        if target is None:
+            state.path = z.false()
+            return
+        saved = [Value(state.regs[r].value, state.regs[r].kind) for r in range(6, 11)]
+        saved_top = state.frame_top
+        callee = state.fork(state.path)
+        callee.frame_top = saved_top + self.profile.stack_frame_size
+        callee.regs[FRAME_POINTER] = Value(z.const(callee.frame_top), STACK)
+        returned = self.run_function(target, callee, (*ctx, (pc, iters)))
+        if returned is None:
+            state.path = z.false()
+            return
+        state.path, state.memory, state.cu = returned.path, returned.memory, returned.cu
+        state.regs = returned.regs
+        for i, value in enumerate(saved):
+            state.regs[6 + i] = value
+        state.frame_top = saved_top
+
+    # -- regions and loops ---------------------------------------------------------------
+
+    def merge(self, states: list[State]) -> State | None:
+        """Merge the states meeting at one point (``None`` if none is feasible)."""
+        states = [s for s in states if z.truth_of(s.path) is not False]
+        if not states:
+            return None
+        if len(states) == 1:
+            return states[0]
+        guards = [s.path for s in states]
+        path = z.or_(*guards)
+        regs = []
+        for r in range(11):
+            choices = [(g, s.regs[r]) for g, s in zip(guards, states, strict=True)]
+            value = z.merge([(g, v.value) for g, v in choices])
+            kind = merge_kind([(g, v.kind) for g, v in choices])
+            regs.append(Value(value, kind))
+        cu = z.merge([(g, s.cu) for g, s in zip(guards, states, strict=True)])
+        memory = self.merge_memory(guards, states)
+        return State(path, regs, memory, cu, states[0].frame_top)
+
+    def merge_memory(self, guards: list[Any], states: list[State]) -> Memory:
+        """Merge memories: literal-address overlays key by key, bases by if-then-else."""
+        memories = [s.memory for s in states]
+        first = memories[0]
+        if all(m.base is first.base and m.init is first.init for m in memories):
+            base, init, initial = first.base, first.init, all(m.initial for m in memories)
+        else:
+            for m in memories:
+                if m.overlay:
+                    self._flush(m)
+            base = z.merge([(g, m.base) for g, m in zip(guards, memories, strict=True)])
+            init = z.merge([(g, m.init) for g, m in zip(guards, memories, strict=True)])
+            initial = False
+        keys = sorted(set().union(*(m.overlay for m in memories)))
+        overlay: dict[int, tuple[Any, Any]] = {}
+        for address in keys:
+            entries = []
+            for state, m in zip(states, memories, strict=True):
+                if address in m.overlay:
+                    entries.append(m.overlay[address])
+                elif m.initial:
+                    entries.append(self._initial_byte(state, address))
+                else:
+                    entries.append((z.select(m.base, z.const(address)),
+                                    z.select(m.init, z.const(address))))
+            byte = z.merge([(g, e[0]) for g, e in zip(guards, entries, strict=True)])
+            flag = z.merge([(g, e[1]) for g, e in zip(guards, entries, strict=True)])
+            overlay[address] = (byte, flag)
+        return Memory(base, init, overlay, initial)
+
+    def run_function(self, entry: int, state: State, ctx: Context) -> State | None:
+        """Execute the function at ``entry``; return the merged state at its exits."""
+        function = self.cfg.functions[entry]
+        exits, returns, _ = self.run_region(function, frozenset(function.graph.nodes), None,
+                                            entry, state, ctx, ())
+        del exits
+        if not ctx:
+            self.exits.extend(r for r in returns if z.truth_of(r.path) is not False)
+            return None
+        return self.merge(returns)
+
+    def run_region(self, function: Function, region: frozenset[int], header: int | None,
+                   start: int, state: State, ctx: Context, iters: Iters
+                   ) -> tuple[dict[int, list[State]], list[State], list[State]]:
+        """Execute the pcs of ``region`` from ``start`` in topological order.
+
+        Returns states leaving the region (by target pc), returning states and states on
+        back edges to ``header``.
+        """
+        pending: dict[int, list[State]] = {start: [state]}
+        exits: dict[int, list[State]] = {}
+        returns: list[State] = []
+        latches: list[State] = []
+        done: set[int] = set()
+        for pc in function.order:
+            if pc not in region or pc in done or pc not in pending:
+                continue
+            merged = self.merge(pending.pop(pc))
+            if merged is None:
+                continue
+            if pc != header and pc in function.loops:
+                loop = function.loops[pc]
+                done.update(loop.body)
+                outs, loop_returns = self.run_loop(function, loop, merged, ctx, iters)
+                returns.extend(loop_returns)
+                for target, states in outs.items():
+                    self._route(function, region, header, target, states, pending, exits,
+                                latches)
+                continue
+            node_iters = self._iters_at(function, pc, iters, header)
+            succs, returned = self.step(function, pc, merged, ctx, node_iters)
+            if returned is not None:
+                returns.append(returned)
+            for target, succ in succs:
+                self._route(function, region, header, target, [succ], pending, exits,
+                            latches)
+        return exits, returns, latches
+
+    @staticmethod
+    def _iters_at(function: Function, pc: int, iters: Iters, header: int | None) -> Iters:
+        """Return the counters of ``pc`` inside a region whose enclosing counters are
+        ``iters`` (the innermost entry belongs to ``header``)."""
+        depth = len(function.nesting.get(pc, ()))
+        return iters[:depth]
+
+    @staticmethod
+    def _route(function: Function, region: frozenset[int], header: int | None, target: int,
+               states: list[State], pending: dict[int, list[State]],
+               exits: dict[int, list[State]], latches: list[State]) -> None:
+        if target == header:
+            latches.extend(states)
+        elif target not in region:
+            exits.setdefault(target, []).extend(states)
+        else:
+            pending.setdefault(target, []).extend(states)
+
+    def run_loop(self, function: Function, loop: Loop, entry: State, ctx: Context,
+                 iters: Iters) -> tuple[dict[int, list[State]], list[State]]:
+        """Execute a natural loop: rank, unroll within the bound, or havoc."""
+        outer = iters[:len(function.nesting[loop.header]) - 1]
+        if not self.checking:
+            return self.havoc_loop(function, loop, entry, ctx, outer)
+        summary = self.loops.setdefault(loop.header, LoopSummary(loop.header))
+        bound = self.loop_bound(function, loop, entry, ctx, summary)
+        body = len(loop.body)
+        if bound is not None and (bound + 1) * body <= self.unroll_limit:
+            summary.max_bound = max(summary.max_bound, bound)
+            return self.unroll(function, loop, entry, ctx, outer, bound)
+        if bound is not None:
+            summary.max_bound = max(summary.max_bound, bound)
+        summary.unrolled = False
+        self.cu_exact = False
+        return self.havoc_loop(function, loop, entry, ctx, outer)
+
+    def unroll(self, function: Function, loop: Loop, entry: State, ctx: Context,
+               outer: Iters, bound: int) -> tuple[dict[int, list[State]], list[State]]:
+        """Unroll ``bound + 1`` iterations; check the back edge is dead afterwards."""
+        exits: dict[int, list[State]] = {}
+        all_returns: list[State] = []
+        state: State | None = entry
+        for k in range(bound + 1):
+            assert state is not None
+            out, returns, latches = self.run_region(function, loop.body, loop.header,
+                                                    loop.header, state, ctx,
+                                                    (*outer, (loop.header, k)))
+            for target, states in out.items():
+                exits.setdefault(target, []).extend(states)
+            all_returns.extend(returns)
+            state = self.merge(latches)
+            if state is None:
+                return exits, all_returns
+        assert state is not None
+        self.require(loop.header, LoopBoundHolds(loop.header, bound), state, z.true(), None)
+        out, returns = self.havoc_loop(function, loop, state, ctx, outer)
+        for target, states in out.items():
+            exits.setdefault(target, []).extend(states)
+        return exits, all_returns + returns
+
+    def havoc_state(self, function: Function, loop: Loop, state: State,
+                    kinds: list[Kind] | None = None) -> State:
+        """Return ``state`` with everything the loop may change replaced by fresh values."""
+        written = self.written_registers(loop)
+        havocked = state.fork(state.path)
+        for reg in sorted(written):
+            kind = kinds[reg] if kinds is not None else state.regs[reg].kind
+            havocked.regs[reg] = Value(self.fresh(f"r{reg}"), kind)
+        if self.loop_writes_memory(loop):
+            memory = havocked.memory
+            self._flush(memory)
+            memory.base = z.byte_array(f"loopmem!{self.fresh_count}")
+            memory.init = z.merge([(z.true(), memory.init)])
+            memory.initial = False
+            self.fresh_count += 1
+        havocked.cu = self.fresh("cu")
+        return havocked
+
+    def written_registers(self, loop: Loop) -> set[int]:
+        """Return the registers some instruction of the loop (or a callee) may write."""
+        written: set[int] = set()
+        for pc in loop.body:
+            insn = self.program.slots[pc]
+            if isinstance(insn, Alu | Neg | MovSx | Endian | LoadImm64 | Load):
+                written.add(insn.dst)
+            elif isinstance(insn, Atomic):
+                written.update({insn.src, 0} if insn.fetch else set())
+            elif isinstance(insn, Call | CallLocal | CallKfunc | Callx):
+                written.update(range(0, 6))
+            elif isinstance(insn, LegacyLoad):
+                written.update(range(0, 10))
+            if isinstance(insn, Call):
+                written.update(range(1, 6))
+        return written
+
+    def loop_writes_memory(self, loop: Loop) -> bool:
+        """Return whether the loop may write memory."""
+        return any(isinstance(self.program.slots[pc], Store | Atomic | Call | CallLocal
+                              | CallKfunc | Callx | LegacyLoad) for pc in loop.body)
+
+    def havoc_loop(self, function: Function, loop: Loop, entry: State, ctx: Context,
+                   outer: Iters) -> tuple[dict[int, list[State]], list[State]]:
+        """Run one abstract iteration from a havocked header (sound for any count)."""
+        kinds = [r.kind for r in entry.regs]
+        for _ in range(3):
+            header = self.havoc_state(function, loop, entry, kinds)
+            saved = self.checking
+            self.checking = False
+            try:
+                _, _, latches = self.run_region(function, loop.body, loop.header,
+                                                loop.header, header, ctx,
+                                                (*outer, (loop.header, HAVOC)))
+            finally:
+                self.checking = saved
+            back = self.merge(latches)
+            if back is None:
+                break
+            changed = False
+            for reg in range(11):
+                if not _same_kind(back.regs[reg].kind, kinds[reg]):
+                    kinds[reg] = self.fresh(f"kind{reg}", 8)
+                    changed = True
+            if not changed:
+                break
+        header = self.havoc_state(function, loop, entry, kinds)
+        out, returns, _ = self.run_region(function, loop.body, loop.header, loop.header,
+                                          header, ctx, (*outer, (loop.header, HAVOC)))
+        return out, returns
+
+    # -- ranking ----------------------------------------------------------------------------
+
+    def loop_bound(self, function: Function, loop: Loop, entry: State, ctx: Context,
+                   summary: LoopSummary) -> int | None:
+        """Return a proved bound on the back edges taken from ``entry``, or ``None``."""
+        header = self.havoc_state(function, loop, entry)
+        header.path = z.true()
+        for reg in range(10):
+            header.regs[reg] = Value(self.fresh(f"h{reg}"), header.regs[reg].kind)
+        before = header.fork(header.path)
+        saved = self.checking
+        self.checking = False
+        try:
+            _, _, latches = self.run_region(function, loop.body, loop.header, loop.header,
+                                            header, ctx, ((loop.header, HAVOC),))
+        finally:
+            self.checking = saved
+        latches = [s for s in latches if z.truth_of(s.path) is not False]
+        if not latches:
+            return 0
+        for name, rank in self.rank_candidates(loop):
+            start = rank(before)
+            proved = True
+            decrease: int | None = None
+            for latch in latches:
+                after = rank(latch)
+                if self.session.check(latch.path, z.not_(z.ult(after, start))) \
+                        is not z.SatResult.UNSAT:
+                    proved = False
+                    break
+                step = z.value_of(z.sub(start, after))
+                decrease = step if decrease is None or step is None else min(decrease, step)
+            if not proved:
+                continue
+            summary.ranking = name
+            d = decrease or 1
+            limit = self.unroll_limit * d
+            top = self.session.maximum(rank(entry), entry.path, limit=limit)
+            return None if top is None else top // d
+        summary.ranked = False
+        self.require(loop.header, BoundedLoop(loop.header), entry, z.true(), None)
+        return None
+
+    def rank_candidates(self, loop: Loop) -> list[tuple[str, Callable[[State], Any]]]:
+        """Return ranking candidates ``b - a`` and ``a - b`` from the loop's comparisons."""
+        out: list[tuple[str, Callable[[State], Any]]] = []
+        seen: set[str] = set()
+        for pc in sorted(loop.body):
+            insn = self.program.slots[pc]
+            if not isinstance(insn, Jump):
+                continue
+            a = insn.dst
+            for bits in (64, 32):
+                for flip in (False, True):
+                    name = _rank_name(a, insn.src, bits, flip)
+                    if name in seen:
+                        continue
+                    seen.add(name)
+                    out.append((name, _rank_function(a, insn.src, bits, flip)))
+        return out
+
+
+def _rank_name(a: int, b: Reg | Imm, bits: int, flip: bool) -> str:
+    other = f"r{b.index}" if isinstance(b, Reg) else str(b.value)
+    text = f"r{a} - {other}" if flip else f"{other} - r{a}"
+    return text if bits == 64 else f"({text}) & 0xffffffff"
+
+
+def _rank_function(a: int, b: Reg | Imm, bits: int, flip: bool) -> Callable[[State], Any]:
+    def rank(state: State) -> Any:
+        left = state.regs[a].value
+        right = state.regs[b.index].value if isinstance(b, Reg) else z.immediate(b.value,
+                                                                                bits == 64)
+        if bits == 32:
+            left, right = z.extract(31, 0, left), z.extract(31, 0, right)
+        return z.sub(left, right) if flip else z.sub(right, left)
+    return rank
+
+
+def _same_kind(a: Kind, b: Kind) -> bool:
+    if isinstance(a, int) and isinstance(b, int):
+        return a == b
+    if isinstance(a, int) or isinstance(b, int):
+        return False
+    return z.same(a, b)
