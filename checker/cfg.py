@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import networkx as nx
+
 from arspec.reference.instructions import (
     CallLocal,
     Callx,

@@ -26,6 +26,7 @@ from functools import wraps
 from typing import Any, Final, ParamSpec, TypeAlias, TypeVar
 
 import z3
+
 from arspec.reference.instructions import AluOp, AtomicOp, EndianOp, JmpCond
 from arspec.reference.profiles import Profile
 from arspec.spec.errors import SolverError
