@@ -44,7 +44,8 @@ from .instructions import (
     Reg,
     Store,
 )
-from .profiles import PROGRAM_BASE, SLOT_SIZE, Profile
+from .memory import FORMATS as _FORMATS
+from .profiles import PROGRAM_BASE, SLOT_SIZE, STACK_BASE, STACK_REGION, Profile
 
 if TYPE_CHECKING:
     from .vm import Vm
@@ -140,6 +141,8 @@ class _Compiler:
             "    base = vm.base_depth",
             "    load = vm.memory.load",
             "    store = vm.memory.store",
+            f"    stack = vm.memory.writable_view({STACK_REGION})",
+            "    room1, room2, room4, room8 = (len(stack) - size for size in (1, 2, 4, 8))",
             "    pc = vm.pc",
             "    n = 0",
             f"    cap = (vm.compute_limit - vm.units) // {self.profile.insn_cost}",
@@ -166,6 +169,8 @@ class _Compiler:
             "Leave": _Leave, "STEP": STEP, "BUDGET": BUDGET, "DONE": DONE,
             "ExecutionFault": ExecutionFault, "POSITIONS": self.positions,
             "alu": alu, "profile": self.profile, "AluOp": AluOp,
+            **{f"get{size}": fmt.unpack_from for size, fmt in _FORMATS.items()},
+            **{f"put{size}": fmt.pack_into for size, fmt in _FORMATS.items()},
             "depth_fault": call_depth_fault,
         }
         exec(compile("\n".join(lines), "<arspec fastpath>", "exec"), namespace)
@@ -248,20 +253,42 @@ class _Compiler:
             return [f"r{insn.dst} = alu.compute_endian(alu.EndianOp.{insn.op.name}, "
                     f"r{insn.dst}, {insn.width})"]
         if isinstance(insn, Load):
-            value = f"load({pc}, {_address(insn.src, insn.offset)}, {insn.size})"
-            if insn.signed:
-                value = f"alu.sign_extend({value}, {8 * insn.size})"
-            return [f"r{insn.dst} = {value}"]
+            return _load_lines(pc, insn)
         if isinstance(insn, Store):
-            value = (f"r{insn.value.index}" if isinstance(insn.value, Reg)
-                     else str(insn.value.value & alu.MASK64))
-            return [f"store({pc}, {_address(insn.dst, insn.offset)}, {insn.size}, {value})"]
+            return _store_lines(pc, insn)
         assert isinstance(insn, LoadImm64)
         if insn.pseudo is Pseudo.CODE_ADDR:
             constant = (PROGRAM_BASE + SLOT_SIZE * (pc + 1 + insn.imm)) & alu.MASK64
         else:
             constant = insn.value
         return [f"r{insn.dst} = {constant}"]
+
+
+def _stack_offset(reg: int, offset: int) -> str:
+    return f"o = r{reg} + {offset - STACK_BASE}"
+
+
+def _load_lines(pc: int, insn: Load) -> list[str]:
+    # Stack accesses that are in bounds skip the generic region lookup.
+    size, dst = insn.size, f"r{insn.dst}"
+    lines = [_stack_offset(insn.src, insn.offset),
+             f"if 0 <= o <= room{size}: {dst} = get{size}(stack, o)[0]",
+             f"else: {dst} = load({pc}, {_address(insn.src, insn.offset)}, {size})"]
+    if insn.signed:
+        lines.append(f"{dst} = alu.sign_extend({dst}, {8 * size})")
+    return lines
+
+
+def _store_lines(pc: int, insn: Store) -> list[str]:
+    size, mask = insn.size, (1 << (8 * insn.size)) - 1
+    if isinstance(insn.value, Reg):
+        value = f"r{insn.value.index}" + ("" if size == 8 else f" & {mask}")
+        full = f"r{insn.value.index}"
+    else:
+        value = full = str(insn.value.value & alu.MASK64 & mask)
+    return [_stack_offset(insn.dst, insn.offset),
+            f"if 0 <= o <= room{size}: put{size}(stack, o, {value})",
+            f"else: store({pc}, {_address(insn.dst, insn.offset)}, {size}, {full})"]
 
 
 def _address(reg: int, offset: int) -> str:

@@ -24,9 +24,10 @@ _OFFSET_MASK: Final = (1 << REGION_SHIFT) - 1
 _MASK64: Final = (1 << 64) - 1
 #: Region-0 addresses below this are reported as NULL dereferences.
 NULL_PAGE_SIZE: Final = 4096
-_FORMATS: Final = {1: struct.Struct("<B"), 2: struct.Struct("<H"), 4: struct.Struct("<I"),
+#: Little-endian unsigned formats by access size.
+FORMATS: Final = {1: struct.Struct("<B"), 2: struct.Struct("<H"), 4: struct.Struct("<I"),
                    8: struct.Struct("<Q")}
-_VALUE_MASK: Final = {size: (1 << (8 * size)) - 1 for size in _FORMATS}
+_VALUE_MASK: Final = {size: (1 << (8 * size)) - 1 for size in FORMATS}
 
 
 class Memory:
@@ -76,6 +77,11 @@ class Memory:
         """Return the bytes of the region whose base address is ``base``."""
         return self._data[base >> REGION_SHIFT]
 
+    def writable_view(self, index: int) -> bytearray:
+        """Return region ``index`` if it is mapped and writable, else an empty bytearray."""
+        data = self._data.get(index)
+        return data if data is not None and index in self._writable else bytearray()
+
     def is_mapped(self, index: int) -> bool:
         """Return whether region ``index`` is mapped."""
         return index in self._data
@@ -103,7 +109,7 @@ class Memory:
         offset = address & _OFFSET_MASK
         if data is None or offset + size > len(data):
             raise self.fault(pc, address, size, write=False)
-        value: int = _FORMATS[size].unpack_from(data, offset)[0]
+        value: int = FORMATS[size].unpack_from(data, offset)[0]
         return value
 
     def store(self, pc: int, address: int, size: int, value: int) -> None:
@@ -113,7 +119,7 @@ class Memory:
         offset = address & _OFFSET_MASK
         if data is None or offset + size > len(data) or index not in self._writable:
             raise self.fault(pc, address, size, write=True)
-        _FORMATS[size].pack_into(data, offset, value & _VALUE_MASK[size])
+        FORMATS[size].pack_into(data, offset, value & _VALUE_MASK[size])
 
     def read_bytes(self, pc: int, address: int, n: int) -> bytes:
         """Return ``n`` bytes at ``address``; ``n == 0`` is always valid and returns ``b""``."""
