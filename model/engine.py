@@ -87,6 +87,8 @@ class Verdict(enum.Enum):
     HOLDS = "HOLDS"
     VIOLATED = "VIOLATED"
     BOUND_REACHED = "BOUND-REACHED"
+    #: Per-invariant only: the search stopped at another invariant's first violation.
+    UNDECIDED = "UNDECIDED"
 
 
 @dataclass(frozen=True)
@@ -597,9 +599,10 @@ def _finish(system: TransitionSystem[S, A], space: StateSpace, run: _Run[S, A],
                     last.index, last.action, last.label, canon_state)))
         violations.append(Violation(name, kind, trace))
     exhausted = space.complete
+    unfinished = Verdict.BOUND_REACHED if bound is not None else Verdict.UNDECIDED
     verdicts = tuple(
         (name, Verdict.VIOLATED if name in run.found
-         else Verdict.HOLDS if exhausted else Verdict.BOUND_REACHED)
+         else Verdict.HOLDS if exhausted else unfinished)
         for name in run.names)
     if violations:
         verdict = Verdict.VIOLATED
