@@ -171,8 +171,8 @@ def process_ringbuf_commit(rb: RingBuffer, record_pos: RingPos, flags: int, disc
     """Clear the BUSY bit of a reserved record (setting DISCARD if asked); return the wakeup."""
     # Verify only the wakeup flag bits are set
     assert flags & ~RINGBUF_WAKEUP_FLAGS == 0, f"unknown ring-buffer commit flags {flags:#x}"
-    # Verify the record is outstanding
-    assert rb.consumer_pos <= record_pos < rb.producer_pos
+    # Verify the record was reserved and has not been lapped
+    assert record_pos < rb.producer_pos and rb.producer_pos - record_pos < rb.size
     word = get_record_len_word(rb, record_pos)
     # Verify the record is still reserved (each reservation is committed exactly once)
     assert word & BPF_RINGBUF_BUSY_BIT

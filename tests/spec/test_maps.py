@@ -46,7 +46,9 @@ from arspec.spec.workqueue import (
 CB = FuncRef(ProgId("prog"), Pc(7))
 
 
-def make(kind: MapType, *, key: int = 4, value: int = 8, entries: int = 4, **kw: object) -> MapState:
+def make(
+    kind: MapType, *, key: int = 4, value: int = 8, entries: int = 4, **kw: object
+) -> MapState:
     defn = MapDef(MapId(f"m_{kind.name.lower()}"), kind, key, value, entries, **kw)  # type: ignore[arg-type]
     return create_map_state(defn, MINIMAL)
 
