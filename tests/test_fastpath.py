@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies import programs
+
 from arspec.reference.fastpath import compile_program
 from arspec.reference.helpers import test_helpers
 from arspec.reference.instructions import (
@@ -38,9 +42,6 @@ from arspec.reference.instructions import (
 from arspec.reference.profiles import INPUT_BASE, LINUX, SOLANA, Profile
 from arspec.reference.vm import Vm, standard_memory
 from arspec.spec.errors import InstructionLimit, MemoryFault
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from strategies import programs
 
 INTERESTING = [0, 1, 2, 7, 31, 32, 63, 64, -1, -2, 0x7FFFFFFF, -0x80000000, 255, 4096]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from arspec.reference.murmur3 import murmur3_32
 
 SYSCALLS = {

@@ -6,6 +6,7 @@ Each case runs on both engines (the reference loop and the compiled fast path).
 from __future__ import annotations
 
 import pytest
+
 from arspec.reference.helpers import HelperRegistry, HelperSpec, test_helpers
 from arspec.reference.instructions import (
     Alu,

@@ -7,6 +7,7 @@ address) and never with a Python exception.
 from __future__ import annotations
 
 import pytest
+
 from arspec.reference.helpers import HelperRegistry, HelperSpec, test_helpers
 from arspec.reference.instructions import (
     Alu,
@@ -40,6 +41,7 @@ from arspec.reference.profiles import (
     LINUX,
     PROGRAM_BASE,
     SOLANA,
+    STACK_BASE,
     Profile,
 )
 from arspec.reference.trace import FaultEvent, InsnStart, ListTracer, first_divergence
@@ -533,3 +535,55 @@ def test_interpreter_and_fast_path_traces_agree_on_results() -> None:
     fast = execute(program, engine="fast")
     assert (traced.r0, traced.instructions) == (fast.r0, fast.instructions)
     assert sum(isinstance(e, InsnStart) for e in tracer.events) == traced.instructions
+
+
+# --- the access matrix: every region edge, every width, every access kind -----------------
+
+REGION_EDGES = [  # (name, profile, start, length)
+    ("stack", LINUX, STACK_BASE, 8 * 512),
+    ("stack", SOLANA, STACK_BASE, 64 * 4096),
+    ("input", LINUX, INPUT_BASE, 16),
+    ("heap", SOLANA, HEAP_BASE, 32 * 1024),
+]
+ACCESSES = {
+    "load": lambda size: Load(size, 0, 1, 0),
+    "store": lambda size: Store(size, 1, 0, Imm(-1)),
+    "store_reg": lambda size: Store(size, 1, 0, Reg(1)),
+    "atomic": lambda size: Atomic(AtomicOp.ADD, size, 1, 2, 0, True),
+}
+
+
+def _matrix() -> list[tuple[str, Profile, int, int, str, int, str]]:
+    cases = []
+    for name, profile, start, length in REGION_EDGES:
+        for access in ACCESSES:
+            for size in ((4, 8) if access == "atomic" else (1, 2, 4, 8)):
+                positions = {"past": start + length, "before": start - 1,
+                             "far": start + length + 4096}
+                if size > 1:
+                    positions["partial"] = start + length - size + 1
+                for where, address in positions.items():
+                    cases.append((name, profile, start, address, access, size, where))
+    return cases
+
+
+@pytest.mark.parametrize(("region", "profile", "start", "address", "access", "size", "where"),
+                         _matrix())
+def test_invalid_access_at_region_edge(region: str, profile: Profile, start: int, address: int,
+                                       access: str, size: int, where: str,
+                                       engine: str) -> None:
+    insns = [lddw(1, address), mov(0, 77), ACCESSES[access](size), Exit()]
+    result = fault_of(insns, engine, MemoryFault, 3, profile=profile, memory=bytes(16))
+    assert result.fault.address == address  # type: ignore[union-attr]
+    assert result.fault.size == size  # type: ignore[union-attr]
+    assert (result.r0, result.instructions) == (77, 3)
+
+
+@pytest.mark.parametrize(("region", "profile", "start", "length"), REGION_EDGES)
+@pytest.mark.parametrize("size", [1, 2, 4, 8])
+def test_first_and_last_bytes_of_each_region(region: str, profile: Profile, start: int,
+                                             length: int, size: int, engine: str) -> None:
+    insns = [lddw(1, start), Store(size, 1, 0, Imm(1)), lddw(1, start + length - size),
+             Store(size, 1, 0, Imm(2)), Load(size, 0, 1, 0), Exit()]
+    result = run(insns, engine, profile=profile, memory=bytes(16))
+    assert (result.fault, result.r0) == (None, 2)
