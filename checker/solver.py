@@ -325,11 +325,11 @@ def division_faults(op: AluOp, dst: BV, src: BV, *, is64: bool) -> tuple[Bool, B
     bits = 64 if is64 else 32
     a = dst if is64 else z3.Extract(31, 0, dst)
     b = src if is64 else z3.Extract(31, 0, src)
-    zero = _fold(b == z3.BitVecVal(0, bits), b)
+    zero = _fold(b == z3.BitVecVal(0, bits), dst, src)
     if op not in (AluOp.SDIV, AluOp.SMOD):
         return zero, false()
     overflow = z3.And(a == z3.BitVecVal(1 << (bits - 1), bits), b == z3.BitVecVal(-1, bits))
-    return zero, _fold(overflow, a, b)
+    return zero, _fold(overflow, dst, src)
 
 
 @guarded
