@@ -130,3 +130,24 @@ def test_costs() -> None:
     assert compute_helper_cost(output, BYTES_PER_CU - 1) == 100
     assert compute_helper_cost(output, 3 * BYTES_PER_CU) == 103
     assert compute_helper_cost(get_helper(1), 10_000) == 100
+
+
+# --- how helper results reach r0 ---------------------------------------------------------------
+
+def test_errno_values_are_linux() -> None:
+    from arspec.spec import errno
+
+    assert (errno.EPERM, errno.ENOENT, errno.E2BIG, errno.EAGAIN, errno.ENOMEM, errno.EBUSY,
+            errno.EEXIST, errno.EINVAL, errno.EDEADLK, errno.EOPNOTSUPP, errno.ENOTSUPP) == (
+        1, 2, 7, 11, 12, 16, 17, 22, 35, 95, 524)
+
+
+def test_negative_errno_encodes_as_u64_twos_complement() -> None:
+    from arspec.spec.errno import EINVAL, compute_r0, compute_signed, get_errno_name
+
+    assert compute_r0(-EINVAL) == 0xFFFF_FFFF_FFFF_FFEA
+    assert compute_signed(0xFFFF_FFFF_FFFF_FFEA) == -EINVAL
+    assert compute_r0(1) == 1 and compute_signed(1) == 1
+    assert compute_signed(1 << 63) == -(1 << 63)
+    assert get_errno_name(-EINVAL) == "-EINVAL"
+    assert get_errno_name(0) == "0" and get_errno_name(-999) == "-999"

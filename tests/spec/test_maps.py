@@ -515,3 +515,30 @@ def test_invalid_pinned_map_definition_changed() -> None:
 def test_array_keys_are_little_endian_indexes() -> None:
     assert compute_array_key(258) == b"\x02\x01\x00\x00"
     assert list(make(MapType.ARRAY).elements) == [k(i) for i in range(4)]
+
+
+# --- presets -----------------------------------------------------------------------------------
+
+def test_presets_by_name() -> None:
+    from arspec.spec.presets import get_preset
+
+    assert get_preset("minimal") is MINIMAL and get_preset("linux_like") is LINUX_LIKE
+    assert LINUX_LIKE.max_tail_call_cnt == 33 and LINUX_LIKE.bpf_max_loops == 1 << 23
+    assert LINUX_LIKE.invocation_budget_cu == 200_000 and LINUX_LIKE.slot_budget_cu == 400_000
+    assert LINUX_LIKE.num_cpus == 4 and MINIMAL.num_cpus == 2
+
+
+def test_invalid_preset_name() -> None:
+    from arspec.spec.errors import UnknownPreset
+    from arspec.spec.presets import get_preset
+
+    with pytest.raises(UnknownPreset, match="unknown preset 'mainnet'; choose one of: minimal"):
+        get_preset("mainnet")
+
+
+def test_linux_like_has_one_value_per_cpu() -> None:
+    defn = MapDef(MapId("pc"), MapType.PERCPU_ARRAY, 4, 8, 2)
+    state = create_map_state(defn, LINUX_LIKE)
+    assert all(len(cells) == 4 for cells in state.elements.values())
+    with pytest.raises(AssertionError):
+        process_map_update(state, k(0), v(1), BPF_ANY, cpu=Cpu(4))
