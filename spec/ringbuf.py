@@ -218,6 +218,13 @@ def get_ringbuf_query(rb: RingBuffer, flag: int) -> int:
     return 0
 
 
+def is_ringbuf_consume_enabled(rb: RingBuffer) -> bool:
+    """Return whether consuming would advance: the oldest outstanding record is committed."""
+    if rb.consumer_pos >= rb.producer_pos:
+        return False
+    return not get_record_len_word(rb, rb.consumer_pos) & BPF_RINGBUF_BUSY_BIT
+
+
 def process_ringbuf_consume(rb: RingBuffer) -> list[bytes]:
     """Consume committed records in order; return the payloads of those not discarded.
 

@@ -120,6 +120,11 @@ def is_timer_armed(timer: TimerState) -> bool:
     return timer.expiry is not None
 
 
+def is_timer_due(timer: TimerState, slot: Slot) -> bool:
+    """Return whether the timer is armed with an expiry at or before ``slot``."""
+    return timer.expiry is not None and timer.expiry <= slot
+
+
 def is_valid_timer_init_flags(flags: int) -> bool:
     """Return whether ``flags`` name one of the accepted clocks and nothing else."""
     return flags < MAX_CLOCKS and (flags & (MAX_CLOCKS - 1)) in VALID_CLOCKS
@@ -208,10 +213,11 @@ def get_due_timers(maps: Mapping[MapId, MapState], slot: Slot) -> list[DueTimer]
         for key, cells in state.elements.items():
             for element in cells:
                 timer = element.timer
-                if timer is None or timer.expiry is None or timer.arm_seq is None:
+                if timer is None or not is_timer_due(timer, slot):
                     continue
-                if timer.expiry <= slot:
-                    due.append(DueTimer(timer.expiry, timer.arm_seq, map_id, key, element))
+                # Verify a due timer carries its expiry and arm sequence number
+                assert timer.expiry is not None and timer.arm_seq is not None
+                due.append(DueTimer(timer.expiry, timer.arm_seq, map_id, key, element))
     return sorted(due, key=lambda d: (d.expiry, d.arm_seq))
 
 

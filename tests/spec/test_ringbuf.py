@@ -299,3 +299,18 @@ class RingModel(RuleBasedStateMachine):
 
 RingModel.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
 TestRingModel = RingModel.TestCase
+
+
+def test_consume_enabled_only_when_the_head_is_committed() -> None:
+    from arspec.spec.ringbuf import is_ringbuf_consume_enabled
+
+    rb = create_ringbuf(64)
+    assert not is_ringbuf_consume_enabled(rb)
+    a = reserve_write(rb, b"a")
+    b = reserve_write(rb, b"b")
+    process_ringbuf_submit(rb, b, 0)
+    assert not is_ringbuf_consume_enabled(rb)
+    process_ringbuf_discard(rb, a, 0)
+    assert is_ringbuf_consume_enabled(rb)
+    assert process_ringbuf_consume(rb) == [b"b"]
+    assert not is_ringbuf_consume_enabled(rb)

@@ -248,3 +248,13 @@ def test_delete_from_own_callback_defers_the_free() -> None:
     assert process_timer_cancel(timer) == -EINVAL
     process_timer_callback_done(timer)
     assert not timer.running
+
+
+def test_is_timer_due() -> None:
+    from arspec.spec.timers import is_timer_due
+
+    timer, seq = ready()
+    assert not is_timer_due(timer, Slot(100))
+    process_timer_start(timer, seq, Slot(10), 2, 0)
+    assert not is_timer_due(timer, Slot(11))
+    assert is_timer_due(timer, Slot(12)) and is_timer_due(timer, Slot(13))
