@@ -35,7 +35,7 @@ HERE = Path(__file__).resolve().parent
 PRESETS: dict[str, dict[str, object]] = {
     "small": dict(timers=2, ring=2, wq=3, slots=4),
     "medium": dict(timers=3, ring=3, wq=4, slots=6, events=3, budget=5),
-    "large": dict(timers=3, ring=4, wq=5, slots=9, events=3, budget=5),
+    "large": dict(timers=3, ring=4, wq=5, slots=10, events=3, budget=5),
 }
 
 

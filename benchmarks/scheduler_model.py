@@ -216,11 +216,11 @@ class SchedulerModel:
         t, r0, ring = self._t, self._ring0, self.params.ring
 
         def no_lost_timer(s: State) -> bool:
-            return all(s[6 + i] > 0 for i in range(t))
+            return 0 not in s[6:6 + t]
 
         def ring_packed(s: State) -> bool:
             n = s[RLEN]
-            return all(s[r0 + j] > 0 for j in range(n)) and not any(s[r0 + n:r0 + ring])
+            return 0 not in s[r0:r0 + n] and s[r0 + n:r0 + ring].count(0) == ring - n
 
         return [Invariant("no-lost-timer", no_lost_timer),
                 Invariant("ring-no-loss", lambda s: s[LOST] == 0),

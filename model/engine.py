@@ -475,7 +475,8 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
     first_id = 0
     stop = bool(found) and stop_at_first_violation
     halt = stop  # stop, or a max-states / max-memory bound: abandon the search at once
-    active_t = list(trans_invs)
+    active_t = [e for e in trans_invs if e[0] not in found]
+    active_s = [e for e in state_invs if e[0] not in found]
     len_found = len(found)
     while frontier and not halt and bound is None:
         next_frontier: list[S] = []
@@ -513,6 +514,7 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
                     if len(found) != len_found:
                         len_found = len(found)
                         active_t = [e for e in active_t if e[0] not in found]
+                        active_s = [e for e in active_s if e[0] not in found]
                 target = ids.get(key)
                 if target is None:
                     if at_bound:
@@ -531,11 +533,14 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
                     depth_arr.append(level + 1)
                     if tagger is not None:
                         tags.append(tagger(post))
-                    if state_invs:
-                        check_state(post, target)
+                    if active_s:
+                        for name, holds in active_s:
+                            if not holds(post):
+                                found[name] = ("state", target, -1)
                         if len(found) != len_found:
                             len_found = len(found)
                             active_t = [e for e in active_t if e[0] not in found]
+                            active_s = [e for e in active_s if e[0] not in found]
                             stop = stop or stop_at_first_violation
                     next_frontier.append(post)
                     if (target & 4095) == 0 and max_mem is not None \
