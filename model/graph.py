@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import networkx as nx
+
 from arspec.model.engine import ModelError, StateSpace, Trace
 
 

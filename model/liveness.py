@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import networkx as nx
+
 from arspec.model.engine import (
     Bounds,
     ExplorationResult,
