@@ -41,12 +41,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final, TypeAlias
 
-from arspec.spec.errors import DecodeError, InputError
 from elftools.common.exceptions import ELFError
 from elftools.construct import ConstructError
 from elftools.elf.elffile import ELFFile
 from elftools.elf.relocation import RelocationSection
 from elftools.elf.sections import Section, SymbolTableSection
+
+from arspec.spec.errors import DecodeError, InputError
 
 from .decoder import check_targets, decode_one
 from .instructions import (

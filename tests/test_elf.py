@@ -8,6 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from elftools.elf.elffile import ELFFile
+
 from arspec.reference.decoder import decode
 from arspec.reference.elf import (
     BPF_F_RDONLY_PROG,
@@ -26,7 +28,6 @@ from arspec.reference.instructions import (
     Pseudo,
 )
 from arspec.spec.errors import InputError
-from elftools.elf.elffile import ELFFile
 
 C_DIR = Path(__file__).parent / "c"
 BPF_MAP_TYPE_HASH = 1

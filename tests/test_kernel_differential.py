@@ -11,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from kernel_programs import finish, looping_programs, straight_line_programs
+
 from arspec.reference.assembler import assemble
 from arspec.reference.disassembler import disassemble
 from arspec.reference.encoder import encode
@@ -18,13 +21,22 @@ from arspec.reference.instructions import Exit, Instruction, Program
 from arspec.reference.kernel_bpf import KernelRejected, kernel_available, load_program
 from arspec.reference.profiles import LINUX
 from arspec.reference.vm import execute
-from hypothesis import HealthCheck, given, settings
-from kernel_programs import finish, looping_programs, straight_line_programs
 
 pytestmark = pytest.mark.kernel
 
 PACKET = bytes(64)
-MASK32 = 0xFFFFFFFF
+
+
+def _engines() -> tuple[str, ...]:
+    """The interpreter always; the compiled fast path too once it exists."""
+    try:
+        import arspec.reference.fastpath  # noqa: F401
+    except ModuleNotFoundError:
+        return ("interpreter",)
+    return ("interpreter", "fast")
+
+
+ENGINES = _engines()
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -53,11 +65,12 @@ def compare(body: list[Instruction]) -> None:
     except KernelRejected as exc:
         pytest.fail(f"kernel rejected a generated program (generator bug):\n"
                     f"{disassemble(program)}\n{exc.log[-3000:]}")
-    result = execute(program, profile=LINUX, memory=PACKET, engine="interpreter")
-    if result.fault is not None or result.r0 != expected:
-        pytest.fail(f"linux profile diverges from the kernel on:\n{disassemble(program)}"
-                    f"kernel r0 = {expected:#018x}\n"
-                    f"arspec r0 = {result.r0:#018x} fault = {result.fault}")
+    for engine in ENGINES:
+        result = execute(program, profile=LINUX, memory=PACKET, engine=engine)
+        if result.fault is not None or result.r0 != expected:
+            pytest.fail(f"linux profile ({engine} engine) diverges from the kernel on:\n"
+                        f"{disassemble(program)}kernel r0 = {expected:#018x}\n"
+                        f"arspec r0 = {result.r0:#018x} fault = {result.fault}")
 
 
 def _body(text: str) -> list[Instruction]:
@@ -116,7 +129,7 @@ def test_straight_line_programs_match_kernel(body: list[Instruction]) -> None:
     compare(body)
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=120, suppress_health_check=[HealthCheck.too_slow,
                                                    HealthCheck.data_too_large])
 @given(looping_programs())
 def test_looping_programs_match_kernel(body: list[Instruction]) -> None:
