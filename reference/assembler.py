@@ -16,7 +16,11 @@ instruction. As in bpf_conformance, the label ``exit``, unless defined, names th
 Calls, shared by both syntaxes: ``call N`` (helper ``N``, unsigned, up to ``0xffffffff``),
 ``call helper N`` (any 32-bit id), ``call +N`` / ``call pc+N`` / ``call <label>`` /
 ``call local <target>`` (bpf-to-bpf), ``call kfunc N`` or ``call runtime N`` (by BTF id,
-optionally ``module M``), ``callx r1`` and ``exit``.
+optionally ``module M``), ``callx r1`` (also ``call r1``) and ``exit``.
+
+Immediates of 32-bit fields accept ``[-2**31, 2**32)`` in both syntaxes; values from ``2**31``
+up are stored as their 32-bit two's-complement pattern, so ``r0 = 0xffffffff`` stores -1 (which
+a 64-bit operation sign-extends). Use ``ll`` or ``lddw`` for a 64-bit constant.
 
 Errors raise :class:`~arspec.spec.errors.InputError` with the file, line and (where a token is
 to blame) column, e.g. ``prog.s:3:5: error: unknown mnemonic 'mvo'``. A program that
@@ -187,6 +191,8 @@ def _call_operand(c: Cursor, head: Token) -> Instruction | Pending:
         return CallKfunc(btf_id, module)
     if mode.kind == "num":
         return Call(wrap32(c.number((0, (1 << 32) - 1), "helper id")))
+    if mode.kind == "reg":
+        return Callx(c.register(wide=True).reg_index)
     return c.target(CallLocal, 32)
 
 

@@ -108,8 +108,15 @@ def instructions() -> st.SearchStrategy[Instruction]:
     )
 
 
-def _is_branch(insn: Instruction) -> bool:
-    return isinstance(insn, Jump | Ja | CallLocal)
+def _retarget(insn: Instruction, offset: int) -> Instruction:
+    """Return ``insn`` with its jump offset replaced (non-branches unchanged)."""
+    if isinstance(insn, Jump):
+        return replace(insn, offset=offset)
+    if isinstance(insn, Ja):
+        return replace(insn, offset=offset)
+    if isinstance(insn, CallLocal):
+        return replace(insn, offset=offset)
+    return insn
 
 
 @st.composite
@@ -123,8 +130,7 @@ def programs(draw: st.DrawFn, max_len: int = 8) -> Program:
         pc += slot_count(insn)
     fixed: list[Instruction] = []
     for start, insn in zip(starts, insns, strict=True):
-        if _is_branch(insn):
-            target = draw(st.sampled_from(starts))
-            insn = replace(insn, offset=target - start - 1)  # type: ignore[type-var]
+        if isinstance(insn, Jump | Ja | CallLocal):
+            insn = _retarget(insn, draw(st.sampled_from(starts)) - start - 1)
         fixed.append(insn)
     return Program.from_instructions(fixed)

@@ -99,6 +99,7 @@ MNEMONIC_CASES = [
     ("call local +4", CallLocal(4)),
     ("call runtime 77", CallKfunc(77)),
     ("callx %r1", Callx(1)),
+    ("call %r2", Callx(2)),
     ("exit", Exit()),
     ("lock add [%r1+0], %r2", Atomic(AtomicOp.ADD, 8, 1, 2, 0, False)),
     ("lock fetch add [%r1+0], %r2", Atomic(AtomicOp.ADD, 8, 1, 2, 0, True)),
@@ -238,6 +239,9 @@ def test_assemble_instructions_allows_fragments() -> None:
 def test_case_of_hex_digits_and_spacing() -> None:
     assert one("r0=0XfF") == Alu(AluOp.MOV, 0, Imm(255), True)
     assert one("r0=*(u8*)(r1+1)") == Load(1, 0, 1, 1)
+    assert one("if r1 s>5 goto+2") == Jump(JmpCond.SGT, 1, Imm(5), 2, True)
+    assert one("r1 s>>=r2") == Alu(AluOp.ARSH, 1, Reg(2), True)
+    assert one("if r1 s<=-1 goto -1") == Jump(JmpCond.SLE, 1, Imm(-1), -1, True)
 
 
 # ---------------------------------------------------------------------------- rejections
@@ -303,6 +307,21 @@ REJECTIONS = [
     ("call", 1, 1, "'call' expects a helper id, a target or a mode"),
     ("call 4294967296", 1, 6, "helper id 4294967296 is out of range"),
     ("call kfunc 1 module 40000", 1, 21, "module 40000 is out of range"),
+    ("call %r11", 1, 6, "invalid register '%r11'"),
+    ("callx w1", 1, 7, "expected a 64-bit 'r' register, found 'w1'"),
+    ("call helper 1 2", 1, 15, "unexpected '2' after the instruction"),
+    ("call local nowhere\nexit", 1, 12, "undefined label 'nowhere'"),
+    ("lock fetch", 1, 11, "expected an atomic operation, found end of line"),
+    ("lock add [%r1], 5", 1, 17, "expected a register, found '5'"),
+    ("stxw [%r1], 5", 1, 13, "expected a register, found '5'"),
+    ("stw [%r1], %r2", 1, 12, "expected immediate, found '%r2'"),
+    ("lddw %r0, map_fd", 1, 11, "expected immediate, found 'map_fd'"),
+    ("jeq %r1, 1, 2", 1, 13, "expected a signed jump offset such as +2 or -1, found '2'"),
+    ("ldxw %r0, [%r1*4]", 1, 15, "expected ']', found '*'"),
+    ("r0 = *(u32 *)skb[r1 + 5", 1, 24, "expected ']', found end of line"),
+    ("r1 = map_fd(1", 1, 14, "expected ')', found end of line"),
+    ("r1 = map_value(1) + 0x80000000", 1, 19, "value offset 2147483648 is out of range"),
+    ("r0 = 1 ll ll", 1, 11, "unexpected 'll' after the instruction"),
     ("r1: exit", 1, 1, "invalid label name 'r1'"),
     ("5 + 3", 1, 1, "unknown mnemonic '5'"),
     ("ldabsdw 4", 1, 1, "unknown mnemonic 'ldabsdw'"),
