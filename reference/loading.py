@@ -73,7 +73,7 @@ def load_program_file(path: str | Path, *, section: str | None = None) -> Progra
     if data.startswith(ELF_MAGIC):
         from .elf import load_program  # deferred: pyelftools is only needed for objects
 
-        return load_program(path, section)
+        return load_program(path, section).program
     if section is not None:
         raise InputError("--section applies only to ELF objects", file=name)
     try:

@@ -20,12 +20,13 @@ import difflib
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
 from arspec.spec import bundle as schema
 from arspec.spec.bundle import Bundle, bundle_json_schema
 from arspec.spec.errors import InputError
 from arspec.spec.yaml_source import Location, SourceMap, parse_yaml
-from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
 
 __all__ = ["BundleError", "bundle_json_schema", "load_bundle", "load_bundle_text"]
 

@@ -33,8 +33,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
-from arspec.spec.errors import InputError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from arspec.spec.errors import InputError
 
 #: Largest bundle text accepted, in bytes (UTF-8).
 MAX_BYTES = 4 * 1024 * 1024

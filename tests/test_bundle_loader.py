@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
+
 from arspec.spec.bundle import (
     Bundle,
     EveryHook,
@@ -23,7 +25,6 @@ from arspec.spec.bundle import (
 from arspec.spec.errors import InputError
 from arspec.spec.loader import BundleError, load_bundle, load_bundle_text
 from arspec.spec.yaml_source import MAX_DEPTH, parse_yaml
-from pydantic import ValidationError
 
 BUNDLES = Path(__file__).parent / "bundles"
 INVALID = sorted((BUNDLES / "invalid").glob("*.yaml"))

@@ -8,6 +8,8 @@ from typing import Any
 
 import jsonschema
 import pytest
+from pydantic import BaseModel, ValidationError
+
 from arspec.spec import bundle as schema
 from arspec.spec.bundle import (
     ASYNC_CAPABLE,
@@ -21,7 +23,6 @@ from arspec.spec.bundle import (
     field_width,
 )
 from arspec.spec.yaml_source import parse_yaml
-from pydantic import BaseModel, ValidationError
 
 VALID = sorted((Path(__file__).parent / "bundles" / "valid").glob("*.yaml"))
 PROGRAM = {"p": {"code": "exit", "hook": {"on": "startup"}}}

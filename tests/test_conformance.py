@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from known_exceptions import KNOWN_EXCEPTIONS
+
 from arspec.reference.conformance import (
     DEFAULT_INSN_LIMIT,
     find_data_files,
@@ -14,7 +16,6 @@ from arspec.reference.conformance import (
     run_case,
 )
 from arspec.spec.errors import InputError
-from known_exceptions import KNOWN_EXCEPTIONS
 
 ROOT = Path(__file__).parent / "conformance"
 FILES = find_data_files(ROOT)

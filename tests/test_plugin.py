@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from arspec.reference import plugin
 from arspec.reference.conformance import (
     ConformanceCase,
