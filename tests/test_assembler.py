@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from arspec.reference.asm_llvm import ALU_SYMBOL, JMP_SYMBOL, PSEUDO_NAME
+from arspec.reference.asm_ubpf import MNEMONICS
 from arspec.reference.assembler import assemble, assemble_instructions
 from arspec.reference.encoder import encode
 from arspec.reference.instructions import (
@@ -379,3 +383,102 @@ def test_default_filename() -> None:
     with pytest.raises(InputError) as info:
         assemble("bogus")
     assert str(info.value) == "<input>:1:1: error: unknown mnemonic 'bogus'"
+
+
+# ------------------------------------------------------------ systematic rejections
+
+def _wrong_counts() -> list[tuple[str, int, int]]:
+    cases = []
+    for mnemonic, (count, _) in sorted(MNEMONICS.items()):
+        for found in {count - 1, count + 1} - {-1}:
+            cases.append((mnemonic, count, found))
+    return cases
+
+
+@pytest.mark.parametrize(("mnemonic", "count", "found"), _wrong_counts(),
+                         ids=[f"{m}-{f}" for m, _, f in _wrong_counts()])
+def test_invalid_operand_count(mnemonic: str, count: int, found: int) -> None:
+    operands = ", ".join(["%r1"] * found)
+    err = fails(f"exit\n  {mnemonic} {operands}")
+    plural = "operand" if count == 1 else "operands"
+    assert (err.line, err.column) == (2, 3)
+    assert err.reason == f"'{mnemonic}' expects {count} {plural}, found {found}"
+
+
+@pytest.mark.parametrize("symbol", sorted(ALU_SYMBOL.values()))
+@pytest.mark.parametrize(("dst", "src"), [("w0", "r1"), ("r0", "w1")])
+def test_invalid_mixed_register_views_in_alu(symbol: str, dst: str, src: str) -> None:
+    err = fails(f"exit\nexit\n{dst} {symbol} {src}")
+    assert (err.line, err.column) == (3, 5 + len(symbol))
+    assert err.reason.endswith(f"register, found '{src}'")
+
+
+@pytest.mark.parametrize("symbol", sorted(JMP_SYMBOL.values()))
+def test_invalid_mixed_register_views_in_jump(symbol: str) -> None:
+    err = fails(f"if w1 {symbol} r2 goto +0\nexit")
+    assert (err.line, err.column) == (1, 8 + len(symbol))
+    assert err.reason == "expected a 32-bit 'w' register, found 'r2'"
+
+
+@pytest.mark.parametrize("name", sorted(PSEUDO_NAME.values()))
+def test_invalid_pseudo_load_into_w_register(name: str) -> None:
+    err = fails(f"w1 = {name}(1)\nexit")
+    assert (err.line, err.column) == (1, 1)
+    assert err.reason == "a 64-bit immediate load needs an 'r' register"
+
+
+@pytest.mark.parametrize("name", sorted(PSEUDO_NAME.values()))
+def test_invalid_pseudo_load_into_r10(name: str) -> None:
+    err = fails(f"exit\nr10 = {name}(1)")
+    assert (err.line, err.column, err.reason) == (
+        2, 1, "cannot write to r10 (the frame pointer is read-only)")
+
+
+@pytest.mark.parametrize("size", ["u1", "u24", "u128", "s64", "i32", "char"])
+def test_invalid_load_size(size: str) -> None:
+    err = fails(f"r0 = *({size} *)(r1 + 0)")
+    assert (err.line, err.column) == (1, 8)
+    assert err.reason.startswith(f"unknown access size '{size}'")
+
+
+@pytest.mark.parametrize("size", ["s8", "s16", "s32", "u24"])
+def test_invalid_store_size(size: str) -> None:
+    err = fails(f"exit\n*({size} *)(r1 + 0) = r2")
+    assert (err.line, err.column) == (2, 3)
+    assert err.reason.startswith(f"unknown access size '{size}'")
+
+
+@pytest.mark.parametrize("size", ["u8", "u16"])
+@pytest.mark.parametrize("form", ["lock *({size} *)(r1 + 0) += r2",
+                                  "r2 = atomic_fetch_or(({size} *)(r1 + 0), r2)"])
+def test_invalid_atomic_size(size: str, form: str) -> None:
+    err = fails(form.format(size=size))
+    assert err.line == 1
+    assert err.reason == "atomic operations take u32 or u64"
+
+
+@pytest.mark.parametrize("register", ["r11", "r15", "r99", "%r11", "w11"])
+@pytest.mark.parametrize("form", ["{r} = 1", "r1 = {r}", "if {r} == 0 goto +0",
+                                  "*(u8 *)({r} + 0) = 1", "r1 = *(u8 *)(r2 + 0)\nmov {r}, 1"])
+def test_invalid_register_number(register: str, form: str) -> None:
+    text = form.format(r=register)
+    err = fails(text + "\nexit")
+    assert err.line == text.count("\n") + 1
+    assert err.column == text.splitlines()[-1].index(register) + 1
+    assert err.reason == f"invalid register '{register}' (registers are r0..r10)"
+
+
+# ------------------------------------------------------------------------ fuzzing
+
+FRAGMENTS = [*"rw%0189x+-*=()[]<>&|^s/,:;# \n", "goto ", "if ", "ll", "u32", "exit", "lock ",
+             "mov ", "call ", "lddw ", "skb", "map_fd", "0x", "r10", "w1", "%r2"]
+
+
+@settings(max_examples=300)
+@given(st.lists(st.sampled_from(FRAGMENTS), max_size=30).map("".join))
+def test_bad_input_raises_input_error_only(text: str) -> None:
+    try:
+        assemble(text, filename="fuzz.s")
+    except InputError as err:
+        assert err.file == "fuzz.s"
+        assert err.line is not None and 1 <= err.line <= max(1, len(text.splitlines()))
