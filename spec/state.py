@@ -1,0 +1,318 @@
+"""
+Runtime state
+=============
+
+The whole state of the autonomous runtime between two atomic scheduler actions: the slot,
+the maps (by id, in declaration order), the accounts, the runtime-wide async sequence, the
+scheduler's FIFO of pending :class:`WorkItem`\\ s, the compute units spent in the current
+slot, the watchers' edge state and the cascade bookkeeping.
+
+:class:`RuntimeState` is a typed container without methods. It is copied with
+:func:`copy_state` (a deep copy: the explorer snapshots before every action, and the
+scheduler snapshots before every invocation so a failed invocation can be rolled back), and
+compared and hashed through :func:`compute_state_key` / :func:`encode_state`, a canonical
+nested tuple in which every unordered collection is sorted, so equal states give equal bytes
+whatever the insertion order or the hash seed.
+
+:func:`create_runtime_state` builds slot 0 from a :class:`~arspec.spec.bundle.Bundle`:
+
+* **Map shapes come from the bundle, limits from the preset.** The bundle schema already
+  validated key, value and entry sizes; the preset's map-size limits exist to keep explored
+  cases small and are not applied to a loaded bundle (a ``minimal`` bundle may declare an
+  8192-byte ring). The preset still supplies the CPUs of per-CPU maps, the tail-call limit
+  and the loop limit.
+* **Initial map contents** are written with ``BPF_ANY``; for per-CPU maps the value is
+  written to every CPU's copy (user space writes all CPUs of a per-CPU map).
+* **Accounts** start as their ``data`` (zero-padded), with field ``init`` values written over
+  it (little-endian, two's complement for signed types). Every account is writable by
+  programs: the bundle has no read-only accounts.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Final
+
+from arspec.spec import bundle as schema
+from arspec.spec.accounts import AccountsState, create_account
+from arspec.spec.maps import (
+    BPF_ANY,
+    MapDef,
+    MapState,
+    MapType,
+    create_map_state,
+    is_percpu_map,
+    process_map_update,
+)
+from arspec.spec.presets import Preset, get_preset
+from arspec.spec.tailcall import process_prog_array_update
+from arspec.spec.timers import AsyncSequence
+from arspec.spec.types import AccountName, Cpu, FuncRef, MapId, Pc, ProgId, Slot
+
+#: Bundle map type names to the spec's map types.
+MAP_TYPES: Final[dict[str, MapType]] = {
+    "hash": MapType.HASH,
+    "array": MapType.ARRAY,
+    "percpu_array": MapType.PERCPU_ARRAY,
+    "percpu_hash": MapType.PERCPU_HASH,
+    "lru_hash": MapType.LRU_HASH,
+    "queue": MapType.QUEUE,
+    "stack": MapType.STACK,
+    "prog_array": MapType.PROG_ARRAY,
+    "ringbuf": MapType.RINGBUF,
+}
+
+
+class TriggerKind(StrEnum):
+    """Why a work item exists (the hook or async mechanism that created it)."""
+
+    STARTUP = "startup"
+    EVERY = "every"
+    WATCH = "watch"
+    TIMER = "timer"
+    WORKQUEUE = "workqueue"
+    RINGBUF = "ringbuf"
+
+
+class Phase(StrEnum):
+    """Where the scheduler is inside the current slot (see :mod:`arspec.spec.scheduler`)."""
+
+    #: Environment writes of the slot are being applied; enqueueing ends the phase.
+    WRITES = "writes"
+    #: Work items run from the FIFO head; ending the slot ends the phase.
+    RUN = "run"
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One pending invocation in the scheduler's FIFO.
+
+    ``seq`` is the scheduler's own sequence number (the FIFO position; never reused).
+    ``entry`` is the program and pc to run. ``async_seq`` is the timer arm sequence or the
+    work-queue pending sequence the item was created for (``None`` for other kinds), and
+    ``map_id`` / ``key`` locate the timer's or work item's element. ``record`` is the ring
+    record's payload for ring-buffer subscribers. ``depth`` is the watcher cascade depth
+    (0 for everything that is not watcher-triggered). ``reason`` is a human-readable origin.
+    """
+
+    seq: int
+    kind: TriggerKind
+    entry: FuncRef
+    enqueued_slot: Slot
+    depth: int = 0
+    reason: str = ""
+    map_id: MapId | None = None
+    key: bytes | None = None
+    async_seq: int | None = None
+    record: bytes | None = None
+
+    @property
+    def prog(self) -> ProgId:
+        """Return the program the item runs."""
+        return self.entry.prog
+
+
+@dataclass
+class WatcherState:
+    """The edge state of one watcher program.
+
+    ``last_value`` is the value seen at the previous observation; ``condition`` whether the
+    comparison held then; ``reference`` the value ``change_bps`` measures against (the value
+    at the last firing, initially the value at creation).
+    """
+
+    last_value: int
+    condition: bool
+    reference: int
+
+
+@dataclass
+class RuntimeState:
+    """Everything the runtime holds between two scheduler actions."""
+
+    slot: Slot
+    phase: Phase
+    maps: dict[MapId, MapState]
+    accounts: AccountsState
+    sequence: AsyncSequence
+    preset: Preset
+    fifo: list[WorkItem] = field(default_factory=list)
+    next_item_seq: int = 0
+    slot_cu_used: int = 0
+    writes_applied: int = 0
+    watchers: dict[ProgId, WatcherState] = field(default_factory=dict)
+    #: Smallest cascade depth of a writer of each account since the watchers last looked
+    #: (0 for the environment and for invocations that were not watcher-triggered).
+    writer_depth: dict[AccountName, int] = field(default_factory=dict)
+    #: Timer arm sequences and work-queue pending sequences that already have a FIFO item.
+    queued_timers: set[int] = field(default_factory=set)
+    queued_work: set[int] = field(default_factory=set)
+    startup_done: bool = False
+    #: Explorer domain keys (``account.field``) written by the environment this slot.
+    domains_written: set[str] = field(default_factory=set)
+    #: Watcher triggers suppressed for exceeding the maximum cascade depth, in total.
+    cascades_suppressed: int = 0
+    #: Deepest cascade depth of any watcher item enqueued so far.
+    max_depth_seen: int = 0
+
+
+def get_map_def(name: str, spec: schema.MapSpec) -> MapDef:
+    """Return the spec definition of a bundle map."""
+    return MapDef(
+        name=MapId(name),
+        type=MAP_TYPES[spec.type.value],
+        key_size=spec.key_size,
+        value_size=spec.value_size,
+        max_entries=spec.max_entries,
+        pinned=spec.pinned,
+        timer_offset=spec.timer,
+        wq_offset=spec.wq,
+    )
+
+
+def compute_bundle_bytes(item: int | bytes, size: int) -> bytes:
+    """Return a bundle integer (little-endian) or hex bytes as exactly ``size`` bytes."""
+    if isinstance(item, bytes):
+        return item.ljust(size, b"\0")[:size]
+    return item.to_bytes(size, "little")
+
+
+def compute_field_bytes(value: int, kind: schema.FieldType) -> bytes:
+    """Return the little-endian bytes of ``value`` as a field of type ``kind``."""
+    signed = kind.value.startswith("i")
+    return value.to_bytes(schema.field_width(kind), "little", signed=signed)
+
+
+def get_bundle_preset(bundle: schema.Bundle) -> Preset:
+    """Return the bundle's preset with map-size limits widened to the schema's own limits."""
+    preset = get_preset(bundle.preset.value)
+    return replace(
+        preset,
+        max_map_entries=schema.MAX_MAP_ENTRIES,
+        max_key_size=schema.MAX_KV_SIZE,
+        max_value_size=schema.MAX_KV_SIZE,
+        ringbuf_min_size=min(preset.ringbuf_min_size, schema.RINGBUF_PAGE_SIZE),
+        ringbuf_page_size=1,
+        ringbuf_max_size=max(preset.ringbuf_max_size, 1 << 32),
+    )
+
+
+def create_bundle_map(name: str, spec: schema.MapSpec, preset: Preset) -> MapState:
+    """Return the initial state of one bundle map (initial elements, prog-array entries)."""
+    defn = get_map_def(name, spec)
+    state = create_map_state(defn, preset)
+    cpus = range(preset.num_cpus) if is_percpu_map(defn) else range(1)
+    for item in spec.init:
+        key = compute_bundle_bytes(item.key, defn.key_size)
+        value = compute_bundle_bytes(item.value, defn.value_size)
+        for cpu in cpus:
+            result = process_map_update(state, key, value, BPF_ANY, cpu=Cpu(cpu))
+            # Verify the schema-checked initial element is accepted
+            assert result == 0, f"map {name}: initial element rejected ({result})"
+    if state.prog_array is not None:
+        for index, target in sorted(spec.entries.items()):
+            process_prog_array_update(state.prog_array, index, ProgId(target))
+    return state
+
+
+def create_bundle_accounts(bundle: schema.Bundle) -> AccountsState:
+    """Return the accounts of a bundle with their initial data and field values."""
+    state = AccountsState()
+    for name, spec in bundle.accounts.items():
+        account = create_account(AccountName(name), spec.size)
+        if spec.data is not None:
+            account.data[: len(spec.data)] = spec.data
+        for fspec in spec.fields.values():
+            if fspec.init is not None:
+                raw = compute_field_bytes(fspec.init, fspec.type)
+                account.data[fspec.offset : fspec.offset + len(raw)] = raw
+        state.accounts[AccountName(name)] = account
+    return state
+
+
+def create_runtime_state(bundle: schema.Bundle) -> RuntimeState:
+    """Return the state at the start of slot 0, before anything has run.
+
+    Watcher baselines are taken from the initial account data by
+    :func:`arspec.spec.hooks.create_watcher_states`, which the scheduler calls; this function
+    leaves ``watchers`` to it so that the state module does not depend on the hooks module.
+    """
+    preset = get_bundle_preset(bundle)
+    maps = {MapId(n): create_bundle_map(n, s, preset) for n, s in bundle.maps.items()}
+    return RuntimeState(
+        slot=Slot(0),
+        phase=Phase.WRITES,
+        maps=maps,
+        accounts=create_bundle_accounts(bundle),
+        sequence=AsyncSequence(),
+        preset=preset,
+    )
+
+
+def copy_state(state: RuntimeState) -> RuntimeState:
+    """Return an independent deep copy of ``state`` (for snapshots and rollback)."""
+    return copy.deepcopy(state)
+
+
+def compute_map_key(state: MapState) -> tuple[object, ...]:
+    """Return the canonical tuple of one map's contents (elements sorted by key)."""
+    cells = []
+    for key in sorted(state.elements):
+        copies = []
+        for element in state.elements[key]:
+            timer = element.timer
+            wq = element.wq
+            copies.append((
+                bytes(element.value),
+                None if timer is None else (timer.initialised, timer.clock_id, timer.callback,
+                                            timer.expiry, timer.arm_seq, timer.running),
+                None if wq is None else (wq.initialised, wq.callback, wq.pending_seq,
+                                         wq.running),
+            ))
+        cells.append((key, tuple(copies)))
+    ring = state.ringbuf
+    ring_key = None if ring is None else (bytes(ring.data), ring.consumer_pos,
+                                          ring.producer_pos, ring.pending_pos)
+    progs = None if state.prog_array is None else tuple(state.prog_array.slots)
+    lru = tuple(sorted(state.last_use.items()))
+    return (tuple(cells), tuple(state.queue), lru, state.use_clock, ring_key, progs)
+
+
+def compute_state_key(state: RuntimeState) -> tuple[object, ...]:
+    """Return a canonical, hashable tuple that is equal exactly for equal states."""
+    maps = tuple((name, compute_map_key(m)) for name, m in state.maps.items())
+    accounts = tuple((name, bytes(a.data), a.writable)
+                     for name, a in state.accounts.accounts.items())
+    watchers = tuple((name, w.last_value, w.condition, w.reference)
+                     for name, w in sorted(state.watchers.items()))
+    return (
+        state.slot, state.phase.value, maps, accounts, state.sequence.next_seq,
+        tuple(state.fifo), state.next_item_seq, state.slot_cu_used, state.writes_applied,
+        watchers, tuple(sorted(state.writer_depth.items())), tuple(sorted(state.queued_timers)),
+        tuple(sorted(state.queued_work)), state.startup_done,
+        tuple(sorted(state.domains_written)), state.cascades_suppressed, state.max_depth_seen,
+        state.preset.name,
+    )
+
+
+def encode_state(state: RuntimeState) -> bytes:
+    """Return the canonical byte encoding of ``state`` (``repr`` of the canonical tuple)."""
+    return repr(compute_state_key(state)).encode()
+
+
+def get_account_order(accounts: AccountsState) -> list[AccountName]:
+    """Return account names in declaration order (helpers address accounts by this index)."""
+    return list(accounts.accounts)
+
+
+def get_map_order(maps: Mapping[MapId, MapState]) -> list[MapId]:
+    """Return map ids in declaration order (``map_idx(i)`` names the i-th)."""
+    return list(maps)
+
+
+def make_entry(prog: str, pc: int = 0) -> FuncRef:
+    """Return the :class:`FuncRef` of ``prog`` at ``pc`` (0: the program's entry point)."""
+    return FuncRef(ProgId(prog), Pc(pc))
