@@ -16,7 +16,7 @@ author = "arspec developers"
 copyright = "2026, arspec developers"
 extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.viewcode"]
 autodoc_member_order = "bysource"
-autodoc_typehints = "description"
+autodoc_typehints = "signature"
 autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": True}
 napoleon_numpy_docstring = True
 napoleon_google_docstring = False
@@ -26,3 +26,24 @@ html_theme = "alabaster"
 suppress_warnings = ["ref.python"]
 
 write_api_pages(ROOT, DOCS / "api")
+
+
+def _quote_alias_lines(app, what, name, obj, options, lines):  # type: ignore[no-untyped-def]
+    """Render autodoc's ``alias of ...`` text literally (regex patterns are not RST)."""
+    for i, line in enumerate(lines):
+        if line.startswith("alias of ") and "``" not in line:
+            lines[i] = "alias of ``" + line[len("alias of "):].replace("`", "") + "``"
+
+
+def _skip_annotated_aliases(app, what, name, obj, skip, options):  # type: ignore[no-untyped-def]
+    """Skip ``Annotated[...]`` type aliases: autodoc renders their regex metadata as RST."""
+    import typing
+
+    if typing.get_origin(obj) is typing.Annotated:
+        return True
+    return None
+
+
+def setup(app):  # type: ignore[no-untyped-def]
+    app.connect("autodoc-process-docstring", _quote_alias_lines)
+    app.connect("autodoc-skip-member", _skip_annotated_aliases)

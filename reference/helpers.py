@@ -169,18 +169,18 @@ def _call_back(ctx: HelperContext, r1: int, r2: int, r3: int, r4: int, r5: int) 
 def test_helpers() -> HelperRegistry:
     """Return the conformance-test helpers (ids fixed; names hash to sBPF ids).
 
-    ==  ==============  ==============================================================
-    id  name            result
-    ==  ==============  ==============================================================
-    1   gather_bytes    low byte of r1..r5 packed big-end first: ``0x0102030405``
-    2   memfrob         XORs ``r2`` bytes at ``r1`` with 42; returns 0
-    3   no_op           0
-    4   sqrti           integer square root of r1
-    5   strcmp_ext      C ``strcmp`` of the strings at r1 and r2 (negative as u64)
-    6   abort           faults (sBPF's ``abort`` syscall name)
-    7   expensive_no_op 0, costing 100 extra compute units
-    8   call_back       runs the function at code address r1 for i in 0..r2-1, sums r0
-    ==  ==============  ==============================================================
+    ==  ===============  ==============================================================
+    id  name             result
+    ==  ===============  ==============================================================
+    1   gather_bytes     low byte of r1..r5 packed big-end first: ``0x0102030405``
+    2   memfrob          XORs ``r2`` bytes at ``r1`` with 42; returns 0
+    3   no_op            0
+    4   sqrti            integer square root of r1
+    5   strcmp_ext       C ``strcmp`` of the strings at r1 and r2 (negative as u64)
+    6   abort            faults (sBPF's ``abort`` syscall name)
+    7   expensive_no_op  0, costing 100 extra compute units
+    8   call_back        runs the function at code address r1 for i in 0..r2-1, sums r0
+    ==  ===============  ==============================================================
     """
     return HelperRegistry((
         HelperSpec(1, "gather_bytes", _gather_bytes),
