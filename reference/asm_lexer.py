@@ -14,7 +14,7 @@ is a separate ``op`` token), ``ident`` and ``op`` (punctuation and operators suc
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -68,6 +68,7 @@ class Pending:
     make: Callable[[int], Instruction]
     label: Token
     bits: int
+    slots: int = 1
 
 
 def strip_comment(line: str) -> str:
@@ -85,9 +86,11 @@ def wrap32(value: int) -> int:
 class Cursor:
     """Walks the tokens of one line; every failure raises an error located on that line."""
 
-    def __init__(self, text: str, *, line: int, filename: str) -> None:
+    def __init__(self, text: str, *, line: int, filename: str,
+                 symbols: Mapping[str, int] | None = None) -> None:
         self.line = line
         self.filename = filename
+        self.symbols: Mapping[str, int] = symbols or {}
         self.end_column = len(text.rstrip()) + 1
         self.tokens = self._tokenize(text)
         self.pos = 0

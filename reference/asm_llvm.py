@@ -197,7 +197,7 @@ def _lock(c: Cursor) -> Instruction:
     return Atomic(_ATOMIC_BY_SYMBOL[token.text], size, dst, src, offset, False)
 
 
-def _assignment(c: Cursor) -> Instruction:
+def _assignment(c: Cursor) -> Instruction | Pending:
     dst = c.register()
     token = c.take("an assignment operator")
     if token.text in _ALU_BY_SYMBOL:
@@ -212,7 +212,7 @@ def _assignment(c: Cursor) -> Instruction:
     return _right_hand_side(c, dst)
 
 
-def _right_hand_side(c: Cursor, dst: Token) -> Instruction:
+def _right_hand_side(c: Cursor, dst: Token) -> Instruction | Pending:
     first, second = c.peek(), c.peek(1)
     if first is None:
         raise c.error("expected an expression, found end of line")
@@ -274,7 +274,7 @@ def _load(c: Cursor, dst: Token) -> Instruction:
     return LegacyLoad(mode, size, src, imm)
 
 
-def _named(c: Cursor, dst: Token, head: Token) -> Instruction:
+def _named(c: Cursor, dst: Token, head: Token) -> Instruction | Pending:
     name = head.text
     if name in _ENDIAN_BY_NAME:
         c.take()
@@ -290,18 +290,39 @@ def _named(c: Cursor, dst: Token, head: Token) -> Instruction:
     raise c.error(f"unknown expression '{name}'", head)
 
 
-def _pseudo(c: Cursor, dst: Token) -> Instruction:
+def _pseudo(c: Cursor, dst: Token) -> Instruction | Pending:
     kind = _PSEUDO_BY_NAME[c.take().text]
     if not dst.is_wide:
         raise c.error("a 64-bit immediate load needs an 'r' register", dst)
-    if c.accept("("):
-        imm = wrap32(c.number(IMM32))
+    parenthesised = c.accept("(") is not None
+    name = c.peek()
+    if kind is Pseudo.CODE_ADDR and name is not None and name.kind == "ident" \
+            and name.text not in c.symbols:
+        c.take()
+        if parenthesised:
+            c.expect(")")
+        c.accept("ll")
+        reg = dst.reg_index
+        return Pending(lambda offset: LoadImm64(reg, Pseudo.CODE_ADDR, offset, 0), name, 32,
+                       slots=2)
+    imm = _symbol_or_number(c)
+    if parenthesised:
         c.expect(")")
-    else:
-        imm = wrap32(c.number(IMM32))
     next_imm = c.number(S32, "value offset") if c.at_number() else 0
     c.accept("ll")
     return LoadImm64(dst.reg_index, kind, imm, next_imm)
+
+
+def _symbol_or_number(c: Cursor) -> int:
+    """Consume an immediate, or a name the caller defined (e.g. a map's index)."""
+    token = c.peek()
+    if token is not None and token.kind == "ident":
+        if token.text not in c.symbols:
+            known = ", ".join(sorted(c.symbols)) or "none"
+            raise c.error(f"unknown name '{token.text}' (known names: {known})", token)
+        c.take()
+        return wrap32(c.symbols[token.text])
+    return wrap32(c.number(IMM32))
 
 
 def _fetch(c: Cursor, dst: Token) -> Instruction:

@@ -29,6 +29,7 @@ assembles is guaranteed to pass :func:`~arspec.reference.decoder.decode`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from arspec.spec.errors import ArspecError, DecodeError, InputError
@@ -61,7 +62,8 @@ class _Item:
     line: int
 
 
-def assemble(text: str, *, filename: str = "<input>") -> Program:
+def assemble(text: str, *, filename: str = "<input>",
+             symbols: Mapping[str, int] | None = None) -> Program:
     """Assemble a whole program and check it decodes (targets inside it, fields valid).
 
     Parameters
@@ -70,6 +72,10 @@ def assemble(text: str, *, filename: str = "<input>") -> Program:
         Assembly source in either syntax.
     filename
         Name used in error locations.
+    symbols
+        Names usable where a pseudo ``lddw`` takes a number, e.g. ``r1 = map_idx(prices)``
+        with ``{"prices": 0}`` (a bundle's maps by declaration index). ``code_addr(label)``
+        takes a label of the program itself.
 
     Returns
     -------
@@ -81,7 +87,7 @@ def assemble(text: str, *, filename: str = "<input>") -> Program:
     InputError
         On the first line that cannot be assembled, or if the text has no instructions.
     """
-    insns, lines = _assemble(text, filename)
+    insns, lines = _assemble(text, filename, symbols)
     if not insns:
         raise InputError("no instructions to assemble", file=filename,
                          line=max(1, len(text.splitlines())))
@@ -102,26 +108,46 @@ def assemble(text: str, *, filename: str = "<input>") -> Program:
         raise InputError(err.reason, file=filename, line=where) from err
 
 
-def assemble_instructions(text: str, *, filename: str = "<input>") -> list[Instruction]:
+def assemble_instructions(text: str, *, filename: str = "<input>",
+                          symbols: Mapping[str, int] | None = None) -> list[Instruction]:
     """Assemble a fragment: labels must resolve, but targets may lie outside the fragment.
 
     Returns the instructions in order (possibly none); errors as for :func:`assemble`.
     """
-    return _assemble(text, filename)[0]
+    return _assemble(text, filename, symbols)[0]
 
 
-def _assemble(text: str, filename: str) -> tuple[list[Instruction], list[int]]:
+def get_labels(text: str, *, filename: str = "<input>",
+               symbols: Mapping[str, int] | None = None) -> dict[str, int]:
+    """Return every label of a program and the pc it names (``exit`` included as defined).
+
+    Errors as for :func:`assemble`; used to resolve named callback entry points.
+    """
+    labels: dict[str, tuple[int, int]] = {}
+    pc = 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        cursor = Cursor(strip_comment(raw), line=number, filename=filename, symbols=symbols)
+        _define_labels(cursor, labels, pc)
+        if cursor.at_end():
+            continue
+        parsed = _parse_line(cursor)
+        pc += parsed.slots if isinstance(parsed, Pending) else slot_count(parsed)
+    return {name: where[0] for name, where in labels.items()}
+
+
+def _assemble(text: str, filename: str,
+              symbols: Mapping[str, int] | None = None) -> tuple[list[Instruction], list[int]]:
     items: list[_Item] = []
     labels: dict[str, tuple[int, int]] = {}
     pc = 0
     for number, raw in enumerate(text.splitlines(), start=1):
-        cursor = Cursor(strip_comment(raw), line=number, filename=filename)
+        cursor = Cursor(strip_comment(raw), line=number, filename=filename, symbols=symbols)
         _define_labels(cursor, labels, pc)
         if cursor.at_end():
             continue
         parsed = _parse_line(cursor)
         items.append(_Item(parsed, pc, number))
-        pc += 1 if isinstance(parsed, Pending) else slot_count(parsed)
+        pc += parsed.slots if isinstance(parsed, Pending) else slot_count(parsed)
     if "exit" not in labels:
         first_exit = next((i for i in items if isinstance(i.parsed, Exit)), None)
         if first_exit is not None:
