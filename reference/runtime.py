@@ -1,0 +1,253 @@
+"""
+Runtime binding
+===============
+
+:class:`ReferenceInvoker` runs a scheduler :class:`~arspec.spec.state.WorkItem` on the
+reference :class:`~arspec.reference.vm.Vm`. Every helper is a thin adapter that reads its
+arguments from VM memory and calls the spec transition (:mod:`~arspec.spec.maps`,
+:mod:`~arspec.spec.timers`, :mod:`~arspec.spec.workqueue`, :mod:`~arspec.spec.ringbuf`,
+:mod:`~arspec.spec.tailcall`, :mod:`~arspec.spec.loops`, :mod:`~arspec.spec.accounts`): the VM
+never decides semantics. The helpers live in :mod:`~arspec.reference.runtime_helpers`.
+
+Loading (:func:`load_programs`)
+-------------------------------
+A program's ``code`` is assembled, ``hex`` decoded, ``elf`` + ``section`` loaded from the
+object (relative to the bundle's folder). ``functions`` resolve to pcs (a number, or a label
+of the assembly). Every ``call`` is checked against the helper table for the bundle's profile:
+an unknown helper, a kfunc call, or a helper the profile refuses (the nondeterministic ones in
+``solana``) is an :class:`~arspec.spec.errors.InputError` at load, naming the program and pc.
+In ``linux`` a program calls a helper by its id (``call 1``); in ``solana`` by
+``murmur3_32(name)`` (``call 0x...``), the way sBPF names syscalls.
+
+Values programs see
+-------------------
+* **Map references.** ``lddw`` ``map_idx(i)`` and ``map_fd(i)`` both name the i-th declared
+  map (there is no fd table) and load the opaque handle ``(MAP_HANDLE_REGION + i) << 32``:
+  an address in an unmapped region, so dereferencing it faults. In an ELF object, map
+  references resolve by map name to the bundle's map of that name. ``map_idx_value(i) + off``
+  and ``map_value(i) + off`` give the address of array index 0's value plus ``off``.
+* **Map values** are regions mapped over the element's bytes, allocated on first use and
+  valid for the whole invocation; a replaced hash element keeps its old region (Linux RCU).
+  The 16 bytes of a ``bpf_timer`` / ``bpf_wq`` are ordinary bytes to the program; the timer
+  behind them is found from the pointer (value base + the map's ``timer`` offset).
+* **Callbacks.** ``timer_set_callback`` and ``wq_set_callback`` take a code address: in the
+  calling program's own code (``r2 = code_addr(N)``: region 1), or the code of any program
+  of the bundle at ``(PROG_CODE_REGION + program index) << 32 | 8 * pc`` (program index in
+  declaration order; pc 0 is its entry), which is how a program installs a ``hook: timer``
+  or ``hook: workqueue`` program as its callback. ``bpf_loop`` callbacks are code addresses
+  in the running program.
+
+Entry registers
+---------------
+* timer and work-queue callbacks: r1 = map handle, r2 = pointer to a read-only copy of the
+  key, r3 = pointer to the element's value (Linux's ``cb(map, key, value)``);
+* ring-buffer subscribers: r1 = pointer to a read-only copy of the record, r2 = its length;
+* startup, every and watch hooks: r1 = the (empty) input region, r2 = 0.
+
+Invocation rules
+----------------
+* **Tail calls** end the running program from any frame (also inside a ``bpf_loop``
+  callback) and start the target at pc 0 with the same r1, a fresh stack and the same meter:
+  the chain spends one budget. The counter is :mod:`~arspec.spec.tailcall`'s.
+* **Failures.** A VM fault, the budget running out, a helper given a bad pointer or a bad
+  flag the spec treats as an invalid call, and a ring-buffer reservation neither submitted
+  nor discarded when the invocation ends (Linux's verifier rejects such a program) are
+  failures; the scheduler rolls the invocation back. A failed outcome reports no logs, no
+  records and no account writes, since they were undone.
+* **Nondeterministic helpers** (``linux`` only): ``ktime_*`` return ``slot * NS_PER_SLOT``;
+  ``get_prandom_u32`` is splitmix64 of (slot, item sequence, call number);
+  ``get_smp_processor_id`` is the invocation's CPU. Deterministic, so runs are reproducible,
+  but still refused in ``solana``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from arspec.spec import bundle as schema
+from arspec.spec.errors import ArspecError, HelperNotAllowed, InputError, UnknownHelper
+from arspec.spec.helpers import HELPER_TABLE, HelperDef, check_helper_allowed
+from arspec.spec.scheduler import InvocationOutcome
+from arspec.spec.state import RuntimeState, WorkItem
+from arspec.spec.types import ComputeUnits, Cpu, MapId, ProgId
+
+from .assembler import assemble, get_labels
+from .decoder import decode
+from .instructions import Call, CallKfunc, Program
+from .memory import Memory
+from .murmur3 import murmur3_32
+from .profiles import Profile, get_profile
+from .runtime_helpers import (
+    MAP_HANDLE_REGION,
+    NS_PER_SLOT,
+    PROG_CODE_REGION,
+    Invocation,
+    build_registry,
+    get_map_handle,
+    get_program_code_address,
+)
+from .vm import PseudoResolver, Vm, standard_memory
+
+__all__ = ["MAP_HANDLE_REGION", "NS_PER_SLOT", "PROG_CODE_REGION", "LoadedProgram",
+           "ReferenceInvoker", "get_map_handle", "get_program_code_address", "load_programs"]
+
+ENGINES: Final = ("auto", "interpreter", "fast")
+
+
+@dataclass(frozen=True)
+class LoadedProgram:
+    """A bundle program ready to run.
+
+    ``map_indices`` translates the program's own ``map_idx`` numbers to bundle map indices
+    (identity for assembly and hex; by name for ELF objects).
+    """
+
+    name: ProgId
+    index: int
+    program: Program
+    functions: dict[str, int]
+    map_indices: tuple[int, ...] | None = None
+
+
+def get_solana_helper_ids() -> dict[int, HelperDef]:
+    """Return the helper rows by ``murmur3_32(name)`` (how solana programs call them)."""
+    return {murmur3_32(h.name.encode()): h for h in HELPER_TABLE}
+
+
+def check_program_helpers(name: str, program: Program, profile: str) -> None:
+    """Raise :class:`InputError` for a call the profile cannot resolve or refuses."""
+    by_hash = get_solana_helper_ids()
+    for pc, insn in program.instructions():
+        where = f"programs.{name}: pc {pc}"
+        if isinstance(insn, CallKfunc):
+            raise InputError(f"{where}: kfunc calls are not supported; call bpf_wq_* and "
+                             "bpf_iter_num_* by their helper ids")
+        if not isinstance(insn, Call):
+            continue
+        imm = insn.imm & 0xFFFFFFFF
+        if profile == "solana":
+            row = by_hash.get(imm)
+            if row is None:
+                hint = ""
+                if imm in {h.id for h in HELPER_TABLE}:
+                    known = next(h for h in HELPER_TABLE if h.id == imm)
+                    hint = (f"; solana programs call helpers by murmur3_32 of the name, "
+                            f"e.g. {known.name} is {murmur3_32(known.name.encode()):#x}")
+                raise InputError(f"{where}: unknown helper {imm:#x} in the solana profile{hint}")
+            helper_id: int = row.id
+        else:
+            helper_id = insn.imm
+        try:
+            check_helper_allowed(helper_id, profile)
+        except (UnknownHelper, HelperNotAllowed) as err:
+            raise InputError(f"{where}: {err}") from None
+
+
+def resolve_functions(name: str, prog: schema.Program, program: Program,
+                      labels: dict[str, int]) -> dict[str, int]:
+    """Return the pcs of the program's named functions (numbers or labels)."""
+    resolved: dict[str, int] = {}
+    for fname, target in prog.functions.items():
+        where = f"programs.{name}.functions.{fname}"
+        if isinstance(target, str):
+            if target not in labels:
+                raise InputError(f"{where}: no label '{target}' in the program")
+            pc = labels[target]
+        else:
+            pc = target
+        if not 0 <= pc < len(program) or program.slots[pc] is None:
+            raise InputError(f"{where}: pc {pc} is not an instruction")
+        resolved[fname] = pc
+    return resolved
+
+
+def load_one_program(bundle: schema.Bundle, index: int, name: str, prog: schema.Program,
+                     base_dir: Path | None) -> LoadedProgram:
+    """Load one bundle program (assemble, decode or read its ELF section)."""
+    labels: dict[str, int] = {}
+    map_indices: tuple[int, ...] | None = None
+    if prog.code is not None:
+        filename = f"programs.{name}.code"
+        program = assemble(prog.code, filename=filename)
+        labels = get_labels(prog.code, filename=filename)
+    elif prog.hex is not None:
+        try:
+            program = decode(prog.hex)
+        except ArspecError as err:
+            raise InputError(f"programs.{name}.hex: {err}") from None
+    else:
+        assert prog.elf is not None
+        from .elf import load_elf, load_program
+
+        path = Path(prog.elf) if base_dir is None else base_dir / prog.elf
+        elf_program = load_program(path, prog.section)
+        program = elf_program.program
+        declared = list(bundle.maps)
+        indices = []
+        for map_name in load_elf(path).maps:
+            indices.append(declared.index(map_name) if map_name in declared else -1)
+        for map_name in elf_program.map_relocations.values():
+            if map_name not in declared:
+                raise InputError(f"programs.{name}: the ELF object uses map '{map_name}', "
+                                 "which the bundle does not declare")
+        map_indices = tuple(indices)
+    check_program_helpers(name, program, bundle.profile.value)
+    functions = resolve_functions(name, prog, program, labels)
+    return LoadedProgram(ProgId(name), index, program, functions, map_indices)
+
+
+def load_programs(bundle: schema.Bundle, *,
+                  base_dir: Path | None = None) -> dict[ProgId, LoadedProgram]:
+    """Load every program of the bundle, in declaration order."""
+    return {ProgId(name): load_one_program(bundle, i, name, prog, base_dir)
+            for i, (name, prog) in enumerate(bundle.programs.items())}
+
+
+class ReferenceInvoker:
+    """The scheduler's :class:`~arspec.spec.scheduler.Invoker` on the reference VM.
+
+    Parameters
+    ----------
+    bundle
+        The loaded bundle.
+    base_dir
+        Folder ELF paths are relative to.
+    engine
+        The VM engine (``"auto"`` uses the compiled fast path).
+    """
+
+    def __init__(self, bundle: schema.Bundle, *, base_dir: Path | None = None,
+                 engine: str = "auto") -> None:
+        if engine not in ENGINES:
+            raise InputError(f"unknown engine {engine!r} (expected one of: {', '.join(ENGINES)})")
+        self.bundle = bundle
+        self.engine = engine
+        self.profile: Profile = get_profile(bundle.profile.value)
+        self.programs = load_programs(bundle, base_dir=base_dir)
+        self.by_index = list(self.programs.values())
+        self.map_ids = [MapId(n) for n in bundle.maps]
+        self.registry = build_registry(self)
+        self.current: Invocation | None = None
+
+    def __call__(self, state: RuntimeState, item: WorkItem, budget: ComputeUnits,
+                 cpu: Cpu) -> InvocationOutcome:
+        """Run ``item`` against ``state`` (mutated in place) within ``budget``."""
+        invocation = Invocation(self, state, item, cpu, budget)
+        self.current = invocation
+        try:
+            return invocation.run()
+        finally:
+            self.current = None
+
+    def new_memory(self, program: Program) -> Memory:
+        """Return fresh memory (code, stack, heap, empty input) for ``program``."""
+        return standard_memory(program, self.profile)
+
+    def make_vm(self, loaded: LoadedProgram, memory: Memory, limit: int,
+                resolver: PseudoResolver) -> Vm:
+        """Return a VM for ``loaded`` over ``memory`` with ``limit`` compute units."""
+        return Vm(loaded.program, profile=self.profile, helpers=self.registry, memory=memory,
+                  compute_limit=limit, pseudo_resolver=resolver, engine=self.engine)
+
