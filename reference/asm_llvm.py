@@ -205,10 +205,7 @@ def _assignment(c: Cursor) -> Instruction | Pending:
         return Alu(op, _writable(c, dst), _same_view(c, dst), dst.is_wide)
     if token.text != "=":
         raise c.error(f"unknown operator '{token.text}'", token)
-    head = c.peek()
-    # A fetching atomic writes its source register; like the decoder, allow r10 there.
-    if head is None or head.text not in (*_FETCH_BY_NAME, *_SWAP_BY_NAME):
-        _writable(c, dst)
+    _writable(c, dst)
     return _right_hand_side(c, dst)
 
 

@@ -211,7 +211,10 @@ def _decode_stx(w: _Word) -> Instruction:
         if w.imm not in _ATOMIC_BY_IMM:
             raise w.fail(f"invalid atomic operation {w.imm:#x}")
         op, fetch = _ATOMIC_BY_IMM[w.imm]
-        return Atomic(op, size, w.register("dst"), w.register("src"), w.offset, fetch)
+        src = w.register("src")
+        if fetch and op is not AtomicOp.CMPXCHG and src == FRAME_POINTER:
+            raise w.fail("cannot write to r10 (a fetching atomic loads into its source)")
+        return Atomic(op, size, w.register("dst"), src, w.offset, fetch)
     raise w.fail("unknown opcode")
 
 

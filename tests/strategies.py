@@ -72,8 +72,12 @@ def _load() -> st.SearchStrategy[Load]:
 def _atomic() -> st.SearchStrategy[Atomic]:
     def build(op: AtomicOp) -> st.SearchStrategy[Atomic]:
         always = op in (AtomicOp.XCHG, AtomicOp.CMPXCHG)
-        return st.builds(Atomic, st.just(op), st.sampled_from([4, 8]), any_reg, any_reg, off16,
-                         st.just(True) if always else st.booleans())
+        fetch = st.just(True) if always else st.booleans()
+        made = st.builds(Atomic, st.just(op), st.sampled_from([4, 8]), any_reg, any_reg, off16,
+                         fetch)
+        # A fetching atomic (other than cmpxchg, which loads r0) writes its source register.
+        return made.filter(lambda a: not (a.fetch and a.op is not AtomicOp.CMPXCHG
+                                          and a.src == 10))
     return st.sampled_from(AtomicOp).flatmap(build)
 
 

@@ -222,3 +222,15 @@ def test_decode_lddw_takes_two_slots() -> None:
     program = decode(word(0x18, dst=2, imm=-1) + word(0, imm=0x1234) + EXIT)
     assert program.slots == (LoadImm64(2, Pseudo.IMM64, -1, 0x1234), None, Exit())
     assert decode_one(0, word(0x18, dst=2, imm=-1), word(0, imm=0x1234)) == program.slots[0]
+
+
+@pytest.mark.parametrize("imm", [0x01, 0x41, 0x51, 0xA1, 0xE1])
+def test_invalid_fetching_atomic_into_r10(imm: int) -> None:
+    word = struct.pack("<BBhi", 0xDB, (10 << 4) | 1, 0, imm)
+    with pytest.raises(DecodeError, match=r"pc 0: cannot write to r10"):
+        decode(word + struct.pack("<BBhi", 0x95, 0, 0, 0))
+
+
+def test_cmpxchg_may_compare_against_r10() -> None:
+    word = struct.pack("<BBhi", 0xDB, (10 << 4) | 1, 0, 0xF1)
+    assert len(decode(word + struct.pack("<BBhi", 0x95, 0, 0, 0))) == 2

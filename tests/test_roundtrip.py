@@ -196,7 +196,7 @@ EXTREMES: list[Instruction] = [
     LegacyLoad(LegacyMode.ABS, 4, 0, -(1 << 31)),
     LegacyLoad(LegacyMode.IND, 1, 10, (1 << 31) - 1),
     Atomic(AtomicOp.CMPXCHG, 4, 10, 10, -(1 << 15), True),
-    Atomic(AtomicOp.ADD, 8, 0, 10, (1 << 15) - 1, True),
+    Atomic(AtomicOp.ADD, 8, 0, 9, (1 << 15) - 1, True),
 ]
 
 
