@@ -71,6 +71,7 @@ from .instructions import (
     Reg,
     Store,
 )
+from .load_checks import check_program
 from .memory import Memory
 from .profiles import (
     HEAP_REGION,
@@ -512,8 +513,10 @@ def execute(program: Program, *, profile: Profile = LINUX, memory: bytes = b"",
     """Run ``program`` once on fresh memory holding ``memory`` as its input region.
 
     r1 = ``INPUT_BASE``, r2 = ``len(memory)``, r10 = top of the first frame. A fault never
-    escapes: it is returned in :attr:`ExecutionResult.fault`.
+    escapes: it is returned in :attr:`ExecutionResult.fault`. A program the profile's loader
+    refuses (:func:`~arspec.reference.load_checks.check_program`) raises before it runs.
     """
+    check_program(program, profile)
     vm = Vm(program, profile=profile, helpers=helpers,
             memory=standard_memory(program, profile, memory), compute_limit=compute_limit,
             tracer=tracer, engine=engine)

@@ -34,6 +34,7 @@ from arspec.reference.instructions import (
     Reg,
     Store,
 )
+from arspec.reference.load_checks import ProgramRejected
 from arspec.reference.memory import Memory
 from arspec.reference.profiles import (
     HEAP_BASE,
@@ -103,10 +104,27 @@ def test_invalid_division_by_zero_register_solana(op: AluOp, is64: bool, engine:
     assert result.instructions == 3
 
 
+@pytest.mark.parametrize("op", [AluOp.DIV, AluOp.MOD, AluOp.SDIV, AluOp.SMOD])
+def test_invalid_division_by_zero_immediate_solana_rejected_at_load(op: AluOp,
+                                                                    engine: str) -> None:
+    with pytest.raises(ProgramRejected, match="pc 1: division by zero"):
+        run([mov(0, 5), Alu(op, 0, Imm(0), True), Exit()], engine, profile=SOLANA)
+
+
 @pytest.mark.parametrize("op", [AluOp.DIV, AluOp.MOD])
-def test_invalid_division_by_zero_immediate_solana(op: AluOp, engine: str) -> None:
-    fault_of([mov(0, 5), Alu(op, 0, Imm(0), True), Exit()], engine, DivisionByZero, 1,
-             profile=SOLANA)
+def test_invalid_division_by_zero_immediate_solana_faults_if_run_anyway(op: AluOp) -> None:
+    program = Program.from_instructions([mov(0, 5), Alu(op, 0, Imm(0), True), Exit()])
+    vm = Vm(program, profile=SOLANA, memory=standard_memory(program, SOLANA, b""))
+    result = vm.run(0, ())
+    assert type(result.fault) is DivisionByZero and result.fault.pc == 1
+
+
+@pytest.mark.parametrize(("shift", "is64"), [(32, False), (64, True), (-1, True)])
+def test_invalid_shift_immediate_out_of_range_solana(shift: int, is64: bool) -> None:
+    program = Program.from_instructions([mov(0, 5), Alu(AluOp.LSH, 0, Imm(shift), is64), Exit()])
+    with pytest.raises(ProgramRejected, match="pc 1: shift by"):
+        execute(program, profile=SOLANA)
+    assert execute(program, profile=LINUX).fault is None
 
 
 @pytest.mark.parametrize("op", [AluOp.SDIV, AluOp.SMOD])
@@ -522,10 +540,10 @@ def test_first_divergence_compares_faults_by_content() -> None:
 
 def test_trace_of_fault_run_ends_with_one_fault() -> None:
     tracer = ListTracer()
-    execute(Program.from_instructions([mov(0, 1), Alu(AluOp.DIV, 0, Imm(0), True), Exit()]),
-            profile=SOLANA, tracer=tracer)
-    assert [type(e) for e in tracer.events] == [InsnStart, InsnStart, FaultEvent]
-    assert tracer.events[-1].pc == 1
+    execute(Program.from_instructions([mov(0, 1), mov(1, 0), Alu(AluOp.DIV, 0, Reg(1), True),
+                                       Exit()]), profile=SOLANA, tracer=tracer)
+    assert [type(e) for e in tracer.events] == [InsnStart, InsnStart, InsnStart, FaultEvent]
+    assert tracer.events[-1].pc == 2
 
 
 def test_interpreter_and_fast_path_traces_agree_on_results() -> None:
