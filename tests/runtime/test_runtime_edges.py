@@ -76,7 +76,7 @@ def test_tail_call_out_of_range_index_falls_through_without_counting() -> None:
 
 
 def test_tail_call_to_empty_slot_falls_through() -> None:
-    report, state = run(tail_bundle("linux_like", index=1))
+    report, _state = run(tail_bundle("linux_like", index=1))
     (event,) = run_events(report)
     assert event.tail_calls == () and event.r0 == 34
 
@@ -425,7 +425,7 @@ DEFER = f"""
 
 
 def test_deferral_under_small_slot_budget_keeps_fifo_order() -> None:
-    report, state = run(DEFER)
+    report, _state = run(DEFER)
     # each item reserves 100 of 200 CU and uses 62: two per slot; deferred items run first
     assert runs(report) == [(0, "p0"), (0, "p1"), (1, "p2"), (1, "p3"), (2, "p4"), (2, "q"),
                             (3, "q"), (3, "q"), (4, "q"), (4, "q"), (5, "q")]
@@ -436,7 +436,7 @@ def test_deferral_under_small_slot_budget_keeps_fifo_order() -> None:
 
 
 def test_deferred_items_are_never_dropped() -> None:
-    report, state = run(DEFER)
+    report, _state = run(DEFER)
     enqueued = sum(1 for s in report.slots for e in s.events if e.kind == "enqueue")
     assert enqueued == report.totals.invocations + report.totals.pending
 
@@ -507,7 +507,8 @@ ROLLBACK = """
 """
 
 
-@pytest.mark.parametrize("fail", ["r1 = 0\n          r0 = *(u64 *)(r1 + 0)", "r1 = 0\n          call 0x10009",
+@pytest.mark.parametrize("fail", ["r1 = 0\n          r0 = *(u64 *)(r1 + 0)",
+                                  "r1 = 0\n          call 0x10009",
                                   "loop:\n          goto loop"])
 def test_rollback_on_failure_restores_maps_accounts_and_ring(fail: str) -> None:
     report, state = run(ROLLBACK.replace("FAIL", fail))
