@@ -283,9 +283,9 @@ def build_cfg(program: Program) -> ControlFlow:
         sites = sorted(site for site, target in call_targets.items() if target in cycle
                        and any(site in functions[e].graph for e in cycle))
         pc = sites[0] if sites else cycle[0]
+        path = " -> ".join(str(e) for e in [*cycle, cycle[0]])
         issues.append(CfgIssue(pc, "recursion", "Recursive call",
-                               "no cycle in the call graph: "
-                               + " -> ".join(str(e) for e in cycle)))
+                               f"acyclic call graph, cycle {path}"))
     reached = set().union(*(f.graph.nodes for f in functions.values()))
     unreachable = tuple(pc for pc, insn in program.instructions() if pc not in reached)
     unique = sorted(set(issues), key=lambda i: (i.pc, i.kind, i.detail))

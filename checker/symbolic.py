@@ -189,11 +189,13 @@ class State:
     memory: Memory
     cu: Any
     frame_top: int
+    #: False once some part was havocked: models may then be spurious.
+    exact: bool = True
 
     def fork(self, path: Any) -> State:
         """Return a copy with path condition ``path``."""
         return State(path, [Value(r.value, r.kind) for r in self.regs], self.memory.copy(),
-                     self.cu, self.frame_top)
+                     self.cu, self.frame_top, self.exact)
 
 
 @dataclass(frozen=True)
@@ -206,6 +208,7 @@ class RawFinding:
     model: z.Model | None
     unknown: bool = False
     note: str = ""
+    exact: bool = True
 
 
 @dataclass
@@ -296,7 +299,8 @@ class Executor:
             answer, model = self.session.solve(state.path, fault)
             if answer is z.SatResult.SAT:
                 self._status[key] = "fault"
-                self.findings.append(RawFinding(pc, assertion, True, model))
+                self.findings.append(RawFinding(pc, assertion, True, model,
+                                                exact=state.exact))
                 return
             if answer is z.SatResult.UNKNOWN:
                 self._status[key] = "fault"
@@ -326,7 +330,8 @@ class Executor:
 
     def add_fault_exit(self, state: State, fault: Any) -> None:
         """Remember the runs that stop with a fault here (they count for compute)."""
-        if z.truth_of(fault) is not False and z.truth_of(state.path) is not False:
+        if self.checking and z.truth_of(fault) is not False \
+                and z.truth_of(state.path) is not False:
             self.fault_exits.append((z.and_(state.path, fault), state.cu))
 
     def read(self, pc: int, state: State, reg: int) -> Value:
@@ -548,6 +553,7 @@ class Executor:
             self.note(pc, HelperModelled(spec.name), "memory and compute effects are havocked")
             self.havoc_memory(state)
             state.cu = self.fresh("cu")
+            state.exact = False
             self.cu_exact = False
         key = instance_key(pc, ctx, iters)
         result = z.var(f"helper:{key}") if self.checking else self.fresh("helper")
@@ -590,6 +596,7 @@ class Executor:
         for reg in range(10):
             state.regs[reg] = Value(self.fresh("havoc"), SCALAR)
         self.havoc_memory(state)
+        state.exact = False
         if isinstance(insn, CallKfunc | Callx):
             state.cu = self.fresh("cu")
             self.cu_exact = False
@@ -702,7 +709,8 @@ class Executor:
             regs.append(Value(value, kind))
         cu = z.merge([(g, s.cu) for g, s in zip(guards, states, strict=True)])
         memory = self.merge_memory(guards, states)
-        return State(path, regs, memory, cu, states[0].frame_top)
+        return State(path, regs, memory, cu, states[0].frame_top,
+                     all(s.exact for s in states))
 
     def merge_memory(self, guards: list[Any], states: list[State]) -> Memory:
         """Merge memories: literal-address overlays key by key, bases by if-then-else."""
@@ -858,6 +866,7 @@ class Executor:
             memory.initial = False
             self.fresh_count += 1
         havocked.cu = self.fresh("cu")
+        havocked.exact = False
         return havocked
 
     def written_registers(self, loop: Loop) -> set[int]:
@@ -917,10 +926,43 @@ class Executor:
                    summary: LoopSummary) -> int | None:
         """Return a proved bound on the back edges taken from ``entry``, or ``None``."""
         header = self.havoc_state(function, loop, entry)
-        header.path = z.true()
-        for reg in range(10):
-            header.regs[reg] = Value(self.fresh(f"h{reg}"), header.regs[reg].kind)
-        before = header.fork(header.path)
+        first = self.body_latches(function, loop, header, ctx)
+        if first is None:
+            return 0
+        second_header = first.fork(first.path)
+        second = self.body_latches(function, loop, first, ctx)
+        from_entry = self.body_latches(function, loop, entry.fork(entry.path), ctx)
+        steps = [(second_header, second), (entry, from_entry)]
+        for name, rank in self.rank_candidates(loop):
+            proved = True
+            decreases: list[int | None] = []
+            for start_state, latch in steps:
+                if latch is None:
+                    continue
+                start, after = rank(start_state), rank(latch)
+                if self.session.check(latch.path, z.not_(z.ult(after, start))) \
+                        is not z.SatResult.UNSAT:
+                    proved = False
+                    break
+                decreases.append(z.value_of(z.sub(start, after)))
+            if not proved:
+                continue
+            summary.ranking = name
+            known = [d for d in decreases if d is not None]
+            d = min(known) if known and len(known) == len(decreases) else 1
+            limit = self.unroll_limit * d
+            top = self.session.maximum(rank(entry), entry.path, limit=limit)
+            return None if top is None else top // d
+        summary.ranked = False
+        self.require(loop.header, BoundedLoop(loop.header), entry, z.true(), None)
+        return None
+
+    def body_latches(self, function: Function, loop: Loop, header: State,
+                     ctx: Context) -> State | None:
+        """Run the loop body once from ``header`` (unchecked); return the merged back edges.
+
+        ``header`` itself is consumed (the run updates it in place).
+        """
         saved = self.checking
         self.checking = False
         try:
@@ -928,31 +970,7 @@ class Executor:
                                             header, ctx, ((loop.header, HAVOC),))
         finally:
             self.checking = saved
-        latches = [s for s in latches if z.truth_of(s.path) is not False]
-        if not latches:
-            return 0
-        for name, rank in self.rank_candidates(loop):
-            start = rank(before)
-            proved = True
-            decrease: int | None = None
-            for latch in latches:
-                after = rank(latch)
-                if self.session.check(latch.path, z.not_(z.ult(after, start))) \
-                        is not z.SatResult.UNSAT:
-                    proved = False
-                    break
-                step = z.value_of(z.sub(start, after))
-                decrease = step if decrease is None or step is None else min(decrease, step)
-            if not proved:
-                continue
-            summary.ranking = name
-            d = decrease or 1
-            limit = self.unroll_limit * d
-            top = self.session.maximum(rank(entry), entry.path, limit=limit)
-            return None if top is None else top // d
-        summary.ranked = False
-        self.require(loop.header, BoundedLoop(loop.header), entry, z.true(), None)
-        return None
+        return self.merge(latches)
 
     def rank_candidates(self, loop: Loop) -> list[tuple[str, Callable[[State], Any]]]:
         """Return ranking candidates ``b - a`` and ``a - b`` from the loop's comparisons."""

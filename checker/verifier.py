@@ -18,10 +18,10 @@ from __future__ import annotations
 from arspec.reference.helpers import HelperRegistry, test_helpers
 from arspec.reference.instructions import Program
 from arspec.reference.profiles import LINUX, Profile
-from arspec.spec.errors import InstructionLimit, SolverError
+from arspec.spec.errors import CallDepthExceeded, InstructionLimit, SolverError
 
 from . import solver as z
-from .assertions import BoundedLoop, WithinBudget
+from .assertions import BoundedLoop, CallDepthWithin, WithinBudget
 from .cfg import ControlFlow, build_cfg
 from .replay import (
     REPLAY_LIMIT,
@@ -40,6 +40,10 @@ _BLOCKING: dict[str, Property] = {
     "irreducible": Property.TERMINATION,
     "empty": Property.CONTROL,
 }
+
+
+#: How a failed replay of a model of an over-approximated (havocked) state is described.
+APPROXIMATE = "approximate counterexample (havocked state)"
 
 
 def _probe_inputs(max_input: int) -> list[ConcreteInput]:
@@ -76,8 +80,9 @@ def _finding_from_raw(report: Report, raw: RawFinding, executor: Executor, cfg: 
     cx = counterexample(given, profile, outcome, ok)
     if ok:
         return Finding(report.program, raw.pc, prop, message, assertion, Verdict.REFUTED, cx)
+    what = "counterexample" if raw.exact else APPROXIMATE
     return Finding(report.program, raw.pc, prop, message, assertion, Verdict.UNKNOWN, cx,
-                   note=f"counterexample did not replay: {outcome.describe()}")
+                   note=f"{what} did not replay: {outcome.describe()}")
 
 
 def _probe(report: Report, cfg: ControlFlow, profile: Profile, registry: HelperRegistry,
@@ -86,6 +91,12 @@ def _probe(report: Report, cfg: ControlFlow, profile: Profile, registry: HelperR
     for given in _probe_inputs(max_input):
         outcome = run_concrete(cfg, profile, registry, given, compute_limit=budget,
                                detect_repeat=True)
+        if isinstance(outcome.fault, CallDepthExceeded):
+            report.add(Finding(report.program, outcome.fault.pc, Property.CONTROL,
+                               CallDepthWithin.message,
+                               str(CallDepthWithin(profile.max_frames + 1, profile.max_frames)),
+                               Verdict.REFUTED, counterexample(given, profile, outcome, True)))
+            return
         if not isinstance(outcome.fault, InstructionLimit):
             continue
         cx = counterexample(given, profile, outcome, True)
@@ -104,6 +115,8 @@ def _compute(report: Report, executor: Executor, cfg: ControlFlow, profile: Prof
              registry: HelperRegistry, budget: int) -> None:
     """Check the budget over every terminal point and compute the worst case."""
     session = executor.session
+    if report.verdict(Property.COMPUTE) is Verdict.REFUTED:
+        return
     ends = [(s.path, s.cu) for s in executor.exits] + executor.fault_exits
     if not ends:
         return
@@ -114,9 +127,11 @@ def _compute(report: Report, executor: Executor, cfg: ControlFlow, profile: Prof
         report.worst_case_cu = session.maximum(term, z.or_(*(g for g, _ in ends)),
                                                limit=budget)
         return
-    if answer is z.SatResult.UNKNOWN or model is None:
+    if answer is z.SatResult.UNKNOWN or model is None or not executor.cu_exact:
+        note = ("the solver could not decide" if executor.cu_exact else
+                "compute units not exactly known (havocked loop or helper)")
         report.add(Finding(report.program, 0, Property.COMPUTE, WithinBudget.message,
-                           str(WithinBudget(budget)), note="the solver could not decide"))
+                           str(WithinBudget(budget)), note=note))
         return
     given = concrete_input(model, executor.inputs)
     outcome = run_concrete(cfg, profile, registry, given, compute_limit=budget)
