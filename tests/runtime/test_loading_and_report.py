@@ -54,7 +54,7 @@ def test_invalid_linux_id_in_solana_gets_a_hint() -> None:
 
 
 def test_invalid_unknown_helper_id_in_linux() -> None:
-    with pytest.raises(InputError, match="programs.p: pc 1: unknown helper id 4242"):
+    with pytest.raises(InputError, match=r"programs\.p: pc 1: unknown helper id 4242"):
         run_bundle(load(one_program("r0 = 0\ncall 4242\nexit")))
 
 
@@ -65,7 +65,7 @@ def test_invalid_kfunc_call() -> None:
 
 def test_invalid_function_label() -> None:
     text = one_program("r0 = 0\nexit", functions="functions: {cb: nowhere}")
-    with pytest.raises(InputError, match="functions.cb: no label 'nowhere'"):
+    with pytest.raises(InputError, match=r"functions\.cb: no label .nowhere."):
         run_bundle(load(text))
 
 
