@@ -118,6 +118,18 @@ def _cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
+    from arspec.reference.run_report import render_json, render_text
+    from arspec.reference.runner import run_bundle
+    from arspec.spec.loader import load_bundle
+
+    bundle = load_bundle(args.bundle)
+    report = run_bundle(bundle, slots=args.slots, base_dir=Path(args.bundle).parent,
+                        engine=args.engine)
+    out.write(render_json(report) if args.format == "json" else render_text(report))
+    return EXIT_OK
+
+
 def _add_program_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("program", help="assembly (.s), raw bytecode, hex text or an ELF object")
     p.add_argument("--section", help="program section of an ELF object")
@@ -145,6 +157,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="compute-unit limit (default 10**10)")
     p.add_argument("--trace", action="store_true", help="print one event per instruction")
     p.set_defaults(run=_cmd_exec)
+
+    p = sub.add_parser("run", help="run a bundle's scenario slot by slot on the reference runtime")
+    p.add_argument("bundle", help="program.yaml bundle")
+    p.add_argument("--slots", type=_positive_int, default=None,
+                   help="number of slots to run (default: the scenario's `slots`)")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--engine", choices=["auto", "interpreter", "fast"], default="auto",
+                   help="VM engine (the fast path is pinned to the interpreter by tests)")
+    p.set_defaults(run=_cmd_run)
 
     p = sub.add_parser("schema", help="print the JSON Schema of program.yaml")
     p.set_defaults(run=_cmd_schema)

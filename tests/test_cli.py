@@ -138,3 +138,64 @@ def test_console_script_runs_without_traceback(tmp_path: Path) -> None:
                           capture_output=True, text=True, cwd=tmp_path, check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip() == "missing.s: error: no such file"
+
+
+HEARTBEAT = ROOT / "examples" / "heartbeat.yaml"
+
+
+def test_run_prints_what_ran_and_why(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["run", str(HEARTBEAT), "--slots", "6"], capsys)
+    assert code == 0
+    assert "slot 0:" in out and "startup" in out
+    assert "timer" in out
+
+
+def test_run_json_is_versioned_data(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    code, out, _ = run(["run", str(HEARTBEAT), "--slots", "6", "--format", "json"], capsys)
+    assert code == 0
+    data = json.loads(out)
+    assert data["format"] == "arspec-run/1"
+
+
+def test_run_engines_agree(capsys: pytest.CaptureFixture[str]) -> None:
+    outputs = {run(["run", str(HEARTBEAT), "--slots", "11", "--engine", engine], capsys)[1]
+               for engine in ("interpreter", "fast", "auto")}
+    assert len(outputs) == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "missing.yaml"], "missing.yaml"),
+        (["run", str(HEARTBEAT), "--slots", "0"], "must be positive"),
+        (["run", str(HEARTBEAT), "--format", "xml"], "invalid choice: 'xml'"),
+        (["run", str(LOOP)], "counting_loop.s"),
+    ],
+)
+def test_invalid_run_is_one_line_exit_two(argv: list[str], message: str,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(argv, capsys)
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_invalid_bundle_names_file_line_and_column(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    bundle = tmp_path / "b.yaml"
+    bundle.write_text("arspec: 1\nprofile: solana\nprograms:\n  p:\n    code: |\n      r0 = 0\n"
+                      "      exit\n    hook: {on: startup}\n    budjet: 5\n")
+    code, _, err = run(["run", str(bundle)], capsys)
+    assert code == 2
+    assert err.startswith(f"{bundle}:9:5: error: programs.p.budjet")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_schema_is_json(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    code, out, _ = run(["schema"], capsys)
+    assert code == 0
+    assert "programs" in json.loads(out)["properties"]
