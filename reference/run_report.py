@@ -9,7 +9,7 @@ and :class:`RunTotals`. Two renderings, both deterministic byte for byte:
 * :func:`render_text`: a readable table per slot (slots where nothing happened are counted,
   not listed; ``enqueue`` events are left out because every run line repeats its reason);
 * :func:`render_json`: every event, keys in a fixed order, versioned by
-  ``"format": "arspec-run/1"``.
+  ``"format": "arspec-run/1"``; compact (no indentation), so that long runs render fast.
 """
 
 from __future__ import annotations
@@ -240,4 +240,4 @@ def render_json(report: RunReport) -> str:
             "pending": t.pending,
         },
     }
-    return json.dumps(document, indent=2, ensure_ascii=True) + "\n"
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=True) + "\n"

@@ -78,7 +78,16 @@ from .decoder import decode
 from .instructions import Call, CallKfunc, Program
 from .memory import Memory
 from .murmur3 import murmur3_32
-from .profiles import Profile, get_profile
+from .profiles import (
+    HEAP_REGION,
+    HEAP_SIZE,
+    INPUT_REGION,
+    PROGRAM_BASE,
+    PROGRAM_REGION,
+    STACK_REGION,
+    Profile,
+    get_profile,
+)
 from .runtime_helpers import (
     MAP_HANDLE_REGION,
     NS_PER_SLOT,
@@ -94,6 +103,25 @@ __all__ = ["MAP_HANDLE_REGION", "NS_PER_SLOT", "PROG_CODE_REGION", "LoadedProgra
            "ReferenceInvoker", "get_map_handle", "get_program_code_address", "load_programs"]
 
 ENGINES: Final = ("auto", "interpreter", "fast")
+
+
+class HashedProgram(Program):
+    """A :class:`Program` whose hash is computed once.
+
+    The fast path caches compiled code by ``(program, profile)`` and hashes the key on every
+    run; a program's hash walks every instruction, so the runtime, which runs the same
+    programs thousands of times, keeps it. Equality is the dataclass's (same class and slots).
+    """
+
+    __slots__ = ("_hash",)
+    _hash: int
+
+    def __init__(self, program: Program) -> None:
+        super().__init__(program.slots)
+        object.__setattr__(self, "_hash", hash(program))
+
+    def __hash__(self) -> int:
+        return self._hash
 
 
 @dataclass(frozen=True)
@@ -195,7 +223,7 @@ def load_one_program(bundle: schema.Bundle, index: int, name: str, prog: schema.
         map_indices = tuple(indices)
     check_program_helpers(name, program, bundle.profile.value)
     functions = resolve_functions(name, prog, program, labels)
-    return LoadedProgram(ProgId(name), index, program, functions, map_indices)
+    return LoadedProgram(ProgId(name), index, HashedProgram(program), functions, map_indices)
 
 
 def load_programs(bundle: schema.Bundle, *,
@@ -230,6 +258,8 @@ class ReferenceInvoker:
         self.map_ids = [MapId(n) for n in bundle.maps]
         self.registry = build_registry(self)
         self.current: Invocation | None = None
+        self.code: dict[int, bytearray] = {}
+        self.vms: dict[ProgId, Vm] = {}
 
     def __call__(self, state: RuntimeState, item: WorkItem, budget: ComputeUnits,
                  cpu: Cpu) -> InvocationOutcome:
@@ -242,12 +272,36 @@ class ReferenceInvoker:
             self.current = None
 
     def new_memory(self, program: Program) -> Memory:
-        """Return fresh memory (code, stack, heap, empty input) for ``program``."""
-        return standard_memory(program, self.profile)
+        """Return fresh memory (code, stack, heap, empty input) for ``program``.
+
+        The read-only code region is encoded once per program and shared between runs.
+        """
+        code = self.code.get(id(program))
+        if code is None:
+            code = standard_memory(program, self.profile).region(PROGRAM_BASE)
+            self.code[id(program)] = code
+        memory = Memory()
+        memory.add_region(PROGRAM_REGION, code, writable=False)
+        memory.add_region(STACK_REGION, bytearray(self.profile.stack_size), writable=True)
+        if self.profile.has_heap:
+            memory.add_region(HEAP_REGION, bytearray(HEAP_SIZE), writable=True)
+        memory.add_region(INPUT_REGION, bytearray(), writable=True)
+        return memory
 
     def make_vm(self, loaded: LoadedProgram, memory: Memory, limit: int,
                 resolver: PseudoResolver) -> Vm:
-        """Return a VM for ``loaded`` over ``memory`` with ``limit`` compute units."""
-        return Vm(loaded.program, profile=self.profile, helpers=self.registry, memory=memory,
-                  compute_limit=limit, pseudo_resolver=resolver, engine=self.engine)
+        """Return the VM of ``loaded``, set to run over ``memory`` with ``limit`` units.
+
+        One VM per program is built once and reused (its dispatch table is per program);
+        :meth:`Vm.run` resets registers, frames and meters, and invocations never nest.
+        """
+        vm = self.vms.get(loaded.name)
+        if vm is None:
+            vm = Vm(loaded.program, profile=self.profile, helpers=self.registry, memory=memory,
+                    compute_limit=limit, pseudo_resolver=resolver, engine=self.engine)
+            self.vms[loaded.name] = vm
+        vm.memory = memory
+        vm.compute_limit = limit
+        vm.pseudo_resolver = resolver
+        return vm
 

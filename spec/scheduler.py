@@ -68,7 +68,6 @@ undefined: callers run transitions on a copy (:func:`~arspec.spec.state.copy_sta
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -94,10 +93,13 @@ from arspec.spec.state import (
     TriggerKind,
     WorkItem,
     compute_field_bytes,
+    copy_accounts,
+    copy_maps,
     create_runtime_state,
     make_entry,
 )
 from arspec.spec.timers import (
+    AsyncSequence,
     get_due_timers,
     process_timer_callback_done,
     process_timer_fire,
@@ -562,6 +564,15 @@ def process_take_trigger(state: RuntimeState, item: WorkItem) -> MapElement | No
     return element
 
 
+def get_fired_element(state: RuntimeState, item: WorkItem) -> MapElement | None:
+    """Return the element of a fired timer / running work item (after a rollback)."""
+    if not is_async_item(item):
+        return None
+    assert item.map_id is not None and item.key is not None
+    cells = state.maps[item.map_id].elements.get(item.key)
+    return None if cells is None else cells[0]
+
+
 def process_callback_done(item: WorkItem, element: MapElement | None) -> None:
     """Mark the item's timer or work item callback as returned."""
     if element is None:
@@ -589,10 +600,12 @@ def process_run_head(state: RuntimeState, config: RuntimeConfig,
                       detail="stale: cancelled, re-armed or freed since it was enqueued")]
     budget = get_item_budget(config, item)
     cpu = compute_cpu(state, item)
-    snapshot = copy.deepcopy((state.maps, state.accounts, state.sequence, element))
+    snapshot = (copy_maps(state.maps), copy_accounts(state.accounts),
+                AsyncSequence(state.sequence.next_seq))
     outcome = invoker(state, item, budget, cpu)
     if outcome.fault is not None:
-        state.maps, state.accounts, state.sequence, element = snapshot
+        state.maps, state.accounts, state.sequence = snapshot
+        element = get_fired_element(state, item)
         charged: int = budget
     else:
         charged = min(outcome.compute_units, budget)

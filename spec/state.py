@@ -37,10 +37,11 @@ from enum import StrEnum
 from typing import Final
 
 from arspec.spec import bundle as schema
-from arspec.spec.accounts import AccountsState, create_account
+from arspec.spec.accounts import Account, AccountsState, create_account
 from arspec.spec.maps import (
     BPF_ANY,
     MapDef,
+    MapElement,
     MapState,
     MapType,
     create_map_state,
@@ -48,7 +49,8 @@ from arspec.spec.maps import (
     process_map_update,
 )
 from arspec.spec.presets import Preset, get_preset
-from arspec.spec.tailcall import process_prog_array_update
+from arspec.spec.ringbuf import RingBuffer
+from arspec.spec.tailcall import ProgArray, process_prog_array_update
 from arspec.spec.timers import AsyncSequence
 from arspec.spec.types import AccountName, Cpu, FuncRef, MapId, Pc, ProgId, Slot
 
@@ -255,6 +257,46 @@ def create_runtime_state(bundle: schema.Bundle) -> RuntimeState:
 def copy_state(state: RuntimeState) -> RuntimeState:
     """Return an independent deep copy of ``state`` (for snapshots and rollback)."""
     return copy.deepcopy(state)
+
+
+def copy_element(element: MapElement) -> MapElement:
+    """Return a copy of an element: its value bytes and its timer and work-item state."""
+    return MapElement(key=element.key, value=bytearray(element.value),
+                      timer=None if element.timer is None else copy.copy(element.timer),
+                      wq=None if element.wq is None else copy.copy(element.wq))
+
+
+def copy_map(state: MapState) -> MapState:
+    """Return a copy of one map's contents; the (frozen) definition is shared."""
+    ring = state.ringbuf
+    progs = state.prog_array
+    return MapState(
+        definition=state.definition,
+        num_cpus=state.num_cpus,
+        elements={k: [copy_element(e) for e in cells] for k, cells in state.elements.items()},
+        queue=list(state.queue),
+        last_use=dict(state.last_use),
+        use_clock=state.use_clock,
+        ringbuf=None if ring is None else RingBuffer(ring.size, bytearray(ring.data),
+                                                     ring.consumer_pos, ring.producer_pos,
+                                                     ring.pending_pos),
+        prog_array=None if progs is None else ProgArray(list(progs.slots)),
+    )
+
+
+def copy_maps(maps: Mapping[MapId, MapState]) -> dict[MapId, MapState]:
+    """Return a copy of every map, in the same order (the scheduler's rollback snapshot).
+
+    Equivalent to a deep copy of the maps, written out so that a snapshot per invocation
+    stays cheap: only element values, async states, queues, rings and slots are copied.
+    """
+    return {name: copy_map(m) for name, m in maps.items()}
+
+
+def copy_accounts(accounts: AccountsState) -> AccountsState:
+    """Return a copy of every account's data."""
+    return AccountsState({name: Account(a.name, bytearray(a.data), a.writable)
+                          for name, a in accounts.accounts.items()})
 
 
 def compute_map_key(state: MapState) -> tuple[object, ...]:

@@ -208,7 +208,7 @@ def test_output_is_identical_across_hash_seeds(tmp_path: Path) -> None:
                                 capture_output=True, check=True)
         outputs.add(result.stdout)
     assert len(outputs) == 1
-    assert b'"invocations": 3' in outputs.pop()
+    assert b'"invocations":3' in outputs.pop()
 
 
 def test_interpreter_and_fast_engine_agree() -> None:
