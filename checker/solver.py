@@ -85,19 +85,28 @@ def false() -> Bool:
     return z3.BoolVal(False)
 
 
+def _is_numeral(term: Any) -> bool:
+    return bool(z3.Z3_get_ast_kind(term.ctx_ref(), term.as_ast()) == z3.Z3_NUMERAL_AST)
+
+
 def value_of(term: BV) -> int | None:
     """Return the unsigned value of a literal bit-vector, else ``None``."""
-    if z3.is_bv_value(term):
+    if _is_numeral(term) and z3.is_bv(term):
         value: int = term.as_long()
         return value
     return None
 
 
+_TRUE_ID: Final = z3.BoolVal(True).get_id()
+_FALSE_ID: Final = z3.BoolVal(False).get_id()
+
+
 def truth_of(term: Bool) -> bool | None:
-    """Return the value of a literal boolean, else ``None``."""
-    if z3.is_true(term):
+    """Return the value of a literal boolean, else ``None`` (literals are hash-consed)."""
+    ident = term.get_id()
+    if ident == _TRUE_ID:
         return True
-    if z3.is_false(term):
+    if ident == _FALSE_ID:
         return False
     return None
 
@@ -109,7 +118,7 @@ def same(a: Any, b: Any) -> bool:
 
 
 def _fold(term: Any, *operands: Any) -> Any:
-    if all(z3.is_bv_value(o) or z3.is_true(o) or z3.is_false(o) for o in operands):
+    if all(_is_numeral(o) or truth_of(o) is not None for o in operands):
         return z3.simplify(term)
     return term
 

@@ -283,32 +283,35 @@ class Executor:
     # -- checks ---------------------------------------------------------------------------
 
     def require(self, pc: int, assertion: Assertion, state: State, violation: Any,
-                fault: Any | None) -> None:
+                fault: Any | None) -> bool:
         """Check one assertion; record a finding when it can fail.
 
         ``violation`` is the policy condition under which the assertion fails and ``fault``
-        (or ``None``) the part of it under which the VM faults.
+        (or ``None``) the part of it under which the VM faults. Returns ``True`` when the
+        solver proved that the VM cannot fault here (so the path needs no restriction).
         """
+        excluded = fault is None or z.truth_of(fault) is False
         if not self.checking or z.truth_of(violation) is False:
-            return
+            return excluded
         key = (pc, type(assertion).__name__, str(assertion))
         status = self._status.get(key)
         if status == "fault":
-            return
+            return excluded
         if fault is not None and z.truth_of(fault) is not False:
             answer, model = self.session.solve(state.path, fault)
             if answer is z.SatResult.SAT:
                 self._status[key] = "fault"
                 self.findings.append(RawFinding(pc, assertion, True, model,
                                                 exact=state.exact))
-                return
+                return False
             if answer is z.SatResult.UNKNOWN:
                 self._status[key] = "fault"
                 self.findings.append(RawFinding(pc, assertion, False, None, unknown=True,
                                                 note="the solver could not decide"))
-                return
+                return False
+            excluded = True
         if status is not None:
-            return
+            return excluded
         answer = self.session.check(state.path, violation)
         if answer is z.SatResult.SAT:
             self._status[key] = "policy"
@@ -318,6 +321,7 @@ class Executor:
             self._status[key] = "policy"
             self.findings.append(RawFinding(pc, assertion, False, None, unknown=True,
                                             note="the solver could not decide"))
+        return excluded
 
     def note(self, pc: int, assertion: Assertion, note: str) -> None:
         """Record a finding that needs no query (an unsupported construct)."""
@@ -440,13 +444,14 @@ class Executor:
         valid = self.vm_valid(address, size, write=write)
         fault = z.not_(valid)
         pointer = kind_is(base.kind, STACK, INPUT)
-        self.require(pc, TypeIsPointer(base_reg), state, z.not_(pointer),
-                     z.and_(z.not_(pointer), fault))
+        typed = self.require(pc, TypeIsPointer(base_reg), state, z.not_(pointer),
+                             z.and_(z.not_(pointer), fault))
         inside = self.policy_valid(state, base.kind, address, size)
-        self.require(pc, ValidAccess(base_reg, offset, size, write), state,
-                     z.and_(pointer, z.not_(inside)), z.and_(pointer, fault))
-        self.add_fault_exit(state, fault)
-        state.path = z.and_(state.path, valid)
+        bounded = self.require(pc, ValidAccess(base_reg, offset, size, write), state,
+                               z.and_(pointer, z.not_(inside)), z.and_(pointer, fault))
+        if not (typed and bounded and self.checking):
+            self.add_fault_exit(state, fault)
+            state.path = z.and_(state.path, valid)
         return address
 
     # -- instructions ---------------------------------------------------------------------

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from arspec.reference.helpers import HelperRegistry, test_helpers
 from arspec.reference.instructions import Program
+from arspec.reference.load_checks import ProgramRejected, check_program
 from arspec.reference.profiles import LINUX, Profile
 from arspec.spec.errors import CallDepthExceeded, InstructionLimit, SolverError
 
@@ -32,7 +33,7 @@ from .replay import (
     run_concrete,
 )
 from .symbolic import Executor, RawFinding
-from .verdict import Finding, Property, Report, Verdict
+from .verdict import Counterexample, Finding, Property, Report, Verdict
 
 #: Structural issues that stop symbolic execution, with the property they leave unknown.
 _BLOCKING: dict[str, Property] = {
@@ -180,6 +181,15 @@ def verify_program(program: Program, *, profile: Profile = LINUX, name: str = "p
         raise ValueError("budget and max_input must be non-negative")
     registry = helpers if helpers is not None else test_helpers()
     report = Report(name, profile.name, budget=budget)
+    try:
+        check_program(program, profile)
+    except ProgramRejected as rejected:
+        outcome = f"rejected at load: {rejected.reason}"
+        cx = Counterexample((), b"", (), outcome, True)
+        report.add(Finding(name, rejected.pc, Property.CONTROL, "Program rejected at load",
+                           rejected.reason, Verdict.REFUTED, cx))
+        report.notes.append("symbolic execution skipped: the loader refuses the program")
+        return _finish(report)
     cfg = build_cfg(program)
     report.unreachable = list(cfg.unreachable)
     if _structural(report, cfg):
