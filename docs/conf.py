@@ -1,4 +1,4 @@
-"""Sphinx configuration: the API pages are generated from the code at every build."""
+"""Sphinx configuration: the API and reference pages are generated from the code at every build."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ DOCS = Path(__file__).parent
 ROOT = DOCS.parent
 sys.path.insert(0, str(DOCS))
 
-from generate import write_api_pages  # noqa: E402
+from generate import write_api_pages, write_generated_pages  # noqa: E402
 
 project = "arspec"
 author = "arspec developers"
@@ -21,11 +21,12 @@ autodoc_default_options = {"members": True, "undoc-members": False, "show-inheri
 napoleon_numpy_docstring = True
 napoleon_google_docstring = False
 nitpicky = False
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "generated"]
 html_theme = "alabaster"
 suppress_warnings = ["ref.python"]
 
 write_api_pages(ROOT, DOCS / "api")
+write_generated_pages(ROOT, DOCS / "generated")
 
 
 def _quote_alias_lines(app, what, name, obj, options, lines):  # type: ignore[no-untyped-def]
