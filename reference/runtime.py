@@ -31,7 +31,7 @@ Values programs see
   The 16 bytes of a ``bpf_timer`` / ``bpf_wq`` are ordinary bytes to the program; the timer
   behind them is found from the pointer (value base + the map's ``timer`` offset).
 * **Callbacks.** ``timer_set_callback`` and ``wq_set_callback`` take a code address: in the
-  calling program's own code (``r2 = code_addr(N)``: region 1), or the code of any program
+  calling program's own code (``r2 = code_addr(label)``: region 1), or the code of any program
   of the bundle at ``(PROG_CODE_REGION + program index) << 32 | 8 * pc`` (program index in
   declaration order; pc 0 is its entry), which is how a program installs a ``hook: timer``
   or ``hook: workqueue`` program as its callback. ``bpf_loop`` callbacks are code addresses
