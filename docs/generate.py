@@ -172,10 +172,12 @@ def map_operation_steps() -> list[tuple[str, Callable[[Any], object]]]:
     from arspec.spec import maps
 
     def key(state: Any, n: int) -> bytes:
-        return n.to_bytes(4, "little")[: state.definition.key_size]
+        size: int = state.definition.key_size
+        return n.to_bytes(4, "little")[:size]
 
     def value(state: Any) -> bytes:
-        return bytes([7]) * state.definition.value_size
+        size: int = state.definition.value_size
+        return bytes([7]) * size
 
     def out(state: Any) -> bytearray:
         return bytearray(state.definition.value_size)
