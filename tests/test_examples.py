@@ -14,12 +14,19 @@ from arspec.reference.instructions import LoadImm64, Pseudo
 from arspec.reference.murmur3 import murmur3_32
 from arspec.reference.run_report import EventRecord, RunReport
 from arspec.reference.runner import run_bundle_state
-from arspec.reference.runtime import load_programs
+from arspec.reference.runtime import ReferenceInvoker, load_programs
 from arspec.spec.bundle import Bundle, ProgramProperty
 from arspec.spec.errors import InputError
 from arspec.spec.helpers import HELPER_TABLE
+from arspec.spec.invariants import get_violated_invariants
 from arspec.spec.loader import load_bundle
 from arspec.spec.maps import MapElement
+from arspec.spec.scheduler import (
+    create_initial_state,
+    get_canonical_action,
+    get_runtime_config,
+    process_action,
+)
 from arspec.spec.state import RuntimeState
 from arspec.spec.timers import TimerState
 from arspec.spec.types import AccountName, MapId
@@ -168,6 +175,30 @@ def test_example_runs_its_scenario(name: str) -> None:
 def test_working_example_never_fails_or_defers(name: str) -> None:
     totals = run_of(name)[0].totals
     assert (totals.failures, totals.deferred, totals.skipped, totals.suppressed) == (0, 0, 0, 0)
+
+
+#: Known spec bug (reported): spec/ringbuf.py refreshes `pending_pos` only on reserve, so after
+#: the last record is committed and consumed, consumer_pos > pending_pos and the catalogue's
+#: `ringbuf_bounds` (consumer <= pending <= producer) fails. Strict: passes once it is fixed.
+STALE_PENDING_POS = pytest.mark.xfail(
+    strict=True, reason="ringbuf pending_pos is stale after consume (ringbuf_bounds)")
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=STALE_PENDING_POS)
+    if n in ("oracle_watcher.yaml", "pairs_trading.yaml") else n
+    for n in RUNNABLE])
+def test_scheduler_invariants_hold_after_every_action(name: str) -> None:
+    # Broken programs misbehave; the runtime must still keep all of its promises.
+    bundle = bundle_of(name)
+    invoker = ReferenceInvoker(bundle, base_dir=EXAMPLES_DIR)
+    state = create_initial_state(bundle)
+    config = get_runtime_config(bundle)
+    actions = 0
+    while int(state.slot) < bundle.scenario.slots:
+        process_action(state, get_canonical_action(state, config), invoker, bundle)
+        actions += 1
+        assert get_violated_invariants(state, bundle) == [], f"after action {actions}"
 
 
 # --------------------------------------------------------------------------- heartbeat
