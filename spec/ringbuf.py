@@ -180,6 +180,9 @@ def process_ringbuf_commit(rb: RingBuffer, record_pos: RingPos, flags: int, disc
     if discard:
         word |= BPF_RINGBUF_DISCARD_BIT
     process_ringbuf_write(rb, record_pos, word.to_bytes(4, "little"))
+    # Departure: Linux advances pending_pos lazily at the next reserve; advancing it at every
+    # commit gives the same reservation results and keeps equal rings equal states.
+    rb.pending_pos = compute_pending_pos(rb)
     return compute_wakeup(rb, record_pos, flags)
 
 

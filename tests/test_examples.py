@@ -177,17 +177,7 @@ def test_working_example_never_fails_or_defers(name: str) -> None:
     assert (totals.failures, totals.deferred, totals.skipped, totals.suppressed) == (0, 0, 0, 0)
 
 
-#: Known spec bug (reported): spec/ringbuf.py refreshes `pending_pos` only on reserve, so after
-#: the last record is committed and consumed, consumer_pos > pending_pos and the catalogue's
-#: `ringbuf_bounds` (consumer <= pending <= producer) fails. Strict: passes once it is fixed.
-STALE_PENDING_POS = pytest.mark.xfail(
-    strict=True, reason="ringbuf pending_pos is stale after consume (ringbuf_bounds)")
-
-
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=STALE_PENDING_POS)
-    if n in ("oracle_watcher.yaml", "pairs_trading.yaml") else n
-    for n in RUNNABLE])
+@pytest.mark.parametrize("name", RUNNABLE)
 def test_scheduler_invariants_hold_after_every_action(name: str) -> None:
     # Broken programs misbehave; the runtime must still keep all of its promises.
     bundle = bundle_of(name)

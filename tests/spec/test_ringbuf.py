@@ -314,3 +314,18 @@ def test_consume_enabled_only_when_the_head_is_committed() -> None:
     assert is_ringbuf_consume_enabled(rb)
     assert process_ringbuf_consume(rb) == [b"b"]
     assert not is_ringbuf_consume_enabled(rb)
+
+
+def test_pending_position_follows_commits_and_consumption() -> None:
+    rb = create_ringbuf(64)
+    assert process_ringbuf_output(rb, b"\x01" * 8, 0) == 0
+    assert rb.pending_pos == rb.producer_pos
+    assert process_ringbuf_consume(rb) == [b"\x01" * 8]
+    assert rb.consumer_pos <= rb.pending_pos <= rb.producer_pos
+    first = process_ringbuf_reserve(rb, 8, 0)
+    second = process_ringbuf_reserve(rb, 8, 0)
+    assert first is not None and second is not None
+    process_ringbuf_submit(rb, second, 0)
+    assert rb.pending_pos == first
+    process_ringbuf_discard(rb, first, 0)
+    assert rb.pending_pos == rb.producer_pos
