@@ -1,0 +1,603 @@
+"""
+The runtime as a transition system
+==================================
+
+Connects the generic explorer (:mod:`arspec.model.engine`) to the executable spec: a state is
+a :class:`~arspec.spec.state.RuntimeState` snapshot, the actions are those of
+:func:`arspec.spec.scheduler.get_enabled_actions` (the canonical action plus the
+environment's :class:`~arspec.spec.scheduler.DomainWrite` choices), and a step is
+:func:`~arspec.spec.scheduler.process_action` applied to a copy, with program bodies run on
+the reference VM. One invocation (a whole tail-call chain) is one atomic step.
+
+* **Identity.** A state is identified by :func:`~arspec.spec.state.encode_state` (a canonical
+  ``repr`` in which every unordered collection is sorted, so equal states give equal bytes
+  whatever the hash seed) followed by the explorer's ghost: the timer and work-queue
+  callback sites that already ran in the current slot (for ``no_double_execution``), and the
+  reason if the step raised.
+* **Horizon.** States that reached slot ``slots`` have no successors; the verdicts are "within
+  ``slots`` slots".
+* **Transition checks** run inside :meth:`RuntimeSystem.apply`, where the state before and the
+  uncanonicalised state after are both at hand, and travel with the successor
+  (:class:`StepInfo`); symmetry reduction never sees them.
+* **Invocation cache.** :class:`CachingInvoker` remembers the effect of an invocation keyed by
+  the program entry, the item fields the binding reads, budget, CPU, slot, preset, and the
+  exact bytes of **all maps, all accounts and the async sequence counter**: everything the
+  reference binding (:mod:`arspec.reference.runtime_helpers`) reads or writes. The read set of a
+  program is not determined more precisely (a program may read any map or account), so the
+  key is this whole slice of the state; the FIFO, budgets spent, watchers and other scheduler
+  bookkeeping, which the binding never touches, are left out.
+* **Partial-order reduction** (:class:`EnvironmentOrder`): environment writes to different
+  domain keys commute (each writes its own field and marks its own key), so exploring them
+  only in domain declaration order reaches exactly the same states. It is switched off when
+  two domain fields share bytes.
+* **Symmetry reduction** (:meth:`RuntimeSystem.canonicalize`): timer arm and work-queue start
+  sequence numbers are only compared, never shown to programs, so renumbering the live ones
+  by rank (and the counter to their count) maps a state to an equivalent representative.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+
+from arspec.model.confluence import Divergence
+from arspec.model.engine import Invariant, ModelError, TransitionInvariant
+from arspec.spec import bundle as schema
+from arspec.spec.catalogue import (
+    CATALOGUE,
+    CallbackSite,
+    CatalogueContext,
+    UserInvariant,
+    create_catalogue_context,
+    get_callback_sites,
+    get_double_execution_violation,
+    get_user_invariant_violation,
+)
+from arspec.spec.maps import MapElement, MapState
+from arspec.spec.scheduler import (
+    Action,
+    ApplyWrite,
+    DomainWrite,
+    EndSlot,
+    EnqueueDue,
+    Event,
+    InvocationOutcome,
+    Invoker,
+    RunHead,
+    create_initial_state,
+    get_enabled_actions,
+    get_runtime_config,
+    process_action,
+)
+from arspec.spec.state import (
+    RuntimeState,
+    WatcherState,
+    WorkItem,
+    compute_map_key,
+    compute_state_key,
+    copy_accounts,
+    copy_maps,
+    copy_state,
+    encode_state,
+)
+from arspec.spec.timers import AsyncSequence
+from arspec.spec.types import ComputeUnits, Cpu, MapId
+
+#: The RuntimeState fields :func:`copy_runtime_state` knows how to copy.
+_KNOWN_FIELDS: Final = frozenset({
+    "slot", "phase", "maps", "accounts", "sequence", "preset", "fifo", "next_item_seq",
+    "slot_cu_used", "writes_applied", "watchers", "writer_depth", "queued_timers",
+    "queued_work", "startup_done", "domains_written", "cascades_suppressed", "max_depth_seen"})
+_FAST_COPY: Final = {f.name for f in dataclasses.fields(RuntimeState)} == _KNOWN_FIELDS
+
+#: Name of the invariant that a transition of the spec never raises.
+STEP_INVARIANT: Final = "no_invalid_transition"
+#: Name of the replica-determinism invariant.
+REPLICA_INVARIANT: Final = "replica_determinism"
+#: At most this many domain keys are permuted by the replica-determinism check.
+MAX_REPLICA_KEYS: Final = 4
+
+
+def copy_runtime_state(state: RuntimeState) -> RuntimeState:
+    """Return an independent copy of ``state`` (field by field; deep copy if unknown fields)."""
+    if not _FAST_COPY:
+        return copy_state(state)
+    return RuntimeState(
+        slot=state.slot, phase=state.phase, maps=copy_maps(state.maps),
+        accounts=copy_accounts(state.accounts),
+        sequence=AsyncSequence(state.sequence.next_seq), preset=state.preset,
+        fifo=list(state.fifo), next_item_seq=state.next_item_seq,
+        slot_cu_used=state.slot_cu_used, writes_applied=state.writes_applied,
+        watchers={k: WatcherState(w.last_value, w.condition, w.reference)
+                  for k, w in state.watchers.items()},
+        writer_depth=dict(state.writer_depth), queued_timers=set(state.queued_timers),
+        queued_work=set(state.queued_work), startup_done=state.startup_done,
+        domains_written=set(state.domains_written),
+        cascades_suppressed=state.cascades_suppressed, max_depth_seen=state.max_depth_seen)
+
+
+# --------------------------------------------------------------------------- states
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """What the step that produced a state did: its events and broken transition checks."""
+
+    events: tuple[Event, ...] = ()
+    violations: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, eq=False)
+class ModelState:
+    """One explored state: the runtime snapshot, the ghost, and the step that produced it.
+
+    ``ran`` is the set of timer / work-queue callback sites that ran in the current slot;
+    ``error`` the reason when the step raised (the spec's transition was invalid). ``key``
+    is the canonical encoding; ``step`` is not part of it.
+    """
+
+    runtime: RuntimeState
+    ran: frozenset[CallbackSite]
+    error: str | None
+    key: bytes
+    step: StepInfo = field(default_factory=StepInfo)
+
+    def __repr__(self) -> str:
+        rt = self.runtime
+        head = f"slot {rt.slot} {rt.phase.value}, fifo {len(rt.fifo)}, cu {rt.slot_cu_used}"
+        return head + (f", ERROR {self.error}" if self.error else "")
+
+
+def encode_model_state(runtime: RuntimeState, ran: frozenset[CallbackSite],
+                       error: str | None) -> bytes:
+    """Return the canonical bytes of a model state (spec encoding plus the ghost)."""
+    ghost = repr((tuple(sorted(ran)), error)).encode()
+    return encode_state(runtime) + b"|" + ghost
+
+
+def make_model_state(runtime: RuntimeState, ran: frozenset[CallbackSite] = frozenset(),
+                     error: str | None = None, step: StepInfo | None = None) -> ModelState:
+    """Return a :class:`ModelState` with its key computed."""
+    return ModelState(runtime, ran, error, encode_model_state(runtime, ran, error),
+                      step or StepInfo())
+
+
+# --------------------------------------------------------------------------- invocation cache
+
+
+@dataclass
+class CacheStats:
+    """Hits and misses of the invocation cache."""
+
+    hits: int = 0
+    misses: int = 0
+
+    @property
+    def hit_share(self) -> float:
+        """Hits over lookups (0 when nothing was looked up)."""
+        total = self.hits + self.misses
+        return self.hits / total if total else 0.0
+
+
+class CachingInvoker:
+    """An :class:`~arspec.spec.scheduler.Invoker` that memoises another one.
+
+    :param inner: the invoker that runs programs (the reference runtime).
+    :param enabled: cache at all (``False``: every call runs ``inner``; still counted).
+    :param include_seq: key on the item's FIFO sequence number too (the ``linux`` profile's
+        pseudo-random helper reads it).
+    :param max_entries: forget everything when the cache grows past this.
+    """
+
+    def __init__(self, inner: Invoker, *, enabled: bool = True, include_seq: bool = False,
+                 max_entries: int = 200_000) -> None:
+        self.inner = inner
+        self.enabled = enabled
+        self.include_seq = include_seq
+        self.max_entries = max_entries
+        self.stats = CacheStats()
+        self._store: dict[tuple[object, ...], tuple[InvocationOutcome, RuntimeState]] = {}
+
+    def compute_key(self, state: RuntimeState, item: WorkItem, budget: ComputeUnits,
+                    cpu: Cpu) -> tuple[object, ...]:
+        """Return the cache key: the item as the binding reads it and the state it can touch."""
+        maps = tuple((name, compute_map_key(m)) for name, m in state.maps.items())
+        accounts = tuple((name, bytes(a.data), a.writable)
+                         for name, a in state.accounts.accounts.items())
+        return (item.entry, item.kind.value, item.map_id, item.key, item.record,
+                item.seq if self.include_seq else None, budget, cpu, state.slot,
+                state.preset.name, state.sequence.next_seq, maps, accounts)
+
+    def __call__(self, state: RuntimeState, item: WorkItem, budget: ComputeUnits,
+                 cpu: Cpu) -> InvocationOutcome:
+        """Run ``item`` (or replay its remembered effect) on ``state`` in place."""
+        if not self.enabled:
+            self.stats.misses += 1
+            return self.inner(state, item, budget, cpu)
+        key = self.compute_key(state, item, budget, cpu)
+        hit = self._store.get(key)
+        if hit is not None:
+            self.stats.hits += 1
+            outcome, effect = hit
+            state.maps = install_maps(state.maps, effect.maps)
+            state.accounts = copy_accounts(effect.accounts)
+            state.sequence = AsyncSequence(effect.sequence.next_seq)
+            return outcome
+        self.stats.misses += 1
+        outcome = self.inner(state, item, budget, cpu)
+        if len(self._store) >= self.max_entries:
+            self._store.clear()
+        effect = RuntimeState(slot=state.slot, phase=state.phase, maps=copy_maps(state.maps),
+                              accounts=copy_accounts(state.accounts),
+                              sequence=AsyncSequence(state.sequence.next_seq),
+                              preset=state.preset)
+        self._store[key] = (outcome, effect)
+        return outcome
+
+
+def install_maps(current: dict[MapId, MapState], effect: dict[MapId, MapState],
+                 ) -> dict[MapId, MapState]:
+    """Return a copy of ``effect`` that keeps the element objects of ``current``.
+
+    The scheduler holds on to the element of a fired timer or running work item across the
+    invocation (to mark its callback done), as if the invoker had changed the maps in place;
+    an element that exists before and after therefore keeps its identity, with its value,
+    timer and work-queue state taken from ``effect``.
+    """
+    installed = copy_maps(effect)
+    for name, mstate in installed.items():
+        old = current.get(name)
+        if old is None:
+            continue
+        for key, cells in mstate.elements.items():
+            before = old.elements.get(key)
+            if before is None or len(before) != len(cells):
+                continue
+            for kept, new in zip(before, cells, strict=True):
+                kept.value = new.value
+                kept.timer = new.timer
+                kept.wq = new.wq
+            mstate.elements[key] = before
+    return installed
+
+
+# --------------------------------------------------------------------------- the system
+
+
+@dataclass(frozen=True)
+class CheckSet:
+    """Which checks :class:`RuntimeSystem` evaluates (catalogue names and user invariants)."""
+
+    catalogue: tuple[str, ...] = ()
+    user: tuple[UserInvariant, ...] = ()
+    replica: bool = False
+
+
+class RuntimeSystem:
+    """The bundle's runtime as a :class:`~arspec.model.engine.TransitionSystem`.
+
+    :param bundle: the loaded bundle.
+    :param invoker: runs programs (usually a :class:`CachingInvoker` over the reference).
+    :param slots: the horizon: states at this slot have no successors.
+    :param checks: the checks to evaluate.
+    :raises ModelError: for an unknown catalogue name or a horizon below 1.
+    """
+
+    def __init__(self, bundle: schema.Bundle, invoker: Invoker, *, slots: int,
+                 checks: CheckSet | None = None) -> None:
+        if slots < 1:
+            raise ModelError(f"slots must be >= 1, got {slots}")
+        self.bundle = bundle
+        self.invoker = invoker
+        self.slots = slots
+        self.checks = checks or CheckSet()
+        for name in self.checks.catalogue:
+            if name not in CATALOGUE:
+                raise ModelError(f"unknown catalogue invariant {name!r}")
+        self.config = get_runtime_config(bundle)
+        self.domain_keys = list(self.config.domains)
+        initial = create_initial_state(bundle)
+        self.context: CatalogueContext = create_catalogue_context(bundle, initial)
+        self._initial = make_model_state(initial)
+        self.divergences: dict[bytes, Divergence] = {}
+
+    # -- TransitionSystem ---------------------------------------------------------------
+
+    def initial_states(self) -> Sequence[ModelState]:
+        """Return the state at the start of slot 0."""
+        return [self._initial]
+
+    def actions(self, state: ModelState) -> Sequence[Action]:
+        """Return the enabled spec actions; none at the horizon or after an invalid step."""
+        if state.error is not None or state.runtime.slot >= self.slots:
+            return []
+        return get_enabled_actions(state.runtime, self.bundle, environment=True)
+
+    def apply(self, state: ModelState, action: Action) -> ModelState:
+        """Return the successor: ``process_action`` on a copy, with the transition checks."""
+        runtime = copy_runtime_state(state.runtime)
+        try:
+            events = tuple(process_action(runtime, action, self.invoker, self.bundle))
+        except (AssertionError, KeyError, IndexError, ValueError) as err:
+            reason = f"{type(err).__name__} in {self.describe(action)}: {err}".rstrip(": ")
+            return make_model_state(copy_runtime_state(state.runtime), state.ran, reason,
+                                    StepInfo((), ((STEP_INVARIANT, reason),)))
+        violations = self.compute_step_violations(state, events, runtime)
+        if isinstance(action, EndSlot):
+            ran: frozenset[CallbackSite] = frozenset()
+        else:
+            sites = get_callback_sites(events)
+            ran = state.ran | frozenset(sites) if sites else state.ran
+        return make_model_state(runtime, ran, None, StepInfo(events, violations))
+
+    def encode(self, state: ModelState) -> bytes:
+        """Return the canonical encoding (computed once per state)."""
+        return state.key
+
+    def describe(self, action: Action) -> str:
+        """Return a one-line description of ``action``."""
+        return describe_action(action)
+
+    # -- checks --------------------------------------------------------------------------
+
+    def compute_step_violations(self, pre: ModelState, events: Sequence[Event],
+                                post: RuntimeState) -> tuple[tuple[str, str], ...]:
+        """Return (name, reason) of every requested transition check the step breaks."""
+        found: list[tuple[str, str]] = []
+        for name in self.checks.catalogue:
+            entry = CATALOGUE[name]
+            reason = None
+            if entry.transition is not None:
+                reason = entry.transition(self.context, pre.runtime, events, post)
+            if reason is None and entry.double_execution:
+                reason = get_double_execution_violation(pre.ran, events)
+            if reason is not None:
+                found.append((name, reason))
+        return tuple(found)
+
+    def get_state_violation(self, name: str, state: ModelState) -> str | None:
+        """Return why ``state`` breaks the state check ``name``, or ``None``."""
+        if name == REPLICA_INVARIANT:
+            div = self.divergences.get(state.key)
+            return None if div is None else div.render()
+        for inv in self.checks.user:
+            if inv.name == name:
+                return get_user_invariant_violation(inv, state.runtime)
+        entry = CATALOGUE[name]
+        if entry.state is None:
+            return None
+        return entry.state(self.context, state.runtime)
+
+    def get_step_violation(self, name: str, state: ModelState) -> str | None:
+        """Return why the step into ``state`` broke the transition check ``name``, or None."""
+        for vname, reason in state.step.violations:
+            if vname == name:
+                return reason
+        return None
+
+    def build_invariants(self) -> tuple[list[Invariant[ModelState]],
+                                        list[TransitionInvariant[ModelState, Action]]]:
+        """Return the engine invariants: one per check, in catalogue then user order.
+
+        A catalogue invariant with a state part and a transition part is checked as one
+        transition invariant (its state part is evaluated on the successor), plus its state
+        part on the initial state, under the same name.
+        """
+        states: list[Invariant[ModelState]] = []
+        transitions: list[TransitionInvariant[ModelState, Action]] = [
+            TransitionInvariant(STEP_INVARIANT, self._holds_step(STEP_INVARIANT, None))]
+        for name in self.checks.catalogue:
+            entry = CATALOGUE[name]
+            if entry.transition is None and not entry.double_execution:
+                states.append(Invariant(name, self._holds_state(name)))
+                continue
+            state_part = self._holds_state(name) if entry.state is not None else None
+            transitions.append(TransitionInvariant(name, self._holds_step(name, state_part)))
+        for inv in self.checks.user:
+            states.append(Invariant(inv.name, self._holds_state(inv.name)))
+        if self.checks.replica:
+            states.append(Invariant(REPLICA_INVARIANT, self.is_replica_deterministic))
+        return states, transitions
+
+    def _holds_state(self, name: str) -> Callable[[ModelState], bool]:
+        def holds(state: ModelState) -> bool:
+            return self.get_state_violation(name, state) is None
+        return holds
+
+    def _holds_step(self, name: str, state_part: Callable[[ModelState], bool] | None,
+                    ) -> Callable[[ModelState, Action, ModelState], bool]:
+        def holds(pre: ModelState, action: Action, post: ModelState) -> bool:
+            if any(vname == name for vname, _ in post.step.violations):
+                return False
+            if state_part is None:
+                return True
+            if not state_part(post):
+                return False
+            # The initial state is no step's successor: check its state part here.
+            return bool(pre.step.events) or state_part(pre)
+        return holds
+
+    # -- replica determinism -----------------------------------------------------------------
+
+    def is_replica_deterministic(self, state: ModelState) -> bool:
+        """Return whether every arrival order of every set of domain writes agrees.
+
+        Checked at the start of a slot's environment phase (no domain key written yet): for
+        every subset of two or more enabled keys (at most :data:`MAX_REPLICA_KEYS`) and every
+        choice of one value per key, the writes are applied in every order and the states
+        compared. A divergence is remembered for the report.
+        """
+        runtime = state.runtime
+        if state.error is not None or runtime.domains_written or runtime.slot >= self.slots:
+            return True
+        by_key: dict[str, list[DomainWrite]] = {}
+        for action in get_enabled_actions(runtime, self.bundle, environment=True):
+            if isinstance(action, DomainWrite):
+                by_key.setdefault(f"{action.account}.{action.field}", []).append(action)
+        keys = list(by_key)[:MAX_REPLICA_KEYS]
+        for size in range(2, len(keys) + 1):
+            for subset in itertools.combinations(keys, size):
+                for choice in itertools.product(*(by_key[k] for k in subset)):
+                    divergence = self.compare_orders(state, choice)
+                    if divergence is not None:
+                        self.divergences[state.key] = divergence
+                        return False
+        return True
+
+    def compare_orders(self, state: ModelState, writes: Sequence[DomainWrite],
+                       ) -> Divergence | None:
+        """Apply ``writes`` in every order; return the first disagreement with the first."""
+        reference: tuple[tuple[str, ...], ModelState] | None = None
+        for order in itertools.permutations(writes):
+            current = state
+            for write in order:
+                current = self.apply(current, write)
+            labels = tuple(self.describe(w) for w in order)
+            if reference is None:
+                reference = (labels, current)
+                continue
+            if current.key != reference[1].key:
+                name, va, vb = first_difference(reference[1], current)
+                return Divergence(reference[0], labels, name, va, vb)
+        return None
+
+    # -- reductions ------------------------------------------------------------------------
+
+    def canonicalize(self, state: ModelState) -> ModelState:
+        """Return the representative with live async sequence numbers renumbered by rank."""
+        runtime = state.runtime
+        live = sorted(collect_async_seqs(runtime))
+        if all(old == new for new, old in enumerate(live)) \
+                and runtime.sequence.next_seq == len(live):
+            return state
+        rank = {old: new for new, old in enumerate(live)}
+        renamed = copy_runtime_state(runtime)
+        renumber_async_seqs(renamed, rank)
+        canon = make_model_state(renamed, state.ran, state.error, state.step)
+        return canon
+
+    def domains_overlap(self) -> bool:
+        """Return whether two domain fields of one account share bytes."""
+        spans = []
+        for key in self.domain_keys:
+            offset, kind = self.config.field_types[key]
+            spans.append((key.partition(".")[0], offset, offset + schema.field_width(kind)))
+        for (a, s1, e1), (b, s2, e2) in itertools.combinations(spans, 2):
+            if a == b and s1 < e2 and s2 < e1:
+                return True
+        return False
+
+
+def collect_async_seqs(runtime: RuntimeState) -> set[int]:
+    """Return every live timer arm / work-queue start sequence number of the state."""
+    seqs: set[int] = set(runtime.queued_timers) | set(runtime.queued_work)
+    for item in runtime.fifo:
+        if item.async_seq is not None:
+            seqs.add(item.async_seq)
+    for mstate in runtime.maps.values():
+        for cells in mstate.elements.values():
+            for element in cells:
+                seqs.update(get_element_seqs(element))
+    return seqs
+
+
+def get_element_seqs(element: MapElement) -> list[int]:
+    """Return the arm / start sequence numbers held by one element."""
+    found = []
+    if element.timer is not None and element.timer.arm_seq is not None:
+        found.append(int(element.timer.arm_seq))
+    if element.wq is not None and element.wq.pending_seq is not None:
+        found.append(int(element.wq.pending_seq))
+    return found
+
+
+def renumber_async_seqs(runtime: RuntimeState, rank: dict[int, int]) -> None:
+    """Rename every live async sequence number through ``rank`` (in place)."""
+    from arspec.spec.types import SeqNo
+
+    runtime.queued_timers = {rank[s] for s in runtime.queued_timers}
+    runtime.queued_work = {rank[s] for s in runtime.queued_work}
+    runtime.fifo = [item if item.async_seq is None
+                    else dataclasses.replace(item, async_seq=rank[item.async_seq])
+                    for item in runtime.fifo]
+    for mstate in runtime.maps.values():
+        for cells in mstate.elements.values():
+            for element in cells:
+                if element.timer is not None and element.timer.arm_seq is not None:
+                    element.timer.arm_seq = SeqNo(rank[element.timer.arm_seq])
+                if element.wq is not None and element.wq.pending_seq is not None:
+                    element.wq.pending_seq = SeqNo(rank[element.wq.pending_seq])
+    runtime.sequence = AsyncSequence(len(rank))
+
+
+class EnvironmentOrder:
+    """Partial-order reduction: domain writes only in domain declaration order.
+
+    In a write phase, the canonical action is always kept, and of the enabled domain writes
+    only those whose key comes after every key already written in this slot. Writes to
+    different keys commute, so every state the full graph reaches is still reached (by the
+    writes in declaration order); see the module docstring.
+    """
+
+    def __init__(self, system: RuntimeSystem) -> None:
+        self.order = {key: i for i, key in enumerate(system.domain_keys)}
+
+    def select(self, state: ModelState, enabled: Sequence[Action]) -> Sequence[int] | None:
+        """Return the indices to expand, or ``None`` for all of them."""
+        written = state.runtime.domains_written
+        if not written:
+            return None
+        last = max(self.order[k] for k in written)
+        keep = [i for i, a in enumerate(enabled)
+                if not isinstance(a, DomainWrite)
+                or self.order[f"{a.account}.{a.field}"] > last]
+        return keep if len(keep) < len(enabled) else None
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def describe_action(action: Action) -> str:
+    """Return ``env leg_a.price = 1100``, ``run head``, ... for an action."""
+    if isinstance(action, DomainWrite):
+        return f"env {action.account}.{action.field} = {action.value}"
+    if isinstance(action, ApplyWrite):
+        return "scenario write"
+    if isinstance(action, EnqueueDue):
+        return "enqueue due work"
+    if isinstance(action, RunHead):
+        return "run head"
+    return "end slot"
+
+
+#: Names of the components of :func:`~arspec.spec.state.compute_state_key`, in order.
+STATE_COMPONENTS: Final = (
+    "slot", "phase", "maps", "accounts", "sequence", "fifo", "next_item_seq", "slot_cu_used",
+    "writes_applied", "watchers", "writer_depth", "queued_timers", "queued_work",
+    "startup_done", "domains_written", "cascades_suppressed", "max_depth_seen", "preset")
+
+
+def get_components(state: ModelState) -> list[tuple[str, object]]:
+    """Return the named components of a state (maps and accounts one by one), in order."""
+    key = compute_state_key(state.runtime)
+    parts: list[tuple[str, object]] = []
+    for name, value in zip(STATE_COMPONENTS, key, strict=False):
+        if name in ("maps", "accounts"):
+            assert isinstance(value, tuple)
+            parts.extend((f"{name}.{entry[0]}", entry[1:]) for entry in value)
+        else:
+            parts.append((name, value))
+    parts.append(("ghost.ran", tuple(sorted(state.ran))))
+    parts.append(("error", state.error))
+    return parts
+
+
+def first_difference(a: ModelState, b: ModelState) -> tuple[str, object, object]:
+    """Return the first named component where ``a`` and ``b`` differ."""
+    for (name, va), (_, vb) in zip(get_components(a), get_components(b), strict=True):
+        if va != vb:
+            return name, va, vb
+    raise ModelError("states encode differently but every component is equal")
