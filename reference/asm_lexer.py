@@ -87,10 +87,12 @@ class Cursor:
     """Walks the tokens of one line; every failure raises an error located on that line."""
 
     def __init__(self, text: str, *, line: int, filename: str,
-                 symbols: Mapping[str, int] | None = None) -> None:
+                 symbols: Mapping[str, int] | None = None,
+                 helpers: Mapping[str, int] | None = None) -> None:
         self.line = line
         self.filename = filename
         self.symbols: Mapping[str, int] = symbols or {}
+        self.helpers: Mapping[str, int] = helpers or {}
         self.end_column = len(text.rstrip()) + 1
         self.tokens = self._tokenize(text)
         self.pos = 0

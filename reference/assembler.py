@@ -63,7 +63,8 @@ class _Item:
 
 
 def assemble(text: str, *, filename: str = "<input>",
-             symbols: Mapping[str, int] | None = None) -> Program:
+             symbols: Mapping[str, int] | None = None,
+             helpers: Mapping[str, int] | None = None) -> Program:
     """Assemble a whole program and check it decodes (targets inside it, fields valid).
 
     Parameters
@@ -76,6 +77,9 @@ def assemble(text: str, *, filename: str = "<input>",
         Names usable where a pseudo ``lddw`` takes a number, e.g. ``r1 = map_idx(prices)``
         with ``{"prices": 0}`` (a bundle's maps by declaration index). ``code_addr(label)``
         takes a label of the program itself.
+    helpers
+        Helper names usable as ``call <name>``, mapped to the ``imm`` to encode (the Linux id,
+        or the sBPF syscall hash). A helper name takes precedence over a label of that name.
 
     Returns
     -------
@@ -87,7 +91,7 @@ def assemble(text: str, *, filename: str = "<input>",
     InputError
         On the first line that cannot be assembled, or if the text has no instructions.
     """
-    insns, lines = _assemble(text, filename, symbols)
+    insns, lines = _assemble(text, filename, symbols, helpers)
     if not insns:
         raise InputError("no instructions to assemble", file=filename,
                          line=max(1, len(text.splitlines())))
@@ -109,16 +113,18 @@ def assemble(text: str, *, filename: str = "<input>",
 
 
 def assemble_instructions(text: str, *, filename: str = "<input>",
-                          symbols: Mapping[str, int] | None = None) -> list[Instruction]:
+                          symbols: Mapping[str, int] | None = None,
+                          helpers: Mapping[str, int] | None = None) -> list[Instruction]:
     """Assemble a fragment: labels must resolve, but targets may lie outside the fragment.
 
     Returns the instructions in order (possibly none); errors as for :func:`assemble`.
     """
-    return _assemble(text, filename, symbols)[0]
+    return _assemble(text, filename, symbols, helpers)[0]
 
 
 def get_labels(text: str, *, filename: str = "<input>",
-               symbols: Mapping[str, int] | None = None) -> dict[str, int]:
+               symbols: Mapping[str, int] | None = None,
+               helpers: Mapping[str, int] | None = None) -> dict[str, int]:
     """Return every label of a program and the pc it names (``exit`` included as defined).
 
     Errors as for :func:`assemble`; used to resolve named callback entry points.
@@ -126,7 +132,8 @@ def get_labels(text: str, *, filename: str = "<input>",
     labels: dict[str, tuple[int, int]] = {}
     pc = 0
     for number, raw in enumerate(text.splitlines(), start=1):
-        cursor = Cursor(strip_comment(raw), line=number, filename=filename, symbols=symbols)
+        cursor = Cursor(strip_comment(raw), line=number, filename=filename, symbols=symbols,
+                        helpers=helpers)
         _define_labels(cursor, labels, pc)
         if cursor.at_end():
             continue
@@ -136,12 +143,14 @@ def get_labels(text: str, *, filename: str = "<input>",
 
 
 def _assemble(text: str, filename: str,
-              symbols: Mapping[str, int] | None = None) -> tuple[list[Instruction], list[int]]:
+              symbols: Mapping[str, int] | None = None,
+              helpers: Mapping[str, int] | None = None) -> tuple[list[Instruction], list[int]]:
     items: list[_Item] = []
     labels: dict[str, tuple[int, int]] = {}
     pc = 0
     for number, raw in enumerate(text.splitlines(), start=1):
-        cursor = Cursor(strip_comment(raw), line=number, filename=filename, symbols=symbols)
+        cursor = Cursor(strip_comment(raw), line=number, filename=filename, symbols=symbols,
+                        helpers=helpers)
         _define_labels(cursor, labels, pc)
         if cursor.at_end():
             continue
@@ -217,6 +226,9 @@ def _call_operand(c: Cursor, head: Token) -> Instruction | Pending:
         return CallKfunc(btf_id, module)
     if mode.kind == "num":
         return Call(wrap32(c.number((0, (1 << 32) - 1), "helper id")))
+    if mode.kind == "ident" and mode.text in c.helpers:
+        c.take()
+        return Call(wrap32(c.helpers[mode.text]))
     if mode.kind == "reg":
         return Callx(c.register(wide=True).reg_index)
     return c.target(CallLocal, 32)

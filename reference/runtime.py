@@ -17,7 +17,9 @@ of the assembly). Every ``call`` is checked against the helper table for the bun
 an unknown helper, a kfunc call, or a helper the profile refuses (the nondeterministic ones in
 ``solana``) is an :class:`~arspec.spec.errors.InputError` at load, naming the program and pc.
 In ``linux`` a program calls a helper by its id (``call 1``); in ``solana`` by
-``murmur3_32(name)`` (``call 0x...``), the way sBPF names syscalls.
+``murmur3_32(name)`` (``call 0x...``), the way sBPF names syscalls. In both profiles bundle
+code may write ``call bpf_map_lookup_elem`` (the helper table's names) and ``map_idx(prices)``
+(map names); the loader encodes the id, hash or index.
 
 Values programs see
 -------------------
@@ -191,6 +193,18 @@ def resolve_functions(name: str, prog: schema.Program, program: Program,
     return resolved
 
 
+def get_assembly_symbols(bundle: schema.Bundle) -> dict[str, int]:
+    """Return the names bundle code may use in pseudo ``lddw``: each map's declaration index."""
+    return {map_name: index for index, map_name in enumerate(bundle.maps)}
+
+
+def get_assembly_helpers(profile: str) -> dict[str, int]:
+    """Return ``call <name>`` targets: Linux helper ids, or sBPF murmur3-32 syscall ids."""
+    if profile == "solana":
+        return {h.name: murmur3_32(h.name.encode()) for h in HELPER_TABLE}
+    return {h.name: int(h.id) for h in HELPER_TABLE}
+
+
 def load_one_program(bundle: schema.Bundle, index: int, name: str, prog: schema.Program,
                      base_dir: Path | None) -> LoadedProgram:
     """Load one bundle program (assemble, decode or read its ELF section)."""
@@ -198,8 +212,10 @@ def load_one_program(bundle: schema.Bundle, index: int, name: str, prog: schema.
     map_indices: tuple[int, ...] | None = None
     if prog.code is not None:
         filename = f"programs.{name}.code"
-        program = assemble(prog.code, filename=filename)
-        labels = get_labels(prog.code, filename=filename)
+        symbols = get_assembly_symbols(bundle)
+        helpers = get_assembly_helpers(bundle.profile.value)
+        program = assemble(prog.code, filename=filename, symbols=symbols, helpers=helpers)
+        labels = get_labels(prog.code, filename=filename, symbols=symbols, helpers=helpers)
     elif prog.hex is not None:
         try:
             program = decode(prog.hex)
