@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
-from arspec.spec.errors import ArspecError
+from arspec.spec.errors import ArspecError, InputError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -124,10 +124,20 @@ def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     from arspec.spec.loader import load_bundle
 
     bundle = load_bundle(args.bundle)
-    report = run_bundle(bundle, slots=args.slots, base_dir=Path(args.bundle).parent,
-                        engine=args.engine)
+    try:
+        report = run_bundle(bundle, slots=args.slots, base_dir=Path(args.bundle).parent,
+                            engine=args.engine)
+    except InputError as err:
+        raise _located(err, args.bundle) from None
     out.write(render_json(report) if args.format == "json" else render_text(report))
     return EXIT_OK
+
+
+def _located(err: InputError, file: str) -> InputError:
+    """Return ``err`` naming ``file`` when it does not name a file already."""
+    if err.file is not None:
+        return err
+    return InputError(err.reason, file=file)
 
 
 def _add_program_args(p: argparse.ArgumentParser) -> None:

@@ -199,3 +199,12 @@ def test_schema_is_json(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["schema"], capsys)
     assert code == 0
     assert "programs" in json.loads(out)["properties"]
+
+
+def test_run_refuses_nondeterministic_helper_naming_the_bundle(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    bundle = ROOT / "examples" / "broken_nondeterministic.yaml"
+    code, _, err = run(["run", str(bundle)], capsys)
+    assert code == 2
+    assert err.startswith(f"{bundle}: error: programs.jitter: pc 0: helper bpf_get_prandom_u32")
+    assert "refused in the solana (consensus) profile" in err
