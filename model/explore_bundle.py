@@ -199,10 +199,8 @@ def render_trace(trace: Trace[ModelState, Action], bundle: schema.Bundle) -> lis
         changes = describe_changes(fields, previous.runtime, step.state.runtime)
         rows.append((str(n), str(previous.runtime.slot), step.label, program, result, changes))
         previous = step.state
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    return ["    " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False))
-            .rstrip() + "  " + row[5] if row[5] else
-            "    " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False))
+    widths = [max(len(row[i]) for row in rows) for i in range(6)]
+    return ["    " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
             .rstrip() for row in rows]
 
 
