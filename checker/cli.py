@@ -109,6 +109,25 @@ def _cmd_exec(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _cmd_explore(args: argparse.Namespace, out: TextIO) -> int:
+    from arspec.model.explore_bundle import explore_bundle
+
+    code, text = explore_bundle(
+        args.bundle, slots=args.slots, max_states=args.max_states, max_depth=args.max_depth,
+        reductions=not args.no_reductions, trace_out=args.trace_out, dot_out=args.dot,
+        progress_stream=sys.stderr, timing=not args.no_timing)
+    out.write(text)
+    return code
+
+
+def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
+    from arspec.model.explore_bundle import replay_trace
+
+    code, text = replay_trace(args.trace)
+    out.write(text)
+    return code
+
+
 def _cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
     import json
 
@@ -176,6 +195,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=["auto", "interpreter", "fast"], default="auto",
                    help="VM engine (the fast path is pinned to the interpreter by tests)")
     p.set_defaults(run=_cmd_run)
+
+    p = sub.add_parser("explore", help="explore every interleaving of a bundle's events and "
+                                       "check the scheduler's invariants")
+    p.add_argument("bundle", help="program.yaml bundle")
+    p.add_argument("--slots", type=_positive_int, default=None,
+                   help="slot horizon (default: properties.explore.slots, else 6)")
+    p.add_argument("--max-states", type=_positive_int, default=None,
+                   help="stop with BOUND-REACHED after this many distinct states")
+    p.add_argument("--max-depth", type=_positive_int, default=None,
+                   help="stop with BOUND-REACHED beyond this depth")
+    p.add_argument("--no-reductions", action="store_true",
+                   help="explore without partial-order and symmetry reduction")
+    p.add_argument("--trace-out", help="write the shortest violating trace as JSON")
+    p.add_argument("--dot", help="write the trace (or a small state graph) as DOT")
+    p.add_argument("--no-timing", action="store_true",
+                   help="omit time and states/s (byte-identical output across runs)")
+    p.set_defaults(run=_cmd_explore)
+
+    p = sub.add_parser("replay", help="re-execute a trace written by explore --trace-out")
+    p.add_argument("trace", help="trace JSON")
+    p.set_defaults(run=_cmd_replay)
 
     p = sub.add_parser("schema", help="print the JSON Schema of program.yaml")
     p.set_defaults(run=_cmd_schema)

@@ -208,3 +208,50 @@ def test_run_refuses_nondeterministic_helper_naming_the_bundle(
     assert code == 2
     assert err.startswith(f"{bundle}: error: programs.jitter: pc 0: helper bpf_get_prandom_u32")
     assert "refused in the solana (consensus) profile" in err
+
+
+EXPLORE = ROOT / "examples" / "explore"
+
+
+def test_explore_holds_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["explore", str(EXPLORE / "timer_ok.yaml"), "--no-timing"], capsys)
+    assert code == 0
+    assert "no_lost_timer" in out and "VIOLATED" not in out
+
+
+def test_explore_violation_writes_trace_that_replays(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    trace, dot = tmp_path / "t.json", tmp_path / "t.dot"
+    code, out, _ = run(["explore", str(EXPLORE / "timer_broken.yaml"), "--trace-out", str(trace),
+                        "--dot", str(dot), "--no-timing"], capsys)
+    assert code == 1
+    assert "no_lost_timer          VIOLATED" in out
+    assert "shortest trace: 6 steps" in out
+    assert dot.read_text().startswith("digraph")
+    code, out, _ = run(["replay", str(trace)], capsys)
+    assert code == 1
+    assert "reproduced: VIOLATED no_lost_timer" in out
+
+
+def test_explore_state_bound_is_inconclusive(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["explore", str(EXPLORE / "timer_ok.yaml"), "--max-states", "3",
+                        "--no-timing"], capsys)
+    assert code == 3
+    assert "BOUND-REACHED" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["explore", "missing.yaml"], "missing.yaml"),
+        (["explore", str(HEARTBEAT), "--max-states", "0"], "must be positive"),
+        (["replay", "missing.json"], "missing.json"),
+        (["replay", str(HEARTBEAT)], str(HEARTBEAT)),
+    ],
+)
+def test_invalid_explore_and_replay_usage(argv: list[str], message: str,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(argv, capsys)
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
