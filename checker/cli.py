@@ -109,6 +109,42 @@ def _cmd_exec(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def _combine(codes: list[int]) -> int:
+    """Return the combined verdict: refuted beats inconclusive beats proved."""
+    if EXIT_FAILED in codes:
+        return EXIT_FAILED
+    if EXIT_INCONCLUSIVE in codes:
+        return EXIT_INCONCLUSIVE
+    return EXIT_OK
+
+
+def _cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
+    from arspec.checker.verify_bundle import verify_bundle_file
+
+    code, text = verify_bundle_file(args.bundle, timeout=args.timeout, rlimit=args.rlimit,
+                                    output_format=args.format)
+    out.write(text)
+    if args.format != "text" or args.no_explore:
+        return code
+    from arspec.spec.loader import load_bundle
+
+    if load_bundle(args.bundle).properties.explore is None:
+        return code
+    from arspec.model.explore_bundle import explore_bundle
+
+    out.write("\n")
+    explored, report = explore_bundle(args.bundle, progress_stream=sys.stderr,
+                                      timing=not args.no_timing)
+    out.write(report)
+    combined = _combine([code, explored])
+    out.write(f"\ncombined verdict: {_VERDICT_NAMES[combined]}\n")
+    return combined
+
+
+_VERDICT_NAMES = {EXIT_OK: "PROVED/HOLDS", EXIT_FAILED: "REFUTED/VIOLATED",
+                  EXIT_INCONCLUSIVE: "INCONCLUSIVE"}
+
+
 def _cmd_explore(args: argparse.Namespace, out: TextIO) -> int:
     from arspec.model.explore_bundle import explore_bundle
 
@@ -186,6 +222,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="compute-unit limit (default 10**10)")
     p.add_argument("--trace", action="store_true", help="print one event per instruction")
     p.set_defaults(run=_cmd_exec)
+
+    p = sub.add_parser("verify", help="prove termination, memory bounds, compute bound and "
+                                      "determinism of every program (then explore, if asked)")
+    p.add_argument("bundle", help="program.yaml bundle")
+    p.add_argument("--format", choices=["text", "json", "sarif"], default="text",
+                   help="report format (json: arspec-verify/1; sarif: SARIF 2.1.0)")
+    p.add_argument("--timeout", type=float, default=30.0,
+                   help="wall-clock fallback per solver query, seconds")
+    p.add_argument("--rlimit", type=_positive_int, default=20_000_000,
+                   help="deterministic z3 resource limit per query")
+    p.add_argument("--no-explore", action="store_true",
+                   help="skip the explorer even when the bundle asks for it")
+    p.add_argument("--no-timing", action="store_true",
+                   help="omit time and states/s from the explorer's report")
+    p.set_defaults(run=_cmd_verify)
 
     p = sub.add_parser("run", help="run a bundle's scenario slot by slot on the reference runtime")
     p.add_argument("bundle", help="program.yaml bundle")
