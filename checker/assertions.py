@@ -259,11 +259,73 @@ class WithinBudget:
         return f"compute_units <= {self.budget}"
 
 
+@dataclass(frozen=True)
+class NotNull:
+    """The access base ``reg`` is not the NULL of a "pointer or NULL" helper result."""
+
+    reg: int
+    message: ClassVar[str] = "Possible null pointer dereference"
+    property: ClassVar[Property] = Property.MEMORY
+
+    def __str__(self) -> str:
+        return f"r{self.reg} != null"
+
+
+@dataclass(frozen=True)
+class HelperArgument:
+    """Argument register ``reg`` of ``helper`` meets its contract ``rule`` (helper table)."""
+
+    helper: str
+    reg: int
+    rule: str
+    message: ClassVar[str] = "Helper argument contract violated"
+    property: ClassVar[Property] = Property.MEMORY
+
+    def __str__(self) -> str:
+        return f"{self.helper}: r{self.reg} is {self.rule}"
+
+
+@dataclass(frozen=True)
+class ReleaseOnce:
+    """``helper`` is given a record that is reserved and not yet released."""
+
+    helper: str
+    message: ClassVar[str] = "Ring-buffer record released twice or never reserved"
+    property: ClassVar[Property] = Property.MEMORY
+
+    def __str__(self) -> str:
+        return f"{self.helper}: r1 is a held reservation"
+
+
+@dataclass(frozen=True)
+class RecordsReleased:
+    """Every ring-buffer reservation is submitted or discarded before the program ends."""
+
+    message: ClassVar[str] = "Ring-buffer record leaked"
+    property: ClassVar[Property] = Property.MEMORY
+
+    def __str__(self) -> str:
+        return "every reservation submitted or discarded"
+
+
+@dataclass(frozen=True)
+class TailCallBounded:
+    """The tail-call graph has no cycle (else a chain may run ``limit`` tail calls)."""
+
+    cycle: str
+    limit: int
+    message: ClassVar[str] = "Tail-call cycle may run to the tail-call limit"
+    property: ClassVar[Property] = Property.TERMINATION
+
+    def __str__(self) -> str:
+        return f"acyclic tail calls, cycle {self.cycle} (at most {self.limit} tail calls)"
+
+
 Assertion: TypeAlias = (
     Initialized | TypeIsPointer | ValidAccess | InitializedStack | ValidDivisor
     | NoDivisionOverflow | HelperExists | HelperDeterministic | HelperModelled
     | HelperSucceeds | CallDepthWithin | Supported | StaysInProgram | BoundedLoop | LoopBoundHolds
-    | WithinBudget
+    | WithinBudget | NotNull | HelperArgument | ReleaseOnce | RecordsReleased | TailCallBounded
 )
 
 
@@ -355,7 +417,8 @@ def assertions_for(pc: int, insn: Instruction, profile: Profile) -> list[Asserti
 
 __all__ = [
     "Assertion", "BoundedLoop", "CallDepthWithin", "HelperDeterministic", "HelperExists",
-    "HelperModelled", "HelperSucceeds", "Initialized", "InitializedStack",
+    "HelperArgument", "HelperModelled", "HelperSucceeds", "NotNull", "RecordsReleased",
+    "ReleaseOnce", "TailCallBounded", "Initialized", "InitializedStack",
     "LoopBoundHolds", "NoDivisionOverflow", "StaysInProgram", "Supported", "TypeIsPointer",
     "ValidAccess", "ValidDivisor", "WithinBudget", "assertions_for",
 ]

@@ -80,6 +80,8 @@ class ControlFlow:
     call_targets: dict[int, int]
     unreachable: tuple[int, ...]
     issues: tuple[CfgIssue, ...]
+    #: The pc execution starts at (0, or a callback's entry).
+    entry: int = 0
 
     def function_of(self, pc: int) -> Function:
         """Return the function whose body holds ``pc`` (the first by entry if shared)."""
@@ -240,13 +242,15 @@ def _make_function(program: Program, entry: int, issues: list[CfgIssue]) -> tupl
     return function, calls
 
 
-def build_cfg(program: Program) -> ControlFlow:
-    """Build the control flow of ``program`` from pc 0.
+def build_cfg(program: Program, entry: int = 0) -> ControlFlow:
+    """Build the control flow of ``program`` from pc ``entry``.
 
     Parameters
     ----------
     program
         A decoded program.
+    entry
+        Where execution starts: 0, or the pc of a callback function.
 
     Returns
     -------
@@ -257,11 +261,12 @@ def build_cfg(program: Program) -> ControlFlow:
     functions: dict[int, Function] = {}
     call_graph = nx.DiGraph()
     call_targets: dict[int, int] = {}
-    if not program.slots or program.slots[0] is None:
-        issues.append(CfgIssue(0, "empty", "Empty program", "len(program) > 0"))
-        return ControlFlow(program, {}, call_graph, {}, (), tuple(issues))
-    work = [0]
-    call_graph.add_node(0)
+    root = entry
+    if not 0 <= root < len(program.slots) or program.slots[root] is None:
+        issues.append(CfgIssue(root, "empty", "Empty program", "len(program) > 0"))
+        return ControlFlow(program, {}, call_graph, {}, (), tuple(issues), root)
+    work = [root]
+    call_graph.add_node(root)
     while work:
         entry = work.pop()
         if entry in functions:
@@ -290,5 +295,5 @@ def build_cfg(program: Program) -> ControlFlow:
     unreachable = tuple(pc for pc, insn in program.instructions() if pc not in reached)
     unique = sorted(set(issues), key=lambda i: (i.pc, i.kind, i.detail))
     return ControlFlow(program, functions, call_graph, call_targets, unreachable,
-                       tuple(unique))
+                       tuple(unique), root)
 

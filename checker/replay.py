@@ -87,7 +87,7 @@ class InstanceTracker:
 
     def __init__(self, cfg: ControlFlow) -> None:
         self.cfg = cfg
-        self.function = cfg.functions[0]
+        self.function = cfg.functions[cfg.entry]
         self.frames: list[tuple[int, Iters, int]] = []
         self.iters: Iters = ()
         self.prev: int | None = None

@@ -263,6 +263,23 @@ def region_initial_memory(input_bytes: Array, unknown: Array, *, input_base: int
     return z3.Lambda([address], value), z3.Lambda([address], initialised)
 
 
+def havoc_regions(array: Array, fresh: Array, regions: Iterable[int]) -> Array:
+    """Return ``array`` with every byte of the 4 GiB ``regions`` taken from ``fresh``."""
+    chosen = sorted(set(regions))
+    if not chosen:
+        return array
+    address = z3.BitVec("address", 64)
+    region = z3.Extract(63, 32, address)
+    inside = z3.Or(*(region == index for index in chosen))
+    return z3.Lambda([address], z3.If(inside, z3.Select(fresh, address),
+                                      z3.Select(array, address)))
+
+
+def udiv(a: BV, divisor: int) -> BV:
+    """Return ``a`` divided by the positive literal ``divisor`` (unsigned)."""
+    return _fold(z3.UDiv(a, z3.BitVecVal(divisor, width_of(a))), a)
+
+
 def initialised_array(default: bool) -> Array:
     """Return a constant boolean array."""
     return z3.K(z3.BitVecSort(64), z3.BoolVal(default))

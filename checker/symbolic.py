@@ -99,6 +99,17 @@ UNINIT: Final = 0
 SCALAR: Final = 1
 STACK: Final = 2
 INPUT: Final = 3
+#: A bounded object outside stack and input (map value, ring record, key copy); its bounds
+#: come from the executor's object table (:mod:`~arspec.checker.objects`).
+OBJECT: Final = 4
+#: The NULL half of a "pointer or NULL" helper result (before the program's null check).
+NULLPTR: Final = 5
+#: A map reference loaded by ``lddw map_idx``: a handle, never dereferenceable.
+MAPREF: Final = 6
+#: A code address (``lddw code_addr``): a callback argument, never dereferenceable.
+FUNCREF: Final = 7
+#: A pointer whose region the verifier does not know (a tail-call target's context).
+OPAQUE: Final = 8
 #: A register kind: a Python constant, or an 8-bit term when paths disagree.
 Kind: TypeAlias = Any
 #: Iteration counters of the enclosing loops: ``((header, k), ...)``, outermost first.
@@ -191,11 +202,13 @@ class State:
     frame_top: int
     #: False once some part was havocked: models may then be spurious.
     exact: bool = True
+    #: Per tracked reference (a ring-buffer reservation, by number): "still held" condition.
+    refs: list[Any] = field(default_factory=list)
 
     def fork(self, path: Any) -> State:
         """Return a copy with path condition ``path``."""
         return State(path, [Value(r.value, r.kind) for r in self.regs], self.memory.copy(),
-                     self.cu, self.frame_top, self.exact)
+                     self.cu, self.frame_top, self.exact, list(self.refs))
 
 
 @dataclass(frozen=True)
@@ -254,6 +267,9 @@ class Executor:
         self.cu_exact = True
         #: Set when some runs could not be followed (indirect calls): nothing is PROVED.
         self.incomplete = False
+        #: Kinds a load or store may go through, and kinds pointer arithmetic keeps.
+        self.deref_kinds: tuple[int, ...] = (STACK, INPUT)
+        self.arith_kinds: tuple[int, ...] = (STACK, INPUT)
 
     # -- entry ----------------------------------------------------------------------------
 
@@ -273,7 +289,7 @@ class Executor:
     def run(self) -> None:
         """Execute the program from pc 0, collecting findings and exit states."""
         state = self.initial_state()
-        self.run_function(0, state, ())
+        self.run_function(self.cfg.entry, state, ())
 
     def fresh(self, prefix: str, width: int = 64) -> Any:
         """Return a new unconstrained variable."""
@@ -425,6 +441,13 @@ class Executor:
         return z.or_(*(z.and_(z.eq(region, z.const(index, 32)), z.ule(end, length))
                        for index, length in spans))
 
+    def check_base(self, pc: int, state: State, base_reg: int, base: Value,
+                   fault: Any) -> bool:
+        """Check that an access base is a pointer; return whether no fault is possible."""
+        pointer = kind_is(base.kind, *self.deref_kinds)
+        return self.require(pc, TypeIsPointer(base_reg), state, z.not_(pointer),
+                            z.and_(z.not_(pointer), fault))
+
     def policy_valid(self, state: State, kind: Kind, address: Any, size: int) -> Any:
         """Return the verifier's bounds rule for an access through a ``kind`` pointer."""
         in_stack = z.and_(z.ule(z.const(STACK_BASE), address),
@@ -443,9 +466,8 @@ class Executor:
         address = z.add(base.value, z.const(offset))
         valid = self.vm_valid(address, size, write=write)
         fault = z.not_(valid)
-        pointer = kind_is(base.kind, STACK, INPUT)
-        typed = self.require(pc, TypeIsPointer(base_reg), state, z.not_(pointer),
-                             z.and_(z.not_(pointer), fault))
+        pointer = kind_is(base.kind, *self.deref_kinds)
+        typed = self.check_base(pc, state, base_reg, base, fault)
         inside = self.policy_valid(state, base.kind, address, size)
         bounded = self.require(pc, ValidAccess(base_reg, offset, size, write), state,
                                z.and_(pointer, z.not_(inside)), z.and_(pointer, fault))
@@ -470,7 +492,7 @@ class Executor:
             return src.kind if isinstance(insn.src, Reg) else SCALAR
         if insn.op not in (AluOp.ADD, AluOp.SUB):
             return SCALAR
-        d_ptr, s_ptr = kind_is(dst.kind, STACK, INPUT), kind_is(src.kind, STACK, INPUT)
+        d_ptr, s_ptr = kind_is(dst.kind, *self.arith_kinds), kind_is(src.kind, *self.arith_kinds)
         if insn.op is AluOp.ADD:
             if z.truth_of(s_ptr) is False:
                 return dst.kind if z.truth_of(d_ptr) is True else merge_kind(
@@ -588,10 +610,15 @@ class Executor:
         elif isinstance(insn, LoadImm64):
             if insn.pseudo is Pseudo.IMM64:
                 state.regs[insn.dst] = Value(z.const(insn.value), SCALAR)
-            else:
+            elif not self.load_pseudo(pc, insn, state):
                 self.unsupported(pc, insn, state)
         else:
             self.unsupported(pc, insn, state)
+
+    def load_pseudo(self, pc: int, insn: LoadImm64, state: State) -> bool:
+        """Execute a map or code form of ``lddw``; return ``False`` when not modelled."""
+        del pc, insn, state
+        return False
 
     def unsupported(self, pc: int, insn: Instruction, state: State) -> None:
         """Note an instruction the verifier does not model and over-approximate it."""
@@ -614,6 +641,8 @@ class Executor:
         state.cu = z.add(state.cu, z.const(self.profile.insn_cost))
         if isinstance(insn, Exit):
             self.read(pc, state, 0)
+            if not ctx:
+                self.on_exit(pc, state)
             return [], state
         if isinstance(insn, Call):
             self.exec_call(pc, insn, state, ctx, iters)
@@ -630,6 +659,9 @@ class Executor:
         if not succs and not isinstance(insn, Callx):
             self.fall_off(pc, insn, state)
         return [(s, state) for s in succs], None
+
+    def on_exit(self, pc: int, state: State) -> None:
+        """Check what must hold when the program ends (nothing in a standalone program)."""
 
     def fall_off(self, pc: int, insn: Instruction, state: State) -> None:
         """Report control leaving the program after ``pc``."""
@@ -714,8 +746,11 @@ class Executor:
             regs.append(Value(value, kind))
         cu = z.merge([(g, s.cu) for g, s in zip(guards, states, strict=True)])
         memory = self.merge_memory(guards, states)
+        width = max(len(s.refs) for s in states)
+        refs = [z.merge([(g, s.refs[i] if i < len(s.refs) else z.false())
+                         for g, s in zip(guards, states, strict=True)]) for i in range(width)]
         return State(path, regs, memory, cu, states[0].frame_top,
-                     all(s.exact for s in states))
+                     all(s.exact for s in states), refs)
 
     def merge_memory(self, guards: list[Any], states: list[State]) -> Memory:
         """Merge memories: literal-address overlays key by key, bases by if-then-else."""
@@ -872,6 +907,9 @@ class Executor:
             self.fresh_count += 1
         havocked.cu = self.fresh("cu")
         havocked.exact = False
+        if any(isinstance(self.program.slots[pc], Call) for pc in loop.body):
+            havocked.refs = [z.bool_var(f"ref!{self.fresh_count}!{i}")
+                             for i in range(len(state.refs))]
         return havocked
 
     def written_registers(self, loop: Loop) -> set[int]:

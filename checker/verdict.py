@@ -56,6 +56,8 @@ class Counterexample:
     outcome: str
     replayed: bool
     compute_units: int = 0
+    #: Contents of the objects the run starts with: ``(what, bytes)`` (map values, keys).
+    objects: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(frozen=True)

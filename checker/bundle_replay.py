@@ -1,0 +1,246 @@
+"""
+Bundle counterexample replay
+============================
+
+Replays a solver model of one bundle entry point on the reference VM
+(:class:`~arspec.reference.vm.Vm`, interpreter engine, with a tracer). The VM gets the
+entry registers of the hook kind, the input or record bytes, every object region of the
+executor (map values, records, key copies) filled with the model's bytes, and stub helpers
+that return the model's results: ``bpf_map_lookup_elem`` / ``bpf_ringbuf_reserve`` return
+NULL or the object's address, buffers are read or written through the VM's memory (so a bad
+buffer faults at the call's pc, as the runtime's helpers do), ``submit`` / ``discard`` fault
+on a record that is not held, and a taken tail call ends the run. Costs are the helper
+table's, including the per-byte part, as in :func:`arspec.reference.runtime_helpers.bind_helper`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from arspec.reference.helpers import HelperContext, HelperRegistry, HelperSpec
+from arspec.reference.instructions import LoadImm64, Pseudo
+from arspec.reference.memory import Memory
+from arspec.reference.profiles import (
+    HEAP_REGION,
+    HEAP_SIZE,
+    INPUT_BASE,
+    INPUT_REGION,
+    PROGRAM_BASE,
+    PROGRAM_REGION,
+    STACK_REGION,
+)
+from arspec.reference.runtime_helpers import MAP_HANDLE_REGION, get_map_handle
+from arspec.reference.vm import Vm, standard_memory
+from arspec.spec.errors import ExecutionFault, HelperFault, InstructionLimit
+from arspec.spec.helpers import HELPER_TABLE, HelperDef, compute_helper_cost
+
+from . import solver as z
+from .assertions import (
+    Assertion,
+    HelperArgument,
+    NotNull,
+    RecordsReleased,
+    ReleaseOnce,
+)
+from .objects import BundleExecutor
+from .replay import EXPECTED_FAULTS, ConcreteInput, InstanceTracker, concrete_input
+from .verdict import Counterexample
+
+#: Helper buffers larger than this are not copied in a replay (the runtime caps them too).
+COPY_LIMIT = 1 << 20
+
+
+class _TailCallTaken(Exception):
+    """Raised by the tail-call stub: the chain leaves this program at ``pc``."""
+
+    def __init__(self, pc: int) -> None:
+        super().__init__(pc)
+        self.pc = pc
+
+
+@dataclass(frozen=True)
+class BundleOutcome:
+    """What the VM did: fault, units, helper returns, where it ended, leaked records."""
+
+    fault: ExecutionFault | None
+    compute_units: int
+    helper_returns: tuple[tuple[int, int], ...]
+    end_pc: int | None
+    leaked: int
+    tail_call: bool
+
+    def describe(self) -> str:
+        """Return a one-line description."""
+        if self.fault is not None:
+            return f"{self.fault} after {self.compute_units} CU"
+        how = "tail-called out" if self.tail_call else "exited"
+        text = f"{how} at pc {self.end_pc} after {self.compute_units} CU"
+        if self.leaked:
+            text += f" holding {self.leaked} unreleased ring-buffer record(s)"
+        return text
+
+
+@dataclass(frozen=True)
+class BundleReplay:
+    """A concrete run: the input, the entry registers, object contents and the outcome."""
+
+    given: ConcreteInput
+    registers: tuple[int, ...]
+    objects: tuple[tuple[str, bytes], ...]
+    outcome: BundleOutcome
+
+
+def _object_bytes(executor: BundleExecutor, model: z.Model, region: int, size: int) -> bytes:
+    base = region << 32
+    return bytes(model.value(z.select(executor.unknown_memory, z.const(base + i)))
+                 for i in range(size))
+
+
+def replay_bundle_model(executor: BundleExecutor, model: z.Model, *,
+                        compute_limit: int) -> BundleReplay:
+    """Run the entry point on the reference VM with the values ``model`` chose."""
+    given = concrete_input(model, executor.inputs)
+    extra = {"@ctx": model.value(z.var("ctx")), "@loop_index": model.value(z.var("loop_index"))}
+    given = ConcreteInput(given.data, {**given.helper_results, **extra})
+    objects = {region: _object_bytes(executor, model, region, obj.size)
+               for region, obj in sorted(executor.objects.items())}
+    buffers = {key: bytes(model.value(b) for b in names)
+               for key, names in sorted(executor.facts.buffers.items())}
+    return replay_bundle(executor, given, objects, buffers, compute_limit=compute_limit)
+
+
+def replay_bundle(executor: BundleExecutor, given: ConcreteInput, objects: dict[int, bytes],
+                  buffers: dict[str, bytes], *, compute_limit: int) -> BundleReplay:
+    """Run the entry point on the VM with the given input, objects and helper results."""
+    cfg, profile, facts = executor.cfg, executor.profile, executor.facts
+    code = standard_memory(cfg.program, profile).region(PROGRAM_BASE)
+    memory = Memory()
+    memory.add_region(PROGRAM_REGION, code, writable=False)
+    memory.add_region(STACK_REGION, bytearray(profile.stack_size), writable=True)
+    if profile.has_heap:
+        memory.add_region(HEAP_REGION, bytearray(HEAP_SIZE), writable=True)
+    memory.add_region(INPUT_REGION, bytearray(given.data),
+                      writable=executor.entry.kind != "record")
+    for region, data in objects.items():
+        memory.add_region(region, bytearray(data), writable=executor.objects[region].writable)
+    tracker = InstanceTracker(cfg)
+    returns: list[tuple[int, int]] = []
+    held: set[int] = set()
+    maps = executor.context.maps
+
+    def map_of(handle: int) -> int | None:
+        index = (handle >> 32) - MAP_HANDLE_REGION
+        return index if 0 <= index < len(maps) and not handle & 0xFFFFFFFF else None
+
+    def stub(row: HelperDef) -> HelperSpec:
+        def fn(ctx: HelperContext, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+            regs = (r1, r2, r3, r4, r5)
+            if row.size_arg is not None:
+                ctx.charge(compute_helper_cost(row, min(regs[row.size_arg - 1], 1 << 40))
+                           - row.cost)
+            key = tracker.key(ctx.pc)
+            value = given.helper_results.get(key, 0)
+            name = row.name
+            index = map_of(r1)
+            if name in ("bpf_map_lookup_elem", "bpf_map_update_elem", "bpf_map_delete_elem") \
+                    and index is not None:
+                ctx.memory.read_bytes(ctx.pc, r2, maps[index].key_size)
+                if name == "bpf_map_update_elem":
+                    ctx.memory.read_bytes(ctx.pc, r3, maps[index].value_size)
+            if name == "bpf_map_lookup_elem":
+                region = facts.lookups.get(key)
+                value = 0 if value == 0 or region is None else region << 32
+            elif name == "bpf_ringbuf_reserve":
+                region = facts.reservations.get(key)
+                value = 0 if value == 0 or region is None else region << 32
+                if value:
+                    held.add(value)
+            elif name in ("bpf_ringbuf_submit", "bpf_ringbuf_discard"):
+                if r1 not in held:
+                    raise HelperFault(ctx.pc, f"{name}: {r1:#x} is not a held reservation")
+                held.discard(r1)
+            elif name == "bpf_tail_call":
+                if value == 0 and facts.tail_decisions.get(key) is not None:
+                    raise _TailCallTaken(ctx.pc)
+                value = given.helper_results.get(f"{key}:r0", 0)
+            elif name == "arspec_account_read":
+                data = buffers.get(key, bytes(r4 if r4 < COPY_LIMIT else 0))
+                ctx.memory.write_bytes(ctx.pc, r3, data if value == 0 else bytes(len(data)))
+            elif name in ("arspec_account_write", "arspec_log", "bpf_ringbuf_output"):
+                pointer, size = (r3, r4) if name == "arspec_account_write" else (
+                    (r1, r2) if name == "arspec_log" else (r2, r3))
+                ctx.memory.read_bytes(ctx.pc, pointer, min(size, COPY_LIMIT))
+            returns.append((ctx.pc, value))
+            return value
+        return HelperSpec(row.id, row.name, fn, cost=row.cost, deterministic=row.deterministic)
+
+    registry = HelperRegistry(tuple(stub(row) for row in HELPER_TABLE
+                                    if profile.name in row.profiles))
+
+    def resolve(pc: int, insn: LoadImm64) -> int:
+        index = insn.imm
+        mapping = executor.context.map_indices
+        if mapping is not None and insn.pseudo in (Pseudo.MAP_IDX, Pseudo.MAP_IDX_VALUE):
+            index = mapping[index] if 0 <= index < len(mapping) else -1
+        if insn.pseudo in (Pseudo.MAP_FD, Pseudo.MAP_IDX):
+            return get_map_handle(index)
+        region = facts.direct_values.get(pc)
+        if region is None:
+            raise HelperFault(pc, "lddw map value not modelled")
+        return (region << 32) + insn.next_imm
+
+    vm = Vm(cfg.program, profile=profile, helpers=registry, memory=memory,
+            compute_limit=compute_limit, tracer=tracker, pseudo_resolver=resolve,
+            engine="interpreter")
+    args = _entry_registers(executor, given)
+    tail = False
+    try:
+        result = vm.run(cfg.entry, args)
+        fault, units = result.fault, result.compute_units
+        end_pc = tracker.prev
+    except _TailCallTaken as taken:
+        fault, units, end_pc, tail = None, vm.units, taken.pc, True
+    outcome = BundleOutcome(fault, units, tuple(returns), end_pc,
+                            len(held) if fault is None else 0, tail)
+    registers = [0] * 11
+    registers[1:1 + len(args)] = list(args)
+    registers[10] = (STACK_REGION << 32) + profile.stack_frame_size
+    names = {r: o.what for r, o in executor.objects.items()}
+    return BundleReplay(given, tuple(registers),
+                        tuple((names[r], data) for r, data in sorted(objects.items())), outcome)
+
+
+def _entry_registers(executor: BundleExecutor, given: ConcreteInput) -> tuple[int, ...]:
+    kind = executor.entry.kind
+    if kind in ("input", "record"):
+        return (INPUT_BASE, len(given.data))
+    if kind == "async":
+        return tuple(executor.entry_registers)
+    if kind == "tail":
+        return (given.helper_results.get("@ctx", 0),)
+    return (given.helper_results.get("@loop_index", 0), given.helper_results.get("@ctx", 0))
+
+
+def bundle_confirms(assertion: Assertion | None, pc: int, outcome: BundleOutcome) -> bool:
+    """Return whether ``outcome`` shows what ``assertion`` at ``pc`` predicts."""
+    fault = outcome.fault
+    if assertion is None:
+        return isinstance(fault, InstructionLimit)
+    if isinstance(assertion, RecordsReleased):
+        return fault is None and outcome.leaked > 0 and outcome.end_pc == pc
+    if isinstance(assertion, ReleaseOnce):
+        return isinstance(fault, HelperFault) and fault.pc == pc
+    if isinstance(assertion, HelperArgument | NotNull):
+        return isinstance(fault, ExecutionFault) and not isinstance(fault, InstructionLimit) \
+            and fault.pc == pc
+    expected = EXPECTED_FAULTS.get(type(assertion), ())
+    if not isinstance(fault, expected):
+        return False
+    return fault is not None and fault.pc == pc
+
+
+def bundle_counterexample(replay: BundleReplay, replayed: bool) -> Counterexample:
+    """Package a replay as a :class:`Counterexample`."""
+    return Counterexample(replay.registers, replay.given.data, replay.outcome.helper_returns,
+                          replay.outcome.describe(), replayed, replay.outcome.compute_units,
+                          replay.objects)

@@ -1,0 +1,668 @@
+"""
+Bundle memory model and helper contracts
+========================================
+
+:class:`BundleExecutor` extends the symbolic executor of :mod:`~arspec.checker.symbolic`
+to programs of a bundle: map references, map values, ring-buffer records, the entry
+registers of each hook kind and the helper contracts of :mod:`arspec.spec.helpers`.
+
+Every bounded object the program may reach outside its stack (a map value, a reserved
+record, a callback's key copy) gets its own 4 GiB *object region* ``OBJECT_REGION + n``,
+with its size and writability in :attr:`BundleExecutor.objects`; an access through such a
+pointer must stay inside ``[0, size)`` of its region. A single-element array map has one
+shared region (every lookup returns the same element); every other lookup gets a fresh
+region per executed call. Contents are unknown at entry. Aliasing is handled soundly: a
+store through a map-value pointer forgets every other non-shared map-value region, and
+``bpf_map_update_elem`` / ``delete`` forget the regions of their map.
+
+"Pointer or NULL" results (``bpf_map_lookup_elem``, ``bpf_ringbuf_reserve``) are
+``ite(null, 0, base)`` with the kind ``NULLPTR`` on the NULL side, so a use that no null
+check dominates is a satisfiable :class:`~arspec.checker.assertions.NotNull` violation.
+Reservations are tracked as references (:attr:`~arspec.checker.symbolic.State.refs`): each
+``submit``/``discard`` must release a held one, and none may be held at ``exit`` or at a
+successful tail call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from arspec.reference.helpers import HelperRegistry
+from arspec.reference.instructions import Call, LoadImm64, Pseudo
+from arspec.reference.murmur3 import murmur3_32
+from arspec.reference.profiles import (
+    INPUT_BASE,
+    INPUT_REGION,
+    PROGRAM_REGION,
+    SLOT_SIZE,
+    STACK_BASE,
+    STACK_REGION,
+    Profile,
+)
+from arspec.reference.runtime_helpers import MAP_HANDLE_REGION, PROG_CODE_REGION
+from arspec.spec.helpers import HELPER_TABLE, ArgKind, HelperDef, RetKind
+
+from . import solver as z
+from .assertions import (
+    HelperArgument,
+    HelperExists,
+    HelperModelled,
+    InitializedStack,
+    NotNull,
+    RecordsReleased,
+    ReleaseOnce,
+    TypeIsPointer,
+)
+from .cfg import ControlFlow
+from .symbolic import (
+    FUNCREF,
+    INPUT,
+    MAPREF,
+    NULLPTR,
+    OBJECT,
+    OPAQUE,
+    SCALAR,
+    STACK,
+    UNINIT,
+    Context,
+    Executor,
+    Iters,
+    State,
+    Value,
+    instance_key,
+    kind_is,
+)
+
+#: First region number of the verifier's objects (far from the VM's dynamic regions).
+OBJECT_REGION: Final = 0x1000
+#: Largest buffer whose bytes are checked one by one (initialisation, helper writes).
+BYTEWISE_LIMIT: Final = 256
+#: Helpers whose effect the model states exactly (others: result and memory havocked).
+MODELLED: Final = frozenset({
+    "bpf_map_lookup_elem", "bpf_map_update_elem", "bpf_map_delete_elem",
+    "bpf_ringbuf_output", "bpf_ringbuf_reserve", "bpf_ringbuf_submit", "bpf_ringbuf_discard",
+    "bpf_ringbuf_query", "bpf_timer_init", "bpf_timer_set_callback", "bpf_timer_start",
+    "bpf_timer_cancel", "bpf_tail_call", "arspec_get_slot", "arspec_account_read",
+    "arspec_account_write", "bpf_wq_init", "bpf_wq_set_callback", "bpf_wq_start", "arspec_log",
+    "bpf_loop",
+})
+
+
+@dataclass(frozen=True)
+class MapInfo:
+    """What the verifier needs of one bundle map."""
+
+    index: int
+    name: str
+    type: str
+    key_size: int
+    value_size: int
+    max_entries: int
+    timer: int | None = None
+    wq: int | None = None
+    #: prog_array slots: index -> program name.
+    entries: tuple[tuple[int, str], ...] = ()
+
+    @property
+    def single(self) -> bool:
+        """Return whether every lookup returns the same element (a 1-entry array)."""
+        return self.type in ("array", "percpu_array") and self.max_entries == 1
+
+
+@dataclass(frozen=True)
+class MemObject:
+    """One object region: ``size`` bytes, writability, what it is and its map."""
+
+    region: int
+    size: int
+    writable: bool
+    what: str
+    map_index: int | None = None
+    shared: bool = False
+    #: Number of the reservation (for ring records), else ``None``.
+    ref: int | None = None
+
+
+@dataclass(frozen=True)
+class EntryKind:
+    """How one entry point starts (the runtime's entry registers).
+
+    ``kind`` is ``"input"`` (startup/every/watch: an empty input), ``"record"`` (a ring
+    subscriber: a read-only record of at most ``max_record`` bytes), ``"async"`` (a timer or
+    work-queue callback of map ``map_index``), ``"tail"`` (a tail-call target: an opaque
+    context) or ``"loop"`` (a ``bpf_loop`` callback: index and an opaque context).
+    """
+
+    kind: str
+    map_index: int | None = None
+    max_record: int = 0
+
+
+@dataclass(frozen=True)
+class CallEdge:
+    """A tail call or callback installation seen in the code: ``kind`` and its target."""
+
+    pc: int
+    kind: str
+    #: ``(program index, pc)`` of a callback, or ``None`` for a tail call.
+    target: tuple[int, int] | None = None
+    #: Prog-array slot names a tail call may reach.
+    programs: tuple[str, ...] = ()
+
+
+@dataclass
+class BundleContext:
+    """The bundle facts one program's verification needs."""
+
+    profile: Profile
+    maps: tuple[MapInfo, ...]
+    program_index: int
+    map_indices: tuple[int, ...] | None = None
+
+    def helper_for(self, imm: int) -> HelperDef | None:
+        """Return the table row a ``call imm`` reaches in this profile."""
+        for row in HELPER_TABLE:
+            if self.profile.name == "solana":
+                if murmur3_32(row.name.encode()) == imm & 0xFFFFFFFF:
+                    return row
+            elif row.id == imm:
+                return row
+        return None
+
+
+@dataclass
+class Reservation:
+    """One ``bpf_ringbuf_reserve`` call copy: its record region."""
+
+    key: str
+    region: int
+
+
+@dataclass
+class BundleFacts:
+    """What the executor learnt for the replay and the bundle graphs."""
+
+    lookups: dict[str, int] = field(default_factory=dict)
+    reservations: dict[str, int] = field(default_factory=dict)
+    buffers: dict[str, list[Any]] = field(default_factory=dict)
+    tail_decisions: dict[str, Any] = field(default_factory=dict)
+    edges: list[CallEdge] = field(default_factory=list)
+    uses_loop: bool = False
+    direct_values: dict[int, int] = field(default_factory=dict)
+
+
+class BundleExecutor(Executor):
+    """The symbolic executor for one entry point of a bundle program."""
+
+    def __init__(self, cfg: ControlFlow, profile: Profile, session: z.Session, *,
+                 context: BundleContext, entry: EntryKind, unroll_limit: int = 20_000) -> None:
+        max_input = entry.max_record if entry.kind == "record" else 0
+        super().__init__(cfg, profile, session, helpers=HelperRegistry(), max_input=max_input,
+                         unroll_limit=unroll_limit)
+        self.context = context
+        self.entry = entry
+        self.deref_kinds = (STACK, INPUT, OBJECT)
+        self.arith_kinds = (STACK, INPUT, OBJECT, NULLPTR)
+        self.objects: dict[int, MemObject] = {}
+        self.facts = BundleFacts()
+        self.unknown_memory = z.byte_array("unmapped")
+        self.shared_regions: dict[int, int] = {}
+        self.entry_registers: list[int] = []
+
+    # -- objects ----------------------------------------------------------------------------
+
+    def new_object(self, size: int, writable: bool, what: str, *, map_index: int | None = None,
+                   ref: int | None = None) -> MemObject:
+        """Allocate a fresh object region."""
+        region = OBJECT_REGION + len(self.objects)
+        obj = MemObject(region, size, writable, what, map_index, False, ref)
+        self.objects[region] = obj
+        return obj
+
+    def map_value_object(self, info: MapInfo) -> MemObject:
+        """Return the region of a lookup result of ``info`` (shared for 1-entry arrays)."""
+        if info.single:
+            region = self.shared_regions.get(info.index)
+            if region is None:
+                region = OBJECT_REGION + len(self.objects)
+                self.objects[region] = MemObject(region, info.value_size, True,
+                                                 f"value of map {info.name}", info.index, True)
+                self.shared_regions[info.index] = region
+            return self.objects[region]
+        return self.new_object(info.value_size, True, f"value of map {info.name}",
+                               map_index=info.index)
+
+    def forget_regions(self, state: State, regions: list[int]) -> None:
+        """Make the bytes of ``regions`` unknown (they may have been written elsewhere)."""
+        if not regions:
+            return
+        self._flush(state.memory)
+        fresh = z.byte_array(f"objects!{self.fresh_count}")
+        self.fresh_count += 1
+        state.memory.base = z.havoc_regions(state.memory.base, fresh, regions)
+        state.exact = False
+
+    def map_regions(self, map_index: int | None) -> list[int]:
+        """Return the object regions of one map's values (all maps' non-shared if ``None``)."""
+        return sorted(r for r, o in self.objects.items() if o.map_index is not None
+                      and (o.map_index == map_index if map_index is not None else not o.shared))
+
+    # -- entry ------------------------------------------------------------------------------
+
+    def initial_state(self) -> State:
+        """Return the entry state of the hook kind (see :class:`EntryKind`)."""
+        base, init = z.region_initial_memory(
+            self.inputs.data, self.unknown_memory, input_base=INPUT_BASE,
+            zero_regions=[STACK_REGION])
+        from arspec.reference.profiles import HEAP_REGION
+        if self.profile.has_heap:
+            base, init = z.region_initial_memory(
+                self.inputs.data, self.unknown_memory, input_base=INPUT_BASE,
+                zero_regions=[STACK_REGION, HEAP_REGION])
+        regs = [Value(z.const(0), UNINIT) for _ in range(11)]
+        path = z.ule(self.inputs.length, z.const(self.max_input))
+        kind = self.entry.kind
+        if kind in ("input", "record"):
+            regs[1] = Value(z.const(INPUT_BASE), INPUT)
+            regs[2] = Value(self.inputs.length, SCALAR)
+            if kind == "input":
+                path = z.eq(self.inputs.length, z.const(0))
+        elif kind == "async":
+            assert self.entry.map_index is not None
+            info = self.context.maps[self.entry.map_index]
+            from arspec.reference.runtime_helpers import get_map_handle
+            regs[1] = Value(z.const(get_map_handle(info.index)), MAPREF)
+            key = self.new_object(info.key_size, False, f"key copy of map {info.name}")
+            value = self.map_value_object(info)
+            regs[2] = Value(z.const(key.region << 32), OBJECT)
+            regs[3] = Value(z.const(value.region << 32), OBJECT)
+            self.entry_registers = [get_map_handle(info.index), key.region << 32,
+                                    value.region << 32]
+        elif kind == "tail":
+            regs[1] = Value(z.var("ctx"), OPAQUE)
+        elif kind == "loop":
+            regs[1] = Value(z.var("loop_index"), SCALAR)
+            regs[2] = Value(z.var("ctx"), OPAQUE)
+        top = STACK_BASE + self.profile.stack_frame_size
+        regs[10] = Value(z.const(top), STACK)
+        from .symbolic import Memory
+        return State(path, regs, Memory(base, init, {}, True), z.const(0), top)
+
+    # -- memory rules ---------------------------------------------------------------------
+
+    def havoc_memory(self, state: State) -> None:
+        """Forget every byte's value but keep the "initialised" shadow (sound both ways)."""
+        self._flush(state.memory)
+        state.memory.base = z.byte_array(f"memory!{self.fresh_count}")
+        self.fresh_count += 1
+
+    def _object_spans(self, write: bool) -> list[MemObject]:
+        return [o for _, o in sorted(self.objects.items()) if o.writable or not write]
+
+    def range_valid(self, state: State | None, address: Any, size: Any, *, write: bool,
+                    policy: bool) -> Any:
+        """Return: ``size`` bytes at ``address`` are inside a region (VM rule or policy)."""
+        region = z.extract(63, 32, address)
+        offset = z.zero_extend(z.extract(31, 0, address), 64)
+        end = z.add(offset, size)
+        small = z.ule(size, z.const(1 << 32))
+        spans: list[tuple[int, Any]] = []
+        if not policy:
+            spans.append((STACK_REGION, z.const(self.profile.stack_size)))
+        if write is False or self.entry.kind != "record":
+            spans.append((INPUT_REGION, self.inputs.length))
+        if not write and not policy:
+            spans.append((PROGRAM_REGION, z.const(SLOT_SIZE * len(self.program))))
+        spans += [(o.region, z.const(o.size)) for o in self._object_spans(write)]
+        clauses = [z.and_(z.eq(region, z.const(index, 32)), z.ule(end, length))
+                   for index, length in spans]
+        if policy:
+            assert state is not None
+            top = state.frame_top
+            clauses.append(z.and_(z.ule(z.const(STACK_BASE), address),
+                                  z.ule(z.add(address, size), z.const(top)),
+                                  z.ule(address, z.const(top))))
+            live = [z.or_(z.not_(z.eq(region, z.const(o.region, 32))), state.refs[o.ref])
+                    for o in self.objects.values()
+                    if o.ref is not None and o.ref < len(state.refs)]
+            return z.and_(small, z.or_(*clauses), *live)
+        return z.and_(small, z.or_(*clauses))
+
+    def vm_valid(self, address: Any, size: int, *, write: bool) -> Any:
+        """Return the condition under which the VM accepts this access."""
+        return self.range_valid(None, address, z.const(size), write=write, policy=False)
+
+    def policy_valid(self, state: State, kind: Any, address: Any, size: int) -> Any:
+        """Return the bounds rule: inside the stack frames, the input or the object."""
+        inside = self.range_valid(state, address, z.const(size), write=False, policy=True)
+        return z.and_(kind_is(kind, *self.deref_kinds), inside)
+
+    def check_base(self, pc: int, state: State, base_reg: int, base: Value,
+                   fault: Any) -> bool:
+        """Require a non-NULL pointer (the null check), then a dereferenceable kind."""
+        null = kind_is(base.kind, NULLPTR)
+        no_null = self.require(pc, NotNull(base_reg), state, null, z.and_(null, fault))
+        opaque = kind_is(base.kind, OPAQUE)
+        pointer = z.or_(kind_is(base.kind, *self.deref_kinds), null)
+        no_type = self.require(pc, TypeIsPointer(base_reg), state, z.not_(pointer),
+                               z.and_(z.not_(pointer), z.not_(opaque), fault))
+        return no_null and no_type and z.truth_of(opaque) is False
+
+    def store_bytes(self, state: State, address: Any, value: Any, size: int) -> None:
+        """Store, first forgetting map values the store may alias (see the module doc)."""
+        region = z.value_of(z.extract(63, 32, address))
+        target = self.objects.get(region) if region is not None else None
+        if region is None:
+            self.forget_regions(state, self.map_regions(None))
+        elif target is not None and target.map_index is not None and not target.shared:
+            self.forget_regions(state, [r for r in self.map_regions(target.map_index)
+                                        if r != region])
+        super().store_bytes(state, address, value, size)
+
+    # -- lddw -----------------------------------------------------------------------------
+
+    def load_pseudo(self, pc: int, insn: LoadImm64, state: State) -> bool:
+        """Load a map reference, a map value address or a code address."""
+        if insn.pseudo is Pseudo.CODE_ADDR:
+            target = pc + 2 + insn.imm
+            state.regs[insn.dst] = Value(z.const((PROGRAM_REGION << 32) + SLOT_SIZE * target),
+                                         SCALAR)
+            return True
+        index = insn.imm
+        mapping = self.context.map_indices
+        if mapping is not None and insn.pseudo in (Pseudo.MAP_IDX, Pseudo.MAP_IDX_VALUE):
+            index = mapping[index] if 0 <= index < len(mapping) else -1
+        if not 0 <= index < len(self.context.maps):
+            return False
+        info = self.context.maps[index]
+        if insn.pseudo in (Pseudo.MAP_FD, Pseudo.MAP_IDX):
+            from arspec.reference.runtime_helpers import get_map_handle
+            state.regs[insn.dst] = Value(z.const(get_map_handle(index)), MAPREF)
+            return True
+        if insn.pseudo in (Pseudo.MAP_VALUE, Pseudo.MAP_IDX_VALUE) \
+                and info.type in ("array", "percpu_array"):
+            obj = self.map_value_object(info)
+            self.facts.direct_values[pc] = obj.region
+            state.regs[insn.dst] = Value(z.const((obj.region << 32) + insn.next_imm), OBJECT)
+            return True
+        return False
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def arg_map(self, pc: int, row: HelperDef, state: State, reg: int) -> MapInfo | None:
+        """Check a map-reference argument; return the map when it is known."""
+        value = self.read(pc, state, reg)
+        handle = z.value_of(value.value)
+        bad = z.not_(kind_is(value.kind, MAPREF))
+        self.require(pc, HelperArgument(row.name, reg, "a map reference"), state, bad, None)
+        if handle is None:
+            return None
+        index = (handle >> 32) - MAP_HANDLE_REGION
+        if handle & 0xFFFFFFFF or not 0 <= index < len(self.context.maps):
+            return None
+        return self.context.maps[index]
+
+    def arg_buffer(self, pc: int, row: HelperDef, state: State, reg: int, size: Any, *,
+                   write: bool, rule: str) -> None:
+        """Check that ``size`` bytes at register ``reg`` are accessible (and initialised)."""
+        pointer = self.read(pc, state, reg)
+        assertion = HelperArgument(row.name, reg, rule)
+        nonzero = z.not_(z.eq(size, z.const(0)))
+        inside = self.range_valid(state, pointer.value, size, write=write, policy=True)
+        ok = z.and_(kind_is(pointer.kind, STACK, INPUT, OBJECT), inside)
+        fault = z.and_(nonzero, z.not_(self.range_valid(None, pointer.value, size, write=write,
+                                                        policy=False)))
+        self.require(pc, assertion, state, z.and_(nonzero, z.not_(ok)), fault)
+        self.add_fault_exit(state, fault)
+        state.path = z.and_(state.path, z.not_(fault))
+        literal = z.value_of(size)
+        if write or not self.checking:
+            return
+        if literal is not None and literal <= BYTEWISE_LIMIT:
+            if literal:
+                _, init = self.load_bytes(state, pointer.value, literal)
+                self.require(pc, InitializedStack(reg, 0, literal), state, z.not_(init), None)
+        else:
+            self.note(pc, InitializedStack(reg, 0, 0),
+                      "buffer too large or not constant: initialisation not checked")
+
+    def write_buffer(self, state: State, reg: int, size: Any, key: str, ok: Any) -> None:
+        """Fill a helper's output buffer: unknown bytes where ``ok`` holds, else zeros."""
+        address = state.regs[reg].value
+        literal = z.value_of(size)
+        if literal is None or literal > BYTEWISE_LIMIT:
+            self.havoc_memory(state)
+            state.exact = False
+            return
+        names = [z.var(f"buf:{key}:{i}", 8) if self.checking else self.fresh("buf", 8)
+                 for i in range(literal)]
+        if self.checking:
+            self.facts.buffers[key] = names
+        region = z.value_of(z.extract(63, 32, address))
+        target = self.objects.get(region) if region is not None else None
+        if region is None or (target is not None and target.map_index is not None):
+            self.forget_regions(state, self.map_regions(None))
+        memory = state.memory
+        for i, byte in enumerate(names):
+            at = z.add(address, z.const(i))
+            new, init = z.ite(ok, byte, z.const(0, 8)), z.true()
+            spot = z.value_of(at)
+            if spot is not None:
+                memory.overlay[spot] = (new, init)
+            else:
+                self._flush(memory)
+                memory.base = z.store(memory.base, at, new)
+                memory.init = z.store(memory.init, at, init)
+                memory.initial = False
+
+    def arg_check(self, pc: int, row: HelperDef, state: State) -> list[MapInfo | None]:
+        """Check the generic argument contracts of ``row``; return the map per argument."""
+        maps: list[MapInfo | None] = [None] * 6
+        regs = state.regs
+        for i, kind in enumerate(row.args, start=1):
+            if kind is ArgKind.CONST_MAP_PTR:
+                maps[i] = self.arg_map(pc, row, state, i)
+            elif kind in (ArgKind.PTR_TO_MAP_KEY, ArgKind.PTR_TO_MAP_VALUE,
+                          ArgKind.PTR_TO_UNINIT_MAP_VALUE):
+                info = maps[1]
+                if info is None:
+                    self.note(pc, HelperModelled(row.name), "map not known: buffer unchecked")
+                    continue
+                size = info.key_size if kind is ArgKind.PTR_TO_MAP_KEY else info.value_size
+                self.arg_buffer(pc, row, state, i, z.const(size),
+                                write=kind is ArgKind.PTR_TO_UNINIT_MAP_VALUE,
+                                rule=f"a pointer to {size} accessible bytes")
+            elif kind in (ArgKind.PTR_TO_MEM, ArgKind.PTR_TO_UNINIT_MEM):
+                size = self.read(pc, state, i + 1).value
+                self.arg_buffer(pc, row, state, i, size,
+                                write=kind is ArgKind.PTR_TO_UNINIT_MEM,
+                                rule=f"a pointer to r{i + 1} accessible bytes")
+            elif kind in (ArgKind.PTR_TO_TIMER, ArgKind.PTR_TO_WQ):
+                self.arg_async(pc, row, state, i, "timer" if kind is ArgKind.PTR_TO_TIMER
+                               else "wq")
+            elif kind is ArgKind.PTR_TO_FUNC:
+                self.arg_function(pc, row, state, i)
+            elif kind is ArgKind.PTR_TO_ALLOC_MEM:
+                pass
+            else:
+                self.read(pc, state, i)
+        del regs
+        return maps
+
+    def arg_async(self, pc: int, row: HelperDef, state: State, reg: int, what: str) -> None:
+        """Require a pointer to the ``bpf_timer`` / ``bpf_wq`` field of a map value."""
+        pointer = self.read(pc, state, reg)
+        region = z.extract(63, 32, pointer.value)
+        offset = z.extract(31, 0, pointer.value)
+        good = []
+        for obj in self.objects.values():
+            info = self.context.maps[obj.map_index] if obj.map_index is not None else None
+            field_at = None if info is None else (info.timer if what == "timer" else info.wq)
+            if field_at is not None and obj.writable:
+                good.append(z.and_(z.eq(region, z.const(obj.region, 32)),
+                                   z.eq(offset, z.const(field_at, 32))))
+        ok = z.and_(kind_is(pointer.kind, OBJECT), z.or_(*good))
+        self.require(pc, HelperArgument(row.name, reg, f"a pointer to a map value's bpf_{what}"),
+                     state, z.not_(ok), None)
+
+    def arg_function(self, pc: int, row: HelperDef, state: State, reg: int) -> None:
+        """Require a code address; record the callback edge when it is a literal."""
+        value = self.read(pc, state, reg).value
+        literal = z.value_of(value)
+        target: tuple[int, int] | None = None
+        if literal is not None and literal % SLOT_SIZE == 0:
+            region, offset = literal >> 32, (literal & 0xFFFFFFFF) // SLOT_SIZE
+            if region == PROGRAM_REGION and offset < len(self.program) \
+                    and self.program.slots[offset] is not None:
+                target = (self.context.program_index, offset)
+            elif region >= PROG_CODE_REGION:
+                target = (region - PROG_CODE_REGION, offset)
+        if target is None:
+            self.require(pc, HelperArgument(row.name, reg, "a code address"), state, z.true(),
+                         None)
+            return
+        kind = {"bpf_loop": "loop", "bpf_timer_set_callback": "timer",
+                "bpf_wq_set_callback": "wq"}.get(row.name, "callback")
+        if self.checking:
+            edge = CallEdge(pc, kind, target)
+            if edge not in self.facts.edges:
+                self.facts.edges.append(edge)
+
+    def exec_call(self, pc: int, insn: Call, state: State, ctx: Context,
+                  iters: Iters) -> None:
+        """Execute a helper call through its contract in the helper table."""
+        row = self.context.helper_for(insn.imm)
+        if row is None:
+            self.require(pc, HelperExists(insn.imm), state, z.true(), z.true())
+            self.add_fault_exit(state, z.true())
+            state.path = z.false()
+            return
+        key = instance_key(pc, ctx, iters)
+        state.cu = z.add(state.cu, z.const(row.cost))
+        if row.size_arg is not None:
+            size = self.read(pc, state, row.size_arg).value
+            capped = z.ite(z.ult(size, z.const(1 << 40)), size, z.const(1 << 40))
+            state.cu = z.add(state.cu, z.udiv(capped, 250))
+        maps = self.arg_check(pc, row, state)
+        result = z.var(f"helper:{key}") if self.checking else self.fresh("helper")
+        if self.checking:
+            self.inputs.helper_results[key] = result
+        out = Value(result, SCALAR)
+        name = row.name
+        if name not in MODELLED:
+            self.note(pc, HelperModelled(name), "memory effects are havocked")
+            self.havoc_memory(state)
+            state.exact = False
+        elif name == "bpf_map_lookup_elem":
+            out = self.pointer_or_null(pc, key, result, maps[1])
+        elif name == "bpf_ringbuf_reserve":
+            out = self.reserve(pc, row, key, result, maps[1], state)
+        elif name in ("bpf_ringbuf_submit", "bpf_ringbuf_discard"):
+            self.release(pc, row, state)
+        elif name in ("bpf_map_update_elem", "bpf_map_delete_elem"):
+            self.forget_regions(state, self.map_regions(maps[1].index) if maps[1] is not None
+                                else sorted(r for r, o in self.objects.items()
+                                            if o.map_index is not None))
+        elif name == "arspec_account_read":
+            self.write_buffer(state, 3, state.regs[4].value, key, z.eq(result, z.const(0)))
+        elif name in ("bpf_timer_init", "bpf_timer_start", "bpf_timer_cancel",
+                      "bpf_timer_set_callback", "bpf_wq_init", "bpf_wq_set_callback",
+                      "bpf_wq_start"):
+            pass
+        elif name == "bpf_tail_call":
+            out = self.tail_call(pc, key, result, maps[2], state)
+        elif name == "bpf_loop":
+            self.facts.uses_loop = True
+            self.havoc_memory(state)
+            state.cu = z.add(state.cu, self.fresh("loop_cu"))
+            state.exact = False
+            self.cu_exact = False
+        if row.ret is RetKind.VOID and name != "bpf_tail_call":
+            out = Value(result, SCALAR)
+        state.regs[0] = out
+        for reg in range(1, 6):
+            state.regs[reg] = Value(state.regs[reg].value, UNINIT)
+
+    def pointer_or_null(self, pc: int, key: str, result: Any, info: MapInfo | None) -> Value:
+        """Return ``ite(null, 0, base)`` for a lookup (``info`` known) or an opaque value."""
+        if info is None:
+            self.note(pc, HelperModelled("bpf_map_lookup_elem"), "map not known")
+            return Value(result, OPAQUE)
+        obj = self.map_value_object(info)
+        if self.checking:
+            self.facts.lookups[key] = obj.region
+        null = z.eq(result, z.const(0))
+        value = z.ite(null, z.const(0), z.const(obj.region << 32))
+        return Value(value, z.ite(null, z.const(NULLPTR, 8), z.const(OBJECT, 8)))
+
+    def reserve(self, pc: int, row: HelperDef, key: str, result: Any, info: MapInfo | None,
+                state: State) -> Value:
+        """Reserve a record of the constant size in ``r2``: record or NULL, tracked."""
+        size = z.value_of(state.regs[2].value)
+        if info is None or size is None:
+            self.require(pc, HelperArgument(row.name, 2, "a constant record size"), state,
+                         z.true(), None)
+            return Value(result, OPAQUE)
+        number = len(state.refs)
+        obj = self.new_object(size, True, f"record of ring {info.name}", ref=number)
+        if self.checking:
+            self.facts.reservations[key] = obj.region
+        null = z.eq(result, z.const(0))
+        state.refs = [*state.refs, z.not_(null)]
+        value = z.ite(null, z.const(0), z.const(obj.region << 32))
+        return Value(value, z.ite(null, z.const(NULLPTR, 8), z.const(OBJECT, 8)))
+
+    def release(self, pc: int, row: HelperDef, state: State) -> None:
+        """Submit or discard: ``r1`` must be a held reservation, which is released."""
+        pointer = state.regs[1]
+        hits = []
+        for obj in self.objects.values():
+            if obj.ref is None or obj.ref >= len(state.refs):
+                continue
+            hit = z.and_(kind_is(pointer.kind, OBJECT),
+                         z.eq(pointer.value, z.const(obj.region << 32)))
+            hits.append(z.and_(hit, state.refs[obj.ref]))
+            state.refs[obj.ref] = z.and_(state.refs[obj.ref], z.not_(hit))
+        bad = z.not_(z.or_(*hits))
+        self.require(pc, ReleaseOnce(row.name), state, bad, bad)
+        self.add_fault_exit(state, bad)
+        state.path = z.and_(state.path, z.not_(bad))
+
+    def tail_call(self, pc: int, key: str, result: Any, info: MapInfo | None,
+                  state: State) -> Value:
+        """A tail call: the chain may leave here (an exit) or fall through (r0 unknown)."""
+        slots = dict(info.entries) if info is not None else {}
+        index = z.value_of(state.regs[3].value)
+        if index is not None:
+            names: tuple[str, ...] = (slots[index],) if index in slots else ()
+        else:
+            names = tuple(slots[i] for i in sorted(slots))
+        if self.checking and info is not None:
+            edge = CallEdge(pc, "tail", None, names)
+            if edge not in self.facts.edges:
+                self.facts.edges.append(edge)
+        taken = z.eq(result, z.const(0)) if names else z.false()
+        if self.checking:
+            self.facts.tail_decisions[key] = result
+        if z.truth_of(taken) is not False:
+            leaving = state.fork(z.and_(state.path, taken))
+            self.on_exit(pc, leaving)
+            if self.checking and z.truth_of(leaving.path) is not False:
+                self.exits.append(leaving)
+        state.path = z.and_(state.path, z.not_(taken))
+        fall = z.var(f"helper:{key}:r0") if self.checking else self.fresh("tail_r0")
+        if self.checking:
+            self.inputs.helper_results[f"{key}:r0"] = fall
+        return Value(fall, SCALAR)
+
+    def on_exit(self, pc: int, state: State) -> None:
+        """No reservation may still be held when the program (or its chain link) ends."""
+        if not state.refs:
+            return
+        held = z.or_(*state.refs)
+        self.require(pc, RecordsReleased(), state, held, held)
+
+
+__all__ = ["OBJECT_REGION", "BundleContext", "BundleExecutor", "BundleFacts", "CallEdge",
+           "EntryKind", "MapInfo", "MemObject"]

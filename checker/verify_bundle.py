@@ -1,0 +1,634 @@
+"""
+Bundle verification
+===================
+
+:func:`verify_bundle_file` checks every program of a ``program.yaml`` bundle and renders the
+result as text, JSON or SARIF; :func:`verify_bundle` returns the data. Each program is
+verified from every entry point it has: its hook's entry (with the runtime's entry registers,
+:class:`~arspec.checker.objects.EntryKind`) and every callback function installed with
+``bpf_timer_set_callback``, ``bpf_wq_set_callback`` or ``bpf_loop`` (a callback must terminate
+on its own; re-arming a timer is a new invocation, not a loop). The tail-call graph through
+prog arrays is built from the code: a cycle is reported (a chain may then run to the
+tail-call limit of 33), and the compute figure of a chain adds the worst case of every
+program it may reach.
+
+Exit codes: 0 every requested property PROVED; 1 some property REFUTED; 3 nothing refuted
+but something UNKNOWN. Bad input raises :class:`~arspec.spec.errors.InputError` (exit 2).
+
+JSON schema ``arspec-verify/1``
+-------------------------------
+::
+
+    {"format": "arspec-verify/1",
+     "bundle": "<path>", "name": "<bundle name>", "profile": "solana" | "linux",
+     "exit_code": 0 | 1 | 3,
+     "requested": ["termination", "memory", "compute", "determinism"],
+     "programs": [
+       {"name": str, "hook": str, "line": int | null, "budget": int,
+        "worst_case_cu": int | null,        # one invocation of this program alone
+        "chain_worst_case_cu": int | null,  # with every tail call it may make
+        "verdicts": {"termination": "PROVED" | "REFUTED" | "UNKNOWN", ...all properties},
+        "entries": [{"pc": int, "kind": str}],
+        "findings": [
+          {"program": str, "pc": int, "property": str, "verdict": "REFUTED" | "UNKNOWN",
+           "message": str, "assertion": str, "text": "PROGRAM:pc: message (assertion)",
+           "note": str,
+           "counterexample": null | {
+              "registers": [int x 11], "input": "<hex>",
+              "objects": [{"what": str, "bytes": "<hex>"}],
+              "helper_returns": [[pc, value], ...],
+              "outcome": str, "replayed": bool, "compute_units": int}}],
+        "unreachable": [int], "notes": [str]}],
+     "tail_calls": [{"program": str, "pc": int, "targets": [str]}],
+     "callbacks": [{"program": str, "pc": int, "kind": "timer" | "wq" | "loop",
+                    "target": str, "target_pc": int}],
+     "tail_call_cycles": [[str, ...]]}
+
+Versioning: fields are only added within ``arspec-verify/1``; a rename or removal makes
+``arspec-verify/2``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import networkx as nx
+
+from arspec.reference.instructions import Program
+from arspec.reference.load_checks import ProgramRejected, check_program
+from arspec.reference.profiles import Profile, get_profile
+from arspec.reference.runtime import LoadedProgram, load_programs
+from arspec.spec import bundle as schema
+from arspec.spec.errors import InputError, SolverError
+from arspec.spec.loader import load_bundle
+
+from . import solver as z
+from .assertions import TailCallBounded, WithinBudget
+from .bundle_replay import bundle_confirms, bundle_counterexample, replay_bundle_model
+from .cfg import build_cfg
+from .objects import BundleContext, BundleExecutor, CallEdge, EntryKind, MapInfo
+from .replay import REPLAY_LIMIT
+from .symbolic import RawFinding
+from .verdict import PROPERTY_ORDER, Counterexample, Finding, Property, Report, Verdict
+
+FORMAT: Final = "arspec-verify/1"
+OUTPUT_FORMATS: Final = ("text", "json", "sarif")
+EXIT_OK: Final = 0
+EXIT_REFUTED: Final = 1
+EXIT_UNKNOWN: Final = 3
+#: Tail calls one chain may make (runtime facts section 6).
+MAX_TAIL_CALLS: Final = 33
+#: Properties checked whatever the bundle requests (a fault breaks every property).
+ALWAYS: Final = (Property.DIVISION, Property.CONTROL)
+
+_HOOK_ENTRY: Final = {"startup": "input", "every": "input", "watch": "input",
+                      "ringbuf": "record", "tail_call": "tail", "timer": "async",
+                      "workqueue": "async"}
+
+
+@dataclass
+class ProgramResult:
+    """The report of one program plus its entries, hook and source line."""
+
+    name: str
+    hook: str
+    report: Report
+    line: int | None
+    entries: list[tuple[int, str]] = field(default_factory=list)
+    chain_cu: int | None = None
+
+
+@dataclass
+class BundleResult:
+    """Everything :func:`verify_bundle` found."""
+
+    path: str
+    name: str
+    profile: str
+    requested: tuple[Property, ...]
+    programs: list[ProgramResult]
+    tail_calls: list[tuple[str, int, tuple[str, ...]]]
+    callbacks: list[tuple[str, int, str, str, int]]
+    cycles: list[list[str]]
+
+    @property
+    def exit_code(self) -> int:
+        """Return 1 if a requested property is REFUTED, 3 if one is UNKNOWN, else 0."""
+        verdicts = [p.report.verdict(prop) for p in self.programs for prop in self.requested]
+        if Verdict.REFUTED in verdicts:
+            return EXIT_REFUTED
+        if Verdict.UNKNOWN in verdicts:
+            return EXIT_UNKNOWN
+        return EXIT_OK
+
+
+def _map_infos(bundle: schema.Bundle) -> tuple[MapInfo, ...]:
+    out = []
+    for i, (name, spec) in enumerate(bundle.maps.items()):
+        out.append(MapInfo(i, name, spec.type.value, spec.key_size, spec.value_size,
+                           spec.max_entries, spec.timer, spec.wq,
+                           tuple(sorted(spec.entries.items()))))
+    return tuple(out)
+
+
+def _program_lines(path: str, names: list[str]) -> dict[str, int]:
+    """Return the 1-based line of each ``programs.<name>:`` key of the bundle file."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return {}
+    found: dict[str, int] = {}
+    inside = False
+    for number, text in enumerate(lines, start=1):
+        if re.match(r"^programs\s*:", text):
+            inside = True
+            continue
+        if inside and re.match(r"^\S", text) and not text.startswith("#"):
+            inside = False
+        match = re.match(r"^\s{1,8}([A-Za-z_][\w-]*)\s*:", text) if inside else None
+        if match and match.group(1) in names and match.group(1) not in found:
+            found[match.group(1)] = number
+    return found
+
+
+class _EntryRun:
+    """Verify one entry point of one program; findings go to ``report``."""
+
+    def __init__(self, loaded: LoadedProgram, context: BundleContext, profile: Profile,
+                 report: Report, *, budget: int, rlimit: int, timeout: float) -> None:
+        self.loaded = loaded
+        self.context = context
+        self.profile = profile
+        self.report = report
+        self.budget = budget
+        self.rlimit = rlimit
+        self.timeout = timeout
+        self.worst: int | None = None
+        self.edges: list[CallEdge] = []
+        self.complete = False
+
+    def run(self, pc: int, entry: EntryKind) -> None:
+        """Execute the entry symbolically, replay what can fail, check the budget."""
+        program: Program = self.loaded.program
+        cfg = build_cfg(program, pc)
+        name = self.report.program
+        for issue in cfg.issues:
+            prop = {"recursion": Property.TERMINATION, "irreducible": Property.TERMINATION}.get(
+                issue.kind, Property.CONTROL)
+            self.report.add(Finding(name, issue.pc, prop, issue.message, issue.detail))
+        if any(i.kind in ("recursion", "irreducible", "empty") for i in cfg.issues):
+            self.report.notes.append(f"entry pc {pc}: symbolic execution skipped "
+                                     "(unsupported control flow)")
+            return
+        for unreachable in cfg.unreachable:
+            if pc == 0 and unreachable not in self.report.unreachable:
+                self.report.unreachable.append(unreachable)
+        session = z.Session(z.SolverConfig(rlimit=self.rlimit,
+                                           timeout_ms=max(1, int(self.timeout * 1000))))
+        executor = BundleExecutor(cfg, self.profile, session, context=self.context,
+                                  entry=entry)
+        try:
+            executor.run()
+        except SolverError as exc:
+            self.report.add(Finding(name, pc, Property.TERMINATION, "Solver error",
+                                    "solver answers", note=str(exc)))
+            return
+        except RecursionError:
+            self.report.add(Finding(name, pc, Property.TERMINATION,
+                                    "Program too complex for the verifier", "depth limit",
+                                    note="Python recursion limit reached"))
+            return
+        self.edges = list(executor.facts.edges)
+        for raw in executor.findings:
+            self.report.add(self.finding(raw, executor))
+        self.compute(executor)
+        for header, summary in sorted(executor.loops.items()):
+            if summary.ranked:
+                self.report.notes.append(
+                    f"entry pc {pc}: loop at pc {header}: ranking function {summary.ranking}, "
+                    f"at most {summary.max_bound} back edges")
+        if session.unknown_reasons:
+            self.report.notes.append(f"entry pc {pc}: solver gave up "
+                                     f"{len(session.unknown_reasons)} time(s)")
+        self.complete = not executor.incomplete
+
+    def finding(self, raw: RawFinding, executor: BundleExecutor) -> Finding:
+        """Turn a raw finding into a report finding, replaying its model when there is one."""
+        name = self.report.program
+        message, assertion, prop = raw.assertion.message, str(raw.assertion), \
+            raw.assertion.property
+        if not raw.fault or raw.model is None:
+            note = raw.note or ("the solver could not decide" if raw.unknown else "")
+            return Finding(name, raw.pc, prop, message, assertion, note=note)
+        replay = replay_bundle_model(executor, raw.model, compute_limit=REPLAY_LIMIT)
+        ok = bundle_confirms(raw.assertion, raw.pc, replay.outcome)
+        cx = bundle_counterexample(replay, ok)
+        if ok:
+            return Finding(name, raw.pc, prop, message, assertion, Verdict.REFUTED, cx)
+        what = "counterexample" if raw.exact else "approximate counterexample (havocked state)"
+        return Finding(name, raw.pc, prop, message, assertion, Verdict.UNKNOWN, cx,
+                       note=f"{what} did not replay: {replay.outcome.describe()}")
+
+    def compute(self, executor: BundleExecutor) -> None:
+        """Bound the compute units of every ending (exit, fault, tail call) by the budget."""
+        session, name, budget = executor.session, self.report.program, self.budget
+        ends = [(s.path, s.cu) for s in executor.exits] + executor.fault_exits
+        if not ends:
+            self.worst = 0
+            return
+        over = z.or_(*(z.and_(g, z.ult(z.const(budget), cu)) for g, cu in ends))
+        answer, model = session.solve(over)
+        if answer is z.SatResult.UNSAT and executor.cu_exact:
+            self.worst = session.maximum(z.merge(list(ends)), z.or_(*(g for g, _ in ends)),
+                                         limit=budget)
+            if self.worst is None:
+                self.report.add(Finding(name, executor.cfg.entry, Property.COMPUTE,
+                                        WithinBudget.message, str(WithinBudget(budget)),
+                                        note="the solver could not compute the maximum"))
+            return
+        if answer is z.SatResult.UNKNOWN or model is None or not executor.cu_exact:
+            note = ("the solver could not decide" if executor.cu_exact else
+                    "compute units not exactly known (havocked loop or bpf_loop)")
+            self.report.add(Finding(name, executor.cfg.entry, Property.COMPUTE,
+                                    WithinBudget.message, str(WithinBudget(budget)), note=note))
+            return
+        replay = replay_bundle_model(executor, model, compute_limit=budget)
+        ok = bundle_confirms(None, 0, replay.outcome)
+        fault = replay.outcome.fault
+        pc = fault.pc if fault is not None else executor.cfg.entry
+        self.report.add(Finding(name, pc, Property.COMPUTE, WithinBudget.message,
+                                str(WithinBudget(budget)),
+                                Verdict.REFUTED if ok else Verdict.UNKNOWN,
+                                bundle_counterexample(replay, ok),
+                                note="" if ok else "counterexample did not replay: "
+                                f"{replay.outcome.describe()}"))
+
+
+def _requested(bundle: schema.Bundle) -> tuple[Property, ...]:
+    wanted = {Property(p.value) for p in bundle.properties.programs}
+    return tuple(p for p in PROPERTY_ORDER if p in wanted or p in ALWAYS)
+
+
+def _entry_kinds(bundle: schema.Bundle, maps: tuple[MapInfo, ...], hook: str,
+                 prog: schema.Program) -> list[EntryKind]:
+    kind = _HOOK_ENTRY.get(hook, "input")
+    if kind == "record":
+        ring = next(m for m in maps if m.name == getattr(prog.hook, "map", ""))
+        return [EntryKind("record", max_record=max(ring.max_entries - 8, 0))]
+    if kind == "async":
+        return _async_entries(maps, "timer" if hook == "timer" else "wq")
+    return [EntryKind(kind)]
+
+
+def _async_entries(maps: tuple[MapInfo, ...], what: str) -> list[EntryKind]:
+    candidates = [m for m in maps if (m.timer if what == "timer" else m.wq) is not None]
+    return [EntryKind("async", map_index=m.index) for m in candidates] or [EntryKind("tail")]
+
+
+def verify_bundle(path: str, *, timeout: float = 30.0,
+                  rlimit: int = 20_000_000) -> BundleResult:
+    """Verify every program of the bundle at ``path``.
+
+    Parameters
+    ----------
+    path
+        A ``program.yaml`` bundle.
+    timeout
+        Wall-clock limit for the whole run (and fallback per solver query), in seconds.
+    rlimit
+        Deterministic z3 resource units per query.
+
+    Returns
+    -------
+    BundleResult
+        Per-program reports, the tail-call and callback graphs.
+
+    Raises
+    ------
+    InputError
+        The bundle does not load (schema, bytecode, undeclared maps or helpers).
+    """
+    if timeout <= 0 or rlimit <= 0:
+        raise InputError("--timeout and the solver resource limit must be positive")
+    bundle = load_bundle(path)
+    loaded = load_programs(bundle, base_dir=Path(path).parent)
+    profile = get_profile(bundle.profile.value)
+    maps = _map_infos(bundle)
+    names = list(bundle.programs)
+    lines = _program_lines(path, names)
+    deadline = time.monotonic() + timeout
+    results: list[ProgramResult] = []
+    runs: dict[str, list[_EntryRun]] = {}
+    edges: dict[str, list[CallEdge]] = {}
+    pending: list[tuple[str, int, EntryKind]] = []
+    for index, (name, prog) in enumerate(bundle.programs.items()):
+        hook = prog.hook.on
+        budget = prog.budget or bundle.budgets.per_invocation
+        report = Report(name, profile.name, budget=budget)
+        result = ProgramResult(name, hook, report, lines.get(name))
+        results.append(result)
+        runs[name] = []
+        edges[name] = []
+        try:
+            check_program(loaded[name].program, profile)  # type: ignore[index]
+        except ProgramRejected as rejected:
+            cx = Counterexample((), b"", (), f"rejected at load: {rejected.reason}", True)
+            report.add(Finding(name, rejected.pc, Property.CONTROL, "Program rejected at load",
+                               rejected.reason, Verdict.REFUTED, cx))
+            continue
+        for entry in _entry_kinds(bundle, maps, hook, prog):
+            pending.append((name, 0, entry))
+    done: set[tuple[str, int, EntryKind]] = set()
+    while pending:
+        name, pc, entry = pending.pop(0)
+        if (name, pc, entry) in done:
+            continue
+        done.add((name, pc, entry))
+        index = names.index(name)
+        result = results[index]
+        lp = loaded[name]  # type: ignore[index]
+        context = BundleContext(profile, maps, index, lp.map_indices)
+        if time.monotonic() > deadline:
+            result.report.add(Finding(name, pc, Property.TERMINATION, "Time limit reached",
+                                      f"verified within {timeout:g} s",
+                                      note="--timeout reached before this entry was checked"))
+            continue
+        run = _EntryRun(lp, context, profile, result.report, budget=result.report.budget,
+                        rlimit=rlimit, timeout=timeout)
+        run.run(pc, entry)
+        runs[name].append(run)
+        result.entries.append((pc, entry.kind))
+        for edge in run.edges:
+            if edge not in edges[name]:
+                edges[name].append(edge)
+            if edge.target is None:
+                continue
+            target_index, target_pc = edge.target
+            if not 0 <= target_index < len(names):
+                continue
+            target = names[target_index]
+            kinds = _async_entries(maps, edge.kind) if edge.kind in ("timer", "wq") \
+                else [EntryKind("loop")]
+            for kind in kinds:
+                pending.append((target, target_pc, kind))
+    for result in results:
+        _finish_program(result, runs[result.name], bundle)
+    tail_calls, callbacks, cycles = _graphs(results, edges, names)
+    _chain_compute(results, runs, edges, cycles)
+    for result in results:
+        result.report.findings = result.report.sorted_findings()
+        result.report.unreachable.sort()
+    return BundleResult(path, bundle.name or Path(path).stem, profile.name,
+                        _requested(bundle), results, tail_calls, callbacks, cycles)
+
+
+def _finish_program(result: ProgramResult, runs: list[_EntryRun], bundle: schema.Bundle) -> None:
+    del bundle
+    report = result.report
+    if runs and all(r.complete for r in runs):
+        report.checked = set(Property)
+    worst = [r.worst for r in runs]
+    report.worst_case_cu = None if not worst or None in worst else max(
+        w for w in worst if w is not None)
+
+
+def _graphs(results: list[ProgramResult], edges: dict[str, list[CallEdge]], names: list[str]
+            ) -> tuple[list[tuple[str, int, tuple[str, ...]]], list[tuple[str, int, str, str, int]],
+                       list[list[str]]]:
+    graph = nx.DiGraph()
+    graph.add_nodes_from(names)
+    tail_calls = []
+    callbacks = []
+    for name in names:
+        for edge in sorted(edges[name], key=lambda e: (e.pc, e.kind, e.target or (0, 0))):
+            if edge.kind == "tail":
+                tail_calls.append((name, edge.pc, edge.programs))
+                graph.add_edges_from((name, t, {"pc": edge.pc}) for t in edge.programs)
+            elif edge.target is not None and 0 <= edge.target[0] < len(names):
+                callbacks.append((name, edge.pc, edge.kind, names[edge.target[0]],
+                                  edge.target[1]))
+    cycles = sorted(_rotate(c) for c in nx.simple_cycles(graph))
+    for cycle in cycles:
+        text = " -> ".join([*cycle, cycle[0]])
+        for i, member in enumerate(cycle):
+            successor = cycle[(i + 1) % len(cycle)]
+            pc = graph.edges[member, successor]["pc"]
+            result = results[names.index(member)]
+            result.report.add(Finding(member, pc, Property.TERMINATION,
+                                      TailCallBounded.message,
+                                      str(TailCallBounded(text, MAX_TAIL_CALLS)),
+                                      note="the chain ends only through the runtime's limit of "
+                                           f"{MAX_TAIL_CALLS} tail calls"))
+    return tail_calls, callbacks, cycles
+
+
+def _rotate(cycle: list[str]) -> list[str]:
+    start = cycle.index(min(cycle))
+    return cycle[start:] + cycle[:start]
+
+
+def _chain_compute(results: list[ProgramResult], runs: dict[str, list[_EntryRun]],
+                   edges: dict[str, list[CallEdge]], cycles: list[list[str]]) -> None:
+    """Add the worst case of every tail-call target to a program's own figure."""
+    in_cycle = {n for c in cycles for n in c}
+    own = {r.name: (runs[r.name][0].worst if runs[r.name] else None) for r in results}
+    memo: dict[str, int | None] = {}
+
+    def chain(name: str, seen: frozenset[str]) -> int | None:
+        if name in memo:
+            return memo[name]
+        if name in in_cycle or name in seen or own.get(name) is None:
+            return None
+        targets = sorted({t for e in edges[name] if e.kind == "tail" for t in e.programs})
+        figures = [chain(t, seen | {name}) for t in targets]
+        mine = own[name]
+        assert mine is not None
+        value = None if None in figures else mine + max(
+            [f for f in figures if f is not None], default=0)
+        memo[name] = value
+        return value
+
+    for result in results:
+        figure = chain(result.name, frozenset())
+        result.chain_cu = figure
+        report = result.report
+        has_tail = any(e.kind == "tail" and e.programs for e in edges[result.name])
+        if not has_tail or report.verdict(Property.COMPUTE) is Verdict.REFUTED:
+            continue
+        if figure is None:
+            report.add(Finding(result.name, 0, Property.COMPUTE, WithinBudget.message,
+                               str(WithinBudget(report.budget)),
+                               note="the tail-call chain's compute units are not bounded "
+                                    "(a cycle, or a target without a figure)"))
+        elif figure > report.budget:
+            report.add(Finding(result.name, 0, Property.COMPUTE, WithinBudget.message,
+                               str(WithinBudget(report.budget)),
+                               note=f"the tail-call chain may use up to {figure} CU"))
+        if figure is not None:
+            report.notes.append(f"worst-case compute units with tail calls: {figure}")
+
+
+# -- rendering --------------------------------------------------------------------------------
+
+
+def _cx_json(cx: Counterexample | None) -> dict[str, Any] | None:
+    if cx is None:
+        return None
+    return {"registers": list(cx.registers), "input": cx.input.hex(),
+            "objects": [{"what": w, "bytes": b.hex()} for w, b in cx.objects],
+            "helper_returns": [list(p) for p in cx.helper_returns], "outcome": cx.outcome,
+            "replayed": cx.replayed, "compute_units": cx.compute_units}
+
+
+def render_json(result: BundleResult) -> str:
+    """Return the ``arspec-verify/1`` document (see the module docstring)."""
+    programs = []
+    for p in result.programs:
+        r = p.report
+        programs.append({
+            "name": p.name, "hook": p.hook, "line": p.line, "budget": r.budget,
+            "worst_case_cu": r.worst_case_cu, "chain_worst_case_cu": p.chain_cu,
+            "verdicts": {prop.value: v.value for prop, v in r.verdicts.items()},
+            "entries": [{"pc": pc, "kind": k} for pc, k in p.entries],
+            "findings": [{"program": f.program, "pc": f.pc, "property": f.property.value,
+                          "verdict": f.verdict.value, "message": f.message,
+                          "assertion": f.assertion, "text": f.render(), "note": f.note,
+                          "counterexample": _cx_json(f.counterexample)}
+                         for f in r.findings],
+            "unreachable": list(r.unreachable), "notes": list(r.notes)})
+    doc = {"format": FORMAT, "bundle": result.path, "name": result.name,
+           "profile": result.profile, "exit_code": result.exit_code,
+           "requested": [p.value for p in result.requested], "programs": programs,
+           "tail_calls": [{"program": n, "pc": pc, "targets": list(t)}
+                          for n, pc, t in result.tail_calls],
+           "callbacks": [{"program": n, "pc": pc, "kind": k, "target": t, "target_pc": tpc}
+                         for n, pc, k, t, tpc in result.callbacks],
+           "tail_call_cycles": result.cycles}
+    return json.dumps(doc, indent=2, sort_keys=False) + "\n"
+
+
+def _cx_text(program: str, pc: int, cx: Counterexample) -> list[str]:
+    regs = ", ".join(f"r{i}={v:#x}" for i, v in enumerate(cx.registers) if v)
+    lines = [f"{program}:{pc}:   counterexample: registers {{{regs}}} input={cx.input.hex()}"]
+    for what, data in cx.objects:
+        lines.append(f"{program}:{pc}:     {what} = {data.hex() or '(empty)'}")
+    lines.append(f"{program}:{pc}:     helper returns (pc, value): {list(cx.helper_returns)}")
+    lines.append(f"{program}:{pc}:     replay: {cx.outcome}")
+    return lines
+
+
+def render_text(result: BundleResult) -> str:
+    """Return the human report: per program findings, counterexamples, CU and verdicts."""
+    out = [f"bundle {result.name} ({result.path}), profile {result.profile}"]
+    for p in result.programs:
+        r = p.report
+        out.append("")
+        out.append(f"program {p.name} (hook {p.hook}, entries "
+                   + ", ".join(f"pc {pc} {k}" for pc, k in p.entries) + ")")
+        for f in r.findings:
+            out.append(f"{f.render()} [{f.verdict.value}]")
+            if f.counterexample is not None:
+                out += _cx_text(p.name, f.pc, f.counterexample)
+            if f.note:
+                out.append(f"{p.name}:{f.pc}:   note: {f.note}")
+        out += [f"{p.name}:{pc}: Code becomes unreachable" for pc in r.unreachable]
+        out += [f"{p.name}: note: {n}" for n in r.notes]
+        cu = "unknown" if r.worst_case_cu is None else str(r.worst_case_cu)
+        out.append(f"{p.name}: worst-case compute units: {cu} (budget {r.budget})")
+        for prop, verdict in r.verdicts.items():
+            mark = "" if prop in result.requested else " (not requested)"
+            out.append(f"{p.name}: {prop.value}: {verdict.value}{mark}")
+    out.append("")
+    for name, pc, targets in result.tail_calls:
+        out.append(f"tail call: {name}:{pc} -> {', '.join(targets) or '(empty slot)'}")
+    for name, pc, kind, target, tpc in result.callbacks:
+        out.append(f"callback: {name}:{pc} {kind} -> {target}:{tpc}")
+    for cycle in result.cycles:
+        out.append(f"tail-call cycle: {' -> '.join([*cycle, cycle[0]])}")
+    verdict = {EXIT_OK: "all requested properties PROVED", EXIT_REFUTED: "REFUTED",
+               EXIT_UNKNOWN: "UNKNOWN (nothing refuted)"}[result.exit_code]
+    out.append(f"result: {verdict}")
+    return "\n".join(out) + "\n"
+
+
+def _rule_id(message: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", message.lower()).strip("-")
+
+
+def render_sarif(result: BundleResult) -> str:
+    """Return a SARIF 2.1.0 log: one rule per assertion kind, one result per finding."""
+    findings = [(p, f) for p in result.programs for f in p.report.findings]
+    rules: dict[str, dict[str, Any]] = {}
+    for _, f in findings:
+        rule = _rule_id(f.message)
+        rules.setdefault(rule, {"id": rule, "name": f.message,
+                                "shortDescription": {"text": f.message},
+                                "properties": {"property": f.property.value}})
+    ordered = sorted(rules)
+    sarif_results = []
+    for p, f in findings:
+        location: dict[str, Any] = {
+            "physicalLocation": {"artifactLocation": {"uri": result.path}},
+            "logicalLocations": [{"name": f"{f.program}:{f.pc}",
+                                  "fullyQualifiedName": f"{f.program}:{f.pc}",
+                                  "kind": "function"}]}
+        if p.line is not None:
+            location["physicalLocation"]["region"] = {"startLine": p.line}
+        text = f.render() + (f" -- {f.note}" if f.note else "")
+        if f.counterexample is not None:
+            text += f" -- counterexample replay: {f.counterexample.outcome}"
+        sarif_results.append({
+            "ruleId": _rule_id(f.message), "ruleIndex": ordered.index(_rule_id(f.message)),
+            "level": "error" if f.verdict is Verdict.REFUTED else "warning",
+            "message": {"text": text}, "locations": [location],
+            "properties": {"verdict": f.verdict.value, "property": f.property.value}})
+    log = {"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
+           "runs": [{"tool": {"driver": {"name": "arspec", "informationUri":
+                                         "https://example.invalid/arspec",
+                                         "rules": [rules[r] for r in ordered]}},
+                     "results": sarif_results,
+                     "properties": {"format": FORMAT, "exit_code": result.exit_code}}]}
+    return json.dumps(log, indent=2) + "\n"
+
+
+def verify_bundle_file(path: str, *, timeout: float, rlimit: int,
+                       output_format: str) -> tuple[int, str]:
+    """Verify a bundle and render it; return ``(exit code, rendered text)``.
+
+    Parameters
+    ----------
+    path
+        The ``program.yaml`` bundle.
+    timeout
+        Wall-clock limit in seconds (a fallback; ``rlimit`` keeps results deterministic).
+    rlimit
+        z3 resource units per query.
+    output_format
+        ``"text"``, ``"json"`` (``arspec-verify/1``) or ``"sarif"`` (SARIF 2.1.0).
+
+    Returns
+    -------
+    tuple[int, str]
+        0 all requested properties proved, 1 something refuted, 3 something unknown; and
+        the report.
+
+    Raises
+    ------
+    InputError
+        Bad input or usage (the CLI prints it on one line and exits 2).
+    """
+    if output_format not in OUTPUT_FORMATS:
+        raise InputError(f"unknown output format {output_format!r} "
+                         f"(expected one of: {', '.join(OUTPUT_FORMATS)})")
+    result = verify_bundle(path, timeout=timeout, rlimit=rlimit)
+    render = {"text": render_text, "json": render_json, "sarif": render_sarif}[output_format]
+    return result.exit_code, render(result)
+
+
+__all__ = ["FORMAT", "BundleResult", "ProgramResult", "render_json", "render_sarif",
+           "render_text", "verify_bundle", "verify_bundle_file"]
