@@ -45,7 +45,20 @@ from arspec.model.runtime_system import (
     describe_action,
 )
 from arspec.spec import bundle as schema
-from arspec.spec.catalogue import CATALOGUE, UserInvariant, compile_user_invariant
+from arspec.model.starvation import (
+    UNBOUNDED_SLOTS,
+    StarvationOutcome,
+    check_no_starvation,
+    get_lasso_rows,
+    get_starving_item,
+)
+from arspec.spec.catalogue import (
+    CATALOGUE,
+    STARVATION_INVARIANT,
+    UserInvariant,
+    compile_user_invariant,
+    get_requested_invariants,
+)
 from arspec.spec.errors import InputError
 from arspec.spec.loader import load_bundle
 from arspec.spec.scheduler import (
@@ -99,14 +112,31 @@ def check_explore_input(bundle: schema.Bundle, path: str, slots: int | None,
     return horizon
 
 
-def compile_checks(bundle: schema.Bundle) -> CheckSet:
-    """Return the checks a bundle asks for (every catalogue invariant by default)."""
+def get_bundle_invariants(bundle: schema.Bundle) -> list[str]:
+    """Return the catalogue names a bundle asks for (every one by default), liveness too."""
     explore_props = bundle.properties.explore
-    names = ([inv.value for inv in explore_props.invariants] if explore_props is not None
-             else list(CATALOGUE))
+    return get_requested_invariants([inv.value for inv in explore_props.invariants]
+                                    if explore_props is not None else None)
+
+
+def compile_checks(bundle: schema.Bundle) -> CheckSet:
+    """Return the state and step checks a bundle asks for (liveness is checked apart)."""
     user = tuple(compile_user_invariant(bundle, inv.name, inv.expr)
                  for inv in bundle.properties.invariants)
-    return CheckSet(tuple(n for n in CATALOGUE if n in names), user, replica=True)
+    names = tuple(n for n in get_bundle_invariants(bundle) if not CATALOGUE[n].liveness)
+    return CheckSet(names, user, replica=True)
+
+
+def is_starvation_requested(bundle: schema.Bundle) -> bool:
+    """Return whether the bundle asks for ``no_starvation``."""
+    return STARVATION_INVARIANT in get_bundle_invariants(bundle)
+
+
+def run_starvation_check(bundle: schema.Bundle, path: str, *, cache: bool,
+                         max_states: int | None) -> StarvationOutcome:
+    """Return the ``no_starvation`` outcome of ``bundle`` (:mod:`arspec.model.starvation`)."""
+    system = build_system(bundle, path, UNBOUNDED_SLOTS, CheckSet(), cache=cache)
+    return check_no_starvation(system, max_states=max_states)
 
 
 def build_system(bundle: schema.Bundle, path: str, slots: int, checks: CheckSet, *,
@@ -164,11 +194,11 @@ def describe_changes(fields: list[tuple[str, UserInvariant]], pre: RuntimeState,
     return ", ".join(changes)
 
 
-def describe_step(step: TraceStep[ModelState, Action]) -> tuple[str, str]:
-    """Return the (program, result) columns of a trace step."""
+def describe_step(state: ModelState) -> tuple[str, str]:
+    """Return the (program, result) columns of the step that produced ``state``."""
     programs: list[str] = []
     results: list[str] = []
-    for event in step.state.step.events:
+    for event in state.step.events:
         if event.kind == EventKind.RUN and event.item is not None and event.outcome is not None:
             chain = " > ".join([event.item.prog, *event.outcome.tail_calls])
             programs.append(f"{chain} ({event.item.kind.value})")
@@ -184,21 +214,29 @@ def describe_step(step: TraceStep[ModelState, Action]) -> tuple[str, str]:
             results.append("suppressed cascade")
         elif event.kind == EventKind.DEFER:
             results.append(f"deferred {event.count}")
-    if step.state.error is not None:
-        results.append(f"INVALID: {step.state.error}")
+    if state.error is not None:
+        results.append(f"INVALID: {state.error}")
     return ", ".join(programs), ", ".join(results)
 
 
 def render_trace(trace: Trace[ModelState, Action], bundle: schema.Bundle) -> list[str]:
     """Return the trace as table lines: step, slot, action, program, result, changes."""
+    return render_rows(trace.initial, [(step.label, step.state) for step in trace.steps],
+                       bundle)
+
+
+def render_rows(initial: ModelState, steps: Sequence[tuple[str, ModelState]],
+                bundle: schema.Bundle, *, cycle_from: int | None = None) -> list[str]:
+    """Return (label, state) steps as a table; steps from ``cycle_from`` on are marked ``*``."""
     fields = get_named_fields(bundle)
     rows = [("step", "slot", "action", "program", "result", "changes")]
-    previous = trace.initial
-    for n, step in enumerate(trace.steps, 1):
-        program, result = describe_step(step)
-        changes = describe_changes(fields, previous.runtime, step.state.runtime)
-        rows.append((str(n), str(previous.runtime.slot), step.label, program, result, changes))
-        previous = step.state
+    previous = initial
+    for n, (label, state) in enumerate(steps, 1):
+        program, result = describe_step(state)
+        changes = describe_changes(fields, previous.runtime, state.runtime)
+        mark = "*" if cycle_from is not None and n > cycle_from else ""
+        rows.append((f"{n}{mark}", str(previous.runtime.slot), label, program, result, changes))
+        previous = state
     widths = [max(len(row[i]) for row in rows) for i in range(6)]
     return ["    " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
             .rstrip() for row in rows]
@@ -220,17 +258,21 @@ def get_violation_reason(system: RuntimeSystem, violation: Violation[ModelState,
 
 
 def render_report(system: RuntimeSystem, result: ExplorationResult[ModelState, Action],
-                  path: str, reductions: bool, timing: bool) -> str:
-    """Return the report text of an exploration."""
+                  path: str, reductions: bool, timing: bool,
+                  starvation: StarvationOutcome | None = None) -> str:
+    """Return the report text of an exploration (and of the starvation check, if run)."""
     bundle = system.bundle
     lines = [f"explore {bundle.name or Path(path).stem} ({path}): {system.slots} slots, "
              f"reductions {'on' if reductions else 'off'}"]
     names = get_check_names(system)
-    width = max(len(n) for n in names)
+    width = max(len(n) for n in [*names, STARVATION_INVARIANT])
     for name, verdict in sorted(result.invariant_verdicts,
                                 key=lambda nv: names.index(nv[0])):
         shown = Verdict.BOUND_REACHED if verdict == Verdict.UNDECIDED else verdict
         lines.append(f"  {name.ljust(width)}  {shown.value}")
+    if starvation is not None:
+        lines.append(f"  {STARVATION_INVARIANT.ljust(width)}  {starvation.verdict.value}"
+                     f"  (fair cycles, slot-abstracted: {starvation.states} states)")
     st = result.stats
     lines.append(f"states {st.states}, transitions {st.transitions}, depth {st.max_depth}")
     if result.bound is not None:
@@ -246,8 +288,35 @@ def render_report(system: RuntimeSystem, result: ExplorationResult[ModelState, A
         lines.append(f"VIOLATED {violation.invariant}: {reason}")
         lines.append(f"  shortest trace: {len(violation.trace)} steps")
         lines.extend(render_trace(violation.trace, bundle))
-    lines.append(f"verdict: {result.verdict.value}")
+    if starvation is not None:
+        lines.extend(render_starvation(starvation, bundle))
+    lines.append(f"verdict: {combine_verdicts(result.verdict, starvation).value}")
     return "\n".join(lines) + "\n"
+
+
+def render_starvation(outcome: StarvationOutcome, bundle: schema.Bundle) -> list[str]:
+    """Return the note or the lasso of a starvation check (steps on the cycle marked ``*``)."""
+    if outcome.note is not None:
+        return [f"{STARVATION_INVARIANT}: {outcome.note}"]
+    if outcome.lasso is None:
+        return []
+    initial, rows, prefix = get_lasso_rows(outcome.lasso)
+    cycle = len(rows) - prefix
+    return [f"VIOLATED {STARVATION_INVARIANT}: {get_starving_item(outcome.lasso)} stays "
+            "queued forever on a weakly fair run",
+            f"  lasso: prefix {prefix} steps, then cycle {cycle} steps (marked *) forever",
+            *render_rows(initial, rows, bundle, cycle_from=prefix)]
+
+
+def combine_verdicts(verdict: Verdict, starvation: StarvationOutcome | None) -> Verdict:
+    """Return the overall verdict of an exploration and a starvation check."""
+    if starvation is None or verdict == Verdict.VIOLATED:
+        return verdict
+    if starvation.verdict == Verdict.VIOLATED:
+        return Verdict.VIOLATED
+    if starvation.verdict != Verdict.HOLDS:
+        return Verdict.BOUND_REACHED
+    return verdict
 
 
 # --------------------------------------------------------------------------- traces as data
@@ -345,16 +414,19 @@ def explore_bundle(path: str, *, slots: int | None = None, max_states: int | Non
                      progress=progress, progress_every=2000)
     if progress is not None and progress_stream is not None:
         progress_stream.write("\n")
-    report = render_report(system, result, path, reductions, timing)
+    starvation = (run_starvation_check(bundle, path, cache=reductions, max_states=max_states)
+                  if is_starvation_requested(bundle) else None)
+    report = render_report(system, result, path, reductions, timing, starvation)
     first = result.violation
     if trace_out is not None and first is not None:
         write_text(trace_out, encode_trace(path, horizon, first,
                                            get_violation_reason(system, first)))
     if dot_out is not None:
         write_dots(dot_out, result, first)
-    if result.violations:
+    overall = combine_verdicts(result.verdict, starvation)
+    if overall == Verdict.VIOLATED:
         return EXIT_VIOLATED, report
-    if result.verdict != Verdict.HOLDS:
+    if overall != Verdict.HOLDS:
         return EXIT_INCONCLUSIVE, report
     return EXIT_OK, report
 
@@ -478,7 +550,12 @@ def explore_verdicts(path: str, *, slots: int, reductions: bool,
                      bounds=Bounds(max_states=max_states), stop_at_first_violation=False,
                      ample=EnvironmentOrder(system) if reductions else None,
                      canonicalize=system.canonicalize if reductions else None)
-    return {name: verdict.value for name, verdict in result.invariant_verdicts}
+    verdicts = {name: verdict.value for name, verdict in result.invariant_verdicts}
+    if is_starvation_requested(bundle):
+        starvation = run_starvation_check(bundle, path, cache=reductions,
+                                          max_states=max_states)
+        verdicts[STARVATION_INVARIANT] = starvation.verdict.value
+    return verdicts
 
 
 __all__: Sequence[str] = ["explore_bundle", "explore_verdicts", "replay_trace"]

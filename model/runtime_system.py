@@ -283,7 +283,7 @@ class RuntimeSystem:
     :param invoker: runs programs (usually a :class:`CachingInvoker` over the reference).
     :param slots: the horizon: states at this slot have no successors.
     :param checks: the checks to evaluate.
-    :raises ModelError: for an unknown catalogue name or a horizon below 1.
+    :raises ModelError: for an unknown catalogue name, a liveness one, or a horizon below 1.
     """
 
     def __init__(self, bundle: schema.Bundle, invoker: Invoker, *, slots: int,
@@ -297,6 +297,9 @@ class RuntimeSystem:
         for name in self.checks.catalogue:
             if name not in CATALOGUE:
                 raise ModelError(f"unknown catalogue invariant {name!r}")
+            if CATALOGUE[name].liveness:
+                raise ModelError(f"{name!r} is a liveness property: check it with "
+                                 "arspec.model.starvation, not as a state or step check")
         self.config = get_runtime_config(bundle)
         self.domain_keys = list(self.config.domains)
         initial = create_initial_state(bundle)

@@ -149,6 +149,7 @@ class Invocation:
     written: list[AccountName] = field(default_factory=list)
     records: int = 0
     random_calls: int = 0
+    tail_calls_refused: int = 0
     current: LoadedProgram | None = None
 
     def __post_init__(self) -> None:
@@ -179,16 +180,18 @@ class Invocation:
             if result.fault is not None:
                 return InvocationOutcome(r0=result.r0, compute_units=used,
                                          fault=str(result.fault),
-                                         tail_calls=tuple(self.tail_calls))
+                                         tail_calls=tuple(self.tail_calls),
+                                         tail_calls_refused=self.tail_calls_refused)
             if self.reservations:
                 count = len(self.reservations)
                 return InvocationOutcome(
                     r0=result.r0, compute_units=used, tail_calls=tuple(self.tail_calls),
-                    fault=f"{count} ring-buffer reservation(s) neither submitted nor discarded")
+                    tail_calls_refused=self.tail_calls_refused, fault=f"{count} ring-buffer reservation(s) neither submitted nor discarded")
             return InvocationOutcome(r0=result.r0, compute_units=used,
                                      tail_calls=tuple(self.tail_calls), logs=tuple(self.logs),
                                      records_produced=self.records,
-                                     accounts_written=tuple(dict.fromkeys(self.written)))
+                                     accounts_written=tuple(dict.fromkeys(self.written)),
+                                     tail_calls_refused=self.tail_calls_refused)
 
     def replace_code(self, loaded: LoadedProgram) -> None:
         """Swap in the tail-call target's code and a fresh stack (other regions stay)."""
@@ -499,6 +502,8 @@ def helper_tail_call(inv: Invocation, ctx: HelperContext, r1: int, r2: int, r3: 
     if outcome.result is TailCallResult.JUMPED:
         assert outcome.target is not None
         raise TailCallJump(outcome.target, r1)
+    if outcome.result is TailCallResult.LIMIT_REACHED:
+        inv.tail_calls_refused += 1
     return ctx.vm.regs[0]
 
 

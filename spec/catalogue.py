@@ -29,17 +29,38 @@ The catalogue
     are never overwritten before they are consumed, and a consume delivers exactly the
     committed, not discarded records in ring order, one item per subscriber.
 ``tail_call_limit``
-    No tail-call chain is longer than the preset's limit (33 in ``linux_like``).
+    No tail-call chain reaches the preset's limit (33 in ``linux_like``, 3 in ``minimal``)
+    and asks for more: a ``bpf_tail_call`` that falls through because the chain already
+    made ``limit`` tail calls violates it, and so does (only on a faulty runtime) a chain
+    longer than the limit. The spec's tail-call code (:mod:`~arspec.spec.tailcall`) never
+    jumps past the limit, so "chains <= limit" alone could never fail on a real bundle;
+    what a real bundle can do is spin through a ``prog_array`` cycle until the limit cuts it
+    and the program silently goes on after the call -- the run-time counterpart of the
+    verifier's report of a program-array cycle that could spin ``limit`` times. A chain of
+    exactly ``limit`` tail calls that asks for no further one holds.
 ``watcher_cascade``
     No watcher cascade reaches the runtime's safety net: no trigger is ever suppressed for
     exceeding the preset's maximum cascade depth.
 ``progress``
     The scheduler can always advance: the FIFO head fits an empty slot (an idle slot tick is
-    progress). That a transition never raises is checked by the explorer itself.
+    progress). That a transition never raises is checked by the explorer itself. No bundle
+    can violate it under the current spec: the schema requires ``per_slot >=
+    per_invocation`` and every program budget ``<= per_invocation``, so every head fits an
+    empty slot; the check guards the scheduler and the schema against regressions (a
+    planted-fault test breaks it).
 ``bounded_response``
     Every queued work item runs within ``properties.explore.response_bound`` slots of the
-    slot it was enqueued in.
-
+    slot it was enqueued in (checked within the exploration horizon).
+``no_starvation``
+    A liveness property, checked by :mod:`arspec.model.starvation` on a slot-abstracted
+    state graph (not by a predicate here): under weak fairness of the scheduler's own
+    actions, no queued work item stays queued forever. It is checked when a bundle has no
+    ``properties.explore`` (every catalogue invariant is then checked); the schema's
+    ``properties.explore.invariants`` cannot name it yet. No bundle can violate it under the current spec: the FIFO is strict, every head
+    fits an empty slot, so the head runs at the start of every slot's run phase, and an item
+    with ``n`` items ahead of it runs within ``n + 1`` slots; exploring proves it for a
+    bundle whose abstract state space is finite, and a planted out-of-order scheduler
+    shows the check catches starvation.
 User invariants
 ---------------
 :func:`compile_user_invariant` checks an expression's names against the bundle and returns
@@ -327,13 +348,20 @@ def get_ringbuf_violation(ctx: CatalogueContext, pre: RuntimeState, events: Sequ
 
 def get_tail_call_violation(ctx: CatalogueContext, pre: RuntimeState, events: Sequence[Event],
                             post: RuntimeState) -> str | None:
-    """Return why a transition runs a tail-call chain over the limit, or ``None``."""
+    """Return why a transition's tail-call chain exceeds or hits the limit, or ``None``."""
     for event in events:
-        if event.kind == EventKind.RUN and event.outcome is not None and event.item is not None:
-            chain = len(event.outcome.tail_calls)
-            if chain > ctx.tail_call_limit:
-                return (f"{event.item.prog} ran a chain of {chain} tail calls, over the "
-                        f"limit {ctx.tail_call_limit}")
+        if event.kind != EventKind.RUN or event.outcome is None or event.item is None:
+            continue
+        outcome = event.outcome
+        chain = len(outcome.tail_calls)
+        if chain > ctx.tail_call_limit:
+            return (f"{event.item.prog} ran a chain of {chain} tail calls, over the "
+                    f"limit {ctx.tail_call_limit}")
+        if outcome.tail_calls_refused:
+            path = " > ".join([event.item.prog, *outcome.tail_calls])
+            return (f"{event.item.prog}'s tail-call chain ({path}) reached the limit "
+                    f"{ctx.tail_call_limit} and {outcome.tail_calls_refused} further tail "
+                    "call(s) fell through")
     return None
 
 
@@ -384,7 +412,8 @@ class CatalogueEntry:
     """One catalogue invariant: its state part and its transition part (either may be absent).
 
     ``double_execution`` marks the invariant whose transition part needs the callback sites
-    that already ran in the slot (:func:`get_double_execution_violation`).
+    that already ran in the slot (:func:`get_double_execution_violation`); ``liveness`` one
+    that is a property of infinite runs, checked on its own graph and with neither part.
     """
 
     name: str
@@ -392,6 +421,7 @@ class CatalogueEntry:
     state: StatePredicate | None = None
     transition: TransitionPredicate | None = None
     double_execution: bool = False
+    liveness: bool = False
 
 
 CATALOGUE: Final[dict[str, CatalogueEntry]] = {
@@ -408,7 +438,7 @@ CATALOGUE: Final[dict[str, CatalogueEntry]] = {
         "ringbuf_fifo", "ring records delivered in order, never discarded ones, never overwritten",
         transition=get_ringbuf_violation),
     "tail_call_limit": CatalogueEntry(
-        "tail_call_limit", "tail-call chains within the preset's limit",
+        "tail_call_limit", "tail-call chains never reach the preset's limit and ask for more",
         transition=get_tail_call_violation),
     "watcher_cascade": CatalogueEntry(
         "watcher_cascade", "watcher cascades bounded without the runtime's safety net",
@@ -419,7 +449,27 @@ CATALOGUE: Final[dict[str, CatalogueEntry]] = {
     "bounded_response": CatalogueEntry(
         "bounded_response", "every queued item runs within the response bound",
         state=get_response_violation),
+    "no_starvation": CatalogueEntry(
+        "no_starvation", "under weak fairness no queued item waits forever", liveness=True),
 }
+
+#: The liveness invariant (checked by :mod:`arspec.model.starvation`).
+STARVATION_INVARIANT: Final = "no_starvation"
+
+
+def get_requested_invariants(requested: Sequence[str] | None) -> list[str]:
+    """Return the catalogue names to check, in catalogue order (every one by default).
+
+    :param requested: ``properties.explore.invariants``, or ``None`` when the bundle has no
+        ``properties.explore`` (then every entry, :data:`STARVATION_INVARIANT` included).
+    :raises InputError: for a name the catalogue does not have.
+    """
+    if requested is None:
+        return list(CATALOGUE)
+    for name in requested:
+        if name not in CATALOGUE:
+            raise InputError(f"unknown explore invariant {name!r}")
+    return [name for name in CATALOGUE if name in requested]
 
 
 # --------------------------------------------------------------------------- user invariants

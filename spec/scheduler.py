@@ -220,7 +220,9 @@ class InvocationOutcome:
     ``fault`` is ``None`` on success, else a one-line reason (a VM fault, the budget
     exceeded, or a helper misuse). ``tail_calls`` names the programs jumped to, in order;
     ``records_produced`` counts ring records submitted or output; ``accounts_written`` the
-    accounts changed by successful account writes.
+    accounts changed by successful account writes; ``tail_calls_refused`` counts the tail
+    calls that fell through because the chain had already used the preset's limit (the
+    program went on after the call, as in Linux).
     """
 
     r0: int
@@ -230,6 +232,7 @@ class InvocationOutcome:
     logs: tuple[bytes, ...] = ()
     records_produced: int = 0
     accounts_written: tuple[AccountName, ...] = ()
+    tail_calls_refused: int = 0
 
 
 class EventKind(StrEnum):
