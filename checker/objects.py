@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from arspec.reference.helpers import HelperRegistry
-from arspec.reference.instructions import Call, LoadImm64, Pseudo
+from arspec.reference.instructions import Call, Imm, JmpCond, Jump, LoadImm64, Pseudo
 from arspec.reference.murmur3 import murmur3_32
 from arspec.reference.profiles import (
     INPUT_BASE,
@@ -54,7 +54,7 @@ from .assertions import (
     ReleaseOnce,
     TypeIsPointer,
 )
-from .cfg import ControlFlow
+from .cfg import ControlFlow, Function
 from .symbolic import (
     FUNCREF,
     INPUT,
@@ -209,6 +209,8 @@ class BundleExecutor(Executor):
         self.unknown_memory = z.byte_array("unmapped")
         self.shared_regions: dict[int, int] = {}
         self.entry_registers: list[int] = []
+        #: The NULL conditions of "pointer or NULL" results, by term id (kept alive here).
+        self.null_conditions: dict[int, Any] = {}
 
     # -- objects ----------------------------------------------------------------------------
 
@@ -360,12 +362,37 @@ class BundleExecutor(Executor):
                                         if r != region])
         super().store_bytes(state, address, value, size)
 
+    # -- null checks ----------------------------------------------------------------------
+
+    def exec_jump(self, function: Function, pc: int, insn: Jump,
+                  state: State) -> list[tuple[int, State]]:
+        """Split on a jump; a null check also settles "pointer or NULL" registers."""
+        value = state.regs[insn.dst].value
+        condition = z.null_condition(value) if self.null_conditions else None
+        tests_zero = (insn.cond in (JmpCond.EQ, JmpCond.NE) and isinstance(insn.src, Imm)
+                      and insn.src.value == 0)
+        succs = super().exec_jump(function, pc, insn, state)
+        if condition is None or not tests_zero \
+                or condition.get_id() not in self.null_conditions:
+            return succs
+        target = pc + 1 + insn.offset
+        for successor, branch in succs:
+            is_null = (successor == target) == (insn.cond is JmpCond.EQ)
+            if target == pc + 1:
+                continue
+            branch.regs = [Value(z.assume(r.value, condition, is_null),
+                                 r.kind if isinstance(r.kind, int)
+                                 else _literal_kind(z.assume(r.kind, condition, is_null)))
+                           for r in branch.regs]
+            branch.refs = [z.assume(r, condition, is_null) for r in branch.refs]
+        return succs
+
     # -- lddw -----------------------------------------------------------------------------
 
     def load_pseudo(self, pc: int, insn: LoadImm64, state: State) -> bool:
         """Load a map reference, a map value address or a code address."""
         if insn.pseudo is Pseudo.CODE_ADDR:
-            target = pc + 2 + insn.imm
+            target = pc + 1 + insn.imm
             state.regs[insn.dst] = Value(z.const((PROGRAM_REGION << 32) + SLOT_SIZE * target),
                                          SCALAR)
             return True
@@ -419,6 +446,10 @@ class BundleExecutor(Executor):
         literal = z.value_of(size)
         if write or not self.checking:
             return
+        if literal is None:
+            sizes = z.leaves(size)
+            # Checking the largest possible size is stricter than any smaller one.
+            literal = sizes[-1] if sizes is not None else None
         if literal is not None and literal <= BYTEWISE_LIMIT:
             if literal:
                 _, init = self.load_bytes(state, pointer.value, literal)
@@ -593,6 +624,7 @@ class BundleExecutor(Executor):
         if self.checking:
             self.facts.lookups[key] = obj.region
         null = z.eq(result, z.const(0))
+        self.null_conditions[null.get_id()] = null
         value = z.ite(null, z.const(0), z.const(obj.region << 32))
         return Value(value, z.ite(null, z.const(NULLPTR, 8), z.const(OBJECT, 8)))
 
@@ -609,6 +641,7 @@ class BundleExecutor(Executor):
         if self.checking:
             self.facts.reservations[key] = obj.region
         null = z.eq(result, z.const(0))
+        self.null_conditions[null.get_id()] = null
         state.refs = [*state.refs, z.not_(null)]
         value = z.ite(null, z.const(0), z.const(obj.region << 32))
         return Value(value, z.ite(null, z.const(NULLPTR, 8), z.const(OBJECT, 8)))
@@ -662,6 +695,12 @@ class BundleExecutor(Executor):
             return
         held = z.or_(*state.refs)
         self.require(pc, RecordsReleased(), state, held, held)
+
+
+def _literal_kind(kind: Any) -> Any:
+    """Return a kind term as a Python constant when it became a literal."""
+    value = z.value_of(kind)
+    return kind if value is None else value
 
 
 __all__ = ["OBJECT_REGION", "BundleContext", "BundleExecutor", "BundleFacts", "CallEdge",

@@ -280,6 +280,77 @@ def udiv(a: BV, divisor: int) -> BV:
     return _fold(z3.UDiv(a, z3.BitVecVal(divisor, width_of(a))), a)
 
 
+def _conjuncts(term: Bool) -> list[Bool]:
+    """Return the top-level conjuncts of ``term`` (nested ``And`` flattened)."""
+    out, stack = [], [term]
+    while stack:
+        node = stack.pop()
+        if z3.is_and(node):
+            stack.extend(reversed(node.children()))
+        elif truth_of(node) is not True:
+            out.append(node)
+    return out
+
+
+def leaves(term: BV, *, cap: int = 256) -> list[int] | None:
+    """Return a superset of the values of ``term``, built of literals, ``If`` and ``+``.
+
+    ``None`` when the term has another shape or the set would exceed ``cap`` values. The
+    largest value is a sound upper bound of ``term`` on every path.
+    """
+    memo: dict[int, frozenset[int] | None] = {}
+    width = width_of(term)
+    mask = (1 << width) - 1
+
+    def walk(node: Any) -> frozenset[int] | None:
+        ident = node.get_id()
+        if ident in memo:
+            return memo[ident]
+        value = value_of(node)
+        result: frozenset[int] | None
+        if value is not None:
+            result = frozenset({value})
+        elif z3.is_app_of(node, z3.Z3_OP_ITE):
+            a, b = walk(node.children()[1]), walk(node.children()[2])
+            result = None if a is None or b is None else a | b
+        elif z3.is_app_of(node, z3.Z3_OP_BADD):
+            result = frozenset({0})
+            for child in node.children():
+                part = walk(child)
+                if part is None or result is None:
+                    result = None
+                    break
+                result = frozenset((x + y) & mask for x in result for y in part)
+                if len(result) > cap:
+                    result = None
+                    break
+        else:
+            result = None
+        if result is not None and len(result) > cap:
+            result = None
+        memo[ident] = result
+        return result
+
+    found = walk(term)
+    return None if found is None else sorted(found)
+
+
+def assume(term: Any, condition: Bool, value: bool) -> Any:
+    """Return ``term`` with the sub-term ``condition`` replaced by ``value``, simplified.
+
+    Equal to ``term`` wherever ``condition == value`` holds (a path that implies it).
+    """
+    replaced = z3.substitute(term, (condition, z3.BoolVal(value)))
+    return term if replaced.eq(term) else z3.simplify(replaced)
+
+
+def null_condition(term: BV) -> Bool | None:
+    """Return ``c`` when ``term`` is ``If(c, 0, x)`` (a "pointer or NULL"), else ``None``."""
+    if z3.is_app_of(term, z3.Z3_OP_ITE) and value_of(term.children()[1]) == 0:
+        return term.children()[0]
+    return None
+
+
 def initialised_array(default: bool) -> Array:
     """Return a constant boolean array."""
     return z3.K(z3.BitVecSort(64), z3.BoolVal(default))
@@ -468,6 +539,69 @@ class Session:
         self.config = config or SolverConfig()
         self.queries = 0
         self.unknown_reasons: list[str] = []
+        self._symbols: dict[int, tuple[Any, frozenset[int]]] = {}
+
+    def symbols_of(self, term: Any) -> frozenset[int]:
+        """Return the ids of the free bit-vector and boolean constants of ``term``.
+
+        Array constants are left out on purpose: every memory read mentions the same
+        arrays, so they would tie every condition to every other. Leaving them out only
+        makes :meth:`sliced` drop more, which can cost precision, never soundness.
+        """
+        ident = term.get_id()
+        cached = self._symbols.get(ident)
+        if cached is not None:
+            return cached[1]
+        stack, order = [term], []
+        while stack:
+            node = stack.pop()
+            if node.get_id() in self._symbols:
+                continue
+            order.append(node)
+            stack.extend(c for c in node.children() if c.get_id() not in self._symbols)
+        for node in reversed(order):
+            nid = node.get_id()
+            if nid in self._symbols:
+                continue
+            if z3.is_const(node) and node.decl().kind() == z3.Z3_OP_UNINTERPRETED \
+                    and not z3.is_array(node):
+                found = frozenset({nid})
+            elif z3.is_quantifier(node) or z3.is_lambda(node) if hasattr(z3, "is_lambda") \
+                    else z3.is_quantifier(node):
+                found = frozenset()
+            else:
+                found = frozenset().union(*(self._symbols[c.get_id()][1]
+                                            for c in node.children()
+                                            if c.get_id() in self._symbols))
+            self._symbols[nid] = (node, found)
+        return self._symbols[ident][1]
+
+    def sliced(self, conditions: Sequence[Bool]) -> Bool:
+        """Return the conjuncts of ``conditions`` connected to the last one by a constant.
+
+        A slice is implied by the whole conjunction, so "the slice is unsatisfiable" proves
+        "the whole is unsatisfiable"; a satisfiable slice says nothing.
+        """
+        parts: list[Any] = []
+        for condition in conditions:
+            parts.extend(_conjuncts(condition))
+        goal = _conjuncts(conditions[-1]) if conditions else []
+        keep = {p.get_id() for p in goal}
+        wanted: set[int] = set()
+        for p in goal:
+            wanted |= self.symbols_of(p)
+        changed = True
+        while changed:
+            changed = False
+            for p in parts:
+                if p.get_id() in keep:
+                    continue
+                found = self.symbols_of(p)
+                if found & wanted:
+                    keep.add(p.get_id())
+                    wanted |= found
+                    changed = True
+        return and_(*(p for p in parts if p.get_id() in keep))
 
     def _make_solver(self) -> Any:
         solver = z3.Solver()
@@ -478,14 +612,32 @@ class Session:
 
     @guarded
     def check(self, *conditions: Bool) -> SatResult:
-        """Return whether the conjunction of ``conditions`` is satisfiable."""
-        result, _ = self.solve(*conditions)
+        """Return whether the conjunction of ``conditions`` is satisfiable.
+
+        The slice of the conditions around the last one is tried first (see
+        :meth:`sliced`); only when it is satisfiable is the whole conjunction asked.
+        """
+        if len(conditions) > 1 and truth_of(and_(*conditions)) is None:
+            part = self.sliced(conditions)
+            if not part.eq(and_(*conditions)):
+                first, _ = self._solve_one(part)
+                if first is SatResult.UNSAT:
+                    return first
+        result, _ = self._solve_one(and_(*conditions))
         return result
 
     @guarded
     def solve(self, *conditions: Bool) -> tuple[SatResult, Model | None]:
-        """Return the answer and, when satisfiable, a model."""
-        folded = and_(*conditions)
+        """Return the answer and, when satisfiable, a model (a slice is tried first)."""
+        if len(conditions) > 1 and truth_of(and_(*conditions)) is None:
+            part = self.sliced(conditions)
+            if not part.eq(and_(*conditions)):
+                first, _ = self._solve_one(part)
+                if first is SatResult.UNSAT:
+                    return first, None
+        return self._solve_one(and_(*conditions))
+
+    def _solve_one(self, folded: Bool) -> tuple[SatResult, Model | None]:
         known = truth_of(folded)
         if known is False:
             return SatResult.UNSAT, None
@@ -510,6 +662,9 @@ class Session:
         if known is not None:
             return known if known <= limit else None
         width = width_of(term)
+        candidates = leaves(term)
+        if candidates is not None and candidates[-1] < 1 << (width - 1):
+            return candidates[-1] if candidates[-1] <= limit else None
         above = z3.UGT(term, z3.BitVecVal(limit, width))
         if self.check(*conditions, above) is not SatResult.UNSAT:
             return None

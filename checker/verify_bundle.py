@@ -171,6 +171,7 @@ class _EntryRun:
         self.worst: int | None = None
         self.edges: list[CallEdge] = []
         self.complete = False
+        self.reached: set[int] = set()
 
     def run(self, pc: int, entry: EntryKind) -> None:
         """Execute the entry symbolically, replay what can fail, check the budget."""
@@ -185,9 +186,7 @@ class _EntryRun:
             self.report.notes.append(f"entry pc {pc}: symbolic execution skipped "
                                      "(unsupported control flow)")
             return
-        for unreachable in cfg.unreachable:
-            if pc == 0 and unreachable not in self.report.unreachable:
-                self.report.unreachable.append(unreachable)
+        self.reached = {p for f in cfg.functions.values() for p in f.graph.nodes}
         session = z.Session(z.SolverConfig(rlimit=self.rlimit,
                                            timeout_ms=max(1, int(self.timeout * 1000))))
         executor = BundleExecutor(cfg, self.profile, session, context=self.context,
@@ -240,6 +239,10 @@ class _EntryRun:
         ends = [(s.path, s.cu) for s in executor.exits] + executor.fault_exits
         if not ends:
             self.worst = 0
+            return
+        bound = z.leaves(z.merge(list(ends))) if executor.cu_exact else None
+        if bound is not None and bound[-1] <= budget:
+            self.worst = bound[-1]
             return
         over = z.or_(*(z.and_(g, z.ult(z.const(budget), cu)) for g, cu in ends))
         answer, model = session.solve(over)
@@ -390,6 +393,10 @@ def verify_bundle(path: str, *, timeout: float = 30.0,
 def _finish_program(result: ProgramResult, runs: list[_EntryRun], bundle: schema.Bundle) -> None:
     del bundle
     report = result.report
+    if runs:
+        reached = set().union(*(r.reached for r in runs))
+        program = runs[0].loaded.program
+        report.unreachable = [pc for pc, _ in program.instructions() if pc not in reached]
     if runs and all(r.complete for r in runs):
         report.checked = set(Property)
     worst = [r.worst for r in runs]
