@@ -17,7 +17,7 @@ import enum
 import gc
 import time
 from array import array
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
@@ -27,6 +27,7 @@ S = TypeVar("S")
 A = TypeVar("A")
 S_contra = TypeVar("S_contra", contravariant=True)
 A_contra = TypeVar("A_contra", contravariant=True)
+A_co = TypeVar("A_co", covariant=True)
 
 #: Rough cost, in bytes, of one entry in the ``bytes -> id`` dict plus the key object header
 #: (CPython 3.11, 64-bit): dict slot and index (~40), ``bytes`` header (33), int id (~28,
@@ -66,6 +67,45 @@ class TransitionSystem(Protocol[S, A]):
     def describe(self, action: A) -> str:
         """Return a one-line, deterministic description of ``action``."""
         ...
+
+
+class BulkSuccessors(Protocol[S, A_co]):
+    """Optional fast path a :class:`TransitionSystem` may also implement.
+
+    Contract: ``successors(state)`` returns exactly
+    ``[(a, encode(apply(state, a)), apply(state, a)) for a in actions(state)]``, in the order
+    of ``actions(state)`` (the position in the list is the action index). The explorer uses it
+    instead of ``actions``/``apply``/``encode`` whenever no partial-order reduction is active;
+    ``replay`` still uses the generic methods, so a divergence is reported as
+    non-determinism. :func:`check_successors` tests the contract on given states.
+    """
+
+    def successors(self, state: S) -> Sequence[tuple[A_co, bytes, S]]:
+        """Return ``(action, encoding of post-state, post-state)`` for every enabled action."""
+        ...
+
+
+def check_successors(system: TransitionSystem[S, A], states: Iterable[S]) -> int:
+    """Check the :class:`BulkSuccessors` contract of ``system`` on ``states``.
+
+    :param system: a system that implements ``successors``.
+    :param states: the states to check (for example every state of an exploration).
+    :returns: the number of transitions compared.
+    :raises ModelError: on the first state where ``successors`` disagrees with
+        ``actions``/``apply``/``encode`` (or if ``system`` has no ``successors``).
+    """
+    bulk = getattr(system, "successors", None)
+    if not callable(bulk):
+        raise ModelError("system has no successors() method")
+    compared = 0
+    for state in states:
+        expected = [(a, system.encode(post), post) for a in system.actions(state)
+                    for post in (system.apply(state, a),)]
+        got = list(bulk(state))
+        if got != expected:
+            raise ModelError(f"successors({state!r}) = {got!r}, expected {expected!r}")
+        compared += len(got)
+    return compared
 
 
 class AmpleSelector(Protocol[S_contra, A_contra]):
@@ -178,9 +218,9 @@ class StateSpace:
 
     ids: dict[bytes, int] = field(default_factory=dict)
     keys: list[bytes] = field(default_factory=list)
-    parent: array[int] = field(default_factory=lambda: array("q"))
-    action_index: array[int] = field(default_factory=lambda: array("l"))
-    depth: array[int] = field(default_factory=lambda: array("l"))
+    parent: array[int] = field(default_factory=lambda: array("i"))
+    action_index: array[int] = field(default_factory=lambda: array("i"))
+    depth: array[int] = field(default_factory=lambda: array("i"))
     record_edges: bool = False
     edge_src: array[int] = field(default_factory=lambda: array("q"))
     edge_dst: array[int] = field(default_factory=lambda: array("q"))
@@ -342,6 +382,47 @@ def _expand_reduced(state: S, acts: Sequence[A], chosen: Sequence[int] | None,
     return range(len(acts)), [r[0] for r in results], [r[1] for r in results]
 
 
+def _all_of_1(preds: Sequence[Callable[[S], bool]]) -> Callable[[S], bool] | None:
+    """Return one predicate that holds iff every one of ``preds`` holds (None if empty).
+
+    The explorer calls this conjunction first and evaluates the individual predicates only
+    when it fails, which saves the per-predicate loop on the (common) passing path.
+    """
+    if not preds:
+        return None
+    if len(preds) == 1:
+        return preds[0]
+    if len(preds) == 2:
+        p, q = preds
+        return lambda s: p(s) and q(s)
+    if len(preds) == 3:
+        p, q, r = preds
+        return lambda s: p(s) and q(s) and r(s)
+    half = len(preds) // 2
+    left, right = _all_of_1(preds[:half]), _all_of_1(preds[half:])
+    assert left is not None and right is not None
+    return lambda s: left(s) and right(s)
+
+
+def _all_of_3(preds: Sequence[Callable[[S, A, S], bool]],
+              ) -> Callable[[S, A, S], bool] | None:
+    """Like :func:`_all_of_1`, for transition predicates ``(pre, action, post)``."""
+    if not preds:
+        return None
+    if len(preds) == 1:
+        return preds[0]
+    if len(preds) == 2:
+        p, q = preds
+        return lambda s, a, t: p(s, a, t) and q(s, a, t)
+    if len(preds) == 3:
+        p, q, r = preds
+        return lambda s, a, t: p(s, a, t) and q(s, a, t) and r(s, a, t)
+    half = len(preds) // 2
+    left, right = _all_of_3(preds[:half]), _all_of_3(preds[half:])
+    assert left is not None and right is not None
+    return lambda s, a, t: left(s, a, t) and right(s, a, t)
+
+
 class _Run(Generic[S, A]):
     """Mutable bookkeeping of one exploration (kept off the hot loop's locals)."""
 
@@ -418,8 +499,9 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
     run: _Run[S, A] = _Run(names)
     # found: invariant -> (kind, state id, action index or -1)
     found = run.found
+    # ``ids`` preserves insertion order, which is id order: ``space.keys`` is rebuilt from it
+    # once at the end instead of being appended to for every state.
     ids = space.ids
-    keys = space.keys
     parent = space.parent
     aindex = space.action_index
     depth_arr = space.depth
@@ -427,10 +509,16 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
     apply = system.apply
     actions_of = system.actions
     describe = system.describe
+    bulk: Callable[[S], Sequence[tuple[A, bytes, S]]] | None = None
+    if ample is None:
+        bulk = getattr(system, "successors", None)
     canon = canonicalize
+    # The bulk fast path, called straight from the loop when nothing has to be added to it.
+    direct = bulk if canon is None else None
     max_depth = bounds.max_depth
     max_states = bounds.max_states if bounds.max_states is not None else -1
     max_mem = bounds.max_memory_bytes
+    count = 0  # states stored so far (the next id)
     key_bytes = 0
     transitions = 0
     bound: str | None = None
@@ -438,17 +526,37 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
     trans_invs = [(inv.name, inv.holds) for inv in transition_invariants]
     tags = space.tags
     next_progress = progress_every
+    parent_append = parent.append
+    aindex_append = aindex.append
+    ids_get = ids.get
 
     def memory_estimate() -> int:
-        n = len(keys)
         per_state = _ENTRY_OVERHEAD + 8 + parent.itemsize + aindex.itemsize + depth_arr.itemsize
         edges = len(space.edge_src) * 32
-        return n * per_state + key_bytes + edges
+        return count * per_state + key_bytes + edges
 
-    def check_state(state: S, sid: int) -> None:
-        for name, holds in state_invs:
-            if name not in found and not holds(state):
-                found[name] = ("state", sid, -1)
+    def fill_depth(level: int) -> None:
+        # Breadth-first: every state stored since the last call is at depth ``level``.
+        missing = count - len(depth_arr)
+        if missing > 0:
+            depth_arr.extend(array(depth_arr.typecode, [level]) * missing)
+
+    def expand(state: S) -> tuple[Sequence[int] | None, Sequence[tuple[A, bytes, S]]]:
+        """Return (action indices or None for 0..n-1, [(action, key, post)]) of ``state``."""
+        if bulk is not None:
+            succ = bulk(state)
+            if canon is not None:
+                succ = [(a, encode(c), c) for a, _, p in succ for c in (canon(p),)]
+            return None, succ
+        acts = actions_of(state)
+        if ample is None:
+            if canon is None:
+                return None, [(a, encode(p), p) for a in acts for p in (apply(state, a),)]
+            return None, [(a, encode(c), c) for a in acts
+                          for c in (canon(apply(state, a)),)]
+        order, posts, pkeys = _expand_reduced(
+            state, acts, ample.select(state, acts), apply, canon, encode, ids)
+        return order, [(acts[i], k, p) for i, k, p in zip(order, pkeys, posts, strict=True)]
 
     frontier: list[S] = []
     for i, init in enumerate(system.initial_states()):
@@ -457,19 +565,21 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
         key = encode(init)
         if key in ids:
             continue
-        if len(keys) == max_states:
+        if count == max_states:
             bound = "max-states"
             break
-        ids[key] = len(keys)
-        keys.append(key)
+        ids[key] = count
+        count += 1
         key_bytes += len(key)
-        parent.append(-1)
-        aindex.append(i)
-        depth_arr.append(0)
+        parent_append(-1)
+        aindex_append(i)
         if tagger is not None:
             tags.append(tagger(init))
-        check_state(init, len(keys) - 1)
+        for name, holds in state_invs:
+            if name not in found and not holds(init):
+                found[name] = ("state", count - 1, -1)
         frontier.append(init)
+    fill_depth(0)
 
     level = 0
     first_id = 0
@@ -478,35 +588,30 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
     active_t = [e for e in trans_invs if e[0] not in found]
     active_s = [e for e in state_invs if e[0] not in found]
     len_found = len(found)
+    # Conjunctions of the active invariants: the individual ones run only when these fail.
+    all_t = _all_of_3([e[1] for e in active_t])
+    all_s = _all_of_1([e[1] for e in active_s])
     while frontier and not halt and bound is None:
         next_frontier: list[S] = []
+        frontier_append = next_frontier.append
         at_bound = max_depth is not None and level >= max_depth
-        for offset, state in enumerate(frontier):
-            sid = first_id + offset
-            acts = actions_of(state)
-            if not acts:
+        for sid, state in enumerate(frontier, first_id):
+            if direct is not None:
+                order = None
+                succ = direct(state)
+            else:
+                order, succ = expand(state)
+            if not succ:
                 if check_deadlock and DEADLOCK not in found:
                     found[DEADLOCK] = ("deadlock", sid, -1)
                     halt = stop = stop_at_first_violation
                     if halt:
                         break
                 continue
-            order: Sequence[int]
-            if ample is None:
-                order = range(len(acts))
-                posts = [apply(state, a) for a in acts]
-                if canon is not None:
-                    posts = [canon(p) for p in posts]
-                pkeys = [encode(p) for p in posts]
-            else:
-                order, posts, pkeys = _expand_reduced(
-                    state, acts, ample.select(state, acts), apply, canon, encode, ids)
-            transitions += len(order)
-            for n, idx in enumerate(order):
-                a = acts[idx]
-                post = posts[n]
-                key = pkeys[n]
-                if active_t:
+            transitions += len(succ)
+            for idx, (a, key, post) in (enumerate(succ) if order is None
+                                        else zip(order, succ, strict=True)):
+                if all_t is not None and not all_t(state, a, post):
                     for name, holds_t in active_t:
                         if not holds_t(state, a, post):
                             found[name] = ("transition", sid, idx)
@@ -515,25 +620,26 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
                         len_found = len(found)
                         active_t = [e for e in active_t if e[0] not in found]
                         active_s = [e for e in active_s if e[0] not in found]
-                target = ids.get(key)
+                        all_t = _all_of_3([e[1] for e in active_t])
+                        all_s = _all_of_1([e[1] for e in active_s])
+                target = ids_get(key)
                 if target is None:
                     if at_bound:
                         bound = "max-depth"
                         continue
-                    if len(keys) == max_states:
+                    if count == max_states:
                         bound = "max-states"
                         halt = True
                         break
-                    target = len(keys)
+                    target = count
                     ids[key] = target
-                    keys.append(key)
+                    count += 1
                     key_bytes += len(key)
-                    parent.append(sid)
-                    aindex.append(idx)
-                    depth_arr.append(level + 1)
+                    parent_append(sid)
+                    aindex_append(idx)
                     if tagger is not None:
                         tags.append(tagger(post))
-                    if active_s:
+                    if all_s is not None and not all_s(post):
                         for name, holds in active_s:
                             if not holds(post):
                                 found[name] = ("state", target, -1)
@@ -541,8 +647,10 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
                             len_found = len(found)
                             active_t = [e for e in active_t if e[0] not in found]
                             active_s = [e for e in active_s if e[0] not in found]
+                            all_t = _all_of_3([e[1] for e in active_t])
+                            all_s = _all_of_1([e[1] for e in active_s])
                             stop = stop or stop_at_first_violation
-                    next_frontier.append(post)
+                    frontier_append(post)
                     if (target & 4095) == 0 and max_mem is not None \
                             and memory_estimate() > max_mem:
                         bound = "max-memory"
@@ -550,7 +658,7 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
                     if target >= next_progress:
                         next_progress += progress_every
                         if progress is not None:
-                            progress(Progress(len(keys), transitions, level + 1,
+                            progress(Progress(count, transitions, level + 1,
                                               len(next_frontier),
                                               time.perf_counter() - start))
                 if record_edges:
@@ -564,20 +672,22 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
                     break
             if halt:
                 break
+        fill_depth(level + 1)
         if halt:
             break
         first_id += len(frontier)
         frontier = next_frontier
         level += 1
         if progress is not None:
-            progress(Progress(len(keys), transitions, level if frontier else level - 1,
+            progress(Progress(count, transitions, level if frontier else level - 1,
                               len(frontier), time.perf_counter() - start))
         if max_mem is not None and bound is None and memory_estimate() > max_mem:
             bound = "max-memory"
     elapsed = time.perf_counter() - start
+    space.keys = list(ids)
     if bound is None and not stop and not frontier:
         space.complete = True
-    stats = Statistics(len(keys), transitions, max(depth_arr) if len(depth_arr) else 0,
+    stats = Statistics(count, transitions, max(depth_arr) if len(depth_arr) else 0,
                        elapsed, memory_estimate())
     return _finish(system, space, run, stats, bound)
 
