@@ -44,7 +44,6 @@ from arspec.model.runtime_system import (
     RuntimeSystem,
     describe_action,
 )
-from arspec.spec import bundle as schema
 from arspec.model.starvation import (
     UNBOUNDED_SLOTS,
     StarvationOutcome,
@@ -52,6 +51,7 @@ from arspec.model.starvation import (
     get_lasso_rows,
     get_starving_item,
 )
+from arspec.spec import bundle as schema
 from arspec.spec.catalogue import (
     CATALOGUE,
     STARVATION_INVARIANT,

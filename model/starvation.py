@@ -10,9 +10,9 @@ graph, which has cycles, and hands it to :func:`arspec.model.liveness.check_star
 
 The slot abstraction
 --------------------
-A state is identified without its absolute slot. With ``T`` the first slot after every
-scripted write and every domain's last listed slot (``scenario.writes`` and
-``domains[].slots`` are the only time tables of a bundle) and ``L`` the least common
+A state is identified without its absolute slot. With ``T`` the first slot after slot 0
+(startup), every scripted write and every domain's last listed slot (``scenario.writes``,
+``domains[].slots`` and startup are the only time tables of a bundle) and ``L`` the least common
 multiple of the ``every`` periods, the slot is replaced by ``slot`` below ``T`` and by
 ``T + (slot - T) mod L`` from ``T`` on; every other time is made relative to it: an armed
 timer's expiry is shifted by the same amount (a timer that already has its queued item keeps
@@ -62,6 +62,7 @@ from arspec.model.liveness import Lasso, check_starvation
 from arspec.model.runtime_system import (
     ModelState,
     RuntimeSystem,
+    StepInfo,
     copy_runtime_state,
     describe_action,
     encode_model_state,
@@ -140,7 +141,8 @@ def create_slot_abstraction(bundle: schema.Bundle, cpus: int) -> SlotAbstraction
     for domain in config.domains.values():
         last.extend(domain.slots or ())
     period = math.lcm(*(n for _, n in config.every)) if config.every else 1
-    return SlotAbstraction(max(last) + 1 if last else 0, period, cpus)
+    # Slot 0 is a time table entry too: startup programs are due only there.
+    return SlotAbstraction(max(last) + 1 if last else 1, period, cpus)
 
 
 def get_abstraction_obstacle(bundle: schema.Bundle, system: RuntimeSystem) -> str | None:
@@ -347,8 +349,9 @@ def get_lasso_rows(lasso: Lasso[WatchedState, LiveAction],
                    ) -> tuple[ModelState, list[tuple[str, ModelState]], int]:
     """Return the lasso's initial runtime state, its (label, state) steps and prefix length."""
     steps: list[TraceStep[WatchedState, LiveAction]] = [*lasso.prefix.steps, *lasso.cycle]
-    return (lasso.prefix.initial.model, [(s.label, s.state.model) for s in steps],
-            len(lasso.prefix))
+    rows = [(s.label, dataclasses.replace(s.state.model, step=StepInfo())
+             if isinstance(s.action, Watch) else s.state.model) for s in steps]
+    return lasso.prefix.initial.model, rows, len(lasso.prefix)
 
 
 def get_starving_item(lasso: Lasso[WatchedState, LiveAction]) -> str:

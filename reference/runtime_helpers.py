@@ -186,7 +186,8 @@ class Invocation:
                 count = len(self.reservations)
                 return InvocationOutcome(
                     r0=result.r0, compute_units=used, tail_calls=tuple(self.tail_calls),
-                    tail_calls_refused=self.tail_calls_refused, fault=f"{count} ring-buffer reservation(s) neither submitted nor discarded")
+                    tail_calls_refused=self.tail_calls_refused,
+                    fault=f"{count} ring-buffer reservation(s) neither submitted nor discarded")
             return InvocationOutcome(r0=result.r0, compute_units=used,
                                      tail_calls=tuple(self.tail_calls), logs=tuple(self.logs),
                                      records_produced=self.records,

@@ -56,11 +56,13 @@ The catalogue
     state graph (not by a predicate here): under weak fairness of the scheduler's own
     actions, no queued work item stays queued forever. It is checked when a bundle has no
     ``properties.explore`` (every catalogue invariant is then checked); the schema's
-    ``properties.explore.invariants`` cannot name it yet. No bundle can violate it under the current spec: the FIFO is strict, every head
-    fits an empty slot, so the head runs at the start of every slot's run phase, and an item
-    with ``n`` items ahead of it runs within ``n + 1`` slots; exploring proves it for a
-    bundle whose abstract state space is finite, and a planted out-of-order scheduler
-    shows the check catches starvation.
+    ``properties.explore.invariants`` cannot name it yet. No bundle can violate it under
+    the current spec: the FIFO is strict and every head fits an empty slot, so the head
+    runs at the start of every slot's run phase, and an item with ``n`` items ahead of it
+    runs within ``n + 1`` slots. Exploring proves it for a bundle whose abstract state
+    space is finite; a planted out-of-order scheduler shows that the check catches
+    starvation.
+
 User invariants
 ---------------
 :func:`compile_user_invariant` checks an expression's names against the bundle and returns
