@@ -335,9 +335,10 @@ class BundleExecutor(Executor):
         """Return the condition under which the VM accepts this access."""
         return self.range_valid(None, address, z.const(size), write=write, policy=False)
 
-    def policy_valid(self, state: State, kind: Any, address: Any, size: int) -> Any:
+    def policy_valid(self, state: State, kind: Any, address: Any, size: int, *,
+                     write: bool = False) -> Any:
         """Return the bounds rule: inside the stack frames, the input or the object."""
-        inside = self.range_valid(state, address, z.const(size), write=False, policy=True)
+        inside = self.range_valid(state, address, z.const(size), write=write, policy=True)
         return z.and_(kind_is(kind, *self.deref_kinds), inside)
 
     def check_base(self, pc: int, state: State, base_reg: int, base: Value,

@@ -448,7 +448,8 @@ class Executor:
         return self.require(pc, TypeIsPointer(base_reg), state, z.not_(pointer),
                             z.and_(z.not_(pointer), fault))
 
-    def policy_valid(self, state: State, kind: Kind, address: Any, size: int) -> Any:
+    def policy_valid(self, state: State, kind: Kind, address: Any, size: int, *,
+                     write: bool = False) -> Any:
         """Return the verifier's bounds rule for an access through a ``kind`` pointer."""
         in_stack = z.and_(z.ule(z.const(STACK_BASE), address),
                           z.ule(address, z.const(state.frame_top - size)))
@@ -468,7 +469,7 @@ class Executor:
         fault = z.not_(valid)
         pointer = kind_is(base.kind, *self.deref_kinds)
         typed = self.check_base(pc, state, base_reg, base, fault)
-        inside = self.policy_valid(state, base.kind, address, size)
+        inside = self.policy_valid(state, base.kind, address, size, write=write)
         bounded = self.require(pc, ValidAccess(base_reg, offset, size, write), state,
                                z.and_(pointer, z.not_(inside)), z.and_(pointer, fault))
         if not (typed and bounded and self.checking):

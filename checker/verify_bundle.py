@@ -254,12 +254,12 @@ class _EntryRun:
                                         WithinBudget.message, str(WithinBudget(budget)),
                                         note="the solver could not compute the maximum"))
             return
-        if answer is z.SatResult.UNKNOWN or model is None or not executor.cu_exact:
-            note = ("the solver could not decide" if executor.cu_exact else
-                    "compute units not exactly known (havocked loop or bpf_loop)")
+        if answer is z.SatResult.UNKNOWN or model is None:
             self.report.add(Finding(name, executor.cfg.entry, Property.COMPUTE,
-                                    WithinBudget.message, str(WithinBudget(budget)), note=note))
+                                    WithinBudget.message, str(WithinBudget(budget)),
+                                    note="the solver could not decide"))
             return
+        # With inexact units the model may be spurious: only a replayed overrun refutes.
         replay = replay_bundle_model(executor, model, compute_limit=budget)
         ok = bundle_confirms(None, 0, replay.outcome)
         fault = replay.outcome.fault
@@ -268,8 +268,10 @@ class _EntryRun:
                                 str(WithinBudget(budget)),
                                 Verdict.REFUTED if ok else Verdict.UNKNOWN,
                                 bundle_counterexample(replay, ok),
-                                note="" if ok else "counterexample did not replay: "
-                                f"{replay.outcome.describe()}"))
+                                note="" if ok else (
+                                    "" if executor.cu_exact else "compute units not exactly "
+                                    "known (havocked loop or bpf_loop); ")
+                                + f"counterexample did not replay: {replay.outcome.describe()}"))
 
 
 def _requested(bundle: schema.Bundle) -> tuple[Property, ...]:
