@@ -6,7 +6,8 @@ Timers, a work queue and a ring buffer with programs replaced by fixed effects, 
 :class:`~arspec.model.engine.TransitionSystem`. ``benchmarks/scheduler.pml`` is the same
 model in Promela (same variables, same atomic steps), so exhaustive state counts must match.
 
-State (a flat tuple of small ints, encoded as ``bytes(state)``)::
+State (a flat vector of small ints, each below 256, held as ``bytes``: the state is its own
+encoding, and indexing it gives ints)::
 
     slot, used, ext, lost, rlen, wlen, tdue[0..T-1], ring[0..R-1], wq[0..W-1]
 
@@ -45,7 +46,8 @@ CONSUME = 2
 WRITE = 8
 FIRE = 16
 
-State = tuple[int, ...]
+#: A state is a flat vector of small ints stored as ``bytes``: it is its own encoding.
+State = bytes
 
 SLOT, USED, EXT, LOST, RLEN, WLEN = range(6)
 
@@ -113,13 +115,15 @@ class SchedulerModel:
         self._costs = p.wq_costs
         self._writes = tuple(WRITE + k for k in range(len(p.wq_costs)))
         self._write_items = tuple((WRITE + k, k + 1) for k in range(len(p.wq_costs)))
+        # slot -> the first three bytes of the state after tick()
+        self._tick_heads = tuple(bytes((slot + 1, 0, 0)) for slot in range(p.slots))
         # timer due slots -> (earliest due, its timer) over armed timers, (256, -1) if none
         self._earliest: dict[State, tuple[int, int]] = {}
 
     def initial_states(self) -> Sequence[State]:
         """Return the single initial state: slot 1, every timer due in slot 1."""
         p = self.params
-        return [(1, 0, 0, 0, 0, 0, *([1] * p.timers), *([0] * p.ring), *([0] * p.wq))]
+        return [bytes((1, 0, 0, 0, 0, 0, *([1] * p.timers), *([0] * p.ring), *([0] * p.wq)))]
 
     def _scheduler_step(self, s: State) -> int:
         """Return the scheduler's next action, or -1 when it has nothing to do."""
@@ -155,7 +159,7 @@ class SchedulerModel:
 
     def apply(self, state: State, action: int) -> State:
         """Return the successor of ``state`` under ``action``."""
-        s = list(state)
+        s = bytearray(state)
         p = self.params
         if action >= FIRE:
             i = action - FIRE
@@ -177,13 +181,13 @@ class SchedulerModel:
         elif action == RUN_WQ:
             w0 = self._wq0
             s[USED] += self._costs[s[w0] - 1]
-            s[w0:w0 + p.wq] = [*s[w0 + 1:w0 + p.wq], 0]
+            s[w0:w0 + p.wq] = bytes((*s[w0 + 1:w0 + p.wq], 0))
             s[WLEN] -= 1
         else:
             r0 = self._ring0
-            s[r0:r0 + p.ring] = [*s[r0 + 1:r0 + p.ring], 0]
+            s[r0:r0 + p.ring] = bytes((*s[r0 + 1:r0 + p.ring], 0))
             s[RLEN] -= 1
-        return tuple(s)
+        return bytes(s)
 
     def successors(self, s: State) -> list[tuple[int, bytes, State]]:
         """Return ``(action, encode(post), post)`` for every enabled action, in the order of
@@ -193,7 +197,7 @@ class SchedulerModel:
         r0, w0 = self._ring0, self._wq0
         slot, used, ext, lost, rlen, wlen = s[:6]
         out: list[tuple[int, bytes, State]] = []
-        post: State
+        b: bytearray
         tdue = s[6:r0]
         earliest = self._earliest.get(tdue)
         if earliest is None:
@@ -204,37 +208,51 @@ class SchedulerModel:
         if due <= slot:
             if (not p.budget_check or used + p.timer_cost <= p.budget) and (
                     not p.backpressure or rlen < p.ring):
+                b = bytearray(s)
+                b[USED] = used + p.timer_cost
+                b[6 + i] = slot + self._delays[i]
                 if rlen < p.ring:
-                    post = (slot, used + p.timer_cost, ext, lost, rlen + 1, wlen, *tdue[:i],
-                            slot + self._delays[i], *tdue[i + 1:], *s[r0:r0 + rlen], i + 1,
-                            *s[r0 + rlen + 1:])
+                    b[r0 + rlen] = i + 1
+                    b[RLEN] = rlen + 1
                 else:
-                    post = (slot, used + p.timer_cost, ext, 1, rlen, wlen, *tdue[:i],
-                            slot + self._delays[i], *s[7 + i:])
-                out.append((FIRE + i, bytes(post), post))
+                    b[LOST] = 1
+                post = bytes(b)
+                out.append((FIRE + i, post, post))
                 tick = False
         elif wlen:
             cost = self._costs[s[w0] - 1]
             if not p.budget_check or used + cost <= p.budget:
-                post = (slot, used + cost, ext, lost, rlen, wlen - 1, *s[6:w0], *s[w0 + 1:], 0)
-                out.append((RUN_WQ, bytes(post), post))
+                b = bytearray(s)
+                b[USED] = used + cost
+                b[WLEN] = wlen - 1
+                b[w0:-1] = s[w0 + 1:]
+                b[-1] = 0
+                post = bytes(b)
+                out.append((RUN_WQ, post, post))
                 tick = False
         if tick:
-            post = (slot + 1, 0, 0, *s[3:])
-            out.append((TICK, bytes(post), post))
+            post = self._tick_heads[slot] + s[3:]
+            out.append((TICK, post, post))
         if rlen:
-            post = (slot, used, ext, lost, rlen - 1, wlen, *s[6:r0], *s[r0 + 1:w0], 0, *s[w0:])
-            out.append((CONSUME, bytes(post), post))
+            b = bytearray(s)
+            b[RLEN] = rlen - 1
+            b[r0:w0 - 1] = s[r0 + 1:w0]
+            b[w0 - 1] = 0
+            post = bytes(b)
+            out.append((CONSUME, post, post))
         if ext < p.events and wlen < p.wq:
-            head = (slot, used, ext + 1, lost, rlen, wlen + 1, *s[6:w0 + wlen])
-            tail = s[w0 + wlen + 1:]
+            b = bytearray(s)
+            b[EXT] = ext + 1
+            b[WLEN] = wlen + 1
+            at = w0 + wlen
             for action, item in self._write_items:
-                post = (*head, item, *tail)
-                out.append((action, bytes(post), post))
+                b[at] = item
+                post = bytes(b)
+                out.append((action, post, post))
         return out
 
     def encode(self, state: State) -> bytes:
-        """Return ``bytes(state)`` (every component is below 256)."""
+        """Return the state itself: it already is its compact canonical encoding."""
         return bytes(state)
 
     def describe(self, action: int) -> str:
@@ -259,8 +277,8 @@ class SchedulerModel:
         """Return the named parts of ``state`` (replica check)."""
         t, r0, w0 = self._t, self._ring0, self._wq0
         names = ("slot", "used", "ext", "lost", "rlen", "wlen")
-        return [*zip(names, state[:6], strict=True), ("tdue", state[6:6 + t]),
-                ("ring", state[r0:w0]), ("wq", state[w0:])]
+        return [*zip(names, state[:6], strict=True), ("tdue", tuple(state[6:6 + t])),
+                ("ring", tuple(state[r0:w0])), ("wq", tuple(state[w0:]))]
 
     def invariants(self) -> list[Invariant[State]]:
         """Return the state invariants: no lost timer, no lost ring record, ring FIFO shape."""
