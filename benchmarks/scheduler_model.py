@@ -195,7 +195,7 @@ class SchedulerModel:
         """
         p = self.params
         r0, w0 = self._ring0, self._wq0
-        slot, used, ext, lost, rlen, wlen = s[:6]
+        slot, used, ext, _lost, rlen, wlen = s[:6]
         out: list[tuple[int, bytes, State]] = []
         b: bytearray
         tdue = s[6:r0]
