@@ -56,7 +56,6 @@ from .assertions import (
 )
 from .cfg import ControlFlow, Function
 from .symbolic import (
-    FUNCREF,
     INPUT,
     MAPREF,
     NULLPTR,

@@ -663,8 +663,16 @@ class Session:
             return known if known <= limit else None
         width = width_of(term)
         candidates = leaves(term)
-        if candidates is not None and candidates[-1] < 1 << (width - 1):
-            return candidates[-1] if candidates[-1] <= limit else None
+        if candidates is not None and len(candidates) <= 8:
+            # The values of ``term`` lie among its leaves: the first feasible one, from the
+            # top, is the maximum.
+            for value in reversed(candidates):
+                answer = self.check(*conditions, z3.BitVecVal(value, width) == term)
+                if answer is SatResult.UNKNOWN:
+                    return None
+                if answer is SatResult.SAT:
+                    return value if value <= limit else None
+            return None
         above = z3.UGT(term, z3.BitVecVal(limit, width))
         if self.check(*conditions, above) is not SatResult.UNSAT:
             return None

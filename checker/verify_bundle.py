@@ -331,7 +331,7 @@ def verify_bundle(path: str, *, timeout: float = 30.0,
     runs: dict[str, list[_EntryRun]] = {}
     edges: dict[str, list[CallEdge]] = {}
     pending: list[tuple[str, int, EntryKind]] = []
-    for index, (name, prog) in enumerate(bundle.programs.items()):
+    for name, prog in bundle.programs.items():
         hook = prog.hook.on
         budget = prog.budget or bundle.budgets.per_invocation
         report = Report(name, profile.name, budget=budget)
@@ -559,9 +559,9 @@ def render_text(result: BundleResult) -> str:
         out.append(f"callback: {name}:{pc} {kind} -> {target}:{tpc}")
     for cycle in result.cycles:
         out.append(f"tail-call cycle: {' -> '.join([*cycle, cycle[0]])}")
-    verdict = {EXIT_OK: "all requested properties PROVED", EXIT_REFUTED: "REFUTED",
+    summary = {EXIT_OK: "all requested properties PROVED", EXIT_REFUTED: "REFUTED",
                EXIT_UNKNOWN: "UNKNOWN (nothing refuted)"}[result.exit_code]
-    out.append(f"result: {verdict}")
+    out.append(f"result: {summary}")
     return "\n".join(out) + "\n"
 
 
