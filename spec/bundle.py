@@ -289,6 +289,7 @@ class ExploreInvariant(StrEnum):
     WATCHER_CASCADE = "watcher_cascade"
     PROGRESS = "progress"
     BOUNDED_RESPONSE = "bounded_response"
+    NO_STARVATION = "no_starvation"
 
 
 # --------------------------------------------------------------------------- budgets
