@@ -5,7 +5,7 @@
  * so with reductions off (-DNOREDUCE) Spin stores exactly as many states as arspec.
  * Instances are chosen with -D flags (see SchedulerParams.spin_defines):
  *   spin -DT=2 -DDMAX=2 -DR=2 -DW=2 -DK=2 -DC1=1 -DC2=2 -DC3=0 -DE=2 -DS=3 -DB=4 -DTC=2 \
- *        -DBUDGET_CHECK=1 -DBACKPRESSURE=1 -a scheduler.pml
+ *        -DBUDGET_CHECK=1 -DBACKPRESSURE=1 -DRING_IDS=1 -a scheduler.pml
  *
  * Only the process counters/pcs are extra in Spin's state vector; they are constant because
  * every process is one do-loop of d_steps. The scheduler's d_step is always executable and is
@@ -53,6 +53,17 @@
 #endif
 #ifndef BACKPRESSURE
 #define BACKPRESSURE 1
+#endif
+
+#ifndef RING_IDS
+#define RING_IDS 1
+#endif
+
+/* a ring record holds timer + 1, or only occupancy (1) with -DRING_IDS=0 */
+#if RING_IDS
+#define RECORD(t) ((t) + 1)
+#else
+#define RECORD(t) 1
 #endif
 
 #define COST(k) ((k) == 1 -> C1 : ((k) == 2 -> C2 : C3))
@@ -106,7 +117,7 @@ active proctype scheduler() {
              used = used + TC;
              tdue[best] = slot + 1 + best % DMAX;
              if
-             :: rlen < R -> ring[rlen] = best + 1; rlen++
+             :: rlen < R -> ring[rlen] = RECORD(best); rlen++
              :: else -> lost = 1
              fi;
              /* per-slot budget and ring-no-loss; also keeps lost and used in the state

@@ -35,7 +35,7 @@ per slot) and the ring-buffer consumer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from arspec.model.engine import Invariant, ModelError, TransitionInvariant
@@ -50,6 +50,9 @@ FIRE = 16
 State = bytes
 
 SLOT, USED, EXT, LOST, RLEN, WLEN = range(6)
+
+#: ``bytes.translate`` table: 0 stays 0, every other byte becomes 1.
+_OCCUPANCY = bytes([0, *([1] * 255)])
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,11 @@ class SchedulerParams:
     :param budget_check: the scheduler respects the slot budget (``False`` plants a bug).
     :param backpressure: a timer whose record would not fit the ring waits (``False`` drops
         the record and sets ``lost``).
+    :param ring_ids: a ring record holds ``timer + 1``. ``False`` keeps only occupancy (every
+        record is 1): this is the quotient of the model by
+        :meth:`SchedulerModel.canonicalize` (a bisimulation that every invariant respects:
+        nothing reads a record's value, only whether a ring cell is empty), so it has the same
+        verdicts and shortest-trace lengths with fewer states.
     """
 
     timers: int = 2
@@ -81,6 +89,7 @@ class SchedulerParams:
     timer_cost: int = 2
     budget_check: bool = True
     backpressure: bool = True
+    ring_ids: bool = True
 
     def __post_init__(self) -> None:
         if not 1 <= self.timers <= 8 or not 1 <= len(self.wq_costs) <= 3:
@@ -99,7 +108,7 @@ class SchedulerParams:
                 f"-DC2={costs[1]}", f"-DC3={costs[2]}", f"-DE={self.events}",
                 f"-DS={self.slots}", f"-DB={self.budget}", f"-DTC={self.timer_cost}",
                 f"-DBUDGET_CHECK={int(self.budget_check)}",
-                f"-DBACKPRESSURE={int(self.backpressure)}"]
+                f"-DBACKPRESSURE={int(self.backpressure)}", f"-DRING_IDS={int(self.ring_ids)}"]
 
 
 class SchedulerModel:
@@ -114,11 +123,15 @@ class SchedulerModel:
         self._delays = tuple(1 + i % p.delay_max for i in range(p.timers))
         self._costs = p.wq_costs
         self._writes = tuple(WRITE + k for k in range(len(p.wq_costs)))
+        # the value a fired timer's ring record holds
+        self._records = tuple(i + 1 if p.ring_ids else 1 for i in range(p.timers))
         self._write_items = tuple((WRITE + k, k + 1) for k in range(len(p.wq_costs)))
-        # slot -> the first three bytes of the state after tick()
-        self._tick_heads = tuple(bytes((slot + 1, 0, 0)) for slot in range(p.slots))
         # timer due slots -> (earliest due, its timer) over armed timers, (256, -1) if none
         self._earliest: dict[State, tuple[int, int]] = {}
+        #: ``successors(state)``: ``(action, encode(post), post)`` for every enabled action,
+        #: in the order of :meth:`actions` (the explorer's bulk fast path, same result as
+        #: actions/apply/encode); a closure over the instance constants, for speed.
+        self.successors = self._make_successors()
 
     def initial_states(self) -> Sequence[State]:
         """Return the single initial state: slot 1, every timer due in slot 1."""
@@ -166,7 +179,7 @@ class SchedulerModel:
             s[USED] += p.timer_cost
             s[6 + i] = s[SLOT] + self._delays[i]
             if s[RLEN] < p.ring:
-                s[self._ring0 + s[RLEN]] = i + 1
+                s[self._ring0 + s[RLEN]] = self._records[i]
                 s[RLEN] += 1
             else:
                 s[LOST] = 1
@@ -189,71 +202,92 @@ class SchedulerModel:
             s[RLEN] -= 1
         return bytes(s)
 
-    def successors(self, s: State) -> list[tuple[int, bytes, State]]:
-        """Return ``(action, encode(post), post)`` for every enabled action, in the order of
-        :meth:`actions` (the explorer's bulk fast path; same result as actions/apply/encode).
-        """
+    def _make_successors(self) -> Callable[[State], list[tuple[int, bytes, State]]]:
+        """Build :meth:`successors` as a closure over the instance constants (fast locals)."""
         p = self.params
-        r0, w0 = self._ring0, self._wq0
-        slot, used, ext, _lost, rlen, wlen = s[:6]
-        out: list[tuple[int, bytes, State]] = []
-        b: bytearray
-        tdue = s[6:r0]
-        earliest = self._earliest.get(tdue)
-        if earliest is None:
-            armed = [(due, i) for i, due in enumerate(tdue) if due]
-            earliest = self._earliest[tdue] = min(armed) if armed else (256, -1)
-        due, i = earliest
-        tick = slot < p.slots
-        if due <= slot:
-            if (not p.budget_check or used + p.timer_cost <= p.budget) and (
-                    not p.backpressure or rlen < p.ring):
+        r0, w0, ring, slots, tc = self._ring0, self._wq0, p.ring, p.slots, p.timer_cost
+        events, wq, delays, costs = p.events, p.wq, self._delays, self._costs
+        # fire() runs iff used <= fire_used and rlen < fire_rlen; run_wq() iff used + cost
+        # <= wq_budget (the flags fold into the bounds)
+        fire_used = p.budget - tc if p.budget_check else 255
+        fire_rlen = ring if p.backpressure else 256
+        wq_budget = p.budget if p.budget_check else 1 << 30
+        writes = self._write_items
+        records = self._records
+        tick_heads = tuple(bytes((slot + 1, 0, 0)) for slot in range(slots))
+        earliest_of = self._earliest
+
+        def successors(s: State) -> list[tuple[int, bytes, State]]:
+            slot, used, ext, _lost, rlen, wlen = s[:6]
+            out: list[tuple[int, bytes, State]] = []
+            tdue = s[6:r0]
+            earliest = earliest_of.get(tdue)
+            if earliest is None:
+                armed = [(due, i) for i, due in enumerate(tdue) if due]
+                earliest = earliest_of[tdue] = min(armed) if armed else (256, -1)
+            due, i = earliest
+            tick = slot < slots
+            if due <= slot:
+                if used <= fire_used and rlen < fire_rlen:
+                    b = bytearray(s)
+                    b[USED] = used + tc
+                    b[6 + i] = slot + delays[i]
+                    if rlen < ring:
+                        b[r0 + rlen] = records[i]
+                        b[RLEN] = rlen + 1
+                    else:
+                        b[LOST] = 1
+                    post = bytes(b)
+                    out.append((FIRE + i, post, post))
+                    tick = False
+            elif wlen:
+                cost = costs[s[w0] - 1]
+                if used + cost <= wq_budget:
+                    b = bytearray(s)
+                    b[USED] = used + cost
+                    b[WLEN] = wlen - 1
+                    b[w0:-1] = s[w0 + 1:]
+                    b[-1] = 0
+                    post = bytes(b)
+                    out.append((RUN_WQ, post, post))
+                    tick = False
+            if tick:
+                post = tick_heads[slot] + s[3:]
+                out.append((TICK, post, post))
+            if rlen:
                 b = bytearray(s)
-                b[USED] = used + p.timer_cost
-                b[6 + i] = slot + self._delays[i]
-                if rlen < p.ring:
-                    b[r0 + rlen] = i + 1
-                    b[RLEN] = rlen + 1
-                else:
-                    b[LOST] = 1
+                b[RLEN] = rlen - 1
+                b[r0:w0 - 1] = s[r0 + 1:w0]
+                b[w0 - 1] = 0
                 post = bytes(b)
-                out.append((FIRE + i, post, post))
-                tick = False
-        elif wlen:
-            cost = self._costs[s[w0] - 1]
-            if not p.budget_check or used + cost <= p.budget:
+                out.append((CONSUME, post, post))
+            if ext < events and wlen < wq:
                 b = bytearray(s)
-                b[USED] = used + cost
-                b[WLEN] = wlen - 1
-                b[w0:-1] = s[w0 + 1:]
-                b[-1] = 0
-                post = bytes(b)
-                out.append((RUN_WQ, post, post))
-                tick = False
-        if tick:
-            post = self._tick_heads[slot] + s[3:]
-            out.append((TICK, post, post))
-        if rlen:
-            b = bytearray(s)
-            b[RLEN] = rlen - 1
-            b[r0:w0 - 1] = s[r0 + 1:w0]
-            b[w0 - 1] = 0
-            post = bytes(b)
-            out.append((CONSUME, post, post))
-        if ext < p.events and wlen < p.wq:
-            b = bytearray(s)
-            b[EXT] = ext + 1
-            b[WLEN] = wlen + 1
-            at = w0 + wlen
-            for action, item in self._write_items:
-                b[at] = item
-                post = bytes(b)
-                out.append((action, post, post))
-        return out
+                b[EXT] = ext + 1
+                b[WLEN] = wlen + 1
+                at = w0 + wlen
+                for action, item in writes:
+                    b[at] = item
+                    post = bytes(b)
+                    out.append((action, post, post))
+            return out
+
+        return successors
 
     def encode(self, state: State) -> bytes:
         """Return the state itself: it already is its compact canonical encoding."""
         return bytes(state)
+
+    def canonicalize(self, state: State) -> State:
+        """Return the representative of ``state`` that keeps only ring occupancy.
+
+        Every non-zero ring record becomes 1. No action's guard or effect reads a record's
+        value (only whether the cell is empty), and no invariant does either, so states with
+        the same representative are bisimilar and agree on every invariant: exploring with
+        this canonicalization is exploring ``SchedulerParams(ring_ids=False)``.
+        """
+        r0, w0 = self._ring0, self._wq0
+        return state[:r0] + state[r0:w0].translate(_OCCUPANCY) + state[w0:]
 
     def describe(self, action: int) -> str:
         """Return a call-like description of ``action``."""
