@@ -58,7 +58,8 @@ def test_quotient_keeps_verdicts_and_trace_lengths(params: dict[str, object]) ->
     assert quotient.invariant_verdicts == full.invariant_verdicts
     assert [(v.invariant, v.kind, len(v.trace)) for v in quotient.violations] == [
         (v.invariant, v.kind, len(v.trace)) for v in full.violations]
-    assert quotient.stats.max_depth == full.stats.max_depth
+    assert quotient.stats.max_depth <= full.stats.max_depth  # a class is as deep as its
+    # shallowest member
     assert quotient.stats.states <= full.stats.states
 
 
