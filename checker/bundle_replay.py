@@ -68,6 +68,10 @@ class BundleOutcome:
     end_pc: int | None
     leaked: int
     tail_call: bool
+    #: What the run produced, in order: helper calls with the bytes they publish (account
+    #: writes, logs, ring records, map updates), the ending and r0, then the final bytes of
+    #: every writable object (map values, records). Two runs are equivalent when these match.
+    outputs: tuple[str, ...] = ()
 
     def describe(self) -> str:
         """Return a one-line description."""
@@ -97,8 +101,12 @@ def _object_bytes(executor: BundleExecutor, model: z.Model, region: int, size: i
 
 
 def replay_bundle_model(executor: BundleExecutor, model: z.Model, *,
-                        compute_limit: int) -> BundleReplay:
-    """Run the entry point on the reference VM with the values ``model`` chose."""
+                        compute_limit: int, override: dict[int, int] | None = None) -> BundleReplay:
+    """Run the entry point on the reference VM with the values ``model`` chose.
+
+    ``override`` maps the pc of a nondeterministic helper call to what every call there
+    returns (instead of the model's value).
+    """
     given = concrete_input(model, executor.inputs)
     extra = {"@ctx": model.value(z.var("ctx")), "@loop_index": model.value(z.var("loop_index"))}
     given = ConcreteInput(given.data, {**given.helper_results, **extra})
@@ -106,12 +114,17 @@ def replay_bundle_model(executor: BundleExecutor, model: z.Model, *,
                for region, obj in sorted(executor.objects.items())}
     buffers = {key: bytes(model.value(b) for b in names)
                for key, names in sorted(executor.facts.buffers.items())}
-    return replay_bundle(executor, given, objects, buffers, compute_limit=compute_limit)
+    return replay_bundle(executor, given, objects, buffers, compute_limit=compute_limit,
+                         override=override)
 
 
 def replay_bundle(executor: BundleExecutor, given: ConcreteInput, objects: dict[int, bytes],
-                  buffers: dict[str, bytes], *, compute_limit: int) -> BundleReplay:
-    """Run the entry point on the VM with the given input, objects and helper results."""
+                  buffers: dict[str, bytes], *, compute_limit: int,
+                  override: dict[int, int] | None = None) -> BundleReplay:
+    """Run the entry point on the VM with the given input, objects and helper results.
+
+    ``override`` maps the pc of a nondeterministic helper call to its result.
+    """
     cfg, profile, facts = executor.cfg, executor.profile, executor.facts
     code = standard_memory(cfg.program, profile).region(PROGRAM_BASE)
     memory = Memory()
@@ -125,6 +138,7 @@ def replay_bundle(executor: BundleExecutor, given: ConcreteInput, objects: dict[
         memory.add_region(region, bytearray(data), writable=executor.objects[region].writable)
     tracker = InstanceTracker(cfg)
     returns: list[tuple[int, int]] = []
+    outputs: list[str] = []
     held: set[int] = set()
     maps = executor.context.maps
 
@@ -141,6 +155,9 @@ def replay_bundle(executor: BundleExecutor, given: ConcreteInput, objects: dict[
             key = tracker.key(ctx.pc)
             value = given.helper_results.get(key, 0)
             name = row.name
+            if not row.deterministic and override is not None and ctx.pc in override:
+                value = override[ctx.pc]
+            outputs.append(f"call {name} at pc {ctx.pc}")
             index = map_of(r1)
             if name in ("bpf_map_lookup_elem", "bpf_map_update_elem", "bpf_map_delete_elem") \
                     and index is not None:
@@ -159,6 +176,9 @@ def replay_bundle(executor: BundleExecutor, given: ConcreteInput, objects: dict[
                 if r1 not in held:
                     raise HelperFault(ctx.pc, f"{name}: {r1:#x} is not a held reservation")
                 held.discard(r1)
+                size = executor.objects[r1 >> 32].size if (r1 >> 32) in executor.objects else 0
+                if name == "bpf_ringbuf_submit":
+                    outputs.append("record " + ctx.memory.read_bytes(ctx.pc, r1, size).hex())
             elif name == "bpf_tail_call":
                 if value == 0 and facts.tail_decisions.get(key) is not None:
                     raise _TailCallTaken(ctx.pc)
@@ -169,13 +189,22 @@ def replay_bundle(executor: BundleExecutor, given: ConcreteInput, objects: dict[
             elif name in ("arspec_account_write", "arspec_log", "bpf_ringbuf_output"):
                 pointer, size = (r3, r4) if name == "arspec_account_write" else (
                     (r1, r2) if name == "arspec_log" else (r2, r3))
-                ctx.memory.read_bytes(ctx.pc, pointer, min(size, COPY_LIMIT))
+                data = ctx.memory.read_bytes(ctx.pc, pointer, min(size, COPY_LIMIT))
+                where = f" account {r1} offset {r2}" if name == "arspec_account_write" else ""
+                outputs.append(f"{name}{where}: {data.hex()}")
+            if name == "bpf_map_update_elem" and index is not None:
+                key_bytes = ctx.memory.read_bytes(ctx.pc, r2, maps[index].key_size)
+                data = ctx.memory.read_bytes(ctx.pc, r3, maps[index].value_size)
+                outputs.append(f"update map {maps[index].name} key {key_bytes.hex()} "
+                               f"value {data.hex()} flags {r4}")
             returns.append((ctx.pc, value))
             return value
-        return HelperSpec(row.id, row.name, fn, cost=row.cost, deterministic=row.deterministic)
+        # The stub returns fixed values, so it is deterministic even where the helper is not
+        # (the VM would otherwise refuse a nondeterministic helper in the solana profile).
+        return HelperSpec(row.id, row.name, fn, cost=row.cost, deterministic=True)
 
     registry = HelperRegistry(tuple(stub(row) for row in HELPER_TABLE
-                                    if profile.name in row.profiles))
+                                    if profile.name in row.profiles or not row.deterministic))
 
     def resolve(pc: int, insn: LoadImm64) -> int:
         index = insn.imm
@@ -194,14 +223,24 @@ def replay_bundle(executor: BundleExecutor, given: ConcreteInput, objects: dict[
             engine="interpreter")
     args = _entry_registers(executor, given)
     tail = False
+    r0: int | None = None
     try:
         result = vm.run(cfg.entry, args)
         fault, units = result.fault, result.compute_units
         end_pc = tracker.prev
+        r0 = result.r0
     except _TailCallTaken as taken:
         fault, units, end_pc, tail = None, vm.units, taken.pc, True
+    if fault is not None:
+        outputs.append(f"fault: {fault}")
+    else:
+        outputs.append("tail call" if tail else f"exit r0={r0:#x}")
+        for region, obj in sorted(executor.objects.items()):
+            if obj.writable:
+                data = memory.read_bytes(0, region << 32, obj.size)
+                outputs.append(f"{obj.what} = {data.hex()}")
     outcome = BundleOutcome(fault, units, tuple(returns), end_pc,
-                            len(held) if fault is None else 0, tail)
+                            len(held) if fault is None else 0, tail, tuple(outputs))
     registers = [0] * 11
     registers[1:1 + len(args)] = list(args)
     registers[10] = (STACK_REGION << 32) + profile.stack_frame_size

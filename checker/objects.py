@@ -46,6 +46,7 @@ from arspec.spec.helpers import HELPER_TABLE, ArgKind, HelperDef, RetKind
 from . import solver as z
 from .assertions import (
     HelperArgument,
+    HelperDeterministic,
     HelperExists,
     HelperModelled,
     InitializedStack,
@@ -78,6 +79,9 @@ OBJECT_REGION: Final = 0x1000
 #: Largest buffer whose bytes are checked one by one (initialisation, helper writes).
 BYTEWISE_LIMIT: Final = 256
 #: Helpers whose effect the model states exactly (others: result and memory havocked).
+#: Nondeterministic helpers whose result depends on the CPU even in the linux profile (the
+#: runtime seeds the clocks and the random generator from the slot there).
+PER_CPU_HELPERS: Final = frozenset({"bpf_get_smp_processor_id"})
 MODELLED: Final = frozenset({
     "bpf_map_lookup_elem", "bpf_map_update_elem", "bpf_map_delete_elem",
     "bpf_ringbuf_output", "bpf_ringbuf_reserve", "bpf_ringbuf_submit", "bpf_ringbuf_discard",
@@ -189,6 +193,8 @@ class BundleFacts:
     edges: list[CallEdge] = field(default_factory=list)
     uses_loop: bool = False
     direct_values: dict[int, int] = field(default_factory=dict)
+    #: Pcs of nondeterministic helper calls (clock, random, CPU id) on some path.
+    nondeterministic: list[int] = field(default_factory=list)
 
 
 class BundleExecutor(Executor):
@@ -581,7 +587,12 @@ class BundleExecutor(Executor):
             self.inputs.helper_results[key] = result
         out = Value(result, SCALAR)
         name = row.name
-        if name not in MODELLED:
+        if not row.deterministic:
+            # Argument-less machine readers: no memory effect, an unknown integer result.
+            if self.profile.name == "solana" or name in PER_CPU_HELPERS:
+                self.require(pc, HelperDeterministic(name), state, z.true(), z.true())
+            self.facts.nondeterministic.append(pc)
+        elif name not in MODELLED:
             self.note(pc, HelperModelled(name), "memory effects are havocked")
             self.havoc_memory(state)
             state.exact = False

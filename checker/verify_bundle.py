@@ -62,14 +62,19 @@ import networkx as nx
 from arspec.reference.instructions import Program
 from arspec.reference.load_checks import ProgramRejected, check_program
 from arspec.reference.profiles import Profile, get_profile
-from arspec.reference.runtime import LoadedProgram, load_programs
+from arspec.reference.runtime import LoadedProgram, check_program_helpers, load_programs
 from arspec.spec import bundle as schema
 from arspec.spec.errors import InputError, SolverError
 from arspec.spec.loader import load_bundle
 
 from . import solver as z
-from .assertions import TailCallBounded, WithinBudget
-from .bundle_replay import bundle_confirms, bundle_counterexample, replay_bundle_model
+from .assertions import HelperDeterministic, TailCallBounded, WithinBudget
+from .bundle_replay import (
+    BundleReplay,
+    bundle_confirms,
+    bundle_counterexample,
+    replay_bundle_model,
+)
 from .cfg import build_cfg
 from .objects import BundleContext, BundleExecutor, CallEdge, EntryKind, MapInfo
 from .replay import REPLAY_LIMIT
@@ -85,6 +90,9 @@ EXIT_UNKNOWN: Final = 3
 MAX_TAIL_CALLS: Final = 33
 #: Properties checked whatever the bundle requests (a fault breaks every property).
 ALWAYS: Final = (Property.DIVISION, Property.CONTROL)
+#: Result pairs of a nondeterministic helper tried by the divergence replay (any clock,
+#: random generator or CPU id can return both values of a pair).
+DIVERGENCE_PAIRS: Final = ((0, 1), (0, 0xFFFFFFFF), (0x12345678, 0x9ABCDEF1))
 
 _HOOK_ENTRY: Final = {"startup": "input", "every": "input", "watch": "input",
                       "ringbuf": "record", "tail_call": "tail", "timer": "async",
@@ -203,6 +211,7 @@ class _EntryRun:
                                     note="Python recursion limit reached"))
             return
         self.edges = list(executor.facts.edges)
+        self.per_cpu_maps(executor, pc)
         for raw in executor.findings:
             self.report.add(self.finding(raw, executor))
         self.compute(executor)
@@ -216,11 +225,30 @@ class _EntryRun:
                                      f"{len(session.unknown_reasons)} time(s)")
         self.complete = not executor.incomplete
 
+    def per_cpu_maps(self, executor: BundleExecutor, pc: int) -> None:
+        """Leave determinism UNKNOWN when the entry reads a per-CPU map's value.
+
+        Each CPU has its own copy of such a value, so two runs on different CPUs may see
+        different bytes; the equal-outputs proof for this case is not implemented.
+        """
+        maps = self.context.maps
+        used = sorted({maps[o.map_index].name for o in executor.objects.values()
+                       if o.map_index is not None and 0 <= o.map_index < len(maps)
+                       and "percpu" in maps[o.map_index].type})
+        if used:
+            self.report.add(Finding(self.report.program, pc, Property.DETERMINISM,
+                                    "Result may depend on the CPU",
+                                    "per-cpu map " + ", ".join(used),
+                                    note="values of per-CPU maps differ between CPUs; "
+                                         "equal outputs are not proved"))
+
     def finding(self, raw: RawFinding, executor: BundleExecutor) -> Finding:
         """Turn a raw finding into a report finding, replaying its model when there is one."""
         name = self.report.program
         message, assertion, prop = raw.assertion.message, str(raw.assertion), \
             raw.assertion.property
+        if isinstance(raw.assertion, HelperDeterministic) and raw.model is not None:
+            return self.divergence(raw, raw.assertion, executor)
         if not raw.fault or raw.model is None:
             note = raw.note or ("the solver could not decide" if raw.unknown else "")
             return Finding(name, raw.pc, prop, message, assertion, note=note)
@@ -232,6 +260,54 @@ class _EntryRun:
         what = "counterexample" if raw.exact else "approximate counterexample (havocked state)"
         return Finding(name, raw.pc, prop, message, assertion, Verdict.UNKNOWN, cx,
                        note=f"{what} did not replay: {replay.outcome.describe()}")
+
+    def divergence(self, raw: RawFinding, assertion: HelperDeterministic,
+                   executor: BundleExecutor) -> Finding:
+        """Show a nondeterministic helper call by two replays that differ only in its result.
+
+        Both runs start from the model's input, objects and helper results; every call of
+        this helper at this pc returns the first value of a pair in one run and the second in
+        the other (values any clock, generator or CPU id can return; every other helper
+        returns the model's value). Outputs that differ are a replayed divergence (REFUTED).
+        When no pair diverges, the finding is REFUTED on the consensus policy only if the
+        runtime's loader, run without the verifier's allowance, refuses the program; the note
+        says the replays were equal.
+        """
+        name = self.report.program
+        model = raw.model
+        assert model is not None
+        message = f"{assertion.message} {assertion.name} " + (
+            "in the consensus profile" if self.profile.name == "solana"
+            else "(its result is the CPU's identity)")
+        first: BundleReplay | None = None
+        for a, b in DIVERGENCE_PAIRS:
+            one = replay_bundle_model(executor, model, compute_limit=REPLAY_LIMIT,
+                                      override={raw.pc: a})
+            two = replay_bundle_model(executor, model, compute_limit=REPLAY_LIMIT,
+                                      override={raw.pc: b})
+            first = first or one
+            if one.outcome.outputs != two.outcome.outputs:
+                text = (f"two runs from the same input diverge: with {assertion.name} -> {a:#x}: "
+                        f"{_differing(one, two)}; with {assertion.name} -> {b:#x}: "
+                        f"{_differing(two, one)}")
+                cx = Counterexample(one.registers, one.given.data, one.outcome.helper_returns,
+                                    text, True, one.outcome.compute_units, one.objects)
+                return Finding(name, raw.pc, assertion.property, message, str(assertion),
+                               Verdict.REFUTED, cx)
+        assert first is not None
+        tried = ", ".join(f"{a:#x}/{b:#x}" for a, b in DIVERGENCE_PAIRS)
+        try:
+            check_program_helpers(name, self.loaded.program, self.profile.name)
+        except InputError as refused:
+            cx = Counterexample(first.registers, first.given.data,
+                                first.outcome.helper_returns, f"refused at load: {refused}",
+                                True, first.outcome.compute_units, first.objects)
+            return Finding(name, raw.pc, assertion.property, message, str(assertion),
+                           Verdict.REFUTED, cx,
+                           note="policy violation only: replays with the helper returning "
+                                f"{tried} gave equal outputs")
+        return Finding(name, raw.pc, assertion.property, message, str(assertion),
+                       note=f"replays with the helper returning {tried} gave equal outputs")
 
     def compute(self, executor: BundleExecutor) -> None:
         """Bound the compute units of every ending (exit, fault, tail call) by the budget."""
@@ -272,6 +348,15 @@ class _EntryRun:
                                     "" if executor.cu_exact else "compute units not exactly "
                                     "known (havocked loop or bpf_loop); ")
                                 + f"counterexample did not replay: {replay.outcome.describe()}"))
+
+
+def _differing(one: BundleReplay, two: BundleReplay) -> str:
+    """Return the first output of ``one`` that ``two`` does not have at the same place."""
+    mine, theirs = one.outcome.outputs, two.outcome.outputs
+    for i, item in enumerate(mine):
+        if i >= len(theirs) or theirs[i] != item:
+            return item
+    return "(no further output)"
 
 
 def _requested(bundle: schema.Bundle) -> tuple[Property, ...]:
@@ -321,7 +406,8 @@ def verify_bundle(path: str, *, timeout: float = 30.0,
     if timeout <= 0 or rlimit <= 0:
         raise InputError("--timeout and the solver resource limit must be positive")
     bundle = load_bundle(path)
-    loaded = load_programs(bundle, base_dir=Path(path).parent)
+    # Nondeterministic helpers are reported as determinism findings, not refused at load.
+    loaded = load_programs(bundle, base_dir=Path(path).parent, allow_nondeterministic=True)
     profile = get_profile(bundle.profile.value)
     maps = _map_infos(bundle)
     names = list(bundle.programs)

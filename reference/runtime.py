@@ -146,8 +146,13 @@ def get_solana_helper_ids() -> dict[int, HelperDef]:
     return {murmur3_32(h.name.encode()): h for h in HELPER_TABLE}
 
 
-def check_program_helpers(name: str, program: Program, profile: str) -> None:
-    """Raise :class:`InputError` for a call the profile cannot resolve or refuses."""
+def check_program_helpers(name: str, program: Program, profile: str, *,
+                          allow_nondeterministic: bool = False) -> None:
+    """Raise :class:`InputError` for a call the profile cannot resolve or refuses.
+
+    With ``allow_nondeterministic`` (the verifier's loading, never the runtime's), a
+    nondeterministic helper of the helper table is accepted in every profile.
+    """
     by_hash = get_solana_helper_ids()
     for pc, insn in program.instructions():
         where = f"programs.{name}: pc {pc}"
@@ -169,6 +174,9 @@ def check_program_helpers(name: str, program: Program, profile: str) -> None:
             helper_id: int = row.id
         else:
             helper_id = insn.imm
+        if allow_nondeterministic and any(h.id == helper_id and not h.deterministic
+                                          for h in HELPER_TABLE):
+            continue
         try:
             check_helper_allowed(helper_id, profile)
         except (UnknownHelper, HelperNotAllowed) as err:
@@ -206,8 +214,13 @@ def get_assembly_helpers(profile: str) -> dict[str, int]:
 
 
 def load_one_program(bundle: schema.Bundle, index: int, name: str, prog: schema.Program,
-                     base_dir: Path | None) -> LoadedProgram:
-    """Load one bundle program (assemble, decode or read its ELF section)."""
+                     base_dir: Path | None, *,
+                     allow_nondeterministic: bool = False) -> LoadedProgram:
+    """Load one bundle program (assemble, decode or read its ELF section).
+
+    ``allow_nondeterministic`` skips the profile's refusal of nondeterministic helpers (see
+    :func:`check_program_helpers`); the runtime never sets it.
+    """
     labels: dict[str, int] = {}
     map_indices: tuple[int, ...] | None = None
     if prog.code is not None:
@@ -237,15 +250,20 @@ def load_one_program(bundle: schema.Bundle, index: int, name: str, prog: schema.
                 raise InputError(f"programs.{name}: the ELF object uses map '{map_name}', "
                                  "which the bundle does not declare")
         map_indices = tuple(indices)
-    check_program_helpers(name, program, bundle.profile.value)
+    check_program_helpers(name, program, bundle.profile.value,
+                          allow_nondeterministic=allow_nondeterministic)
     functions = resolve_functions(name, prog, program, labels)
     return LoadedProgram(ProgId(name), index, HashedProgram(program), functions, map_indices)
 
 
-def load_programs(bundle: schema.Bundle, *,
-                  base_dir: Path | None = None) -> dict[ProgId, LoadedProgram]:
-    """Load every program of the bundle, in declaration order."""
-    return {ProgId(name): load_one_program(bundle, i, name, prog, base_dir)
+def load_programs(bundle: schema.Bundle, *, base_dir: Path | None = None,
+                  allow_nondeterministic: bool = False) -> dict[ProgId, LoadedProgram]:
+    """Load every program of the bundle, in declaration order.
+
+    ``allow_nondeterministic`` is for verification only (see :func:`check_program_helpers`).
+    """
+    return {ProgId(name): load_one_program(bundle, i, name, prog, base_dir,
+                                           allow_nondeterministic=allow_nondeterministic)
             for i, (name, prog) in enumerate(bundle.programs.items())}
 
 

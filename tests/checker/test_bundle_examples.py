@@ -12,7 +12,9 @@ import pytest
 
 from arspec.checker.verdict import Property, Verdict
 from arspec.checker.verify_bundle import FORMAT, verify_bundle, verify_bundle_file
+from arspec.reference.runtime import load_programs
 from arspec.spec.errors import InputError
+from arspec.spec.loader import load_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
@@ -32,9 +34,25 @@ def test_every_example_gets_a_verdict(path: Path) -> None:
     assert text.endswith("\n")
 
 
-def test_invalid_nondeterministic_example_is_refused() -> None:
+def test_nondeterministic_example_is_refuted_by_a_diverging_replay() -> None:
+    path = ROOT / "examples" / "broken_nondeterministic.yaml"
+    result = verify_bundle(str(path))
+    assert result.exit_code == 1
+    report = result.programs[0].report
+    assert report.verdict(Property.DETERMINISM) is Verdict.REFUTED
+    found = {f.pc: f for f in report.findings if f.property is Property.DETERMINISM}
+    assert sorted(found) == [0, 3]
+    assert found[0].render() == ("jitter:0: Nondeterministic helper bpf_get_prandom_u32 in the "
+                                 "consensus profile (deterministic(bpf_get_prandom_u32))")
+    for finding in found.values():
+        assert finding.verdict is Verdict.REFUTED
+        cx = finding.counterexample
+        assert cx is not None and cx.replayed
+        assert cx.outcome.startswith("two runs from the same input diverge")
+        assert "arspec_account_write" in cx.outcome
+    # The runtime itself still refuses the bundle at load.
     with pytest.raises(InputError, match="nondeterministic and refused in the solana"):
-        verify_bundle(str(ROOT / "examples" / "broken_nondeterministic.yaml"))
+        load_programs(load_bundle(str(path)), base_dir=path.parent)
 
 
 def test_invalid_over_budget_example_is_refuted_with_replay() -> None:
@@ -74,12 +92,20 @@ def test_golden_heartbeat(fmt: str) -> None:
     assert code == 0
 
 
-def _run_in_root(fmt: str) -> tuple[int, str]:
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_golden_refuted_nondeterministic(fmt: str) -> None:
+    """Pin the counterexample format of a REFUTED bundle (a diverging double replay)."""
+    code, text = _run_in_root(fmt, "examples/broken_nondeterministic.yaml")
+    expected = (GOLDEN / f"broken_nondeterministic.{fmt}").read_text()
+    assert text == expected
+    assert code == 1
+
+
+def _run_in_root(fmt: str, bundle: str = "examples/heartbeat.yaml") -> tuple[int, str]:
     cwd = Path.cwd()
     os.chdir(ROOT)
     try:
-        return verify_bundle_file("examples/heartbeat.yaml", timeout=60, rlimit=20_000_000,
-                                  output_format=fmt)
+        return verify_bundle_file(bundle, timeout=60, rlimit=20_000_000, output_format=fmt)
     finally:
         os.chdir(cwd)
 
