@@ -17,7 +17,7 @@ import enum
 import gc
 import time
 from array import array
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Container, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
@@ -29,10 +29,17 @@ S_contra = TypeVar("S_contra", contravariant=True)
 A_contra = TypeVar("A_contra", contravariant=True)
 A_co = TypeVar("A_co", covariant=True)
 
-#: Rough cost, in bytes, of one entry in the ``bytes -> id`` dict plus the key object header
-#: (CPython 3.11, 64-bit): dict slot and index (~40), ``bytes`` header (33), int id (~28,
-#: small ids are shared). Used only by the memory *estimate*.
-_ENTRY_OVERHEAD = 100
+# Rough per-state costs in bytes (CPython 3.11, 64-bit), used only by the memory *estimate*:
+#: a ``bytes`` key object: header (33) plus the allocator's 16-byte rounding (~8 on average);
+#: the key's length is added separately.
+_KEY_OVERHEAD = 41
+#: one slot of the ``set`` of seen keys (16 bytes at a 30-60% fill).
+_SET_SLOT = 36
+#: one entry of a ``bytes -> id`` dict (entry and index at a 1/3-2/3 fill, ~48) plus the
+#: int id object (32); only stored when edges are recorded.
+_DICT_SLOT = 80
+#: one pointer of the ``keys`` list, with the list's over-allocation.
+_LIST_SLOT = 9
 
 
 class ModelError(ArspecError):
@@ -216,7 +223,6 @@ class StateSpace:
     exploration order; ``edge_action`` points into ``action_table`` (interned actions).
     """
 
-    ids: dict[bytes, int] = field(default_factory=dict)
     keys: list[bytes] = field(default_factory=list)
     parent: array[int] = field(default_factory=lambda: array("i"))
     action_index: array[int] = field(default_factory=lambda: array("i"))
@@ -233,9 +239,21 @@ class StateSpace:
     reduced: bool = False
     canonicalize: Callable[[object], object] | None = None
     complete: bool = False
+    _ids: dict[bytes, int] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return len(self.keys)
+
+    @property
+    def ids(self) -> dict[bytes, int]:
+        """The map from a state's encoding to its id (``keys`` inverted).
+
+        Unless edges are recorded, exploration keeps only a set of the keys (about 45
+        bytes/state less); the dict is then built on first use.
+        """
+        if self._ids is None or len(self._ids) != len(self.keys):
+            self._ids = {key: sid for sid, key in enumerate(self.keys)}
+        return self._ids
 
     def path_to(self, state_id: int) -> list[int]:
         """Return the ids on the BFS path from an initial state to ``state_id``."""
@@ -360,7 +378,7 @@ def extend_trace(system: TransitionSystem[S, A], trace: Trace[S, A], index: int,
 
 def _expand_reduced(state: S, acts: Sequence[A], chosen: Sequence[int] | None,
                     apply: Callable[[S, A], S], canon: Callable[[S], S] | None,
-                    encode: Callable[[S], bytes], ids: dict[bytes, int],
+                    encode: Callable[[S], bytes], ids: Container[bytes],
                     ) -> tuple[Sequence[int], list[S], list[bytes]]:
     """Expand ``chosen`` if the cycle proviso allows it, else every action (index order)."""
     def succ(idx: int) -> tuple[S, bytes]:
@@ -499,9 +517,13 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
     run: _Run[S, A] = _Run(names)
     # found: invariant -> (kind, state id, action index or -1)
     found = run.found
-    # ``ids`` preserves insertion order, which is id order: ``space.keys`` is rebuilt from it
-    # once at the end instead of being appended to for every state.
-    ids = space.ids
+    # The seen keys: a dict key -> id when edges are recorded (an old target's id is needed),
+    # else only a set (cheaper); ``space.ids`` is built from ``space.keys`` if ever asked for.
+    keys = space.keys
+    keys_append = keys.append
+    ids: dict[bytes, int] = {}
+    seen: set[bytes] | dict[bytes, int] = ids if record_edges else set()
+    seen_add = None if record_edges else seen.add  # type: ignore[union-attr]
     parent = space.parent
     aindex = space.action_index
     depth_arr = space.depth
@@ -528,10 +550,10 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
     next_progress = progress_every
     parent_append = parent.append
     aindex_append = aindex.append
-    ids_get = ids.get
 
     def memory_estimate() -> int:
-        per_state = _ENTRY_OVERHEAD + 8 + parent.itemsize + aindex.itemsize + depth_arr.itemsize
+        per_state = (_KEY_OVERHEAD + _LIST_SLOT + (_DICT_SLOT if record_edges else _SET_SLOT)
+                     + parent.itemsize + aindex.itemsize + depth_arr.itemsize)
         edges = len(space.edge_src) * 32
         return count * per_state + key_bytes + edges
 
@@ -555,7 +577,7 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
             return None, [(a, encode(c), c) for a in acts
                           for c in (canon(apply(state, a)),)]
         order, posts, pkeys = _expand_reduced(
-            state, acts, ample.select(state, acts), apply, canon, encode, ids)
+            state, acts, ample.select(state, acts), apply, canon, encode, seen)
         return order, [(acts[i], k, p) for i, k, p in zip(order, pkeys, posts, strict=True)]
 
     frontier: list[S] = []
@@ -563,12 +585,16 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
         if canon is not None:
             init = canon(init)
         key = encode(init)
-        if key in ids:
+        if key in seen:
             continue
         if count == max_states:
             bound = "max-states"
             break
-        ids[key] = count
+        if seen_add is None:
+            ids[key] = count
+        else:
+            seen_add(key)
+        keys_append(key)
         count += 1
         key_bytes += len(key)
         parent_append(-1)
@@ -622,8 +648,9 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
                         active_s = [e for e in active_s if e[0] not in found]
                         all_t = _all_of_3([e[1] for e in active_t])
                         all_s = _all_of_1([e[1] for e in active_s])
-                target = ids_get(key)
-                if target is None:
+                if key in seen:
+                    target = ids[key] if record_edges else -1
+                else:
                     if at_bound:
                         bound = "max-depth"
                         continue
@@ -632,7 +659,11 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
                         halt = True
                         break
                     target = count
-                    ids[key] = target
+                    if seen_add is None:
+                        ids[key] = target
+                    else:
+                        seen_add(key)
+                    keys_append(key)
                     count += 1
                     key_bytes += len(key)
                     parent_append(sid)
@@ -684,7 +715,8 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
         if max_mem is not None and bound is None and memory_estimate() > max_mem:
             bound = "max-memory"
     elapsed = time.perf_counter() - start
-    space.keys = list(ids)
+    if record_edges:
+        space._ids = ids
     if bound is None and not stop and not frontier:
         space.complete = True
     stats = Statistics(count, transitions, max(depth_arr) if len(depth_arr) else 0,
