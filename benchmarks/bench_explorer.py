@@ -116,6 +116,8 @@ class ArspecRun:
     result: ExplorationResult[Any, Any]
     cpu_seconds: float
     rss_growth_bytes: int
+    #: growth of the process's peak RSS during the run (0 if an earlier run peaked higher)
+    peak_growth_bytes: int
 
 
 def _rss_bytes() -> int:
@@ -144,8 +146,9 @@ def run_arspec(module: ModuleType, params: Any, *, invariants: bool) -> ArspecRu
     cpu = time.process_time()
     result = explore(model, progress=show, progress_every=200_000, **options)
     cpu = time.process_time() - cpu
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     # the store is still alive here (the last frontier is not): RSS growth ~ store size
-    return ArspecRun(result, cpu, _rss_bytes() - rss)
+    return ArspecRun(result, cpu, _rss_bytes() - rss, max(0, peak - rss))
 
 
 def report(name: str, run: ArspecRun) -> None:
@@ -156,8 +159,11 @@ def report(name: str, run: ArspecRun) -> None:
     print(f"{name}: {st.elapsed_seconds:.2f}s wall, {run.cpu_seconds:.2f}s cpu, "
           f"{st.states_per_second:,.0f} states/s (wall), "
           f"{st.states / max(run.cpu_seconds, 1e-9):,.0f} states/s (cpu)")
+    n = max(st.states, 1)
+    peak = (f", {run.peak_growth_bytes / n:.0f} with the peak frontier (peak RSS growth)"
+            if run.peak_growth_bytes else "")
     print(f"{name}: ~{st.bytes_per_state:.0f} bytes/state estimated, "
-          f"{run.rss_growth_bytes / max(st.states, 1):.0f} bytes/state measured (RSS growth)")
+          f"{run.rss_growth_bytes / n:.0f} measured (RSS growth, store){peak}")
 
 
 def main(argv: list[str] | None = None) -> int:
