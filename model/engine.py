@@ -3,9 +3,15 @@ Breadth-first explorer
 ======================
 
 A generic, exhaustive, breadth-first explorer over any :class:`TransitionSystem`. States
-are identified by their canonical byte encoding and stored compactly (a dict from bytes to
-an integer id plus parent, action-index and depth arrays), so the first violation found is
-at minimal depth and its trace is rebuilt by replaying the parent chain.
+are identified by their canonical byte encoding and stored compactly (the keys in id order,
+a set of them for membership, and 4-byte parent, action-index and depth arrays), so the
+first violation found is at minimal depth and its trace is rebuilt by replaying the parent
+chain.
+
+Speed: a system may also implement :class:`BulkSuccessors` (all successors of a state in one
+call, already encoded); the explorer then skips ``actions``/``apply``/``encode`` in its
+loop, with identical results (:func:`check_successors` tests the contract). Invariants are
+evaluated through one conjunction per kind, and individually only when it fails.
 
 Reaching a bound (depth, number of states, memory estimate) never raises: the result says
 ``BOUND-REACHED`` and carries the statistics gathered so far.
@@ -221,6 +227,7 @@ class StateSpace:
     an initial state, its index in ``initial_states()``). When edges are recorded,
     ``edge_src/edge_dst/edge_index/edge_action`` list every explored transition, in
     exploration order; ``edge_action`` points into ``action_table`` (interned actions).
+    ``keys[i]`` is the encoding of state ``i``; ``ids`` inverts it.
     """
 
     keys: list[bytes] = field(default_factory=list)
@@ -474,7 +481,8 @@ def explore(system: TransitionSystem[S, A], *,
     :param record_edges: store every transition (needed by :mod:`~arspec.model.graph` and
         :mod:`~arspec.model.liveness`).
     :param tagger: if given, ``tagger(state)`` is stored for every state in ``space.tags``.
-    :param ample: partial-order reduction hook (traces are then valid but not always shortest).
+    :param ample: partial-order reduction hook (traces are then valid but not always shortest);
+        while it is unset, a system's :class:`BulkSuccessors` fast path is used if present.
     :param canonicalize: symmetry reduction: map every state to its orbit representative.
     :param progress: called with a :class:`Progress` every ``progress_every`` new states and
         at the end of each BFS level.
