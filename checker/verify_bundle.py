@@ -12,6 +12,17 @@ prog arrays is built from the code: a cycle is reported (a chain may then run to
 tail-call limit of 33), and the compute figure of a chain adds the worst case of every
 program it may reach.
 
+Determinism: programs are loaded with the runtime's ``allow_nondeterministic`` (the runtime
+itself still refuses them). A call of a nondeterministic helper in the ``solana`` (consensus)
+profile, or of ``bpf_get_smp_processor_id`` in any profile, is a finding; two replays that
+differ only in that call's result and end in different outputs (r0, account writes, logs,
+ring records, map updates, final map values) make it REFUTED, and without such a divergence
+it is REFUTED on the consensus load policy (saying so) or UNKNOWN. Reading a per-CPU map's
+value leaves determinism UNKNOWN. Otherwise every input of a run is part of the entry state:
+the VM and every other helper are deterministic functions of it (the runtime seeds clocks and
+random numbers from the slot in ``linux``, and no helper iterates a hash map), so two runs from
+equal inputs end in equal outputs, and determinism is PROVED.
+
 Exit codes: 0 every requested property PROVED; 1 some property REFUTED; 3 nothing refuted
 but something UNKNOWN. Bad input raises :class:`~arspec.spec.errors.InputError` (exit 2).
 
