@@ -151,7 +151,10 @@ def _cmd_explore(args: argparse.Namespace, out: TextIO) -> int:
     code, text = explore_bundle(
         args.bundle, slots=args.slots, max_states=args.max_states, max_depth=args.max_depth,
         reductions=not args.no_reductions, trace_out=args.trace_out, dot_out=args.dot,
-        progress_stream=sys.stderr, timing=not args.no_timing)
+        progress_stream=sys.stderr, timing=not args.no_timing,
+        partial_order=False if args.no_partial_order else None,
+        symmetry=False if args.no_symmetry else None,
+        cache=False if args.no_cache else None)
     out.write(text)
     return code
 
@@ -257,7 +260,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-depth", type=_positive_int, default=None,
                    help="stop with BOUND-REACHED beyond this depth")
     p.add_argument("--no-reductions", action="store_true",
-                   help="explore without partial-order and symmetry reduction")
+                   help="explore without partial-order and symmetry reduction and without "
+                        "the invocation cache")
+    p.add_argument("--no-partial-order", action="store_true",
+                   help="switch off partial-order reduction alone")
+    p.add_argument("--no-symmetry", action="store_true",
+                   help="switch off symmetry reduction alone")
+    p.add_argument("--no-cache", action="store_true",
+                   help="switch off the invocation cache alone")
     p.add_argument("--trace-out", help="write the shortest violating trace as JSON")
     p.add_argument("--dot", help="write the trace (or a small state graph) as DOT")
     p.add_argument("--no-timing", action="store_true",

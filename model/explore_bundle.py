@@ -257,13 +257,22 @@ def get_violation_reason(system: RuntimeSystem, violation: Violation[ModelState,
     return reason or "violated"
 
 
+def describe_reductions(partial_order: bool, symmetry: bool, cache: bool) -> str:
+    """Return ``reductions on``/``off``, or which of the three are on."""
+    on = [name for name, flag in (("partial-order", partial_order), ("symmetry", symmetry),
+                                  ("cache", cache)) if flag]
+    if len(on) == 3:
+        return "reductions on"
+    return "reductions off" if not on else "reductions: " + ", ".join(on)
+
+
 def render_report(system: RuntimeSystem, result: ExplorationResult[ModelState, Action],
-                  path: str, reductions: bool, timing: bool,
+                  path: str, reductions: str, timing: bool,
                   starvation: StarvationOutcome | None = None) -> str:
     """Return the report text of an exploration (and of the starvation check, if run)."""
     bundle = system.bundle
     lines = [f"explore {bundle.name or Path(path).stem} ({path}): {system.slots} slots, "
-             f"reductions {'on' if reductions else 'off'}"]
+             f"{reductions}"]
     names = get_check_names(system)
     width = max(len(n) for n in [*names, STARVATION_INVARIANT])
     for name, verdict in sorted(result.invariant_verdicts,
@@ -382,7 +391,8 @@ def explore_bundle(path: str, *, slots: int | None = None, max_states: int | Non
                    max_depth: int | None = None, reductions: bool = True,
                    trace_out: str | None = None, dot_out: str | None = None,
                    progress_stream: TextIO | None = None, timing: bool = True,
-                   ) -> tuple[int, str]:
+                   partial_order: bool | None = None, symmetry: bool | None = None,
+                   cache: bool | None = None) -> tuple[int, str]:
     """Explore a bundle's behaviours and return ``(exit code, report text)``.
 
     :param path: the ``program.yaml`` bundle.
@@ -390,6 +400,9 @@ def explore_bundle(path: str, *, slots: int | None = None, max_states: int | Non
     :param max_states: stop after this many distinct states (verdicts become BOUND-REACHED).
     :param max_depth: do not expand states deeper than this many steps.
     :param reductions: partial-order and symmetry reduction and the invocation cache.
+    :param partial_order: override ``reductions`` for partial-order reduction alone.
+    :param symmetry: override ``reductions`` for symmetry reduction alone.
+    :param cache: override ``reductions`` for the invocation cache alone.
     :param trace_out: write the first (shortest) violation's trace here as JSON.
     :param dot_out: write DOT here: the first violation's trace (the whole state graph when
         nothing is violated and the space is small); with a violation and a small space the
@@ -402,21 +415,26 @@ def explore_bundle(path: str, *, slots: int | None = None, max_states: int | Non
     bundle = load_bundle(path)
     horizon = check_explore_input(bundle, path, slots, max_states, max_depth)
     checks = compile_checks(bundle)
-    system = build_system(bundle, path, horizon, checks, cache=reductions)
+    use_por = reductions if partial_order is None else partial_order
+    use_symmetry = reductions if symmetry is None else symmetry
+    use_cache = reductions if cache is None else cache
+    system = build_system(bundle, path, horizon, checks, cache=use_cache)
     states, transitions = system.build_invariants()
-    por = reductions and not system.domains_overlap()
+    por = use_por and not system.domains_overlap()
     progress = make_progress(progress_stream)
     result = explore(system, invariants=states, transition_invariants=transitions,
                      bounds=Bounds(max_depth=max_depth, max_states=max_states),
                      stop_at_first_violation=False, record_edges=dot_out is not None,
                      ample=EnvironmentOrder(system) if por else None,
-                     canonicalize=system.canonicalize if reductions else None,
+                     canonicalize=system.canonicalize if use_symmetry else None,
                      progress=progress, progress_every=2000)
     if progress is not None and progress_stream is not None:
         progress_stream.write("\n")
-    starvation = (run_starvation_check(bundle, path, cache=reductions, max_states=max_states)
+    starvation = (run_starvation_check(bundle, path, cache=use_cache, max_states=max_states)
                   if is_starvation_requested(bundle) else None)
-    report = render_report(system, result, path, reductions, timing, starvation)
+    report = render_report(system, result, path,
+                           describe_reductions(use_por, use_symmetry, use_cache), timing,
+                           starvation)
     first = result.violation
     if trace_out is not None and first is not None:
         write_text(trace_out, encode_trace(path, horizon, first,
