@@ -316,14 +316,16 @@ class SchedulerModel:
 
     def invariants(self) -> list[Invariant[State]]:
         """Return the state invariants: no lost timer, no lost ring record, ring FIFO shape."""
-        t, r0, ring = self._t, self._ring0, self.params.ring
+        t, r0, w0, ring = self._t, self._ring0, self._wq0, self.params.ring
+        # rlen -> the only occupancy pattern allowed: rlen full cells, then empty ones
+        packed = tuple(bytes([1] * n + [0] * (ring - n)) if n <= ring else None
+                       for n in range(256))
 
         def no_lost_timer(s: State) -> bool:
             return 0 not in s[6:6 + t]
 
         def ring_packed(s: State) -> bool:
-            n = s[RLEN]
-            return 0 not in s[r0:r0 + n] and s[r0 + n:r0 + ring].count(0) == ring - n
+            return s[r0:w0].translate(_OCCUPANCY) == packed[s[RLEN]]
 
         return [Invariant("no-lost-timer", no_lost_timer),
                 Invariant("ring-no-loss", lambda s: s[LOST] == 0),
