@@ -145,12 +145,41 @@ _VERDICT_NAMES = {EXIT_OK: "PROVED/HOLDS", EXIT_FAILED: "REFUTED/VIOLATED",
                   EXIT_INCONCLUSIVE: "INCONCLUSIVE"}
 
 
+def _render_svg(dot_path: str, svg_path: str) -> None:
+    """Render a DOT file to SVG with Graphviz, or raise a one-line usage error."""
+    import shutil
+    import subprocess
+
+    dot = shutil.which("dot")
+    if dot is None:
+        raise UsageError("spec-check: error: --svg needs Graphviz's `dot` (Debian package "
+                         "graphviz; .ci/install-deps installs it)")
+    proc = subprocess.run([dot, "-Tsvg", dot_path, "-o", svg_path], capture_output=True,
+                          text=True, check=False)
+    if proc.returncode != 0:
+        reason = (proc.stderr.strip().splitlines() or ["dot failed"])[0]
+        raise UsageError(f"{svg_path}: error: {reason}")
+
+
 def _cmd_explore(args: argparse.Namespace, out: TextIO) -> int:
+    import tempfile
+
+    dot_out = args.dot
+    with tempfile.TemporaryDirectory() as scratch:
+        if args.svg is not None and dot_out is None:
+            dot_out = str(Path(scratch) / "trace.dot")
+        code = _explore_to(args, out, dot_out)
+        if args.svg is not None:
+            _render_svg(dot_out, args.svg)
+    return code
+
+
+def _explore_to(args: argparse.Namespace, out: TextIO, dot_out: str | None) -> int:
     from arspec.model.explore_bundle import explore_bundle
 
     code, text = explore_bundle(
         args.bundle, slots=args.slots, max_states=args.max_states, max_depth=args.max_depth,
-        reductions=not args.no_reductions, trace_out=args.trace_out, dot_out=args.dot,
+        reductions=not args.no_reductions, trace_out=args.trace_out, dot_out=dot_out,
         progress_stream=sys.stderr, timing=not args.no_timing,
         partial_order=False if args.no_partial_order else None,
         symmetry=False if args.no_symmetry else None,
@@ -270,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="switch off the invocation cache alone")
     p.add_argument("--trace-out", help="write the shortest violating trace as JSON")
     p.add_argument("--dot", help="write the trace (or a small state graph) as DOT")
+    p.add_argument("--svg", help="also render that picture as SVG (needs Graphviz)")
     p.add_argument("--no-timing", action="store_true",
                    help="omit time and states/s (byte-identical output across runs)")
     p.set_defaults(run=_cmd_explore)

@@ -255,3 +255,13 @@ def test_invalid_explore_and_replay_usage(argv: list[str], message: str,
     assert code == 2
     assert message in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_explore_svg_picture_of_the_trace(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    svg = tmp_path / "trace.svg"
+    code, _, _ = run(["explore", str(EXPLORE / "timer_broken.yaml"), "--svg", str(svg),
+                      "--no-timing"], capsys)
+    assert code == 1
+    text = svg.read_text()
+    assert text.lstrip().startswith("<?xml") and "<svg" in text
