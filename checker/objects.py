@@ -195,6 +195,8 @@ class BundleFacts:
     direct_values: dict[int, int] = field(default_factory=dict)
     #: Pcs of nondeterministic helper calls (clock, random, CPU id) on some path.
     nondeterministic: list[int] = field(default_factory=list)
+    #: ``(pc, result term)`` of every nondeterministic helper call.
+    nondet_results: list[tuple[int, Any]] = field(default_factory=list)
 
 
 class BundleExecutor(Executor):
@@ -214,6 +216,8 @@ class BundleExecutor(Executor):
         self.unknown_memory = z.byte_array("unmapped")
         self.shared_regions: dict[int, int] = {}
         self.entry_registers: list[int] = []
+        #: Suffix of the names of nondeterministic results in a second self-composed copy.
+        self.copy_name = ""
         #: The NULL conditions of "pointer or NULL" results, by term id (kept alive here).
         self.null_conditions: dict[int, Any] = {}
 
@@ -588,7 +592,12 @@ class BundleExecutor(Executor):
         out = Value(result, SCALAR)
         name = row.name
         if not row.deterministic:
-            # Argument-less machine readers: no memory effect, an unknown integer result.
+            # Argument-less machine readers: no memory effect, an unknown integer result,
+            # named apart in a second copy of a self-composition.
+            if self.copy_name:
+                result = z.var(f"helper:{key}{self.copy_name}")
+                out = Value(result, SCALAR)
+            self.facts.nondet_results.append((pc, result))
             if self.profile.name == "solana" or name in PER_CPU_HELPERS:
                 self.require(pc, HelperDeterministic(name), state, z.true(), z.true())
             self.facts.nondeterministic.append(pc)

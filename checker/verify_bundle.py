@@ -14,14 +14,17 @@ program it may reach.
 
 Determinism: programs are loaded with the runtime's ``allow_nondeterministic`` (the runtime
 itself still refuses them). A call of a nondeterministic helper in the ``solana`` (consensus)
-profile, or of ``bpf_get_smp_processor_id`` in any profile, is a finding; two replays that
-differ only in that call's result and end in different outputs (r0, account writes, logs,
-ring records, map updates, final map values) make it REFUTED, and without such a divergence
-it is REFUTED on the consensus load policy (saying so) or UNKNOWN. Reading a per-CPU map's
-value leaves determinism UNKNOWN. Otherwise every input of a run is part of the entry state:
-the VM and every other helper are deterministic functions of it (the runtime seeds clocks and
-random numbers from the slot in ``linux``, and no helper iterates a hash map), so two runs from
-equal inputs end in equal outputs, and determinism is PROVED.
+profile, or of ``bpf_get_smp_processor_id`` in any profile, is a finding. It is first
+decided by self-composition (:mod:`~arspec.checker.selfcomp`: two symbolic copies with equal
+inputs and independent nondeterministic results; z3 proves equal outputs or gives a model).
+Two replays that differ only in nondeterministic results (the model's, else fixed pairs)
+and end in different outputs (r0, account writes, logs, ring records, map updates, final
+map values) make it REFUTED. Without such a divergence it is REFUTED on the consensus load
+policy (saying so), dropped in ``linux`` when self-composition proved it, else UNKNOWN.
+Reading a per-CPU map's value leaves determinism UNKNOWN. Otherwise every input of a run is
+part of the entry state: the VM and every other helper are deterministic functions of it (the
+runtime seeds clocks and random numbers from the slot in ``linux``, and no helper iterates a
+hash map), so two runs from equal inputs end in equal outputs, and determinism is PROVED.
 
 Exit codes: 0 every requested property PROVED; 1 some property REFUTED; 3 nothing refuted
 but something UNKNOWN. Bad input raises :class:`~arspec.spec.errors.InputError` (exit 2).
@@ -89,6 +92,7 @@ from .bundle_replay import (
 from .cfg import build_cfg
 from .objects import BundleContext, BundleExecutor, CallEdge, EntryKind, MapInfo
 from .replay import REPLAY_LIMIT
+from .selfcomp import SelfComposition, self_compose
 from .symbolic import RawFinding
 from .verdict import PROPERTY_ORDER, Counterexample, Finding, Property, Report, Verdict
 
@@ -191,6 +195,7 @@ class _EntryRun:
         self.edges: list[CallEdge] = []
         self.complete = False
         self.reached: set[int] = set()
+        self.composed: SelfComposition | None = None
 
     def run(self, pc: int, entry: EntryKind) -> None:
         """Execute the entry symbolically, replay what can fail, check the budget."""
@@ -223,8 +228,17 @@ class _EntryRun:
             return
         self.edges = list(executor.facts.edges)
         self.per_cpu_maps(executor, pc)
+        self.composed = None
+        if any(isinstance(f.assertion, HelperDeterministic) for f in executor.findings):
+            try:
+                self.composed = self_compose(cfg, self.profile, session, context=self.context,
+                                             entry=entry, budget=self.budget)
+            except (SolverError, RecursionError):
+                self.composed = None
         for raw in executor.findings:
-            self.report.add(self.finding(raw, executor))
+            found = self.finding(raw, executor)
+            if found is not None:
+                self.report.add(found)
         self.compute(executor)
         for header, summary in sorted(executor.loops.items()):
             if summary.ranked:
@@ -253,7 +267,7 @@ class _EntryRun:
                                     note="values of per-CPU maps differ between CPUs; "
                                          "equal outputs are not proved"))
 
-    def finding(self, raw: RawFinding, executor: BundleExecutor) -> Finding:
+    def finding(self, raw: RawFinding, executor: BundleExecutor) -> Finding | None:
         """Turn a raw finding into a report finding, replaying its model when there is one."""
         name = self.report.program
         message, assertion, prop = raw.assertion.message, str(raw.assertion), \
@@ -273,7 +287,7 @@ class _EntryRun:
                        note=f"{what} did not replay: {replay.outcome.describe()}")
 
     def divergence(self, raw: RawFinding, assertion: HelperDeterministic,
-                   executor: BundleExecutor) -> Finding:
+                   executor: BundleExecutor) -> Finding | None:
         """Show a nondeterministic helper call by two replays that differ only in its result.
 
         Both runs start from the model's input, objects and helper results; every call of
@@ -290,16 +304,26 @@ class _EntryRun:
         message = f"{assertion.message} {assertion.name} " + (
             "in the consensus profile" if self.profile.name == "solana"
             else "(its result is the CPU's identity)")
+        composed = self.composed
+        if composed is not None and composed.proved and self.profile.name != "solana":
+            return None
         first: BundleReplay | None = None
-        for a, b in DIVERGENCE_PAIRS:
+        tries: list[tuple[dict[int, int], dict[int, int]]] = [
+            ({raw.pc: a}, {raw.pc: b}) for a, b in DIVERGENCE_PAIRS]
+        if composed is not None and composed.model is not None:
+            pair = composed.model
+            tries.insert(0, ({p: pair.value(a) for p, a, _ in composed.results},
+                             {p: pair.value(b) for p, _, b in composed.results}))
+            model = pair
+        for left, right in tries:
             one = replay_bundle_model(executor, model, compute_limit=REPLAY_LIMIT,
-                                      override={raw.pc: a})
+                                      override=left)
             two = replay_bundle_model(executor, model, compute_limit=REPLAY_LIMIT,
-                                      override={raw.pc: b})
+                                      override=right)
             first = first or one
             if one.outcome.outputs != two.outcome.outputs:
-                text = (f"two runs from the same input diverge: with {assertion.name} -> {a:#x}: "
-                        f"{_differing(one, two)}; with {assertion.name} -> {b:#x}: "
+                text = (f"two runs from the same input diverge: with {_show(left)}: "
+                        f"{_differing(one, two)}; with {_show(right)}: "
                         f"{_differing(two, one)}")
                 cx = Counterexample(one.registers, one.given.data, one.outcome.helper_returns,
                                     text, True, one.outcome.compute_units, one.objects)
@@ -307,6 +331,9 @@ class _EntryRun:
                                Verdict.REFUTED, cx)
         assert first is not None
         tried = ", ".join(f"{a:#x}/{b:#x}" for a, b in DIVERGENCE_PAIRS)
+        if composed is not None and composed.proved:
+            tried += "; self-composition proved that two runs from equal inputs commit alike " \
+                     "with equal r0"
         try:
             check_program_helpers(name, self.loaded.program, self.profile.name)
         except InputError as refused:
@@ -359,6 +386,11 @@ class _EntryRun:
                                     "" if executor.cu_exact else "compute units not exactly "
                                     "known (havocked loop or bpf_loop); ")
                                 + f"counterexample did not replay: {replay.outcome.describe()}"))
+
+
+def _show(override: dict[int, int]) -> str:
+    """Return ``pc 0 -> 0x1, ...``: the nondeterministic results of one replay."""
+    return ", ".join(f"pc {pc} -> {value:#x}" for pc, value in sorted(override.items()))
 
 
 def _differing(one: BundleReplay, two: BundleReplay) -> str:
