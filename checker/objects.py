@@ -162,6 +162,8 @@ class BundleContext:
     maps: tuple[MapInfo, ...]
     program_index: int
     map_indices: tuple[int, ...] | None = None
+    #: CPUs of the bundle's preset: ``bpf_get_smp_processor_id`` returns one of them.
+    num_cpus: int = 1
 
     def helper_for(self, imm: int) -> HelperDef | None:
         """Return the table row a ``call imm`` reaches in this profile."""
@@ -597,6 +599,10 @@ class BundleExecutor(Executor):
             if self.copy_name:
                 result = z.var(f"helper:{key}{self.copy_name}")
                 out = Value(result, SCALAR)
+            if name in PER_CPU_HELPERS:
+                # The runtime runs an invocation on CPU ``seq % num_cpus``.
+                state.path = z.and_(state.path,
+                                    z.ult(result, z.const(self.context.num_cpus)))
             self.facts.nondet_results.append((pc, result))
             if self.profile.name == "solana" or name in PER_CPU_HELPERS:
                 self.require(pc, HelperDeterministic(name), state, z.true(), z.true())

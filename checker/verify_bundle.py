@@ -80,6 +80,7 @@ from arspec.reference.runtime import LoadedProgram, check_program_helpers, load_
 from arspec.spec import bundle as schema
 from arspec.spec.errors import InputError, SolverError
 from arspec.spec.loader import load_bundle
+from arspec.spec.presets import get_preset
 
 from . import solver as z
 from .assertions import HelperDeterministic, TailCallBounded, WithinBudget
@@ -90,7 +91,14 @@ from .bundle_replay import (
     replay_bundle_model,
 )
 from .cfg import build_cfg
-from .objects import BundleContext, BundleExecutor, CallEdge, EntryKind, MapInfo
+from .objects import (
+    PER_CPU_HELPERS,
+    BundleContext,
+    BundleExecutor,
+    CallEdge,
+    EntryKind,
+    MapInfo,
+)
 from .replay import REPLAY_LIMIT
 from .selfcomp import SelfComposition, self_compose
 from .symbolic import RawFinding
@@ -308,8 +316,12 @@ class _EntryRun:
         if composed is not None and composed.proved and self.profile.name != "solana":
             return None
         first: BundleReplay | None = None
+        pairs: tuple[tuple[int, int], ...] = DIVERGENCE_PAIRS
+        if assertion.name in PER_CPU_HELPERS:
+            # Only CPU ids the runtime can give: 0 .. num_cpus - 1.
+            pairs = ((0, 1),) if self.context.num_cpus > 1 else ()
         tries: list[tuple[dict[int, int], dict[int, int]]] = [
-            ({raw.pc: a}, {raw.pc: b}) for a, b in DIVERGENCE_PAIRS]
+            ({raw.pc: a}, {raw.pc: b}) for a, b in pairs]
         if composed is not None and composed.model is not None:
             pair = composed.model
             tries.insert(0, ({p: pair.value(a) for p, a, _ in composed.results},
@@ -329,8 +341,9 @@ class _EntryRun:
                                     text, True, one.outcome.compute_units, one.objects)
                 return Finding(name, raw.pc, assertion.property, message, str(assertion),
                                Verdict.REFUTED, cx)
-        assert first is not None
-        tried = ", ".join(f"{a:#x}/{b:#x}" for a, b in DIVERGENCE_PAIRS)
+        if first is None:
+            first = replay_bundle_model(executor, model, compute_limit=REPLAY_LIMIT)
+        tried = ", ".join(f"{a:#x}/{b:#x}" for a, b in pairs) or "(one CPU: no other value)"
         if composed is not None and composed.proved:
             tried += "; self-composition proved that two runs from equal inputs commit alike " \
                      "with equal r0"
@@ -486,7 +499,8 @@ def verify_bundle(path: str, *, timeout: float = 30.0,
         index = names.index(name)
         result = results[index]
         lp = loaded[name]  # type: ignore[index]
-        context = BundleContext(profile, maps, index, lp.map_indices)
+        context = BundleContext(profile, maps, index, lp.map_indices,
+                                get_preset(bundle.preset.value).num_cpus)
         if time.monotonic() > deadline:
             result.report.add(Finding(name, pc, Property.TERMINATION, "Time limit reached",
                                       f"verified within {timeout:g} s",
