@@ -64,8 +64,11 @@ Invocation rules
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Final
 
 from arspec.spec import bundle as schema
@@ -141,9 +144,10 @@ class LoadedProgram:
     map_indices: tuple[int, ...] | None = None
 
 
-def get_solana_helper_ids() -> dict[int, HelperDef]:
+@cache
+def get_solana_helper_ids() -> Mapping[int, HelperDef]:
     """Return the helper rows by ``murmur3_32(name)`` (how solana programs call them)."""
-    return {murmur3_32(h.name.encode()): h for h in HELPER_TABLE}
+    return MappingProxyType({murmur3_32(h.name.encode()): h for h in HELPER_TABLE})
 
 
 def check_program_helpers(name: str, program: Program, profile: str, *,
@@ -209,7 +213,7 @@ def get_assembly_symbols(bundle: schema.Bundle) -> dict[str, int]:
 def get_assembly_helpers(profile: str) -> dict[str, int]:
     """Return ``call <name>`` targets: Linux helper ids, or sBPF murmur3-32 syscall ids."""
     if profile == "solana":
-        return {h.name: murmur3_32(h.name.encode()) for h in HELPER_TABLE}
+        return {h.name: imm for imm, h in get_solana_helper_ids().items()}
     return {h.name: int(h.id) for h in HELPER_TABLE}
 
 
