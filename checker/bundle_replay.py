@@ -7,10 +7,12 @@ Replays a solver model of one bundle entry point on the reference VM
 entry registers of the hook kind, the input or record bytes, every object region of the
 executor (map values, records, key copies) filled with the model's bytes, and stub helpers
 that return the model's results: ``bpf_map_lookup_elem`` / ``bpf_ringbuf_reserve`` return
-NULL or the object's address, buffers are read or written through the VM's memory (so a bad
-buffer faults at the call's pc, as the runtime's helpers do), ``submit`` / ``discard`` fault
-on a record that is not held, and a taken tail call ends the run. Costs are the helper
-table's, including the per-byte part, as in :func:`arspec.reference.runtime_helpers.bind_helper`.
+NULL or the object's address (an array lookup NULL exactly when the index is out of range,
+as the runtime does), ``bpf_loop`` calls its callback on the VM, buffers are read or
+written through the VM's memory (so a bad buffer faults at the call's pc, as the runtime's
+helpers do), ``submit`` / ``discard`` fault on a record that is not held, and a taken tail
+call ends the run. Costs are the helper table's, including the per-byte part, as in
+:func:`arspec.reference.runtime_helpers.bind_helper`.
 """
 
 from __future__ import annotations
@@ -31,8 +33,10 @@ from arspec.reference.profiles import (
 )
 from arspec.reference.runtime_helpers import MAP_HANDLE_REGION, get_map_handle
 from arspec.reference.vm import Vm, standard_memory
+from arspec.spec.errno import EINVAL, compute_r0
 from arspec.spec.errors import ExecutionFault, HelperFault, InstructionLimit
 from arspec.spec.helpers import HELPER_TABLE, HelperDef, compute_helper_cost
+from arspec.spec.loops import process_loop
 
 from . import solver as z
 from .assertions import (
@@ -42,7 +46,8 @@ from .assertions import (
     RecordsReleased,
     ReleaseOnce,
 )
-from .objects import BundleExecutor
+from .callbacks import LOOP_MARK, add_function
+from .objects import ARRAY_TYPES, BundleExecutor
 from .replay import EXPECTED_FAULTS, ConcreteInput, InstanceTracker, concrete_input
 from .verdict import Counterexample
 
@@ -146,6 +151,21 @@ def replay_bundle(executor: BundleExecutor, given: ConcreteInput, objects: dict[
         index = (handle >> 32) - MAP_HANDLE_REGION
         return index if 0 <= index < len(maps) and not handle & 0xFFFFFFFF else None
 
+    def run_loop(ctx: HelperContext, r1: int, r2: int, r3: int, r4: int) -> int:
+        """Run ``bpf_loop`` as the runtime does, naming each callback call for the tracker."""
+        site, vm = ctx.pc, ctx.vm
+        target = vm.code_address_to_pc(r2)
+        if target is None or not add_function(cfg, target):
+            raise HelperFault(site, f"bpf_loop callback {r2:#x} is not a usable code address")
+
+        def call(index: int) -> int:
+            tracker.enter_callback(site, (LOOP_MARK, index), target)
+            r0 = vm.call_function(target, (index, r3))
+            tracker.leave_callback()
+            return r0
+
+        return compute_r0(process_loop(r1, r4, executor.context.max_loops, call))
+
     def stub(row: HelperDef) -> HelperSpec:
         def fn(ctx: HelperContext, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
             regs = (r1, r2, r3, r4, r5)
@@ -166,7 +186,13 @@ def replay_bundle(executor: BundleExecutor, given: ConcreteInput, objects: dict[
                     ctx.memory.read_bytes(ctx.pc, r3, maps[index].value_size)
             if name == "bpf_map_lookup_elem":
                 region = facts.lookups.get(key)
+                if index is not None and maps[index].type in ARRAY_TYPES:
+                    at = int.from_bytes(ctx.memory.read_bytes(ctx.pc, r2, 4), "little")
+                    value = int(at < maps[index].max_entries)
                 value = 0 if value == 0 or region is None else region << 32
+            elif name == "bpf_map_delete_elem" and index is not None \
+                    and maps[index].type in ARRAY_TYPES:
+                value = compute_r0(-EINVAL)
             elif name == "bpf_ringbuf_reserve":
                 region = facts.reservations.get(key)
                 value = 0 if value == 0 or region is None else region << 32
@@ -183,6 +209,8 @@ def replay_bundle(executor: BundleExecutor, given: ConcreteInput, objects: dict[
                 if value == 0 and facts.tail_decisions.get(key) is not None:
                     raise _TailCallTaken(ctx.pc)
                 value = given.helper_results.get(f"{key}:r0", 0)
+            elif name == "bpf_loop":
+                value = run_loop(ctx, r1, r2, r3, r4)
             elif name == "arspec_account_read":
                 data = buffers.get(key, bytes(r4 if r4 < COPY_LIMIT else 0))
                 ctx.memory.write_bytes(ctx.pc, r3, data if value == 0 else bytes(len(data)))

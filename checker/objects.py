@@ -18,6 +18,11 @@ store through a map-value pointer forgets every other non-shared map-value regio
 "Pointer or NULL" results (``bpf_map_lookup_elem``, ``bpf_ringbuf_reserve``) are
 ``ite(null, 0, base)`` with the kind ``NULLPTR`` on the NULL side, so a use that no null
 check dominates is a satisfiable :class:`~arspec.checker.assertions.NotNull` violation.
+The contract lets every lookup return NULL; the runtime does so for an array only when the
+index is out of range. That run-time fact goes to
+:attr:`~arspec.checker.symbolic.Executor.realisable`: a missing null check after a lookup
+with an index in range is still a finding, but an UNKNOWN one, since no run faults there.
+Deleting from an array always fails with ``-EINVAL`` (a path condition).
 Reservations are tracked as references (:attr:`~arspec.checker.symbolic.State.refs`): each
 ``submit``/``discard`` must release a held one, and none may be held at ``exit`` or at a
 successful tail call.
@@ -41,6 +46,7 @@ from arspec.reference.profiles import (
     Profile,
 )
 from arspec.reference.runtime_helpers import MAP_HANDLE_REGION, PROG_CODE_REGION
+from arspec.spec.errno import EINVAL
 from arspec.spec.helpers import HELPER_TABLE, ArgKind, HelperDef, RetKind
 
 from . import solver as z
@@ -55,6 +61,7 @@ from .assertions import (
     ReleaseOnce,
     TypeIsPointer,
 )
+from .callbacks import code_target, inline_loop
 from .cfg import ControlFlow, Function
 from .symbolic import (
     INPUT,
@@ -74,6 +81,8 @@ from .symbolic import (
     kind_is,
 )
 
+#: Map types whose elements all exist: a lookup is NULL only for an index out of range.
+ARRAY_TYPES: Final = ("array", "percpu_array")
 #: First region number of the verifier's objects (far from the VM's dynamic regions).
 OBJECT_REGION: Final = 0x1000
 #: Largest buffer whose bytes are checked one by one (initialisation, helper writes).
@@ -152,6 +161,8 @@ class CallEdge:
     target: tuple[int, int] | None = None
     #: Prog-array slot names a tail call may reach.
     programs: tuple[str, ...] = ()
+    #: A ``bpf_loop`` callback unrolled at the call (it needs no entry of its own).
+    inlined: bool = False
 
 
 @dataclass
@@ -164,6 +175,8 @@ class BundleContext:
     map_indices: tuple[int, ...] | None = None
     #: CPUs of the bundle's preset: ``bpf_get_smp_processor_id`` returns one of them.
     num_cpus: int = 1
+    #: The preset's ``bpf_max_loops``: a larger ``bpf_loop`` count fails with ``-E2BIG``.
+    max_loops: int = 1 << 23
 
     def helper_for(self, imm: int) -> HelperDef | None:
         """Return the table row a ``call imm`` reaches in this profile."""
@@ -567,7 +580,7 @@ class BundleExecutor(Executor):
             return
         kind = {"bpf_loop": "loop", "bpf_timer_set_callback": "timer",
                 "bpf_wq_set_callback": "wq"}.get(row.name, "callback")
-        if self.checking:
+        if self.checking and kind != "loop":  # a loop edge is recorded by exec_call
             edge = CallEdge(pc, kind, target)
             if edge not in self.facts.edges:
                 self.facts.edges.append(edge)
@@ -613,11 +626,21 @@ class BundleExecutor(Executor):
             state.exact = False
         elif name == "bpf_map_lookup_elem":
             out = self.pointer_or_null(pc, key, result, maps[1])
+            if maps[1] is not None and maps[1].type in ARRAY_TYPES and self.checking:
+                index, _ = self.load_bytes(state, state.regs[2].value, 4)
+                null = z.eq(result, z.const(0))
+                out_of_range = z.ule(z.const(maps[1].max_entries, 32), index)
+                self.realisable.append(z.and_(z.implies(null, out_of_range),
+                                              z.implies(out_of_range, null)))
         elif name == "bpf_ringbuf_reserve":
             out = self.reserve(pc, row, key, result, maps[1], state)
         elif name in ("bpf_ringbuf_submit", "bpf_ringbuf_discard"):
             self.release(pc, row, state)
         elif name in ("bpf_map_update_elem", "bpf_map_delete_elem"):
+            if name == "bpf_map_delete_elem" and maps[1] is not None \
+                    and maps[1].type in ARRAY_TYPES and self.checking:
+                # The spec's own semantics, not a contract gap: a path condition.
+                state.path = z.and_(state.path, z.eq(result, z.const(-EINVAL & z.MASK64)))
             self.forget_regions(state, self.map_regions(maps[1].index) if maps[1] is not None
                                 else sorted(r for r, o in self.objects.items()
                                             if o.map_index is not None))
@@ -630,16 +653,30 @@ class BundleExecutor(Executor):
         elif name == "bpf_tail_call":
             out = self.tail_call(pc, key, result, maps[2], state)
         elif name == "bpf_loop":
-            self.facts.uses_loop = True
-            self.havoc_memory(state)
-            state.cu = z.add(state.cu, self.fresh("loop_cu"))
-            state.exact = False
-            self.cu_exact = False
+            out = self.loop_call(pc, state, ctx, iters, result)
         if row.ret is RetKind.VOID and name != "bpf_tail_call":
             out = Value(result, SCALAR)
         state.regs[0] = out
         for reg in range(1, 6):
             state.regs[reg] = Value(state.regs[reg].value, UNINIT)
+
+    def loop_call(self, pc: int, state: State, ctx: Context, iters: Iters,
+                  result: Any) -> Value:
+        """``bpf_loop``: unroll the callback at the call, else over-approximate the call."""
+        target = code_target(state.regs[2].value, len(self.program.slots))
+        inlined = inline_loop(self, pc, state, ctx, iters)
+        if self.checking and target is not None:
+            edge = CallEdge(pc, "loop", (self.context.program_index, target), (), inlined)
+            if edge not in self.facts.edges:
+                self.facts.edges.append(edge)
+        if inlined:
+            return state.regs[0]
+        self.facts.uses_loop = True
+        self.havoc_memory(state)
+        state.cu = z.add(state.cu, self.fresh("loop_cu"))
+        state.exact = False
+        self.cu_exact = False
+        return Value(result, SCALAR)
 
     def pointer_or_null(self, pc: int, key: str, result: Any, info: MapInfo | None) -> Value:
         """Return ``ite(null, 0, base)`` for a lookup (``info`` known) or an opaque value."""

@@ -115,6 +115,23 @@ class InstanceTracker:
         else:
             self.iters = next_iters(self.function, self.iters, prev, pc)
 
+    def enter_callback(self, site: int, mark: tuple[int, int], entry: int) -> None:
+        """A helper at ``site`` calls the function at ``entry``; ``mark`` numbers the call.
+
+        The call's context is the site with the current loop counters plus ``mark`` (see
+        :func:`arspec.checker.callbacks.callback_context`).
+        """
+        self.frames.append((site, (*self.iters, mark), self.function.entry))
+        self.function = self.cfg.functions[entry]
+        self.prev = None
+
+    def leave_callback(self) -> None:
+        """The callback entered last returned to its helper call."""
+        site, saved, entry = self.frames.pop()
+        self.function = self.cfg.functions[entry]
+        self.iters = saved[:-1]
+        self.prev = site
+
     def key(self, pc: int) -> str:
         """Return the instance key of the current copy of ``pc``."""
         ctx: Context = tuple((site, iters) for site, iters, _ in self.frames)

@@ -265,6 +265,11 @@ class Executor:
         self.inputs = Inputs(z.var("input_len"), z.byte_array("input"))
         self._status: dict[tuple[int, str, str], str] = {}
         self.cu_exact = True
+        #: Facts about helper results that hold at run time but are not part of the contract
+        #: (an array lookup is NULL exactly when the index is out of range): added to fault
+        #: queries, so a counterexample is a run the runtime can make, and never to policy
+        #: queries, so the contract's rules (a null check) are still enforced.
+        self.realisable: list[Any] = []
         #: Set when some runs could not be followed (indirect calls): nothing is PROVED.
         self.incomplete = False
         #: Kinds a load or store may go through, and kinds pointer arithmetic keeps.
@@ -314,7 +319,7 @@ class Executor:
         if status == "fault":
             return excluded
         if fault is not None and z.truth_of(fault) is not False:
-            answer, model = self.session.solve(state.path, fault)
+            answer, model = self.session.solve(state.path, fault, *self.realisable)
             if answer is z.SatResult.SAT:
                 self._status[key] = "fault"
                 self.findings.append(RawFinding(pc, assertion, True, model,

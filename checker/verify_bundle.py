@@ -234,6 +234,8 @@ class _EntryRun:
                                     "Program too complex for the verifier", "depth limit",
                                     note="Python recursion limit reached"))
             return
+        # Inlined bpf_loop callbacks joined the control flow during the run.
+        self.reached = {p for f in cfg.functions.values() for p in f.graph.nodes}
         self.edges = list(executor.facts.edges)
         self.per_cpu_maps(executor, pc)
         self.composed = None
@@ -372,7 +374,7 @@ class _EntryRun:
             self.worst = bound[-1]
             return
         over = z.or_(*(z.and_(g, z.ult(z.const(budget), cu)) for g, cu in ends))
-        answer, model = session.solve(over)
+        answer, model = session.solve(over, *executor.realisable)
         if answer is z.SatResult.UNSAT and executor.cu_exact:
             self.worst = session.maximum(z.merge(list(ends)), z.or_(*(g for g, _ in ends)),
                                          limit=budget)
@@ -499,8 +501,9 @@ def verify_bundle(path: str, *, timeout: float = 30.0,
         index = names.index(name)
         result = results[index]
         lp = loaded[name]  # type: ignore[index]
-        context = BundleContext(profile, maps, index, lp.map_indices,
-                                get_preset(bundle.preset.value).num_cpus)
+        preset = get_preset(bundle.preset.value)
+        context = BundleContext(profile, maps, index, lp.map_indices, preset.num_cpus,
+                                preset.bpf_max_loops)
         if time.monotonic() > deadline:
             result.report.add(Finding(name, pc, Property.TERMINATION, "Time limit reached",
                                       f"verified within {timeout:g} s",
@@ -514,7 +517,7 @@ def verify_bundle(path: str, *, timeout: float = 30.0,
         for edge in run.edges:
             if edge not in edges[name]:
                 edges[name].append(edge)
-            if edge.target is None:
+            if edge.target is None or edge.inlined:
                 continue
             target_index, target_pc = edge.target
             if not 0 <= target_index < len(names):
@@ -555,13 +558,14 @@ def _graphs(results: list[ProgramResult], edges: dict[str, list[CallEdge]], name
     graph = nx.DiGraph()
     graph.add_nodes_from(names)
     tail_calls = []
-    callbacks = []
+    callbacks: list[tuple[str, int, str, str, int]] = []
     for name in names:
         for edge in sorted(edges[name], key=lambda e: (e.pc, e.kind, e.target or (0, 0))):
             if edge.kind == "tail":
                 tail_calls.append((name, edge.pc, edge.programs))
                 graph.add_edges_from((name, t, {"pc": edge.pc}) for t in edge.programs)
-            elif edge.target is not None and 0 <= edge.target[0] < len(names):
+            elif edge.target is not None and 0 <= edge.target[0] < len(names) and not any(
+                    (n, p, k) == (name, edge.pc, edge.kind) for n, p, k, _, _ in callbacks):
                 callbacks.append((name, edge.pc, edge.kind, names[edge.target[0]],
                                   edge.target[1]))
     cycles = sorted(_rotate(c) for c in nx.simple_cycles(graph))

@@ -1,6 +1,6 @@
 """Bundle-level verifier corpus: each case is a small bundle and its expected verdicts.
 
-Cases live in ``bundles/bundle_cases.yaml`` (``test-case``, ``bundle``, ``expect``:
+Cases live in ``bundles/*.yaml`` (``test-case``, ``bundle``, ``expect``:
 program -> property -> verdict, where ``NOT_PROVED`` accepts REFUTED or UNKNOWN,
 ``messages``: substrings of rendered findings, ``exit``: the exit code).
 """
@@ -16,8 +16,9 @@ import yaml
 from arspec.checker.verdict import Property, Verdict
 from arspec.checker.verify_bundle import verify_bundle
 
-CASES: list[dict[str, Any]] = yaml.safe_load(
-    (Path(__file__).parent / "bundles" / "bundle_cases.yaml").read_text())["cases"]
+CASES: list[dict[str, Any]] = [
+    case for file in sorted((Path(__file__).parent / "bundles").glob("*.yaml"))
+    for case in yaml.safe_load(file.read_text())["cases"]]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["test-case"] for c in CASES])
