@@ -66,7 +66,7 @@ def test_invalid_over_budget_example_is_refuted_with_replay() -> None:
     assert "instruction limit exceeded" in refuted[0].counterexample.outcome  # type: ignore
 
 
-@pytest.mark.parametrize("name", ["pairs_trading", "heartbeat", "oracle_watcher"])
+@pytest.mark.parametrize("name", ["pairs_trading", "heartbeat", "oracle_watcher", "risk_analyzer"])
 def test_correct_examples_are_proved(name: str) -> None:
     result = verify_bundle(str(ROOT / "examples" / f"{name}.yaml"))
     assert result.exit_code == 0, [f.render() for p in result.programs
