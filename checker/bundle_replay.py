@@ -8,7 +8,8 @@ entry registers of the hook kind, the input or record bytes, every object region
 executor (map values, records, key copies) filled with the model's bytes, and stub helpers
 that return the model's results: ``bpf_map_lookup_elem`` / ``bpf_ringbuf_reserve`` return
 NULL or the object's address (an array lookup NULL exactly when the index is out of range,
-as the runtime does), ``bpf_loop`` calls its callback on the VM, buffers are read or
+as the runtime does), ``bpf_loop`` calls its callback on the VM, the number iterator
+runs as the runtime runs it, buffers are read or
 written through the VM's memory (so a bad buffer faults at the call's pc, as the runtime's
 helpers do), ``submit`` / ``discard`` fault on a record that is not held, and a taken tail
 call ends the run. Costs are the helper table's, including the per-byte part, as in
@@ -31,7 +32,11 @@ from arspec.reference.profiles import (
     PROGRAM_REGION,
     STACK_REGION,
 )
-from arspec.reference.runtime_helpers import MAP_HANDLE_REGION, get_map_handle
+from arspec.reference.runtime_helpers import (
+    MAP_HANDLE_REGION,
+    get_map_handle,
+    process_iter_call,
+)
 from arspec.reference.vm import Vm, standard_memory
 from arspec.spec.errno import EINVAL, compute_r0
 from arspec.spec.errors import ExecutionFault, HelperFault, InstructionLimit
@@ -47,6 +52,7 @@ from .assertions import (
     ReleaseOnce,
 )
 from .callbacks import LOOP_MARK, add_function
+from .iterators import ITERATOR_HELPERS
 from .objects import ARRAY_TYPES, BundleExecutor
 from .replay import EXPECTED_FAULTS, ConcreteInput, InstanceTracker, concrete_input
 from .verdict import Counterexample
@@ -211,6 +217,8 @@ def replay_bundle(executor: BundleExecutor, given: ConcreteInput, objects: dict[
                 value = given.helper_results.get(f"{key}:r0", 0)
             elif name == "bpf_loop":
                 value = run_loop(ctx, r1, r2, r3, r4)
+            elif name in ITERATOR_HELPERS:
+                value = process_iter_call(ctx, name, r1, r2, r3, executor.context.max_loops)
             elif name == "arspec_account_read":
                 data = buffers.get(key, bytes(r4 if r4 < COPY_LIMIT else 0))
                 ctx.memory.write_bytes(ctx.pc, r3, data if value == 0 else bytes(len(data)))

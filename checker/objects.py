@@ -30,6 +30,7 @@ successful tail call.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -63,6 +64,7 @@ from .assertions import (
 )
 from .callbacks import code_target, inline_loop
 from .cfg import ControlFlow, Function
+from .iterators import ITERATOR_HELPERS, iteration_bound, iterator_call
 from .symbolic import (
     INPUT,
     MAPREF,
@@ -97,7 +99,7 @@ MODELLED: Final = frozenset({
     "bpf_ringbuf_query", "bpf_timer_init", "bpf_timer_set_callback", "bpf_timer_start",
     "bpf_timer_cancel", "bpf_tail_call", "arspec_get_slot", "arspec_account_read",
     "arspec_account_write", "bpf_wq_init", "bpf_wq_set_callback", "bpf_wq_start", "arspec_log",
-    "bpf_loop",
+    "bpf_loop", "bpf_iter_num_new", "bpf_iter_num_next", "bpf_iter_num_destroy",
 })
 
 
@@ -235,6 +237,8 @@ class BundleExecutor(Executor):
         self.copy_name = ""
         #: The NULL conditions of "pointer or NULL" results, by term id (kept alive here).
         self.null_conditions: dict[int, Any] = {}
+        #: Stack addresses ``bpf_iter_num_new`` was called on (``None``: not a literal).
+        self.iterators: set[int | None] = set()
 
     # -- objects ----------------------------------------------------------------------------
 
@@ -263,7 +267,8 @@ class BundleExecutor(Executor):
         """Make the bytes of ``regions`` unknown (they may have been written elsewhere)."""
         if not regions:
             return
-        self._flush(state.memory)
+        forgotten = set(regions)
+        self._flush(state.memory, keep=lambda address: address >> 32 not in forgotten)
         fresh = z.byte_array(f"objects!{self.fresh_count}")
         self.fresh_count += 1
         state.memory.base = z.havoc_regions(state.memory.base, fresh, regions)
@@ -355,6 +360,12 @@ class BundleExecutor(Executor):
             return z.and_(small, z.or_(*clauses), *live)
         return z.and_(small, z.or_(*clauses))
 
+    def kind_region(self, kind: Any) -> Callable[[int], bool] | None:
+        """Object pointers that passed their policy stay inside the object regions."""
+        if isinstance(kind, int) and kind == OBJECT:
+            return lambda address: address >> 32 >= OBJECT_REGION
+        return super().kind_region(kind)
+
     def vm_valid(self, address: Any, size: int, *, write: bool) -> Any:
         """Return the condition under which the VM accepts this access."""
         return self.range_valid(None, address, z.const(size), write=write, policy=False)
@@ -376,16 +387,17 @@ class BundleExecutor(Executor):
                                z.and_(z.not_(pointer), z.not_(opaque), fault))
         return no_null and no_type and z.truth_of(opaque) is False
 
-    def store_bytes(self, state: State, address: Any, value: Any, size: int) -> None:
+    def store_bytes(self, state: State, address: Any, value: Any, size: int, *,
+                    region: Callable[[int], bool] | None = None) -> None:
         """Store, first forgetting map values the store may alias (see the module doc)."""
-        region = z.value_of(z.extract(63, 32, address))
-        target = self.objects.get(region) if region is not None else None
-        if region is None:
+        number = z.value_of(z.extract(63, 32, address))
+        target = self.objects.get(number) if number is not None else None
+        if number is None:
             self.forget_regions(state, self.map_regions(None))
         elif target is not None and target.map_index is not None and not target.shared:
             self.forget_regions(state, [r for r in self.map_regions(target.map_index)
-                                        if r != region])
-        super().store_bytes(state, address, value, size)
+                                        if r != number])
+        super().store_bytes(state, address, value, size, region=region)
 
     # -- null checks ----------------------------------------------------------------------
 
@@ -654,6 +666,8 @@ class BundleExecutor(Executor):
             out = self.tail_call(pc, key, result, maps[2], state)
         elif name == "bpf_loop":
             out = self.loop_call(pc, state, ctx, iters, result)
+        elif name in ITERATOR_HELPERS:
+            out = iterator_call(self, pc, row, state)
         if row.ret is RetKind.VOID and name != "bpf_tail_call":
             out = Value(result, SCALAR)
         state.regs[0] = out
@@ -677,6 +691,10 @@ class BundleExecutor(Executor):
         state.exact = False
         self.cu_exact = False
         return Value(result, SCALAR)
+
+    def iteration_bound(self, state: State, limit: int) -> int | None:
+        """Bound a loop by the steps its number iterators have left."""
+        return iteration_bound(self, state, limit) if self.iterators else None
 
     def pointer_or_null(self, pc: int, key: str, result: Any, info: MapInfo | None) -> Value:
         """Return ``ite(null, 0, base)`` for a lookup (``info`` known) or an opaque value."""

@@ -141,6 +141,8 @@ def sub(a: BV, b: BV) -> BV:
 
 def extract(high: int, low: int, term: BV) -> BV:
     """Return bits ``high..low`` of ``term``."""
+    if low == 0 and high == width_of(term) - 1:
+        return term
     return _fold(z3.Extract(high, low, term), term)
 
 
@@ -157,8 +159,39 @@ def sign_extend(term: BV, width: int) -> BV:
 
 
 def concat(parts: Sequence[BV]) -> BV:
-    """Return the concatenation of ``parts`` (first part most significant)."""
-    return parts[0] if len(parts) == 1 else _fold(z3.Concat(*parts), *parts)
+    """Return the concatenation of ``parts`` (first part most significant).
+
+    Bytes that a store took apart are put back together: contiguous extracts of one term
+    become one extract (or the term), and if-then-else parts under one condition are
+    concatenated branch by branch. Memory written and read back byte by byte then stays a
+    word-sized term, which keeps the solver's work small.
+    """
+    if len(parts) == 1:
+        return parts[0]
+    joined = _join_extracts(parts)
+    if joined is not None:
+        return joined
+    first = parts[0]
+    if all(z3.is_app_of(p, z3.Z3_OP_ITE) for p in parts):
+        condition = first.children()[0]
+        if all(p.children()[0].eq(condition) for p in parts[1:]):
+            return ite(condition, concat([p.children()[1] for p in parts]),
+                       concat([p.children()[2] for p in parts]))
+    return _fold(z3.Concat(*parts), *parts)
+
+
+def _join_extracts(parts: Sequence[BV]) -> BV | None:
+    """Return ``Extract(high, low, x)`` when ``parts`` are its contiguous slices of ``x``."""
+    if not all(z3.is_app_of(p, z3.Z3_OP_EXTRACT) for p in parts):
+        return None
+    source = parts[0].children()[0]
+    high, low = parts[0].params()
+    for part in parts[1:]:
+        part_high, part_low = part.params()
+        if part_high != low - 1 or not part.children()[0].eq(source):
+            return None
+        low = part_low
+    return extract(high, low, source)
 
 
 def eq(a: BV, b: BV) -> Bool:

@@ -26,7 +26,9 @@ its value at loop entry bounds the number of back edges. Then the loop is unroll
 times (each iteration's states merged at the header), and z3 must show that the back edge
 is infeasible after the last iteration. A loop without a ranking function, or one too long
 to unroll, is executed once from a havocked header state: an over-approximation that keeps
-every check sound.
+every check sound. A subclass may offer a bound from state kept in memory
+(:meth:`Executor.iteration_bound`, the number iterator); such a bound is only trusted after
+the full unrolling has shown the back edge dead.
 """
 
 from __future__ import annotations
@@ -233,6 +235,9 @@ class LoopSummary:
     max_bound: int = 0
     unrolled: bool = True
     ranking: str = ""
+    #: The bound was not proved by a ranking function; only a full unrolling (whose back
+    #: edge is dead afterwards) shows termination.
+    by_unrolling: bool = False
 
 
 @dataclass
@@ -377,11 +382,16 @@ class Executor:
             return z.select(self.inputs.data, z.const(address - INPUT_BASE)), z.true()
         return z.select(state.memory.base, z.const(address)), z.true()
 
-    def _flush(self, memory: Memory) -> None:
+    def _flush(self, memory: Memory, keep: Callable[[int], bool] | None = None) -> None:
+        """Move overlay bytes into the arrays, except those at addresses ``keep`` accepts."""
+        kept: dict[int, tuple[Any, Any]] = {}
         for address, (byte, init) in sorted(memory.overlay.items()):
+            if keep is not None and keep(address):
+                kept[address] = (byte, init)
+                continue
             memory.base = z.store(memory.base, z.const(address), byte)
             memory.init = z.store(memory.init, z.const(address), init)
-        memory.overlay.clear()
+        memory.overlay = kept
         memory.initial = False
 
     def load_bytes(self, state: State, address: Any, size: int) -> tuple[Any, Any]:
@@ -408,8 +418,13 @@ class Executor:
             inits.append(init)
         return z.concat(list(reversed(parts))), z.and_(*inits)
 
-    def store_bytes(self, state: State, address: Any, value: Any, size: int) -> None:
-        """Write the low ``size`` bytes of ``value`` little-endian and mark them initialised."""
+    def store_bytes(self, state: State, address: Any, value: Any, size: int, *,
+                    region: Callable[[int], bool] | None = None) -> None:
+        """Write the low ``size`` bytes of ``value`` little-endian and mark them initialised.
+
+        ``region``, when given, accepts every address the store may reach (proved by its
+        access check); literal-address bytes elsewhere then stay in the overlay.
+        """
         literal = z.value_of(address)
         memory = state.memory
         for i in range(size):
@@ -418,7 +433,8 @@ class Executor:
                 memory.overlay[(literal + i) & z.MASK64] = (byte, z.true())
             else:
                 if memory.overlay:
-                    self._flush(memory)
+                    self._flush(memory, None if region is None
+                                else (lambda a: not region(a)))
                 at = z.add(address, z.const(i))
                 memory.base = z.store(memory.base, at, byte)
                 memory.init = z.store(memory.init, at, z.true())
@@ -429,6 +445,17 @@ class Executor:
         state.memory = Memory(z.byte_array(f"memory!{self.fresh_count}"),
                               z.initialised_array(True), {}, False)
         self.fresh_count += 1
+
+    def kind_region(self, kind: Kind) -> Callable[[int], bool] | None:
+        """Return a test for the addresses a ``kind`` pointer that passed its policy reaches.
+
+        ``None`` when the kind is not one literal pointer kind.
+        """
+        if kind == STACK:
+            return lambda address: address >> 32 == STACK_REGION
+        if kind == INPUT:
+            return lambda address: address >> 32 == INPUT_REGION
+        return None
 
     def vm_valid(self, address: Any, size: int, *, write: bool) -> Any:
         """Return the condition under which the VM accepts this access."""
@@ -541,8 +568,12 @@ class Executor:
             return
         if isinstance(insn, Store):
             stored = self.operand(pc, state, insn.value, True)
+            kind = state.regs[insn.dst].kind
             address = self.access(pc, state, insn.dst, insn.offset, insn.size, write=True)
-            self.store_bytes(state, address, stored.value, insn.size)
+            check = ValidAccess(insn.dst, insn.offset, insn.size, True)
+            proved = self.checking and (pc, type(check).__name__, str(check)) not in self._status
+            self.store_bytes(state, address, stored.value, insn.size,
+                             region=self.kind_region(kind) if proved else None)
             return
         operand = self.read(pc, state, insn.src)
         expected = self.read(pc, state, 0) if insn.op is AtomicOp.CMPXCHG else None
@@ -868,6 +899,9 @@ class Executor:
             return self.unroll(function, loop, entry, ctx, outer, bound)
         if bound is not None:
             summary.max_bound = max(summary.max_bound, bound)
+        if summary.by_unrolling:
+            summary.ranked = False
+            self.require(loop.header, BoundedLoop(loop.header), entry, z.true(), None)
         summary.unrolled = False
         self.cu_exact = False
         return self.havoc_loop(function, loop, entry, ctx, outer)
@@ -1002,8 +1036,19 @@ class Executor:
             limit = self.unroll_limit * d
             top = self.session.maximum(rank(entry), entry.path, limit=limit)
             return None if top is None else top // d
+        extra = self.iteration_bound(entry, self.unroll_limit // max(len(loop.body), 1) - 1)
+        if extra is not None:
+            # Not a proof by itself: unroll() must show the back edge dead afterwards.
+            summary.ranking = "the remaining steps of a bpf_iter_num iterator"
+            summary.by_unrolling = True
+            return extra
         summary.ranked = False
         self.require(loop.header, BoundedLoop(loop.header), entry, z.true(), None)
+        return None
+
+    def iteration_bound(self, state: State, limit: int) -> int | None:
+        """Return a bound on the back edges from memory-held loop state (none here)."""
+        del state, limit
         return None
 
     def body_latches(self, function: Function, loop: Loop, header: State,

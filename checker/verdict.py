@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Final
 
 
 class Verdict(Enum):
@@ -127,6 +128,19 @@ class Report:
         return all(v is Verdict.PROVED for v in self.verdicts.values())
 
 
+#: Helper results a text report lists per counterexample (the JSON keeps up to
+#: :data:`RETURNS_KEPT`); a run that loops calls helpers many thousand times.
+RETURNS_SHOWN: Final = 16
+RETURNS_KEPT: Final = 1024
+
+
+def show_returns(returns: tuple[tuple[int, int], ...]) -> str:
+    """Return ``[(pc, value), ...]`` for the first results, saying how many are left out."""
+    text = str(list(returns[:RETURNS_SHOWN]))
+    left = len(returns) - RETURNS_SHOWN
+    return text if left <= 0 else f"{text} and {left} more"
+
+
 def render_text(report: Report) -> str:
     """Return the report as text: findings, unreachable notes, then one line per property."""
     lines = [f.render() for f in report.sorted_findings()]
@@ -134,7 +148,7 @@ def render_text(report: Report) -> str:
         if f.counterexample is not None:
             cx = f.counterexample
             lines.append(f"{report.program}:{f.pc}:   counterexample: input={cx.input.hex()} "
-                         f"helpers={list(cx.helper_returns)} -> {cx.outcome}")
+                         f"helpers={show_returns(cx.helper_returns)} -> {cx.outcome}")
         elif f.note:
             lines.append(f"{report.program}:{f.pc}:   note: {f.note}")
     lines += [f"{report.program}:{pc}: Code becomes unreachable" for pc in report.unreachable]

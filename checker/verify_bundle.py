@@ -50,7 +50,8 @@ JSON schema ``arspec-verify/1``
            "counterexample": null | {
               "registers": [int x 11], "input": "<hex>",
               "objects": [{"what": str, "bytes": "<hex>"}],
-              "helper_returns": [[pc, value], ...],
+              "helper_returns": [[pc, value], ...],  # the first 1,024
+              "helper_returns_total": int,
               "outcome": str, "replayed": bool, "compute_units": int}}],
         "unreachable": [int], "notes": [str]}],
      "tail_calls": [{"program": str, "pc": int, "targets": [str]}],
@@ -102,7 +103,16 @@ from .objects import (
 from .replay import REPLAY_LIMIT
 from .selfcomp import SelfComposition, self_compose
 from .symbolic import RawFinding
-from .verdict import PROPERTY_ORDER, Counterexample, Finding, Property, Report, Verdict
+from .verdict import (
+    PROPERTY_ORDER,
+    RETURNS_KEPT,
+    Counterexample,
+    Finding,
+    Property,
+    Report,
+    Verdict,
+    show_returns,
+)
 
 FORMAT: Final = "arspec-verify/1"
 OUTPUT_FORMATS: Final = ("text", "json", "sarif")
@@ -253,7 +263,9 @@ class _EntryRun:
         for header, summary in sorted(executor.loops.items()):
             if summary.ranked:
                 self.report.notes.append(
-                    f"entry pc {pc}: loop at pc {header}: ranking function {summary.ranking}, "
+                    f"entry pc {pc}: loop at pc {header}: "
+                    + ("bounded by " if summary.by_unrolling else "ranking function ")
+                    + f"{summary.ranking}, "
                     f"at most {summary.max_bound} back edges")
         if session.unknown_reasons:
             self.report.notes.append(f"entry pc {pc}: solver gave up "
@@ -637,7 +649,8 @@ def _cx_json(cx: Counterexample | None) -> dict[str, Any] | None:
         return None
     return {"registers": list(cx.registers), "input": cx.input.hex(),
             "objects": [{"what": w, "bytes": b.hex()} for w, b in cx.objects],
-            "helper_returns": [list(p) for p in cx.helper_returns], "outcome": cx.outcome,
+            "helper_returns": [list(p) for p in cx.helper_returns[:RETURNS_KEPT]],
+            "helper_returns_total": len(cx.helper_returns), "outcome": cx.outcome,
             "replayed": cx.replayed, "compute_units": cx.compute_units}
 
 
@@ -673,7 +686,8 @@ def _cx_text(program: str, pc: int, cx: Counterexample) -> list[str]:
     lines = [f"{program}:{pc}:   counterexample: registers {{{regs}}} input={cx.input.hex()}"]
     for what, data in cx.objects:
         lines.append(f"{program}:{pc}:     {what} = {data.hex() or '(empty)'}")
-    lines.append(f"{program}:{pc}:     helper returns (pc, value): {list(cx.helper_returns)}")
+    lines.append(f"{program}:{pc}:     helper returns (pc, value): "
+                 f"{show_returns(cx.helper_returns)}")
     lines.append(f"{program}:{pc}:     replay: {cx.outcome}")
     return lines
 
