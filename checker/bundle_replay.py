@@ -112,17 +112,20 @@ def _object_bytes(executor: BundleExecutor, model: z.Model, region: int, size: i
 
 
 def replay_bundle_model(executor: BundleExecutor, model: z.Model, *,
-                        compute_limit: int, override: dict[int, int] | None = None) -> BundleReplay:
+                        compute_limit: int, override: dict[int, int] | None = None,
+                        contents: dict[int, bytes] | None = None) -> BundleReplay:
     """Run the entry point on the reference VM with the values ``model`` chose.
 
     ``override`` maps the pc of a nondeterministic helper call to what every call there
-    returns (instead of the model's value).
+    returns (instead of the model's value); ``contents`` replaces the initial bytes of some
+    object regions.
     """
     given = concrete_input(model, executor.inputs)
     extra = {"@ctx": model.value(z.var("ctx")), "@loop_index": model.value(z.var("loop_index"))}
     given = ConcreteInput(given.data, {**given.helper_results, **extra})
     objects = {region: _object_bytes(executor, model, region, obj.size)
                for region, obj in sorted(executor.objects.items())}
+    objects.update(contents or {})
     buffers = {key: bytes(model.value(b) for b in names)
                for key, names in sorted(executor.facts.buffers.items())}
     return replay_bundle(executor, given, objects, buffers, compute_limit=compute_limit,

@@ -238,6 +238,18 @@ class LoopSummary:
     #: The bound was not proved by a ranking function; only a full unrolling (whose back
     #: edge is dead afterwards) shows termination.
     by_unrolling: bool = False
+    #: Whether ``max_bound`` is a figure (the ranking value at entry had a small maximum).
+    bound_known: bool = False
+
+    def describe(self) -> str:
+        """Return the report note for a bounded loop."""
+        how = ("bounded by " if self.by_unrolling else "ranking function ") + self.ranking
+        text = f"loop at pc {self.header}: {how}"
+        if self.bound_known:
+            text += f", at most {self.max_bound} back edges"
+        if not self.unrolled:
+            text += " (not unrolled: its body was checked from a havocked state)"
+        return text
 
 
 @dataclass
@@ -894,11 +906,11 @@ class Executor:
         summary = self.loops.setdefault(loop.header, LoopSummary(loop.header))
         bound = self.loop_bound(function, loop, entry, ctx, summary)
         body = len(loop.body)
-        if bound is not None and (bound + 1) * body <= self.unroll_limit:
-            summary.max_bound = max(summary.max_bound, bound)
-            return self.unroll(function, loop, entry, ctx, outer, bound)
         if bound is not None:
             summary.max_bound = max(summary.max_bound, bound)
+            summary.bound_known = True
+        if bound is not None and (bound + 1) * body <= self.unroll_limit:
+            return self.unroll(function, loop, entry, ctx, outer, bound)
         if summary.by_unrolling:
             summary.ranked = False
             self.require(loop.header, BoundedLoop(loop.header), entry, z.true(), None)

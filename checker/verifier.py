@@ -213,11 +213,9 @@ def verify_program(program: Program, *, profile: Profile = LINUX, name: str = "p
     _compute(report, executor, cfg, profile, registry, budget)
     if not executor.incomplete:
         report.checked = set(Property)
-    for header, summary in sorted(executor.loops.items()):
+    for _header, summary in sorted(executor.loops.items()):
         if summary.ranked:
-            report.notes.append(f"loop at pc {header}: ranking function {summary.ranking}, "
-                                f"at most {summary.max_bound} back edges"
-                                + ("" if summary.unrolled else " (not unrolled)"))
+            report.notes.append(summary.describe())
     if session.unknown_reasons:
         report.notes.append(f"solver gave up {len(session.unknown_reasons)} time(s)")
     return _finish(report)

@@ -21,7 +21,9 @@ Two replays that differ only in nondeterministic results (the model's, else fixe
 and end in different outputs (r0, account writes, logs, ring records, map updates, final
 map values) make it REFUTED. Without such a divergence it is REFUTED on the consensus load
 policy (saying so), dropped in ``linux`` when self-composition proved it, else UNKNOWN.
-Reading a per-CPU map's value leaves determinism UNKNOWN. Otherwise every input of a run is
+Reading a per-CPU map's value (with more than one CPU in the preset) is REFUTED when two
+replays that differ only in the CPU's copy of the values end in different outputs, else
+UNKNOWN. Otherwise every input of a run is
 part of the entry state: the VM and every other helper are deterministic functions of it (the
 runtime seeds clocks and random numbers from the slot in ``linux``, and no helper iterates a
 hash map), so two runs from equal inputs end in equal outputs, and determinism is PROVED.
@@ -123,6 +125,8 @@ EXIT_UNKNOWN: Final = 3
 MAX_TAIL_CALLS: Final = 33
 #: Properties checked whatever the bundle requests (a fault breaks every property).
 ALWAYS: Final = (Property.DIVISION, Property.CONTROL)
+#: Initial byte values given to every per-CPU value in two replays that differ only there.
+PER_CPU_COPIES: Final = ((0x00, 0x01), (0x00, 0xFF))
 #: Result pairs of a nondeterministic helper tried by the divergence replay (any clock,
 #: random generator or CPU id can return both values of a pair).
 DIVERGENCE_PAIRS: Final = ((0, 1), (0, 0xFFFFFFFF), (0x12345678, 0x9ABCDEF1))
@@ -260,34 +264,62 @@ class _EntryRun:
             if found is not None:
                 self.report.add(found)
         self.compute(executor)
-        for header, summary in sorted(executor.loops.items()):
+        for _header, summary in sorted(executor.loops.items()):
             if summary.ranked:
-                self.report.notes.append(
-                    f"entry pc {pc}: loop at pc {header}: "
-                    + ("bounded by " if summary.by_unrolling else "ranking function ")
-                    + f"{summary.ranking}, "
-                    f"at most {summary.max_bound} back edges")
+                self.report.notes.append(f"entry pc {pc}: {summary.describe()}")
         if session.unknown_reasons:
             self.report.notes.append(f"entry pc {pc}: solver gave up "
                                      f"{len(session.unknown_reasons)} time(s)")
         self.complete = not executor.incomplete
 
     def per_cpu_maps(self, executor: BundleExecutor, pc: int) -> None:
-        """Leave determinism UNKNOWN when the entry reads a per-CPU map's value.
+        """Decide whether the entry's outputs depend on which CPU's per-CPU values it sees.
 
-        Each CPU has its own copy of such a value, so two runs on different CPUs may see
-        different bytes; the equal-outputs proof for this case is not implemented.
+        Each CPU has its own copy of a per-CPU map's values. Two replays from one model
+        that differ only in the initial bytes of those copies (:data:`PER_CPU_COPIES`) and
+        end in different outputs (per-CPU values themselves left aside) refute
+        determinism. Otherwise it stays UNKNOWN: equal outputs for every pair of copies
+        are not proved. A preset with one CPU has one copy, so nothing is reported.
         """
         maps = self.context.maps
-        used = sorted({maps[o.map_index].name for o in executor.objects.values()
-                       if o.map_index is not None and 0 <= o.map_index < len(maps)
-                       and "percpu" in maps[o.map_index].type})
-        if used:
-            self.report.add(Finding(self.report.program, pc, Property.DETERMINISM,
-                                    "Result may depend on the CPU",
-                                    "per-cpu map " + ", ".join(used),
-                                    note="values of per-CPU maps differ between CPUs; "
-                                         "equal outputs are not proved"))
+        regions = {r: o for r, o in executor.objects.items()
+                   if o.map_index is not None and 0 <= o.map_index < len(maps)
+                   and "percpu" in maps[o.map_index].type}
+        if not regions or self.context.num_cpus < 2:
+            return
+        used = sorted({maps[o.map_index].name for o in regions.values()
+                       if o.map_index is not None})
+        message, assertion = "Result may depend on the CPU", "per-cpu map " + ", ".join(used)
+        name = self.report.program
+        lookups = sorted(int(key.split("@")[0]) for key, region in
+                         executor.facts.lookups.items() if region in regions)
+        at = lookups[0] if lookups else pc
+        ends = [s.path for s in executor.exits] + [g for g, _ in executor.fault_exits]
+        answer, model = executor.session.solve(z.or_(*ends), *executor.realisable)
+        if answer is z.SatResult.SAT and model is not None:
+            private = tuple(f"{o.what} = " for o in regions.values())
+            for left, right in PER_CPU_COPIES:
+                runs = [replay_bundle_model(
+                    executor, model, compute_limit=REPLAY_LIMIT,
+                    contents={r: bytes([fill]) * o.size for r, o in regions.items()})
+                    for fill in (left, right)]
+                shown = [tuple(x for x in run.outcome.outputs if not x.startswith(private))
+                         for run in runs]
+                if shown[0] != shown[1]:
+                    one, two = runs
+                    text = (f"two runs that differ only in the CPU's copy of {', '.join(used)} "
+                            f"diverge: with every byte {left:#04x}: {_differing(one, two)}; "
+                            f"with every byte {right:#04x}: {_differing(two, one)}")
+                    cx = Counterexample(one.registers, one.given.data,
+                                        one.outcome.helper_returns, text, True,
+                                        one.outcome.compute_units, one.objects)
+                    self.report.add(Finding(name, at, Property.DETERMINISM, message,
+                                            assertion, Verdict.REFUTED, cx))
+                    return
+        self.report.add(Finding(name, at, Property.DETERMINISM, message, assertion,
+                                note="values of per-CPU maps differ between CPUs; replays "
+                                     "with other copies gave equal outputs, but equal "
+                                     "outputs are not proved"))
 
     def finding(self, raw: RawFinding, executor: BundleExecutor) -> Finding | None:
         """Turn a raw finding into a report finding, replaying its model when there is one."""
