@@ -524,34 +524,41 @@ def read_iter(ctx: HelperContext, address: int) -> tuple[bytes, int]:
     return ctx.memory.read_bytes(ctx.pc, address, BPF_ITER_NUM_SIZE), address
 
 
+def process_iter_call(ctx: HelperContext, name: str, r1: int, r2: int, r3: int,
+                      max_loops: int) -> int:
+    """Apply one number-iterator helper (``bpf_iter_num_new/next/destroy``) to memory.
+
+    Shared by the runtime and the verifier's counterexample replay.
+    """
+    raw, _ = read_iter(ctx, r1)
+    it = get_iter_num(raw)
+    if name == "bpf_iter_num_new":
+        result = compute_r0(process_iter_num_new(it, r2, r3, max_loops))
+    elif name == "bpf_iter_num_next":
+        result = 0 if process_iter_num_next(it) is None else r1
+    else:
+        process_iter_num_destroy(it)
+        result = 0
+    ctx.memory.write_bytes(ctx.pc, r1, compute_iter_num_bytes(it))
+    return result
+
+
 def helper_iter_new(inv: Invocation, ctx: HelperContext, r1: int, r2: int, r3: int, r4: int,
                     r5: int) -> int:
     """``bpf_iter_num_new(it, start, end)``."""
-    raw, _ = read_iter(ctx, r1)
-    it = get_iter_num(raw)
-    result = process_iter_num_new(it, r2, r3, inv.state.preset.bpf_max_loops)
-    ctx.memory.write_bytes(ctx.pc, r1, compute_iter_num_bytes(it))
-    return compute_r0(result)
+    return process_iter_call(ctx, "bpf_iter_num_new", r1, r2, r3, inv.state.preset.bpf_max_loops)
 
 
 def helper_iter_next(inv: Invocation, ctx: HelperContext, r1: int, r2: int, r3: int, r4: int,
                      r5: int) -> int:
     """``bpf_iter_num_next(it)``: pointer to the current s32 (offset 0), or NULL."""
-    raw, _ = read_iter(ctx, r1)
-    it = get_iter_num(raw)
-    value = process_iter_num_next(it)
-    ctx.memory.write_bytes(ctx.pc, r1, compute_iter_num_bytes(it))
-    return 0 if value is None else r1
+    return process_iter_call(ctx, "bpf_iter_num_next", r1, r2, r3, 0)
 
 
 def helper_iter_destroy(inv: Invocation, ctx: HelperContext, r1: int, r2: int, r3: int, r4: int,
                         r5: int) -> int:
     """``bpf_iter_num_destroy(it)``."""
-    raw, _ = read_iter(ctx, r1)
-    it = get_iter_num(raw)
-    process_iter_num_destroy(it)
-    ctx.memory.write_bytes(ctx.pc, r1, compute_iter_num_bytes(it))
-    return 0
+    return process_iter_call(ctx, "bpf_iter_num_destroy", r1, r2, r3, 0)
 
 
 # --------------------------------------------------------------------------- accounts, misc
