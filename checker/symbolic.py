@@ -16,26 +16,16 @@ yields a model that :mod:`~arspec.checker.replay` turns into a concrete run; a p
 violation is a finding without a counterexample. After a check, the path continues only
 where the VM does not fault, which is exactly the set of runs that go on.
 
-Loops (natural loops of :mod:`~arspec.checker.cfg`) are handled in two steps. First a
-ranking function is searched: the loop body is executed once from a header state whose
-registers and memory are fresh (so the result holds for every iteration), and for each
-comparison ``a ? b`` in the body the candidates ``b - a`` and ``a - b`` (64- and 32-bit,
-unsigned) are tried; a candidate is a ranking function when z3 proves it strictly decreases
-on every back edge. Strict unsigned decrease is well-founded, so the loop terminates, and
-its value at loop entry bounds the number of back edges. Then the loop is unrolled that many
-times (each iteration's states merged at the header), and z3 must show that the back edge
-is infeasible after the last iteration. A loop without a ranking function, or one too long
-to unroll, is executed once from a havocked header state: an over-approximation that keeps
-every check sound. A subclass may offer a bound from state kept in memory
-(:meth:`Executor.iteration_bound`, the number iterator); such a bound is only trusted after
-the full unrolling has shown the back edge dead.
+Loops (natural loops of :mod:`~arspec.checker.cfg`) are bounded by a ranking function and
+unrolled, or executed once from a havocked header state (:mod:`~arspec.checker.symloops`).
+The state itself (kinds, values, memory, merged states) is defined in
+:mod:`~arspec.checker.symstate`; its names are re-exported here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Final, TypeAlias
+from typing import Any, Final
 
 from arspec.reference.helpers import HelperRegistry, HelperSpec
 from arspec.reference.instructions import (
@@ -54,7 +44,6 @@ from arspec.reference.instructions import (
     Instruction,
     Ja,
     Jump,
-    LegacyLoad,
     Load,
     LoadImm64,
     MovSx,
@@ -76,9 +65,9 @@ from arspec.reference.profiles import (
 )
 
 from . import solver as z
+from . import symloops
 from .assertions import (
     Assertion,
-    BoundedLoop,
     CallDepthWithin,
     HelperDeterministic,
     HelperExists,
@@ -86,7 +75,6 @@ from .assertions import (
     HelperSucceeds,
     Initialized,
     InitializedStack,
-    LoopBoundHolds,
     NoDivisionOverflow,
     StaysInProgram,
     Supported,
@@ -96,169 +84,36 @@ from .assertions import (
     assertions_for,
 )
 from .cfg import ControlFlow, Function, Loop
-
-UNINIT: Final = 0
-SCALAR: Final = 1
-STACK: Final = 2
-INPUT: Final = 3
-#: A bounded object outside stack and input (map value, ring record, key copy); its bounds
-#: come from the executor's object table (:mod:`~arspec.checker.objects`).
-OBJECT: Final = 4
-#: The NULL half of a "pointer or NULL" helper result (before the program's null check).
-NULLPTR: Final = 5
-#: A map reference loaded by ``lddw map_idx``: a handle, never dereferenceable.
-MAPREF: Final = 6
-#: A code address (``lddw code_addr``): a callback argument, never dereferenceable.
-FUNCREF: Final = 7
-#: A pointer whose region the verifier does not know (a tail-call target's context).
-OPAQUE: Final = 8
-#: A register kind: a Python constant, or an 8-bit term when paths disagree.
-Kind: TypeAlias = Any
-#: Iteration counters of the enclosing loops: ``((header, k), ...)``, outermost first.
-Iters: TypeAlias = tuple[tuple[int, int], ...]
-#: Call context: ``((call-site pc, iters at the call), ...)``, outermost first.
-Context: TypeAlias = tuple[tuple[int, Iters], ...]
+from .symstate import (
+    FUNCREF,
+    HAVOC,
+    INPUT,
+    MAPREF,
+    NULLPTR,
+    OBJECT,
+    OPAQUE,
+    SCALAR,
+    STACK,
+    UNINIT,
+    Context,
+    Inputs,
+    Iters,
+    Kind,
+    LoopSummary,
+    Memory,
+    RawFinding,
+    State,
+    Value,
+    instance_key,
+    kind_is,
+    merge_kind,
+    next_iters,
+)
 
 #: Helpers of the test registry whose only effect is their result (no memory, no code).
 PURE_HELPERS: Final = frozenset({"gather_bytes", "no_op", "sqrti", "expensive_no_op"})
 #: Helpers that fault whenever they are called.
 FAULTING_HELPERS: Final = frozenset({"abort", "sol_panic_"})
-HAVOC: Final = -1
-
-
-def instance_key(pc: int, ctx: Context, iters: Iters) -> str:
-    """Return the name of one executed copy of ``pc`` (shared with the replay tracker)."""
-    return f"{pc}@{ctx}{iters}"
-
-
-def next_iters(function: Function, iters: Iters, src: int, dst: int) -> Iters:
-    """Return the loop counters after the edge ``src -> dst`` of ``function``."""
-    counts = dict(iters)
-    nesting = function.nesting.get(dst, ())
-    loop = function.loops.get(dst)
-    back = loop is not None and src in loop.latches
-    out: list[tuple[int, int]] = []
-    for header in nesting:
-        if header == dst and back:
-            k = counts.get(header, 0)
-            out.append((header, HAVOC if k == HAVOC else k + 1))
-            break
-        out.append((header, counts.get(header, 0)))
-    return tuple(out)
-
-
-@dataclass
-class Value:
-    """A register: its 64-bit value and its kind."""
-
-    value: Any
-    kind: Kind
-
-
-def _kind_term(kind: Kind) -> Any:
-    return z.const(kind, 8) if isinstance(kind, int) else kind
-
-
-def kind_is(kind: Kind, *kinds: int) -> Any:
-    """Return the condition that ``kind`` is one of ``kinds``."""
-    if isinstance(kind, int):
-        return z.true() if kind in kinds else z.false()
-    return z.or_(*(z.eq(kind, z.const(k, 8)) for k in kinds))
-
-
-def merge_kind(choices: list[tuple[Any, Kind]]) -> Kind:
-    """Return the merged kind of several guarded kinds."""
-    first = choices[0][1]
-    if all(isinstance(k, int) and k == first for _, k in choices):
-        return first
-    return z.merge([(g, _kind_term(k)) for g, k in choices])
-
-
-@dataclass
-class Memory:
-    """Byte memory over 64-bit addresses, with an "initialised" shadow.
-
-    ``overlay`` holds the latest writes at literal addresses on top of ``base``/``init``;
-    ``initial`` says ``base`` is still the memory the program started with, so reads at
-    literal addresses can be answered without the solver.
-    """
-
-    base: Any
-    init: Any
-    overlay: dict[int, tuple[Any, Any]]
-    initial: bool
-
-    def copy(self) -> Memory:
-        """Return an independent copy (terms are immutable and shared)."""
-        return Memory(self.base, self.init, dict(self.overlay), self.initial)
-
-
-@dataclass
-class State:
-    """One (merged) program state: path condition, registers, memory, compute units."""
-
-    path: Any
-    regs: list[Value]
-    memory: Memory
-    cu: Any
-    frame_top: int
-    #: False once some part was havocked: models may then be spurious.
-    exact: bool = True
-    #: Per tracked reference (a ring-buffer reservation, by number): "still held" condition.
-    refs: list[Any] = field(default_factory=list)
-
-    def fork(self, path: Any) -> State:
-        """Return a copy with path condition ``path``."""
-        return State(path, [Value(r.value, r.kind) for r in self.regs], self.memory.copy(),
-                     self.cu, self.frame_top, self.exact, list(self.refs))
-
-
-@dataclass(frozen=True)
-class RawFinding:
-    """A failed check before replay: ``fault`` says the VM is predicted to stop here."""
-
-    pc: int
-    assertion: Assertion
-    fault: bool
-    model: z.Model | None
-    unknown: bool = False
-    note: str = ""
-    exact: bool = True
-
-
-@dataclass
-class LoopSummary:
-    """What was learnt about one loop header across all its executions."""
-
-    header: int
-    ranked: bool = True
-    max_bound: int = 0
-    unrolled: bool = True
-    ranking: str = ""
-    #: The bound was not proved by a ranking function; only a full unrolling (whose back
-    #: edge is dead afterwards) shows termination.
-    by_unrolling: bool = False
-    #: Whether ``max_bound`` is a figure (the ranking value at entry had a small maximum).
-    bound_known: bool = False
-
-    def describe(self) -> str:
-        """Return the report note for a bounded loop."""
-        how = ("bounded by " if self.by_unrolling else "ranking function ") + self.ranking
-        text = f"loop at pc {self.header}: {how}"
-        if self.bound_known:
-            text += f", at most {self.max_bound} back edges"
-        if not self.unrolled:
-            text += " (not unrolled: its body was checked from a havocked state)"
-        return text
-
-
-@dataclass
-class Inputs:
-    """The symbolic inputs of a run."""
-
-    length: Any
-    data: Any
-    helper_results: dict[str, Any] = field(default_factory=dict)
 
 
 class Executor:
@@ -899,224 +754,16 @@ class Executor:
 
     def run_loop(self, function: Function, loop: Loop, entry: State, ctx: Context,
                  iters: Iters) -> tuple[dict[int, list[State]], list[State]]:
-        """Execute a natural loop: rank, unroll within the bound, or havoc."""
-        outer = iters[:len(function.nesting[loop.header]) - 1]
-        if not self.checking:
-            return self.havoc_loop(function, loop, entry, ctx, outer)
-        summary = self.loops.setdefault(loop.header, LoopSummary(loop.header))
-        bound = self.loop_bound(function, loop, entry, ctx, summary)
-        body = len(loop.body)
-        if bound is not None:
-            summary.max_bound = max(summary.max_bound, bound)
-            summary.bound_known = True
-        if bound is not None and (bound + 1) * body <= self.unroll_limit:
-            return self.unroll(function, loop, entry, ctx, outer, bound)
-        if summary.by_unrolling:
-            summary.ranked = False
-            self.require(loop.header, BoundedLoop(loop.header), entry, z.true(), None)
-        summary.unrolled = False
-        self.cu_exact = False
-        return self.havoc_loop(function, loop, entry, ctx, outer)
-
-    def unroll(self, function: Function, loop: Loop, entry: State, ctx: Context,
-               outer: Iters, bound: int) -> tuple[dict[int, list[State]], list[State]]:
-        """Unroll ``bound + 1`` iterations; check the back edge is dead afterwards."""
-        exits: dict[int, list[State]] = {}
-        all_returns: list[State] = []
-        state: State | None = entry
-        for k in range(bound + 1):
-            assert state is not None
-            out, returns, latches = self.run_region(function, loop.body, loop.header,
-                                                    loop.header, state, ctx,
-                                                    (*outer, (loop.header, k)))
-            for target, states in out.items():
-                exits.setdefault(target, []).extend(states)
-            all_returns.extend(returns)
-            state = self.merge(latches)
-            if state is None:
-                return exits, all_returns
-        assert state is not None
-        self.require(loop.header, LoopBoundHolds(loop.header, bound), state, z.true(), None)
-        out, returns = self.havoc_loop(function, loop, state, ctx, outer)
-        for target, states in out.items():
-            exits.setdefault(target, []).extend(states)
-        return exits, all_returns + returns
-
-    def havoc_state(self, function: Function, loop: Loop, state: State,
-                    kinds: list[Kind] | None = None) -> State:
-        """Return ``state`` with everything the loop may change replaced by fresh values."""
-        written = self.written_registers(loop)
-        havocked = state.fork(state.path)
-        for reg in sorted(written):
-            kind = kinds[reg] if kinds is not None else state.regs[reg].kind
-            havocked.regs[reg] = Value(self.fresh(f"r{reg}"), kind)
-        if self.loop_writes_memory(loop):
-            memory = havocked.memory
-            self._flush(memory)
-            memory.base = z.byte_array(f"loopmem!{self.fresh_count}")
-            memory.init = z.merge([(z.true(), memory.init)])
-            memory.initial = False
-            self.fresh_count += 1
-        havocked.cu = self.fresh("cu")
-        havocked.exact = False
-        if any(isinstance(self.program.slots[pc], Call) for pc in loop.body):
-            havocked.refs = [z.bool_var(f"ref!{self.fresh_count}!{i}")
-                             for i in range(len(state.refs))]
-        return havocked
-
-    def written_registers(self, loop: Loop) -> set[int]:
-        """Return the registers some instruction of the loop (or a callee) may write."""
-        written: set[int] = set()
-        for pc in loop.body:
-            insn = self.program.slots[pc]
-            if isinstance(insn, Alu | Neg | MovSx | Endian | LoadImm64 | Load):
-                written.add(insn.dst)
-            elif isinstance(insn, Atomic):
-                written.update({insn.src, 0} if insn.fetch else set())
-            elif isinstance(insn, Call | CallLocal | CallKfunc | Callx):
-                written.update(range(0, 6))
-            elif isinstance(insn, LegacyLoad):
-                written.update(range(0, 10))
-            if isinstance(insn, Call):
-                written.update(range(1, 6))
-        return written
-
-    def loop_writes_memory(self, loop: Loop) -> bool:
-        """Return whether the loop may write memory."""
-        return any(isinstance(self.program.slots[pc], Store | Atomic | Call | CallLocal
-                              | CallKfunc | Callx | LegacyLoad) for pc in loop.body)
-
-    def havoc_loop(self, function: Function, loop: Loop, entry: State, ctx: Context,
-                   outer: Iters) -> tuple[dict[int, list[State]], list[State]]:
-        """Run one abstract iteration from a havocked header (sound for any count)."""
-        kinds = [r.kind for r in entry.regs]
-        for _ in range(3):
-            header = self.havoc_state(function, loop, entry, kinds)
-            saved = self.checking
-            self.checking = False
-            try:
-                _, _, latches = self.run_region(function, loop.body, loop.header,
-                                                loop.header, header, ctx,
-                                                (*outer, (loop.header, HAVOC)))
-            finally:
-                self.checking = saved
-            back = self.merge(latches)
-            if back is None:
-                break
-            changed = False
-            for reg in range(11):
-                if not _same_kind(back.regs[reg].kind, kinds[reg]):
-                    kinds[reg] = self.fresh(f"kind{reg}", 8)
-                    changed = True
-            if not changed:
-                break
-        header = self.havoc_state(function, loop, entry, kinds)
-        out, returns, _ = self.run_region(function, loop.body, loop.header, loop.header,
-                                          header, ctx, (*outer, (loop.header, HAVOC)))
-        return out, returns
-
-    # -- ranking ----------------------------------------------------------------------------
-
-    def loop_bound(self, function: Function, loop: Loop, entry: State, ctx: Context,
-                   summary: LoopSummary) -> int | None:
-        """Return a proved bound on the back edges taken from ``entry``, or ``None``."""
-        header = self.havoc_state(function, loop, entry)
-        first = self.body_latches(function, loop, header, ctx)
-        if first is None:
-            return 0
-        second_header = first.fork(first.path)
-        second = self.body_latches(function, loop, first, ctx)
-        from_entry = self.body_latches(function, loop, entry.fork(entry.path), ctx)
-        steps = [(second_header, second), (entry, from_entry)]
-        for name, rank in self.rank_candidates(loop):
-            proved = True
-            decreases: list[int | None] = []
-            for start_state, latch in steps:
-                if latch is None:
-                    continue
-                start, after = rank(start_state), rank(latch)
-                if self.session.check(latch.path, z.not_(z.ult(after, start))) \
-                        is not z.SatResult.UNSAT:
-                    proved = False
-                    break
-                decreases.append(z.value_of(z.sub(start, after)))
-            if not proved:
-                continue
-            summary.ranking = name
-            known = [d for d in decreases if d is not None]
-            d = min(known) if known and len(known) == len(decreases) else 1
-            limit = self.unroll_limit * d
-            top = self.session.maximum(rank(entry), entry.path, limit=limit)
-            return None if top is None else top // d
-        extra = self.iteration_bound(entry, self.unroll_limit // max(len(loop.body), 1) - 1)
-        if extra is not None:
-            # Not a proof by itself: unroll() must show the back edge dead afterwards.
-            summary.ranking = "the remaining steps of a bpf_iter_num iterator"
-            summary.by_unrolling = True
-            return extra
-        summary.ranked = False
-        self.require(loop.header, BoundedLoop(loop.header), entry, z.true(), None)
-        return None
+        """Execute a natural loop (:func:`~arspec.checker.symloops.run_loop`)."""
+        return symloops.run_loop(self, function, loop, entry, ctx, iters)
 
     def iteration_bound(self, state: State, limit: int) -> int | None:
         """Return a bound on the back edges from memory-held loop state (none here)."""
         del state, limit
         return None
 
-    def body_latches(self, function: Function, loop: Loop, header: State,
-                     ctx: Context) -> State | None:
-        """Run the loop body once from ``header`` (unchecked); return the merged back edges.
 
-        ``header`` itself is consumed (the run updates it in place).
-        """
-        saved = self.checking
-        self.checking = False
-        try:
-            _, _, latches = self.run_region(function, loop.body, loop.header, loop.header,
-                                            header, ctx, ((loop.header, HAVOC),))
-        finally:
-            self.checking = saved
-        return self.merge(latches)
-
-    def rank_candidates(self, loop: Loop) -> list[tuple[str, Callable[[State], Any]]]:
-        """Return ranking candidates ``b - a`` and ``a - b`` from the loop's comparisons."""
-        out: list[tuple[str, Callable[[State], Any]]] = []
-        seen: set[str] = set()
-        for pc in sorted(loop.body):
-            insn = self.program.slots[pc]
-            if not isinstance(insn, Jump):
-                continue
-            a = insn.dst
-            for bits in (64, 32):
-                for flip in (False, True):
-                    name = _rank_name(a, insn.src, bits, flip)
-                    if name in seen:
-                        continue
-                    seen.add(name)
-                    out.append((name, _rank_function(a, insn.src, bits, flip)))
-        return out
-
-
-def _rank_name(a: int, b: Reg | Imm, bits: int, flip: bool) -> str:
-    other = f"r{b.index}" if isinstance(b, Reg) else str(b.value)
-    text = f"r{a} - {other}" if flip else f"{other} - r{a}"
-    return text if bits == 64 else f"({text}) & 0xffffffff"
-
-
-def _rank_function(a: int, b: Reg | Imm, bits: int, flip: bool) -> Callable[[State], Any]:
-    def rank(state: State) -> Any:
-        left = state.regs[a].value
-        right = state.regs[b.index].value if isinstance(b, Reg) else z.immediate(b.value,
-                                                                                bits == 64)
-        if bits == 32:
-            left, right = z.extract(31, 0, left), z.extract(31, 0, right)
-        return z.sub(left, right) if flip else z.sub(right, left)
-    return rank
-
-
-def _same_kind(a: Kind, b: Kind) -> bool:
-    if isinstance(a, int) and isinstance(b, int):
-        return a == b
-    if isinstance(a, int) or isinstance(b, int):
-        return False
-    return z.same(a, b)
+__all__ = ["FAULTING_HELPERS", "FUNCREF", "HAVOC", "INPUT", "MAPREF", "NULLPTR", "OBJECT",
+           "OPAQUE", "PURE_HELPERS", "SCALAR", "STACK", "UNINIT", "Context", "Executor",
+           "Inputs", "Iters", "Kind", "LoopSummary", "Memory", "RawFinding", "State", "Value",
+           "instance_key", "kind_is", "merge_kind", "next_iters"]
