@@ -222,15 +222,23 @@ def replay_bundle(executor: BundleExecutor, given: ConcreteInput, objects: dict[
                 value = run_loop(ctx, r1, r2, r3, r4)
             elif name in ITERATOR_HELPERS:
                 value = process_iter_call(ctx, name, r1, r2, r3, executor.context.max_loops)
+            elif name in ("bpf_map_pop_elem", "bpf_map_peek_elem") and index is not None:
+                size = maps[index].value_size
+                data = buffers.get(key, bytes(size))
+                ctx.memory.write_bytes(ctx.pc, r2, data if value == 0 else bytes(size))
             elif name == "arspec_account_read":
                 data = buffers.get(key, bytes(r4 if r4 < COPY_LIMIT else 0))
                 ctx.memory.write_bytes(ctx.pc, r3, data if value == 0 else bytes(len(data)))
-            elif name in ("arspec_account_write", "arspec_log", "bpf_ringbuf_output"):
+            elif name in ("arspec_account_write", "arspec_log", "bpf_ringbuf_output",
+                          "bpf_trace_printk"):
                 pointer, size = (r3, r4) if name == "arspec_account_write" else (
-                    (r1, r2) if name == "arspec_log" else (r2, r3))
+                    (r1, r2) if name in ("arspec_log", "bpf_trace_printk") else (r2, r3))
                 data = ctx.memory.read_bytes(ctx.pc, pointer, min(size, COPY_LIMIT))
                 where = f" account {r1} offset {r2}" if name == "arspec_account_write" else ""
                 outputs.append(f"{name}{where}: {data.hex()}")
+            if name == "bpf_map_push_elem" and index is not None:
+                data = ctx.memory.read_bytes(ctx.pc, r2, maps[index].value_size)
+                outputs.append(f"push map {maps[index].name} value {data.hex()} flags {r3}")
             if name == "bpf_map_update_elem" and index is not None:
                 key_bytes = ctx.memory.read_bytes(ctx.pc, r2, maps[index].key_size)
                 data = ctx.memory.read_bytes(ctx.pc, r3, maps[index].value_size)

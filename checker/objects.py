@@ -100,6 +100,7 @@ MODELLED: Final = frozenset({
     "bpf_timer_cancel", "bpf_tail_call", "arspec_get_slot", "arspec_account_read",
     "arspec_account_write", "bpf_wq_init", "bpf_wq_set_callback", "bpf_wq_start", "arspec_log",
     "bpf_loop", "bpf_iter_num_new", "bpf_iter_num_next", "bpf_iter_num_destroy",
+    "bpf_trace_printk", "bpf_map_push_elem", "bpf_map_pop_elem", "bpf_map_peek_elem",
 })
 
 
@@ -658,6 +659,12 @@ class BundleExecutor(Executor):
                                             if o.map_index is not None))
         elif name == "arspec_account_read":
             self.write_buffer(state, 3, state.regs[4].value, key, z.eq(result, z.const(0)))
+        elif name in ("bpf_map_pop_elem", "bpf_map_peek_elem"):
+            # The value on success, zeros otherwise (the runtime always writes the buffer).
+            size = z.const(maps[1].value_size) if maps[1] is not None else z.const(1 << 32)
+            self.write_buffer(state, 2, size, key, z.eq(result, z.const(0)))
+        elif name in ("bpf_trace_printk", "bpf_map_push_elem"):
+            pass  # they only read their (checked) buffer
         elif name in ("bpf_timer_init", "bpf_timer_start", "bpf_timer_cancel",
                       "bpf_timer_set_callback", "bpf_wq_init", "bpf_wq_set_callback",
                       "bpf_wq_start"):
