@@ -6,8 +6,10 @@ Bundle verification
 result as text, JSON or SARIF; :func:`verify_bundle` returns the data. Each program is
 verified from every entry point it has: its hook's entry (with the runtime's entry registers,
 :class:`~arspec.checker.objects.EntryKind`) and every callback function installed with
-``bpf_timer_set_callback``, ``bpf_wq_set_callback`` or ``bpf_loop`` (a callback must terminate
-on its own; re-arming a timer is a new invocation, not a loop). The tail-call graph through
+``bpf_timer_set_callback`` or ``bpf_wq_set_callback`` (a callback must terminate on its own;
+re-arming a timer is a new invocation, not a loop). A ``bpf_loop`` callback is unrolled at
+its call (:mod:`~arspec.checker.callbacks`) and gets an entry of its own only where that
+was not possible (an opaque context then). The tail-call graph through
 prog arrays is built from the code: a cycle is reported (a chain may then run to the
 tail-call limit of 33), and the compute figure of a chain adds the worst case of every
 program it may reach.
