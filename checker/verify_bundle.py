@@ -148,6 +148,8 @@ class ProgramResult:
     line: int | None
     entries: list[tuple[int, str]] = field(default_factory=list)
     chain_cu: int | None = None
+    #: Some entry point was not checked (the time limit): no property can be PROVED.
+    skipped: bool = False
 
 
 @dataclass
@@ -554,6 +556,7 @@ def verify_bundle(path: str, *, timeout: float = 30.0,
             result.report.add(Finding(name, pc, Property.TERMINATION, "Time limit reached",
                                       f"verified within {timeout:g} s",
                                       note="--timeout reached before this entry was checked"))
+            result.skipped = True
             continue
         run = _EntryRun(lp, context, profile, result.report, budget=result.report.budget,
                         rlimit=rlimit, timeout=timeout)
@@ -591,10 +594,10 @@ def _finish_program(result: ProgramResult, runs: list[_EntryRun], bundle: schema
         reached = set().union(*(r.reached for r in runs))
         program = runs[0].loaded.program
         report.unreachable = [pc for pc, _ in program.instructions() if pc not in reached]
-    if runs and all(r.complete for r in runs):
+    if runs and all(r.complete for r in runs) and not result.skipped:
         report.checked = set(Property)
     worst = [r.worst for r in runs]
-    report.worst_case_cu = None if not worst or None in worst else max(
+    report.worst_case_cu = None if not worst or None in worst or result.skipped else max(
         w for w in worst if w is not None)
 
 

@@ -186,3 +186,18 @@ def test_deterministic_across_hash_seeds() -> None:
                               capture_output=True, text=True, check=True)
         outputs.add(done.stdout)
     assert len(outputs) == 1
+
+
+def test_entry_skipped_by_the_time_limit_leaves_every_property_unknown(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """risk_analyzer has two entries; the clock runs out after the first one."""
+    import arspec.checker.verify_bundle as module
+
+    ticks = iter([0.0, 0.0])
+    monkeypatch.setattr(module.time, "monotonic", lambda: next(ticks, 1e9))
+    result = verify_bundle(str(ROOT / "examples" / "risk_analyzer.yaml"), timeout=5)
+    report = result.programs[0].report
+    assert [f.message for f in report.findings] == ["Time limit reached"]
+    assert all(report.verdict(p) is Verdict.UNKNOWN for p in Property)
+    assert report.worst_case_cu is None
+    assert result.exit_code == 3
