@@ -137,6 +137,8 @@ class MemObject:
     shared: bool = False
     #: Number of the reservation (for ring records), else ``None``.
     ref: int | None = None
+    #: The array index this region is the element of, when the lookup's key was a literal.
+    element: int | None = None
 
 
 @dataclass(frozen=True)
@@ -233,6 +235,8 @@ class BundleExecutor(Executor):
         self.facts = BundleFacts()
         self.unknown_memory = z.byte_array("unmapped")
         self.shared_regions: dict[int, int] = {}
+        #: ``(map index, array index) -> region`` of lookups with a literal index.
+        self.element_regions: dict[tuple[int, int], int] = {}
         self.entry_registers: list[int] = []
         #: Suffix of the names of nondeterministic results in a second self-composed copy.
         self.copy_name = ""
@@ -251,8 +255,23 @@ class BundleExecutor(Executor):
         self.objects[region] = obj
         return obj
 
-    def map_value_object(self, info: MapInfo) -> MemObject:
-        """Return the region of a lookup result of ``info`` (shared for 1-entry arrays)."""
+    def map_value_object(self, info: MapInfo, element: int | None = None) -> MemObject:
+        """Return the region of a lookup result of ``info``.
+
+        A 1-entry array has one shared region; an array lookup with a literal index in range
+        gets the region of that element (the same for every such lookup, and no alias of
+        another literal index); every other lookup a fresh region.
+        """
+        if element is not None and info.type in ARRAY_TYPES and element < info.max_entries \
+                and not info.single:
+            region = self.element_regions.get((info.index, element))
+            if region is None:
+                region = OBJECT_REGION + len(self.objects)
+                self.objects[region] = MemObject(
+                    region, info.value_size, True, f"value of map {info.name}[{element}]",
+                    info.index, element=element)
+                self.element_regions[(info.index, element)] = region
+            return self.objects[region]
         if info.single:
             region = self.shared_regions.get(info.index)
             if region is None:
@@ -396,8 +415,10 @@ class BundleExecutor(Executor):
         if number is None:
             self.forget_regions(state, self.map_regions(None))
         elif target is not None and target.map_index is not None and not target.shared:
-            self.forget_regions(state, [r for r in self.map_regions(target.map_index)
-                                        if r != number])
+            # Elements with different literal indexes never alias.
+            self.forget_regions(state, [
+                r for r in self.map_regions(target.map_index) if r != number
+                and (target.element is None or self.objects[r].element is None)])
         super().store_bytes(state, address, value, size, region=region)
 
     # -- null checks ----------------------------------------------------------------------
@@ -638,9 +659,12 @@ class BundleExecutor(Executor):
             self.havoc_memory(state)
             state.exact = False
         elif name == "bpf_map_lookup_elem":
-            out = self.pointer_or_null(pc, key, result, maps[1])
-            if maps[1] is not None and maps[1].type in ARRAY_TYPES and self.checking:
+            index = None
+            if maps[1] is not None and maps[1].type in ARRAY_TYPES:
                 index, _ = self.load_bytes(state, state.regs[2].value, 4)
+            out = self.pointer_or_null(pc, key, result, maps[1],
+                                       None if index is None else z.value_of(index))
+            if maps[1] is not None and index is not None and self.checking:
                 null = z.eq(result, z.const(0))
                 out_of_range = z.ule(z.const(maps[1].max_entries, 32), index)
                 self.realisable.append(z.and_(z.implies(null, out_of_range),
@@ -703,12 +727,13 @@ class BundleExecutor(Executor):
         """Bound a loop by the steps its number iterators have left."""
         return iteration_bound(self, state, limit) if self.iterators else None
 
-    def pointer_or_null(self, pc: int, key: str, result: Any, info: MapInfo | None) -> Value:
+    def pointer_or_null(self, pc: int, key: str, result: Any, info: MapInfo | None,
+                        element: int | None = None) -> Value:
         """Return ``ite(null, 0, base)`` for a lookup (``info`` known) or an opaque value."""
         if info is None:
             self.note(pc, HelperModelled("bpf_map_lookup_elem"), "map not known")
             return Value(result, OPAQUE)
-        obj = self.map_value_object(info)
+        obj = self.map_value_object(info, element)
         if self.checking:
             self.facts.lookups[key] = obj.region
         null = z.eq(result, z.const(0))

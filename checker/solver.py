@@ -166,18 +166,32 @@ def concat(parts: Sequence[BV]) -> BV:
     concatenated branch by branch. Memory written and read back byte by byte then stays a
     word-sized term, which keeps the solver's work small.
     """
+    return _concat(parts, {})
+
+
+def _concat(parts: Sequence[BV], memo: dict[tuple[int, ...], BV]) -> BV:
+    """:func:`concat` with a memo per call, so shared if-then-else trees stay shared."""
     if len(parts) == 1:
         return parts[0]
-    joined = _join_extracts(parts)
-    if joined is not None:
-        return joined
-    first = parts[0]
-    if all(z3.is_app_of(p, z3.Z3_OP_ITE) for p in parts):
-        condition = first.children()[0]
-        if all(p.children()[0].eq(condition) for p in parts[1:]):
-            return ite(condition, concat([p.children()[1] for p in parts]),
-                       concat([p.children()[2] for p in parts]))
-    return _fold(z3.Concat(*parts), *parts)
+    key = tuple(p.get_id() for p in parts)
+    if key in memo:
+        return memo[key]
+    result = _join_extracts(parts)
+    if result is None:
+        first = parts[0]
+        if all(z3.is_app_of(p, z3.Z3_OP_ITE) for p in parts) and len(memo) < _CONCAT_MEMO:
+            condition = first.children()[0]
+            if all(p.children()[0].eq(condition) for p in parts[1:]):
+                result = ite(condition, _concat([p.children()[1] for p in parts], memo),
+                             _concat([p.children()[2] for p in parts], memo))
+    if result is None:
+        result = _fold(z3.Concat(*parts), *parts)
+    memo[key] = result
+    return result
+
+
+#: Distinct part lists one :func:`concat` call may rebuild before it stops splitting.
+_CONCAT_MEMO: Final = 4096
 
 
 def _join_extracts(parts: Sequence[BV]) -> BV | None:
@@ -585,28 +599,34 @@ class Session:
         cached = self._symbols.get(ident)
         if cached is not None:
             return cached[1]
-        stack, order = [term], []
+        # Post-order walk that expands every node once: terms share sub-terms heavily
+        # (merged states), and a walk per path would be exponential.
+        stack: list[tuple[Any, bool]] = [(term, False)]
+        expanding: set[int] = set()
         while stack:
-            node = stack.pop()
-            if node.get_id() in self._symbols:
-                continue
-            order.append(node)
-            stack.extend(c for c in node.children() if c.get_id() not in self._symbols)
-        for node in reversed(order):
+            node, ready = stack.pop()
             nid = node.get_id()
             if nid in self._symbols:
                 continue
-            if z3.is_const(node) and node.decl().kind() == z3.Z3_OP_UNINTERPRETED \
-                    and not z3.is_array(node):
-                found = frozenset({nid})
-            elif z3.is_quantifier(node) or z3.is_lambda(node) if hasattr(z3, "is_lambda") \
-                    else z3.is_quantifier(node):
-                found = frozenset()
-            else:
-                found = frozenset().union(*(self._symbols[c.get_id()][1]
-                                            for c in node.children()
-                                            if c.get_id() in self._symbols))
-            self._symbols[nid] = (node, found)
+            opaque = z3.is_quantifier(node) or (hasattr(z3, "is_lambda") and z3.is_lambda(node))
+            if ready:
+                if z3.is_const(node) and node.decl().kind() == z3.Z3_OP_UNINTERPRETED \
+                        and not z3.is_array(node):
+                    found: frozenset[int] = frozenset({nid})
+                elif opaque:
+                    found = frozenset()
+                else:
+                    found = frozenset().union(*(self._symbols[c.get_id()][1]
+                                                for c in node.children()))
+                self._symbols[nid] = (node, found)
+                continue
+            if nid in expanding:
+                continue
+            expanding.add(nid)
+            stack.append((node, True))
+            if not opaque:
+                stack.extend((c, False) for c in node.children()
+                             if c.get_id() not in self._symbols)
         return self._symbols[ident][1]
 
     def sliced(self, conditions: Sequence[Bool]) -> Bool:
