@@ -10,10 +10,12 @@ Every bounded object the program may reach outside its stack (a map value, a res
 record, a callback's key copy) gets its own 4 GiB *object region* ``OBJECT_REGION + n``,
 with its size and writability in :attr:`BundleExecutor.objects`; an access through such a
 pointer must stay inside ``[0, size)`` of its region. A single-element array map has one
-shared region (every lookup returns the same element); every other lookup gets a fresh
-region per executed call. Contents are unknown at entry. Aliasing is handled soundly: a
-store through a map-value pointer forgets every other non-shared map-value region, and
-``bpf_map_update_elem`` / ``delete`` forget the regions of their map.
+shared region (every lookup returns the same element), an array lookup with a literal index
+gets that element's region; every other lookup gets a fresh region per executed call.
+Contents are unknown at entry. Aliasing is handled soundly: a store through a map-value
+pointer forgets every other region of its map it may alias (elements with different
+literal indexes never do), and ``bpf_map_update_elem`` / ``delete`` forget the regions of
+their map.
 
 "Pointer or NULL" results (``bpf_map_lookup_elem``, ``bpf_ringbuf_reserve``) are
 ``ite(null, 0, base)`` with the kind ``NULLPTR`` on the NULL side, so a use that no null
