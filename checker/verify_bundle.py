@@ -127,6 +127,9 @@ EXIT_UNKNOWN: Final = 3
 MAX_TAIL_CALLS: Final = 33
 #: Properties checked whatever the bundle requests (a fault breaks every property).
 ALWAYS: Final = (Property.DIVISION, Property.CONTROL)
+#: Distinct compute-unit values the cheap worst-case bound may track before the solver's
+#: binary search takes over (a set of sums, so it grows fast with unrolled callbacks).
+LEAVES_CAP: Final = 1 << 17
 #: Initial byte values given to every per-CPU value in two replays that differ only there.
 PER_CPU_COPIES: Final = ((0x00, 0x01), (0x00, 0xFF))
 #: Result pairs of a nondeterministic helper tried by the divergence replay (any clock,
@@ -417,7 +420,7 @@ class _EntryRun:
         if not ends:
             self.worst = 0
             return
-        bound = z.leaves(z.merge(list(ends))) if executor.cu_exact else None
+        bound = z.leaves(z.merge(list(ends)), cap=LEAVES_CAP) if executor.cu_exact else None
         if bound is not None and bound[-1] <= budget:
             self.worst = bound[-1]
             return
