@@ -8,12 +8,11 @@ entry registers of the hook kind, the input or record bytes, every object region
 executor (map values, records, key copies) filled with the model's bytes, and stub helpers
 that return the model's results: ``bpf_map_lookup_elem`` / ``bpf_ringbuf_reserve`` return
 NULL or the object's address (an array lookup NULL exactly when the index is out of range,
-as the runtime does), ``bpf_loop`` calls its callback on the VM, the number iterator
-runs as the runtime runs it, buffers are read or
-written through the VM's memory (so a bad buffer faults at the call's pc, as the runtime's
-helpers do), ``submit`` / ``discard`` fault on a record that is not held, and a taken tail
-call ends the run. Costs are the helper table's, including the per-byte part, as in
-:func:`arspec.reference.runtime_helpers.bind_helper`.
+as the runtime does), ``bpf_loop`` calls its callback on the VM, the number iterator runs as
+the runtime runs it, buffers are read or written through the VM's memory (so a bad buffer
+faults at the call's pc, as the runtime's helpers do), ``submit`` / ``discard`` fault on a
+record that is not held, and a taken tail call ends the run. Costs are the helper table's,
+including the per-byte part, as in :func:`arspec.reference.runtime_helpers.bind_helper`.
 """
 
 from __future__ import annotations

@@ -213,7 +213,6 @@ class BundleFacts:
     buffers: dict[str, list[Any]] = field(default_factory=dict)
     tail_decisions: dict[str, Any] = field(default_factory=dict)
     edges: list[CallEdge] = field(default_factory=list)
-    uses_loop: bool = False
     direct_values: dict[int, int] = field(default_factory=dict)
     #: Pcs of nondeterministic helper calls (clock, random, CPU id) on some path.
     nondeterministic: list[int] = field(default_factory=list)
@@ -718,7 +717,6 @@ class BundleExecutor(Executor):
                 self.facts.edges.append(edge)
         if inlined:
             return state.regs[0]
-        self.facts.uses_loop = True
         self.havoc_memory(state)
         state.cu = z.add(state.cu, self.fresh("loop_cu"))
         state.exact = False
