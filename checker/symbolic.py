@@ -24,6 +24,7 @@ The state itself (kinds, values, memory, merged states) is defined in
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -116,6 +117,14 @@ PURE_HELPERS: Final = frozenset({"gather_bytes", "no_op", "sqrti", "expensive_no
 FAULTING_HELPERS: Final = frozenset({"abort", "sol_panic_"})
 
 
+#: The clock :meth:`Executor.step` compares with its deadline.
+clock: Callable[[], float] = time.monotonic
+
+
+class TimeLimitReached(Exception):
+    """Raised by :meth:`Executor.step` once the executor's wall-clock deadline has passed."""
+
+
 class Executor:
     """Symbolic executor of one program (see the module docstring)."""
 
@@ -142,6 +151,8 @@ class Executor:
         #: queries, so a counterexample is a run the runtime can make, and never to policy
         #: queries, so the contract's rules (a null check) are still enforced.
         self.realisable: list[Any] = []
+        #: ``time.monotonic()`` after which :meth:`step` gives up (``None``: no limit).
+        self.deadline: float | None = None
         #: Set when some runs could not be followed (indirect calls): nothing is PROVED.
         self.incomplete = False
         #: Kinds a load or store may go through, and kinds pointer arithmetic keeps.
@@ -540,6 +551,8 @@ class Executor:
     def step(self, function: Function, pc: int, state: State, ctx: Context,
              iters: Iters) -> tuple[list[tuple[int, State]], State | None]:
         """Execute ``pc``; return the successor states and the returning state if any."""
+        if self.deadline is not None and clock() > self.deadline:
+            raise TimeLimitReached(pc)
         insn = self.program.slots[pc]
         assert insn is not None
         state.cu = z.add(state.cu, z.const(self.profile.insn_cost))
@@ -765,5 +778,5 @@ class Executor:
 
 __all__ = ["FAULTING_HELPERS", "FUNCREF", "HAVOC", "INPUT", "MAPREF", "NULLPTR", "OBJECT",
            "OPAQUE", "PURE_HELPERS", "SCALAR", "STACK", "UNINIT", "Context", "Executor",
-           "Inputs", "Iters", "Kind", "LoopSummary", "Memory", "RawFinding", "State", "Value",
-           "instance_key", "kind_is", "merge_kind", "next_iters"]
+           "Inputs", "Iters", "Kind", "LoopSummary", "Memory", "RawFinding", "State",
+           "TimeLimitReached", "Value", "instance_key", "kind_is", "merge_kind", "next_iters"]

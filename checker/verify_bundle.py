@@ -106,7 +106,7 @@ from .objects import (
 )
 from .replay import REPLAY_LIMIT
 from .selfcomp import SelfComposition, self_compose
-from .symbolic import RawFinding
+from .symbolic import RawFinding, TimeLimitReached
 from .verdict import (
     PROPERTY_ORDER,
     RETURNS_KEPT,
@@ -212,7 +212,8 @@ class _EntryRun:
     """Verify one entry point of one program; findings go to ``report``."""
 
     def __init__(self, loaded: LoadedProgram, context: BundleContext, profile: Profile,
-                 report: Report, *, budget: int, rlimit: int, timeout: float) -> None:
+                 report: Report, *, budget: int, rlimit: int, timeout: float,
+                 deadline: float | None = None) -> None:
         self.loaded = loaded
         self.context = context
         self.profile = profile
@@ -225,6 +226,9 @@ class _EntryRun:
         self.complete = False
         self.reached: set[int] = set()
         self.composed: SelfComposition | None = None
+        self.deadline = deadline
+        #: The deadline passed while this entry was executed: nothing of it is known.
+        self.timed_out = False
 
     def run(self, pc: int, entry: EntryKind) -> None:
         """Execute the entry symbolically, replay what can fail, check the budget."""
@@ -244,8 +248,15 @@ class _EntryRun:
                                            timeout_ms=max(1, int(self.timeout * 1000))))
         executor = BundleExecutor(cfg, self.profile, session, context=self.context,
                                   entry=entry)
+        executor.deadline = self.deadline
         try:
             executor.run()
+        except TimeLimitReached:
+            self.timed_out = True
+            self.report.add(Finding(name, pc, Property.TERMINATION, "Time limit reached",
+                                    f"verified within {self.timeout:g} s",
+                                    note="--timeout reached while this entry was checked"))
+            return
         except SolverError as exc:
             self.report.add(Finding(name, pc, Property.TERMINATION, "Solver error",
                                     "solver answers", note=str(exc)))
@@ -562,8 +573,9 @@ def verify_bundle(path: str, *, timeout: float = 30.0,
             result.skipped = True
             continue
         run = _EntryRun(lp, context, profile, result.report, budget=result.report.budget,
-                        rlimit=rlimit, timeout=timeout)
+                        rlimit=rlimit, timeout=timeout, deadline=deadline)
         run.run(pc, entry)
+        result.skipped = result.skipped or run.timed_out
         runs[name].append(run)
         result.entries.append((pc, entry.kind))
         for edge in run.edges:

@@ -191,8 +191,10 @@ def test_deterministic_across_hash_seeds() -> None:
 def test_entry_skipped_by_the_time_limit_leaves_every_property_unknown(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """risk_analyzer has two entries; the clock runs out after the first one."""
+    import arspec.checker.symbolic as symbolic
     import arspec.checker.verify_bundle as module
 
+    monkeypatch.setattr(symbolic, "clock", lambda: 0.0)
     ticks = iter([0.0, 0.0])
     monkeypatch.setattr(module.time, "monotonic", lambda: next(ticks, 1e9))
     result = verify_bundle(str(ROOT / "examples" / "risk_analyzer.yaml"), timeout=5)
@@ -200,4 +202,19 @@ def test_entry_skipped_by_the_time_limit_leaves_every_property_unknown(
     assert [f.message for f in report.findings] == ["Time limit reached"]
     assert all(report.verdict(p) is Verdict.UNKNOWN for p in Property)
     assert report.worst_case_cu is None
+    assert result.exit_code == 3
+
+
+def test_time_limit_inside_an_entry_stops_it_with_unknown(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The deadline is also checked at every executed instruction, not only between entries."""
+    import arspec.checker.symbolic as symbolic
+    import arspec.checker.verify_bundle as module
+
+    monkeypatch.setattr(module.time, "monotonic", lambda: 0.0)
+    monkeypatch.setattr(symbolic, "clock", lambda: 1e9)
+    result = verify_bundle(str(ROOT / "examples" / "risk_analyzer.yaml"), timeout=5)
+    report = result.programs[0].report
+    assert {f.message for f in report.findings} == {"Time limit reached"}
+    assert all(report.verdict(p) is Verdict.UNKNOWN for p in Property)
     assert result.exit_code == 3
