@@ -269,10 +269,20 @@ def ite(cond: Bool, then: Any, other: Any) -> Any:
 
 
 def merge(choices: Sequence[tuple[Bool, Any]]) -> Any:
-    """Return the term selected by the first true guard; the last arm is the default."""
-    result = choices[-1][1]
-    for guard, term in reversed(choices[:-1]):
-        result = ite(guard, term, result)
+    """Return the term selected by the first true guard; the last arm is the default.
+
+    Neighbouring arms with the same term share one arm (guards or-ed), which keeps merges of
+    many states that mostly agree small; the first true guard still selects the same term.
+    """
+    groups: list[tuple[list[Bool], Any]] = []
+    for guard, term in choices:
+        if groups and groups[-1][1].get_id() == term.get_id():
+            groups[-1][0].append(guard)
+        else:
+            groups.append(([guard], term))
+    result = groups[-1][1]
+    for guards, term in reversed(groups[:-1]):
+        result = ite(or_(*guards), term, result)
     return result
 
 
