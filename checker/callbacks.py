@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from arspec.reference.instructions import FRAME_POINTER
+from arspec.reference.instructions import FRAME_POINTER, Program
 from arspec.reference.profiles import PROGRAM_REGION, SLOT_SIZE
 from arspec.spec.errno import E2BIG, EINVAL
 
@@ -55,13 +55,13 @@ def callback_context(ctx: Context, pc: int, iters: Iters, index: int) -> Context
     return (*ctx, (pc, (*iters, (LOOP_MARK, index))))
 
 
-def code_target(value: Any, program_length: int) -> int | None:
-    """Return the pc a literal code address of the program itself names, else ``None``."""
+def code_target(value: Any, program: Program) -> int | None:
+    """Return the instruction a literal code address of ``program`` itself names, else ``None``."""
     literal = z.value_of(value)
     if literal is None or literal % SLOT_SIZE or literal >> 32 != PROGRAM_REGION:
         return None
     offset = (literal & 0xFFFFFFFF) // SLOT_SIZE
-    return offset if offset < program_length else None
+    return offset if offset < len(program.slots) and program.slots[offset] is not None else None
 
 
 def add_function(cfg: ControlFlow, target: int) -> bool:
@@ -107,16 +107,13 @@ def _bound(executor: BundleExecutor, state: State, count: Any, size: int) -> int
 
 
 def inline_loop(executor: BundleExecutor, pc: int, state: State, ctx: Context,
-                iters: Iters) -> bool:
-    """Execute the ``bpf_loop`` call at ``pc`` by unrolling its callback.
+                iters: Iters, target: int) -> bool:
+    """Execute the ``bpf_loop`` call at ``pc`` by unrolling its callback at ``target``.
 
     Returns ``False`` (``state`` untouched) when the callback or its count is not known
     precisely enough; the caller then over-approximates the call.
     """
     regs = state.regs
-    target = code_target(regs[2].value, len(executor.program.slots))
-    if target is None:
-        return False
     size = _callback_size(executor, target)
     if size is None:
         return False

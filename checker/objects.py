@@ -602,13 +602,12 @@ class BundleExecutor(Executor):
         value = self.read(pc, state, reg).value
         literal = z.value_of(value)
         target: tuple[int, int] | None = None
-        if literal is not None and literal % SLOT_SIZE == 0:
-            region, offset = literal >> 32, (literal & 0xFFFFFFFF) // SLOT_SIZE
-            if region == PROGRAM_REGION and offset < len(self.program) \
-                    and self.program.slots[offset] is not None:
-                target = (self.context.program_index, offset)
-            elif region >= PROG_CODE_REGION:
-                target = (region - PROG_CODE_REGION, offset)
+        own = code_target(value, self.program)
+        if own is not None:
+            target = (self.context.program_index, own)
+        elif literal is not None and literal % SLOT_SIZE == 0 \
+                and literal >> 32 >= PROG_CODE_REGION:
+            target = ((literal >> 32) - PROG_CODE_REGION, (literal & 0xFFFFFFFF) // SLOT_SIZE)
         if target is None:
             self.require(pc, HelperArgument(row.name, reg, "a code address"), state, z.true(),
                          None)
@@ -709,8 +708,8 @@ class BundleExecutor(Executor):
     def loop_call(self, pc: int, state: State, ctx: Context, iters: Iters,
                   result: Any) -> Value:
         """``bpf_loop``: unroll the callback at the call, else over-approximate the call."""
-        target = code_target(state.regs[2].value, len(self.program.slots))
-        inlined = inline_loop(self, pc, state, ctx, iters)
+        target = code_target(state.regs[2].value, self.program)
+        inlined = target is not None and inline_loop(self, pc, state, ctx, iters, target)
         if self.checking and target is not None:
             edge = CallEdge(pc, "loop", (self.context.program_index, target), (), inlined)
             if edge not in self.facts.edges:
