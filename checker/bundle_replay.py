@@ -17,6 +17,7 @@ including the per-byte part, as in :func:`arspec.reference.runtime_helpers.bind_
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 from arspec.reference.helpers import HelperContext, HelperRegistry, HelperSpec
@@ -36,10 +37,17 @@ from arspec.reference.runtime_helpers import (
     get_map_handle,
     process_iter_call,
 )
+from arspec.reference.trace import Event, InsnStart
 from arspec.reference.vm import Vm, standard_memory
 from arspec.spec.errno import EINVAL, compute_r0
-from arspec.spec.errors import ExecutionFault, HelperFault, InstructionLimit
-from arspec.spec.helpers import HELPER_TABLE, HelperDef, compute_helper_cost
+from arspec.spec.errors import (
+    ExecutionFault,
+    HelperFault,
+    InstructionLimit,
+    InvalidInstruction,
+    ProgramOverrun,
+)
+from arspec.spec.helpers import HELPER_TABLE, ArgKind, HelperDef, compute_helper_cost
 from arspec.spec.loops import process_loop
 
 from . import solver as z
@@ -49,15 +57,40 @@ from .assertions import (
     NotNull,
     RecordsReleased,
     ReleaseOnce,
+    StaysInProgram,
 )
 from .callbacks import LOOP_MARK, add_function
 from .iterators import ITERATOR_HELPERS
-from .objects import ARRAY_TYPES, BundleExecutor
-from .replay import EXPECTED_FAULTS, ConcreteInput, InstanceTracker, concrete_input
+from .objects import ARRAY_TYPES, WRONG_MAP_FAULTS, BundleExecutor
+from .replay import (
+    EXPECTED_FAULTS,
+    ConcreteInput,
+    InstanceTracker,
+    RepeatDetector,
+    Tracers,
+    concrete_input,
+    control_registers,
+)
 from .verdict import Counterexample
 
 #: Helper buffers larger than this are not copied in a replay (the runtime caps them too).
 COPY_LIMIT = 1 << 20
+
+
+#: Executed pcs a replay keeps for its report.
+PATH_KEPT = 64
+
+
+class _PathRecorder:
+    """A tracer that keeps the last :data:`PATH_KEPT` executed pcs."""
+
+    def __init__(self) -> None:
+        self.pcs: deque[int] = deque(maxlen=PATH_KEPT)
+
+    def event(self, e: Event) -> None:
+        """Record one step."""
+        if isinstance(e, InsnStart):
+            self.pcs.append(e.pc)
 
 
 class _TailCallTaken(Exception):
@@ -82,6 +115,10 @@ class BundleOutcome:
     #: writes, logs, ring records, map updates), the ending and r0, then the final bytes of
     #: every writable object (map values, records). Two runs are equivalent when these match.
     outputs: tuple[str, ...] = ()
+    #: pc of an exact repeat of the machine state (a proof of looping), when detected.
+    repeat_pc: int | None = None
+    #: The last :data:`PATH_KEPT` pcs executed, oldest first.
+    path: tuple[int, ...] = ()
 
     def describe(self) -> str:
         """Return a one-line description."""
@@ -133,10 +170,12 @@ def replay_bundle_model(executor: BundleExecutor, model: z.Model, *,
 
 def replay_bundle(executor: BundleExecutor, given: ConcreteInput, objects: dict[int, bytes],
                   buffers: dict[str, bytes], *, compute_limit: int,
-                  override: dict[int, int] | None = None) -> BundleReplay:
+                  override: dict[int, int] | None = None,
+                  detect_repeat: bool = False) -> BundleReplay:
     """Run the entry point on the VM with the given input, objects and helper results.
 
-    ``override`` maps the pc of a nondeterministic helper call to its result.
+    ``override`` maps the pc of a nondeterministic helper call to its result;
+    ``detect_repeat`` watches for an exact repeat of the machine state (a proof of looping).
     """
     cfg, profile, facts = executor.cfg, executor.profile, executor.facts
     code = standard_memory(cfg.program, profile).region(PROGRAM_BASE)
@@ -150,6 +189,10 @@ def replay_bundle(executor: BundleExecutor, given: ConcreteInput, objects: dict[
     for region, data in objects.items():
         memory.add_region(region, bytearray(data), writable=executor.objects[region].writable)
     tracker = InstanceTracker(cfg)
+    detector = RepeatDetector(control_registers(cfg.program))
+    recorder = _PathRecorder()
+    tracers = Tracers(tracker, detector, recorder) if detect_repeat \
+        else Tracers(tracker, recorder)
     returns: list[tuple[int, int]] = []
     outputs: list[str] = []
     held: set[int] = set()
@@ -186,6 +229,14 @@ def replay_bundle(executor: BundleExecutor, given: ConcreteInput, objects: dict[
             if not row.deterministic and override is not None and ctx.pc in override:
                 value = override[ctx.pc]
             outputs.append(f"call {name} at pc {ctx.pc}")
+            for i, kind in enumerate(row.args, start=1):
+                if kind is ArgKind.CONST_MAP_PTR:
+                    named = map_of(regs[i - 1])
+                    if named is None:
+                        raise HelperFault(ctx.pc, f"{regs[i - 1]:#x} is not a map reference")
+                    if name in WRONG_MAP_FAULTS and maps[named].type not in row.map_types:
+                        raise HelperFault(ctx.pc, f"{name}: map {maps[named].name!r} is a "
+                                                  f"{maps[named].type}")
             index = map_of(r1)
             if name in ("bpf_map_lookup_elem", "bpf_map_update_elem", "bpf_map_delete_elem") \
                     and index is not None:
@@ -265,7 +316,7 @@ def replay_bundle(executor: BundleExecutor, given: ConcreteInput, objects: dict[
         return (region << 32) + insn.next_imm
 
     vm = Vm(cfg.program, profile=profile, helpers=registry, memory=memory,
-            compute_limit=compute_limit, tracer=tracker, pseudo_resolver=resolve,
+            compute_limit=compute_limit, tracer=tracers, pseudo_resolver=resolve,
             engine="interpreter")
     args = _entry_registers(executor, given)
     tail = False
@@ -286,7 +337,8 @@ def replay_bundle(executor: BundleExecutor, given: ConcreteInput, objects: dict[
                 data = memory.read_bytes(0, region << 32, obj.size)
                 outputs.append(f"{obj.what} = {data.hex()}")
     outcome = BundleOutcome(fault, units, tuple(returns), end_pc,
-                            len(held) if fault is None else 0, tail, tuple(outputs))
+                            len(held) if fault is None else 0, tail, tuple(outputs),
+                            detector.repeat_pc, tuple(recorder.pcs))
     registers = [0] * 11
     registers[1:1 + len(args)] = list(args)
     registers[10] = (STACK_REGION << 32) + profile.stack_frame_size
@@ -315,6 +367,9 @@ def bundle_confirms(assertion: Assertion | None, pc: int, outcome: BundleOutcome
         return fault is None and outcome.leaked > 0 and outcome.end_pc == pc
     if isinstance(assertion, ReleaseOnce):
         return isinstance(fault, HelperFault) and fault.pc == pc
+    if isinstance(assertion, StaysInProgram):
+        return isinstance(fault, ProgramOverrun | InvalidInstruction) \
+            and fault.pc == assertion.target
     if isinstance(assertion, HelperArgument | NotNull):
         return isinstance(fault, ExecutionFault) and not isinstance(fault, InstructionLimit) \
             and fault.pc == pc

@@ -48,7 +48,11 @@ from arspec.reference.profiles import (
     STACK_REGION,
     Profile,
 )
-from arspec.reference.runtime_helpers import MAP_HANDLE_REGION, PROG_CODE_REGION
+from arspec.reference.runtime_helpers import (
+    MAP_HANDLE_REGION,
+    PROG_CODE_REGION,
+    get_map_handle,
+)
 from arspec.spec.errno import EINVAL
 from arspec.spec.helpers import HELPER_TABLE, ArgKind, HelperDef, RetKind
 
@@ -85,6 +89,12 @@ from .symbolic import (
     kind_is,
 )
 
+#: Helpers whose runtime binding faults when the map argument has a type the helper table
+#: does not accept (:func:`arspec.reference.runtime_helpers.get_ring`,
+#: ``helper_tail_call``); the others return an error code (the map semantics of
+#: :mod:`arspec.spec.maps`).
+WRONG_MAP_FAULTS: Final = frozenset({"bpf_ringbuf_output", "bpf_ringbuf_reserve",
+                                     "bpf_ringbuf_query", "bpf_tail_call"})
 #: Map types whose elements all exist: a lookup is NULL only for an index out of range.
 ARRAY_TYPES: Final = ("array", "percpu_array")
 #: First region number of the verifier's objects (far from the VM's dynamic regions).
@@ -323,7 +333,6 @@ class BundleExecutor(Executor):
         elif kind == "async":
             assert self.entry.map_index is not None
             info = self.context.maps[self.entry.map_index]
-            from arspec.reference.runtime_helpers import get_map_handle
             regs[1] = Value(z.const(get_map_handle(info.index)), MAPREF)
             key = self.new_object(info.key_size, False, f"key copy of map {info.name}")
             value = self.map_value_object(info)
@@ -464,7 +473,6 @@ class BundleExecutor(Executor):
             return False
         info = self.context.maps[index]
         if insn.pseudo in (Pseudo.MAP_FD, Pseudo.MAP_IDX):
-            from arspec.reference.runtime_helpers import get_map_handle
             state.regs[insn.dst] = Value(z.const(get_map_handle(index)), MAPREF)
             return True
         if insn.pseudo in (Pseudo.MAP_VALUE, Pseudo.MAP_IDX_VALUE) \
@@ -478,11 +486,35 @@ class BundleExecutor(Executor):
     # -- helpers --------------------------------------------------------------------------
 
     def arg_map(self, pc: int, row: HelperDef, state: State, reg: int) -> MapInfo | None:
-        """Check a map-reference argument; return the map when it is known."""
+        """Check a map-reference argument and its map type; return the map when known.
+
+        The runtime faults on a value that is no map handle (a map value, a stack pointer,
+        a number), so that part is a fault condition. A map of a type the row does not
+        accept (:attr:`~arspec.spec.helpers.HelperDef.map_types`) is a policy violation;
+        it is also a fault for the helpers in :data:`WRONG_MAP_FAULTS`.
+        """
         value = self.read(pc, state, reg)
+        handles = [get_map_handle(i) for i in range(len(self.context.maps))]
+        is_handle = z.or_(*(z.eq(value.value, z.const(h)) for h in handles))
+        bad = z.or_(z.not_(kind_is(value.kind, MAPREF)), z.not_(is_handle))
+        fault = z.not_(is_handle)
+        self.require(pc, HelperArgument(row.name, reg, "a map reference"), state, bad, fault)
+        self.add_fault_exit(state, fault)
+        state.path = z.and_(state.path, z.not_(fault))
+        if row.map_types:
+            wrong = [i for i, m in enumerate(self.context.maps) if m.type not in row.map_types]
+            for i in wrong:
+                info = self.context.maps[i]
+                is_wrong = z.eq(value.value, z.const(handles[i]))
+                rule = (f"a map of type {' or '.join(row.map_types)}, not {info.type} "
+                        f"(map {info.name})")
+                faults = row.name in WRONG_MAP_FAULTS
+                self.require(pc, HelperArgument(row.name, reg, rule), state, is_wrong,
+                             is_wrong if faults else None)
+                if faults:
+                    self.add_fault_exit(state, is_wrong)
+                    state.path = z.and_(state.path, z.not_(is_wrong))
         handle = z.value_of(value.value)
-        bad = z.not_(kind_is(value.kind, MAPREF))
-        self.require(pc, HelperArgument(row.name, reg, "a map reference"), state, bad, None)
         if handle is None:
             return None
         index = (handle >> 32) - MAP_HANDLE_REGION

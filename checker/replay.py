@@ -15,9 +15,29 @@ that key from the trace so each call returns the value the model chose for it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from arspec.reference.helpers import HelperContext, HelperRegistry, HelperSpec
-from arspec.reference.instructions import Atomic, Call, CallKfunc, CallLocal, Callx, Exit, Store
+from arspec.reference.instructions import (
+    Alu,
+    AluOp,
+    Atomic,
+    Call,
+    CallKfunc,
+    CallLocal,
+    Callx,
+    Endian,
+    Exit,
+    Jump,
+    LegacyLoad,
+    Load,
+    LoadImm64,
+    MovSx,
+    Neg,
+    Program,
+    Reg,
+    Store,
+)
 from arspec.reference.profiles import INPUT_BASE, STACK_BASE, Profile
 from arspec.reference.trace import Event, InsnStart
 from arspec.reference.vm import execute
@@ -138,17 +158,61 @@ class InstanceTracker:
         return instance_key(pc, ctx, self.iters)
 
 
-class RepeatDetector:
-    """A tracer that notices an exact repeat of the machine state (a proof of looping).
+def control_registers(program: Program) -> frozenset[int]:
+    """Return the registers whose values can decide control flow or a fault.
 
-    Registers, pc and call depth are compared; any memory write, helper call or local call
-    starts a new epoch, so a repeat inside one epoch means memory is unchanged too and the
-    deterministic VM will loop for ever.
+    The roots are what a branch compares, a load's base and both operands of a division;
+    the set is closed under "an instruction writing a member reads this register". The
+    other registers only feed each other (and ``r0`` at ``exit``), so they cannot change
+    which path runs or whether it faults.
+    """
+    roots: set[int] = set()
+    writes: list[tuple[int, tuple[int, ...]]] = []
+    for _pc, insn in program.instructions():
+        if isinstance(insn, Jump):
+            roots.add(insn.dst)
+            if isinstance(insn.src, Reg):
+                roots.add(insn.src.index)
+        elif isinstance(insn, Alu):
+            src = (insn.src.index,) if isinstance(insn.src, Reg) else ()
+            if insn.op in (AluOp.DIV, AluOp.SDIV, AluOp.MOD, AluOp.SMOD):
+                roots.update((insn.dst, *src))
+            writes.append((insn.dst, src if insn.op is AluOp.MOV else (insn.dst, *src)))
+        elif isinstance(insn, Neg | Endian):
+            writes.append((insn.dst, (insn.dst,)))
+        elif isinstance(insn, MovSx):
+            writes.append((insn.dst, (insn.src,)))
+        elif isinstance(insn, Load):
+            roots.add(insn.src)
+            writes.append((insn.dst, (insn.src,)))
+        elif isinstance(insn, LoadImm64):
+            writes.append((insn.dst, ()))
+        elif isinstance(insn, LegacyLoad):
+            return frozenset(range(11))
+    relevant = set(roots)
+    changed = True
+    while changed:
+        changed = False
+        for dst, reads in writes:
+            if dst in relevant and not relevant.issuperset(reads):
+                relevant.update(reads)
+                changed = True
+    return frozenset(relevant)
+
+
+class RepeatDetector:
+    """A tracer that notices a repeat of the machine state (a proof of looping).
+
+    The pc and the registers of ``relevant`` (all when ``None``; see
+    :func:`control_registers`) are compared; any memory write, helper call or local call
+    starts a new epoch, so a repeat inside one epoch means memory is unchanged too, and the
+    deterministic VM repeats the same path, without a fault, for ever.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, relevant: frozenset[int] | None = None) -> None:
         self.seen: set[tuple[int, tuple[int, ...]]] = set()
         self.repeat_pc: int | None = None
+        self.relevant = tuple(sorted(relevant)) if relevant is not None else None
 
     def event(self, e: Event) -> None:
         """Record one step."""
@@ -157,17 +221,22 @@ class RepeatDetector:
         if isinstance(e.insn, Store | Atomic | Call | CallKfunc | Callx | CallLocal | Exit):
             self.seen.clear()
             return
-        key = (e.pc, e.registers)
+        regs = e.registers if self.relevant is None else tuple(
+            e.registers[r] for r in self.relevant)
+        key = (e.pc, regs)
         if key in self.seen:
             self.repeat_pc = e.pc
         self.seen.add(key)
 
 
-class _Tracers:
-    def __init__(self, *tracers: InstanceTracker | RepeatDetector) -> None:
+class Tracers:
+    """Several tracers fed the same events, in order."""
+
+    def __init__(self, *tracers: Any) -> None:
         self.tracers = tracers
 
     def event(self, e: Event) -> None:
+        """Pass one event to every tracer."""
         for t in self.tracers:
             t.event(e)
 
@@ -193,7 +262,7 @@ def run_concrete(cfg: ControlFlow, profile: Profile, registry: HelperRegistry,
                  detect_repeat: bool = False) -> ReplayOutcome:
     """Run the program on ``given`` with helper results taken from it."""
     tracker = InstanceTracker(cfg)
-    detector = RepeatDetector()
+    detector = RepeatDetector(control_registers(cfg.program))
     returns: list[tuple[int, int]] = []
 
     def stub(spec: HelperSpec) -> HelperSpec:
@@ -207,7 +276,7 @@ def run_concrete(cfg: ControlFlow, profile: Profile, registry: HelperRegistry,
         return HelperSpec(spec.id, spec.name, fn, spec.cost, spec.deterministic)
 
     stubs = HelperRegistry(tuple(stub(spec) for spec in registry))
-    tracers = _Tracers(tracker, detector) if detect_repeat else _Tracers(tracker)
+    tracers = Tracers(tracker, detector) if detect_repeat else Tracers(tracker)
     result = execute(cfg.program, profile=profile, memory=given.data, helpers=stubs,
                      compute_limit=compute_limit, tracer=tracers, engine="interpreter")
     return ReplayOutcome(result.fault, result.compute_units, tuple(returns),

@@ -83,16 +83,23 @@ from arspec.reference.load_checks import ProgramRejected, check_program
 from arspec.reference.profiles import Profile, get_profile
 from arspec.reference.runtime import LoadedProgram, check_program_helpers, load_programs
 from arspec.spec import bundle as schema
-from arspec.spec.errors import InputError, SolverError
+from arspec.spec.errors import InputError, InstructionLimit, SolverError
 from arspec.spec.loader import load_bundle
 from arspec.spec.presets import get_preset
 
 from . import solver as z
-from .assertions import HelperDeterministic, TailCallBounded, WithinBudget
+from .assertions import (
+    BoundedLoop,
+    HelperDeterministic,
+    StaysInProgram,
+    TailCallBounded,
+    WithinBudget,
+)
 from .bundle_replay import (
     BundleReplay,
     bundle_confirms,
     bundle_counterexample,
+    replay_bundle,
     replay_bundle_model,
 )
 from .cfg import build_cfg
@@ -104,7 +111,7 @@ from .objects import (
     EntryKind,
     MapInfo,
 )
-from .replay import REPLAY_LIMIT
+from .replay import REPLAY_LIMIT, ConcreteInput
 from .selfcomp import SelfComposition, self_compose
 from .symbolic import RawFinding, TimeLimitReached
 from .verdict import (
@@ -235,11 +242,14 @@ class _EntryRun:
         program: Program = self.loaded.program
         cfg = build_cfg(program, pc)
         name = self.report.program
+        blocked = any(i.kind in ("recursion", "irreducible", "empty") for i in cfg.issues)
         for issue in cfg.issues:
+            if issue.kind == "fall-off" and not blocked:
+                continue  # the executor checks (and replays) every feasible fall-off
             prop = {"recursion": Property.TERMINATION, "irreducible": Property.TERMINATION}.get(
                 issue.kind, Property.CONTROL)
             self.report.add(Finding(name, issue.pc, prop, issue.message, issue.detail))
-        if any(i.kind in ("recursion", "irreducible", "empty") for i in cfg.issues):
+        if blocked:
             self.report.notes.append(f"entry pc {pc}: symbolic execution skipped "
                                      "(unsupported control flow)")
             return
@@ -281,6 +291,7 @@ class _EntryRun:
             found = self.finding(raw, executor)
             if found is not None:
                 self.report.add(found)
+        self.probe(executor)
         self.compute(executor)
         for _header, summary in sorted(executor.loops.items()):
             if summary.ranked:
@@ -353,7 +364,12 @@ class _EntryRun:
         ok = bundle_confirms(raw.assertion, raw.pc, replay.outcome)
         cx = bundle_counterexample(replay, ok)
         if ok:
-            return Finding(name, raw.pc, prop, message, assertion, Verdict.REFUTED, cx)
+            note = ""
+            if isinstance(raw.assertion, StaysInProgram):
+                note = "path: " + " -> ".join(str(p) for p in replay.outcome.path) + \
+                    f" -> {raw.assertion.target} (past the end)"
+            return Finding(name, raw.pc, prop, message, assertion, Verdict.REFUTED, cx,
+                           note=note)
         what = "counterexample" if raw.exact else "approximate counterexample (havocked state)"
         return Finding(name, raw.pc, prop, message, assertion, Verdict.UNKNOWN, cx,
                        note=f"{what} did not replay: {replay.outcome.describe()}")
@@ -424,12 +440,53 @@ class _EntryRun:
         return Finding(name, raw.pc, assertion.property, message, str(assertion),
                        note=f"replays with the helper returning {tried} gave equal outputs")
 
+    def probe(self, executor: BundleExecutor) -> None:
+        """Run fixed inputs on the VM when some loop has no proved bound or no run ends.
+
+        Each run gets the budget as its limit, empty or filled input and object bytes and
+        helper results 0. A run that reaches the limit refutes compute (replayed); if it
+        also repeated an exact machine state it loops for ever, refuting termination at the
+        innermost unbounded loop header at or before the repeat.
+        """
+        unbounded = sorted(h for h, s in executor.loops.items() if not s.ranked)
+        if not unbounded and (executor.exits or executor.fault_exits):
+            return
+        name, entry = self.report.program, executor.entry
+        sizes = [0] if entry.kind != "record" else [0, entry.max_record]
+        for fill in (0x00, 0xFF):
+            for size in sizes:
+                given = ConcreteInput(bytes([fill]) * size, {})
+                objects = {r: bytes([fill]) * o.size for r, o in executor.objects.items()}
+                replay = replay_bundle(executor, given, objects, {}, compute_limit=self.budget,
+                                       detect_repeat=True)
+                outcome = replay.outcome
+                if not isinstance(outcome.fault, InstructionLimit):
+                    continue
+                cx = bundle_counterexample(replay, True)
+                self.report.add(Finding(name, outcome.fault.pc, Property.COMPUTE,
+                                        WithinBudget.message, str(WithinBudget(self.budget)),
+                                        Verdict.REFUTED, cx))
+                if outcome.repeat_pc is not None:
+                    at = outcome.repeat_pc
+                    headers = [h for h in unbounded if h <= at] or [at]
+                    self.report.add(Finding(name, max(headers), Property.TERMINATION,
+                                            "Infinite loop", str(BoundedLoop(max(headers))),
+                                            Verdict.REFUTED, cx,
+                                            note=f"the machine state at pc {at} repeats"))
+                return
+
     def compute(self, executor: BundleExecutor) -> None:
         """Bound the compute units of every ending (exit, fault, tail call) by the budget."""
         session, name, budget = executor.session, self.report.program, self.budget
         ends = [(s.path, s.cu) for s in executor.exits] + executor.fault_exits
+        if self.report.verdict(Property.COMPUTE) is Verdict.REFUTED:
+            return
         if not ends:
-            self.worst = 0
+            # No run was seen to end: nothing bounds the units (a loop that never exits).
+            self.report.add(Finding(name, executor.cfg.entry, Property.COMPUTE,
+                                    WithinBudget.message, str(WithinBudget(budget)),
+                                    note="no run of this entry was shown to end, so no "
+                                         "bound on its compute units was derived"))
             return
         bound = z.leaves(z.merge(list(ends)), cap=LEAVES_CAP) if executor.cu_exact else None
         if bound is not None and bound[-1] <= budget:

@@ -104,7 +104,9 @@ def render_helpers() -> str:
         rows.append([
             str(row.id), literal(f"{row.id:#x}"), literal(row.name),
             literal(f"{murmur3_32(row.name.encode()):#010x}"),
-            ", ".join(a.name for a in row.args) or "(none)", row.ret.name, cost,
+            ", ".join(a.name for a in row.args) or "(none)",
+            ", ".join(row.map_types) or "(any)" if h.ArgKind.CONST_MAP_PTR in row.args else "",
+            row.ret.name, cost,
             "yes" if row.deterministic else "**no**", ", ".join(row.profiles),
             rst_text(row.summary),
         ])
@@ -114,11 +116,14 @@ def render_helpers() -> str:
         "syscall name is the helper's name; a solana program calls it with the immediate",
         "``murmur3_32(name)`` (computed here with ``arspec.reference.murmur3.murmur3_32``).",
         f"Costs are CU; ``+ rN / {h.BYTES_PER_CU}`` adds one CU per {h.BYTES_PER_CU} bytes of "
-        "the size in argument register N.",
+        "the size in argument register N. ``map types`` are the types the map argument may",
+        "name (``HelperDef.map_types``, Linux ``check_map_func_compatibility``): another type",
+        "is a verifier finding.",
         "",
     ]
     lines += list_table(
-        ["id", "hex", "name (solana syscall)", "murmur3_32", "arguments", "returns", "CU",
+        ["id", "hex", "name (solana syscall)", "murmur3_32", "arguments", "map types", "returns",
+         "CU",
          "deterministic", "profiles", "summary"], rows)
     lines += heading("Argument and return kinds", "-")
     lines += list_table(["kind", "meaning"],

@@ -108,7 +108,8 @@ class HelperDef:
     """One helper: identity, contract, cost, determinism and where it is allowed.
 
     ``size_arg`` is the 1-based argument register whose value is the number of bytes the
-    helper copies (charged per ``BYTES_PER_CU``), or ``None``.
+    helper copies (charged per ``BYTES_PER_CU``), or ``None``. ``map_types`` are the map
+    types (bundle names) its ``CONST_MAP_PTR`` argument may name; empty: any map.
     """
 
     id: HelperId
@@ -120,6 +121,7 @@ class HelperDef:
     profiles: tuple[str, ...]
     summary: str
     size_arg: int | None = None
+    map_types: tuple[str, ...] = ()
 
 
 A = ArgKind
@@ -138,10 +140,12 @@ def make_helper(
     deterministic: bool = True,
     profiles: tuple[str, ...] = BOTH,
     size_arg: int | None = None,
+    map_types: tuple[str, ...] = (),
 ) -> HelperDef:
     """Return a table row (a shorthand that keeps the table below one row per helper)."""
     return HelperDef(
-        HelperId(id), name, args, ret, cost, deterministic, profiles, summary, size_arg
+        HelperId(id), name, args, ret, cost, deterministic, profiles, summary, size_arg,
+        map_types,
     )
 
 
@@ -154,14 +158,24 @@ def make_nondeterministic(id: int, name: str, summary: str) -> HelperDef:
 
 INT = RetKind.INTEGER
 MAP_OPS = (A.CONST_MAP_PTR, A.PTR_TO_MAP_KEY)
+#: Map types of the ``CONST_MAP_PTR`` argument (Linux ``check_map_func_compatibility`` in
+#: ``kernel/bpf/verifier.c``: a program array only for ``bpf_tail_call``, a ring buffer
+#: only for ``bpf_ringbuf_*``, a queue or stack only for push / pop / peek).
+KEYED_MAPS = ("hash", "array", "percpu_array", "percpu_hash", "lru_hash")
+QUEUE_MAPS = ("queue", "stack")
+RING_MAPS = ("ringbuf",)
+PROG_MAPS = ("prog_array",)
+#: Map types whose values may hold a ``bpf_timer`` / ``bpf_wq`` (``map_check_btf``).
+ASYNC_MAPS = ("hash", "array", "lru_hash")
 #: The helper table, one row per helper, in increasing id order.
 HELPER_TABLE: Final[tuple[HelperDef, ...]] = (
     make_helper(1, "bpf_map_lookup_elem", MAP_OPS, RetKind.PTR_TO_MAP_VALUE_OR_NULL,
-                "Return a pointer to the value of a key, or NULL."),
+                "Return a pointer to the value of a key, or NULL.", map_types=KEYED_MAPS),
     make_helper(2, "bpf_map_update_elem",
                 (*MAP_OPS, A.PTR_TO_MAP_VALUE, A.ANYTHING), INT,
-                "Insert or replace a key's value (flags ANY / NOEXIST / EXIST)."),
-    make_helper(3, "bpf_map_delete_elem", MAP_OPS, INT, "Delete a key."),
+                "Insert or replace a key's value (flags ANY / NOEXIST / EXIST).",
+                map_types=KEYED_MAPS),
+    make_helper(3, "bpf_map_delete_elem", MAP_OPS, INT, "Delete a key.", map_types=KEYED_MAPS),
     make_nondeterministic(5, "bpf_ktime_get_ns", "Monotonic wall-clock time in ns."),
     make_helper(6, "bpf_trace_printk",
                 (A.PTR_TO_MEM, A.CONST_SIZE, A.ANYTHING, A.ANYTHING, A.ANYTHING), INT,
@@ -170,31 +184,35 @@ HELPER_TABLE: Final[tuple[HelperDef, ...]] = (
     make_nondeterministic(7, "bpf_get_prandom_u32", "A pseudo-random 32-bit number."),
     make_nondeterministic(8, "bpf_get_smp_processor_id", "The id of the current CPU."),
     make_helper(12, "bpf_tail_call", (A.PTR_TO_CTX, A.CONST_MAP_PTR, A.ANYTHING), RetKind.VOID,
-                "Replace the running program by a PROG_ARRAY slot; falls through on failure."),
+                "Replace the running program by a PROG_ARRAY slot; falls through on failure.",
+                map_types=PROG_MAPS),
     make_helper(87, "bpf_map_push_elem", (A.CONST_MAP_PTR, A.PTR_TO_MAP_VALUE, A.ANYTHING), INT,
-                "Push a value onto a queue or stack (BPF_EXIST overwrites the oldest)."),
+                "Push a value onto a queue or stack (BPF_EXIST overwrites the oldest).",
+                map_types=QUEUE_MAPS),
     make_helper(88, "bpf_map_pop_elem", (A.CONST_MAP_PTR, A.PTR_TO_UNINIT_MAP_VALUE), INT,
-                "Remove the next value of a queue or stack into a buffer."),
+                "Remove the next value of a queue or stack into a buffer.", map_types=QUEUE_MAPS),
     make_helper(89, "bpf_map_peek_elem", (A.CONST_MAP_PTR, A.PTR_TO_UNINIT_MAP_VALUE), INT,
-                "Copy the next value of a queue or stack into a buffer."),
+                "Copy the next value of a queue or stack into a buffer.", map_types=QUEUE_MAPS),
     make_nondeterministic(125, "bpf_ktime_get_boot_ns", "Boot-time clock in ns."),
     make_helper(130, "bpf_ringbuf_output",
                 (A.CONST_MAP_PTR, A.PTR_TO_MEM, A.CONST_SIZE_OR_ZERO, A.ANYTHING), INT,
                 "Copy a buffer into the ring as one record (reserve + copy + submit).",
-                size_arg=3),
+                size_arg=3, map_types=RING_MAPS),
     make_helper(131, "bpf_ringbuf_reserve",
                 (A.CONST_MAP_PTR, A.CONST_ALLOC_SIZE_OR_ZERO, A.ANYTHING),
                 RetKind.PTR_TO_ALLOC_MEM_OR_NULL,
-                "Reserve a record; the program must submit or discard it."),
+                "Reserve a record; the program must submit or discard it.", map_types=RING_MAPS),
     make_helper(132, "bpf_ringbuf_submit", (A.PTR_TO_ALLOC_MEM, A.ANYTHING), RetKind.VOID,
                 "Commit a reserved record for the consumer."),
     make_helper(133, "bpf_ringbuf_discard", (A.PTR_TO_ALLOC_MEM, A.ANYTHING), RetKind.VOID,
                 "Commit a reserved record as discarded (the consumer skips it)."),
     make_helper(134, "bpf_ringbuf_query", (A.CONST_MAP_PTR, A.ANYTHING), INT,
-                "Report available data, size, consumer or producer position."),
+                "Report available data, size, consumer or producer position.",
+                map_types=RING_MAPS),
     make_nondeterministic(160, "bpf_ktime_get_coarse_ns", "Coarse monotonic clock in ns."),
     make_helper(169, "bpf_timer_init", (A.PTR_TO_TIMER, A.CONST_MAP_PTR, A.ANYTHING), INT,
-                "Initialise a timer (flags: clock id, meaningless in slots)."),
+                "Initialise a timer (flags: clock id, meaningless in slots).",
+                map_types=ASYNC_MAPS),
     make_helper(170, "bpf_timer_set_callback", (A.PTR_TO_TIMER, A.PTR_TO_FUNC), INT,
                 "Set the function the timer calls when it fires."),
     make_helper(171, "bpf_timer_start", (A.PTR_TO_TIMER, A.ANYTHING, A.ANYTHING), INT,
@@ -216,7 +234,7 @@ HELPER_TABLE: Final[tuple[HelperDef, ...]] = (
                 "Copy a buffer into a writable account (by index, at an offset).",
                 size_arg=4),
     make_helper(ARSPEC_HELPER_BASE + 3, "bpf_wq_init", (A.PTR_TO_WQ, A.CONST_MAP_PTR, A.ANYTHING),
-                INT, "Initialise a work item (flags must be 0)."),
+                INT, "Initialise a work item (flags must be 0).", map_types=ASYNC_MAPS),
     make_helper(ARSPEC_HELPER_BASE + 4, "bpf_wq_set_callback",
                 (A.PTR_TO_WQ, A.PTR_TO_FUNC, A.ANYTHING), INT,
                 "Set the function the work item runs (flags must be 0)."),
