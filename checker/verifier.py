@@ -105,10 +105,11 @@ def _probe(report: Report, cfg: ControlFlow, profile: Profile, registry: HelperR
                            WithinBudget.message, str(WithinBudget(budget)), Verdict.REFUTED,
                            cx))
         if outcome.repeat_pc is not None:
-            header = outcome.repeat_pc
-            candidates = [h for h in headers if h <= header] or [header]
+            at = outcome.repeat_pc
+            header = max([h for h in headers if h <= at] or [at])
             report.add(Finding(report.program, header, Property.TERMINATION, "Infinite loop",
-                               str(BoundedLoop(max(candidates))), Verdict.REFUTED, cx))
+                               str(BoundedLoop(header)), Verdict.REFUTED, cx,
+                               note=f"the machine state at pc {at} repeats"))
         return
 
 

@@ -64,6 +64,7 @@ Invocation rules
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -78,9 +79,9 @@ from arspec.spec.scheduler import InvocationOutcome
 from arspec.spec.state import RuntimeState, WorkItem
 from arspec.spec.types import ComputeUnits, Cpu, MapId, ProgId
 
-from .assembler import assemble, get_labels
+from .assembler import assemble, get_labels, get_pc_lines
 from .decoder import decode
-from .instructions import Call, CallKfunc, Program
+from .instructions import Call, CallKfunc, LoadImm64, Program, Pseudo
 from .memory import Memory
 from .murmur3 import murmur3_32
 from .profiles import (
@@ -254,10 +255,46 @@ def load_one_program(bundle: schema.Bundle, index: int, name: str, prog: schema.
                 raise InputError(f"programs.{name}: the ELF object uses map '{map_name}', "
                                  "which the bundle does not declare")
         map_indices = tuple(indices)
+    if map_indices is None:
+        check_map_references(name, prog, program, bundle)
     check_program_helpers(name, program, bundle.profile.value,
                           allow_nondeterministic=allow_nondeterministic)
     functions = resolve_functions(name, prog, program, labels)
     return LoadedProgram(ProgId(name), index, HashedProgram(program), functions, map_indices)
+
+
+#: ``lddw`` forms whose immediate names a map: the bundle's map of that declaration index.
+MAP_PSEUDOS: Final = (Pseudo.MAP_FD, Pseudo.MAP_VALUE, Pseudo.MAP_IDX, Pseudo.MAP_IDX_VALUE)
+
+
+def check_map_references(name: str, prog: schema.Program, program: Program,
+                         bundle: schema.Bundle) -> None:
+    """Raise :class:`InputError` for a ``lddw`` naming a map the bundle does not declare.
+
+    The error is located at ``programs.NAME.code:LINE:COL`` (the map operand) for assembly,
+    and at ``programs.NAME.hex: pc N`` for bytecode.
+    """
+    count = len(bundle.maps)
+    declared = ", ".join(bundle.maps) or "none"
+    for pc, insn in program.instructions():
+        if not isinstance(insn, LoadImm64) or insn.pseudo not in MAP_PSEUDOS \
+                or 0 <= insn.imm < count:
+            continue
+        what = (f"lddw {insn.pseudo.name.lower()} names map {insn.imm}, which the bundle does "
+                f"not declare (maps 0..{count - 1}: {declared})" if count else
+                f"lddw {insn.pseudo.name.lower()} names map {insn.imm}, but the bundle "
+                "declares no maps")
+        if prog.code is None:
+            raise InputError(f"programs.{name}.hex: pc {pc}: {what}")
+        filename = f"programs.{name}.code"
+        lines = get_pc_lines(prog.code, filename=filename,
+                             symbols=get_assembly_symbols(bundle),
+                             helpers=get_assembly_helpers(bundle.profile.value))
+        line = lines.get(pc, 1)
+        text = prog.code.splitlines()[line - 1]
+        found = re.search(r"\b(map_idx_value|map_idx|map_fd|map_value)\b\s*\(?\s*", text)
+        column = found.end() + 1 if found else 1
+        raise InputError(what, file=filename, line=line, column=column)
 
 
 def load_programs(bundle: schema.Bundle, *, base_dir: Path | None = None,

@@ -2,7 +2,8 @@
 
 Cases live in ``bundles/*.yaml`` (``test-case``, ``bundle``, ``expect``:
 program -> property -> verdict, where ``NOT_PROVED`` accepts REFUTED or UNKNOWN,
-``messages``: substrings of rendered findings, ``exit``: the exit code).
+``messages``: substrings of rendered findings, ``exit``: the exit code). A case with
+``error`` instead of ``expect`` must fail to load with an error line containing it, exit 2.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import yaml
 
 from arspec.checker.verdict import Property, Verdict
 from arspec.checker.verify_bundle import verify_bundle
+from arspec.spec.errors import InputError
 
 CASES: list[dict[str, Any]] = [
     case for file in sorted((Path(__file__).parent / "bundles").glob("*.yaml"))
@@ -25,6 +27,12 @@ CASES: list[dict[str, Any]] = [
 def test_bundle_case(case: dict[str, Any], tmp_path: Path) -> None:
     path = tmp_path / "bundle.yaml"
     path.write_text(case["bundle"])
+    if "error" in case:
+        with pytest.raises(InputError) as raised:
+            verify_bundle(str(path), timeout=60)
+        assert case["error"] in str(raised.value), str(raised.value)
+        assert case.get("exit", 2) == 2
+        return
     result = verify_bundle(str(path), timeout=60)
     reports = {p.name: p.report for p in result.programs}
     for program, props in case["expect"].items():
