@@ -83,13 +83,14 @@ from arspec.reference.load_checks import ProgramRejected, check_program
 from arspec.reference.profiles import Profile, get_profile
 from arspec.reference.runtime import LoadedProgram, check_program_helpers, load_programs
 from arspec.spec import bundle as schema
-from arspec.spec.errors import InputError, InstructionLimit, SolverError
+from arspec.spec.errors import CallDepthExceeded, InputError, InstructionLimit, SolverError
 from arspec.spec.loader import load_bundle
 from arspec.spec.presets import get_preset
 
 from . import solver as z
 from .assertions import (
     BoundedLoop,
+    CallDepthWithin,
     HelperDeterministic,
     StaysInProgram,
     TailCallBounded,
@@ -252,6 +253,9 @@ class _EntryRun:
         if blocked:
             self.report.notes.append(f"entry pc {pc}: symbolic execution skipped "
                                      "(unsupported control flow)")
+            if cfg.functions:
+                self.probe(BundleExecutor(cfg, self.profile, z.Session(z.SolverConfig()),
+                                          context=self.context, entry=entry), blocked=True)
             return
         self.reached = {p for f in cfg.functions.values() for p in f.graph.nodes}
         session = z.Session(z.SolverConfig(rlimit=self.rlimit,
@@ -440,17 +444,22 @@ class _EntryRun:
         return Finding(name, raw.pc, assertion.property, message, str(assertion),
                        note=f"replays with the helper returning {tried} gave equal outputs")
 
-    def probe(self, executor: BundleExecutor) -> None:
+    def probe(self, executor: BundleExecutor, *, blocked: bool = False) -> None:
         """Run fixed inputs on the VM when some loop has no proved bound or no run ends.
 
-        Each run gets the budget as its limit, empty or filled input and object bytes and
-        helper results 0. A run that reaches the limit refutes compute (replayed); if it
-        also repeated an exact machine state it loops for ever, refuting termination at the
-        innermost unbounded loop header at or before the repeat.
+        Also when symbolic execution was ``blocked`` (recursion, irreducible loops). Each
+        run gets the budget as its limit, empty or filled input and object bytes and helper
+        results 0. A run that reaches the limit refutes compute (replayed); if it also
+        repeated a machine state it loops for ever, refuting termination at the innermost
+        unbounded loop header at or before the repeat. A run that exceeds the call depth
+        refutes control.
         """
-        unbounded = sorted(h for h, s in executor.loops.items() if not s.ranked)
-        if not unbounded and (executor.exits or executor.fault_exits):
-            return
+        if blocked:
+            unbounded = sorted(h for f in executor.cfg.functions.values() for h in f.loops)
+        else:
+            unbounded = sorted(h for h, s in executor.loops.items() if not s.ranked)
+            if not unbounded and (executor.exits or executor.fault_exits):
+                return
         name, entry = self.report.program, executor.entry
         sizes = [0] if entry.kind != "record" else [0, entry.max_record]
         for fill in (0x00, 0xFF):
@@ -460,6 +469,13 @@ class _EntryRun:
                 replay = replay_bundle(executor, given, objects, {}, compute_limit=self.budget,
                                        detect_repeat=True)
                 outcome = replay.outcome
+                if isinstance(outcome.fault, CallDepthExceeded):
+                    frames = self.profile.max_frames
+                    self.report.add(Finding(name, outcome.fault.pc, Property.CONTROL,
+                                            CallDepthWithin.message,
+                                            str(CallDepthWithin(frames + 1, frames)),
+                                            Verdict.REFUTED, bundle_counterexample(replay, True)))
+                    return
                 if not isinstance(outcome.fault, InstructionLimit):
                     continue
                 cx = bundle_counterexample(replay, True)
