@@ -13,6 +13,7 @@ verifier turns each into a finding and never stops at the first one.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -27,6 +28,16 @@ from arspec.reference.instructions import (
     jump_target,
     slot_count,
 )
+
+
+class TimeLimitReached(Exception):
+    """Raised once a wall-clock deadline (``time.monotonic()``) has passed."""
+
+
+def check_deadline(deadline: float | None) -> None:
+    """Raise :class:`TimeLimitReached` if ``deadline`` has passed."""
+    if deadline is not None and time.monotonic() > deadline:
+        raise TimeLimitReached()
 
 
 @dataclass(frozen=True)
@@ -182,22 +193,51 @@ def _block_graph(program: Program, graph: nx.DiGraph, entry: int) -> nx.DiGraph:
     return blocks
 
 
-def _loops(function: Function, issues: list[CfgIssue]) -> None:
-    """Find back edges and natural loops; report retreating edges that are not back edges."""
+def _dominator_intervals(idom: dict[int, int], entry: int) -> dict[int, tuple[int, int]]:
+    """Return ``pc -> (pre, post)`` numbers of a DFS of the dominator tree.
+
+    ``a`` dominates ``b`` exactly when ``a``'s interval contains ``b``'s.
+    """
+    children: dict[int, list[int]] = {}
+    for node, parent in idom.items():
+        if node != parent:
+            children.setdefault(parent, []).append(node)
+    intervals: dict[int, tuple[int, int]] = {}
+    pre: dict[int, int] = {}
+    clock = 0
+    stack: list[tuple[int, bool]] = [(entry, False)]
+    while stack:
+        node, leaving = stack.pop()
+        if leaving:
+            intervals[node] = (pre[node], clock)
+            clock += 1
+            continue
+        pre[node] = clock
+        clock += 1
+        stack.append((node, True))
+        stack.extend((child, False) for child in sorted(children.get(node, ()), reverse=True))
+    return intervals
+
+
+def _loops(function: Function, issues: list[CfgIssue],
+           deadline: float | None = None) -> None:
+    """Find back edges and natural loops; report retreating edges that are not back edges.
+
+    Near-linear: dominance is an interval test on the dominator tree, and each loop body
+    is walked once.
+    """
     graph, idom, entry = function.graph, function.idom, function.entry
+    intervals = _dominator_intervals(idom, entry)
 
     def dominates(a: int, b: int) -> bool:
-        while True:
-            if a == b:
-                return True
-            if b == entry:
-                return False
-            b = idom[b]
+        (a_pre, a_post), (b_pre, b_post) = intervals[a], intervals[b]
+        return a_pre <= b_pre and b_post <= a_post
 
     latches: dict[int, list[int]] = {}
     for u, v in sorted(graph.edges):
         if dominates(v, u):
             latches.setdefault(v, []).append(u)
+    check_deadline(deadline)
     forward = nx.DiGraph()
     forward.add_nodes_from(graph.nodes)
     forward.add_edges_from((u, v) for u, v in graph.edges
@@ -210,6 +250,7 @@ def _loops(function: Function, issues: list[CfgIssue]) -> None:
         return
     bodies: dict[int, frozenset[int]] = {}
     for header, ls in latches.items():
+        check_deadline(deadline)
         body = {header}
         work = [x for x in ls if x != header]
         body.update(work)
@@ -220,29 +261,39 @@ def _loops(function: Function, issues: list[CfgIssue]) -> None:
                     body.add(pred)
                     work.append(pred)
         bodies[header] = frozenset(body)
+    # Natural loops with distinct headers are nested or disjoint, so larger bodies first
+    # lists the loops containing a pc outermost first.
     headers = sorted(bodies, key=lambda h: (-len(bodies[h]), h))
+    nesting: dict[int, list[int]] = {pc: [] for pc in graph.nodes}
     for header in headers:
-        enclosing = [h for h in headers if h != header and header in bodies[h]]
-        parent = min(enclosing, key=lambda h: len(bodies[h])) if enclosing else None
+        for pc in bodies[header]:
+            nesting[pc].append(header)
+    for header in headers:
+        around = nesting[header]
+        parent = around[-2] if len(around) >= 2 else None
         function.loops[header] = Loop(header, bodies[header], tuple(latches[header]), parent)
     for pc in graph.nodes:
-        containing = [h for h in headers if pc in bodies[h]]
-        function.nesting[pc] = tuple(containing)
+        function.nesting[pc] = tuple(nesting[pc])
+    check_deadline(deadline)
     rank = {pc: i for i, pc in enumerate(nx.lexicographical_topological_sort(forward))}
     function.order = tuple(sorted(graph.nodes, key=lambda pc: rank[pc]))
 
 
-def _make_function(program: Program, entry: int, issues: list[CfgIssue]) -> tuple[Function,
-                                                                                 set[int]]:
+def _make_function(program: Program, entry: int, issues: list[CfgIssue],
+                   deadline: float | None = None) -> tuple[Function, set[int]]:
     graph, calls = _function_pcs(program, entry, issues)
+    check_deadline(deadline)
     blocks = _block_graph(program, graph, entry)
+    check_deadline(deadline)
     idom = dict(nx.immediate_dominators(graph, entry))
+    check_deadline(deadline)
     function = Function(entry, tuple(sorted(graph.nodes)), graph, blocks, idom)
-    _loops(function, issues)
+    _loops(function, issues, deadline)
     return function, calls
 
 
-def build_cfg(program: Program, entry: int = 0) -> ControlFlow:
+def build_cfg(program: Program, entry: int = 0, *,
+              deadline: float | None = None) -> ControlFlow:
     """Build the control flow of ``program`` from pc ``entry``.
 
     Parameters
@@ -251,6 +302,9 @@ def build_cfg(program: Program, entry: int = 0) -> ControlFlow:
         A decoded program.
     entry
         Where execution starts: 0, or the pc of a callback function.
+    deadline
+        ``time.monotonic()`` after which :class:`TimeLimitReached` is raised (``None``: no
+        limit).
 
     Returns
     -------
@@ -271,7 +325,7 @@ def build_cfg(program: Program, entry: int = 0) -> ControlFlow:
         entry = work.pop()
         if entry in functions:
             continue
-        function, calls = _make_function(program, entry, issues)
+        function, calls = _make_function(program, entry, issues, deadline)
         functions[entry] = function
         for site in sorted(calls):
             insn = program.slots[site]

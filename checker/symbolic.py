@@ -84,7 +84,7 @@ from .assertions import (
     ValidDivisor,
     assertions_for,
 )
-from .cfg import ControlFlow, Function, Loop
+from .cfg import ControlFlow, Function, Loop, TimeLimitReached
 from .symstate import (
     FUNCREF,
     HAVOC,
@@ -119,10 +119,6 @@ FAULTING_HELPERS: Final = frozenset({"abort", "sol_panic_"})
 
 #: The clock :meth:`Executor.step` compares with its deadline.
 clock: Callable[[], float] = time.monotonic
-
-
-class TimeLimitReached(Exception):
-    """Raised by :meth:`Executor.step` once the executor's wall-clock deadline has passed."""
 
 
 class Executor:

@@ -241,8 +241,15 @@ class _EntryRun:
     def run(self, pc: int, entry: EntryKind) -> None:
         """Execute the entry symbolically, replay what can fail, check the budget."""
         program: Program = self.loaded.program
-        cfg = build_cfg(program, pc)
         name = self.report.program
+        try:
+            cfg = build_cfg(program, pc, deadline=self.deadline)
+        except TimeLimitReached:
+            self.timed_out = True
+            self.report.add(Finding(name, pc, Property.TERMINATION, "Time limit reached",
+                                    f"verified within {self.timeout:g} s",
+                                    note="--timeout reached while the control flow was built"))
+            return
         blocked = any(i.kind in ("recursion", "irreducible", "empty") for i in cfg.issues)
         for issue in cfg.issues:
             if issue.kind == "fall-off" and not blocked:
