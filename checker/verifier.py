@@ -69,14 +69,16 @@ def _structural(report: Report, cfg: ControlFlow) -> bool:
 
 
 def _finding_from_raw(report: Report, raw: RawFinding, executor: Executor, cfg: ControlFlow,
-                      profile: Profile, registry: HelperRegistry) -> Finding:
+                      profile: Profile, registry: HelperRegistry, budget: int) -> Finding:
     message, assertion = raw.assertion.message, str(raw.assertion)
     prop = raw.assertion.property
     if not raw.fault or raw.model is None:
         note = raw.note or ("the solver could not decide" if raw.unknown else "")
         return Finding(report.program, raw.pc, prop, message, assertion, note=note)
     given = concrete_input(raw.model, executor.inputs)
-    outcome = run_concrete(cfg, profile, registry, given, compute_limit=REPLAY_LIMIT)
+    # A run stops at its budget: a fault predicted beyond it never happens.
+    outcome = run_concrete(cfg, profile, registry, given,
+                           compute_limit=min(budget, REPLAY_LIMIT))
     ok = confirms(raw.assertion, raw.pc, outcome)
     cx = counterexample(given, profile, outcome, ok)
     if ok:
@@ -207,7 +209,7 @@ def verify_program(program: Program, *, profile: Profile = LINUX, name: str = "p
         report.notes.append(f"solver error: {exc}")
         return _finish(report)
     for raw in executor.findings:
-        report.add(_finding_from_raw(report, raw, executor, cfg, profile, registry))
+        report.add(_finding_from_raw(report, raw, executor, cfg, profile, registry, budget))
     unbounded = sorted(h for h, s in executor.loops.items() if not s.ranked)
     if unbounded:
         _probe(report, cfg, profile, registry, budget, max_input, unbounded)

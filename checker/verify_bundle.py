@@ -235,6 +235,8 @@ class _EntryRun:
         self.reached: set[int] = set()
         self.composed: SelfComposition | None = None
         self.deadline = deadline
+        #: Replays stop where the runtime stops an invocation: at its budget.
+        self.replay_limit = min(budget, REPLAY_LIMIT)
         #: The deadline passed while this entry was executed: nothing of it is known.
         self.timed_out = False
 
@@ -340,7 +342,7 @@ class _EntryRun:
             private = tuple(f"{o.what} = " for o in regions.values())
             for left, right in PER_CPU_COPIES:
                 runs = [replay_bundle_model(
-                    executor, model, compute_limit=REPLAY_LIMIT,
+                    executor, model, compute_limit=self.replay_limit,
                     contents={r: bytes([fill]) * o.size for r, o in regions.items()})
                     for fill in (left, right)]
                 shown = [tuple(x for x in run.outcome.outputs if not x.startswith(private))
@@ -371,7 +373,7 @@ class _EntryRun:
         if not raw.fault or raw.model is None:
             note = raw.note or ("the solver could not decide" if raw.unknown else "")
             return Finding(name, raw.pc, prop, message, assertion, note=note)
-        replay = replay_bundle_model(executor, raw.model, compute_limit=REPLAY_LIMIT)
+        replay = replay_bundle_model(executor, raw.model, compute_limit=self.replay_limit)
         ok = bundle_confirms(raw.assertion, raw.pc, replay.outcome)
         cx = bundle_counterexample(replay, ok)
         if ok:
@@ -419,9 +421,9 @@ class _EntryRun:
                              {p: pair.value(b) for p, _, b in composed.results}))
             model = pair
         for left, right in tries:
-            one = replay_bundle_model(executor, model, compute_limit=REPLAY_LIMIT,
+            one = replay_bundle_model(executor, model, compute_limit=self.replay_limit,
                                       override=left)
-            two = replay_bundle_model(executor, model, compute_limit=REPLAY_LIMIT,
+            two = replay_bundle_model(executor, model, compute_limit=self.replay_limit,
                                       override=right)
             first = first or one
             if one.outcome.outputs != two.outcome.outputs:
@@ -433,7 +435,7 @@ class _EntryRun:
                 return Finding(name, raw.pc, assertion.property, message, str(assertion),
                                Verdict.REFUTED, cx)
         if first is None:
-            first = replay_bundle_model(executor, model, compute_limit=REPLAY_LIMIT)
+            first = replay_bundle_model(executor, model, compute_limit=self.replay_limit)
         tried = ", ".join(f"{a:#x}/{b:#x}" for a, b in pairs) or "(one CPU: no other value)"
         if composed is not None and composed.proved:
             tried += "; self-composition proved that two runs from equal inputs commit alike " \

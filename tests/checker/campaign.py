@@ -1,0 +1,454 @@
+"""Soundness campaign: random bundles aimed at where verifiers go wrong, checked on the runtime.
+
+:func:`generate_case` draws one bundle from a seed (the same seed gives the same bundle):
+loops with and without exits, counters that reset, nested and bpf-to-bpf calls (sometimes
+recursive), pointer arithmetic on the stack and on map values, null checks in odd places,
+32- and 64-bit bounds, shifts by large amounts, divisions by values that may be zero, helpers
+given each wrong argument kind, maps of each type given to each map helper, tail calls,
+timers, ring buffers and queues. :func:`check_case` verifies it
+(:func:`~arspec.checker.verify_bundle.verify_bundle`) and holds every verdict to the
+reference runtime (:func:`~arspec.reference.runner.run_bundle`, the real helpers) over
+several slots and several initial map states:
+
+* every ``REFUTED`` finding carries a counterexample that replayed;
+* a run that faults contradicts a ``PROVED`` verdict of the property the fault belongs to
+  (any fault contradicts the five safety properties all ``PROVED``);
+* a run never uses more compute units than a ``PROVED`` compute figure;
+* with determinism ``PROVED``, two runs of the same bundle report the same.
+
+Any contradiction is an *unsound* verdict. ``tests/checker/test_campaign.py`` runs a
+fixed-seed sample; ``benchmarks/soundness_campaign.py`` runs thousands.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from arspec.checker.verdict import Property, Verdict
+from arspec.checker.verify_bundle import BundleResult, verify_bundle
+from arspec.reference.run_report import RunReport
+from arspec.reference.runner import run_bundle
+from arspec.spec.errors import InputError
+from arspec.spec.loader import load_bundle
+
+#: Properties whose PROVED verdicts together promise a run without any fault.
+SAFETY = (Property.TERMINATION, Property.MEMORY, Property.DIVISION, Property.CONTROL,
+          Property.COMPUTE)
+#: Runtime fault kinds (``ExecutionFault.kind``) and the property each contradicts.
+FAULT_PROPERTY = (("instruction limit", Property.COMPUTE), ("memory fault", Property.MEMORY),
+                  ("division", Property.DIVISION), ("call depth", Property.CONTROL),
+                  ("program overrun", Property.CONTROL), ("invalid", Property.CONTROL))
+WIDTHS = {1: "u8", 2: "u16", 4: "u32", 8: "u64"}
+#: Map declarations a case may use: name -> (yaml, type, value size, entries).
+MAPS = {
+    "vals": ("{type: array, value_size: 32, max_entries: 4, timer: 16, pinned: true}",
+             "array", 32, 4),
+    "h": ("{type: hash, key_size: 4, value_size: 8, max_entries: 4}", "hash", 8, 4),
+    "ring": ("{type: ringbuf, max_entries: 4096}", "ringbuf", 0, 0),
+    "q": ("{type: queue, value_size: 8, max_entries: 4}", "queue", 8, 4),
+    "progs": ("{type: prog_array, max_entries: 2, entries: {0: t}}", "prog_array", 4, 2),
+}
+
+
+@dataclass
+class Case:
+    """One generated bundle: its programs' code and its maps; rendered with initial values."""
+
+    seed: int
+    profile: str
+    maps: list[str]
+    main: list[str]
+    target: list[str] | None
+
+    def render(self, inits: dict[str, list[tuple[int, int]]] | None = None) -> str:
+        """Return the bundle text, with ``inits`` as the initial contents of the maps."""
+        lines = ["arspec: 1", f"profile: {self.profile}", "preset: linux_like"]
+        if self.maps:
+            lines.append("maps:")
+            for name in self.maps:
+                lines.append(f"  {name}: {MAPS[name][0]}")
+                items = (inits or {}).get(name, [])
+                if items:
+                    lines[-1] = lines[-1][:-1] + ", init: [" + ", ".join(
+                        f"{{key: {k}, value: {v}}}" for k, v in items) + "]}"
+        lines += ["programs:", "  p:", "    hook: {on: every, slots: 1}", "    code: |"]
+        lines += [f"      {x}" for x in self.main]
+        if self.target is not None:
+            lines += ["  t:", "    hook: {on: tail_call}", "    code: |"]
+            lines += [f"      {x}" for x in self.target]
+        return "\n".join(lines) + "\n"
+
+    def draw_inits(self, rng: random.Random) -> dict[str, list[tuple[int, int]]]:
+        """Return random initial contents for the array and hash maps of the case."""
+        out: dict[str, list[tuple[int, int]]] = {}
+        for name in self.maps:
+            _, kind, size, entries = MAPS[name]
+            if kind not in ("array", "hash"):
+                continue
+            keys = rng.sample(range(entries if kind == "array" else 8), rng.randint(0, entries))
+            top = (1 << (8 * min(size, 8))) - 1
+            out[name] = [(k, rng.choice([0, 1, 2, 3, 7, 8, 15, 16, 255, 4096, top,
+                                         rng.randint(0, top)])) for k in sorted(keys)]
+        return out
+
+
+class _Gen:
+    """Draws program fragments; labels are numbered so fragments compose freely."""
+
+    def __init__(self, rng: random.Random, maps: list[str]) -> None:
+        self.rng = rng
+        self.maps = maps
+        self.count = 0
+        self.functions: list[list[str]] = []
+        self.depth = 0
+
+    def label(self) -> str:
+        self.count += 1
+        return f"l{self.count}"
+
+    def pick(self, *choices: str) -> str:
+        return self.rng.choice(choices)
+
+    def width(self) -> tuple[int, str]:
+        size = self.rng.choice(sorted(WIDTHS))
+        return size, WIDTHS[size]
+
+    # -- fragments ---------------------------------------------------------------------------
+
+    def loop(self) -> list[str]:
+        r = self.rng
+        head, out = self.label(), self.label()
+        reg, bound, step = self.pick("r1", "r2", "r3"), r.choice([0, 1, 3, 17, 40]), r.randint(1, 3)
+        w = "w" + reg[1:] if r.random() < 0.3 else reg
+        shape = r.randrange(6)
+        if shape == 0:  # counted loop
+            return [f"{reg} = 0", f"{head}:", f"{w} += {step}", f"if {w} < {bound} goto {head}"]
+        if shape == 1:  # condition never changes
+            return [f"{reg} = {r.choice([0, 1, 5])}", f"{head}:", "r0 += 1",
+                    f"if {reg} != 0 goto {head}"]
+        if shape == 2:  # counter that resets
+            inner = self.label()
+            exit_test = [f"if r4 > {bound} goto {out}"] if r.random() < 0.5 else []
+            return ["r4 = 0", f"{reg} = 0", f"{head}:", "r4 += 1", *exit_test,
+                    f"{reg} += 1", f"if {reg} < 3 goto {inner}", f"{reg} = 0", f"{inner}:",
+                    f"goto {head}", f"{out}:"]
+        if shape == 3:  # nested
+            inner = self.label()
+            return ["r4 = 0", f"{head}:", f"{reg} = 0", f"{inner}:", f"{reg} += 1",
+                    f"if {reg} < {bound % 5 + 1} goto {inner}", "r4 += 1",
+                    f"if r4 < {r.choice([1, 3, 4])} goto {head}"]
+        if shape == 4:  # bound from memory (a map value or the stack)
+            return [*self.load_scalar("r5"), f"if r5 > {bound + 8} goto {out}", f"{reg} = 0",
+                    f"{head}:", f"{reg} += 1", f"if {reg} {self.pick('<', '<=', '!=')} r5 goto {head}",
+                    f"{out}:"]
+        return [f"{reg} = {bound}", f"{head}:", f"{w} -= {step}",  # countdown, may wrap
+                f"if {w} {self.pick('!=', '>', 's>')} 0 goto {head}"]
+
+    def load_scalar(self, reg: str) -> list[str]:
+        """Set ``reg`` to a value the verifier cannot know (a map value byte, or a stack word)."""
+        if "vals" in self.maps and self.rng.random() < 0.7:
+            skip = self.label()
+            size, name = self.width()
+            return [*self.lookup("vals", self.rng.randint(0, 4)), f"{reg} = 0",
+                    f"if r0 == 0 goto {skip}", f"{reg} = *({name} *)(r0 + {self.rng.choice([0, 8, 24])})",
+                    f"{skip}:"]
+        return ["*(u64 *)(r10 - 24) = 9", f"{reg} = *(u64 *)(r10 - 24)"]
+
+    def lookup(self, name: str, key: int) -> list[str]:
+        return [f"*(u32 *)(r10 - 4) = {key}", "r2 = r10", "r2 += -4", f"r1 = map_idx({name})",
+                "call bpf_map_lookup_elem"]
+
+    def map_access(self) -> list[str]:
+        if not any(m in self.maps for m in ("vals", "h")):
+            return self.stack_access()
+        r = self.rng
+        name = r.choice([m for m in ("vals", "h") if m in self.maps])
+        size = MAPS[name][2]
+        out = self.label()
+        code = self.lookup(name, r.choice([0, 1, 3, 4, 7]))
+        check = r.randrange(6)
+        use = "r0"
+        if check == 0:
+            code.append(f"if r0 == 0 goto {out}")
+        elif check == 1:
+            code += ["r6 = r0", f"if r6 != 0 goto {self.label()}", f"goto {out}",
+                     f"l{self.count}:"]
+            use = "r6"
+        elif check == 2:
+            code += ["r6 = r0", f"if r1 == 0 goto {out}"]  # checks the wrong register
+            use = "r6"
+        elif check == 3:
+            code += ["r6 = r0", "r6 += 0", f"if r0 == 0 goto {out}"]
+            use = "r6"
+        # check 4, 5: no null check
+        width, wname = self.width()
+        offset = r.choice([0, 1, size - width, size - width + 1, size, -1, r.randint(0, size)])
+        if r.random() < 0.4:  # pointer arithmetic with a bounded or unbounded scalar
+            code += [*self.bounded_scalar("r3", size), f"{use} += r3"]
+            offset = r.choice([0, width - 1])
+        if r.random() < 0.5:
+            code.append(f"*({wname} *)({use} {'+' if offset >= 0 else '-'} {abs(offset)}) = 7")
+        else:
+            code.append(f"r5 = *({wname} *)({use} {'+' if offset >= 0 else '-'} {abs(offset)})")
+        return [*code, f"{out}:"]
+
+    def bounded_scalar(self, reg: str, size: int) -> list[str]:
+        """``reg`` from memory, bounded with a 64- or 32-bit test or a mask (or not at all)."""
+        r = self.rng
+        code = ["*(u64 *)(r10 - 16) = " + str(r.choice([0, 3, size, -1, 0x7FFFFFFF])),
+                f"{reg} = *(u64 *)(r10 - 16)"] if r.random() < 0.5 else self.load_scalar(reg)
+        skip = self.label()
+        how = r.randrange(5)
+        limit = r.choice([size - 1, size, size - 8, 7])
+        if how == 0:
+            code += [f"if {reg} > {limit} goto {skip}"]
+        elif how == 1:
+            code += [f"if w{reg[1:]} > {limit} goto {skip}"]  # 32-bit bound, 64-bit use
+        elif how == 2:
+            code += [f"{reg} &= {limit}"]
+        elif how == 3:
+            code += [f"if {reg} s> {limit} goto {skip}"]  # signed bound only
+        guard = [f"goto {self.label()}", f"{skip}:", f"{reg} = 0", f"l{self.count}:"]
+        return code + (guard if how in (0, 1, 3) else [])
+
+    def stack_access(self) -> list[str]:
+        r = self.rng
+        width, name = self.width()
+        offset = r.choice([-8, -16, -64, -512, -513, -4, 0, 8, -r.randint(1, 520)])
+        code = ["r1 = r10", f"r1 += {offset}"]
+        if r.random() < 0.4:
+            code += [*self.bounded_scalar("r3", 64), "r1 -= r3"]
+        if r.random() < 0.6:
+            code.append(f"*({name} *)(r1 + 0) = 1")
+        if r.random() < 0.7:
+            code.append(f"r5 = *({name} *)(r1 + 0)")
+        return code
+
+    def arithmetic(self) -> list[str]:
+        r = self.rng
+        shape = r.randrange(4)
+        if shape == 0:
+            amount = r.choice([0, 1, 31, 32, 63, 64, 65, 127])
+            op = self.pick("<<=", ">>=", "s>>=")
+            w = self.pick("r", "w")
+            return [f"r1 = {r.choice([1, -1, 0x7fffffff])}", f"r2 = {amount}",
+                    f"{w}1 {op} {w}2", f"{w}1 {op} {r.randint(0, 31)}"]
+        if shape == 1:
+            zero_check = [f"if r2 == 0 goto {self.label()}"] if r.random() < 0.5 else []
+            op = self.pick("/=", "%=", "s/=", "s%=")
+            return [*self.load_scalar("r2"), "r1 = " + r.choice(["7", "-1", "0x8000000000000000 ll"]),
+                    *zero_check, f"r1 {op} r2", f"l{self.count}:" if zero_check else "r0 += 0"]
+        if shape == 2:
+            return [f"w1 = {r.choice([-1, 0, 7])}", "r2 = r1", "r2 += 1",
+                    f"if r2 {self.pick('>', '<', '==')} {r.choice([0, 1, 0x7FFFFFFF])} goto "
+                    f"{self.label()}", "r0 += 1", f"l{self.count}:"]
+        return ["r1 = 5", "r1 -= 6", "w2 = w1", "r3 = r1", "r3 s>>= 63", "r0 += r3"]
+
+    def wrong_helper(self) -> list[str]:
+        """A map helper given each kind of first argument: a map of any type or no map."""
+        r = self.rng
+        helper = r.choice(["bpf_map_lookup_elem", "bpf_map_update_elem", "bpf_map_delete_elem",
+                           "bpf_ringbuf_output", "bpf_ringbuf_query", "bpf_map_push_elem",
+                           "bpf_map_pop_elem", "bpf_map_peek_elem", "bpf_ringbuf_reserve"])
+        kind = r.randrange(5)
+        if kind == 0 and self.maps:
+            first = [f"r1 = map_idx({r.choice(self.maps)})"]
+        elif kind == 1 and "vals" in self.maps:
+            first = ["r1 = map_idx_value(vals)"]
+        elif kind == 2:
+            first = ["r1 = r10", "r1 += -32"]
+        else:
+            first = [f"r1 = {r.choice([0, 1, 4096])}"]
+        size = r.choice([0, 4, 8, 16, 600])
+        code = ["*(u64 *)(r10 - 32) = 0", "*(u64 *)(r10 - 24) = 0", *first, "r2 = r10",
+                "r2 += -32", "r3 = r10", "r3 += -24", "r4 = 0"]
+        if helper == "bpf_ringbuf_output":
+            code += [f"r3 = {size}"]
+        if helper == "bpf_ringbuf_reserve":
+            code += [f"r2 = {r.choice([8, 16])}", "r3 = 0", f"call {helper}",
+                     f"if r0 == 0 goto {self.label()}", "r1 = r0", "r2 = 0",
+                     "call bpf_ringbuf_discard", f"l{self.count}:"]
+            return code
+        return [*code, f"call {helper}"]
+
+    def ring(self) -> list[str]:
+        if "ring" not in self.maps:
+            return self.stack_access()
+        r = self.rng
+        skip = self.label()
+        size = r.choice([8, 16])
+        code = ["r1 = map_idx(ring)", f"r2 = {size}", "r3 = 0", "call bpf_ringbuf_reserve"]
+        if r.random() < 0.8:
+            code.append(f"if r0 == 0 goto {skip}")
+        code.append(f"*(u64 *)(r0 + {r.choice([0, 8, size - 4, size])}) = 1")
+        ends = r.randrange(4)
+        if ends in (0, 1):
+            code += ["r1 = r0", "r2 = 0",
+                     "call " + ("bpf_ringbuf_submit" if ends == 0 else "bpf_ringbuf_discard")]
+        elif ends == 2:
+            code += ["r6 = r0", "r1 = r6", "r2 = 0", "call bpf_ringbuf_submit", "r1 = r6",
+                     "r2 = 0", "call bpf_ringbuf_discard"]
+        return [*code, f"{skip}:"]
+
+    def queue(self) -> list[str]:
+        if "q" not in self.maps:
+            return self.arithmetic()
+        op = self.pick("bpf_map_push_elem", "bpf_map_pop_elem", "bpf_map_peek_elem")
+        code = ["*(u64 *)(r10 - 8) = 5", "r1 = map_idx(q)", "r2 = r10",
+                f"r2 += {self.pick('-8', '-4', '-512')}"]
+        if op == "bpf_map_push_elem":
+            code.append(f"r3 = {self.pick('0', '2')}")
+        return [*code, f"call {op}", "r5 = *(u64 *)(r10 - 8)"]
+
+    def tail_call(self) -> list[str]:
+        if "progs" not in self.maps:
+            return self.loop()
+        return ["r1 = r9", "r2 = map_idx(progs)", f"r3 = {self.pick('0', '1', '5')}",
+                "call bpf_tail_call"]
+
+    def timer(self) -> list[str]:
+        if "vals" not in self.maps:
+            return self.map_access()
+        out = self.label()
+        offset = self.pick("16", "16", "8")
+        return [*self.lookup("vals", self.rng.choice([0, 0, 9])), f"if r0 == 0 goto {out}",
+                "r6 = r0", "r1 = r6", f"r1 += {offset}", "r2 = map_idx(vals)", "r3 = 0",
+                "call bpf_timer_init", "r1 = r6", f"r1 += {offset}", "r2 = code_addr(cb)",
+                "call bpf_timer_set_callback", "r1 = r6", f"r1 += {offset}",
+                f"r2 = {self.pick('1', '2')}", "r3 = 0", "call bpf_timer_start", f"{out}:"]
+
+    def local_call(self) -> list[str]:
+        if self.depth >= 2 or len(self.functions) >= 3:
+            return self.arithmetic()
+        index = len(self.functions)
+        self.functions.append([])
+        self.depth += 1
+        body = self.fragments(self.rng.randint(1, 3))
+        self.depth -= 1
+        if self.rng.random() < 0.05:
+            body.append(f"call f{index}")  # recursion
+        self.functions[index] = [f"f{index}:", "r9 = r1", *body,
+                                 f"r0 = {self.pick('0', '1')}", "exit"]
+        return ["r1 = r9", f"r2 = {self.rng.randint(0, 9)}", f"call f{index}", "r9 = r7",
+                "r7 = r9"]
+
+    def fragments(self, count: int) -> list[str]:
+        makers = [self.loop, self.map_access, self.stack_access, self.arithmetic,
+                  self.wrong_helper, self.ring, self.queue, self.tail_call, self.timer,
+                  self.local_call]
+        weights = [5, 5, 3, 3, 2, 2, 1, 1, 1, 3]
+        out: list[str] = []
+        for maker in self.rng.choices(makers, weights, k=count):
+            out += maker()
+        return out
+
+
+def generate_case(seed: int) -> Case:
+    """Return the bundle of ``seed`` (deterministic)."""
+    rng = random.Random(seed)
+    maps = [m for m in MAPS if rng.random() < 0.6]
+    gen = _Gen(rng, maps)
+    body = gen.fragments(rng.randint(1, 5))
+    main = ["r9 = r1", "r7 = r1", *body]
+    ending = rng.random()
+    if ending < 0.9:
+        main += [f"r0 = {rng.choice([0, 1])}", "exit"]
+    elif ending < 0.95:
+        main += ["exit"]  # r0 may be uninitialised
+    # else: falls off the end of the main function
+    for function in gen.functions:
+        main += function
+    main += ["cb:", "r0 = 0", "exit"]
+    target = None
+    if "progs" in maps:
+        other = _Gen(rng, [m for m in maps if m != "progs"])
+        other.count = 1000
+        maker = rng.choice([other.loop, other.map_access, other.stack_access, other.arithmetic])
+        target = ["r0 = 0", *maker(), "r0 = 0", "exit"]
+    profile = "linux" if rng.random() < 0.8 else "solana"
+    return Case(seed, profile, maps, main, target)
+
+
+@dataclass
+class Outcome:
+    """What checking one case found."""
+
+    seed: int
+    seconds: float
+    load_error: str | None = None
+    exit_code: int | None = None
+    verdicts: dict[Verdict, int] = field(default_factory=dict)
+    refuted: int = 0
+    unsound: list[str] = field(default_factory=list)
+
+
+def _fault_property(fault: str) -> Property | None:
+    for text, prop in FAULT_PROPERTY:
+        if fault.startswith(text):
+            return prop
+    return None
+
+
+def _check_runs(result: BundleResult, report: RunReport, outcome: Outcome, text: str) -> None:
+    reports = {p.name: p for p in result.programs}
+    for slot in report.slots:
+        for event in slot.events:
+            if event.kind != "run" or event.program not in reports:
+                continue
+            program = reports[event.program]
+            verdicts = program.report.verdicts
+            if event.fault is not None:
+                prop = _fault_property(event.fault)
+                if all(verdicts[p] is Verdict.PROVED for p in SAFETY) or (
+                        prop is not None and verdicts[prop] is Verdict.PROVED):
+                    outcome.unsound.append(f"{event.program}: PROVED but the runtime "
+                                           f"faulted: {event.fault}")
+            if verdicts[Property.COMPUTE] is Verdict.PROVED and event.used is not None \
+                    and not event.tail_calls:
+                bound = program.report.worst_case_cu
+                if bound is None or event.used > bound:
+                    outcome.unsound.append(f"{event.program}: compute PROVED at {bound} CU "
+                                           f"but a run used {event.used}")
+    del text
+
+
+def check_case(case: Case, workdir: Path, *, timeout: float = 10.0, states: int = 3,
+               slots: int = 3) -> Outcome:
+    """Verify ``case`` and hold its verdicts to the runtime (see the module docstring)."""
+    path = workdir / f"case{case.seed}.yaml"
+    text = case.render()
+    path.write_text(text, encoding="utf-8")
+    start = time.perf_counter()
+    try:
+        result = verify_bundle(str(path), timeout=timeout)
+    except InputError as err:
+        return Outcome(case.seed, time.perf_counter() - start, load_error=str(err))
+    outcome = Outcome(case.seed, time.perf_counter() - start, exit_code=result.exit_code)
+    for program in result.programs:
+        for verdict in program.report.verdicts.values():
+            outcome.verdicts[verdict] = outcome.verdicts.get(verdict, 0) + 1
+        for finding in program.report.findings:
+            if finding.verdict is Verdict.REFUTED:
+                outcome.refuted += 1
+                if finding.counterexample is None or not finding.counterexample.replayed:
+                    outcome.unsound.append(f"REFUTED without a replay: {finding.render()}")
+    rng = random.Random(case.seed)
+    deterministic = all(p.report.verdict(Property.DETERMINISM) is Verdict.PROVED
+                        for p in result.programs)
+    for state in range(states):
+        variant = case.render(case.draw_inits(rng) if state else None)
+        path.write_text(variant, encoding="utf-8")
+        try:
+            bundle = load_bundle(str(path))
+            report = run_bundle(bundle, slots=slots)
+        except InputError as err:
+            outcome.unsound.append(f"the runtime refused a verified bundle: {err}")
+            break
+        _check_runs(result, report, outcome, variant)
+        if deterministic and state == 0 and run_bundle(bundle, slots=slots) != report:
+            outcome.unsound.append("determinism PROVED but two runs differ")
+    path.write_text(text, encoding="utf-8")
+    return outcome
