@@ -392,27 +392,28 @@ def _fault_property(fault: str) -> Property | None:
     return None
 
 
-def _check_runs(result: BundleResult, report: RunReport, outcome: Outcome, text: str) -> None:
+def _check_runs(result: BundleResult, report: RunReport, outcome: Outcome) -> None:
     reports = {p.name: p for p in result.programs}
     for slot in report.slots:
         for event in slot.events:
             if event.kind != "run" or event.program not in reports:
                 continue
-            program = reports[event.program]
-            verdicts = program.report.verdicts
+            first = reports[event.program]
+            # A tail-call chain is one event of its first program; a fault is the last one's.
+            last = reports.get(event.tail_calls[-1], first) if event.tail_calls else first
+            verdicts = last.report.verdicts
             if event.fault is not None:
                 prop = _fault_property(event.fault)
                 if all(verdicts[p] is Verdict.PROVED for p in SAFETY) or (
                         prop is not None and verdicts[prop] is Verdict.PROVED):
-                    outcome.unsound.append(f"{event.program}: PROVED but the runtime "
+                    outcome.unsound.append(f"{last.name}: PROVED but the runtime "
                                            f"faulted: {event.fault}")
-            if verdicts[Property.COMPUTE] is Verdict.PROVED and event.used is not None \
-                    and not event.tail_calls:
-                bound = program.report.worst_case_cu
+            if first.report.verdict(Property.COMPUTE) is Verdict.PROVED \
+                    and event.used is not None:
+                bound = first.chain_cu if event.tail_calls else first.report.worst_case_cu
                 if bound is None or event.used > bound:
-                    outcome.unsound.append(f"{event.program}: compute PROVED at {bound} CU "
+                    outcome.unsound.append(f"{first.name}: compute PROVED at {bound} CU "
                                            f"but a run used {event.used}")
-    del text
 
 
 def check_case(case: Case, workdir: Path, *, timeout: float = 10.0, states: int = 3,
@@ -447,7 +448,7 @@ def check_case(case: Case, workdir: Path, *, timeout: float = 10.0, states: int 
         except InputError as err:
             outcome.unsound.append(f"the runtime refused a verified bundle: {err}")
             break
-        _check_runs(result, report, outcome, variant)
+        _check_runs(result, report, outcome)
         if deterministic and state == 0 and run_bundle(bundle, slots=slots) != report:
             outcome.unsound.append("determinism PROVED but two runs differ")
     path.write_text(text, encoding="utf-8")

@@ -1,0 +1,69 @@
+"""The soundness campaign's fixed-seed sample, and checks that its checker can fail.
+
+The full campaign (``benchmarks/soundness_campaign.py``) runs thousands of cases; here a
+small fixed sample runs with every check of :func:`campaign.check_case`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import campaign  # noqa: E402
+
+from arspec.checker.verdict import Property  # noqa: E402
+from arspec.checker.verify_bundle import BundleResult  # noqa: E402
+
+SAMPLE = range(7000, 7016)
+
+
+@pytest.mark.parametrize("seed", SAMPLE)
+def test_sample_has_no_unsound_verdict(seed: int, tmp_path: Path) -> None:
+    outcome = campaign.check_case(campaign.generate_case(seed), tmp_path, timeout=20,
+                                  states=2, slots=2)
+    assert outcome.unsound == [], (seed, outcome.unsound)
+
+
+def test_generation_is_deterministic_and_varied() -> None:
+    texts = [campaign.generate_case(seed).render() for seed in range(40)]
+    assert texts == [campaign.generate_case(seed).render() for seed in range(40)]
+    assert len(set(texts)) == 40
+    joined = "\n".join(texts)
+    for needle in ("bpf_tail_call", "bpf_ringbuf_reserve", "bpf_timer_start", "call f0",
+                   "s>>=", "goto l"):
+        assert needle in joined, needle
+
+
+def _all_proved(real: Any) -> Any:
+    """Wrap ``verify_bundle`` so that it claims every property of every program PROVED."""
+    def fake(path: str, **kwargs: Any) -> BundleResult:
+        result: BundleResult = real(path, **kwargs)
+        for program in result.programs:
+            program.report.findings = []
+            program.report.checked = set(Property)
+            program.report.worst_case_cu = 0
+        return result
+    return fake
+
+
+def test_checker_reports_a_proved_program_that_faults(monkeypatch: pytest.MonkeyPatch,
+                                                      tmp_path: Path) -> None:
+    case = campaign.Case(0, "linux", [], ["r1 = 0", "r1 += 8", "r0 = *(u64 *)(r1 + 0)",
+                                          "exit"], None)
+    assert campaign.check_case(case, tmp_path).unsound == []
+    monkeypatch.setattr(campaign, "verify_bundle", _all_proved(campaign.verify_bundle))
+    unsound = campaign.check_case(case, tmp_path).unsound
+    assert any("PROVED but the runtime faulted: memory fault" in u for u in unsound), unsound
+
+
+def test_checker_reports_a_compute_figure_a_run_exceeds(monkeypatch: pytest.MonkeyPatch,
+                                                        tmp_path: Path) -> None:
+    case = campaign.Case(0, "linux", [], ["r0 = 0", "r0 += 1", "exit"], None)
+    monkeypatch.setattr(campaign, "verify_bundle", _all_proved(campaign.verify_bundle))
+    unsound = campaign.check_case(case, tmp_path).unsound
+    assert any("compute PROVED at 0 CU but a run used 3" in u for u in unsound), unsound
