@@ -24,9 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "checker"))
 
-from campaign import Outcome, check_case, generate_case  # noqa: E402
+from campaign import Outcome, check_case, generate_case
 
-from arspec.checker.verdict import Verdict  # noqa: E402
+from arspec.checker.verdict import Verdict
 
 
 def main(argv: list[str] | None = None) -> int:

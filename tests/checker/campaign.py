@@ -142,8 +142,8 @@ class _Gen:
                     f"if r4 < {r.choice([1, 3, 4])} goto {head}"]
         if shape == 4:  # bound from memory (a map value or the stack)
             return [*self.load_scalar("r5"), f"if r5 > {bound + 8} goto {out}", f"{reg} = 0",
-                    f"{head}:", f"{reg} += 1", f"if {reg} {self.pick('<', '<=', '!=')} r5 goto {head}",
-                    f"{out}:"]
+                    f"{head}:", f"{reg} += 1",
+                    f"if {reg} {self.pick('<', '<=', '!=')} r5 goto {head}", f"{out}:"]
         return [f"{reg} = {bound}", f"{head}:", f"{w} -= {step}",  # countdown, may wrap
                 f"if {w} {self.pick('!=', '>', 's>')} 0 goto {head}"]
 
@@ -151,10 +151,10 @@ class _Gen:
         """Set ``reg`` to a value the verifier cannot know (a map value byte, or a stack word)."""
         if "vals" in self.maps and self.rng.random() < 0.7:
             skip = self.label()
-            size, name = self.width()
+            _, name = self.width()
             return [*self.lookup("vals", self.rng.randint(0, 4)), f"{reg} = 0",
-                    f"if r0 == 0 goto {skip}", f"{reg} = *({name} *)(r0 + {self.rng.choice([0, 8, 24])})",
-                    f"{skip}:"]
+                    f"if r0 == 0 goto {skip}",
+                    f"{reg} = *({name} *)(r0 + {self.rng.choice([0, 8, 24])})", f"{skip}:"]
         return ["*(u64 *)(r10 - 24) = 9", f"{reg} = *(u64 *)(r10 - 24)"]
 
     def lookup(self, name: str, key: int) -> list[str]:
@@ -216,7 +216,7 @@ class _Gen:
 
     def stack_access(self) -> list[str]:
         r = self.rng
-        width, name = self.width()
+        _, name = self.width()
         offset = r.choice([-8, -16, -64, -512, -513, -4, 0, 8, -r.randint(1, 520)])
         code = ["r1 = r10", f"r1 += {offset}"]
         if r.random() < 0.4:
@@ -239,8 +239,8 @@ class _Gen:
         if shape == 1:
             zero_check = [f"if r2 == 0 goto {self.label()}"] if r.random() < 0.5 else []
             op = self.pick("/=", "%=", "s/=", "s%=")
-            return [*self.load_scalar("r2"), "r1 = " + r.choice(["7", "-1", "0x8000000000000000 ll"]),
-                    *zero_check, f"r1 {op} r2", f"l{self.count}:" if zero_check else "r0 += 0"]
+            dividend = r.choice(["7", "-1", "0x8000000000000000 ll"])
+            return [*self.load_scalar("r2"), f"r1 = {dividend}", *zero_check, f"r1 {op} r2", f"l{self.count}:" if zero_check else "r0 += 0"]
         if shape == 2:
             return [f"w1 = {r.choice([-1, 0, 7])}", "r2 = r1", "r2 += 1",
                     f"if r2 {self.pick('>', '<', '==')} {r.choice([0, 1, 0x7FFFFFFF])} goto "

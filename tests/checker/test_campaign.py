@@ -14,10 +14,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import campaign  # noqa: E402
+import campaign
 
-from arspec.checker.verdict import Property  # noqa: E402
-from arspec.checker.verify_bundle import BundleResult  # noqa: E402
+from arspec.checker.verdict import Property
+from arspec.checker.verify_bundle import BundleResult
 
 SAMPLE = range(7000, 7016)
 
