@@ -239,8 +239,10 @@ class _Gen:
         if shape == 1:
             zero_check = [f"if r2 == 0 goto {self.label()}"] if r.random() < 0.5 else []
             op = self.pick("/=", "%=", "s/=", "s%=")
+            scalar = self.load_scalar("r2")
             dividend = r.choice(["7", "-1", "0x8000000000000000 ll"])
-            return [*self.load_scalar("r2"), f"r1 = {dividend}", *zero_check, f"r1 {op} r2", f"l{self.count}:" if zero_check else "r0 += 0"]
+            return [*scalar, f"r1 = {dividend}", *zero_check, f"r1 {op} r2",
+                    f"l{self.count}:" if zero_check else "r0 += 0"]
         if shape == 2:
             return [f"w1 = {r.choice([-1, 0, 7])}", "r2 = r1", "r2 += 1",
                     f"if r2 {self.pick('>', '<', '==')} {r.choice([0, 1, 0x7FFFFFFF])} goto "
