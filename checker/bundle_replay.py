@@ -60,6 +60,7 @@ from .assertions import (
     StaysInProgram,
 )
 from .callbacks import LOOP_MARK, add_function
+from .cfg import check_deadline
 from .iterators import ITERATOR_HELPERS
 from .objects import ARRAY_TYPES, WRONG_MAP_FAULTS, BundleExecutor
 from .replay import (
@@ -82,15 +83,24 @@ PATH_KEPT = 64
 
 
 class _PathRecorder:
-    """A tracer that keeps the last :data:`PATH_KEPT` executed pcs."""
+    """A tracer that keeps the last :data:`PATH_KEPT` executed pcs and watches a deadline.
 
-    def __init__(self) -> None:
+    Every 4,096 instructions it raises :class:`~arspec.checker.cfg.TimeLimitReached` once
+    ``time.monotonic()`` has passed ``deadline``.
+    """
+
+    def __init__(self, deadline: float | None = None) -> None:
         self.pcs: deque[int] = deque(maxlen=PATH_KEPT)
+        self.deadline = deadline
+        self.steps = 0
 
     def event(self, e: Event) -> None:
         """Record one step."""
         if isinstance(e, InsnStart):
             self.pcs.append(e.pc)
+            self.steps += 1
+            if not self.steps & 0xFFF:
+                check_deadline(self.deadline)
 
 
 class _TailCallTaken(Exception):
@@ -190,7 +200,7 @@ def replay_bundle(executor: BundleExecutor, given: ConcreteInput, objects: dict[
         memory.add_region(region, bytearray(data), writable=executor.objects[region].writable)
     tracker = InstanceTracker(cfg)
     detector = RepeatDetector(control_registers(cfg.program))
-    recorder = _PathRecorder()
+    recorder = _PathRecorder(executor.deadline)
     tracers = Tracers(tracker, detector, recorder) if detect_repeat \
         else Tracers(tracker, recorder)
     returns: list[tuple[int, int]] = []

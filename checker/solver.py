@@ -19,6 +19,7 @@ reaches the solver.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -30,6 +31,8 @@ import z3
 from arspec.reference.instructions import AluOp, AtomicOp, EndianOp, JmpCond
 from arspec.reference.profiles import Profile
 from arspec.spec.errors import SolverError
+
+from .cfg import TimeLimitReached
 
 #: A z3 bit-vector term (opaque outside this module).
 BV: TypeAlias = Any
@@ -594,6 +597,9 @@ class Session:
 
     def __init__(self, config: SolverConfig | None = None) -> None:
         self.config = config or SolverConfig()
+        #: ``time.monotonic()`` after which a query raises :class:`TimeLimitReached` (and
+        #: before which each query's timeout is cut to the time left); ``None``: no limit.
+        self.deadline: float | None = None
         self.queries = 0
         self.unknown_reasons: list[str] = []
         self._symbols: dict[int, tuple[Any, frozenset[int]]] = {}
@@ -667,10 +673,16 @@ class Session:
         return and_(*(p for p in parts if p.get_id() in keep))
 
     def _make_solver(self) -> Any:
+        timeout = self.config.timeout_ms
+        if self.deadline is not None:
+            left = int((self.deadline - time.monotonic()) * 1000)
+            if left <= 0:
+                raise TimeLimitReached()
+            timeout = min(timeout, left)
         solver = z3.Solver()
         solver.set("random_seed", self.config.seed)
         solver.set("rlimit", self.config.rlimit)
-        solver.set("timeout", self.config.timeout_ms)
+        solver.set("timeout", timeout)
         return solver
 
     @guarded

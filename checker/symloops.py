@@ -91,6 +91,10 @@ def unroll(ex: Executor, function: Function, loop: Loop, entry: State, ctx: Cont
         if state is None:
             return exits, all_returns
     assert state is not None
+    if ex.session.check(state.path) is z.SatResult.UNSAT:
+        # No run takes the back edge again: the unrolled copies are every run (and the
+        # exits keep exact compute units, with no havocked copy mixed in).
+        return exits, all_returns
     ex.require(loop.header, LoopBoundHolds(loop.header, bound), state, z.true(), None)
     out, returns = havoc_loop(ex, function, loop, state, ctx, outer)
     for target, states in out.items():

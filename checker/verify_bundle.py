@@ -235,23 +235,35 @@ class _EntryRun:
         self.reached: set[int] = set()
         self.composed: SelfComposition | None = None
         self.deadline = deadline
+        #: What :meth:`run` is doing (for the time-limit finding) and its property.
+        self.phase: tuple[str, Property] = ("starting", Property.TERMINATION)
         #: Replays stop where the runtime stops an invocation: at its budget.
         self.replay_limit = min(budget, REPLAY_LIMIT)
         #: The deadline passed while this entry was executed: nothing of it is known.
         self.timed_out = False
 
     def run(self, pc: int, entry: EntryKind) -> None:
-        """Execute the entry symbolically, replay what can fail, check the budget."""
-        program: Program = self.loaded.program
-        name = self.report.program
+        """Execute the entry symbolically, replay what can fail, check the budget.
+
+        The deadline is checked at every executed instruction, every solver query (whose
+        own limit is cut to the time left) and every 4,096 replayed instructions; when it
+        passes, a "Time limit reached" finding names the step and its property, and nothing
+        of this entry is PROVED.
+        """
+        self.phase = ("building the control flow", Property.TERMINATION)
         try:
-            cfg = build_cfg(program, pc, deadline=self.deadline)
+            self._run(pc, entry)
         except TimeLimitReached:
             self.timed_out = True
-            self.report.add(Finding(name, pc, Property.TERMINATION, "Time limit reached",
+            step, prop = self.phase
+            self.report.add(Finding(self.report.program, pc, prop, "Time limit reached",
                                     f"verified within {self.timeout:g} s",
-                                    note="--timeout reached while the control flow was built"))
-            return
+                                    note=f"--timeout reached while {step} ({prop.value})"))
+
+    def _run(self, pc: int, entry: EntryKind) -> None:
+        program: Program = self.loaded.program
+        name = self.report.program
+        cfg = build_cfg(program, pc, deadline=self.deadline)
         blocked = any(i.kind in ("recursion", "irreducible", "empty") for i in cfg.issues)
         for issue in cfg.issues:
             if issue.kind == "fall-off" and not blocked:
@@ -263,23 +275,22 @@ class _EntryRun:
             self.report.notes.append(f"entry pc {pc}: symbolic execution skipped "
                                      "(unsupported control flow)")
             if cfg.functions:
-                self.probe(BundleExecutor(cfg, self.profile, z.Session(z.SolverConfig()),
-                                          context=self.context, entry=entry), blocked=True)
+                self.phase = ("running the probes", Property.TERMINATION)
+                probe = BundleExecutor(cfg, self.profile, z.Session(z.SolverConfig()),
+                                       context=self.context, entry=entry)
+                probe.deadline = self.deadline
+                self.probe(probe, blocked=True)
             return
         self.reached = {p for f in cfg.functions.values() for p in f.graph.nodes}
         session = z.Session(z.SolverConfig(rlimit=self.rlimit,
                                            timeout_ms=max(1, int(self.timeout * 1000))))
+        session.deadline = self.deadline
         executor = BundleExecutor(cfg, self.profile, session, context=self.context,
                                   entry=entry)
         executor.deadline = self.deadline
+        self.phase = ("executing the entry symbolically", Property.MEMORY)
         try:
             executor.run()
-        except TimeLimitReached:
-            self.timed_out = True
-            self.report.add(Finding(name, pc, Property.TERMINATION, "Time limit reached",
-                                    f"verified within {self.timeout:g} s",
-                                    note="--timeout reached while this entry was checked"))
-            return
         except SolverError as exc:
             self.report.add(Finding(name, pc, Property.TERMINATION, "Solver error",
                                     "solver answers", note=str(exc)))
@@ -292,19 +303,24 @@ class _EntryRun:
         # Inlined bpf_loop callbacks joined the control flow during the run.
         self.reached = {p for f in cfg.functions.values() for p in f.graph.nodes}
         self.edges = list(executor.facts.edges)
+        self.phase = ("replaying per-CPU values", Property.DETERMINISM)
         self.per_cpu_maps(executor, pc)
         self.composed = None
         if any(isinstance(f.assertion, HelperDeterministic) for f in executor.findings):
+            self.phase = ("composing the entry with itself", Property.DETERMINISM)
             try:
                 self.composed = self_compose(cfg, self.profile, session, context=self.context,
                                              entry=entry, budget=self.budget)
             except (SolverError, RecursionError):
                 self.composed = None
         for raw in executor.findings:
+            self.phase = (f"replaying the finding at pc {raw.pc}", raw.assertion.property)
             found = self.finding(raw, executor)
             if found is not None:
                 self.report.add(found)
+        self.phase = ("running the loop probes", Property.TERMINATION)
         self.probe(executor)
+        self.phase = ("bounding the compute units", Property.COMPUTE)
         self.compute(executor)
         for _header, summary in sorted(executor.loops.items()):
             if summary.ranked:

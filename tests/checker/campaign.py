@@ -237,12 +237,12 @@ class _Gen:
             return [f"r1 = {r.choice([1, -1, 0x7fffffff])}", f"r2 = {amount}",
                     f"{w}1 {op} {w}2", f"{w}1 {op} {r.randint(0, 31)}"]
         if shape == 1:
-            zero_check = [f"if r2 == 0 goto {self.label()}"] if r.random() < 0.5 else []
+            skip = self.label()
+            zero_check = [f"if r2 == 0 goto {skip}"] if r.random() < 0.5 else []
             op = self.pick("/=", "%=", "s/=", "s%=")
             scalar = self.load_scalar("r2")
             dividend = r.choice(["7", "-1", "0x8000000000000000 ll"])
-            return [*scalar, f"r1 = {dividend}", *zero_check, f"r1 {op} r2",
-                    f"l{self.count}:" if zero_check else "r0 += 0"]
+            return [*scalar, f"r1 = {dividend}", *zero_check, f"r1 {op} r2", f"{skip}:"]
         if shape == 2:
             return [f"w1 = {r.choice([-1, 0, 7])}", "r2 = r1", "r2 += 1",
                     f"if r2 {self.pick('>', '<', '==')} {r.choice([0, 1, 0x7FFFFFFF])} goto "
