@@ -17,6 +17,7 @@ the time, and the ten slowest cases. Exits 1 if any verdict was unsound.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import tempfile
 import time
@@ -27,6 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "checker"
 from campaign import Outcome, check_case, generate_case
 
 from arspec.checker.verdict import Verdict
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,14 +47,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     outcomes: list[Outcome] = []
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory() as work:
-        for seed in range(args.seed, args.seed + args.programs):
-            outcomes.append(check_case(generate_case(seed), Path(work), timeout=args.timeout,
-                                       states=args.states, slots=args.slots))
-            if args.progress and len(outcomes) % args.progress == 0:
-                bad = sum(1 for o in outcomes if o.unsound)
-                print(f"... {len(outcomes)} cases, {bad} unsound, "
-                      f"{time.perf_counter() - start:.0f} s", flush=True)
+    # SIGTERM (or Ctrl-C) ends the run early; the figures then cover the cases done.
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        with tempfile.TemporaryDirectory() as work:
+            for seed in range(args.seed, args.seed + args.programs):
+                outcomes.append(check_case(generate_case(seed), Path(work),
+                                           timeout=args.timeout, states=args.states,
+                                           slots=args.slots))
+                if args.progress and len(outcomes) % args.progress == 0:
+                    bad = sum(1 for o in outcomes if o.unsound)
+                    print(f"... {len(outcomes)} cases, {bad} unsound, "
+                          f"{time.perf_counter() - start:.0f} s", flush=True)
+    except KeyboardInterrupt:
+        print(f"stopped early after {len(outcomes)} of {args.programs} cases")
     elapsed = time.perf_counter() - start
     verified = [o for o in outcomes if o.load_error is None]
     exits: dict[int, int] = {}
@@ -58,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         exits[o.exit_code] = exits.get(o.exit_code, 0) + 1
     counts = {v: sum(o.verdicts.get(v, 0) for o in verified) for v in Verdict}
     unsound = [o for o in outcomes if o.unsound]
-    print(f"programs: {len(outcomes)} bundles (seeds {args.seed}..{args.seed + args.programs - 1})")
+    last = args.seed + len(outcomes) - 1
+    print(f"programs: {len(outcomes)} bundles (seeds {args.seed}..{last})")
     print(f"load errors (exit 2): {len(outcomes) - len(verified)}")
     print("bundles by exit code: " + ", ".join(f"{k}: {exits[k]}" for k in sorted(exits)))
     print(f"PROVED: {counts[Verdict.PROVED]}  REFUTED: {counts[Verdict.REFUTED]}  "
