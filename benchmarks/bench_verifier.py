@@ -22,6 +22,10 @@ directory, N = 1, 4, 16, 64, 128, 256 (1, 4, 16 with ``--quick``):
   array of ``8 * N``-byte values, and ``bpf_iter_num_destroy``. The executor unrolls the loop
   while (bound + 1) * body <= its ``unroll_limit``.
 
+A control-flow curve builds the graph and loops (:func:`~arspec.checker.cfg.build_cfg`) of
+programs of 10,000 to 260,000 instructions, one 3-iteration loop per 4 instructions
+(``--quick``: up to 40,000): the pass is near-linear, so ``us/insn`` stays flat.
+
 Every program is safe. Each line gives the wall time of ``verify_bundle``, the termination,
 memory and compute verdicts and the worst-case compute units; a point within the unroll limit
 must be PROVED on all three (else the run stops with ``AssertionError``). The full run adds,
@@ -44,11 +48,13 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from arspec.checker.callbacks import INLINE_COPIES
+from arspec.checker.cfg import build_cfg
 from arspec.checker.objects import BundleExecutor
 from arspec.checker.verdict import Property, Verdict
 from arspec.checker.verifier import verify_program
 from arspec.checker.verify_bundle import verify_bundle
 from arspec.reference.assembler import assemble
+from arspec.reference.instructions import Program
 from arspec.spec.bundle import MAX_KV_SIZE
 
 #: N of the two bundle curves (``--quick``: the first three).
@@ -111,6 +117,27 @@ def counted_loop(bound: int) -> str:
     return "\n".join(["r0 = 0", "r1 = 0", "loop:", "r2 = r10", "r2 -= 8", "r3 = *(u8 *)(r2 + 0)",
                       "r0 += r3", "*(u8 *)(r2 + 0) = r0", "r1 += 1", f"if r1 < {bound} goto loop",
                       "exit"])
+
+
+def many_loops(n: int) -> Program:
+    """Return ``n`` instructions: a counted 3-iteration loop every 4 instructions."""
+    lines = ["r0 = 0"]
+    for i in range(n // 4):
+        lines += ["r1 = 0", f"l{i}:", "r1 += 1", f"if r1 < 3 goto l{i}", "r0 += 1"]
+    return assemble("\n".join([*lines, "exit"]) + "\n")
+
+
+def cfg_curve(sizes: list[int]) -> None:
+    """Print the control-flow pass time per size."""
+    print("control flow and loops (one loop per 4 instructions)")
+    print(f"{'insns':>7} {'seconds':>9} {'us/insn':>8}  loops")
+    for n in sizes:
+        program = many_loops(n)
+        start = time.perf_counter()
+        cfg = build_cfg(program)
+        seconds = time.perf_counter() - start
+        loops = sum(len(f.loops) for f in cfg.functions.values())
+        print(f"{len(program):>7} {seconds:>9.2f} {1e6 * seconds / len(program):>8.1f}  {loops}")
 
 
 def measure(text: str) -> tuple[float, str]:
@@ -275,6 +302,7 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     quick = args.quick
     if not args.bundles_only:
+        cfg_curve([10_000, 40_000] if quick else [10_000, 40_000, 100_000, 260_000])
         sizes = [100, 250, 500] if quick else [100, 250, 500, 1000, 1500, 2000]
         print("straight-line programs")
         print(f"{'insns':>7} {'seconds':>9} {'ms/insn':>8}  memory")
