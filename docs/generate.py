@@ -105,7 +105,8 @@ def render_helpers() -> str:
             str(row.id), literal(f"{row.id:#x}"), literal(row.name),
             literal(f"{murmur3_32(row.name.encode()):#010x}"),
             ", ".join(a.name for a in row.args) or "(none)",
-            ", ".join(row.map_types) or "(any)" if h.ArgKind.CONST_MAP_PTR in row.args else "",
+            ", ".join(row.map_types) or "(any)" if h.ArgKind.CONST_MAP_PTR in row.args
+            else "(no map)",
             row.ret.name, cost,
             "yes" if row.deterministic else "**no**", ", ".join(row.profiles),
             rst_text(row.summary),

@@ -17,7 +17,7 @@ import pytest
 from arspec.checker.cli import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE, build_parser
 from arspec.reference import profiles
 from arspec.reference.murmur3 import murmur3_32
-from arspec.spec.helpers import HELPER_TABLE
+from arspec.spec.helpers import HELPER_TABLE, ArgKind
 from arspec.spec.loader import bundle_json_schema, load_bundle
 from arspec.spec.presets import PRESETS, Preset
 
@@ -89,14 +89,16 @@ def test_stale_fragments_are_removed(tmp_path: Path) -> None:
 
 def test_helper_page_lists_every_helper_with_its_murmur3_id(pages: dict[str, str]) -> None:
     rows = {row[2]: row for row in _table_rows(pages["helpers.inc"])
-            if len(row) == 10 and row[0] != "id"}
+            if len(row) == 11 and row[0] != "id"}
     for helper in HELPER_TABLE:
         row = rows[f"``{helper.name}``"]
         assert row[0] == str(helper.id)
         assert row[1] == f"``{helper.id:#x}``"
         assert row[3] == f"``{murmur3_32(helper.name.encode()):#010x}``"
-        assert row[6].startswith(str(helper.cost))
-        assert row[8] == ", ".join(helper.profiles)
+        assert row[5] == (", ".join(helper.map_types) or "(any)"
+                          if ArgKind.CONST_MAP_PTR in helper.args else "(no map)")
+        assert row[7].startswith(str(helper.cost))
+        assert row[9] == ", ".join(helper.profiles)
     assert len(rows) == len(HELPER_TABLE)
 
 
