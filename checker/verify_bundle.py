@@ -472,12 +472,13 @@ class _EntryRun:
     def probe(self, executor: BundleExecutor, *, blocked: bool = False) -> None:
         """Run fixed inputs on the VM when some loop has no proved bound or no run ends.
 
-        Also when symbolic execution was ``blocked`` (recursion, irreducible loops). Each
-        run gets the budget as its limit, empty or filled input and object bytes and helper
-        results 0. A run that reaches the limit refutes compute (replayed); if it also
-        repeated a machine state it loops for ever, refuting termination at the innermost
-        unbounded loop header at or before the repeat. A run that exceeds the call depth
-        refutes control.
+        Also when symbolic execution was ``blocked`` (recursion, irreducible loops). Only
+        entries whose registers the runtime fixes (hooks, ring records, timer and work-queue
+        callbacks) are probed. Each run gets the budget as its limit, empty or filled input
+        and object bytes and helper results 0 (all values the runtime can give). A run that
+        reaches the limit refutes compute (replayed); if it also repeated a machine state it
+        loops for ever, refuting termination at the innermost unbounded loop header at or
+        before the repeat. A run that exceeds the call depth refutes control.
         """
         if blocked:
             unbounded = sorted(h for f in executor.cfg.functions.values() for h in f.loops)
@@ -486,6 +487,8 @@ class _EntryRun:
             if not unbounded and (executor.exits or executor.fault_exits):
                 return
         name, entry = self.report.program, executor.entry
+        if entry.kind not in ("input", "record", "async"):
+            return  # a tail-call or callback context of 0 may be no run the runtime makes
         sizes = [0] if entry.kind != "record" else [0, entry.max_record]
         for fill in (0x00, 0xFF):
             for size in sizes:
