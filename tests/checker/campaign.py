@@ -401,14 +401,21 @@ def _check_runs(result: BundleResult, report: RunReport, outcome: Outcome) -> No
             if event.kind != "run" or event.program not in reports:
                 continue
             first = reports[event.program]
-            # A tail-call chain is one event of its first program; a fault is the last one's.
-            last = reports.get(event.tail_calls[-1], first) if event.tail_calls else first
-            verdicts = last.report.verdicts
+            # A tail-call chain is one event of its first program; a fault is the last one's,
+            # except a record still held when the chain ends, which any link may have taken.
+            chain = [first, *(reports[n] for n in event.tail_calls if n in reports)]
+            blamed = chain if event.fault is not None and "reservation" in event.fault \
+                else chain[-1:]
             if event.fault is not None:
-                prop = _fault_property(event.fault)
-                if all(verdicts[p] is Verdict.PROVED for p in SAFETY) or (
-                        prop is not None and verdicts[prop] is Verdict.PROVED):
-                    outcome.unsound.append(f"{last.name}: PROVED but the runtime "
+                prop = _fault_property(event.fault) or (
+                    Property.MEMORY if "reservation" in event.fault else None)
+                for last in blamed:
+                    verdicts = last.report.verdicts
+                    if not (all(verdicts[p] is Verdict.PROVED for p in SAFETY) or (
+                            prop is not None and verdicts[prop] is Verdict.PROVED)):
+                        break
+                else:
+                    outcome.unsound.append(f"{blamed[-1].name}: PROVED but the runtime "
                                            f"faulted: {event.fault}")
             if first.report.verdict(Property.COMPUTE) is Verdict.PROVED \
                     and event.used is not None:
