@@ -250,10 +250,10 @@ def load_one_program(bundle: schema.Bundle, index: int, name: str, prog: schema.
         indices = []
         for map_name in load_elf(path).maps:
             indices.append(declared.index(map_name) if map_name in declared else -1)
-        for map_name in elf_program.map_relocations.values():
+        for pc, map_name in sorted(elf_program.map_relocations.items()):
             if map_name not in declared:
-                raise InputError(f"programs.{name}: the ELF object uses map '{map_name}', "
-                                 "which the bundle does not declare")
+                raise InputError(f"programs.{name}: pc {pc}: the ELF object uses map "
+                                 f"'{map_name}', which the bundle does not declare")
         map_indices = tuple(indices)
     if map_indices is None:
         check_map_references(name, prog, program, bundle)
