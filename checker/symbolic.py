@@ -85,6 +85,7 @@ from .assertions import (
     assertions_for,
 )
 from .cfg import ControlFlow, Function, Loop
+from .contexts import ContextModel
 from .symstate import (
     FUNCREF,
     HAVOC,
@@ -158,6 +159,8 @@ class Executor:
         #: Kinds a load or store may go through, and kinds pointer arithmetic keeps.
         self.deref_kinds: tuple[int, ...] = (STACK, INPUT)
         self.arith_kinds: tuple[int, ...] = (STACK, INPUT)
+        #: The declared program type's context behind r1 (``None``: the plain input).
+        self.program_context: ContextModel | None = None
 
     # -- entry ----------------------------------------------------------------------------
 
@@ -177,6 +180,8 @@ class Executor:
     def run(self) -> None:
         """Execute the program from pc 0, collecting findings and exit states."""
         state = self.initial_state()
+        if self.program_context is not None:
+            self.program_context.enter(self, state)
         self.run_function(self.cfg.entry, state, ())
 
     def fresh(self, prefix: str, width: int = 64) -> Any:
@@ -436,6 +441,9 @@ class Executor:
 
     def exec_memory(self, pc: int, insn: Load | Store | Atomic, state: State) -> None:
         """Execute a load, store or atomic read-modify-write."""
+        if self.program_context is not None \
+                and self.program_context.exec_memory(self, pc, insn, state):
+            return
         if isinstance(insn, Load):
             address = self.access(pc, state, insn.src, insn.offset, insn.size, write=False)
             value, init = self.load_bytes(state, address, insn.size)
