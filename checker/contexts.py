@@ -26,10 +26,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from arspec.reference.contexts import CONTEXT_BASE, ProgramContext
+from arspec.reference.contexts import CONTEXT_BASE, CONTEXT_REGION, ContextMemory, ProgramContext
 from arspec.reference.instructions import Atomic, Load, Store
 from arspec.reference.profiles import INPUT_BASE
-from arspec.spec.contexts import MAX_PACKET_SIZE, FieldKind, ProgramType, get_allowed_field
+from arspec.spec.contexts import (
+    MAX_PACKET_SIZE,
+    FieldKind,
+    ProgramType,
+    compute_context_bytes,
+    get_allowed_field,
+)
 
 from . import solver as z
 from .assertions import ContextAccess
@@ -121,3 +127,10 @@ class ContextModel:
             widened = z.sign_extend(value, 64) if insn.signed else z.zero_extend(value, 64)
             state.regs[insn.dst] = Value(widened, SCALAR)
         return True
+
+    def replay_memory(self, packet: bytes) -> ContextMemory:
+        """Return replay memory holding only the context region (the caller adds the rest)."""
+        memory = ContextMemory(self.layout)
+        memory.add_region(CONTEXT_REGION, compute_context_bytes(self.layout, packet),
+                          writable=True)
+        return memory

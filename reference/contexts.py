@@ -14,12 +14,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from arspec.spec import bundle as schema
 from arspec.spec.contexts import (
+    DEFAULT_RAW_CONTEXT,
     MAX_PACKET_SIZE,
     ContextLayout,
     FieldKind,
     compute_context_bytes,
     get_allowed_field,
+    get_context_layout,
 )
 from arspec.spec.errors import InputError, MemoryFault
 
@@ -117,3 +120,44 @@ def execute_in_context(program: Program, context: ProgramContext, *, packet: byt
             memory=context.new_memory(program, profile, packet, raw),
             compute_limit=compute_limit, tracer=tracer, engine=engine)
     return vm.run(0, (CONTEXT_BASE,))
+
+
+def get_bundle_context(bundle: schema.Bundle, name: str) -> ProgramContext | None:
+    """Return the context of bundle program ``name``, or ``None`` if it declares no type."""
+    prog = bundle.programs.get(name)
+    if prog is None or prog.program_type is None:
+        return None
+    size = prog.context_size or DEFAULT_RAW_CONTEXT
+    return ProgramContext(get_context_layout(prog.program_type, size))
+
+
+def get_packet(bundle: schema.Bundle, name: str, slot: int) -> bytes:
+    """Return the scenario's bytes for runs of ``name`` in ``slot`` (empty when none)."""
+    for packet in bundle.scenario.packets.get(name, ()):
+        if packet.slot == slot:
+            return packet.hex
+    return b""
+
+
+def enter_bundle_context(bundle: schema.Bundle, name: str, slot: int,
+                         memory: Memory) -> tuple[Memory, tuple[int, ...]] | None:
+    """Give a run of ``name`` in ``slot`` its context: new memory and entry registers.
+
+    ``memory`` is the run's fresh memory (its code, stack and heap regions are kept); the
+    packet (or raw context) is the scenario's for this program and slot. ``None`` when the
+    program declares no program type.
+    """
+    context = get_bundle_context(bundle, name)
+    if context is None:
+        return None
+    data = get_packet(bundle, name, slot)
+    packet, raw = (data, b"") if context.layout.has_packet else (b"", data)
+    adopted = ContextMemory(context.layout)
+    for index in (PROGRAM_REGION, STACK_REGION, HEAP_REGION):
+        if memory.is_mapped(index):
+            adopted.add_region(index, memory.region(index << REGION_SHIFT),
+                               writable=index != PROGRAM_REGION)
+    adopted.add_region(INPUT_REGION, bytearray(packet), writable=True)
+    adopted.add_region(CONTEXT_REGION, compute_context_bytes(context.layout, packet, raw),
+                       writable=True)
+    return adopted, (CONTEXT_BASE,)

@@ -15,9 +15,11 @@ from arspec.reference.kernel_bpf import KernelRejected, ProgramType, kernel_avai
 from arspec.spec.contexts import (
     DEFAULT_RAW_CONTEXT,
     KERNEL_PROGRAM_TYPES,
-    ProgramType as ContextType,
     get_context_layout,
     is_access_allowed,
+)
+from arspec.spec.contexts import (
+    ProgramType as ContextType,
 )
 
 pytestmark = pytest.mark.kernel
