@@ -31,7 +31,7 @@ The project's own cases
 (loops, stack, map values, pointer arithmetic, null checks, helper arguments, tail calls,
 timers, ring buffers, ALU bounds, context access, packet access). Each is one program with
 its maps and Linux program type (``socket_filter`` unless it says otherwise), verified as a
-one-program bundle by :func:`~arspec.checker.verify_bundle.verify_bundle` (the helper
+one-program bundle with the largest compute budget (Linux has none) by :func:`~arspec.checker.verify_bundle.verify_bundle` (the helper
 table's contracts, the program type's context) and loaded into the kernel with its maps
 created (:mod:`arspec.reference.kernel_maps`). The kernel's verdict and error line are
 recorded in ``tests/linux_cases/kernel_verdicts.yaml`` (``--record`` rewrites it from the
@@ -97,8 +97,10 @@ from arspec.reference.kernel_maps import KernelMaps, KernelMapSpec
 from arspec.reference.profiles import get_profile
 from arspec.reference.runner import run_bundle
 from arspec.reference.runtime import get_assembly_helpers
+from arspec.spec.bundle import MAX_INVOCATION_CU
 from arspec.spec.contexts import KERNEL_PROGRAM_TYPES
 from arspec.spec.contexts import ProgramType as ContextType
+from arspec.spec.errors import InputError
 from arspec.spec.loader import load_bundle
 
 ROOT: Final = Path(__file__).resolve().parent.parent
@@ -405,6 +407,8 @@ class OwnCase:
     program_type: str
     maps: Mapping[str, Mapping[str, Any]]
     code: str
+    #: Callback entry points (``name: label``) the code takes the address of.
+    functions: Mapping[str, str]
 
 
 def load_own_cases(folder: Path = OWN_CASES) -> list[OwnCase]:
@@ -416,7 +420,7 @@ def load_own_cases(folder: Path = OWN_CASES) -> list[OwnCase]:
         for entry in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
             cases.append(OwnCase(f"{path.stem}: {entry['case']}", path.stem,
                                  entry.get("type", "socket_filter"), entry.get("maps", {}),
-                                 entry["code"]))
+                                 entry["code"], entry.get("functions", {})))
     return cases
 
 
@@ -424,20 +428,28 @@ def bundle_of(case: OwnCase) -> dict[str, Any]:
     """Return the one-program bundle of ``case`` (every 1 slot, 3 slots, probe packets)."""
     program: dict[str, Any] = {"hook": {"on": "every", "slots": 1},
                                "program_type": case.program_type, "code": case.code}
+    if case.functions:
+        program["functions"] = dict(case.functions)
     packets = [] if case.program_type == "tracing" else [
         {"slot": i, "hex": data.hex() or ""} for i, data in enumerate(PROBE_PACKETS) if data]
     scenario: dict[str, Any] = {"slots": len(PROBE_PACKETS)}
     if packets:
         scenario["packets"] = {"prog": packets}
-    return {"arspec": 1, "name": case.name, "profile": "linux", "maps": dict(case.maps),
-            "programs": {"prog": program}, "scenario": scenario}
+    # Linux has no run-time budget: the case gets the largest one arspec allows.
+    budgets = {"per_invocation": MAX_INVOCATION_CU, "per_slot": MAX_INVOCATION_CU}
+    return {"arspec": 1, "name": case.name, "profile": "linux", "budgets": budgets,
+            "maps": dict(case.maps), "programs": {"prog": program}, "scenario": scenario}
 
 
 def own_arspec_verdict(case: OwnCase, folder: Path) -> tuple[str, str]:
     """Return arspec's verdict on ``case`` and its first finding (the bundle path)."""
     path = folder / "case.yaml"
     path.write_text(yaml.safe_dump(bundle_of(case), sort_keys=False), encoding="utf-8")
-    result = verify_bundle(str(path), timeout=CASE_TIMEOUT)
+    try:
+        result = verify_bundle(str(path), timeout=CASE_TIMEOUT)
+    except InputError as error:
+        # A load error (exit 2): arspec refuses the program before verifying it.
+        return REJECT, f"load error: {str(error).split('error: ', 1)[-1]}"
     report = result.programs[0].report
     verdicts = {report.verdict(p) for p in result.requested}
     first = next((f"{f.pc}: {f.message} ({f.assertion})" for f in report.findings

@@ -114,6 +114,23 @@ class ContextAccess:
 
 
 @dataclass(frozen=True)
+class LinuxRule:
+    """A load-time rule of the Linux verifier that a program of a declared type must keep.
+
+    The rules are listed in :data:`arspec.spec.contexts.LINUX_RULES`; breaking one makes
+    no arspec run fault, so the finding is never REFUTED, but nothing is PROVED either.
+    """
+
+    rule: str
+    reg: int
+    message: ClassVar[str] = "Linux would refuse to load this"
+    property: ClassVar[Property] = Property.MEMORY
+
+    def __str__(self) -> str:
+        return f"{self.rule}(r{self.reg})"
+
+
+@dataclass(frozen=True)
 class InitializedStack:
     """The ``size`` stack bytes at ``reg + offset`` were written before this read."""
 
@@ -344,7 +361,8 @@ class TailCallBounded:
 
 
 Assertion: TypeAlias = (
-    Initialized | TypeIsPointer | ValidAccess | ContextAccess | InitializedStack | ValidDivisor
+    Initialized | TypeIsPointer | ValidAccess | ContextAccess | LinuxRule | InitializedStack
+    | ValidDivisor
     | NoDivisionOverflow | HelperExists | HelperDeterministic | HelperModelled
     | HelperSucceeds | CallDepthWithin | Supported | StaysInProgram | BoundedLoop | LoopBoundHolds
     | WithinBudget | NotNull | HelperArgument | ReleaseOnce | RecordsReleased | TailCallBounded

@@ -19,7 +19,11 @@ program of a declared Linux program type (:mod:`arspec.spec.contexts`):
   them inside the packet;
 * scalar fields are the context region's bytes, unknown at entry: the verifier relies on no
   value. The runtime's values (``len`` and ``protocol`` from the packet, zero elsewhere) are
-  *realisable* facts: they shape counterexamples, never proofs.
+  *realisable* facts: they shape counterexamples, never proofs;
+* Linux's other load-time rules (:data:`~arspec.spec.contexts.LINUX_RULES`: pointer
+  operators, stack alignment and spills, the context argument of ``bpf_tail_call``) are
+  policy checks (:class:`~arspec.checker.assertions.LinuxRule`): never REFUTED, since no
+  run faults, but they keep such a program from being PROVED.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final
 
 from arspec.reference.contexts import CONTEXT_BASE, CONTEXT_REGION, ContextMemory, ProgramContext
-from arspec.reference.instructions import Atomic, Load, Store
+from arspec.reference.instructions import Alu, AluOp, Atomic, Call, Load, Reg, Store
 from arspec.reference.profiles import INPUT_BASE
 from arspec.spec.contexts import (
     MAX_PACKET_SIZE,
@@ -38,8 +42,20 @@ from arspec.spec.contexts import (
 )
 
 from . import solver as z
-from .assertions import ContextAccess
-from .symstate import INPUT, SCALAR, UNINIT, State, Value, kind_is
+from .assertions import ContextAccess, LinuxRule
+from .symstate import (
+    FUNCREF,
+    INPUT,
+    MAPREF,
+    NULLPTR,
+    OBJECT,
+    SCALAR,
+    STACK,
+    UNINIT,
+    State,
+    Value,
+    kind_is,
+)
 
 if TYPE_CHECKING:
     from .symbolic import Executor
@@ -47,6 +63,11 @@ if TYPE_CHECKING:
 #: Register kind of the context pointer (``r1`` at entry) and of ``data_end``.
 CTX: Final = 12
 PKT_END: Final = 13
+#: Every pointer kind, and those Linux allows no arithmetic on.
+POINTERS: Final = (STACK, INPUT, OBJECT, NULLPTR, MAPREF, FUNCREF, CTX, PKT_END)
+FIXED_POINTERS: Final = (PKT_END, MAPREF, NULLPTR, FUNCREF)
+#: ``bpf_tail_call``'s helper id (include/uapi/linux/bpf.h).
+TAIL_CALL: Final = 12
 
 
 class ContextModel:
@@ -96,6 +117,7 @@ class ContextModel:
         reg = insn.src if isinstance(insn, Load) else insn.dst
         base = state.regs[reg]
         if not (isinstance(base.kind, int) and base.kind == CTX):
+            self.check_stack(executor, pc, insn, state)
             return False
         write = not isinstance(insn, Load)
         check = ContextAccess(reg, insn.offset, insn.size, write, self.type_name)
@@ -117,7 +139,11 @@ class ContextModel:
             executor.require(pc, check, state, pointer, None)
             executor.store_bytes(state, address, stored.value, insn.size)
             return True
-        if field.kind in (FieldKind.PACKET, FieldKind.PACKET_META):
+        if insn.signed and field.kind is not FieldKind.SCALAR:
+            executor.require(pc, LinuxRule("pointer_field_sign", reg), state, z.true(), None)
+            state.regs[insn.dst] = Value(executor.fresh("ctx"), SCALAR)
+            state.exact = False
+        elif field.kind in (FieldKind.PACKET, FieldKind.PACKET_META):
             state.regs[insn.dst] = Value(z.const(INPUT_BASE), INPUT)
         elif field.kind is FieldKind.PACKET_END:
             end = z.add(z.const(INPUT_BASE), executor.inputs.length)
@@ -134,3 +160,54 @@ class ContextModel:
         memory.add_region(CONTEXT_REGION, compute_context_bytes(self.layout, packet),
                           writable=True)
         return memory
+
+    # -- Linux's other load-time rules ----------------------------------------------------
+
+    def check_stack(self, executor: Executor, pc: int, insn: Load | Store | Atomic,
+                    state: State) -> None:
+        """Stack accesses aligned to their size; pointers spilled whole."""
+        reg = insn.src if isinstance(insn, Load) else insn.dst
+        base = state.regs[reg]
+        on_stack = kind_is(base.kind, STACK)
+        if z.truth_of(on_stack) is False:
+            return
+        if insn.size > 1:
+            address = z.add(base.value, z.const(insn.offset))
+            low = z.extract(insn.size.bit_length() - 2, 0, address)
+            misaligned = z.not_(z.eq(low, z.const(0, insn.size.bit_length() - 1)))
+            executor.require(pc, LinuxRule("stack_alignment", reg), state,
+                             z.and_(on_stack, misaligned), None)
+        if isinstance(insn, Store) and isinstance(insn.value, Reg) and insn.size < 8:
+            spilled = kind_is(state.regs[insn.value.index].kind, *POINTERS)
+            executor.require(pc, LinuxRule("spill_size", insn.value.index), state,
+                             z.and_(on_stack, spilled), None)
+
+    def check_alu(self, executor: Executor, pc: int, insn: Alu, state: State) -> None:
+        """Pointer operands only with the operators and kinds Linux allows."""
+        if insn.op is AluOp.MOV:
+            return
+        dst = state.regs[insn.dst].kind
+        src = state.regs[insn.src.index].kind if isinstance(insn.src, Reg) else SCALAR
+        d_ptr, s_ptr = kind_is(dst, *POINTERS), kind_is(src, *POINTERS)
+        any_ptr = z.or_(d_ptr, s_ptr)
+        checks: list[tuple[str, Any]] = []
+        if not insn.is64:
+            checks.append(("pointer_alu32", any_ptr))
+        elif insn.op not in (AluOp.ADD, AluOp.SUB):
+            checks.append(("pointer_operator", any_ptr))
+        else:
+            fixed = z.or_(kind_is(dst, *FIXED_POINTERS), kind_is(src, *FIXED_POINTERS))
+            checks.append(("fixed_pointer", fixed))
+            if insn.op is AluOp.ADD:
+                checks.append(("pointer_plus_pointer", z.and_(d_ptr, s_ptr)))
+            else:
+                checks.append(("stack_subtraction",
+                               z.and_(kind_is(dst, STACK), z.not_(s_ptr))))
+        for rule, violation in checks:
+            executor.require(pc, LinuxRule(rule, insn.dst), state, violation, None)
+
+    def check_call(self, executor: Executor, pc: int, insn: Call, state: State) -> None:
+        """``bpf_tail_call`` takes the context in r1."""
+        if insn.imm == TAIL_CALL:
+            executor.require(pc, LinuxRule("tail_call_context", 1), state,
+                             z.not_(kind_is(state.regs[1].kind, CTX)), None)

@@ -423,6 +423,8 @@ class Executor:
 
     def exec_alu(self, pc: int, insn: Alu, state: State) -> None:
         """Execute ``dst = dst <op> src``, checking divisors where division faults."""
+        if self.program_context is not None:
+            self.program_context.check_alu(self, pc, insn, state)
         src = self.operand(pc, state, insn.src, insn.is64)
         dst = state.regs[insn.dst] if insn.op is AluOp.MOV else self.read(pc, state, insn.dst)
         if self.profile.division_faults and insn.op in (AluOp.DIV, AluOp.SDIV, AluOp.MOD,
@@ -570,6 +572,8 @@ class Executor:
                 self.on_exit(pc, state)
             return [], state
         if isinstance(insn, Call):
+            if self.program_context is not None:
+                self.program_context.check_call(self, pc, insn, state)
             self.exec_call(pc, insn, state, ctx, iters)
         elif isinstance(insn, CallLocal):
             self.exec_local_call(pc, state, ctx, iters)

@@ -46,6 +46,10 @@ safe only where the program compared the pointer with ``data_end``: the packet's
 unknown to the program otherwise (the verifier assumes any length up to
 :data:`MAX_PACKET_SIZE`, the ``MAX_PACKET_OFF`` of kernel/bpf/verifier.c).
 
+Linux's other load-time rules (:data:`LINUX_RULES`) also bind a program that declares a type:
+Linux refuses such a program even where arspec's runtime would run it without a fault, so
+the verifier never proves it (the finding is UNKNOWN: nothing replays).
+
 Field values built by the runtime from the scenario's packet (the spec's choice where Linux
 takes them from the device): ``len`` is the packet length, ``protocol`` the Ethernet type
 (bytes 12-13 as stored, network byte order) of a packet of at least 14 bytes; every other
@@ -232,3 +236,27 @@ def compute_context_bytes(layout: ContextLayout, packet: bytes,
         if len(packet) >= 14:
             data[16:18] = packet[12:14]
     return data
+
+
+#: Linux verifier rules (kernel/bpf/verifier.c) that a program of a declared type must keep
+#: although breaking them faults nowhere in arspec: ``name -> what the rule says``.
+LINUX_RULES: Final[Mapping[str, str]] = {
+    "pointer_operator": "only + and - may take a pointer operand (adjust_ptr_min_max_vals: "
+                        "\"pointer arithmetic with <op> operator prohibited\")",
+    "pointer_alu32": "no 32-bit arithmetic on a pointer (\"32-bit pointer arithmetic "
+                     "prohibited\")",
+    "pointer_plus_pointer": "a pointer is never added to a pointer (\"pointer += pointer "
+                            "prohibited\")",
+    "stack_subtraction": "a scalar is never subtracted from a stack pointer (\"subtraction "
+                         "from stack pointer prohibited\")",
+    "fixed_pointer": "no arithmetic on data_end, a map reference, a pointer that may be NULL "
+                     "or a code address (\"pointer arithmetic on <type> prohibited\")",
+    "stack_alignment": "stack accesses are aligned to their size (\"misaligned stack "
+                       "access\"; strict whatever the machine)",
+    "spill_size": "a pointer is spilled to the stack with an 8-byte store (\"invalid size "
+                  "of register spill\")",
+    "tail_call_context": "bpf_tail_call takes the context in r1 (\"R1 type=<t> "
+                         "expected=ctx\")",
+    "pointer_field_sign": "a pointer field of the context is not read by a sign-extending "
+                          "load (\"invalid bpf_context access\")",
+}
