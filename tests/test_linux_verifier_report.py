@@ -20,7 +20,6 @@ import pytest
 
 from arspec.reference.kernel_bpf import kernel_available
 
-
 ROOT = Path(__file__).resolve().parent.parent
 EXPLANATION_KEYS = {"case", "arspec", "kernel", "why"}
 
