@@ -31,8 +31,9 @@ The project's own cases
 (loops, stack, map values, pointer arithmetic, null checks, helper arguments, tail calls,
 timers, ring buffers, ALU bounds, context access, packet access). Each is one program with
 its maps and Linux program type (``socket_filter`` unless it says otherwise), verified as a
-one-program bundle with the largest compute budget (Linux has none) by :func:`~arspec.checker.verify_bundle.verify_bundle` (the helper
-table's contracts, the program type's context) and loaded into the kernel with its maps
+one-program bundle with the largest compute budget (Linux has none) by
+:func:`~arspec.checker.verify_bundle.verify_bundle` (the helper table's contracts, the
+program type's context) and loaded into the kernel with its maps
 created (:mod:`arspec.reference.kernel_maps`). The kernel's verdict and error line are
 recorded in ``tests/linux_cases/kernel_verdicts.yaml`` (``--record`` rewrites it from the
 live kernel); the report compares arspec with the recorded verdict and, when bpf(2) works,
