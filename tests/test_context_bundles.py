@@ -173,3 +173,34 @@ scenario:
     assert code == 0 and "r0=42" in out
     broken = write(tmp_path, tracing.replace("r1 + 8", "r1 + 12"), "t2.yaml")
     assert verify_bundle(broken).exit_code == 1
+
+
+# -- the examples -----------------------------------------------------------------------
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def test_xdp_example_counts_ipv4_and_is_proved() -> None:
+    from arspec.reference.runner import run_bundle_state
+    from arspec.spec.loader import load_bundle
+
+    path = EXAMPLES / "xdp_ipv4_counter.yaml"
+    report, state = run_bundle_state(load_bundle(path), base_dir=EXAMPLES)
+    results = [e.r0 for s in report.slots for e in s.events if e.kind == "run"]
+    assert results == [1, 2, 2, 1, 2]
+    stats = next(iter(state.maps.values())).elements[bytes(4)][0].value
+    assert int.from_bytes(stats[:8], "little") == 2
+    assert verify_bundle(str(path)).exit_code == 0
+
+
+def test_invalid_xdp_example_faults_and_is_refuted() -> None:
+    from arspec.reference.runner import run_bundle
+    from arspec.spec.loader import load_bundle
+
+    path = EXAMPLES / "broken_xdp_unchecked.yaml"
+    assert run_bundle(load_bundle(path), base_dir=EXAMPLES).totals.failures == 1
+    result = verify_bundle(str(path))
+    assert result.exit_code == 1
+    found = [f for f in result.programs[0].report.findings if f.verdict is Verdict.REFUTED]
+    assert [f.pc for f in found] == [5]
+    assert found[0].counterexample is not None and found[0].counterexample.input == bytes(12)

@@ -323,3 +323,23 @@ def test_proved_packet_programs_never_fault(checked: int, offset: int, size: int
         assert result.fault is None
     else:
         assert (result.fault is None) == (length < checked or offset + size <= length)
+
+
+def test_docs_page_lists_every_field_and_rule() -> None:
+    import importlib.util
+    from pathlib import Path
+
+    from arspec.spec.contexts import LINUX_RULES
+
+    path = Path(__file__).resolve().parent.parent / "docs" / "generate.py"
+    spec = importlib.util.spec_from_file_location("arspec_docs_generate_contexts", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = module.render_contexts()
+    for context in CONTEXTS.values():
+        assert f"``{context.layout.program_type.value}``" in text
+        for field in context.layout.fields:
+            assert f"``{field.name}``" in text
+    for rule in LINUX_RULES:
+        assert f"``{rule}``" in text
