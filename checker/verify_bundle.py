@@ -277,7 +277,9 @@ class _EntryRun:
         self.edges = list(executor.facts.edges)
         self.per_cpu_maps(executor, pc)
         self.composed = None
-        if any(isinstance(f.assertion, HelperDeterministic) for f in executor.findings):
+        # Self-composition does not model a program type's context: no proof from it there.
+        if self.program_context is None and any(
+                isinstance(f.assertion, HelperDeterministic) for f in executor.findings):
             try:
                 self.composed = self_compose(cfg, self.profile, session, context=self.context,
                                              entry=entry, budget=self.budget)

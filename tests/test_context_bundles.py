@@ -204,3 +204,23 @@ def test_invalid_xdp_example_faults_and_is_refuted() -> None:
     found = [f for f in result.programs[0].report.findings if f.verdict is Verdict.REFUTED]
     assert [f.pc for f in found] == [5]
     assert found[0].counterexample is not None and found[0].counterexample.input == bytes(12)
+
+
+@pytest.mark.parametrize("code", [
+    "call bpf_get_smp_processor_id\n      r0 &= 1\n      exit",
+    "r6 = r1\n      call bpf_get_smp_processor_id\n      r0 = *(u32 *)(r6 + 12)\n      exit",
+])
+def test_invalid_determinism_of_a_typed_program_is_never_proved(tmp_path: Path,
+                                                                 code: str) -> None:
+    text = f"""\
+arspec: 1
+profile: linux
+programs:
+  p:
+    hook: {{on: startup}}
+    program_type: xdp
+    code: |
+      {code}
+"""
+    report = verify_bundle(write(tmp_path, text)).programs[0].report
+    assert report.verdict(Property.DETERMINISM) is not Verdict.PROVED
