@@ -24,16 +24,35 @@ Each case gets three answers:
     program that reads the entry values of r1/r2 (arspec's input pointer and length; the
     kernel passes the skb context in r1 and leaves r2 uninitialised).
 
-Run ``python benchmarks/linux_verifier_report.py [--markdown out.md]``. The script imports
-nothing from the checker but :func:`verify_program` and the verdict types.
+The project's own cases
+-----------------------
+
+``tests/linux_cases/<category>.yaml`` hold cases written for this comparison, by category
+(loops, stack, map values, pointer arithmetic, null checks, helper arguments, tail calls,
+timers, ring buffers, ALU bounds, context access, packet access). Each is one program with
+its maps and Linux program type (``socket_filter`` unless it says otherwise), verified as a
+one-program bundle with the largest compute budget (Linux has none) by
+:func:`~arspec.checker.verify_bundle.verify_bundle` (the helper table's contracts, the
+program type's context) and loaded into the kernel with its maps
+created (:mod:`arspec.reference.kernel_maps`). The kernel's verdict and error line are
+recorded in ``tests/linux_cases/kernel_verdicts.yaml`` (``--record`` rewrites it from the
+live kernel); the report compares arspec with the recorded verdict and, when bpf(2) works,
+checks that the live kernel still says the same. ``agreement`` is ``agree``, ``disagree``
+or ``undecided`` (arspec UNKNOWN). Every case arspec accepts and the kernel rejects is run
+on the reference runtime with packets of several lengths: a fault there would be an unsound
+proof, and the report counts such cases (they must be 0).
+
+Run ``python benchmarks/linux_verifier_report.py [--markdown out.md] [--record]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import errno
+import platform
 import re
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -44,6 +63,7 @@ import yaml
 
 from arspec.checker.verdict import Verdict
 from arspec.checker.verifier import verify_program
+from arspec.checker.verify_bundle import verify_bundle
 from arspec.reference.assembler import assemble
 from arspec.reference.encoder import encode
 from arspec.reference.helpers import test_helpers
@@ -73,7 +93,16 @@ from arspec.reference.instructions import (
     Store,
 )
 from arspec.reference.kernel_bpf import KernelRejected, kernel_available, load_program
+from arspec.reference.kernel_bpf import ProgramType as KernelProgramType
+from arspec.reference.kernel_maps import KernelMaps, KernelMapSpec
 from arspec.reference.profiles import get_profile
+from arspec.reference.runner import run_bundle
+from arspec.reference.runtime import get_assembly_helpers
+from arspec.spec.bundle import MAX_INVOCATION_CU
+from arspec.spec.contexts import KERNEL_PROGRAM_TYPES
+from arspec.spec.contexts import ProgramType as ContextType
+from arspec.spec.errors import InputError
+from arspec.spec.loader import load_bundle
 
 ROOT: Final = Path(__file__).resolve().parent.parent
 CORPUS: Final = ROOT / "tests" / "checker" / "corpus"
@@ -359,18 +388,259 @@ def render_markdown(rows: list[Row]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# -- the project's own cases --------------------------------------------------------------
+
+OWN_CASES: Final = ROOT / "tests" / "linux_cases"
+KERNEL_VERDICTS: Final = OWN_CASES / "kernel_verdicts.yaml"
+UNDECIDED: Final = "undecided"
+#: Packets each case arspec proves but the kernel rejects is run on (lengths 0, 14, 64).
+PROBE_PACKETS: Final = (b"", bytes(range(14)), bytes(range(64)))
+#: Per-case limit of the bundle verifier, in seconds.
+CASE_TIMEOUT: Final = 20.0
+
+
+@dataclass(frozen=True)
+class OwnCase:
+    """One case of ``tests/linux_cases``: ``category: name``, its program and its maps."""
+
+    name: str
+    category: str
+    program_type: str
+    maps: Mapping[str, Mapping[str, Any]]
+    code: str
+    #: Callback entry points (``name: label``) the code takes the address of.
+    functions: Mapping[str, str]
+
+
+def load_own_cases(folder: Path = OWN_CASES) -> list[OwnCase]:
+    """Return every case of every category file, in file order then in order within it."""
+    cases = []
+    for path in sorted(folder.glob("*.yaml")):
+        if path == KERNEL_VERDICTS:
+            continue
+        for entry in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
+            cases.append(OwnCase(f"{path.stem}: {entry['case']}", path.stem,
+                                 entry.get("type", "socket_filter"), entry.get("maps", {}),
+                                 entry["code"], entry.get("functions", {})))
+    return cases
+
+
+def bundle_of(case: OwnCase) -> dict[str, Any]:
+    """Return the one-program bundle of ``case`` (every 1 slot, 3 slots, probe packets)."""
+    program: dict[str, Any] = {"hook": {"on": "every", "slots": 1},
+                               "program_type": case.program_type, "code": case.code}
+    if case.functions:
+        program["functions"] = dict(case.functions)
+    packets = [] if case.program_type == "tracing" else [
+        {"slot": i, "hex": data.hex() or ""} for i, data in enumerate(PROBE_PACKETS) if data]
+    scenario: dict[str, Any] = {"slots": len(PROBE_PACKETS)}
+    if packets:
+        scenario["packets"] = {"prog": packets}
+    # Linux has no run-time budget: the case gets the largest one arspec allows.
+    budgets = {"per_invocation": MAX_INVOCATION_CU, "per_slot": MAX_INVOCATION_CU}
+    return {"arspec": 1, "name": case.name, "profile": "linux", "budgets": budgets,
+            "maps": dict(case.maps), "programs": {"prog": program}, "scenario": scenario}
+
+
+def own_arspec_verdict(case: OwnCase, folder: Path) -> tuple[str, str]:
+    """Return arspec's verdict on ``case`` and its first finding (the bundle path)."""
+    path = folder / "case.yaml"
+    path.write_text(yaml.safe_dump(bundle_of(case), sort_keys=False), encoding="utf-8")
+    try:
+        result = verify_bundle(str(path), timeout=CASE_TIMEOUT)
+    except InputError as error:
+        # A load error (exit 2): arspec refuses the program before verifying it.
+        return REJECT, f"load error: {str(error).split('error: ', 1)[-1]}"
+    report = result.programs[0].report
+    verdicts = {report.verdict(p) for p in result.requested}
+    first = next((f"{f.pc}: {f.message} ({f.assertion})" for f in report.findings
+                  if f.verdict is not Verdict.PROVED), "")
+    if verdicts == {Verdict.PROVED}:
+        return ACCEPT, first
+    return (REJECT if Verdict.REFUTED in verdicts else UNKNOWN), first
+
+
+def _kernel_maps(case: OwnCase) -> list[KernelMapSpec]:
+    out = []
+    for spec in case.maps.values():
+        kind = spec["type"]
+        key = spec.get("key_size", 0 if kind in ("queue", "stack", "ringbuf") else 4)
+        value = spec.get("value_size", 4 if kind == "prog_array" else 0)
+        out.append(KernelMapSpec(kind, key, value, spec["max_entries"], spec.get("timer")))
+    return out
+
+
+def own_kernel_verdict(case: OwnCase) -> tuple[str, str]:
+    """Load ``case`` into the kernel with its maps; return ``(accept|reject, error line)``."""
+    program = assemble(case.code, symbols={n: i for i, n in enumerate(case.maps)},
+                       helpers=get_assembly_helpers("linux"))
+    kind = KernelProgramType(KERNEL_PROGRAM_TYPES[ContextType(case.program_type)])
+    with KernelMaps(_kernel_maps(case)) as maps:
+        try:
+            with load_program(encode(maps.relocate(program)), kind):
+                return ACCEPT, ""
+        except KernelRejected as rejected:
+            line = kernel_error_line(rejected.log)
+            name = errno.errorcode.get(rejected.errno, str(rejected.errno))
+            return REJECT, f"{name}: {line}" if line else name
+
+
+def load_kernel_verdicts(path: Path = KERNEL_VERDICTS) -> dict[str, tuple[str, str]]:
+    """Return the recorded ``case -> (verdict, error line)``."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
+    return {e["case"]: (e["kernel"], e.get("error", "")) for e in data or []}
+
+
+def record_kernel_verdicts(cases: Iterable[OwnCase], path: Path = KERNEL_VERDICTS) -> None:
+    """Write the live kernel's verdict on every case to ``path``."""
+    release = platform.release()
+    entries = []
+    for case in cases:
+        verdict, error = own_kernel_verdict(case)
+        entries.append({"case": case.name, "kernel": verdict, "error": error})
+    header = (f"# The live kernel's verdict on every case of tests/linux_cases (kernel {release},"
+              "\n# loaded by root). Written by `python benchmarks/linux_verifier_report.py "
+              "--record`.\n")
+    path.write_text(header + yaml.safe_dump(entries, sort_keys=False, width=100),
+                    encoding="utf-8")
+
+
+def runtime_faults(case: OwnCase, folder: Path) -> int:
+    """Return how many runs of ``case`` on the reference runtime fault (probe packets)."""
+    path = folder / "run.yaml"
+    path.write_text(yaml.safe_dump(bundle_of(case), sort_keys=False), encoding="utf-8")
+    report = run_bundle(load_bundle(str(path)))
+    return report.totals.failures
+
+
+@dataclass(frozen=True)
+class OwnRow:
+    """One line of the own-case report."""
+
+    case: str
+    arspec: str
+    kernel: str
+    agreement: str
+    explanation: str
+    kernel_error: str
+    arspec_finding: str
+    #: Runs that faulted on the runtime (only for arspec accept / kernel reject).
+    faults: int = 0
+
+
+def compare_own(cases: Iterable[OwnCase], recorded: Mapping[str, tuple[str, str]],
+                explanations: Iterable[Mapping[str, str]] = ()) -> list[OwnRow]:
+    """Return one row per own case: arspec's verdict against the recorded kernel verdict."""
+    why = {entry["case"]: entry["why"] for entry in explanations}
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="arspec-linux-cases-") as tmp:
+        folder = Path(tmp)
+        for case in cases:
+            kernel, error = recorded.get(case.name, ("-", ""))
+            arspec, finding = own_arspec_verdict(case, folder)
+            faults = 0
+            if arspec == UNKNOWN:
+                agreement, text = UNDECIDED, ""
+            elif arspec == kernel:
+                agreement, text = AGREE, ""
+            else:
+                agreement = DISAGREE
+                text = why.get(case.name, "UNEXPLAINED (add it to "
+                               "tests/linux_verifier_disagreements.yaml)")
+                if arspec == ACCEPT:
+                    faults = runtime_faults(case, folder)
+            rows.append(OwnRow(case.name, arspec, kernel, agreement, text, error, finding,
+                               faults))
+    return rows
+
+
+def own_figures(rows: list[OwnRow]) -> dict[str, int]:
+    """Return the counts the report prints (cases, agree, disagree, undecided, unsound)."""
+    return {
+        "cases": len(rows),
+        "agree": sum(r.agreement == AGREE for r in rows),
+        "disagree": sum(r.agreement == DISAGREE for r in rows),
+        "undecided": sum(r.agreement == UNDECIDED for r in rows),
+        "kernel accept": sum(r.kernel == ACCEPT for r in rows),
+        "kernel reject": sum(r.kernel == REJECT for r in rows),
+        "arspec accept, kernel reject": sum(r.arspec == ACCEPT and r.kernel == REJECT
+                                            for r in rows),
+        "unsound": sum(r.faults > 0 for r in rows),
+    }
+
+
+def own_summary(rows: list[OwnRow]) -> str:
+    """Return the figures: counts, agreement on the cases both decide, per category."""
+    f = own_figures(rows)
+    decided = f["agree"] + f["disagree"]
+    share = 100.0 * f["agree"] / decided if decided else 0.0
+    lines = [f"{f['cases']} own cases: {f['agree']} agree, {f['disagree']} disagree, "
+             f"{f['undecided']} undecided (arspec UNKNOWN); agreement {share:.1f} % of the "
+             f"{decided} cases both sides decide",
+             f"kernel: {f['kernel accept']} accept, {f['kernel reject']} reject; arspec proves "
+             f"{f['arspec accept, kernel reject']} the kernel rejects, of which "
+             f"{f['unsound']} fault on the runtime (must be 0)"]
+    categories = sorted({r.case.split(":")[0] for r in rows})
+    for category in categories:
+        mine = [r for r in rows if r.case.split(":")[0] == category]
+        agree = sum(r.agreement == AGREE for r in mine)
+        decided_here = sum(r.agreement in (AGREE, DISAGREE) for r in mine)
+        lines.append(f"  {category:<20} {len(mine):>3} cases  {agree:>3} agree  "
+                     f"{decided_here - agree:>3} disagree  {len(mine) - decided_here:>3} "
+                     "undecided")
+    return "\n".join(lines)
+
+
+def render_own_text(rows: list[OwnRow]) -> str:
+    """Return the own-case report as an aligned table followed by the figures."""
+    width = max((len(r.case) for r in rows), default=4)
+    lines = [f"{'case':<{width}}  {'arspec':<7}  {'kernel':<6}  {'agreement':<9}  explanation"]
+    for r in rows:
+        text = r.explanation
+        if r.agreement != AGREE:
+            extra = "; ".join(x for x in (f"arspec: {r.arspec_finding}" if r.arspec_finding
+                                          else "", f"kernel: {r.kernel_error}"
+                                          if r.kernel_error else "") if x)
+            text = f"{text} [{extra}]" if text and extra else text or (f"[{extra}]" if extra
+                                                                       else "")
+        lines.append(f"{r.case:<{width}}  {r.arspec:<7}  {r.kernel:<6}  {r.agreement:<9}  "
+                     f"{text}".rstrip())
+    return "\n".join([*lines, own_summary(rows)]) + "\n"
+
+
+def own_disagreements(rows: Iterable[OwnRow]) -> list[tuple[str, str, str]]:
+    """Return ``(case, arspec, kernel)`` of every disagreeing own row, sorted."""
+    return sorted((r.case, r.arspec, r.kernel) for r in rows if r.agreement == DISAGREE)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Print the report (and write it as Markdown when asked); 0 unless bpf(2) is missing."""
+    """Print both reports (and write the corpus one as Markdown when asked).
+
+    Returns 0, or 2 when bpf(2) is missing (nothing to compare with).
+    """
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1] if __doc__ else None)
     parser.add_argument("--markdown", type=Path, help="also write the table as Markdown here")
+    parser.add_argument("--record", action="store_true",
+                        help="rewrite tests/linux_cases/kernel_verdicts.yaml from the kernel")
     args = parser.parse_args(argv)
     available, reason = kernel_available()
     if not available:
         print(f"Linux verifier report skipped: {reason}")
         return 2
+    own = load_own_cases()
+    if args.record:
+        record_kernel_verdicts(own)
     start = time.perf_counter()
     rows = compare(load_cases(), load_explanations())
     print(render_text(rows), end="")
+    print(f"runtime {time.perf_counter() - start:.1f} s\n")
+    start = time.perf_counter()
+    recorded = load_kernel_verdicts()
+    stale = [c.name for c in own if own_kernel_verdict(c) != recorded.get(c.name)]
+    own_rows = compare_own(own, recorded, load_explanations())
+    print(render_own_text(own_rows), end="")
+    print(f"live kernel differs from the recorded verdict on {len(stale)} case(s)"
+          + (f": {stale}" if stale else ""))
     print(f"runtime {time.perf_counter() - start:.1f} s")
     if args.markdown is not None:
         args.markdown.write_text(render_markdown(rows), encoding="utf-8")

@@ -92,6 +92,45 @@ class ValidAccess:
 
 
 @dataclass(frozen=True)
+class ContextAccess:
+    """The program type lets ``size`` bytes at ``reg + offset`` of its context be accessed.
+
+    The rule is :func:`arspec.spec.contexts.get_allowed_field`; ``reg`` must be the
+    context pointer unmodified, and a store must write a scalar.
+    """
+
+    reg: int
+    offset: int
+    size: int
+    write: bool
+    program_type: str
+    message: ClassVar[str] = "Context access not allowed"
+    property: ClassVar[Property] = Property.MEMORY
+
+    def __str__(self) -> str:
+        what = "write" if self.write else "read"
+        return (f"{self.program_type}_ctx_{what}(r{self.reg}{_signed(self.offset)}, "
+                f"width={self.size})")
+
+
+@dataclass(frozen=True)
+class LinuxRule:
+    """A load-time rule of the Linux verifier that a program of a declared type must keep.
+
+    The rules are listed in :data:`arspec.spec.contexts.LINUX_RULES`; breaking one makes
+    no arspec run fault, so the finding is never REFUTED, but nothing is PROVED either.
+    """
+
+    rule: str
+    reg: int
+    message: ClassVar[str] = "Linux would refuse to load this"
+    property: ClassVar[Property] = Property.MEMORY
+
+    def __str__(self) -> str:
+        return f"{self.rule}(r{self.reg})"
+
+
+@dataclass(frozen=True)
 class InitializedStack:
     """The ``size`` stack bytes at ``reg + offset`` were written before this read."""
 
@@ -322,7 +361,8 @@ class TailCallBounded:
 
 
 Assertion: TypeAlias = (
-    Initialized | TypeIsPointer | ValidAccess | InitializedStack | ValidDivisor
+    Initialized | TypeIsPointer | ValidAccess | ContextAccess | LinuxRule | InitializedStack
+    | ValidDivisor
     | NoDivisionOverflow | HelperExists | HelperDeterministic | HelperModelled
     | HelperSucceeds | CallDepthWithin | Supported | StaysInProgram | BoundedLoop | LoopBoundHolds
     | WithinBudget | NotNull | HelperArgument | ReleaseOnce | RecordsReleased | TailCallBounded

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
+from arspec.reference.contexts import CONTEXT_BASE
 from arspec.reference.helpers import HelperContext, HelperRegistry, HelperSpec
 from arspec.reference.instructions import LoadImm64, Pseudo
 from arspec.reference.memory import Memory
@@ -189,7 +190,8 @@ def replay_bundle(executor: BundleExecutor, given: ConcreteInput, objects: dict[
     """
     cfg, profile, facts = executor.cfg, executor.profile, executor.facts
     code = standard_memory(cfg.program, profile).region(PROGRAM_BASE)
-    memory = Memory()
+    context = executor.program_context
+    memory = Memory() if context is None else context.replay_memory(given.data)
     memory.add_region(PROGRAM_REGION, code, writable=False)
     memory.add_region(STACK_REGION, bytearray(profile.stack_size), writable=True)
     if profile.has_heap:
@@ -359,6 +361,8 @@ def replay_bundle(executor: BundleExecutor, given: ConcreteInput, objects: dict[
 
 def _entry_registers(executor: BundleExecutor, given: ConcreteInput) -> tuple[int, ...]:
     kind = executor.entry.kind
+    if executor.program_context is not None:
+        return (CONTEXT_BASE,)
     if kind in ("input", "record"):
         return (INPUT_BASE, len(given.data))
     if kind == "async":

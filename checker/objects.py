@@ -629,6 +629,20 @@ class BundleExecutor(Executor):
         self.require(pc, HelperArgument(row.name, reg, f"a pointer to a map value's bpf_{what}"),
                      state, z.not_(ok), None)
 
+    def arg_same_map(self, pc: int, row: HelperDef, state: State) -> None:
+        """Require r2 to be the map whose value holds r1's timer or work item.
+
+        The runtime faults otherwise (and Linux rejects it); the finding stays a policy one.
+        """
+        from arspec.reference.runtime_helpers import get_map_handle
+        region = z.extract(63, 32, state.regs[1].value)
+        handle = state.regs[2].value
+        other = [z.and_(z.eq(region, z.const(o.region, 32)),
+                        z.not_(z.eq(handle, z.const(get_map_handle(o.map_index)))))
+                 for o in self.objects.values() if o.map_index is not None]
+        self.require(pc, HelperArgument(row.name, 2, "the map holding r1's value"), state,
+                     z.or_(*other), None)
+
     def arg_function(self, pc: int, row: HelperDef, state: State, reg: int) -> None:
         """Require a code address; record the callback edge when it is a literal."""
         value = self.read(pc, state, reg).value
@@ -721,9 +735,10 @@ class BundleExecutor(Executor):
             self.write_buffer(state, 2, size, key, z.eq(result, z.const(0)))
         elif name in ("bpf_trace_printk", "bpf_map_push_elem"):
             pass  # they only read their (checked) buffer
-        elif name in ("bpf_timer_init", "bpf_timer_start", "bpf_timer_cancel",
-                      "bpf_timer_set_callback", "bpf_wq_init", "bpf_wq_set_callback",
-                      "bpf_wq_start"):
+        elif name in ("bpf_timer_init", "bpf_wq_init"):
+            self.arg_same_map(pc, row, state)
+        elif name in ("bpf_timer_start", "bpf_timer_cancel", "bpf_timer_set_callback",
+                      "bpf_wq_set_callback", "bpf_wq_start"):
             pass
         elif name == "bpf_tail_call":
             out = self.tail_call(pc, key, result, maps[2], state)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from arspec.reference.contexts import CONTEXT_BASE, ProgramContext, execute_in_context
 from arspec.reference.helpers import HelperContext, HelperRegistry, HelperSpec
 from arspec.reference.instructions import (
     Alu,
@@ -57,6 +58,7 @@ from . import solver as z
 from .assertions import (
     Assertion,
     CallDepthWithin,
+    ContextAccess,
     HelperDeterministic,
     HelperExists,
     HelperSucceeds,
@@ -74,6 +76,7 @@ from .verdict import Counterexample
 EXPECTED_FAULTS: dict[type, tuple[type[ExecutionFault], ...]] = {
     TypeIsPointer: (MemoryFault,),
     ValidAccess: (MemoryFault,),
+    ContextAccess: (MemoryFault,),
     ValidDivisor: (DivisionByZero,),
     NoDivisionOverflow: (DivisionOverflow,),
     CallDepthWithin: (CallDepthExceeded,),
@@ -259,8 +262,12 @@ class ReplayOutcome:
 
 def run_concrete(cfg: ControlFlow, profile: Profile, registry: HelperRegistry,
                  given: ConcreteInput, *, compute_limit: int,
-                 detect_repeat: bool = False) -> ReplayOutcome:
-    """Run the program on ``given`` with helper results taken from it."""
+                 detect_repeat: bool = False,
+                 context: ProgramContext | None = None) -> ReplayOutcome:
+    """Run the program on ``given`` with helper results taken from it.
+
+    With a ``context`` the program runs in it, ``given.data`` being the packet.
+    """
     tracker = InstanceTracker(cfg)
     detector = RepeatDetector(control_registers(cfg.program))
     returns: list[tuple[int, int]] = []
@@ -277,8 +284,13 @@ def run_concrete(cfg: ControlFlow, profile: Profile, registry: HelperRegistry,
 
     stubs = HelperRegistry(tuple(stub(spec) for spec in registry))
     tracers = Tracers(tracker, detector) if detect_repeat else Tracers(tracker)
-    result = execute(cfg.program, profile=profile, memory=given.data, helpers=stubs,
-                     compute_limit=compute_limit, tracer=tracers, engine="interpreter")
+    if context is not None:
+        result = execute_in_context(cfg.program, context, packet=given.data, profile=profile,
+                                    helpers=stubs, compute_limit=compute_limit,
+                                    tracer=tracers, engine="interpreter")
+    else:
+        result = execute(cfg.program, profile=profile, memory=given.data, helpers=stubs,
+                         compute_limit=compute_limit, tracer=tracers, engine="interpreter")
     return ReplayOutcome(result.fault, result.compute_units, tuple(returns),
                          detector.repeat_pc)
 
@@ -298,11 +310,11 @@ def confirms(assertion: Assertion | None, pc: int, outcome: ReplayOutcome) -> bo
 
 
 def counterexample(given: ConcreteInput, profile: Profile, outcome: ReplayOutcome,
-                   replayed: bool) -> Counterexample:
-    """Package a replayed input as a :class:`Counterexample`."""
+                   replayed: bool, *, context: ProgramContext | None = None) -> Counterexample:
+    """Package a replayed input as a :class:`Counterexample` (r1 the context when given)."""
     registers = [0] * 11
-    registers[1] = INPUT_BASE
-    registers[2] = len(given.data)
+    registers[1] = INPUT_BASE if context is None else CONTEXT_BASE
+    registers[2] = len(given.data) if context is None else 0
     registers[10] = STACK_BASE + profile.stack_frame_size
     return Counterexample(tuple(registers), given.data, outcome.helper_returns,
                           outcome.describe(), replayed, outcome.compute_units)

@@ -85,6 +85,7 @@ from .assertions import (
     assertions_for,
 )
 from .cfg import ControlFlow, Function, Loop, TimeLimitReached
+from .contexts import ContextModel
 from .symstate import (
     FUNCREF,
     HAVOC,
@@ -154,6 +155,8 @@ class Executor:
         #: Kinds a load or store may go through, and kinds pointer arithmetic keeps.
         self.deref_kinds: tuple[int, ...] = (STACK, INPUT)
         self.arith_kinds: tuple[int, ...] = (STACK, INPUT)
+        #: The declared program type's context behind r1 (``None``: the plain input).
+        self.program_context: ContextModel | None = None
 
     # -- entry ----------------------------------------------------------------------------
 
@@ -173,6 +176,8 @@ class Executor:
     def run(self) -> None:
         """Execute the program from pc 0, collecting findings and exit states."""
         state = self.initial_state()
+        if self.program_context is not None:
+            self.program_context.enter(self, state)
         self.run_function(self.cfg.entry, state, ())
 
     def fresh(self, prefix: str, width: int = 64) -> Any:
@@ -414,6 +419,8 @@ class Executor:
 
     def exec_alu(self, pc: int, insn: Alu, state: State) -> None:
         """Execute ``dst = dst <op> src``, checking divisors where division faults."""
+        if self.program_context is not None:
+            self.program_context.check_alu(self, pc, insn, state)
         src = self.operand(pc, state, insn.src, insn.is64)
         dst = state.regs[insn.dst] if insn.op is AluOp.MOV else self.read(pc, state, insn.dst)
         if self.profile.division_faults and insn.op in (AluOp.DIV, AluOp.SDIV, AluOp.MOD,
@@ -432,6 +439,9 @@ class Executor:
 
     def exec_memory(self, pc: int, insn: Load | Store | Atomic, state: State) -> None:
         """Execute a load, store or atomic read-modify-write."""
+        if self.program_context is not None \
+                and self.program_context.exec_memory(self, pc, insn, state):
+            return
         if isinstance(insn, Load):
             address = self.access(pc, state, insn.src, insn.offset, insn.size, write=False)
             value, init = self.load_bytes(state, address, insn.size)
@@ -558,6 +568,8 @@ class Executor:
                 self.on_exit(pc, state)
             return [], state
         if isinstance(insn, Call):
+            if self.program_context is not None:
+                self.program_context.check_call(self, pc, insn, state)
             self.exec_call(pc, insn, state, ctx, iters)
         elif isinstance(insn, CallLocal):
             self.exec_local_call(pc, state, ctx, iters)

@@ -15,6 +15,7 @@ on the VM with the predicted outcome. Everything else is ``UNKNOWN``.
 
 from __future__ import annotations
 
+from arspec.reference.contexts import ProgramContext
 from arspec.reference.helpers import HelperRegistry, test_helpers
 from arspec.reference.instructions import Program
 from arspec.reference.load_checks import ProgramRejected, check_program
@@ -24,6 +25,7 @@ from arspec.spec.errors import CallDepthExceeded, InstructionLimit, SolverError
 from . import solver as z
 from .assertions import BoundedLoop, CallDepthWithin, WithinBudget
 from .cfg import ControlFlow, build_cfg
+from .contexts import ContextModel
 from .replay import (
     REPLAY_LIMIT,
     ConcreteInput,
@@ -47,7 +49,9 @@ _BLOCKING: dict[str, Property] = {
 APPROXIMATE = "approximate counterexample (havocked state)"
 
 
-def _probe_inputs(max_input: int) -> list[ConcreteInput]:
+def _probe_inputs(max_input: int, context: ProgramContext | None) -> list[ConcreteInput]:
+    if context is not None and not context.layout.has_packet:
+        return [ConcreteInput(b"", {})]
     return [ConcreteInput(b"", {}), ConcreteInput(bytes(max_input), {}),
             ConcreteInput(b"\xff" * max_input, {})]
 
@@ -69,7 +73,8 @@ def _structural(report: Report, cfg: ControlFlow) -> bool:
 
 
 def _finding_from_raw(report: Report, raw: RawFinding, executor: Executor, cfg: ControlFlow,
-                      profile: Profile, registry: HelperRegistry, budget: int) -> Finding:
+                      profile: Profile, registry: HelperRegistry, budget: int,
+                      context: ProgramContext | None = None) -> Finding:
     message, assertion = raw.assertion.message, str(raw.assertion)
     prop = raw.assertion.property
     if not raw.fault or raw.model is None:
@@ -78,9 +83,9 @@ def _finding_from_raw(report: Report, raw: RawFinding, executor: Executor, cfg: 
     given = concrete_input(raw.model, executor.inputs)
     # A run stops at its budget: a fault predicted beyond it never happens.
     outcome = run_concrete(cfg, profile, registry, given,
-                           compute_limit=min(budget, REPLAY_LIMIT))
+                           compute_limit=min(budget, REPLAY_LIMIT), context=context)
     ok = confirms(raw.assertion, raw.pc, outcome)
-    cx = counterexample(given, profile, outcome, ok)
+    cx = counterexample(given, profile, outcome, ok, context=context)
     if ok:
         return Finding(report.program, raw.pc, prop, message, assertion, Verdict.REFUTED, cx)
     what = "counterexample" if raw.exact else APPROXIMATE
@@ -89,20 +94,22 @@ def _finding_from_raw(report: Report, raw: RawFinding, executor: Executor, cfg: 
 
 
 def _probe(report: Report, cfg: ControlFlow, profile: Profile, registry: HelperRegistry,
-           budget: int, max_input: int, headers: list[int]) -> None:
+           budget: int, max_input: int, headers: list[int],
+           context: ProgramContext | None = None) -> None:
     """Run fixed inputs concretely to refute termination or compute when no bound exists."""
-    for given in _probe_inputs(max_input):
+    for given in _probe_inputs(max_input, context):
         outcome = run_concrete(cfg, profile, registry, given, compute_limit=budget,
-                               detect_repeat=True)
+                               detect_repeat=True, context=context)
         if isinstance(outcome.fault, CallDepthExceeded):
             report.add(Finding(report.program, outcome.fault.pc, Property.CONTROL,
                                CallDepthWithin.message,
                                str(CallDepthWithin(profile.max_frames + 1, profile.max_frames)),
-                               Verdict.REFUTED, counterexample(given, profile, outcome, True)))
+                               Verdict.REFUTED,
+                               counterexample(given, profile, outcome, True, context=context)))
             return
         if not isinstance(outcome.fault, InstructionLimit):
             continue
-        cx = counterexample(given, profile, outcome, True)
+        cx = counterexample(given, profile, outcome, True, context=context)
         report.add(Finding(report.program, outcome.fault.pc, Property.COMPUTE,
                            WithinBudget.message, str(WithinBudget(budget)), Verdict.REFUTED,
                            cx))
@@ -116,7 +123,8 @@ def _probe(report: Report, cfg: ControlFlow, profile: Profile, registry: HelperR
 
 
 def _compute(report: Report, executor: Executor, cfg: ControlFlow, profile: Profile,
-             registry: HelperRegistry, budget: int) -> None:
+             registry: HelperRegistry, budget: int,
+             context: ProgramContext | None = None) -> None:
     """Check the budget over every terminal point and compute the worst case."""
     session = executor.session
     if report.verdict(Property.COMPUTE) is Verdict.REFUTED:
@@ -138,12 +146,13 @@ def _compute(report: Report, executor: Executor, cfg: ControlFlow, profile: Prof
                            str(WithinBudget(budget)), note=note))
         return
     given = concrete_input(model, executor.inputs)
-    outcome = run_concrete(cfg, profile, registry, given, compute_limit=budget)
+    outcome = run_concrete(cfg, profile, registry, given, compute_limit=budget,
+                           context=context)
     ok = confirms(None, 0, outcome)
     pc = outcome.fault.pc if outcome.fault is not None else 0
     report.add(Finding(report.program, pc, Property.COMPUTE, WithinBudget.message,
                        str(WithinBudget(budget)), Verdict.REFUTED if ok else Verdict.UNKNOWN,
-                       counterexample(given, profile, outcome, ok),
+                       counterexample(given, profile, outcome, ok, context=context),
                        note="" if ok else
                        f"counterexample did not replay: {outcome.describe()}"))
 
@@ -151,7 +160,8 @@ def _compute(report: Report, executor: Executor, cfg: ControlFlow, profile: Prof
 def verify_program(program: Program, *, profile: Profile = LINUX, name: str = "prog",
                    budget: int = 200_000, max_input: int = 64, rlimit: int = 20_000_000,
                    timeout: float = 30.0, helpers: HelperRegistry | None = None,
-                   unroll_limit: int = 20_000) -> Report:
+                   unroll_limit: int = 20_000,
+                   context: ProgramContext | None = None) -> Report:
     """Verify ``program`` and return a report with a verdict per property.
 
     Parameters
@@ -174,6 +184,9 @@ def verify_program(program: Program, *, profile: Profile = LINUX, name: str = "p
         Helpers reachable by ``call``; the conformance test helpers when omitted.
     unroll_limit
         Largest number of instruction copies one loop may be unrolled into.
+    context
+        The declared program type's context behind ``r1`` (:mod:`~arspec.checker.contexts`);
+        ``None`` for the plain input (``r1`` the input, ``r2`` its length).
 
     Returns
     -------
@@ -197,23 +210,26 @@ def verify_program(program: Program, *, profile: Profile = LINUX, name: str = "p
     report.unreachable = list(cfg.unreachable)
     if _structural(report, cfg):
         headers = sorted(h for f in cfg.functions.values() for h in f.loops)
-        _probe(report, cfg, profile, registry, budget, max_input, headers)
+        _probe(report, cfg, profile, registry, budget, max_input, headers, context)
         report.notes.append("symbolic execution skipped: unsupported control flow")
         return _finish(report)
     session = z.Session(z.SolverConfig(rlimit=rlimit, timeout_ms=int(timeout * 1000)))
     executor = Executor(cfg, profile, session, helpers=registry, max_input=max_input,
                         unroll_limit=unroll_limit)
+    if context is not None:
+        executor.program_context = ContextModel(context)
     try:
         executor.run()
     except SolverError as exc:
         report.notes.append(f"solver error: {exc}")
         return _finish(report)
     for raw in executor.findings:
-        report.add(_finding_from_raw(report, raw, executor, cfg, profile, registry, budget))
+        report.add(_finding_from_raw(report, raw, executor, cfg, profile, registry, budget,
+                                     context))
     unbounded = sorted(h for h, s in executor.loops.items() if not s.ranked)
     if unbounded:
-        _probe(report, cfg, profile, registry, budget, max_input, unbounded)
-    _compute(report, executor, cfg, profile, registry, budget)
+        _probe(report, cfg, profile, registry, budget, max_input, unbounded, context)
+    _compute(report, executor, cfg, profile, registry, budget, context)
     if not executor.incomplete:
         report.checked = set(Property)
     for _header, summary in sorted(executor.loops.items()):

@@ -78,6 +78,7 @@ from typing import Any, Final
 
 import networkx as nx
 
+from arspec.reference.contexts import ProgramContext, get_bundle_context
 from arspec.reference.instructions import Program
 from arspec.reference.load_checks import ProgramRejected, check_program
 from arspec.reference.profiles import Profile, get_profile
@@ -104,6 +105,7 @@ from .bundle_replay import (
     replay_bundle_model,
 )
 from .cfg import build_cfg
+from .contexts import ContextModel
 from .objects import (
     PER_CPU_HELPERS,
     BundleContext,
@@ -241,6 +243,8 @@ class _EntryRun:
         self.replay_limit = min(budget, REPLAY_LIMIT)
         #: The deadline passed while this entry was executed: nothing of it is known.
         self.timed_out = False
+        #: The program type's context behind r1 (``None``: the hook's entry registers).
+        self.program_context: ProgramContext | None = None
 
     def run(self, pc: int, entry: EntryKind) -> None:
         """Execute the entry symbolically, replay what can fail, check the budget.
@@ -288,6 +292,8 @@ class _EntryRun:
         executor = BundleExecutor(cfg, self.profile, session, context=self.context,
                                   entry=entry)
         executor.deadline = self.deadline
+        if self.program_context is not None:
+            executor.program_context = ContextModel(self.program_context)
         self.phase = ("executing the entry symbolically", Property.MEMORY)
         try:
             executor.run()
@@ -306,7 +312,9 @@ class _EntryRun:
         self.phase = ("replaying per-CPU values", Property.DETERMINISM)
         self.per_cpu_maps(executor, pc)
         self.composed = None
-        if any(isinstance(f.assertion, HelperDeterministic) for f in executor.findings):
+        # Self-composition does not model a program type's context: no proof from it there.
+        if self.program_context is None and any(
+                isinstance(f.assertion, HelperDeterministic) for f in executor.findings):
             self.phase = ("composing the entry with itself", Property.DETERMINISM)
             try:
                 self.composed = self_compose(cfg, self.profile, session, context=self.context,
@@ -675,6 +683,8 @@ def verify_bundle(path: str, *, timeout: float = 30.0,
             continue
         run = _EntryRun(lp, context, profile, result.report, budget=result.report.budget,
                         rlimit=rlimit, timeout=timeout, deadline=deadline)
+        if entry.kind == "input" and pc == 0:
+            run.program_context = get_bundle_context(bundle, name)
         run.run(pc, entry)
         result.skipped = result.skipped or run.timed_out
         runs[name].append(run)

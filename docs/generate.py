@@ -611,6 +611,34 @@ def render_profiles() -> str:
 # --------------------------------------------------------------------------- writers
 
 
+def _sizes(sizes: frozenset[int]) -> str:
+    return ", ".join(str(n) for n in sorted(sizes)) or "-"
+
+
+def render_contexts() -> str:
+    """Return the context layout and access rule of every program type, and Linux's rules."""
+    from arspec.spec import contexts as c
+
+    lines: list[str] = []
+    for program_type in c.ProgramType:
+        layout = c.get_context_layout(program_type)
+        size = (f"{layout.size} bytes" if program_type is not c.ProgramType.TRACING else
+                f"``context_size`` bytes (default {c.DEFAULT_RAW_CONTEXT})")
+        lines += heading(f"``{program_type.value}``", "-")
+        lines += [f"Context: {size}; kernel program type "
+                  f"{c.KERNEL_PROGRAM_TYPES[program_type]}; "
+                  + ("a packet." if layout.has_packet else "no packet."), ""]
+        rows = [[literal(f.name), str(f.offset), str(f.size), f.kind.value, _sizes(f.reads),
+                 _sizes(f.writes)] for f in layout.fields]
+        lines += list_table(["field", "offset", "bytes", "yields", "read sizes",
+                             "write sizes"], rows)
+    lines += heading("Linux's other load-time rules", "-")
+    lines += ["Kept by every program that declares a type (policy findings, never REFUTED).", ""]
+    lines += list_table(["rule", "what it says"],
+                        [[literal(name), rst_text(text)] for name, text in c.LINUX_RULES.items()])
+    return "\n".join(lines)
+
+
 def generated_fragments(root: Path) -> dict[str, str]:
     """Return every generated fragment by file name."""
     return {
@@ -625,6 +653,7 @@ def generated_fragments(root: Path) -> dict[str, str]:
         "departures.inc": render_marked(DEPARTURE_MARKER),
         "choices.inc": render_marked(CHOICE_MARKER),
         "profiles.inc": render_profiles(),
+        "contexts.inc": render_contexts(),
     }
 
 

@@ -70,6 +70,9 @@ class ProgramType(IntEnum):
     """Values of ``enum bpf_prog_type`` that the tests load."""
 
     SOCKET_FILTER = 1
+    KPROBE = 2
+    SCHED_CLS = 3
+    XDP = 6
 
 
 class KernelRejected(VerifierRejection):

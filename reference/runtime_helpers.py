@@ -76,6 +76,7 @@ from arspec.spec.types import (
 )
 from arspec.spec.workqueue import process_wq_init, process_wq_set_callback, process_wq_start
 
+from .contexts import enter_bundle_context
 from .helpers import HelperContext, HelperRegistry, HelperSpec
 from .instructions import LoadImm64, Pseudo
 from .memory import Memory
@@ -215,6 +216,11 @@ class Invocation:
             assert item.record is not None
             record = self.memory.allocate_region(bytearray(item.record), writable=False)
             return record, len(item.record)
+        entered = enter_bundle_context(self.runtime.bundle, self.item.prog, self.state.slot,
+                                       self.memory)
+        if entered is not None:
+            self.memory, args = entered
+            return args
         return INPUT_BASE, 0
 
     # ------------------------------------------------------------------ resolving values

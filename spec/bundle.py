@@ -47,7 +47,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, Any, Literal, NoReturn, Self
+from typing import Annotated, Any, Final, Literal, NoReturn, Self
 
 from pydantic import (
     BaseModel,
@@ -62,6 +62,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+
+from .contexts import DEFAULT_RAW_CONTEXT, MAX_PACKET_SIZE, MAX_RAW_CONTEXT, ProgramType
 
 #: The only ``arspec:`` format version this code reads.
 FORMAT_VERSION = 1
@@ -631,6 +633,10 @@ Hook = Annotated[
 # --------------------------------------------------------------------------- programs
 
 
+#: Hooks a program with a ``program_type`` may run on (its entry gets the context).
+CONTEXT_HOOKS: Final = ("startup", "every", "watch")
+
+
 class Program(_Model):
     """A program: its code (exactly one of ``code``, ``hex``, ``elf``) and its hook."""
 
@@ -649,6 +655,14 @@ class Program(_Model):
     functions: Mapping[Name, PcOrLabel] = Field(
         default_factory=dict,
         description="Named callback entry points (pc or label) for timers, wq and bpf_loop.")
+    program_type: ProgramType | None = Field(
+        default=None, strict=False,
+        description="Linux program type (linux profile): r1 is its context instead of the "
+                    "input; socket_filter, sched_cls, xdp or tracing.")
+    context_size: int | None = Field(
+        default=None, ge=1, le=MAX_RAW_CONTEXT,
+        description=f"Bytes of a tracing program's read-only raw context (default "
+                    f"{DEFAULT_RAW_CONTEXT}).")
 
     @model_validator(mode="after")
     def _one_source(self) -> Self:
@@ -661,6 +675,11 @@ class Program(_Model):
             _rule("`section` is only meaningful with `elf`", "section")
         if self.hex is not None and (not self.hex or len(self.hex) % 8):
             _rule(f"bytecode has {len(self.hex)} bytes, not a positive multiple of 8", "hex")
+        if self.context_size is not None and self.program_type is not ProgramType.TRACING:
+            _rule("`context_size` is only for program_type tracing", "context_size")
+        if self.program_type is not None and self.hook.on not in CONTEXT_HOOKS:
+            _rule(f"a program of type {self.program_type.value} runs on a "
+                  f"{', '.join(CONTEXT_HOOKS)} hook, not {self.hook.on}", "program_type")
         return self
 
 
@@ -720,6 +739,14 @@ class Domain(_Model):
         return slots
 
 
+class Packet(_Model):
+    """The packet (or a tracing program's raw context) of one program's runs in one slot."""
+
+    slot: int = Field(ge=0, le=MAX_SLOTS, description="Slot whose runs of it get the bytes.")
+    hex: HexBytes = Field(description=f"The packet (at most {MAX_PACKET_SIZE} bytes), or a "
+                                      "tracing program's raw context.")
+
+
 class Scenario(_Model):
     """A concrete run: its length and the outside world's writes."""
 
@@ -730,6 +757,10 @@ class Scenario(_Model):
     domains: Mapping[DomainKey, Domain] = Field(
         default_factory=dict,
         description="Explorer choices per `account.field`: values and slots.")
+    packets: Mapping[Name, list[Packet]] = Field(
+        default_factory=dict,
+        description="Packets by program (one with a `program_type`) and slot; its other runs "
+                    "get an empty packet (a zero raw context).")
 
 
 # --------------------------------------------------------------------------- properties
@@ -952,6 +983,8 @@ class Bundle(_Model):
         callees = {name for m in self.maps.values() for name in m.entries.values()}
         for name, prog in self.programs.items():
             at = ("programs", name)
+            if prog.program_type is not None and self.profile is not Profile.LINUX:
+                _rule("a program_type needs profile linux", *at, "program_type")
             if prog.budget is not None and prog.budget > self.budgets.per_invocation:
                 _rule(f"budget {prog.budget} exceeds budgets.per_invocation "
                       f"({self.budgets.per_invocation})", *at, "budget")
@@ -973,6 +1006,32 @@ class Bundle(_Model):
                 if not any(getattr(m, which) is not None for m in self.maps.values()):
                     _rule(f"program '{name}' runs only as a {which} callback but no map value "
                           f"holds a {which}", *at, "hook")
+
+    def _check_packets(self) -> None:
+        for name, packets in self.scenario.packets.items():
+            prog = self.programs.get(name)
+            if prog is None:
+                _rule(f"program '{name}' is not declared", "scenario", "packets", name)
+            if prog.program_type is None:
+                _rule(f"program '{name}' has no program_type", "scenario", "packets", name)
+            self._check_program_packets(prog, packets, ("scenario", "packets", name))
+
+    def _check_program_packets(self, prog: Program, packets: list[Packet],
+                               where: tuple[str, ...]) -> None:
+        seen: set[int] = set()
+        for i, packet in enumerate(packets):
+            at: tuple[str | int, ...] = (*where, i)
+            if packet.slot >= self.scenario.slots:
+                _rule(f"slot {packet.slot} is past the run (scenario.slots = "
+                      f"{self.scenario.slots})", *at, "slot")
+            limit = (prog.context_size or DEFAULT_RAW_CONTEXT
+                     if prog.program_type is ProgramType.TRACING else MAX_PACKET_SIZE)
+            if len(packet.hex) > limit:
+                _rule(f"{len(packet.hex)} bytes exceed the {limit} a "
+                      f"{prog.program_type} program takes", *at, "hex")
+            if packet.slot in seen:
+                _rule(f"a second packet in slot {packet.slot}", *at, "slot")
+            seen.add(packet.slot)
 
     def _check_watch(self, hook: WatchHook, at: tuple[str | int, ...]) -> None:
         account = self.accounts.get(hook.account)
@@ -1009,6 +1068,7 @@ class Bundle(_Model):
 
     def _check_scenario(self) -> None:
         end = self.scenario.slots
+        self._check_packets()
         for i, write in enumerate(self.scenario.writes):
             at: tuple[str | int, ...] = ("scenario", "writes", i)
             if write.slot >= end:

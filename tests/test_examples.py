@@ -103,7 +103,9 @@ def test_the_tour_is_complete() -> None:
 def test_example_loads(name: str) -> None:
     bundle = bundle_of(name)
     assert bundle.name is not None
-    assert bundle.profile.value == "solana"
+    # Programs written for a Linux program type need the linux profile; the rest is solana.
+    typed = any(p.program_type is not None for p in bundle.programs.values())
+    assert bundle.profile.value == ("linux" if typed else "solana")
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
