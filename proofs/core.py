@@ -439,11 +439,15 @@ def mutated_spec(mutation: Mutation) -> Iterator[None]:
 
 @dataclass(frozen=True)
 class Replay:
-    """A twin's counterexample run on the executable spec, with and without the mutation."""
+    """A twin's counterexample run on the executable spec, with and without the mutation.
+
+    ``post_spec`` is ``None`` when the real spec refuses the step (one of its ``assert``
+    preconditions fails: the mutation let the step happen).
+    """
 
     twin: str
     post_mutated: Values
-    post_spec: Values
+    post_spec: Values | None
     violated: bool
     spec_holds: bool
 
@@ -453,15 +457,20 @@ def replay_twin(system: System, twin: Twin, cex: Counterexample, *,
     """Run the mutated spec function on the counterexample's pre-state.
 
     ``violated`` says whether the mutated spec reaches a state breaking the claim (or the
-    invariant), ``spec_holds`` whether the real spec, from the same pre-state, keeps both.
+    invariant); ``spec_holds`` whether the real spec, from the same pre-state, refuses the
+    step or keeps both.
     """
     claim = system.claim(twin.claim)
     if cex.obligation == "initial":
         raise ValueError(f"{twin.name}: an initial-state counterexample has no step to replay")
     with mutated_spec(twin.mutation):
         post_mutated = system.execute(cex.obligation, cex.consts, cex.pre, cex.params)
-    post_spec = system.execute(cex.obligation, cex.consts, cex.pre, cex.params)
+    post_spec: Values | None
+    try:
+        post_spec = system.execute(cex.obligation, cex.consts, cex.pre, cex.params)
+    except AssertionError:
+        post_spec = None
     return Replay(
         twin=twin.name, post_mutated=post_mutated, post_spec=post_spec,
         violated=not holds(system, claim, cex, post_mutated, config=config),
-        spec_holds=holds(system, claim, cex, post_spec, config=config))
+        spec_holds=post_spec is None or holds(system, claim, cex, post_spec, config=config))
