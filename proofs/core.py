@@ -378,11 +378,12 @@ def is_invariant_state(system: System, consts: Values, state: Values, *,
 
 
 def run_transition(system: System, name: str, consts: Values, pre: Values, params: Values, *,
-                   config: SolverConfig | None = None) -> Values:
+                   config: SolverConfig | None = None) -> Values | None:
     """Return the one post-state the encoded transition gives to concrete inputs.
 
-    Raises :class:`SolverError` when the relation allows no post-state (the inputs are
-    outside the transition's domain) or more than one (the encoding is not a function).
+    Returns ``None`` when the relation allows no post-state (the inputs are outside the
+    transition's domain); raises :class:`SolverError` when it allows more than one (the
+    encoding is not a function) or the solver cannot tell.
     """
     config = config or SolverConfig()
     t = system.transition(name)
@@ -392,8 +393,10 @@ def run_transition(system: System, name: str, consts: Values, pre: Values, param
     post = make_vars(system.state, "post")
     relation = t.relation(k, before, args, post)
     answer, model, reason = L.solve([relation], config)
+    if answer is L.Answer.UNSAT:
+        return None
     if answer is not L.Answer.SAT or model is None:
-        raise SolverError(f"{system.name}.{name}: no post-state ({answer.value} {reason})")
+        raise SolverError(f"{system.name}.{name}: the solver gave up ({reason})")
     span = system.span(post) if system.span else None
     found = read_values(model, system.state, post, span)
     again, _, _ = L.solve([relation, _differs(system.state, post, found)], config)
