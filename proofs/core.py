@@ -30,7 +30,7 @@ import textwrap
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from arspec.checker.solver import SolverConfig
@@ -43,6 +43,8 @@ from .logic import Term, Value
 Sort = Literal["int", "bool", "int_array", "bool_array"]
 Vars = Mapping[str, Term]
 Values = dict[str, Value]
+#: The lighter query of an obligation gets this fraction of the rlimit (1 / LIGHT_SHARE).
+LIGHT_SHARE = 10
 #: Entries of an array shown in a counterexample at most.
 MAX_SHOWN_ENTRIES = 64
 
@@ -256,34 +258,41 @@ def _differs(signature: Signature, terms: Vars, values: Values) -> Term:
 
 def _obligations(system: System, claim: Claim,
                  override: Mapping[str, Callable[[Vars, Vars, Vars, Vars], Term]]
-                 ) -> Iterator[tuple[str, Vars, Vars, Vars, Vars, list[Term]]]:
-    """Yield each proof obligation: a name and a query that must be unsatisfiable.
+                 ) -> Iterator[tuple[str, Vars, Vars, Vars, Vars, list[Term], list[Term]]]:
+    """Yield each proof obligation: a name, a query that must be unsatisfiable and a lighter one.
 
     Per transition, each conjunct of the invariant and then of the claim is asked on its
-    own (small queries keep quantifier instantiation cheap).
+    own (small queries keep quantifier instantiation cheap). The lighter query drops the
+    quantified conjuncts of the pre-state's invariant: fewer hypotheses, so when it is
+    unsatisfiable so is the full query.
     """
     k = make_vars(system.consts, "k")
     s = make_vars(system.state, "s")
     base = [system.limits(k), system.initial(k, s)]
-    yield "initial", k, s, {}, {}, [*base, L.not_(system.invariant(k, s))]
+    query = [*base, L.not_(system.invariant(k, s))]
+    yield "initial", k, s, {}, {}, query, query
     if claim.state is not None:
-        yield "initial", k, s, {}, {}, [*base, L.not_(claim.state(k, s))]
+        query = [*base, L.not_(claim.state(k, s))]
+        yield "initial", k, s, {}, {}, query, query
     for t in system.transitions:
         pre = make_vars(system.state, "pre")
         post = make_vars(system.state, "post")
         params = make_vars(t.params, t.name)
         relation = override.get(t.name, t.relation)
-        step = [system.limits(k), system.invariant(k, pre), relation(k, pre, params, post)]
+        before = L.conjuncts(system.invariant(k, pre))
+        step = [system.limits(k), *before, relation(k, pre, params, post)]
+        light = [system.limits(k), *(p for p in before if not L.is_quantified(p)),
+                 relation(k, pre, params, post)]
         after = system.invariant(k, post)
         for part in L.conjuncts(after):
-            yield t.name, k, pre, params, post, [*step, L.not_(part)]
+            yield t.name, k, pre, params, post, [*step, L.not_(part)], [*light, L.not_(part)]
         goals = []
         if claim.state is not None:
             goals += L.conjuncts(claim.state(k, post))
         if claim.step is not None:
             goals += L.conjuncts(claim.step(k, t.name, pre, params, post))
         for part in goals:
-            yield t.name, k, pre, params, post, [*step, L.not_(part)]
+            yield t.name, k, pre, params, post, [*step, L.not_(part)], [*light, L.not_(part)]
 
 
 def _counterexample(system: System, model: L.Model, name: str, k: Vars, pre: Vars,
@@ -307,8 +316,13 @@ def prove_claim(system: System, claim: Claim, *, config: SolverConfig | None = N
     started = time.perf_counter()
     count = 0
     unknown = ""
-    for name, k, pre, params, post, query in _obligations(system, claim, override or {}):
+    light_config = replace(config, rlimit=max(1, config.rlimit // LIGHT_SHARE))
+    for name, k, pre, params, post, query, light in _obligations(system, claim, override or {}):
         count += 1
+        if light is not query:
+            answer, _, _ = L.solve(light, light_config)
+            if answer is L.Answer.UNSAT:
+                continue
         answer, model, reason = L.solve(query, config)
         if answer is L.Answer.UNKNOWN:
             unknown = unknown or f"{name}: solver gave up ({reason})"

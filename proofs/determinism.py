@@ -42,6 +42,8 @@ STATE: Final = tuple(f for c in COPIES for f in (
     Field(f"{c}_data", "int_array"), Field(f"{c}_written", "bool_array"),
     *bools(f"{c}_present"), *ints(f"{c}_depth")))
 WRITE: Final = ints("offset", "width", "value")
+#: Account bytes a counterexample shows.
+SHOWN: Final = 16
 
 
 def limits(k: Vars) -> Term:
@@ -196,7 +198,8 @@ def _config(writes: list[tuple[int, int, int]]) -> S.RuntimeConfig:
 
 def _read(state: RuntimeState, c: str, size: int) -> Values:
     data = state.accounts.accounts[ACCOUNT].data
-    return {f"{c}_data": {i: data[i] for i in range(max(size, len(data)))},
+    shown = max(SHOWN, len(data))
+    return {f"{c}_data": {i: data[i] if i < len(data) else 0 for i in range(shown)},
             f"{c}_written": {int(k.rsplit(".f", 1)[1]): True for k in state.domains_written},
             f"{c}_present": ACCOUNT in state.writer_depth,
             f"{c}_depth": state.writer_depth.get(ACCOUNT, 0)}
@@ -227,14 +230,14 @@ def execute(name: str, consts: Values, pre: Values, params: Values) -> Values:
 
 def span(s: Vars) -> tuple[Term, Term]:
     """Return the account bytes a counterexample shows (from 0; capped by the engine)."""
-    return L.num(0), L.num(16)
+    return L.num(0), L.num(SHOWN)
 
 
 def small(k: Vars, s: Vars) -> Term:
     """Return a hint for readable counterexamples: a 16-byte account holding bytes."""
-    return L.and_(k["size"] == 16, *(L.and_(0 <= L.select(s[f"{c}_data"], i),
-                                            L.select(s[f"{c}_data"], i) <= 255)
-                                     for c in COPIES for i in range(16)))
+    return L.and_(k["size"] == SHOWN, *(L.and_(0 <= L.select(s[f"{c}_data"], i),
+                                               L.select(s[f"{c}_data"], i) <= 255)
+                                        for c in COPIES for i in range(SHOWN)))
 
 
 def view(values: Values) -> Values:

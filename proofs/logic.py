@@ -179,6 +179,11 @@ def conjuncts(term: Term) -> list[Term]:
     return [term]
 
 
+def is_quantified(term: Term) -> bool:
+    """Return whether ``term`` is a quantifier."""
+    return bool(z3.is_quantifier(term))
+
+
 def is_array(term: Term) -> bool:
     """Return whether ``term`` is an array term."""
     return bool(z3.is_array(term))

@@ -72,7 +72,8 @@ def invariant(k: Vars, s: Vars) -> Term:
     return L.and_(
         0 <= h, h <= pi, pi <= t,
         _start(s, h) == s["c"], _start(s, pi) == s["pend"], _start(s, t) == s["prod"],
-        0 <= s["c"], s["c"] % 8 == 0, s["c"] <= s["pend"], s["pend"] <= s["prod"],
+        0 <= s["c"], s["c"] % 8 == 0, s["pend"] % 8 == 0, s["prod"] % 8 == 0,
+        s["c"] <= s["pend"], s["pend"] <= s["prod"],
         s["prod"] - s["c"] <= k["S"] - HDR,
         L.forall(lambda i: L.implies(L.and_(h <= i, i < t), L.and_(
             0 <= L.select(s["plen"], i), L.select(s["plen"], i) <= MAX_RECORD,
