@@ -46,7 +46,7 @@ STALE_MAP: Final = MapId("stale")
 
 def limits(k: Vars) -> Term:
     """Return: budgets the bundle schema accepts."""
-    return L.and_(1 <= k["invocation"], k["invocation"] <= schema.MAX_INVOCATION_CU,
+    return L.and_(k["invocation"] >= 1, k["invocation"] <= schema.MAX_INVOCATION_CU,
                   k["invocation"] <= k["slot_budget"])
 
 
@@ -63,11 +63,11 @@ def invariant(k: Vars, s: Vars) -> Term:
     """Return the inductive invariant (see the docs page)."""
     seq, budget = s["seq"], s["budget"]
     return L.and_(
-        0 <= s["used"], s["used"] <= k["slot_budget"], 0 <= s["head"], s["head"] <= s["tail"],
-        0 <= s["next_item"],
+        s["used"] >= 0, s["used"] <= k["slot_budget"], s["head"] >= 0, s["head"] <= s["tail"],
+        s["next_item"] >= 0,
         L.forall(lambda i: L.implies(_in_fifo(s, i), L.and_(
-            1 <= L.select(budget, i), L.select(budget, i) <= k["invocation"],
-            0 <= L.select(seq, i), L.select(seq, i) < s["next_item"]))),
+            L.select(budget, i) >= 1, L.select(budget, i) <= k["invocation"],
+            L.select(seq, i) >= 0, L.select(seq, i) < s["next_item"]))),
         L.forall2(lambda i, j: L.implies(L.and_(_in_fifo(s, i), _in_fifo(s, j), i < j),
                                          L.select(seq, i) < L.select(seq, j))))
 
@@ -87,7 +87,7 @@ def _keep(pre: Vars, post: Vars, *names: str) -> Term:
 def enqueue(k: Vars, pre: Vars, p: Vars, post: Vars, *, advance: bool = True) -> Term:
     """Return ``process_enqueue_item`` of an item with budget ``p.budget``."""
     return L.and_(
-        1 <= p["budget"], p["budget"] <= k["invocation"],
+        p["budget"] >= 1, p["budget"] <= k["invocation"],
         post["seq"] == L.store(pre["seq"], pre["tail"], pre["next_item"]),
         post["budget"] == L.store(pre["budget"], pre["tail"], p["budget"]),
         post["tail"] == pre["tail"] + 1,
@@ -128,7 +128,7 @@ TRANSITIONS: Final = (
 
 def slot_bound(k: Vars, s: Vars) -> Term:
     """Return: the slot's charged compute units stay within its budget."""
-    return L.and_(0 <= s["used"], s["used"] <= k["slot_budget"])
+    return L.and_(s["used"] >= 0, s["used"] <= k["slot_budget"])
 
 
 def invocation_bound(k: Vars, name: str, pre: Vars, p: Vars, post: Vars) -> Term:
@@ -231,11 +231,11 @@ def execute(name: str, consts: Values, pre: Values, params: Values) -> Values:
     """Run the spec's scheduler step ``name`` on a concrete FIFO."""
     head, tail = _int(pre, "head"), _int(pre, "tail")
     seqs, budgets = _entries(pre, "seq"), _entries(pre, "budget")
-    state = create_state(_int(pre, "used"), _int(pre, "next_item"), _int(pre, "effects"))
+    runtime = create_state(_int(pre, "used"), _int(pre, "next_item"), _int(pre, "effects"))
     stale = name == "run" and bool(params["stale"])
     for i in range(head, tail):
         kind = TriggerKind.WORKQUEUE if stale and i == head else TriggerKind.STARTUP
-        state.fifo.append(WorkItem(
+        runtime.fifo.append(WorkItem(
             seq=seqs[i], kind=kind, entry=make_entry(f"p{i}"), enqueued_slot=Slot(0),
             map_id=STALE_MAP if kind == TriggerKind.WORKQUEUE else None,
             key=b"\0" if kind == TriggerKind.WORKQUEUE else None,
@@ -245,26 +245,26 @@ def execute(name: str, consts: Values, pre: Values, params: Values) -> Values:
         programs[f"p{tail}"] = _int(params, "budget")
     config = create_config(_int(consts, "slot_budget"), programs)
     if name == "enqueue":
-        S.process_enqueue_item(state, TriggerKind.STARTUP, make_entry(f"p{tail}"), "proof")
+        S.process_enqueue_item(runtime, TriggerKind.STARTUP, make_entry(f"p{tail}"), "proof")
     elif name == "run":
-        def invoker(st: RuntimeState, item: WorkItem, budget: ComputeUnits,
+        def invoker(state: RuntimeState, item: WorkItem, budget: ComputeUnits,
                     cpu: Cpu) -> S.InvocationOutcome:
-            st.sequence.next_seq = _int(params, "effects")
+            state.sequence.next_seq = _int(params, "effects")
             return S.InvocationOutcome(r0=0, compute_units=_int(params, "cu"),
                                        fault="fault" if params["fault"] else None)
-        S.process_run_head(state, config, invoker)
+        S.process_run_head(runtime, config, invoker)
     else:
-        S.process_end_slot(state, config)
-        state.phase = Phase.RUN
+        S.process_end_slot(runtime, config)
+        runtime.phase = Phase.RUN
     new_head = head + (1 if name == "run" else 0)
-    new_tail = new_head + len(state.fifo)
+    new_tail = new_head + len(runtime.fifo)
     post_seqs = dict(seqs)
     post_budgets = dict(budgets)
-    for i, item in zip(range(new_head, new_tail), state.fifo, strict=True):
+    for i, item in zip(range(new_head, new_tail), runtime.fifo, strict=True):
         post_seqs[i] = item.seq
         post_budgets[i] = config.budgets[item.prog]
-    return {"used": state.slot_cu_used, "next_item": state.next_item_seq, "head": new_head,
-            "tail": new_tail, "effects": state.sequence.next_seq, "seq": post_seqs,
+    return {"used": runtime.slot_cu_used, "next_item": runtime.next_item_seq, "head": new_head,
+            "tail": new_tail, "effects": runtime.sequence.next_seq, "seq": post_seqs,
             "budget": post_budgets}
 
 

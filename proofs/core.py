@@ -22,8 +22,8 @@ checks that it reaches a state violating the claim.
 """
 
 from __future__ import annotations
-
 import __future__
+
 import importlib
 import inspect
 import textwrap
@@ -31,7 +31,8 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from functools import wraps
+from typing import Any, Literal, ParamSpec, TypeVar
 
 from arspec.checker.solver import SolverConfig
 from arspec.checker.verdict import Verdict
@@ -185,6 +186,27 @@ class ProofResult:
     reason: str = ""
 
 
+def get_int(values: Values, name: str) -> int:
+    """Return the integer (or boolean as 0/1) field ``name`` of concrete values."""
+    value = values[name]
+    assert not isinstance(value, dict), name
+    return int(value)
+
+
+def get_ints(values: Values, name: str) -> dict[int, int]:
+    """Return the integer array field ``name`` of concrete values."""
+    value = values[name]
+    assert isinstance(value, dict), name
+    return {i: int(v) for i, v in value.items()}
+
+
+def get_flags(values: Values, name: str) -> dict[int, bool]:
+    """Return the boolean array field ``name`` of concrete values."""
+    value = values[name]
+    assert isinstance(value, dict), name
+    return {i: bool(v) for i, v in value.items()}
+
+
 def _json(values: Values) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in values.items():
@@ -255,6 +277,20 @@ def _differs(signature: Signature, terms: Vars, values: Values) -> Term:
 
 # --------------------------------------------------------------------------- proving
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def in_fresh_context(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run ``fn`` with its own z3 context (see :func:`~arspec.proofs.logic.fresh_context`)."""
+
+    @wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with L.fresh_context():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
 
 def _obligations(system: System, claim: Claim,
                  override: Mapping[str, Callable[[Vars, Vars, Vars, Vars], Term]]
@@ -308,6 +344,7 @@ def _counterexample(system: System, model: L.Model, name: str, k: Vars, pre: Var
                                                        span(post) if span else None))
 
 
+@in_fresh_context
 def prove_claim(system: System, claim: Claim, *, config: SolverConfig | None = None,
                 override: Mapping[str, Callable[[Vars, Vars, Vars, Vars], Term]] | None = None,
                 ) -> ProofResult:
@@ -350,6 +387,7 @@ def prove_twin(system: System, twin: Twin, *,
 # --------------------------------------------------------------------------- concrete runs
 
 
+@in_fresh_context
 def holds(system: System, claim: Claim | None, cex: Counterexample, post: Values | None = None,
           *, config: SolverConfig | None = None) -> bool:
     """Return whether invariant and claim hold of ``cex`` (its post-state replaced by ``post``).
@@ -379,6 +417,7 @@ def holds(system: System, claim: Claim | None, cex: Counterexample, post: Values
     return answer is L.Answer.SAT
 
 
+@in_fresh_context
 def is_invariant_state(system: System, consts: Values, state: Values, *,
                        config: SolverConfig | None = None) -> bool:
     """Return whether limits and invariant hold of a concrete state."""
@@ -391,6 +430,7 @@ def is_invariant_state(system: System, consts: Values, state: Values, *,
     return answer is L.Answer.SAT
 
 
+@in_fresh_context
 def run_transition(system: System, name: str, consts: Values, pre: Values, params: Values, *,
                    config: SolverConfig | None = None) -> Values | None:
     """Return the one post-state the encoded transition gives to concrete inputs.
@@ -437,7 +477,7 @@ def mutate(mutation: Mutation) -> Callable[..., Any]:
                    f"<mutated {mutation.function}>", "exec",
                    flags=__future__.annotations.compiler_flag, dont_inherit=True)
     namespace = dict(vars(module))
-    exec(code, namespace)  # noqa: S102 -- the spec's own source, changed in one place
+    exec(code, namespace)
     mutated: Callable[..., Any] = namespace[mutation.function]
     return mutated
 

@@ -48,7 +48,7 @@ SHOWN: Final = 16
 
 def limits(k: Vars) -> Term:
     """Return: an account size Solana allows."""
-    return L.and_(1 <= k["size"], k["size"] <= schema.MAX_ACCOUNT_SIZE)
+    return L.and_(k["size"] >= 1, k["size"] <= schema.MAX_ACCOUNT_SIZE)
 
 
 def initial(k: Vars, s: Vars) -> Term:
@@ -67,8 +67,8 @@ def invariant(k: Vars, s: Vars) -> Term:
 def valid(k: Vars, w: tuple[Term, Term, Term], written: Term) -> Term:
     """Return: an unsigned field write inside the account, to a field not yet written."""
     offset, width, value = w
-    return L.and_(L.or_(*(width == n for n in WIDTHS)), 0 <= offset,
-                  offset + width <= k["size"], 0 <= value,
+    return L.and_(L.or_(*(width == n for n in WIDTHS)), offset >= 0,
+                  offset + width <= k["size"], value >= 0,
                   value < L.ite(width == 1, 1 << 8, L.ite(width == 2, 1 << 16,
                                                           L.ite(width == 4, 1 << 32, 1 << 64))),
                   L.not_(L.select(written, offset)))
@@ -235,7 +235,7 @@ def span(s: Vars) -> tuple[Term, Term]:
 
 def small(k: Vars, s: Vars) -> Term:
     """Return a hint for readable counterexamples: a 16-byte account holding bytes."""
-    return L.and_(k["size"] == SHOWN, *(L.and_(0 <= L.select(s[f"{c}_data"], i),
+    return L.and_(k["size"] == SHOWN, *(L.and_(L.select(s[f"{c}_data"], i) >= 0,
                                                L.select(s[f"{c}_data"], i) <= 255)
                                         for c in COPIES for i in range(SHOWN)))
 

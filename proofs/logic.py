@@ -18,7 +18,8 @@ unsat; z3 exceptions become :class:`~arspec.spec.errors.SolverError`.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from enum import Enum
 from typing import Any, TypeAlias
 
@@ -33,6 +34,30 @@ Term: TypeAlias = Any
 Value: TypeAlias = int | bool | dict[int, int] | dict[int, bool]
 
 _bound = itertools.count()
+#: The z3 contexts of the proofs under way, innermost last (empty: z3's main context).
+_contexts: list[Any] = []
+
+
+@contextmanager
+def fresh_context() -> Iterator[None]:
+    """Build and solve every term of the block in a new z3 context.
+
+    A fresh context (and fresh bound-variable names) per proof makes its answers and models
+    independent of what was solved before in the same process.
+    """
+    global _bound
+    saved = _bound
+    _contexts.append(z3.Context())
+    _bound = itertools.count()
+    try:
+        yield
+    finally:
+        _contexts.pop()
+        _bound = saved
+
+
+def _ctx() -> Any:
+    return _contexts[-1] if _contexts else z3.main_ctx()
 
 
 class Answer(Enum):
@@ -45,52 +70,52 @@ class Answer(Enum):
 
 def int_var(name: str) -> Term:
     """Return the free mathematical integer ``name``."""
-    return z3.Int(name)
+    return z3.Int(name, _ctx())
 
 
 def bool_var(name: str) -> Term:
     """Return the free boolean ``name``."""
-    return z3.Bool(name)
+    return z3.Bool(name, _ctx())
 
 
 def bv_var(name: str, width: int) -> Term:
     """Return the free bit-vector ``name`` of ``width`` bits."""
-    return z3.BitVec(name, width)
+    return z3.BitVec(name, width, _ctx())
 
 
 def int_array(name: str) -> Term:
     """Return the free array ``name`` from integers to integers."""
-    return z3.Array(name, z3.IntSort(), z3.IntSort())
+    return z3.Array(name, z3.IntSort(_ctx()), z3.IntSort(_ctx()))
 
 
 def bool_array(name: str) -> Term:
     """Return the free array ``name`` from integers to booleans."""
-    return z3.Array(name, z3.IntSort(), z3.BoolSort())
+    return z3.Array(name, z3.IntSort(_ctx()), z3.BoolSort(_ctx()))
 
 
 def num(value: int) -> Term:
     """Return the integer literal ``value``."""
-    return z3.IntVal(value)
+    return z3.IntVal(value, _ctx())
 
 
 def bv(value: int, width: int) -> Term:
     """Return the bit-vector literal ``value`` (wrapped) of ``width`` bits."""
-    return z3.BitVecVal(value & ((1 << width) - 1), width)
+    return z3.BitVecVal(value & ((1 << width) - 1), width, _ctx())
 
 
 def truth(value: bool) -> Term:
     """Return the boolean literal ``value``."""
-    return z3.BoolVal(value)
+    return z3.BoolVal(value, _ctx())
 
 
 def and_(*terms: Term) -> Term:
     """Return the conjunction of ``terms`` (true when there are none)."""
-    return z3.And(*terms) if terms else z3.BoolVal(True)
+    return z3.And(*terms) if terms else z3.BoolVal(True, _ctx())
 
 
 def or_(*terms: Term) -> Term:
     """Return the disjunction of ``terms`` (false when there are none)."""
-    return z3.Or(*terms) if terms else z3.BoolVal(False)
+    return z3.Or(*terms) if terms else z3.BoolVal(False, _ctx())
 
 
 def not_(term: Term) -> Term:
@@ -125,20 +150,20 @@ def store(array: Term, index: Term | int, value: Term | int | bool) -> Term:
 
 def forall(body: Callable[[Term], Term]) -> Term:
     """Return ``forall i: body(i)`` over the integers."""
-    i = z3.Int(f"i!{next(_bound)}")
+    i = z3.Int(f"i!{next(_bound)}", _ctx())
     return z3.ForAll([i], body(i))
 
 
 def forall2(body: Callable[[Term, Term], Term]) -> Term:
     """Return ``forall i, j: body(i, j)`` over the integers."""
     n = next(_bound)
-    i, j = z3.Int(f"i!{n}"), z3.Int(f"j!{n}")
+    i, j = z3.Int(f"i!{n}", _ctx()), z3.Int(f"j!{n}", _ctx())
     return z3.ForAll([i, j], body(i, j))
 
 
 def int_array_of(entries: Mapping[int, int], default: int = 0) -> Term:
     """Return the integer array holding ``entries`` and ``default`` elsewhere."""
-    array = z3.K(z3.IntSort(), z3.IntVal(default))
+    array = z3.K(z3.IntSort(_ctx()), z3.IntVal(default, _ctx()))
     for index in sorted(entries):
         array = z3.Store(array, index, entries[index])
     return array
@@ -146,9 +171,9 @@ def int_array_of(entries: Mapping[int, int], default: int = 0) -> Term:
 
 def bool_array_of(entries: Mapping[int, bool], default: bool = False) -> Term:
     """Return the boolean array holding ``entries`` and ``default`` elsewhere."""
-    array = z3.K(z3.IntSort(), z3.BoolVal(default))
+    array = z3.K(z3.IntSort(_ctx()), z3.BoolVal(default, _ctx()))
     for index in sorted(entries):
-        array = z3.Store(array, index, z3.BoolVal(entries[index]))
+        array = z3.Store(array, index, z3.BoolVal(entries[index], _ctx()))
     return array
 
 
@@ -213,7 +238,7 @@ def solve(constraints: Sequence[Term], config: SolverConfig) -> tuple[Answer, Mo
     Returns the answer, a model when satisfiable, and z3's reason when unknown.
     """
     try:
-        solver = z3.Solver()
+        solver = z3.Solver(ctx=_ctx())
         solver.set("random_seed", config.seed)
         solver.set("rlimit", config.rlimit)
         solver.set("timeout", config.timeout_ms)

@@ -29,9 +29,24 @@ from typing import Final
 
 from arspec.spec import ringbuf as R
 from arspec.spec.presets import PRESETS
+from arspec.spec.types import RingPos
 
 from . import logic as L
-from .core import Claim, Field, Mutation, System, Transition, Twin, Values, Vars, bools, ints
+from .core import (
+    Claim,
+    Field,
+    Mutation,
+    System,
+    Transition,
+    Twin,
+    Values,
+    Vars,
+    bools,
+    get_flags,
+    get_int,
+    get_ints,
+    ints,
+)
 from .logic import Term
 
 #: Every ring size some preset accepts.
@@ -70,13 +85,13 @@ def invariant(k: Vars, s: Vars) -> Term:
     """Return the inductive invariant of a ring (see the docs page for it in words)."""
     h, pi, t, start = s["h"], s["pi"], s["t"], s["start"]
     return L.and_(
-        0 <= h, h <= pi, pi <= t,
+        h >= 0, h <= pi, pi <= t,
         _start(s, h) == s["c"], _start(s, pi) == s["pend"], _start(s, t) == s["prod"],
-        0 <= s["c"], s["c"] % 8 == 0, s["pend"] % 8 == 0, s["prod"] % 8 == 0,
+        s["c"] >= 0, s["c"] % 8 == 0, s["pend"] % 8 == 0, s["prod"] % 8 == 0,
         s["c"] <= s["pend"], s["pend"] <= s["prod"],
         s["prod"] - s["c"] <= k["S"] - HDR,
         L.forall(lambda i: L.implies(L.and_(h <= i, i < t), L.and_(
-            0 <= L.select(s["plen"], i), L.select(s["plen"], i) <= MAX_RECORD,
+            L.select(s["plen"], i) >= 0, L.select(s["plen"], i) <= MAX_RECORD,
             L.select(start, i + 1) == L.select(start, i) + record_size(L.select(s["plen"], i))))),
         L.forall(lambda i: L.implies(L.and_(h <= i, i <= t), L.select(start, i) % 8 == 0)),
         L.forall2(lambda i, j: L.implies(L.and_(h <= i, i <= j, j <= t),
@@ -209,6 +224,7 @@ CLAIMS: Final = (
           step=exact_space),
 )
 
+_CONSUMER_CHECK: Final = "    if new_prod - rb.consumer_pos > rb.size - 1:\n        return None\n"
 TWINS: Final = (
     Twin("ringbuf.free_space_off_by_one",
          "reserve compares the free space with the size instead of size - 1",
@@ -222,7 +238,7 @@ TWINS: Final = (
          "ringbuf.no_overwrite", "reserve",
          lambda k, pre, p, post: reserve(k, pre, p, post, consumer_check=False),
          Mutation("arspec.spec.ringbuf", "process_ringbuf_reserve",
-                  (("    if new_prod - rb.consumer_pos > rb.size - 1:\n        return None\n", ""),))),
+                  ((_CONSUMER_CHECK, ""),))),
     Twin("ringbuf.consume_skips_busy",
          "consume passes over a record that is still BUSY instead of stopping there",
          "ringbuf.fifo", "consume",
@@ -245,17 +261,13 @@ TWINS: Final = (
 
 def build(consts: Values, s: Values) -> R.RingBuffer:
     """Return the spec ring whose headers are the records of ``s``."""
-    size = consts["S"]
-    assert isinstance(size, int)
-    rb = R.create_ringbuf(size)
-    rb.consumer_pos, rb.pending_pos, rb.producer_pos = (  # type: ignore[assignment]
-        s["c"], s["pend"], s["prod"])
-    start, plen, busy, disc = s["start"], s["plen"], s["busy"], s["disc"]
-    assert isinstance(start, dict) and isinstance(plen, dict)
-    assert isinstance(busy, dict) and isinstance(disc, dict)
-    h, t = s["h"], s["t"]
-    assert isinstance(h, int) and isinstance(t, int)
-    for i in range(h, t):
+    rb = R.create_ringbuf(get_int(consts, "S"))
+    rb.consumer_pos = RingPos(get_int(s, "c"))
+    rb.pending_pos = RingPos(get_int(s, "pend"))
+    rb.producer_pos = RingPos(get_int(s, "prod"))
+    start, plen = get_ints(s, "start"), get_ints(s, "plen")
+    busy, disc = get_flags(s, "busy"), get_flags(s, "disc")
+    for i in range(get_int(s, "h"), get_int(s, "t")):
         word = plen[i] | (R.BPF_RINGBUF_BUSY_BIT if busy[i] else 0) | (
             R.BPF_RINGBUF_DISCARD_BIT if disc[i] else 0)
         R.process_ringbuf_write(rb, start[i], word.to_bytes(4, "little") + bytes(4))
@@ -282,15 +294,14 @@ def read(rb: R.RingBuffer, starts: dict[int, int]) -> Values:
 def execute(name: str, consts: Values, pre: Values, params: Values) -> Values:
     """Run the spec's transition ``name`` on the ring ``pre``; return the post-state."""
     rb = build(consts, pre)
-    starts = dict(pre["start"])  # type: ignore[call-overload]
-    t = pre["t"]
-    assert isinstance(t, int)
+    starts = get_ints(pre, "start")
+    t = get_int(pre, "t")
     if name == "reserve":
-        pos = R.process_ringbuf_reserve(rb, int(params["n"]), int(params["flags"]))
+        pos = R.process_ringbuf_reserve(rb, get_int(params, "n"), get_int(params, "flags"))
         if pos is not None:
             starts[t + 1] = rb.producer_pos
     elif name == "commit":
-        record = starts[int(params["j"])]
+        record = RingPos(starts[get_int(params, "j")])
         R.process_ringbuf_commit(rb, record, 0, bool(params["discard"]))
     else:
         R.process_ringbuf_consume(rb)

@@ -32,7 +32,7 @@ STATE: Final = (*ints("count", "jumps"), Field("slots", "int_array"))
 
 def limits(k: Vars) -> Term:
     """Return: a limit up to 33 and a program array size a preset allows."""
-    return L.and_(0 <= k["limit"], k["limit"] <= MAX_TAIL_CALL_CNT, 1 <= k["entries"],
+    return L.and_(k["limit"] >= 0, k["limit"] <= MAX_TAIL_CALL_CNT, k["entries"] >= 1,
                   k["entries"] <= MAX_ENTRIES)
 
 
@@ -43,7 +43,7 @@ def initial(k: Vars, s: Vars) -> Term:
 
 def invariant(k: Vars, s: Vars) -> Term:
     """Return: ``0 <= jumps <= count <= limit``."""
-    return L.and_(0 <= s["jumps"], s["jumps"] <= s["count"], s["count"] <= k["limit"])
+    return L.and_(s["jumps"] >= 0, s["jumps"] <= s["count"], s["count"] <= k["limit"])
 
 
 def tail_call(k: Vars, pre: Vars, p: Vars, post: Vars, *, increment: bool = True) -> Term:
@@ -54,14 +54,14 @@ def tail_call(k: Vars, pre: Vars, p: Vars, post: Vars, *, increment: bool = True
     target = L.select(pre["slots"], index)
     jumped = L.and_(go, target != 0)
     count = pre["count"] + (L.ite(go, 1, 0) if increment else 0)
-    return L.and_(0 <= p["index"], p["index"] < 1 << 64, post["count"] == count,
+    return L.and_(p["index"] >= 0, p["index"] < 1 << 64, post["count"] == count,
                   post["jumps"] == pre["jumps"] + L.ite(jumped, 1, 0),
                   post["slots"] == pre["slots"])
 
 
 def update(k: Vars, pre: Vars, p: Vars, post: Vars) -> Term:
     """Return ``process_prog_array_update`` (``p.prog > 0``) or ``_delete`` (``p.prog == 0``)."""
-    return L.and_(0 <= p["index"], p["index"] < k["entries"], p["prog"] >= 0,
+    return L.and_(p["index"] >= 0, p["index"] < k["entries"], p["prog"] >= 0,
                   post["slots"] == L.store(pre["slots"], p["index"], p["prog"]),
                   post["count"] == pre["count"], post["jumps"] == pre["jumps"])
 

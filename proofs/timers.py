@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Final
 
 from arspec.spec import timers as T
-from arspec.spec.types import U64_MASK, FuncRef, ProgId, SeqNo, Slot
+from arspec.spec.types import U64_MASK, FuncRef, Pc, ProgId, SeqNo, Slot
 
 from . import logic as L
 from .core import Claim, Mutation, System, Transition, Twin, Values, Vars, bools, ints
@@ -75,14 +75,14 @@ def invariant(k: Vars, s: Vars) -> Term:
     for x in TIMERS:
         armed, seq = s[_f(x, "armed")], s[_f(x, "seq")]
         parts += [
-            s[_f(x, "cb")] >= 0, -1 <= s[_f(x, "fired")], s[_f(x, "fired")] < s["next_seq"],
-            -1 <= s[_f(x, "cancelled")], s[_f(x, "cancelled")] < s["next_seq"],
+            s[_f(x, "cb")] >= 0, s[_f(x, "fired")] >= -1, s[_f(x, "fired")] < s["next_seq"],
+            s[_f(x, "cancelled")] >= -1, s[_f(x, "cancelled")] < s["next_seq"],
             L.implies(L.not_(s[_f(x, "init")]), L.and_(s[_f(x, "cb")] == 0,
                                                       s[_f(x, "clock")] == 0,
                                                       L.not_(armed))),
-            L.implies(armed, L.and_(s[_f(x, "cb")] > 0, 0 <= seq, seq < s["next_seq"],
+            L.implies(armed, L.and_(s[_f(x, "cb")] > 0, seq >= 0, seq < s["next_seq"],
                                     s[_f(x, "fired")] < seq, s[_f(x, "cancelled")] < seq,
-                                    0 <= s[_f(x, "exp")], s[_f(x, "exp")] <= U64_MASK)),
+                                    s[_f(x, "exp")] >= 0, s[_f(x, "exp")] <= U64_MASK)),
             L.implies(L.not_(armed), L.and_(seq == -1, s[_f(x, "exp")] == -1)),
         ]
     parts.append(L.implies(L.and_(s["a_armed"], s["b_armed"]), s["a_seq"] != s["b_seq"]))
@@ -131,7 +131,7 @@ def start(x: str, *, draw: bool = True, replace: bool = True) -> Relation:
             new_exp = L.ite(pre[_f(x, "armed")], pre[_f(x, "exp")], new_exp)
         changed = {_f(x, "armed"), _f(x, "exp"), _f(x, "seq"), "next_seq"}
         return L.and_(
-            0 <= value, value <= U64_MASK, 0 <= flags, flags <= U64_MASK,
+            value >= 0, value <= U64_MASK, flags >= 0, flags <= U64_MASK,
             _keep(pre, post, _others(changed)),
             L.implies(L.not_(ok), _keep(pre, post, sorted(changed))),
             L.implies(ok, L.and_(post[_f(x, "armed")], post[_f(x, "exp")] == new_exp,
@@ -340,7 +340,7 @@ def build_timer(values: Values, x: str) -> T.TimerState:
     cb = _int(values, _f(x, "cb"))
     return T.TimerState(
         initialised=bool(values[_f(x, "init")]), clock_id=_int(values, _f(x, "clock")),
-        callback=FuncRef(ProgId(f"cb{cb}"), 0) if cb > 0 else None,
+        callback=FuncRef(ProgId(f"cb{cb}"), Pc(0)) if cb > 0 else None,
         expiry=Slot(_int(values, _f(x, "exp"))) if armed else None,
         arm_seq=SeqNo(_int(values, _f(x, "seq"))) if armed else None,
         running=bool(values[_f(x, "run")]))
@@ -373,7 +373,7 @@ def execute(name: str, consts: Values, pre: Values, params: Values) -> Values:
         if what == "init":
             T.process_timer_init(timer, _int(params, "flags"))
         elif what == "set_callback":
-            T.process_timer_set_callback(timer, FuncRef(ProgId(f"cb{_int(params, 'cb')}"), 0))
+            T.process_timer_set_callback(timer, FuncRef(ProgId(f"cb{_int(params, 'cb')}"), Pc(0)))
         elif what == "start":
             T.process_timer_start(timer, sequence, now, _int(params, "value"),
                                   _int(params, "flags"))

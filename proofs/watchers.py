@@ -68,9 +68,9 @@ def cascade_initial(k: Vars, s: Vars) -> Term:
 
 def cascade_invariant(k: Vars, s: Vars) -> Term:
     """Return: depths are within ``0 .. seen <= limit``."""
-    return L.and_(0 <= s["seen"], s["seen"] <= k["limit"], s["suppressed"] >= 0,
-                  -1 <= s["enqueued"], s["enqueued"] <= s["seen"],
-                  L.implies(s["present"], L.and_(0 <= s["depth"], s["depth"] <= s["seen"])),
+    return L.and_(s["seen"] >= 0, s["seen"] <= k["limit"], s["suppressed"] >= 0,
+                  s["enqueued"] >= -1, s["enqueued"] <= s["seen"],
+                  L.implies(s["present"], L.and_(s["depth"] >= 0, s["depth"] <= s["seen"])),
                   L.implies(L.not_(s["present"]), s["depth"] == 0))
 
 
@@ -82,7 +82,7 @@ def environment_write(k: Vars, pre: Vars, p: Vars, post: Vars) -> Term:
 def program_write(k: Vars, pre: Vars, p: Vars, post: Vars) -> Term:
     """Return a successful invocation of an item of depth ``p.item_depth`` writing it."""
     d = p["item_depth"]
-    return L.and_(0 <= d, d <= pre["seen"], post["present"],
+    return L.and_(d >= 0, d <= pre["seen"], post["present"],
                   post["depth"] == L.ite(pre["present"], L.minimum(pre["depth"], d), d),
                   _keep(pre, post, {"present", "depth"}))
 
@@ -171,7 +171,7 @@ def cascade_execute(name: str, consts: Values, pre: Values, params: Values) -> V
                                    TriggerKind.EVERY, entry=make_entry(WATCHER),
                                    enqueued_slot=Slot(1), depth=depth))
 
-        def invoker(st: RuntimeState, item: WorkItem, budget: ComputeUnits,
+        def invoker(state: RuntimeState, item: WorkItem, budget: ComputeUnits,
                     cpu: Cpu) -> S.InvocationOutcome:
             return S.InvocationOutcome(r0=0, compute_units=1, accounts_written=(ACCOUNT,))
         S.process_run_head(state, config, invoker)
@@ -209,7 +209,7 @@ def condition(k: Vars, value: Term) -> Term:
 
 def edge_limits(k: Vars) -> Term:
     """Return: one of the six comparisons, any threshold."""
-    return L.and_(0 <= k["op"], k["op"] < len(OPS))
+    return L.and_(k["op"] >= 0, k["op"] < len(OPS))
 
 
 def edge_initial(k: Vars, s: Vars) -> Term:

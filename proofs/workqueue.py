@@ -18,7 +18,7 @@ from typing import Final
 
 from arspec.spec import workqueue as W
 from arspec.spec.timers import AsyncSequence, process_take_sequence
-from arspec.spec.types import FuncRef, ProgId, SeqNo
+from arspec.spec.types import FuncRef, Pc, ProgId, SeqNo
 
 from . import logic as L
 from .core import Claim, Mutation, System, Transition, Twin, Values, Vars, bools, ints
@@ -47,7 +47,7 @@ def invariant(k: Vars, s: Vars) -> Term:
     pending = s["seq"] >= 0
     return L.and_(
         s["next_seq"] >= 0, s["cb"] >= 0, s["seq"] >= -1, s["seq"] < s["next_seq"],
-        -1 <= s["ran"], s["ran"] < s["next_seq"], -1 <= s["dropped"],
+        s["ran"] >= -1, s["ran"] < s["next_seq"], s["dropped"] >= -1,
         s["dropped"] < s["next_seq"],
         L.implies(L.not_(s["init"]), L.and_(s["cb"] == 0, L.not_(pending))),
         L.implies(pending, L.and_(s["cb"] > 0, s["ran"] < s["seq"], s["dropped"] < s["seq"])))
@@ -73,7 +73,7 @@ def start(k: Vars, pre: Vars, p: Vars, post: Vars, *, coalesce: bool = True) -> 
     take = L.and_(ok, pre["seq"] < 0) if coalesce else ok
     return L.and_(p["flags"] >= 0, _keep(pre, post, {"seq", "next_seq"}),
                   post["seq"] == L.ite(take, pre["next_seq"], pre["seq"]),
-                  post["next_seq"] == pre["next_seq"] + L.ite(take, 1, 0))
+                  post["next_seq"] == pre["next_seq"] + L.ite(take, 1, Pc(0)))
 
 
 def run(k: Vars, pre: Vars, p: Vars, post: Vars) -> Term:
@@ -167,7 +167,7 @@ def build(values: Values) -> W.WorkQueueState:
     """Return the spec work item of a concrete state."""
     cb, seq = _int(values, "cb"), _int(values, "seq")
     return W.WorkQueueState(initialised=bool(values["init"]),
-                            callback=FuncRef(ProgId(f"cb{cb}"), 0) if cb > 0 else None,
+                            callback=FuncRef(ProgId(f"cb{cb}"), Pc(0)) if cb > 0 else None,
                             pending_seq=SeqNo(seq) if seq >= 0 else None,
                             running=bool(values["run"]))
 
@@ -180,7 +180,7 @@ def execute(name: str, consts: Values, pre: Values, params: Values) -> Values:
     if name == "init":
         W.process_wq_init(wq, _int(params, "flags"))
     elif name == "set_callback":
-        W.process_wq_set_callback(wq, FuncRef(ProgId(f"cb{_int(params, 'cb')}"), 0),
+        W.process_wq_set_callback(wq, FuncRef(ProgId(f"cb{_int(params, 'cb')}"), Pc(0)),
                                   _int(params, "flags"))
     elif name == "start":
         W.process_wq_start(wq, sequence, _int(params, "flags"))

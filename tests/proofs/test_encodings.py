@@ -10,6 +10,7 @@ Every state the walk reaches satisfies the system's invariant.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -17,9 +18,10 @@ from hypothesis import strategies as st
 
 from arspec.proofs import budget, determinism, ringbuf, tailcall, timers, watchers, workqueue
 from arspec.proofs.core import System, Values, is_invariant_state, run_transition
+from arspec.spec import hooks as H
 from arspec.spec.types import U64_MASK
 
-Draw = Callable[[st.SearchStrategy[object]], object]
+Draw = Callable[..., Any]
 Step = Callable[[Draw, Values, Values], tuple[str, Values]]
 
 
@@ -199,7 +201,7 @@ def cascade_step(draw: Draw, consts: Values, s: Values) -> tuple[str, Values]:
 
 
 @settings(max_examples=30)
-@given(st.data(), st.sampled_from(sorted(set(watchers.H.MAX_CASCADE_DEPTH.values()))))
+@given(st.data(), st.sampled_from(sorted(set(H.MAX_CASCADE_DEPTH.values()))))
 def test_cascade_encoding_matches_spec(data: st.DataObject, limit: int) -> None:
     start: Values = {"depth": 0, "seen": 0, "suppressed": 0, "enqueued": -1, "present": False}
     walk(watchers.CASCADE, data.draw, {"limit": limit}, start, cascade_step, 14)
@@ -215,10 +217,10 @@ def edge_step(draw: Draw, consts: Values, s: Values) -> tuple[str, Values]:
 def test_edge_encoding_matches_spec(data: st.DataObject, op: int, threshold: int,
                                     baseline: int) -> None:
     consts: Values = {"op": op, "threshold": threshold}
-    spec = watchers.H.WatchSpec(watchers.ACCOUNT, 0, 8, True, watchers.OPS[op], threshold,
+    spec = H.WatchSpec(watchers.ACCOUNT, 0, 8, True, watchers.OPS[op], threshold,
                                 None)
     start: Values = {"last": baseline, "fired": False,
-                     "condition": watchers.H.is_condition_true(spec, baseline)}
+                     "condition": H.is_condition_true(spec, baseline)}
     walk(watchers.EDGE, data.draw, consts, start, edge_step, 10)
 
 
