@@ -602,6 +602,50 @@ def render_profiles() -> str:
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------- proofs
+
+
+def _doc_body(doc: str) -> str:
+    """Return a module docstring without its RST title."""
+    lines = inspect.cleandoc(doc).splitlines()
+    if len(lines) > 1 and lines[1] and set(lines[1]) == {"="}:
+        lines = lines[2:]
+    return "\n".join(lines).strip()
+
+
+def render_proofs() -> str:
+    """Return every proof system: its text, transitions, claims (proved now) and twins."""
+    from arspec.proofs.catalogue import SYSTEMS, check_twin
+    from arspec.proofs.core import prove_claim
+
+    lines: list[str] = []
+    for system in SYSTEMS:
+        lines += heading(system.title, "=")
+        lines += [_doc_body(system.summary), ""]
+        lines += list_table(["transition", "what happens", "follows"],
+                            [[literal(t.name), rst_text(t.summary), literal(t.follows)]
+                             for t in system.transitions], widths=[20, 50, 30])
+        rows = []
+        for claim in system.claims:
+            result = prove_claim(system, claim)
+            twins = ", ".join(literal(t.name) for t in system.twins if t.claim == claim.name)
+            rows.append([literal(claim.name), rst_text(claim.statement),
+                         f"**{result.verdict.value}**", f"{result.seconds:.2f} s",
+                         str(result.obligations), twins])
+        lines += list_table(["invariant", "statement", "status", "time", "queries", "twins"],
+                            rows, widths=[16, 44, 10, 8, 7, 15])
+        rows = []
+        for twin in system.twins:
+            checked = check_twin(system, twin)
+            replayed = "yes" if checked.confirmed else "**no**"
+            rows.append([literal(twin.name), rst_text(twin.description),
+                         literal(f"{twin.mutation.function}"), literal(twin.transition),
+                         f"**{checked.result.verdict.value}**", replayed])
+        lines += list_table(["twin", "the break", "mutated spec function", "transition",
+                             "status", "replayed"], rows, widths=[18, 34, 18, 12, 10, 8])
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------- writers
 
 
@@ -619,6 +663,7 @@ def generated_fragments(root: Path) -> dict[str, str]:
         "departures.inc": render_marked(DEPARTURE_MARKER),
         "choices.inc": render_marked(CHOICE_MARKER),
         "profiles.inc": render_profiles(),
+        "proofs.inc": render_proofs(),
     }
 
 

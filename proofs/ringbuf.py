@@ -9,7 +9,8 @@ producer, numbered in reservation order: record ``i`` starts at ``start[i]``, ca
 ``plen[i]`` payload bytes and its header's BUSY and DISCARD bits (``busy[i]``,
 ``disc[i]``); ``h`` is the oldest unconsumed record, ``t`` the next to be reserved and
 ``pi`` the record at ``pending_pos``. The headers the spec walks in its byte array are these
-records: :func:`execute` builds the bytes from them and reads them back.
+records: :func:`arspec.proofs.ringbuf.execute` builds the bytes from them and reads them
+back.
 
 Transitions: ``reserve`` (:func:`~arspec.spec.ringbuf.process_ringbuf_reserve`, including
 the early refusals and the pending walk), ``commit`` (submit or discard,
