@@ -299,8 +299,10 @@ def _obligations(system: System, claim: Claim,
 
     Per transition, each conjunct of the invariant and then of the claim is asked on its
     own (small queries keep quantifier instantiation cheap). The lighter query drops the
-    quantified conjuncts of the pre-state's invariant: fewer hypotheses, so when it is
-    unsatisfiable so is the full query.
+    quantified conjuncts of the pre-state's invariant (fewer hypotheses, so when it is
+    unsatisfiable so is the full query); for a state claim it asks the post-state's
+    invariant instead, which the earlier queries of the same step established (a claim is
+    PROVED only when all of them are unsatisfiable).
     """
     k = make_vars(system.consts, "k")
     s = make_vars(system.state, "s")
@@ -322,13 +324,18 @@ def _obligations(system: System, claim: Claim,
         after = system.invariant(k, post)
         for part in L.conjuncts(after):
             yield t.name, k, pre, params, post, [*step, L.not_(part)], [*light, L.not_(part)]
-        goals = []
         if claim.state is not None:
-            goals += L.conjuncts(claim.state(k, post))
+            # A state claim is first asked of the post-state's invariant alone (its
+            # quantifier-free part): sound, as every conjunct of it was asked just before.
+            settled = [system.limits(k), *(p for p in L.conjuncts(after)
+                                            if not L.is_quantified(p))]
+            for part in L.conjuncts(claim.state(k, post)):
+                yield t.name, k, pre, params, post, [*step, L.not_(part)], [
+                    *settled, L.not_(part)]
         if claim.step is not None:
-            goals += L.conjuncts(claim.step(k, t.name, pre, params, post))
-        for part in goals:
-            yield t.name, k, pre, params, post, [*step, L.not_(part)], [*light, L.not_(part)]
+            for part in L.conjuncts(claim.step(k, t.name, pre, params, post)):
+                yield t.name, k, pre, params, post, [*step, L.not_(part)], [
+                    *light, L.not_(part)]
 
 
 def _counterexample(system: System, model: L.Model, name: str, k: Vars, pre: Vars,

@@ -185,6 +185,12 @@ def positions(k: Vars, s: Vars) -> Term:
     return L.and_(s["c"] <= s["pend"], s["pend"] <= s["prod"], s["prod"] - s["c"] <= k["S"] - HDR)
 
 
+def disjoint_bytes(k: Vars, s: Vars) -> Term:
+    """Return: two distinct outstanding byte positions never share a data offset."""
+    return L.forall2(lambda p, q: L.implies(
+        L.and_(s["c"] <= p, p < q, q < s["prod"]), p % k["S"] != q % k["S"]))
+
+
 def no_overwrite(k: Vars, name: str, pre: Vars, p: Vars, post: Vars) -> Term:
     """Return: records still unconsumed keep their place and length; one lap holds them all."""
     return L.and_(_unchanged_records(pre, post, post["h"], pre["t"]),
@@ -214,6 +220,10 @@ CLAIMS: Final = (
     Claim("ringbuf.positions", "consumer <= pending <= producer and the outstanding bytes "
           "(producer - consumer) never exceed the size minus one header, for every ring size "
           "a preset allows", state=positions),
+    Claim("ringbuf.disjoint_bytes", "two distinct outstanding byte positions (between the "
+          "consumer and the producer) never map to the same byte of the data area, so "
+          "records lie inside it and no two unconsumed records share a byte",
+          state=disjoint_bytes),
     Claim("ringbuf.no_overwrite", "no step moves or shortens a record that is not yet "
           "consumed, and every outstanding record lies within one lap of the ring (so a "
           "reserve never overwrites unconsumed data)", step=no_overwrite),
@@ -237,6 +247,12 @@ TWINS: Final = (
     Twin("ringbuf.no_consumer_check",
          "reserve measures free space only from the oldest busy record, not the consumer",
          "ringbuf.no_overwrite", "reserve",
+         lambda k, pre, p, post: reserve(k, pre, p, post, consumer_check=False),
+         Mutation("arspec.spec.ringbuf", "process_ringbuf_reserve",
+                  ((_CONSUMER_CHECK, ""),))),
+    Twin("ringbuf.no_consumer_check_bytes",
+         "reserve measures free space only from the oldest busy record, not the consumer",
+         "ringbuf.disjoint_bytes", "reserve",
          lambda k, pre, p, post: reserve(k, pre, p, post, consumer_check=False),
          Mutation("arspec.spec.ringbuf", "process_ringbuf_reserve",
                   ((_CONSUMER_CHECK, ""),))),

@@ -74,7 +74,8 @@ def test_counterexamples_are_deterministic() -> None:
 
 def test_select_claims_by_group_and_name() -> None:
     names = [c.name for _, c in catalogue.select_claims(["ringbuf", "tailcall.limit"])]
-    assert names == ["ringbuf.positions", "ringbuf.no_overwrite", "ringbuf.fifo",
+    assert names == ["ringbuf.positions", "ringbuf.disjoint_bytes", "ringbuf.no_overwrite",
+                     "ringbuf.fifo",
                      "ringbuf.exact_space", "tailcall.limit"]
 
 
