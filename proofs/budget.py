@@ -35,8 +35,9 @@ from arspec.spec.timers import AsyncSequence
 from arspec.spec.types import ComputeUnits, Cpu, MapId, ProgId, Slot
 
 from . import logic as L
-from .core import Claim, Field, Mutation, System, Transition, Twin, Values, Vars, bools, ints
+from .core import Claim, Field, System, Transition, Twin, Values, Vars, bools, ints
 from .logic import Term
+from .mutation import Mutation
 
 STATE: Final = (*ints("used", "next_item", "head", "tail", "effects"),
                 Field("seq", "int_array"), Field("budget", "int_array"))

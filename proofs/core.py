@@ -22,14 +22,9 @@ checks that it reaches a state violating the claim.
 """
 
 from __future__ import annotations
-import __future__
 
-import importlib
-import inspect
-import textwrap
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import wraps
 from typing import Any, Literal, ParamSpec, TypeVar
@@ -40,6 +35,7 @@ from arspec.spec.errors import SolverError
 
 from . import logic as L
 from .logic import Term, Value
+from .mutation import Mutation, mutated_spec
 
 Sort = Literal["int", "bool", "int_array", "bool_array"]
 Vars = Mapping[str, Term]
@@ -93,15 +89,6 @@ class Claim:
     statement: str
     state: Callable[[Vars, Vars], Term] | None = None
     step: Callable[[Vars, str, Vars, Vars, Vars], Term] | None = None
-
-
-@dataclass(frozen=True)
-class Mutation:
-    """A source change of a spec function: each ``(old, new)`` edit, ``old`` found once."""
-
-    module: str
-    function: str
-    edits: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -466,39 +453,7 @@ def run_transition(system: System, name: str, consts: Values, pre: Values, param
     return found
 
 
-# --------------------------------------------------------------------------- mutations
-
-
-def mutate(mutation: Mutation) -> Callable[..., Any]:
-    """Return a copy of the spec function with the mutation's edits applied to its source."""
-    module = importlib.import_module(mutation.module)
-    original = getattr(module, mutation.function)
-    source = textwrap.dedent(inspect.getsource(original))
-    for old, new in mutation.edits:
-        count = source.count(old)
-        if count != 1:
-            raise ValueError(f"{mutation.module}.{mutation.function}: {old!r} occurs "
-                             f"{count} times, not once")
-        source = source.replace(old, new)
-    code = compile(source,
-                   f"<mutated {mutation.function}>", "exec",
-                   flags=__future__.annotations.compiler_flag, dont_inherit=True)
-    namespace = dict(vars(module))
-    exec(code, namespace)
-    mutated: Callable[..., Any] = namespace[mutation.function]
-    return mutated
-
-
-@contextmanager
-def mutated_spec(mutation: Mutation) -> Iterator[None]:
-    """Replace the spec function by its mutated copy in its module while the block runs."""
-    module = importlib.import_module(mutation.module)
-    original = getattr(module, mutation.function)
-    setattr(module, mutation.function, mutate(mutation))
-    try:
-        yield
-    finally:
-        setattr(module, mutation.function, original)
+# --------------------------------------------------------------------------- twins
 
 
 @dataclass(frozen=True)

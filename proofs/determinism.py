@@ -31,8 +31,9 @@ from arspec.spec.timers import AsyncSequence
 from arspec.spec.types import AccountName, ComputeUnits, Slot
 
 from . import logic as L
-from .core import Claim, Field, Mutation, System, Transition, Twin, Values, Vars, bools, ints
+from .core import Claim, Field, System, Transition, Twin, Values, Vars, bools, ints
 from .logic import Term
+from .mutation import Mutation
 
 ACCOUNT: Final = AccountName("acc")
 WIDTHS: Final = {1: schema.FieldType.U8, 2: schema.FieldType.U16, 4: schema.FieldType.U32,

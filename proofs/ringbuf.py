@@ -36,7 +36,6 @@ from . import logic as L
 from .core import (
     Claim,
     Field,
-    Mutation,
     System,
     Transition,
     Twin,
@@ -49,6 +48,7 @@ from .core import (
     ints,
 )
 from .logic import Term
+from .mutation import Mutation
 
 #: Every ring size some preset accepts.
 SIZES: Final = tuple(sorted({1 << k for p in PRESETS.values() for k in range(64)

@@ -21,8 +21,9 @@ from arspec.spec.presets import PRESETS
 from arspec.spec.types import U32_MASK, ProgId
 
 from . import logic as L
-from .core import Claim, Field, Mutation, System, Transition, Twin, Values, Vars, ints
+from .core import Claim, Field, System, Transition, Twin, Values, Vars, ints
 from .logic import Term
+from .mutation import Mutation
 
 #: Linux's ``MAX_TAIL_CALL_CNT``: no preset may allow more.
 MAX_TAIL_CALL_CNT: Final = 33

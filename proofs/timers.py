@@ -28,8 +28,9 @@ from arspec.spec import timers as T
 from arspec.spec.types import U64_MASK, FuncRef, Pc, ProgId, SeqNo, Slot
 
 from . import logic as L
-from .core import Claim, Mutation, System, Transition, Twin, Values, Vars, bools, ints
+from .core import Claim, System, Transition, Twin, Values, Vars, bools, ints
 from .logic import Term
+from .mutation import Mutation
 
 TIMERS: Final = ("a", "b")
 FIELDS_INT: Final = ("clock", "cb", "exp", "seq", "fired", "cancelled")

@@ -36,8 +36,9 @@ from arspec.spec.timers import AsyncSequence
 from arspec.spec.types import AccountName, ComputeUnits, Cpu, ProgId, Slot
 
 from . import logic as L
-from .core import Claim, Mutation, System, Transition, Twin, Values, Vars, bools, ints
+from .core import Claim, System, Transition, Twin, Values, Vars, bools, ints
 from .logic import Term
+from .mutation import Mutation
 
 ACCOUNT: Final = AccountName("watched")
 WATCHER: Final = ProgId("watcher")

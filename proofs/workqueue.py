@@ -21,8 +21,9 @@ from arspec.spec.timers import AsyncSequence, process_take_sequence
 from arspec.spec.types import FuncRef, Pc, ProgId, SeqNo
 
 from . import logic as L
-from .core import Claim, Mutation, System, Transition, Twin, Values, Vars, bools, ints
+from .core import Claim, System, Transition, Twin, Values, Vars, bools, ints
 from .logic import Term
+from .mutation import Mutation
 
 STATE: Final = (*ints("next_seq", "cb", "seq", "ran", "dropped"), *bools("init", "run"))
 

@@ -31,8 +31,8 @@ def test_proofs_page_lists_every_invariant_and_twin() -> None:
     for _, claim in catalogue.get_claims():
         row = next(r for r in rows if r.startswith(f"``{claim.name}``"))
         assert "**PROVED**" in row and " s\n" in row and "not measured" not in row
-        for twin in catalogue.get_twins(claim.name):
-            assert f"``{twin[1].name}``" in row
+        for _, paired in catalogue.get_twins(claim.name):
+            assert f"``{paired.name}``" in row
     for system in catalogue.SYSTEMS:
         assert f"{system.title}\n{'=' * len(system.title)}" in text
         for twin in system.twins:

@@ -9,7 +9,7 @@ import pytest
 
 from arspec.checker.solver import SolverConfig
 from arspec.checker.verdict import Verdict
-from arspec.proofs import catalogue, core, ringbuf, tailcall, timers
+from arspec.proofs import catalogue, core, mutation, ringbuf, tailcall, timers
 from arspec.spec import ringbuf as spec_ringbuf
 from arspec.spec.errors import InputError
 
@@ -56,9 +56,9 @@ def test_twin_mutation_changes_the_spec_and_is_undone(system: core.System,
                                                        twin: core.Twin) -> None:
     module = __import__(twin.mutation.module, fromlist=["_"])
     original = getattr(module, twin.mutation.function)
-    mutated = core.mutate(twin.mutation)
+    mutated = mutation.mutate(twin.mutation)
     assert mutated is not original
-    with core.mutated_spec(twin.mutation):
+    with mutation.mutated_spec(twin.mutation):
         assert getattr(module, twin.mutation.function) is not original
     assert getattr(module, twin.mutation.function) is original
 
@@ -91,23 +91,23 @@ def test_invalid_tiny_rlimit_gives_unknown_never_proved() -> None:
 
 
 def test_invalid_mutation_text_not_found() -> None:
-    bad = core.Mutation("arspec.spec.ringbuf", "process_ringbuf_reserve",
+    bad = mutation.Mutation("arspec.spec.ringbuf", "process_ringbuf_reserve",
                         (("no such text", "x"),))
     with pytest.raises(ValueError, match="occurs 0 times"):
-        core.mutate(bad)
+        mutation.mutate(bad)
 
 
 def test_invalid_mutation_text_found_twice() -> None:
-    bad = core.Mutation("arspec.spec.ringbuf", "process_ringbuf_reserve",
+    bad = mutation.Mutation("arspec.spec.ringbuf", "process_ringbuf_reserve",
                         (("return None", "return 0"),))
     with pytest.raises(ValueError, match="times, not once"):
-        core.mutate(bad)
+        mutation.mutate(bad)
 
 
 def test_mutated_spec_restores_after_an_exception() -> None:
-    mutation = ringbuf.TWINS[0].mutation
+    change = ringbuf.TWINS[0].mutation
     original = spec_ringbuf.process_ringbuf_reserve
-    with pytest.raises(RuntimeError), core.mutated_spec(mutation):
+    with pytest.raises(RuntimeError), mutation.mutated_spec(change):
         raise RuntimeError
     assert spec_ringbuf.process_ringbuf_reserve is original
     assert "rb.size - 1" in inspect.getsource(spec_ringbuf.process_ringbuf_reserve)
