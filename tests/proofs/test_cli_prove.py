@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from arspec.checker.cli import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE, main
+from arspec.checker.cli import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE, main
 
 
 def _run(*argv: str) -> tuple[int, str]:
@@ -63,3 +63,19 @@ def test_solver_limit_is_unknown_exit_3() -> None:
     code, text = _run("tailcall", "--rlimit", "1", "--no-timing")
     assert code == EXIT_INCONCLUSIVE
     assert text.startswith("UNKNOWN  tailcall.limit (") and "resource limit" in text
+
+
+def test_refuted_line_carries_the_counterexample_exit_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    from arspec.proofs import catalogue, core, tailcall
+
+    refuted = core.prove_twin(tailcall.SYSTEM, tailcall.TWINS[0])
+    monkeypatch.setattr(catalogue, "prove", lambda names, config=None: [refuted])
+    code, text = _run("tailcall", "--no-timing")
+    assert code == EXIT_FAILED
+    assert text.startswith("REFUTED  tailcall.limit (")
+    cex = json.loads(text.split(" counterexample: ", 1)[1])
+    assert cex["obligation"] == "tail_call" and cex["pre"]["count"] == cex["post"]["count"]
+    code, text = _run("tailcall", "--format", "json", "--no-timing")
+    row = json.loads(text)["results"][0]
+    assert code == EXIT_FAILED and row["status"] == "REFUTED"
+    assert row["counterexample"]["post"]["jumps"] > row["counterexample"]["post"]["count"]
