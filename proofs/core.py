@@ -338,13 +338,41 @@ def _counterexample(system: System, model: L.Model, name: str, k: Vars, pre: Var
                                                        span(post) if span else None))
 
 
+def _vacuity(system: System, override: Mapping[str, Callable[[Vars, Vars, Vars, Vars], Term]],
+             config: SolverConfig) -> str:
+    """Return why a proof over ``system`` would hold vacuously ("" when it would not)."""
+    k = make_vars(system.consts, "k")
+    s = make_vars(system.state, "s")
+    checks = [("no initial state within the limits", [system.limits(k), system.initial(k, s)])]
+    for t in system.transitions:
+        relation = override.get(t.name, t.relation)
+        params = make_vars(t.params, t.name)
+        post = make_vars(system.state, "post")
+        checks.append((f"transition {t.name} is never enabled",
+                       [system.limits(k), system.invariant(k, s), relation(k, s, params, post)]))
+    for reason, query in checks:
+        answer, _, why = L.solve(query, config)
+        if answer is not L.Answer.SAT:
+            return f"vacuous: {reason}" if answer is L.Answer.UNSAT else f"{reason}? ({why})"
+    return ""
+
+
 @in_fresh_context
 def prove_claim(system: System, claim: Claim, *, config: SolverConfig | None = None,
                 override: Mapping[str, Callable[[Vars, Vars, Vars, Vars], Term]] | None = None,
                 ) -> ProofResult:
-    """Prove ``claim`` by induction over ``system`` (with ``override``\\ n transitions)."""
+    """Prove ``claim`` by induction over ``system``, its transitions replaced by ``override``.
+
+    A proof that holds only because nothing can happen is not reported as PROVED: when no
+    initial state exists or a transition can never be taken from an invariant state, the
+    verdict is UNKNOWN and the reason says which.
+    """
     config = config or SolverConfig()
     started = time.perf_counter()
+    vacuous = _vacuity(system, override or {}, config)
+    if vacuous:
+        return ProofResult(claim.name, Verdict.UNKNOWN, time.perf_counter() - started, 0,
+                           None, vacuous)
     count = 0
     unknown = ""
     light_config = replace(config, rlimit=max(1, config.rlimit // LIGHT_SHARE))

@@ -134,3 +134,20 @@ def test_invalid_replay_of_an_initial_counterexample() -> None:
     cex = core.Counterexample("initial", {}, {})
     with pytest.raises(ValueError, match="no step"):
         core.replay_twin(timers.SYSTEM, timers.TWINS[0], cex)
+
+
+def test_invalid_contradictory_limits_are_unknown_not_proved() -> None:
+    empty = core.System(**{**tailcall.SYSTEM.__dict__, "limits": lambda k: k["limit"] < 0})
+    result = core.prove_claim(empty, tailcall.CLAIMS[0])
+    assert result.verdict is Verdict.UNKNOWN and "no initial state" in result.reason
+
+
+def test_invalid_dead_transition_is_unknown_not_proved() -> None:
+    t = tailcall.SYSTEM.transitions[0]
+    dead = core.Transition(t.name, t.summary, t.follows, t.params,
+                           lambda k, pre, p, post: pre["count"] < 0)
+    system = core.System(**{**tailcall.SYSTEM.__dict__,
+                            "transitions": (dead, *tailcall.SYSTEM.transitions[1:])})
+    result = core.prove_claim(system, tailcall.CLAIMS[0])
+    assert result.verdict is Verdict.UNKNOWN
+    assert result.reason == "vacuous: transition tail_call is never enabled"
