@@ -301,3 +301,41 @@ def test_invalid_disagreeing_encoding_is_caught() -> None:
                      "disc": {0: False}}
     with pytest.raises(AssertionError):
         compare_step(twisted, consts, state, "reserve", {"n": 0, "flags": 0})
+
+
+# --------------------------------------------------------------------------- due timers
+
+
+@settings(max_examples=40)
+@given(st.data(), st.integers(0, 6))
+def test_due_set_and_order_follow_the_encoding(data: st.DataObject, slot: int) -> None:
+    """The encoding's "due" (armed and expiry <= now) is the spec's, and with distinct arm
+    sequences (timers.strict_order) get_due_timers' order does not depend on map order."""
+    from arspec.spec.maps import MapDef, MapElement, MapState, MapType
+    from arspec.spec.timers import get_due_timers, is_timer_due
+    from arspec.spec.types import MapId, Slot
+
+    now = Slot(slot)
+    count = data.draw(st.integers(1, 5))
+    seqs = data.draw(st.lists(st.integers(0, 20), min_size=count, max_size=count, unique=True))
+    elements = []
+    for i, seq in enumerate(seqs):
+        values = timers_initial()
+        armed = data.draw(st.booleans())
+        values.update({"a_init": True, "a_cb": 1, "a_armed": armed,
+                       "a_exp": data.draw(st.integers(0, 8)) if armed else -1,
+                       "a_seq": seq if armed else -1})
+        timer = timers.build_timer(values, "a")
+        assert is_timer_due(timer, now) == (armed and _int(values, "a_exp") <= now)
+        elements.append(MapElement(bytes([i]), bytearray(16), timer=timer))
+
+    def due_keys(order: list[int]) -> list[bytes]:
+        definition = MapDef(MapId("m"), MapType.HASH, 1, 16, 8, timer_offset=0)
+        state = MapState(definition, 1, {elements[i].key: [elements[i]] for i in order})
+        return [d.key for d in get_due_timers({MapId("m"): state}, now)]
+
+    order = list(range(count))
+    shuffled = data.draw(st.permutations(order))
+    assert due_keys(order) == due_keys(list(shuffled))
+    assert sorted(due_keys(order)) == sorted(e.key for e in elements
+                                             if e.timer is not None and is_timer_due(e.timer, now))
