@@ -645,12 +645,14 @@ def render_proofs(root: Path) -> str:
     from arspec.proofs.catalogue import SYSTEMS
 
     path = root / PROOF_TIMINGS
-    timings = json.loads(path.read_text()) if path.exists() else {"invariants": {},
-                                                                   "twins": {}}
+    timings = json.loads(path.read_text()) if path.exists() else {}
 
     def seconds(kind: str, name: str) -> str:
-        value = timings[kind].get(name)
-        return "not measured" if value is None else f"{value:.2f} s"
+        wall = timings.get(kind, {}).get(name)
+        cpu = timings.get(f"{kind}_cpu", {}).get(name)
+        if wall is None or cpu is None:
+            return "not measured"
+        return f"{cpu:.2f} s CPU, {wall:.2f} s wall"
 
     outcomes = proof_outcomes()
     lines: list[str] = []
