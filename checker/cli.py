@@ -196,6 +196,41 @@ def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
     return code
 
 
+def _cmd_prove(args: argparse.Namespace, out: TextIO) -> int:
+    import json
+
+    from arspec.checker.solver import SolverConfig
+    from arspec.checker.verdict import Verdict
+    from arspec.proofs.catalogue import prove
+
+    config = SolverConfig(rlimit=args.rlimit, timeout_ms=int(args.timeout * 1000))
+    results = prove(args.names, config=config)
+    codes = {Verdict.PROVED: EXIT_OK, Verdict.REFUTED: EXIT_FAILED,
+             Verdict.UNKNOWN: EXIT_INCONCLUSIVE}
+    rows = []
+    for r in results:
+        row: dict[str, object] = {"invariant": r.claim, "status": r.verdict.value,
+                                  "obligations": r.obligations}
+        if not args.no_timing:
+            row["seconds"] = round(r.seconds, 3)
+        if r.counterexample is not None:
+            row["counterexample"] = r.counterexample.as_json()
+        if r.reason:
+            row["reason"] = r.reason
+        rows.append(row)
+    if args.format == "json":
+        out.write(json.dumps({"format": "arspec-prove/1", "results": rows}, indent=2) + "\n")
+    for row in rows if args.format == "text" else []:
+        timing = "" if args.no_timing else f" {row['seconds']:.2f}s"
+        line = f"{row['status']:<8} {row['invariant']}{timing} ({row['obligations']} obligations)"
+        if "counterexample" in row:
+            line += " counterexample: " + json.dumps(row["counterexample"], sort_keys=True)
+        if "reason" in row:
+            line += f" [{row['reason']}]"
+        out.write(line + "\n")
+    return _combine([codes[r.verdict] for r in results])
+
+
 def _cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
     import json
 
@@ -307,6 +342,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("replay", help="re-execute a trace written by explore --trace-out")
     p.add_argument("trace", help="trace JSON")
     p.set_defaults(run=_cmd_replay)
+
+    p = sub.add_parser("prove", help="prove the spec's invariants by induction (z3) for every "
+                                     "state and size; one line per invariant")
+    p.add_argument("names", nargs="*", metavar="NAME",
+                   help="invariants (or their group, e.g. ringbuf) to prove; default all")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--timeout", type=float, default=30.0,
+                   help="wall-clock fallback per solver query, seconds")
+    p.add_argument("--rlimit", type=_positive_int, default=20_000_000,
+                   help="deterministic z3 resource limit per query")
+    p.add_argument("--no-timing", action="store_true",
+                   help="omit times (byte-identical output across runs)")
+    p.set_defaults(run=_cmd_prove)
 
     p = sub.add_parser("schema", help="print the JSON Schema of program.yaml")
     p.set_defaults(run=_cmd_schema)

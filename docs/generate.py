@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import importlib
 import importlib.util
 import inspect
@@ -608,6 +609,86 @@ def render_profiles() -> str:
     return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------- proofs
+
+
+def _doc_body(doc: str) -> str:
+    """Return a module docstring without its RST title."""
+    lines = inspect.cleandoc(doc).splitlines()
+    if len(lines) > 1 and lines[1] and set(lines[1]) == {"="}:
+        lines = lines[2:]
+    return "\n".join(lines).strip()
+
+
+#: Median proof times measured by ``benchmarks/bench_proofs.py --write``.
+PROOF_TIMINGS = "benchmarks/proofs_timings.json"
+
+
+@functools.cache
+def proof_outcomes() -> dict[str, tuple[str, int, bool]]:
+    """Return (status, queries, replayed) of every claim and twin (proved once per build)."""
+    from arspec.proofs.catalogue import SYSTEMS, check_twin
+    from arspec.proofs.core import prove_claim
+
+    out: dict[str, tuple[str, int, bool]] = {}
+    for system in SYSTEMS:
+        for claim in system.claims:
+            result = prove_claim(system, claim)
+            out[claim.name] = (result.verdict.value, result.obligations, False)
+        for twin in system.twins:
+            checked = check_twin(system, twin)
+            out[twin.name] = (checked.result.verdict.value, checked.result.obligations,
+                              checked.confirmed)
+    return out
+
+
+def render_proofs(root: Path) -> str:
+    """Return every proof system: its text, transitions, claims (proved now) and twins.
+
+    Statuses come from proofs run during the build; times from the benchmark's record, so
+    that the page is the same at every build.
+    """
+    from arspec.proofs.catalogue import SYSTEMS
+
+    path = root / PROOF_TIMINGS
+    timings = json.loads(path.read_text()) if path.exists() else {}
+
+    def seconds(kind: str, name: str) -> str:
+        wall = timings.get(kind, {}).get(name)
+        cpu = timings.get(f"{kind}_cpu", {}).get(name)
+        if wall is None or cpu is None:
+            return "not measured"
+        return f"{cpu:.2f} s CPU, {wall:.2f} s wall"
+
+    outcomes = proof_outcomes()
+    lines: list[str] = []
+    for system in SYSTEMS:
+        lines += heading(system.title, "=")
+        lines += [_doc_body(system.summary), ""]
+        lines += list_table(["transition", "what happens", "follows"],
+                            [[literal(t.name), rst_text(t.summary), literal(t.follows)]
+                             for t in system.transitions], widths=[20, 50, 30])
+        rows = []
+        for claim in system.claims:
+            status, queries, _ = outcomes[claim.name]
+            twins = ", ".join(literal(t.name) for t in system.twins if t.claim == claim.name)
+            rows.append([literal(claim.name), rst_text(claim.statement), f"**{status}**",
+                         seconds("invariants", claim.name), str(queries), twins])
+        lines += list_table(["invariant", "statement", "status", "time", "queries", "twins"],
+                            rows, widths=[16, 44, 10, 8, 7, 15])
+        rows = []
+        for twin in system.twins:
+            status, _, replayed = outcomes[twin.name]
+            rows.append([literal(twin.name), rst_text(twin.description),
+                         literal(twin.mutation.function), literal(twin.transition),
+                         f"**{status}**", "yes" if replayed else "**no**",
+                         seconds("twins", twin.name)])
+        lines += list_table(["twin", "the break", "mutated spec function", "transition",
+                             "status", "replayed", "time"], rows,
+                            widths=[18, 30, 16, 12, 10, 7, 7])
+    return "\n".join(lines)
+
+
 # --------------------------------------------------------------------------- writers
 
 
@@ -654,6 +735,7 @@ def generated_fragments(root: Path) -> dict[str, str]:
         "choices.inc": render_marked(CHOICE_MARKER),
         "profiles.inc": render_profiles(),
         "contexts.inc": render_contexts(),
+        "proofs.inc": render_proofs(root),
     }
 
 
