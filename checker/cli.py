@@ -183,7 +183,7 @@ def _explore_to(args: argparse.Namespace, out: TextIO, dot_out: str | None) -> i
         progress_stream=sys.stderr, timing=not args.no_timing,
         partial_order=False if args.no_partial_order else None,
         symmetry=False if args.no_symmetry else None,
-        cache=False if args.no_cache else None)
+        cache=False if args.no_cache else None, exact=args.exact_states)
     out.write(text)
     return code
 
@@ -297,6 +297,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="switch off symmetry reduction alone")
     p.add_argument("--no-cache", action="store_true",
                    help="switch off the invocation cache alone")
+    p.add_argument("--exact-states", action="store_true",
+                   help="store every state's encoding in the seen-set instead of a 64-bit "
+                        "fingerprint (no collision can lose a state; more memory)")
     p.add_argument("--trace-out", help="write the shortest violating trace as JSON")
     p.add_argument("--dot", help="write the trace (or a small state graph) as DOT")
     p.add_argument("--svg", help="also render that picture as SVG (needs Graphviz)")

@@ -27,6 +27,7 @@ from arspec.model.engine import (
     Bounds,
     ExplorationResult,
     Progress,
+    StoreMode,
     Trace,
     TraceStep,
     Verdict,
@@ -34,6 +35,7 @@ from arspec.model.engine import (
     explore,
 )
 from arspec.model.graph import space_to_dot, trace_to_dot
+from arspec.model.state_codec import describe_collisions
 from arspec.model.runtime_system import (
     REPLICA_INVARIANT,
     STEP_INVARIANT,
@@ -284,6 +286,7 @@ def render_report(system: RuntimeSystem, result: ExplorationResult[ModelState, A
                      f"  (fair cycles, slot-abstracted: {starvation.states} states)")
     st = result.stats
     lines.append(f"states {st.states}, transitions {st.transitions}, depth {st.max_depth}")
+    lines.append("seen-set: " + describe_store(result))
     if result.bound is not None:
         lines.append(f"bound reached: {result.bound}")
     cache = getattr(system.invoker, "stats", None)
@@ -301,6 +304,13 @@ def render_report(system: RuntimeSystem, result: ExplorationResult[ModelState, A
         lines.extend(render_starvation(starvation, bundle))
     lines.append(f"verdict: {combine_verdicts(result.verdict, starvation).value}")
     return "\n".join(lines) + "\n"
+
+
+def describe_store(result: ExplorationResult[ModelState, Action]) -> str:
+    """Return ``exact (every state stored)`` or the fingerprint width and expected loss."""
+    if result.space.store == StoreMode.EXACT:
+        return "exact (every state's encoding stored)"
+    return describe_collisions(result.stats.states)
 
 
 def render_starvation(outcome: StarvationOutcome, bundle: schema.Bundle) -> list[str]:
@@ -392,7 +402,7 @@ def explore_bundle(path: str, *, slots: int | None = None, max_states: int | Non
                    trace_out: str | None = None, dot_out: str | None = None,
                    progress_stream: TextIO | None = None, timing: bool = True,
                    partial_order: bool | None = None, symmetry: bool | None = None,
-                   cache: bool | None = None) -> tuple[int, str]:
+                   cache: bool | None = None, exact: bool = False) -> tuple[int, str]:
     """Explore a bundle's behaviours and return ``(exit code, report text)``.
 
     :param path: the ``program.yaml`` bundle.
@@ -409,6 +419,8 @@ def explore_bundle(path: str, *, slots: int | None = None, max_states: int | Non
         state graph also goes to ``<dot_out>.states.dot``.
     :param progress_stream: where live progress goes, only if it is a terminal.
     :param timing: include the (non-reproducible) ``time`` line.
+    :param exact: keep every state's encoding in the seen-set instead of a 64-bit
+        fingerprint (no state can be lost to a collision; more memory).
     :returns: exit code (0 holds, 1 violated, 3 bound reached) and the report.
     :raises InputError: for a bundle that cannot be loaded or explored, or bad options.
     """
@@ -427,7 +439,8 @@ def explore_bundle(path: str, *, slots: int | None = None, max_states: int | Non
                      stop_at_first_violation=False, record_edges=dot_out is not None,
                      ample=EnvironmentOrder(system) if por else None,
                      canonicalize=system.canonicalize if use_symmetry else None,
-                     progress=progress, progress_every=2000)
+                     progress=progress, progress_every=2000,
+                     store=StoreMode.EXACT if exact else StoreMode.FINGERPRINT)
     if progress is not None and progress_stream is not None:
         progress_stream.write("\n")
     starvation = (run_starvation_check(bundle, path, cache=use_cache, max_states=max_states)
@@ -555,6 +568,25 @@ def get_replayed_reason(system: RuntimeSystem, name: str,
     if reason is None:
         reason = system.get_state_violation(name, final)
     return reason
+
+
+def explore_result(path: str, *, slots: int | None = None, reductions: bool = True,
+                   max_states: int | None = None, store: StoreMode = StoreMode.FINGERPRINT,
+                   ) -> tuple[RuntimeSystem, ExplorationResult[ModelState, Action]]:
+    """Return the system and the exploration result of a bundle (for tests and benchmarks).
+
+    The safety part of :func:`explore_bundle` (no starvation check, no rendering).
+    """
+    bundle = load_bundle(path)
+    horizon = check_explore_input(bundle, path, slots, max_states, None)
+    system = build_system(bundle, path, horizon, compile_checks(bundle), cache=reductions)
+    states, transitions = system.build_invariants()
+    por = reductions and not system.domains_overlap()
+    result = explore(system, invariants=states, transition_invariants=transitions,
+                     bounds=Bounds(max_states=max_states), stop_at_first_violation=False,
+                     ample=EnvironmentOrder(system) if por else None,
+                     canonicalize=system.canonicalize if reductions else None, store=store)
+    return system, result
 
 
 def explore_verdicts(path: str, *, slots: int, reductions: bool,

@@ -9,9 +9,10 @@ environment's :class:`~arspec.spec.scheduler.DomainWrite` choices), and a step i
 :func:`~arspec.spec.scheduler.process_action` applied to a copy, with program bodies run on
 the reference VM. One invocation (a whole tail-call chain) is one atomic step.
 
-* **Identity.** A state is identified by :func:`~arspec.spec.state.encode_state` (a canonical
-  ``repr`` in which every unordered collection is sorted, so equal states give equal bytes
-  whatever the hash seed) followed by the explorer's ghost: the timer and work-queue
+* **Identity.** A state is identified by :func:`~arspec.model.state_codec.encode_runtime`
+  (the canonical parts of the state, every unordered collection sorted, serialised as
+  bytes, so equal states give equal bytes whatever the hash seed) followed by the
+  explorer's ghost: the timer and work-queue
   callback sites that already ran in the current slot (for ``no_double_execution``), and the
   reason if the step raised.
 * **Horizon.** States that reached slot ``slots`` have no successors; the verdicts are "within
@@ -45,6 +46,7 @@ from typing import Final
 
 from arspec.model.confluence import Divergence
 from arspec.model.engine import Invariant, ModelError, TransitionInvariant
+from arspec.model.state_codec import encode_runtime
 from arspec.spec import bundle as schema
 from arspec.spec.catalogue import (
     CATALOGUE,
@@ -81,7 +83,6 @@ from arspec.spec.state import (
     copy_accounts,
     copy_maps,
     copy_state,
-    encode_state,
 )
 from arspec.spec.timers import AsyncSequence
 from arspec.spec.types import ComputeUnits, Cpu, MapId
@@ -155,7 +156,7 @@ def encode_model_state(runtime: RuntimeState, ran: frozenset[CallbackSite],
                        error: str | None) -> bytes:
     """Return the canonical bytes of a model state (spec encoding plus the ghost)."""
     ghost = repr((tuple(sorted(ran)), error)).encode()
-    return encode_state(runtime) + b"|" + ghost
+    return encode_runtime(runtime) + b"|" + ghost
 
 
 def make_model_state(runtime: RuntimeState, ran: frozenset[CallbackSite] = frozenset(),
