@@ -60,6 +60,7 @@ from arspec.spec.catalogue import (
     get_user_invariant_violation,
 )
 from arspec.spec.maps import MapElement, MapState
+from arspec.spec.ringbuf import RingBuffer
 from arspec.spec.scheduler import (
     Action,
     ApplyWrite,
@@ -85,11 +86,10 @@ from arspec.spec.state import (
     copy_maps,
     copy_state,
 )
-from arspec.spec.ringbuf import RingBuffer
 from arspec.spec.tailcall import ProgArray
 from arspec.spec.timers import AsyncSequence, TimerState
-from arspec.spec.workqueue import WorkQueueState
 from arspec.spec.types import ComputeUnits, Cpu, MapId
+from arspec.spec.workqueue import WorkQueueState
 
 _T = TypeVar("_T")
 
@@ -109,7 +109,7 @@ _KNOWN_MAP_FIELDS: Final = (
     (ProgArray, ("slots",)))
 _FAST_COPY: Final = (
     {f.name for f in dataclasses.fields(RuntimeState)} == _KNOWN_FIELDS
-    and all(tuple(f.name for f in dataclasses.fields(cls)) == names  # type: ignore[arg-type]
+    and all(tuple(f.name for f in dataclasses.fields(cls)) == names
             for cls, names in _KNOWN_MAP_FIELDS))
 
 
