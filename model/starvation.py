@@ -31,8 +31,11 @@ at ``2**64 - 1``. States holding an expiry at or above ``2**62`` keep their abso
 in the key (no merging), and every explored transition is re-run on the state shifted one
 period later and must give the same abstract successor: an absolute start gives a different
 relative expiry for every non-zero shift, so it is caught, and the exploration stops with
-BOUND-REACHED. The ``linux`` profile is refused (its pseudo-random and clock helpers read
-the slot and the item's sequence number).
+BOUND-REACHED. In the ``linux`` profile the clock helpers (``bpf_ktime_get_*``) read the slot
+and the pseudo-random helper reads the slot and the item's sequence number: a bundle whose
+programs call one of them is refused (BOUND-REACHED with the program and pc), and any other
+``linux`` bundle is checked like a ``solana`` one (its CPU helper sees ``seq mod CPUs``,
+which the key keeps).
 
 Which item starves
 ------------------
@@ -89,8 +92,13 @@ UNBOUNDED_SLOTS: Final = 2**62
 FAR_EXPIRY: Final = 2**62
 #: The pending item of the check: the watched one.
 WATCHED: Final = "watched"
-#: Helpers through which a program reads the absolute slot.
+#: Helpers through which a program reads the absolute slot (``solana`` profile).
 SLOT_HELPERS: Final = ("arspec_get_slot",)
+#: Helpers through which a ``linux`` program reads the slot or its item's sequence number:
+#: the clocks (the slot's start in ns) and the pseudo-random helper (seeded by slot and item).
+LINUX_TIME_HELPERS: Final = ("bpf_ktime_get_ns", "bpf_ktime_get_boot_ns",
+                             "bpf_ktime_get_coarse_ns", "bpf_ktime_get_tai_ns",
+                             "bpf_get_prandom_u32", "arspec_get_slot")
 
 
 class AbstractionBroken(Exception):
@@ -146,21 +154,29 @@ def create_slot_abstraction(bundle: schema.Bundle, cpus: int) -> SlotAbstraction
 
 
 def get_abstraction_obstacle(bundle: schema.Bundle, system: RuntimeSystem) -> str | None:
-    """Return why the slot abstraction is not exact for ``bundle``, or ``None``."""
-    if bundle.profile != schema.Profile.SOLANA:
-        return (f"the {bundle.profile.value} profile's clock and random helpers read the "
-                "slot; the slot abstraction needs the solana profile")
+    """Return why the slot abstraction is not exact for ``bundle``, or ``None``.
+
+    A program that cannot be inspected (no loaded code at hand) in the ``linux`` profile is
+    an obstacle: it might call a clock.
+    """
+    linux = bundle.profile != schema.Profile.SOLANA
     programs = getattr(getattr(system.invoker, "inner", system.invoker), "programs", None)
     if programs is None:
-        return None
+        return ("the linux profile's clock and random helpers read the slot, and the "
+                "programs could not be inspected") if linux else None
     from arspec.reference.instructions import Call
     from arspec.reference.murmur3 import murmur3_32
+    from arspec.spec.helpers import HELPER_TABLE
 
-    slot_ids = {murmur3_32(name.encode()) for name in SLOT_HELPERS}
+    names = LINUX_TIME_HELPERS if linux else SLOT_HELPERS
+    by_id: dict[int, str] = {murmur3_32(name.encode()): name for name in names}
+    if linux:
+        by_id.update({h.id: h.name for h in HELPER_TABLE if h.name in names})
     for name, loaded in programs.items():
         for pc, insn in loaded.program.instructions():
-            if isinstance(insn, Call) and insn.imm & 0xFFFFFFFF in slot_ids:
-                return f"program {name} reads the slot (arspec_get_slot at pc {pc})"
+            helper = by_id.get(insn.imm & 0xFFFFFFFF) if isinstance(insn, Call) else None
+            if helper is not None:
+                return f"program {name} reads the slot ({helper} at pc {pc})"
     return None
 
 
