@@ -60,7 +60,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from arspec.model.engine import Bounds, TraceStep, Verdict
+from arspec.model.engine import Bounds, StoreMode, TraceStep, Verdict
 from arspec.model.liveness import Lasso, check_starvation
 from arspec.model.runtime_system import (
     ModelState,
@@ -329,12 +329,13 @@ class StarvationOutcome:
 
 
 def check_no_starvation(system: RuntimeSystem, *, max_states: int | None = None,
-                        ) -> StarvationOutcome:
+                        store: StoreMode = StoreMode.FINGERPRINT) -> StarvationOutcome:
     """Check ``no_starvation`` for the runtime of ``system`` (module docstring).
 
     :param system: a runtime system built with horizon :data:`UNBOUNDED_SLOTS` and no
         transition checks (they are not needed).
     :param max_states: bound on abstract states (default :data:`DEFAULT_MAX_STATES`).
+    :param store: the seen-set of the abstract exploration (64-bit fingerprints by default).
     :returns: HOLDS, VIOLATED with a lasso (prefix, then a cycle repeated forever), or
         BOUND-REACHED with the reason in ``note``.
     """
@@ -348,7 +349,8 @@ def check_no_starvation(system: RuntimeSystem, *, max_states: int | None = None,
     try:
         result = check_starvation(
             live, pending=lambda s: (WATCHED,) if s.watched is not None else (),
-            fairness=get_fairness_class, bounds=Bounds(max_states=limit))
+            fairness=get_fairness_class, bounds=Bounds(max_states=limit),
+            store=store)
     except AbstractionBroken as err:
         return StarvationOutcome(Verdict.BOUND_REACHED, None, 0, 0,
                                  f"not checked: slot abstraction not exact: {err}")
