@@ -50,6 +50,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _memory_size(text: str) -> int:
+    from arspec.model.resources import parse_size
+    from arspec.spec.errors import InputError
+
+    try:
+        return parse_size(text)
+    except InputError as err:
+        raise argparse.ArgumentTypeError(err.reason.removeprefix("--max-memory: ")) from None
+
+
 def _cmd_asm(args: argparse.Namespace, out: TextIO) -> int:
     from arspec.reference.assembler import assemble
     from arspec.reference.encoder import encode
@@ -183,7 +193,8 @@ def _explore_to(args: argparse.Namespace, out: TextIO, dot_out: str | None) -> i
         progress_stream=sys.stderr, timing=not args.no_timing,
         partial_order=False if args.no_partial_order else None,
         symmetry=False if args.no_symmetry else None,
-        cache=False if args.no_cache else None, exact=args.exact_states)
+        cache=False if args.no_cache else None, exact=args.exact_states,
+        max_memory=args.max_memory)
     out.write(text)
     return code
 
@@ -288,6 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop with BOUND-REACHED after this many distinct states")
     p.add_argument("--max-depth", type=_positive_int, default=None,
                    help="stop with BOUND-REACHED beyond this depth")
+    p.add_argument("--max-memory", type=_memory_size, default=None, metavar="SIZE",
+                   help="stop with BOUND-REACHED when the process's resident memory exceeds "
+                        "SIZE (e.g. 512M, 2G; measured, so not reproducible byte for byte)")
     p.add_argument("--no-reductions", action="store_true",
                    help="explore without partial-order and symmetry reduction and without "
                         "the invocation cache")

@@ -190,7 +190,8 @@ class Bounds:
         transitions are still checked; a new successor beyond the bound marks the run
         ``BOUND-REACHED``).
     :param max_states: at most this many distinct states are stored.
-    :param max_memory_bytes: stop when the estimated memory of the store exceeds this.
+    :param max_memory_bytes: stop when the estimated memory of the store exceeds this (or
+        the memory measured by the ``memory_in_use`` probe given to :func:`explore`).
     """
 
     max_depth: int | None = None
@@ -507,7 +508,8 @@ def explore(system: TransitionSystem[S, A], *,
             canonicalize: Callable[[S], S] | None = None,
             progress: Callable[[Progress], None] | None = None,
             progress_every: int = 50_000,
-            store: StoreMode = StoreMode.EXACT) -> ExplorationResult[S, A]:
+            store: StoreMode = StoreMode.EXACT,
+            memory_in_use: Callable[[], int] | None = None) -> ExplorationResult[S, A]:
     """Explore the reachable states of ``system`` breadth-first and check invariants.
 
     :param system: the model.
@@ -528,6 +530,9 @@ def explore(system: TransitionSystem[S, A], *,
         at the end of each BFS level.
     :param progress_every: see ``progress``.
     :param store: keep every encoding (``EXACT``) or only its fingerprint (module docstring).
+    :param memory_in_use: if given, the memory bound compares what it returns (e.g. the
+        process's resident set, :func:`arspec.model.resources.get_resident_bytes`) instead
+        of the store estimate; it is called every 4096 new states and per BFS level.
     :returns: the :class:`ExplorationResult`.
     :raises ModelError: on duplicate invariant names or a bad ``progress_every``.
     """
@@ -546,7 +551,7 @@ def explore(system: TransitionSystem[S, A], *,
     try:
         return _explore(system, invariants, transition_invariants, bounds, check_deadlock,
                         stop_at_first_violation, record_edges, tagger, ample, canonicalize,
-                        progress, progress_every, names, store)
+                        progress, progress_every, names, store, memory_in_use)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -558,7 +563,8 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
              tagger: Callable[[S], object] | None, ample: AmpleSelector[S, A] | None,
              canonicalize: Callable[[S], S] | None,
              progress: Callable[[Progress], None] | None, progress_every: int,
-             names: list[str], store: StoreMode) -> ExplorationResult[S, A]:
+             names: list[str], store: StoreMode,
+             memory_in_use: Callable[[], int] | None) -> ExplorationResult[S, A]:
     start = time.perf_counter()
     space = StateSpace(record_edges=record_edges, reduced=ample is not None
                        or canonicalize is not None, store=store)
@@ -609,6 +615,10 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
                      + parent.itemsize + aindex.itemsize + depth_arr.itemsize)
         edges = len(space.edge_src) * 32
         return count * per_state + key_bytes + edges
+
+    over_memory: Callable[[], bool] = (
+        (lambda: memory_in_use() > max_mem) if memory_in_use is not None  # type: ignore[operator]
+        else (lambda: memory_estimate() > max_mem))  # type: ignore[operator]
 
     def fill_depth(level: int) -> None:
         # Breadth-first: every state stored since the last call is at depth ``level``.
@@ -741,8 +751,7 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
                             all_s = _all_of_1([e[1] for e in active_s])
                             stop = stop or stop_at_first_violation
                     frontier_append(post)
-                    if (target & 4095) == 0 and max_mem is not None \
-                            and memory_estimate() > max_mem:
+                    if (target & 4095) == 0 and max_mem is not None and over_memory():
                         bound = "max-memory"
                         halt = True
                     if target >= next_progress:
@@ -771,7 +780,7 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
         if progress is not None:
             progress(Progress(count, transitions, level if frontier else level - 1,
                               len(frontier), time.perf_counter() - start))
-        if max_mem is not None and bound is None and memory_estimate() > max_mem:
+        if max_mem is not None and bound is None and over_memory():
             bound = "max-memory"
     elapsed = time.perf_counter() - start
     if record_edges:

@@ -52,6 +52,7 @@ from arspec.model.starvation import (
     get_lasso_rows,
     get_starving_item,
 )
+from arspec.model.resources import format_size, get_peak_resident_bytes, get_resident_bytes
 from arspec.model.state_codec import describe_collisions
 from arspec.spec import bundle as schema
 from arspec.spec.catalogue import (
@@ -135,10 +136,12 @@ def is_starvation_requested(bundle: schema.Bundle) -> bool:
 
 
 def run_starvation_check(bundle: schema.Bundle, path: str, *, cache: bool,
-                         max_states: int | None) -> StarvationOutcome:
+                         max_states: int | None, max_memory: int | None = None,
+                         ) -> StarvationOutcome:
     """Return the ``no_starvation`` outcome of ``bundle`` (:mod:`arspec.model.starvation`)."""
     system = build_system(bundle, path, UNBOUNDED_SLOTS, CheckSet(), cache=cache)
-    return check_no_starvation(system, max_states=max_states)
+    return check_no_starvation(system, max_states=max_states, max_memory=max_memory,
+                               memory_in_use=get_resident_bytes if max_memory else None)
 
 
 def build_system(bundle: schema.Bundle, path: str, slots: int, checks: CheckSet, *,
@@ -270,10 +273,18 @@ def describe_reductions(partial_order: bool, symmetry: bool, cache: bool) -> str
 
 def render_report(system: RuntimeSystem, result: ExplorationResult[ModelState, Action],
                   path: str, reductions: str, timing: bool,
-                  starvation: StarvationOutcome | None = None) -> str:
-    """Return the report text of an exploration (and of the starvation check, if run)."""
+                  starvation: StarvationOutcome | None = None, *,
+                  given_max_states: bool = False) -> str:
+    """Return the report text of an exploration (and of the starvation check, if run).
+
+    When a bound made the verdict inconclusive, the first line says so and which setting
+    to change (:func:`get_bound_advice`).
+    """
     bundle = system.bundle
-    lines = [f"explore {bundle.name or Path(path).stem} ({path}): {system.slots} slots, "
+    overall = combine_verdicts(result.verdict, starvation)
+    lines = [] if overall != Verdict.BOUND_REACHED else [
+        f"BOUND-REACHED: {get_bound_advice(result, starvation, given_max_states)}"]
+    lines += [f"explore {bundle.name or Path(path).stem} ({path}): {system.slots} slots, "
              f"{reductions}"]
     names = get_check_names(system)
     width = max(len(n) for n in [*names, STARVATION_INVARIANT])
@@ -294,7 +305,8 @@ def render_report(system: RuntimeSystem, result: ExplorationResult[ModelState, A
         lines.append(f"invocations {cache.hits + cache.misses}, cache hit share "
                      f"{100 * cache.hit_share:.1f}%")
     if timing:
-        lines.append(f"time {st.elapsed_seconds:.2f} s, {st.states_per_second:.0f} states/s")
+        lines.append(f"time {st.elapsed_seconds:.2f} s, {st.states_per_second:.0f} states/s, "
+                     f"peak RSS {format_size(get_peak_resident_bytes())}")
     for violation in result.violations:
         reason = get_violation_reason(system, violation)
         lines.append(f"VIOLATED {violation.invariant}: {reason}")
@@ -302,8 +314,37 @@ def render_report(system: RuntimeSystem, result: ExplorationResult[ModelState, A
         lines.extend(render_trace(violation.trace, bundle))
     if starvation is not None:
         lines.extend(render_starvation(starvation, bundle))
-    lines.append(f"verdict: {combine_verdicts(result.verdict, starvation).value}")
+    lines.append(f"verdict: {overall.value}")
     return "\n".join(lines) + "\n"
+
+
+def get_bound_advice(result: ExplorationResult[ModelState, Action],
+                     starvation: StarvationOutcome | None, given_max_states: bool) -> str:
+    """Return what stopped an inconclusive exploration, what it covered and what to raise."""
+    st = result.stats
+    if result.bound == "max-states":
+        return (f"the search stopped at --max-states {st.states} (depth {st.max_depth} "
+                "reached); raise --max-states")
+    if result.bound == "max-depth":
+        return (f"states deeper than --max-depth {st.max_depth} were not expanded "
+                f"({st.states} states); raise --max-depth")
+    if result.bound == "max-memory":
+        return (f"the process reached --max-memory after {st.states} states (depth "
+                f"{st.max_depth}); raise --max-memory or lower --slots")
+    if starvation is None or starvation.verdict != Verdict.BOUND_REACHED:
+        return "the search did not complete"
+    leave_out = (f"leave {STARVATION_INVARIANT} out of properties.explore.invariants for a "
+                 "verdict on the other invariants")
+    if starvation.bound == "not checked":
+        note = (starvation.note or "").removeprefix("not checked: ")
+        return f"{STARVATION_INVARIANT} cannot be checked ({note}); {leave_out}"
+    if starvation.bound == "max-memory":
+        return (f"{STARVATION_INVARIANT} reached --max-memory after {starvation.states} "
+                "abstract states; raise --max-memory")
+    return (f"{STARVATION_INVARIANT} stopped at {starvation.states} abstract states "
+            f"({'--max-states' if given_max_states else 'its default cap'}); raise "
+            "--max-states (if a value grows every slot, such as a counter, "
+            f"the abstract graph is infinite: then {leave_out})")
 
 
 def describe_store(result: ExplorationResult[ModelState, Action]) -> str:
@@ -402,7 +443,8 @@ def explore_bundle(path: str, *, slots: int | None = None, max_states: int | Non
                    trace_out: str | None = None, dot_out: str | None = None,
                    progress_stream: TextIO | None = None, timing: bool = True,
                    partial_order: bool | None = None, symmetry: bool | None = None,
-                   cache: bool | None = None, exact: bool = False) -> tuple[int, str]:
+                   cache: bool | None = None, exact: bool = False,
+                   max_memory: int | None = None) -> tuple[int, str]:
     """Explore a bundle's behaviours and return ``(exit code, report text)``.
 
     :param path: the ``program.yaml`` bundle.
@@ -421,6 +463,8 @@ def explore_bundle(path: str, *, slots: int | None = None, max_states: int | Non
     :param timing: include the (non-reproducible) ``time`` line.
     :param exact: keep every state's encoding in the seen-set instead of a 64-bit
         fingerprint (no state can be lost to a collision; more memory).
+    :param max_memory: stop with BOUND-REACHED when the process's resident memory exceeds
+        this many bytes (measured every 4096 new states and per BFS level).
     :returns: exit code (0 holds, 1 violated, 3 bound reached) and the report.
     :raises InputError: for a bundle that cannot be loaded or explored, or bad options.
     """
@@ -435,7 +479,9 @@ def explore_bundle(path: str, *, slots: int | None = None, max_states: int | Non
     por = use_por and not system.domains_overlap()
     progress = make_progress(progress_stream)
     result = explore(system, invariants=states, transition_invariants=transitions,
-                     bounds=Bounds(max_depth=max_depth, max_states=max_states),
+                     bounds=Bounds(max_depth=max_depth, max_states=max_states,
+                                   max_memory_bytes=max_memory),
+                     memory_in_use=get_resident_bytes if max_memory else None,
                      stop_at_first_violation=False, record_edges=dot_out is not None,
                      ample=EnvironmentOrder(system) if por else None,
                      canonicalize=system.canonicalize if use_symmetry else None,
@@ -443,11 +489,12 @@ def explore_bundle(path: str, *, slots: int | None = None, max_states: int | Non
                      store=StoreMode.EXACT if exact else StoreMode.FINGERPRINT)
     if progress is not None and progress_stream is not None:
         progress_stream.write("\n")
-    starvation = (run_starvation_check(bundle, path, cache=use_cache, max_states=max_states)
+    starvation = (run_starvation_check(bundle, path, cache=use_cache, max_states=max_states,
+                                       max_memory=max_memory)
                   if is_starvation_requested(bundle) else None)
     report = render_report(system, result, path,
                            describe_reductions(use_por, use_symmetry, use_cache), timing,
-                           starvation)
+                           starvation, given_max_states=max_states is not None)
     first = result.violation
     if trace_out is not None and first is not None:
         write_text(trace_out, encode_trace(path, horizon, first,

@@ -75,7 +75,9 @@ def check_starvation(system: TransitionSystem[S, A], *,
                      pending: Callable[[S], Sequence[Item]],
                      fairness: Callable[[A], Hashable | None],
                      bounds: Bounds | None = None,
-                     store: StoreMode = StoreMode.EXACT) -> StarvationResult[S, A]:
+                     store: StoreMode = StoreMode.EXACT,
+                     memory_in_use: Callable[[], int] | None = None,
+                     ) -> StarvationResult[S, A]:
     """Search for an item that can stay pending forever on a weakly fair run.
 
     :param system: the model (explored without reductions: the SCC check needs the full
@@ -85,6 +87,8 @@ def check_starvation(system: TransitionSystem[S, A], *,
         fairness constraint.
     :param bounds: exploration bounds; if one is reached the verdict is ``BOUND-REACHED``.
     :param store: the explorer's seen-set (:class:`~arspec.model.engine.StoreMode`).
+    :param memory_in_use: the memory probe of the memory bound (see
+        :func:`~arspec.model.engine.explore`).
     :returns: ``HOLDS`` when no item can starve, ``VIOLATED`` with the first starving item
         (items in order of first appearance) and a lasso whose prefix is shortest among the
         starving SCCs of that item.
@@ -95,7 +99,8 @@ def check_starvation(system: TransitionSystem[S, A], *,
         items = tuple(pending(state))
         return interned.setdefault(items, items)
 
-    result = explore(system, bounds=bounds, record_edges=True, tagger=tag_of, store=store)
+    result = explore(system, bounds=bounds, record_edges=True, tagger=tag_of, store=store,
+                     memory_in_use=memory_in_use)
     space = result.space
     if not space.complete:
         return StarvationResult(Verdict.BOUND_REACHED, None, None, (), result)

@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -326,41 +326,53 @@ class StarvationOutcome:
     states: int
     transitions: int
     note: str | None
+    #: What stopped the check: ``max-states``, ``max-memory``, ``not checked``, or ``None``.
+    bound: str | None = None
 
 
 def check_no_starvation(system: RuntimeSystem, *, max_states: int | None = None,
-                        store: StoreMode = StoreMode.FINGERPRINT) -> StarvationOutcome:
+                        store: StoreMode = StoreMode.FINGERPRINT,
+                        max_memory: int | None = None,
+                        memory_in_use: Callable[[], int] | None = None,
+                        ) -> StarvationOutcome:
     """Check ``no_starvation`` for the runtime of ``system`` (module docstring).
 
     :param system: a runtime system built with horizon :data:`UNBOUNDED_SLOTS` and no
         transition checks (they are not needed).
     :param max_states: bound on abstract states (default :data:`DEFAULT_MAX_STATES`).
     :param store: the seen-set of the abstract exploration (64-bit fingerprints by default).
+    :param max_memory: stop when ``memory_in_use()`` (else the store estimate) exceeds this.
+    :param memory_in_use: the memory probe (see :func:`~arspec.model.engine.explore`).
     :returns: HOLDS, VIOLATED with a lasso (prefix, then a cycle repeated forever), or
         BOUND-REACHED with the reason in ``note``.
     """
     obstacle = get_abstraction_obstacle(system.bundle, system)
     if obstacle is not None:
         return StarvationOutcome(Verdict.BOUND_REACHED, None, 0, 0,
-                                 f"not checked: {obstacle}")
+                                 f"not checked: {obstacle}", "not checked")
     cpus = system.initial_states()[0].runtime.preset.num_cpus
     live = StarvationSystem(system, create_slot_abstraction(system.bundle, cpus))
     limit = max_states if max_states is not None else DEFAULT_MAX_STATES
     try:
         result = check_starvation(
             live, pending=lambda s: (WATCHED,) if s.watched is not None else (),
-            fairness=get_fairness_class, bounds=Bounds(max_states=limit),
-            store=store)
+            fairness=get_fairness_class,
+            bounds=Bounds(max_states=limit, max_memory_bytes=max_memory), store=store,
+            memory_in_use=memory_in_use)
     except AbstractionBroken as err:
         return StarvationOutcome(Verdict.BOUND_REACHED, None, 0, 0,
-                                 f"not checked: slot abstraction not exact: {err}")
+                                 f"not checked: slot abstraction not exact: {err}",
+                                 "not checked")
     stats = result.exploration.stats
     note = None
+    bound = None
     if result.verdict == Verdict.BOUND_REACHED:
-        note = (f"{result.exploration.bound or 'bound'} ({limit} abstract states) before the "
-                "abstract state graph was complete")
+        bound = result.exploration.bound or "max-states"
+        limit_text = (f"{limit} abstract states" if bound == "max-states"
+                      else f"{stats.states} abstract states")
+        note = f"{bound} ({limit_text}) before the abstract state graph was complete"
     return StarvationOutcome(result.verdict, result.lasso, stats.states, stats.transitions,
-                             note)
+                             note, bound)
 
 
 def get_lasso_rows(lasso: Lasso[WatchedState, LiveAction],
