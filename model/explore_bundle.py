@@ -35,6 +35,7 @@ from arspec.model.engine import (
     explore,
 )
 from arspec.model.graph import space_to_dot, trace_to_dot
+from arspec.model.resources import format_size, get_peak_resident_bytes, get_resident_bytes
 from arspec.model.runtime_system import (
     REPLICA_INVARIANT,
     STEP_INVARIANT,
@@ -52,7 +53,6 @@ from arspec.model.starvation import (
     get_lasso_rows,
     get_starving_item,
 )
-from arspec.model.resources import format_size, get_peak_resident_bytes, get_resident_bytes
 from arspec.model.state_codec import describe_collisions
 from arspec.spec import bundle as schema
 from arspec.spec.catalogue import (
