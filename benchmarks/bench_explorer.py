@@ -32,10 +32,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 from arspec.model.engine import ExplorationResult, Progress, explore
