@@ -18,10 +18,9 @@ which ``timing=False`` leaves out.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import Final, TextIO
 
 from arspec.model.engine import (
     Bounds,
@@ -29,7 +28,6 @@ from arspec.model.engine import (
     Progress,
     StoreMode,
     Trace,
-    TraceStep,
     Verdict,
     Violation,
     explore,
@@ -44,7 +42,6 @@ from arspec.model.runtime_system import (
     EnvironmentOrder,
     ModelState,
     RuntimeSystem,
-    describe_action,
 )
 from arspec.model.starvation import (
     UNBOUNDED_SLOTS,
@@ -54,6 +51,7 @@ from arspec.model.starvation import (
     get_starving_item,
 )
 from arspec.model.state_codec import describe_collisions
+from arspec.model.trace_file import encode_trace
 from arspec.spec import bundle as schema
 from arspec.spec.catalogue import (
     CATALOGUE,
@@ -66,12 +64,7 @@ from arspec.spec.errors import InputError
 from arspec.spec.loader import load_bundle
 from arspec.spec.scheduler import (
     Action,
-    ApplyWrite,
-    DomainWrite,
-    EndSlot,
-    EnqueueDue,
     EventKind,
-    RunHead,
 )
 from arspec.spec.state import RuntimeState
 
@@ -382,46 +375,6 @@ def combine_verdicts(verdict: Verdict, starvation: StarvationOutcome | None) -> 
 # --------------------------------------------------------------------------- traces as data
 
 
-def encode_action(action: Action) -> dict[str, Any]:
-    """Return the JSON form of an action."""
-    if isinstance(action, DomainWrite):
-        return {"action": "DomainWrite", "account": action.account, "field": action.field,
-                "value": action.value}
-    return {"action": type(action).__name__}
-
-
-_ACTIONS: Final[dict[str, Callable[[], Action]]] = {
-    "ApplyWrite": ApplyWrite, "EnqueueDue": EnqueueDue, "RunHead": RunHead, "EndSlot": EndSlot}
-
-
-def decode_action(data: object, where: str) -> Action:
-    """Return the action of a JSON step; raise :class:`InputError` when malformed."""
-    if not isinstance(data, dict) or not isinstance(data.get("action"), str):
-        raise InputError(f"{where}: a step must be an object with an `action`")
-    name = data["action"]
-    if name == "DomainWrite":
-        account, field_name, value = data.get("account"), data.get("field"), data.get("value")
-        if not isinstance(account, str) or not isinstance(field_name, str) \
-                or not isinstance(value, int) or isinstance(value, bool):
-            raise InputError(f"{where}: DomainWrite needs `account`, `field` and an integer "
-                             "`value`")
-        return DomainWrite(account, field_name, value)
-    if name not in _ACTIONS:
-        raise InputError(f"{where}: unknown action {name!r}")
-    return _ACTIONS[name]()
-
-
-def encode_trace(path: str, slots: int, violation: Violation[ModelState, Action],
-                 reason: str) -> str:
-    """Return the JSON text of a counterexample trace (deterministic, sorted keys)."""
-    data = {
-        "format": TRACE_FORMAT, "version": TRACE_VERSION, "bundle": path, "slots": slots,
-        "invariant": violation.invariant, "kind": violation.kind, "reason": reason,
-        "steps": [encode_action(step.action) for step in violation.trace.steps],
-    }
-    return json.dumps(data, indent=1, sort_keys=True) + "\n"
-
-
 # --------------------------------------------------------------------------- entry points
 
 
@@ -496,9 +449,8 @@ def explore_bundle(path: str, *, slots: int | None = None, max_states: int | Non
                            describe_reductions(use_por, use_symmetry, use_cache), timing,
                            starvation, given_max_states=max_states is not None)
     first = result.violation
-    if trace_out is not None and first is not None:
-        write_text(trace_out, encode_trace(path, horizon, first,
-                                           get_violation_reason(system, first)))
+    if trace_out is not None:
+        write_trace(trace_out, path, horizon, system, first, starvation)
     if dot_out is not None:
         write_dots(dot_out, result, first)
     overall = combine_verdicts(result.verdict, starvation)
@@ -507,6 +459,33 @@ def explore_bundle(path: str, *, slots: int | None = None, max_states: int | Non
     if overall != Verdict.HOLDS:
         return EXIT_INCONCLUSIVE, report
     return EXIT_OK, report
+
+
+def write_trace(trace_out: str, path: str, horizon: int, system: RuntimeSystem,
+                first: Violation[ModelState, Action] | None,
+                starvation: StarvationOutcome | None) -> None:
+    """Write the shortest safety trace, else the ``no_starvation`` lasso, as JSON.
+
+    Nothing is written when nothing is violated (the report's last lines say so).
+    """
+    if first is not None:
+        write_text(trace_out, encode_trace(
+            path, trace_out, horizon, first.invariant, first.kind,
+            get_violation_reason(system, first), [s.action for s in first.trace.steps]))
+    elif starvation is not None and starvation.lasso is not None:
+        lasso = starvation.lasso
+        actions = [s.action for s in (*lasso.prefix.steps, *lasso.cycle)]
+        write_text(trace_out, encode_trace(
+            path, trace_out, horizon, STARVATION_INVARIANT, "lasso",
+            f"{get_starving_item(lasso)} stays queued forever on a weakly fair run", actions,
+            cycle_from=len(lasso.prefix)))
+
+
+def replay_trace(path: str) -> tuple[int, str]:
+    """Replay a trace file (:func:`arspec.model.replay_bundle.replay_trace`)."""
+    from arspec.model.replay_bundle import replay_trace as replay
+
+    return replay(path)
 
 
 def write_text(path: str, text: str) -> None:
@@ -530,91 +509,6 @@ def write_dots(dot_out: str, result: ExplorationResult[ModelState, Action],
     else:
         write_text(dot_out, f'digraph "states" {{\n  note [shape=note, label="'
                             f'{len(result.space)} states: too many to draw"];\n}}\n')
-
-
-def read_trace(path: str) -> dict[str, Any]:
-    """Read and check a trace file; raise :class:`InputError` when it is not one."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("no such file", file=path) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InputError(f"not a JSON trace: {err}", file=path) from None
-    if not isinstance(data, dict) or data.get("format") != TRACE_FORMAT:
-        raise InputError(f"not an {TRACE_FORMAT} file (missing `format: {TRACE_FORMAT}`)",
-                         file=path)
-    if data.get("version") != TRACE_VERSION:
-        raise InputError(f"unsupported trace version {data.get('version')!r}", file=path)
-    for key, kind in (("bundle", str), ("invariant", str), ("slots", int), ("steps", list)):
-        if not isinstance(data.get(key), kind):
-            raise InputError(f"`{key}` is missing or not a {kind.__name__}", file=path)
-    return data
-
-
-def resolve_bundle_path(trace_path: str, bundle: str) -> str:
-    """Return the bundle path as written, or relative to the trace file if that exists."""
-    if Path(bundle).exists():
-        return bundle
-    beside = Path(trace_path).parent / bundle
-    return str(beside) if beside.exists() else bundle
-
-
-def replay_trace(path: str) -> tuple[int, str]:
-    """Re-execute a JSON trace on the reference runtime and check its violation again.
-
-    :param path: a trace written by :func:`explore_bundle` (``trace_out``).
-    :returns: ``(1, report)`` when the recorded invariant is violated again at the end of
-        the trace, ``(0, report)`` when it is not (e.g. the bundle was fixed).
-    :raises InputError: for a malformed trace, a bundle that cannot be loaded, an invariant
-        the bundle does not check, or a step that is not enabled when it is replayed.
-    """
-    data = read_trace(path)
-    bundle_path = resolve_bundle_path(path, data["bundle"])
-    bundle = load_bundle(bundle_path)
-    slots = data["slots"]
-    if not 1 <= slots <= MAX_EXPLORE_SLOTS:
-        raise InputError(f"`slots` must be in 1..{MAX_EXPLORE_SLOTS}, not {slots}", file=path)
-    checks = compile_checks(bundle)
-    system = build_system(bundle, bundle_path, slots, checks, cache=False)
-    name = data["invariant"]
-    if name not in get_check_names(system):
-        raise InputError(f"the bundle does not check invariant {name!r}", file=path)
-    state = system.initial_states()[0]
-    steps: list[TraceStep[ModelState, Action]] = []
-    for n, raw in enumerate(data["steps"], 1):
-        action = decode_action(raw, f"{path}: step {n}")
-        enabled = system.actions(state)
-        if action not in enabled:
-            raise InputError(f"step {n} ({describe_action(action)}) is not enabled when "
-                             "replayed: the bundle or the spec changed since the trace was "
-                             "written", file=path)
-        state = system.apply(state, action)
-        steps.append(TraceStep(list(enabled).index(action), action, describe_action(action),
-                               state))
-    trace: Trace[ModelState, Action] = Trace(system.initial_states()[0], tuple(steps))
-    reason = get_replayed_reason(system, name, trace)
-    lines = [f"replay {path}: {len(steps)} steps of {bundle.name or bundle_path} "
-             f"({bundle_path})"]
-    lines.extend(render_trace(trace, bundle))
-    if reason is None:
-        lines.append(f"not reproduced: {name} holds at the end of the trace")
-        return EXIT_OK, "\n".join(lines) + "\n"
-    lines.append(f"reproduced: VIOLATED {name}: {reason}")
-    return EXIT_VIOLATED, "\n".join(lines) + "\n"
-
-
-def get_replayed_reason(system: RuntimeSystem, name: str,
-                        trace: Trace[ModelState, Action]) -> str | None:
-    """Return why ``name`` is violated at the end of ``trace`` (last step or final state)."""
-    final = trace.final
-    if name == STEP_INVARIANT:
-        return final.error
-    if name == REPLICA_INVARIANT:
-        system.is_replica_deterministic(final)
-    reason = system.get_step_violation(name, final) if trace.steps else None
-    if reason is None:
-        reason = system.get_state_violation(name, final)
-    return reason
 
 
 def explore_result(path: str, *, slots: int | None = None, reductions: bool = True,
