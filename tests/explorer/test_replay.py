@@ -39,7 +39,7 @@ def test_trace_stores_relative_path_and_hash(tmp_path: Path) -> None:
 
 def test_replay_from_another_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                        ) -> None:
-    _, trace = make_trace(tmp_path)
+    make_trace(tmp_path)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
