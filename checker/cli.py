@@ -194,7 +194,7 @@ def _explore_to(args: argparse.Namespace, out: TextIO, dot_out: str | None) -> i
         partial_order=False if args.no_partial_order else None,
         symmetry=False if args.no_symmetry else None,
         cache=False if args.no_cache else None, exact=args.exact_states,
-        max_memory=args.max_memory)
+        max_memory=args.max_memory, workers=args.workers, ray_address=args.ray_address)
     out.write(text)
     return code
 
@@ -302,6 +302,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-memory", type=_memory_size, default=None, metavar="SIZE",
                    help="stop with BOUND-REACHED when the process's resident memory exceeds "
                         "SIZE (e.g. 512M, 2G; measured, so not reproducible byte for byte)")
+    p.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                   help="explore on N Ray workers, the states partitioned by fingerprint "
+                        "(needs the 'distributed' extra; partial-order reduction off)")
+    p.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="join the Ray cluster at ADDR instead of starting a local one "
+                        "(with --workers)")
     p.add_argument("--no-reductions", action="store_true",
                    help="explore without partial-order and symmetry reduction and without "
                         "the invocation cache")

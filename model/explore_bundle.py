@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final, TextIO
 
+from arspec.model.distributed import DistributedStats, SystemSpec, explore_distributed
 from arspec.model.engine import (
     Bounds,
     ExplorationResult,
@@ -37,6 +38,7 @@ from arspec.model.resources import format_size, get_peak_resident_bytes, get_res
 from arspec.model.runtime_system import (
     REPLICA_INVARIANT,
     STEP_INVARIANT,
+    CacheStats,
     CachingInvoker,
     CheckSet,
     EnvironmentOrder,
@@ -267,7 +269,8 @@ def describe_reductions(partial_order: bool, symmetry: bool, cache: bool) -> str
 def render_report(system: RuntimeSystem, result: ExplorationResult[ModelState, Action],
                   path: str, reductions: str, timing: bool,
                   starvation: StarvationOutcome | None = None, *,
-                  given_max_states: bool = False) -> str:
+                  given_max_states: bool = False,
+                  distributed: DistributedStats | None = None) -> str:
     """Return the report text of an exploration (and of the starvation check, if run).
 
     When a bound made the verdict inconclusive, the first line says so and which setting
@@ -294,6 +297,11 @@ def render_report(system: RuntimeSystem, result: ExplorationResult[ModelState, A
     if result.bound is not None:
         lines.append(f"bound reached: {result.bound}")
     cache = getattr(system.invoker, "stats", None)
+    if distributed is not None:
+        lines.append(f"workers {distributed.workers}, "
+                     f"{distributed.bytes_per_state(st.states):.0f} bytes/state sent between "
+                     "workers")
+        cache = CacheStats(distributed.cache_hits, distributed.cache_misses)
     if cache is not None:
         lines.append(f"invocations {cache.hits + cache.misses}, cache hit share "
                      f"{100 * cache.hit_share:.1f}%")
@@ -397,7 +405,8 @@ def explore_bundle(path: str, *, slots: int | None = None, max_states: int | Non
                    progress_stream: TextIO | None = None, timing: bool = True,
                    partial_order: bool | None = None, symmetry: bool | None = None,
                    cache: bool | None = None, exact: bool = False,
-                   max_memory: int | None = None) -> tuple[int, str]:
+                   max_memory: int | None = None, workers: int | None = None,
+                   ray_address: str | None = None) -> tuple[int, str]:
     """Explore a bundle's behaviours and return ``(exit code, report text)``.
 
     :param path: the ``program.yaml`` bundle.
@@ -418,6 +427,9 @@ def explore_bundle(path: str, *, slots: int | None = None, max_states: int | Non
         fingerprint (no state can be lost to a collision; more memory).
     :param max_memory: stop with BOUND-REACHED when the process's resident memory exceeds
         this many bytes (measured every 4096 new states and per BFS level).
+    :param workers: explore on this many Ray workers (:mod:`arspec.model.distributed`;
+        partial-order reduction off, no ``dot_out`` state graph).
+    :param ray_address: the Ray cluster to join (default: a local one).
     :returns: exit code (0 holds, 1 violated, 3 bound reached) and the report.
     :raises InputError: for a bundle that cannot be loaded or explored, or bad options.
     """
@@ -429,25 +441,36 @@ def explore_bundle(path: str, *, slots: int | None = None, max_states: int | Non
     use_cache = reductions if cache is None else cache
     system = build_system(bundle, path, horizon, checks, cache=use_cache)
     states, transitions = system.build_invariants()
-    por = use_por and not system.domains_overlap()
+    por = use_por and not system.domains_overlap() and workers is None
     progress = make_progress(progress_stream)
-    result = explore(system, invariants=states, transition_invariants=transitions,
-                     bounds=Bounds(max_depth=max_depth, max_states=max_states,
-                                   max_memory_bytes=max_memory),
-                     memory_in_use=get_resident_bytes if max_memory else None,
-                     stop_at_first_violation=False, record_edges=dot_out is not None,
-                     ample=EnvironmentOrder(system) if por else None,
-                     canonicalize=system.canonicalize if use_symmetry else None,
-                     progress=progress, progress_every=2000,
-                     store=StoreMode.EXACT if exact else StoreMode.FINGERPRINT)
+    distributed = None
+    if workers is not None:
+        if max_memory is not None or exact:
+            raise InputError("--workers cannot be combined with --max-memory or "
+                             "--exact-states")
+        result, distributed = explore_distributed(
+            SystemSpec(path, horizon, use_symmetry, use_cache), system, workers=workers,
+            address=ray_address, bounds=Bounds(max_depth=max_depth, max_states=max_states))
+    else:
+        result = explore(system, invariants=states, transition_invariants=transitions,
+                         bounds=Bounds(max_depth=max_depth, max_states=max_states,
+                                       max_memory_bytes=max_memory),
+                         memory_in_use=get_resident_bytes if max_memory else None,
+                         stop_at_first_violation=False, record_edges=dot_out is not None,
+                         ample=EnvironmentOrder(system) if por else None,
+                         canonicalize=system.canonicalize if use_symmetry else None,
+                         progress=progress, progress_every=2000,
+                         store=StoreMode.EXACT if exact else StoreMode.FINGERPRINT)
     if progress is not None and progress_stream is not None:
         progress_stream.write("\n")
     starvation = (run_starvation_check(bundle, path, cache=use_cache, max_states=max_states,
                                        max_memory=max_memory)
                   if is_starvation_requested(bundle) else None)
     report = render_report(system, result, path,
-                           describe_reductions(use_por, use_symmetry, use_cache), timing,
-                           starvation, given_max_states=max_states is not None)
+                           describe_reductions(use_por and workers is None, use_symmetry,
+                                               use_cache), timing,
+                           starvation, given_max_states=max_states is not None,
+                           distributed=distributed)
     first = result.violation
     if trace_out is not None:
         write_trace(trace_out, path, horizon, system, first, starvation)
@@ -499,7 +522,7 @@ def write_text(path: str, text: str) -> None:
 def write_dots(dot_out: str, result: ExplorationResult[ModelState, Action],
                first: Violation[ModelState, Action] | None) -> None:
     """Write the DOT pictures of an exploration (see :func:`explore_bundle`)."""
-    small = len(result.space) <= MAX_DRAWN_STATES
+    small = len(result.space) <= MAX_DRAWN_STATES and result.space.record_edges
     if first is not None:
         write_text(dot_out, trace_to_dot(first.trace, name=first.invariant))
         if small:
@@ -508,7 +531,7 @@ def write_dots(dot_out: str, result: ExplorationResult[ModelState, Action],
         write_text(dot_out, space_to_dot(result.space))
     else:
         write_text(dot_out, f'digraph "states" {{\n  note [shape=note, label="'
-                            f'{len(result.space)} states: too many to draw"];\n}}\n')
+                            f'{result.stats.states} states: not drawn"];\n}}\n')
 
 
 def explore_result(path: str, *, slots: int | None = None, reductions: bool = True,

@@ -214,6 +214,10 @@ class ModelState:
         """The canonical encoding (:func:`encode_model_state`)."""
         return encode_model_state(self.runtime, self.ran, self.error)
 
+    def __getstate__(self) -> dict[str, object]:
+        """Pickle without the cached key (it is recomputed on demand; halves the bytes)."""
+        return {k: v for k, v in self.__dict__.items() if k != "key"}
+
     def __repr__(self) -> str:
         rt = self.runtime
         head = f"slot {rt.slot} {rt.phase.value}, fifo {len(rt.fifo)}, cu {rt.slot_cu_used}"
