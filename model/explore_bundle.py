@@ -68,7 +68,7 @@ from arspec.spec.scheduler import (
     Action,
     EventKind,
 )
-from arspec.spec.state import RuntimeState
+from arspec.spec.state import RuntimeState, WorkItem
 
 EXIT_OK: Final = 0
 EXIT_VIOLATED: Final = 1
@@ -194,13 +194,35 @@ def describe_changes(fields: list[tuple[str, UserInvariant]], pre: RuntimeState,
     return ", ".join(changes)
 
 
-def describe_step(state: ModelState) -> tuple[str, str]:
-    """Return the (program, result) columns of the step that produced ``state``."""
+#: ``(program, pc) -> function name`` of the programs' named functions (callbacks).
+FunctionNames = dict[tuple[str, int], str]
+
+
+def get_function_names(system: RuntimeSystem) -> FunctionNames:
+    """Return the named functions of the system's loaded programs by (program, pc)."""
+    programs = getattr(getattr(system.invoker, "inner", system.invoker), "programs", None)
+    if not programs:
+        return {}
+    return {(str(name), pc): fname for name, loaded in programs.items()
+            for fname, pc in loaded.functions.items() if pc != 0}
+
+
+def name_item(item: WorkItem, names: FunctionNames | None) -> str:
+    """Return ``program`` or, for a callback, ``program.function``."""
+    function = (names or {}).get((str(item.entry.prog), int(item.entry.pc)))
+    return str(item.prog) if function is None else f"{item.prog}.{function}"
+
+
+def describe_step(state: ModelState, names: FunctionNames | None = None) -> tuple[str, str]:
+    """Return the (program, result) columns of the step that produced ``state``.
+
+    A callback shows as ``program.function``: ``arm.poll (timer)``.
+    """
     programs: list[str] = []
     results: list[str] = []
     for event in state.step.events:
         if event.kind == EventKind.RUN and event.item is not None and event.outcome is not None:
-            chain = " > ".join([event.item.prog, *event.outcome.tail_calls])
+            chain = " > ".join([name_item(event.item, names), *event.outcome.tail_calls])
             programs.append(f"{chain} ({event.item.kind.value})")
             fault = event.outcome.fault
             results.append(f"{event.charged} CU" + ("" if fault is None
@@ -209,7 +231,7 @@ def describe_step(state: ModelState) -> tuple[str, str]:
             programs.append(event.item.prog)
             results.append("skipped (stale)")
         elif event.kind == EventKind.ENQUEUE and event.item is not None:
-            results.append(f"+{event.item.prog}")
+            results.append(f"+{name_item(event.item, names)}")
         elif event.kind == EventKind.SUPPRESS:
             results.append("suppressed cascade")
         elif event.kind == EventKind.DEFER:
@@ -219,20 +241,22 @@ def describe_step(state: ModelState) -> tuple[str, str]:
     return ", ".join(programs), ", ".join(results)
 
 
-def render_trace(trace: Trace[ModelState, Action], bundle: schema.Bundle) -> list[str]:
+def render_trace(trace: Trace[ModelState, Action], bundle: schema.Bundle,
+                 names: FunctionNames | None = None) -> list[str]:
     """Return the trace as table lines: step, slot, action, program, result, changes."""
     return render_rows(trace.initial, [(step.label, step.state) for step in trace.steps],
-                       bundle)
+                       bundle, names=names)
 
 
 def render_rows(initial: ModelState, steps: Sequence[tuple[str, ModelState]],
-                bundle: schema.Bundle, *, cycle_from: int | None = None) -> list[str]:
+                bundle: schema.Bundle, *, cycle_from: int | None = None,
+                names: FunctionNames | None = None) -> list[str]:
     """Return (label, state) steps as a table; steps from ``cycle_from`` on are marked ``*``."""
     fields = get_named_fields(bundle)
     rows = [("step", "slot", "action", "program", "result", "changes")]
     previous = initial
     for n, (label, state) in enumerate(steps, 1):
-        program, result = describe_step(state)
+        program, result = describe_step(state, names)
         changes = describe_changes(fields, previous.runtime, state.runtime)
         mark = "*" if cycle_from is not None and n > cycle_from else ""
         rows.append((f"{n}{mark}", str(previous.runtime.slot), label, program, result, changes))
@@ -312,9 +336,9 @@ def render_report(system: RuntimeSystem, result: ExplorationResult[ModelState, A
         reason = get_violation_reason(system, violation)
         lines.append(f"VIOLATED {violation.invariant}: {reason}")
         lines.append(f"  shortest trace: {len(violation.trace)} steps")
-        lines.extend(render_trace(violation.trace, bundle))
+        lines.extend(render_trace(violation.trace, bundle, get_function_names(system)))
     if starvation is not None:
-        lines.extend(render_starvation(starvation, bundle))
+        lines.extend(render_starvation(starvation, bundle, get_function_names(system)))
     lines.append(f"verdict: {overall.value}")
     return "\n".join(lines) + "\n"
 
@@ -355,7 +379,8 @@ def describe_store(result: ExplorationResult[ModelState, Action]) -> str:
     return describe_collisions(result.stats.states)
 
 
-def render_starvation(outcome: StarvationOutcome, bundle: schema.Bundle) -> list[str]:
+def render_starvation(outcome: StarvationOutcome, bundle: schema.Bundle,
+                      names: FunctionNames | None = None) -> list[str]:
     """Return the note or the lasso of a starvation check (steps on the cycle marked ``*``)."""
     if outcome.note is not None:
         return [f"{STARVATION_INVARIANT}: {outcome.note}"]
@@ -366,7 +391,7 @@ def render_starvation(outcome: StarvationOutcome, bundle: schema.Bundle) -> list
     return [f"VIOLATED {STARVATION_INVARIANT}: {get_starving_item(outcome.lasso)} stays "
             "queued forever on a weakly fair run",
             f"  lasso: prefix {prefix} steps, then cycle {cycle} steps (marked *) forever",
-            *render_rows(initial, rows, bundle, cycle_from=prefix)]
+            *render_rows(initial, rows, bundle, cycle_from=prefix, names=names)]
 
 
 def combine_verdicts(verdict: Verdict, starvation: StarvationOutcome | None) -> Verdict:

@@ -31,6 +31,7 @@ from arspec.model.explore_bundle import (
     build_system,
     compile_checks,
     get_check_names,
+    get_function_names,
     render_rows,
     render_trace,
 )
@@ -142,7 +143,7 @@ def replay_safety(path: str, data: dict[str, Any], bundle: schema.Bundle, bundle
     reason = get_replayed_reason(system, name, trace)
     if reason is None:
         raise NotReproduced(f"{name} holds at the end of the trace")
-    return render_trace(trace, bundle), reason
+    return render_trace(trace, bundle, get_function_names(system)), reason
 
 
 def get_replayed_reason(system: RuntimeSystem, name: str,
@@ -193,7 +194,8 @@ def replay_lasso(path: str, data: dict[str, Any], bundle: schema.Bundle, bundle_
     prefix: Trace[WatchedState, LiveAction] = Trace(states[0], tuple(steps[:cycle_from]))
     lasso = Lasso(prefix, tuple(steps[cycle_from:]))
     initial, rows, prefix_len = get_lasso_rows(lasso)
-    table = render_rows(initial, rows, bundle, cycle_from=prefix_len)
+    table = render_rows(initial, rows, bundle, cycle_from=prefix_len,
+                        names=get_function_names(system))
     return table, "the watched item stays queued forever on a weakly fair run"
 
 

@@ -155,3 +155,16 @@ def test_invalid_lasso_on_the_real_scheduler_is_not_reproduced(
     code, text = replay_trace(str(trace))
     assert code == 5, text
     assert text.splitlines()[-1].startswith("not reproduced: ")
+
+
+def test_trace_tables_name_the_callback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        ) -> None:
+    trace = lasso_trace(tmp_path, monkeypatch)
+    _, text = replay_trace(str(trace))
+    assert "setup.big (timer)" in text and "+setup.spin" in text
+    assert "setup (startup)" in text
+
+
+def test_invalid_entry_programs_keep_their_plain_name() -> None:
+    _, text = explore_bundle(str(TIMER_BROKEN), timing=False)
+    assert "beat (startup)" in text and "beat." not in text
