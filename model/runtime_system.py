@@ -157,6 +157,11 @@ def copy_maps_fast(maps: dict[MapId, MapState]) -> dict[MapId, MapState]:
         return copy_maps(maps)
     return {name: copy_map_fast(m) for name, m in maps.items()}
 
+#: Actions whose spec transition never touches a map (scenario and domain writes change
+#: accounts, the end of a slot scheduler counters): their successor shares the map objects
+#: of its predecessor (``tests/model/test_map_sharing.py`` checks they stay unchanged).
+MAP_FREE_ACTIONS: Final = (ApplyWrite, DomainWrite, EndSlot)
+
 #: Name of the invariant that a transition of the spec never raises.
 STEP_INVARIANT: Final = "no_invalid_transition"
 #: Name of the replica-determinism invariant.
@@ -165,12 +170,17 @@ REPLICA_INVARIANT: Final = "replica_determinism"
 MAX_REPLICA_KEYS: Final = 4
 
 
-def copy_runtime_state(state: RuntimeState) -> RuntimeState:
-    """Return an independent copy of ``state`` (field by field; deep copy if unknown fields)."""
+def copy_runtime_state(state: RuntimeState, *, share_maps: bool = False) -> RuntimeState:
+    """Return an independent copy of ``state`` (field by field; deep copy if unknown fields).
+
+    :param share_maps: keep the same map objects (a new dict of them): only for a step
+        that never touches maps (:data:`MAP_FREE_ACTIONS`); every later step copies again.
+    """
     if not _FAST_COPY:
         return copy_state(state)
     return RuntimeState(
-        slot=state.slot, phase=state.phase, maps=copy_maps_fast(state.maps),
+        slot=state.slot, phase=state.phase,
+        maps=dict(state.maps) if share_maps else copy_maps_fast(state.maps),
         accounts=copy_accounts(state.accounts),
         sequence=AsyncSequence(state.sequence.next_seq), preset=state.preset,
         fifo=list(state.fifo), next_item_seq=state.next_item_seq,
@@ -393,7 +403,8 @@ class RuntimeSystem:
 
     def apply(self, state: ModelState, action: Action) -> ModelState:
         """Return the successor: ``process_action`` on a copy, with the transition checks."""
-        runtime = copy_runtime_state(state.runtime)
+        runtime = copy_runtime_state(state.runtime,
+                                     share_maps=isinstance(action, MAP_FREE_ACTIONS))
         try:
             events = tuple(process_action(runtime, action, self.invoker, self.bundle))
         except (AssertionError, KeyError, IndexError, ValueError) as err:
