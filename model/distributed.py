@@ -153,7 +153,7 @@ class PartitionWorker:
                     if name not in self.found and not holds(state, action, post):
                         self.found[name] = (length, "transition", gid, idx)
                 fp = compute_fingerprint(system.encode(post))
-                out[fp % self.count].append((fp, gid, idx, post))
+                out[fp % self.count].append((fp, gid, idx, system.compact(post)))
         self.depth = length
         chunks = [pack(chunk) for chunk in out]
         self.bytes_sent += sum(len(c) for dest, c in enumerate(chunks) if dest != self.index)

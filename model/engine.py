@@ -509,7 +509,8 @@ def explore(system: TransitionSystem[S, A], *,
             progress: Callable[[Progress], None] | None = None,
             progress_every: int = 50_000,
             store: StoreMode = StoreMode.EXACT,
-            memory_in_use: Callable[[], int] | None = None) -> ExplorationResult[S, A]:
+            memory_in_use: Callable[[], int] | None = None,
+            frontier_state: Callable[[S], S] | None = None) -> ExplorationResult[S, A]:
     """Explore the reachable states of ``system`` breadth-first and check invariants.
 
     :param system: the model.
@@ -533,6 +534,9 @@ def explore(system: TransitionSystem[S, A], *,
     :param memory_in_use: if given, the memory bound compares what it returns (e.g. the
         process's resident set, :func:`arspec.model.resources.get_resident_bytes`) instead
         of the store estimate; it is called every 4096 new states and per BFS level.
+    :param frontier_state: applied to every new state (after its checks) before it waits on
+        the frontier, e.g. to drop what only the checks needed; it must keep ``actions`` and
+        ``apply`` unchanged.
     :returns: the :class:`ExplorationResult`.
     :raises ModelError: on duplicate invariant names or a bad ``progress_every``.
     """
@@ -551,7 +555,8 @@ def explore(system: TransitionSystem[S, A], *,
     try:
         return _explore(system, invariants, transition_invariants, bounds, check_deadlock,
                         stop_at_first_violation, record_edges, tagger, ample, canonicalize,
-                        progress, progress_every, names, store, memory_in_use)
+                        progress, progress_every, names, store, memory_in_use,
+                        frontier_state)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -564,7 +569,8 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
              canonicalize: Callable[[S], S] | None,
              progress: Callable[[Progress], None] | None, progress_every: int,
              names: list[str], store: StoreMode,
-             memory_in_use: Callable[[], int] | None) -> ExplorationResult[S, A]:
+             memory_in_use: Callable[[], int] | None,
+             frontier_state: Callable[[S], S] | None) -> ExplorationResult[S, A]:
     start = time.perf_counter()
     space = StateSpace(record_edges=record_edges, reduced=ample is not None
                        or canonicalize is not None, store=store)
@@ -750,7 +756,7 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
                             all_t = _all_of_3([e[1] for e in active_t])
                             all_s = _all_of_1([e[1] for e in active_s])
                             stop = stop or stop_at_first_violation
-                    frontier_append(post)
+                    frontier_append(post if frontier_state is None else frontier_state(post))
                     if (target & 4095) == 0 and max_mem is not None and over_memory():
                         bound = "max-memory"
                         halt = True

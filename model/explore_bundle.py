@@ -485,7 +485,8 @@ def explore_bundle(path: str, *, slots: int | None = None, max_states: int | Non
                          ample=EnvironmentOrder(system) if por else None,
                          canonicalize=system.canonicalize if use_symmetry else None,
                          progress=progress, progress_every=2000,
-                         store=StoreMode.EXACT if exact else StoreMode.FINGERPRINT)
+                         store=StoreMode.EXACT if exact else StoreMode.FINGERPRINT,
+                         frontier_state=system.compact)
     if progress is not None and progress_stream is not None:
         progress_stream.write("\n")
     starvation = (run_starvation_check(bundle, path, cache=use_cache, max_states=max_states,
@@ -574,7 +575,8 @@ def explore_result(path: str, *, slots: int | None = None, reductions: bool = Tr
     result = explore(system, invariants=states, transition_invariants=transitions,
                      bounds=Bounds(max_states=max_states), stop_at_first_violation=False,
                      ample=EnvironmentOrder(system) if por else None,
-                     canonicalize=system.canonicalize if reductions else None, store=store)
+                     canonicalize=system.canonicalize if reductions else None, store=store,
+                     frontier_state=system.compact)
     return system, result
 
 

@@ -198,10 +198,19 @@ def copy_runtime_state(state: RuntimeState, *, share_maps: bool = False) -> Runt
 
 @dataclass(frozen=True)
 class StepInfo:
-    """What the step that produced a state did: its events and broken transition checks."""
+    """What the step that produced a state did: its events and broken transition checks.
+
+    ``reached`` marks a state known to be some step's successor whose events were dropped
+    (:meth:`RuntimeSystem.compact`).
+    """
 
     events: tuple[Event, ...] = ()
     violations: tuple[tuple[str, str], ...] = ()
+    reached: bool = False
+
+
+#: The step of a compacted frontier state: checked on arrival, events no longer needed.
+REACHED: Final = StepInfo(reached=True)
 
 
 @dataclass(frozen=True, eq=False)
@@ -427,6 +436,14 @@ class RuntimeSystem:
         """Return a one-line description of ``action``."""
         return describe_action(action)
 
+    def compact(self, state: ModelState) -> ModelState:
+        """Return ``state`` as it waits on the frontier: no events, no cached key.
+
+        Its checks ran on arrival; the events (a few KB) and the encoding (the size of the
+        maps) are needed again only for a trace, which is rebuilt by replaying.
+        """
+        return ModelState(state.runtime, state.ran, state.error, REACHED)
+
     # -- checks --------------------------------------------------------------------------
 
     def compute_step_violations(self, pre: ModelState, events: Sequence[Event],
@@ -503,7 +520,7 @@ class RuntimeSystem:
             if not state_part(post):
                 return False
             # The initial state is no step's successor: check its state part here.
-            return bool(pre.step.events) or state_part(pre)
+            return pre.step.reached or bool(pre.step.events) or state_part(pre)
         return holds
 
     # -- replica determinism -----------------------------------------------------------------
