@@ -18,6 +18,7 @@ which ``timing=False`` leaves out.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final, TextIO
@@ -278,7 +279,27 @@ def get_violation_reason(system: RuntimeSystem, violation: Violation[ModelState,
     if reason is None and violation.invariant == REPLICA_INVARIANT:
         system.is_replica_deterministic(final)
         reason = system.get_state_violation(violation.invariant, final)
-    return reason or "violated"
+    return describe_map_keys(reason or "violated", system.bundle)
+
+
+#: Array-like map types: a key is a little-endian u32 index.
+_INDEXED_MAPS: Final = ("array", "percpu_array", "prog_array")
+
+
+def describe_map_keys(text: str, bundle: schema.Bundle) -> str:
+    """Return ``text`` with array keys as indexes: ``clock[00000000]`` -> ``clock[0]``.
+
+    The spec names an element by its raw key bytes in hex; for an array map that key is a
+    little-endian u32 index, which is how the bundle and its field names address it
+    (``clock[0].ticks``). Keys of other maps stay in hex.
+    """
+    names = [re.escape(n) for n, m in bundle.maps.items() if m.type.value in _INDEXED_MAPS]
+    if not names:
+        return text
+    pattern = re.compile(rf"\b({'|'.join(names)})\[([0-9a-f]{{8}})\]")
+    return pattern.sub(
+        lambda m: f"{m.group(1)}[{int.from_bytes(bytes.fromhex(m.group(2)), 'little')}]",
+        text)
 
 
 def describe_reductions(partial_order: bool, symmetry: bool, cache: bool) -> str:
@@ -388,7 +409,8 @@ def render_starvation(outcome: StarvationOutcome, bundle: schema.Bundle,
         return []
     initial, rows, prefix = get_lasso_rows(outcome.lasso)
     cycle = len(rows) - prefix
-    return [f"VIOLATED {STARVATION_INVARIANT}: {get_starving_item(outcome.lasso)} stays "
+    item = describe_map_keys(get_starving_item(outcome.lasso), bundle)
+    return [f"VIOLATED {STARVATION_INVARIANT}: {item} stays "
             "queued forever on a weakly fair run",
             f"  lasso: prefix {prefix} steps, then cycle {cycle} steps (marked *) forever",
             *render_rows(initial, rows, bundle, cycle_from=prefix, names=names)]
@@ -526,7 +548,8 @@ def write_trace(trace_out: str, path: str, horizon: int, system: RuntimeSystem,
         actions = [s.action for s in (*lasso.prefix.steps, *lasso.cycle)]
         write_text(trace_out, encode_trace(
             path, trace_out, horizon, STARVATION_INVARIANT, "lasso",
-            f"{get_starving_item(lasso)} stays queued forever on a weakly fair run", actions,
+            describe_map_keys(f"{get_starving_item(lasso)} stays queued forever on a weakly "
+                              "fair run", system.bundle), actions,
             cycle_from=len(lasso.prefix)))
 
 

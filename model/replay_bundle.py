@@ -30,6 +30,7 @@ from arspec.model.explore_bundle import (
     MAX_EXPLORE_SLOTS,
     build_system,
     compile_checks,
+    describe_map_keys,
     get_check_names,
     get_function_names,
     render_rows,
@@ -143,7 +144,8 @@ def replay_safety(path: str, data: dict[str, Any], bundle: schema.Bundle, bundle
     reason = get_replayed_reason(system, name, trace)
     if reason is None:
         raise NotReproduced(f"{name} holds at the end of the trace")
-    return render_trace(trace, bundle, get_function_names(system)), reason
+    return (render_trace(trace, bundle, get_function_names(system)),
+            describe_map_keys(reason, bundle))
 
 
 def get_replayed_reason(system: RuntimeSystem, name: str,

@@ -162,7 +162,7 @@ def test_invalid_overtaking_scheduler_starves_the_work_item(
     overtaking_scheduler(monkeypatch)
     code, text = explore_bundle(str(ATTEMPT), reductions=False, timing=False)
     assert code == 1
-    assert "VIOLATED no_starvation: setup (work queue jobs[00000000], queued in slot 0) " \
+    assert "VIOLATED no_starvation: setup (work queue jobs[0], queued in slot 0) " \
            "stays queued forever on a weakly fair run" in text
     assert "  lasso: prefix 4 steps, then cycle 6 steps (marked *) forever" in text
     assert "    4     1     watch FIFO item 0\n" in text

@@ -168,3 +168,28 @@ def test_trace_tables_name_the_callback(tmp_path: Path, monkeypatch: pytest.Monk
 def test_invalid_entry_programs_keep_their_plain_name() -> None:
     _, text = explore_bundle(str(TIMER_BROKEN), timing=False)
     assert "beat (startup)" in text and "beat." not in text
+
+
+def test_array_keys_print_as_indexes() -> None:
+    from arspec.model.explore_bundle import describe_map_keys
+    from arspec.spec.loader import load_bundle
+
+    bundle = load_bundle(str(ROOT / "benchmarks" / "scale_bundle.yaml"))
+    assert describe_map_keys("timer beat[01000000] due", bundle) == "timer beat[1] due"
+    assert describe_map_keys("jobs[00000000] and clock[02000000]", bundle) == \
+        "jobs[0] and clock[2]"
+
+
+@pytest.mark.parametrize("text", ["spreads[00000000]", "nomap[00000000]", "beat[0000]",
+                                  "beat[0000000000]", "xbeat[00000000]", "beat[zz000000]"])
+def test_invalid_other_keys_stay_as_written(text: str) -> None:
+    from arspec.model.explore_bundle import describe_map_keys
+    from arspec.spec.loader import load_bundle
+
+    bundle = load_bundle(str(ROOT / "benchmarks" / "scale_bundle.yaml"))
+    assert describe_map_keys(text, bundle) == text
+
+
+def test_violation_reason_names_the_array_index() -> None:
+    _, text = explore_bundle(str(TIMER_BROKEN), timing=False)
+    assert "timer hb[0] armed for slot" in text and "hb[00000000]" not in text
