@@ -349,6 +349,8 @@ class Violation(Generic[S, A]):
     invariant: str
     kind: str
     trace: Trace[S, A]
+    #: the id of the state the trace ends in (before the violating step, for a transition)
+    state_id: int = -1
 
 
 @dataclass(frozen=True)
@@ -818,7 +820,7 @@ def _finish(system: TransitionSystem[S, A], space: StateSpace, run: _Run[S, A],
                 canon_state: S = space.canonicalize(last.state)  # type: ignore[assignment]
                 trace = Trace(trace.initial, (*trace.steps[:-1], TraceStep(
                     last.index, last.action, last.label, canon_state)))
-        violations.append(Violation(name, kind, trace))
+        violations.append(Violation(name, kind, trace, sid))
     exhausted = space.complete
     unfinished = Verdict.BOUND_REACHED if bound is not None else Verdict.UNDECIDED
     verdicts = tuple(

@@ -34,7 +34,6 @@ from arspec.model.engine import (
     Violation,
     explore,
 )
-from arspec.model.graph import space_to_dot, trace_to_dot
 from arspec.model.resources import format_size, get_peak_resident_bytes, get_resident_bytes
 from arspec.model.runtime_system import (
     REPLICA_INVARIANT,
@@ -504,6 +503,7 @@ def explore_bundle(path: str, *, slots: int | None = None, max_states: int | Non
                                        max_memory_bytes=max_memory),
                          memory_in_use=get_resident_bytes if max_memory else None,
                          stop_at_first_violation=False, record_edges=dot_out is not None,
+                         tagger=describe_node if dot_out is not None else None,
                          ample=EnvironmentOrder(system) if por else None,
                          canonicalize=system.canonicalize if use_symmetry else None,
                          progress=progress, progress_every=2000,
@@ -523,7 +523,7 @@ def explore_bundle(path: str, *, slots: int | None = None, max_states: int | Non
     if trace_out is not None:
         write_trace(trace_out, path, horizon, system, first, starvation)
     if dot_out is not None:
-        write_dots(dot_out, result, first)
+        write_dots(dot_out, result, first, system)
     overall = combine_verdicts(result.verdict, starvation)
     if overall == Verdict.VIOLATED:
         return EXIT_VIOLATED, report
@@ -560,6 +560,12 @@ def replay_trace(path: str) -> tuple[int, str]:
     return replay(path)
 
 
+def describe_node(state: ModelState) -> str:
+    """Return a state-graph node's label: ``slot 2 run, FIFO 1``."""
+    rt = state.runtime
+    return f"slot {rt.slot} {rt.phase.value}, FIFO {len(rt.fifo)}"
+
+
 def write_text(path: str, text: str) -> None:
     """Write ``text`` to ``path``; raise :class:`InputError` if it cannot be written."""
     try:
@@ -569,15 +575,20 @@ def write_text(path: str, text: str) -> None:
 
 
 def write_dots(dot_out: str, result: ExplorationResult[ModelState, Action],
-               first: Violation[ModelState, Action] | None) -> None:
+               first: Violation[ModelState, Action] | None, system: RuntimeSystem) -> None:
     """Write the DOT pictures of an exploration (see :func:`explore_bundle`)."""
+    from arspec.model.bundle_dot import graph_picture, trace_picture
+
     small = len(result.space) <= MAX_DRAWN_STATES and result.space.record_edges
+    labels = [str(tag) for tag in result.space.tags]
     if first is not None:
-        write_text(dot_out, trace_to_dot(first.trace, name=first.invariant))
+        write_text(dot_out, trace_picture(first.trace, system.bundle,
+                                          get_function_names(system), first.invariant,
+                                          get_violation_reason(system, first)))
         if small:
-            write_text(dot_out + ".states.dot", space_to_dot(result.space))
+            write_text(dot_out + ".states.dot", graph_picture(result, labels, first))
     elif small:
-        write_text(dot_out, space_to_dot(result.space))
+        write_text(dot_out, graph_picture(result, labels, None))
     else:
         write_text(dot_out, f'digraph "states" {{\n  note [shape=note, label="'
                             f'{result.stats.states} states: not drawn"];\n}}\n')

@@ -193,3 +193,29 @@ def test_invalid_other_keys_stay_as_written(text: str) -> None:
 def test_violation_reason_names_the_array_index() -> None:
     _, text = explore_bundle(str(TIMER_BROKEN), timing=False)
     assert "timer hb[0] armed for slot" in text and "hb[00000000]" not in text
+
+
+def test_pictures_show_programs_changes_and_the_violation(tmp_path: Path) -> None:
+    dot = tmp_path / "t.dot"
+    explore_bundle(str(TIMER_BROKEN), dot_out=str(dot), timing=False)
+    trace = dot.read_text()
+    assert 'label="run head\\nreset (watch)\\n113 CU\\nfifo 1 -> 0"' in trace
+    assert 'label="env admin.reset = 1\\nadmin.reset 0 -> 1"' in trace
+    assert "violation [shape=note, color=red, label=\"VIOLATED no_lost_timer\\ntimer hb[0]" \
+        in trace
+    assert "t6 [label=\"6: slot 1 run, FIFO 0, 113 CU\", color=red, penwidth=2];" in trace
+    graph = (tmp_path / "t.dot.states.dot").read_text()
+    assert 's0 [label="0: slot 0 writes, FIFO 0", shape=doublecircle, style=bold, ' \
+           'color=red, penwidth=2];' in graph
+    assert "s0 -> s1 [label=\"0: enqueue due work\", color=red, penwidth=2];" in graph
+    assert graph.count("color=red") == 11
+
+
+def test_invalid_holding_bundle_graph_has_no_red_path(tmp_path: Path) -> None:
+    dot = tmp_path / "t.dot"
+    code, _ = explore_bundle(str(ROOT / "examples" / "explore" / "timer_ok.yaml"),
+                             dot_out=str(dot), timing=False)
+    assert code == 0
+    text = dot.read_text()
+    assert text.startswith('digraph "states"') and "red" not in text
+    assert 's0 [label="0: slot 0 writes, FIFO 0", shape=doublecircle];' in text
