@@ -480,6 +480,24 @@ def _all_of_3(preds: Sequence[Callable[[S, A, S], bool]],
     return lambda s, a, t: left(s, a, t) and right(s, a, t)
 
 
+@dataclass(frozen=True)
+class FrontierCodec(Generic[S]):
+    """Packs the states of a wide frontier to bytes and back.
+
+    Once a BFS level holds ``pack_above`` states, every further state of it is stored as
+    ``pack(state)`` and unpacked when it is expanded: full states cost kilobytes of objects
+    each, their packed form a few hundred bytes. ``unpack(pack(s))`` must behave as ``s``.
+    """
+
+    pack: Callable[[S], bytes]
+    unpack: Callable[[bytes], S]
+    pack_above: int = 20_000
+
+
+class _Packed(bytes):
+    """A packed frontier state (a distinct type: a system's states may be bytes)."""
+
+
 class _FingerprintView:
     """Membership of an encoding in a set of fingerprints (for the cycle proviso)."""
 
@@ -512,7 +530,8 @@ def explore(system: TransitionSystem[S, A], *,
             progress_every: int = 50_000,
             store: StoreMode = StoreMode.EXACT,
             memory_in_use: Callable[[], int] | None = None,
-            frontier_state: Callable[[S], S] | None = None) -> ExplorationResult[S, A]:
+            frontier_state: Callable[[S], S] | None = None,
+            frontier_codec: FrontierCodec[S] | None = None) -> ExplorationResult[S, A]:
     """Explore the reachable states of ``system`` breadth-first and check invariants.
 
     :param system: the model.
@@ -539,6 +558,8 @@ def explore(system: TransitionSystem[S, A], *,
     :param frontier_state: applied to every new state (after its checks) before it waits on
         the frontier, e.g. to drop what only the checks needed; it must keep ``actions`` and
         ``apply`` unchanged.
+    :param frontier_codec: pack the states of a wide BFS level to bytes (see
+        :class:`FrontierCodec`).
     :returns: the :class:`ExplorationResult`.
     :raises ModelError: on duplicate invariant names or a bad ``progress_every``.
     """
@@ -558,7 +579,7 @@ def explore(system: TransitionSystem[S, A], *,
         return _explore(system, invariants, transition_invariants, bounds, check_deadlock,
                         stop_at_first_violation, record_edges, tagger, ample, canonicalize,
                         progress, progress_every, names, store, memory_in_use,
-                        frontier_state)
+                        frontier_state, frontier_codec)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -572,7 +593,8 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
              progress: Callable[[Progress], None] | None, progress_every: int,
              names: list[str], store: StoreMode,
              memory_in_use: Callable[[], int] | None,
-             frontier_state: Callable[[S], S] | None) -> ExplorationResult[S, A]:
+             frontier_state: Callable[[S], S] | None,
+             frontier_codec: FrontierCodec[S] | None) -> ExplorationResult[S, A]:
     start = time.perf_counter()
     space = StateSpace(record_edges=record_edges, reduced=ample is not None
                        or canonicalize is not None, store=store)
@@ -651,7 +673,7 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
             state, acts, ample.select(state, acts), apply, canon, encode, seen_view)
         return order, [(acts[i], k, p) for i, k, p in zip(order, pkeys, posts, strict=True)]
 
-    frontier: list[S] = []
+    frontier: list[Any] = []  # states, and packed states of a wide level
     for i, init in enumerate(system.initial_states()):
         if canon is not None:
             init = canon(init)
@@ -692,10 +714,12 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
     all_t = _all_of_3([e[1] for e in active_t])
     all_s = _all_of_1([e[1] for e in active_s])
     while frontier and not halt and bound is None:
-        next_frontier: list[S] = []
+        next_frontier: list[Any] = []
         frontier_append = next_frontier.append
         at_bound = max_depth is not None and level >= max_depth
         for sid, state in enumerate(frontier, first_id):
+            if type(state) is _Packed:
+                state = frontier_codec.unpack(state)  # type: ignore[union-attr]
             if direct is not None:
                 order = None
                 succ = direct(state)
@@ -758,7 +782,13 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
                             all_t = _all_of_3([e[1] for e in active_t])
                             all_s = _all_of_1([e[1] for e in active_s])
                             stop = stop or stop_at_first_violation
-                    frontier_append(post if frontier_state is None else frontier_state(post))
+                    if frontier_state is not None:
+                        post = frontier_state(post)
+                    if frontier_codec is not None \
+                            and len(next_frontier) >= frontier_codec.pack_above:
+                        frontier_append(_Packed(frontier_codec.pack(post)))
+                    else:
+                        frontier_append(post)
                     if (target & 4095) == 0 and max_mem is not None and over_memory():
                         bound = "max-memory"
                         halt = True

@@ -27,6 +27,7 @@ from arspec.model.distributed import DistributedStats, SystemSpec, explore_distr
 from arspec.model.engine import (
     Bounds,
     ExplorationResult,
+    FrontierCodec,
     Progress,
     StoreMode,
     Trace,
@@ -508,7 +509,8 @@ def explore_bundle(path: str, *, slots: int | None = None, max_states: int | Non
                          canonicalize=system.canonicalize if use_symmetry else None,
                          progress=progress, progress_every=2000,
                          store=StoreMode.EXACT if exact else StoreMode.FINGERPRINT,
-                         frontier_state=system.compact)
+                         frontier_state=system.compact,
+                         frontier_codec=FrontierCodec(system.pack_state, system.unpack_state))
     if progress is not None and progress_stream is not None:
         progress_stream.write("\n")
     starvation = (run_starvation_check(bundle, path, cache=use_cache, max_states=max_states,
@@ -596,6 +598,7 @@ def write_dots(dot_out: str, result: ExplorationResult[ModelState, Action],
 
 def explore_result(path: str, *, slots: int | None = None, reductions: bool = True,
                    max_states: int | None = None, store: StoreMode = StoreMode.FINGERPRINT,
+                   pack_above: int = 20_000,
                    ) -> tuple[RuntimeSystem, ExplorationResult[ModelState, Action]]:
     """Return the system and the exploration result of a bundle (for tests and benchmarks).
 
@@ -610,7 +613,9 @@ def explore_result(path: str, *, slots: int | None = None, reductions: bool = Tr
                      bounds=Bounds(max_states=max_states), stop_at_first_violation=False,
                      ample=EnvironmentOrder(system) if por else None,
                      canonicalize=system.canonicalize if reductions else None, store=store,
-                     frontier_state=system.compact)
+                     frontier_state=system.compact,
+                     frontier_codec=FrontierCodec(system.pack_state, system.unpack_state,
+                                                  pack_above))
     return system, result
 
 

@@ -40,7 +40,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import io
 import itertools
+import pickle
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final, TypeVar
@@ -397,6 +400,9 @@ class RuntimeSystem:
         self.context: CatalogueContext = create_catalogue_context(bundle, initial)
         self._initial = make_model_state(initial)
         self.divergences: dict[bytes, Divergence] = {}
+        self._shared: list[object] = [initial.preset, *(m.definition
+                                                         for m in initial.maps.values())]
+        self._shared_ids = {id(obj): n for n, obj in enumerate(self._shared)}
 
     # -- TransitionSystem ---------------------------------------------------------------
 
@@ -435,6 +441,22 @@ class RuntimeSystem:
     def describe(self, action: Action) -> str:
         """Return a one-line description of ``action``."""
         return describe_action(action)
+
+    def pack_state(self, state: ModelState) -> bytes:
+        """Return ``state`` as compressed bytes, for a wide frontier (see ``unpack_state``).
+
+        The map definitions and the preset, shared by every state, are written as
+        references to this system's objects rather than copied into every state.
+        """
+        buffer = io.BytesIO()
+        _SharedPickler(buffer, self._shared_ids).dump(state)
+        return zlib.compress(buffer.getvalue(), 1)
+
+    def unpack_state(self, data: bytes) -> ModelState:
+        """Return the state :meth:`pack_state` packed."""
+        state: ModelState = _SharedUnpickler(io.BytesIO(zlib.decompress(data)),
+                                             self._shared).load()
+        return state
 
     def compact(self, state: ModelState) -> ModelState:
         """Return ``state`` as it waits on the frontier: no events, no cached key.
@@ -592,6 +614,30 @@ class RuntimeSystem:
             if a == b and s1 < e2 and s2 < e1:
                 return True
         return False
+
+
+class _SharedPickler(pickle.Pickler):
+    """Writes the system's shared objects (by ``id``) as references."""
+
+    def __init__(self, file: io.BytesIO, ids: dict[int, int]) -> None:
+        super().__init__(file, protocol=5)
+        self.ids = ids
+
+    def persistent_id(self, obj: object) -> int | None:
+        return self.ids.get(id(obj))
+
+
+class _SharedUnpickler(pickle.Unpickler):
+    """Resolves the references :class:`_SharedPickler` wrote."""
+
+    def __init__(self, file: io.BytesIO, shared: list[object]) -> None:
+        super().__init__(file)
+        self.shared = shared
+
+    def persistent_load(self, pid: object) -> object:
+        if not isinstance(pid, int) or not 0 <= pid < len(self.shared):
+            raise pickle.UnpicklingError(f"unknown shared object {pid!r}")
+        return self.shared[pid]
 
 
 def collect_async_seqs(runtime: RuntimeState) -> set[int]:

@@ -250,3 +250,43 @@ def test_invalid_replay_detects_a_different_state_by_fingerprint() -> None:
 def test_invalid_bound_still_reached_with_fingerprints() -> None:
     result = explore(Counter(1000), bounds=Bounds(max_states=50), store=StoreMode.FINGERPRINT)
     assert result.verdict is Verdict.BOUND_REACHED and result.stats.states == 50
+
+
+# --------------------------------------------------------------------------- packed frontier
+
+
+@pytest.mark.parametrize("path", BUNDLES)
+def test_packed_frontier_explores_alike(path: str) -> None:
+    def run(pack_above: int) -> tuple[object, ...]:
+        try:
+            _, result = explore_result(str(ROOT / path), pack_above=pack_above)
+        except InputError as err:
+            return ("refused", str(err))
+        return (result.invariant_verdicts, result.stats.states, result.stats.transitions,
+                tuple(v.trace.labels for v in result.violations))
+
+    assert run(0) == run(10 ** 9)
+
+
+def test_pack_round_trip_shares_definitions() -> None:
+    system, _ = explore_result(str(ROOT / "examples" / "pairs_trading.yaml"), slots=3)
+    state = system.initial_states()[0]
+    for _ in range(8):
+        state = system.apply(state, system.actions(state)[-1])
+    packed = system.pack_state(system.compact(state))
+    back = system.unpack_state(packed)
+    assert back.key == state.key
+    assert back.runtime.preset is state.runtime.preset
+    assert all(back.runtime.maps[n].definition is m.definition
+               for n, m in state.runtime.maps.items())
+    assert len(packed) < len(encode_runtime(state.runtime))
+
+
+def test_invalid_packed_state_with_an_unknown_reference() -> None:
+    import pickle
+    import zlib
+
+    system, _ = explore_result(str(ROOT / "examples" / "pairs_trading.yaml"), slots=2)
+    # protocol-0 persistent id "99": not one of the system's shared objects
+    with pytest.raises(pickle.UnpicklingError, match="unknown shared object"):
+        system.unpack_state(zlib.compress(b"P99\n."))
