@@ -26,7 +26,8 @@ the reference VM. One invocation (a whole tail-call chain) is one atomic step.
   reference binding (:mod:`arspec.reference.runtime_helpers`) reads or writes. The read set of a
   program is not determined more precisely (a program may read any map or account), so the
   key is this whole slice of the state; the FIFO, budgets spent, watchers and other scheduler
-  bookkeeping, which the binding never touches, are left out.
+  bookkeeping, which the binding never touches, are left out. An entry keeps only the maps
+  the invocation changed (the rest equal the key's), with the accounts and the counter.
 * **Partial-order reduction** (:class:`EnvironmentOrder`): environment writes to different
   domain keys commute (each writes its own field and marks its own key), so exploring them
   only in domain declaration order reaches exactly the same states. It is switched off when
@@ -276,6 +277,10 @@ class CacheStats:
         return self.hits / total if total else 0.0
 
 
+#: Position of the maps in :meth:`CachingInvoker.compute_key`.
+_MAPS_PART: Final = 11
+
+
 class CachingInvoker:
     """An :class:`~arspec.spec.scheduler.Invoker` that memoises another one.
 
@@ -321,10 +326,17 @@ class CachingInvoker:
             state.sequence = AsyncSequence(effect.sequence.next_seq)
             return outcome
         self.stats.misses += 1
+        maps_part = key[_MAPS_PART]
+        assert isinstance(maps_part, tuple)
+        before: dict[object, object] = dict(maps_part)
         outcome = self.inner(state, item, budget, cpu)
         if len(self._store) >= self.max_entries:
             self._store.clear()
-        effect = RuntimeState(slot=state.slot, phase=state.phase, maps=copy_maps_fast(state.maps),
+        # Only the maps the invocation changed are remembered: a hit starts from maps equal
+        # to ``before`` (they are part of the key), so the others are already right.
+        changed = {name: m for name, m in state.maps.items()
+                   if compute_map_key(m) != before.get(name)}
+        effect = RuntimeState(slot=state.slot, phase=state.phase, maps=copy_maps_fast(changed),
                               accounts=copy_accounts(state.accounts),
                               sequence=AsyncSequence(state.sequence.next_seq),
                               preset=state.preset)
@@ -334,8 +346,9 @@ class CachingInvoker:
 
 def install_maps(current: dict[MapId, MapState], effect: dict[MapId, MapState],
                  ) -> dict[MapId, MapState]:
-    """Return a copy of ``effect`` that keeps the element objects of ``current``.
+    """Return ``current`` with the maps of ``effect`` copied over it (declaration order kept).
 
+    ``effect`` holds the maps an invocation changed; the others stay as they are.
     The scheduler holds on to the element of a fired timer or running work item across the
     invocation (to mark its callback done), as if the invoker had changed the maps in place;
     an element that exists before and after therefore keeps its identity, with its value,
@@ -355,7 +368,7 @@ def install_maps(current: dict[MapId, MapState], effect: dict[MapId, MapState],
                 kept.timer = new.timer
                 kept.wq = new.wq
             mstate.elements[key] = before
-    return installed
+    return {name: installed.get(name, mstate) for name, mstate in current.items()}
 
 
 # --------------------------------------------------------------------------- the system
