@@ -10,7 +10,9 @@ ring-occupancy quotient (``SchedulerParams(ring_ids=False)``, proved equal to ex
 ``SchedulerModel.canonicalize`` and sound by ``tests/model/test_scheduler_quotient.py``);
 Spin's is its partial-order reduction (``-DSAFETY`` without ``-DNOREDUCE``), timed on the
 full model and, for an equal footing, on the same quotient. CPU times are reported too: the
-wall-clock ratio is unreliable on a shared machine.
+wall-clock ratio is unreliable on a shared machine; each figure is the minimum of
+``--repeat`` runs. Both tools check the same six invariants (``--no-invariants``: none), and
+Spin gets a search depth and hash table fitted to the instance (:func:`run_spin_fair`).
 
 Usage::
 
@@ -30,10 +32,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 from arspec.model.engine import ExplorationResult, Progress, explore
 
@@ -61,26 +64,52 @@ def load_model() -> ModuleType:
 
 @dataclass(frozen=True)
 class SpinRun:
-    """States stored, wall-clock and CPU seconds of one Spin verification (compile excluded)."""
+    """States stored, wall-clock and CPU seconds of one Spin verification (compile excluded).
+
+    ``errors`` is the number of assertion violations (Spin stops at the first), ``violated``
+    the text of the first one, ``depth`` the deepest DFS depth reached.
+    """
 
     states: int
     seconds: float
     cpu_seconds: float
     output: str
+    errors: int = 0
+    violated: str | None = None
+    depth: int = 0
+
+
+#: The ``-D`` switch of each invariant in ``scheduler.pml``, by the Python model's name.
+SPIN_INVARIANTS: dict[str, str] = {
+    "no-lost-timer": "INV_TIMER", "ring-no-loss": "INV_LOSS", "ring-fifo-shape": "INV_FIFO",
+    "per-slot-budget": "INV_BUDGET", "no-double-execution": "INV_DOUBLE",
+    "slot-monotone": "INV_SLOT"}
+
+
+def spin_only(names: list[str]) -> list[str]:
+    """Return the ``-D`` flags that make ``scheduler.pml`` check only the named invariants."""
+    return [f"-D{flag}={int(name in names)}" for name, flag in SPIN_INVARIANTS.items()]
 
 
 class SpinMissing(RuntimeError):
     """``spin`` or ``gcc`` is not installed."""
 
 
-def run_spin(defines: list[str], *, reduce: bool, workdir: Path | None = None) -> SpinRun:
+def run_spin(defines: list[str], *, reduce: bool, workdir: Path | None = None,
+             depth: int = 10_000_000, hash_bits: int | None = None,
+             allow_errors: bool = False) -> SpinRun:
     """Generate, compile and run Spin's verifier for ``scheduler.pml``.
 
-    :param defines: ``-D`` flags selecting the instance (``SchedulerParams.spin_defines()``).
+    :param defines: ``-D`` flags selecting the instance (``SchedulerParams.spin_defines()``)
+        and, optionally, the invariants (:func:`spin_only`).
     :param reduce: keep Spin's partial-order reduction (otherwise ``-DNOREDUCE``).
     :param workdir: where to build (default: a temporary directory).
-    :returns: the state count and verification time.
+    :param depth: Spin's search depth bound ``-m`` (its DFS stack is allocated for it).
+    :param hash_bits: Spin's hash table of ``2**hash_bits`` slots (``-w``; default 2**24).
+    :param allow_errors: return a run with assertion violations instead of raising.
+    :returns: the state count, verification time and any violation.
     :raises SpinMissing: if ``spin`` or ``gcc`` cannot be found.
+    :raises RuntimeError: on a violation (unless allowed) or a truncated search.
     """
     spin, gcc = shutil.which("spin"), shutil.which("gcc")
     if spin is None or gcc is None:
@@ -98,15 +127,38 @@ def run_spin(defines: list[str], *, reduce: bool, workdir: Path | None = None) -
                        capture_output=True)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        done = subprocess.run(["./pan", "-E", "-m10000000"], cwd=work, check=True,
-                              capture_output=True, text=True)
+        command = ["./pan", "-E", f"-m{depth}"]
+        if hash_bits is not None:
+            command.append(f"-w{hash_bits}")
+        done = subprocess.run(command, cwd=work, check=True, capture_output=True, text=True)
         seconds = time.perf_counter() - start
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     match = re.search(r"(\d+) states, stored", done.stdout)
-    if match is None or "errors: 0" not in done.stdout:
+    errors = re.search(r"errors: (\d+)", done.stdout)
+    reached = re.search(r"depth reached (\d+)", done.stdout)
+    if match is None or errors is None or reached is None \
+            or "max search depth too small" in done.stdout:
         raise RuntimeError(f"unexpected Spin output:\n{done.stdout}")
-    return SpinRun(int(match.group(1)), seconds, cpu, done.stdout)
+    violated = re.search(r"assertion violated (.*) \(at depth", done.stdout)
+    if int(errors.group(1)) and not allow_errors:
+        raise RuntimeError(f"Spin found a violation:\n{done.stdout}")
+    return SpinRun(int(match.group(1)), seconds, cpu, done.stdout, int(errors.group(1)),
+                   None if violated is None else violated.group(1), int(reached.group(1)))
+
+
+def run_spin_fair(defines: list[str], *, reduce: bool) -> SpinRun:
+    """Run Spin with a search depth and hash table fitted to the instance.
+
+    A first, untimed run with generous settings measures the deepest DFS depth and the
+    state count; the timed run then gets ``-m`` of that depth plus 10 % and a hash table of
+    at least twice the states, so Spin neither truncates its search nor allocates a stack
+    of ten million frames it does not need.
+    """
+    probe = run_spin(defines, reduce=reduce)
+    depth = probe.depth + probe.depth // 10 + 10
+    hash_bits = max(10, (2 * probe.states).bit_length())
+    return run_spin(defines, reduce=reduce, depth=depth, hash_bits=hash_bits)
 
 
 @dataclass(frozen=True)
@@ -166,31 +218,48 @@ def report(name: str, run: ArspecRun) -> None:
           f"{run.rss_growth_bytes / n:.0f} measured (RSS growth, store){peak}")
 
 
+R = TypeVar("R", ArspecRun, SpinRun)
+
+
+def min_of(times: int, run: Callable[[], R]) -> R:
+    """Return the run with the least CPU time of ``times`` runs."""
+    return min((run() for _ in range(max(1, times))), key=lambda r: r.cpu_seconds)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; return 0 on success, 1 if state counts or verdicts differ."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", choices=sorted(PRESETS), default="large")
     parser.add_argument("--no-invariants", action="store_true",
-                        help="explore only (no invariant checks)")
+                        help="explore only (no invariant checks, in both tools)")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="report the minimum CPU time of this many runs of each")
     args = parser.parse_args(argv)
     module = load_model()
     params = module.SchedulerParams(**PRESETS[args.preset])
     quotient = replace(params, ring_ids=False)
     print(f"instance: {params}")
-    full = run_arspec(module, params, invariants=not args.no_invariants)
+    full = min_of(args.repeat, lambda: run_arspec(module, params,
+                                                  invariants=not args.no_invariants))
     report("arspec exhaustive", full)
-    reduced = run_arspec(module, quotient, invariants=not args.no_invariants)
+    reduced = min_of(args.repeat, lambda: run_arspec(module, quotient,
+                                                     invariants=not args.no_invariants))
     report("arspec reduced (ring-occupancy quotient)", reduced)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"arspec: peak RSS {peak:.0f} MB (both runs, one process)")
-    spin_full = run_spin(params.spin_defines(), reduce=False)
-    spin_por = run_spin(params.spin_defines(), reduce=True)
-    spin_quotient = run_spin(quotient.spin_defines(), reduce=True)
+    checked = [] if args.no_invariants else list(SPIN_INVARIANTS)
+    spin_full = min_of(args.repeat, lambda: run_spin_fair(
+        params.spin_defines() + spin_only(checked), reduce=False))
+    spin_por = min_of(args.repeat, lambda: run_spin_fair(
+        params.spin_defines() + spin_only(checked), reduce=True))
+    spin_quotient = min_of(args.repeat, lambda: run_spin_fair(
+        quotient.spin_defines() + spin_only(checked), reduce=True))
     for label, spin_run in (("spin -DNOREDUCE", spin_full),
                             ("spin (partial-order reduction)", spin_por),
                             ("spin (partial-order reduction), ring_ids=0", spin_quotient)):
         print(f"{label}: {spin_run.states:,} states, {spin_run.seconds:.2f}s wall, "
-              f"{spin_run.cpu_seconds:.2f}s cpu")
+              f"{spin_run.cpu_seconds:.2f}s cpu (depth {spin_run.depth}, "
+              f"{len(checked)} invariants)")
 
     def ratio(label: str, ours: ArspecRun, theirs: SpinRun) -> None:
         wall = ours.result.stats.elapsed_seconds / max(theirs.seconds, 1e-6)

@@ -10,6 +10,12 @@
  * Only the process counters/pcs are extra in Spin's state vector; they are constant because
  * every process is one do-loop of d_steps. The scheduler's d_step is always executable and is
  * a self-loop when there is nothing to do (Python: no action), which adds no state.
+ *
+ * Invariants: the same six as SchedulerModel.invariants() and transition_invariants(), one
+ * assert each, checked at the end of every atomic step (so on every transition and every
+ * reachable state but the initial one, which satisfies them all): no-lost-timer,
+ * ring-no-loss, ring-fifo-shape, per-slot-budget, no-double-execution, slot-monotone. The
+ * planted bugs (-DBUDGET_CHECK=0, -DBACKPRESSURE=0) break them as in the Python model.
  */
 
 #ifndef T
@@ -92,6 +98,48 @@ byte wq[W];
 hidden byte i;
 hidden byte best;
 hidden byte bestdue;
+hidden byte fired;
+hidden byte before;
+
+/* Each invariant can be switched off (-DINV_BUDGET=0, ...) to ask about one at a time. */
+#ifndef INV_TIMER
+#define INV_TIMER 1
+#endif
+#ifndef INV_LOSS
+#define INV_LOSS 1
+#endif
+#ifndef INV_FIFO
+#define INV_FIFO 1
+#endif
+#ifndef INV_BUDGET
+#define INV_BUDGET 1
+#endif
+#ifndef INV_DOUBLE
+#define INV_DOUBLE 1
+#endif
+#ifndef INV_SLOT
+#define INV_SLOT 1
+#endif
+
+/* The state invariants (and slot-monotone), checked after every atomic step. */
+inline check_state() {
+#if INV_TIMER
+  for (i : 0 .. T - 1) { assert(tdue[i] != 0) };                 /* no-lost-timer */
+#endif
+#if INV_LOSS
+  assert(lost == 0);                                             /* ring-no-loss */
+#endif
+#if INV_FIFO
+  for (i : 0 .. R - 1) { assert((i < rlen) == (ring[i] != 0)) }; /* ring-fifo-shape */
+#endif
+#if INV_BUDGET
+  assert(used <= B);                                             /* per-slot-budget */
+#endif
+#if INV_SLOT
+  assert(before <= slot && slot <= S);                           /* slot-monotone */
+#endif
+  i = 0
+}
 
 inline tick_or_idle() {
   if
@@ -103,6 +151,7 @@ inline tick_or_idle() {
 active proctype scheduler() {
   do
   :: d_step {
+       before = slot; fired = 255;
        best = 255; bestdue = 255;
        for (i : 0 .. T - 1) {
          if
@@ -118,11 +167,9 @@ active proctype scheduler() {
              tdue[best] = slot + 1 + best % DMAX;
              if
              :: rlen < R -> ring[rlen] = RECORD(best); rlen++
-             :: else -> lost = 1
+             :: else -> lost = lost | 1   /* reads lost: Spin drops write-only variables */
              fi;
-             /* per-slot budget and ring-no-loss; also keeps lost and used in the state
-                vector (Spin hides write-only variables) */
-             assert((used <= B || !BUDGET_CHECK) && (lost == 0 || !BACKPRESSURE))
+             fired = best
           :: else -> tick_or_idle()
           fi
        :: else ->
@@ -135,7 +182,11 @@ active proctype scheduler() {
           :: else -> tick_or_idle()
           fi
        fi;
-       i = 0; best = 0; bestdue = 0
+#if INV_DOUBLE
+       assert(fired == 255 || tdue[fired] > slot);                  /* no-double-execution */
+#endif
+       check_state();
+       i = 0; best = 0; bestdue = 0; fired = 0; before = 0
      }
   od
 }
@@ -147,19 +198,24 @@ active proctype consumer() {
        for (i : 0 .. R - 2) { ring[i] = ring[i + 1] }
        ring[R - 1] = 0;
        rlen--;
-       i = 0
+       before = slot;
+       check_state();
+       before = 0
      }
   od
 }
 
 active proctype writer() {
   do
-  :: d_step { ext < E && wlen < W -> wq[wlen] = 1; wlen++; ext++ }
+  :: d_step { ext < E && wlen < W -> wq[wlen] = 1; wlen++; ext++;
+              before = slot; check_state(); before = 0 }
 #if K >= 2
-  :: d_step { ext < E && wlen < W -> wq[wlen] = 2; wlen++; ext++ }
+  :: d_step { ext < E && wlen < W -> wq[wlen] = 2; wlen++; ext++;
+              before = slot; check_state(); before = 0 }
 #endif
 #if K >= 3
-  :: d_step { ext < E && wlen < W -> wq[wlen] = 3; wlen++; ext++ }
+  :: d_step { ext < E && wlen < W -> wq[wlen] = 3; wlen++; ext++;
+              before = slot; check_state(); before = 0 }
 #endif
   od
 }

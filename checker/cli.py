@@ -50,6 +50,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _memory_size(text: str) -> int:
+    from arspec.model.resources import parse_size
+    from arspec.spec.errors import InputError
+
+    try:
+        return parse_size(text)
+    except InputError as err:
+        raise argparse.ArgumentTypeError(err.reason.removeprefix("--max-memory: ")) from None
+
+
 def _cmd_asm(args: argparse.Namespace, out: TextIO) -> int:
     from arspec.reference.assembler import assemble
     from arspec.reference.encoder import encode
@@ -183,7 +193,8 @@ def _explore_to(args: argparse.Namespace, out: TextIO, dot_out: str | None) -> i
         progress_stream=sys.stderr, timing=not args.no_timing,
         partial_order=False if args.no_partial_order else None,
         symmetry=False if args.no_symmetry else None,
-        cache=False if args.no_cache else None)
+        cache=False if args.no_cache else None, exact=args.exact_states,
+        max_memory=args.max_memory, workers=args.workers, ray_address=args.ray_address)
     out.write(text)
     return code
 
@@ -323,6 +334,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop with BOUND-REACHED after this many distinct states")
     p.add_argument("--max-depth", type=_positive_int, default=None,
                    help="stop with BOUND-REACHED beyond this depth")
+    p.add_argument("--max-memory", type=_memory_size, default=None, metavar="SIZE",
+                   help="stop with BOUND-REACHED when the process's resident memory exceeds "
+                        "SIZE (e.g. 512M, 2G; measured, so not reproducible byte for byte)")
+    p.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                   help="explore on N Ray workers, the states partitioned by fingerprint "
+                        "(needs the 'distributed' extra; partial-order reduction off)")
+    p.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="join the Ray cluster at ADDR instead of starting a local one "
+                        "(with --workers)")
     p.add_argument("--no-reductions", action="store_true",
                    help="explore without partial-order and symmetry reduction and without "
                         "the invocation cache")
@@ -332,14 +352,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="switch off symmetry reduction alone")
     p.add_argument("--no-cache", action="store_true",
                    help="switch off the invocation cache alone")
-    p.add_argument("--trace-out", help="write the shortest violating trace as JSON")
+    p.add_argument("--exact-states", action="store_true",
+                   help="store every state's encoding in the seen-set instead of a 64-bit "
+                        "fingerprint (no collision can lose a state; more memory)")
+    p.add_argument("--trace-out", help="write the shortest violating trace (or the "
+                                       "no_starvation lasso) as JSON")
     p.add_argument("--dot", help="write the trace (or a small state graph) as DOT")
     p.add_argument("--svg", help="also render that picture as SVG (needs Graphviz)")
     p.add_argument("--no-timing", action="store_true",
                    help="omit time and states/s (byte-identical output across runs)")
     p.set_defaults(run=_cmd_explore)
 
-    p = sub.add_parser("replay", help="re-execute a trace written by explore --trace-out")
+    p = sub.add_parser("replay", help="re-execute a trace written by explore --trace-out "
+                                      "(exit 1 reproduced, 5 not reproduced)")
     p.add_argument("trace", help="trace JSON")
     p.set_defaults(run=_cmd_replay)
 

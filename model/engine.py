@@ -3,10 +3,18 @@ Breadth-first explorer
 ======================
 
 A generic, exhaustive, breadth-first explorer over any :class:`TransitionSystem`. States
-are identified by their canonical byte encoding and stored compactly (the keys in id order,
-a set of them for membership, and 4-byte parent, action-index and depth arrays), so the
-first violation found is at minimal depth and its trace is rebuilt by replaying the parent
-chain.
+are identified by their canonical byte encoding and stored compactly (4-byte parent,
+action-index and depth arrays), so the first violation found is at minimal depth and its
+trace is rebuilt by replaying the parent chain.
+
+Two stores (:class:`StoreMode`): ``EXACT`` keeps every encoding (in id order, with a set of
+them for membership); ``FINGERPRINT`` keeps only a 64-bit fingerprint of each encoding
+(:func:`~arspec.model.state_codec.compute_fingerprint`), as TLC and Spin's hash compaction
+do: full states live only on the frontier, and traces are rebuilt from the parent links and
+checked against the fingerprints. Two distinct states with one fingerprint would merge (the
+second and what only it reaches would be lost); the expected number for a run is
+:func:`~arspec.model.state_codec.get_expected_collisions` of its state count (about
+``2.7e-6`` for ``10**7`` states), and ``EXACT`` rules it out.
 
 Speed: a system may also implement :class:`BulkSuccessors` (all successors of a state in one
 call, already encoded); the explorer then skips ``actions``/``apply``/``encode`` in its
@@ -25,8 +33,9 @@ import time
 from array import array
 from collections.abc import Callable, Container, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
+from arspec.model.state_codec import compute_fingerprint
 from arspec.spec.errors import ArspecError
 
 S = TypeVar("S")
@@ -46,6 +55,15 @@ _SET_SLOT = 36
 _DICT_SLOT = 80
 #: one pointer of the ``keys`` list, with the list's over-allocation.
 _LIST_SLOT = 9
+#: a fingerprint: the int object (32) plus its ``array('Q')`` entry (8).
+_FINGERPRINT = 40
+
+
+class StoreMode(enum.Enum):
+    """What the seen-set keeps of a state (see the module docstring)."""
+
+    EXACT = "exact"
+    FINGERPRINT = "fingerprint"
 
 
 class ModelError(ArspecError):
@@ -172,7 +190,8 @@ class Bounds:
         transitions are still checked; a new successor beyond the bound marks the run
         ``BOUND-REACHED``).
     :param max_states: at most this many distinct states are stored.
-    :param max_memory_bytes: stop when the estimated memory of the store exceeds this.
+    :param max_memory_bytes: stop when the estimated memory of the store exceeds this (or
+        the memory measured by the ``memory_in_use`` probe given to :func:`explore`).
     """
 
     max_depth: int | None = None
@@ -227,10 +246,13 @@ class StateSpace:
     an initial state, its index in ``initial_states()``). When edges are recorded,
     ``edge_src/edge_dst/edge_index/edge_action`` list every explored transition, in
     exploration order; ``edge_action`` points into ``action_table`` (interned actions).
-    ``keys[i]`` is the encoding of state ``i``; ``ids`` inverts it.
+    ``keys[i]`` is the encoding of state ``i`` (``EXACT`` store) and ``fingerprints[i]`` its
+    fingerprint (``FINGERPRINT`` store; ``keys`` is then empty); ``ids`` inverts the one kept.
     """
 
     keys: list[bytes] = field(default_factory=list)
+    fingerprints: array[int] = field(default_factory=lambda: array("Q"))
+    store: StoreMode = StoreMode.EXACT
     parent: array[int] = field(default_factory=lambda: array("i"))
     action_index: array[int] = field(default_factory=lambda: array("i"))
     depth: array[int] = field(default_factory=lambda: array("i"))
@@ -246,21 +268,29 @@ class StateSpace:
     reduced: bool = False
     canonicalize: Callable[[object], object] | None = None
     complete: bool = False
-    _ids: dict[bytes, int] | None = field(default=None, repr=False)
+    _ids: dict[Hashable, int] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return len(self.parent)
 
     @property
-    def ids(self) -> dict[bytes, int]:
-        """The map from a state's encoding to its id (``keys`` inverted).
+    def ids(self) -> dict[Hashable, int]:
+        """The map from a state's identity (encoding or fingerprint) to its id.
 
         Unless edges are recorded, exploration keeps only a set of the keys (about 45
         bytes/state less); the dict is then built on first use.
         """
-        if self._ids is None or len(self._ids) != len(self.keys):
-            self._ids = {key: sid for sid, key in enumerate(self.keys)}
+        kept: Sequence[Hashable] = (self.keys if self.store == StoreMode.EXACT
+                                    else self.fingerprints)
+        if self._ids is None or len(self._ids) != len(kept):
+            self._ids = {key: sid for sid, key in enumerate(kept)}
         return self._ids
+
+    def is_stored_as(self, state_id: int, key: bytes) -> bool:
+        """Return whether state ``state_id`` was stored with encoding ``key``."""
+        if self.store == StoreMode.EXACT:
+            return self.keys[state_id] == key
+        return self.fingerprints[state_id] == compute_fingerprint(key)
 
     def path_to(self, state_id: int) -> list[int]:
         """Return the ids on the BFS path from an initial state to ``state_id``."""
@@ -319,6 +349,8 @@ class Violation(Generic[S, A]):
     invariant: str
     kind: str
     trace: Trace[S, A]
+    #: the id of the state the trace ends in (before the violating step, for a transition)
+    state_id: int = -1
 
 
 @dataclass(frozen=True)
@@ -368,7 +400,7 @@ def replay(system: TransitionSystem[S, A], space: StateSpace, path: Sequence[int
         idx = space.action_index[sid]
         action = system.actions(state)[idx]
         state = canon(system.apply(state, action))
-        if system.encode(state) != space.keys[sid]:
+        if not space.is_stored_as(sid, system.encode(state)):
             raise ModelError("replay diverged: apply()/actions() are not deterministic")
         steps.append(TraceStep(idx, action, system.describe(action), state))
     return Trace(initial, tuple(steps))
@@ -448,6 +480,34 @@ def _all_of_3(preds: Sequence[Callable[[S, A, S], bool]],
     return lambda s, a, t: left(s, a, t) and right(s, a, t)
 
 
+@dataclass(frozen=True)
+class FrontierCodec(Generic[S]):
+    """Packs the states of a wide frontier to bytes and back.
+
+    Once a BFS level holds ``pack_above`` states, every further state of it is stored as
+    ``pack(state)`` and unpacked when it is expanded: full states cost kilobytes of objects
+    each, their packed form a few hundred bytes. ``unpack(pack(s))`` must behave as ``s``.
+    """
+
+    pack: Callable[[S], bytes]
+    unpack: Callable[[bytes], S]
+    pack_above: int = 20_000
+
+
+class _Packed(bytes):
+    """A packed frontier state (a distinct type: a system's states may be bytes)."""
+
+
+class _FingerprintView:
+    """Membership of an encoding in a set of fingerprints (for the cycle proviso)."""
+
+    def __init__(self, seen: Container[Hashable]) -> None:
+        self.seen = seen
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, bytes) and compute_fingerprint(key) in self.seen
+
+
 class _Run(Generic[S, A]):
     """Mutable bookkeeping of one exploration (kept off the hot loop's locals)."""
 
@@ -467,7 +527,11 @@ def explore(system: TransitionSystem[S, A], *,
             ample: AmpleSelector[S, A] | None = None,
             canonicalize: Callable[[S], S] | None = None,
             progress: Callable[[Progress], None] | None = None,
-            progress_every: int = 50_000) -> ExplorationResult[S, A]:
+            progress_every: int = 50_000,
+            store: StoreMode = StoreMode.EXACT,
+            memory_in_use: Callable[[], int] | None = None,
+            frontier_state: Callable[[S], S] | None = None,
+            frontier_codec: FrontierCodec[S] | None = None) -> ExplorationResult[S, A]:
     """Explore the reachable states of ``system`` breadth-first and check invariants.
 
     :param system: the model.
@@ -487,6 +551,15 @@ def explore(system: TransitionSystem[S, A], *,
     :param progress: called with a :class:`Progress` every ``progress_every`` new states and
         at the end of each BFS level.
     :param progress_every: see ``progress``.
+    :param store: keep every encoding (``EXACT``) or only its fingerprint (module docstring).
+    :param memory_in_use: if given, the memory bound compares what it returns (e.g. the
+        process's resident set, :func:`arspec.model.resources.get_resident_bytes`) instead
+        of the store estimate; it is called every 4096 new states and per BFS level.
+    :param frontier_state: applied to every new state (after its checks) before it waits on
+        the frontier, e.g. to drop what only the checks needed; it must keep ``actions`` and
+        ``apply`` unchanged.
+    :param frontier_codec: pack the states of a wide BFS level to bytes (see
+        :class:`FrontierCodec`).
     :returns: the :class:`ExplorationResult`.
     :raises ModelError: on duplicate invariant names or a bad ``progress_every``.
     """
@@ -505,7 +578,8 @@ def explore(system: TransitionSystem[S, A], *,
     try:
         return _explore(system, invariants, transition_invariants, bounds, check_deadlock,
                         stop_at_first_violation, record_edges, tagger, ample, canonicalize,
-                        progress, progress_every, names)
+                        progress, progress_every, names, store, memory_in_use,
+                        frontier_state, frontier_codec)
     finally:
         if gc_was_enabled:
             gc.enable()
@@ -517,20 +591,26 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
              tagger: Callable[[S], object] | None, ample: AmpleSelector[S, A] | None,
              canonicalize: Callable[[S], S] | None,
              progress: Callable[[Progress], None] | None, progress_every: int,
-             names: list[str]) -> ExplorationResult[S, A]:
+             names: list[str], store: StoreMode,
+             memory_in_use: Callable[[], int] | None,
+             frontier_state: Callable[[S], S] | None,
+             frontier_codec: FrontierCodec[S] | None) -> ExplorationResult[S, A]:
     start = time.perf_counter()
     space = StateSpace(record_edges=record_edges, reduced=ample is not None
-                       or canonicalize is not None)
+                       or canonicalize is not None, store=store)
+    fingerprint = compute_fingerprint if store == StoreMode.FINGERPRINT else None
     space.canonicalize = canonicalize  # type: ignore[assignment]
     run: _Run[S, A] = _Run(names)
     # found: invariant -> (kind, state id, action index or -1)
     found = run.found
     # The seen keys: a dict key -> id when edges are recorded (an old target's id is needed),
     # else only a set (cheaper); ``space.ids`` is built from ``space.keys`` if ever asked for.
-    keys = space.keys
-    keys_append = keys.append
-    ids: dict[bytes, int] = {}
-    seen: set[bytes] | dict[bytes, int] = ids if record_edges else set()
+    keys_append: Callable[[Any], None] = (space.keys.append if fingerprint is None
+                                          else space.fingerprints.append)
+    ids: dict[Hashable, int] = {}
+    seen: set[Hashable] | dict[Hashable, int] = ids if record_edges else set()
+    seen_view: Container[bytes] = (seen if fingerprint is None  # type: ignore[assignment]
+                                   else _FingerprintView(seen))
     seen_add = None if record_edges else seen.add  # type: ignore[union-attr]
     parent = space.parent
     aindex = space.action_index
@@ -560,10 +640,15 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
     aindex_append = aindex.append
 
     def memory_estimate() -> int:
-        per_state = (_KEY_OVERHEAD + _LIST_SLOT + (_DICT_SLOT if record_edges else _SET_SLOT)
+        per_key = _KEY_OVERHEAD + _LIST_SLOT if fingerprint is None else _FINGERPRINT
+        per_state = (per_key + (_DICT_SLOT if record_edges else _SET_SLOT)
                      + parent.itemsize + aindex.itemsize + depth_arr.itemsize)
         edges = len(space.edge_src) * 32
         return count * per_state + key_bytes + edges
+
+    over_memory: Callable[[], bool] = (
+        (lambda: memory_in_use() > max_mem) if memory_in_use is not None  # type: ignore[operator]
+        else (lambda: memory_estimate() > max_mem))  # type: ignore[operator]
 
     def fill_depth(level: int) -> None:
         # Breadth-first: every state stored since the last call is at depth ``level``.
@@ -585,26 +670,29 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
             return None, [(a, encode(c), c) for a in acts
                           for c in (canon(apply(state, a)),)]
         order, posts, pkeys = _expand_reduced(
-            state, acts, ample.select(state, acts), apply, canon, encode, seen)
+            state, acts, ample.select(state, acts), apply, canon, encode, seen_view)
         return order, [(acts[i], k, p) for i, k, p in zip(order, pkeys, posts, strict=True)]
 
-    frontier: list[S] = []
+    frontier: list[Any] = []  # states, and packed states of a wide level
     for i, init in enumerate(system.initial_states()):
         if canon is not None:
             init = canon(init)
-        key = encode(init)
+        key: Any = encode(init)
+        if fingerprint is not None:
+            key = fingerprint(key)
         if key in seen:
             continue
         if count == max_states:
             bound = "max-states"
             break
+        if isinstance(key, bytes):
+            key_bytes += len(key)
         if seen_add is None:
             ids[key] = count
         else:
             seen_add(key)
         keys_append(key)
         count += 1
-        key_bytes += len(key)
         parent_append(-1)
         aindex_append(i)
         if tagger is not None:
@@ -626,10 +714,12 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
     all_t = _all_of_3([e[1] for e in active_t])
     all_s = _all_of_1([e[1] for e in active_s])
     while frontier and not halt and bound is None:
-        next_frontier: list[S] = []
+        next_frontier: list[Any] = []
         frontier_append = next_frontier.append
         at_bound = max_depth is not None and level >= max_depth
         for sid, state in enumerate(frontier, first_id):
+            if type(state) is _Packed:
+                state = frontier_codec.unpack(state)  # type: ignore[union-attr]
             if direct is not None:
                 order = None
                 succ = direct(state)
@@ -645,6 +735,8 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
             transitions += len(succ)
             for idx, (a, key, post) in (enumerate(succ) if order is None
                                         else zip(order, succ, strict=True)):
+                if fingerprint is not None:
+                    key = fingerprint(key)
                 if all_t is not None and not all_t(state, a, post):
                     for name, holds_t in active_t:
                         if not holds_t(state, a, post):
@@ -673,7 +765,8 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
                         seen_add(key)
                     keys_append(key)
                     count += 1
-                    key_bytes += len(key)
+                    if fingerprint is None:
+                        key_bytes += len(key)
                     parent_append(sid)
                     aindex_append(idx)
                     if tagger is not None:
@@ -689,9 +782,14 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
                             all_t = _all_of_3([e[1] for e in active_t])
                             all_s = _all_of_1([e[1] for e in active_s])
                             stop = stop or stop_at_first_violation
-                    frontier_append(post)
-                    if (target & 4095) == 0 and max_mem is not None \
-                            and memory_estimate() > max_mem:
+                    if frontier_state is not None:
+                        post = frontier_state(post)
+                    if frontier_codec is not None \
+                            and len(next_frontier) >= frontier_codec.pack_above:
+                        frontier_append(_Packed(frontier_codec.pack(post)))
+                    else:
+                        frontier_append(post)
+                    if (target & 4095) == 0 and max_mem is not None and over_memory():
                         bound = "max-memory"
                         halt = True
                     if target >= next_progress:
@@ -720,7 +818,7 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
         if progress is not None:
             progress(Progress(count, transitions, level if frontier else level - 1,
                               len(frontier), time.perf_counter() - start))
-        if max_mem is not None and bound is None and memory_estimate() > max_mem:
+        if max_mem is not None and bound is None and over_memory():
             bound = "max-memory"
     elapsed = time.perf_counter() - start
     if record_edges:
@@ -752,7 +850,7 @@ def _finish(system: TransitionSystem[S, A], space: StateSpace, run: _Run[S, A],
                 canon_state: S = space.canonicalize(last.state)  # type: ignore[assignment]
                 trace = Trace(trace.initial, (*trace.steps[:-1], TraceStep(
                     last.index, last.action, last.label, canon_state)))
-        violations.append(Violation(name, kind, trace))
+        violations.append(Violation(name, kind, trace, sid))
     exhausted = space.complete
     unfinished = Verdict.BOUND_REACHED if bound is not None else Verdict.UNDECIDED
     verdicts = tuple(

@@ -18,31 +18,33 @@ which ``timing=False`` leaves out.
 
 from __future__ import annotations
 
-import json
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import Final, TextIO
 
+from arspec.model.distributed import DistributedStats, SystemSpec, explore_distributed
 from arspec.model.engine import (
     Bounds,
     ExplorationResult,
+    FrontierCodec,
     Progress,
+    StoreMode,
     Trace,
-    TraceStep,
     Verdict,
     Violation,
     explore,
 )
-from arspec.model.graph import space_to_dot, trace_to_dot
+from arspec.model.resources import format_size, get_peak_resident_bytes, get_resident_bytes
 from arspec.model.runtime_system import (
     REPLICA_INVARIANT,
     STEP_INVARIANT,
+    CacheStats,
     CachingInvoker,
     CheckSet,
     EnvironmentOrder,
     ModelState,
     RuntimeSystem,
-    describe_action,
 )
 from arspec.model.starvation import (
     UNBOUNDED_SLOTS,
@@ -51,6 +53,8 @@ from arspec.model.starvation import (
     get_lasso_rows,
     get_starving_item,
 )
+from arspec.model.state_codec import describe_collisions
+from arspec.model.trace_file import encode_trace
 from arspec.spec import bundle as schema
 from arspec.spec.catalogue import (
     CATALOGUE,
@@ -63,14 +67,9 @@ from arspec.spec.errors import InputError
 from arspec.spec.loader import load_bundle
 from arspec.spec.scheduler import (
     Action,
-    ApplyWrite,
-    DomainWrite,
-    EndSlot,
-    EnqueueDue,
     EventKind,
-    RunHead,
 )
-from arspec.spec.state import RuntimeState
+from arspec.spec.state import RuntimeState, WorkItem
 
 EXIT_OK: Final = 0
 EXIT_VIOLATED: Final = 1
@@ -133,10 +132,12 @@ def is_starvation_requested(bundle: schema.Bundle) -> bool:
 
 
 def run_starvation_check(bundle: schema.Bundle, path: str, *, cache: bool,
-                         max_states: int | None) -> StarvationOutcome:
+                         max_states: int | None, max_memory: int | None = None,
+                         ) -> StarvationOutcome:
     """Return the ``no_starvation`` outcome of ``bundle`` (:mod:`arspec.model.starvation`)."""
     system = build_system(bundle, path, UNBOUNDED_SLOTS, CheckSet(), cache=cache)
-    return check_no_starvation(system, max_states=max_states)
+    return check_no_starvation(system, max_states=max_states, max_memory=max_memory,
+                               memory_in_use=get_resident_bytes if max_memory else None)
 
 
 def build_system(bundle: schema.Bundle, path: str, slots: int, checks: CheckSet, *,
@@ -194,13 +195,35 @@ def describe_changes(fields: list[tuple[str, UserInvariant]], pre: RuntimeState,
     return ", ".join(changes)
 
 
-def describe_step(state: ModelState) -> tuple[str, str]:
-    """Return the (program, result) columns of the step that produced ``state``."""
+#: ``(program, pc) -> function name`` of the programs' named functions (callbacks).
+FunctionNames = dict[tuple[str, int], str]
+
+
+def get_function_names(system: RuntimeSystem) -> FunctionNames:
+    """Return the named functions of the system's loaded programs by (program, pc)."""
+    programs = getattr(getattr(system.invoker, "inner", system.invoker), "programs", None)
+    if not programs:
+        return {}
+    return {(str(name), pc): fname for name, loaded in programs.items()
+            for fname, pc in loaded.functions.items() if pc != 0}
+
+
+def name_item(item: WorkItem, names: FunctionNames | None) -> str:
+    """Return ``program`` or, for a callback, ``program.function``."""
+    function = (names or {}).get((str(item.entry.prog), int(item.entry.pc)))
+    return str(item.prog) if function is None else f"{item.prog}.{function}"
+
+
+def describe_step(state: ModelState, names: FunctionNames | None = None) -> tuple[str, str]:
+    """Return the (program, result) columns of the step that produced ``state``.
+
+    A callback shows as ``program.function``: ``arm.poll (timer)``.
+    """
     programs: list[str] = []
     results: list[str] = []
     for event in state.step.events:
         if event.kind == EventKind.RUN and event.item is not None and event.outcome is not None:
-            chain = " > ".join([event.item.prog, *event.outcome.tail_calls])
+            chain = " > ".join([name_item(event.item, names), *event.outcome.tail_calls])
             programs.append(f"{chain} ({event.item.kind.value})")
             fault = event.outcome.fault
             results.append(f"{event.charged} CU" + ("" if fault is None
@@ -209,7 +232,7 @@ def describe_step(state: ModelState) -> tuple[str, str]:
             programs.append(event.item.prog)
             results.append("skipped (stale)")
         elif event.kind == EventKind.ENQUEUE and event.item is not None:
-            results.append(f"+{event.item.prog}")
+            results.append(f"+{name_item(event.item, names)}")
         elif event.kind == EventKind.SUPPRESS:
             results.append("suppressed cascade")
         elif event.kind == EventKind.DEFER:
@@ -219,20 +242,22 @@ def describe_step(state: ModelState) -> tuple[str, str]:
     return ", ".join(programs), ", ".join(results)
 
 
-def render_trace(trace: Trace[ModelState, Action], bundle: schema.Bundle) -> list[str]:
+def render_trace(trace: Trace[ModelState, Action], bundle: schema.Bundle,
+                 names: FunctionNames | None = None) -> list[str]:
     """Return the trace as table lines: step, slot, action, program, result, changes."""
     return render_rows(trace.initial, [(step.label, step.state) for step in trace.steps],
-                       bundle)
+                       bundle, names=names)
 
 
 def render_rows(initial: ModelState, steps: Sequence[tuple[str, ModelState]],
-                bundle: schema.Bundle, *, cycle_from: int | None = None) -> list[str]:
+                bundle: schema.Bundle, *, cycle_from: int | None = None,
+                names: FunctionNames | None = None) -> list[str]:
     """Return (label, state) steps as a table; steps from ``cycle_from`` on are marked ``*``."""
     fields = get_named_fields(bundle)
     rows = [("step", "slot", "action", "program", "result", "changes")]
     previous = initial
     for n, (label, state) in enumerate(steps, 1):
-        program, result = describe_step(state)
+        program, result = describe_step(state, names)
         changes = describe_changes(fields, previous.runtime, state.runtime)
         mark = "*" if cycle_from is not None and n > cycle_from else ""
         rows.append((f"{n}{mark}", str(previous.runtime.slot), label, program, result, changes))
@@ -254,7 +279,27 @@ def get_violation_reason(system: RuntimeSystem, violation: Violation[ModelState,
     if reason is None and violation.invariant == REPLICA_INVARIANT:
         system.is_replica_deterministic(final)
         reason = system.get_state_violation(violation.invariant, final)
-    return reason or "violated"
+    return describe_map_keys(reason or "violated", system.bundle)
+
+
+#: Array-like map types: a key is a little-endian u32 index.
+_INDEXED_MAPS: Final = ("array", "percpu_array", "prog_array")
+
+
+def describe_map_keys(text: str, bundle: schema.Bundle) -> str:
+    """Return ``text`` with array keys as indexes: ``clock[00000000]`` -> ``clock[0]``.
+
+    The spec names an element by its raw key bytes in hex; for an array map that key is a
+    little-endian u32 index, which is how the bundle and its field names address it
+    (``clock[0].ticks``). Keys of other maps stay in hex.
+    """
+    names = [re.escape(n) for n, m in bundle.maps.items() if m.type.value in _INDEXED_MAPS]
+    if not names:
+        return text
+    pattern = re.compile(rf"\b({'|'.join(names)})\[([0-9a-f]{{8}})\]")
+    return pattern.sub(
+        lambda m: f"{m.group(1)}[{int.from_bytes(bytes.fromhex(m.group(2)), 'little')}]",
+        text)
 
 
 def describe_reductions(partial_order: bool, symmetry: bool, cache: bool) -> str:
@@ -268,10 +313,19 @@ def describe_reductions(partial_order: bool, symmetry: bool, cache: bool) -> str
 
 def render_report(system: RuntimeSystem, result: ExplorationResult[ModelState, Action],
                   path: str, reductions: str, timing: bool,
-                  starvation: StarvationOutcome | None = None) -> str:
-    """Return the report text of an exploration (and of the starvation check, if run)."""
+                  starvation: StarvationOutcome | None = None, *,
+                  given_max_states: bool = False,
+                  distributed: DistributedStats | None = None) -> str:
+    """Return the report text of an exploration (and of the starvation check, if run).
+
+    When a bound made the verdict inconclusive, the first line says so and which setting
+    to change (:func:`get_bound_advice`).
+    """
     bundle = system.bundle
-    lines = [f"explore {bundle.name or Path(path).stem} ({path}): {system.slots} slots, "
+    overall = combine_verdicts(result.verdict, starvation)
+    lines = [] if overall != Verdict.BOUND_REACHED else [
+        f"BOUND-REACHED: {get_bound_advice(result, starvation, given_max_states)}"]
+    lines += [f"explore {bundle.name or Path(path).stem} ({path}): {system.slots} slots, "
              f"{reductions}"]
     names = get_check_names(system)
     width = max(len(n) for n in [*names, STARVATION_INVARIANT])
@@ -284,26 +338,70 @@ def render_report(system: RuntimeSystem, result: ExplorationResult[ModelState, A
                      f"  (fair cycles, slot-abstracted: {starvation.states} states)")
     st = result.stats
     lines.append(f"states {st.states}, transitions {st.transitions}, depth {st.max_depth}")
+    lines.append("seen-set: " + describe_store(result))
     if result.bound is not None:
         lines.append(f"bound reached: {result.bound}")
     cache = getattr(system.invoker, "stats", None)
+    if distributed is not None:
+        lines.append(f"workers {distributed.workers}, "
+                     f"{distributed.bytes_per_state(st.states):.0f} bytes/state sent between "
+                     "workers")
+        cache = CacheStats(distributed.cache_hits, distributed.cache_misses)
     if cache is not None:
         lines.append(f"invocations {cache.hits + cache.misses}, cache hit share "
                      f"{100 * cache.hit_share:.1f}%")
     if timing:
-        lines.append(f"time {st.elapsed_seconds:.2f} s, {st.states_per_second:.0f} states/s")
+        lines.append(f"time {st.elapsed_seconds:.2f} s, {st.states_per_second:.0f} states/s, "
+                     f"peak RSS {format_size(get_peak_resident_bytes())}")
     for violation in result.violations:
         reason = get_violation_reason(system, violation)
         lines.append(f"VIOLATED {violation.invariant}: {reason}")
         lines.append(f"  shortest trace: {len(violation.trace)} steps")
-        lines.extend(render_trace(violation.trace, bundle))
+        lines.extend(render_trace(violation.trace, bundle, get_function_names(system)))
     if starvation is not None:
-        lines.extend(render_starvation(starvation, bundle))
-    lines.append(f"verdict: {combine_verdicts(result.verdict, starvation).value}")
+        lines.extend(render_starvation(starvation, bundle, get_function_names(system)))
+    lines.append(f"verdict: {overall.value}")
     return "\n".join(lines) + "\n"
 
 
-def render_starvation(outcome: StarvationOutcome, bundle: schema.Bundle) -> list[str]:
+def get_bound_advice(result: ExplorationResult[ModelState, Action],
+                     starvation: StarvationOutcome | None, given_max_states: bool) -> str:
+    """Return what stopped an inconclusive exploration, what it covered and what to raise."""
+    st = result.stats
+    if result.bound == "max-states":
+        return (f"the search stopped at --max-states {st.states} (depth {st.max_depth} "
+                "reached); raise --max-states")
+    if result.bound == "max-depth":
+        return (f"states deeper than --max-depth {st.max_depth} were not expanded "
+                f"({st.states} states); raise --max-depth")
+    if result.bound == "max-memory":
+        return (f"the process reached --max-memory after {st.states} states (depth "
+                f"{st.max_depth}); raise --max-memory or lower --slots")
+    if starvation is None or starvation.verdict != Verdict.BOUND_REACHED:
+        return "the search did not complete"
+    leave_out = (f"leave {STARVATION_INVARIANT} out of properties.explore.invariants for a "
+                 "verdict on the other invariants")
+    if starvation.bound == "not checked":
+        note = (starvation.note or "").removeprefix("not checked: ")
+        return f"{STARVATION_INVARIANT} cannot be checked ({note}); {leave_out}"
+    if starvation.bound == "max-memory":
+        return (f"{STARVATION_INVARIANT} reached --max-memory after {starvation.states} "
+                "abstract states; raise --max-memory")
+    return (f"{STARVATION_INVARIANT} stopped at {starvation.states} abstract states "
+            f"({'--max-states' if given_max_states else 'its default cap'}); raise "
+            "--max-states (if a value grows every slot, such as a counter, "
+            f"the abstract graph is infinite: then {leave_out})")
+
+
+def describe_store(result: ExplorationResult[ModelState, Action]) -> str:
+    """Return ``exact (every state stored)`` or the fingerprint width and expected loss."""
+    if result.space.store == StoreMode.EXACT:
+        return "exact (every state's encoding stored)"
+    return describe_collisions(result.stats.states)
+
+
+def render_starvation(outcome: StarvationOutcome, bundle: schema.Bundle,
+                      names: FunctionNames | None = None) -> list[str]:
     """Return the note or the lasso of a starvation check (steps on the cycle marked ``*``)."""
     if outcome.note is not None:
         return [f"{STARVATION_INVARIANT}: {outcome.note}"]
@@ -311,10 +409,11 @@ def render_starvation(outcome: StarvationOutcome, bundle: schema.Bundle) -> list
         return []
     initial, rows, prefix = get_lasso_rows(outcome.lasso)
     cycle = len(rows) - prefix
-    return [f"VIOLATED {STARVATION_INVARIANT}: {get_starving_item(outcome.lasso)} stays "
+    item = describe_map_keys(get_starving_item(outcome.lasso), bundle)
+    return [f"VIOLATED {STARVATION_INVARIANT}: {item} stays "
             "queued forever on a weakly fair run",
             f"  lasso: prefix {prefix} steps, then cycle {cycle} steps (marked *) forever",
-            *render_rows(initial, rows, bundle, cycle_from=prefix)]
+            *render_rows(initial, rows, bundle, cycle_from=prefix, names=names)]
 
 
 def combine_verdicts(verdict: Verdict, starvation: StarvationOutcome | None) -> Verdict:
@@ -329,46 +428,6 @@ def combine_verdicts(verdict: Verdict, starvation: StarvationOutcome | None) -> 
 
 
 # --------------------------------------------------------------------------- traces as data
-
-
-def encode_action(action: Action) -> dict[str, Any]:
-    """Return the JSON form of an action."""
-    if isinstance(action, DomainWrite):
-        return {"action": "DomainWrite", "account": action.account, "field": action.field,
-                "value": action.value}
-    return {"action": type(action).__name__}
-
-
-_ACTIONS: Final[dict[str, Callable[[], Action]]] = {
-    "ApplyWrite": ApplyWrite, "EnqueueDue": EnqueueDue, "RunHead": RunHead, "EndSlot": EndSlot}
-
-
-def decode_action(data: object, where: str) -> Action:
-    """Return the action of a JSON step; raise :class:`InputError` when malformed."""
-    if not isinstance(data, dict) or not isinstance(data.get("action"), str):
-        raise InputError(f"{where}: a step must be an object with an `action`")
-    name = data["action"]
-    if name == "DomainWrite":
-        account, field_name, value = data.get("account"), data.get("field"), data.get("value")
-        if not isinstance(account, str) or not isinstance(field_name, str) \
-                or not isinstance(value, int) or isinstance(value, bool):
-            raise InputError(f"{where}: DomainWrite needs `account`, `field` and an integer "
-                             "`value`")
-        return DomainWrite(account, field_name, value)
-    if name not in _ACTIONS:
-        raise InputError(f"{where}: unknown action {name!r}")
-    return _ACTIONS[name]()
-
-
-def encode_trace(path: str, slots: int, violation: Violation[ModelState, Action],
-                 reason: str) -> str:
-    """Return the JSON text of a counterexample trace (deterministic, sorted keys)."""
-    data = {
-        "format": TRACE_FORMAT, "version": TRACE_VERSION, "bundle": path, "slots": slots,
-        "invariant": violation.invariant, "kind": violation.kind, "reason": reason,
-        "steps": [encode_action(step.action) for step in violation.trace.steps],
-    }
-    return json.dumps(data, indent=1, sort_keys=True) + "\n"
 
 
 # --------------------------------------------------------------------------- entry points
@@ -392,7 +451,9 @@ def explore_bundle(path: str, *, slots: int | None = None, max_states: int | Non
                    trace_out: str | None = None, dot_out: str | None = None,
                    progress_stream: TextIO | None = None, timing: bool = True,
                    partial_order: bool | None = None, symmetry: bool | None = None,
-                   cache: bool | None = None) -> tuple[int, str]:
+                   cache: bool | None = None, exact: bool = False,
+                   max_memory: int | None = None, workers: int | None = None,
+                   ray_address: str | None = None) -> tuple[int, str]:
     """Explore a bundle's behaviours and return ``(exit code, report text)``.
 
     :param path: the ``program.yaml`` bundle.
@@ -409,6 +470,13 @@ def explore_bundle(path: str, *, slots: int | None = None, max_states: int | Non
         state graph also goes to ``<dot_out>.states.dot``.
     :param progress_stream: where live progress goes, only if it is a terminal.
     :param timing: include the (non-reproducible) ``time`` line.
+    :param exact: keep every state's encoding in the seen-set instead of a 64-bit
+        fingerprint (no state can be lost to a collision; more memory).
+    :param max_memory: stop with BOUND-REACHED when the process's resident memory exceeds
+        this many bytes (measured every 4096 new states and per BFS level).
+    :param workers: explore on this many Ray workers (:mod:`arspec.model.distributed`;
+        partial-order reduction off, no ``dot_out`` state graph).
+    :param ray_address: the Ray cluster to join (default: a local one).
     :returns: exit code (0 holds, 1 violated, 3 bound reached) and the report.
     :raises InputError: for a bundle that cannot be loaded or explored, or bad options.
     """
@@ -420,33 +488,84 @@ def explore_bundle(path: str, *, slots: int | None = None, max_states: int | Non
     use_cache = reductions if cache is None else cache
     system = build_system(bundle, path, horizon, checks, cache=use_cache)
     states, transitions = system.build_invariants()
-    por = use_por and not system.domains_overlap()
+    por = use_por and not system.domains_overlap() and workers is None
     progress = make_progress(progress_stream)
-    result = explore(system, invariants=states, transition_invariants=transitions,
-                     bounds=Bounds(max_depth=max_depth, max_states=max_states),
-                     stop_at_first_violation=False, record_edges=dot_out is not None,
-                     ample=EnvironmentOrder(system) if por else None,
-                     canonicalize=system.canonicalize if use_symmetry else None,
-                     progress=progress, progress_every=2000)
+    distributed = None
+    if workers is not None:
+        if max_memory is not None or exact:
+            raise InputError("--workers cannot be combined with --max-memory or "
+                             "--exact-states")
+        result, distributed = explore_distributed(
+            SystemSpec(path, horizon, use_symmetry, use_cache), system, workers=workers,
+            address=ray_address, bounds=Bounds(max_depth=max_depth, max_states=max_states))
+    else:
+        result = explore(system, invariants=states, transition_invariants=transitions,
+                         bounds=Bounds(max_depth=max_depth, max_states=max_states,
+                                       max_memory_bytes=max_memory),
+                         memory_in_use=get_resident_bytes if max_memory else None,
+                         stop_at_first_violation=False, record_edges=dot_out is not None,
+                         tagger=describe_node if dot_out is not None else None,
+                         ample=EnvironmentOrder(system) if por else None,
+                         canonicalize=system.canonicalize if use_symmetry else None,
+                         progress=progress, progress_every=2000,
+                         store=StoreMode.EXACT if exact else StoreMode.FINGERPRINT,
+                         frontier_state=system.compact,
+                         frontier_codec=FrontierCodec(system.pack_state, system.unpack_state))
     if progress is not None and progress_stream is not None:
         progress_stream.write("\n")
-    starvation = (run_starvation_check(bundle, path, cache=use_cache, max_states=max_states)
+    starvation = (run_starvation_check(bundle, path, cache=use_cache, max_states=max_states,
+                                       max_memory=max_memory)
                   if is_starvation_requested(bundle) else None)
     report = render_report(system, result, path,
-                           describe_reductions(use_por, use_symmetry, use_cache), timing,
-                           starvation)
+                           describe_reductions(use_por and workers is None, use_symmetry,
+                                               use_cache), timing,
+                           starvation, given_max_states=max_states is not None,
+                           distributed=distributed)
     first = result.violation
-    if trace_out is not None and first is not None:
-        write_text(trace_out, encode_trace(path, horizon, first,
-                                           get_violation_reason(system, first)))
+    if trace_out is not None:
+        write_trace(trace_out, path, horizon, system, first, starvation)
     if dot_out is not None:
-        write_dots(dot_out, result, first)
+        write_dots(dot_out, result, first, system)
     overall = combine_verdicts(result.verdict, starvation)
     if overall == Verdict.VIOLATED:
         return EXIT_VIOLATED, report
     if overall != Verdict.HOLDS:
         return EXIT_INCONCLUSIVE, report
     return EXIT_OK, report
+
+
+def write_trace(trace_out: str, path: str, horizon: int, system: RuntimeSystem,
+                first: Violation[ModelState, Action] | None,
+                starvation: StarvationOutcome | None) -> None:
+    """Write the shortest safety trace, else the ``no_starvation`` lasso, as JSON.
+
+    Nothing is written when nothing is violated (the report's last lines say so).
+    """
+    if first is not None:
+        write_text(trace_out, encode_trace(
+            path, trace_out, horizon, first.invariant, first.kind,
+            get_violation_reason(system, first), [s.action for s in first.trace.steps]))
+    elif starvation is not None and starvation.lasso is not None:
+        lasso = starvation.lasso
+        actions = [s.action for s in (*lasso.prefix.steps, *lasso.cycle)]
+        write_text(trace_out, encode_trace(
+            path, trace_out, horizon, STARVATION_INVARIANT, "lasso",
+            describe_map_keys(f"{get_starving_item(lasso)} stays queued forever on a weakly "
+                              "fair run", system.bundle), actions,
+            cycle_from=len(lasso.prefix)))
+
+
+def replay_trace(path: str) -> tuple[int, str]:
+    """Replay a trace file (:func:`arspec.model.replay_bundle.replay_trace`)."""
+    from arspec.model.replay_bundle import replay_trace as replay
+
+    return replay(path)
+
+
+def describe_node(state: ModelState) -> str:
+    """Return a state-graph node's label: ``slot 2 run, FIFO 1``."""
+    rt = state.runtime
+    return f"slot {rt.slot} {rt.phase.value}, FIFO {len(rt.fifo)}"
 
 
 def write_text(path: str, text: str) -> None:
@@ -458,103 +577,46 @@ def write_text(path: str, text: str) -> None:
 
 
 def write_dots(dot_out: str, result: ExplorationResult[ModelState, Action],
-               first: Violation[ModelState, Action] | None) -> None:
+               first: Violation[ModelState, Action] | None, system: RuntimeSystem) -> None:
     """Write the DOT pictures of an exploration (see :func:`explore_bundle`)."""
-    small = len(result.space) <= MAX_DRAWN_STATES
+    from arspec.model.bundle_dot import graph_picture, trace_picture
+
+    small = len(result.space) <= MAX_DRAWN_STATES and result.space.record_edges
+    labels = [str(tag) for tag in result.space.tags]
     if first is not None:
-        write_text(dot_out, trace_to_dot(first.trace, name=first.invariant))
+        write_text(dot_out, trace_picture(first.trace, system.bundle,
+                                          get_function_names(system), first.invariant,
+                                          get_violation_reason(system, first)))
         if small:
-            write_text(dot_out + ".states.dot", space_to_dot(result.space))
+            write_text(dot_out + ".states.dot", graph_picture(result, labels, first))
     elif small:
-        write_text(dot_out, space_to_dot(result.space))
+        write_text(dot_out, graph_picture(result, labels, None))
     else:
         write_text(dot_out, f'digraph "states" {{\n  note [shape=note, label="'
-                            f'{len(result.space)} states: too many to draw"];\n}}\n')
+                            f'{result.stats.states} states: not drawn"];\n}}\n')
 
 
-def read_trace(path: str) -> dict[str, Any]:
-    """Read and check a trace file; raise :class:`InputError` when it is not one."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("no such file", file=path) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InputError(f"not a JSON trace: {err}", file=path) from None
-    if not isinstance(data, dict) or data.get("format") != TRACE_FORMAT:
-        raise InputError(f"not an {TRACE_FORMAT} file (missing `format: {TRACE_FORMAT}`)",
-                         file=path)
-    if data.get("version") != TRACE_VERSION:
-        raise InputError(f"unsupported trace version {data.get('version')!r}", file=path)
-    for key, kind in (("bundle", str), ("invariant", str), ("slots", int), ("steps", list)):
-        if not isinstance(data.get(key), kind):
-            raise InputError(f"`{key}` is missing or not a {kind.__name__}", file=path)
-    return data
+def explore_result(path: str, *, slots: int | None = None, reductions: bool = True,
+                   max_states: int | None = None, store: StoreMode = StoreMode.FINGERPRINT,
+                   pack_above: int = 20_000,
+                   ) -> tuple[RuntimeSystem, ExplorationResult[ModelState, Action]]:
+    """Return the system and the exploration result of a bundle (for tests and benchmarks).
 
-
-def resolve_bundle_path(trace_path: str, bundle: str) -> str:
-    """Return the bundle path as written, or relative to the trace file if that exists."""
-    if Path(bundle).exists():
-        return bundle
-    beside = Path(trace_path).parent / bundle
-    return str(beside) if beside.exists() else bundle
-
-
-def replay_trace(path: str) -> tuple[int, str]:
-    """Re-execute a JSON trace on the reference runtime and check its violation again.
-
-    :param path: a trace written by :func:`explore_bundle` (``trace_out``).
-    :returns: ``(1, report)`` when the recorded invariant is violated again at the end of
-        the trace, ``(0, report)`` when it is not (e.g. the bundle was fixed).
-    :raises InputError: for a malformed trace, a bundle that cannot be loaded, an invariant
-        the bundle does not check, or a step that is not enabled when it is replayed.
+    The safety part of :func:`explore_bundle` (no starvation check, no rendering).
     """
-    data = read_trace(path)
-    bundle_path = resolve_bundle_path(path, data["bundle"])
-    bundle = load_bundle(bundle_path)
-    slots = data["slots"]
-    if not 1 <= slots <= MAX_EXPLORE_SLOTS:
-        raise InputError(f"`slots` must be in 1..{MAX_EXPLORE_SLOTS}, not {slots}", file=path)
-    checks = compile_checks(bundle)
-    system = build_system(bundle, bundle_path, slots, checks, cache=False)
-    name = data["invariant"]
-    if name not in get_check_names(system):
-        raise InputError(f"the bundle does not check invariant {name!r}", file=path)
-    state = system.initial_states()[0]
-    steps: list[TraceStep[ModelState, Action]] = []
-    for n, raw in enumerate(data["steps"], 1):
-        action = decode_action(raw, f"{path}: step {n}")
-        enabled = system.actions(state)
-        if action not in enabled:
-            raise InputError(f"step {n} ({describe_action(action)}) is not enabled when "
-                             "replayed: the bundle or the spec changed since the trace was "
-                             "written", file=path)
-        state = system.apply(state, action)
-        steps.append(TraceStep(list(enabled).index(action), action, describe_action(action),
-                               state))
-    trace: Trace[ModelState, Action] = Trace(system.initial_states()[0], tuple(steps))
-    reason = get_replayed_reason(system, name, trace)
-    lines = [f"replay {path}: {len(steps)} steps of {bundle.name or bundle_path} "
-             f"({bundle_path})"]
-    lines.extend(render_trace(trace, bundle))
-    if reason is None:
-        lines.append(f"not reproduced: {name} holds at the end of the trace")
-        return EXIT_OK, "\n".join(lines) + "\n"
-    lines.append(f"reproduced: VIOLATED {name}: {reason}")
-    return EXIT_VIOLATED, "\n".join(lines) + "\n"
-
-
-def get_replayed_reason(system: RuntimeSystem, name: str,
-                        trace: Trace[ModelState, Action]) -> str | None:
-    """Return why ``name`` is violated at the end of ``trace`` (last step or final state)."""
-    final = trace.final
-    if name == STEP_INVARIANT:
-        return final.error
-    if name == REPLICA_INVARIANT:
-        system.is_replica_deterministic(final)
-    reason = system.get_step_violation(name, final) if trace.steps else None
-    if reason is None:
-        reason = system.get_state_violation(name, final)
-    return reason
+    bundle = load_bundle(path)
+    horizon = check_explore_input(bundle, path, slots, max_states, None)
+    system = build_system(bundle, path, horizon, compile_checks(bundle), cache=reductions)
+    states, transitions = system.build_invariants()
+    por = reductions and not system.domains_overlap()
+    result = explore(system, invariants=states, transition_invariants=transitions,
+                     bounds=Bounds(max_states=max_states), stop_at_first_violation=False,
+                     ample=EnvironmentOrder(system) if por else None,
+                     canonicalize=system.canonicalize if reductions else None, store=store,
+                     frontier_state=system.compact,
+                     frontier_codec=FrontierCodec(system.pack_state, system.unpack_state,
+                                                  pack_above))
+    return system, result
 
 
 def explore_verdicts(path: str, *, slots: int, reductions: bool,

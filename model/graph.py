@@ -8,6 +8,8 @@ integer ids) and write deterministic DOT text for a whole (small) state space or
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
 from typing import Any
 
 import networkx as nx
@@ -55,27 +57,37 @@ def _quote(text: str) -> str:
 
 
 def space_to_dot(space: StateSpace, *, name: str = "states",
-                 highlight: tuple[int, ...] = ()) -> str:
+                 highlight: tuple[int, ...] = (), labels: Sequence[str] | None = None,
+                 path: Sequence[int] = ()) -> str:
     """Return DOT text for the whole state graph, nodes by id and edges by (source, index).
 
     :param space: a store explored with ``record_edges=True``.
     :param name: the graph name.
     :param highlight: state ids drawn bold (e.g. a counterexample path).
+    :param labels: a text per state id, shown after the id.
+    :param path: state ids of a counterexample, in order: drawn red, with the edges
+        between consecutive ones.
     :returns: the DOT text, ending with a newline.
     :raises ModelError: if the edges were not recorded.
     """
     _require_edges(space)
     marked = set(highlight)
+    on_path = set(path)
+    steps = set(itertools.pairwise(path))
     lines = [f"digraph {_quote(name)} {{", "  node [shape=circle];"]
     for sid in range(len(space)):
-        style = ", style=bold" if sid in marked else ""
+        style = ", style=bold" if sid in marked or sid in on_path else ""
+        style += ", color=red, penwidth=2" if sid in on_path else ""
         shape = ", shape=doublecircle" if space.parent[sid] < 0 else ""
-        lines.append(f"  s{sid} [label={_quote(f'{sid}')}{shape}{style}];")
+        text = f"{sid}" if labels is None else f"{sid}: {labels[sid]}"
+        lines.append(f"  s{sid} [label={_quote(text)}{shape}{style}];")
     edges = sorted(range(len(space.edge_src)),
                    key=lambda n: (space.edge_src[n], space.edge_index[n], space.edge_dst[n]))
     for n in edges:
         label = f"{space.edge_index[n]}: {space.action_labels[space.edge_action[n]]}"
-        lines.append(f"  s{space.edge_src[n]} -> s{space.edge_dst[n]} [label={_quote(label)}];")
+        src, dst = space.edge_src[n], space.edge_dst[n]
+        red = ", color=red, penwidth=2" if (src, dst) in steps else ""
+        lines.append(f"  s{src} -> s{dst} [label={_quote(label)}{red}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
 

@@ -14,6 +14,10 @@ class ``k``, either an edge of class ``k`` with both ends in ``C`` exists, or so
 and states is a fair run on which ``x`` stays pending forever; conversely the states and
 edges a fair starving run visits infinitely often lie in such an SCC (finite graphs), so the
 check is exact on a complete exploration.
+
+The graph is never built as objects: the components are computed on the explorer's edge
+arrays (:mod:`arspec.model.scc`), and the seen-set may hold fingerprints
+(``store``), so a million-state graph fits in a few hundred megabytes.
 """
 
 from __future__ import annotations
@@ -23,14 +27,13 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-import networkx as nx
-
 from arspec.model.engine import (
     Bounds,
     ExplorationResult,
     Invariant,
     ModelError,
     StateSpace,
+    StoreMode,
     Trace,
     TraceStep,
     TransitionSystem,
@@ -38,6 +41,7 @@ from arspec.model.engine import (
     explore,
     replay,
 )
+from arspec.model.scc import OutEdges, find_components, has_self_loop
 
 S = TypeVar("S")
 A = TypeVar("A")
@@ -70,7 +74,10 @@ class StarvationResult(Generic[S, A]):
 def check_starvation(system: TransitionSystem[S, A], *,
                      pending: Callable[[S], Sequence[Item]],
                      fairness: Callable[[A], Hashable | None],
-                     bounds: Bounds | None = None) -> StarvationResult[S, A]:
+                     bounds: Bounds | None = None,
+                     store: StoreMode = StoreMode.EXACT,
+                     memory_in_use: Callable[[], int] | None = None,
+                     ) -> StarvationResult[S, A]:
     """Search for an item that can stay pending forever on a weakly fair run.
 
     :param system: the model (explored without reductions: the SCC check needs the full
@@ -79,19 +86,26 @@ def check_starvation(system: TransitionSystem[S, A], *,
     :param fairness: the weak-fairness class of an action, or ``None`` for actions under no
         fairness constraint.
     :param bounds: exploration bounds; if one is reached the verdict is ``BOUND-REACHED``.
+    :param store: the explorer's seen-set (:class:`~arspec.model.engine.StoreMode`).
+    :param memory_in_use: the memory probe of the memory bound (see
+        :func:`~arspec.model.engine.explore`).
     :returns: ``HOLDS`` when no item can starve, ``VIOLATED`` with the first starving item
         (items in order of first appearance) and a lasso whose prefix is shortest among the
         starving SCCs of that item.
     """
-    result = explore(system, bounds=bounds, record_edges=True,
-                     tagger=lambda s: tuple(pending(s)))
+    interned: dict[tuple[Item, ...], tuple[Item, ...]] = {}
+
+    def tag_of(state: S) -> tuple[Item, ...]:
+        items = tuple(pending(state))
+        return interned.setdefault(items, items)
+
+    result = explore(system, bounds=bounds, record_edges=True, tagger=tag_of, store=store,
+                     memory_in_use=memory_in_use)
     space = result.space
     if not space.complete:
         return StarvationResult(Verdict.BOUND_REACHED, None, None, (), result)
     classes = [fairness(a) for a in space.action_table]  # type: ignore[arg-type]
-    out_edges: list[list[int]] = [[] for _ in range(len(space))]
-    for n in range(len(space.edge_src)):
-        out_edges[space.edge_src[n]].append(n)
+    out_edges = OutEdges(len(space), space.edge_src)
     items: list[Item] = []
     seen: set[Item] = set()
     for tag in space.tags:
@@ -108,22 +122,16 @@ def check_starvation(system: TransitionSystem[S, A], *,
     return StarvationResult(Verdict.HOLDS, None, None, (), result)
 
 
-def _starving_scc(space: StateSpace, out_edges: list[list[int]],
+def _starving_scc(space: StateSpace, out_edges: OutEdges,
                   classes: list[Hashable | None], item: Item,
                   ) -> tuple[list[int], int] | None:
     """Return (sorted SCC, entry state) of the fair starving SCC nearest the start, if any."""
-    inside = [item in tag for tag in space.tags]  # type: ignore[operator]
-    graph = nx.DiGraph()
-    for v in range(len(space)):
-        if inside[v]:
-            graph.add_node(v)
-            for n in out_edges[v]:
-                if inside[space.edge_dst[n]]:
-                    graph.add_edge(v, space.edge_dst[n])
+    pending_tags = {tag for tag in space.tags if item in tag}  # type: ignore[operator]
+    inside = bytearray(1 if tag in pending_tags else 0 for tag in space.tags)
     best: tuple[int, int, list[int]] | None = None
-    for comp in nx.strongly_connected_components(graph):
+    for comp in find_components(len(space), out_edges, space.edge_dst, inside):
         members = sorted(comp)
-        if len(members) == 1 and not graph.has_edge(members[0], members[0]):
+        if len(members) == 1 and not has_self_loop(out_edges, space.edge_dst, members[0]):
             continue
         if _unfair_classes(space, out_edges, classes, set(members)):
             continue
@@ -134,14 +142,14 @@ def _starving_scc(space: StateSpace, out_edges: list[list[int]],
     return None if best is None else (best[2], best[1])
 
 
-def _unfair_classes(space: StateSpace, out_edges: list[list[int]],
+def _unfair_classes(space: StateSpace, out_edges: OutEdges,
                     classes: list[Hashable | None], members: set[int]) -> list[Hashable]:
     """Classes enabled in every state of ``members`` but never taken inside it."""
     taken: set[Hashable] = set()
     always: list[Hashable] | None = None
     for v in sorted(members):
         here: list[Hashable] = []
-        for n in out_edges[v]:
+        for n in out_edges.of(v):
             k = classes[space.edge_action[n]]
             if k is None:
                 continue
@@ -153,25 +161,25 @@ def _unfair_classes(space: StateSpace, out_edges: list[list[int]],
     return [k for k in (always or []) if k not in taken]
 
 
-def _lasso(system: TransitionSystem[S, A], space: StateSpace, out_edges: list[list[int]],
+def _lasso(system: TransitionSystem[S, A], space: StateSpace, out_edges: OutEdges,
            classes: list[Hashable | None], members: list[int], entry: int) -> Lasso[S, A]:
     """Build prefix + a cycle through ``members`` meeting every fairness class."""
     inside = set(members)
     targets: list[tuple[str, int]] = []  # ("edge", edge number) or ("state", state id)
     needed: list[Hashable] = []
     for v in members:
-        for n in out_edges[v]:
+        for n in out_edges.of(v):
             k = classes[space.edge_action[n]]
             if k is not None and k not in needed:
                 needed.append(k)
     for k in needed:
-        internal = [n for v in members for n in out_edges[v]
+        internal = [n for v in members for n in out_edges.of(v)
                     if classes[space.edge_action[n]] == k and space.edge_dst[n] in inside]
         if internal:
             targets.append(("edge", min(internal)))
         else:
             disabled = [v for v in members
-                        if all(classes[space.edge_action[n]] != k for n in out_edges[v])]
+                        if all(classes[space.edge_action[n]] != k for n in out_edges.of(v))]
             targets.append(("state", disabled[0]))
     walk: list[int] = []  # edge numbers
     here = entry
@@ -183,7 +191,7 @@ def _lasso(system: TransitionSystem[S, A], space: StateSpace, out_edges: list[li
             walk.append(what)
             here = space.edge_dst[what]
     if not walk and here == entry:
-        first = min(n for n in out_edges[entry] if space.edge_dst[n] in inside)
+        first = min(n for n in out_edges.of(entry) if space.edge_dst[n] in inside)
         walk.append(first)
         here = space.edge_dst[first]
     walk += _path(space, out_edges, inside, here, entry)
@@ -198,7 +206,7 @@ def _lasso(system: TransitionSystem[S, A], space: StateSpace, out_edges: list[li
     return Lasso(prefix, tuple(steps))
 
 
-def _path(space: StateSpace, out_edges: list[list[int]], inside: set[int], src: int,
+def _path(space: StateSpace, out_edges: OutEdges, inside: set[int], src: int,
           dst: int) -> list[int]:
     """Shortest edge path from ``src`` to ``dst`` staying in ``inside`` (BFS, edge order)."""
     if src == dst:
@@ -207,7 +215,7 @@ def _path(space: StateSpace, out_edges: list[list[int]], inside: set[int], src: 
     queue = deque([src])
     while queue:
         v = queue.popleft()
-        for n in out_edges[v]:
+        for n in out_edges.of(v):
             w = space.edge_dst[n]
             if w in inside and w not in via:
                 via[w] = n

@@ -9,9 +9,10 @@ environment's :class:`~arspec.spec.scheduler.DomainWrite` choices), and a step i
 :func:`~arspec.spec.scheduler.process_action` applied to a copy, with program bodies run on
 the reference VM. One invocation (a whole tail-call chain) is one atomic step.
 
-* **Identity.** A state is identified by :func:`~arspec.spec.state.encode_state` (a canonical
-  ``repr`` in which every unordered collection is sorted, so equal states give equal bytes
-  whatever the hash seed) followed by the explorer's ghost: the timer and work-queue
+* **Identity.** A state is identified by :func:`~arspec.model.state_codec.encode_runtime`
+  (the canonical parts of the state, every unordered collection sorted, serialised as
+  bytes, so equal states give equal bytes whatever the hash seed) followed by the
+  explorer's ghost: the timer and work-queue
   callback sites that already ran in the current slot (for ``no_double_execution``), and the
   reason if the step raised.
 * **Horizon.** States that reached slot ``slots`` have no successors; the verdicts are "within
@@ -25,7 +26,8 @@ the reference VM. One invocation (a whole tail-call chain) is one atomic step.
   reference binding (:mod:`arspec.reference.runtime_helpers`) reads or writes. The read set of a
   program is not determined more precisely (a program may read any map or account), so the
   key is this whole slice of the state; the FIFO, budgets spent, watchers and other scheduler
-  bookkeeping, which the binding never touches, are left out.
+  bookkeeping, which the binding never touches, are left out. An entry keeps only the maps
+  the invocation changed (the rest equal the key's), with the accounts and the counter.
 * **Partial-order reduction** (:class:`EnvironmentOrder`): environment writes to different
   domain keys commute (each writes its own field and marks its own key), so exploring them
   only in domain declaration order reaches exactly the same states. It is switched off when
@@ -38,13 +40,18 @@ the reference VM. One invocation (a whole tail-call chain) is one atomic step.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import io
 import itertools
+import pickle
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, TypeVar
 
 from arspec.model.confluence import Divergence
 from arspec.model.engine import Invariant, ModelError, TransitionInvariant
+from arspec.model.state_codec import encode_runtime
 from arspec.spec import bundle as schema
 from arspec.spec.catalogue import (
     CATALOGUE,
@@ -57,6 +64,7 @@ from arspec.spec.catalogue import (
     get_user_invariant_violation,
 )
 from arspec.spec.maps import MapElement, MapState
+from arspec.spec.ringbuf import RingBuffer
 from arspec.spec.scheduler import (
     Action,
     ApplyWrite,
@@ -81,17 +89,82 @@ from arspec.spec.state import (
     copy_accounts,
     copy_maps,
     copy_state,
-    encode_state,
 )
-from arspec.spec.timers import AsyncSequence
+from arspec.spec.tailcall import ProgArray
+from arspec.spec.timers import AsyncSequence, TimerState
 from arspec.spec.types import ComputeUnits, Cpu, MapId
+from arspec.spec.workqueue import WorkQueueState
+
+_T = TypeVar("_T")
 
 #: The RuntimeState fields :func:`copy_runtime_state` knows how to copy.
 _KNOWN_FIELDS: Final = frozenset({
     "slot", "phase", "maps", "accounts", "sequence", "preset", "fifo", "next_item_seq",
     "slot_cu_used", "writes_applied", "watchers", "writer_depth", "queued_timers",
     "queued_work", "startup_done", "domains_written", "cascades_suppressed", "max_depth_seen"})
-_FAST_COPY: Final = {f.name for f in dataclasses.fields(RuntimeState)} == _KNOWN_FIELDS
+#: The fields of the map parts :func:`copy_map_fast` knows (every other one is immutable).
+_KNOWN_MAP_FIELDS: Final = (
+    (MapState, ("definition", "num_cpus", "elements", "queue", "last_use", "use_clock",
+                "ringbuf", "prog_array")),
+    (MapElement, ("key", "value", "timer", "wq")),
+    (TimerState, ("initialised", "clock_id", "callback", "expiry", "arm_seq", "running")),
+    (WorkQueueState, ("initialised", "callback", "pending_seq", "running")),
+    (RingBuffer, ("size", "data", "consumer_pos", "producer_pos", "pending_pos")),
+    (ProgArray, ("slots",)))
+_FAST_COPY: Final = (
+    {f.name for f in dataclasses.fields(RuntimeState)} == _KNOWN_FIELDS
+    and all(tuple(f.name for f in dataclasses.fields(cls)) == names
+            for cls, names in _KNOWN_MAP_FIELDS))
+
+
+def _shallow(obj: _T) -> _T:
+    """Return a shallow copy of a plain (``__dict__``) dataclass instance, fast."""
+    new = object.__new__(type(obj))
+    new.__dict__.update(obj.__dict__)
+    return new
+
+
+def copy_map_fast(state: MapState) -> MapState:
+    """Return a copy of one map, equal to :func:`~arspec.spec.state.copy_map`'s, faster.
+
+    Timer and work-queue states hold only immutable fields, so a shallow copy of each is a
+    full copy; element values, queues, LRU clocks, ring data and program slots are copied.
+    """
+    new = _shallow(state)
+    elements = {}
+    for key, cells in state.elements.items():
+        copies = []
+        for element in cells:
+            copy = _shallow(element)
+            copy.value = bytearray(element.value)
+            if element.timer is not None:
+                copy.timer = _shallow(element.timer)
+            if element.wq is not None:
+                copy.wq = _shallow(element.wq)
+            copies.append(copy)
+        elements[key] = copies
+    new.elements = elements
+    new.queue = list(state.queue)
+    new.last_use = dict(state.last_use)
+    ring = state.ringbuf
+    if ring is not None:
+        new.ringbuf = _shallow(ring)
+        new.ringbuf.data = bytearray(ring.data)
+    if state.prog_array is not None:
+        new.prog_array = ProgArray(list(state.prog_array.slots))
+    return new
+
+
+def copy_maps_fast(maps: dict[MapId, MapState]) -> dict[MapId, MapState]:
+    """Return a copy of every map, in the same order (:func:`copy_map_fast`)."""
+    if not _FAST_COPY:
+        return copy_maps(maps)
+    return {name: copy_map_fast(m) for name, m in maps.items()}
+
+#: Actions whose spec transition never touches a map (scenario and domain writes change
+#: accounts, the end of a slot scheduler counters): their successor shares the map objects
+#: of its predecessor (``tests/model/test_map_sharing.py`` checks they stay unchanged).
+MAP_FREE_ACTIONS: Final = (ApplyWrite, DomainWrite, EndSlot)
 
 #: Name of the invariant that a transition of the spec never raises.
 STEP_INVARIANT: Final = "no_invalid_transition"
@@ -101,12 +174,17 @@ REPLICA_INVARIANT: Final = "replica_determinism"
 MAX_REPLICA_KEYS: Final = 4
 
 
-def copy_runtime_state(state: RuntimeState) -> RuntimeState:
-    """Return an independent copy of ``state`` (field by field; deep copy if unknown fields)."""
+def copy_runtime_state(state: RuntimeState, *, share_maps: bool = False) -> RuntimeState:
+    """Return an independent copy of ``state`` (field by field; deep copy if unknown fields).
+
+    :param share_maps: keep the same map objects (a new dict of them): only for a step
+        that never touches maps (:data:`MAP_FREE_ACTIONS`); every later step copies again.
+    """
     if not _FAST_COPY:
         return copy_state(state)
     return RuntimeState(
-        slot=state.slot, phase=state.phase, maps=copy_maps(state.maps),
+        slot=state.slot, phase=state.phase,
+        maps=dict(state.maps) if share_maps else copy_maps_fast(state.maps),
         accounts=copy_accounts(state.accounts),
         sequence=AsyncSequence(state.sequence.next_seq), preset=state.preset,
         fifo=list(state.fifo), next_item_seq=state.next_item_seq,
@@ -124,10 +202,19 @@ def copy_runtime_state(state: RuntimeState) -> RuntimeState:
 
 @dataclass(frozen=True)
 class StepInfo:
-    """What the step that produced a state did: its events and broken transition checks."""
+    """What the step that produced a state did: its events and broken transition checks.
+
+    ``reached`` marks a state known to be some step's successor whose events were dropped
+    (:meth:`RuntimeSystem.compact`).
+    """
 
     events: tuple[Event, ...] = ()
     violations: tuple[tuple[str, str], ...] = ()
+    reached: bool = False
+
+
+#: The step of a compacted frontier state: checked on arrival, events no longer needed.
+REACHED: Final = StepInfo(reached=True)
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,14 +223,23 @@ class ModelState:
 
     ``ran`` is the set of timer / work-queue callback sites that ran in the current slot;
     ``error`` the reason when the step raised (the spec's transition was invalid). ``key``
-    is the canonical encoding; ``step`` is not part of it.
+    is the canonical encoding, computed when first asked for (a successor that symmetry
+    reduction replaces is never encoded); ``step`` is not part of it.
     """
 
     runtime: RuntimeState
     ran: frozenset[CallbackSite]
     error: str | None
-    key: bytes
     step: StepInfo = field(default_factory=StepInfo)
+
+    @functools.cached_property
+    def key(self) -> bytes:
+        """The canonical encoding (:func:`encode_model_state`)."""
+        return encode_model_state(self.runtime, self.ran, self.error)
+
+    def __getstate__(self) -> dict[str, object]:
+        """Pickle without the cached key (it is recomputed on demand; halves the bytes)."""
+        return {k: v for k, v in self.__dict__.items() if k != "key"}
 
     def __repr__(self) -> str:
         rt = self.runtime
@@ -155,14 +251,13 @@ def encode_model_state(runtime: RuntimeState, ran: frozenset[CallbackSite],
                        error: str | None) -> bytes:
     """Return the canonical bytes of a model state (spec encoding plus the ghost)."""
     ghost = repr((tuple(sorted(ran)), error)).encode()
-    return encode_state(runtime) + b"|" + ghost
+    return encode_runtime(runtime) + b"|" + ghost
 
 
 def make_model_state(runtime: RuntimeState, ran: frozenset[CallbackSite] = frozenset(),
                      error: str | None = None, step: StepInfo | None = None) -> ModelState:
-    """Return a :class:`ModelState` with its key computed."""
-    return ModelState(runtime, ran, error, encode_model_state(runtime, ran, error),
-                      step or StepInfo())
+    """Return a :class:`ModelState` (its key is computed on first use)."""
+    return ModelState(runtime, ran, error, step or StepInfo())
 
 
 # --------------------------------------------------------------------------- invocation cache
@@ -180,6 +275,10 @@ class CacheStats:
         """Hits over lookups (0 when nothing was looked up)."""
         total = self.hits + self.misses
         return self.hits / total if total else 0.0
+
+
+#: Position of the maps in :meth:`CachingInvoker.compute_key`.
+_MAPS_PART: Final = 11
 
 
 class CachingInvoker:
@@ -227,10 +326,17 @@ class CachingInvoker:
             state.sequence = AsyncSequence(effect.sequence.next_seq)
             return outcome
         self.stats.misses += 1
+        maps_part = key[_MAPS_PART]
+        assert isinstance(maps_part, tuple)
+        before: dict[object, object] = dict(maps_part)
         outcome = self.inner(state, item, budget, cpu)
         if len(self._store) >= self.max_entries:
             self._store.clear()
-        effect = RuntimeState(slot=state.slot, phase=state.phase, maps=copy_maps(state.maps),
+        # Only the maps the invocation changed are remembered: a hit starts from maps equal
+        # to ``before`` (they are part of the key), so the others are already right.
+        changed = {name: m for name, m in state.maps.items()
+                   if compute_map_key(m) != before.get(name)}
+        effect = RuntimeState(slot=state.slot, phase=state.phase, maps=copy_maps_fast(changed),
                               accounts=copy_accounts(state.accounts),
                               sequence=AsyncSequence(state.sequence.next_seq),
                               preset=state.preset)
@@ -240,14 +346,15 @@ class CachingInvoker:
 
 def install_maps(current: dict[MapId, MapState], effect: dict[MapId, MapState],
                  ) -> dict[MapId, MapState]:
-    """Return a copy of ``effect`` that keeps the element objects of ``current``.
+    """Return ``current`` with the maps of ``effect`` copied over it (declaration order kept).
 
+    ``effect`` holds the maps an invocation changed; the others stay as they are.
     The scheduler holds on to the element of a fired timer or running work item across the
     invocation (to mark its callback done), as if the invoker had changed the maps in place;
     an element that exists before and after therefore keeps its identity, with its value,
     timer and work-queue state taken from ``effect``.
     """
-    installed = copy_maps(effect)
+    installed = copy_maps_fast(effect)
     for name, mstate in installed.items():
         old = current.get(name)
         if old is None:
@@ -261,7 +368,7 @@ def install_maps(current: dict[MapId, MapState], effect: dict[MapId, MapState],
                 kept.timer = new.timer
                 kept.wq = new.wq
             mstate.elements[key] = before
-    return installed
+    return {name: installed.get(name, mstate) for name, mstate in current.items()}
 
 
 # --------------------------------------------------------------------------- the system
@@ -306,6 +413,9 @@ class RuntimeSystem:
         self.context: CatalogueContext = create_catalogue_context(bundle, initial)
         self._initial = make_model_state(initial)
         self.divergences: dict[bytes, Divergence] = {}
+        self._shared: list[object] = [initial.preset, *(m.definition
+                                                         for m in initial.maps.values())]
+        self._shared_ids = {id(obj): n for n, obj in enumerate(self._shared)}
 
     # -- TransitionSystem ---------------------------------------------------------------
 
@@ -321,7 +431,8 @@ class RuntimeSystem:
 
     def apply(self, state: ModelState, action: Action) -> ModelState:
         """Return the successor: ``process_action`` on a copy, with the transition checks."""
-        runtime = copy_runtime_state(state.runtime)
+        runtime = copy_runtime_state(state.runtime,
+                                     share_maps=isinstance(action, MAP_FREE_ACTIONS))
         try:
             events = tuple(process_action(runtime, action, self.invoker, self.bundle))
         except (AssertionError, KeyError, IndexError, ValueError) as err:
@@ -343,6 +454,30 @@ class RuntimeSystem:
     def describe(self, action: Action) -> str:
         """Return a one-line description of ``action``."""
         return describe_action(action)
+
+    def pack_state(self, state: ModelState) -> bytes:
+        """Return ``state`` as compressed bytes, for a wide frontier (see ``unpack_state``).
+
+        The map definitions and the preset, shared by every state, are written as
+        references to this system's objects rather than copied into every state.
+        """
+        buffer = io.BytesIO()
+        _SharedPickler(buffer, self._shared_ids).dump(state)
+        return zlib.compress(buffer.getvalue(), 1)
+
+    def unpack_state(self, data: bytes) -> ModelState:
+        """Return the state :meth:`pack_state` packed."""
+        state: ModelState = _SharedUnpickler(io.BytesIO(zlib.decompress(data)),
+                                             self._shared).load()
+        return state
+
+    def compact(self, state: ModelState) -> ModelState:
+        """Return ``state`` as it waits on the frontier: no events, no cached key.
+
+        Its checks ran on arrival; the events (a few KB) and the encoding (the size of the
+        maps) are needed again only for a trace, which is rebuilt by replaying.
+        """
+        return ModelState(state.runtime, state.ran, state.error, REACHED)
 
     # -- checks --------------------------------------------------------------------------
 
@@ -420,7 +555,7 @@ class RuntimeSystem:
             if not state_part(post):
                 return False
             # The initial state is no step's successor: check its state part here.
-            return bool(pre.step.events) or state_part(pre)
+            return pre.step.reached or bool(pre.step.events) or state_part(pre)
         return holds
 
     # -- replica determinism -----------------------------------------------------------------
@@ -492,6 +627,30 @@ class RuntimeSystem:
             if a == b and s1 < e2 and s2 < e1:
                 return True
         return False
+
+
+class _SharedPickler(pickle.Pickler):
+    """Writes the system's shared objects (by ``id``) as references."""
+
+    def __init__(self, file: io.BytesIO, ids: dict[int, int]) -> None:
+        super().__init__(file, protocol=5)
+        self.ids = ids
+
+    def persistent_id(self, obj: object) -> int | None:
+        return self.ids.get(id(obj))
+
+
+class _SharedUnpickler(pickle.Unpickler):
+    """Resolves the references :class:`_SharedPickler` wrote."""
+
+    def __init__(self, file: io.BytesIO, shared: list[object]) -> None:
+        super().__init__(file)
+        self.shared = shared
+
+    def persistent_load(self, pid: object) -> object:
+        if not isinstance(pid, int) or not 0 <= pid < len(self.shared):
+            raise pickle.UnpicklingError(f"unknown shared object {pid!r}")
+        return self.shared[pid]
 
 
 def collect_async_seqs(runtime: RuntimeState) -> set[int]:

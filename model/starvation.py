@@ -31,8 +31,11 @@ at ``2**64 - 1``. States holding an expiry at or above ``2**62`` keep their abso
 in the key (no merging), and every explored transition is re-run on the state shifted one
 period later and must give the same abstract successor: an absolute start gives a different
 relative expiry for every non-zero shift, so it is caught, and the exploration stops with
-BOUND-REACHED. The ``linux`` profile is refused (its pseudo-random and clock helpers read
-the slot and the item's sequence number).
+BOUND-REACHED. In the ``linux`` profile the clock helpers (``bpf_ktime_get_*``) read the slot
+and the pseudo-random helper reads the slot and the item's sequence number: a bundle whose
+programs call one of them is refused (BOUND-REACHED with the program and pc), and any other
+``linux`` bundle is checked like a ``solana`` one (its CPU helper sees ``seq mod CPUs``,
+which the key keeps).
 
 Which item starves
 ------------------
@@ -53,11 +56,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from arspec.model.engine import Bounds, TraceStep, Verdict
+from arspec.model.engine import Bounds, StoreMode, TraceStep, Verdict
 from arspec.model.liveness import Lasso, check_starvation
 from arspec.model.runtime_system import (
     ModelState,
@@ -89,8 +92,13 @@ UNBOUNDED_SLOTS: Final = 2**62
 FAR_EXPIRY: Final = 2**62
 #: The pending item of the check: the watched one.
 WATCHED: Final = "watched"
-#: Helpers through which a program reads the absolute slot.
+#: Helpers through which a program reads the absolute slot (``solana`` profile).
 SLOT_HELPERS: Final = ("arspec_get_slot",)
+#: Helpers through which a ``linux`` program reads the slot or its item's sequence number:
+#: the clocks (the slot's start in ns) and the pseudo-random helper (seeded by slot and item).
+LINUX_TIME_HELPERS: Final = ("bpf_ktime_get_ns", "bpf_ktime_get_boot_ns",
+                             "bpf_ktime_get_coarse_ns", "bpf_ktime_get_tai_ns",
+                             "bpf_get_prandom_u32", "arspec_get_slot")
 
 
 class AbstractionBroken(Exception):
@@ -146,21 +154,29 @@ def create_slot_abstraction(bundle: schema.Bundle, cpus: int) -> SlotAbstraction
 
 
 def get_abstraction_obstacle(bundle: schema.Bundle, system: RuntimeSystem) -> str | None:
-    """Return why the slot abstraction is not exact for ``bundle``, or ``None``."""
-    if bundle.profile != schema.Profile.SOLANA:
-        return (f"the {bundle.profile.value} profile's clock and random helpers read the "
-                "slot; the slot abstraction needs the solana profile")
+    """Return why the slot abstraction is not exact for ``bundle``, or ``None``.
+
+    A program that cannot be inspected (no loaded code at hand) in the ``linux`` profile is
+    an obstacle: it might call a clock.
+    """
+    linux = bundle.profile != schema.Profile.SOLANA
     programs = getattr(getattr(system.invoker, "inner", system.invoker), "programs", None)
     if programs is None:
-        return None
+        return ("the linux profile's clock and random helpers read the slot, and the "
+                "programs could not be inspected") if linux else None
     from arspec.reference.instructions import Call
     from arspec.reference.murmur3 import murmur3_32
+    from arspec.spec.helpers import HELPER_TABLE
 
-    slot_ids = {murmur3_32(name.encode()) for name in SLOT_HELPERS}
+    names = LINUX_TIME_HELPERS if linux else SLOT_HELPERS
+    by_id: dict[int, str] = {murmur3_32(name.encode()): name for name in names}
+    if linux:
+        by_id.update({h.id: h.name for h in HELPER_TABLE if h.name in names})
     for name, loaded in programs.items():
         for pc, insn in loaded.program.instructions():
-            if isinstance(insn, Call) and insn.imm & 0xFFFFFFFF in slot_ids:
-                return f"program {name} reads the slot (arspec_get_slot at pc {pc})"
+            helper = by_id.get(insn.imm & 0xFFFFFFFF) if isinstance(insn, Call) else None
+            if helper is not None:
+                return f"program {name} reads the slot ({helper} at pc {pc})"
     return None
 
 
@@ -310,39 +326,53 @@ class StarvationOutcome:
     states: int
     transitions: int
     note: str | None
+    #: What stopped the check: ``max-states``, ``max-memory``, ``not checked``, or ``None``.
+    bound: str | None = None
 
 
 def check_no_starvation(system: RuntimeSystem, *, max_states: int | None = None,
+                        store: StoreMode = StoreMode.FINGERPRINT,
+                        max_memory: int | None = None,
+                        memory_in_use: Callable[[], int] | None = None,
                         ) -> StarvationOutcome:
     """Check ``no_starvation`` for the runtime of ``system`` (module docstring).
 
     :param system: a runtime system built with horizon :data:`UNBOUNDED_SLOTS` and no
         transition checks (they are not needed).
     :param max_states: bound on abstract states (default :data:`DEFAULT_MAX_STATES`).
+    :param store: the seen-set of the abstract exploration (64-bit fingerprints by default).
+    :param max_memory: stop when ``memory_in_use()`` (else the store estimate) exceeds this.
+    :param memory_in_use: the memory probe (see :func:`~arspec.model.engine.explore`).
     :returns: HOLDS, VIOLATED with a lasso (prefix, then a cycle repeated forever), or
         BOUND-REACHED with the reason in ``note``.
     """
     obstacle = get_abstraction_obstacle(system.bundle, system)
     if obstacle is not None:
         return StarvationOutcome(Verdict.BOUND_REACHED, None, 0, 0,
-                                 f"not checked: {obstacle}")
+                                 f"not checked: {obstacle}", "not checked")
     cpus = system.initial_states()[0].runtime.preset.num_cpus
     live = StarvationSystem(system, create_slot_abstraction(system.bundle, cpus))
     limit = max_states if max_states is not None else DEFAULT_MAX_STATES
     try:
         result = check_starvation(
             live, pending=lambda s: (WATCHED,) if s.watched is not None else (),
-            fairness=get_fairness_class, bounds=Bounds(max_states=limit))
+            fairness=get_fairness_class,
+            bounds=Bounds(max_states=limit, max_memory_bytes=max_memory), store=store,
+            memory_in_use=memory_in_use)
     except AbstractionBroken as err:
         return StarvationOutcome(Verdict.BOUND_REACHED, None, 0, 0,
-                                 f"not checked: slot abstraction not exact: {err}")
+                                 f"not checked: slot abstraction not exact: {err}",
+                                 "not checked")
     stats = result.exploration.stats
     note = None
+    bound = None
     if result.verdict == Verdict.BOUND_REACHED:
-        note = (f"{result.exploration.bound or 'bound'} ({limit} abstract states) before the "
-                "abstract state graph was complete")
+        bound = result.exploration.bound or "max-states"
+        limit_text = (f"{limit} abstract states" if bound == "max-states"
+                      else f"{stats.states} abstract states")
+        note = f"{bound} ({limit_text}) before the abstract state graph was complete"
     return StarvationOutcome(result.verdict, result.lasso, stats.states, stats.transitions,
-                             note)
+                             note, bound)
 
 
 def get_lasso_rows(lasso: Lasso[WatchedState, LiveAction],

@@ -162,7 +162,7 @@ def test_invalid_overtaking_scheduler_starves_the_work_item(
     overtaking_scheduler(monkeypatch)
     code, text = explore_bundle(str(ATTEMPT), reductions=False, timing=False)
     assert code == 1
-    assert "VIOLATED no_starvation: setup (work queue jobs[00000000], queued in slot 0) " \
+    assert "VIOLATED no_starvation: setup (work queue jobs[0], queued in slot 0) " \
            "stays queued forever on a weakly fair run" in text
     assert "  lasso: prefix 4 steps, then cycle 6 steps (marked *) forever" in text
     assert "    4     1     watch FIFO item 0\n" in text
@@ -215,9 +215,33 @@ def test_invalid_slot_reading_program_is_not_abstracted(tmp_path: Path) -> None:
     assert "not checked: program setup reads the slot (arspec_get_slot at pc" in text
 
 
-def test_invalid_linux_profile_is_not_abstracted(tmp_path: Path) -> None:
-    text = starvation_text(tmp_path, "profile: solana", "profile: linux")
-    assert "not checked: the linux profile's clock and random helpers read the slot" in text
+def linux_text(tmp_path: Path, extra: str = "") -> tuple[int, str]:
+    text = ATTEMPT.read_text().replace("profile: solana", "profile: linux", 1)
+    text = text.replace("      spin:\n", "      spin:\n" + extra, 1)
+    path = tmp_path / "linux.yaml"
+    path.write_text(text)
+    return explore_bundle(str(path), reductions=False, timing=False)
+
+
+def test_linux_bundle_without_clock_or_random_gets_a_verdict(tmp_path: Path) -> None:
+    code, text = linux_text(tmp_path)
+    assert code == 0, text
+    assert "no_starvation          HOLDS" in text and text.endswith("verdict: HOLDS\n")
+
+
+def test_linux_cpu_helper_keeps_the_abstraction(tmp_path: Path) -> None:
+    code, text = linux_text(tmp_path, "        call bpf_get_smp_processor_id\n")
+    assert code == 0 and "no_starvation          HOLDS" in text
+
+
+@pytest.mark.parametrize("helper", ["bpf_ktime_get_ns", "bpf_ktime_get_boot_ns",
+                                    "bpf_ktime_get_coarse_ns", "bpf_ktime_get_tai_ns",
+                                    "bpf_get_prandom_u32"])
+def test_invalid_linux_clock_or_random_is_not_abstracted(tmp_path: Path, helper: str) -> None:
+    code, text = linux_text(tmp_path, f"        call {helper}\n")
+    assert code == 3, text
+    assert "no_starvation          BOUND-REACHED" in text
+    assert f"not checked: program setup reads the slot ({helper} at pc" in text
 
 
 def test_state_bound_gives_bound_reached(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""The Python scheduler model and its Promela twin have the same exhaustive state count."""
+"""The Python scheduler model and its Promela twin: same exhaustive state counts, and the
+same invariants, violated on the same planted-bug variants."""
 
 from __future__ import annotations
 
@@ -42,6 +43,55 @@ def test_state_counts_match_spin(params: dict[str, object]) -> None:
     model_module = load_scheduler_module()
     p = model_module.SchedulerParams(**params)
     ours = explore(model_module.SchedulerModel(p)).stats.states
-    spin = load_bench().run_spin(p.spin_defines(), reduce=False)
+    bench = load_bench()
+    # Counts without assertions: Spin stops at a planted bug's first violation.
+    spin = bench.run_spin(p.spin_defines() + bench.spin_only([]), reduce=False)
     assert ours == spin.states
     assert ours > 50
+
+
+def arspec_violations(params: dict[str, object]) -> list[str]:
+    module = load_scheduler_module()
+    model = module.SchedulerModel(module.SchedulerParams(**params))
+    result = explore(model, invariants=model.invariants(),
+                     transition_invariants=model.transition_invariants(),
+                     stop_at_first_violation=False)
+    return sorted(v.invariant for v in result.violations)
+
+
+def spin_violates(params: dict[str, object], names: list[str]) -> bool:
+    bench = load_bench()
+    p = load_scheduler_module().SchedulerParams(**params)
+    run = bench.run_spin(p.spin_defines() + bench.spin_only(names), reduce=False,
+                         allow_errors=True)
+    return bool(run.errors)
+
+
+@pytest.mark.parametrize(("params", "expected"), [
+    (dict(budget_check=False), ["per-slot-budget"]),
+    (dict(backpressure=False, ring=1), ["ring-no-loss"]),
+    (dict(budget_check=False, backpressure=False, ring=1),
+     ["per-slot-budget", "ring-no-loss"]),
+])
+def test_invalid_planted_bugs_are_found_by_both_tools(params: dict[str, object],
+                                                      expected: list[str]) -> None:
+    require_spin()
+    found = arspec_violations(params)
+    assert found == expected
+    bench = load_bench()
+    for name in bench.SPIN_INVARIANTS:
+        assert spin_violates(params, [name]) == (name in found), name
+
+
+def test_correct_model_holds_in_both_tools() -> None:
+    require_spin()
+    assert arspec_violations(dict(timers=3)) == []
+    assert not spin_violates(dict(timers=3), list(load_bench().SPIN_INVARIANTS))
+
+
+def test_fair_spin_settings_do_not_truncate() -> None:
+    require_spin()
+    bench = load_bench()
+    p = load_scheduler_module().SchedulerParams(timers=3, ring=2, wq=2, slots=3)
+    fair = bench.run_spin_fair(p.spin_defines(), reduce=False)
+    assert fair.states == explore(load_scheduler_module().SchedulerModel(p)).stats.states
