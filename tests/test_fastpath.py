@@ -13,7 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import programs
 
-from arspec.reference.fastpath import compile_program
+import pytest
+
+from arspec.reference import fastpath
 from arspec.reference.helpers import test_helpers
 from arspec.reference.instructions import (
     Alu,
@@ -42,6 +44,12 @@ from arspec.reference.instructions import (
 from arspec.reference.profiles import INPUT_BASE, LINUX, SOLANA, Profile
 from arspec.reference.vm import Vm, standard_memory
 from arspec.spec.errors import InstructionLimit, MemoryFault
+
+@pytest.fixture(autouse=True)
+def translate_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Translate every pc on its first arrival, so the generated programs run translated."""
+    monkeypatch.setattr(fastpath, "HOT", 1)
+
 
 INTERESTING = [0, 1, 2, 7, 31, 32, 63, 64, -1, -2, 0x7FFFFFFF, -0x80000000, 255, 4096]
 
@@ -191,6 +199,8 @@ def test_invalid_limit_mid_block_falls_back_to_interpreter() -> None:
         4, "compute limit 4 reached"))))
 
 
-def test_compiled_code_is_cached_per_program_and_profile() -> None:
-    assert compile_program(LOOP, LINUX) is compile_program(LOOP, LINUX)
-    assert compile_program(LOOP, LINUX) is not compile_program(LOOP, SOLANA)
+def test_translations_are_cached_per_program_and_profile() -> None:
+    linux = fastpath.translations(LOOP, LINUX)
+    assert fastpath.translations(LOOP, LINUX) is linux
+    assert fastpath.translations(LOOP, SOLANA) is not linux
+    assert linux.unit(2) is linux.unit(2)

@@ -1,0 +1,644 @@
+"""
+Translation
+===========
+
+Turns the code reachable from one entry pc into one Python function, a *unit*, for the fast
+engine (:mod:`arspec.reference.fastpath`). A unit keeps r0-r10 in local variables and runs
+until control leaves the code it holds; it returns a status and leaves the machine (registers,
+pc, counters) exactly as the interpreter would at that point.
+
+How code is laid out:
+
+* A *block* is a straight run of at most :data:`MAX_BLOCK` instructions from a start pc,
+  ending at a jump, a call, ``exit``, or an instruction the unit hands to the interpreter's
+  own handler. A block charges its whole instruction count on entry; when that does not fit
+  in the budget left, the unit returns :data:`BUDGET` before running it, so the interpreter
+  meets the limit on the same pc. A fault inside a block takes back the count of the
+  instructions after the faulting one.
+* Blocks are emitted along paths from the entry: a jump back to the entry is a ``continue``
+  of the unit's loop, a bpf-to-bpf call continues into the callee and its ``exit`` straight
+  back to the return pc, and both arms of a conditional jump are emitted in place. A target
+  already on the path (an inner loop) or past the :data:`MAX_UNIT` instructions a unit may
+  hold ends the unit with :data:`NEXT` and the driver continues there.
+* 64-bit arithmetic wraps with compare-and-subtract instead of a mask, and not at all when
+  the bounds known along the path (constants, masks, loads, zero-extended 32-bit results)
+  prove that the result stays in range.
+* Every memory access site caches the last region it touched (its bytes, base and room);
+  an access inside it is a plain ``bytearray`` index or ``struct`` call, anything else takes
+  :meth:`~arspec.reference.memory.Memory.load`/``store`` (which fault exactly as the
+  interpreter does) and refills the cache.
+* Helper calls, kfuncs, ``callx``, atomics, legacy packet loads, map ``lddw`` forms and
+  invalid instructions run the interpreter's own handler in place, with the counters and
+  registers flushed to the machine first; region caches are dropped after each.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from arspec.spec.errors import ExecutionFault
+
+from . import alu
+from .instructions import (
+    Alu,
+    AluOp,
+    CallLocal,
+    Endian,
+    Exit,
+    Imm,
+    Instruction,
+    Ja,
+    JmpCond,
+    Jump,
+    Load,
+    LoadImm64,
+    MovSx,
+    Neg,
+    Program,
+    Pseudo,
+    Reg,
+    Store,
+)
+from .memory import FORMATS, Memory
+from .profiles import PROGRAM_BASE, REGION_SHIFT, SLOT_SIZE, STACK_BASE, Profile
+
+if TYPE_CHECKING:
+    from .vm import Vm
+
+#: Unit statuses: the base frame exited, continue at ``vm.pc``, or the budget is nearly spent.
+DONE: Final = 0
+NEXT: Final = 1
+BUDGET: Final = 2
+#: Most instructions in one block.
+MAX_BLOCK: Final = 64
+#: Most instructions emitted into one unit (code reached along two paths counts twice).
+MAX_UNIT: Final = 400
+#: Deepest nesting of emitted conditional arms.
+MAX_NEST: Final = 40
+
+Unit = Callable[["Vm"], int]
+
+M64: Final = alu.MASK64
+M32: Final = alu.MASK32
+_WRAP: Final = 1 << 64
+_REGS: Final = ", ".join(f"r{i}" for i in range(11))
+
+# How one instruction is translated.
+_INLINE: Final = 0      # straight-line code
+_TERMINATOR: Final = 1  # jump, ja, local call, exit
+_HANDLER: Final = 2     # the interpreter's handler, in place
+_STATIC_NEXT: Final = ("Call", "CallKfunc", "Atomic", "LegacyLoad", "LoadImm64")
+
+
+@dataclass(frozen=True)
+class Block:
+    """A straight run of instructions: their pcs, how the last one ends, and the next pc."""
+
+    start: int
+    pcs: tuple[int, ...]
+    last_kind: int
+    next_pc: int
+
+
+@dataclass(frozen=True)
+class FrameRule:
+    """How a bpf-to-bpf call changes the machine, read off the interpreter (see ``probe``)."""
+
+    r10_step: int
+    max_saved: int
+
+
+def slow_load(memory: Memory, pc: int, address: int, size: int,
+              offset: int) -> tuple[int, int, bytearray, int]:
+    """Load through :class:`Memory` (faulting as the interpreter does); return the value and
+    the new cache of the site: region base minus the site's offset, bytes and room."""
+    value = memory.load(pc, address, size)
+    base = address >> REGION_SHIFT << REGION_SHIFT
+    data = memory.region(base)
+    return value, base - offset, data, len(data) - size
+
+
+def slow_store(memory: Memory, pc: int, address: int, size: int, value: int,
+               offset: int) -> tuple[int, bytearray, int]:
+    """Store through :class:`Memory`; return the site's new cache (see :func:`slow_load`)."""
+    memory.store(pc, address, size, value)
+    index = address >> REGION_SHIFT
+    data = memory.writable_view(index)
+    return (index << REGION_SHIFT) - offset, data, len(data) - size
+
+
+@functools.cache
+def probe(profile: Profile) -> FrameRule:
+    """Return how ``call`` moves r10 and how many frames may be saved, as the interpreter's
+    :meth:`~arspec.reference.vm.Vm.push_frame` does it under ``profile``."""
+    from arspec.spec.errors import CallDepthExceeded
+
+    from .vm import Vm
+    vm = Vm(Program.from_instructions([Exit()]), profile=profile)
+    vm.regs[10] = STACK_BASE + profile.stack_frame_size
+    vm.push_frame(0, 0)
+    step = vm.regs[10] - STACK_BASE - profile.stack_frame_size
+    try:
+        while len(vm.frames) < 1 << 16:
+            vm.push_frame(0, 0)
+    except CallDepthExceeded:
+        pass
+    return FrameRule(step, len(vm.frames))
+
+
+class Code:
+    """What a program's units share: its blocks and the counts to take back on a fault."""
+
+    def __init__(self, program: Program, profile: Profile) -> None:
+        from .vm import instruction_problem
+        self.program = program
+        self.profile = profile
+        self.slots = program.slots
+        self.problem = instruction_problem
+        self.blocks: dict[int, Block] = {}
+        #: segment -> pc in it -> instructions of the segment after that pc.
+        self.after: dict[int, dict[int, int]] = {}
+        self.frames = probe(profile)
+
+    def is_instruction(self, pc: int) -> bool:
+        """Return whether an instruction starts at ``pc``."""
+        return 0 <= pc < len(self.slots) and self.slots[pc] is not None
+
+    def kind(self, pc: int, insn: Instruction) -> int:
+        """Return how ``insn`` at ``pc`` is translated."""
+        if self.problem(insn) is not None:
+            return _HANDLER
+        if isinstance(insn, Jump | Ja | CallLocal):
+            target = pc + 1 + insn.offset
+            return _TERMINATOR if self.is_instruction(target) else _HANDLER
+        if isinstance(insn, Exit):
+            return _TERMINATOR
+        if isinstance(insn, LoadImm64):
+            return _INLINE if insn.pseudo in (Pseudo.IMM64, Pseudo.CODE_ADDR) else _HANDLER
+        if isinstance(insn, Alu | Neg | MovSx | Endian | Load | Store):
+            return _INLINE
+        return _HANDLER
+
+    def block(self, start: int) -> Block:
+        """Return the block that starts at ``start`` (an instruction)."""
+        found = self.blocks.get(start)
+        if found is not None:
+            return found
+        pcs: list[int] = []
+        pc, kind = start, _INLINE
+        while True:
+            insn = self.slots[pc]
+            assert insn is not None
+            kind = self.kind(pc, insn)
+            pcs.append(pc)
+            pc += 2 if isinstance(insn, LoadImm64) else 1
+            if kind != _INLINE or len(pcs) >= MAX_BLOCK or not self.is_instruction(pc):
+                break
+        block = Block(start, tuple(pcs), kind, pc)
+        self.blocks[start] = block
+        return block
+
+    def new_segment(self, pcs: list[int]) -> int:
+        """Number a segment (blocks charged together) and record its fault take-backs."""
+        number = len(self.after)
+        self.after[number] = {p: len(pcs) - i for i, p in enumerate(pcs, 1)}
+        return number
+
+
+Bounds = dict[int, tuple[int, int]]
+
+
+def _bounds(facts: Bounds, reg: int) -> tuple[int, int]:
+    return facts.get(reg, (0, M64))
+
+
+def _span(hi: int) -> int:
+    return (1 << hi.bit_length()) - 1
+
+
+class Translator:
+    """Emits the source of the unit entered at ``entry``."""
+
+    def __init__(self, code: Code, entry: int) -> None:
+        self.code = code
+        self.profile = code.profile
+        self.entry = entry
+        self.lines: list[str] = []
+        self.sites = 0
+        self.emitted = 0
+
+    # ------------------------------------------------------------------ driver
+
+    def source(self) -> str:
+        """Return the unit's Python source (a function called ``unit``)."""
+        self.emit_block(self.entry, 3, frozenset(), (), {})
+        cost = self.profile.insn_cost
+        caches = [f"c{k}" for k in range(self.sites)]
+        head = [
+            "def unit(vm):",
+            "    regs = vm.regs",
+            f"    {_REGS} = regs",
+            "    frames = vm.frames",
+            "    base = vm.base_depth",
+            "    memory = vm.memory",
+            "    ops = vm._ops",
+            f"    cap = (vm.compute_limit - vm.units) // {cost}" if cost else "    cap = 1 << 62",
+            "    n = 0",
+            f"    pc = {self.entry}",
+            "    s = -1",
+            "    live = True",
+        ]
+        if caches:
+            head += ["    " + " = ".join(f"{c}b" for c in caches) + " = 0",
+                     "    " + " = ".join(f"{c}d" for c in caches) + " = EMPTY",
+                     "    " + " = ".join(f"{c}l" for c in caches) + " = -1"]
+        tail = [
+            "    except ExecutionFault as fault:",
+            "        if live:",
+            "            n -= AFTER[s][fault.pc]",
+            "            pc = fault.pc",
+            "        raise",
+            "    finally:",
+            "        if live:",
+            f"            regs[:] = ({_REGS})",
+            "            vm.pc = pc",
+            "        vm.instructions += n",
+            f"        vm.units += n * {cost}" if cost != 1 else "        vm.units += n",
+        ]
+        return "\n".join([*head, "    try:", "        while True:", *self.lines, *tail])
+
+    def build(self) -> Unit:
+        """Return the compiled unit."""
+        source = self.source()
+        from .vm import call_depth_fault
+        namespace: dict[str, object] = {
+            "ExecutionFault": ExecutionFault, "AFTER": self.code.after, "EMPTY": bytearray(),
+            "LOAD": slow_load, "STORE": slow_store, "alu": alu, "AluOp": AluOp,
+            "EndianOp": alu.EndianOp, "profile": self.profile, "depth_fault": call_depth_fault,
+            **{f"G{size}": fmt.unpack_from for size, fmt in FORMATS.items()},
+            **{f"P{size}": fmt.pack_into for size, fmt in FORMATS.items()},
+        }
+        exec(compile(source, f"<arspec unit {self.entry}>", "exec"), namespace)
+        unit: Unit = namespace["unit"]  # type: ignore[assignment]
+        return unit
+
+    # ------------------------------------------------------------------ control
+
+    def out(self, depth: int, *lines: str) -> None:
+        pad = "    " * depth
+        self.lines.extend(pad + line for line in lines)
+
+    def goto(self, target: int, depth: int, path: frozenset[int], stack: tuple[int, ...],
+             facts: Bounds) -> None:
+        """Emit the code that continues at ``target``."""
+        if target == self.entry:
+            self.out(depth, "continue")
+        elif (target in path or self.emitted >= MAX_UNIT or depth > MAX_NEST
+              or not self.code.is_instruction(target)):
+            self.out(depth, f"pc = {target}", f"return {NEXT}")
+        else:
+            self.emit_block(target, depth, path, stack, facts)
+
+    def successor(self, block: Block, stack: tuple[int, ...]
+                  ) -> tuple[int, tuple[int, ...]] | None:
+        """Return where ``block`` always continues (and the static call stack), if it does."""
+        last = block.pcs[-1]
+        insn = self.code.slots[last]
+        if block.last_kind == _INLINE:
+            return block.next_pc, stack
+        if block.last_kind == _HANDLER:
+            return None
+        if isinstance(insn, Exit):
+            return (stack[-1], stack[:-1]) if stack else None
+        if isinstance(insn, CallLocal):
+            return last + 1 + insn.offset, (*stack, last + 1)
+        if isinstance(insn, Ja) or (isinstance(insn, Jump) and insn.offset == 0):
+            return last + 1 + insn.offset, stack
+        return None
+
+    def emit_block(self, start: int, depth: int, path: frozenset[int],
+                   stack: tuple[int, ...], facts: Bounds) -> None:
+        """Emit a segment: the blocks from ``start`` that follow each other unconditionally,
+        charged together, then where the last one goes."""
+        chain: list[tuple[Block, tuple[int, ...]]] = []
+        pc, count = start, self.emitted
+        while True:
+            block = self.code.block(pc)
+            chain.append((block, stack))
+            path = path | {pc}
+            count += len(block.pcs)
+            following = self.successor(block, stack)
+            if following is None:
+                break
+            pc, stack = following
+            if (pc == self.entry or pc in path or count >= MAX_UNIT
+                    or not self.code.is_instruction(pc)):
+                break
+        pcs = [p for block, _ in chain for p in block.pcs]
+        size = len(pcs)
+        self.emitted = count
+        segment = self.code.new_segment(pcs)
+        facts = dict(facts)
+        mark = len(self.lines)
+        self.out(depth, f"n += {size}", f"if n > cap: n -= {size}; pc = {start}; "
+                                        f"return {BUDGET}")
+        slots = self.code.slots
+        for number, (block, stack) in enumerate(chain):
+            final = number == len(chain) - 1
+            for pc in block.pcs[:-1]:
+                insn = slots[pc]
+                assert insn is not None
+                self.out(depth, *self.straight(pc, insn, facts))
+            last = block.pcs[-1]
+            insn = slots[last]
+            assert insn is not None
+            if block.last_kind == _INLINE:
+                self.out(depth, *self.straight(last, insn, facts))
+                if final:
+                    self.goto(block.next_pc, depth, path, stack, facts)
+            elif block.last_kind == _HANDLER:
+                self.handler(last, insn, block.next_pc, depth, path, stack)
+            elif final:
+                self.terminator(last, insn, depth, path, stack, facts)
+            else:
+                self.transfer(last, insn, depth, facts)
+        if any(word in line for line in self.lines[mark:]
+               for word in ("LOAD(", "STORE(", "alu.compute_alu", "depth_fault")):
+            self.lines.insert(mark, "    " * depth + f"s = {segment}")
+
+    def transfer(self, pc: int, insn: Instruction, depth: int, facts: Bounds) -> None:
+        """Emit an unconditional transfer inside a segment (the next block follows)."""
+        if isinstance(insn, Exit):
+            self.out(depth, "_, r6, r7, r8, r9, r10 = frames.pop()")
+            for reg in range(6, 11):
+                facts.pop(reg, None)
+        elif isinstance(insn, CallLocal):
+            self.push(pc, depth)
+            facts.clear()
+
+    def push(self, pc: int, depth: int) -> None:
+        rule = self.code.frames
+        self.out(depth, f"if len(frames) >= {rule.max_saved}: raise depth_fault({pc}, profile)",
+                 f"frames.append(({pc + 1}, r6, r7, r8, r9, r10))", f"r10 += {rule.r10_step}")
+
+    def handler(self, pc: int, insn: Instruction, next_pc: int, depth: int,
+                path: frozenset[int], stack: tuple[int, ...]) -> None:
+        cost = self.profile.insn_cost
+        self.out(depth, "vm.instructions += n",
+                 f"vm.units += n * {cost}" if cost != 1 else "vm.units += n", "n = 0",
+                 f"regs[:] = ({_REGS})", f"vm.pc = {pc}", "live = False",
+                 f"h, i = ops[{pc}]", "h(vm, i)", "live = True", f"{_REGS} = regs")
+        if cost:
+            self.out(depth, f"cap = (vm.compute_limit - vm.units) // {cost}")
+        if self.sites:
+            self.out(depth, " = ".join(f"c{k}l" for k in range(self.sites)) + " = -1")
+        static = type(insn).__name__ in _STATIC_NEXT and self.code.problem(insn) is None
+        if static and not (isinstance(insn, LoadImm64) and insn.pseudo in (
+                Pseudo.IMM64, Pseudo.CODE_ADDR)):
+            self.goto(next_pc, depth, path, stack, {})
+        else:
+            self.out(depth, "pc = vm.pc", f"return {NEXT}")
+
+    def terminator(self, pc: int, insn: Instruction, depth: int, path: frozenset[int],
+                   stack: tuple[int, ...], facts: Bounds) -> None:
+        if isinstance(insn, Exit):
+            if stack:
+                self.out(depth, "_, r6, r7, r8, r9, r10 = frames.pop()")
+                self.goto(stack[-1], depth, path, stack[:-1],
+                          {r: b for r, b in facts.items() if r < 6})
+                return
+            self.out(depth, f"if len(frames) == base: vm.stopped = True; pc = {pc}; "
+                            f"return {DONE}",
+                     "pc, r6, r7, r8, r9, r10 = frames.pop()", f"return {NEXT}")
+            return
+        if isinstance(insn, CallLocal):
+            self.push(pc, depth)
+            self.goto(pc + 1 + insn.offset, depth, path, (*stack, pc + 1), {})
+            return
+        if isinstance(insn, Ja):
+            self.goto(pc + 1 + insn.offset, depth, path, stack, facts)
+            return
+        assert isinstance(insn, Jump)
+        target = pc + 1 + insn.offset
+        if target == pc + 1:
+            self.goto(target, depth, path, stack, facts)
+            return
+        taken, fallen = dict(facts), dict(facts)
+        _narrow(insn, taken, fallen)
+        self.out(depth, f"if {_condition(insn, facts)}:")
+        self.goto(target, depth + 1, path, stack, taken)
+        self.goto(pc + 1, depth, path, stack, fallen)
+
+    # ------------------------------------------------------------------ straight code
+
+    def straight(self, pc: int, insn: Instruction, facts: Bounds) -> list[str]:
+        if isinstance(insn, Alu):
+            return self.alu(pc, insn, facts)
+        if isinstance(insn, Load):
+            return self.load(pc, insn, facts)
+        if isinstance(insn, Store):
+            return self.store(pc, insn, facts)
+        if isinstance(insn, LoadImm64):
+            if insn.pseudo is Pseudo.CODE_ADDR:
+                value = (PROGRAM_BASE + SLOT_SIZE * (pc + 1 + insn.imm)) & M64
+            else:
+                value = insn.value
+            facts[insn.dst] = (value, value)
+            return [f"r{insn.dst} = {value}"]
+        d = f"r{getattr(insn, 'dst', 0)}"
+        if isinstance(insn, Neg):
+            facts.pop(insn.dst, None)
+            return [f"{d} = -{d} & {M64 if insn.is64 else M32}"]
+        facts.pop(getattr(insn, "dst", 0), None)
+        if isinstance(insn, MovSx):
+            return [f"{d} = alu.compute_movsx(r{insn.src}, {insn.bits}, {insn.is64})"]
+        assert isinstance(insn, Endian)
+        return [f"{d} = alu.compute_endian(EndianOp.{insn.op.name}, {d}, {insn.width})"]
+
+    def site(self) -> str:
+        name = f"c{self.sites}"
+        self.sites += 1
+        return name
+
+    def load(self, pc: int, insn: Load, facts: Bounds) -> list[str]:
+        c, size, d = self.site(), insn.size, f"r{insn.dst}"
+        src = f"r{insn.src}"
+        address = src if insn.offset == 0 else f"({src} + {insn.offset}) & {M64}"
+        fast = f"{c}d[o]" if size == 1 else f"G{size}({c}d, o)[0]"
+        lines = [f"o = {src} - {c}b",
+                 f"if 0 <= o <= {c}l: {d} = {fast}",
+                 f"else: {d}, {c}b, {c}d, {c}l = LOAD(memory, {pc}, {address}, {size}, "
+                 f"{insn.offset})"]
+        mask = (1 << (8 * size)) - 1
+        if insn.signed and size < 8:
+            lines.append(f"if {d} > {mask >> 1}: {d} += {M64 - mask}")
+            facts.pop(insn.dst, None)
+        else:
+            facts[insn.dst] = (0, mask)
+        return lines
+
+    def store(self, pc: int, insn: Store, facts: Bounds) -> list[str]:
+        c, size = self.site(), insn.size
+        mask = (1 << (8 * size)) - 1
+        if isinstance(insn.value, Reg):
+            full = f"r{insn.value.index}"
+            fits = _bounds(facts, insn.value.index)[1] <= mask
+            value = full if fits else f"{full} & {mask}"
+        else:
+            value = full = str(insn.value.value & M64 & mask)
+        dst = f"r{insn.dst}"
+        address = dst if insn.offset == 0 else f"({dst} + {insn.offset}) & {M64}"
+        fast = f"{c}d[o] = {value}" if size == 1 else f"P{size}({c}d, o, {value})"
+        return [f"o = {dst} - {c}b",
+                f"if 0 <= o <= {c}l: {fast}",
+                f"else: {c}b, {c}d, {c}l = STORE(memory, {pc}, {address}, {size}, {full}, "
+                f"{insn.offset})"]
+
+    def alu(self, pc: int, insn: Alu, facts: Bounds) -> list[str]:
+        d = f"r{insn.dst}"
+        if isinstance(insn.src, Reg):
+            s = f"r{insn.src.index}"
+            slo, shi = _bounds(facts, insn.src.index)
+        else:
+            value = alu.immediate(insn.src.value, insn.is64)
+            s, slo, shi = str(value), value, value
+        dlo, dhi = _bounds(facts, insn.dst)
+        op = insn.op
+        if not insn.is64:
+            return self.alu32(pc, insn, d, s, facts)
+        if op is AluOp.MOV:
+            facts[insn.dst] = (slo, shi)
+            return [f"{d} = {s}"]
+        if op in (AluOp.ADD, AluOp.SUB) and isinstance(insn.src, Imm) and shi > 1 << 63:
+            # Adding -k is subtracting k (and the other way round): no big constant.
+            op = AluOp.SUB if op is AluOp.ADD else AluOp.ADD
+            s = str(_WRAP - shi)
+            slo = shi = _WRAP - shi
+        if op is AluOp.ADD:
+            if dhi + shi <= M64:
+                facts[insn.dst] = (dlo + slo, dhi + shi)
+                return [f"{d} = {d} + {s}"]
+            facts.pop(insn.dst, None)
+            return [f"{d} = {d} + {s}", f"if {d} > {M64}: {d} -= {_WRAP}"]
+        if op is AluOp.SUB:
+            if dlo >= shi:
+                facts[insn.dst] = (dlo - shi, dhi - slo)
+                return [f"{d} = {d} - {s}"]
+            facts.pop(insn.dst, None)
+            return [f"{d} = {d} - {s}", f"if {d} < 0: {d} += {_WRAP}"]
+        if op is AluOp.MUL:
+            if dhi * shi <= M64:
+                facts[insn.dst] = (dlo * slo, dhi * shi)
+                return [f"{d} = {d} * {s}"]
+            facts.pop(insn.dst, None)
+            return [f"{d} = {d} * {s} & {M64}"]
+        if op is AluOp.AND:
+            facts[insn.dst] = (0, min(dhi, shi))
+            return [f"{d} = {d} & {s}"]
+        if op in (AluOp.OR, AluOp.XOR):
+            facts[insn.dst] = (0, _span(max(dhi, shi)))
+            return [f"{d} = {d} {'|' if op is AluOp.OR else '^'} {s}"]
+        if op is AluOp.RSH:
+            if isinstance(insn.src, Imm):
+                k = shi & 63
+                facts[insn.dst] = (dlo >> k, dhi >> k)
+                return [f"{d} = {d} >> {k}"]
+            facts[insn.dst] = (0, dhi)
+            return [f"{d} = {d} >> ({s} & 63)"]
+        if op is AluOp.LSH:
+            if isinstance(insn.src, Imm):
+                k = shi & 63
+                if dhi << k <= M64:
+                    facts[insn.dst] = (dlo << k, dhi << k)
+                    return [f"{d} = {d} << {k}"]
+                facts.pop(insn.dst, None)
+                return [f"{d} = ({d} << {k}) & {M64}"]
+            facts.pop(insn.dst, None)
+            return [f"{d} = ({d} << ({s} & 63)) & {M64}"]
+        facts.pop(insn.dst, None)
+        return [_generic(pc, insn, d, s)]
+
+    def alu32(self, pc: int, insn: Alu, d: str, s: str, facts: Bounds) -> list[str]:
+        op = insn.op
+        facts.pop(insn.dst, None)
+        if isinstance(insn.src, Imm):
+            s = str(int(s) & M32)
+        if op in alu.SIGN_EXTENDED_ALU32 and self.profile.sign_extend_alu32_arith:
+            symbol = {AluOp.ADD: "+", AluOp.SUB: "-", AluOp.MUL: "*"}[op]
+            return [f"{d} = ({d} {symbol} {s}) & {M32}",
+                    f"if {d} > {M32 >> 1}: {d} += {M64 - M32}"]
+        table = {
+            AluOp.ADD: "({d} + {s}) & M32", AluOp.SUB: "({d} - {s}) & M32",
+            AluOp.MUL: "({d} * {s}) & M32", AluOp.OR: "({d} | {s}) & M32",
+            AluOp.AND: "{d} & {s} & M32", AluOp.XOR: "({d} ^ {s}) & M32", AluOp.MOV: "{s} & M32",
+            AluOp.LSH: "(({d} & M32) << ({s} & 31)) & M32", AluOp.RSH: "({d} & M32) >> ({s} & 31)",
+        }
+        if op in table:
+            if op is AluOp.MOV and isinstance(insn.src, Imm):
+                value = int(s)
+                facts[insn.dst] = (value, value)
+                return [f"{d} = {value}"]
+            facts[insn.dst] = (0, M32)
+            return [f"{d} = " + table[op].replace("M32", str(M32)).format(d=d, s=s)]
+        return [_generic(pc, insn, d, s)]
+
+
+def _generic(pc: int, insn: Alu, d: str, s: str) -> str:
+    return (f"{d} = alu.compute_alu(AluOp.{insn.op.name}, {d}, {s}, is64={insn.is64}, "
+            f"profile=profile, pc={pc})")
+
+
+_RELATION: Final = {
+    JmpCond.EQ: "==", JmpCond.NE: "!=", JmpCond.GT: ">", JmpCond.GE: ">=", JmpCond.LT: "<",
+    JmpCond.LE: "<=", JmpCond.SGT: ">", JmpCond.SGE: ">=", JmpCond.SLT: "<", JmpCond.SLE: "<=",
+}
+_SIGNED: Final = frozenset({JmpCond.SGT, JmpCond.SGE, JmpCond.SLT, JmpCond.SLE})
+
+
+def _condition(insn: Jump, facts: Bounds) -> str:
+    width = M64 if insn.is64 else M32
+
+    def side(reg: int) -> str:
+        if _bounds(facts, reg)[1] <= width:
+            return f"r{reg}"
+        return f"(r{reg} & {width})"
+
+    sign = 0
+    if insn.cond in _SIGNED:
+        sign = alu.SIGN64 if insn.is64 else alu.SIGN32
+    flip = f" ^ {sign}" if sign else ""
+    a = f"({side(insn.dst)}{flip})" if sign else side(insn.dst)
+    if isinstance(insn.src, Reg):
+        b = f"({side(insn.src.index)}{flip})" if sign else side(insn.src.index)
+    else:
+        b = str(alu.immediate(insn.src.value, insn.is64) ^ sign)
+    if insn.cond is JmpCond.SET:
+        return f"{a} & {b}"
+    return f"{a} {_RELATION[insn.cond]} {b}"
+
+
+def _narrow(insn: Jump, taken: Bounds, fallen: Bounds) -> None:
+    """Record what a 64-bit unsigned comparison with a constant says on each side."""
+    if not insn.is64 or not isinstance(insn.src, Imm):
+        return
+    k = alu.immediate(insn.src.value, True)
+    lo, hi = _bounds(taken, insn.dst)
+    narrowed: dict[JmpCond, tuple[tuple[int, int], tuple[int, int]]] = {
+        JmpCond.EQ: ((k, k), (lo, hi)),
+        JmpCond.NE: ((lo, hi), (k, k)),
+        JmpCond.GT: ((max(lo, k + 1), hi), (lo, min(hi, k))),
+        JmpCond.GE: ((max(lo, k), hi), (lo, min(hi, k - 1) if k else hi)),
+        JmpCond.LT: ((lo, min(hi, k - 1) if k else hi), (max(lo, k), hi)),
+        JmpCond.LE: ((lo, min(hi, k)), (max(lo, k + 1), hi)),
+    }
+    if insn.cond not in narrowed:
+        return
+    yes, no = narrowed[insn.cond]
+    for facts, (a, b) in ((taken, yes), (fallen, no)):
+        if a <= b:
+            facts[insn.dst] = (a, b)
+    if insn.cond is JmpCond.NE and k == 0 and lo == 0:
+        taken[insn.dst] = (1, hi)
