@@ -325,17 +325,21 @@ class Translator:
         charged together, then where the last one goes."""
         chain: list[tuple[Block, tuple[int, ...]]] = []
         pc, count = start, self.emitted
+        seen: set[int] = set()
         while True:
             block = self.code.block(pc)
             chain.append((block, stack))
+            seen.update(block.pcs)
             path = path | {pc}
             count += len(block.pcs)
             following = self.successor(block, stack)
             if following is None:
                 break
             pc, stack = following
+            # A pc occurs once per segment, so a fault's pc says how far the segment ran.
             if (pc == self.entry or pc in path or count >= MAX_UNIT
-                    or not self.code.is_instruction(pc)):
+                    or not self.code.is_instruction(pc) or pc in seen
+                    or not seen.isdisjoint(self.code.block(pc).pcs)):
                 break
         pcs = [p for block, _ in chain for p in block.pcs]
         size = len(pcs)

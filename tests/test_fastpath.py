@@ -8,6 +8,7 @@ including when a fault or the compute limit hits in the middle of a block.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,7 +17,8 @@ from strategies import programs
 import pytest
 
 from arspec.reference import fastpath
-from arspec.reference.helpers import test_helpers
+from arspec.reference.conformance import find_data_files, load_program, parse_data_file
+from arspec.reference.helpers import HelperContext, HelperRegistry, HelperSpec, test_helpers
 from arspec.reference.instructions import (
     Alu,
     AluOp,
@@ -41,9 +43,21 @@ from arspec.reference.instructions import (
     Reg,
     Store,
 )
-from arspec.reference.profiles import INPUT_BASE, LINUX, SOLANA, Profile
+from arspec.reference.load_checks import check_program
+from arspec.reference.murmur3 import murmur3_32
+from arspec.reference.profiles import INPUT_BASE, LINUX, SOLANA, Profile, get_profile
+from arspec.reference.run_report import render_json
+from arspec.reference.runner import run_bundle
+from arspec.reference.translate import MAX_BLOCK, MAX_UNIT
 from arspec.reference.vm import Vm, standard_memory
-from arspec.spec.errors import InstructionLimit, MemoryFault
+from arspec.spec.errors import (
+    ArspecError,
+    DecodeError,
+    InputError,
+    InstructionLimit,
+    MemoryFault,
+)
+from arspec.spec.loader import load_bundle
 
 @pytest.fixture(autouse=True)
 def translate_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -128,6 +142,12 @@ def generated(draw: st.DrawFn) -> Program:
     return Program.from_instructions(insns)
 
 
+def helper_hash(name: str) -> int:
+    """Return the solana ``call`` immediate of a test helper (murmur3 of its name)."""
+    value = murmur3_32(name.encode())
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
 def outcome(program: Program, profile: Profile, data: bytes, limit: int,
             engine: str) -> tuple[object, ...]:
     memory = standard_memory(program, profile, data)
@@ -204,3 +224,144 @@ def test_translations_are_cached_per_program_and_profile() -> None:
     assert fastpath.translations(LOOP, LINUX) is linux
     assert fastpath.translations(LOOP, SOLANA) is not linux
     assert linux.unit(2) is linux.unit(2)
+
+
+# --------------------------------------------------------------------------- conformance vectors
+
+ROOT = Path(__file__).parent / "conformance"
+VECTORS = find_data_files(ROOT)
+
+
+@pytest.mark.parametrize("path", VECTORS, ids=[p.relative_to(ROOT).as_posix() for p in VECTORS])
+def test_engines_agree_on_conformance_vector(path: Path) -> None:
+    case = parse_data_file(path)
+    try:
+        program = load_program(case)
+    except (InputError, DecodeError):
+        return
+    for name in case.profiles:
+        profile = get_profile(name)
+        try:
+            check_program(program, profile)
+        except ArspecError:
+            continue
+        agree(program, profile, case.mem, case.insn_limit)
+
+
+# --------------------------------------------------------------------------- runtime bundles
+
+EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
+def test_engines_agree_on_example_bundle_runs(path: Path) -> None:
+    bundle = load_bundle(path)
+    slots = min(bundle.scenario.slots, 40)
+    reports = []
+    for engine in ("interpreter", "fast"):
+        try:
+            reports.append(render_json(run_bundle(bundle, slots=slots, base_dir=path.parent,
+                                                  engine=engine)))
+        except ArspecError as error:  # a bundle the runtime refuses at load
+            reports.append(str(error))
+    assert reports[1] == reports[0]
+
+
+# --------------------------------------------------------------------------- helpers, regions
+
+def _helper_loop(call: int, count: int) -> Program:
+    """r6 counts down from ``count``; each turn loads input[0], calls ``call``, stores r0."""
+    return Program.from_instructions([
+        Alu(AluOp.MOV, 6, Imm(count), True), Alu(AluOp.MOV, 7, Reg(1), True),
+        Load(8, 1, 7, 0), Call(call), Store(8, 7, 8, Reg(0)), Alu(AluOp.ADD, 8, Reg(0), True),
+        Alu(AluOp.SUB, 6, Imm(1), True), Jump(JmpCond.NE, 6, Imm(0), -6, True),
+        Alu(AluOp.MOV, 0, Reg(8), True), Exit()])
+
+
+def _unmapping_helpers() -> HelperRegistry:
+    """Helper 9 unmaps the input region on its third call (as a ring-buffer submit does)."""
+    calls = []
+
+    def unmap(ctx: HelperContext, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+        calls.append(r1)
+        if len(calls) == 3:
+            ctx.memory.remove_region(INPUT_BASE)
+        return r1 + 1
+
+    registry = test_helpers()
+    registry.register(HelperSpec(9, "unmap_input", unmap, cost=5))
+    return registry
+
+
+def test_region_caches_are_dropped_after_a_helper_call() -> None:
+    outcomes = []
+    for engine in ("interpreter", "fast"):
+        program = _helper_loop(9, 10)
+        memory = standard_memory(program, LINUX, bytes(16))
+        vm = Vm(program, profile=LINUX, helpers=_unmapping_helpers(), memory=memory,
+                engine=engine)
+        result = vm.run(0, (INPUT_BASE, 16))
+        assert result.fault is not None
+        outcomes.append((result.r0, result.instructions, result.compute_units,
+                         str(result.fault), result.fault.pc, tuple(vm.regs)))
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][3].startswith("pc 2:") or "unmapped region 4" in outcomes[0][3]
+
+
+@pytest.mark.parametrize("profile", [LINUX, SOLANA], ids=["linux", "solana"])
+def test_compute_limit_at_every_point_of_a_helper_loop(profile: Profile) -> None:
+    helper = 7 if profile is LINUX else helper_hash("expensive_no_op")
+    program = _helper_loop(helper, 3)
+    full = agree(program, profile, bytes(16), 10**6)
+    total = full[2]
+    assert isinstance(total, int) and full[3] is None
+    for limit in range(total + 1):
+        result = agree(program, profile, bytes(16), limit)
+        assert (result[3] is None) == (limit == total)
+
+
+def test_unknown_helper_faults_on_its_pc_in_translated_code() -> None:
+    result = agree(_helper_loop(77, 4), LINUX, bytes(16), 10**6)
+    assert result[3] is not None and result[3][:2] == ("HelperFault", 3)
+    assert result[1] == 4
+
+
+def test_call_depth_fault_in_translated_recursion() -> None:
+    recurse = Program.from_instructions([
+        Store(8, 10, -8, Imm(1)), CallLocal(-2), Exit()])
+    for profile in (LINUX, SOLANA):
+        result = agree(recurse, profile, b"", 10**6)
+        assert result[3] is not None and result[3][0] == "CallDepthExceeded"
+
+
+# --------------------------------------------------------------------------- translation cost
+
+def _straight_program(count: int) -> Program:
+    return Program.from_instructions([Alu(AluOp.ADD, 0, Imm(1), True)] * count + [Exit()])
+
+
+def test_code_run_once_is_not_translated(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fastpath, "HOT", 16)
+    program = _straight_program(20_000)
+    result = agree(program, LINUX, b"", 10**6)
+    assert result[0] == 20_000
+    assert fastpath.translations(program, LINUX).translated == 0
+
+
+def test_translation_is_bounded_per_unit_and_per_program(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fastpath, "MAX_TRANSLATED", 3 * MAX_UNIT)
+    program = _straight_program(20_000)
+    for _ in range(2):
+        result = agree(program, LINUX, b"", 10**6)
+        assert result[0] == 20_000
+    found = fastpath.translations(program, LINUX)
+    assert 0 < found.translated <= 3 * MAX_UNIT
+    assert len(found.units) <= 3
+
+
+def test_unit_stops_at_the_size_cap() -> None:
+    program = _straight_program(3 * MAX_UNIT)
+    found = fastpath.translations(program, LINUX)
+    found.unit(0)
+    assert MAX_UNIT <= found.translated < MAX_UNIT + MAX_BLOCK
