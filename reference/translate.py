@@ -47,6 +47,7 @@ from .instructions import (
     AluOp,
     CallLocal,
     Endian,
+    EndianOp,
     Exit,
     Imm,
     Instruction,
@@ -277,7 +278,7 @@ class Translator:
         namespace: dict[str, object] = {
             "ExecutionFault": ExecutionFault, "AFTER": self.code.after, "EMPTY": bytearray(),
             "LOAD": slow_load, "STORE": slow_store, "alu": alu, "AluOp": AluOp,
-            "EndianOp": alu.EndianOp, "profile": self.profile, "depth_fault": call_depth_fault,
+            "EndianOp": EndianOp, "profile": self.profile, "depth_fault": call_depth_fault,
             **{f"G{size}": fmt.unpack_from for size, fmt in FORMATS.items()},
             **{f"P{size}": fmt.pack_into for size, fmt in FORMATS.items()},
         }

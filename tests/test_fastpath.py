@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import programs
-
-import pytest
 
 from arspec.reference import fastpath
 from arspec.reference.conformance import find_data_files, load_program, parse_data_file
@@ -58,6 +57,7 @@ from arspec.spec.errors import (
     MemoryFault,
 )
 from arspec.spec.loader import load_bundle
+
 
 @pytest.fixture(autouse=True)
 def translate_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
