@@ -209,11 +209,58 @@ class Code:
         return number
 
 
-Bounds = dict[int, tuple[int, int]]
+class Known:
+    """What is known along one path: unsigned bounds of registers, and the values recent
+    stores left in memory (``(base register, offset) -> (size, value register or None,
+    value expression)``), which a load of the same place reads without touching memory."""
+
+    def __init__(self, bounds: dict[int, tuple[int, int]] | None = None,
+                 stored: dict[tuple[int, int], tuple[int, int | None, str]] | None = None
+                 ) -> None:
+        self.bounds = dict(bounds or {})
+        self.stored = dict(stored or {})
+
+    def copy(self) -> Known:
+        """Return an independent copy."""
+        return Known(self.bounds, self.stored)
+
+    def get(self, reg: int) -> tuple[int, int]:
+        """Return the bounds of ``reg``."""
+        return self.bounds.get(reg, (0, M64))
+
+    def set(self, reg: int, bounds: tuple[int, int]) -> None:
+        """Record that ``reg`` was written with a value within ``bounds``."""
+        self.drop(reg)
+        self.bounds[reg] = bounds
+
+    def narrow(self, reg: int, bounds: tuple[int, int]) -> None:
+        """Record that ``reg`` (not written) lies within ``bounds``."""
+        self.bounds[reg] = bounds
+
+    def drop(self, reg: int) -> None:
+        """Record that ``reg`` was written with an unknown value."""
+        self.bounds.pop(reg, None)
+        self.stored = {place: value for place, value in self.stored.items()
+                       if place[0] != reg and value[1] != reg}
+
+    def reset(self) -> None:
+        """Forget everything (after a call or a helper)."""
+        self.bounds.clear()
+        self.stored.clear()
+
+    def returned(self) -> Known:
+        """Return what survives a return to the caller: r0-r5 bounds."""
+        return Known({r: b for r, b in self.bounds.items() if r < 6})
+
+    def wrote(self, base: int, offset: int, size: int) -> None:
+        """Forget stored values a store of ``size`` bytes at ``base + offset`` may overlap."""
+        self.stored = {place: value for place, value in self.stored.items()
+                       if place[0] == base and (place[1] + value[0] <= offset
+                                                or offset + size <= place[1])}
 
 
-def _bounds(facts: Bounds, reg: int) -> tuple[int, int]:
-    return facts.get(reg, (0, M64))
+def _bounds(facts: Known, reg: int) -> tuple[int, int]:
+    return facts.get(reg)
 
 
 def _span(hi: int) -> int:
@@ -235,7 +282,7 @@ class Translator:
 
     def source(self) -> str:
         """Return the unit's Python source (a function called ``unit``)."""
-        self.emit_block(self.entry, 3, frozenset(), (), {})
+        self.emit_block(self.entry, 3, frozenset(), (), Known())
         cost = self.profile.insn_cost
         caches = [f"c{k}" for k in range(self.sites)]
         head = [
@@ -293,7 +340,7 @@ class Translator:
         self.lines.extend(pad + line for line in lines)
 
     def goto(self, target: int, depth: int, path: frozenset[int], stack: tuple[int, ...],
-             facts: Bounds) -> None:
+             facts: Known) -> None:
         """Emit the code that continues at ``target``."""
         if target == self.entry:
             self.out(depth, "continue")
@@ -321,7 +368,7 @@ class Translator:
         return None
 
     def emit_block(self, start: int, depth: int, path: frozenset[int],
-                   stack: tuple[int, ...], facts: Bounds) -> None:
+                   stack: tuple[int, ...], facts: Known) -> None:
         """Emit a segment: the blocks from ``start`` that follow each other unconditionally,
         charged together, then where the last one goes."""
         chain: list[tuple[Block, tuple[int, ...]]] = []
@@ -346,7 +393,7 @@ class Translator:
         size = len(pcs)
         self.emitted = count
         segment = self.code.new_segment(pcs)
-        facts = dict(facts)
+        facts = facts.copy()
         mark = len(self.lines)
         self.out(depth, f"n += {size}", f"if n > cap: n -= {size}; pc = {start}; "
                                         f"return {BUDGET}")
@@ -374,15 +421,15 @@ class Translator:
                for word in ("LOAD(", "STORE(", "alu.compute_alu", "depth_fault")):
             self.lines.insert(mark, "    " * depth + f"s = {segment}")
 
-    def transfer(self, pc: int, insn: Instruction, depth: int, facts: Bounds) -> None:
+    def transfer(self, pc: int, insn: Instruction, depth: int, facts: Known) -> None:
         """Emit an unconditional transfer inside a segment (the next block follows)."""
         if isinstance(insn, Exit):
             self.out(depth, "_, r6, r7, r8, r9, r10 = frames.pop()")
             for reg in range(6, 11):
-                facts.pop(reg, None)
+                facts.drop(reg)
         elif isinstance(insn, CallLocal):
             self.push(pc, depth)
-            facts.clear()
+            facts.reset()
 
     def push(self, pc: int, depth: int) -> None:
         rule = self.code.frames
@@ -403,17 +450,17 @@ class Translator:
         static = type(insn).__name__ in _STATIC_NEXT and self.code.problem(insn) is None
         if static and not (isinstance(insn, LoadImm64) and insn.pseudo in (
                 Pseudo.IMM64, Pseudo.CODE_ADDR)):
-            self.goto(next_pc, depth, path, stack, {})
+            self.goto(next_pc, depth, path, stack, Known())
         else:
             self.out(depth, "pc = vm.pc", f"return {NEXT}")
 
     def terminator(self, pc: int, insn: Instruction, depth: int, path: frozenset[int],
-                   stack: tuple[int, ...], facts: Bounds) -> None:
+                   stack: tuple[int, ...], facts: Known) -> None:
         if isinstance(insn, Exit):
             if stack:
                 self.out(depth, "_, r6, r7, r8, r9, r10 = frames.pop()")
                 self.goto(stack[-1], depth, path, stack[:-1],
-                          {r: b for r, b in facts.items() if r < 6})
+                          facts.returned())
                 return
             self.out(depth, f"if len(frames) == base: vm.stopped = True; pc = {pc}; "
                             f"return {DONE}",
@@ -421,7 +468,7 @@ class Translator:
             return
         if isinstance(insn, CallLocal):
             self.push(pc, depth)
-            self.goto(pc + 1 + insn.offset, depth, path, (*stack, pc + 1), {})
+            self.goto(pc + 1 + insn.offset, depth, path, (*stack, pc + 1), Known())
             return
         if isinstance(insn, Ja):
             self.goto(pc + 1 + insn.offset, depth, path, stack, facts)
@@ -431,7 +478,7 @@ class Translator:
         if target == pc + 1:
             self.goto(target, depth, path, stack, facts)
             return
-        taken, fallen = dict(facts), dict(facts)
+        taken, fallen = facts.copy(), facts.copy()
         _narrow(insn, taken, fallen)
         self.out(depth, f"if {_condition(insn, facts)}:")
         self.goto(target, depth + 1, path, stack, taken)
@@ -439,7 +486,7 @@ class Translator:
 
     # ------------------------------------------------------------------ straight code
 
-    def straight(self, pc: int, insn: Instruction, facts: Bounds) -> list[str]:
+    def straight(self, pc: int, insn: Instruction, facts: Known) -> list[str]:
         if isinstance(insn, Alu):
             return self.alu(pc, insn, facts)
         if isinstance(insn, Load):
@@ -451,13 +498,13 @@ class Translator:
                 value = (PROGRAM_BASE + SLOT_SIZE * (pc + 1 + insn.imm)) & M64
             else:
                 value = insn.value
-            facts[insn.dst] = (value, value)
+            facts.set(insn.dst, (value, value))
             return [f"r{insn.dst} = {value}"]
         d = f"r{getattr(insn, 'dst', 0)}"
         if isinstance(insn, Neg):
-            facts.pop(insn.dst, None)
+            facts.drop(insn.dst)
             return [f"{d} = -{d} & {M64 if insn.is64 else M32}"]
-        facts.pop(getattr(insn, "dst", 0), None)
+        facts.drop(getattr(insn, "dst", 0))
         if isinstance(insn, MovSx):
             return [f"{d} = alu.compute_movsx(r{insn.src}, {insn.bits}, {insn.is64})"]
         assert isinstance(insn, Endian)
@@ -468,24 +515,38 @@ class Translator:
         self.sites += 1
         return name
 
-    def load(self, pc: int, insn: Load, facts: Bounds) -> list[str]:
+    def load(self, pc: int, insn: Load, facts: Known) -> list[str]:
+        size, d = insn.size, f"r{insn.dst}"
+        mask = (1 << (8 * size)) - 1
+        known = facts.stored.get((insn.src, insn.offset))
+        if known is not None and known[0] >= size:
+            # A store on this path put this value here (so the access is valid), and
+            # nothing since could have changed it.
+            _, source, expr = known
+            fits = source is not None and _bounds(facts, source)[1] <= mask
+            value = expr if fits or size == 8 else (
+                str(int(expr) & mask) if source is None else f"{expr} & {mask}")
+            lines = [f"{d} = {value}"]
+        else:
+            lines = self.load_site(pc, insn)
+        if insn.signed and size < 8:
+            lines.append(f"if {d} > {mask >> 1}: {d} += {M64 - mask}")
+            facts.drop(insn.dst)
+        else:
+            facts.set(insn.dst, (0, mask))
+        return lines
+
+    def load_site(self, pc: int, insn: Load) -> list[str]:
         c, size, d = self.site(), insn.size, f"r{insn.dst}"
         src = f"r{insn.src}"
         address = src if insn.offset == 0 else f"({src} + {insn.offset}) & {M64}"
         fast = f"{c}d[o]" if size == 1 else f"G{size}({c}d, o)[0]"
-        lines = [f"o = {src} - {c}b",
-                 f"if 0 <= o <= {c}l: {d} = {fast}",
-                 f"else: {d}, {c}b, {c}d, {c}l = LOAD(memory, {pc}, {address}, {size}, "
-                 f"{insn.offset})"]
-        mask = (1 << (8 * size)) - 1
-        if insn.signed and size < 8:
-            lines.append(f"if {d} > {mask >> 1}: {d} += {M64 - mask}")
-            facts.pop(insn.dst, None)
-        else:
-            facts[insn.dst] = (0, mask)
-        return lines
+        return [f"o = {src} - {c}b",
+                f"if 0 <= o <= {c}l: {d} = {fast}",
+                f"else: {d}, {c}b, {c}d, {c}l = LOAD(memory, {pc}, {address}, {size}, "
+                f"{insn.offset})"]
 
-    def store(self, pc: int, insn: Store, facts: Bounds) -> list[str]:
+    def store(self, pc: int, insn: Store, facts: Known) -> list[str]:
         c, size = self.site(), insn.size
         mask = (1 << (8 * size)) - 1
         if isinstance(insn.value, Reg):
@@ -497,12 +558,16 @@ class Translator:
         dst = f"r{insn.dst}"
         address = dst if insn.offset == 0 else f"({dst} + {insn.offset}) & {M64}"
         fast = f"{c}d[o] = {value}" if size == 1 else f"P{size}({c}d, o, {value})"
+        facts.wrote(insn.dst, insn.offset, size)
+        source = insn.value.index if isinstance(insn.value, Reg) else None
+        if source != insn.dst:
+            facts.stored[(insn.dst, insn.offset)] = (size, source, full)
         return [f"o = {dst} - {c}b",
                 f"if 0 <= o <= {c}l: {fast}",
                 f"else: {c}b, {c}d, {c}l = STORE(memory, {pc}, {address}, {size}, {full}, "
                 f"{insn.offset})"]
 
-    def alu(self, pc: int, insn: Alu, facts: Bounds) -> list[str]:
+    def alu(self, pc: int, insn: Alu, facts: Known) -> list[str]:
         d = f"r{insn.dst}"
         if isinstance(insn.src, Reg):
             s = f"r{insn.src.index}"
@@ -515,7 +580,7 @@ class Translator:
         if not insn.is64:
             return self.alu32(pc, insn, d, s, facts)
         if op is AluOp.MOV:
-            facts[insn.dst] = (slo, shi)
+            facts.set(insn.dst, (slo, shi))
             return [f"{d} = {s}"]
         if op in (AluOp.ADD, AluOp.SUB) and isinstance(insn.src, Imm) and shi > 1 << 63:
             # Adding -k is subtracting k (and the other way round): no big constant.
@@ -524,51 +589,51 @@ class Translator:
             slo = shi = _WRAP - shi
         if op is AluOp.ADD:
             if dhi + shi <= M64:
-                facts[insn.dst] = (dlo + slo, dhi + shi)
+                facts.set(insn.dst, (dlo + slo, dhi + shi))
                 return [f"{d} = {d} + {s}"]
-            facts.pop(insn.dst, None)
+            facts.drop(insn.dst)
             return [f"{d} = {d} + {s}", f"if {d} > {M64}: {d} -= {_WRAP}"]
         if op is AluOp.SUB:
             if dlo >= shi:
-                facts[insn.dst] = (dlo - shi, dhi - slo)
+                facts.set(insn.dst, (dlo - shi, dhi - slo))
                 return [f"{d} = {d} - {s}"]
-            facts.pop(insn.dst, None)
+            facts.drop(insn.dst)
             return [f"{d} = {d} - {s}", f"if {d} < 0: {d} += {_WRAP}"]
         if op is AluOp.MUL:
             if dhi * shi <= M64:
-                facts[insn.dst] = (dlo * slo, dhi * shi)
+                facts.set(insn.dst, (dlo * slo, dhi * shi))
                 return [f"{d} = {d} * {s}"]
-            facts.pop(insn.dst, None)
+            facts.drop(insn.dst)
             return [f"{d} = {d} * {s} & {M64}"]
         if op is AluOp.AND:
-            facts[insn.dst] = (0, min(dhi, shi))
+            facts.set(insn.dst, (0, min(dhi, shi)))
             return [f"{d} = {d} & {s}"]
         if op in (AluOp.OR, AluOp.XOR):
-            facts[insn.dst] = (0, _span(max(dhi, shi)))
+            facts.set(insn.dst, (0, _span(max(dhi, shi))))
             return [f"{d} = {d} {'|' if op is AluOp.OR else '^'} {s}"]
         if op is AluOp.RSH:
             if isinstance(insn.src, Imm):
                 k = shi & 63
-                facts[insn.dst] = (dlo >> k, dhi >> k)
+                facts.set(insn.dst, (dlo >> k, dhi >> k))
                 return [f"{d} = {d} >> {k}"]
-            facts[insn.dst] = (0, dhi)
+            facts.set(insn.dst, (0, dhi))
             return [f"{d} = {d} >> ({s} & 63)"]
         if op is AluOp.LSH:
             if isinstance(insn.src, Imm):
                 k = shi & 63
                 if dhi << k <= M64:
-                    facts[insn.dst] = (dlo << k, dhi << k)
+                    facts.set(insn.dst, (dlo << k, dhi << k))
                     return [f"{d} = {d} << {k}"]
-                facts.pop(insn.dst, None)
+                facts.drop(insn.dst)
                 return [f"{d} = ({d} << {k}) & {M64}"]
-            facts.pop(insn.dst, None)
+            facts.drop(insn.dst)
             return [f"{d} = ({d} << ({s} & 63)) & {M64}"]
-        facts.pop(insn.dst, None)
+        facts.drop(insn.dst)
         return [_generic(pc, insn, d, s)]
 
-    def alu32(self, pc: int, insn: Alu, d: str, s: str, facts: Bounds) -> list[str]:
+    def alu32(self, pc: int, insn: Alu, d: str, s: str, facts: Known) -> list[str]:
         op = insn.op
-        facts.pop(insn.dst, None)
+        facts.drop(insn.dst)
         if isinstance(insn.src, Imm):
             s = str(int(s) & M32)
         if op in alu.SIGN_EXTENDED_ALU32 and self.profile.sign_extend_alu32_arith:
@@ -584,9 +649,9 @@ class Translator:
         if op in table:
             if op is AluOp.MOV and isinstance(insn.src, Imm):
                 value = int(s)
-                facts[insn.dst] = (value, value)
+                facts.set(insn.dst, (value, value))
                 return [f"{d} = {value}"]
-            facts[insn.dst] = (0, M32)
+            facts.set(insn.dst, (0, M32))
             return [f"{d} = " + table[op].replace("M32", str(M32)).format(d=d, s=s)]
         return [_generic(pc, insn, d, s)]
 
@@ -603,7 +668,7 @@ _RELATION: Final = {
 _SIGNED: Final = frozenset({JmpCond.SGT, JmpCond.SGE, JmpCond.SLT, JmpCond.SLE})
 
 
-def _condition(insn: Jump, facts: Bounds) -> str:
+def _condition(insn: Jump, facts: Known) -> str:
     width = M64 if insn.is64 else M32
 
     def side(reg: int) -> str:
@@ -625,7 +690,7 @@ def _condition(insn: Jump, facts: Bounds) -> str:
     return f"{a} {_RELATION[insn.cond]} {b}"
 
 
-def _narrow(insn: Jump, taken: Bounds, fallen: Bounds) -> None:
+def _narrow(insn: Jump, taken: Known, fallen: Known) -> None:
     """Record what a 64-bit unsigned comparison with a constant says on each side."""
     if not insn.is64 or not isinstance(insn.src, Imm):
         return
@@ -644,6 +709,6 @@ def _narrow(insn: Jump, taken: Bounds, fallen: Bounds) -> None:
     yes, no = narrowed[insn.cond]
     for facts, (a, b) in ((taken, yes), (fallen, no)):
         if a <= b:
-            facts[insn.dst] = (a, b)
+            facts.narrow(insn.dst, (a, b))
     if insn.cond is JmpCond.NE and k == 0 and lo == 0:
-        taken[insn.dst] = (1, hi)
+        taken.narrow(insn.dst, (1, hi))

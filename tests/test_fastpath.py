@@ -365,3 +365,37 @@ def test_unit_stops_at_the_size_cap() -> None:
     found = fastpath.translations(program, LINUX)
     found.unit(0)
     assert MAX_UNIT <= found.translated < MAX_UNIT + MAX_BLOCK
+
+
+# --------------------------------------------------------------------------- store forwarding
+
+window = st.sampled_from([-16, -12, -9, -8, -7, -4, -1, 0])
+sizes = st.sampled_from([1, 2, 4, 8])
+memory_ops = st.one_of(
+    st.builds(Store, sizes, st.sampled_from([10, 2, 3]), window,
+              st.one_of(st.integers(0, 5).map(Reg), imms.map(Imm))),
+    st.builds(Load, sizes, st.integers(0, 5), st.sampled_from([10, 2, 3]), window,
+              st.booleans()).map(lambda i: i if i.size < 8 else Load(8, i.dst, i.src,
+                                                                     i.offset)),
+    st.builds(Alu, st.sampled_from([AluOp.ADD, AluOp.MOV, AluOp.XOR]), st.integers(0, 5),
+              operands, st.booleans()),
+    st.builds(Alu, st.just(AluOp.ADD), st.sampled_from([2, 3]), st.sampled_from(
+        [Imm(-8), Imm(8), Imm(1)]), st.just(True)),
+    st.sampled_from([Call(3), Call(2)]),
+)
+
+
+@settings(max_examples=150, derandomize=True, deadline=None)
+@given(st.lists(memory_ops, min_size=1, max_size=16), st.sampled_from([LINUX, SOLANA]),
+       st.integers(0, 30))
+def test_stores_forwarded_to_loads_match_memory(body: list[Instruction], profile: Profile,
+                                                limit: int) -> None:
+    # r2 and r3 alias the stack (r10 - 8, r10 - 16): loads through one register must see
+    # stores through another; the loop makes the body run translated with known facts.
+    program = Program.from_instructions([
+        Alu(AluOp.MOV, 2, Reg(10), True), Alu(AluOp.ADD, 2, Imm(-8), True),
+        Alu(AluOp.MOV, 3, Reg(10), True), Alu(AluOp.ADD, 3, Imm(-16), True),
+        Alu(AluOp.MOV, 6, Imm(3), True), *body,
+        Alu(AluOp.SUB, 6, Imm(1), True), Jump(JmpCond.NE, 6, Imm(0), -len(body) - 2, True),
+        Exit()])
+    agree(program, profile, bytes(range(8)), 10 * limit + 20)
