@@ -248,6 +248,14 @@ class Known:
         self.bounds.clear()
         self.stored.clear()
 
+    def holds_in(self, other: Known) -> bool:
+        """Return whether every bound of this one holds in ``other`` (stores aside)."""
+        for reg, (lo, hi) in self.bounds.items():
+            olo, ohi = other.get(reg)
+            if olo < lo or ohi > hi:
+                return False
+        return True
+
     def returned(self) -> Known:
         """Return what survives a return to the caller: r0-r5 bounds."""
         return Known({r: b for r, b in self.bounds.items() if r < 6})
@@ -257,6 +265,23 @@ class Known:
         self.stored = {place: value for place, value in self.stored.items()
                        if place[0] == base and (place[1] + value[0] <= offset
                                                 or offset + size <= place[1])}
+
+
+def _join(paths: list[Known]) -> Known | None:
+    """Return the register bounds that hold on every one of ``paths`` (``None`` if none)."""
+    if not paths:
+        return None
+    joined = Known()
+    for reg, (lo, hi) in paths[0].bounds.items():
+        for other in paths[1:]:
+            if reg not in other.bounds:
+                break
+            olo, ohi = other.bounds[reg]
+            lo, hi = min(lo, olo), max(hi, ohi)
+        else:
+            if (lo, hi) != (0, M64):
+                joined.bounds[reg] = (lo, hi)
+    return joined
 
 
 def _bounds(facts: Known, reg: int) -> tuple[int, int]:
@@ -277,12 +302,16 @@ class Translator:
         self.lines: list[str] = []
         self.sites = 0
         self.emitted = 0
+        #: What holds at the entry of the second (specialised) loop, once known.
+        self.head: Known | None = None
+        #: The ``continue`` lines of the first loop and what holds at each.
+        self.back_edges: list[tuple[int, Known]] = []
 
     # ------------------------------------------------------------------ driver
 
     def source(self) -> str:
         """Return the unit's Python source (a function called ``unit``)."""
-        self.emit_block(self.entry, 3, frozenset(), (), Known())
+        self.loops()
         cost = self.profile.insn_cost
         caches = [f"c{k}" for k in range(self.sites)]
         head = [
@@ -316,7 +345,7 @@ class Translator:
             "        vm.instructions += n",
             f"        vm.units += n * {cost}" if cost != 1 else "        vm.units += n",
         ]
-        return "\n".join([*head, "    try:", "        while True:", *self.lines, *tail])
+        return "\n".join([*head, "    try:", *self.lines, *tail])
 
     def build(self) -> Unit:
         """Return the compiled unit."""
@@ -333,6 +362,32 @@ class Translator:
         unit: Unit = namespace["unit"]  # type: ignore[assignment]
         return unit
 
+    def loops(self) -> None:
+        """Emit the unit's body: a loop from the entry knowing nothing, and, when what holds
+        on every jump back to the entry proves bounds, a second loop that starts knowing
+        them; the first loop breaks into the second on the jumps back where they hold."""
+        self.out(2, "while True:")
+        self.emit_block(self.entry, 3, frozenset(), (), Known())
+        head = _join([known for _, known in self.back_edges])
+        if head is None or not head.bounds or self.emitted > MAX_UNIT // 2:
+            return
+        for line, known in self.back_edges:
+            if head.holds_in(known):
+                self.lines[line] = self.lines[line].replace("continue", "break")
+        self.head = head
+        self.out(2, "while True:")
+        self.emit_block(self.entry, 3, frozenset(), (), head.copy())
+
+    def back(self, depth: int, facts: Known) -> None:
+        """Emit a jump back to the entry."""
+        if self.head is None:
+            self.back_edges.append((len(self.lines), facts.copy()))
+            self.out(depth, "continue")
+        elif self.head.holds_in(facts):
+            self.out(depth, "continue")
+        else:
+            self.out(depth, f"pc = {self.entry}", f"return {NEXT}")
+
     # ------------------------------------------------------------------ control
 
     def out(self, depth: int, *lines: str) -> None:
@@ -343,7 +398,7 @@ class Translator:
              facts: Known) -> None:
         """Emit the code that continues at ``target``."""
         if target == self.entry:
-            self.out(depth, "continue")
+            self.back(depth, facts)
         elif (target in path or self.emitted >= MAX_UNIT or depth > MAX_NEST
               or not self.code.is_instruction(target)):
             self.out(depth, f"pc = {target}", f"return {NEXT}")
