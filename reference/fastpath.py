@@ -6,7 +6,8 @@ The fast engine: the interpreter, plus translation of hot code into Python funct
 (:mod:`arspec.reference.translate`) pinned to the interpreter's results.
 
 The engine interprets until a pc that control jumps to (a jump or call target, a return
-address, the entry) has been reached :data:`HOT` times; it then translates the code
+address, the entry) has been reached :data:`HOT` times (a loop head) or
+``HOT * STRAIGHT`` times (any other); it then translates the code
 reachable from that pc, up to :data:`~arspec.reference.translate.MAX_UNIT` instructions, into
 a *unit* and runs it from then on. So code that runs once is never translated, a long
 straight program costs what the interpreter costs, translation work is bounded per unit, and
@@ -32,8 +33,11 @@ from .translate import BUDGET, MAX_UNIT, Code, Translator, Unit
 if TYPE_CHECKING:
     from .vm import Vm
 
-#: Arrivals at a pc before the code from there is translated.
+#: Arrivals at a loop head (a backward jump target) before the code from there is translated;
+#: other pcs (the entry, forward jump targets, return addresses) need :data:`STRAIGHT` times as
+#: many, since straight code must run many times to repay its translation.
 HOT: int = 16
+STRAIGHT: int = 4
 #: Most instructions translated per program (the interpreter runs the rest).
 MAX_TRANSLATED: Final = 1 << 18
 _CACHE_SIZE: Final = 64
@@ -49,11 +53,13 @@ class Translations:
         self.hits: dict[int, int] = {}
         self.translated = 0
 
-    def reach(self, pc: int) -> Unit | None:
-        """Count an arrival at ``pc``; return its unit once the pc is hot, else ``None``."""
+    def reach(self, pc: int, loop: bool) -> Unit | None:
+        """Count an arrival at ``pc`` (by a backward jump when ``loop``); return its unit once
+        the pc is hot, else ``None``."""
         hits = self.hits.get(pc, 0) + 1
         self.hits[pc] = hits
-        if (hits < HOT or self.translated + MAX_UNIT > MAX_TRANSLATED
+        if (hits < (HOT if loop else HOT * STRAIGHT)
+                or self.translated + MAX_UNIT > MAX_TRANSLATED
                 or not self.code.is_instruction(pc)):
             return None
         return self.unit(pc)
@@ -90,22 +96,25 @@ def run_fast(vm: Vm) -> None:
     """Run ``vm`` from its pc until its base frame exits; faults propagate as in the loop."""
     found = translations(vm.program, vm.profile)
     units = found.units
+    loop = False
     while not vm.stopped:
         unit = units.get(vm.pc)
         if unit is None:
-            unit = found.reach(vm.pc)
+            unit = found.reach(vm.pc, loop)
             if unit is None:
-                _interpret_straight(vm)
+                loop = _interpret_straight(vm)
                 continue
+        # Where a unit stops is as hot as the unit (an inner loop, a return address).
+        loop = True
         if unit(vm) == BUDGET:
             vm.run_interpreter()
 
 
-def _interpret_straight(vm: Vm) -> None:
-    """Step the interpreter until control jumps (or the frame exits)."""
+def _interpret_straight(vm: Vm) -> bool:
+    """Step the interpreter until control jumps; return whether it jumped backward."""
     step = vm.step
     while True:
         pc = vm.pc
         step()
         if vm.stopped or not pc < vm.pc <= pc + 2:
-            return
+            return vm.pc <= pc

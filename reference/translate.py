@@ -112,6 +112,22 @@ class FrameRule:
     max_saved: int
 
 
+#: Most instructions a unit runs between two looks at the budget: below 2**30, so the
+#: budget test compares one-digit integers (CPython's fast path).
+MAX_CAP: Final = (1 << 30) - 1 - MAX_UNIT
+
+
+def refill(vm: Vm, ran: int) -> int:
+    """Charge ``ran`` instructions to ``vm``; return how many more fit in its budget (at
+    most :data:`MAX_CAP`)."""
+    cost = vm.profile.insn_cost
+    vm.instructions += ran
+    vm.units += ran * cost
+    if not cost:
+        return MAX_CAP
+    return min((vm.compute_limit - vm.units) // cost, MAX_CAP)
+
+
 def slow_load(memory: Memory, pc: int, address: int, size: int,
               offset: int) -> tuple[int, int, bytearray, int]:
     """Load through :class:`Memory` (faulting as the interpreter does); return the value and
@@ -322,7 +338,7 @@ class Translator:
             "    base = vm.base_depth",
             "    memory = vm.memory",
             "    ops = vm._ops",
-            f"    cap = (vm.compute_limit - vm.units) // {cost}" if cost else "    cap = 1 << 62",
+            "    cap = REFILL(vm, 0)",
             "    n = 0",
             f"    pc = {self.entry}",
             "    s = -1",
@@ -353,7 +369,7 @@ class Translator:
         from .vm import call_depth_fault
         namespace: dict[str, object] = {
             "ExecutionFault": ExecutionFault, "AFTER": self.code.after, "EMPTY": bytearray(),
-            "LOAD": slow_load, "STORE": slow_store, "alu": alu, "AluOp": AluOp,
+            "LOAD": slow_load, "STORE": slow_store, "REFILL": refill, "alu": alu, "AluOp": AluOp,
             "EndianOp": EndianOp, "profile": self.profile, "depth_fault": call_depth_fault,
             **{f"G{size}": fmt.unpack_from for size, fmt in FORMATS.items()},
             **{f"P{size}": fmt.pack_into for size, fmt in FORMATS.items()},
@@ -450,8 +466,9 @@ class Translator:
         segment = self.code.new_segment(pcs)
         facts = facts.copy()
         mark = len(self.lines)
-        self.out(depth, f"n += {size}", f"if n > cap: n -= {size}; pc = {start}; "
-                                        f"return {BUDGET}")
+        self.out(depth, f"n += {size}", "if n > cap:",
+                 f"    cap = REFILL(vm, n - {size}); n = {size}",
+                 f"    if n > cap: n = 0; pc = {start}; return {BUDGET}")
         slots = self.code.slots
         for number, (block, stack) in enumerate(chain):
             final = number == len(chain) - 1
@@ -498,8 +515,7 @@ class Translator:
                  f"vm.units += n * {cost}" if cost != 1 else "vm.units += n", "n = 0",
                  f"regs[:] = ({_REGS})", f"vm.pc = {pc}", "live = False",
                  f"h, i = ops[{pc}]", "h(vm, i)", "live = True", f"{_REGS} = regs")
-        if cost:
-            self.out(depth, f"cap = (vm.compute_limit - vm.units) // {cost}")
+        self.out(depth, "cap = REFILL(vm, 0)")
         if self.sites:
             self.out(depth, " = ".join(f"c{k}l" for k in range(self.sites)) + " = -1")
         static = type(insn).__name__ in _STATIC_NEXT and self.code.problem(insn) is None

@@ -63,6 +63,7 @@ from arspec.spec.loader import load_bundle
 def translate_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """Translate every pc on its first arrival, so the generated programs run translated."""
     monkeypatch.setattr(fastpath, "HOT", 1)
+    monkeypatch.setattr(fastpath, "STRAIGHT", 1)
 
 
 INTERESTING = [0, 1, 2, 7, 31, 32, 63, 64, -1, -2, 0x7FFFFFFF, -0x80000000, 255, 4096]
@@ -340,12 +341,20 @@ def _straight_program(count: int) -> Program:
     return Program.from_instructions([Alu(AluOp.ADD, 0, Imm(1), True)] * count + [Exit()])
 
 
-def test_code_run_once_is_not_translated(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_loops_are_translated_and_straight_code_run_once_is_not(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fastpath, "HOT", 16)
+    monkeypatch.setattr(fastpath, "STRAIGHT", 4)
     program = _straight_program(20_000)
-    result = agree(program, LINUX, b"", 10**6)
-    assert result[0] == 20_000
+    for _ in range(3):
+        result = agree(program, LINUX, b"", 10**6)
+        assert result[0] == 20_000
     assert fastpath.translations(program, LINUX).translated == 0
+    loop = Program.from_instructions([i for i in LOOP.slots if i is not None])
+    found = fastpath.translations(loop, LINUX)
+    agree(loop, LINUX, b"", 10**6)
+    assert set(found.units) == {2}
+    assert found.hits[2] == fastpath.HOT
 
 
 def test_translation_is_bounded_per_unit_and_per_program(
