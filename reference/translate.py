@@ -11,25 +11,33 @@ How code is laid out:
 
 * A *block* is a straight run of at most :data:`MAX_BLOCK` instructions from a start pc,
   ending at a jump, a call, ``exit``, or an instruction the unit hands to the interpreter's
-  own handler. A block charges its whole instruction count on entry; when that does not fit
-  in the budget left, the unit returns :data:`BUDGET` before running it, so the interpreter
-  meets the limit on the same pc. A fault inside a block takes back the count of the
-  instructions after the faulting one.
-* Blocks are emitted along paths from the entry: a jump back to the entry is a ``continue``
-  of the unit's loop, a bpf-to-bpf call continues into the callee and its ``exit`` straight
-  back to the return pc, and both arms of a conditional jump are emitted in place. A target
-  already on the path (an inner loop) or past the :data:`MAX_UNIT` instructions a unit may
-  hold ends the unit with :data:`NEXT` and the driver continues there.
+  own handler. Blocks that follow each other unconditionally form a *segment*, charged in
+  one step on entry; when it does not fit in the budget left, the unit returns
+  :data:`BUDGET` before running it, so the interpreter meets the limit on the same pc. A
+  fault inside a segment takes back the count of the instructions after the faulting one
+  (a pc occurs at most once per segment).
+* Segments are emitted along paths from the entry: a jump back to the entry is a
+  ``continue`` of the unit's loop, a bpf-to-bpf call continues into the callee and its
+  ``exit`` straight back to the return pc, and both arms of a conditional jump are emitted
+  in place. A target already on the path (an inner loop) or past the :data:`MAX_UNIT`
+  instructions a unit may hold ends the unit with :data:`NEXT` and the driver continues
+  there.
 * 64-bit arithmetic wraps with compare-and-subtract instead of a mask, and not at all when
-  the bounds known along the path (constants, masks, loads, zero-extended 32-bit results)
-  prove that the result stays in range.
+  the bounds known along the path (constants, masks, loads, zero-extended 32-bit results,
+  the outcome of a comparison with a constant) prove that the result stays in range. When
+  bounds hold on every jump back to the entry, a second copy of the loop starts with them
+  (the first copy breaks into it), so loop counters lose their checks too.
 * Every memory access site caches the last region it touched (its bytes, base and room);
   an access inside it is a plain ``bytearray`` index or ``struct`` call, anything else takes
   :meth:`~arspec.reference.memory.Memory.load`/``store`` (which fault exactly as the
-  interpreter does) and refills the cache.
+  interpreter does) and refills the cache. A load of the place a store on the same path
+  wrote (same base register, unchanged, same offset, no wider) reads the stored value.
 * Helper calls, kfuncs, ``callx``, atomics, legacy packet loads, map ``lddw`` forms and
   invalid instructions run the interpreter's own handler in place, with the counters and
   registers flushed to the machine first; region caches are dropped after each.
+* A bpf-to-bpf call moves r10 and limits the depth as
+  :meth:`~arspec.reference.vm.Vm.push_frame` does: both are read off the interpreter
+  (:func:`probe`), not restated here.
 """
 
 from __future__ import annotations
