@@ -291,6 +291,28 @@ class Known:
                                                 or offset + size <= place[1])}
 
 
+_PURE_ALU: Final = frozenset({AluOp.ADD, AluOp.SUB, AluOp.MUL, AluOp.AND, AluOp.OR, AluOp.XOR,
+                              AluOp.MOV, AluOp.RSH, AluOp.LSH})
+
+
+def _pure(insn: Instruction | None, last: bool) -> bool:
+    """Return whether ``insn`` cannot fault and leaves r6-r10 alone (``exit`` only last)."""
+    if isinstance(insn, Exit):
+        return last
+    if isinstance(insn, Ja):
+        return last
+    if isinstance(insn, Alu):
+        source = insn.src.index if isinstance(insn.src, Reg) else 0
+        return insn.op in _PURE_ALU and insn.dst < 6 and source < 6
+    if isinstance(insn, Neg | Endian):
+        return insn.dst < 6
+    if isinstance(insn, MovSx):
+        return insn.dst < 6 and insn.src < 6
+    if isinstance(insn, LoadImm64):
+        return insn.pseudo in (Pseudo.IMM64, Pseudo.CODE_ADDR) and insn.dst < 6
+    return False
+
+
 def _join(paths: list[Known]) -> Known | None:
     """Return the register bounds that hold on every one of ``paths`` (``None`` if none)."""
     if not paths:
@@ -478,6 +500,7 @@ class Translator:
                  f"    cap = REFILL(vm, n - {size}); n = {size}",
                  f"    if n > cap: n = 0; pc = {start}; return {BUDGET}")
         slots = self.code.slots
+        light = self.light_calls(chain)
         for number, (block, stack) in enumerate(chain):
             final = number == len(chain) - 1
             for pc in block.pcs[:-1]:
@@ -495,11 +518,43 @@ class Translator:
                 self.handler(last, insn, block.next_pc, depth, path, stack)
             elif final:
                 self.terminator(last, insn, depth, path, stack, facts)
+            elif number in light:
+                # A call whose callee runs to its exit inside this segment, cannot fault
+                # and leaves r6-r10 alone: only the depth check is observable.
+                if isinstance(insn, CallLocal):
+                    rule = self.code.frames
+                    self.out(depth, f"if len(frames) >= {rule.max_saved}: "
+                                    f"raise depth_fault({last}, profile)")
+                    facts.reset()
+                else:
+                    for reg in range(6, 11):
+                        facts.drop(reg)
             else:
                 self.transfer(last, insn, depth, facts)
         if any(word in line for line in self.lines[mark:]
                for word in ("LOAD(", "STORE(", "alu.compute_alu", "depth_fault")):
             self.lines.insert(mark, "    " * depth + f"s = {segment}")
+
+    def light_calls(self, chain: list[tuple[Block, tuple[int, ...]]]) -> set[int]:
+        """Return the chain positions of calls (and their exits) that need no frame: the
+        callee returns within the chain, and no instruction of it may fault, run a handler,
+        call, or use r6-r10."""
+        slots = self.code.slots
+        light: set[int] = set()
+        for number, (block, stack) in enumerate(chain[:-1]):
+            if not isinstance(slots[block.pcs[-1]], CallLocal) or block.last_kind != _TERMINATOR:
+                continue
+            inner = len(stack) + 1
+            for later in range(number + 1, len(chain)):
+                callee, callee_stack = chain[later]
+                if len(callee_stack) < inner or not all(
+                        _pure(slots[p], p == callee.pcs[-1]) for p in callee.pcs):
+                    break
+                if len(callee_stack) == inner and isinstance(slots[callee.pcs[-1]], Exit):
+                    if later + 1 < len(chain):
+                        light.update((number, later))
+                    break
+        return light
 
     def transfer(self, pc: int, insn: Instruction, depth: int, facts: Known) -> None:
         """Emit an unconditional transfer inside a segment (the next block follows)."""

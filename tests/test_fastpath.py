@@ -428,3 +428,24 @@ def test_loops_specialised_on_bounds_match_the_interpreter(
         Jump(cond, 6, Imm(bound), -len(body) - 4, is64), Alu(AluOp.MOV, 0, Reg(6), True),
         Exit()])
     agree(program, profile, bytes(range(8)), 3000)
+
+
+# --------------------------------------------------------------------------- local calls
+
+@settings(max_examples=150, derandomize=True, deadline=None)
+@given(st.lists(_straight(), max_size=5), st.lists(_straight(), max_size=3),
+       st.sampled_from([LINUX, SOLANA]), st.integers(0, 200))
+def test_calls_inside_loops_match_the_interpreter(callee: list[Instruction],
+                                                  caller: list[Instruction],
+                                                  profile: Profile, limit: int) -> None:
+    # A loop calling f(r6) each turn; a callee that cannot fault and leaves r6-r10 alone
+    # runs without a frame, any other with one; both must look like the interpreter's.
+    callee = [i for i in callee if not isinstance(i, Exit)]
+    caller = [i for i in caller if not isinstance(i, Exit | LoadImm64)]
+    head = [Alu(AluOp.MOV, 6, Imm(4), True), Alu(AluOp.MOV, 1, Reg(6), True)]
+    loop = [*caller, Alu(AluOp.SUB, 6, Imm(1), True)]
+    size = sum(2 if isinstance(i, LoadImm64) else 1 for i in loop)
+    program = Program.from_instructions([
+        *head, CallLocal(size + 2), *loop, Jump(JmpCond.NE, 6, Imm(0), -size - 3, True),
+        Exit(), *callee, Exit()])
+    agree(program, profile, bytes(range(16)), 10 * limit)
