@@ -578,7 +578,11 @@ class Translator:
                  f"vm.units += n * {cost}" if cost != 1 else "vm.units += n", "n = 0",
                  f"regs[:] = ({_REGS})", f"vm.pc = {pc}", "live = False",
                  f"h, i = ops[{pc}]", "h(vm, i)", "live = True", f"{_REGS} = regs")
-        self.out(depth, "cap = REFILL(vm, 0)")
+        if cost == 1:
+            self.out(depth, "cap = vm.compute_limit - vm.units",
+                     f"if cap > {MAX_CAP}: cap = {MAX_CAP}")
+        else:
+            self.out(depth, "cap = REFILL(vm, 0)")
         if self.sites:
             self.out(depth, " = ".join(f"c{k}l" for k in range(self.sites)) + " = -1")
         static = type(insn).__name__ in _STATIC_NEXT and self.code.problem(insn) is None
