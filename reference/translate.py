@@ -99,6 +99,7 @@ _REGS: Final = ", ".join(f"r{i}" for i in range(11))
 _INLINE: Final = 0      # straight-line code
 _TERMINATOR: Final = 1  # jump, ja, local call, exit
 _HANDLER: Final = 2     # the interpreter's handler, in place
+_DROP: Final = "<drop region caches>"
 _STATIC_NEXT: Final = ("Call", "CallKfunc", "Atomic", "LegacyLoad", "LoadImm64")
 
 
@@ -391,7 +392,11 @@ class Translator:
             "        vm.instructions += n",
             f"        vm.units += n * {cost}" if cost != 1 else "        vm.units += n",
         ]
-        return "\n".join([*head, "    try:", *self.lines, *tail])
+        # Every site of the unit forgets its region after a handler, including sites that
+        # come later in the text but run again after the handler on the next turn.
+        drop = " = ".join(f"c{k}l" for k in range(self.sites)) + " = -1" if caches else "pass"
+        body = [line.replace(_DROP, drop) for line in self.lines]
+        return "\n".join([*head, "    try:", *body, *tail])
 
     def build(self) -> Unit:
         """Return the compiled unit."""
@@ -583,8 +588,7 @@ class Translator:
                      f"if cap > {MAX_CAP}: cap = {MAX_CAP}")
         else:
             self.out(depth, "cap = REFILL(vm, 0)")
-        if self.sites:
-            self.out(depth, " = ".join(f"c{k}l" for k in range(self.sites)) + " = -1")
+        self.out(depth, _DROP)
         static = type(insn).__name__ in _STATIC_NEXT and self.code.problem(insn) is None
         if static and not (isinstance(insn, LoadImm64) and insn.pseudo in (
                 Pseudo.IMM64, Pseudo.CODE_ADDR)):
