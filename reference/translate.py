@@ -32,8 +32,9 @@ How code is laid out:
   :meth:`~arspec.reference.memory.Memory.load`/``store`` (which fault exactly as the
   interpreter does) and refills the cache. A load of the place a store on the same path
   wrote (same base register, unchanged, same offset, no wider) reads the stored value.
-* Helper calls, kfuncs, ``callx``, atomics, legacy packet loads, map ``lddw`` forms and
-  invalid instructions run the interpreter's own handler in place, with the counters and
+* Map forms of ``lddw`` ask the machine's pseudo resolver in place. Helper calls, kfuncs,
+  ``callx``, atomics, legacy packet loads and invalid instructions run the interpreter's
+  own handler in place, with the counters and
   registers flushed to the machine first; region caches are dropped after each.
 * A bpf-to-bpf call moves r10 and limits the depth as
   :meth:`~arspec.reference.vm.Vm.push_frame` does: both are read off the interpreter
@@ -137,6 +138,18 @@ def refill(vm: Vm, ran: int) -> int:
     return min((vm.compute_limit - vm.units) // cost, MAX_CAP)
 
 
+def pseudo_value(vm: Vm, pc: int, insn: LoadImm64) -> int:
+    """Return the value of a map form of ``lddw`` from the machine's pseudo resolver; without
+    one, run the interpreter's handler, which faults."""
+    resolver = vm.pseudo_resolver
+    if resolver is None:
+        vm.pc = pc
+        handler, _ = vm._ops[pc]
+        handler(vm, insn)
+        raise AssertionError(f"lddw at pc {pc} resolved without a resolver")
+    return resolver(pc, insn) & M64
+
+
 def slow_load(memory: Memory, pc: int, address: int, size: int,
               offset: int) -> tuple[int, int, bytearray, int]:
     """Load through :class:`Memory` (faulting as the interpreter does); return the value and
@@ -203,7 +216,7 @@ class Code:
         if isinstance(insn, Exit):
             return _TERMINATOR
         if isinstance(insn, LoadImm64):
-            return _INLINE if insn.pseudo in (Pseudo.IMM64, Pseudo.CODE_ADDR) else _HANDLER
+            return _INLINE
         if isinstance(insn, Alu | Neg | MovSx | Endian | Load | Store):
             return _INLINE
         return _HANDLER
@@ -404,7 +417,8 @@ class Translator:
         from .vm import call_depth_fault
         namespace: dict[str, object] = {
             "ExecutionFault": ExecutionFault, "AFTER": self.code.after, "EMPTY": bytearray(),
-            "LOAD": slow_load, "STORE": slow_store, "REFILL": refill, "alu": alu, "AluOp": AluOp,
+            "LOAD": slow_load, "STORE": slow_store, "REFILL": refill,
+            "PSEUDO": pseudo_value, "alu": alu, "AluOp": AluOp,
             "EndianOp": EndianOp, "profile": self.profile, "depth_fault": call_depth_fault,
             **{f"G{size}": fmt.unpack_from for size, fmt in FORMATS.items()},
             **{f"P{size}": fmt.pack_into for size, fmt in FORMATS.items()},
@@ -537,7 +551,7 @@ class Translator:
             else:
                 self.transfer(last, insn, depth, facts)
         if any(word in line for line in self.lines[mark:]
-               for word in ("LOAD(", "STORE(", "alu.compute_alu", "depth_fault")):
+               for word in ("LOAD(", "STORE(", "alu.compute_alu", "depth_fault", "PSEUDO(")):
             self.lines.insert(mark, "    " * depth + f"s = {segment}")
 
     def light_calls(self, chain: list[tuple[Block, tuple[int, ...]]]) -> set[int]:
@@ -636,6 +650,9 @@ class Translator:
         if isinstance(insn, Store):
             return self.store(pc, insn, facts)
         if isinstance(insn, LoadImm64):
+            if insn.pseudo not in (Pseudo.IMM64, Pseudo.CODE_ADDR):
+                facts.drop(insn.dst)
+                return [f"r{insn.dst} = PSEUDO(vm, {pc}, ops[{pc}][1])"]
             if insn.pseudo is Pseudo.CODE_ADDR:
                 value = (PROGRAM_BASE + SLOT_SIZE * (pc + 1 + insn.imm)) & M64
             else:

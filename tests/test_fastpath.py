@@ -101,6 +101,8 @@ def _straight() -> st.SearchStrategy[Instruction]:
                                                                             i.offset)),
         st.builds(Store, st.sampled_from([1, 2, 4, 8]), pointers, offsets, operands),
         st.builds(LoadImm64, regs, st.just(Pseudo.IMM64), imms, imms),
+        st.builds(LoadImm64, regs, st.sampled_from([Pseudo.MAP_FD, Pseudo.MAP_VALUE]), imms,
+                  imms),
         st.builds(Atomic, st.sampled_from(list(AtomicOp)), st.sampled_from([4, 8]), pointers,
                   regs, offsets, st.booleans()).map(
             lambda a: a if a.op not in (AtomicOp.XCHG, AtomicOp.CMPXCHG) else Atomic(
