@@ -16,7 +16,7 @@ the clock. The uBPF reference ratios these figures answer to are in ``docs/perfo
 Usage::
 
     python benchmarks/bench_vm.py                  # both profiles, default scale
-    python benchmarks/bench_vm.py --scale 20000 --repeat 3 --check
+    python benchmarks/bench_vm.py --scale 100000 --repeat 3 --check
 """
 
 from __future__ import annotations
@@ -50,11 +50,12 @@ from arspec.reference.vm import Vm, standard_memory
 
 #: Bytes of input memory every loop gets.
 INPUT_SIZE = 256
-#: Minimum fast/interpreter speed-up per loop that ``--check`` accepts (about half of what
-#: was measured when the fast engine met issue 14's targets, to absorb machine noise).
+#: Minimum fast/interpreter speed-up per loop that ``--check`` accepts: about 60 % of what
+#: was measured when this engine was written (see ``docs/performance.rst``), to absorb the
+#: noise of a shared machine while still catching a fall back to the old engine's figures.
 FLOORS: dict[str, float] = {
-    "counting": 12.0, "stack": 6.0, "input": 8.0, "local call": 6.0, "helper call": 6.0,
-    "copy": 6.0, "tail calls": 1.5,
+    "counting": 15.0, "stack": 10.0, "input": 9.0, "local call": 14.0, "helper call": 2.8,
+    "copy": 13.0, "tail calls": 1.0,
 }
 
 
@@ -262,7 +263,7 @@ def measure(scale: int, repeat: int, profiles: list[Profile]
         best = {}
         for _ in range(repeat):
             for engine in ("interpreter", "fast"):
-                count, seconds = time_tail_calls(max(2, scale // 2_000), engine)
+                count, seconds = time_tail_calls(max(2, scale // 500), engine)
                 if engine not in best or seconds < best[engine].seconds:
                     best[engine] = Figure(count, seconds)
         figures[("linux", "tail calls")] = best

@@ -47,7 +47,7 @@ from arspec.reference.murmur3 import murmur3_32
 from arspec.reference.profiles import INPUT_BASE, LINUX, SOLANA, Profile, get_profile
 from arspec.reference.run_report import render_json
 from arspec.reference.runner import run_bundle
-from arspec.reference.translate import MAX_BLOCK, MAX_UNIT
+from arspec.reference.translate import MAX_BLOCK, MAX_UNIT, Translator
 from arspec.reference.vm import Vm, standard_memory
 from arspec.spec.errors import (
     ArspecError,
@@ -459,3 +459,20 @@ def test_calls_inside_loops_match_the_interpreter(callee: list[Instruction],
         *head, CallLocal(size + 2), *loop, Jump(JmpCond.NE, 6, Imm(0), -size - 3, True),
         Exit(), *callee, Exit()])
     agree(program, profile, bytes(range(16)), 10 * limit)
+
+
+# --------------------------------------------------------------------------- shape of the code
+
+def test_counting_loop_translates_to_one_wrap_check_per_turn() -> None:
+    # The regression guard for speed that needs no clock: ``r0 += r1; r1 -= 1; if r1 != 0``
+    # costs one compare-and-subtract (for r0) per turn once the loop knows r1 >= 1.
+    program = Program.from_instructions([
+        Alu(AluOp.MOV, 1, Imm(9), True), Alu(AluOp.MOV, 0, Imm(0), True),
+        Alu(AluOp.ADD, 0, Reg(1), True), Alu(AluOp.SUB, 1, Imm(1), True),
+        Jump(JmpCond.NE, 1, Imm(0), -3, True), Exit()])
+    source = Translator(fastpath.translations(program, LINUX).code, 2).source()
+    second = source[source.rindex("while True:"):source.index("except ExecutionFault")]
+    turn = second[:second.index("continue")]
+    assert "& 18446744073709551615" not in turn
+    assert turn.count("18446744073709551616") == 1
+    assert "r1 = r1 - 1\n" in turn
