@@ -48,6 +48,7 @@ class Translations:
 
     def __init__(self, program: Program, profile: Profile) -> None:
         self.program = program
+        self.profile = profile
         self.code = Code(program, profile)
         self.units: dict[int, Unit] = {}
         self.hits: dict[int, int] = {}
@@ -75,14 +76,16 @@ class Translations:
         return unit
 
 
-_cache: OrderedDict[tuple[int, Profile], Translations] = OrderedDict()
+#: Keyed by identity (hashing a program walks every instruction); each entry holds its
+#: program and profile, so an id is never reused while its entry lives.
+_cache: OrderedDict[tuple[int, int], Translations] = OrderedDict()
 
 
 def translations(program: Program, profile: Profile) -> Translations:
     """Return the (cached) translations of ``program`` under ``profile``."""
-    key = (id(program), profile)
+    key = (id(program), id(profile))
     found = _cache.get(key)
-    if found is None or found.program is not program:
+    if found is None or found.program is not program or found.profile is not profile:
         found = Translations(program, profile)
         _cache[key] = found
         if len(_cache) > _CACHE_SIZE:
