@@ -32,9 +32,9 @@ How code is laid out:
   :meth:`~arspec.reference.memory.Memory.load`/``store`` (which fault exactly as the
   interpreter does) and refills the cache. A load of the place a store on the same path
   wrote (same base register, unchanged, same offset, no wider) reads the stored value.
-* Map forms of ``lddw`` ask the machine's pseudo resolver in place. Helper calls, kfuncs,
-  ``callx``, atomics, legacy packet loads and invalid instructions run the interpreter's
-  own handler in place, with the counters and
+* Helper calls call the helper directly (:func:`call_helper`) and map forms of ``lddw`` ask
+  the machine's pseudo resolver in place. Kfuncs, ``callx``, atomics, legacy packet loads
+  and invalid instructions run the interpreter's own handler in place, with the counters and
   registers flushed to the machine first; region caches are dropped after each.
 * A bpf-to-bpf call moves r10 and limits the depth as
   :meth:`~arspec.reference.vm.Vm.push_frame` does: both are read off the interpreter
@@ -51,9 +51,11 @@ from typing import TYPE_CHECKING, Final
 from arspec.spec.errors import ExecutionFault
 
 from . import alu
+from .helpers import HelperContext
 from .instructions import (
     Alu,
     AluOp,
+    Call,
     CallLocal,
     Endian,
     EndianOp,
@@ -136,6 +138,22 @@ def refill(vm: Vm, ran: int) -> int:
     if not cost:
         return MAX_CAP
     return min((vm.compute_limit - vm.units) // cost, MAX_CAP)
+
+
+def call_helper(vm: Vm, pc: int, imm: int, r1: int, r2: int, r3: int, r4: int,
+                r5: int) -> int:
+    """Call the helper ``call imm`` at ``pc`` reaches and return r0, as the interpreter's
+    handler does; a call that faults (unknown or refused helper) or is traced runs that
+    handler itself, so the fault is the interpreter's."""
+    helper = vm.helpers.lookup(imm, vm.profile)
+    if (helper is None or vm.tracer is not None
+            or (not helper.deterministic and vm.profile.name == "solana")):
+        handler, insn = vm._ops[pc]
+        handler(vm, insn)
+        return vm.regs[0]
+    if helper.cost:
+        vm.consume(helper.cost, pc)
+    return helper.fn(HelperContext(vm.memory, pc, vm.profile, vm), r1, r2, r3, r4, r5) & M64
 
 
 def pseudo_value(vm: Vm, pc: int, insn: LoadImm64) -> int:
@@ -418,7 +436,7 @@ class Translator:
         namespace: dict[str, object] = {
             "ExecutionFault": ExecutionFault, "AFTER": self.code.after, "EMPTY": bytearray(),
             "LOAD": slow_load, "STORE": slow_store, "REFILL": refill,
-            "PSEUDO": pseudo_value, "alu": alu, "AluOp": AluOp,
+            "PSEUDO": pseudo_value, "HELPER": call_helper, "alu": alu, "AluOp": AluOp,
             "EndianOp": EndianOp, "profile": self.profile, "depth_fault": call_depth_fault,
             **{f"G{size}": fmt.unpack_from for size, fmt in FORMATS.items()},
             **{f"P{size}": fmt.pack_into for size, fmt in FORMATS.items()},
@@ -595,8 +613,13 @@ class Translator:
         cost = self.profile.insn_cost
         self.out(depth, "vm.instructions += n",
                  f"vm.units += n * {cost}" if cost != 1 else "vm.units += n", "n = 0",
-                 f"regs[:] = ({_REGS})", f"vm.pc = {pc}", "live = False",
-                 f"h, i = ops[{pc}]", "h(vm, i)", "live = True", f"{_REGS} = regs")
+                 f"regs[:] = ({_REGS})", f"vm.pc = {pc}", "live = False")
+        if isinstance(insn, Call) and self.code.problem(insn) is None:
+            # Helpers see r1-r5 and return r0 (HelperFunction); the rest stays as it was.
+            self.out(depth, f"r0 = HELPER(vm, {pc}, {insn.imm}, r1, r2, r3, r4, r5)",
+                     "live = True")
+        else:
+            self.out(depth, f"h, i = ops[{pc}]", "h(vm, i)", "live = True", f"{_REGS} = regs")
         if cost == 1:
             self.out(depth, "cap = vm.compute_limit - vm.units",
                      f"if cap > {MAX_CAP}: cap = {MAX_CAP}")

@@ -476,3 +476,18 @@ def test_counting_loop_translates_to_one_wrap_check_per_turn() -> None:
     assert "& 18446744073709551615" not in turn
     assert turn.count("18446744073709551616") == 1
     assert "r1 = r1 - 1\n" in turn
+
+
+def test_nondeterministic_helper_is_refused_alike_in_solana() -> None:
+    registry = test_helpers()
+    registry.register(HelperSpec(10, "coin", lambda ctx, *args: 1, deterministic=False))
+    program = _helper_loop(helper_hash("coin"), 3)
+    outcomes = []
+    for engine in ("interpreter", "fast"):
+        memory = standard_memory(program, SOLANA, bytes(16))
+        vm = Vm(program, profile=SOLANA, helpers=registry, memory=memory, engine=engine)
+        result = vm.run(0, (INPUT_BASE, 16))
+        outcomes.append((result.r0, result.instructions, result.compute_units,
+                         str(result.fault), tuple(vm.regs)))
+    assert outcomes[0] == outcomes[1]
+    assert "nondeterministic" in outcomes[0][3]
