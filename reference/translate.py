@@ -55,7 +55,9 @@ from .helpers import HelperContext
 from .instructions import (
     Alu,
     AluOp,
+    Atomic,
     Call,
+    CallKfunc,
     CallLocal,
     Endian,
     EndianOp,
@@ -65,6 +67,7 @@ from .instructions import (
     Ja,
     JmpCond,
     Jump,
+    LegacyLoad,
     Load,
     LoadImm64,
     MovSx,
@@ -103,7 +106,8 @@ _INLINE: Final = 0      # straight-line code
 _TERMINATOR: Final = 1  # jump, ja, local call, exit
 _HANDLER: Final = 2     # the interpreter's handler, in place
 _DROP: Final = "<drop region caches>"
-_STATIC_NEXT: Final = ("Call", "CallKfunc", "Atomic", "LegacyLoad", "LoadImm64")
+#: Handled instructions that, when they do not fault, continue at the next instruction.
+_STATIC_NEXT: Final = (Call, CallKfunc, Atomic, LegacyLoad)
 
 
 @dataclass(frozen=True)
@@ -626,9 +630,7 @@ class Translator:
         else:
             self.out(depth, "cap = REFILL(vm, 0)")
         self.out(depth, _DROP)
-        static = type(insn).__name__ in _STATIC_NEXT and self.code.problem(insn) is None
-        if static and not (isinstance(insn, LoadImm64) and insn.pseudo in (
-                Pseudo.IMM64, Pseudo.CODE_ADDR)):
+        if isinstance(insn, _STATIC_NEXT) and self.code.problem(insn) is None:
             self.goto(next_pc, depth, path, stack, Known())
         else:
             self.out(depth, "pc = vm.pc", f"return {NEXT}")
