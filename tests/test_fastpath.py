@@ -7,6 +7,9 @@ including when a fault or the compute limit hits in the middle of a block.
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -491,3 +494,28 @@ def test_nondeterministic_helper_is_refused_alike_in_solana() -> None:
                          str(result.fault), tuple(vm.regs)))
     assert outcomes[0] == outcomes[1]
     assert "nondeterministic" in outcomes[0][3]
+
+
+# --------------------------------------------------------------------------- benchmark loops
+
+@functools.cache
+def _bench_loops() -> dict[str, object]:
+    path = Path(__file__).parent.parent / "benchmarks" / "bench_vm.py"
+    spec = importlib.util.spec_from_file_location("arspec_bench_vm", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    loops: dict[str, object] = module.LOOPS
+    return loops
+
+
+@pytest.mark.parametrize("profile", [LINUX, SOLANA], ids=["linux", "solana"])
+@pytest.mark.parametrize("name", sorted(_bench_loops()))
+def test_engines_agree_on_the_benchmark_loops(name: str, profile: Profile) -> None:
+    build = _bench_loops()[name]
+    assert callable(build)
+    program = build(300, profile)
+    result = agree(program, profile, bytes(range(256)), 10**6)
+    assert result[3] is None
+    assert isinstance(result[1], int) and result[1] > 300
