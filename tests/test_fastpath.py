@@ -174,11 +174,20 @@ def agree(program: Program, profile: Profile, data: bytes, limit: int) -> tuple[
     return reference
 
 
-@settings(max_examples=200, derandomize=True, deadline=None)
+@settings(max_examples=100, derandomize=True, deadline=None)
 @given(generated(), st.sampled_from([LINUX, SOLANA]), st.binary(max_size=24),
        st.integers(0, 400))
 def test_fast_path_matches_interpreter(program: Program, profile: Profile, data: bytes,
                                        limit: int) -> None:
+    agree(program, profile, data, limit)
+
+
+@pytest.mark.slow
+@settings(max_examples=3000, deadline=None)
+@given(generated(), st.sampled_from([LINUX, SOLANA]), st.binary(max_size=24),
+       st.integers(0, 400))
+def test_fast_path_matches_interpreter_on_a_large_random_sample(
+        program: Program, profile: Profile, data: bytes, limit: int) -> None:
     agree(program, profile, data, limit)
 
 
