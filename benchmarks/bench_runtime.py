@@ -6,12 +6,14 @@ Runs a pairs-trading-like bundle on the reference runtime: a timer re-arms every
 two oracle prices (the environment moves them), and writes the spread into a ring buffer; a
 subscriber consumes each record and tail-calls a signal program, which tail-calls a logger
 that counts signals in a map. A watcher on the oracle fires on large moves. Reports slots/s
-and invocations/s.
+and invocations/s, and the time spent inside the VM (``Vm.run``); ``--compare`` runs the
+interpreter engine and the fast engine one after the other and prints both speed-ups.
 
 Usage::
 
     python benchmarks/bench_runtime.py                 # 10,000 slots (target: under 10 s)
     python benchmarks/bench_runtime.py --slots 1000 --engine interpreter
+    python benchmarks/bench_runtime.py --slots 3000 --compare
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ import argparse
 import sys
 import time
 
-from arspec.reference.run_report import render_json
+from arspec.reference.run_report import RunReport, render_json
 from arspec.reference.runner import run_bundle
+from arspec.reference.vm import ExecutionResult, Vm
 from arspec.spec.loader import load_bundle_text
 
 PROG_BASE = 0x100 << 32
@@ -171,16 +174,48 @@ scenario:
 """
 
 
+def timed_run(bundle_text: str, engine: str) -> tuple[RunReport, float, float]:
+    """Run the bundle on ``engine``; return the report, the elapsed and the in-VM seconds."""
+    bundle = load_bundle_text(bundle_text, filename="bench_runtime.yaml")
+    inside = [0.0]
+    plain_run = Vm.run
+
+    def run(vm: Vm, entry_pc: int = 0, args: tuple[int, ...] = ()) -> ExecutionResult:
+        start = time.perf_counter()
+        try:
+            return plain_run(vm, entry_pc, args)
+        finally:
+            inside[0] += time.perf_counter() - start
+
+    Vm.run = run  # type: ignore[method-assign]
+    try:
+        started = time.perf_counter()
+        report = run_bundle(bundle, engine=engine)
+        elapsed = time.perf_counter() - started
+    finally:
+        Vm.run = plain_run  # type: ignore[method-assign]
+    return report, elapsed, inside[0]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1] if __doc__ else "")
     parser.add_argument("--slots", type=int, default=10_000)
     parser.add_argument("--engine", default="auto", choices=("auto", "interpreter", "fast"))
+    parser.add_argument("--compare", action="store_true",
+                        help="run the interpreter and the fast engine; print both speed-ups")
     args = parser.parse_args(argv)
-    bundle = load_bundle_text(build_bundle(args.slots), filename="bench_runtime.yaml")
-    started = time.perf_counter()
-    report = run_bundle(bundle, engine=args.engine)
-    elapsed = time.perf_counter() - started
+    text = build_bundle(args.slots)
+    if args.compare:
+        slow, slow_elapsed, slow_vm = timed_run(text, "interpreter")
+        fast, fast_elapsed, fast_vm = timed_run(text, "fast")
+        same = render_json(slow) == render_json(fast)
+        print(f"interpreter: {slow_elapsed:.2f} s, {slow_vm:.2f} s in the VM")
+        print(f"fast:        {fast_elapsed:.2f} s, {fast_vm:.2f} s in the VM")
+        print(f"speed-up:    {slow_elapsed / fast_elapsed:.2f}x overall, "
+              f"{slow_vm / fast_vm:.2f}x in the VM; reports identical: {same}")
+        return 0 if same else 1
+    report, elapsed, in_vm = timed_run(text, args.engine)
     totals = report.totals
     print(f"slots:          {totals.slots}")
     print(f"invocations:    {totals.invocations} ({totals.tail_calls} tail calls, "
@@ -189,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{totals.records_consumed} consumed")
     print(f"compute units:  {totals.compute_units}")
     print(f"elapsed:        {elapsed:.2f} s (engine {args.engine})")
+    print(f"in the VM:      {in_vm:.2f} s ({100 * in_vm / elapsed:.0f} %)")
     print(f"slots/s:        {totals.slots / elapsed:,.0f}")
     print(f"invocations/s:  {totals.invocations / elapsed:,.0f}")
     print(f"report bytes:   {len(render_json(report))}")
