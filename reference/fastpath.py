@@ -45,7 +45,7 @@ from .instructions import (
     Store,
 )
 from .memory import FORMATS as _FORMATS
-from .profiles import PROGRAM_BASE, SLOT_SIZE, STACK_BASE, STACK_REGION, Profile
+from .profiles import SLOT_SIZE, STACK_BASE, STACK_REGION, Profile
 
 if TYPE_CHECKING:
     from .vm import Vm
@@ -229,7 +229,7 @@ class _Compiler:
             limit = self.profile.max_frames - 1
             return [f"if len(frames) >= {limit}: raise depth_fault({pc}, profile)",
                     f"frames.append(({pc + 1}, r6, r7, r8, r9, r10))",
-                    f"r10 += {self.profile.stack_frame_size}",
+                    f"r10 += {self.profile.frame_stride}",
                     f"pc = {pc + 1 + insn.offset}", "continue"], None
         assert isinstance(insn, Jump | Ja)
         target = pc + 1 + insn.offset
@@ -258,7 +258,7 @@ class _Compiler:
             return _store_lines(pc, insn)
         assert isinstance(insn, LoadImm64)
         if insn.pseudo is Pseudo.CODE_ADDR:
-            constant = (PROGRAM_BASE + SLOT_SIZE * (pc + 1 + insn.imm)) & alu.MASK64
+            constant = (self.profile.code_base + SLOT_SIZE * (pc + 1 + insn.imm)) & alu.MASK64
         else:
             constant = insn.value
         return [f"r{insn.dst} = {constant}"]

@@ -81,7 +81,7 @@ from arspec.spec.types import ComputeUnits, Cpu, MapId, ProgId
 from .assembler import assemble, get_labels
 from .decoder import decode
 from .instructions import Call, CallKfunc, Program
-from .memory import Memory
+from .memory import Memory, add_stack
 from .murmur3 import murmur3_32
 from .profiles import (
     HEAP_REGION,
@@ -89,7 +89,6 @@ from .profiles import (
     INPUT_REGION,
     PROGRAM_BASE,
     PROGRAM_REGION,
-    STACK_REGION,
     Profile,
     get_profile,
 )
@@ -320,7 +319,7 @@ class ReferenceInvoker:
             self.code[id(program)] = code
         memory = Memory()
         memory.add_region(PROGRAM_REGION, code, writable=False)
-        memory.add_region(STACK_REGION, bytearray(self.profile.stack_size), writable=True)
+        add_stack(memory, self.profile)
         if self.profile.has_heap:
             memory.add_region(HEAP_REGION, bytearray(HEAP_SIZE), writable=True)
         memory.add_region(INPUT_REGION, bytearray(), writable=True)
