@@ -95,8 +95,11 @@ def _text(ctx: HelperContext, address: int, length: int) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise HelperFault(ctx.pc, f"invalid utf-8 sequence of {err.end - err.start} bytes "
-                                  f"from index {err.start}") from None
+        if err.reason == "unexpected end of data":  # Rust's Utf8Error::error_len() is None
+            reason = f"incomplete utf-8 byte sequence from index {err.start}"
+        else:
+            reason = f"invalid utf-8 sequence of {err.end - err.start} bytes from index {err.start}"
+        raise HelperFault(ctx.pc, f"{reason}: {list(raw)}") from None
 
 
 def _slices(ctx: HelperContext, address: int, count: int) -> list[tuple[int, int]]:

@@ -221,7 +221,8 @@ class Vm:
         """Charge ``units`` more; past the limit, spend everything and fault at ``pc``."""
         if self.units + units > self.compute_limit:
             self.units = self.compute_limit
-            raise InstructionLimit(pc, f"compute limit {self.compute_limit} reached")
+            raise InstructionLimit(pc, f"compute limit {self.compute_limit} reached by a call's "
+                                       "own cost")
         self.units += units
 
     def code_address_to_pc(self, address: int) -> int | None:
@@ -507,11 +508,16 @@ def _resolve(insn: Instruction | None) -> tuple[Handler, Any]:
     return HANDLERS[type(insn)], insn
 
 
-def standard_memory(program: Program, profile: Profile, data: bytes = b"") -> Memory:
-    """Return the memory of a fresh run: bytecode, stack, heap (solana) and input regions."""
+def standard_memory(program: Program, profile: Profile, data: bytes = b"", *,
+                    text: bytes | None = None) -> Memory:
+    """Return the memory of a fresh run: bytecode, stack, heap (solana) and input regions.
+
+    Region 1 holds ``text`` when given (the loaded bytes, unused fields included), else the
+    program's encoding; in SBPFv0 it starts at ``SBPF_TEXT_OFFSET`` after zeros.
+    """
     memory = Memory()
     try:
-        code = bytearray(encode(program))
+        code = bytearray(encode(program) if text is None else text)
     except (ArspecError, LookupError, ValueError):
         # A hand-built program may hold fields no encoding can carry; its region stays zero.
         code = bytearray(SLOT_SIZE * len(program))
@@ -540,7 +546,8 @@ def serialize_sbpf_input(data: bytes, program_id: bytes = bytes(32)) -> bytes:
     return struct.pack("<QQ", 0, len(data)) + data + program_id
 
 
-def entry_input(profile: Profile, data: bytes) -> tuple[bytes, tuple[int, int]]:
+def entry_input(profile: Profile, data: bytes,
+                program_id: bytes = bytes(32)) -> tuple[bytes, tuple[int, int]]:
     """Return the input region and (r1, r2) of a run of ``profile`` given ``data``.
 
     Linux: the region is ``data``, r1 its address and r2 its length. SBPFv0: ``data`` is the
@@ -549,7 +556,8 @@ def entry_input(profile: Profile, data: bytes) -> tuple[bytes, tuple[int, int]]:
     """
     if profile.sbpf_version is None:
         return data, (INPUT_BASE, len(data))
-    return serialize_sbpf_input(data), (INPUT_BASE, INPUT_BASE + SBPF_INSTRUCTION_DATA_OFFSET)
+    return (serialize_sbpf_input(data, program_id),
+            (INPUT_BASE, INPUT_BASE + SBPF_INSTRUCTION_DATA_OFFSET))
 
 
 def execute(program: Program, *, profile: Profile = LINUX, memory: bytes = b"",

@@ -131,9 +131,8 @@ def test_invalid_shift_immediate_out_of_range_solana(shift: int, is64: bool) -> 
 @pytest.mark.parametrize("is64", [True, False])
 def test_invalid_signed_division_refused_in_sbpf_v0(op: AluOp, is64: bool, engine: str) -> None:
     # SBPFv0 has no signed div/mod: the encoding runs as unsigned (see test_sbpf_v0.py).
-    opcode = (0x3F if op is AluOp.SDIV else 0x9F) if is64 else (0x3C if op is AluOp.SDIV
-                                                                   else 0x9C)
-    with pytest.raises(ProgramRejected, match=f"pc 1: unknown eBPF opcode {opcode:#04x}"):
+    opcode = (0x30 if op is AluOp.SDIV else 0x90) | (0x07 if is64 else 0x04)
+    with pytest.raises(ProgramRejected, match=f"pc 2: unknown eBPF opcode {opcode:#04x}"):
         run([lddw(0, 1 << 63), Alu(op, 0, Imm(-1), is64), Exit()], engine, profile=SOLANA)
 
 
