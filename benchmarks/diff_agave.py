@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
             divergences[found] += 1
             examples.setdefault(found, f"program {i} ({case.kind}): text {case.text.hex()} "
                                        f"sites {case.sites} data {case.data.hex()} "
-                                       f"limit {case.limit}\n    arspec {ours}\n    agave  {theirs}")
+                                       f"limit {case.limit}\n    arspec {ours}"
+                                       f"\n    agave  {theirs}")
     elapsed = time.perf_counter() - start
     print(f"programs: {args.programs} (seed {args.seed}), divergences: "
           f"{sum(divergences.values())}, time: {elapsed:.1f} s "

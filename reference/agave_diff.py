@@ -49,6 +49,7 @@ from .instructions import Call
 from .murmur3 import murmur3_32
 from .profiles import HEAP_BASE, INPUT_BASE, PROGRAM_BASE, SBPF_TEXT_OFFSET, SOLANA, STACK_BASE
 from .sbpf_elf import write_sbpf_v0_elf
+from .sbpf_errors import BUILTIN_ERRORS, describe_exit_code
 from .solana_syscalls import SYSCALLS, Clock, solana_syscalls
 from .vm import Vm, entry_input, standard_memory
 
@@ -58,18 +59,6 @@ CODE_BASE: Final = PROGRAM_BASE + SBPF_TEXT_OFFSET
 SYSCALL_NAMES: Final = (*(name for name, _ in SYSCALLS), "sol_get_clock_sysvar")
 _HASH: Final = {name: murmur3_32(name.encode()) for name in SYSCALL_NAMES}
 _NAME_BY_HASH: Final = {h: n for n, h in _HASH.items()}
-#: Builtin program errors Agave encodes as ``k << 32`` in r0 (solana-program-error).
-BUILTIN_ERRORS: Final = (
-    "Custom(0)", "InvalidArgument", "InvalidInstructionData", "InvalidAccountData",
-    "AccountDataTooSmall", "InsufficientFunds", "IncorrectProgramId",
-    "MissingRequiredSignature", "AccountAlreadyInitialized", "UninitializedAccount",
-    "NotEnoughAccountKeys", "AccountBorrowFailed", "MaxSeedLengthExceeded", "InvalidSeeds",
-    "BorshIoError", "AccountNotRentExempt", "UnsupportedSysvar", "IllegalOwner",
-    "MaxAccountsDataAllocationsExceeded", "InvalidRealloc", "MaxInstructionTraceLengthExceeded",
-    "BuiltinProgramsMustConsumeComputeUnits", "InvalidAccountOwner", "ArithmeticOverflow",
-    "Immutable", "IncorrectAuthority",
-)
-
 
 @dataclass
 class Case:
@@ -94,14 +83,7 @@ class Outcome:
 
 def describe_error(r0: int) -> str:
     """Return the instruction error Agave reports for a program that exits with ``r0``."""
-    if r0 == 0:
-        return "success"
-    if r0 < 1 << 32:
-        return f"Custom({r0})"
-    k, low = divmod(r0, 1 << 32)
-    if low == 0 and 1 <= k <= len(BUILTIN_ERRORS):
-        return BUILTIN_ERRORS[k - 1]
-    return "InvalidError"
+    return describe_exit_code(r0)
 
 
 def describe_fault(fault: ExecutionFault, vm: Vm) -> str:

@@ -24,8 +24,8 @@ from arspec.reference.instructions import (
     EndianOp,
     Imm,
     Ja,
-    Jump,
     JmpCond,
+    Jump,
     LegacyLoad,
     LegacyMode,
     Load,
@@ -137,8 +137,8 @@ def test_signed_division_encoding_runs_unsigned() -> None:
     assert describe_error(result.r0) == "InvalidError"  # Agave: program returned invalid error
 
 
-@pytest.mark.parametrize(("opcode", "expected"), [(0x9F, ((1 << 64) - 7) % 5), (0x3C, (2**32 - 7) // 5),
-                                                   (0x9C, (2**32 - 7) % 5)])
+@pytest.mark.parametrize(("opcode", "expected"), [
+    (0x9F, ((1 << 64) - 7) % 5), (0x3C, (2**32 - 7) // 5), (0x9C, (2**32 - 7) % 5)])
 def test_signed_modulo_and_32_bit_encodings_run_unsigned(opcode: int, expected: int) -> None:
     text = w(0xB7, 0, imm=-7) + w(0xB7, 1, imm=5) + w(opcode, 0, 1, off=1) + EXIT
     assert run_v0(text).r0 == expected

@@ -50,7 +50,6 @@ from arspec.reference.vm import ExecutionResult, Vm, execute, standard_memory
 from arspec.spec.errors import (
     CallDepthExceeded,
     DivisionByZero,
-    DivisionOverflow,
     ExecutionFault,
     HelperFault,
     InputError,
