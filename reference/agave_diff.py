@@ -50,13 +50,12 @@ from .murmur3 import murmur3_32
 from .profiles import HEAP_BASE, INPUT_BASE, PROGRAM_BASE, SBPF_TEXT_OFFSET, SOLANA, STACK_BASE
 from .sbpf_elf import write_sbpf_v0_elf
 from .sbpf_errors import BUILTIN_ERRORS, describe_exit_code
-from .solana_syscalls import SYSCALLS, Clock, solana_syscalls
+from .solana_syscalls import SYSCALL_NAMES, Clock, solana_syscalls
 from .vm import Vm, entry_input, standard_memory
 
 #: Agave's default per-instruction compute budget.
 DEFAULT_LIMIT: Final = 200_000
 CODE_BASE: Final = PROGRAM_BASE + SBPF_TEXT_OFFSET
-SYSCALL_NAMES: Final = (*(name for name, _ in SYSCALLS), "sol_get_clock_sysvar")
 _HASH: Final = {name: murmur3_32(name.encode()) for name in SYSCALL_NAMES}
 _NAME_BY_HASH: Final = {h: n for n, h in _HASH.items()}
 

@@ -339,11 +339,16 @@ def run_profile(case: ConformanceCase, profile_name: str, *, engine: str = "auto
 
     ``engine`` selects the interpreter loop (see :func:`arspec.reference.vm.execute`).
     """
+    from .decoder import decode_sbpf_v0
     from .profiles import get_profile
     from .vm import execute
 
+    raw = case.raw_bytes()
     try:
-        program = load_program(case)
+        if profile_name == "solana" and raw is not None:
+            program = decode_sbpf_v0(raw)  # SBPFv0 reads bytes as Agave's loader does
+        else:
+            program = load_program(case)
     except (InputError, DecodeError) as exc:
         return RunSummary(profile_name, error=str(exc))
     try:

@@ -79,8 +79,9 @@ from arspec.spec.state import RuntimeState, WorkItem
 from arspec.spec.types import ComputeUnits, Cpu, MapId, ProgId
 
 from .assembler import assemble, get_labels
-from .decoder import decode
+from .decoder import decode, decode_sbpf_v0
 from .instructions import Call, CallKfunc, Program
+from .load_checks import ProgramRejected, check_program
 from .memory import Memory, add_stack
 from .murmur3 import murmur3_32
 from .profiles import (
@@ -101,6 +102,7 @@ from .runtime_helpers import (
     get_map_handle,
     get_program_code_address,
 )
+from .solana_syscalls import SYSCALL_NAMES
 from .vm import PseudoResolver, Vm, standard_memory
 
 __all__ = ["MAP_HANDLE_REGION", "NS_PER_SLOT", "PROG_CODE_REGION", "LoadedProgram",
@@ -157,6 +159,7 @@ def check_program_helpers(name: str, program: Program, profile: str, *,
     nondeterministic helper of the helper table is accepted in every profile.
     """
     by_hash = get_solana_helper_ids()
+    syscalls = {murmur3_32(n.encode()) for n in SYSCALL_NAMES}
     for pc, insn in program.instructions():
         where = f"programs.{name}: pc {pc}"
         if isinstance(insn, CallKfunc):
@@ -165,6 +168,8 @@ def check_program_helpers(name: str, program: Program, profile: str, *,
         if not isinstance(insn, Call):
             continue
         imm = insn.imm & 0xFFFFFFFF
+        if profile == "solana" and imm in syscalls:
+            continue
         if profile == "solana":
             row = by_hash.get(imm)
             if row is None:
@@ -212,7 +217,8 @@ def get_assembly_symbols(bundle: schema.Bundle) -> dict[str, int]:
 def get_assembly_helpers(profile: str) -> dict[str, int]:
     """Return ``call <name>`` targets: Linux helper ids, or sBPF murmur3-32 syscall ids."""
     if profile == "solana":
-        return {h.name: imm for imm, h in get_solana_helper_ids().items()}
+        syscalls = {n: murmur3_32(n.encode()) for n in SYSCALL_NAMES}
+        return {**syscalls, **{h.name: imm for imm, h in get_solana_helper_ids().items()}}
     return {h.name: int(h.id) for h in HELPER_TABLE}
 
 
@@ -234,7 +240,8 @@ def load_one_program(bundle: schema.Bundle, index: int, name: str, prog: schema.
         labels = get_labels(prog.code, filename=filename, symbols=symbols, helpers=helpers)
     elif prog.hex is not None:
         try:
-            program = decode(prog.hex)
+            program = (decode_sbpf_v0(prog.hex) if bundle.profile.value == "solana"
+                       else decode(prog.hex))
         except ArspecError as err:
             raise InputError(f"programs.{name}.hex: {err}") from None
     else:
@@ -255,6 +262,10 @@ def load_one_program(bundle: schema.Bundle, index: int, name: str, prog: schema.
         map_indices = tuple(indices)
     check_program_helpers(name, program, bundle.profile.value,
                           allow_nondeterministic=allow_nondeterministic)
+    try:
+        check_program(program, get_profile(bundle.profile.value))
+    except ProgramRejected as err:
+        raise InputError(f"programs.{name}: {err}") from None
     functions = resolve_functions(name, prog, program, labels)
     return LoadedProgram(ProgId(name), index, HashedProgram(program), functions, map_indices)
 

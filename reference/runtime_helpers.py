@@ -81,6 +81,7 @@ from .instructions import LoadImm64, Pseudo
 from .memory import Memory, add_stack
 from .profiles import INPUT_BASE, PROGRAM_REGION, REGION_SHIFT, SLOT_SIZE, STACK_REGION
 from .sbpf_errors import describe_exit_code
+from .solana_syscalls import Clock, syscall_specs
 
 if TYPE_CHECKING:
     from .runtime import LoadedProgram, ReferenceInvoker
@@ -171,6 +172,7 @@ class Invocation:
             try:
                 result = vm.run(entry_pc, args)
             except TailCallJump as jump:
+                self.logs.extend(line.encode() for line in vm.logs)
                 used += vm.units
                 loaded = self.runtime.programs[jump.target]
                 self.tail_calls.append(jump.target)
@@ -178,6 +180,7 @@ class Invocation:
                 entry_pc, args = 0, (jump.r1,)
                 continue
             used += result.compute_units
+            self.logs.extend(line.encode() for line in result.logs)
             if result.fault is not None:
                 return InvocationOutcome(r0=result.r0, compute_units=used,
                                          fault=str(result.fault),
@@ -706,5 +709,11 @@ def bind_helper(runtime: ReferenceInvoker, row: HelperDef) -> HelperSpec:
 
 
 def build_registry(runtime: ReferenceInvoker) -> HelperRegistry:
-    """Return the registry of every helper in the table, bound to ``runtime``."""
-    return HelperRegistry(tuple(bind_helper(runtime, row) for row in HELPER_TABLE))
+    """Return the registry of every helper in the table, bound to ``runtime``; in SBPFv0
+    also the sol_* syscalls, whose clock reports the running invocation's slot."""
+    specs = tuple(bind_helper(runtime, row) for row in HELPER_TABLE)
+    if runtime.profile.sbpf_version == 0:
+        def clock() -> Clock:
+            return Clock(slot=int(invocation_of(runtime).state.slot))
+        specs += syscall_specs(clock)
+    return HelperRegistry(specs)

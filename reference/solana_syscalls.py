@@ -37,6 +37,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -52,6 +53,8 @@ CPI_BYTES_PER_UNIT: Final = 250
 SHA256_BASE_COST: Final = 85
 SHA256_MAX_SLICES: Final = 20_000
 CLOCK_SIZE: Final = 40
+#: Helper ids the syscalls get in a registry (programs reach them by name hash, not by id).
+SYSCALL_ID_BASE: Final = 0x5000
 _B58: Final = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 
@@ -220,16 +223,17 @@ def sol_keccak256(ctx: HelperContext, r1: int, r2: int, r3: int, r4: int, r5: in
     return _hash_syscall(ctx, r1, r2, r3, keccak256=True)
 
 
-def make_clock_syscall(clock: Clock) -> HelperSpec:
-    """Return ``sol_get_clock_sysvar`` answering with ``clock``."""
+def make_clock_syscall(clock: Clock | Callable[[], Clock]) -> HelperSpec:
+    """Return ``sol_get_clock_sysvar`` answering with ``clock`` (or what it returns)."""
 
     def get_clock(ctx: HelperContext, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
         ctx.charge(SYSCALL_BASE_COST + CLOCK_SIZE)
         _check_aligned(ctx, r1, 8)
-        ctx.memory.write_bytes(ctx.pc, r1, clock.pack())
+        now = clock() if callable(clock) else clock
+        ctx.memory.write_bytes(ctx.pc, r1, now.pack())
         return 0
 
-    return HelperSpec(0x1000 + 13, "sol_get_clock_sysvar", get_clock)
+    return HelperSpec(SYSCALL_ID_BASE + len(SYSCALLS), "sol_get_clock_sysvar", get_clock)
 
 
 #: The syscalls by name, each with a private id (the VM finds them by name hash).
@@ -243,8 +247,16 @@ SYSCALLS: Final = (
 )
 
 
+def syscall_specs(clock: Clock | Callable[[], Clock]) -> tuple[HelperSpec, ...]:
+    """Return the syscalls above as helper specs (ids from :data:`SYSCALL_ID_BASE`)."""
+    specs = [HelperSpec(SYSCALL_ID_BASE + i, name, fn) for i, (name, fn) in enumerate(SYSCALLS)]
+    return (*specs, make_clock_syscall(clock))
+
+
+#: Every syscall name (the ones of :data:`SYSCALLS` and ``sol_get_clock_sysvar``).
+SYSCALL_NAMES: Final = (*(name for name, _ in SYSCALLS), "sol_get_clock_sysvar")
+
+
 def solana_syscalls(clock: Clock | None = None) -> HelperRegistry:
     """Return a registry of the syscalls above (``clock`` for ``sol_get_clock_sysvar``)."""
-    specs = [HelperSpec(0x1000 + i, name, fn) for i, (name, fn) in enumerate(SYSCALLS)]
-    specs.append(make_clock_syscall(clock or Clock()))
-    return HelperRegistry(tuple(specs))
+    return HelperRegistry(syscall_specs(clock or Clock()))
