@@ -143,7 +143,7 @@ def run(argv: Sequence[str], stdin: TextIO, stdout: TextIO, stderr: TextIO) -> i
         return 2
     try:
         result = execute(program, profile=profile, memory=memory,
-                         compute_limit=opts.insn_limit)
+                         compute_limit=opts.insn_limit, agave_entry=True)
     except ArspecError as exc:  # rejected by the profile before running
         print(f"{exc}", file=stderr)
         return 2

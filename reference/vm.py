@@ -562,15 +562,21 @@ def entry_input(profile: Profile, data: bytes,
 
 def execute(program: Program, *, profile: Profile = LINUX, memory: bytes = b"",
             helpers: HelperRegistry | None = None, compute_limit: int | None = None,
-            tracer: Tracer | None = None, engine: str = "auto") -> ExecutionResult:
-    """Run ``program`` once on fresh memory built from ``memory`` (see :func:`entry_input`).
+            tracer: Tracer | None = None, engine: str = "auto",
+            agave_entry: bool = False) -> ExecutionResult:
+    """Run ``program`` once on fresh memory holding ``memory`` as its input region.
 
-    r10 = top of the first frame. A fault never escapes: it is returned in
-    :attr:`ExecutionResult.fault`. A program the profile's loader refuses
+    r1 = ``INPUT_BASE``, r2 = ``len(memory)``, r10 = top of the first frame (the entry the
+    verifier models for a single program). With ``agave_entry`` in SBPFv0, ``memory`` is the
+    instruction data and the entry is Agave's (:func:`entry_input`). A fault never escapes:
+    it is returned in :attr:`ExecutionResult.fault`. A program the profile's loader refuses
     (:func:`~arspec.reference.load_checks.check_program`) raises before it runs.
     """
     check_program(program, profile)
-    region, args = entry_input(profile, memory)
+    if agave_entry:
+        region, args = entry_input(profile, memory)
+    else:
+        region, args = memory, (INPUT_BASE, len(memory))
     vm = Vm(program, profile=profile, helpers=helpers,
             memory=standard_memory(program, profile, region), compute_limit=compute_limit,
             tracer=tracer, engine=engine)
