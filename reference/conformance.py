@@ -340,7 +340,9 @@ def run_profile(case: ConformanceCase, profile_name: str, *, engine: str = "auto
     ``engine`` selects the interpreter loop (see :func:`arspec.reference.vm.execute`).
     """
     from .decoder import decode_sbpf_v0
+    from .helpers import plugin_helpers
     from .profiles import get_profile
+    from .solana_syscalls import solana_syscalls
     from .vm import execute
 
     raw = case.raw_bytes()
@@ -352,7 +354,9 @@ def run_profile(case: ConformanceCase, profile_name: str, *, engine: str = "auto
     except (InputError, DecodeError) as exc:
         return RunSummary(profile_name, error=str(exc))
     try:
-        outcome = execute(program, profile=get_profile(profile_name), memory=case.mem,
+        profile = get_profile(profile_name)
+        helpers = solana_syscalls() if profile.sbpf_version == 0 else plugin_helpers()
+        outcome = execute(program, profile=profile, memory=case.mem, helpers=helpers,
                           compute_limit=case.insn_limit, engine=engine)
     except ArspecError as exc:  # a load-time rejection by the profile
         return RunSummary(profile_name, error=str(exc))

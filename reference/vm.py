@@ -400,6 +400,11 @@ def _callx(vm: Vm, insn: Callx) -> None:
         return
     target = vm.code_address_to_pc(address)
     if target is None:
+        # A register holding a registered helper id calls that helper (bpf_conformance's
+        # reading of callx, as uBPF does); a code address stays a local call (LLVM's).
+        if address < 1 << 31 and vm.helpers.lookup(address, vm.profile) is not None:
+            _call(vm, Call(address))
+            return
         raise InvalidCallTarget(vm.pc, f"callx to {address:#x}, which is not a code address")
     vm.push_frame(target, vm.pc + 1)
 
@@ -426,14 +431,21 @@ def _load_imm64(vm: Vm, insn: LoadImm64) -> None:
 
 
 def _legacy_load(vm: Vm, insn: LegacyLoad) -> None:
+    # Linux computes the offset as a 32-bit int (bpf_skb_load_helper_*'s ``int offset``,
+    # net/core/filter.c bpf_gen_ld_abs) and ends the program with r0 = 0 when the load
+    # fails, from whatever frame it runs in.
     base = vm.regs[insn.src] if insn.mode is LegacyMode.IND else 0
-    offset = (base + insn.imm) & MASK64
-    address = (INPUT_BASE + offset) & MASK64
+    offset = alu.to_signed(base + insn.imm, 32)
     if not vm.memory.is_mapped(INPUT_REGION):
-        raise MemoryFault(vm.pc, address, insn.size, "no input memory for a packet load")
+        raise MemoryFault(vm.pc, INPUT_BASE + (offset & MASK64), insn.size,
+                          "no input memory for a packet load")
     data = vm.memory.region(INPUT_BASE)
-    if offset + insn.size > len(data):
-        raise MemoryFault(vm.pc, address, insn.size, "packet load out of bounds")
+    if offset < 0 or offset + insn.size > len(data):
+        vm.regs[0] = 0
+        vm.frames.clear()
+        vm.base_depth = 0
+        vm.stopped = True
+        return
     vm.regs[0] = int.from_bytes(data[offset:offset + insn.size], "big")
     vm.pc += 1
 

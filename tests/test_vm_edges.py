@@ -248,9 +248,27 @@ def test_invalid_atomic_partially_out_of_bounds(size: int, engine: str) -> None:
 
 @pytest.mark.parametrize(("mode", "offset"), [(LegacyMode.ABS, 3), (LegacyMode.ABS, -1),
                                               (LegacyMode.IND, 4)])
-def test_invalid_legacy_load_out_of_bounds(mode: LegacyMode, offset: int, engine: str) -> None:
-    insns = [mov(3, 0), LegacyLoad(mode, 2, 3, offset), Exit()]
-    fault_of(insns, engine, MemoryFault, 1, memory=bytes(4))
+def test_invalid_legacy_load_out_of_bounds_ends_with_r0_zero(mode: LegacyMode, offset: int,
+                                                             engine: str) -> None:
+    # Linux: a failed LD_ABS/LD_IND ends the program with r0 = 0 (no fault).
+    insns = [mov(3, 0), mov(0, 7), LegacyLoad(mode, 2, 3, offset), mov(0, 9), Exit()]
+    result = run(insns, engine, memory=bytes(4))
+    assert (result.fault, result.r0, result.instructions) == (None, 0, 3)
+
+
+def test_invalid_legacy_load_out_of_bounds_in_a_callee_ends_the_program(engine: str) -> None:
+    insns = [mov(0, 7), CallLocal(2), mov(0, 9), Exit(), LegacyLoad(LegacyMode.ABS, 4, 0, 2),
+             Exit()]
+    result = run(insns, engine, memory=bytes(4))
+    assert (result.fault, result.r0, result.instructions) == (None, 0, 3)
+
+
+@pytest.mark.parametrize(("src", "imm", "r0"), [
+    (0x1_0000_0001, 0, 0x02), (0xFFFF_FFFF, 3, 0x03), (0x1_0000_0000, -1, 0)])
+def test_legacy_ind_offset_is_32_bits(src: int, imm: int, r0: int, engine: str) -> None:
+    insns = [lddw(3, src), mov(0, 7), LegacyLoad(LegacyMode.IND, 1, 3, imm), Exit()]
+    result = run(insns, engine, memory=bytes(range(1, 5)))
+    assert (result.fault, result.r0) == (None, r0)
 
 
 # --- compute limit --------------------------------------------------------------------------
