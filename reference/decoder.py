@@ -62,6 +62,13 @@ _ATOMIC_BY_IMM: Final = {
 }
 
 
+#: Atomic immediates Linux added after RFC 9669 (include/uapi/linux/bpf.h, Linux 6.15).
+_NEWER_ATOMICS: Final = {0x100: "load-acquire (BPF_LOAD_ACQ)",
+                         0x110: "store-release (BPF_STORE_REL)"}
+#: ``BPF_JCOND`` (``may_goto``), code 0xe0 of the JMP class.
+_JCOND: Final = 0xE0
+
+
 class _Word:
     """The raw fields of one 8-byte slot, with checks that raise at this pc."""
 
@@ -155,6 +162,8 @@ def _decode_jmp(w: _Word, is64: bool) -> Instruction:
             raise w.fail("exit has no register form")
         w.zero(dst=w.dst, src=w.src, offset=w.offset, imm=w.imm)
         return Exit()
+    if code == _JCOND and is64:
+        raise w.fail("may_goto (BPF_JCOND, Linux 6.9) is newer than RFC 9669 and not supported")
     if code not in oc.JMP_COND_BY_CODE:
         raise w.fail("unknown opcode")
     cond = oc.JMP_COND_BY_CODE[code]
@@ -207,6 +216,8 @@ def _decode_stx(w: _Word) -> Instruction:
     if mode == oc.MODE_MEM:
         w.zero(imm=w.imm)
         return Store(size, w.register("dst"), w.offset, Reg(w.register("src")))
+    if mode == oc.MODE_ATOMIC and w.imm in _NEWER_ATOMICS:
+        raise w.fail(f"{_NEWER_ATOMICS[w.imm]} is newer than RFC 9669 and not supported")
     if mode == oc.MODE_ATOMIC and size in (4, 8):
         if w.imm not in _ATOMIC_BY_IMM:
             raise w.fail(f"invalid atomic operation {w.imm:#x}")
