@@ -107,8 +107,8 @@ class _Gen:
         if pick < 0.05:
             out.append(Neg(dst, is64))
         elif pick < 0.12:
-            op = rng.choice((EndianOp.LE, EndianOp.BE, EndianOp.SWAP))
-            out.append(Endian(op, dst, rng.choice((16, 32, 64))))
+            swap = rng.choice((EndianOp.LE, EndianOp.BE, EndianOp.SWAP))
+            out.append(Endian(swap, dst, rng.choice((16, 32, 64))))
         elif pick < 0.18:
             out.append(MovSx(dst, self.reg(), rng.choice((8, 16, 32) if is64 else (8, 16)),
                              is64))
@@ -241,7 +241,7 @@ def finish_folded(body: list[Instruction], *, high_half: bool, callee: bool) -> 
         insns.append(CallLocal(0))  # patched below
         for r in (1, 2, 3, 4, 5):
             insns.append(Alu(AluOp.MOV, r, Imm(r * 0x1111), True))
-    fold = [Alu(AluOp.MOV, 6, Reg(0), True)]
+    fold: list[Instruction] = [Alu(AluOp.MOV, 6, Reg(0), True)]
     for r in (1, 2, 3, 4, 5, 7, 8, 9):
         fold += [lddw(0, _FNV), Alu(AluOp.MUL, 6, Reg(0), True), Alu(AluOp.XOR, 6, Reg(r), True)]
     for i in range(8):
