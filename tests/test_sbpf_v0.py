@@ -8,7 +8,9 @@ live oracle on random programs. Negative cases come first.
 from __future__ import annotations
 
 import hashlib
+import io
 import struct
+from pathlib import Path
 
 import pytest
 
@@ -357,3 +359,27 @@ def test_clock_sysvar_reports_the_runtime_slot() -> None:
 def test_invalid_unaligned_clock_pointer() -> None:
     fault = run_v0(lddw(1, HEAP_BASE + 4) + call("sol_get_clock_sysvar") + EXIT).fault
     assert fault is not None and fault.reason == "Unaligned pointer"
+
+
+# --- the command line -------------------------------------------------------------------------
+
+def _exec(tmp_path: Path, text: str, *extra: str) -> tuple[int, str]:
+    from arspec.checker.cli import main
+
+    source = tmp_path / "prog.s"
+    source.write_text(text)
+    out = io.StringIO()
+    return main(["exec", str(source), "--profile", "solana", *extra], out=out), out.getvalue()
+
+
+def test_invalid_exec_nonzero_exit_code_is_a_program_error(tmp_path: Path) -> None:
+    code, out = _exec(tmp_path, "r1 = 0x300000000 ll\n*(u64 *)(r1 + 0) = 0x6968\nr2 = 2\n"
+                                "call sol_log_\nr0 = 7\nexit\n")
+    assert code == 1
+    assert out.splitlines()[0] == "log: Program log: hi"
+    assert "compute units: 106" in out and out.endswith("result: Custom(7)\n")
+
+
+def test_exec_entry_is_agaves_serialized_input(tmp_path: Path) -> None:
+    code, out = _exec(tmp_path, "r0 = *(u8 *)(r2 + 1)\nr0 -= 0xbb\nexit\n", "--mem", "aa bb")
+    assert code == 0 and out.endswith("result: success\n")
