@@ -380,7 +380,7 @@ class BundleExecutor(Executor):
             clauses.append(z.and_(z.ule(z.const(STACK_BASE), address),
                                   z.ule(z.add(address, size), z.const(top)),
                                   z.ule(address, z.const(top)),
-                                  *([self.stack_chunk_valid(address, size)] if gapped else [])))
+                                  self.stack_layout_valid(address, size)))
             live = [z.or_(z.not_(z.eq(region, z.const(o.region, 32))), state.refs[o.ref])
                     for o in self.objects.values()
                     if o.ref is not None and o.ref < len(state.refs)]

@@ -357,6 +357,15 @@ class Executor:
                                   self.stack_chunk_valid(address, z.const(size))))
         return z.or_(*clauses)
 
+    def stack_layout_valid(self, address: Any, size: Any) -> Any:
+        """Return: a stack access fits the VM's frame layout (SBPFv0: avoids the gaps;
+        Linux: stays inside one frame, since frames are isolated)."""
+        if self.profile.stack_frame_gaps:
+            return self.stack_chunk_valid(address, size)
+        bits = self.profile.stack_frame_size.bit_length() - 1
+        last = z.add(address, z.sub(size, z.const(1)))
+        return z.eq(z.extract(31, bits, address), z.extract(31, bits, last))
+
     def stack_chunk_valid(self, address: Any, size: Any) -> Any:
         """Return: an SBPFv0 stack access avoids the gaps (as the VM's gapped region does).
 
@@ -379,7 +388,8 @@ class Executor:
                      write: bool = False) -> Any:
         """Return the verifier's bounds rule for an access through a ``kind`` pointer."""
         in_stack = z.and_(z.ule(z.const(STACK_BASE), address),
-                          z.ule(address, z.const(state.frame_top - size)))
+                          z.ule(address, z.const(state.frame_top - size)),
+                          self.stack_layout_valid(address, z.const(size)))
         offset = z.sub(address, z.const(INPUT_BASE))
         in_input = z.and_(z.ule(z.const(INPUT_BASE), address),
                           z.ule(offset, self.inputs.length),
@@ -393,6 +403,13 @@ class Executor:
         base = self.read(pc, state, base_reg)
         address = z.add(base.value, z.const(offset))
         valid = self.vm_valid(address, size, write=write)
+        if not self.profile.stack_frame_gaps:
+            # Linux frames are isolated: only live frames (below this frame's r10), one
+            # frame per access (reference/memory.py, framed regions).
+            live = z.and_(z.ule(z.add(address, z.const(size)), z.const(state.frame_top)),
+                          self.stack_layout_valid(address, z.const(size)))
+            in_stack = z.eq(z.extract(63, 32, address), z.const(STACK_REGION, 32))
+            valid = z.and_(valid, z.or_(z.not_(in_stack), live))
         fault = z.not_(valid)
         pointer = kind_is(base.kind, *self.deref_kinds)
         typed = self.check_base(pc, state, base_reg, base, fault)

@@ -224,12 +224,14 @@ class _Compiler:
         if isinstance(insn, Exit):
             return [f"pc = {pc}",
                     "if len(frames) == base: vm.stopped = True; raise Leave(DONE)",
-                    "pc, r6, r7, r8, r9, r10 = frames.pop()", "continue"], None
+                    "pc, r6, r7, r8, r9, r10 = frames.pop()",
+                    f"vm.memory.stack_top = r10 - {STACK_BASE}", "continue"], None
         if isinstance(insn, CallLocal):
             limit = self.profile.max_frames - 1
             return [f"if len(frames) >= {limit}: raise depth_fault({pc}, profile)",
                     f"frames.append(({pc + 1}, r6, r7, r8, r9, r10))",
                     f"r10 += {self.profile.frame_stride}",
+                    f"vm.memory.stack_top = r10 - {STACK_BASE}",
                     f"pc = {pc + 1 + insn.offset}", "continue"], None
         assert isinstance(insn, Jump | Ja)
         target = pc + 1 + insn.offset

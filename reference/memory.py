@@ -15,7 +15,11 @@ chunks with unmapped gaps of the same size, as Agave's ``MemoryRegion::new_writa
 does (anza-xyz/sbpf ``src/memory_region.rs``): virtual offset ``v`` is in a gap when bit
 ``log2(gap)`` of ``v`` is set, and otherwise maps to host offset ``(v & ~(2 * gap - 1)) / 2 +
 (v % gap)``; an access that starts in a chunk and runs past it continues in the next chunk's
-host bytes, as in Agave. With :attr:`Memory.sbpf_faults` set, fault reasons are Agave's
+host bytes, as in Agave. A *framed* region (the Linux stack,
+:meth:`Memory.add_framed_region`) is split in call frames: an access must lie inside one
+frame below :attr:`Memory.stack_top`, the current frame's ``r10``, so a frame never sees the
+bytes of a frame not yet (or no longer) live and a write at or above ``r10`` faults.
+With :attr:`Memory.sbpf_faults` set, fault reasons are Agave's
 (``Access violation in stack frame N`` for addresses within a frame of the stack,
 ``Access violation in <region> section`` otherwise).
 """
@@ -54,7 +58,8 @@ _VALUE_MASK: Final = {size: (1 << (8 * size)) - 1 for size in FORMATS}
 class Memory:
     """A set of mapped regions, indexed by ``address >> 32``."""
 
-    __slots__ = ("_data", "_gapped", "_next_index", "_writable", "sbpf_faults")
+    __slots__ = ("_data", "_framed", "_gapped", "_next_index", "_writable", "sbpf_faults",
+                 "stack_top")
 
     def __init__(self) -> None:
         self._data: dict[int, bytearray] = {}
@@ -63,6 +68,33 @@ class Memory:
         self._next_index = FIRST_DYNAMIC_REGION
         #: ``(stack_frame_size, max_call_depth)`` when faults are named as Agave names them.
         self.sbpf_faults: tuple[int, int] | None = None
+        self._framed: dict[int, tuple[bytearray, int]] = {}
+        #: Bytes of a framed region in use: the live frames end here (the current r10).
+        self.stack_top = 0
+
+    def add_framed_region(self, index: int, data: bytearray, frame: int) -> int:
+        """Map ``data`` writable as region ``index`` split in frames of ``frame`` bytes.
+
+        Only the frames below :attr:`stack_top` are live, and an access must lie within one
+        frame: the Linux stack, where each call frame is its own 512 bytes.
+        """
+        if index in self._data or index in self._gapped or index in self._framed:
+            raise ValueError(f"region {index} is already mapped")
+        self._framed[index] = (data, frame)
+        self._writable.add(index)
+        self.stack_top = frame
+        return index << REGION_SHIFT
+
+    def _framed_offset(self, address: int, size: int) -> tuple[bytearray, int] | None:
+        entry = self._framed.get(address >> REGION_SHIFT)
+        if entry is None:
+            return None
+        data, frame = entry
+        offset = address & _OFFSET_MASK
+        end = offset + size
+        if end > self.stack_top or end > len(data) or offset // frame != (end - 1) // frame:
+            return None
+        return data, offset
 
     def add_gapped_region(self, index: int, data: bytearray, gap: int) -> int:
         """Map ``data`` writable as region ``index`` in chunks of ``gap`` bytes, each
@@ -78,7 +110,7 @@ class Memory:
     def _gapped_offset(self, address: int, size: int) -> tuple[bytearray, int] | None:
         entry = self._gapped.get(address >> REGION_SHIFT)
         if entry is None:
-            return None
+            return self._framed_offset(address, size)
         data, gap = entry
         offset = address & _OFFSET_MASK
         if offset & gap:
@@ -92,7 +124,7 @@ class Memory:
         """Map ``data`` (shared, not copied) as region ``index``; return its base address."""
         if not 0 < index <= _OFFSET_MASK:
             raise ValueError(f"region index {index} must be in 1..{_OFFSET_MASK}")
-        if index in self._data or index in self._gapped:
+        if index in self._data or index in self._gapped or index in self._framed:
             raise ValueError(f"region {index} is already mapped")
         if len(data) > _OFFSET_MASK + 1:
             raise ValueError(f"region of {len(data)} bytes exceeds 4 GiB")
@@ -120,12 +152,15 @@ class Memory:
             raise ValueError(f"{base:#x} is not the base of a mapped region")
         self._data.pop(index, None)
         self._gapped.pop(index, None)
+        self._framed.pop(index, None)
         self._writable.discard(index)
 
     def region(self, base: int) -> bytearray:
         """Return the bytes of the region whose base address is ``base`` (host bytes)."""
         index = base >> REGION_SHIFT
-        return self._data[index] if index in self._data else self._gapped[index][0]
+        if index in self._data:
+            return self._data[index]
+        return (self._gapped.get(index) or self._framed[index])[0]
 
     def writable_view(self, index: int) -> bytearray:
         """Return region ``index`` if it is mapped and writable, else an empty bytearray."""
@@ -134,7 +169,7 @@ class Memory:
 
     def is_mapped(self, index: int) -> bool:
         """Return whether region ``index`` is mapped."""
-        return index in self._data or index in self._gapped
+        return index in self._data or index in self._gapped or index in self._framed
 
     def fault(self, pc: int, address: int, size: int, *, write: bool) -> MemoryFault:
         """Return the fault describing why an access of ``size`` bytes at ``address`` fails."""
@@ -145,6 +180,12 @@ class Memory:
         data = self._data.get(index)
         if data is None and index in self._gapped:
             return MemoryFault(pc, address, size, f"unmapped gap of region {index}")
+        if data is None and index in self._framed:
+            frame = self._framed[index][1]
+            if offset + size > self.stack_top:
+                return MemoryFault(pc, address, size, "outside the live stack frames "
+                                                      f"(they end at {self.stack_top:#x})")
+            return MemoryFault(pc, address, size, f"across two {frame}-byte stack frames")
         if data is None:
             if index == 0 and offset < NULL_PAGE_SIZE:
                 return MemoryFault(pc, address, size, "null pointer dereference")
@@ -229,11 +270,12 @@ class Memory:
 
 
 def add_stack(memory: Memory, profile: Profile) -> None:
-    """Map ``profile``'s stack as region 2 (gapped in SBPFv0) and name faults its way."""
+    """Map ``profile``'s stack as region 2 and name faults its way: gapped in SBPFv0, split
+    in isolated 512-byte frames in Linux (only live frames, one frame per access)."""
     data = bytearray(profile.stack_size)
     if profile.stack_frame_gaps:
         memory.add_gapped_region(STACK_REGION, data, profile.stack_frame_size)
     else:
-        memory.add_region(STACK_REGION, data, writable=True)
+        memory.add_framed_region(STACK_REGION, data, profile.stack_frame_size)
     if profile.sbpf_version is not None:
         memory.sbpf_faults = (profile.stack_frame_size, profile.max_frames)

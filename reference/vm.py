@@ -176,6 +176,7 @@ class Vm:
         self.regs[:] = [0] * REGISTER_COUNT
         self.regs[1:1 + len(args)] = [a & MASK64 for a in args[:5]]
         self.regs[FRAME_POINTER] = STACK_BASE + self.profile.stack_frame_size
+        self.memory.stack_top = self.profile.stack_frame_size
         self.pc, self.frames, self.instructions, self.units = entry_pc, [], 0, 0
         self.stopped, self.base_depth = False, 0
         self.logs = []
@@ -246,12 +247,14 @@ class Vm:
         r = self.regs
         self.frames.append((return_pc, r[6], r[7], r[8], r[9], r[10]))
         r[FRAME_POINTER] += self.profile.frame_stride
+        self.memory.stack_top = r[FRAME_POINTER] - STACK_BASE
         self.pc = target
 
     def pop_frame(self) -> None:
         """Return to the caller frame, restoring r6-r9 and r10."""
         r = self.regs
         self.pc, r[6], r[7], r[8], r[9], r[10] = self.frames.pop()
+        self.memory.stack_top = r[FRAME_POINTER] - STACK_BASE
 
     def call_function(self, pc: int, args: tuple[int, ...]) -> int:
         """Run the local function at ``pc`` in a fresh frame with r1.. = ``args``; return r0.
@@ -269,6 +272,7 @@ class Vm:
         r0 = self.regs[0]
         self.frames.pop()
         self.regs[:], self.pc, self.base_depth = saved_regs, saved_pc, saved_base
+        self.memory.stack_top = self.regs[FRAME_POINTER] - STACK_BASE
         self.stopped = False
         return r0
 
