@@ -7,24 +7,24 @@ by ``murmur3_32(name)`` in the ``call`` immediate (anza-xyz/agave ``syscalls/src
 ``logging.rs``, ``mem_ops.rs``, ``sysvar.rs``), with Agave's default costs
 (``program-runtime/src/execution_budget.rs``) and log lines:
 
-=========================  =================================================================
-syscall                    cost; effect
-=========================  =================================================================
-``sol_log_``               max(100, len); ``Program log: <utf-8 text at r1, r2 bytes>``
-``sol_log_64_``            100; ``Program log: 0x.., 0x.., 0x.., 0x.., 0x..`` (r1-r5)
-``sol_log_compute_units_`` 100; ``Program consumption: <remaining> units remaining``
-``sol_log_pubkey``         100; ``Program log: <base58 of the 32 bytes at r1>``
-``sol_log_data``           100 + 100 per field + total bytes; ``Program data: <base64 ...>``
-``sol_panic_``             len; fails ``SBF program Panicked in <file> at <line>:<column>``
-``abort``                  0; fails ``SBF program panicked``
-``sol_memcpy_``            max(10, n / 250); copy; overlapping ranges fail
-``sol_memmove_``           max(10, n / 250); copy
-``sol_memset_``            max(10, n / 250); fill with the low byte of r2
-``sol_memcmp_``            max(10, n / 250); i32 at r4 = first difference a[i] - b[i] or 0
-``sol_sha256``             85, then max(10, len / 2) per slice; 32-byte digest at r3
-``sol_keccak256``          as ``sol_sha256``, Keccak-256 (the pre-standard padding)
-``sol_get_clock_sysvar``   100 + 40; writes the 40-byte ``Clock`` at r1
-=========================  =================================================================
+============================  ==============================================================
+syscall                       cost; effect
+============================  ==============================================================
+``sol_log_``                  max(100, len); ``Program log: <utf-8 text at r1, r2 bytes>``
+``sol_log_64_``               100; ``Program log: 0x.., 0x.., 0x.., 0x.., 0x..`` (r1-r5)
+``sol_log_compute_units_``    100; ``Program consumption: <remaining> units remaining``
+``sol_log_pubkey``            100; ``Program log: <base58 of the 32 bytes at r1>``
+``sol_log_data``              100 + 100 per field + total bytes; ``Program data: <base64 ...>``
+``sol_panic_``                len; fails ``SBF program Panicked in <file> at <line>:<column>``
+``abort``                     0; fails ``SBF program panicked``
+``sol_memcpy_``               max(10, n / 250); copy; overlapping ranges fail
+``sol_memmove_``              max(10, n / 250); copy
+``sol_memset_``               max(10, n / 250); fill with the low byte of r2
+``sol_memcmp_``               max(10, n / 250); i32 at r4 = first difference a[i] - b[i] or 0
+``sol_sha256``                85, then max(10, len / 2) per slice; 32-byte digest at r3
+``sol_keccak256``             as ``sol_sha256``, Keccak-256 (the pre-standard padding)
+``sol_get_clock_sysvar``      100 + 40; writes the 40-byte ``Clock`` at r1
+============================  ==============================================================
 
 A syscall that fails raises :class:`~arspec.spec.errors.HelperFault` with Agave's message.
 Pointers to arrays of ``(ptr, len)`` slices must be 8-byte aligned, the ``memcmp`` result
