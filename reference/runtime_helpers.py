@@ -81,7 +81,6 @@ from .instructions import LoadImm64, Pseudo
 from .memory import Memory, add_stack
 from .profiles import INPUT_BASE, PROGRAM_REGION, REGION_SHIFT, SLOT_SIZE, STACK_REGION
 from .sbpf_errors import describe_exit_code
-from .solana_syscalls import Clock, syscall_specs
 
 if TYPE_CHECKING:
     from .runtime import LoadedProgram, ReferenceInvoker
@@ -709,11 +708,5 @@ def bind_helper(runtime: ReferenceInvoker, row: HelperDef) -> HelperSpec:
 
 
 def build_registry(runtime: ReferenceInvoker) -> HelperRegistry:
-    """Return the registry of every helper in the table, bound to ``runtime``; in SBPFv0
-    also the sol_* syscalls, whose clock reports the running invocation's slot."""
-    specs = tuple(bind_helper(runtime, row) for row in HELPER_TABLE)
-    if runtime.profile.sbpf_version == 0:
-        def clock() -> Clock:
-            return Clock(slot=int(invocation_of(runtime).state.slot))
-        specs += syscall_specs(clock)
-    return HelperRegistry(specs)
+    """Return the registry of every helper in the table, bound to ``runtime``."""
+    return HelperRegistry(tuple(bind_helper(runtime, row) for row in HELPER_TABLE))
