@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from arspec.spec.errors import (
-    ArspecError,
     CallDepthExceeded,
     DecodeError,
     DivisionByZero,
@@ -57,7 +56,6 @@ from .vm import Vm, entry_input, standard_memory
 DEFAULT_LIMIT: Final = 200_000
 CODE_BASE: Final = PROGRAM_BASE + SBPF_TEXT_OFFSET
 _HASH: Final = {name: murmur3_32(name.encode()) for name in SYSCALL_NAMES}
-_NAME_BY_HASH: Final = {h: n for n, h in _HASH.items()}
 
 @dataclass
 class Case:
@@ -565,10 +563,5 @@ def generate_case(rng: random.Random) -> Case:
     return case
 
 
-def syscall_name(imm: int) -> str | None:
-    """Return the syscall whose hash is ``imm`` (as unsigned 32 bits), if any."""
-    return _NAME_BY_HASH.get(imm & 0xFFFFFFFF)
-
-
-__all__ = ["AgaveOracle", "ArspecError", "Case", "Outcome", "classify", "describe_error",
-           "generate_case", "run_arspec", "write_case_elf"]
+__all__ = ["AgaveOracle", "Case", "Outcome", "classify", "describe_error", "generate_case",
+           "run_arspec", "write_case_elf"]
