@@ -5,9 +5,11 @@ Kernel differential benchmark
 Runs random programs over the whole ``linux`` instruction set
 (:func:`arspec.reference.kernel_diff.generate_kernel_case`) on arspec and in the running
 kernel (``bpf(2)``, ``BPF_PROG_TEST_RUN``), comparing the fold of every register and the
-stack, and prints the number of programs, divergences by class (with one example each),
+stack (the xor of its two 32-bit halves, one kernel run per program; ``--full`` compares all
+64 bits with two runs), and prints the number of programs, divergences by class (with one example each),
 programs the kernel refused and the time. Run with
-``nice python benchmarks/diff_kernel.py [--programs N] [--seed S]`` as root; exit status 1
+``nice python benchmarks/diff_kernel.py [--programs N] [--seed S] [--full] [--progress N]``
+as root; exit status 1
 when a divergence was found, 3 when bpf(2) is not available here.
 """
 
@@ -34,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="arspec linux profile against the kernel")
     parser.add_argument("--programs", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--full", action="store_true",
+                        help="compare the whole 64-bit fold (two kernel runs per program)")
+    parser.add_argument("--progress", type=int, default=0, metavar="N",
+                        help="print the running figures every N programs")
     args = parser.parse_args(argv)
     available, reason = kernel_available()
     if not available:
@@ -48,7 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(args.programs):
         case = generate_kernel_case(rng)
         callee = i % 5 == 0
-        outcome = compare_with_kernel(case, callee=callee)
+        outcome = compare_with_kernel(case, callee=callee, fold32=not args.full)
+        if args.progress and (i + 1) % args.progress == 0:
+            print(f"  ... {i + 1} programs, {sum(divergences.values())} divergences, "
+                  f"{sum(refused.values())} refused, {time.perf_counter() - start:.0f} s",
+                  flush=True)
         kinds[case.kind + (" + call" if callee else "")] += 1
         if outcome.note.startswith("kernel rejected"):
             refused[re.sub(r"\d+", "N", outcome.note.split(" | ")[0])] += 1
