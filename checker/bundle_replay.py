@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from arspec.reference.contexts import CONTEXT_BASE
 from arspec.reference.helpers import HelperContext, HelperRegistry, HelperSpec
 from arspec.reference.instructions import LoadImm64, Pseudo
-from arspec.reference.memory import Memory
+from arspec.reference.memory import Memory, add_stack
 from arspec.reference.profiles import (
     HEAP_REGION,
     HEAP_SIZE,
@@ -193,7 +193,7 @@ def replay_bundle(executor: BundleExecutor, given: ConcreteInput, objects: dict[
     context = executor.program_context
     memory = Memory() if context is None else context.replay_memory(given.data)
     memory.add_region(PROGRAM_REGION, code, writable=False)
-    memory.add_region(STACK_REGION, bytearray(profile.stack_size), writable=True)
+    add_stack(memory, profile)
     if profile.has_heap:
         memory.add_region(HEAP_REGION, bytearray(HEAP_SIZE), writable=True)
     memory.add_region(INPUT_REGION, bytearray(given.data),

@@ -150,7 +150,7 @@ def inline_loop(executor: BundleExecutor, pc: int, state: State, ctx: Context,
             executor.add_fault_exit(running, z.true())
             break
         callee = running.fork(running.path)
-        callee.frame_top = running.frame_top + executor.profile.stack_frame_size
+        callee.frame_top = running.frame_top + executor.profile.frame_stride
         callee.regs[1] = Value(z.const(index), SCALAR)
         callee.regs[2] = Value(caller[3].value, caller[3].kind)
         # The VM passes 0 in r3-r5 and leaves r0, r6-r9 as they were; like Linux, the

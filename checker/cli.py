@@ -94,21 +94,28 @@ def _cmd_exec(args: argparse.Namespace, out: TextIO) -> int:
     from arspec.reference.profiles import get_profile
     from arspec.reference.vm import execute
 
-    program = load_program_file(args.program, section=args.section)
-    memory = parse_hex_bytes(args.mem, what="--mem") if args.mem else b""
     profile = get_profile(args.profile)
+    sbpf = profile.sbpf_version is not None
+    program = load_program_file(args.program, section=args.section, sbpf_v0=sbpf)
+    memory = parse_hex_bytes(args.mem, what="--mem") if args.mem else b""
     tracer = None
     if args.trace:
         from arspec.reference.trace import ListTracer
 
         tracer = ListTracer()
     from arspec.reference.helpers import test_helpers
+    from arspec.reference.sbpf_errors import describe_exit_code
+    from arspec.reference.solana_syscalls import solana_syscalls
 
-    result = execute(program, profile=profile, memory=memory, helpers=test_helpers(),
-                     compute_limit=args.insn_limit, tracer=tracer)
+    # solana: Agave's entry (--mem is the instruction data) and the sol_* syscalls.
+    result = execute(program, profile=profile, memory=memory, compute_limit=args.insn_limit,
+                     helpers=solana_syscalls() if sbpf else test_helpers(), tracer=tracer,
+                     agave_entry=sbpf)
     if tracer is not None:
         for event in tracer.events:
             out.write(f"{event}\n")
+    for line in result.logs:
+        out.write(f"log: {line}\n")
     out.write(f"r0 = {result.r0:#x} ({result.r0})\n")
     out.write(f"instructions: {result.instructions}\n")
     out.write(f"compute units: {result.compute_units}\n")
@@ -116,6 +123,9 @@ def _cmd_exec(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"fault: {result.fault}\n")
         return EXIT_FAILED
     out.write("fault: none\n")
+    if sbpf and profile.nonzero_r0_fails:
+        out.write(f"result: {describe_exit_code(result.r0)}\n")
+        return EXIT_OK if result.r0 == 0 else EXIT_FAILED
     return EXIT_OK
 
 

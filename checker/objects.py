@@ -369,21 +369,27 @@ class BundleExecutor(Executor):
         end = z.add(offset, size)
         small = z.ule(size, z.const(1 << 32))
         spans: list[tuple[int, Any]] = []
-        if not policy:
+        gapped = self.profile.stack_frame_gaps
+        if not policy and not gapped:
             spans.append((STACK_REGION, z.const(self.profile.stack_size)))
         if write is False or self.entry.kind != "record":
             spans.append((INPUT_REGION, self.inputs.length))
         if not write and not policy:
-            spans.append((PROGRAM_REGION, z.const(SLOT_SIZE * len(self.program))))
+            spans.append((PROGRAM_REGION, z.const(SLOT_SIZE * len(self.program)
+                                                  + (self.profile.code_base & 0xFFFFFFFF))))
         spans += [(o.region, z.const(o.size)) for o in self._object_spans(write)]
         clauses = [z.and_(z.eq(region, z.const(index, 32)), z.ule(end, length))
                    for index, length in spans]
+        if gapped and not policy:
+            clauses.append(z.and_(z.eq(region, z.const(STACK_REGION, 32)),
+                                  self.stack_chunk_valid(address, size)))
         if policy:
             assert state is not None
             top = state.frame_top
             clauses.append(z.and_(z.ule(z.const(STACK_BASE), address),
                                   z.ule(z.add(address, size), z.const(top)),
-                                  z.ule(address, z.const(top))))
+                                  z.ule(address, z.const(top)),
+                                  self.stack_layout_valid(address, size)))
             live = [z.or_(z.not_(z.eq(region, z.const(o.region, 32))), state.refs[o.ref])
                     for o in self.objects.values()
                     if o.ref is not None and o.ref < len(state.refs)]

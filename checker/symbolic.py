@@ -341,16 +341,42 @@ class Executor:
         region = z.extract(63, 32, address)
         offset = z.zero_extend(z.extract(31, 0, address), 64)
         end = z.add(offset, z.const(size))
+        gapped = self.profile.stack_frame_gaps
         spans: list[tuple[int, Any]] = [
-            (STACK_REGION, z.const(self.profile.stack_size)),
+            *([] if gapped else [(STACK_REGION, z.const(self.profile.stack_size))]),
             (INPUT_REGION, self.inputs.length),
         ]
         if self.profile.has_heap:
             spans.append((HEAP_REGION, z.const(HEAP_SIZE)))
         if not write:
-            spans.append((PROGRAM_REGION, z.const(SLOT_SIZE * len(self.program))))
-        return z.or_(*(z.and_(z.eq(region, z.const(index, 32)), z.ule(end, length))
-                       for index, length in spans))
+            spans.append((PROGRAM_REGION, z.const(SLOT_SIZE * len(self.program)
+                                                  + (self.profile.code_base & 0xFFFFFFFF))))
+        clauses = [z.and_(z.eq(region, z.const(index, 32)), z.ule(end, length))
+                   for index, length in spans]
+        if gapped:
+            clauses.append(z.and_(z.eq(region, z.const(STACK_REGION, 32)),
+                                  self.stack_chunk_valid(address, z.const(size))))
+        return z.or_(*clauses)
+
+    def stack_layout_valid(self, address: Any, size: Any) -> Any:
+        """Return: a stack access fits the VM's frame layout (SBPFv0: avoids the gaps;
+        Linux: stays inside one frame, since frames are isolated)."""
+        if self.profile.stack_frame_gaps:
+            return self.stack_chunk_valid(address, size)
+        bits = self.profile.stack_frame_size.bit_length() - 1
+        last = z.add(address, z.sub(size, z.const(1)))
+        return z.eq(z.extract(31, bits, address), z.extract(31, bits, last))
+
+    def stack_chunk_valid(self, address: Any, size: Any) -> Any:
+        """Return: an SBPFv0 stack access avoids the gaps (as the VM's gapped region does).
+
+        Offset ``o`` is in a gap when bit 12 is set; otherwise its host offset drops that bit
+        (``o >> 13 << 12 | o & 0xfff``) and the access must end within the host stack.
+        """
+        low = z.extract(31, 0, address)
+        host = z.zero_extend(z.concat([z.extract(31, 13, low), z.extract(11, 0, low)]), 64)
+        return z.and_(z.eq(z.extract(12, 12, low), z.const(0, 1)),
+                      z.ule(z.add(host, size), z.const(self.profile.stack_size)))
 
     def check_base(self, pc: int, state: State, base_reg: int, base: Value,
                    fault: Any) -> bool:
@@ -363,7 +389,8 @@ class Executor:
                      write: bool = False) -> Any:
         """Return the verifier's bounds rule for an access through a ``kind`` pointer."""
         in_stack = z.and_(z.ule(z.const(STACK_BASE), address),
-                          z.ule(address, z.const(state.frame_top - size)))
+                          z.ule(address, z.const(state.frame_top - size)),
+                          self.stack_layout_valid(address, z.const(size)))
         offset = z.sub(address, z.const(INPUT_BASE))
         in_input = z.and_(z.ule(z.const(INPUT_BASE), address),
                           z.ule(offset, self.inputs.length),
@@ -377,6 +404,13 @@ class Executor:
         base = self.read(pc, state, base_reg)
         address = z.add(base.value, z.const(offset))
         valid = self.vm_valid(address, size, write=write)
+        if not self.profile.stack_frame_gaps:
+            # Linux frames are isolated: only live frames (below this frame's r10), one
+            # frame per access (reference/memory.py, framed regions).
+            live = z.and_(z.ule(z.add(address, z.const(size)), z.const(state.frame_top)),
+                          self.stack_layout_valid(address, z.const(size)))
+            in_stack = z.eq(z.extract(63, 32, address), z.const(STACK_REGION, 32))
+            valid = z.and_(valid, z.or_(z.not_(in_stack), live))
         fault = z.not_(valid)
         pointer = kind_is(base.kind, *self.deref_kinds)
         typed = self.check_base(pc, state, base_reg, base, fault)
@@ -640,7 +674,7 @@ class Executor:
         saved = [Value(state.regs[r].value, state.regs[r].kind) for r in range(6, 11)]
         saved_top = state.frame_top
         callee = state.fork(state.path)
-        callee.frame_top = saved_top + self.profile.stack_frame_size
+        callee.frame_top = saved_top + self.profile.frame_stride
         callee.regs[FRAME_POINTER] = Value(z.const(callee.frame_top), STACK)
         returned = self.run_function(target, callee, (*ctx, (pc, iters)))
         if returned is None:

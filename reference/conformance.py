@@ -339,15 +339,24 @@ def run_profile(case: ConformanceCase, profile_name: str, *, engine: str = "auto
 
     ``engine`` selects the interpreter loop (see :func:`arspec.reference.vm.execute`).
     """
+    from .decoder import decode_sbpf_v0
+    from .helpers import plugin_helpers
     from .profiles import get_profile
+    from .solana_syscalls import solana_syscalls
     from .vm import execute
 
+    raw = case.raw_bytes()
     try:
-        program = load_program(case)
+        if profile_name == "solana" and raw is not None:
+            program = decode_sbpf_v0(raw)  # SBPFv0 reads bytes as Agave's loader does
+        else:
+            program = load_program(case)
     except (InputError, DecodeError) as exc:
         return RunSummary(profile_name, error=str(exc))
     try:
-        outcome = execute(program, profile=get_profile(profile_name), memory=case.mem,
+        profile = get_profile(profile_name)
+        helpers = solana_syscalls() if profile.sbpf_version == 0 else plugin_helpers()
+        outcome = execute(program, profile=profile, memory=case.mem, helpers=helpers,
                           compute_limit=case.insn_limit, engine=engine)
     except ArspecError as exc:  # a load-time rejection by the profile
         return RunSummary(profile_name, error=str(exc))

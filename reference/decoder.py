@@ -62,6 +62,13 @@ _ATOMIC_BY_IMM: Final = {
 }
 
 
+#: Atomic immediates Linux added after RFC 9669 (include/uapi/linux/bpf.h, Linux 6.15).
+_NEWER_ATOMICS: Final = {0x100: "load-acquire (BPF_LOAD_ACQ)",
+                         0x110: "store-release (BPF_STORE_REL)"}
+#: ``BPF_JCOND`` (``may_goto``), code 0xe0 of the JMP class.
+_JCOND: Final = 0xE0
+
+
 class _Word:
     """The raw fields of one 8-byte slot, with checks that raise at this pc."""
 
@@ -155,6 +162,8 @@ def _decode_jmp(w: _Word, is64: bool) -> Instruction:
             raise w.fail("exit has no register form")
         w.zero(dst=w.dst, src=w.src, offset=w.offset, imm=w.imm)
         return Exit()
+    if code == _JCOND and is64:
+        raise w.fail("may_goto (BPF_JCOND, Linux 6.9) is newer than RFC 9669 and not supported")
     if code not in oc.JMP_COND_BY_CODE:
         raise w.fail("unknown opcode")
     cond = oc.JMP_COND_BY_CODE[code]
@@ -207,6 +216,8 @@ def _decode_stx(w: _Word) -> Instruction:
     if mode == oc.MODE_MEM:
         w.zero(imm=w.imm)
         return Store(size, w.register("dst"), w.offset, Reg(w.register("src")))
+    if mode == oc.MODE_ATOMIC and w.imm in _NEWER_ATOMICS:
+        raise w.fail(f"{_NEWER_ATOMICS[w.imm]} is newer than RFC 9669 and not supported")
     if mode == oc.MODE_ATOMIC and size in (4, 8):
         if w.imm not in _ATOMIC_BY_IMM:
             raise w.fail(f"invalid atomic operation {w.imm:#x}")
@@ -298,3 +309,132 @@ def check_targets(program: Program) -> None:
             raise DecodeError(pc, f"jump to {target} is outside the program (0..{last})")
         if program.slots[target] is None:
             raise DecodeError(pc, f"jump to {target} lands in the second slot of lddw")
+
+
+# --- SBPFv0 ---------------------------------------------------------------------------------
+
+#: ALU opcodes SBPFv0 runs (both classes, imm and reg forms), by ``opcode & 0xf0``.
+_V0_ALU_CODES: Final = frozenset(oc.ALU_OP_BY_CODE.values())
+#: Conditional-jump codes of the JMP class SBPFv0 runs (``ja`` aside).
+_V0_LOADS: Final = {0x61: 4, 0x69: 2, 0x71: 1, 0x79: 8}
+_V0_STORES_IMM: Final = {0x62: 4, 0x6A: 2, 0x72: 1, 0x7A: 8}
+_V0_STORES_REG: Final = {0x63: 4, 0x6B: 2, 0x73: 1, 0x7B: 8}
+_V0_CALL, _V0_CALLX, _V0_EXIT, _V0_JA = 0x85, 0x8D, 0x95, 0x05
+_V0_LE, _V0_BE, _V0_NEG32, _V0_NEG64 = 0xD4, 0xDC, 0x84, 0x87
+
+
+def _v0_registers(w: _Word, store: bool) -> None:
+    # anza-xyz/sbpf src/verifier.rs check_registers: every opcode, whatever it uses.
+    if w.src > 10:
+        raise DecodeError(w.pc, f"invalid source register (opcode {w.opcode:#04x})")
+    if w.dst == FRAME_POINTER and not store:
+        raise DecodeError(w.pc, f"cannot write into register r10 (opcode {w.opcode:#04x})")
+    if w.dst > 10:
+        raise DecodeError(w.pc, f"invalid destination register (opcode {w.opcode:#04x})")
+
+
+def _v0_alu(w: _Word) -> Instruction:
+    is64 = w.opcode & 0x07 == oc.CLASS_ALU64
+    code = w.opcode & 0xF0
+    if w.opcode in (_V0_NEG32, _V0_NEG64):
+        return Neg(w.dst, is64)
+    if w.opcode in (_V0_LE, _V0_BE):
+        if w.imm not in (16, 32, 64):
+            raise DecodeError(w.pc, f"unsupported argument {w.imm} for LE/BE "
+                                    f"(opcode {w.opcode:#04x})")
+        return Endian(EndianOp.LE if w.opcode == _V0_LE else EndianOp.BE, w.dst, w.imm)
+    op = oc.ALU_OP_BY_CODE[code]
+    if w.opcode & oc.SOURCE_X:
+        return Alu(op, w.dst, Reg(w.src), is64)
+    if op in (AluOp.DIV, AluOp.MOD) and w.imm == 0:
+        raise DecodeError(w.pc, f"division by 0 (opcode {w.opcode:#04x})")
+    width = 64 if is64 else 32
+    if op in (AluOp.LSH, AluOp.RSH, AluOp.ARSH) and not 0 <= w.imm < width:
+        raise DecodeError(w.pc, f"shift with overflow of {width}-bit value by {w.imm} "
+                                f"(opcode {w.opcode:#04x})")
+    return Alu(op, w.dst, Imm(w.imm), is64)
+
+
+def _v0_is_alu(opcode: int) -> bool:
+    if opcode & 0x07 not in (oc.CLASS_ALU, oc.CLASS_ALU64):
+        return False
+    if opcode in (_V0_NEG32, _V0_NEG64, _V0_LE, _V0_BE):
+        return True
+    code = opcode & 0xF0
+    return code in oc.ALU_OP_BY_CODE and code not in (oc.ALU_CODE_NEG, oc.ALU_CODE_END)
+
+
+def _v0_one(w: _Word, second: _Word | None) -> Instruction:
+    op = w.opcode
+    if _v0_is_alu(op):
+        return _v0_alu(w)
+    if op in _V0_LOADS:
+        return Load(_V0_LOADS[op], w.dst, w.src, w.offset)
+    if op in _V0_STORES_IMM:
+        return Store(_V0_STORES_IMM[op], w.dst, w.offset, Imm(w.imm))
+    if op in _V0_STORES_REG:
+        return Store(_V0_STORES_REG[op], w.dst, w.offset, Reg(w.src))
+    if op == oc.OPCODE_LDDW:
+        if second is None:
+            raise DecodeError(w.pc, "LD_DW instruction cannot be last in program")
+        if second.opcode != 0:
+            raise DecodeError(w.pc, "incomplete LD_DW instruction (opcode 0x18)")
+        return LoadImm64(w.dst, Pseudo.IMM64, w.imm, second.imm)
+    if op == _V0_JA:
+        return Ja(w.offset)
+    if op & 0x07 == oc.CLASS_JMP and (op & 0xF0) in oc.JMP_COND_BY_CODE:
+        cond = oc.JMP_COND_BY_CODE[op & 0xF0]
+        src: Reg | Imm = Reg(w.src) if op & oc.SOURCE_X else Imm(w.imm)
+        return Jump(cond, w.dst, src, w.offset, True)
+    if op == _V0_CALL:
+        return CallLocal(w.imm) if w.src == oc.CALL_LOCAL else Call(w.imm)
+    if op == _V0_CALLX:
+        if not 0 <= w.imm < FRAME_POINTER:
+            raise DecodeError(w.pc, f"invalid callx register {w.imm} (opcode 0x8d)")
+        return Callx(w.imm)
+    if op == _V0_EXIT:
+        return Exit()
+    raise DecodeError(w.pc, f"unknown eBPF opcode {op:#04x}: SBPFv0 refuses it")
+
+
+def decode_sbpf_v0(code: bytes) -> Program:
+    """Decode ``code`` as Agave's SBPFv0 loader reads it (relocated ``.text``).
+
+    Follows anza-xyz/sbpf ``src/verifier.rs`` (``RequisiteVerifier``) and
+    ``src/interpreter.rs`` for version 0: only the v0 opcodes load (no JMP32 class, legacy
+    packet loads, sign-extending loads, atomics, ``bswap``, ``gotol``, ...), each refused
+    with its opcode and pc; fields an opcode does not use are ignored, so the signed div/mod
+    and ``movsx`` encodings (offset 1, 8, 16, 32) read as unsigned div/mod and plain ``mov``;
+    ``callx`` takes its register from the immediate (r0-r9); ``lddw`` ignores ``src``;
+    ``call`` with ``src = 1`` is a local call to ``pc + 1 + imm``, otherwise a syscall by
+    hash; every opcode's ``dst`` must be r0-r9 (r10 too for stores) and ``src`` r0-r10.
+    Jumps must land inside the code and not on a slot whose opcode is 0.
+    """
+    if len(code) % 8:
+        raise DecodeError(len(code) // 8, "program length must be a multiple of 8 octets")
+    if not code:
+        raise DecodeError(0, "empty program")
+    count = len(code) // 8
+    words = [_Word(pc, code[8 * pc:8 * pc + 8]) for pc in range(count)]
+    slots: list[Instruction | None] = []
+    pc = 0
+    while pc < count:
+        w = words[pc]
+        insn = _v0_one(w, words[pc + 1] if pc + 1 < count else None)
+        _v0_registers(w, isinstance(insn, Store))
+        if isinstance(insn, Jump | Ja):
+            target = pc + 1 + insn.offset
+            if not 0 <= target < count:
+                raise DecodeError(pc, f"jump out of code to #{target} (opcode {w.opcode:#04x})")
+            if words[target].opcode == 0:
+                raise DecodeError(pc, f"jump to middle of LD_DW at #{target} "
+                                      f"(opcode {w.opcode:#04x})")
+        slots.append(insn)
+        if isinstance(insn, LoadImm64):
+            slots.append(None)
+        pc += len(slots) - pc
+    program = Program(tuple(slots))
+    for pc, insn in program.instructions():
+        if isinstance(insn, CallLocal) and not 0 <= pc + 1 + insn.offset < count:
+            raise DecodeError(pc, f"call to {pc + 1 + insn.offset} is outside the program")
+    return program

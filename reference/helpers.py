@@ -196,3 +196,13 @@ def test_helpers() -> HelperRegistry:
 
 # The name is part of the contract; keep pytest from collecting it when a test imports it.
 test_helpers.__test__ = False  # type: ignore[attr-defined]
+
+
+def _return_r1(ctx: HelperContext, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+    return r1
+
+
+def plugin_helpers() -> HelperRegistry:
+    """Return the helpers the bpf_conformance plugin offers in ``linux``: helper 5 returns
+    r1 (the suite's ``callx`` tests call it, as uBPF's plugin offers it)."""
+    return HelperRegistry((HelperSpec(5, "return_r1", _return_r1),))

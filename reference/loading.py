@@ -15,7 +15,7 @@ from typing import Final
 
 from arspec.spec.errors import DecodeError, InputError
 
-from .decoder import decode
+from .decoder import decode, decode_sbpf_v0
 from .instructions import Program
 
 ELF_MAGIC: Final = b"\x7fELF"
@@ -54,19 +54,21 @@ def read_source(path: str | Path) -> bytes:
         raise InputError(f"cannot read: {err.strerror}", file=str(p)) from None
 
 
-def _decode_named(code: bytes, name: str) -> Program:
+def _decode_named(code: bytes, name: str, sbpf_v0: bool = False) -> Program:
     try:
-        return decode(code)
+        return decode_sbpf_v0(code) if sbpf_v0 else decode(code)
     except DecodeError as err:
         raise InputError(str(err), file=name) from None
 
 
-def load_program_file(path: str | Path, *, section: str | None = None) -> Program:
+def load_program_file(path: str | Path, *, section: str | None = None,
+                      sbpf_v0: bool = False) -> Program:
     """Load a program from an assembly file, raw bytecode, hex text or an ELF object.
 
     The kind is chosen from the content: an ELF magic number means an object file (its
     ``section``, or its only program section); text that is all hex pairs is bytecode in
-    hex; other text is assembly; anything else is raw little-endian bytecode.
+    hex; other text is assembly; anything else is raw little-endian bytecode. With
+    ``sbpf_v0`` bytecode is read as Agave's SBPFv0 loader reads it.
     """
     name = str(path)
     data = read_source(path)
@@ -79,11 +81,17 @@ def load_program_file(path: str | Path, *, section: str | None = None) -> Progra
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        return _decode_named(data, name)
+        return _decode_named(data, name, sbpf_v0)
     if "\0" in text:
-        return _decode_named(data, name)
+        return _decode_named(data, name, sbpf_v0)
     if _HEX_TEXT.match(text):
-        return _decode_named(parse_hex_bytes(text), name)
+        return _decode_named(parse_hex_bytes(text), name, sbpf_v0)
     from .assembler import assemble
 
-    return assemble(text, filename=name)
+    if not sbpf_v0:
+        return assemble(text, filename=name)
+    from .murmur3 import murmur3_32
+    from .solana_syscalls import SYSCALL_NAMES
+
+    syscalls = {n: murmur3_32(n.encode()) for n in SYSCALL_NAMES}  # ``call sol_log_``
+    return assemble(text, filename=name, helpers=syscalls)

@@ -11,6 +11,12 @@ bpf_conformance plugin
 * the suite passes its plugin options as **one** further argument, so every later argument is
   split on white space before it is read as options: ``--profile linux|solana`` (default
   ``linux``) and ``--insn-limit N`` (default :data:`DEFAULT_INSN_LIMIT`);
+* in ``solana`` (SBPFv0) the bytes are read as Agave's v0 loader reads them
+  (:func:`~arspec.reference.decoder.decode_sbpf_v0`), the memory argument is the instruction
+  data, r1 points at Agave's serialized input and r2 at the data in it
+  (:func:`~arspec.reference.vm.entry_input`), and the sol_* syscalls are offered;
+* in ``linux`` helper 5 returns r1 (:func:`~arspec.reference.helpers.plugin_helpers`), and
+  ``callx`` on a register holding a helper id calls that helper;
 * on success r0 is printed on stdout in lowercase hex without a ``0x`` prefix (``2a``), the
   form the suite reads back with ``std::stoull(text, nullptr, 16)``; the suite compares the low
   32 bits, the full 64-bit value is printed; exit status 0.
@@ -119,8 +125,10 @@ def _parse_args(argv: Sequence[str]) -> _Options:
 
 def run(argv: Sequence[str], stdin: TextIO, stdout: TextIO, stderr: TextIO) -> int:
     """Run the plugin protocol on the given streams and return the exit status."""
-    from .decoder import decode
+    from .decoder import decode, decode_sbpf_v0
+    from .helpers import plugin_helpers
     from .profiles import get_profile
+    from .solana_syscalls import solana_syscalls
     from .vm import execute
 
     try:
@@ -132,14 +140,15 @@ def run(argv: Sequence[str], stdin: TextIO, stdout: TextIO, stderr: TextIO) -> i
             raise InputError(f"not text: {exc.reason} at byte {exc.start}",
                              file="<stdin>") from None
         code = parse_hex(text, source="<stdin>")
-        program = decode(code)
         profile = get_profile(opts.profile)
+        program = decode_sbpf_v0(code) if profile.sbpf_version == 0 else decode(code)
     except (InputError, DecodeError) as exc:
         print(f"{exc}", file=stderr)
         return 2
     try:
-        result = execute(program, profile=profile, memory=memory,
-                         compute_limit=opts.insn_limit)
+        helpers = solana_syscalls() if profile.sbpf_version == 0 else plugin_helpers()
+        result = execute(program, profile=profile, memory=memory, helpers=helpers,
+                         compute_limit=opts.insn_limit, agave_entry=True)
     except ArspecError as exc:  # rejected by the profile before running
         print(f"{exc}", file=stderr)
         return 2

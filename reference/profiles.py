@@ -15,10 +15,15 @@ Departures from the real machines, on purpose:
 
 * ``linux`` uses the same region scheme instead of kernel pointers, and gives each call frame
   its own 512-byte slot (the kernel shares 512 bytes across all frames and checks statically).
-* ``solana`` models sBPF v0 fixed frames **without** the unmapped 4 KiB gap after each frame,
-  and has no rodata region at address 0 (v3+).
-* Frames are contiguous: frame ``k`` spans ``STACK_BASE + k * stack_frame_size`` up to the
-  next frame, and its ``r10`` is the top of that span.
+* ``solana`` is **SBPFv0** (what Agave runs for ``e_flags = 0`` ELF files; anza-xyz/sbpf
+  ``src/program.rs``): fixed 4 KiB frames each followed by an unmapped 4 KiB gap, so frame
+  ``k`` spans ``STACK_BASE + 0x2000 * k`` for 4 KiB and a call moves ``r10`` by 0x2000
+  (``src/interpreter.rs`` ``push_frame``, ``src/memory_region.rs`` gapped regions); code
+  addresses start at ``PROGRAM_BASE + SBPF_TEXT_OFFSET`` (where ``.text`` sits in the ELF
+  arspec writes) and region 1 reads as zeros before it; running off the end of the code is
+  charged one unit before it faults. Later SBPF versions are not modelled.
+* ``linux`` frames are contiguous: frame ``k`` spans ``STACK_BASE + k * 512`` up to the next
+  frame, and its ``r10`` is the top of that span.
 """
 
 from __future__ import annotations
@@ -43,8 +48,11 @@ HEAP_BASE: Final = HEAP_REGION << REGION_SHIFT
 INPUT_BASE: Final = INPUT_REGION << REGION_SHIFT
 #: Default sBPF heap (runtime facts section 10, ``HEAP_LENGTH``).
 HEAP_SIZE: Final = 32 * 1024
-#: Size of one instruction slot; code addresses are ``PROGRAM_BASE + SLOT_SIZE * pc``.
+#: Size of one instruction slot; code addresses are ``code_base + SLOT_SIZE * pc``.
 SLOT_SIZE: Final = 8
+#: File offset (and address) of ``.text`` in the SBPFv0 ELF arspec writes
+#: (:mod:`~arspec.reference.sbpf_elf`): it follows the 64-byte ELF header.
+SBPF_TEXT_OFFSET: Final = 0x40
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,8 @@ class Profile:
         ``add32``, ``sub32``, ``mul32`` sign-extend bit 31 (sBPF v0, measured, facts 14).
     insn_cost
         Compute units charged per executed instruction (facts 14: exactly 1).
+    sbpf_version
+        The SBPF version the profile is (0), or ``None`` for Linux eBPF.
     """
 
     name: str
@@ -75,6 +85,32 @@ class Profile:
     division_faults: bool
     sign_extend_alu32_arith: bool
     insn_cost: int = 1
+    sbpf_version: int | None = None
+
+    @property
+    def stack_frame_gaps(self) -> bool:
+        """Return whether an unmapped gap of one frame follows every frame (SBPFv0)."""
+        return self.sbpf_version == 0
+
+    @property
+    def frame_stride(self) -> int:
+        """Return how far a call moves ``r10``: one frame, or two with gaps."""
+        return self.stack_frame_size * (2 if self.stack_frame_gaps else 1)
+
+    @property
+    def code_base(self) -> int:
+        """Return the address of pc 0 (``.text`` follows the ELF header in SBPFv0)."""
+        return PROGRAM_BASE + (SBPF_TEXT_OFFSET if self.sbpf_version == 0 else 0)
+
+    @property
+    def overrun_cost(self) -> int:
+        """Return the units charged for running off the end of the code (SBPFv0: one)."""
+        return self.insn_cost if self.sbpf_version is not None else 0
+
+    @property
+    def nonzero_r0_fails(self) -> bool:
+        """Return whether an exit with ``r0 != 0`` is a program error (Agave: ``Custom``)."""
+        return self.sbpf_version is not None
 
     @property
     def stack_size(self) -> int:
@@ -90,7 +126,7 @@ class Profile:
 LINUX: Final = Profile("linux", stack_frame_size=512, max_frames=8, division_faults=False,
                        sign_extend_alu32_arith=False)
 SOLANA: Final = Profile("solana", stack_frame_size=4096, max_frames=64, division_faults=True,
-                        sign_extend_alu32_arith=True)
+                        sign_extend_alu32_arith=True, sbpf_version=0)
 
 PROFILES: Final = {p.name: p for p in (LINUX, SOLANA)}
 

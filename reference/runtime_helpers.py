@@ -79,8 +79,9 @@ from arspec.spec.workqueue import process_wq_init, process_wq_set_callback, proc
 from .contexts import enter_bundle_context
 from .helpers import HelperContext, HelperRegistry, HelperSpec
 from .instructions import LoadImm64, Pseudo
-from .memory import Memory
+from .memory import Memory, add_stack
 from .profiles import INPUT_BASE, PROGRAM_REGION, REGION_SHIFT, SLOT_SIZE, STACK_REGION
+from .sbpf_errors import describe_exit_code
 
 if TYPE_CHECKING:
     from .runtime import LoadedProgram, ReferenceInvoker
@@ -171,6 +172,7 @@ class Invocation:
             try:
                 result = vm.run(entry_pc, args)
             except TailCallJump as jump:
+                self.logs.extend(line.encode() for line in vm.logs)
                 used += vm.units
                 loaded = self.runtime.programs[jump.target]
                 self.tail_calls.append(jump.target)
@@ -178,6 +180,7 @@ class Invocation:
                 entry_pc, args = 0, (jump.r1,)
                 continue
             used += result.compute_units
+            self.logs.extend(line.encode() for line in result.logs)
             if result.fault is not None:
                 return InvocationOutcome(r0=result.r0, compute_units=used,
                                          fault=str(result.fault),
@@ -189,6 +192,11 @@ class Invocation:
                     r0=result.r0, compute_units=used, tail_calls=tuple(self.tail_calls),
                     tail_calls_refused=self.tail_calls_refused,
                     fault=f"{count} ring-buffer reservation(s) neither submitted nor discarded")
+            if self.runtime.profile.nonzero_r0_fails and result.r0 != 0:
+                return InvocationOutcome(
+                    r0=result.r0, compute_units=used, tail_calls=tuple(self.tail_calls),
+                    tail_calls_refused=self.tail_calls_refused,
+                    fault=f"program error {describe_exit_code(result.r0)} (r0 = {result.r0:#x})")
             return InvocationOutcome(r0=result.r0, compute_units=used,
                                      tail_calls=tuple(self.tail_calls), logs=tuple(self.logs),
                                      records_produced=self.records,
@@ -200,8 +208,9 @@ class Invocation:
         fresh = self.runtime.new_memory(loaded.program)
         for index in (PROGRAM_REGION, STACK_REGION):
             self.memory.remove_region(index << REGION_SHIFT)
-            self.memory.add_region(index, fresh.region(index << REGION_SHIFT),
-                                   writable=index == STACK_REGION)
+        self.memory.add_region(PROGRAM_REGION, fresh.region(PROGRAM_REGION << REGION_SHIFT),
+                               writable=False)
+        add_stack(self.memory, self.runtime.profile)
 
     def entry_args(self) -> tuple[int, ...]:
         """Return r1.. for the item's kind (see the runtime module)."""
@@ -285,6 +294,7 @@ class Invocation:
         region, offset = address >> REGION_SHIFT, address & _OFFSET_MASK
         if region == PROGRAM_REGION:
             loaded = self.current
+            offset -= self.runtime.profile.code_base & _OFFSET_MASK
         elif 0 <= region - PROG_CODE_REGION < len(self.runtime.by_index):
             loaded = self.runtime.by_index[region - PROG_CODE_REGION]
         else:

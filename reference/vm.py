@@ -24,6 +24,7 @@ Semantics follow RFC 9669 with the profile choices of :mod:`~arspec.reference.pr
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -72,7 +73,7 @@ from .instructions import (
     Store,
 )
 from .load_checks import check_program
-from .memory import Memory
+from .memory import Memory, add_stack
 from .profiles import (
     HEAP_REGION,
     HEAP_SIZE,
@@ -83,7 +84,6 @@ from .profiles import (
     PROGRAM_REGION,
     SLOT_SIZE,
     STACK_BASE,
-    STACK_REGION,
     Profile,
 )
 from .trace import FaultEvent, HelperCall, InsnStart, Tracer
@@ -107,6 +107,8 @@ class ExecutionResult:
     instructions: int
     compute_units: int
     fault: ExecutionFault | None
+    #: Lines the program logged (``Program log: ...`` from sBPF syscalls), in order.
+    logs: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -161,6 +163,7 @@ class Vm:
         self.units = 0
         self.stopped = False
         self.base_depth = 0
+        self.logs: list[str] = []
         self._ops: list[tuple[Handler, Any]] = [_resolve(insn) for insn in program.slots]
 
     @property
@@ -173,10 +176,12 @@ class Vm:
         self.regs[:] = [0] * REGISTER_COUNT
         self.regs[1:1 + len(args)] = [a & MASK64 for a in args[:5]]
         self.regs[FRAME_POINTER] = STACK_BASE + self.profile.stack_frame_size
+        self.memory.stack_top = self.profile.stack_frame_size
         self.pc, self.frames, self.instructions, self.units = entry_pc, [], 0, 0
         self.stopped, self.base_depth = False, 0
+        self.logs = []
         try:
-            if self.code_address_to_pc(PROGRAM_BASE + SLOT_SIZE * entry_pc) is None:
+            if self.code_address_to_pc(self.profile.code_base + SLOT_SIZE * entry_pc) is None:
                 raise InvalidCallTarget(entry_pc, f"entry pc {entry_pc} is not an instruction")
             if self.engine == "fast" or (self.engine == "auto" and self.tracer is None):
                 from .fastpath import run_fast
@@ -186,8 +191,10 @@ class Vm:
         except ExecutionFault as fault:
             if self.tracer is not None:
                 self.tracer.event(FaultEvent(fault.pc, fault))
-            return ExecutionResult(self.regs[0], self.instructions, self.units, fault)
-        return ExecutionResult(self.regs[0], self.instructions, self.units, None)
+            return ExecutionResult(self.regs[0], self.instructions, self.units, fault,
+                                   tuple(self.logs))
+        return ExecutionResult(self.regs[0], self.instructions, self.units, None,
+                               tuple(self.logs))
 
     def run_interpreter(self) -> None:
         """Step until the current base frame exits (raises on a fault)."""
@@ -201,6 +208,7 @@ class Vm:
         if self.units + cost > self.compute_limit:
             raise InstructionLimit(pc, f"compute limit {self.compute_limit} reached")
         if not 0 <= pc < len(self._ops):
+            self.units += self.profile.overrun_cost
             raise ProgramOverrun(pc, f"no instruction at pc {pc} (program has "
                                      f"{len(self._ops)} slots)")
         handler, insn = self._ops[pc]
@@ -214,12 +222,13 @@ class Vm:
         """Charge ``units`` more; past the limit, spend everything and fault at ``pc``."""
         if self.units + units > self.compute_limit:
             self.units = self.compute_limit
-            raise InstructionLimit(pc, f"compute limit {self.compute_limit} reached")
+            raise InstructionLimit(pc, f"compute limit {self.compute_limit} reached by a call's "
+                                       "own cost")
         self.units += units
 
     def code_address_to_pc(self, address: int) -> int | None:
         """Return the pc of the instruction at code ``address``, or ``None``."""
-        offset = address - PROGRAM_BASE
+        offset = address - self.profile.code_base
         pc, rest = divmod(offset, SLOT_SIZE)
         if rest or not 0 <= pc < len(self._ops) or self.program.slots[pc] is None:
             return None
@@ -237,13 +246,15 @@ class Vm:
             raise call_depth_fault(self.pc, self.profile)
         r = self.regs
         self.frames.append((return_pc, r[6], r[7], r[8], r[9], r[10]))
-        r[FRAME_POINTER] += self.profile.stack_frame_size
+        r[FRAME_POINTER] += self.profile.frame_stride
+        self.memory.stack_top = r[FRAME_POINTER] - STACK_BASE
         self.pc = target
 
     def pop_frame(self) -> None:
         """Return to the caller frame, restoring r6-r9 and r10."""
         r = self.regs
         self.pc, r[6], r[7], r[8], r[9], r[10] = self.frames.pop()
+        self.memory.stack_top = r[FRAME_POINTER] - STACK_BASE
 
     def call_function(self, pc: int, args: tuple[int, ...]) -> int:
         """Run the local function at ``pc`` in a fresh frame with r1.. = ``args``; return r0.
@@ -251,7 +262,7 @@ class Vm:
         Used by helpers that call back into the program (``bpf_loop``, timer callbacks). The
         caller's registers and pc are restored afterwards; a fault propagates.
         """
-        if self.code_address_to_pc(PROGRAM_BASE + SLOT_SIZE * pc) is None:
+        if self.code_address_to_pc(self.profile.code_base + SLOT_SIZE * pc) is None:
             raise InvalidCallTarget(self.pc, f"callback pc {pc} is not an instruction")
         saved_regs, saved_pc, saved_base = list(self.regs), self.pc, self.base_depth
         self.push_frame(pc, saved_pc)
@@ -261,6 +272,7 @@ class Vm:
         r0 = self.regs[0]
         self.frames.pop()
         self.regs[:], self.pc, self.base_depth = saved_regs, saved_pc, saved_base
+        self.memory.stack_top = self.regs[FRAME_POINTER] - STACK_BASE
         self.stopped = False
         return r0
 
@@ -381,8 +393,22 @@ def _call_local(vm: Vm, insn: CallLocal) -> None:
 
 def _callx(vm: Vm, insn: Callx) -> None:
     address = vm.regs[insn.reg]
+    if vm.profile.sbpf_version == 0:
+        # Agave pushes the frame first, then rounds the offset down to a slot
+        # (anza-xyz/sbpf src/interpreter.rs, CALL_REG and check_pc).
+        pc, here = ((address - vm.profile.code_base) & MASK64) // SLOT_SIZE, vm.pc
+        vm.push_frame(pc, here + 1)
+        if pc >= len(vm.program):
+            vm.pc = here
+            raise InvalidCallTarget(here, "callx attempted to call outside of the text segment")
+        return
     target = vm.code_address_to_pc(address)
     if target is None:
+        # A register holding a registered helper id calls that helper (bpf_conformance's
+        # reading of callx, as uBPF does); a code address stays a local call (LLVM's).
+        if address < 1 << 31 and vm.helpers.lookup(address, vm.profile) is not None:
+            _call(vm, Call(address))
+            return
         raise InvalidCallTarget(vm.pc, f"callx to {address:#x}, which is not a code address")
     vm.push_frame(target, vm.pc + 1)
 
@@ -398,7 +424,7 @@ def _load_imm64(vm: Vm, insn: LoadImm64) -> None:
     if insn.pseudo is Pseudo.IMM64:
         value = insn.value
     elif insn.pseudo is Pseudo.CODE_ADDR:
-        value = PROGRAM_BASE + SLOT_SIZE * (vm.pc + 1 + insn.imm)
+        value = vm.profile.code_base + SLOT_SIZE * (vm.pc + 1 + insn.imm)
     elif vm.pseudo_resolver is not None:
         value = vm.pseudo_resolver(vm.pc, insn)
     else:
@@ -409,14 +435,21 @@ def _load_imm64(vm: Vm, insn: LoadImm64) -> None:
 
 
 def _legacy_load(vm: Vm, insn: LegacyLoad) -> None:
+    # Linux computes the offset as a 32-bit int (bpf_skb_load_helper_*'s ``int offset``,
+    # net/core/filter.c bpf_gen_ld_abs) and ends the program with r0 = 0 when the load
+    # fails, from whatever frame it runs in.
     base = vm.regs[insn.src] if insn.mode is LegacyMode.IND else 0
-    offset = (base + insn.imm) & MASK64
-    address = (INPUT_BASE + offset) & MASK64
+    offset = alu.to_signed(base + insn.imm, 32)
     if not vm.memory.is_mapped(INPUT_REGION):
-        raise MemoryFault(vm.pc, address, insn.size, "no input memory for a packet load")
+        raise MemoryFault(vm.pc, INPUT_BASE + (offset & MASK64), insn.size,
+                          "no input memory for a packet load")
     data = vm.memory.region(INPUT_BASE)
-    if offset + insn.size > len(data):
-        raise MemoryFault(vm.pc, address, insn.size, "packet load out of bounds")
+    if offset < 0 or offset + insn.size > len(data):
+        vm.regs[0] = 0
+        vm.frames.clear()
+        vm.base_depth = 0
+        vm.stopped = True
+        return
     vm.regs[0] = int.from_bytes(data[offset:offset + insn.size], "big")
     vm.pc += 1
 
@@ -491,33 +524,76 @@ def _resolve(insn: Instruction | None) -> tuple[Handler, Any]:
     return HANDLERS[type(insn)], insn
 
 
-def standard_memory(program: Program, profile: Profile, data: bytes = b"") -> Memory:
-    """Return the memory of a fresh run: bytecode, stack, heap (solana) and input regions."""
+def standard_memory(program: Program, profile: Profile, data: bytes = b"", *,
+                    text: bytes | None = None) -> Memory:
+    """Return the memory of a fresh run: bytecode, stack, heap (solana) and input regions.
+
+    Region 1 holds ``text`` when given (the loaded bytes, unused fields included), else the
+    program's encoding; in SBPFv0 it starts at ``SBPF_TEXT_OFFSET`` after zeros.
+    """
     memory = Memory()
     try:
-        code = bytearray(encode(program))
+        code = bytearray(encode(program) if text is None else text)
     except (ArspecError, LookupError, ValueError):
         # A hand-built program may hold fields no encoding can carry; its region stays zero.
         code = bytearray(SLOT_SIZE * len(program))
+    code[:0] = bytes(profile.code_base - PROGRAM_BASE)
     memory.add_region(PROGRAM_REGION, code, writable=False)
-    memory.add_region(STACK_REGION, bytearray(profile.stack_size), writable=True)
+    add_stack(memory, profile)
     if profile.has_heap:
         memory.add_region(HEAP_REGION, bytearray(HEAP_SIZE), writable=True)
     memory.add_region(INPUT_REGION, bytearray(data), writable=True)
     return memory
 
 
+#: Offset of the instruction data in Agave's serialized input when no account is passed.
+SBPF_INSTRUCTION_DATA_OFFSET: Final = 16
+
+
+def serialize_sbpf_input(data: bytes, program_id: bytes = bytes(32)) -> bytes:
+    """Return Agave's serialized input for an instruction with no accounts.
+
+    The aligned layout of anza-xyz/agave ``program-runtime/src/serialization.rs``
+    (``serialize_parameters_aligned``) with zero accounts: ``u64`` account count (0),
+    ``u64`` data length, the data, the 32-byte program id.
+    """
+    if len(program_id) != 32:
+        raise InputError(f"program id of {len(program_id)} bytes (expected 32)")
+    return struct.pack("<QQ", 0, len(data)) + data + program_id
+
+
+def entry_input(profile: Profile, data: bytes,
+                program_id: bytes = bytes(32)) -> tuple[bytes, tuple[int, int]]:
+    """Return the input region and (r1, r2) of a run of ``profile`` given ``data``.
+
+    Linux: the region is ``data``, r1 its address and r2 its length. SBPFv0: ``data`` is the
+    instruction data of a call with no accounts, the region Agave's serialized input, r1 its
+    address and r2 the address of the instruction data in it (as measured on Agave).
+    """
+    if profile.sbpf_version is None:
+        return data, (INPUT_BASE, len(data))
+    return (serialize_sbpf_input(data, program_id),
+            (INPUT_BASE, INPUT_BASE + SBPF_INSTRUCTION_DATA_OFFSET))
+
+
 def execute(program: Program, *, profile: Profile = LINUX, memory: bytes = b"",
             helpers: HelperRegistry | None = None, compute_limit: int | None = None,
-            tracer: Tracer | None = None, engine: str = "auto") -> ExecutionResult:
+            tracer: Tracer | None = None, engine: str = "auto",
+            agave_entry: bool = False) -> ExecutionResult:
     """Run ``program`` once on fresh memory holding ``memory`` as its input region.
 
-    r1 = ``INPUT_BASE``, r2 = ``len(memory)``, r10 = top of the first frame. A fault never
-    escapes: it is returned in :attr:`ExecutionResult.fault`. A program the profile's loader
-    refuses (:func:`~arspec.reference.load_checks.check_program`) raises before it runs.
+    r1 = ``INPUT_BASE``, r2 = ``len(memory)``, r10 = top of the first frame (the entry the
+    verifier models for a single program). With ``agave_entry`` in SBPFv0, ``memory`` is the
+    instruction data and the entry is Agave's (:func:`entry_input`). A fault never escapes:
+    it is returned in :attr:`ExecutionResult.fault`. A program the profile's loader refuses
+    (:func:`~arspec.reference.load_checks.check_program`) raises before it runs.
     """
     check_program(program, profile)
+    if agave_entry:
+        region, args = entry_input(profile, memory)
+    else:
+        region, args = memory, (INPUT_BASE, len(memory))
     vm = Vm(program, profile=profile, helpers=helpers,
-            memory=standard_memory(program, profile, memory), compute_limit=compute_limit,
+            memory=standard_memory(program, profile, region), compute_limit=compute_limit,
             tracer=tracer, engine=engine)
-    return vm.run(0, (INPUT_BASE, len(memory)))
+    return vm.run(0, args)

@@ -32,7 +32,7 @@ def at_pc(pc: int, bad: bytes) -> bytes:
 UNKNOWN_OPCODES = [
     0xE7,  # ALU64 code 0xe0 does not exist
     0xF4,  # ALU code 0xf0 does not exist
-    0xE5,  # JMP code 0xe0 does not exist
+    0xE6,  # JMP32 code 0xe0 does not exist (JMP 0xe5 is may_goto, named apart)
     0xF6,  # JMP32 code 0xf0 does not exist
     0x01,  # LDX in IMM mode
     0x99,  # LDX MEMSX with double-word size
@@ -178,7 +178,7 @@ def test_invalid_bswap_register_form() -> None:
     assert (err.pc, err.reason) == (0, "bswap has no register-source form (opcode 0xdf)")
 
 
-@pytest.mark.parametrize("imm", [0x02, 0x10, 0xE0, 0xF0, 0x100, 0x41 | 0x02, -1])
+@pytest.mark.parametrize("imm", [0x02, 0x10, 0xE0, 0xF0, 0x101, 0x41 | 0x02, -1])
 def test_invalid_atomic_imm(imm: int) -> None:
     err = rejects(at_pc(1, word(0xDB, dst=1, src=2, imm=imm)))
     assert (err.pc, err.reason) == (1, f"invalid atomic operation {imm:#x} (opcode 0xdb)")
@@ -234,3 +234,14 @@ def test_invalid_fetching_atomic_into_r10(imm: int) -> None:
 def test_cmpxchg_may_compare_against_r10() -> None:
     word = struct.pack("<BBhi", 0xDB, (10 << 4) | 1, 0, 0xF1)
     assert len(decode(word + struct.pack("<BBhi", 0x95, 0, 0, 0))) == 2
+
+
+@pytest.mark.parametrize(("raw", "name"), [
+    (struct.pack("<BBhi", 0xDB, 0x10, 0, 0x100), "load-acquire"),
+    (struct.pack("<BBhi", 0xD3, 0x10, 0, 0x100), "load-acquire"),
+    (struct.pack("<BBhi", 0xDB, 0x10, 0, 0x110), "store-release"),
+    (struct.pack("<BBhi", 0xC3, 0x10, 0, 0x110), "store-release"),
+    (struct.pack("<BBhi", 0xE5, 0x00, 0, 0), "may_goto")])
+def test_invalid_instructions_newer_than_rfc_9669_are_named(raw: bytes, name: str) -> None:
+    with pytest.raises(DecodeError, match=f"pc 0: {name} .*newer than RFC 9669"):
+        decode(raw + struct.pack("<BBhi", 0x95, 0, 0, 0))

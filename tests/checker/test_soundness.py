@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from arspec.checker.verdict import Property, Verdict
 from arspec.checker.verifier import verify_program
 from arspec.reference.assembler import assemble
+from arspec.reference.load_checks import ProgramRejected, check_program
 from arspec.reference.profiles import LINUX, SOLANA, Profile
 from arspec.reference.vm import execute
 from arspec.spec.errors import DivisionByZero, DivisionOverflow, MemoryFault
@@ -66,6 +67,11 @@ def test_proved_never_faults_and_refuted_reproduces(lines: list[str], profile: P
                                                     seed: int) -> None:
     program = assemble("\n".join(lines))
     report = verify_program(program, profile=profile, max_input=MAX_INPUT)
+    try:
+        check_program(program, profile)
+    except ProgramRejected:  # e.g. signed division in SBPFv0: refused, never run
+        assert report.verdict(Property.CONTROL) is Verdict.REFUTED
+        return
     memory_proved = report.verdict(Property.MEMORY) is Verdict.PROVED
     division_proved = report.verdict(Property.DIVISION) is Verdict.PROVED
     for data in _inputs(seed):

@@ -25,8 +25,9 @@ BUNDLE = """\
           r2 += -4
           call bpf_map_lookup_elem
           if r0 == 0 goto out
-          r1 = 1
-          lock *(u64 *)(r0 + 0) += r1
+          r1 = *(u64 *)(r0 + 0)
+          r1 += 1
+          *(u64 *)(r0 + 0) = r1
           out:
           r0 = 0
           exit
