@@ -7,14 +7,19 @@ One entry point for every job arspec does. ``spec-check BUNDLE.yaml`` (the same 
 programs (``asm``, ``disasm``, ``exec``) or run and explore bundles.
 
 Exit codes are uniform: 0 success (all requested properties hold), 1 a property was refuted
-or a program faulted, 2 bad input or usage, 3 inconclusive (UNKNOWN or a bound reached).
-Bad input is reported as one line on stderr, never as a traceback.
+or a program faulted, 2 bad input or usage, 3 inconclusive (UNKNOWN or a bound reached),
+4 internal error (a bug in arspec, never a verdict).
+Bad input is reported as one line on stderr, never as a traceback; so is an internal error,
+whose line names the input and the failing step (``--debug`` adds the traceback).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+import textwrap
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
@@ -25,6 +30,10 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INCONCLUSIVE = 3
+EXIT_INTERNAL = 4
+
+#: Largest ``--timeout`` in seconds (z3 takes its timeout as 32-bit milliseconds).
+MAX_TIMEOUT_SECONDS = 1_000_000.0
 
 Command = Callable[[argparse.Namespace, TextIO], int]
 
@@ -47,6 +56,18 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return value
+
+
+def _timeout_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or not 0 < value <= MAX_TIMEOUT_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds above 0 and at most {MAX_TIMEOUT_SECONDS:g}: "
+            f"{text!r}")
     return value
 
 
@@ -234,7 +255,13 @@ def _add_program_args(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``spec-check`` with every subcommand."""
-    parser = _Parser(prog="spec-check", description=__doc__.split("\n\n")[1].strip())
+    parser = _Parser(prog="spec-check", description=__doc__.split("\n\n")[1].strip(),
+                     epilog="\n".join(textwrap.fill(" ".join(block.split()), 88)
+                                       for block in __doc__.split("\n\n")[2:4]),
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"spec-check {_version()}")
+    parser.add_argument("--debug", action="store_true",
+                        help="print the traceback of an internal error (anywhere on the line)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("asm", help="assemble a program to bytecode")
@@ -260,8 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("bundle", help="program.yaml bundle")
     p.add_argument("--format", choices=["text", "json", "sarif"], default="text",
                    help="report format (json: arspec-verify/1; sarif: SARIF 2.1.0)")
-    p.add_argument("--timeout", type=float, default=30.0,
-                   help="wall-clock fallback per solver query, seconds")
+    p.add_argument("--timeout", type=_timeout_seconds, default=30.0,
+                   help="wall-clock limit in seconds, above 0 and at most 1e6")
     p.add_argument("--rlimit", type=_positive_int, default=20_000_000,
                    help="deterministic z3 resource limit per query")
     p.add_argument("--no-explore", action="store_true",
@@ -321,12 +348,60 @@ def _normalise(argv: Sequence[str]) -> list[str]:
     return args
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("arspec")
+    except PackageNotFoundError:  # pragma: no cover - running from an uninstalled tree
+        return "unknown"
+
+
+def _input_of(argv: Sequence[str]) -> str:
+    """Return the file a command line names (its first non-option argument after the verb)."""
+    words = [w for w in argv if not w.startswith("-")]
+    return words[1] if len(words) > 1 else (words[0] if words else "(no input)")
+
+
+def _failing_step(err: BaseException) -> str:
+    """Return ``module.function`` of the innermost arspec frame of ``err``'s traceback."""
+    step = "spec-check"
+    for frame in traceback.extract_tb(err.__traceback__):
+        path = frame.filename.replace("\\", "/")
+        for folder in ("spec", "reference", "checker", "model", "proofs"):
+            marker = f"/{folder}/"
+            if marker in path:
+                module = path.rsplit(marker, 1)[1].removesuffix(".py").replace("/", ".")
+                step = f"{folder}.{module}.{frame.name}"
+    return step
+
+
+def internal_error_line(argv: Sequence[str], err: BaseException) -> str:
+    """Return the one line printed for an internal error: input, step and exception."""
+    verb = argv[0] if argv else "spec-check"
+    if isinstance(err, MemoryError):
+        what = "out of memory"
+    elif isinstance(err, RecursionError):
+        what = "recursion too deep"
+    else:
+        what = f"{type(err).__name__}: {' '.join(str(err).split())[:200]}"
+    return (f"{_input_of(argv)}: internal error in {verb} ({_failing_step(err)}): {what}; "
+            "this is a bug in arspec, not a verdict (rerun with --debug for the traceback)")
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
-    """Run ``spec-check`` and return its exit code."""
+    """Run ``spec-check`` and return its exit code.
+
+    A bug (any exception that is not an :class:`~arspec.spec.errors.ArspecError`) exits
+    with :data:`EXIT_INTERNAL` and one line on stderr; ``--debug`` adds the traceback.
+    """
     stdout = out if out is not None else sys.stdout
+    words = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in words
+    words = _normalise([w for w in words if w != "--debug"])
     try:
         parser = build_parser()
-        args = parser.parse_args(_normalise(sys.argv[1:] if argv is None else argv))
+        args = parser.parse_args(words)
         if args.command is None:
             parser.print_help(stdout)
             return EXIT_USAGE
@@ -340,6 +415,11 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except Exception as err:  # noqa: BLE001 - the one place a bug becomes an exit code
+        if debug:
+            traceback.print_exc(file=sys.stderr)
+        print(internal_error_line(words, err), file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -47,7 +47,9 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.relocation import RelocationSection
 from elftools.elf.sections import Section, SymbolTableSection
 
+from arspec.spec.bundle import MAX_KV_SIZE
 from arspec.spec.errors import DecodeError, InputError
+from arspec.spec.files import MAX_PROGRAM_FILE_BYTES, read_limited
 
 from .decoder import check_targets, decode_one
 from .instructions import (
@@ -77,6 +79,9 @@ LEGACY_MAPS_SECTION: Final = "maps"
 TEXT_SECTION: Final = ".text"
 _GLOBAL_DATA_PREFIXES: Final = (".rodata", ".data", ".bss")
 _INSN_SIZE: Final = 8
+#: Largest global-data section (``.bss``, ``.data``, ``.rodata``): the largest map value a
+#: bundle accepts (``spec.bundle.MAX_KV_SIZE``), since each section becomes one array value.
+MAX_GLOBAL_DATA_SIZE: Final = MAX_KV_SIZE
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,10 +197,7 @@ class _Reader:
 
 def _read_elf(path: str | Path) -> _Reader:
     name = str(path)
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read file: {exc.strerror or exc}", file=name) from None
+    data = read_limited(path, MAX_PROGRAM_FILE_BYTES, what="ELF object")
     if data[:4] != b"\x7fELF":
         raise InputError("not an ELF file", file=name)
     if len(data) < 6 or data[4] != 2:
@@ -203,20 +205,63 @@ def _read_elf(path: str | Path) -> _Reader:
     if data[5] != 1:
         raise InputError("not a little-endian ELF object", file=name)
     try:
+        _check_layout(data, name)
         elf = ELFFile(io.BytesIO(data))
         machine = elf["e_machine"]
         if machine not in ("EM_BPF", EM_BPF):
             raise InputError(f"not a BPF object (machine {machine})", file=name)
         return _Reader(name, elf)
-    except (ELFError, ConstructError, struct.error, ValueError, IndexError, KeyError) as exc:
+    except _ELF_ERRORS as exc:
         raise InputError(f"malformed ELF file: {exc}", file=name) from None
+
+
+#: What pyelftools raises on a truncated or inconsistent file.
+_ELF_ERRORS = (ELFError, ConstructError, struct.error, ValueError, IndexError, KeyError,
+               OverflowError, ZeroDivisionError)
+_ELF_HEADER: Final = struct.Struct("<16sHHIQQQIHHHHHH")
+_SECTION_HEADER: Final = struct.Struct("<IIQQQQIIQQ")
+_SHT_NOBITS: Final = 8
+
+
+def _check_layout(data: bytes, name: str) -> None:
+    """Refuse headers that point outside the file, before pyelftools follows them.
+
+    Every section's bytes (``sh_offset`` + ``sh_size``) and the section header table must lie
+    inside the file; a ``SHT_NOBITS`` section (``.bss``) has no bytes in the file, so its size
+    is limited by :data:`MAX_GLOBAL_DATA_SIZE` instead (Linux refuses larger array values, and
+    a size of 2**36 in a 1 KB file must not allocate 64 GiB).
+    """
+    if len(data) < _ELF_HEADER.size:
+        raise InputError("malformed ELF file: truncated ELF header", file=name)
+    fields = _ELF_HEADER.unpack_from(data, 0)
+    shoff, shentsize, shnum = fields[6], fields[11], fields[12]
+    if shnum == 0:
+        return
+    if shentsize != _SECTION_HEADER.size:
+        raise InputError(f"malformed ELF file: section header size {shentsize}, expected "
+                         f"{_SECTION_HEADER.size}", file=name)
+    if shoff > len(data) or shnum * shentsize > len(data) - shoff:
+        raise InputError(f"malformed ELF file: section header table at {shoff:#x} "
+                         f"({shnum} entries) lies outside the file of {len(data)} bytes",
+                         file=name)
+    for index in range(shnum):
+        entry = _SECTION_HEADER.unpack_from(data, shoff + index * shentsize)
+        kind, offset, size = entry[1], entry[4], entry[5]
+        if kind == _SHT_NOBITS:
+            if size > MAX_GLOBAL_DATA_SIZE:
+                raise InputError(f"malformed ELF file: section {index} (SHT_NOBITS) has size "
+                                 f"{size}, more than {MAX_GLOBAL_DATA_SIZE} bytes", file=name)
+        elif offset > len(data) or size > len(data) - offset:
+            raise InputError(f"malformed ELF file: section {index} at offset {offset:#x} with "
+                             f"size {size} runs past the end of the file ({len(data)} bytes)",
+                             file=name)
 
 
 def _guard(reader: _Reader, action: Callable[[], Any]) -> Any:
     """Run ``action``, turning pyelftools' errors on a truncated file into an InputError."""
     try:
         return action()
-    except (ELFError, ConstructError, struct.error, ValueError, IndexError, KeyError) as exc:
+    except _ELF_ERRORS as exc:
         raise reader.error(f"malformed ELF file: {exc}") from None
 
 

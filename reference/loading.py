@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Final
 
 from arspec.spec.errors import DecodeError, InputError
+from arspec.spec.files import MAX_PROGRAM_FILE_BYTES, read_limited
 
 from .decoder import decode
 from .instructions import Program
@@ -43,15 +44,7 @@ def parse_hex_bytes(text: str, *, what: str = "hex") -> bytes:
 
 def read_source(path: str | Path) -> bytes:
     """Return a file's bytes, or raise an InputError that names it."""
-    p = Path(path)
-    if not p.exists():
-        raise InputError("no such file", file=str(p))
-    if p.is_dir():
-        raise InputError("is a directory, expected a file", file=str(p))
-    try:
-        return p.read_bytes()
-    except OSError as err:
-        raise InputError(f"cannot read: {err.strerror}", file=str(p)) from None
+    return read_limited(path, MAX_PROGRAM_FILE_BYTES, what="program file")
 
 
 def _decode_named(code: bytes, name: str) -> Program:

@@ -440,7 +440,9 @@ class MapSpec(_Model):
     @model_validator(mode="before")
     @classmethod
     def _fill_fixed_sizes(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("type") in _FIXED_BY_NAME:
+        # ``type`` may be anything the author wrote (a list is unhashable): test it is a str.
+        if isinstance(data, dict) and isinstance(data.get("type"), str) and \
+                data["type"] in _FIXED_BY_NAME:
             data = dict(data)
             for key, size in zip(("key_size", "value_size"), _FIXED_BY_NAME[data["type"]],
                                  strict=True):
@@ -819,6 +821,11 @@ class Reference:
     column: int
 
 
+#: Longest invariant expression accepted, in characters.
+MAX_EXPRESSION_LENGTH = 1024
+#: Deepest nesting of an invariant expression (operators, parentheses, references).
+MAX_EXPRESSION_DEPTH = 100
+
 _BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Mod, ast.BitAnd, ast.BitOr,
            ast.BitXor, ast.LShift, ast.RShift)
 _CMPOPS = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE)
@@ -834,14 +841,36 @@ def parse_expression(text: str) -> ast.Expression:
     """
     if "\n" in text.strip():
         raise ExpressionError("an expression must be on one line", 1)
+    if len(text.strip()) > MAX_EXPRESSION_LENGTH:
+        raise ExpressionError(f"an expression is limited to {MAX_EXPRESSION_LENGTH} "
+                              "characters", MAX_EXPRESSION_LENGTH + 1)
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as err:
         raise ExpressionError(f"syntax error: {err.msg}",
                               err.offset or len(text.strip()) + 1) from None
+    except (RecursionError, MemoryError):
+        raise ExpressionError(f"nesting deeper than {MAX_EXPRESSION_DEPTH} levels", 1) from None
+    _check_depth(tree)
     for node in ast.walk(tree):
         _check_node(node)
     return tree
+
+
+def _check_depth(tree: ast.Expression) -> None:
+    """Refuse trees nested deeper than :data:`MAX_EXPRESSION_DEPTH` (walked without recursion).
+
+    Every evaluator of invariants (explorer, proofs, reports) walks the tree recursively; the
+    limit keeps them far from Python's recursion limit.
+    """
+    pending: list[tuple[ast.AST, int]] = [(tree.body, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if depth > MAX_EXPRESSION_DEPTH:
+            raise ExpressionError(f"nesting deeper than {MAX_EXPRESSION_DEPTH} levels",
+                                  getattr(node, "col_offset", 0) + 1)
+        pending.extend((child, depth + 1) for child in ast.iter_child_nodes(node)
+                       if isinstance(child, ast.expr))
 
 
 def _check_node(node: ast.AST) -> None:

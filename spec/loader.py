@@ -26,7 +26,8 @@ from pydantic_core import ErrorDetails
 from arspec.spec import bundle as schema
 from arspec.spec.bundle import Bundle, bundle_json_schema
 from arspec.spec.errors import InputError
-from arspec.spec.yaml_source import Location, SourceMap, parse_yaml
+from arspec.spec.files import read_limited
+from arspec.spec.yaml_source import MAX_BYTES, Location, SourceMap, parse_yaml
 
 __all__ = ["BundleError", "bundle_json_schema", "load_bundle", "load_bundle_text"]
 
@@ -52,16 +53,14 @@ def load_bundle(path: str | Path) -> Bundle:
     """
     name = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BundleError([InputError("no such file", file=name)]) from None
-    except IsADirectoryError:
-        raise BundleError([InputError("is a directory, not a bundle file", file=name)]) from None
+        raw = read_limited(path, MAX_BYTES, what="bundle file")
+    except InputError as err:
+        raise BundleError([err]) from None
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
         raise BundleError([InputError(f"not UTF-8 text (bad byte at offset {err.start})",
                                       file=name)]) from None
-    except OSError as err:
-        raise BundleError([InputError(f"cannot read: {err.strerror}", file=name)]) from None
     return load_bundle_text(text, filename=name, base_dir=Path(path).parent)
 
 

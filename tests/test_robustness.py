@@ -1,0 +1,250 @@
+"""Regression tests for crashes and runaway inputs (issue 15): each once ended in a traceback,
+an exit code that looked like a verdict, or unbounded memory."""
+
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+
+import pytest
+from elftools.elf.elffile import ELFFile
+
+from arspec.checker import cli
+from arspec.reference.elf import MAX_GLOBAL_DATA_SIZE, load_elf
+from arspec.spec.bundle import MAX_EXPRESSION_DEPTH, ExpressionError, parse_expression
+from arspec.spec.errors import InputError
+from arspec.spec.loader import BundleError, load_bundle, load_bundle_text
+from tests.test_elf import C_DIR, compile_bpf
+
+ROOT = Path(__file__).resolve().parent.parent
+HEARTBEAT = ROOT / "examples" / "heartbeat.yaml"
+RINGBUF = ROOT / "examples" / "broken_ringbuf_overflow.yaml"
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = cli.main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _one_line(err: str) -> str:
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+# --------------------------------------------------------------------------- bundle text
+
+
+@pytest.mark.parametrize("raw", [b"\x01", b"\x00", b"a: 1\nb: \x02\n", b"\x7f", b"\xef\xbf\xbe"])
+def test_invalid_control_characters_are_located_yaml_errors(tmp_path: Path, raw: bytes) -> None:
+    path = tmp_path / "b.yaml"
+    path.write_bytes(raw)
+    with pytest.raises(BundleError) as info:
+        load_bundle(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}:") and "is not allowed in YAML text" in message
+    assert "\n" not in message
+
+
+def test_invalid_control_character_cli_exit_two(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "one.yaml"
+    path.write_bytes(b"\x01")
+    code, _, err = run(["verify", str(path)], capsys)
+    assert code == 2
+    assert _one_line(err) == (f"{path}:1:1: error: invalid YAML: character #x0001 is not "
+                              "allowed in YAML text")
+
+
+@pytest.mark.parametrize("value", ["[]", "{}", "[array]", "{a: 1}", "1", "null", "true"])
+def test_invalid_map_type_of_any_yaml_kind(value: str) -> None:
+    text = HEARTBEAT.read_text().replace("    type: array", f"    type: {value}")
+    with pytest.raises(BundleError) as info:
+        load_bundle_text(text, filename="b.yaml")
+    assert any("maps.hb.type" in d.reason for d in info.value.diagnostics)
+
+
+def test_dev_zero_is_refused_after_the_size_limit(capsys: pytest.CaptureFixture[str]) -> None:
+    if not os.path.exists("/dev/zero"):
+        pytest.fail("/dev/zero is missing")
+    with pytest.raises(BundleError, match="larger than 4194304 bytes"):
+        load_bundle("/dev/zero")
+    for argv in (["verify", "/dev/zero"], ["run", "/dev/zero"], ["explore", "/dev/zero"],
+                 ["exec", "/dev/zero"], ["disasm", "/dev/zero"], ["asm", "/dev/zero"]):
+        code, _, err = run(argv, capsys)
+        assert code == 2, argv
+        assert "/dev/zero: error:" in _one_line(err) and "larger than" in err
+
+
+def test_invalid_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(BundleError, match="is a pipe or socket"):
+        load_bundle(fifo)
+
+
+def test_bundle_at_the_size_limit_is_read() -> None:
+    text = HEARTBEAT.read_text()
+    bundle = load_bundle_text(text + "#" * 100 + "\n", filename="b.yaml")
+    assert "hb" in bundle.maps
+
+
+# --------------------------------------------------------------------------- expressions
+
+
+@pytest.mark.parametrize("prefix", ["-", "+", "~", "not ", "(-"])
+def test_invalid_deeply_nested_expression(prefix: str) -> None:
+    text = prefix * 1000 + "a.b" + (")" * 1000 if prefix == "(-" else "")
+    with pytest.raises(ExpressionError, match="nesting deeper than|limited to"):
+        parse_expression(text)
+
+
+def test_invalid_deep_expression_in_bundle_is_a_load_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = RINGBUF.read_text().replace('expr: "stats.dropped == 0"',
+                                       'expr: "' + "-" * 990 + 'stats.dropped == 0"')
+    path = tmp_path / "deep.yaml"
+    path.write_text(text)
+    code, _, err = run(["explore", str(path)], capsys)
+    assert code == 2
+    assert "properties.invariants.0.expr: nesting deeper than" in _one_line(err)
+
+
+def test_invalid_expression_longer_than_the_limit() -> None:
+    with pytest.raises(ExpressionError, match="limited to 1024 characters"):
+        parse_expression(" + ".join(["a.b"] * 300))
+
+
+def test_expression_at_the_depth_limit_parses() -> None:
+    parse_expression("-" * (MAX_EXPRESSION_DEPTH - 2) + "a.b")
+    with pytest.raises(ExpressionError):
+        parse_expression("-" * MAX_EXPRESSION_DEPTH + "a.b")
+
+
+# --------------------------------------------------------------------------- ELF headers
+
+
+@pytest.fixture(scope="module")
+def globals_object(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return compile_bpf(C_DIR / "globals.c", tmp_path_factory.mktemp("bpf"))
+
+
+def _headers(path: Path) -> tuple[int, int]:
+    with path.open("rb") as f:
+        elf = ELFFile(f)
+        return int(elf["e_shoff"]), int(elf["e_shnum"])
+
+
+def _patch_section(path: Path, out: Path, index: int, field: int, value: int) -> Path:
+    """Overwrite one 64-bit field (24: sh_offset, 32: sh_size) of section header ``index``."""
+    shoff, _ = _headers(path)
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<Q", data, shoff + index * 64 + field, value)
+    out.write_bytes(bytes(data))
+    return out
+
+
+@pytest.mark.parametrize("value", [1 << 63, (1 << 64) - 1, 1 << 40])
+@pytest.mark.parametrize("field", [24, 32])
+def test_invalid_section_offset_or_size_beyond_the_file(globals_object: Path, tmp_path: Path,
+                                                        field: int, value: int) -> None:
+    with globals_object.open("rb") as f:
+        kinds = [section["sh_type"] for section in ELFFile(f).iter_sections()]
+    for index in range(1, len(kinds)):
+        if kinds[index] == "SHT_NOBITS" and field == 24:
+            continue  # .bss has no bytes in the file: its offset is never followed
+        bad = _patch_section(globals_object, tmp_path / f"bad{index}.o", index, field, value)
+        with pytest.raises(InputError, match="malformed ELF file") as info:
+            load_elf(bad)
+        assert str(bad) in str(info.value)
+
+
+def test_invalid_section_header_table_offset(globals_object: Path, tmp_path: Path) -> None:
+    data = bytearray(globals_object.read_bytes())
+    for value in (1 << 63, (1 << 64) - 1, len(data)):
+        struct.pack_into("<Q", data, 0x28, value)
+        bad = tmp_path / "shoff.o"
+        bad.write_bytes(bytes(data))
+        with pytest.raises(InputError, match="section header table"):
+            load_elf(bad)
+
+
+def _section_index(path: Path, name: str) -> int:
+    with path.open("rb") as f:
+        for index, section in enumerate(ELFFile(f).iter_sections()):
+            if section.name == name:
+                return index
+    raise AssertionError(name)
+
+
+def test_invalid_huge_bss_is_refused_without_allocating(globals_object: Path,
+                                                        tmp_path: Path) -> None:
+    index = _section_index(globals_object, ".bss")
+    bad = _patch_section(globals_object, tmp_path / "bss.o", index, 32, 1 << 36)
+    with pytest.raises(InputError, match="SHT_NOBITS"):
+        load_elf(bad)
+
+
+def test_bss_at_the_limit_loads(globals_object: Path, tmp_path: Path) -> None:
+    index = _section_index(globals_object, ".bss")
+    ok = _patch_section(globals_object, tmp_path / "bss.o", index, 32, MAX_GLOBAL_DATA_SIZE)
+    sizes = {d.name: d.value_size for d in load_elf(ok).map_definitions}
+    assert sizes[".bss"] == MAX_GLOBAL_DATA_SIZE
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e308", "0", "-1", "1e7", "abc", ""])
+def test_invalid_timeout(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["verify", str(HEARTBEAT), "--timeout", value], capsys)
+    assert code == 2
+    assert "argument --timeout" in _one_line(err)
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.startswith("spec-check ")
+
+
+def _crash(args: object, out: object) -> int:
+    raise ZeroDivisionError("boom")
+
+
+def test_internal_error_has_its_own_exit_code(monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(cli, "_cmd_disasm", _crash)
+    code, _, err = run(["disasm", "prog.bin"], capsys)
+    assert code == cli.EXIT_INTERNAL == 4
+    line = _one_line(err)
+    assert line.startswith("prog.bin: internal error in disasm (")
+    assert "ZeroDivisionError: boom" in line and "--debug" in line
+
+
+def test_internal_error_traceback_with_debug(monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(cli, "_cmd_disasm", _crash)
+    code, _, err = run(["disasm", "--debug", "prog.bin"], capsys)
+    assert code == cli.EXIT_INTERNAL
+    assert "Traceback" in err and err.strip().splitlines()[-1].startswith("prog.bin: internal")
+
+
+def test_out_of_memory_is_an_internal_error_not_a_verdict(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    def oom(args: object, out: object) -> int:
+        raise MemoryError
+
+    monkeypatch.setattr(cli, "_cmd_exec", oom)
+    code, _, err = run(["exec", "x.s"], capsys)
+    assert code == cli.EXIT_INTERNAL
+    assert "out of memory" in _one_line(err)
+
+
+def test_internal_error_never_exits_one() -> None:
+    assert cli.EXIT_INTERNAL not in (cli.EXIT_OK, cli.EXIT_FAILED, cli.EXIT_USAGE,
+                                     cli.EXIT_INCONCLUSIVE)
