@@ -415,7 +415,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         return 130
     except BrokenPipeError:
         return EXIT_OK
-    except Exception as err:  # noqa: BLE001 - the one place a bug becomes an exit code
+    except Exception as err:  # the one place a bug becomes an exit code
         if debug:
             traceback.print_exc(file=sys.stderr)
         print(internal_error_line(words, err), file=sys.stderr)

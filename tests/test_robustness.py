@@ -98,7 +98,7 @@ def test_bundle_at_the_size_limit_is_read() -> None:
 @pytest.mark.parametrize("prefix", ["-", "+", "~", "not ", "(-"])
 def test_invalid_deeply_nested_expression(prefix: str) -> None:
     text = prefix * 1000 + "a.b" + (")" * 1000 if prefix == "(-" else "")
-    with pytest.raises(ExpressionError, match="nesting deeper than|limited to"):
+    with pytest.raises(ExpressionError, match=r"nesting deeper than|limited to"):
         parse_expression(text)
 
 
