@@ -404,7 +404,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         args = parser.parse_args(words)
         if args.command is None:
             parser.print_help(stdout)
-            return EXIT_USAGE
+            raise UsageError("spec-check: error: a COMMAND (or a bundle file) is required")
         code: int = args.run(args, stdout)
         return code
     except ArspecError as err:

@@ -60,6 +60,7 @@ from arspec.spec.catalogue import (
     get_requested_invariants,
 )
 from arspec.spec.errors import InputError
+from arspec.spec.files import MAX_TRACE_FILE_BYTES, read_limited
 from arspec.spec.loader import load_bundle
 from arspec.spec.scheduler import (
     Action,
@@ -474,11 +475,10 @@ def write_dots(dot_out: str, result: ExplorationResult[ModelState, Action],
 
 def read_trace(path: str) -> dict[str, Any]:
     """Read and check a trace file; raise :class:`InputError` when it is not one."""
+    raw = read_limited(path, MAX_TRACE_FILE_BYTES, what="trace file")
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("no such file", file=path) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
         raise InputError(f"not a JSON trace: {err}", file=path) from None
     if not isinstance(data, dict) or data.get("format") != TRACE_FORMAT:
         raise InputError(f"not an {TRACE_FORMAT} file (missing `format: {TRACE_FORMAT}`)",
@@ -493,10 +493,13 @@ def read_trace(path: str) -> dict[str, Any]:
 
 def resolve_bundle_path(trace_path: str, bundle: str) -> str:
     """Return the bundle path as written, or relative to the trace file if that exists."""
-    if Path(bundle).exists():
+    try:
+        if Path(bundle).exists():
+            return bundle
+        beside = Path(trace_path).parent / bundle
+        return str(beside) if beside.exists() else bundle
+    except (OSError, ValueError):  # a name too long, or with a NUL byte: loading reports it
         return bundle
-    beside = Path(trace_path).parent / bundle
-    return str(beside) if beside.exists() else bundle
 
 
 def replay_trace(path: str) -> tuple[int, str]:

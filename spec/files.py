@@ -38,6 +38,8 @@ def read_limited(path: str | Path, limit: int, *, what: str = "file") -> bytes:
         raise InputError("no such file", file=name) from None
     except OSError as err:
         raise InputError(f"cannot read: {err.strerror or err}", file=name) from None
+    except ValueError:  # a NUL byte in the name
+        raise InputError("not a valid file name", file=name.replace("\0", "\\0")) from None
     if stat.S_ISDIR(mode):
         raise InputError(f"is a directory, expected a {what}", file=name)
     if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
