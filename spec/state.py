@@ -40,12 +40,14 @@ from arspec.spec import bundle as schema
 from arspec.spec.accounts import Account, AccountsState, create_account
 from arspec.spec.maps import (
     BPF_ANY,
+    ArrayElements,
     MapDef,
     MapElement,
     MapState,
     MapType,
     create_map_state,
     is_percpu_map,
+    is_pristine_cells,
     process_map_update,
 )
 from arspec.spec.presets import Preset, get_preset
@@ -266,6 +268,11 @@ def copy_element(element: MapElement) -> MapElement:
                       wq=None if element.wq is None else copy.copy(element.wq))
 
 
+def _copy_elements(elements: dict[bytes, list[MapElement]]) -> dict[bytes, list[MapElement]]:
+    copied = {k: [copy_element(e) for e in cells] for k, cells in elements.items()}
+    return elements.copy_with(copied) if isinstance(elements, ArrayElements) else copied
+
+
 def copy_map(state: MapState) -> MapState:
     """Return a copy of one map's contents; the (frozen) definition is shared."""
     ring = state.ringbuf
@@ -273,7 +280,7 @@ def copy_map(state: MapState) -> MapState:
     return MapState(
         definition=state.definition,
         num_cpus=state.num_cpus,
-        elements={k: [copy_element(e) for e in cells] for k, cells in state.elements.items()},
+        elements=_copy_elements(state.elements),
         queue=list(state.queue),
         last_use=dict(state.last_use),
         use_clock=state.use_clock,
@@ -302,7 +309,10 @@ def copy_accounts(accounts: AccountsState) -> AccountsState:
 def compute_map_key(state: MapState) -> tuple[object, ...]:
     """Return the canonical tuple of one map's contents (elements sorted by key)."""
     cells = []
+    lazy = isinstance(state.elements, ArrayElements)
     for key in sorted(state.elements):
+        if lazy and is_pristine_cells(state.elements[key]):
+            continue  # an array element never changed equals one never created
         copies = []
         for element in state.elements[key]:
             timer = element.timer

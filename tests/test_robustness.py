@@ -248,3 +248,67 @@ def test_out_of_memory_is_an_internal_error_not_a_verdict(
 def test_internal_error_never_exits_one() -> None:
     assert cli.EXIT_INTERNAL not in (cli.EXIT_OK, cli.EXIT_FAILED, cli.EXIT_USAGE,
                                      cli.EXIT_INCONCLUSIVE)
+
+
+# --------------------------------------------------------------------------- lazy arrays
+
+
+def _big_array(entries: int = 1 << 24, kind: str = "ARRAY") -> object:
+    from dataclasses import replace
+
+    from arspec.spec.maps import MapDef, MapType, create_map_state
+    from arspec.spec.presets import get_preset
+    from arspec.spec.types import MapId
+
+    defn = MapDef(MapId("big"), MapType[kind], 4, 24, entries)
+    return create_map_state(defn, replace(get_preset("linux_like"), max_map_entries=1 << 24))
+
+
+def test_array_of_2_24_entries_stores_only_what_is_used() -> None:
+    import tracemalloc
+
+    from arspec.spec.maps import BPF_ANY, process_map_lookup, process_map_update
+
+    tracemalloc.start()
+    state = _big_array()
+    assert len(state.elements) == 0  # type: ignore[attr-defined]
+    last = ((1 << 24) - 1).to_bytes(4, "little")
+    element = process_map_lookup(state, last)  # type: ignore[arg-type]
+    assert element is not None and bytes(element.value) == bytes(24)
+    assert process_map_update(state, (5).to_bytes(4, "little"), b"\x07" * 24,  # type: ignore[arg-type]
+                              BPF_ANY) == 0
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 1 << 20
+    assert len(state.elements) == 2  # type: ignore[attr-defined]
+    assert process_map_lookup(state, (1 << 24).to_bytes(4, "little")) is None  # type: ignore[arg-type]
+
+
+def test_untouched_and_read_array_elements_are_the_same_state() -> None:
+    import pickle
+
+    from arspec.spec.maps import ArrayElements, process_map_lookup
+    from arspec.spec.state import compute_map_key, copy_map
+
+    for kind in ("ARRAY", "PERCPU_ARRAY"):
+        untouched, read = _big_array(8, kind), _big_array(8, kind)
+        assert process_map_lookup(read, (3).to_bytes(4, "little")) is not None  # type: ignore[arg-type]
+        assert compute_map_key(untouched) == compute_map_key(read)  # type: ignore[arg-type]
+        written = copy_map(read)  # type: ignore[arg-type]
+        assert isinstance(written.elements, ArrayElements)
+        written.elements[(3).to_bytes(4, "little")][0].value[0] = 1
+        assert compute_map_key(written) != compute_map_key(read)  # type: ignore[arg-type]
+        again = pickle.loads(pickle.dumps(written))
+        assert compute_map_key(again) == compute_map_key(written)
+        assert (7).to_bytes(4, "little") in again.elements
+
+
+def test_run_and_explore_an_array_of_2_24_entries(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_text(HEARTBEAT.read_text().replace("    max_entries: 1\n",
+                                                  "    max_entries: 16777216\n"))
+    code, out, _ = run(["run", str(path), "--slots", "12"], capsys)
+    assert code == 0 and "timer hb[00000000] expired at slot 10" in out
+    code, out, _ = run(["explore", str(path), "--slots", "2", "--no-timing"], capsys)
+    assert code == 0 and "verdict: HOLDS" in out
