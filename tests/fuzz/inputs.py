@@ -291,6 +291,7 @@ def mutate_object(rng: random.Random, data: bytes) -> bytes:
     raw = bytearray(data)
     shoff = struct.unpack_from("<Q", raw, 0x28)[0]
     shnum = struct.unpack_from("<H", raw, 0x3C)[0]
+    # Header edits come first, while the file still has its header; truncation may follow.
     for _ in range(rng.randrange(1, 4)):
         action = rng.random()
         if action < 0.4 and shnum:
@@ -303,8 +304,9 @@ def mutate_object(rng: random.Random, data: bytes) -> bytes:
         elif action < 0.5:
             at, fmt = rng.choice([(0x28, "<Q"), (0x3A, "<H"), (0x3C, "<H"), (0x3E, "<H"),
                                   (0x12, "<H"), (0x04, "<B")])
-            struct.pack_into(fmt, raw, at, rng.choice(NASTY_INTS) %
-                             (1 << (8 * struct.calcsize(fmt))))
+            if at + struct.calcsize(fmt) <= len(raw):
+                struct.pack_into(fmt, raw, at, rng.choice(NASTY_INTS) %
+                                 (1 << (8 * struct.calcsize(fmt))))
         elif action < 0.85 and raw:
             raw[rng.randrange(len(raw))] = rng.randrange(256)
         else:
