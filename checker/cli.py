@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
+from arspec.checker.progress import Heartbeat
 from arspec.spec.errors import ArspecError, InputError
 
 EXIT_OK = 0
@@ -36,6 +37,9 @@ EXIT_INTERNAL = 4
 MAX_TIMEOUT_SECONDS = 1_000_000.0
 
 Command = Callable[[argparse.Namespace, TextIO], int]
+
+#: Commands that print a progress line on stderr every few seconds while they work.
+_LONG_COMMANDS = frozenset({"run", "verify", "explore", "replay"})
 
 
 class UsageError(ArspecError):
@@ -232,13 +236,19 @@ def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     from arspec.spec.loader import load_bundle
 
     bundle = load_bundle(args.bundle)
+    heartbeat = getattr(args, "heartbeat", None)
+
+    def progress(done: int, total: int) -> None:
+        if heartbeat is not None:
+            heartbeat.status = f"slot {done:,} of {total:,}"
+
     try:
         report = run_bundle(bundle, slots=args.slots, base_dir=Path(args.bundle).parent,
-                            engine=args.engine)
+                            engine=args.engine, progress=progress)
     except InputError as err:
         raise _located(err, args.bundle) from None
     out.write(render_json(report) if args.format == "json" else render_text(report))
-    return EXIT_OK
+    return EXIT_FAILED if report.faulted else EXIT_OK
 
 
 def _located(err: InputError, file: str) -> InputError:
@@ -405,7 +415,12 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         if args.command is None:
             parser.print_help(stdout)
             raise UsageError("spec-check: error: a COMMAND (or a bundle file) is required")
-        code: int = args.run(args, stdout)
+        if args.command not in _LONG_COMMANDS:
+            code: int = args.run(args, stdout)
+            return code
+        with Heartbeat(args.command, sys.stderr) as heartbeat:
+            args.heartbeat = heartbeat
+            code = args.run(args, stdout)
         return code
     except ArspecError as err:
         print(err, file=sys.stderr)

@@ -137,7 +137,8 @@ def test_json_report_is_versioned_and_complete() -> None:
     doc = json.loads(render_json(report))
     assert doc["format"] == REPORT_FORMAT == "arspec-run/1"
     assert list(doc) == ["format", "bundle", "profile", "preset", "slot_budget_cu", "slots",
-                         "totals"]
+                         "totals", "final", "final_not_shown", "faulted"]
+    assert doc["faulted"] is False and doc["final_not_shown"] == {}
     run_event = doc["slots"][0]["events"][1]
     assert run_event["kind"] == "run" and run_event["r0"] == 3 and run_event["used_cu"] == 2
     assert doc["totals"]["invocations"] == 1
