@@ -97,19 +97,22 @@ def _cmd_asm(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_disasm(args: argparse.Namespace, out: TextIO) -> int:
-    from arspec.reference.disassembler import disassemble
+    from arspec.reference.disassembler import disassemble, disassemble_listing
     from arspec.reference.loading import load_program_file
 
-    out.write(disassemble(load_program_file(args.program, section=args.section)))
+    program = load_program_file(args.program, section=args.section)
+    out.write(disassemble(program) if args.plain else disassemble_listing(program))
     return EXIT_OK
 
 
 def _cmd_exec(args: argparse.Namespace, out: TextIO) -> int:
     from arspec.reference.loading import load_program_file, parse_hex_bytes
     from arspec.reference.profiles import get_profile
+    from arspec.reference.runtime import get_assembly_helpers
     from arspec.reference.vm import execute
 
-    program = load_program_file(args.program, section=args.section)
+    program = load_program_file(args.program, section=args.section,
+                                helpers=get_assembly_helpers(args.profile))
     memory = parse_hex_bytes(args.mem, what="--mem") if args.mem else b""
     profile = get_profile(args.profile)
     tracer = None
@@ -202,6 +205,7 @@ def _cmd_explore(args: argparse.Namespace, out: TextIO) -> int:
 def _explore_to(args: argparse.Namespace, out: TextIO, dot_out: str | None) -> int:
     from arspec.model.explore_bundle import explore_bundle
 
+    before = None if args.trace_out is None else _stamp(args.trace_out)
     code, text = explore_bundle(
         args.bundle, slots=args.slots, max_states=args.max_states, max_depth=args.max_depth,
         reductions=not args.no_reductions, trace_out=args.trace_out, dot_out=dot_out,
@@ -210,7 +214,18 @@ def _explore_to(args: argparse.Namespace, out: TextIO, dot_out: str | None) -> i
         symmetry=False if args.no_symmetry else None,
         cache=False if args.no_cache else None)
     out.write(text)
+    if args.trace_out is not None and _stamp(args.trace_out) == before:
+        out.write(f"no violation found: no trace written to {args.trace_out}\n")
     return code
+
+
+def _stamp(path: str) -> tuple[int, int, int] | None:
+    """Return what changes when a file is (re)written, or ``None`` if there is none."""
+    try:
+        found = Path(path).stat()
+    except (OSError, ValueError):
+        return None
+    return found.st_ino, found.st_mtime_ns, found.st_size
 
 
 def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
@@ -281,6 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("disasm", help="disassemble bytecode or an ELF object (LLVM syntax)")
     _add_program_args(p)
+    p.add_argument("--plain", action="store_true",
+                   help="no pc numbers or jump targets: text the assembler reads back")
     p.set_defaults(run=_cmd_disasm)
 
     p = sub.add_parser("exec", help="run one program on the reference VM")

@@ -10,6 +10,7 @@ Every failure is an :class:`~arspec.spec.errors.InputError` naming the file.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
@@ -54,12 +55,14 @@ def _decode_named(code: bytes, name: str) -> Program:
         raise InputError(str(err), file=name) from None
 
 
-def load_program_file(path: str | Path, *, section: str | None = None) -> Program:
+def load_program_file(path: str | Path, *, section: str | None = None,
+                      helpers: Mapping[str, int] | None = None) -> Program:
     """Load a program from an assembly file, raw bytecode, hex text or an ELF object.
 
     The kind is chosen from the content: an ELF magic number means an object file (its
     ``section``, or its only program section); text that is all hex pairs is bytecode in
-    hex; other text is assembly; anything else is raw little-endian bytecode.
+    hex; other text is assembly; anything else is raw little-endian bytecode. ``helpers``
+    names the helpers assembly may ``call`` by name (default: the Linux helper table).
     """
     name = str(path)
     data = read_source(path)
@@ -79,4 +82,8 @@ def load_program_file(path: str | Path, *, section: str | None = None) -> Progra
         return _decode_named(parse_hex_bytes(text), name)
     from .assembler import assemble
 
-    return assemble(text, filename=name)
+    if helpers is None:
+        from arspec.spec.helpers import HELPER_TABLE
+
+        helpers = {h.name: int(h.id) for h in HELPER_TABLE}
+    return assemble(text, filename=name, helpers=helpers)
