@@ -149,6 +149,11 @@ def _combine(codes: list[int]) -> int:
 def _cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     from arspec.checker.verify_bundle import verify_bundle_file
 
+    if args.format == "text" and not args.no_explore:
+        from arspec.spec.loader import load_bundle
+
+        if load_bundle(args.bundle).properties.explore is not None:
+            check_explore_bounds(args.bundle)  # before any output, as a load error
     code, text = verify_bundle_file(args.bundle, timeout=args.timeout, rlimit=args.rlimit,
                                     output_format=args.format)
     out.write(text)
@@ -204,7 +209,7 @@ def _cmd_explore(args: argparse.Namespace, out: TextIO) -> int:
 
 def _explore_to(args: argparse.Namespace, out: TextIO, dot_out: str | None) -> int:
     from arspec.model.explore_bundle import explore_bundle
-
+    check_explore_bounds(args.bundle)
     before = None if args.trace_out is None else _stamp(args.trace_out)
     code, text = explore_bundle(
         args.bundle, slots=args.slots, max_states=args.max_states, max_depth=args.max_depth,
@@ -226,6 +231,23 @@ def _stamp(path: str) -> tuple[int, int, int] | None:
     except (OSError, ValueError):
         return None
     return found.st_ino, found.st_mtime_ns, found.st_size
+
+
+#: Largest state (ring-buffer and account bytes) the explorer accepts: it keeps a copy in
+#: every explored state, so memory grows with states times this size.
+MAX_EXPLORE_STATE_BYTES = 1 << 20
+
+
+def check_explore_bounds(path: str) -> None:
+    """Refuse, before exploring, a bundle whose every state would hold too many bytes."""
+    from arspec.spec.bundle import compute_state_bytes
+    from arspec.spec.loader import load_bundle
+
+    held = compute_state_bytes(load_bundle(path))
+    if held > MAX_EXPLORE_STATE_BYTES:
+        raise InputError(f"explore: ring buffers and accounts hold {held} bytes, which the "
+                         f"explorer would copy into every state; it accepts at most "
+                         f"{MAX_EXPLORE_STATE_BYTES} (use smaller ones, or `run`)", file=path)
 
 
 def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:

@@ -83,6 +83,11 @@ MAX_SLOTS = 1_000_000
 MAX_MAP_ENTRIES = 1 << 24
 #: Largest key or value size in bytes.
 MAX_KV_SIZE = 1 << 16
+#: Largest ring-buffer data size in bytes (the ``linux_like`` preset's ``ringbuf_max_size``).
+MAX_RINGBUF_SIZE = 1 << 24
+#: Largest total of ring-buffer data and account data in one bundle: ``run`` and ``explore``
+#: hold these bytes in memory, and copy them for every invocation and every explored state.
+MAX_STATE_BYTES = 64 * 1024 * 1024
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 HEX_PATTERN = r"^\s*(?:[0-9A-Fa-f]{2}\s*)*$"
@@ -415,8 +420,9 @@ class MapSpec(_Model):
         description="Value size in bytes. Fixed and optional for prog_array (4) and ringbuf "
                     "(0); required otherwise.")
     max_entries: int = Field(
-        ge=1, description="Capacity; for ringbuf the data size in bytes, a power of two and a "
-                          f"multiple of {RINGBUF_PAGE_SIZE}.")
+        ge=1, description=f"Capacity, at most {MAX_MAP_ENTRIES}; for ringbuf the data size in "
+                          f"bytes, a power of two, a multiple of {RINGBUF_PAGE_SIZE} and at most "
+                          f"{MAX_RINGBUF_SIZE}. Array elements are stored when first used.")
     pinned: bool = Field(
         default=False,
         description="Pinned maps keep a user reference, so timers in them may re-arm forever.")
@@ -479,6 +485,9 @@ class MapSpec(_Model):
             if size & (size - 1) or size % RINGBUF_PAGE_SIZE:
                 _rule(f"ringbuf max_entries ({size}) must be a power of two and a multiple of "
                       f"{RINGBUF_PAGE_SIZE}", "max_entries")
+            if size > MAX_RINGBUF_SIZE:
+                _rule(f"ringbuf max_entries ({size}) must be <= {MAX_RINGBUF_SIZE}",
+                      "max_entries")
         elif self.max_entries > MAX_MAP_ENTRIES:
             _rule(f"max_entries must be <= {MAX_MAP_ENTRIES}", "max_entries")
 
@@ -799,6 +808,16 @@ class Properties(_Model):
         return value
 
 
+def compute_state_bytes(bundle: Bundle) -> int:
+    """Return the bytes a bundle's state holds from the start: ring buffers and accounts.
+
+    Array and hash elements are created when used (at most ``max_entries`` each) and are not
+    counted here.
+    """
+    rings = sum(m.max_entries for m in bundle.maps.values() if m.type == MapType.RINGBUF)
+    return rings + sum(a.size for a in bundle.accounts.values())
+
+
 # --------------------------------------------------------------------------- expressions
 
 
@@ -964,12 +983,20 @@ class Bundle(_Model):
 
     @model_validator(mode="after")
     def _cross_references(self) -> Self:
+        self._check_state_bytes()
         self._check_namespaces()
         self._check_programs()
         self._check_prog_arrays()
         self._check_scenario()
         self._check_invariants()
         return self
+
+    def _check_state_bytes(self) -> None:
+        total = compute_state_bytes(self)
+        if total > MAX_STATE_BYTES:
+            where = ("accounts",) if self.accounts else ("maps",)
+            _rule(f"accounts and ring buffers hold {total} bytes; a bundle may hold at most "
+                  f"{MAX_STATE_BYTES} (run and explore keep and copy them in memory)", *where)
 
     def _check_namespaces(self) -> None:
         for name in self.maps:

@@ -312,3 +312,56 @@ def test_run_and_explore_an_array_of_2_24_entries(tmp_path: Path,
     assert code == 0 and "timer hb[00000000] expired at slot 10" in out
     code, out, _ = run(["explore", str(path), "--slots", "2", "--no-timing"], capsys)
     assert code == 0 and "verdict: HOLDS" in out
+
+
+# --------------------------------------------------------------------------- state bounds
+
+RING = ROOT / "examples" / "broken_ringbuf_overflow.yaml"
+
+
+def _ring(size: int) -> str:
+    return RING.read_text().replace("  feed: {type: ringbuf, max_entries: 4096}",
+                                    f"  feed: {{type: ringbuf, max_entries: {size}}}")
+
+
+@pytest.mark.parametrize("size", [1 << 25, 1 << 32, 1 << 40])
+def test_invalid_ring_buffer_larger_than_the_limit(size: int) -> None:
+    with pytest.raises(BundleError) as info:
+        load_bundle_text(_ring(size), filename="b.yaml")
+    assert f"maps.feed.max_entries: ringbuf max_entries ({size}) must be <= 16777216" in \
+        str(info.value)
+
+
+def test_invalid_sixty_accounts_of_ten_mib(capsys: pytest.CaptureFixture[str],
+                                           tmp_path: Path) -> None:
+    accounts = "accounts:\n" + "".join(f"  a{i}: {{size: 10485760}}\n" for i in range(60))
+    path = tmp_path / "accounts.yaml"
+    path.write_text(HEARTBEAT.read_text().replace("maps:\n", accounts + "maps:\n", 1))
+    for command in ("explore", "run", "verify"):
+        code, _, err = run([command, str(path)], capsys)
+        assert code == 2, command
+        assert "accounts and ring buffers hold 629145600 bytes; a bundle may hold at most " \
+               "67108864" in _one_line(err)
+
+
+def test_invalid_explore_of_a_16_mib_ring(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "ring.yaml"
+    path.write_text(_ring(1 << 24))
+    for argv in (["explore", str(path)], [str(path)]):
+        code, out, err = run(argv, capsys)
+        assert code == 2 and out == ""
+        assert "explorer would copy into every state; it accepts at most 1048576" in \
+            _one_line(err)
+    code, out, _ = run(["run", str(path), "--slots", "2"], capsys)
+    assert code == 0 and "account stats: sent = " in out
+    code, _, _ = run([str(path), "--no-explore", "--timeout", "20"], capsys)
+    assert code == 0
+
+
+def test_explore_of_a_ring_at_the_explore_limit(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "ring.yaml"
+    path.write_text(_ring(1 << 19))
+    code, out, _ = run(["explore", str(path), "--slots", "1", "--no-timing"], capsys)
+    assert code == 0 and "verdict: HOLDS" in out  # a ring this big never drops here
