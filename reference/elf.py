@@ -95,6 +95,9 @@ class MapDefinition:
     max_entries: int
     flags: int = 0
     initial: bytes | None = None
+    #: Byte offset of a ``struct bpf_timer`` / ``struct bpf_wq`` in the value (BTF maps only).
+    timer_offset: int | None = None
+    wq_offset: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -599,6 +602,8 @@ _EXTRA_PER_ENTRY: Final = {_STRUCT: 12, _UNION: 12, _ENUM: 8, _FUNC_PROTO: 8, _D
                            _ENUM64: 12}
 _MODIFIERS: Final = (_TYPEDEF, _VOLATILE, _CONST, _RESTRICT, _TYPE_TAG)
 _SIZED: Final = (_INT, _STRUCT, _UNION, _ENUM, _FLOAT, _DATASEC, _ENUM64)
+#: Structs Linux places in map values, by BTF name, and what a bundle calls them.
+_ASYNC_STRUCTS: Final = {"bpf_timer": "timer", "bpf_wq": "wq"}
 #: ``__uint(field, N)`` members of a BTF-defined map and the MapDefinition field they set.
 _UINT_FIELDS: Final = {"type": "type", "max_entries": "max_entries", "map_flags": "flags",
                        "key_size": "key_size", "value_size": "value_size"}
@@ -699,6 +704,26 @@ def _maps_from_btf(types: list[_BtfType]) -> dict[str, MapDefinition]:
             return count * size_of(element, depth + 1)
         raise _BtfError(f"type {t.name or type_id} (kind {t.kind}) has no size")
 
+    def async_offsets(type_id: int) -> dict[str, int]:
+        """Return where ``struct bpf_timer`` and ``struct bpf_wq`` lie in a value type, as
+        Linux's ``btf_find_field`` finds them (also inside nested structs)."""
+        found: dict[str, int] = {}
+        pending = [(type_id, 0, 0)]
+        while pending:
+            current, base, depth = pending.pop()
+            t = strip(current)
+            if t.kind != _STRUCT or depth > 16:
+                continue
+            for (_name, member_type, bits), _member in zip(t.entries, t.member_names,
+                                                           strict=True):
+                inner = strip(member_type)
+                offset = base + (bits & 0xFFFFFF) // 8
+                if inner.kind == _STRUCT and inner.name in _ASYNC_STRUCTS:
+                    found.setdefault(_ASYNC_STRUCTS[inner.name], offset)
+                elif inner.kind == _STRUCT:
+                    pending.append((member_type, offset, depth + 1))
+        return found
+
     def pointee(type_id: int, member: str) -> int:
         t = strip(type_id)
         if t.kind != _PTR:
@@ -715,6 +740,7 @@ def _maps_from_btf(types: list[_BtfType]) -> dict[str, MapDefinition]:
             if layout.kind != _STRUCT:
                 raise _BtfError(f"map {var.name} is not a struct")
             values = {"type": 0, "key_size": 0, "value_size": 0, "max_entries": 0, "flags": 0}
+            layout_of_value: dict[str, int] = {}
             for member_name, (_name, member_type, _bits) in zip(layout.member_names,
                                                                  layout.entries, strict=True):
                 if member_name in _UINT_FIELDS:
@@ -724,8 +750,12 @@ def _maps_from_btf(types: list[_BtfType]) -> dict[str, MapDefinition]:
                     values[_UINT_FIELDS[member_name]] = array.entries[0][2]
                 elif member_name in ("key", "value"):
                     values[f"{member_name}_size"] = size_of(pointee(member_type, member_name))
+                    if member_name == "value":
+                        layout_of_value = async_offsets(pointee(member_type, member_name))
             result[var.name] = MapDefinition(var.name, values["type"], values["key_size"],
                                              values["value_size"], values["max_entries"],
-                                             values["flags"])
+                                             values["flags"],
+                                             timer_offset=layout_of_value.get("timer"),
+                                             wq_offset=layout_of_value.get("wq"))
     return result
 

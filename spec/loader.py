@@ -102,6 +102,8 @@ def load_bundle_text(text: str, *, filename: str, base_dir: Path | None = None) 
     problems = _missing_files(bundle, doc.source_map, filename, base_dir)
     if problems:
         raise BundleError(problems)
+    if base_dir is not None and any(p.elf is not None for p in bundle.programs.values()):
+        bundle = _with_elf_maps(bundle, doc.data, doc.source_map, filename, base_dir)
     return bundle
 
 
@@ -250,4 +252,99 @@ def _missing_files(bundle: Bundle, smap: SourceMap, filename: str,
             problems.append(InputError(
                 f"programs.{name}.elf: no such file {program.elf!r} (relative to the bundle)",
                 file=filename, line=where.line, column=where.column))
+    return problems
+
+
+# --------------------------------------------------------------------------- maps of ELF objects
+
+#: Map attributes a bundle may declare that an object's BTF also states.
+_ELF_MAP_ATTRIBUTES = ("type", "key_size", "value_size", "max_entries", "timer", "wq")
+
+
+def _with_elf_maps(bundle: Bundle, data: dict[str | int, Any], smap: SourceMap, filename: str,
+                   base_dir: Path) -> Bundle:
+    """Return the bundle with the maps its ELF objects define (libbpf's ``.maps`` and BTF).
+
+    A map the bundle omits is added as the object defines it; a map the bundle declares must
+    agree with the object in every attribute the object states, or loading fails naming both.
+    """
+    from_objects: dict[str, tuple[str, dict[str, Any]]] = {}
+    problems: list[InputError] = []
+    for name, program in bundle.programs.items():
+        if program.elf is None:
+            continue
+        where = smap.value(("programs", name, "elf"))
+        try:
+            found = _object_maps(base_dir / program.elf)
+        except InputError as err:
+            problems.append(InputError(f"programs.{name}.elf: {err.reason}", file=filename,
+                                       line=where.line, column=where.column))
+            continue
+        for map_name, spec in found.items():
+            seen = from_objects.get(map_name)
+            if seen is not None and seen[1] != spec:
+                problems.append(InputError(
+                    f"programs.{name}.elf: map '{map_name}' in {program.elf} differs from the "
+                    f"one in {seen[0]}", file=filename, line=where.line, column=where.column))
+            from_objects.setdefault(map_name, (program.elf, spec))
+    declared = dict(data.get("maps") or {})
+    for map_name, (elf, spec) in from_objects.items():
+        if map_name in bundle.maps:
+            problems += _compare_map(bundle, map_name, elf, spec, smap, filename)
+        else:
+            declared[map_name] = spec
+    if problems:
+        raise BundleError(problems)
+    if len(declared) == len(bundle.maps):
+        return bundle
+    try:
+        return Bundle.model_validate({**data, "maps": declared})
+    except ValidationError as err:
+        found_errors = [_diagnostic(e, data, smap, filename) for e in err.errors()]
+        raise BundleError(_in_file_order(found_errors)) from None
+
+
+def _object_maps(path: Path) -> dict[str, dict[str, Any]]:
+    """Return the BTF-defined and legacy maps of an object as bundle map declarations."""
+    # Deferred: the ELF reader lives with the ISA in reference/; only ELF bundles need it.
+    from arspec.reference.elf import load_elf
+    from arspec.spec.maps import MapType as LinuxMapType
+
+    result: dict[str, dict[str, Any]] = {}
+    for definition in load_elf(path).map_definitions:
+        if definition.initial is not None:
+            continue  # global data (.bss, .data, .rodata): not a bundle map
+        try:
+            kind = schema.MapType(LinuxMapType(definition.type).name.lower())
+        except ValueError:
+            raise InputError(f"map '{definition.name}' has type {definition.type}, which "
+                             "arspec does not model", file=str(path)) from None
+        spec: dict[str, Any] = {"type": kind.value, "key_size": definition.key_size,
+                                "value_size": definition.value_size,
+                                "max_entries": definition.max_entries}
+        if definition.timer_offset is not None:
+            spec["timer"] = definition.timer_offset
+        if definition.wq_offset is not None:
+            spec["wq"] = definition.wq_offset
+        result[definition.name] = spec
+    return result
+
+
+def _compare_map(bundle: Bundle, name: str, elf: str, spec: dict[str, Any], smap: SourceMap,
+                 filename: str) -> list[InputError]:
+    declared = bundle.maps[name]
+    problems = []
+    for attribute in _ELF_MAP_ATTRIBUTES:
+        ours = getattr(declared, attribute)
+        ours = ours.value if isinstance(ours, schema.MapType) else ours
+        theirs = spec.get(attribute)
+        if ours == theirs:
+            continue
+        path = ("maps", name, attribute)
+        where = smap.value(path) if path in smap.values else smap.key(("maps", name))
+        shown = "none" if ours is None else ours
+        problems.append(InputError(
+            f"maps.{name}.{attribute}: {shown} in the bundle, but {elf} defines "
+            f"{'none' if theirs is None else theirs} (its map definition)", file=filename,
+            line=where.line, column=where.column))
     return problems
