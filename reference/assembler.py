@@ -123,6 +123,20 @@ def assemble_instructions(text: str, *, filename: str = "<input>",
     return _assemble(text, filename, symbols, helpers)[0]
 
 
+def get_source_lines(text: str, *, filename: str = "<input>",
+                     symbols: Mapping[str, int] | None = None,
+                     helpers: Mapping[str, int] | None = None) -> dict[int, int]:
+    """Return the 1-based source line of every instruction, by pc (errors as for
+    :func:`assemble`)."""
+    insns, lines = _assemble(text, filename, symbols, helpers)
+    found: dict[int, int] = {}
+    pc = 0
+    for insn, line in zip(insns, lines, strict=True):
+        found[pc] = line
+        pc += slot_count(insn)
+    return found
+
+
 def get_labels(text: str, *, filename: str = "<input>",
                symbols: Mapping[str, int] | None = None,
                helpers: Mapping[str, int] | None = None) -> dict[str, int]:

@@ -65,7 +65,7 @@ Invocation rules
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
@@ -74,11 +74,12 @@ from typing import Final
 from arspec.spec import bundle as schema
 from arspec.spec.errors import ArspecError, HelperNotAllowed, InputError, UnknownHelper
 from arspec.spec.helpers import HELPER_TABLE, HelperDef, check_helper_allowed
+from arspec.spec.loader import locate_code_error
 from arspec.spec.scheduler import InvocationOutcome
 from arspec.spec.state import RuntimeState, WorkItem
 from arspec.spec.types import ComputeUnits, Cpu, MapId, ProgId
 
-from .assembler import assemble, get_labels
+from .assembler import assemble, get_labels, get_source_lines
 from .decoder import decode
 from .instructions import Call, CallKfunc, Program
 from .memory import Memory
@@ -142,6 +143,8 @@ class LoadedProgram:
     program: Program
     functions: dict[str, int]
     map_indices: tuple[int, ...] | None = None
+    #: pc -> (file, line) of the source the instruction came from, where known.
+    source_lines: dict[int, tuple[str, int]] = field(default_factory=dict)
 
 
 @cache
@@ -227,12 +230,22 @@ def load_one_program(bundle: schema.Bundle, index: int, name: str, prog: schema.
     """
     labels: dict[str, int] = {}
     map_indices: tuple[int, ...] | None = None
+    source_lines: dict[int, tuple[str, int]] = {}
     if prog.code is not None:
         filename = f"programs.{name}.code"
         symbols = get_assembly_symbols(bundle)
         helpers = get_assembly_helpers(bundle.profile.value)
-        program = assemble(prog.code, filename=filename, symbols=symbols, helpers=helpers)
-        labels = get_labels(prog.code, filename=filename, symbols=symbols, helpers=helpers)
+        try:
+            program = assemble(prog.code, filename=filename, symbols=symbols, helpers=helpers)
+            labels = get_labels(prog.code, filename=filename, symbols=symbols, helpers=helpers)
+            lines = get_source_lines(prog.code, filename=filename, symbols=symbols,
+                                     helpers=helpers)
+        except InputError as err:
+            raise locate_code_error(bundle, name, err) from None
+        for pc, line in lines.items():
+            found = bundle.locate_code(name, line, None)
+            if found is not None and found[1] is not None:
+                source_lines[pc] = (found[0], found[1])
     elif prog.hex is not None:
         try:
             program = decode(prog.hex)
@@ -257,7 +270,8 @@ def load_one_program(bundle: schema.Bundle, index: int, name: str, prog: schema.
     check_program_helpers(name, program, bundle.profile.value,
                           allow_nondeterministic=allow_nondeterministic)
     functions = resolve_functions(name, prog, program, labels)
-    return LoadedProgram(ProgId(name), index, HashedProgram(program), functions, map_indices)
+    return LoadedProgram(ProgId(name), index, HashedProgram(program), functions, map_indices,
+                         source_lines)
 
 
 def load_programs(bundle: schema.Bundle, *, base_dir: Path | None = None,

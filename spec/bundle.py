@@ -55,6 +55,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainValidator,
+    PrivateAttr,
     Strict,
     StringConstraints,
     WithJsonSchema,
@@ -950,8 +951,42 @@ def _is_reference_part(tree: ast.Expression, target: ast.AST) -> bool:
 # --------------------------------------------------------------------------- bundle
 
 
+@dataclass(frozen=True)
+class SourcePosition:
+    """Where something starts in a file: 1-based ``line``, and the ``column`` that column 1
+    of a code block's dedented text falls on."""
+
+    file: str
+    line: int
+    column: int = 1
+    #: A block scalar (``code: |``): its lines are the file's lines. Otherwise the text is one
+    #: (quoted or plain) scalar and every position maps to where the scalar starts.
+    block: bool = True
+
+
 class Bundle(_Model):
-    """A ``program.yaml`` bundle: everything ``spec-check`` needs to check a system."""
+    """A ``program.yaml`` bundle: everything ``spec-check`` needs to check a system.
+
+    The loader records where each program's ``code`` text starts in the bundle file
+    (:meth:`code_position`), so that assembly errors and findings name the bundle's lines.
+    """
+
+    _code_positions: dict[str, SourcePosition] = PrivateAttr(default_factory=dict)
+
+    def code_position(self, program: str) -> SourcePosition | None:
+        """Return where the first line of ``programs.<program>.code`` is, if known."""
+        return self._code_positions.get(program)
+
+    def locate_code(self, program: str, line: int | None, column: int | None,
+                    ) -> tuple[str, int | None, int | None] | None:
+        """Return ``(file, line, column)`` in the bundle of a position in a program's code."""
+        start = self.code_position(program)
+        if start is None:
+            return None
+        if not start.block:
+            return start.file, start.line, start.column
+        return (start.file, None if line is None else start.line + line - 1,
+                None if column is None else start.column + column - 1)
 
     arspec: int = Field(description=f"Format version; must be {FORMAT_VERSION}.")
     name: str | None = Field(default=None, min_length=1, description="Human-readable name.")

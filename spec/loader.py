@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from arspec.spec import bundle as schema
-from arspec.spec.bundle import Bundle, bundle_json_schema
+from arspec.spec.bundle import Bundle, SourcePosition, bundle_json_schema
 from arspec.spec.errors import InputError
 from arspec.spec.files import read_limited
 from arspec.spec.yaml_source import MAX_BYTES, Location, SourceMap, parse_yaml
@@ -104,7 +104,44 @@ def load_bundle_text(text: str, *, filename: str, base_dir: Path | None = None) 
         raise BundleError(problems)
     if base_dir is not None and any(p.elf is not None for p in bundle.programs.values()):
         bundle = _with_elf_maps(bundle, doc.data, doc.source_map, filename, base_dir)
+    _record_code_positions(bundle, text, doc.source_map, filename)
     return bundle
+
+
+def _record_code_positions(bundle: Bundle, text: str, smap: SourceMap, filename: str) -> None:
+    """Remember where each program's ``code`` text starts in the file.
+
+    A block scalar (``code: |``) starts on the line after its indicator, at the indentation
+    of its first non-blank line; a quoted one a column after the quote; a plain one at its
+    first character.
+    """
+    lines = text.splitlines()
+    for name, program in bundle.programs.items():
+        path = ("programs", name, "code")
+        if program.code is None or path not in smap.values:
+            continue
+        where = smap.values[path]
+        head = lines[where.line - 1][where.column - 1:] if where.line <= len(lines) else ""
+        if head[:1] in ("|", ">"):
+            following = [(i, line) for i, line in enumerate(lines[where.line:], where.line + 1)
+                         if line.strip()]
+            if not following:
+                continue
+            number, first = following[0]
+            position = SourcePosition(filename, number, len(first) - len(first.lstrip(" ")) + 1)
+        else:
+            position = SourcePosition(filename, where.line, where.column, block=False)
+        bundle._code_positions[name] = position
+
+
+def locate_code_error(bundle: Bundle, program: str, err: InputError) -> InputError:
+    """Return an assembly error in ``programs.<program>.code`` located in the bundle file."""
+    found = bundle.locate_code(program, err.line, err.column)
+    if found is None:
+        return err
+    file, line, column = found
+    return InputError(f"programs.{program}.code: {err.reason}", file=file, line=line,
+                      column=column)
 
 
 # --------------------------------------------------------------------------- locating errors

@@ -99,3 +99,50 @@ def test_trace_out_with_violation_writes_it_silently(tmp_path: Path,
     code, out, _ = run(["explore", str(EXPLORE / "timer_broken.yaml"), "--trace-out",
                         str(trace), "--no-timing"], capsys)
     assert code == 1 and trace.exists() and "no trace written" not in out
+
+
+def test_invalid_assembly_in_a_bundle_names_the_bundle_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    text = (ROOT / "examples" / "heartbeat.yaml").read_text()
+    lines = text.splitlines()
+    number = next(i for i, line in enumerate(lines, 1) if "call bpf_timer_init " in line)
+    path = tmp_path / "typo.yaml"
+    path.write_text(text.replace("call bpf_timer_init ", "call bpf_timer_initt "))
+    column = lines[number - 1].index("bpf_timer_init") + 1
+    for command in ("run", "verify", "explore"):
+        code, out, err = run([command, str(path)], capsys)
+        assert code == 2 and out == ""
+        assert err.strip() == (f"{path}:{number}:{column}: error: programs.heartbeat.code: "
+                               "unknown helper 'bpf_timer_initt' (did you mean bpf_timer_init, "
+                               "bpf_timer_start?)")
+
+
+def test_invalid_assembly_in_a_quoted_code_string(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "inline.yaml"
+    path.write_text('arspec: 1\nprofile: linux\nprograms:\n  p:\n    hook: {on: startup}\n'
+                    '    code: "r0 = 0\\nfoo r1\\nexit"\n')
+    code, _, err = run(["run", str(path)], capsys)
+    # One scalar on one line of the file: the error points at where the string starts.
+    assert code == 2
+    assert err.strip() == f"{path}:6:11: error: programs.p.code: unknown mnemonic 'foo'"
+
+
+def test_findings_name_the_bundle_line_in_text_json_and_sarif(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    bundle = ROOT / "examples" / "broken_over_budget.yaml"
+    lines = bundle.read_text().splitlines()
+    loop = next(i for i, line in enumerate(lines, 1) if line.strip() == "loop:") + 1
+    code, out, _ = run(["verify", str(bundle), "--no-explore"], capsys)
+    assert code == 1
+    assert f"compound:18: Compute budget may be exceeded (compute_units <= 5000) [REFUTED] " \
+           f"at {bundle}:{loop}" in out
+    code, out, _ = run(["verify", str(bundle), "--format", "json"], capsys)
+    finding = json.loads(out)["programs"][0]["findings"][0]
+    assert finding["source"] == {"file": str(bundle), "line": loop}
+    code, out, _ = run(["verify", str(bundle), "--format", "sarif"], capsys)
+    location = json.loads(out)["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
+    assert location == {"artifactLocation": {"uri": str(bundle)},
+                        "region": {"startLine": loop}}
