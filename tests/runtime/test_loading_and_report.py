@@ -82,7 +82,9 @@ def test_function_labels_resolve_to_pcs() -> None:
 
 
 def test_invalid_assembly_is_located() -> None:
-    with pytest.raises(InputError, match=r"programs.p.code:2:.*unknown mnemonic"):
+    # Located in the bundle text: the code block's second line, after its indentation.
+    with pytest.raises(InputError, match=r"^inline\.yaml:10:7: error: programs\.p\.code: "
+                                         r"unknown mnemonic"):
         run_bundle(load(one_program("r0 = 0\nmvo r0, 1\nexit")))
 
 
