@@ -108,6 +108,9 @@ class ElfProgram:
     name: str
     program: Program
     map_relocations: dict[int, str] = field(default_factory=dict)
+    #: pc -> (source file, line) from the ``.BTF.ext`` line info of an object built with -g;
+    #: every instruction gets the line of the nearest record at or before it in its function.
+    source_lines: dict[int, tuple[str, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,6 +326,7 @@ def load_program(path: str | Path, section: str | None = None) -> ElfProgram:
 def _load(reader: _Reader) -> ElfObject:
     maps, definitions = _collect_maps(reader)
     code = _code_sections(reader)
+    lines = _line_info(reader)
     programs: dict[str, ElfProgram] = {}
     for section in code.values():
         if section.name == TEXT_SECTION:
@@ -330,7 +334,7 @@ def _load(reader: _Reader) -> ElfObject:
         for function in section.functions:
             key = section.name if len(section.functions) == 1 else \
                 f"{section.name}:{function.name}"
-            programs[key] = _Linker(reader, code, maps).link(function)
+            programs[key] = _Linker(reader, code, maps, lines).link(function)
     return ElfObject(reader.path, programs, maps, definitions, _license(reader))
 
 
@@ -404,10 +408,12 @@ class _Linker:
     """Lay out one program and the ``.text`` functions it reaches; patch calls and lddw."""
 
     def __init__(self, reader: _Reader, code: dict[str, _CodeSection],
-                 maps: tuple[str, ...]) -> None:
+                 maps: tuple[str, ...],
+                 lines: dict[str, dict[int, tuple[str, int]]] | None = None) -> None:
         self.reader = reader
         self.code = code
         self.maps = maps
+        self.lines = lines or {}
         self.order: list[_Function] = []
 
     def error(self, function: _Function, pc: int, reason: str) -> InputError:
@@ -444,8 +450,14 @@ class _Linker:
             total += function.end - function.start
         slots: list[Instruction | None] = []
         relocations: dict[int, str] = {}
+        source_lines: dict[int, tuple[str, int]] = {}
         for function in self.order:
+            known = self.lines.get(function.section, {})
+            current: tuple[str, int] | None = None
             for pc in range(function.start, function.end):
+                current = known.get(pc, current)
+                if current is not None:
+                    source_lines[bases[function] + pc - function.start] = current
                 insn, callee, map_name = resolved[function, pc]
                 new_pc = bases[function] + pc - function.start
                 if callee is not None and insn is not None:
@@ -458,7 +470,7 @@ class _Linker:
             check_targets(program)
         except DecodeError as exc:
             raise self.reader.error(f"program {main.name}: {exc}") from None
-        return ElfProgram(main.section, main.name, program, relocations)
+        return ElfProgram(main.section, main.name, program, relocations, source_lines)
 
     def resolve(self, function: _Function,
                 pc: int) -> _Resolved:
@@ -633,6 +645,73 @@ def _btf_map_definitions(reader: _Reader) -> dict[str, MapDefinition]:
         return _maps_from_btf(types)
     except (_BtfError, struct.error, IndexError) as exc:
         raise reader.error(f"malformed .BTF section: {exc}") from None
+
+
+_BTF_EXT_HEADER: Final = struct.Struct("<HBBIIIII")
+_LINE_RECORD: Final = struct.Struct("<IIII")
+
+
+def _line_info(reader: _Reader) -> dict[str, dict[int, tuple[str, int]]]:
+    """Return ``section -> slot -> (file, line)`` from ``.BTF.ext`` (empty without -g).
+
+    The layout is ``struct btf_ext_header`` then, at ``line_info_off``, a record size and per
+    section ``sec_name_off``, ``num_info`` and records of ``insn_off`` (bytes),
+    ``file_name_off``, ``line_off`` and ``line_col`` (line << 10 | column), names in the
+    ``.BTF`` string table (``include/uapi/linux/btf.h``, ``tools/lib/bpf/libbpf_internal.h``).
+    """
+    ext, btf = reader.section(".BTF.ext"), reader.section(".BTF")
+    if ext is None or btf is None:
+        return {}
+    try:
+        return _parse_line_info(bytes(ext.data()), _btf_strings(bytes(btf.data())))
+    except (_BtfError, struct.error) as exc:
+        raise reader.error(f"malformed .BTF.ext section: {exc}") from None
+
+
+def _btf_strings(data: bytes) -> bytes:
+    magic, _version, _flags, hdr_len, _type_off, _type_len, str_off, str_len = \
+        _BTF_HEADER.unpack_from(data, 0)
+    if magic != _BTF_MAGIC:
+        raise _BtfError(f"bad magic {magic:#x}")
+    return data[hdr_len + str_off:hdr_len + str_off + str_len]
+
+
+def _parse_line_info(data: bytes, strings: bytes) -> dict[str, dict[int, tuple[str, int]]]:
+    magic, _version, _flags, hdr_len, _fo, _fl, line_off, line_len = \
+        _BTF_EXT_HEADER.unpack_from(data, 0)
+    if magic != _BTF_MAGIC:
+        raise _BtfError(f"bad magic {magic:#x}")
+    if hdr_len < _BTF_EXT_HEADER.size:
+        return {}  # an old header without line info
+    start = hdr_len + line_off
+    info = data[start:start + line_len]
+    if len(info) != line_len:
+        raise _BtfError("line info runs past the end")
+    if line_len == 0:
+        return {}
+
+    def text(offset: int) -> str:
+        if offset >= len(strings):
+            raise _BtfError(f"string offset {offset} out of range")
+        return strings[offset:].split(b"\0", 1)[0].decode("utf-8", "replace")
+
+    (record_size,) = struct.unpack_from("<I", info, 0)
+    if record_size < _LINE_RECORD.size:
+        raise _BtfError(f"line info record size {record_size}")
+    result: dict[str, dict[int, tuple[str, int]]] = {}
+    pos = 4
+    while pos < len(info):
+        name_off, count = struct.unpack_from("<II", info, pos)
+        pos += 8
+        if count * record_size > len(info) - pos:
+            raise _BtfError("line info records run past the end")
+        lines = result.setdefault(text(name_off), {})
+        for _ in range(count):
+            insn_off, file_off, _line_off, line_col = _LINE_RECORD.unpack_from(info, pos)
+            pos += record_size
+            if line_col >> 10:  # line 0: compiler-made code; it keeps the line before it
+                lines[insn_off // _INSN_SIZE] = (text(file_off), line_col >> 10)
+    return result
 
 
 def _parse_btf(data: bytes) -> list[_BtfType]:

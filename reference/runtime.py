@@ -258,6 +258,7 @@ def load_one_program(bundle: schema.Bundle, index: int, name: str, prog: schema.
         path = Path(prog.elf) if base_dir is None else base_dir / prog.elf
         elf_program = load_program(path, prog.section)
         program = elf_program.program
+        source_lines = dict(elf_program.source_lines)
         declared = list(bundle.maps)
         indices = []
         for map_name in load_elf(path).maps:

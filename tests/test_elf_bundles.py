@@ -89,3 +89,56 @@ def test_invalid_object_is_a_load_error_at_the_elf_key(folder: Path) -> None:
         load_bundle(path)
     assert str(info.value).startswith(f"{path}:8:10: error: programs.count.elf: ")
     assert "64-bit" in str(info.value)
+
+
+@pytest.fixture(scope="module")
+def unchecked(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("unchecked")
+    compile_bpf(HERE / "unchecked.c", out)
+    shutil.copy(HERE / "unchecked.yaml", out / "unchecked.yaml")
+    return out / "unchecked.yaml"
+
+
+def _deref_line() -> int:
+    lines = (HERE / "unchecked.c").read_text().splitlines()
+    return next(i for i, line in enumerate(lines, 1) if "/* DEREF */" in line)
+
+
+def test_findings_name_the_c_file_and_line(unchecked: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    source = str(HERE / "unchecked.c")
+    assert cli.main(["verify", str(unchecked)]) == 1
+    out = capsys.readouterr().out
+    assert f"Possible null pointer dereference (r0 != null) [REFUTED] at {source}:" \
+           f"{_deref_line()}" in out
+    assert cli.main(["verify", str(unchecked), "--format", "sarif"]) == 1
+    log = json.loads(capsys.readouterr().out)
+    location = log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]
+    assert location == {"artifactLocation": {"uri": source},
+                        "region": {"startLine": _deref_line()}}
+
+
+def test_line_info_of_every_instruction(folder: Path) -> None:
+    from arspec.reference.elf import load_program
+
+    program = load_program(folder / "counter.o", "socket")
+    lines = {line for _, line in program.source_lines.values()}
+    files = {file for file, _ in program.source_lines.values()}
+    assert files == {str(HERE / "counter.c")}
+    assert set(program.source_lines) == {pc for pc, _ in program.program.instructions()} | {
+        pc + 1 for pc, insn in program.program.instructions() if insn.__class__.__name__ ==
+        "LoadImm64"}
+    source = (HERE / "counter.c").read_text().splitlines()
+    assert all(0 < line <= len(source) for line in lines)
+    assert any("c->hits += 1" in source[line - 1] for line in lines)
+
+
+def test_invalid_btf_maps_without_debug_info(tmp_path: Path) -> None:
+    from arspec.reference.elf import load_program
+    from arspec.spec.errors import InputError
+
+    obj = compile_bpf(HERE / "counter.c", tmp_path, debug=False)
+    with pytest.raises(InputError, match=r"section \.maps needs a \.BTF section"):
+        load_program(obj, "socket")
