@@ -123,7 +123,7 @@ OUTPUT_FORMATS: Final = ("text", "json", "sarif")
 EXIT_OK: Final = 0
 EXIT_REFUTED: Final = 1
 EXIT_UNKNOWN: Final = 3
-#: Tail calls one chain may make (runtime facts section 6).
+#: Tail calls one chain may make (Linux ``MAX_TAIL_CALL_CNT``, ``include/linux/bpf.h``).
 MAX_TAIL_CALLS: Final = 33
 #: Properties checked whatever the bundle requests (a fault breaks every property).
 ALWAYS: Final = (Property.DIVISION, Property.CONTROL)

@@ -2,13 +2,13 @@
 Maps
 ====
 
-Key/value storage shared by programs and the outside world, with the Linux map types and
-their exact helper results (runtime facts section 2). A map is a :class:`MapDef` (what the
-bundle declares) and a :class:`MapState` (what it holds). Every transition returns what the
-Linux helper returns: ``0`` or ``-errno`` for update/delete/push/pop/peek, the element or
-``None`` for lookup. A failed ``assert`` means the *call* was invalid (a contract the
-verifier guarantees, such as the key size); callers run transitions on a copy when they need
-the pre-state afterwards.
+Key/value storage shared by programs and the outside world, with the Linux map types and their
+exact helper results (Linux ``kernel/bpf/hashtab.c``, ``arraymap.c``, ``queue_stack_maps.c``;
+flags from ``include/uapi/linux/bpf.h``). A map is a :class:`MapDef` (what the bundle declares)
+and a :class:`MapState` (what it holds). Every transition returns what the Linux helper returns:
+``0`` or ``-errno`` for update/delete/push/pop/peek, the element or ``None`` for lookup. A
+failed ``assert`` means the *call* was invalid (a contract the verifier guarantees, such as the
+key size); callers run transitions on a copy when they need the pre-state afterwards.
 
 Values and identity
 -------------------

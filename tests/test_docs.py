@@ -101,7 +101,7 @@ def test_helper_page_lists_every_helper_with_its_murmur3_id(pages: dict[str, str
 
 
 def test_helper_page_known_murmur3_value(pages: dict[str, str]) -> None:
-    # sBPF's own syscall: murmur3_32("sol_log_") is 0x207559bd (runtime facts 9.5).
+    # sBPF's own syscall: murmur3_32("sol_log_") is 0x207559bd (anza-xyz/sbpf ``doc/syscalls.md``).
     assert murmur3_32(b"sol_log_") == 0x207559BD
     assert f"``{murmur3_32(b'bpf_map_lookup_elem'):#010x}``" in pages["helpers.inc"]
 
