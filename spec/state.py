@@ -54,7 +54,7 @@ from arspec.spec.presets import Preset, get_preset
 from arspec.spec.ringbuf import RingBuffer
 from arspec.spec.tailcall import ProgArray, process_prog_array_update
 from arspec.spec.timers import AsyncSequence
-from arspec.spec.types import AccountName, Cpu, FuncRef, MapId, Pc, ProgId, Slot
+from arspec.spec.types import AccountName, ComputeUnits, Cpu, FuncRef, MapId, Pc, ProgId, Slot
 
 #: Bundle map type names to the spec's map types.
 MAP_TYPES: Final[dict[str, MapType]] = {
@@ -190,18 +190,30 @@ def compute_field_bytes(value: int, kind: schema.FieldType) -> bytes:
     return value.to_bytes(schema.field_width(kind), "little", signed=signed)
 
 
-def get_bundle_preset(bundle: schema.Bundle) -> Preset:
-    """Return the bundle's preset with map-size limits widened to the schema's own limits."""
-    preset = get_preset(bundle.preset.value)
+def get_bundle_limits(name: str) -> Preset:
+    """Return preset ``name`` as bundles use it: the schema's map and ring limits replace the
+    preset's, and compute budgets are the ``budgets`` defaults (a bundle may set its own).
+
+    ``docs/presets.rst`` shows these values beside the presets'; a test checks that bundles
+    accept exactly them.
+    """
+    preset = get_preset(name)
     return replace(
         preset,
         max_map_entries=schema.MAX_MAP_ENTRIES,
         max_key_size=schema.MAX_KV_SIZE,
         max_value_size=schema.MAX_KV_SIZE,
-        ringbuf_min_size=min(preset.ringbuf_min_size, schema.RINGBUF_PAGE_SIZE),
-        ringbuf_page_size=1,
-        ringbuf_max_size=max(preset.ringbuf_max_size, 1 << 32),
+        ringbuf_min_size=schema.RINGBUF_PAGE_SIZE,
+        ringbuf_page_size=schema.RINGBUF_PAGE_SIZE,
+        ringbuf_max_size=schema.MAX_RINGBUF_SIZE,
+        invocation_budget_cu=ComputeUnits(schema.DEFAULT_INVOCATION_CU),
+        slot_budget_cu=ComputeUnits(schema.DEFAULT_SLOT_CU),
     )
+
+
+def get_bundle_preset(bundle: schema.Bundle) -> Preset:
+    """Return the limits a bundle runs under (:func:`get_bundle_limits` of its preset)."""
+    return get_bundle_limits(bundle.preset.value)
 
 
 def create_bundle_map(name: str, spec: schema.MapSpec, preset: Preset) -> MapState:
