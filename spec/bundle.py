@@ -996,8 +996,10 @@ class Bundle(_Model):
     preset: PresetName = Field(default=PresetName.LINUX_LIKE, strict=False,
                                description="Table of limits: minimal or linux_like.")
     budgets: Budgets = Field(default_factory=lambda: Budgets(), description="Compute-unit budgets.")
-    accounts: Mapping[Name, Account] = Field(default_factory=dict,
-                                             description="Accounts of the outside world.")
+    accounts: Mapping[Name, Account] = Field(
+        default_factory=dict,
+        description=f"Accounts of the outside world. Account data and ring buffers together "
+                    f"hold at most {MAX_STATE_BYTES} bytes (explore: at most 1048576).")
     maps: Mapping[Name, MapSpec] = Field(
         default_factory=dict, description="Maps, in id order (the first is map 0).")
     programs: Mapping[Name, Program] = Field(
