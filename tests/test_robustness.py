@@ -365,3 +365,16 @@ def test_explore_of_a_ring_at_the_explore_limit(tmp_path: Path,
     path.write_text(_ring(1 << 19))
     code, out, _ = run(["explore", str(path), "--slots", "1", "--no-timing"], capsys)
     assert code == 0 and "verdict: HOLDS" in out  # a ring this big never drops here
+
+
+def test_plugin_internal_error_exits_four(monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from arspec.reference import plugin
+
+    def crash(*args: object) -> int:
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(plugin, "run", crash)
+    assert plugin.main([]) == 4
+    assert _one_line(capsys.readouterr().err) == \
+        "arspec-bpf-plugin: internal error: ZeroDivisionError: boom"
