@@ -16,6 +16,7 @@ whose line names the input and the failing step (``--debug`` adds the traceback)
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import sys
 import textwrap
@@ -238,16 +239,40 @@ def _stamp(path: str) -> tuple[int, int, int] | None:
 MAX_EXPLORE_STATE_BYTES = 1 << 20
 
 
+#: Most domain writes the replica-determinism check may apply in one state (every order of
+#: every choice of values for up to ``MAX_REPLICA_KEYS`` domain keys).
+MAX_REPLICA_WRITES = 100_000
+
+
+def compute_replica_writes(domain_sizes: Sequence[int], max_keys: int) -> int:
+    """Return an upper bound on the writes the replica check applies in one state."""
+    sizes = sorted(domain_sizes, reverse=True)[:max_keys]
+    total = 0
+    for size in range(2, len(sizes) + 1):
+        for subset in itertools.combinations(sizes, size):
+            total += math.prod(subset) * math.factorial(size) * size
+    return total
+
+
 def check_explore_bounds(path: str) -> None:
-    """Refuse, before exploring, a bundle whose every state would hold too many bytes."""
+    """Refuse, before exploring, a bundle whose every state would hold too many bytes or
+    whose replica-determinism pre-check would apply too many writes per state."""
+    from arspec.model.runtime_system import MAX_REPLICA_KEYS
     from arspec.spec.bundle import compute_state_bytes
     from arspec.spec.loader import load_bundle
 
-    held = compute_state_bytes(load_bundle(path))
+    bundle = load_bundle(path)
+    held = compute_state_bytes(bundle)
     if held > MAX_EXPLORE_STATE_BYTES:
         raise InputError(f"explore: ring buffers and accounts hold {held} bytes, which the "
                          f"explorer would copy into every state; it accepts at most "
                          f"{MAX_EXPLORE_STATE_BYTES} (use smaller ones, or `run`)", file=path)
+    writes = compute_replica_writes([len(d.values) for d in bundle.scenario.domains.values()],
+                                    MAX_REPLICA_KEYS)
+    if writes > MAX_REPLICA_WRITES:
+        raise InputError(f"explore: scenario.domains would make the replica-determinism check "
+                         f"apply up to {writes} writes in every state; it accepts at most "
+                         f"{MAX_REPLICA_WRITES} (give the domains fewer values)", file=path)
 
 
 def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:

@@ -378,3 +378,42 @@ def test_plugin_internal_error_exits_four(monkeypatch: pytest.MonkeyPatch,
     assert plugin.main([]) == 4
     assert _one_line(capsys.readouterr().err) == \
         "arspec-bpf-plugin: internal error: ZeroDivisionError: boom"
+
+
+def _with_domains(values: int, keys: int = 3) -> str:
+    fields = ", ".join(f"f{i}: {{offset: {8 * i}}}" for i in range(keys))
+    domains = "".join(f"    feed.f{i}: {{values: [{', '.join(str(v) for v in range(values))}]}}\n"
+                      for i in range(keys))
+    text = HEARTBEAT.read_text().replace(
+        "maps:\n", f"accounts:\n  feed: {{size: {8 * keys}, fields: {{{fields}}}}}\nmaps:\n", 1)
+    return text.replace("scenario:\n", f"scenario:\n  domains:\n{domains}", 1)
+
+
+def test_invalid_replica_precheck_too_costly_is_refused_at_once(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import time
+
+    path = tmp_path / "domains.yaml"
+    path.write_text(_with_domains(64))
+    for argv in (["explore", str(path), "--max-states", "1000", "--max-depth", "1"],
+                 [str(path)]):
+        start = time.monotonic()
+        code, out, err = run(argv, capsys)
+        assert code == 2 and out == ""
+        assert "replica-determinism check apply up to 4767744 writes in every state; it " \
+               "accepts at most 100000" in _one_line(err)
+        assert time.monotonic() - start < 10
+
+
+def test_replica_precheck_of_small_domains_runs(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "domains.yaml"
+    path.write_text(_with_domains(2))
+    code, out, _ = run(["explore", str(path), "--slots", "1", "--no-timing"], capsys)
+    assert code in (0, 3) and "replica_determinism" in out
+
+
+def test_replica_write_bound() -> None:
+    assert cli.compute_replica_writes([64, 64, 64], 4) == 3 * 64 * 64 * 2 * 2 + 64**3 * 6 * 3
+    assert cli.compute_replica_writes([5], 4) == 0
+    assert cli.compute_replica_writes([2] * 6, 4) == cli.compute_replica_writes([2] * 4, 4)
