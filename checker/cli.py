@@ -482,6 +482,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         if args.command not in _LONG_COMMANDS:
             code: int = args.run(args, stdout)
             return code
+        import arspec.reference.runtime  # noqa: F401 - installs the ELF map reader for bundles
+
         with Heartbeat(args.command, sys.stderr) as heartbeat:
             args.heartbeat = heartbeat
             code = args.run(args, stdout)

@@ -838,3 +838,40 @@ def _maps_from_btf(types: list[_BtfType]) -> dict[str, MapDefinition]:
                                              wq_offset=layout_of_value.get("wq"))
     return result
 
+
+
+# --------------------------------------------------------------------------- bundle maps
+
+
+def read_bundle_maps(path: Path) -> dict[str, dict[str, Any]]:
+    """Return the BTF-defined and legacy maps of an object as bundle map declarations
+    (``type``, ``key_size``, ``value_size``, ``max_entries`` and ``timer``/``wq`` offsets).
+
+    Global-data maps (``.bss``, ``.data``, ``.rodata``) are not bundle maps and are left out.
+
+    Raises
+    ------
+    InputError
+        For an unusable object, or a map type arspec does not model.
+    """
+    from arspec.spec import bundle as schema
+    from arspec.spec.maps import MapType as LinuxMapType
+
+    result: dict[str, dict[str, Any]] = {}
+    for definition in load_elf(path).map_definitions:
+        if definition.initial is not None:
+            continue
+        try:
+            kind = schema.MapType(LinuxMapType(definition.type).name.lower())
+        except ValueError:
+            raise InputError(f"map '{definition.name}' has type {definition.type}, which "
+                             "arspec does not model", file=str(path)) from None
+        spec: dict[str, Any] = {"type": kind.value, "key_size": definition.key_size,
+                                "value_size": definition.value_size,
+                                "max_entries": definition.max_entries}
+        if definition.timer_offset is not None:
+            spec["timer"] = definition.timer_offset
+        if definition.wq_offset is not None:
+            spec["wq"] = definition.wq_offset
+        result[definition.name] = spec
+    return result

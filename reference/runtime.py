@@ -69,12 +69,12 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 
 from arspec.spec import bundle as schema
 from arspec.spec.errors import ArspecError, HelperNotAllowed, InputError, UnknownHelper
 from arspec.spec.helpers import HELPER_TABLE, HelperDef, check_helper_allowed
-from arspec.spec.loader import locate_code_error
+from arspec.spec.loader import locate_code_error, set_object_map_reader
 from arspec.spec.scheduler import InvocationOutcome
 from arspec.spec.state import RuntimeState, WorkItem
 from arspec.spec.types import ComputeUnits, Cpu, MapId, ProgId
@@ -128,6 +128,16 @@ class HashedProgram(Program):
 
     def __hash__(self) -> int:
         return self._hash
+
+
+def _read_object_maps(path: Path) -> dict[str, dict[str, Any]]:
+    from .elf import read_bundle_maps  # deferred: pyelftools is only needed for objects
+
+    return read_bundle_maps(path)
+
+
+# Bundles name ELF objects whose maps join the bundle's; spec/ cannot import the ELF reader.
+set_object_map_reader(_read_object_maps)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ problems, the error names the first one in the file and keeps all of them, in fi
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -341,30 +342,26 @@ def _with_elf_maps(bundle: Bundle, data: dict[str | int, Any], smap: SourceMap, 
         raise BundleError(_in_file_order(found_errors)) from None
 
 
-def _object_maps(path: Path) -> dict[str, dict[str, Any]]:
-    """Return the BTF-defined and legacy maps of an object as bundle map declarations."""
-    # Deferred: the ELF reader lives with the ISA in reference/; only ELF bundles need it.
-    from arspec.reference.elf import load_elf
-    from arspec.spec.maps import MapType as LinuxMapType
+#: Reads the maps of an object file as bundle map declarations (``name -> attributes``);
+#: raises :class:`InputError` for an unusable object.
+ObjectMapReader = Callable[[Path], dict[str, dict[str, Any]]]
+_object_map_reader: ObjectMapReader | None = None
 
-    result: dict[str, dict[str, Any]] = {}
-    for definition in load_elf(path).map_definitions:
-        if definition.initial is not None:
-            continue  # global data (.bss, .data, .rodata): not a bundle map
-        try:
-            kind = schema.MapType(LinuxMapType(definition.type).name.lower())
-        except ValueError:
-            raise InputError(f"map '{definition.name}' has type {definition.type}, which "
-                             "arspec does not model", file=str(path)) from None
-        spec: dict[str, Any] = {"type": kind.value, "key_size": definition.key_size,
-                                "value_size": definition.value_size,
-                                "max_entries": definition.max_entries}
-        if definition.timer_offset is not None:
-            spec["timer"] = definition.timer_offset
-        if definition.wq_offset is not None:
-            spec["wq"] = definition.wq_offset
-        result[definition.name] = spec
-    return result
+
+def set_object_map_reader(reader: ObjectMapReader) -> None:
+    """Install the reader of ELF map definitions.
+
+    ``spec/`` does not import the ELF reader of ``reference/``; :mod:`arspec.reference.runtime`
+    installs it when imported, and the ``spec-check`` commands import that module before they
+    load a bundle. Without a reader, ELF programs keep only the maps the bundle declares.
+    """
+    global _object_map_reader
+    _object_map_reader = reader
+
+
+def _object_maps(path: Path) -> dict[str, dict[str, Any]]:
+    """Return the maps an object defines, through the installed reader (none without one)."""
+    return {} if _object_map_reader is None else _object_map_reader(path)
 
 
 def _compare_map(bundle: Bundle, name: str, elf: str, spec: dict[str, Any], smap: SourceMap,

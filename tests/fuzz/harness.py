@@ -141,6 +141,7 @@ def run_case(case: Case, workdir: Path, *, hang_seconds: float = 10.0) -> Outcom
 
 def _load(path: str, err: io.StringIO) -> int:
     """Load a bundle the way every bundle command starts: 0 loaded, 2 refused."""
+    import arspec.reference.runtime  # noqa: F401 - installs the ELF map reader
     from arspec.spec.errors import ArspecError
     from arspec.spec.loader import load_bundle
 
