@@ -51,6 +51,7 @@ JSON schema ``arspec-verify/1``
           {"program": str, "pc": int, "property": str, "verdict": "REFUTED" | "UNKNOWN",
            "message": str, "assertion": str, "text": "PROGRAM:pc: message (assertion)",
            "note": str,
+           "source": null | {"file": str, "line": int},  # bundle or C line of the pc
            "counterexample": null | {
               "registers": [int x 11], "input": "<hex>",
               "objects": [{"what": str, "bytes": "<hex>"}],
