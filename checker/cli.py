@@ -7,26 +7,40 @@ One entry point for every job arspec does. ``spec-check BUNDLE.yaml`` (the same 
 programs (``asm``, ``disasm``, ``exec``) or run and explore bundles.
 
 Exit codes are uniform: 0 success (all requested properties hold), 1 a property was refuted
-or a program faulted, 2 bad input or usage, 3 inconclusive (UNKNOWN or a bound reached).
-Bad input is reported as one line on stderr, never as a traceback.
+or a program faulted, 2 bad input or usage, 3 inconclusive (UNKNOWN or a bound reached),
+4 internal error (a bug in arspec, never a verdict).
+Bad input is reported as one line on stderr, never as a traceback; so is an internal error,
+whose line names the input and the failing step (``--debug`` adds the traceback).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
+import math
 import sys
+import textwrap
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
+from arspec.checker.progress import Heartbeat
 from arspec.spec.errors import ArspecError, InputError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INCONCLUSIVE = 3
+EXIT_INTERNAL = 4
+
+#: Largest ``--timeout`` in seconds (z3 takes its timeout as 32-bit milliseconds).
+MAX_TIMEOUT_SECONDS = 1_000_000.0
 
 Command = Callable[[argparse.Namespace, TextIO], int]
+
+#: Commands that print a progress line on stderr every few seconds while they work.
+_LONG_COMMANDS = frozenset({"run", "verify", "explore", "replay"})
 
 
 class UsageError(ArspecError):
@@ -60,6 +74,18 @@ def _memory_size(text: str) -> int:
         raise argparse.ArgumentTypeError(err.reason.removeprefix("--max-memory: ")) from None
 
 
+def _timeout_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or not 0 < value <= MAX_TIMEOUT_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds above 0 and at most {MAX_TIMEOUT_SECONDS:g}: "
+            f"{text!r}")
+    return value
+
+
 def _cmd_asm(args: argparse.Namespace, out: TextIO) -> int:
     from arspec.reference.assembler import assemble
     from arspec.reference.encoder import encode
@@ -82,21 +108,24 @@ def _cmd_asm(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_disasm(args: argparse.Namespace, out: TextIO) -> int:
-    from arspec.reference.disassembler import disassemble
+    from arspec.reference.disassembler import disassemble, disassemble_listing
     from arspec.reference.loading import load_program_file
 
-    out.write(disassemble(load_program_file(args.program, section=args.section)))
+    program = load_program_file(args.program, section=args.section)
+    out.write(disassemble(program) if args.plain else disassemble_listing(program))
     return EXIT_OK
 
 
 def _cmd_exec(args: argparse.Namespace, out: TextIO) -> int:
     from arspec.reference.loading import load_program_file, parse_hex_bytes
     from arspec.reference.profiles import get_profile
+    from arspec.reference.runtime import get_assembly_helpers
     from arspec.reference.vm import execute
 
     profile = get_profile(args.profile)
     sbpf = profile.sbpf_version is not None
-    program = load_program_file(args.program, section=args.section, sbpf_v0=sbpf)
+    program = load_program_file(args.program, section=args.section, sbpf_v0=sbpf,
+                                helpers=get_assembly_helpers(args.profile))
     memory = parse_hex_bytes(args.mem, what="--mem") if args.mem else b""
     tracer = None
     if args.trace:
@@ -141,6 +170,11 @@ def _combine(codes: list[int]) -> int:
 def _cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     from arspec.checker.verify_bundle import verify_bundle_file
 
+    if args.format == "text" and not args.no_explore:
+        from arspec.spec.loader import load_bundle
+
+        if load_bundle(args.bundle).properties.explore is not None:
+            check_explore_bounds(args.bundle)  # before any output, as a load error
     code, text = verify_bundle_file(args.bundle, timeout=args.timeout, rlimit=args.rlimit,
                                     output_format=args.format)
     out.write(text)
@@ -196,7 +230,8 @@ def _cmd_explore(args: argparse.Namespace, out: TextIO) -> int:
 
 def _explore_to(args: argparse.Namespace, out: TextIO, dot_out: str | None) -> int:
     from arspec.model.explore_bundle import explore_bundle
-
+    check_explore_bounds(args.bundle)
+    before = None if args.trace_out is None else _stamp(args.trace_out)
     code, text = explore_bundle(
         args.bundle, slots=args.slots, max_states=args.max_states, max_depth=args.max_depth,
         reductions=not args.no_reductions, trace_out=args.trace_out, dot_out=dot_out,
@@ -206,7 +241,59 @@ def _explore_to(args: argparse.Namespace, out: TextIO, dot_out: str | None) -> i
         cache=False if args.no_cache else None, exact=args.exact_states,
         max_memory=args.max_memory, workers=args.workers, ray_address=args.ray_address)
     out.write(text)
+    if args.trace_out is not None and _stamp(args.trace_out) == before:
+        out.write(f"no violation found: no trace written to {args.trace_out}\n")
     return code
+
+
+def _stamp(path: str) -> tuple[int, int, int] | None:
+    """Return what changes when a file is (re)written, or ``None`` if there is none."""
+    try:
+        found = Path(path).stat()
+    except (OSError, ValueError):
+        return None
+    return found.st_ino, found.st_mtime_ns, found.st_size
+
+
+#: Largest state (ring-buffer and account bytes) the explorer accepts: it keeps a copy in
+#: every explored state, so memory grows with states times this size.
+MAX_EXPLORE_STATE_BYTES = 1 << 20
+
+
+#: Most domain writes the replica-determinism check may apply in one state (every order of
+#: every choice of values for up to ``MAX_REPLICA_KEYS`` domain keys).
+MAX_REPLICA_WRITES = 100_000
+
+
+def compute_replica_writes(domain_sizes: Sequence[int], max_keys: int) -> int:
+    """Return an upper bound on the writes the replica check applies in one state."""
+    sizes = sorted(domain_sizes, reverse=True)[:max_keys]
+    total = 0
+    for size in range(2, len(sizes) + 1):
+        for subset in itertools.combinations(sizes, size):
+            total += math.prod(subset) * math.factorial(size) * size
+    return total
+
+
+def check_explore_bounds(path: str) -> None:
+    """Refuse, before exploring, a bundle whose every state would hold too many bytes or
+    whose replica-determinism pre-check would apply too many writes per state."""
+    from arspec.model.runtime_system import MAX_REPLICA_KEYS
+    from arspec.spec.bundle import compute_state_bytes
+    from arspec.spec.loader import load_bundle
+
+    bundle = load_bundle(path)
+    held = compute_state_bytes(bundle)
+    if held > MAX_EXPLORE_STATE_BYTES:
+        raise InputError(f"explore: ring buffers and accounts hold {held} bytes, which the "
+                         f"explorer would copy into every state; it accepts at most "
+                         f"{MAX_EXPLORE_STATE_BYTES} (use smaller ones, or `run`)", file=path)
+    writes = compute_replica_writes([len(d.values) for d in bundle.scenario.domains.values()],
+                                    MAX_REPLICA_KEYS)
+    if writes > MAX_REPLICA_WRITES:
+        raise InputError(f"explore: scenario.domains would make the replica-determinism check "
+                         f"apply up to {writes} writes in every state; it accepts at most "
+                         f"{MAX_REPLICA_WRITES} (give the domains fewer values)", file=path)
 
 
 def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
@@ -267,13 +354,19 @@ def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
     from arspec.spec.loader import load_bundle
 
     bundle = load_bundle(args.bundle)
+    heartbeat = getattr(args, "heartbeat", None)
+
+    def progress(done: int, total: int) -> None:
+        if heartbeat is not None:
+            heartbeat.status = f"slot {done:,} of {total:,}"
+
     try:
         report = run_bundle(bundle, slots=args.slots, base_dir=Path(args.bundle).parent,
-                            engine=args.engine)
+                            engine=args.engine, progress=progress)
     except InputError as err:
         raise _located(err, args.bundle) from None
     out.write(render_json(report) if args.format == "json" else render_text(report))
-    return EXIT_OK
+    return EXIT_FAILED if report.faulted else EXIT_OK
 
 
 def _located(err: InputError, file: str) -> InputError:
@@ -290,7 +383,13 @@ def _add_program_args(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``spec-check`` with every subcommand."""
-    parser = _Parser(prog="spec-check", description=__doc__.split("\n\n")[1].strip())
+    parser = _Parser(prog="spec-check", description=__doc__.split("\n\n")[1].strip(),
+                     epilog="\n".join(textwrap.fill(" ".join(block.split()), 88)
+                                       for block in __doc__.split("\n\n")[2:4]),
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"spec-check {_version()}")
+    parser.add_argument("--debug", action="store_true",
+                        help="print the traceback of an internal error (anywhere on the line)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("asm", help="assemble a program to bytecode")
@@ -300,6 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("disasm", help="disassemble bytecode or an ELF object (LLVM syntax)")
     _add_program_args(p)
+    p.add_argument("--plain", action="store_true",
+                   help="no pc numbers or jump targets: text the assembler reads back")
     p.set_defaults(run=_cmd_disasm)
 
     p = sub.add_parser("exec", help="run one program on the reference VM")
@@ -316,8 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("bundle", help="program.yaml bundle")
     p.add_argument("--format", choices=["text", "json", "sarif"], default="text",
                    help="report format (json: arspec-verify/1; sarif: SARIF 2.1.0)")
-    p.add_argument("--timeout", type=float, default=30.0,
-                   help="wall-clock fallback per solver query, seconds")
+    p.add_argument("--timeout", type=_timeout_seconds, default=30.0,
+                   help="wall-clock limit in seconds, above 0 and at most 1e6")
     p.add_argument("--rlimit", type=_positive_int, default=20_000_000,
                    help="deterministic z3 resource limit per query")
     p.add_argument("--no-explore", action="store_true",
@@ -404,16 +505,71 @@ def _normalise(argv: Sequence[str]) -> list[str]:
     return args
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("arspec")
+    except PackageNotFoundError:  # pragma: no cover - running from an uninstalled tree
+        return "unknown"
+
+
+def _input_of(argv: Sequence[str]) -> str:
+    """Return the file a command line names (its first non-option argument after the verb)."""
+    words = [w for w in argv if not w.startswith("-")]
+    return words[1] if len(words) > 1 else (words[0] if words else "(no input)")
+
+
+def _failing_step(err: BaseException) -> str:
+    """Return ``module.function`` of the innermost arspec frame of ``err``'s traceback."""
+    step = "spec-check"
+    for frame in traceback.extract_tb(err.__traceback__):
+        path = frame.filename.replace("\\", "/")
+        for folder in ("spec", "reference", "checker", "model", "proofs"):
+            marker = f"/{folder}/"
+            if marker in path:
+                module = path.rsplit(marker, 1)[1].removesuffix(".py").replace("/", ".")
+                step = f"{folder}.{module}.{frame.name}"
+    return step
+
+
+def internal_error_line(argv: Sequence[str], err: BaseException) -> str:
+    """Return the one line printed for an internal error: input, step and exception."""
+    verb = argv[0] if argv else "spec-check"
+    if isinstance(err, MemoryError):
+        what = "out of memory"
+    elif isinstance(err, RecursionError):
+        what = "recursion too deep"
+    else:
+        what = f"{type(err).__name__}: {' '.join(str(err).split())[:200]}"
+    return (f"{_input_of(argv)}: internal error in {verb} ({_failing_step(err)}): {what}; "
+            "this is a bug in arspec, not a verdict (rerun with --debug for the traceback)")
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
-    """Run ``spec-check`` and return its exit code."""
+    """Run ``spec-check`` and return its exit code.
+
+    A bug (any exception that is not an :class:`~arspec.spec.errors.ArspecError`) exits
+    with :data:`EXIT_INTERNAL` and one line on stderr; ``--debug`` adds the traceback.
+    """
     stdout = out if out is not None else sys.stdout
+    words = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in words
+    words = _normalise([w for w in words if w != "--debug"])
     try:
         parser = build_parser()
-        args = parser.parse_args(_normalise(sys.argv[1:] if argv is None else argv))
+        args = parser.parse_args(words)
         if args.command is None:
             parser.print_help(stdout)
-            return EXIT_USAGE
-        code: int = args.run(args, stdout)
+            raise UsageError("spec-check: error: a COMMAND (or a bundle file) is required")
+        if args.command not in _LONG_COMMANDS:
+            code: int = args.run(args, stdout)
+            return code
+        import arspec.reference.runtime  # noqa: F401 - installs the ELF map reader for bundles
+
+        with Heartbeat(args.command, sys.stderr) as heartbeat:
+            args.heartbeat = heartbeat
+            code = args.run(args, stdout)
         return code
     except ArspecError as err:
         print(err, file=sys.stderr)
@@ -423,6 +579,11 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except Exception as err:  # the one place a bug becomes an exit code
+        if debug:
+            traceback.print_exc(file=sys.stderr)
+        print(internal_error_line(words, err), file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

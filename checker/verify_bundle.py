@@ -51,6 +51,7 @@ JSON schema ``arspec-verify/1``
           {"program": str, "pc": int, "property": str, "verdict": "REFUTED" | "UNKNOWN",
            "message": str, "assertion": str, "text": "PROGRAM:pc: message (assertion)",
            "note": str,
+           "source": null | {"file": str, "line": int},  # bundle or C line of the pc
            "counterexample": null | {
               "registers": [int x 11], "input": "<hex>",
               "objects": [{"what": str, "bytes": "<hex>"}],
@@ -133,7 +134,7 @@ OUTPUT_FORMATS: Final = ("text", "json", "sarif")
 EXIT_OK: Final = 0
 EXIT_REFUTED: Final = 1
 EXIT_UNKNOWN: Final = 3
-#: Tail calls one chain may make (runtime facts section 6).
+#: Tail calls one chain may make (Linux ``MAX_TAIL_CALL_CNT``, ``include/linux/bpf.h``).
 MAX_TAIL_CALLS: Final = 33
 #: Properties checked whatever the bundle requests (a fault breaks every property).
 ALWAYS: Final = (Property.DIVISION, Property.CONTROL)
@@ -163,6 +164,12 @@ class ProgramResult:
     chain_cu: int | None = None
     #: Some entry point was not checked (the time limit): no property can be PROVED.
     skipped: bool = False
+    #: pc -> (file, line) of the instruction's source (bundle code or C line info).
+    source_lines: dict[int, tuple[str, int]] = field(default_factory=dict)
+
+    def source_of(self, pc: int) -> tuple[str, int] | None:
+        """Return the source file and line of the instruction at ``pc``, if known."""
+        return self.source_lines.get(pc)
 
 
 @dataclass
@@ -650,7 +657,8 @@ def verify_bundle(path: str, *, timeout: float = 30.0,
         hook = prog.hook.on
         budget = prog.budget or bundle.budgets.per_invocation
         report = Report(name, profile.name, budget=budget)
-        result = ProgramResult(name, hook, report, lines.get(name))
+        result = ProgramResult(name, hook, report, lines.get(name),
+                               source_lines=loaded[name].source_lines)  # type: ignore[index]
         results.append(result)
         runs[name] = []
         edges[name] = []
@@ -817,6 +825,10 @@ def _cx_json(cx: Counterexample | None) -> dict[str, Any] | None:
             "replayed": cx.replayed, "compute_units": cx.compute_units}
 
 
+def _source_json(source: tuple[str, int] | None) -> dict[str, Any] | None:
+    return None if source is None else {"file": source[0], "line": source[1]}
+
+
 def render_json(result: BundleResult) -> str:
     """Return the ``arspec-verify/1`` document (see the module docstring)."""
     programs = []
@@ -830,6 +842,7 @@ def render_json(result: BundleResult) -> str:
             "findings": [{"program": f.program, "pc": f.pc, "property": f.property.value,
                           "verdict": f.verdict.value, "message": f.message,
                           "assertion": f.assertion, "text": f.render(), "note": f.note,
+                          "source": _source_json(p.source_of(f.pc)),
                           "counterexample": _cx_json(f.counterexample)}
                          for f in r.findings],
             "unreachable": list(r.unreachable), "notes": list(r.notes)})
@@ -864,7 +877,9 @@ def render_text(result: BundleResult) -> str:
         out.append(f"program {p.name} (hook {p.hook}, entries "
                    + ", ".join(f"pc {pc} {k}" for pc, k in p.entries) + ")")
         for f in r.findings:
-            out.append(f"{f.render()} [{f.verdict.value}]")
+            source = p.source_of(f.pc)
+            at = f" at {source[0]}:{source[1]}" if source is not None else ""
+            out.append(f"{f.render()} [{f.verdict.value}]{at}")
             if f.counterexample is not None:
                 out += _cx_text(p.name, f.pc, f.counterexample)
             if f.note:
@@ -910,7 +925,11 @@ def render_sarif(result: BundleResult) -> str:
             "logicalLocations": [{"name": f"{f.program}:{f.pc}",
                                   "fullyQualifiedName": f"{f.program}:{f.pc}",
                                   "kind": "function"}]}
-        if p.line is not None:
+        source = p.source_of(f.pc)
+        if source is not None:
+            location["physicalLocation"] = {"artifactLocation": {"uri": source[0]},
+                                            "region": {"startLine": source[1]}}
+        elif p.line is not None:
             location["physicalLocation"]["region"] = {"startLine": p.line}
         text = f.render() + (f" -- {f.note}" if f.note else "")
         if f.counterexample is not None:

@@ -287,16 +287,29 @@ def _format_number(value: object) -> str:
     return literal(value)
 
 
-def render_presets() -> str:
-    """Return a table of every field of every preset."""
+def preset_table() -> tuple[list[str], list[list[object]]]:
+    """Return the preset table's header and raw rows: each preset, then as bundles use it."""
     from arspec.spec.presets import PRESETS, Preset
+    from arspec.spec.state import get_bundle_limits
 
     names = list(PRESETS)
-    rows = [[literal(f.name), *(_format_number(getattr(PRESETS[n], f.name)) for n in names)]
-            for f in dataclasses.fields(Preset) if f.name != "name"]
-    lines = [f"Every field of ``arspec.spec.presets.Preset`` in each of ``PRESETS`` "
-             f"({', '.join(names)}).", ""]
-    return "\n".join(lines + list_table(["field", *names], rows))
+    columns = [PRESETS[n] for n in names] + [get_bundle_limits(n) for n in names]
+    header = ["field", *names, *(f"{n} in a bundle" for n in names)]
+    rows: list[list[object]] = [[f.name, *(getattr(c, f.name) for c in columns)]
+                                for f in dataclasses.fields(Preset) if f.name != "name"]
+    return header, rows
+
+
+def render_presets() -> str:
+    """Return a table of every field of every preset, and of each as a bundle uses it."""
+    header, rows = preset_table()
+    lines = ["Every field of ``arspec.spec.presets.Preset`` in each of ``PRESETS``, then as a "
+             "bundle runs under it (:func:`arspec.spec.state.get_bundle_limits`): map and "
+             "ring-buffer limits are the bundle schema's, and the compute budgets are the "
+             "defaults of ``budgets`` (a bundle may set its own, up to 1,400,000 CU per "
+             "invocation).", ""]
+    shown = [[literal(row[0]), *(_format_number(v) for v in row[1:])] for row in rows]
+    return "\n".join(lines + list_table(header, shown))
 
 
 # --------------------------------------------------------------------------- 4. program.yaml

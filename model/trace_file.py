@@ -33,6 +33,7 @@ from typing import Any, Final, TypeGuard
 
 from arspec.model.starvation import LiveAction, Watch
 from arspec.spec.errors import InputError
+from arspec.spec.files import MAX_TRACE_FILE_BYTES, read_limited
 from arspec.spec.scheduler import ApplyWrite, DomainWrite, EndSlot, EnqueueDue, RunHead
 
 TRACE_FORMAT: Final = "arspec-trace"
@@ -113,11 +114,10 @@ def encode_trace(bundle_path: str, trace_path: str, slots: int, invariant: str, 
 
 def read_trace(path: str) -> dict[str, Any]:
     """Read and check a trace file; raise :class:`InputError` when it is not one."""
+    raw = read_limited(path, MAX_TRACE_FILE_BYTES, what="trace file")
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError("no such file", file=path) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
         raise InputError(f"not a JSON trace: {err}", file=path) from None
     if not isinstance(data, dict) or data.get("format") != TRACE_FORMAT:
         raise InputError(f"not an {TRACE_FORMAT} file (missing `format: {TRACE_FORMAT}`)",
@@ -144,8 +144,13 @@ def resolve_bundle_path(trace_path: str, data: dict[str, Any]) -> str:
     """
     bundle = data["bundle"]
     beside = Path(trace_path).parent / bundle
-    if data["version"] >= 2 or not Path(bundle).exists():
-        if not beside.exists():
+    try:  # a name too long, or with a NUL byte, is a bundle that is not there
+        written = Path(bundle).exists()
+        there = beside.exists()
+    except (OSError, ValueError):
+        written = there = False
+    if data["version"] >= 2 or not written:
+        if not there:
             raise InputError(f"the trace's bundle {bundle!r} (relative to the trace file) "
                              f"is not at {beside}", file=trace_path)
         return str(beside)

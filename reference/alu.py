@@ -6,7 +6,7 @@ Pure functions on unsigned 64-bit integers giving the result of every ALU, byte-
 sign-extension and jump-condition instruction. The interpreter and the fast path call them,
 and the verifier's concrete twin is checked against them, so there is one reading of the table.
 
-Facts (RFC 9669 sections 4 and 4.3; runtime facts sections 8, 9.4 and 14): arithmetic wraps;
+Facts (RFC 9669 sections 4 and 4.3; anza-xyz/sbpf ``src/interpreter.rs``): arithmetic wraps;
 32-bit results are zero-extended except that a profile with ``sign_extend_alu32_arith`` (sBPF
 v0) sign-extends ``add32``/``sub32``/``mul32``; division by zero gives 0 and modulo by zero
 keeps the dividend (its low half, zero-extended, on 32 bits) unless the profile faults; signed
@@ -87,7 +87,7 @@ _PLAIN: Final[dict[AluOp, BinaryOp]] = {
     AluOp.MOV: lambda a, b, bits: b,
 }
 
-#: Operators whose 32-bit result sBPF v0 sign-extends (runtime facts section 14).
+#: Operators whose 32-bit result sBPF v0 sign-extends (anza-xyz/sbpf ``src/interpreter.rs``).
 SIGN_EXTENDED_ALU32: Final = frozenset({AluOp.ADD, AluOp.SUB, AluOp.MUL})
 
 

@@ -29,6 +29,7 @@ assembles is guaranteed to pass :func:`~arspec.reference.decoder.decode`.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -122,6 +123,20 @@ def assemble_instructions(text: str, *, filename: str = "<input>",
     return _assemble(text, filename, symbols, helpers)[0]
 
 
+def get_source_lines(text: str, *, filename: str = "<input>",
+                     symbols: Mapping[str, int] | None = None,
+                     helpers: Mapping[str, int] | None = None) -> dict[int, int]:
+    """Return the 1-based source line of every instruction, by pc (errors as for
+    :func:`assemble`)."""
+    insns, lines = _assemble(text, filename, symbols, helpers)
+    found: dict[int, int] = {}
+    pc = 0
+    for insn, line in zip(insns, lines, strict=True):
+        found[pc] = line
+        pc += slot_count(insn)
+    return found
+
+
 def get_labels(text: str, *, filename: str = "<input>",
                symbols: Mapping[str, int] | None = None,
                helpers: Mapping[str, int] | None = None) -> dict[str, int]:
@@ -175,7 +190,7 @@ def _assemble(text: str, filename: str,
         first_exit = next((i for i in items if isinstance(i.parsed, Exit)), None)
         if first_exit is not None:
             labels["exit"] = (first_exit.pc, first_exit.line)
-    insns = [_resolve(item, labels, filename) for item in items]
+    insns = [_resolve(item, labels, filename, helpers or {}) for item in items]
     return insns, [item.line for item in items]
 
 
@@ -248,7 +263,21 @@ def _call_operand(c: Cursor, head: Token) -> Instruction | Pending:
     return c.target(CallLocal, 32)
 
 
-def _resolve(item: _Item, labels: dict[str, tuple[int, int]], filename: str) -> Instruction:
+def _unknown_callee(name: str, helpers: Mapping[str, int]) -> str:
+    """Return the error for ``call NAME`` that is neither a helper nor a label."""
+    from arspec.spec.helpers import HELPER_TABLE
+
+    known = sorted(helpers) or sorted(h.name for h in HELPER_TABLE)
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.75)
+    if close:
+        return f"unknown helper '{name}' (did you mean {', '.join(close)}?)"
+    if not helpers and name in known:
+        return f"helper '{name}' is not available here; call it by number"
+    return f"unknown helper or undefined label '{name}'"
+
+
+def _resolve(item: _Item, labels: dict[str, tuple[int, int]], filename: str,
+             helpers: Mapping[str, int]) -> Instruction:
     parsed = item.parsed
     if not isinstance(parsed, Pending):
         return parsed
@@ -258,6 +287,8 @@ def _resolve(item: _Item, labels: dict[str, tuple[int, int]], filename: str) -> 
         return InputError(reason, file=filename, line=item.line, column=parsed.label.column)
 
     if name not in labels:
+        if isinstance(parsed.make(0), CallLocal):
+            raise fail(_unknown_callee(name, helpers))
         raise fail(f"undefined label '{name}'")
     offset = labels[name][0] - item.pc - 1
     limit = 1 << (parsed.bits - 1)

@@ -52,6 +52,16 @@ def disassemble(program: Program) -> str:
     return "".join(format_instruction(insn) + "\n" for _, insn in program.instructions())
 
 
+def disassemble_listing(program: Program) -> str:
+    """Return the program with the pc of every instruction and the target of every jump.
+
+    ``  3: if r3 >= r2 goto +6 ; -> 10``; a ``lddw`` takes two pcs, so the next line skips one.
+    """
+    width = len(str(max(len(program) - 1, 0)))
+    return "".join(f"{pc:>{width}}: {format_instruction(insn, pc)}\n"
+                   for pc, insn in program.instructions())
+
+
 def format_instruction(insn: Instruction, pc: int | None = None) -> str:
     """Return one instruction in the expression syntax.
 

@@ -47,7 +47,9 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.relocation import RelocationSection
 from elftools.elf.sections import Section, SymbolTableSection
 
+from arspec.spec.bundle import MAX_KV_SIZE
 from arspec.spec.errors import DecodeError, InputError
+from arspec.spec.files import MAX_PROGRAM_FILE_BYTES, read_limited
 
 from .decoder import check_targets, decode_one
 from .instructions import (
@@ -77,6 +79,9 @@ LEGACY_MAPS_SECTION: Final = "maps"
 TEXT_SECTION: Final = ".text"
 _GLOBAL_DATA_PREFIXES: Final = (".rodata", ".data", ".bss")
 _INSN_SIZE: Final = 8
+#: Largest global-data section (``.bss``, ``.data``, ``.rodata``): the largest map value a
+#: bundle accepts (``spec.bundle.MAX_KV_SIZE``), since each section becomes one array value.
+MAX_GLOBAL_DATA_SIZE: Final = MAX_KV_SIZE
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +95,9 @@ class MapDefinition:
     max_entries: int
     flags: int = 0
     initial: bytes | None = None
+    #: Byte offset of a ``struct bpf_timer`` / ``struct bpf_wq`` in the value (BTF maps only).
+    timer_offset: int | None = None
+    wq_offset: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +108,9 @@ class ElfProgram:
     name: str
     program: Program
     map_relocations: dict[int, str] = field(default_factory=dict)
+    #: pc -> (source file, line) from the ``.BTF.ext`` line info of an object built with -g;
+    #: every instruction gets the line of the nearest record at or before it in its function.
+    source_lines: dict[int, tuple[str, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,10 +203,7 @@ class _Reader:
 
 def _read_elf(path: str | Path) -> _Reader:
     name = str(path)
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read file: {exc.strerror or exc}", file=name) from None
+    data = read_limited(path, MAX_PROGRAM_FILE_BYTES, what="ELF object")
     if data[:4] != b"\x7fELF":
         raise InputError("not an ELF file", file=name)
     if len(data) < 6 or data[4] != 2:
@@ -203,20 +211,63 @@ def _read_elf(path: str | Path) -> _Reader:
     if data[5] != 1:
         raise InputError("not a little-endian ELF object", file=name)
     try:
+        _check_layout(data, name)
         elf = ELFFile(io.BytesIO(data))
         machine = elf["e_machine"]
         if machine not in ("EM_BPF", EM_BPF):
             raise InputError(f"not a BPF object (machine {machine})", file=name)
         return _Reader(name, elf)
-    except (ELFError, ConstructError, struct.error, ValueError, IndexError, KeyError) as exc:
+    except _ELF_ERRORS as exc:
         raise InputError(f"malformed ELF file: {exc}", file=name) from None
+
+
+#: What pyelftools raises on a truncated or inconsistent file.
+_ELF_ERRORS = (ELFError, ConstructError, struct.error, ValueError, IndexError, KeyError,
+               OverflowError, ZeroDivisionError)
+_ELF_HEADER: Final = struct.Struct("<16sHHIQQQIHHHHHH")
+_SECTION_HEADER: Final = struct.Struct("<IIQQQQIIQQ")
+_SHT_NOBITS: Final = 8
+
+
+def _check_layout(data: bytes, name: str) -> None:
+    """Refuse headers that point outside the file, before pyelftools follows them.
+
+    Every section's bytes (``sh_offset`` + ``sh_size``) and the section header table must lie
+    inside the file; a ``SHT_NOBITS`` section (``.bss``) has no bytes in the file, so its size
+    is limited by :data:`MAX_GLOBAL_DATA_SIZE` instead (Linux refuses larger array values, and
+    a size of 2**36 in a 1 KB file must not allocate 64 GiB).
+    """
+    if len(data) < _ELF_HEADER.size:
+        raise InputError("malformed ELF file: truncated ELF header", file=name)
+    fields = _ELF_HEADER.unpack_from(data, 0)
+    shoff, shentsize, shnum = fields[6], fields[11], fields[12]
+    if shnum == 0:
+        return
+    if shentsize != _SECTION_HEADER.size:
+        raise InputError(f"malformed ELF file: section header size {shentsize}, expected "
+                         f"{_SECTION_HEADER.size}", file=name)
+    if shoff > len(data) or shnum * shentsize > len(data) - shoff:
+        raise InputError(f"malformed ELF file: section header table at {shoff:#x} "
+                         f"({shnum} entries) lies outside the file of {len(data)} bytes",
+                         file=name)
+    for index in range(shnum):
+        entry = _SECTION_HEADER.unpack_from(data, shoff + index * shentsize)
+        kind, offset, size = entry[1], entry[4], entry[5]
+        if kind == _SHT_NOBITS:
+            if size > MAX_GLOBAL_DATA_SIZE:
+                raise InputError(f"malformed ELF file: section {index} (SHT_NOBITS) has size "
+                                 f"{size}, more than {MAX_GLOBAL_DATA_SIZE} bytes", file=name)
+        elif offset > len(data) or size > len(data) - offset:
+            raise InputError(f"malformed ELF file: section {index} at offset {offset:#x} with "
+                             f"size {size} runs past the end of the file ({len(data)} bytes)",
+                             file=name)
 
 
 def _guard(reader: _Reader, action: Callable[[], Any]) -> Any:
     """Run ``action``, turning pyelftools' errors on a truncated file into an InputError."""
     try:
         return action()
-    except (ELFError, ConstructError, struct.error, ValueError, IndexError, KeyError) as exc:
+    except _ELF_ERRORS as exc:
         raise reader.error(f"malformed ELF file: {exc}") from None
 
 
@@ -275,6 +326,7 @@ def load_program(path: str | Path, section: str | None = None) -> ElfProgram:
 def _load(reader: _Reader) -> ElfObject:
     maps, definitions = _collect_maps(reader)
     code = _code_sections(reader)
+    lines = _line_info(reader)
     programs: dict[str, ElfProgram] = {}
     for section in code.values():
         if section.name == TEXT_SECTION:
@@ -282,7 +334,7 @@ def _load(reader: _Reader) -> ElfObject:
         for function in section.functions:
             key = section.name if len(section.functions) == 1 else \
                 f"{section.name}:{function.name}"
-            programs[key] = _Linker(reader, code, maps).link(function)
+            programs[key] = _Linker(reader, code, maps, lines).link(function)
     return ElfObject(reader.path, programs, maps, definitions, _license(reader))
 
 
@@ -356,10 +408,12 @@ class _Linker:
     """Lay out one program and the ``.text`` functions it reaches; patch calls and lddw."""
 
     def __init__(self, reader: _Reader, code: dict[str, _CodeSection],
-                 maps: tuple[str, ...]) -> None:
+                 maps: tuple[str, ...],
+                 lines: dict[str, dict[int, tuple[str, int]]] | None = None) -> None:
         self.reader = reader
         self.code = code
         self.maps = maps
+        self.lines = lines or {}
         self.order: list[_Function] = []
 
     def error(self, function: _Function, pc: int, reason: str) -> InputError:
@@ -396,8 +450,14 @@ class _Linker:
             total += function.end - function.start
         slots: list[Instruction | None] = []
         relocations: dict[int, str] = {}
+        source_lines: dict[int, tuple[str, int]] = {}
         for function in self.order:
+            known = self.lines.get(function.section, {})
+            current: tuple[str, int] | None = None
             for pc in range(function.start, function.end):
+                current = known.get(pc, current)
+                if current is not None:
+                    source_lines[bases[function] + pc - function.start] = current
                 insn, callee, map_name = resolved[function, pc]
                 new_pc = bases[function] + pc - function.start
                 if callee is not None and insn is not None:
@@ -410,7 +470,7 @@ class _Linker:
             check_targets(program)
         except DecodeError as exc:
             raise self.reader.error(f"program {main.name}: {exc}") from None
-        return ElfProgram(main.section, main.name, program, relocations)
+        return ElfProgram(main.section, main.name, program, relocations, source_lines)
 
     def resolve(self, function: _Function,
                 pc: int) -> _Resolved:
@@ -554,6 +614,8 @@ _EXTRA_PER_ENTRY: Final = {_STRUCT: 12, _UNION: 12, _ENUM: 8, _FUNC_PROTO: 8, _D
                            _ENUM64: 12}
 _MODIFIERS: Final = (_TYPEDEF, _VOLATILE, _CONST, _RESTRICT, _TYPE_TAG)
 _SIZED: Final = (_INT, _STRUCT, _UNION, _ENUM, _FLOAT, _DATASEC, _ENUM64)
+#: Structs Linux places in map values, by BTF name, and what a bundle calls them.
+_ASYNC_STRUCTS: Final = {"bpf_timer": "timer", "bpf_wq": "wq"}
 #: ``__uint(field, N)`` members of a BTF-defined map and the MapDefinition field they set.
 _UINT_FIELDS: Final = {"type": "type", "max_entries": "max_entries", "map_flags": "flags",
                        "key_size": "key_size", "value_size": "value_size"}
@@ -583,6 +645,73 @@ def _btf_map_definitions(reader: _Reader) -> dict[str, MapDefinition]:
         return _maps_from_btf(types)
     except (_BtfError, struct.error, IndexError) as exc:
         raise reader.error(f"malformed .BTF section: {exc}") from None
+
+
+_BTF_EXT_HEADER: Final = struct.Struct("<HBBIIIII")
+_LINE_RECORD: Final = struct.Struct("<IIII")
+
+
+def _line_info(reader: _Reader) -> dict[str, dict[int, tuple[str, int]]]:
+    """Return ``section -> slot -> (file, line)`` from ``.BTF.ext`` (empty without -g).
+
+    The layout is ``struct btf_ext_header`` then, at ``line_info_off``, a record size and per
+    section ``sec_name_off``, ``num_info`` and records of ``insn_off`` (bytes),
+    ``file_name_off``, ``line_off`` and ``line_col`` (line << 10 | column), names in the
+    ``.BTF`` string table (``include/uapi/linux/btf.h``, ``tools/lib/bpf/libbpf_internal.h``).
+    """
+    ext, btf = reader.section(".BTF.ext"), reader.section(".BTF")
+    if ext is None or btf is None:
+        return {}
+    try:
+        return _parse_line_info(bytes(ext.data()), _btf_strings(bytes(btf.data())))
+    except (_BtfError, struct.error) as exc:
+        raise reader.error(f"malformed .BTF.ext section: {exc}") from None
+
+
+def _btf_strings(data: bytes) -> bytes:
+    magic, _version, _flags, hdr_len, _type_off, _type_len, str_off, str_len = \
+        _BTF_HEADER.unpack_from(data, 0)
+    if magic != _BTF_MAGIC:
+        raise _BtfError(f"bad magic {magic:#x}")
+    return data[hdr_len + str_off:hdr_len + str_off + str_len]
+
+
+def _parse_line_info(data: bytes, strings: bytes) -> dict[str, dict[int, tuple[str, int]]]:
+    magic, _version, _flags, hdr_len, _fo, _fl, line_off, line_len = \
+        _BTF_EXT_HEADER.unpack_from(data, 0)
+    if magic != _BTF_MAGIC:
+        raise _BtfError(f"bad magic {magic:#x}")
+    if hdr_len < _BTF_EXT_HEADER.size:
+        return {}  # an old header without line info
+    start = hdr_len + line_off
+    info = data[start:start + line_len]
+    if len(info) != line_len:
+        raise _BtfError("line info runs past the end")
+    if line_len == 0:
+        return {}
+
+    def text(offset: int) -> str:
+        if offset >= len(strings):
+            raise _BtfError(f"string offset {offset} out of range")
+        return strings[offset:].split(b"\0", 1)[0].decode("utf-8", "replace")
+
+    (record_size,) = struct.unpack_from("<I", info, 0)
+    if record_size < _LINE_RECORD.size:
+        raise _BtfError(f"line info record size {record_size}")
+    result: dict[str, dict[int, tuple[str, int]]] = {}
+    pos = 4
+    while pos < len(info):
+        name_off, count = struct.unpack_from("<II", info, pos)
+        pos += 8
+        if count * record_size > len(info) - pos:
+            raise _BtfError("line info records run past the end")
+        lines = result.setdefault(text(name_off), {})
+        for _ in range(count):
+            insn_off, file_off, _line_off, line_col = _LINE_RECORD.unpack_from(info, pos)
+            pos += record_size
+            if line_col >> 10:  # line 0: compiler-made code; it keeps the line before it
+                lines[insn_off // _INSN_SIZE] = (text(file_off), line_col >> 10)
+    return result
 
 
 def _parse_btf(data: bytes) -> list[_BtfType]:
@@ -654,6 +783,26 @@ def _maps_from_btf(types: list[_BtfType]) -> dict[str, MapDefinition]:
             return count * size_of(element, depth + 1)
         raise _BtfError(f"type {t.name or type_id} (kind {t.kind}) has no size")
 
+    def async_offsets(type_id: int) -> dict[str, int]:
+        """Return where ``struct bpf_timer`` and ``struct bpf_wq`` lie in a value type, as
+        Linux's ``btf_find_field`` finds them (also inside nested structs)."""
+        found: dict[str, int] = {}
+        pending = [(type_id, 0, 0)]
+        while pending:
+            current, base, depth = pending.pop()
+            t = strip(current)
+            if t.kind != _STRUCT or depth > 16:
+                continue
+            for (_name, member_type, bits), _member in zip(t.entries, t.member_names,
+                                                           strict=True):
+                inner = strip(member_type)
+                offset = base + (bits & 0xFFFFFF) // 8
+                if inner.kind == _STRUCT and inner.name in _ASYNC_STRUCTS:
+                    found.setdefault(_ASYNC_STRUCTS[inner.name], offset)
+                elif inner.kind == _STRUCT:
+                    pending.append((member_type, offset, depth + 1))
+        return found
+
     def pointee(type_id: int, member: str) -> int:
         t = strip(type_id)
         if t.kind != _PTR:
@@ -670,6 +819,7 @@ def _maps_from_btf(types: list[_BtfType]) -> dict[str, MapDefinition]:
             if layout.kind != _STRUCT:
                 raise _BtfError(f"map {var.name} is not a struct")
             values = {"type": 0, "key_size": 0, "value_size": 0, "max_entries": 0, "flags": 0}
+            layout_of_value: dict[str, int] = {}
             for member_name, (_name, member_type, _bits) in zip(layout.member_names,
                                                                  layout.entries, strict=True):
                 if member_name in _UINT_FIELDS:
@@ -679,8 +829,49 @@ def _maps_from_btf(types: list[_BtfType]) -> dict[str, MapDefinition]:
                     values[_UINT_FIELDS[member_name]] = array.entries[0][2]
                 elif member_name in ("key", "value"):
                     values[f"{member_name}_size"] = size_of(pointee(member_type, member_name))
+                    if member_name == "value":
+                        layout_of_value = async_offsets(pointee(member_type, member_name))
             result[var.name] = MapDefinition(var.name, values["type"], values["key_size"],
                                              values["value_size"], values["max_entries"],
-                                             values["flags"])
+                                             values["flags"],
+                                             timer_offset=layout_of_value.get("timer"),
+                                             wq_offset=layout_of_value.get("wq"))
     return result
 
+
+
+# --------------------------------------------------------------------------- bundle maps
+
+
+def read_bundle_maps(path: Path) -> dict[str, dict[str, Any]]:
+    """Return the BTF-defined and legacy maps of an object as bundle map declarations
+    (``type``, ``key_size``, ``value_size``, ``max_entries`` and ``timer``/``wq`` offsets).
+
+    Global-data maps (``.bss``, ``.data``, ``.rodata``) are not bundle maps and are left out.
+
+    Raises
+    ------
+    InputError
+        For an unusable object, or a map type arspec does not model.
+    """
+    from arspec.spec import bundle as schema
+    from arspec.spec.maps import MapType as LinuxMapType
+
+    result: dict[str, dict[str, Any]] = {}
+    for definition in load_elf(path).map_definitions:
+        if definition.initial is not None:
+            continue
+        try:
+            kind = schema.MapType(LinuxMapType(definition.type).name.lower())
+        except ValueError:
+            raise InputError(f"map '{definition.name}' has type {definition.type}, which "
+                             "arspec does not model", file=str(path)) from None
+        spec: dict[str, Any] = {"type": kind.value, "key_size": definition.key_size,
+                                "value_size": definition.value_size,
+                                "max_entries": definition.max_entries}
+        if definition.timer_offset is not None:
+            spec["timer"] = definition.timer_offset
+        if definition.wq_offset is not None:
+            spec["wq"] = definition.wq_offset
+        result[definition.name] = spec
+    return result

@@ -6,10 +6,11 @@ Helper functions a program calls with ``call imm`` (and kfuncs, ``call`` with ``
 A helper receives r1..r5 and returns the new r0, or raises an
 :class:`~arspec.spec.errors.ExecutionFault`.
 
-Lookup depends on the profile: ``linux`` finds a helper by its numeric id (runtime facts
-section 1); ``solana`` finds it by ``murmur3_32(name)`` compared with the immediate as an
-unsigned 32-bit value (facts section 9.5). :func:`test_helpers` is a small deterministic set
-for conformance tests, modelled on the names and meanings of uBPF's test helpers.
+Lookup depends on the profile: ``linux`` finds a helper by its numeric id (Linux
+``include/uapi/linux/bpf.h``, ``enum bpf_func_id``); ``solana`` finds it by ``murmur3_32(name)``
+compared with the immediate as an unsigned 32-bit value (anza-xyz/sbpf ``src/ebpf.rs``).
+:func:`test_helpers` is a small deterministic set for conformance tests, modelled on the names
+and meanings of uBPF's test helpers.
 """
 
 from __future__ import annotations

@@ -3,9 +3,9 @@ Load-time checks per profile
 ============================
 
 Checks a loader makes before a program may run, beyond decoding. The ``solana`` profile
-follows the sBPF static verifier (anza-xyz/sbpf ``src/verifier.rs``; runtime-facts §9.2 and
-§14): a division or modulo by an immediate zero and a shift by an immediate not below the
-operand width are rejected at load. The ``linux`` profile has no such checks here: the RFC
+follows the sBPF static verifier (anza-xyz/sbpf ``src/verifier.rs``): a division or modulo
+by an immediate zero and a shift by an immediate not below the operand width are rejected at
+load. The ``linux`` profile has no such checks here: the RFC
 9669 defines those results (x / 0 = 0, shift counts masked), and the kernel's own verifier is
 modelled by :mod:`arspec.checker`, not by the loader.
 

@@ -10,10 +10,12 @@ Every failure is an :class:`~arspec.spec.errors.InputError` naming the file.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
 from arspec.spec.errors import DecodeError, InputError
+from arspec.spec.files import MAX_PROGRAM_FILE_BYTES, read_limited
 
 from .decoder import decode, decode_sbpf_v0
 from .instructions import Program
@@ -43,15 +45,7 @@ def parse_hex_bytes(text: str, *, what: str = "hex") -> bytes:
 
 def read_source(path: str | Path) -> bytes:
     """Return a file's bytes, or raise an InputError that names it."""
-    p = Path(path)
-    if not p.exists():
-        raise InputError("no such file", file=str(p))
-    if p.is_dir():
-        raise InputError("is a directory, expected a file", file=str(p))
-    try:
-        return p.read_bytes()
-    except OSError as err:
-        raise InputError(f"cannot read: {err.strerror}", file=str(p)) from None
+    return read_limited(path, MAX_PROGRAM_FILE_BYTES, what="program file")
 
 
 def _decode_named(code: bytes, name: str, sbpf_v0: bool = False) -> Program:
@@ -62,13 +56,16 @@ def _decode_named(code: bytes, name: str, sbpf_v0: bool = False) -> Program:
 
 
 def load_program_file(path: str | Path, *, section: str | None = None,
-                      sbpf_v0: bool = False) -> Program:
+                      sbpf_v0: bool = False,
+                      helpers: Mapping[str, int] | None = None) -> Program:
     """Load a program from an assembly file, raw bytecode, hex text or an ELF object.
 
     The kind is chosen from the content: an ELF magic number means an object file (its
     ``section``, or its only program section); text that is all hex pairs is bytecode in
     hex; other text is assembly; anything else is raw little-endian bytecode. With
-    ``sbpf_v0`` bytecode is read as Agave's SBPFv0 loader reads it.
+    ``sbpf_v0`` bytecode is read as Agave's SBPFv0 loader reads it. ``helpers`` names the
+    helpers assembly may ``call`` by name (default: the Linux helper table, or the sBPF
+    syscalls by their murmur3-32 hash with ``sbpf_v0``).
     """
     name = str(path)
     data = read_source(path)
@@ -88,10 +85,13 @@ def load_program_file(path: str | Path, *, section: str | None = None,
         return _decode_named(parse_hex_bytes(text), name, sbpf_v0)
     from .assembler import assemble
 
-    if not sbpf_v0:
-        return assemble(text, filename=name)
-    from .murmur3 import murmur3_32
-    from .solana_syscalls import SYSCALL_NAMES
+    if helpers is None and sbpf_v0:
+        from .murmur3 import murmur3_32
+        from .solana_syscalls import SYSCALL_NAMES
 
-    syscalls = {n: murmur3_32(n.encode()) for n in SYSCALL_NAMES}  # ``call sol_log_``
-    return assemble(text, filename=name, helpers=syscalls)
+        helpers = {n: murmur3_32(n.encode()) for n in SYSCALL_NAMES}  # ``call sol_log_``
+    if helpers is None:
+        from arspec.spec.helpers import HELPER_TABLE
+
+        helpers = {h.name: int(h.id) for h in HELPER_TABLE}
+    return assemble(text, filename=name, helpers=helpers)

@@ -3,7 +3,7 @@ Memory
 ======
 
 The region-based virtual memory every program sees: ``address = region << 32 | offset``
-(runtime facts section 9.1). Regions are byte arrays with a writable flag.
+(anza-xyz/sbpf ``src/memory_region.rs``). Regions are byte arrays with a writable flag.
 
 Every violation raises :class:`~arspec.spec.errors.MemoryFault` naming the pc, the address
 and the access size: an address in region 0 (the NULL page), an unmapped region, an access

@@ -2,8 +2,9 @@
 MurmurHash3
 ===========
 
-``murmur3_32``, the 32-bit x86 variant of Austin Appleby's MurmurHash3. sBPF identifies
-syscalls by ``murmur3_32(name, seed=0)`` in the call immediate (runtime facts section 9.5).
+``murmur3_32``, the 32-bit x86 variant of Austin Appleby's MurmurHash3. sBPF identifies syscalls
+by ``murmur3_32(name, seed=0)`` in the call immediate (anza-xyz/sbpf ``src/ebpf.rs``,
+``hash_symbol_name``).
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ bpf_conformance plugin
 Failures print one line on stderr and never a traceback:
 
 * exit **1**: a run-time fault, named with its pc (``memory fault at pc 3: ...``);
+* exit **4**: an internal error (a bug in arspec), never a verdict;
 * exit **2**: bad input: malformed hex (``<stdin>:LINE:COL: error: ...``), an unknown option
   (``<command line>: error: ...``), or bytecode that does not decode (``pc N: ...``).
 
@@ -170,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except Exception as err:  # a bug: exit 4 as spec-check does, never 1 (a fault)
+        print(f"{PROG}: internal error: {type(err).__name__}: {err}", file=sys.stderr)
+        return 4
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,11 +5,11 @@ Profiles
 The two execution profiles, ``linux`` and ``solana``, and the shared memory layout.
 A profile fixes every semantic choice on which Linux eBPF and Agave's sBPF VM disagree.
 
-Both profiles use the sBPF address scheme (runtime facts section 9.1): a virtual address is
-``region index << 32 | offset``. Region 1 holds the program bytecode (read-only), region 2 the
-stack, region 3 the heap (``solana`` only, 32 KiB), region 4 the input memory; indices from 5
-up are allocated at run time (map values, ring-buffer records, account data). Region 0 is never
-mapped, so NULL and small integers always fault.
+Both profiles use the sBPF address scheme (anza-xyz/sbpf ``src/ebpf.rs``, ``MM_*_START``): a
+virtual address is ``region index << 32 | offset``. Region 1 holds the program bytecode
+(read-only), region 2 the stack, region 3 the heap (``solana`` only, 32 KiB), region 4 the input
+memory; indices from 5 up are allocated at run time (map values, ring-buffer records, account
+data). Region 0 is never mapped, so NULL and small integers always fault.
 
 Departures from the real machines, on purpose:
 
@@ -33,7 +33,7 @@ from typing import Final
 
 from arspec.spec.errors import InputError
 
-#: Width of one region's offset space (runtime facts 9.1, ``MM_REGION_SIZE``).
+#: Width of one region's offset space (anza-xyz/sbpf ``src/ebpf.rs``, ``MM_REGION_SIZE``).
 REGION_SHIFT: Final = 32
 PROGRAM_REGION: Final = 1
 STACK_REGION: Final = 2
@@ -46,7 +46,7 @@ PROGRAM_BASE: Final = PROGRAM_REGION << REGION_SHIFT
 STACK_BASE: Final = STACK_REGION << REGION_SHIFT
 HEAP_BASE: Final = HEAP_REGION << REGION_SHIFT
 INPUT_BASE: Final = INPUT_REGION << REGION_SHIFT
-#: Default sBPF heap (runtime facts section 10, ``HEAP_LENGTH``).
+#: Default sBPF heap (Agave ``program-runtime/src/execution_budget.rs``, ``HEAP_LENGTH``).
 HEAP_SIZE: Final = 32 * 1024
 #: Size of one instruction slot; code addresses are ``code_base + SLOT_SIZE * pc``.
 SLOT_SIZE: Final = 8
@@ -67,14 +67,16 @@ class Profile:
         Bytes per call frame: 512 (Linux ``MAX_BPF_STACK``) or 4096 (sBPF ``STACK_FRAME_SIZE``).
     max_frames
         Call frames including the entry frame: 8 (Linux ``MAX_CALL_FRAMES``) or 64
-        (sBPF ``MAX_CALL_DEPTH``, runtime facts 9.2).
+        (sBPF ``MAX_CALL_DEPTH``, anza-xyz/sbpf ``src/vm.rs``).
     division_faults
-        Division or modulo by zero faults, and so does signed ``MIN / -1`` (sBPF, facts 9.4);
-        otherwise RFC 9669 results apply (facts section 8).
+        Division or modulo by zero faults, and so does signed ``MIN / -1`` (anza-xyz/sbpf
+        ``src/interpreter.rs``); otherwise RFC 9669 results apply (RFC 9669 section 4).
     sign_extend_alu32_arith
-        ``add32``, ``sub32``, ``mul32`` sign-extend bit 31 (sBPF v0, measured, facts 14).
+        ``add32``, ``sub32``, ``mul32`` sign-extend bit 31 (sBPF v0, anza-xyz/sbpf
+        ``src/interpreter.rs``).
     insn_cost
-        Compute units charged per executed instruction (facts 14: exactly 1).
+        Compute units charged per executed instruction (exactly 1: anza-xyz/sbpf
+        ``src/interpreter.rs`` charges each ``step``).
     sbpf_version
         The SBPF version the profile is (0), or ``None`` for Linux eBPF.
     """

@@ -10,18 +10,31 @@ and :class:`RunTotals`. Two renderings, both deterministic byte for byte:
   not listed; ``enqueue`` events are left out because every run line repeats its reason);
 * :func:`render_json`: every event, keys in a fixed order, versioned by
   ``"format": "arspec-run/1"``; compact (no indentation), so that long runs render fast.
+
+Both end with the final contents (:func:`compute_final_contents`): every account, and every
+map element that holds something (array elements still all zeros are left out), each with the
+values of its declared fields (``hb[0]: beats = 5``) or, without fields, its bytes in hex. At
+most :data:`MAX_SHOWN_ELEMENTS` elements of one map are listed; the rest are counted.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from arspec.spec import bundle as schema
+from arspec.spec.maps import ArrayElements, is_percpu_map, is_pristine_cells
 from arspec.spec.scheduler import Event, EventKind
+from arspec.spec.state import RuntimeState
 
 #: The JSON format identifier; bump it when a key changes meaning or disappears.
 REPORT_FORMAT: Final = "arspec-run/1"
+#: Elements of one map listed in the final contents; the rest are counted.
+MAX_SHOWN_ELEMENTS: Final = 100
+#: Bytes of a value without declared fields shown in hex.
+MAX_SHOWN_BYTES: Final = 64
 
 
 @dataclass(frozen=True)
@@ -81,8 +94,24 @@ class RunTotals:
 
 
 @dataclass(frozen=True)
+class ContentsRecord:
+    """One account or map element at the end of a run.
+
+    ``name`` is ``hb[0]`` (a map element; ``@cpuN`` for a per-CPU copy) or the account name;
+    ``fields`` holds the declared fields in declaration order, ``data`` the leading bytes in
+    hex when no field is declared.
+    """
+
+    kind: str
+    name: str
+    fields: tuple[tuple[str, int], ...] = ()
+    data: str | None = None
+
+
+@dataclass(frozen=True)
 class RunReport:
-    """The report of one run: the bundle's identity, every slot, and the totals."""
+    """The report of one run: the bundle's identity, every slot, the totals and the final
+    contents of accounts and maps."""
 
     bundle: str | None
     profile: str
@@ -90,6 +119,74 @@ class RunReport:
     slot_budget: int
     slots: tuple[SlotReport, ...]
     totals: RunTotals
+    final: tuple[ContentsRecord, ...] = ()
+    #: Map name -> elements left out of ``final`` beyond :data:`MAX_SHOWN_ELEMENTS`.
+    not_shown: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def faulted(self) -> bool:
+        """Whether an invocation faulted during the run."""
+        return any(e.fault is not None for s in self.slots for e in s.events
+                   if e.kind == EventKind.RUN)
+
+
+def _field_values(data: bytes | bytearray, fields: Mapping[str, schema.AccountField]
+                  | Mapping[str, schema.ValueField]) -> tuple[tuple[str, int], ...]:
+    values = []
+    for name, spec in fields.items():
+        width = schema.field_width(spec.type)
+        raw = bytes(data[spec.offset:spec.offset + width])
+        values.append((name, int.from_bytes(raw, "little",
+                                            signed=spec.type.value.startswith("i"))))
+    return tuple(values)
+
+
+def _shown_bytes(data: bytes | bytearray) -> str:
+    shown = bytes(data[:MAX_SHOWN_BYTES]).hex()
+    return shown + ("..." if len(data) > MAX_SHOWN_BYTES else "")
+
+
+def _key_text(key: bytes) -> str:
+    return str(int.from_bytes(key, "little")) if len(key) <= 8 else key.hex()
+
+
+def compute_final_contents(bundle: schema.Bundle, state: RuntimeState,
+                           ) -> tuple[tuple[ContentsRecord, ...], tuple[tuple[str, int], ...]]:
+    """Return the accounts and the non-empty map elements at the end of a run, and how many
+    elements of each map were left out."""
+    records: list[ContentsRecord] = []
+    not_shown: list[tuple[str, int]] = []
+    for name, account in state.accounts.accounts.items():
+        spec = bundle.accounts.get(str(name))
+        account_fields = spec.fields if spec is not None else {}
+        records.append(ContentsRecord(
+            "account", str(name), _field_values(account.data, account_fields),
+            None if account_fields else _shown_bytes(account.data)))
+    for map_name, mstate in state.maps.items():
+        mspec = bundle.maps.get(str(map_name))
+        fields = mspec.fields if mspec is not None else {}
+        lazy = isinstance(mstate.elements, ArrayElements)
+        keys = [k for k in sorted(mstate.elements)
+                if not (lazy and is_pristine_cells(mstate.elements[k]))]
+        if len(keys) > MAX_SHOWN_ELEMENTS:
+            not_shown.append((str(map_name), len(keys) - MAX_SHOWN_ELEMENTS))
+        percpu = is_percpu_map(mstate.definition)
+        for key in keys[:MAX_SHOWN_ELEMENTS]:
+            for cpu, element in enumerate(mstate.elements[key]):
+                label = f"{map_name}[{_key_text(key)}]" + (f"@cpu{cpu}" if percpu else "")
+                records.append(ContentsRecord(
+                    "map", label, _field_values(element.value, fields),
+                    None if fields else _shown_bytes(element.value)))
+    return tuple(records), tuple(not_shown)
+
+
+def render_contents(record: ContentsRecord) -> str:
+    """Return one line of the final contents: ``hb[0]: beats = 5``."""
+    prefix = "account " if record.kind == "account" else ""
+    if record.data is not None:
+        return f"  {prefix}{record.name}: {record.data or '(empty)'}"
+    values = ", ".join(f"{name} = {value}" for name, value in record.fields)
+    return f"  {prefix}{record.name}: {values}"
 
 
 def compute_event_record(event: Event) -> EventRecord:
@@ -202,6 +299,15 @@ def render_text(report: RunReport) -> str:
                  f"{t.suppressed} suppressed, {t.records_produced} record(s) produced, "
                  f"{t.records_consumed} consumed, {t.tail_calls} tail call(s), "
                  f"{t.pending} item(s) pending at the end")
+    if report.final or report.not_shown:
+        lines.append("")
+        lines.append("final contents (array elements still zero not shown):")
+        lines.extend(render_contents(r) for r in report.final)
+        lines.extend(f"  {name}: {count} more element(s) not shown"
+                     for name, count in report.not_shown)
+    if report.faulted:
+        lines.append("")
+        lines.append("an invocation faulted (exit code 1)")
     return "\n".join(lines) + "\n"
 
 
@@ -239,5 +345,11 @@ def render_json(report: RunReport) -> str:
             "records_consumed": t.records_consumed, "tail_calls": t.tail_calls,
             "pending": t.pending,
         },
+        "final": [
+            {"kind": r.kind, "name": r.name, "fields": dict(r.fields), "data": r.data}
+            for r in report.final
+        ],
+        "final_not_shown": dict(report.not_shown),
+        "faulted": report.faulted,
     }
     return json.dumps(document, separators=(",", ":"), ensure_ascii=True) + "\n"

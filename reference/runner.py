@@ -14,6 +14,8 @@ slot count out of range) raises :class:`~arspec.spec.errors.InputError` before a
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from arspec.spec.bundle import MAX_SLOTS, Bundle
@@ -21,8 +23,11 @@ from arspec.spec.errors import InputError
 from arspec.spec.scheduler import create_initial_state, process_slot
 from arspec.spec.state import RuntimeState
 
-from .run_report import RunReport, compute_slot_report, compute_totals
+from .run_report import RunReport, compute_final_contents, compute_slot_report, compute_totals
 from .runtime import ReferenceInvoker
+
+#: ``progress(done, total)``: slots run so far and slots to run.
+Progress = Callable[[int, int], None]
 
 
 def check_slots(slots: int | None, bundle: Bundle) -> int:
@@ -37,15 +42,21 @@ def check_slots(slots: int | None, bundle: Bundle) -> int:
 
 
 def run_bundle_state(bundle: Bundle, *, slots: int | None = None, base_dir: Path | None = None,
-                     engine: str = "auto") -> tuple[RunReport, RuntimeState]:
-    """Run the bundle and return the report and the final state (for tests and tools)."""
+                     engine: str = "auto", progress: Progress | None = None,
+                     ) -> tuple[RunReport, RuntimeState]:
+    """Run the bundle and return the report and the final state (for tests and tools).
+
+    ``progress(done, total)`` is called after every slot.
+    """
     count = check_slots(slots, bundle)
     invoker = ReferenceInvoker(bundle, base_dir=base_dir, engine=engine)
     state = create_initial_state(bundle)
     reports = []
-    for _ in range(count):
+    for done in range(count):
         slot = int(state.slot)
         reports.append(compute_slot_report(slot, process_slot(state, bundle, invoker)))
+        if progress is not None:
+            progress(done + 1, count)
     slot_reports = tuple(reports)
     report = RunReport(
         bundle=bundle.name,
@@ -55,11 +66,12 @@ def run_bundle_state(bundle: Bundle, *, slots: int | None = None, base_dir: Path
         slots=slot_reports,
         totals=compute_totals(slot_reports, pending=len(state.fifo)),
     )
-    return report, state
+    final, not_shown = compute_final_contents(bundle, state)
+    return replace(report, final=final, not_shown=not_shown), state
 
 
 def run_bundle(bundle: Bundle, *, slots: int | None = None, base_dir: Path | None = None,
-               engine: str = "auto") -> RunReport:
+               engine: str = "auto", progress: Progress | None = None) -> RunReport:
     """Run ``bundle`` for ``slots`` slots (default: ``scenario.slots``) and report it.
 
     Parameters
@@ -72,10 +84,13 @@ def run_bundle(bundle: Bundle, *, slots: int | None = None, base_dir: Path | Non
         Folder ELF paths in the bundle are relative to (the bundle file's folder).
     engine
         VM engine: ``"auto"`` (fast path), ``"interpreter"`` or ``"fast"``.
+    progress
+        Called as ``progress(done, total)`` after every slot.
 
     Raises
     ------
     InputError
         For a bad slot count or a program that cannot be loaded.
     """
-    return run_bundle_state(bundle, slots=slots, base_dir=base_dir, engine=engine)[0]
+    return run_bundle_state(bundle, slots=slots, base_dir=base_dir, engine=engine,
+                            progress=progress)[0]

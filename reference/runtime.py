@@ -66,20 +66,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Final
+from typing import Any, Final
 
 from arspec.spec import bundle as schema
 from arspec.spec.errors import ArspecError, HelperNotAllowed, InputError, UnknownHelper
 from arspec.spec.helpers import HELPER_TABLE, HelperDef, check_helper_allowed
+from arspec.spec.loader import locate_code_error, set_object_map_reader
 from arspec.spec.scheduler import InvocationOutcome
 from arspec.spec.state import RuntimeState, WorkItem
 from arspec.spec.types import ComputeUnits, Cpu, MapId, ProgId
 
-from .assembler import assemble, get_labels, get_pc_lines
+from .assembler import assemble, get_labels, get_pc_lines, get_source_lines
 from .decoder import decode, decode_sbpf_v0
 from .instructions import Call, CallKfunc, LoadImm64, Program, Pseudo
 from .load_checks import ProgramRejected, check_program
@@ -131,6 +132,16 @@ class HashedProgram(Program):
         return self._hash
 
 
+def _read_object_maps(path: Path) -> dict[str, dict[str, Any]]:
+    from .elf import read_bundle_maps  # deferred: pyelftools is only needed for objects
+
+    return read_bundle_maps(path)
+
+
+# Bundles name ELF objects whose maps join the bundle's; spec/ cannot import the ELF reader.
+set_object_map_reader(_read_object_maps)
+
+
 @dataclass(frozen=True)
 class LoadedProgram:
     """A bundle program ready to run.
@@ -144,6 +155,8 @@ class LoadedProgram:
     program: Program
     functions: dict[str, int]
     map_indices: tuple[int, ...] | None = None
+    #: pc -> (file, line) of the source the instruction came from, where known.
+    source_lines: dict[int, tuple[str, int]] = field(default_factory=dict)
 
 
 @cache
@@ -236,12 +249,22 @@ def load_one_program(bundle: schema.Bundle, index: int, name: str, prog: schema.
     """
     labels: dict[str, int] = {}
     map_indices: tuple[int, ...] | None = None
+    source_lines: dict[int, tuple[str, int]] = {}
     if prog.code is not None:
         filename = f"programs.{name}.code"
         symbols = get_assembly_symbols(bundle)
         helpers = get_assembly_helpers(bundle.profile.value)
-        program = assemble(prog.code, filename=filename, symbols=symbols, helpers=helpers)
-        labels = get_labels(prog.code, filename=filename, symbols=symbols, helpers=helpers)
+        try:
+            program = assemble(prog.code, filename=filename, symbols=symbols, helpers=helpers)
+            labels = get_labels(prog.code, filename=filename, symbols=symbols, helpers=helpers)
+            lines = get_source_lines(prog.code, filename=filename, symbols=symbols,
+                                     helpers=helpers)
+        except InputError as err:
+            raise locate_code_error(bundle, name, err) from None
+        for pc, line in lines.items():
+            found = bundle.locate_code(name, line, None)
+            if found is not None and found[1] is not None:
+                source_lines[pc] = (found[0], found[1])
     elif prog.hex is not None:
         try:
             program = (decode_sbpf_v0(prog.hex) if bundle.profile.value == "solana"
@@ -255,6 +278,7 @@ def load_one_program(bundle: schema.Bundle, index: int, name: str, prog: schema.
         path = Path(prog.elf) if base_dir is None else base_dir / prog.elf
         elf_program = load_program(path, prog.section)
         program = elf_program.program
+        source_lines = dict(elf_program.source_lines)
         declared = list(bundle.maps)
         indices = []
         for map_name in load_elf(path).maps:
@@ -273,7 +297,8 @@ def load_one_program(bundle: schema.Bundle, index: int, name: str, prog: schema.
     except ProgramRejected as err:
         raise InputError(f"programs.{name}: {err}") from None
     functions = resolve_functions(name, prog, program, labels)
-    return LoadedProgram(ProgId(name), index, HashedProgram(program), functions, map_indices)
+    return LoadedProgram(ProgId(name), index, HashedProgram(program), functions, map_indices,
+                         source_lines)
 
 
 #: ``lddw`` forms whose immediate names a map: the bundle's map of that declaration index.

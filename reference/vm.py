@@ -8,7 +8,7 @@ and advances the pc; handlers only raise, and the run loop alone turns an
 :class:`~arspec.spec.errors.ExecutionFault` into :attr:`ExecutionResult.fault`.
 
 Semantics follow RFC 9669 with the profile choices of :mod:`~arspec.reference.profiles`
-(runtime facts sections 8, 9 and 14):
+(the ``solana`` ones from anza-xyz/sbpf ``src/interpreter.rs``):
 
 * Entry: r1 = ``INPUT_BASE``, r2 = input length, r10 = top of the first stack frame, other
   registers 0. A call saves r6-r9, r10 and the return pc; the callee's r10 is the top of the

@@ -55,6 +55,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainValidator,
+    PrivateAttr,
     Strict,
     StringConstraints,
     WithJsonSchema,
@@ -85,6 +86,11 @@ MAX_SLOTS = 1_000_000
 MAX_MAP_ENTRIES = 1 << 24
 #: Largest key or value size in bytes.
 MAX_KV_SIZE = 1 << 16
+#: Largest ring-buffer data size in bytes (the ``linux_like`` preset's ``ringbuf_max_size``).
+MAX_RINGBUF_SIZE = 1 << 24
+#: Largest total of ring-buffer data and account data in one bundle: ``run`` and ``explore``
+#: hold these bytes in memory, and copy them for every invocation and every explored state.
+MAX_STATE_BYTES = 64 * 1024 * 1024
 
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 HEX_PATTERN = r"^\s*(?:[0-9A-Fa-f]{2}\s*)*$"
@@ -417,8 +423,9 @@ class MapSpec(_Model):
         description="Value size in bytes. Fixed and optional for prog_array (4) and ringbuf "
                     "(0); required otherwise.")
     max_entries: int = Field(
-        ge=1, description="Capacity; for ringbuf the data size in bytes, a power of two and a "
-                          f"multiple of {RINGBUF_PAGE_SIZE}.")
+        ge=1, description=f"Capacity, at most {MAX_MAP_ENTRIES}; for ringbuf the data size in "
+                          f"bytes, a power of two, a multiple of {RINGBUF_PAGE_SIZE} and at most "
+                          f"{MAX_RINGBUF_SIZE}. Array elements are stored when first used.")
     pinned: bool = Field(
         default=False,
         description="Pinned maps keep a user reference, so timers in them may re-arm forever.")
@@ -442,7 +449,9 @@ class MapSpec(_Model):
     @model_validator(mode="before")
     @classmethod
     def _fill_fixed_sizes(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("type") in _FIXED_BY_NAME:
+        # ``type`` may be anything the author wrote (a list is unhashable): test it is a str.
+        if isinstance(data, dict) and isinstance(data.get("type"), str) and \
+                data["type"] in _FIXED_BY_NAME:
             data = dict(data)
             for key, size in zip(("key_size", "value_size"), _FIXED_BY_NAME[data["type"]],
                                  strict=True):
@@ -479,6 +488,9 @@ class MapSpec(_Model):
             if size & (size - 1) or size % RINGBUF_PAGE_SIZE:
                 _rule(f"ringbuf max_entries ({size}) must be a power of two and a multiple of "
                       f"{RINGBUF_PAGE_SIZE}", "max_entries")
+            if size > MAX_RINGBUF_SIZE:
+                _rule(f"ringbuf max_entries ({size}) must be <= {MAX_RINGBUF_SIZE}",
+                      "max_entries")
         elif self.max_entries > MAX_MAP_ENTRIES:
             _rule(f"max_entries must be <= {MAX_MAP_ENTRIES}", "max_entries")
 
@@ -828,6 +840,16 @@ class Properties(_Model):
         return value
 
 
+def compute_state_bytes(bundle: Bundle) -> int:
+    """Return the bytes a bundle's state holds from the start: ring buffers and accounts.
+
+    Array and hash elements are created when used (at most ``max_entries`` each) and are not
+    counted here.
+    """
+    rings = sum(m.max_entries for m in bundle.maps.values() if m.type == MapType.RINGBUF)
+    return rings + sum(a.size for a in bundle.accounts.values())
+
+
 # --------------------------------------------------------------------------- expressions
 
 
@@ -850,6 +872,11 @@ class Reference:
     column: int
 
 
+#: Longest invariant expression accepted, in characters.
+MAX_EXPRESSION_LENGTH = 1024
+#: Deepest nesting of an invariant expression (operators, parentheses, references).
+MAX_EXPRESSION_DEPTH = 100
+
 _BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Mod, ast.BitAnd, ast.BitOr,
            ast.BitXor, ast.LShift, ast.RShift)
 _CMPOPS = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE)
@@ -865,14 +892,36 @@ def parse_expression(text: str) -> ast.Expression:
     """
     if "\n" in text.strip():
         raise ExpressionError("an expression must be on one line", 1)
+    if len(text.strip()) > MAX_EXPRESSION_LENGTH:
+        raise ExpressionError(f"an expression is limited to {MAX_EXPRESSION_LENGTH} "
+                              "characters", MAX_EXPRESSION_LENGTH + 1)
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as err:
         raise ExpressionError(f"syntax error: {err.msg}",
                               err.offset or len(text.strip()) + 1) from None
+    except (RecursionError, MemoryError):
+        raise ExpressionError(f"nesting deeper than {MAX_EXPRESSION_DEPTH} levels", 1) from None
+    _check_depth(tree)
     for node in ast.walk(tree):
         _check_node(node)
     return tree
+
+
+def _check_depth(tree: ast.Expression) -> None:
+    """Refuse trees nested deeper than :data:`MAX_EXPRESSION_DEPTH` (walked without recursion).
+
+    Every evaluator of invariants (explorer, proofs, reports) walks the tree recursively; the
+    limit keeps them far from Python's recursion limit.
+    """
+    pending: list[tuple[ast.AST, int]] = [(tree.body, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if depth > MAX_EXPRESSION_DEPTH:
+            raise ExpressionError(f"nesting deeper than {MAX_EXPRESSION_DEPTH} levels",
+                                  getattr(node, "col_offset", 0) + 1)
+        pending.extend((child, depth + 1) for child in ast.iter_child_nodes(node)
+                       if isinstance(child, ast.expr))
 
 
 def _check_node(node: ast.AST) -> None:
@@ -933,8 +982,42 @@ def _is_reference_part(tree: ast.Expression, target: ast.AST) -> bool:
 # --------------------------------------------------------------------------- bundle
 
 
+@dataclass(frozen=True)
+class SourcePosition:
+    """Where something starts in a file: 1-based ``line``, and the ``column`` that column 1
+    of a code block's dedented text falls on."""
+
+    file: str
+    line: int
+    column: int = 1
+    #: A block scalar (``code: |``): its lines are the file's lines. Otherwise the text is one
+    #: (quoted or plain) scalar and every position maps to where the scalar starts.
+    block: bool = True
+
+
 class Bundle(_Model):
-    """A ``program.yaml`` bundle: everything ``spec-check`` needs to check a system."""
+    """A ``program.yaml`` bundle: everything ``spec-check`` needs to check a system.
+
+    The loader records where each program's ``code`` text starts in the bundle file
+    (:meth:`code_position`), so that assembly errors and findings name the bundle's lines.
+    """
+
+    _code_positions: dict[str, SourcePosition] = PrivateAttr(default_factory=dict)
+
+    def code_position(self, program: str) -> SourcePosition | None:
+        """Return where the first line of ``programs.<program>.code`` is, if known."""
+        return self._code_positions.get(program)
+
+    def locate_code(self, program: str, line: int | None, column: int | None,
+                    ) -> tuple[str, int | None, int | None] | None:
+        """Return ``(file, line, column)`` in the bundle of a position in a program's code."""
+        start = self.code_position(program)
+        if start is None:
+            return None
+        if not start.block:
+            return start.file, start.line, start.column
+        return (start.file, None if line is None else start.line + line - 1,
+                None if column is None else start.column + column - 1)
 
     arspec: int = Field(description=f"Format version; must be {FORMAT_VERSION}.")
     name: str | None = Field(default=None, min_length=1, description="Human-readable name.")
@@ -944,8 +1027,10 @@ class Bundle(_Model):
     preset: PresetName = Field(default=PresetName.LINUX_LIKE, strict=False,
                                description="Table of limits: minimal or linux_like.")
     budgets: Budgets = Field(default_factory=lambda: Budgets(), description="Compute-unit budgets.")
-    accounts: Mapping[Name, Account] = Field(default_factory=dict,
-                                             description="Accounts of the outside world.")
+    accounts: Mapping[Name, Account] = Field(
+        default_factory=dict,
+        description=f"Accounts of the outside world. Account data and ring buffers together "
+                    f"hold at most {MAX_STATE_BYTES} bytes (explore: at most 1048576).")
     maps: Mapping[Name, MapSpec] = Field(
         default_factory=dict, description="Maps, in id order (the first is map 0).")
     programs: Mapping[Name, Program] = Field(
@@ -966,12 +1051,20 @@ class Bundle(_Model):
 
     @model_validator(mode="after")
     def _cross_references(self) -> Self:
+        self._check_state_bytes()
         self._check_namespaces()
         self._check_programs()
         self._check_prog_arrays()
         self._check_scenario()
         self._check_invariants()
         return self
+
+    def _check_state_bytes(self) -> None:
+        total = compute_state_bytes(self)
+        if total > MAX_STATE_BYTES:
+            where = ("accounts",) if self.accounts else ("maps",)
+            _rule(f"accounts and ring buffers hold {total} bytes; a bundle may hold at most "
+                  f"{MAX_STATE_BYTES} (run and explore keep and copy them in memory)", *where)
 
     def _check_namespaces(self) -> None:
         for name in self.maps:

@@ -9,12 +9,13 @@ the documentation renders the table; none of them keeps its own copy.
 
 Ids and names
 -------------
-Helpers Linux has keep Linux's ``enum bpf_func_id`` value and name (runtime facts section 1).
-arspec's own helpers (the slot clock, accounts, the work queue and number-iterator kfuncs,
-logging) live in one range, ``ARSPEC_HELPER_BASE + n`` with ``ARSPEC_HELPER_BASE = 0x10000``:
-far above Linux's ids (``__BPF_FUNC_MAX_ID`` is 212) and inside a signed 32-bit immediate.
-Linux calls ``bpf_wq_*`` and ``bpf_iter_num_*`` as kfuncs (``call`` with ``src = 2`` and a BTF
-id); arspec has no BTF, so they are ordinary helpers in its range under their Linux names.
+Helpers Linux has keep Linux's ``enum bpf_func_id`` value and name (Linux
+``include/uapi/linux/bpf.h``). arspec's own helpers (the slot clock, accounts, the work queue
+and number-iterator kfuncs, logging) live in one range, ``ARSPEC_HELPER_BASE + n`` with
+``ARSPEC_HELPER_BASE = 0x10000``: far above Linux's ids (``__BPF_FUNC_MAX_ID`` is 212) and
+inside a signed 32-bit immediate. Linux calls ``bpf_wq_*`` and ``bpf_iter_num_*`` as kfuncs
+(``call`` with ``src = 2`` and a BTF id); arspec has no BTF, so they are ordinary helpers in its
+range under their Linux names.
 
 In the ``solana`` profile a program calls a helper by name: the ``call`` immediate is
 ``murmur3_32(name)`` of the row's :attr:`HelperDef.name` (``"bpf_map_lookup_elem"``), the
@@ -33,7 +34,7 @@ Compute-unit costs
 The VM charges 1 CU per executed instruction; a helper call adds :func:`compute_helper_cost`,
 its row's ``cost`` plus, for helpers that copy a caller-sized buffer, one CU per
 ``BYTES_PER_CU`` bytes of the size argument (register ``size_arg``). The figures follow
-Solana's cost model (runtime facts section 10):
+Solana's cost model (Agave ``program-runtime/src/execution_budget.rs``):
 
 =====================  ======  ===========================================================
 cost                   CU      reason

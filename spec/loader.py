@@ -17,6 +17,7 @@ problems, the error names the first one in the file and keeps all of them, in fi
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,10 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from arspec.spec import bundle as schema
-from arspec.spec.bundle import Bundle, bundle_json_schema
+from arspec.spec.bundle import Bundle, SourcePosition, bundle_json_schema
 from arspec.spec.errors import InputError
-from arspec.spec.yaml_source import Location, SourceMap, parse_yaml
+from arspec.spec.files import read_limited
+from arspec.spec.yaml_source import MAX_BYTES, Location, SourceMap, parse_yaml
 
 __all__ = ["BundleError", "bundle_json_schema", "load_bundle", "load_bundle_text"]
 
@@ -52,16 +54,14 @@ def load_bundle(path: str | Path) -> Bundle:
     """
     name = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BundleError([InputError("no such file", file=name)]) from None
-    except IsADirectoryError:
-        raise BundleError([InputError("is a directory, not a bundle file", file=name)]) from None
+        raw = read_limited(path, MAX_BYTES, what="bundle file")
+    except InputError as err:
+        raise BundleError([err]) from None
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
         raise BundleError([InputError(f"not UTF-8 text (bad byte at offset {err.start})",
                                       file=name)]) from None
-    except OSError as err:
-        raise BundleError([InputError(f"cannot read: {err.strerror}", file=name)]) from None
     return load_bundle_text(text, filename=name, base_dir=Path(path).parent)
 
 
@@ -103,7 +103,46 @@ def load_bundle_text(text: str, *, filename: str, base_dir: Path | None = None) 
     problems = _missing_files(bundle, doc.source_map, filename, base_dir)
     if problems:
         raise BundleError(problems)
+    if base_dir is not None and any(p.elf is not None for p in bundle.programs.values()):
+        bundle = _with_elf_maps(bundle, doc.data, doc.source_map, filename, base_dir)
+    _record_code_positions(bundle, text, doc.source_map, filename)
     return bundle
+
+
+def _record_code_positions(bundle: Bundle, text: str, smap: SourceMap, filename: str) -> None:
+    """Remember where each program's ``code`` text starts in the file.
+
+    A block scalar (``code: |``) starts on the line after its indicator, at the indentation
+    of its first non-blank line; a quoted one a column after the quote; a plain one at its
+    first character.
+    """
+    lines = text.splitlines()
+    for name, program in bundle.programs.items():
+        path = ("programs", name, "code")
+        if program.code is None or path not in smap.values:
+            continue
+        where = smap.values[path]
+        head = lines[where.line - 1][where.column - 1:] if where.line <= len(lines) else ""
+        if head[:1] in ("|", ">"):
+            following = [(i, line) for i, line in enumerate(lines[where.line:], where.line + 1)
+                         if line.strip()]
+            if not following:
+                continue
+            number, first = following[0]
+            position = SourcePosition(filename, number, len(first) - len(first.lstrip(" ")) + 1)
+        else:
+            position = SourcePosition(filename, where.line, where.column, block=False)
+        bundle._code_positions[name] = position
+
+
+def locate_code_error(bundle: Bundle, program: str, err: InputError) -> InputError:
+    """Return an assembly error in ``programs.<program>.code`` located in the bundle file."""
+    found = bundle.locate_code(program, err.line, err.column)
+    if found is None:
+        return err
+    file, line, column = found
+    return InputError(f"programs.{program}.code: {err.reason}", file=file, line=line,
+                      column=column)
 
 
 # --------------------------------------------------------------------------- locating errors
@@ -251,4 +290,95 @@ def _missing_files(bundle: Bundle, smap: SourceMap, filename: str,
             problems.append(InputError(
                 f"programs.{name}.elf: no such file {program.elf!r} (relative to the bundle)",
                 file=filename, line=where.line, column=where.column))
+    return problems
+
+
+# --------------------------------------------------------------------------- maps of ELF objects
+
+#: Map attributes a bundle may declare that an object's BTF also states.
+_ELF_MAP_ATTRIBUTES = ("type", "key_size", "value_size", "max_entries", "timer", "wq")
+
+
+def _with_elf_maps(bundle: Bundle, data: dict[str | int, Any], smap: SourceMap, filename: str,
+                   base_dir: Path) -> Bundle:
+    """Return the bundle with the maps its ELF objects define (libbpf's ``.maps`` and BTF).
+
+    A map the bundle omits is added as the object defines it; a map the bundle declares must
+    agree with the object in every attribute the object states, or loading fails naming both.
+    """
+    from_objects: dict[str, tuple[str, dict[str, Any]]] = {}
+    problems: list[InputError] = []
+    for name, program in bundle.programs.items():
+        if program.elf is None:
+            continue
+        where = smap.value(("programs", name, "elf"))
+        try:
+            found = _object_maps(base_dir / program.elf)
+        except InputError as err:
+            problems.append(InputError(f"programs.{name}.elf: {err.reason}", file=filename,
+                                       line=where.line, column=where.column))
+            continue
+        for map_name, spec in found.items():
+            seen = from_objects.get(map_name)
+            if seen is not None and seen[1] != spec:
+                problems.append(InputError(
+                    f"programs.{name}.elf: map '{map_name}' in {program.elf} differs from the "
+                    f"one in {seen[0]}", file=filename, line=where.line, column=where.column))
+            from_objects.setdefault(map_name, (program.elf, spec))
+    declared = dict(data.get("maps") or {})
+    for map_name, (elf, spec) in from_objects.items():
+        if map_name in bundle.maps:
+            problems += _compare_map(bundle, map_name, elf, spec, smap, filename)
+        else:
+            declared[map_name] = spec
+    if problems:
+        raise BundleError(problems)
+    if len(declared) == len(bundle.maps):
+        return bundle
+    try:
+        return Bundle.model_validate({**data, "maps": declared})
+    except ValidationError as err:
+        found_errors = [_diagnostic(e, data, smap, filename) for e in err.errors()]
+        raise BundleError(_in_file_order(found_errors)) from None
+
+
+#: Reads the maps of an object file as bundle map declarations (``name -> attributes``);
+#: raises :class:`InputError` for an unusable object.
+ObjectMapReader = Callable[[Path], dict[str, dict[str, Any]]]
+_object_map_reader: ObjectMapReader | None = None
+
+
+def set_object_map_reader(reader: ObjectMapReader) -> None:
+    """Install the reader of ELF map definitions.
+
+    ``spec/`` does not import the ELF reader of ``reference/``; :mod:`arspec.reference.runtime`
+    installs it when imported, and the ``spec-check`` commands import that module before they
+    load a bundle. Without a reader, ELF programs keep only the maps the bundle declares.
+    """
+    global _object_map_reader
+    _object_map_reader = reader
+
+
+def _object_maps(path: Path) -> dict[str, dict[str, Any]]:
+    """Return the maps an object defines, through the installed reader (none without one)."""
+    return {} if _object_map_reader is None else _object_map_reader(path)
+
+
+def _compare_map(bundle: Bundle, name: str, elf: str, spec: dict[str, Any], smap: SourceMap,
+                 filename: str) -> list[InputError]:
+    declared = bundle.maps[name]
+    problems = []
+    for attribute in _ELF_MAP_ATTRIBUTES:
+        ours = getattr(declared, attribute)
+        ours = ours.value if isinstance(ours, schema.MapType) else ours
+        theirs = spec.get(attribute)
+        if ours == theirs:
+            continue
+        path = ("maps", name, attribute)
+        where = smap.value(path) if path in smap.values else smap.key(("maps", name))
+        shown = "none" if ours is None else ours
+        problems.append(InputError(
+            f"maps.{name}.{attribute}: {shown} in the bundle, but {elf} defines "
+            f"{'none' if theirs is None else theirs} (its map definition)", file=filename,
+            line=where.line, column=where.column))
     return problems

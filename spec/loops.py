@@ -2,10 +2,11 @@
 Bounded loops
 =============
 
-The two ways a program loops a bounded number of times besides a verified back-edge
-(runtime facts section 7): the ``bpf_loop`` helper (181) and the open-coded number iterator
-``bpf_iter_num_new`` / ``_next`` / ``_destroy``. The callback of ``bpf_loop`` runs on the VM,
-so :func:`process_loop` takes it as a Python callable; the iterator is pure state.
+The two ways a program loops a bounded number of times besides a verified back-edge (Linux
+``kernel/bpf/bpf_iter.c`` and ``kernel/bpf/helpers.c``; ``BPF_MAX_LOOPS`` in
+``include/linux/bpf.h``): the ``bpf_loop`` helper (181) and the open-coded number iterator
+``bpf_iter_num_new`` / ``_next`` / ``_destroy``. The callback of ``bpf_loop`` runs on the VM, so
+:func:`process_loop` takes it as a Python callable; the iterator is pure state.
 
 Choices where Linux is silent or only its verifier speaks:
 

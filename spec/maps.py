@@ -2,13 +2,13 @@
 Maps
 ====
 
-Key/value storage shared by programs and the outside world, with the Linux map types and
-their exact helper results (runtime facts section 2). A map is a :class:`MapDef` (what the
-bundle declares) and a :class:`MapState` (what it holds). Every transition returns what the
-Linux helper returns: ``0`` or ``-errno`` for update/delete/push/pop/peek, the element or
-``None`` for lookup. A failed ``assert`` means the *call* was invalid (a contract the
-verifier guarantees, such as the key size); callers run transitions on a copy when they need
-the pre-state afterwards.
+Key/value storage shared by programs and the outside world, with the Linux map types and their
+exact helper results (Linux ``kernel/bpf/hashtab.c``, ``arraymap.c``, ``queue_stack_maps.c``;
+flags from ``include/uapi/linux/bpf.h``). A map is a :class:`MapDef` (what the bundle declares)
+and a :class:`MapState` (what it holds). Every transition returns what the Linux helper returns:
+``0`` or ``-errno`` for update/delete/push/pop/peek, the element or ``None`` for lookup. A
+failed ``assert`` means the *call* was invalid (a contract the verifier guarantees, such as the
+key size); callers run transitions on a copy when they need the pre-state afterwards.
 
 Values and identity
 -------------------
@@ -157,8 +157,8 @@ class MapState:
     """What a map holds.
 
     ``elements`` maps a key to its element (one per CPU for per-CPU maps) in insertion order;
-    array maps hold every index from creation. ``queue`` holds queue/stack values oldest
-    first; ``last_use`` and ``use_clock`` order LRU recency.
+    array maps create an element on first use (:class:`ArrayElements`). ``queue`` holds
+    queue/stack values oldest first; ``last_use`` and ``use_clock`` order LRU recency.
     """
 
     definition: MapDef
@@ -314,15 +314,65 @@ def create_cells(state: MapState, key: bytes, value: bytes, cpu: Cpu) -> list[Ma
     return [create_element(defn, key, value if c == cpu else zeros) for c in range(state.num_cpus)]
 
 
+class ArrayElements(dict[bytes, list[MapElement]]):
+    """The elements of an array map, each created (zeroed) when it is first used.
+
+    Linux allocates every element of an array map at creation and zero-fills it
+    (``kernel/bpf/arraymap.c``, ``array_map_alloc``), so an element nobody touched is all
+    zeros with an uninitialised timer and work item. Storing only the elements that were used
+    gives the same contents with memory for what a program touches, not for ``max_entries``.
+    Indexing, :meth:`get` and ``in`` see every index below ``max_entries``; iteration and
+    ``len`` see the elements created so far (:func:`is_pristine_cells` tells an untouched one).
+    """
+
+    def __init__(self, definition: MapDef, num_cpus: int,
+                 stored: Mapping[bytes, list[MapElement]] | None = None) -> None:
+        super().__init__(stored or {})
+        self.definition = definition
+        self.num_cpus = num_cpus
+
+    def _in_range(self, key: object) -> bool:
+        return isinstance(key, bytes) and len(key) == self.definition.key_size and \
+            int.from_bytes(key, "little") < self.definition.max_entries
+
+    def __missing__(self, key: bytes) -> list[MapElement]:
+        if not self._in_range(key):
+            raise KeyError(key)
+        zeros = bytes(self.definition.value_size)
+        cells = [create_element(self.definition, key, zeros)
+                 for _ in range(self.num_cpus if is_percpu_map(self.definition) else 1)]
+        self[key] = cells
+        return cells
+
+    def get(self, key: bytes, default: list[MapElement] | None = None,  # type: ignore[override]
+            ) -> list[MapElement] | None:
+        if dict.__contains__(self, key) or self._in_range(key):
+            return self[key]
+        return default
+
+    def __contains__(self, key: object) -> bool:
+        return dict.__contains__(self, key) or self._in_range(key)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (ArrayElements, (self.definition, self.num_cpus, dict(self)))
+
+    def copy_with(self, stored: Mapping[bytes, list[MapElement]]) -> ArrayElements:
+        """Return lazy elements of the same map holding ``stored``."""
+        return ArrayElements(self.definition, self.num_cpus, stored)
+
+
+def is_pristine_cells(cells: Sequence[MapElement]) -> bool:
+    """Return whether array cells are as creation left them: zeros, idle timer and work item."""
+    return all(not any(e.value) and (e.timer is None or e.timer == TimerState())
+               and (e.wq is None or e.wq == WorkQueueState()) for e in cells)
+
+
 def create_map_state(defn: MapDef, preset: Preset) -> MapState:
-    """Return the empty state of a validated map (arrays hold zeroed values at every index)."""
+    """Return the empty state of a validated map (array elements are created on first use)."""
     validate_map_def(defn, preset)
     state = MapState(definition=defn, num_cpus=preset.num_cpus)
     if defn.type in ARRAY_TYPES:
-        zeros = bytes(defn.value_size)
-        for index in range(defn.max_entries):
-            key = compute_array_key(index)
-            state.elements[key] = create_cells(state, key, zeros, FIRST_CPU)
+        state.elements = ArrayElements(defn, preset.num_cpus)
     elif defn.type == MapType.RINGBUF:
         state.ringbuf = create_ringbuf(defn.max_entries)
     elif defn.type == MapType.PROG_ARRAY:

@@ -2,7 +2,7 @@
 Ring buffers
 ============
 
-The BPF ring buffer (map type ``RINGBUF``, helpers 130-134, runtime facts section 5): one
+The BPF ring buffer (map type ``RINGBUF``, helpers 130-134; Linux ``kernel/bpf/ringbuf.c``): one
 multi-producer, single-consumer byte ring of power-of-two size. Producers *reserve* a record,
 fill it and *submit* (or *discard*) it; the consumer walks committed records in reservation
 order. The layout is Linux's, byte for byte:

@@ -40,19 +40,21 @@ from arspec.spec import bundle as schema
 from arspec.spec.accounts import Account, AccountsState, create_account
 from arspec.spec.maps import (
     BPF_ANY,
+    ArrayElements,
     MapDef,
     MapElement,
     MapState,
     MapType,
     create_map_state,
     is_percpu_map,
+    is_pristine_cells,
     process_map_update,
 )
 from arspec.spec.presets import Preset, get_preset
 from arspec.spec.ringbuf import RingBuffer
 from arspec.spec.tailcall import ProgArray, process_prog_array_update
 from arspec.spec.timers import AsyncSequence
-from arspec.spec.types import AccountName, Cpu, FuncRef, MapId, Pc, ProgId, Slot
+from arspec.spec.types import AccountName, ComputeUnits, Cpu, FuncRef, MapId, Pc, ProgId, Slot
 
 #: Bundle map type names to the spec's map types.
 MAP_TYPES: Final[dict[str, MapType]] = {
@@ -188,18 +190,30 @@ def compute_field_bytes(value: int, kind: schema.FieldType) -> bytes:
     return value.to_bytes(schema.field_width(kind), "little", signed=signed)
 
 
-def get_bundle_preset(bundle: schema.Bundle) -> Preset:
-    """Return the bundle's preset with map-size limits widened to the schema's own limits."""
-    preset = get_preset(bundle.preset.value)
+def get_bundle_limits(name: str) -> Preset:
+    """Return preset ``name`` as bundles use it: the schema's map and ring limits replace the
+    preset's, and compute budgets are the ``budgets`` defaults (a bundle may set its own).
+
+    ``docs/presets.rst`` shows these values beside the presets'; a test checks that bundles
+    accept exactly them.
+    """
+    preset = get_preset(name)
     return replace(
         preset,
         max_map_entries=schema.MAX_MAP_ENTRIES,
         max_key_size=schema.MAX_KV_SIZE,
         max_value_size=schema.MAX_KV_SIZE,
-        ringbuf_min_size=min(preset.ringbuf_min_size, schema.RINGBUF_PAGE_SIZE),
-        ringbuf_page_size=1,
-        ringbuf_max_size=max(preset.ringbuf_max_size, 1 << 32),
+        ringbuf_min_size=schema.RINGBUF_PAGE_SIZE,
+        ringbuf_page_size=schema.RINGBUF_PAGE_SIZE,
+        ringbuf_max_size=schema.MAX_RINGBUF_SIZE,
+        invocation_budget_cu=ComputeUnits(schema.DEFAULT_INVOCATION_CU),
+        slot_budget_cu=ComputeUnits(schema.DEFAULT_SLOT_CU),
     )
+
+
+def get_bundle_preset(bundle: schema.Bundle) -> Preset:
+    """Return the limits a bundle runs under (:func:`get_bundle_limits` of its preset)."""
+    return get_bundle_limits(bundle.preset.value)
 
 
 def create_bundle_map(name: str, spec: schema.MapSpec, preset: Preset) -> MapState:
@@ -266,6 +280,11 @@ def copy_element(element: MapElement) -> MapElement:
                       wq=None if element.wq is None else copy.copy(element.wq))
 
 
+def _copy_elements(elements: dict[bytes, list[MapElement]]) -> dict[bytes, list[MapElement]]:
+    copied = {k: [copy_element(e) for e in cells] for k, cells in elements.items()}
+    return elements.copy_with(copied) if isinstance(elements, ArrayElements) else copied
+
+
 def copy_map(state: MapState) -> MapState:
     """Return a copy of one map's contents; the (frozen) definition is shared."""
     ring = state.ringbuf
@@ -273,7 +292,7 @@ def copy_map(state: MapState) -> MapState:
     return MapState(
         definition=state.definition,
         num_cpus=state.num_cpus,
-        elements={k: [copy_element(e) for e in cells] for k, cells in state.elements.items()},
+        elements=_copy_elements(state.elements),
         queue=list(state.queue),
         last_use=dict(state.last_use),
         use_clock=state.use_clock,
@@ -302,7 +321,10 @@ def copy_accounts(accounts: AccountsState) -> AccountsState:
 def compute_map_key(state: MapState) -> tuple[object, ...]:
     """Return the canonical tuple of one map's contents (elements sorted by key)."""
     cells = []
+    lazy = isinstance(state.elements, ArrayElements)
     for key in sorted(state.elements):
+        if lazy and is_pristine_cells(state.elements[key]):
+            continue  # an array element never changed equals one never created
         copies = []
         for element in state.elements[key]:
             timer = element.timer

@@ -2,9 +2,10 @@
 Tail calls
 ==========
 
-``bpf_tail_call(ctx, prog_array, index)`` (helper 12, runtime facts section 6): replace the
-running program by the program in slot ``index`` of a ``PROG_ARRAY`` map, keeping the context.
-A successful tail call never returns; every failure falls through to the next instruction.
+``bpf_tail_call(ctx, prog_array, index)`` (helper 12; Linux ``kernel/bpf/core.c``,
+``___bpf_prog_run`` at ``JMP_TAIL_CALL``): replace the running program by the program in slot
+``index`` of a ``PROG_ARRAY`` map, keeping the context. A successful tail call never returns;
+every failure falls through to the next instruction.
 
 The checks run in the Linux interpreter's order, which matters for the counter:
 

@@ -6,7 +6,8 @@ Timers
 (16 opaque bytes at the map's ``timer_offset``); its state is a :class:`TimerState` attached
 to the map element, so deleting or overwriting the element cancels and frees it.
 
-The state machine is Linux's classic one (runtime facts section 3)::
+The state machine is Linux's classic one (Linux ``kernel/bpf/helpers.c``: ``bpf_timer_init``,
+``bpf_timer_start``, ``bpf_timer_cancel``)::
 
     uninitialised --init--> initialised --set_callback--> has callback --start--> armed
          ^                                  ^                                       |

@@ -2,9 +2,9 @@
 Work queues
 ===========
 
-``bpf_wq`` (Linux kfuncs ``bpf_wq_init``, ``bpf_wq_set_callback_impl``, ``bpf_wq_start``,
-runtime facts section 4): deferred work with no delay. Like a timer, a work item lives in a map
-value (16 opaque bytes at the map's ``wq_offset``); its state is a :class:`WorkQueueState`
+``bpf_wq`` (Linux kfuncs ``bpf_wq_init``, ``bpf_wq_set_callback_impl``, ``bpf_wq_start`` in
+Linux ``kernel/bpf/helpers.c``): deferred work with no delay. Like a timer, a work item lives in
+a map value (16 opaque bytes at the map's ``wq_offset``); its state is a :class:`WorkQueueState`
 attached to the map element and is cancelled and freed when the element is deleted or
 overwritten. Programs have no cancel.
 

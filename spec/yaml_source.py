@@ -34,6 +34,7 @@ from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.reader import ReaderError
 
 from arspec.spec.errors import InputError
 
@@ -211,6 +212,12 @@ def _mapping_key(node: Node) -> str | int:
     return key
 
 
+def _position(text: str, offset: int) -> tuple[int, int]:
+    """Return the 1-based line and column of character ``offset`` of ``text``."""
+    before = text[:offset]
+    return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
+
+
 def parse_yaml(text: str, *, filename: str) -> YamlDocument:
     """Parse one YAML document, keeping the location of every node.
 
@@ -232,8 +239,10 @@ def parse_yaml(text: str, *, filename: str) -> YamlDocument:
         With a location, for malformed YAML or any construct this reader refuses.
     """
     _check_text(text, filename)
-    loader = _StrictLoader(text)
+    loader: _StrictLoader | None = None
     try:
+        # The constructor already reads the first characters, so it raises YAML errors too.
+        loader = _StrictLoader(text)
         root = loader.get_single_node()
         smap = SourceMap()
         data = None if root is None else _convert(root, (), smap, 0)
@@ -242,16 +251,23 @@ def parse_yaml(text: str, *, filename: str) -> YamlDocument:
                          column=refused.where.column) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
-        reason = " ".join(part for part in (err.context, err.problem) if part) or "invalid YAML"
+        reason = " ".join(" ".join(part for part in (err.context, err.problem) if part).split())
+        reason = reason or "invalid YAML"
         if mark is None:
             raise InputError(f"invalid YAML: {reason}", file=filename) from None
         raise InputError(f"invalid YAML: {reason}", file=filename, line=mark.line + 1,
                          column=mark.column + 1) from None
+    except ReaderError as err:
+        line, column = _position(text, err.position)
+        raise InputError(f"invalid YAML: character #x{err.character:04x} is not allowed in "
+                         "YAML text", file=filename, line=line, column=column) from None
     except yaml.YAMLError as err:
-        raise InputError(f"invalid YAML: {err}", file=filename, line=1, column=1) from None
+        raise InputError(f"invalid YAML: {' '.join(str(err).split())}", file=filename, line=1,
+                         column=1) from None
     except RecursionError:
         raise InputError(f"nesting deeper than {MAX_DEPTH} levels", file=filename, line=1,
                          column=1) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return YamlDocument(data, smap if root is not None else SourceMap())

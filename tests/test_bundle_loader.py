@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+import arspec.reference.runtime  # noqa: F401 - installs the ELF map reader
 from arspec.spec.bundle import (
     Bundle,
     EveryHook,
@@ -197,13 +198,17 @@ def test_invalid_elf_missing_relative_to_bundle(tmp_path: Path) -> None:
                                "(relative to the bundle)")
 
 
-def test_elf_present_relative_to_bundle(tmp_path: Path) -> None:
+def test_invalid_elf_present_relative_to_bundle_but_malformed(tmp_path: Path) -> None:
+    # The object is read at load (its maps join the bundle's), so a broken one is a load error.
     (tmp_path / "obj").mkdir()
     (tmp_path / "obj" / "p.o").write_bytes(b"\x7fELF")
     path = tmp_path / "b.yaml"
     path.write_text("arspec: 1\nprograms:\n  p: {elf: obj/p.o, section: xdp, "
                     "hook: {on: startup}}\n")
-    assert load_bundle(path).programs["p"].section == "xdp"
+    with pytest.raises(BundleError) as info:
+        load_bundle(path)
+    assert str(info.value) == (f"{path}:3:12: error: programs.p.elf: not a 64-bit ELF object "
+                               "(BPF objects are ELFCLASS64)")
 
 
 def test_text_without_base_dir_skips_elf_check() -> None:

@@ -103,7 +103,7 @@ def test_helper_page_lists_every_helper_with_its_murmur3_id(pages: dict[str, str
 
 
 def test_helper_page_known_murmur3_value(pages: dict[str, str]) -> None:
-    # sBPF's own syscall: murmur3_32("sol_log_") is 0x207559bd (runtime facts 9.5).
+    # sBPF's own syscall: murmur3_32("sol_log_") is 0x207559bd (anza-xyz/sbpf ``doc/syscalls.md``).
     assert murmur3_32(b"sol_log_") == 0x207559BD
     assert f"``{murmur3_32(b'bpf_map_lookup_elem'):#010x}``" in pages["helpers.inc"]
 
@@ -170,13 +170,16 @@ def test_usage_page_commands_exist() -> None:
 
 
 def test_preset_table_matches_the_code(pages: dict[str, str]) -> None:
+    from arspec.spec.state import get_bundle_limits
+
     rows = _table_rows(pages["presets.inc"])
-    assert rows[0] == ["field", *PRESETS]
+    assert rows[0] == ["field", *PRESETS, *(f"{n} in a bundle" for n in PRESETS)]
     fields = [f.name for f in dataclasses.fields(Preset) if f.name != "name"]
     assert [row[0] for row in rows[1:]] == [f"``{f}``" for f in fields]
+    columns = [*PRESETS.values(), *(get_bundle_limits(n) for n in PRESETS)]
     for row in rows[1:]:
         field = row[0].strip("`")
-        for cell, preset in zip(row[1:], PRESETS.values(), strict=True):
+        for cell, preset in zip(row[1:], columns, strict=True):
             assert cell.split()[0] == f"``{getattr(preset, field)}``"
 
 

@@ -205,11 +205,11 @@ def _error(path: Path | str, section: str | None = None) -> str:
 
 
 def test_invalid_missing_file(tmp_path: Path) -> None:
-    assert "cannot read file: No such file" in _error(tmp_path / "nope.o")
+    assert "error: no such file" in _error(tmp_path / "nope.o")
 
 
 def test_invalid_directory(tmp_path: Path) -> None:
-    assert "cannot read file: Is a directory" in _error(tmp_path)
+    assert "error: is a directory" in _error(tmp_path)
 
 
 def test_invalid_empty_file(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""murmur3_32 against published vectors and the sBPF syscall ids (runtime facts 9.5)."""
+"""murmur3_32 against published vectors and the sBPF syscall ids (anza-xyz/sbpf ``src/ebpf.rs``)."""
 
 from __future__ import annotations
 

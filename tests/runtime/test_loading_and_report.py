@@ -82,7 +82,9 @@ def test_function_labels_resolve_to_pcs() -> None:
 
 
 def test_invalid_assembly_is_located() -> None:
-    with pytest.raises(InputError, match=r"programs.p.code:2:.*unknown mnemonic"):
+    # Located in the bundle text: the code block's second line, after its indentation.
+    with pytest.raises(InputError, match=r"^inline\.yaml:10:7: error: programs\.p\.code: "
+                                         r"unknown mnemonic"):
         run_bundle(load(one_program("r0 = 0\nmvo r0, 1\nexit")))
 
 
@@ -137,7 +139,8 @@ def test_json_report_is_versioned_and_complete() -> None:
     doc = json.loads(render_json(report))
     assert doc["format"] == REPORT_FORMAT == "arspec-run/1"
     assert list(doc) == ["format", "bundle", "profile", "preset", "slot_budget_cu", "slots",
-                         "totals"]
+                         "totals", "final", "final_not_shown", "faulted"]
+    assert doc["faulted"] is False and doc["final_not_shown"] == {}
     run_event = doc["slots"][0]["events"][1]
     assert run_event["kind"] == "run" and run_event["r0"] == 3 and run_event["used_cu"] == 2
     assert doc["totals"]["invocations"] == 1

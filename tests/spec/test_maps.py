@@ -514,7 +514,10 @@ def test_invalid_pinned_map_definition_changed() -> None:
 
 def test_array_keys_are_little_endian_indexes() -> None:
     assert compute_array_key(258) == b"\x02\x01\x00\x00"
-    assert list(make(MapType.ARRAY).elements) == [k(i) for i in range(4)]
+    elements = make(MapType.ARRAY).elements
+    assert all(k(i) in elements for i in range(4)) and k(4) not in elements
+    assert [bytes(elements[k(i)][0].value) for i in (3, 0)] == [bytes(8)] * 2
+    assert list(elements) == [k(3), k(0)]  # created on first use, in the order of use
 
 
 # --- presets -----------------------------------------------------------------------------------

@@ -1,0 +1,175 @@
+"""Run one fuzz case in-process and judge the outcome.
+
+A case is a command line for ``spec-check`` (or ``arspec-bpf-plugin``) plus the files it
+names. The run is good when the entry point returns an exit code of the table (0, 1, 2, 3)
+and prints no traceback; an exit 2 must be exactly one line on stderr. Everything else is a
+finding: an exception escaping ``main``, exit 4 (internal error), another exit code, a
+multi-line error, or a run longer than the hang limit (``SIGALRM``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from arspec.checker import cli
+from arspec.reference import plugin
+
+#: Exit codes a run may end with.
+GOOD_CODES = frozenset({cli.EXIT_OK, cli.EXIT_FAILED, cli.EXIT_USAGE, cli.EXIT_INCONCLUSIVE})
+
+
+@dataclass(frozen=True)
+class Case:
+    """One input: the entry point, its arguments, the files to write first, and stdin."""
+
+    kind: str
+    argv: tuple[str, ...]
+    files: tuple[tuple[str, bytes], ...] = ()
+    stdin: str = ""
+    tool: str = "spec-check"
+
+    def show(self) -> str:
+        """Return the case as a reproducible description (files shown by their start)."""
+        parts = [f"[{self.kind}] {self.tool} {' '.join(self.argv)}"]
+        for name, data in self.files:
+            parts.append(f"  {name} ({len(data)} bytes): {data[:300]!r}")
+        if self.stdin:
+            parts.append(f"  stdin: {self.stdin[:300]!r}")
+        return "\n".join(parts)
+
+
+@dataclass
+class Finding:
+    """A run that broke the contract."""
+
+    problem: str
+    case: Case
+    detail: str
+
+
+@dataclass
+class Outcome:
+    """What one run did."""
+
+    code: int | None
+    stderr: str
+    seconds: float
+    finding: Finding | None = None
+
+
+@dataclass
+class Tally:
+    """Counts over many runs."""
+
+    runs: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+    by_code: dict[int, int] = field(default_factory=dict)
+    seconds_by_kind: dict[str, float] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    slowest: float = 0.0
+
+    def add(self, outcome: Outcome, case: Case) -> None:
+        self.runs += 1
+        self.by_kind[case.kind] = self.by_kind.get(case.kind, 0) + 1
+        self.seconds_by_kind[case.kind] = self.seconds_by_kind.get(case.kind, 0.0) + \
+            outcome.seconds
+        if outcome.code is not None:
+            self.by_code[outcome.code] = self.by_code.get(outcome.code, 0) + 1
+        self.slowest = max(self.slowest, outcome.seconds)
+        if outcome.finding is not None:
+            self.findings.append(outcome.finding)
+
+
+class Hang(BaseException):
+    """Raised by the alarm when a run exceeds the hang limit (BaseException: never caught
+    by the code under test's ``except Exception``)."""
+
+
+@contextlib.contextmanager
+def _alarm(seconds: float) -> Iterator[None]:
+    def fire(signum: int, frame: FrameType | None) -> None:
+        raise Hang
+
+    previous = signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def run_case(case: Case, workdir: Path, *, hang_seconds: float = 10.0) -> Outcome:
+    """Write the case's files under ``workdir``, run it there and judge the result."""
+    for name, data in case.files:
+        (workdir / name).write_bytes(data)
+    argv = [a.replace("{dir}", str(workdir)) for a in case.argv]
+    out, err = io.StringIO(), io.StringIO()
+    start = time.perf_counter()
+    code: int | None = None
+    escaped: BaseException | None = None
+    try:
+        with _alarm(hang_seconds), contextlib.redirect_stderr(err), \
+                contextlib.redirect_stdout(out):
+            if case.tool == "spec-check":
+                code = cli.main(argv, out=out)
+            elif case.tool == "load":
+                code = _load(argv[0], err)
+            else:
+                code = plugin.run(argv, io.StringIO(case.stdin), out, err)
+    except Hang:
+        seconds = time.perf_counter() - start
+        return Outcome(None, err.getvalue(), seconds,
+                       Finding("hang", case, f"still running after {seconds:.1f} s"))
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 2
+        if code != 0:
+            escaped = exit_
+    except BaseException as exc:
+        escaped = exc
+    seconds = time.perf_counter() - start
+    stderr = err.getvalue()
+    return Outcome(code, stderr, seconds, _judge(case, code, stderr, escaped))
+
+
+def _load(path: str, err: io.StringIO) -> int:
+    """Load a bundle the way every bundle command starts: 0 loaded, 2 refused."""
+    import arspec.reference.runtime  # noqa: F401 - installs the ELF map reader
+    from arspec.spec.errors import ArspecError
+    from arspec.spec.loader import load_bundle
+
+    try:
+        load_bundle(path)
+    except ArspecError as exc:
+        print(exc, file=err)
+        return cli.EXIT_USAGE
+    return cli.EXIT_OK
+
+
+def _judge(case: Case, code: int | None, stderr: str,
+           escaped: BaseException | None) -> Finding | None:
+    if escaped is not None:
+        import traceback
+
+        text = "".join(traceback.format_exception(escaped))
+        return Finding("traceback", case, text)
+    if "Traceback (most recent call last)" in stderr:
+        return Finding("traceback", case, stderr)
+    if code == cli.EXIT_INTERNAL:
+        return Finding("traceback", case, stderr)
+    if code not in GOOD_CODES:
+        return Finding("wrong exit code", case, f"exit {code}: {stderr}")
+    # Progress lines may precede it, but bad input is exactly one error line.
+    errors = [line for line in stderr.splitlines() if "error" in line]
+    if code == cli.EXIT_USAGE and case.tool != "plugin" and len(errors) != 1:
+        return Finding("wrong exit code", case,
+                       f"exit 2 with {len(errors)} error lines on stderr (expected one): "
+                       f"{stderr}")
+    return None

@@ -1,0 +1,113 @@
+"""A fixed-seed sample of the fuzzer (``benchmarks/fuzz_inputs.py`` runs 10**6 inputs)."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from arspec.reference.decoder import decode
+from arspec.spec.errors import ArspecError
+from arspec.spec.loader import BundleError, load_bundle_text
+from tests.fuzz.driver import fuzz, prepare
+from tests.fuzz.harness import Case, Finding, run_case
+from tests.fuzz.inputs import Seeds, mutate_text, mutate_tree, next_case
+
+
+@pytest.fixture(scope="module")
+def seeds(tmp_path_factory: pytest.TempPathFactory) -> Seeds:
+    found = prepare(tmp_path_factory.mktemp("fuzz"))
+    assert found.objects, "clang made no objects from tests/c"
+    assert found.trace is not None, "the explorer wrote no trace"
+    return found
+
+
+def _shown(findings: list[Finding]) -> str:
+    return "\n\n".join(f"{f.problem}\n{f.case.show()}\n{f.detail}" for f in findings[:3])
+
+
+def test_fixed_seed_sample_finds_nothing(seeds: Seeds) -> None:
+    tally = fuzz(800, seed=20261206, seeds=seeds, hang_seconds=20.0)
+    assert tally.runs == 800
+    assert not tally.findings, _shown(tally.findings)
+    # The sample reaches every entry point and every kind of outcome.
+    kinds = {kind.split("-")[0] for kind in tally.by_kind}
+    assert kinds == {"bundle", "bytecode", "asm", "elf", "trace", "cli"}
+    assert {0, 1, 2} <= set(tally.by_code)
+
+
+@settings(max_examples=60)
+@given(st.randoms(use_true_random=False))
+def test_generated_cases_keep_the_contract(seeds: Seeds, tmp_path_factory: pytest.TempPathFactory,
+                                           rng: random.Random) -> None:
+    case = next_case(rng, seeds)
+    outcome = run_case(case, tmp_path_factory.mktemp("case"), hang_seconds=20.0)
+    assert outcome.finding is None, _shown([outcome.finding])
+
+
+@settings(max_examples=200)
+@given(st.binary(max_size=200))
+def test_any_bytes_as_a_bundle_load_or_fail_cleanly(raw: bytes) -> None:
+    text = raw.decode("utf-8", "replace")
+    try:
+        load_bundle_text(text, filename="b.yaml")
+    except BundleError as err:
+        assert "\n" not in str(err)
+        assert str(err).startswith("b.yaml")
+
+
+@settings(max_examples=200)
+@given(st.binary(max_size=160))
+def test_any_bytes_as_bytecode_decode_or_fail_cleanly(raw: bytes) -> None:
+    with contextlib.suppress(ArspecError):  # anything else fails the test
+        decode(raw)
+
+
+@settings(max_examples=40)
+@given(st.randoms(use_true_random=False))
+def test_mutated_bundles_load_or_fail_with_one_line(seeds: Seeds, rng: random.Random) -> None:
+    _, text = rng.choice(seeds.bundles)
+    mutated = mutate_tree(rng, text) if rng.random() < 0.5 else mutate_text(rng, text)
+    try:
+        load_bundle_text(mutated, filename="b.yaml")
+    except BundleError as err:
+        assert "\n" not in str(err) and str(err).startswith("b.yaml:")
+
+
+def test_harness_reports_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from arspec.checker import cli
+
+    def crash(args: object, out: object) -> int:
+        raise KeyError("x")
+
+    monkeypatch.setattr(cli, "_cmd_schema", crash)
+    outcome = run_case(Case("cli", ("schema",)), tmp_path)
+    assert outcome.finding is not None and outcome.finding.problem == "traceback"
+
+
+def test_harness_reports_a_hang(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from arspec.checker import cli
+
+    def spin(args: object, out: object) -> int:
+        while True:
+            pass
+
+    monkeypatch.setattr(cli, "_cmd_schema", spin)
+    outcome = run_case(Case("cli", ("schema",)), tmp_path, hang_seconds=0.2)
+    assert outcome.finding is not None and outcome.finding.problem == "hang"
+
+
+def test_harness_reports_a_multi_line_usage_error(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from arspec.checker import cli
+
+    def chatty(args: object, out: object) -> int:
+        raise cli.UsageError("error: one\nerror: two")
+
+    monkeypatch.setattr(cli, "_cmd_schema", chatty)
+    outcome = run_case(Case("cli", ("schema",)), tmp_path)
+    assert outcome.finding is not None and outcome.finding.problem == "wrong exit code"
