@@ -64,7 +64,6 @@ from arspec.spec.catalogue import (
     get_requested_invariants,
 )
 from arspec.spec.errors import InputError
-from arspec.spec.files import MAX_TRACE_FILE_BYTES, read_limited
 from arspec.spec.loader import load_bundle
 from arspec.spec.scheduler import (
     Action,
