@@ -102,8 +102,7 @@ class ProgramContext:
         memory = ContextMemory(self.layout)
         for index in (PROGRAM_REGION, STACK_REGION, HEAP_REGION, INPUT_REGION):
             if standard.is_mapped(index):
-                memory.add_region(index, standard.region(index << REGION_SHIFT),
-                                  writable=index != PROGRAM_REGION)
+                memory.adopt(standard, index)
         memory.add_region(CONTEXT_REGION, compute_context_bytes(self.layout, packet, raw),
                           writable=True)
         return memory
@@ -155,8 +154,7 @@ def enter_bundle_context(bundle: schema.Bundle, name: str, slot: int,
     adopted = ContextMemory(context.layout)
     for index in (PROGRAM_REGION, STACK_REGION, HEAP_REGION):
         if memory.is_mapped(index):
-            adopted.add_region(index, memory.region(index << REGION_SHIFT),
-                               writable=index != PROGRAM_REGION)
+            adopted.adopt(memory, index)
     adopted.add_region(INPUT_REGION, bytearray(packet), writable=True)
     adopted.add_region(CONTEXT_REGION, compute_context_bytes(context.layout, packet, raw),
                        writable=True)

@@ -162,6 +162,47 @@ class Memory:
             return self._data[index]
         return (self._gapped.get(index) or self._framed[index])[0]
 
+    def window(self, address: int, *, write: bool = False) -> tuple[int, bytearray | memoryview]:
+        """Return ``(base, data)``: the run of addresses around a valid access at ``address``
+        in which ``data[a - base]`` is the byte at ``a`` and every access that lies inside
+        ``data`` is valid, for as long as :attr:`stack_top` does not change.
+
+        That run is the whole region, one chunk of a gapped region, or the part of one frame
+        of a framed region below :attr:`stack_top`. ``data`` is empty (no run) when ``write``
+        and the region is read-only. Translated code caches it per access site.
+        """
+        index = address >> REGION_SHIFT
+        base = index << REGION_SHIFT
+        offset = address & _OFFSET_MASK
+        data = self._data.get(index)
+        if data is not None:
+            return base, data if not write or index in self._writable else bytearray()
+        gapped = self._gapped.get(index)
+        if gapped is not None:
+            data, gap = gapped
+            chunk = offset // (2 * gap)
+            return base + chunk * 2 * gap, memoryview(data)[chunk * gap:(chunk + 1) * gap]
+        framed = self._framed.get(index)
+        if framed is None:
+            return base, bytearray()
+        data, frame = framed
+        low = offset // frame * frame
+        high = min(low + frame, self.stack_top, len(data))
+        return base + low, memoryview(data)[low:max(low, high)]
+
+    def adopt(self, other: Memory, index: int) -> None:
+        """Map region ``index`` of ``other`` here as it is mapped there (shared bytes, the
+        same kind: plain, gapped or framed, and the same writability and fault names)."""
+        if index in other._gapped:
+            self.add_gapped_region(index, *other._gapped[index])
+        elif index in other._framed:
+            self.add_framed_region(index, *other._framed[index])
+            self.stack_top = other.stack_top
+        else:
+            self.add_region(index, other._data[index], writable=index in other._writable)
+        if index in other._gapped or index in other._framed:
+            self.sbpf_faults = other.sbpf_faults
+
     def writable_view(self, index: int) -> bytearray:
         """Return region ``index`` if it is mapped and writable, else an empty bytearray."""
         data = self._data.get(index)

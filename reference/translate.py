@@ -78,7 +78,7 @@ from .instructions import (
     Store,
 )
 from .memory import FORMATS, Memory
-from .profiles import PROGRAM_BASE, REGION_SHIFT, SLOT_SIZE, STACK_BASE, Profile
+from .profiles import REGION_SHIFT, SLOT_SIZE, STACK_BASE, Profile
 
 if TYPE_CHECKING:
     from .vm import Vm
@@ -106,6 +106,9 @@ _INLINE: Final = 0      # straight-line code
 _TERMINATOR: Final = 1  # jump, ja, local call, exit
 _HANDLER: Final = 2     # the interpreter's handler, in place
 _DROP: Final = "<drop region caches>"
+#: Lines after every frame change: the live stack ends at the new r10, and a site's cached
+#: window of the stack may no longer be valid.
+_FRAME_CHANGED: Final = (f"memory.stack_top = r10 - {STACK_BASE}", _DROP)
 #: Handled instructions that, when they do not fault, continue at the next instruction.
 _STATIC_NEXT: Final = (Call, CallKfunc, Atomic, LegacyLoad)
 
@@ -173,12 +176,11 @@ def pseudo_value(vm: Vm, pc: int, insn: LoadImm64) -> int:
 
 
 def slow_load(memory: Memory, pc: int, address: int, size: int,
-              offset: int) -> tuple[int, int, bytearray, int]:
+              offset: int) -> tuple[int, int, bytearray | memoryview, int]:
     """Load through :class:`Memory` (faulting as the interpreter does); return the value and
     the new cache of the site: region base minus the site's offset, bytes and room."""
     value = memory.load(pc, address, size)
-    base = address >> REGION_SHIFT << REGION_SHIFT
-    data = memory.region(base)
+    base, data = memory.window(address)
     return value, base - offset, data, len(data) - size
 
 
@@ -186,9 +188,8 @@ def slow_store(memory: Memory, pc: int, address: int, size: int, value: int,
                offset: int) -> tuple[int, bytearray, int]:
     """Store through :class:`Memory`; return the site's new cache (see :func:`slow_load`)."""
     memory.store(pc, address, size, value)
-    index = address >> REGION_SHIFT
-    data = memory.writable_view(index)
-    return (index << REGION_SHIFT) - offset, data, len(data) - size
+    base, data = memory.window(address, write=True)
+    return base - offset, data, len(data) - size
 
 
 @functools.cache
@@ -600,7 +601,7 @@ class Translator:
     def transfer(self, pc: int, insn: Instruction, depth: int, facts: Known) -> None:
         """Emit an unconditional transfer inside a segment (the next block follows)."""
         if isinstance(insn, Exit):
-            self.out(depth, "_, r6, r7, r8, r9, r10 = frames.pop()")
+            self.out(depth, "_, r6, r7, r8, r9, r10 = frames.pop()", *_FRAME_CHANGED)
             for reg in range(6, 11):
                 facts.drop(reg)
         elif isinstance(insn, CallLocal):
@@ -610,7 +611,8 @@ class Translator:
     def push(self, pc: int, depth: int) -> None:
         rule = self.code.frames
         self.out(depth, f"if len(frames) >= {rule.max_saved}: raise depth_fault({pc}, profile)",
-                 f"frames.append(({pc + 1}, r6, r7, r8, r9, r10))", f"r10 += {rule.r10_step}")
+                 f"frames.append(({pc + 1}, r6, r7, r8, r9, r10))", f"r10 += {rule.r10_step}",
+                 *_FRAME_CHANGED)
 
     def handler(self, pc: int, insn: Instruction, next_pc: int, depth: int,
                 path: frozenset[int], stack: tuple[int, ...]) -> None:
@@ -639,13 +641,14 @@ class Translator:
                    stack: tuple[int, ...], facts: Known) -> None:
         if isinstance(insn, Exit):
             if stack:
-                self.out(depth, "_, r6, r7, r8, r9, r10 = frames.pop()")
+                self.out(depth, "_, r6, r7, r8, r9, r10 = frames.pop()", *_FRAME_CHANGED)
                 self.goto(stack[-1], depth, path, stack[:-1],
                           facts.returned())
                 return
             self.out(depth, f"if len(frames) == base: vm.stopped = True; pc = {pc}; "
                             f"return {DONE}",
-                     "pc, r6, r7, r8, r9, r10 = frames.pop()", f"return {NEXT}")
+                     "pc, r6, r7, r8, r9, r10 = frames.pop()", *_FRAME_CHANGED,
+                     f"return {NEXT}")
             return
         if isinstance(insn, CallLocal):
             self.push(pc, depth)
@@ -679,7 +682,7 @@ class Translator:
                 facts.drop(insn.dst)
                 return [f"r{insn.dst} = PSEUDO(vm, {pc}, ops[{pc}][1])"]
             if insn.pseudo is Pseudo.CODE_ADDR:
-                value = (PROGRAM_BASE + SLOT_SIZE * (pc + 1 + insn.imm)) & M64
+                value = (self.profile.code_base + SLOT_SIZE * (pc + 1 + insn.imm)) & M64
             else:
                 value = insn.value
             facts.set(insn.dst, (value, value))
