@@ -67,7 +67,6 @@ from .instructions import (
     Ja,
     JmpCond,
     Jump,
-    LegacyLoad,
     Load,
     LoadImm64,
     MovSx,
@@ -78,7 +77,7 @@ from .instructions import (
     Store,
 )
 from .memory import FORMATS, Memory
-from .profiles import REGION_SHIFT, SLOT_SIZE, STACK_BASE, Profile
+from .profiles import SLOT_SIZE, STACK_BASE, Profile
 
 if TYPE_CHECKING:
     from .vm import Vm
@@ -110,7 +109,8 @@ _DROP: Final = "<drop region caches>"
 #: window of the stack may no longer be valid.
 _FRAME_CHANGED: Final = (f"memory.stack_top = r10 - {STACK_BASE}", _DROP)
 #: Handled instructions that, when they do not fault, continue at the next instruction.
-_STATIC_NEXT: Final = (Call, CallKfunc, Atomic, LegacyLoad)
+#: A legacy packet load is not among them: out of bounds it ends the program (r0 = 0).
+_STATIC_NEXT: Final = (Call, CallKfunc, Atomic)
 
 
 @dataclass(frozen=True)
