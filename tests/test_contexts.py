@@ -384,3 +384,19 @@ def test_random_xdp_programs_proved_never_fault(code: str, lengths: list[int]) -
         for length in lengths:
             packet = bytes(range(length))
             assert execute_in_context(program, XDP, packet=packet).fault is None, length
+
+
+def test_counterexamples_use_the_runtime_field_values() -> None:
+    """A fault reached only for len == 20 and protocol == IPv4 is refuted and replays.
+
+    The verifier's realisable facts must give len and protocol the runtime's values (from
+    the packet), or the model would not replay.
+    """
+    code = ("r2 = *(u32 *)(r1 + 0)\nif r2 != 20 goto out\nr3 = *(u32 *)(r1 + 16)\n"
+            "if r3 != 0x0008 goto out\nr4 = 0\nr0 = *(u8 *)(r4 + 0)\nexit\nout:\nr0 = 0\nexit")
+    report = verify_program(assemble(code), context=SCHED)
+    found = [f for f in report.findings if f.verdict is Verdict.REFUTED]
+    assert [f.pc for f in found] == [5]
+    cx = found[0].counterexample
+    assert cx is not None and cx.replayed
+    assert len(cx.input) == 20 and cx.input[12:14] == b"\x08\x00"
