@@ -137,6 +137,7 @@ _LOG_NOISE: Final = re.compile(
     r"^\s*(\d+:|frame\d+:|caller:|callee:|from \d+ to \d+:|processed \d+ insns|"
     r"verification time|stack depth|cur state|old state|last_idx|regs=|parent )")
 
+_GLUED_STATISTICS: Final = re.compile(r"processed \d+ insns .*$")
 _CALLER_SAVED: Final = frozenset(range(6))
 _ARGUMENTS: Final = frozenset(range(1, 6))
 _INPUT_REGISTERS: Final = frozenset({1, 2})
@@ -196,7 +197,8 @@ def kernel_error_line(log: str) -> str:
     """Return the verifier log's last error line (skipping the trace and statistics)."""
     for line in reversed(log.splitlines()):
         if line.strip() and not _LOG_NOISE.match(line):
-            return line.strip()
+            # Some messages lack their newline before the statistics line.
+            return _GLUED_STATISTICS.sub("", line).strip()
     return ""
 
 
