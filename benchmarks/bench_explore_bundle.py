@@ -61,7 +61,7 @@ def child(bundle: str, slots: int) -> dict[str, Any]:
     """Explore ``bundle`` in this process and return its figures."""
     import resource
 
-    from arspec.model.engine import Bounds, Progress, StoreMode, explore
+    from arspec.model.engine import Bounds, FrontierCodec, Progress, StoreMode, explore
     from arspec.model.explore_bundle import build_system, check_explore_input, compile_checks
     from arspec.model.runtime_system import EnvironmentOrder
     from arspec.spec.loader import load_bundle
@@ -92,7 +92,8 @@ def child(bundle: str, slots: int) -> dict[str, Any]:
                      bounds=Bounds(), stop_at_first_violation=False,
                      ample=EnvironmentOrder(system), canonicalize=system.canonicalize,
                      progress=progress, progress_every=1000, store=StoreMode.FINGERPRINT,
-                     tagger=tagger, frontier_state=system.compact)
+                     tagger=tagger, frontier_state=system.compact,
+                     frontier_codec=FrontierCodec(system.pack_state, system.unpack_state))
     seconds = time.perf_counter() - start
     cpu = time.process_time() - cpu
     st = result.stats

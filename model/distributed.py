@@ -168,6 +168,14 @@ class PartitionWorker:
                                                  else chunk)]
         return self.store([arrival for chunk in flat for arrival in unpack(chunk)])
 
+    def step(self, expand_next: bool, *chunks: bytes) -> list[int | bytes]:
+        """Receive ``chunks`` (:meth:`receive`), then :meth:`expand` the new frontier.
+
+        :returns: the number of new states, then one chunk per worker.
+        """
+        added = self.receive(*chunks)
+        return [added, *self.expand(expand_next)]
+
     def store(self, arrivals: Sequence[Arrival]) -> int:
         """Add the unseen states of ``arrivals`` to the store and the next frontier."""
         added = 0
@@ -267,16 +275,23 @@ def explore_distributed(spec: SystemSpec, system: RuntimeSystem, *, workers: int
     level = 0
     bound: str | None = None
     frontier = count
+    outs: list[Any] | None = None
     while frontier:
         if bounds.max_depth is not None and level >= bounds.max_depth:
             # Conservative: the states at the bound may all lack new successors.
             bound = "max-depth"
             break
-        outs = [w.expand.options(num_returns=workers).remote(True) for w in pool]
-        if workers == 1:
-            outs = [[ref] for ref in outs]
-        frontier = sum(ray.get([w.receive.remote(*(outs[src][dest] for src in range(workers)))
-                                for dest, w in enumerate(pool)]))
+        if outs is None:
+            outs = [w.expand.options(num_returns=workers).remote(True) for w in pool]
+            if workers == 1:
+                outs = [[ref] for ref in outs]
+        # One call per worker and level: receive this level, expand it for the next.
+        expand_next = bounds.max_depth is None or level + 1 < bounds.max_depth
+        steps = [w.step.options(num_returns=workers + 1).remote(
+            expand_next, *(outs[src][dest] for src in range(workers)))
+            for dest, w in enumerate(pool)]
+        frontier = sum(ray.get([refs[0] for refs in steps]))
+        outs = [refs[1:] for refs in steps]
         count += frontier
         if frontier:
             level += 1

@@ -554,7 +554,7 @@ def explore(system: TransitionSystem[S, A], *,
     :param store: keep every encoding (``EXACT``) or only its fingerprint (module docstring).
     :param memory_in_use: if given, the memory bound compares what it returns (e.g. the
         process's resident set, :func:`arspec.model.resources.get_resident_bytes`) instead
-        of the store estimate; it is called every 4096 new states and per BFS level.
+        of the store estimate; it is called every 1024 new states and per BFS level.
     :param frontier_state: applied to every new state (after its checks) before it waits on
         the frontier, e.g. to drop what only the checks needed; it must keep ``actions`` and
         ``apply`` unchanged.
@@ -789,7 +789,7 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
                         frontier_append(_Packed(frontier_codec.pack(post)))
                     else:
                         frontier_append(post)
-                    if (target & 4095) == 0 and max_mem is not None and over_memory():
+                    if (target & 1023) == 0 and max_mem is not None and over_memory():
                         bound = "max-memory"
                         halt = True
                     if target >= next_progress:

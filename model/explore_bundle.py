@@ -473,7 +473,7 @@ def explore_bundle(path: str, *, slots: int | None = None, max_states: int | Non
     :param exact: keep every state's encoding in the seen-set instead of a 64-bit
         fingerprint (no state can be lost to a collision; more memory).
     :param max_memory: stop with BOUND-REACHED when the process's resident memory exceeds
-        this many bytes (measured every 4096 new states and per BFS level).
+        this many bytes (measured every 1024 new states and per BFS level).
     :param workers: explore on this many Ray workers (:mod:`arspec.model.distributed`;
         partial-order reduction off, no ``dot_out`` state graph).
     :param ray_address: the Ray cluster to join (default: a local one).

@@ -288,11 +288,13 @@ class CachingInvoker:
     :param enabled: cache at all (``False``: every call runs ``inner``; still counted).
     :param include_seq: key on the item's FIFO sequence number too (the ``linux`` profile's
         pseudo-random helper reads it).
-    :param max_entries: forget everything when the cache grows past this.
+    :param max_entries: forget everything when the cache grows past this (an entry holds
+        the maps it changed and its key the bytes of every map: about 10 KB with a 4 KiB
+        ring buffer, so 50,000 entries stay near half a gigabyte).
     """
 
     def __init__(self, inner: Invoker, *, enabled: bool = True, include_seq: bool = False,
-                 max_entries: int = 200_000) -> None:
+                 max_entries: int = 50_000) -> None:
         self.inner = inner
         self.enabled = enabled
         self.include_seq = include_seq
