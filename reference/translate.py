@@ -27,8 +27,9 @@ How code is laid out:
   the outcome of a comparison with a constant) prove that the result stays in range. When
   bounds hold on every jump back to the entry, a second copy of the loop starts with them
   (the first copy breaks into it), so loop counters lose their checks too.
-* Every memory access site caches the last region it touched (its bytes, base and room);
-  an access inside it is a plain ``bytearray`` index or ``struct`` call, anything else takes
+* Every memory access site caches the last region it touched (its bytes, base and room;
+  sites addressing through r10 start with the stack region); an access inside it is a plain
+  ``bytearray`` index or ``struct`` call, anything else takes
   :meth:`~arspec.reference.memory.Memory.load`/``store`` (which fault exactly as the
   interpreter does) and refills the cache. A load of the place a store on the same path
   wrote (same base register, unchanged, same offset, no wider) reads the stored value.
@@ -384,6 +385,8 @@ class Translator:
         self.entry = entry
         self.lines: list[str] = []
         self.sites = 0
+        #: Sites that address through r10: (cache name, offset, size).
+        self.stack_sites: list[tuple[str, int, int]] = []
         self.emitted = 0
         #: What holds at the entry of the second (specialised) loop, once known.
         self.head: Known | None = None
@@ -414,7 +417,8 @@ class Translator:
         if caches:
             head += ["    " + " = ".join(f"{c}b" for c in caches) + " = 0",
                      "    " + " = ".join(f"{c}d" for c in caches) + " = EMPTY",
-                     "    " + " = ".join(f"{c}l" for c in caches) + " = -1"]
+                     "    " + " = ".join(f"{c}l" for c in caches) + " = -1",
+                     *self.stack_caches("    ")]
         tail = [
             "    except ExecutionFault as fault:",
             "        if live:",
@@ -431,7 +435,13 @@ class Translator:
         # Every site of the unit forgets its region after a handler, including sites that
         # come later in the text but run again after the handler on the next turn.
         drop = " = ".join(f"c{k}l" for k in range(self.sites)) + " = -1" if caches else "pass"
-        body = [line.replace(_DROP, drop) for line in self.lines]
+        body: list[str] = []
+        for line in self.lines:
+            if _DROP in line:
+                indent = line[:len(line) - len(line.lstrip())]
+                body += [indent + drop, *self.stack_caches(indent)]
+            else:
+                body.append(line)
         return "\n".join([*head, "    try:", *body, *tail])
 
     def build(self) -> Unit:
@@ -697,10 +707,26 @@ class Translator:
         assert isinstance(insn, Endian)
         return [f"{d} = alu.compute_endian(EndianOp.{insn.op.name}, {d}, {insn.width})"]
 
-    def site(self) -> str:
+    def site(self, base: int, offset: int, size: int) -> str:
+        """Return a new access site's cache name; ``base`` is its address register."""
         name = f"c{self.sites}"
         self.sites += 1
+        if base == 10:
+            self.stack_sites.append((name, offset, size))
         return name
+
+    def stack_caches(self, indent: str) -> list[str]:
+        """Return lines that point the r10-based sites at the stack region, which they reach
+        unless r10 was moved out of it (they then miss and go through memory)."""
+        if not self.stack_sites:
+            return []
+        # The window is r10's frame (Linux) or chunk (SBPFv0), only what lies below r10.
+        lines = [f"{indent}sb, stack = memory.window(r10 - 1)",
+                 f"{indent}room = len(stack)"]
+        for name, offset, size in self.stack_sites:
+            lines.append(f"{indent}{name}b = sb + {-offset}; {name}d = stack; "
+                         f"{name}l = room - {size}")
+        return lines
 
     def load(self, pc: int, insn: Load, facts: Known) -> list[str]:
         size, d = insn.size, f"r{insn.dst}"
@@ -724,7 +750,7 @@ class Translator:
         return lines
 
     def load_site(self, pc: int, insn: Load) -> list[str]:
-        c, size, d = self.site(), insn.size, f"r{insn.dst}"
+        c, size, d = self.site(insn.src, insn.offset, insn.size), insn.size, f"r{insn.dst}"
         src = f"r{insn.src}"
         address = src if insn.offset == 0 else f"({src} + {insn.offset}) & {M64}"
         fast = f"{c}d[o]" if size == 1 else f"G{size}({c}d, o)[0]"
@@ -734,7 +760,7 @@ class Translator:
                 f"{insn.offset})"]
 
     def store(self, pc: int, insn: Store, facts: Known) -> list[str]:
-        c, size = self.site(), insn.size
+        c, size = self.site(insn.dst, insn.offset, insn.size), insn.size
         mask = (1 << (8 * size)) - 1
         if isinstance(insn.value, Reg):
             full = f"r{insn.value.index}"
