@@ -6,8 +6,8 @@ Runs random programs over the whole ``linux`` instruction set
 (:func:`arspec.reference.kernel_diff.generate_kernel_case`) on arspec and in the running
 kernel (``bpf(2)``, ``BPF_PROG_TEST_RUN``), comparing the fold of every register and the
 stack (the xor of its two 32-bit halves, one kernel run per program; ``--full`` compares all
-64 bits with two runs), and prints the number of programs, divergences by class (with one example each),
-programs the kernel refused and the time. Run with
+64 bits with two runs), and prints the number of programs, divergences by class (with one
+example each), programs the kernel refused and the time. Run with
 ``nice python benchmarks/diff_kernel.py [--programs N] [--seed S] [--full] [--progress N]``
 as root; exit status 1
 when a divergence was found, 3 when bpf(2) is not available here.

@@ -546,34 +546,66 @@ def standard_memory(program: Program, profile: Profile, data: bytes = b"", *,
     return memory
 
 
-#: Offset of the instruction data in Agave's serialized input when no account is passed.
-SBPF_INSTRUCTION_DATA_OFFSET: Final = 16
+#: Room Agave leaves after each account's data for it to grow (``MAX_PERMITTED_DATA_INCREASE``).
+SBPF_ACCOUNT_DATA_ROOM: Final = 10 * 1024
 
 
-def serialize_sbpf_input(data: bytes, program_id: bytes = bytes(32)) -> bytes:
-    """Return Agave's serialized input for an instruction with no accounts.
+@dataclass(frozen=True)
+class SbpfAccount:
+    """An account as an instruction passes it (``dup_of``: index of an earlier equal one)."""
 
-    The aligned layout of anza-xyz/agave ``program-runtime/src/serialization.rs``
-    (``serialize_parameters_aligned``) with zero accounts: ``u64`` account count (0),
-    ``u64`` data length, the data, the 32-byte program id.
+    pubkey: bytes
+    owner: bytes = bytes(32)
+    lamports: int = 0
+    data: bytes = b""
+    is_signer: bool = False
+    is_writable: bool = False
+    executable: bool = False
+    dup_of: int | None = None
+
+
+def _serialize_account(account: SbpfAccount) -> bytes:
+    if account.dup_of is not None:
+        return struct.pack("<B7x", account.dup_of)
+    data = account.data + bytes(SBPF_ACCOUNT_DATA_ROOM)
+    data += bytes(-len(data) % 8)
+    return (struct.pack("<BBBB4x", 0xFF, account.is_signer, account.is_writable,
+                        account.executable)
+            + account.pubkey + account.owner
+            + struct.pack("<QQ", account.lamports, len(account.data)) + data
+            + struct.pack("<Q", (1 << 64) - 1))
+
+
+def serialize_sbpf_input(data: bytes, program_id: bytes = bytes(32),
+                         accounts: tuple[SbpfAccount, ...] = ()) -> bytes:
+    """Return Agave's serialized input of an instruction (the aligned layout).
+
+    anza-xyz/agave ``program-runtime/src/serialization.rs`` (``serialize_parameters_aligned``):
+    ``u64`` account count; per account either ``u8`` index of the account it duplicates and
+    7 bytes of padding, or ``0xff``, ``u8`` is_signer, ``u8`` is_writable, ``u8``
+    executable, 4 bytes of padding, key, owner, ``u64`` lamports, ``u64`` data length,
+    the data, 10 KiB of room, padding to 8 bytes and ``u64`` rent epoch (always ``u64::MAX``,
+    as measured on Agave); then ``u64`` data length, the instruction data and the 32-byte
+    program id.
     """
     if len(program_id) != 32:
         raise InputError(f"program id of {len(program_id)} bytes (expected 32)")
-    return struct.pack("<QQ", 0, len(data)) + data + program_id
+    head = struct.pack("<Q", len(accounts)) + b"".join(_serialize_account(a) for a in accounts)
+    return head + struct.pack("<Q", len(data)) + data + program_id
 
 
-def entry_input(profile: Profile, data: bytes,
-                program_id: bytes = bytes(32)) -> tuple[bytes, tuple[int, int]]:
+def entry_input(profile: Profile, data: bytes, program_id: bytes = bytes(32),
+                accounts: tuple[SbpfAccount, ...] = ()) -> tuple[bytes, tuple[int, int]]:
     """Return the input region and (r1, r2) of a run of ``profile`` given ``data``.
 
     Linux: the region is ``data``, r1 its address and r2 its length. SBPFv0: ``data`` is the
-    instruction data of a call with no accounts, the region Agave's serialized input, r1 its
-    address and r2 the address of the instruction data in it (as measured on Agave).
+    instruction data of a call passing ``accounts``, the region Agave's serialized input, r1
+    its address and r2 the address of the instruction data in it (as measured on Agave).
     """
     if profile.sbpf_version is None:
         return data, (INPUT_BASE, len(data))
-    return (serialize_sbpf_input(data, program_id),
-            (INPUT_BASE, INPUT_BASE + SBPF_INSTRUCTION_DATA_OFFSET))
+    region = serialize_sbpf_input(data, program_id, accounts)
+    return region, (INPUT_BASE, INPUT_BASE + len(region) - 32 - len(data))
 
 
 def execute(program: Program, *, profile: Profile = LINUX, memory: bytes = b"",
