@@ -461,3 +461,16 @@ def test_invalid_huge_flag_value_is_shown_short(flag: str,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(["explore", str(HEARTBEAT), flag, _DIGITS], capsys)
     assert code == 2 and len(_one_line(err)) < 200
+
+
+@pytest.mark.parametrize("section", ["maps", "programs", "accounts"])
+def test_invalid_more_than_1024_named_items(section: str) -> None:
+    items = {"maps": "  m{i}: {{type: array, value_size: 8, max_entries: 1}}",
+             "programs": "  p{i}: {{hook: {{on: startup}}, code: \"exit\"}}",
+             "accounts": "  a{i}: {{size: 8}}"}
+    body = "\n".join(items[section].format(i=i) for i in range(1025))
+    text = f"arspec: 1\n{section}:\n{body}\n"
+    if section != "programs":
+        text += "programs:\n  p: {hook: {on: startup}, code: \"exit\"}\n"
+    with pytest.raises(BundleError, match=f"{section}: dictionary should have at most 1024 items"):
+        load_bundle_text(text, filename="b.yaml")
