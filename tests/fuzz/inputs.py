@@ -436,7 +436,10 @@ def cli_case(rng: random.Random, seeds: Seeds) -> Case:
         argv.append(rng.choice(flags))
         if rng.random() < 0.7:
             argv.append(rng.choice(_FLAG_VALUES))
-    # Keep runs short: every count the fuzzer supplies is small; big ones are refused.
+    # Keep runs short: every count the fuzzer supplies is small; big ones are refused. A bare
+    # bundle path means verify (then explore), so it is bounded the same way.
+    if verb == "" and argv and argv[0] == target:
+        verb = "verify"
     if verb in ("run", "explore", "verify"):
         argv += ["--slots", "2"] if verb != "verify" else ["--no-explore"]
         if verb == "explore":
