@@ -7,7 +7,7 @@ explorer traces (``replay``) and odd command lines. Prints each finding when it 
 input, then the traceback, hang or wrong exit code) and a summary with counts per kind, exit
 codes, the slowest input and peak memory. Exit status 0 when nothing was found, 1 otherwise.
 
-Run it under ``nice``::
+SIGTERM stops it after the current input, with the summary. Run it under ``nice``::
 
     nice python benchmarks/fuzz_inputs.py --count 1000000 --seed 1
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import resource
+import signal
 import sys
 import tempfile
 import time
@@ -73,12 +74,14 @@ def main() -> int:
             def flush(self) -> None:
                 sys.stderr.flush()
 
+        stopping: list[bool] = []
+        signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(True))
         tally = Tally()
         chunk = 10_000
         done = 0
-        while done < args.count:
+        while done < args.count and not stopping:
             part = fuzz(min(chunk, args.count - done), seed=args.seed * 1_000_003 + done,
-                        seeds=seeds, hang_seconds=args.hang)
+                        seeds=seeds, hang_seconds=args.hang, stop=lambda: bool(stopping))
             done += part.runs
             tally.runs += part.runs
             for table, more in ((tally.by_kind, part.by_kind), (tally.by_code, part.by_code),

@@ -117,8 +117,8 @@ def read_trace(path: str) -> dict[str, Any]:
     raw = read_limited(path, MAX_TRACE_FILE_BYTES, what="trace file")
     try:
         data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
-        raise InputError(f"not a JSON trace: {err}", file=path) from None
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:  # ValueError: JSON, digits
+        raise InputError(f"not a JSON trace: {str(err)[:200]}", file=path) from None
     if not isinstance(data, dict) or data.get("format") != TRACE_FORMAT:
         raise InputError(f"not an {TRACE_FORMAT} file (missing `format: {TRACE_FORMAT}`)",
                          file=path)

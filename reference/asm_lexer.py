@@ -24,7 +24,7 @@ from .instructions import FRAME_POINTER, REGISTER_COUNT, Instruction
 
 _TOKEN: Final = re.compile(
     r"(?P<space>\s+)"
-    r"|(?P<reg>%?[rw][0-9]+)(?![A-Za-z0-9_.$])"
+    r"|(?P<reg>%?[rw][0-9]{1,3})(?![A-Za-z0-9_.$])"
     r"|(?P<num>0[xX][0-9A-Fa-f]+|[0-9]+)(?![A-Za-z0-9_.$])"
     r"|(?P<op>s>>=|s/=|s%=|s>=|s<=|s>|s<)"
     r"|(?P<ident>[A-Za-z_.$][A-Za-z0-9_.$]*)"
@@ -32,6 +32,8 @@ _TOKEN: Final = re.compile(
 )
 _COMMENT: Final = re.compile(r"#|;|//")
 
+#: Longest number token read; every instruction field fits in 64 bits.
+MAX_NUMBER_CHARS: Final = 40
 #: Largest magnitudes accepted for each field width (see :func:`Cursor.number`).
 S16: Final = (-(1 << 15), (1 << 15) - 1)
 S32: Final = (-(1 << 31), (1 << 31) - 1)
@@ -185,6 +187,8 @@ class Cursor:
             raise self.error(f"expected {what}, found {found}")
         self.pos += 1
         text = token.text.lower()
+        if len(text) > MAX_NUMBER_CHARS:  # no field needs more; int() refuses 4,300 digits
+            raise self.error(f"{what} of {len(text)} characters is out of range", start)
         value = int(text, 16) if text.startswith("0x") else int(text)
         if sign is not None and sign.text == "-":
             value = -value

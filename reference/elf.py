@@ -847,7 +847,9 @@ def read_bundle_maps(path: Path) -> dict[str, dict[str, Any]]:
     """Return the BTF-defined and legacy maps of an object as bundle map declarations
     (``type``, ``key_size``, ``value_size``, ``max_entries`` and ``timer``/``wq`` offsets).
 
-    Global-data maps (``.bss``, ``.data``, ``.rodata``) are not bundle maps and are left out.
+    A global-data section (``.bss``, ``.data``, ``.rodata``) becomes a one-element array named
+    by :func:`get_bundle_map_name` (``_data``) holding the section's initial bytes, as libbpf
+    creates it; ``.rodata`` is not write-protected in arspec.
 
     Raises
     ------
@@ -860,6 +862,11 @@ def read_bundle_maps(path: Path) -> dict[str, dict[str, Any]]:
     result: dict[str, dict[str, Any]] = {}
     for definition in load_elf(path).map_definitions:
         if definition.initial is not None:
+            data: dict[str, Any] = {"type": "array", "key_size": 4,
+                                    "value_size": definition.value_size, "max_entries": 1}
+            if any(definition.initial):
+                data["init"] = [{"key": 0, "value": definition.initial.hex()}]
+            result[get_bundle_map_name(definition.name)] = data
             continue
         try:
             kind = schema.MapType(LinuxMapType(definition.type).name.lower())
@@ -875,3 +882,12 @@ def read_bundle_maps(path: Path) -> dict[str, dict[str, Any]]:
             spec["wq"] = definition.wq_offset
         result[definition.name] = spec
     return result
+
+
+def get_bundle_map_name(elf_name: str) -> str:
+    """Return the bundle name of an object's map: a global-data section's name with every
+    character that cannot start or continue an identifier replaced by ``_`` (``.data`` ->
+    ``_data``, ``.rodata.str1.1`` -> ``_rodata_str1_1``); other names are unchanged."""
+    if not elf_name.startswith("."):
+        return elf_name
+    return "".join(c if c.isascii() and (c.isalnum() or c == "_") else "_" for c in elf_name)

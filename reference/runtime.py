@@ -273,7 +273,7 @@ def load_one_program(bundle: schema.Bundle, index: int, name: str, prog: schema.
             raise InputError(f"programs.{name}.hex: {err}") from None
     else:
         assert prog.elf is not None
-        from .elf import load_elf, load_program
+        from .elf import get_bundle_map_name, load_elf, load_program
 
         path = Path(prog.elf) if base_dir is None else base_dir / prog.elf
         elf_program = load_program(path, prog.section)
@@ -281,9 +281,10 @@ def load_one_program(bundle: schema.Bundle, index: int, name: str, prog: schema.
         source_lines = dict(elf_program.source_lines)
         declared = list(bundle.maps)
         indices = []
-        for map_name in load_elf(path).maps:
+        for map_name in map(get_bundle_map_name, load_elf(path).maps):
             indices.append(declared.index(map_name) if map_name in declared else -1)
-        for pc, map_name in sorted(elf_program.map_relocations.items()):
+        for pc, raw_name in sorted(elf_program.map_relocations.items()):
+            map_name = get_bundle_map_name(raw_name)
             if map_name not in declared:
                 raise InputError(f"programs.{name}: pc {pc}: the ELF object uses map "
                                  f"'{map_name}', which the bundle does not declare")

@@ -86,6 +86,8 @@ MAX_SLOTS = 1_000_000
 MAX_MAP_ENTRIES = 1 << 24
 #: Largest key or value size in bytes.
 MAX_KV_SIZE = 1 << 16
+#: Most accounts, most maps and most programs one bundle declares (each).
+MAX_NAMED_ITEMS = 1024
 #: Largest ring-buffer data size in bytes (the ``linux_like`` preset's ``ringbuf_max_size``).
 MAX_RINGBUF_SIZE = 1 << 24
 #: Largest total of ring-buffer data and account data in one bundle: ``run`` and ``explore``
@@ -1028,13 +1030,15 @@ class Bundle(_Model):
                                description="Table of limits: minimal or linux_like.")
     budgets: Budgets = Field(default_factory=lambda: Budgets(), description="Compute-unit budgets.")
     accounts: Mapping[Name, Account] = Field(
-        default_factory=dict,
+        default_factory=dict, max_length=MAX_NAMED_ITEMS,
         description=f"Accounts of the outside world. Account data and ring buffers together "
                     f"hold at most {MAX_STATE_BYTES} bytes (explore: at most 1048576).")
     maps: Mapping[Name, MapSpec] = Field(
-        default_factory=dict, description="Maps, in id order (the first is map 0).")
+        default_factory=dict, max_length=MAX_NAMED_ITEMS,
+        description="Maps, in id order (the first is map 0).")
     programs: Mapping[Name, Program] = Field(
-        min_length=1, description="Programs, in id order (the first is program 0).")
+        min_length=1, max_length=MAX_NAMED_ITEMS,
+        description="Programs, in id order (the first is program 0).")
     scenario: Scenario = Field(default_factory=lambda: Scenario(), description="A concrete run.")
     properties: Properties = Field(default_factory=lambda: Properties(),
                                    description="What spec-check should establish.")

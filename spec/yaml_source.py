@@ -42,6 +42,9 @@ from arspec.spec.errors import InputError
 MAX_BYTES = 4 * 1024 * 1024
 #: Deepest nesting of mappings and sequences accepted.
 MAX_DEPTH = 32
+#: Longest plain number accepted, in characters (every bundle number fits in 64 bits; this
+#: also keeps Python's 4,300-digit limit on ``int(str)`` out of reach).
+MAX_NUMBER_CHARS = 100
 
 #: A path from the document root: mapping keys (``str`` or ``int``) and sequence indices.
 Path = tuple[str | int, ...]
@@ -151,7 +154,14 @@ def _scalar(node: ScalarNode) -> Any:
         raise _Refused(f"YAML tag {node.tag!r} is not allowed in a bundle", _loc(node))
     text: str = node.value
     # Quoted, literal and folded scalars are strings; plain ones are resolved here.
-    return text if node.style is not None else _plain_scalar(text)
+    if node.style is not None:
+        return text
+    if len(text) > MAX_NUMBER_CHARS and (_DEC.match(text) or _HEX.match(text)
+                                         or _OCT.match(text) or _BIN.match(text)
+                                         or _FLOAT.match(text)):
+        raise _Refused(f"a number of {len(text)} characters is too long (at most "
+                       f"{MAX_NUMBER_CHARS})", _loc(node))
+    return _plain_scalar(text)
 
 
 def _plain_scalar(text: str) -> Any:

@@ -143,3 +143,27 @@ def test_invalid_btf_maps_without_debug_info(tmp_path: Path) -> None:
     obj = compile_bpf(HERE / "counter.c", tmp_path, debug=False)
     with pytest.raises(InputError, match=r"section \.maps needs a \.BTF section"):
         load_program(obj, "socket")
+
+
+def test_global_data_becomes_bundle_maps(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.test_elf import C_DIR
+
+    compile_bpf(C_DIR / "globals.c", tmp_path)
+    path = tmp_path / "globals.yaml"
+    path.write_text("arspec: 1\nprofile: linux\nprograms:\n"
+                    "  g: {elf: globals.o, hook: {on: startup}}\n")
+    bundle = load_bundle(path)
+    assert list(bundle.maps) == ["_rodata", "_data", "_bss"]
+    assert bundle.maps["_data"].value_size == 4 and bundle.maps["_data"].init[0].value == \
+        bytes([2, 0, 0, 0])
+    assert cli.main(["run", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "  _bss[0]: 2a000000" in out  # scratch = counter + limit = 2 + 40
+
+
+def test_bundle_names_of_global_data_sections() -> None:
+    from arspec.reference.elf import get_bundle_map_name
+
+    assert [get_bundle_map_name(n) for n in (".bss", ".rodata.str1.1", "counters")] == \
+        ["_bss", "_rodata_str1_1", "counters"]

@@ -417,3 +417,60 @@ def test_replica_write_bound() -> None:
     assert cli.compute_replica_writes([64, 64, 64], 4) == 3 * 64 * 64 * 2 * 2 + 64**3 * 6 * 3
     assert cli.compute_replica_writes([5], 4) == 0
     assert cli.compute_replica_writes([2] * 6, 4) == cli.compute_replica_writes([2] * 4, 4)
+
+
+# --------------------------------------------------------------------------- huge numbers
+
+_DIGITS = "9" * 5000
+
+
+@pytest.mark.parametrize("number", [_DIGITS, "0x" + "f" * 5000, "-" + _DIGITS, _DIGITS + ".5",
+                                    "1" * 101])
+def test_invalid_number_too_long_in_a_bundle(number: str) -> None:
+    text = HEARTBEAT.read_text().replace("    max_entries: 1\n", f"    max_entries: {number}\n")
+    with pytest.raises(BundleError, match="characters is too long"):
+        load_bundle_text(text, filename="b.yaml")
+
+
+def test_number_of_a_hundred_characters_is_read() -> None:
+    text = HEARTBEAT.read_text().replace("    max_entries: 1\n", f"    max_entries: {'1' * 100}\n")
+    with pytest.raises(BundleError, match="max_entries"):  # out of range, but read
+        load_bundle_text(text, filename="b.yaml")
+
+
+@pytest.mark.parametrize("source", [f"r0 = {_DIGITS}\nexit\n", f"mov r0, {_DIGITS}\nexit\n",
+                                    f"r0 = 0x{'f' * 5000} ll\nexit\n", f"r{_DIGITS} = 1\nexit\n"])
+def test_invalid_number_too_long_in_assembly(tmp_path: Path, source: str,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "big.s"
+    path.write_text(source)
+    code, _, err = run(["asm", str(path)], capsys)
+    assert code == 2 and _one_line(err).startswith(f"{path}:1:")
+
+
+def test_invalid_number_too_long_in_a_trace(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "t.json"
+    path.write_text('{"format": "arspec-trace", "slots": ' + _DIGITS + "}")
+    code, _, err = run(["replay", str(path)], capsys)
+    assert code == 2 and "not a JSON trace" in _one_line(err)
+
+
+@pytest.mark.parametrize("flag", ["--slots", "--max-states", "--max-depth"])
+def test_invalid_huge_flag_value_is_shown_short(flag: str,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["explore", str(HEARTBEAT), flag, _DIGITS], capsys)
+    assert code == 2 and len(_one_line(err)) < 200
+
+
+@pytest.mark.parametrize("section", ["maps", "programs", "accounts"])
+def test_invalid_more_than_1024_named_items(section: str) -> None:
+    items = {"maps": "  m{i}: {{type: array, value_size: 8, max_entries: 1}}",
+             "programs": "  p{i}: {{hook: {{on: startup}}, code: \"exit\"}}",
+             "accounts": "  a{i}: {{size: 8}}"}
+    body = "\n".join(items[section].format(i=i) for i in range(1025))
+    text = f"arspec: 1\n{section}:\n{body}\n"
+    if section != "programs":
+        text += "programs:\n  p: {hook: {on: startup}, code: \"exit\"}\n"
+    with pytest.raises(BundleError, match=f"{section}: dictionary should have at most 1024 items"):
+        load_bundle_text(text, filename="b.yaml")

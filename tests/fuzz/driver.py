@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -61,8 +62,9 @@ def peak_rss_mib() -> float:
 
 def fuzz(count: int, *, seed: int, seeds: Seeds, hang_seconds: float = 10.0,
          progress: TextIO | None = None, every: float = 10.0,
-         seconds: float | None = None) -> Tally:
-    """Run ``count`` cases (or until ``seconds`` pass) and return the tally."""
+         seconds: float | None = None, stop: Callable[[], bool] | None = None) -> Tally:
+    """Run ``count`` cases (or until ``seconds`` pass, or ``stop()`` says so) and return the
+    tally."""
     rng = random.Random(seed)
     tally = Tally()
     start = last = time.monotonic()
@@ -79,5 +81,7 @@ def fuzz(count: int, *, seed: int, seeds: Seeds, hang_seconds: float = 10.0,
                                f"{rate:.0f}/s, peak {peak_rss_mib():.0f} MiB\n")
                 progress.flush()
             if seconds is not None and now - start >= seconds:
+                break
+            if stop is not None and stop():
                 break
     return tally

@@ -211,7 +211,9 @@ def mutate_text(rng: random.Random, text: str) -> str:
         digits = [j for j, c in enumerate(lines[i]) if c.isdigit()]
         if digits:
             j = rng.choice(digits)
-            lines[i] = lines[i][:j] + str(rng.choice(NASTY_INTS)) + lines[i][j + 1:]
+            number = str(rng.choice(NASTY_INTS)) if rng.random() < 0.8 else \
+                "9" * rng.choice([100, 101, 4300, 5000])
+            lines[i] = lines[i][:j] + number + lines[i][j + 1:]
     elif action == 7 and lines:  # assembly inside the bundle: damage a code line
         code = [i for i, line in enumerate(lines) if line.startswith("      ") and ":" not in
                 line[:6]]
@@ -257,7 +259,7 @@ _ASM_TOKENS = ("r0", "r1", "r10", "r11", "%r0", "%r1", "w0", "1", "-1", "0x7ffff
                "goto", "if", "call", "exit", "lddw", "mov", "add32", "ldxw", "stxdw", "ja",
                "jeq", "u64", "u8", "*(u32 *)(r10 - 4)", "label:", "label", "+3", "be16",
                "le64", "map_idx(hb)", "code_addr(x)", "bpf_map_lookup_elem", "bpf_map_lookupp",
-               "\u00e9", "0b1", "0o7", ";", "#", "//", "\x00")
+               "\u00e9", "0b1", "0o7", ";", "#", "//", "\x00", "9" * 5000, "r" + "1" * 50)
 
 
 def mutate_assembly_line(rng: random.Random, line: str) -> str:
@@ -434,7 +436,10 @@ def cli_case(rng: random.Random, seeds: Seeds) -> Case:
         argv.append(rng.choice(flags))
         if rng.random() < 0.7:
             argv.append(rng.choice(_FLAG_VALUES))
-    # Keep runs short: every count the fuzzer supplies is small; big ones are refused.
+    # Keep runs short: every count the fuzzer supplies is small; big ones are refused. A bare
+    # bundle path means verify (then explore), so it is bounded the same way.
+    if verb == "" and argv and argv[0] == target:
+        verb = "verify"
     if verb in ("run", "explore", "verify"):
         argv += ["--slots", "2"] if verb != "verify" else ["--no-explore"]
         if verb == "explore":
