@@ -8,7 +8,8 @@ programs (``asm``, ``disasm``, ``exec``) or run and explore bundles.
 
 Exit codes are uniform: 0 success (all requested properties hold), 1 a property was refuted
 or a program faulted, 2 bad input or usage, 3 inconclusive (UNKNOWN or a bound reached),
-4 internal error (a bug in arspec, never a verdict).
+4 internal error (a bug in arspec, never a verdict), 5 (``replay`` only) the trace did not
+reproduce (a step is not enabled, or the invariant holds at its end).
 Bad input is reported as one line on stderr, never as a traceback; so is an internal error,
 whose line names the input and the failing step (``--debug`` adds the traceback).
 """
