@@ -364,7 +364,7 @@ def install_maps(current: dict[MapId, MapState], effect: dict[MapId, MapState],
         if old is None:
             continue
         for key, cells in mstate.elements.items():
-            before = old.elements.get(key)
+            before = dict.get(old.elements, key)  # a lazy array element not created yet: new
             if before is None or len(before) != len(cells):
                 continue
             for kept, new in zip(before, cells, strict=True):
