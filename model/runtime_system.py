@@ -63,7 +63,7 @@ from arspec.spec.catalogue import (
     get_double_execution_violation,
     get_user_invariant_violation,
 )
-from arspec.spec.maps import MapElement, MapState
+from arspec.spec.maps import ArrayElements, MapElement, MapState
 from arspec.spec.ringbuf import RingBuffer
 from arspec.spec.scheduler import (
     Action,
@@ -143,7 +143,9 @@ def copy_map_fast(state: MapState) -> MapState:
                 copy.wq = _shallow(element.wq)
             copies.append(copy)
         elements[key] = copies
-    new.elements = elements
+    # a lazy array stays lazy: its untouched elements are created zeroed on first use
+    new.elements = (state.elements.copy_with(elements)
+                    if isinstance(state.elements, ArrayElements) else elements)
     new.queue = list(state.queue)
     new.last_use = dict(state.last_use)
     ring = state.ringbuf
@@ -362,7 +364,7 @@ def install_maps(current: dict[MapId, MapState], effect: dict[MapId, MapState],
         if old is None:
             continue
         for key, cells in mstate.elements.items():
-            before = old.elements.get(key)
+            before = dict.get(old.elements, key)  # a lazy array element not created yet: new
             if before is None or len(before) != len(cells):
                 continue
             for kept, new in zip(before, cells, strict=True):

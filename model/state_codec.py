@@ -30,7 +30,7 @@ import marshal
 from collections.abc import Sequence
 from typing import Final
 
-from arspec.spec.maps import MapState
+from arspec.spec.maps import ArrayElements, MapState, is_pristine_cells
 from arspec.spec.state import RuntimeState, WorkItem, encode_state
 from arspec.spec.types import FuncRef
 
@@ -63,7 +63,10 @@ def compute_map_parts(state: MapState) -> tuple[object, ...]:
     """Return one map's canonical parts (elements sorted by key) as marshal-able values."""
     cells = []
     elements = state.elements
+    lazy = isinstance(elements, ArrayElements)
     for key in sorted(elements):
+        if lazy and is_pristine_cells(elements[key]):
+            continue  # an array element never changed equals one never created
         copies = []
         for element in elements[key]:
             timer = element.timer

@@ -186,7 +186,7 @@ def slow_load(memory: Memory, pc: int, address: int, size: int,
 
 
 def slow_store(memory: Memory, pc: int, address: int, size: int, value: int,
-               offset: int) -> tuple[int, bytearray, int]:
+               offset: int) -> tuple[int, bytearray | memoryview, int]:
     """Store through :class:`Memory`; return the site's new cache (see :func:`slow_load`)."""
     memory.store(pc, address, size, value)
     base, data = memory.window(address, write=True)

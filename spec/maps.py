@@ -361,10 +361,15 @@ class ArrayElements(dict[bytes, list[MapElement]]):
         return ArrayElements(self.definition, self.num_cpus, stored)
 
 
+#: The fields of a fresh timer and work item (both compare by identity, so by fields here).
+_FRESH_TIMER: Final = vars(TimerState())
+_FRESH_WQ: Final = vars(WorkQueueState())
+
+
 def is_pristine_cells(cells: Sequence[MapElement]) -> bool:
     """Return whether array cells are as creation left them: zeros, idle timer and work item."""
-    return all(not any(e.value) and (e.timer is None or e.timer == TimerState())
-               and (e.wq is None or e.wq == WorkQueueState()) for e in cells)
+    return all(not any(e.value) and (e.timer is None or vars(e.timer) == _FRESH_TIMER)
+               and (e.wq is None or vars(e.wq) == _FRESH_WQ) for e in cells)
 
 
 def create_map_state(defn: MapDef, preset: Preset) -> MapState:

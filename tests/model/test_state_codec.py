@@ -290,3 +290,29 @@ def test_invalid_packed_state_with_an_unknown_reference() -> None:
     # protocol-0 persistent id "99": not one of the system's shared objects
     with pytest.raises(pickle.UnpicklingError, match="unknown shared object"):
         system.unpack_state(zlib.compress(b"P99\n."))
+
+
+def timer_broken_initial() -> RuntimeState:
+    system, _ = explore_result(str(ROOT / "examples/explore/timer_broken.yaml"), slots=2)
+    return system.initial_states()[0].runtime
+
+
+def test_invalid_copied_array_still_creates_untouched_elements() -> None:
+    # copy_runtime_state once turned lazy array elements into a plain dict, so the copy's
+    # untouched hb[0] was missing: lookups returned NULL and updates raised KeyError
+    copied = rs_module.copy_runtime_state(timer_broken_initial())
+    hb = next(iter(copied.maps.values()))
+    cells = hb.elements.get(bytes(4))
+    assert cells is not None and bytes(cells[0].value) == bytes(24)
+    assert bytes(1) not in hb.elements  # wrong key size
+    assert hb.elements.get((1).to_bytes(4, "little")) is None  # index >= max_entries
+
+
+def test_untouched_array_element_encodes_as_one_never_created() -> None:
+    state = timer_broken_initial()
+    touched = copy_state(state)
+    assert next(iter(touched.maps.values())).elements.get(bytes(4)) is not None
+    assert encode_state(touched) == encode_state(state)
+    assert encode_runtime(touched) == encode_runtime(state)
+    next(iter(touched.maps.values())).elements[bytes(4)][0].value[0] = 1
+    assert encode_runtime(touched) != encode_runtime(state)
