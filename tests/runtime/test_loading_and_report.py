@@ -124,8 +124,8 @@ def test_nondeterministic_helpers_are_deterministic_in_linux() -> None:
 
 def test_missing_map_reference_is_a_load_error() -> None:
     # The runtime refuses the bundle when loading it, before any run, naming where and why.
-    with pytest.raises(InputError, match=r"^inline\.yaml:9:20: error: programs\.p\.code: lddw map_idx "
-                       r"names map 3, but the bundle declares no maps$"):
+    with pytest.raises(InputError, match=r"^inline\.yaml:9:20: error: programs\.p\.code: "
+                       r"lddw map_idx names map 3, but the bundle declares no maps$"):
         run(one_program("r1 = map_idx(3) ll\nr0 = 0\nexit"))
 
 
