@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arspec.reference.decoder import decode
 from arspec.model.replay_bundle import EXIT_NOT_REPRODUCED
+from arspec.reference.decoder import decode
 from arspec.spec.errors import ArspecError
 from arspec.spec.loader import BundleError, load_bundle_text
 from tests.fuzz.driver import TRACE_BUNDLE, fuzz, prepare
