@@ -310,8 +310,8 @@ def check_map_references(name: str, prog: schema.Program, program: Program,
                          bundle: schema.Bundle) -> None:
     """Raise :class:`InputError` for a ``lddw`` naming a map the bundle does not declare.
 
-    The error is located at ``programs.NAME.code:LINE:COL`` (the map operand) for assembly,
-    and at ``programs.NAME.hex: pc N`` for bytecode.
+    For assembly the error names the bundle's ``FILE:LINE:COL`` of the map operand (as other
+    assembly errors do), for bytecode ``programs.NAME.hex: pc N``.
     """
     count = len(bundle.maps)
     declared = ", ".join(bundle.maps) or "none"
@@ -333,7 +333,8 @@ def check_map_references(name: str, prog: schema.Program, program: Program,
         text = prog.code.splitlines()[line - 1]
         found = re.search(r"\b(map_idx_value|map_idx|map_fd|map_value)\b\s*\(?\s*", text)
         column = found.end() + 1 if found else 1
-        raise InputError(what, file=filename, line=line, column=column)
+        raise locate_code_error(bundle, name,
+                                InputError(what, file=filename, line=line, column=column))
 
 
 def load_programs(bundle: schema.Bundle, *, base_dir: Path | None = None,

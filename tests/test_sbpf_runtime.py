@@ -53,7 +53,8 @@ BUNDLE = """\
 def _run(profile: str, r0: str, log: str = "") -> tuple[str, dict, int]:  # type: ignore[type-arg]
     text = textwrap.dedent(BUNDLE.format(profile=profile, r0=r0, log=log or "r2 = 2"))
     report, state = run_bundle_state(load_bundle_text(text, filename="inline.yaml"))
-    value = next(iter(state.maps["counters"].elements.values()))[0].value
+    # Array elements are created on first use: index 0, not the first one iterated.
+    value = state.maps["counters"].elements[bytes(4)][0].value
     return render_text(report), json.loads(render_json(report)), int.from_bytes(value, "little")
 
 

@@ -12,7 +12,9 @@ several slots and several initial map states:
 
 * every ``REFUTED`` finding carries a counterexample that replayed;
 * a run that faults contradicts a ``PROVED`` verdict of the property the fault belongs to
-  (any fault contradicts the five safety properties all ``PROVED``);
+  (any fault contradicts the five safety properties all ``PROVED``); a ``solana`` exit with
+  ``r0 != 0`` fails the invocation too, but as the program's own error (Agave's ``Custom``),
+  which no property excludes;
 * a run never uses more compute units than a ``PROVED`` compute figure;
 * with determinism ``PROVED``, two runs of the same bundle report the same.
 
@@ -41,6 +43,8 @@ SAFETY = (Property.TERMINATION, Property.MEMORY, Property.DIVISION, Property.CON
 FAULT_PROPERTY = (("instruction limit", Property.COMPUTE), ("memory fault", Property.MEMORY),
                   ("division", Property.DIVISION), ("call depth", Property.CONTROL),
                   ("program overrun", Property.CONTROL), ("invalid", Property.CONTROL))
+#: How the runtime reports a ``solana`` exit with ``r0 != 0``: a failure the program chose.
+PROGRAM_ERROR = "program error "
 WIDTHS = {1: "u8", 2: "u16", 4: "u32", 8: "u64"}
 #: Map declarations a case may use: name -> (yaml, type, value size, entries).
 MAPS = {
@@ -406,7 +410,7 @@ def _check_runs(result: BundleResult, report: RunReport, outcome: Outcome) -> No
             chain = [first, *(reports[n] for n in event.tail_calls if n in reports)]
             blamed = chain if event.fault is not None and "reservation" in event.fault \
                 else chain[-1:]
-            if event.fault is not None:
+            if event.fault is not None and not event.fault.startswith(PROGRAM_ERROR):
                 prop = _fault_property(event.fault) or (
                     Property.MEMORY if "reservation" in event.fault else None)
                 for last in blamed:

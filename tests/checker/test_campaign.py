@@ -18,6 +18,8 @@ import campaign
 
 from arspec.checker.verdict import Property
 from arspec.checker.verify_bundle import BundleResult
+from arspec.reference.runner import run_bundle
+from arspec.spec.loader import load_bundle
 
 SAMPLE = range(7000, 7016)
 
@@ -67,3 +69,29 @@ def test_checker_reports_a_compute_figure_a_run_exceeds(monkeypatch: pytest.Monk
     monkeypatch.setattr(campaign, "verify_bundle", _all_proved(campaign.verify_bundle))
     unsound = campaign.check_case(case, tmp_path).unsound
     assert any("compute PROVED at 0 CU but a run used 3" in u for u in unsound), unsound
+
+
+def test_a_solana_program_error_contradicts_no_verdict(monkeypatch: pytest.MonkeyPatch,
+                                                       tmp_path: Path) -> None:
+    # r0 != 0 fails a solana invocation (Agave's Custom(1)): the program's choice, not a fault
+    # any property excludes; a real fault after it in the same profile is still caught.
+    chosen = campaign.Case(0, "solana", [], ["r0 = 1", "exit"], None)
+    bundle = load_bundle(str(_written(chosen, tmp_path)))
+    faults = [e.fault for s in run_bundle(bundle, slots=1).slots for e in s.events
+              if e.kind == "run"]
+    assert faults == ["program error Custom(1) (r0 = 0x1)"], faults
+    assert campaign.check_case(chosen, tmp_path).unsound == []
+    monkeypatch.setattr(campaign, "verify_bundle", _all_proved(campaign.verify_bundle))
+    unsound = campaign.check_case(chosen, tmp_path).unsound
+    assert not any("faulted" in u for u in unsound), unsound
+    faulting = campaign.Case(1, "solana", [], ["r1 = 0", "r0 = *(u64 *)(r1 + 0)", "exit"],
+                             None)
+    unsound = campaign.check_case(faulting, tmp_path).unsound
+    assert any("PROVED but the runtime faulted: " in u and "program error" not in u
+               for u in unsound), unsound
+
+
+def _written(case: campaign.Case, tmp_path: Path) -> Path:
+    path = tmp_path / "case.yaml"
+    path.write_text(case.render(), encoding="utf-8")
+    return path

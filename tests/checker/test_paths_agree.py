@@ -5,7 +5,10 @@ conformance registry mean other helpers in a bundle) is verified twice with the 
 state, an empty input: by :func:`~arspec.checker.verifier.verify_program` with
 ``max_input=0``, and by :func:`~arspec.checker.verify_bundle.verify_bundle` as the only
 program of a bundle run every slot. Property by property, a verdict one path decides
-(``PROVED`` or ``REFUTED``) is the other path's verdict too.
+(``PROVED`` or ``REFUTED``) is the other path's verdict too. A program the profile's loader
+refuses (SBPFv0's signed division, say) is a ``REFUTED`` load finding on the single-program
+path; the runtime loads a bundle's programs with the same check, so the bundle path refuses
+the whole bundle as bad input, naming the same reason.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from arspec.checker.verify_bundle import verify_bundle
 from arspec.reference.assembler import assemble
 from arspec.reference.instructions import Call
 from arspec.reference.profiles import get_profile
+from arspec.spec.errors import InputError
 
 CORPUS = Path(__file__).parent / "corpus"
 DECIDED = (Verdict.PROVED, Verdict.REFUTED)
@@ -59,6 +63,13 @@ def test_bundle_and_single_program_paths_agree(case: dict[str, Any], tmp_path: P
                             max_input=0, **extra)
     path = tmp_path / "bundle.yaml"
     path.write_text(_bundle(case), encoding="utf-8")
+    refusals = [f for f in single.findings if f.message == "Program rejected at load"]
+    if refusals:
+        assert [f.verdict for f in refusals] == [Verdict.REFUTED], single.findings
+        with pytest.raises(InputError) as raised:
+            verify_bundle(str(path), timeout=60)
+        assert f"programs.p: pc {refusals[0].pc}: {refusals[0].assertion}" in str(raised.value)
+        return
     bundled = verify_bundle(str(path), timeout=60).programs[0].report
     for prop in Property:
         one, two = single.verdict(prop), bundled.verdict(prop)

@@ -2,7 +2,9 @@
 
 A case is a command line for ``spec-check`` (or ``arspec-bpf-plugin``) plus the files it
 names. The run is good when the entry point returns an exit code of the table (0, 1, 2, 3)
-and prints no traceback; an exit 2 must be exactly one line on stderr. Everything else is a
+and prints no traceback; an exit 2 must be exactly one line on stderr. ``replay`` has one more
+documented outcome: a trace that does not reproduce exits 5 and says so on stdout (a mutated
+trace often names a step that is not enabled). Everything else is a
 finding: an exception escaping ``main``, exit 4 (internal error), another exit code, a
 multi-line error, or a run longer than the hang limit (``SIGALRM``).
 """
@@ -19,6 +21,7 @@ from pathlib import Path
 from types import FrameType
 
 from arspec.checker import cli
+from arspec.model.replay_bundle import EXIT_NOT_REPRODUCED
 from arspec.reference import plugin
 
 #: Exit codes a run may end with.
@@ -136,7 +139,7 @@ def run_case(case: Case, workdir: Path, *, hang_seconds: float = 10.0) -> Outcom
         escaped = exc
     seconds = time.perf_counter() - start
     stderr = err.getvalue()
-    return Outcome(code, stderr, seconds, _judge(case, code, stderr, escaped))
+    return Outcome(code, stderr, seconds, _judge(case, code, stderr, escaped, out.getvalue()))
 
 
 def _load(path: str, err: io.StringIO) -> int:
@@ -153,8 +156,8 @@ def _load(path: str, err: io.StringIO) -> int:
     return cli.EXIT_OK
 
 
-def _judge(case: Case, code: int | None, stderr: str,
-           escaped: BaseException | None) -> Finding | None:
+def _judge(case: Case, code: int | None, stderr: str, escaped: BaseException | None,
+           stdout: str = "") -> Finding | None:
     if escaped is not None:
         import traceback
 
@@ -164,6 +167,9 @@ def _judge(case: Case, code: int | None, stderr: str,
         return Finding("traceback", case, stderr)
     if code == cli.EXIT_INTERNAL:
         return Finding("traceback", case, stderr)
+    if code == EXIT_NOT_REPRODUCED and case.tool == "spec-check" and case.argv[:1] == (
+            "replay",) and "\nnot reproduced: " in stdout and not stderr:
+        return None
     if code not in GOOD_CODES:
         return Finding("wrong exit code", case, f"exit {code}: {stderr}")
     # Progress lines may precede it, but bad input is exactly one error line.

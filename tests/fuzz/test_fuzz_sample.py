@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import random
 from pathlib import Path
+from typing import TextIO
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from arspec.model.replay_bundle import EXIT_NOT_REPRODUCED
 from arspec.reference.decoder import decode
 from arspec.spec.errors import ArspecError
 from arspec.spec.loader import BundleError, load_bundle_text
-from tests.fuzz.driver import fuzz, prepare
+from tests.fuzz.driver import TRACE_BUNDLE, fuzz, prepare
 from tests.fuzz.harness import Case, Finding, run_case
 from tests.fuzz.inputs import Seeds, mutate_text, mutate_tree, next_case
 
@@ -109,5 +112,30 @@ def test_harness_reports_a_multi_line_usage_error(tmp_path: Path,
         raise cli.UsageError("error: one\nerror: two")
 
     monkeypatch.setattr(cli, "_cmd_schema", chatty)
+    outcome = run_case(Case("cli", ("schema",)), tmp_path)
+    assert outcome.finding is not None and outcome.finding.problem == "wrong exit code"
+
+
+def test_harness_takes_a_trace_that_does_not_reproduce(seeds: Seeds, tmp_path: Path) -> None:
+    # replay's documented exit 5 (with its "not reproduced" line) is an outcome, not a finding.
+    assert seeds.trace is not None
+    trace = json.loads(seeds.trace)
+    trace["bundle"] = str(TRACE_BUNDLE)
+    trace["steps"].insert(0, {"action": "RunHead"})  # nothing is queued yet
+    case = Case("trace-replay", ("replay", "{dir}/t.json"),
+                (("t.json", json.dumps(trace).encode()),))
+    outcome = run_case(case, tmp_path)
+    assert (outcome.code, outcome.finding) == (EXIT_NOT_REPRODUCED, None), outcome
+
+
+def test_harness_reports_exit_5_outside_replay(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from arspec.checker import cli
+
+    def odd(args: object, out: TextIO) -> int:
+        print("\nnot reproduced: no", file=out)
+        return EXIT_NOT_REPRODUCED
+
+    monkeypatch.setattr(cli, "_cmd_schema", odd)
     outcome = run_case(Case("cli", ("schema",)), tmp_path)
     assert outcome.finding is not None and outcome.finding.problem == "wrong exit code"

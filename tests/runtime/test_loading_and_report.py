@@ -122,10 +122,11 @@ def test_nondeterministic_helpers_are_deterministic_in_linux() -> None:
     assert render_json(again) == render_json(report)
 
 
-def test_missing_map_reference_faults_at_run_time() -> None:
-    report, _ = run(one_program("r1 = map_idx(3) ll\nr0 = 0\nexit"))
-    event = run_events(report)[0]
-    assert event.rolled_back and "not declared" in (event.fault or "")
+def test_missing_map_reference_is_a_load_error() -> None:
+    # The runtime refuses the bundle when loading it, before any run, naming where and why.
+    with pytest.raises(InputError, match=r"^inline\.yaml:9:20: error: programs\.p\.code: "
+                       r"lddw map_idx names map 3, but the bundle declares no maps$"):
+        run(one_program("r1 = map_idx(3) ll\nr0 = 0\nexit"))
 
 
 def test_fault_in_one_program_does_not_stop_the_run() -> None:
