@@ -681,6 +681,8 @@ class Executor:
             state.path = z.false()
             return
         state.path, state.memory, state.cu = returned.path, returned.memory, returned.cu
+        # What the callee reserved (and whether it havocked anything) outlives its frame.
+        state.refs, state.exact = returned.refs, returned.exact
         state.regs = returned.regs
         for i, value in enumerate(saved):
             state.regs[6 + i] = value
