@@ -157,20 +157,6 @@ def get_labels(text: str, *, filename: str = "<input>",
     return {name: where[0] for name, where in labels.items()}
 
 
-def get_pc_lines(text: str, *, filename: str = "<input>",
-                 symbols: Mapping[str, int] | None = None,
-                 helpers: Mapping[str, int] | None = None) -> dict[int, int]:
-    """Return the 1-based source line of every instruction's pc (errors as for
-    :func:`assemble`)."""
-    items, lines = _assemble(text, filename, symbols, helpers)
-    out: dict[int, int] = {}
-    pc = 0
-    for insn, line in zip(items, lines, strict=True):
-        out[pc] = line
-        pc += slot_count(insn)
-    return out
-
-
 def _assemble(text: str, filename: str,
               symbols: Mapping[str, int] | None = None,
               helpers: Mapping[str, int] | None = None) -> tuple[list[Instruction], list[int]]:

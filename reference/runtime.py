@@ -80,7 +80,7 @@ from arspec.spec.scheduler import InvocationOutcome
 from arspec.spec.state import RuntimeState, WorkItem
 from arspec.spec.types import ComputeUnits, Cpu, MapId, ProgId
 
-from .assembler import assemble, get_labels, get_pc_lines, get_source_lines
+from .assembler import assemble, get_labels, get_source_lines
 from .decoder import decode, decode_sbpf_v0
 from .instructions import Call, CallKfunc, LoadImm64, Program, Pseudo
 from .load_checks import ProgramRejected, check_program
@@ -326,9 +326,9 @@ def check_map_references(name: str, prog: schema.Program, program: Program,
         if prog.code is None:
             raise InputError(f"programs.{name}.hex: pc {pc}: {what}")
         filename = f"programs.{name}.code"
-        lines = get_pc_lines(prog.code, filename=filename,
-                             symbols=get_assembly_symbols(bundle),
-                             helpers=get_assembly_helpers(bundle.profile.value))
+        lines = get_source_lines(prog.code, filename=filename,
+                                 symbols=get_assembly_symbols(bundle),
+                                 helpers=get_assembly_helpers(bundle.profile.value))
         line = lines.get(pc, 1)
         text = prog.code.splitlines()[line - 1]
         found = re.search(r"\b(map_idx_value|map_idx|map_fd|map_value)\b\s*\(?\s*", text)
