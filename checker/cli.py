@@ -490,7 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", metavar="NAME",
                    help="invariants (or their group, e.g. ringbuf) to prove; default all")
     p.add_argument("--format", choices=["text", "json"], default="text")
-    p.add_argument("--timeout", type=float, default=30.0,
+    p.add_argument("--timeout", type=_timeout_seconds, default=30.0,
                    help="wall-clock fallback per solver query, seconds")
     p.add_argument("--rlimit", type=_positive_int, default=20_000_000,
                    help="deterministic z3 resource limit per query")

@@ -59,6 +59,15 @@ def test_invalid_rlimit_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == EXIT_USAGE and "must be positive" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "0", "1e308", "soon"])
+def test_invalid_timeout_is_one_line_exit_2(value: str,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    code, text = _run("tailcall", "--timeout", value)
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE and text == ""
+    assert len(err.splitlines()) == 1 and "--timeout" in err and "internal error" not in err
+
+
 def test_solver_limit_is_unknown_exit_3() -> None:
     code, text = _run("tailcall", "--rlimit", "1", "--no-timing")
     assert code == EXIT_INCONCLUSIVE
