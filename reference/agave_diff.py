@@ -49,13 +49,12 @@ from .murmur3 import murmur3_32
 from .profiles import HEAP_BASE, INPUT_BASE, PROGRAM_BASE, SBPF_TEXT_OFFSET, SOLANA, STACK_BASE
 from .sbpf_elf import write_sbpf_v0_elf
 from .sbpf_errors import BUILTIN_ERRORS, describe_exit_code
-from .solana_syscalls import SYSCALL_NAMES, Clock, solana_syscalls
+from .solana_syscalls import SYSCALL_IDS, SYSCALL_NAMES, Clock, solana_syscalls
 from .vm import Vm, entry_input, standard_memory
 
 #: Agave's default per-instruction compute budget.
 DEFAULT_LIMIT: Final = 200_000
 CODE_BASE: Final = PROGRAM_BASE + SBPF_TEXT_OFFSET
-_HASH: Final = {name: murmur3_32(name.encode()) for name in SYSCALL_NAMES}
 
 @dataclass
 class Case:
@@ -291,7 +290,7 @@ class _Builder:
     def syscall(self, name: str) -> None:
         self.sites[self.pc] = name
         junk = self.rng.choice((0, 0, 0, 3))
-        self.add(word(0x85, src=junk, imm=_HASH[name]))
+        self.add(word(0x85, src=junk, imm=SYSCALL_IDS[name]))
 
     def imm(self) -> int:
         if self.rng.random() < 0.5:

@@ -86,10 +86,9 @@ def load_program_file(path: str | Path, *, section: str | None = None,
     from .assembler import assemble
 
     if helpers is None and sbpf_v0:
-        from .murmur3 import murmur3_32
-        from .solana_syscalls import SYSCALL_NAMES
+        from .solana_syscalls import SYSCALL_IDS
 
-        helpers = {n: murmur3_32(n.encode()) for n in SYSCALL_NAMES}  # ``call sol_log_``
+        helpers = SYSCALL_IDS  # ``call sol_log_``
     if helpers is None:
         from arspec.spec.helpers import HELPER_TABLE
 

@@ -203,11 +203,6 @@ class Memory:
         if index in other._gapped or index in other._framed:
             self.sbpf_faults = other.sbpf_faults
 
-    def writable_view(self, index: int) -> bytearray:
-        """Return region ``index`` if it is mapped and writable, else an empty bytearray."""
-        data = self._data.get(index)
-        return data if data is not None and index in self._writable else bytearray()
-
     def is_mapped(self, index: int) -> bool:
         """Return whether region ``index`` is mapped."""
         return index in self._data or index in self._gapped or index in self._framed

@@ -104,7 +104,7 @@ from .runtime_helpers import (
     get_map_handle,
     get_program_code_address,
 )
-from .solana_syscalls import SYSCALL_NAMES
+from .solana_syscalls import SYSCALL_IDS
 from .vm import PseudoResolver, Vm, standard_memory
 
 __all__ = ["MAP_HANDLE_REGION", "NS_PER_SLOT", "PROG_CODE_REGION", "LoadedProgram",
@@ -173,7 +173,7 @@ def check_program_helpers(name: str, program: Program, profile: str, *,
     nondeterministic helper of the helper table is accepted in every profile.
     """
     by_hash = get_solana_helper_ids()
-    syscalls = {murmur3_32(n.encode()): n for n in SYSCALL_NAMES}
+    syscalls = {imm: n for n, imm in SYSCALL_IDS.items()}
     for pc, insn in program.instructions():
         where = f"programs.{name}: pc {pc}"
         if isinstance(insn, CallKfunc):
@@ -234,8 +234,7 @@ def get_assembly_symbols(bundle: schema.Bundle) -> dict[str, int]:
 def get_assembly_helpers(profile: str) -> dict[str, int]:
     """Return ``call <name>`` targets: Linux helper ids, or sBPF murmur3-32 syscall ids."""
     if profile == "solana":
-        syscalls = {n: murmur3_32(n.encode()) for n in SYSCALL_NAMES}  # refused, but named
-        return {**syscalls, **{h.name: imm for imm, h in get_solana_helper_ids().items()}}
+        return {**SYSCALL_IDS, **{h.name: imm for imm, h in get_solana_helper_ids().items()}}
     return {h.name: int(h.id) for h in HELPER_TABLE}
 
 

@@ -46,6 +46,7 @@ from Crypto.Hash import keccak
 from arspec.spec.errors import HelperFault
 
 from .helpers import HelperContext, HelperRegistry, HelperSpec
+from .murmur3 import murmur3_32
 
 SYSCALL_BASE_COST: Final = 100
 MEM_OP_BASE_COST: Final = 10
@@ -255,6 +256,8 @@ def syscall_specs(clock: Clock | Callable[[], Clock]) -> tuple[HelperSpec, ...]:
 
 #: Every syscall name (the ones of :data:`SYSCALLS` and ``sol_get_clock_sysvar``).
 SYSCALL_NAMES: Final = (*(name for name, _ in SYSCALLS), "sol_get_clock_sysvar")
+#: Every syscall by name: the ``call`` immediate that names it (its murmur3-32 hash).
+SYSCALL_IDS: Final = {name: murmur3_32(name.encode()) for name in SYSCALL_NAMES}
 
 
 def solana_syscalls(clock: Clock | None = None) -> HelperRegistry:
