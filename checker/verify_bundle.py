@@ -81,7 +81,6 @@ import networkx as nx
 
 from arspec.reference.contexts import ProgramContext, get_bundle_context
 from arspec.reference.instructions import Program
-from arspec.reference.load_checks import ProgramRejected, check_program
 from arspec.reference.profiles import Profile, get_profile
 from arspec.reference.runtime import LoadedProgram, check_program_helpers, load_programs
 from arspec.spec import bundle as schema
@@ -662,13 +661,6 @@ def verify_bundle(path: str, *, timeout: float = 30.0,
         results.append(result)
         runs[name] = []
         edges[name] = []
-        try:
-            check_program(loaded[name].program, profile)  # type: ignore[index]
-        except ProgramRejected as rejected:
-            cx = Counterexample((), b"", (), f"rejected at load: {rejected.reason}", True)
-            report.add(Finding(name, rejected.pc, Property.CONTROL, "Program rejected at load",
-                               rejected.reason, Verdict.REFUTED, cx))
-            continue
         for entry in _entry_kinds(bundle, maps, hook, prog):
             pending.append((name, 0, entry))
     done: set[tuple[str, int, EntryKind]] = set()
