@@ -8,11 +8,13 @@ it) and is skipped, with the reason, otherwise.
 
 from __future__ import annotations
 
+import io
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from arspec.reference import plugin
 from arspec.reference.suite_runner import (
     default_tests_dir,
     find_runner,
@@ -34,6 +36,54 @@ SUITE_DEVIATIONS: dict[str, tuple[str, str]] = {
         "kfunc at load and arspec faults on it rather than inventing a result",
         "unsupported kfunc (BTF id 42)"),
 }
+
+
+
+def _suite_hex(*words: str) -> str:
+    """Bytes as the runner sends them: ``%02x`` and two spaces per byte, one line."""
+    return "".join(f"{b:02x}  " for w in words for b in bytes.fromhex(w)) + "\n"
+
+
+def _plugin(program: str, *argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = plugin.run(list(argv), io.StringIO(program), out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+EXIT = "9500000000000000"
+
+
+# The protocol cases below are programs of the suite's own tests, encoded as its runner sends
+# them (callx.data, mem-len.data, call_local.data's stack stores, call_runtime.data).
+def test_runner_encoding_callx_helper_id() -> None:
+    program = _suite_hex("b7010000ffffffff", "b702000005000000", "8d02000000000000",
+                         "b700000002000000", EXIT)
+    assert _plugin(program) == (0, "2\n", "")
+
+
+def test_runner_encoding_helper_5_returns_r1() -> None:
+    assert _plugin(_suite_hex("b701000042000000", "8500000005000000", EXIT)) == (0, "42\n", "")
+
+
+def test_runner_memory_argument_and_length_in_r2() -> None:
+    memory = _suite_hex("0000000100000002").strip()
+    assert _plugin(_suite_hex("bf20000000000000", EXIT), memory) == (0, "8\n", "")
+    assert _plugin(_suite_hex("bf20000000000000", EXIT)) == (0, "0\n", "")
+
+
+def test_store_below_frame_top_runs_and_store_across_it_faults() -> None:
+    inside = _suite_hex("7a0af8ff01000000", "b700000000000000", EXIT)
+    assert _plugin(inside) == (0, "0\n", "")
+    across = _suite_hex("7a0afcff01000000", "b700000000000000", EXIT)
+    code, out, err = _plugin(across)
+    assert (code, out) == (1, "")
+    assert "memory fault at pc 0" in err and "outside the live stack frames" in err
+
+
+def test_unknown_kfunc_faults() -> None:
+    code, out, err = _plugin(_suite_hex("852000002a000000", EXIT))
+    assert (code, out) == (1, "") and "unsupported kfunc (BTF id 42)" in err
+
 
 GOOD = """Test results:
 PASS: "tests/b.data"
