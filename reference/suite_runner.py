@@ -32,7 +32,7 @@ from arspec.spec.errors import InputError
 
 #: Where the suite is published.
 SUITE_REPOSITORY: Final = "https://github.com/Alan-Jowett/bpf_conformance"
-#: The commit :func:`build_suite` checks out (the one that added the ``callx`` group).
+#: The commit :func:`build_suite` checks out (its instruction table has the ``callx`` group).
 SUITE_COMMIT: Final = "1860a9b14d41fd3dbab61aac5fc127a3e34f7afa"
 #: Environment variables naming a runner binary and the suite's ``tests/`` folder.
 RUNNER_ENV: Final = "ARSPEC_BPF_CONFORMANCE_RUNNER"
