@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(exc, file=sys.stderr)
         return 2
-    print("command:", " ".join(command[:1] + command[1:]).replace(str(plugin), "<plugin>"))
+    print("command:", " ".join(command).replace(str(plugin), "<plugin>"))
     print(f"{report.summary()}, time: {elapsed:.1f} s")
     for outcome in report.failed:
         print(f"  {outcome.status}: {outcome.name}: {outcome.message}")
