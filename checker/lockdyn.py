@@ -346,11 +346,13 @@ def _init(ex: BundleExecutor, pc: int, row: HelperDef, key: str, result: Any, st
     size = _low32(state.regs[2].value)
     flags = state.regs[3].value
     info = maps[1]
-    literal = z.value_of(size)
     capacity = info.max_entries if info is not None else 0
-    record = ex.new_object(literal if literal is not None and literal <= capacity
-                           else capacity, True, f"dynptr record of ring "
-                           f"{info.name if info is not None else '?'}")
+    # The record is as large as the largest size this path allows (at most the ring).
+    largest = z.value_of(size)
+    if largest is None:
+        largest = ex.session.maximum(size, state.path, limit=capacity)
+    record = ex.new_object(capacity if largest is None else min(largest, capacity), True,
+                           f"dynptr record of ring {info.name if info is not None else '?'}")
     if ex.checking:
         ex.facts.reservations[key] = record.region
     early = z.ite(z.eq(flags, z.const(0)),
