@@ -37,6 +37,17 @@ is not overwritten while live; ``dynptr_data``'s length is a constant, and the s
 with the dynptr. The runtime keeps the bytes it wrote for every live dynptr and faults when
 a helper finds other bytes (uninitialised, overwritten or forged) or when a RINGBUF dynptr is
 still live at exit.
+
+Departures from Linux:
+
+* **Misuse faults at run time** (see above) as well as being refused by the verifier, so
+  that a counterexample replays.
+* **Two dynptr types.** Only LOCAL (``from_mem``) and RINGBUF dynptrs exist; the skb, xdp
+  and user-ring-buffer ones and the dynptr kfuncs (``bpf_dynptr_slice``, ``adjust``,
+  ``clone``) are not offered. No dynptr is read-only, so ``write`` and ``data`` never fail
+  for that reason.
+* **The data address** is an address of arspec's memory model (``region << 32 | offset``),
+  not a kernel pointer.
 """
 
 from __future__ import annotations

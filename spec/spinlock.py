@@ -39,6 +39,16 @@ verifier reports replays as a fault:
 Rules only the verifier checks (the VM has no way to see them): no bpf-to-bpf call while a
 lock is held and no load or store touching the lock's bytes. Both are findings, never
 PROVED; the runtime does not fault on them.
+
+Departures from Linux, each forced by run-to-completion:
+
+* **Misuse faults at run time** as well as being refused by the verifier, so that a
+  counterexample replays; Linux only refuses at load time.
+* **The lock word is 1 / 0** (Linux's ``arch_spinlock_t`` encoding is per architecture). A
+  program cannot observe it: the verifier refuses loads and stores that touch it.
+* **No interrupts to disable.** Linux's ``__bpf_spin_lock_irqsave`` masks interrupts; here
+  nothing can preempt an invocation.
+* **No ``BPF_F_LOCK``** on map updates: only programs touch values, under their own lock.
 """
 
 from __future__ import annotations
