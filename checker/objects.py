@@ -402,7 +402,10 @@ class BundleExecutor(Executor):
         if not write and not policy:
             spans.append((PROGRAM_REGION, z.const(SLOT_SIZE * len(self.program)
                                                   + (self.profile.code_base & 0xFFFFFFFF))))
-        spans += [(o.region, z.const(o.size)) for o in self._object_spans(write)]
+        # A dynptr slice aliases a record or buffer whose real bounds the runtime keeps: the
+        # VM may accept an access past the slice, so only the policy bounds it.
+        spans += [(o.region, z.const(1 << 32 if o.region in self.slice_regions and not policy
+                                     else o.size)) for o in self._object_spans(write)]
         clauses = [z.and_(z.eq(region, z.const(index, 32)), z.ule(end, length))
                    for index, length in spans]
         if gapped and not policy:
@@ -735,9 +738,10 @@ class BundleExecutor(Executor):
             self.add_fault_exit(state, z.true())
             state.path = z.false()
             return
-        check_call(self, pc, row.name, state)
         key = instance_key(pc, ctx, iters)
         state.cu = z.add(state.cu, z.const(row.cost))
+        # The runtime refuses a call with a lock held after the VM charged the call's cost.
+        check_call(self, pc, row.name, state)
         if row.size_arg is not None:
             size = self.read(pc, state, row.size_arg).value
             capped = z.ite(z.ult(size, z.const(1 << 40)), size, z.const(1 << 40))
