@@ -305,7 +305,7 @@ def check_explore_bounds(path: str) -> None:
 def _cmd_interleave(args: argparse.Namespace, out: TextIO) -> int:
     from arspec.model.interleave import explore_interleavings
     result = explore_interleavings(args.bundle, args.program, invocations=args.invocations,
-                                   max_states=args.max_states)
+                                   max_states=args.max_states, max_steps=args.max_steps)
     out.write(result.render())
     return {"HOLDS": EXIT_OK, "VIOLATED": EXIT_FAILED}.get(result.verdict, EXIT_INCONCLUSIVE)
 
@@ -497,6 +497,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="copies run at once, 2..4 (default 2)")
     p.add_argument("--max-states", type=_positive_int, default=200_000,
                    help="stop with BOUND-REACHED after this many distinct states")
+    p.add_argument("--max-steps", type=_positive_int, default=3_000_000,
+                   help="stop with BOUND-REACHED after this many instructions in all "
+                        "(schedule prefixes are re-run, so this bounds the time)")
     p.set_defaults(run=_cmd_interleave)
 
     p = sub.add_parser("replay", help="re-execute a trace written by explore --trace-out "

@@ -53,6 +53,9 @@ INPUT_HOOKS: dict[str, TriggerKind] = {"startup": TriggerKind.STARTUP,
 MAX_INVOCATIONS = 4
 #: Default bound on distinct states.
 DEFAULT_MAX_STATES = 200_000
+#: Default bound on instructions executed in all, re-runs of schedule prefixes included
+#: (a deterministic stand-in for a time limit: about 10 s).
+DEFAULT_MAX_STEPS = 3_000_000
 #: Instructions one invocation may run (a loop that never ends is a bound, not a hang).
 STEP_LIMIT = 100_000
 
@@ -245,8 +248,13 @@ def _enter(vm: Vm, args: tuple[int, ...]) -> None:
 
 
 def explore_interleavings(path: str, program: str, *, invocations: int = 2,
-                          max_states: int = DEFAULT_MAX_STATES) -> InterleaveResult:
-    """Explore every schedule of ``invocations`` copies of ``program`` (see the module doc)."""
+                          max_states: int = DEFAULT_MAX_STATES,
+                          max_steps: int = DEFAULT_MAX_STEPS) -> InterleaveResult:
+    """Explore every schedule of ``invocations`` copies of ``program`` (see the module doc).
+
+    Stops with ``BOUND-REACHED`` past ``max_states`` distinct states or ``max_steps``
+    instructions executed in all.
+    """
     bundle = load_bundle(path)
     explorer = _Explorer(bundle, path, program, invocations)
     expected: dict[str, tuple[int, ...]] = {}
@@ -257,6 +265,9 @@ def explore_interleavings(path: str, program: str, *, invocations: int = 2,
             while not world.runners[index].done:
                 world.step(index)
                 steps.append(index)
+                if len(steps) > max_steps:
+                    return InterleaveResult(path, program, invocations, "BOUND-REACHED", 0, 0,
+                                            f"stopped after {max_steps} instructions")
         faults = [r.fault for r in world.runners if r.fault is not None]
         if faults:
             return InterleaveResult(path, program, invocations, "VIOLATED", 0, 0,
@@ -265,8 +276,13 @@ def explore_interleavings(path: str, program: str, *, invocations: int = 2,
     seen: set[tuple[object, ...]] = set()
     pending: list[tuple[int, ...]] = [()]
     complete = 0
+    work = 0
     while pending:
         schedule = pending.pop()
+        work += len(schedule)
+        if work > max_steps:
+            return InterleaveResult(path, program, invocations, "BOUND-REACHED", len(seen),
+                                    complete, f"stopped after {max_steps} instructions")
         world = explorer.replay(schedule)
         key = world.fingerprint()
         if key in seen:

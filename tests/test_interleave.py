@@ -73,6 +73,18 @@ def test_bound_reached_is_inconclusive() -> None:
     assert code == 3 and "verdict: BOUND-REACHED" in text
 
 
+def test_long_loops_stop_at_the_step_bound(tmp_path: Path) -> None:
+    # Two invocations of a 3,000-iteration loop: far too many schedules; the step bound
+    # stops the search quickly and deterministically instead of hanging.
+    text = Path(XADD).read_text().replace(
+        "        r1 = 1\n", "        r1 = 1\n        r3 = 0\n      spin:\n        r3 += 1\n"
+        "        if r3 < 3000 goto spin\n")
+    path = tmp_path / "loop.yaml"
+    path.write_text(text)
+    code, out = cli("interleave", str(path), "--program", "tick", "--max-steps", "200000")
+    assert code == 3 and "stopped after 200000 instructions" in out
+
+
 @pytest.mark.parametrize(("words", "message"), [
     (("--program", "nope"), "no program 'nope'"),
     (("--program", "tick", "--invocations", "9"), "--invocations must be 2..4"),
