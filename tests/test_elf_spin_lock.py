@@ -1,5 +1,6 @@
-"""A C program with a bpf_spin_lock, compiled by stock clang: the lock offset comes from BTF,
-the verifier proves the locked update, the runtime counts; two locks in a value are refused."""
+"""C programs with a bpf_spin_lock and a bpf_dynptr, compiled by stock clang with libbpf's
+helper declarations: the lock offset comes from BTF, the verifier proves both, the runtime runs
+them; two locks in a value are refused."""
 
 from __future__ import annotations
 
@@ -49,6 +50,31 @@ def test_c_program_verifies_and_runs(folder: Path, capsys: pytest.CaptureFixture
     assert "result: all requested properties PROVED" in capsys.readouterr().out
     assert cli.main(["run", str(folder / "b.yaml")]) == 0
     assert "counts[0]" in capsys.readouterr().out
+
+
+DYNPTR_BUNDLE = """arspec: 1
+name: c-dynptr
+profile: linux
+programs:
+  produce:
+    elf: dynptr.o
+    section: socket
+    hook: {on: every, slots: 1}
+scenario:
+  slots: 3
+properties:
+  programs: [termination, memory, compute]
+"""
+
+
+def test_c_dynptr_program_verifies_and_runs(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    compile_bpf(HERE / "dynptr.c", tmp_path)
+    (tmp_path / "b.yaml").write_text(DYNPTR_BUNDLE)
+    assert cli.main([str(tmp_path / "b.yaml")]) == 0
+    assert "result: all requested properties PROVED" in capsys.readouterr().out
+    assert cli.main(["run", str(tmp_path / "b.yaml")]) == 0
+    assert "3 record(s) produced" in capsys.readouterr().out
 
 
 def test_invalid_two_locks_in_one_value(tmp_path: Path) -> None:
