@@ -106,7 +106,8 @@ from .symbolic import (
 #: ``helper_tail_call``); the others return an error code (the map semantics of
 #: :mod:`arspec.spec.maps`).
 WRONG_MAP_FAULTS: Final = frozenset({"bpf_ringbuf_output", "bpf_ringbuf_reserve",
-                                     "bpf_ringbuf_query", "bpf_tail_call"})
+                                     "bpf_ringbuf_query", "bpf_tail_call",
+                                     "bpf_ringbuf_reserve_dynptr"})
 #: Map types whose elements all exist: a lookup is NULL only for an index out of range.
 ARRAY_TYPES: Final = ("array", "percpu_array")
 #: First region number of the verifier's objects (far from the VM's dynamic regions).
