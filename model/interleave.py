@@ -15,7 +15,8 @@ each on its own :class:`~arspec.reference.vm.Vm` with its own stack and the real
 helpers (:mod:`arspec.reference.runtime_helpers`), and explores every schedule: a
 depth-first search over which unfinished, unblocked invocation steps next, re-executing the
 schedule prefix from the initial state at each node (stateless search) and pruning states
-already seen (registers, pcs, frames, stacks, locks, map values and accounts). It checks:
+already seen (registers, pcs, frames, stacks, locks, reservations, dynptrs and the whole
+runtime state as the explorer encodes it). It checks:
 
 * **serialisability** -- every complete interleaving ends with the map and account bytes of
   some sequential order of the same invocations;
@@ -29,11 +30,13 @@ the ``bpf_spin_lock`` and ``lock xadd`` twins hold.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from arspec.model.state_codec import encode_runtime
 from arspec.reference.instructions import FRAME_POINTER, REGISTER_COUNT, Call
 from arspec.reference.murmur3 import murmur3_32
 from arspec.reference.profiles import STACK_BASE, STACK_REGION
@@ -159,13 +162,16 @@ class _World:
 
     def fingerprint(self) -> tuple[object, ...]:
         """Return everything a future step can depend on, as a hashable value."""
-        parts: list[object] = [_maps_bytes(self.state)]
+        parts: list[object] = [encode_runtime(self.state)]
         for runner in self.runners:
             vm, inv = runner.vm, runner.invocation
             stack = bytes(vm.memory.region(STACK_REGION << 32))
             held = None if inv.held_lock is None else inv.held_lock.address
+            reserved = tuple(sorted((a, r.record_pos, bytes(r.buffer))
+                                    for a, r in inv.reservations.items()))
             parts.append((runner.done, runner.fault, vm.pc, tuple(vm.regs), tuple(vm.frames),
-                          stack, held))
+                          stack, held, reserved, tuple(sorted(inv.dynptrs.items())),
+                          len(inv.regions), inv.records, len(inv.logs)))
         return tuple(parts)
 
 
@@ -176,13 +182,21 @@ def _is_spin_lock(imm: int, invoker: ReferenceInvoker) -> bool:
 
 
 def _maps_bytes(state: RuntimeState) -> str:
-    """Return the map contents and account data as one deterministic line."""
+    """Return what the programs left behind as one deterministic line: map elements, queue
+    contents, ring positions (and a digest of the ring bytes) and account data."""
     parts = []
     for map_id in sorted(state.maps):
-        elements = state.maps[map_id].elements
+        found = state.maps[map_id]
+        elements = found.elements
         for key in sorted(elements):
             values = ",".join(cell.value.hex() for cell in elements[key])
             parts.append(f"{map_id}[{key.hex()}]={values}")
+        if found.queue:
+            parts.append(f"{map_id}.queue=" + ",".join(bytes(v).hex() for v in found.queue))
+        ring = found.ringbuf
+        if ring is not None and ring.producer_pos:
+            digest = hashlib.sha256(bytes(ring.data)).hexdigest()[:16]
+            parts.append(f"{map_id}.ring={ring.consumer_pos}/{ring.producer_pos}/{digest}")
     for name in sorted(state.accounts.accounts):
         parts.append(f"{name}={bytes(state.accounts.accounts[name].data).hex()}")
     return " ".join(parts)
