@@ -21,8 +21,9 @@ slices' bytes (sound, imprecise).
 Findings whose violation the runtime turns into a fault (a helper call or exit with a lock
 held, a wrong lock pointer, an unlock of a lock not held, a dynptr that is not initialised,
 a ring dynptr not released at exit or re-initialised while live) carry the fault condition
-and replay; the others (a bpf-to-bpf call with a lock held, a load or store touching the
-lock's bytes, a store over a live ring dynptr) are policy findings, never PROVED.
+and replay; the others (a bpf-to-bpf call with a lock held or a function returning with one,
+a load or store touching the lock's bytes, a store over a live ring dynptr) are policy
+findings, never PROVED.
 """
 
 from __future__ import annotations
@@ -103,6 +104,14 @@ def check_local_call(ex: BundleExecutor, pc: int, state: State) -> None:
     if z.truth_of(held) is not False:
         ex.require(pc, SpinLockRule("no bpf_spin_lock is held at a bpf-to-bpf call"), state,
                    held, None)
+
+
+def check_local_return(ex: BundleExecutor, pc: int, state: State) -> None:
+    """A bpf-to-bpf function may not return holding a lock (Linux checks every ``exit``)."""
+    held = _held(state)
+    if z.truth_of(held) is not False:
+        ex.require(pc, SpinLockRule("no bpf_spin_lock is held when a bpf-to-bpf function "
+                                    "returns"), state, held, None)
 
 
 def check_exit(ex: BundleExecutor, pc: int, state: State) -> None:
@@ -381,4 +390,5 @@ def slice_live(ex: BundleExecutor, state: State, region: Any) -> list[Any]:
 
 
 __all__ = ["DYNPTR_HELPERS", "LOCK_HELPERS", "check_call", "check_exit", "check_local_call",
+           "check_local_return",
            "check_lock_access", "dynptr_call", "lock_call", "on_store", "slice_live"]

@@ -77,6 +77,7 @@ from .lockdyn import (
     check_call,
     check_exit,
     check_local_call,
+    check_local_return,
     check_lock_access,
     dynptr_call,
     lock_call,
@@ -489,6 +490,7 @@ class BundleExecutor(Executor):
         """A bpf-to-bpf call, refused while a lock is held."""
         check_local_call(self, pc, state)
         super().exec_local_call(pc, state, ctx, iters)
+        check_local_return(self, pc, state)
 
     # -- null checks ----------------------------------------------------------------------
 

@@ -37,7 +37,8 @@ verifier reports replays as a fault:
   copies the lock bytes.
 
 Rules only the verifier checks (the VM has no way to see them): no bpf-to-bpf call while a
-lock is held and no load or store touching the lock's bytes. Both are findings, never
+lock is held, no bpf-to-bpf function returning with one, and no load or store touching the
+lock's bytes. Both are findings, never
 PROVED; the runtime does not fault on them.
 
 Departures from Linux, each forced by run-to-completion:
