@@ -360,12 +360,60 @@ class TailCallBounded:
         return f"acyclic tail calls, cycle {self.cycle} (at most {self.limit} tail calls)"
 
 
+@dataclass(frozen=True)
+class SpinLockRule:
+    """A ``bpf_spin_lock`` rule holds here (:mod:`arspec.spec.spinlock`): ``rule`` says which."""
+
+    rule: str
+    message: ClassVar[str] = "Spin-lock rule violated"
+    property: ClassVar[Property] = Property.MEMORY
+
+    def __str__(self) -> str:
+        return self.rule
+
+
+@dataclass(frozen=True)
+class LockReleased:
+    """No ``bpf_spin_lock`` is held when the program ends."""
+
+    message: ClassVar[str] = "bpf_spin_unlock is missing"
+    property: ClassVar[Property] = Property.MEMORY
+
+    def __str__(self) -> str:
+        return "every bpf_spin_lock released before exit"
+
+
+@dataclass(frozen=True)
+class DynptrRule:
+    """A ``bpf_dynptr`` rule holds here (:mod:`arspec.spec.dynptr`): ``rule`` says which."""
+
+    helper: str
+    rule: str
+    message: ClassVar[str] = "Dynptr rule violated"
+    property: ClassVar[Property] = Property.MEMORY
+
+    def __str__(self) -> str:
+        return f"{self.helper}: {self.rule}"
+
+
+@dataclass(frozen=True)
+class DynptrsReleased:
+    """Every ring-buffer dynptr is submitted or discarded before the program ends."""
+
+    message: ClassVar[str] = "Ring-buffer dynptr leaked"
+    property: ClassVar[Property] = Property.MEMORY
+
+    def __str__(self) -> str:
+        return "every ring-buffer dynptr submitted or discarded (even a failed reservation)"
+
+
 Assertion: TypeAlias = (
     Initialized | TypeIsPointer | ValidAccess | ContextAccess | LinuxRule | InitializedStack
     | ValidDivisor
     | NoDivisionOverflow | HelperExists | HelperDeterministic | HelperModelled
     | HelperSucceeds | CallDepthWithin | Supported | StaysInProgram | BoundedLoop | LoopBoundHolds
     | WithinBudget | NotNull | HelperArgument | ReleaseOnce | RecordsReleased | TailCallBounded
+    | SpinLockRule | LockReleased | DynptrRule | DynptrsReleased
 )
 
 
@@ -459,6 +507,8 @@ __all__ = [
     "Assertion",
     "BoundedLoop",
     "CallDepthWithin",
+    "DynptrRule",
+    "DynptrsReleased",
     "HelperArgument",
     "HelperDeterministic",
     "HelperExists",
@@ -466,11 +516,13 @@ __all__ = [
     "HelperSucceeds",
     "Initialized",
     "InitializedStack",
+    "LockReleased",
     "LoopBoundHolds",
     "NoDivisionOverflow",
     "NotNull",
     "RecordsReleased",
     "ReleaseOnce",
+    "SpinLockRule",
     "StaysInProgram",
     "Supported",
     "TailCallBounded",

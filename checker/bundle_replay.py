@@ -54,15 +54,20 @@ from arspec.spec.loops import process_loop
 from . import solver as z
 from .assertions import (
     Assertion,
+    DynptrRule,
+    DynptrsReleased,
     HelperArgument,
+    LockReleased,
     NotNull,
     RecordsReleased,
     ReleaseOnce,
+    SpinLockRule,
     StaysInProgram,
 )
 from .callbacks import LOOP_MARK, add_function
 from .cfg import check_deadline
 from .iterators import ITERATOR_HELPERS
+from .lockdyn_replay import ReplayLocks
 from .objects import ARRAY_TYPES, WRONG_MAP_FAULTS, BundleExecutor
 from .replay import (
     EXPECTED_FAULTS,
@@ -130,6 +135,10 @@ class BundleOutcome:
     repeat_pc: int | None = None
     #: The last :data:`PATH_KEPT` pcs executed, oldest first.
     path: tuple[int, ...] = ()
+    #: Whether the run ended holding a bpf_spin_lock.
+    locked: bool = False
+    #: Ring-buffer dynptrs neither submitted nor discarded at the end.
+    dynptrs: int = 0
 
     def describe(self) -> str:
         """Return a one-line description."""
@@ -139,6 +148,10 @@ class BundleOutcome:
         text = f"{how} at pc {self.end_pc} after {self.compute_units} CU"
         if self.leaked:
             text += f" holding {self.leaked} unreleased ring-buffer record(s)"
+        if self.locked:
+            text += " holding a bpf_spin_lock"
+        if self.dynptrs:
+            text += f" holding {self.dynptrs} unreleased ring-buffer dynptr(s)"
         return text
 
 
@@ -208,6 +221,7 @@ def replay_bundle(executor: BundleExecutor, given: ConcreteInput, objects: dict[
     returns: list[tuple[int, int]] = []
     outputs: list[str] = []
     held: set[int] = set()
+    locks = ReplayLocks(executor)
     maps = executor.context.maps
 
     def map_of(handle: int) -> int | None:
@@ -232,6 +246,7 @@ def replay_bundle(executor: BundleExecutor, given: ConcreteInput, objects: dict[
     def stub(row: HelperDef) -> HelperSpec:
         def fn(ctx: HelperContext, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
             regs = (r1, r2, r3, r4, r5)
+            locks.before(ctx.pc, row.name)
             if row.size_arg is not None:
                 ctx.charge(compute_helper_cost(row, min(regs[row.size_arg - 1], 1 << 40))
                            - row.cost)
@@ -284,6 +299,8 @@ def replay_bundle(executor: BundleExecutor, given: ConcreteInput, objects: dict[
                 value = run_loop(ctx, r1, r2, r3, r4)
             elif name in ITERATOR_HELPERS:
                 value = process_iter_call(ctx, name, r1, r2, r3, executor.context.max_loops)
+            elif locks.handles(name):
+                value = locks.call(ctx, key, name, regs, value)
             elif name in ("bpf_map_pop_elem", "bpf_map_peek_elem") and index is not None:
                 size = maps[index].value_size
                 data = buffers.get(key, bytes(size))
@@ -350,7 +367,9 @@ def replay_bundle(executor: BundleExecutor, given: ConcreteInput, objects: dict[
                 outputs.append(f"{obj.what} = {data.hex()}")
     outcome = BundleOutcome(fault, units, tuple(returns), end_pc,
                             len(held) if fault is None else 0, tail, tuple(outputs),
-                            detector.repeat_pc, tuple(recorder.pcs))
+                            detector.repeat_pc, tuple(recorder.pcs),
+                            fault is None and not tail and locks.held is not None,
+                            locks.live_rings() if fault is None and not tail else 0)
     registers = [0] * 11
     registers[1:1 + len(args)] = list(args)
     registers[10] = (STACK_REGION << 32) + profile.stack_frame_size
@@ -379,6 +398,12 @@ def bundle_confirms(assertion: Assertion | None, pc: int, outcome: BundleOutcome
         return isinstance(fault, InstructionLimit)
     if isinstance(assertion, RecordsReleased):
         return fault is None and outcome.leaked > 0 and outcome.end_pc == pc
+    if isinstance(assertion, LockReleased):
+        return fault is None and outcome.locked and outcome.end_pc == pc
+    if isinstance(assertion, DynptrsReleased):
+        return fault is None and outcome.dynptrs > 0 and outcome.end_pc == pc
+    if isinstance(assertion, SpinLockRule | DynptrRule):
+        return isinstance(fault, HelperFault) and fault.pc == pc
     if isinstance(assertion, ReleaseOnce):
         return isinstance(fault, HelperFault) and fault.pc == pc
     if isinstance(assertion, StaysInProgram):

@@ -166,7 +166,7 @@ def inline_loop(executor: BundleExecutor, pc: int, state: State, ctx: Context,
         stop = z.not_(z.eq(returned.regs[0].value, z.const(0)))
         after = State(returned.path, [Value(r.value, r.kind) for r in caller],
                       returned.memory, returned.cu, running.frame_top, returned.exact,
-                      returned.refs)
+                      returned.refs, returned.marks)
         stopped = after.fork(z.and_(after.path, stop))
         stopped.regs[0] = Value(z.const(index + 1), SCALAR)
         ends.append(stopped)

@@ -302,6 +302,14 @@ def check_explore_bounds(path: str) -> None:
                          f"{MAX_REPLICA_WRITES} (give the domains fewer values)", file=path)
 
 
+def _cmd_interleave(args: argparse.Namespace, out: TextIO) -> int:
+    from arspec.model.interleave import explore_interleavings
+    result = explore_interleavings(args.bundle, args.program, invocations=args.invocations,
+                                   max_states=args.max_states, max_steps=args.max_steps)
+    out.write(result.render())
+    return {"HOLDS": EXIT_OK, "VIOLATED": EXIT_FAILED}.get(result.verdict, EXIT_INCONCLUSIVE)
+
+
 def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
     from arspec.model.explore_bundle import replay_trace
 
@@ -479,6 +487,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-timing", action="store_true",
                    help="omit time and states/s (byte-identical output across runs)")
     p.set_defaults(run=_cmd_explore)
+
+    p = sub.add_parser("interleave", help="interleave copies of one program instruction by "
+                                          "instruction (a parallel executor) and check every "
+                                          "end state is a sequential one")
+    p.add_argument("bundle", help="program.yaml bundle")
+    p.add_argument("--program", required=True, help="the program (startup, every or watch hook)")
+    p.add_argument("--invocations", type=_positive_int, default=2,
+                   help="copies run at once, 2..4 (default 2)")
+    p.add_argument("--max-states", type=_positive_int, default=200_000,
+                   help="stop with BOUND-REACHED after this many distinct states")
+    p.add_argument("--max-steps", type=_positive_int, default=3_000_000,
+                   help="stop with BOUND-REACHED after this many instructions in all "
+                        "(schedule prefixes are re-run, so this bounds the time)")
+    p.set_defaults(run=_cmd_interleave)
 
     p = sub.add_parser("replay", help="re-execute a trace written by explore --trace-out "
                                       "(exit 1 reproduced, 5 not reproduced)")

@@ -71,6 +71,19 @@ from .assertions import (
 from .callbacks import code_target, inline_loop
 from .cfg import ControlFlow, Function
 from .iterators import ITERATOR_HELPERS, iteration_bound, iterator_call
+from .lockdyn import (
+    DYNPTR_HELPERS,
+    LOCK_HELPERS,
+    check_call,
+    check_exit,
+    check_local_call,
+    check_local_return,
+    check_lock_access,
+    dynptr_call,
+    lock_call,
+    on_store,
+    slice_live,
+)
 from .symbolic import (
     INPUT,
     MAPREF,
@@ -94,7 +107,8 @@ from .symbolic import (
 #: ``helper_tail_call``); the others return an error code (the map semantics of
 #: :mod:`arspec.spec.maps`).
 WRONG_MAP_FAULTS: Final = frozenset({"bpf_ringbuf_output", "bpf_ringbuf_reserve",
-                                     "bpf_ringbuf_query", "bpf_tail_call"})
+                                     "bpf_ringbuf_query", "bpf_tail_call",
+                                     "bpf_ringbuf_reserve_dynptr"})
 #: Map types whose elements all exist: a lookup is NULL only for an index out of range.
 ARRAY_TYPES: Final = ("array", "percpu_array")
 #: First region number of the verifier's objects (far from the VM's dynamic regions).
@@ -113,6 +127,7 @@ MODELLED: Final = frozenset({
     "arspec_account_write", "bpf_wq_init", "bpf_wq_set_callback", "bpf_wq_start", "arspec_log",
     "bpf_loop", "bpf_iter_num_new", "bpf_iter_num_next", "bpf_iter_num_destroy",
     "bpf_trace_printk", "bpf_map_push_elem", "bpf_map_pop_elem", "bpf_map_peek_elem",
+    *LOCK_HELPERS, *DYNPTR_HELPERS,
 })
 
 
@@ -130,6 +145,8 @@ class MapInfo:
     wq: int | None = None
     #: prog_array slots: index -> program name.
     entries: tuple[tuple[int, str], ...] = ()
+    #: Offset of the value's ``bpf_spin_lock``, if it has one.
+    spin_lock: int | None = None
 
     @property
     def single(self) -> bool:
@@ -255,6 +272,16 @@ class BundleExecutor(Executor):
         self.null_conditions: dict[int, Any] = {}
         #: Stack addresses ``bpf_iter_num_new`` was called on (``None``: not a literal).
         self.iterators: set[int | None] = set()
+        #: Literal stack addresses dynptrs were initialised at (:mod:`.lockdyn`).
+        self.dynptr_slots: set[int] = set()
+        #: ``bpf_dynptr_data`` slice regions and the dynptr address each belongs to.
+        self.slice_regions: dict[int, int] = {}
+        #: Slice region of each ``bpf_dynptr_data`` call copy (for the replay).
+        self.slices: dict[str, int] = {}
+        #: The pc being executed (stores report dynptr findings there).
+        self.current_pc = 0
+        #: Set by a store through a slice: forget every byte value after it.
+        self.pending_havoc = False
 
     # -- objects ----------------------------------------------------------------------------
 
@@ -377,7 +404,10 @@ class BundleExecutor(Executor):
         if not write and not policy:
             spans.append((PROGRAM_REGION, z.const(SLOT_SIZE * len(self.program)
                                                   + (self.profile.code_base & 0xFFFFFFFF))))
-        spans += [(o.region, z.const(o.size)) for o in self._object_spans(write)]
+        # A dynptr slice aliases a record or buffer whose real bounds the runtime keeps: the
+        # VM may accept an access past the slice, so only the policy bounds it.
+        spans += [(o.region, z.const(1 << 32 if o.region in self.slice_regions and not policy
+                                     else o.size)) for o in self._object_spans(write)]
         clauses = [z.and_(z.eq(region, z.const(index, 32)), z.ule(end, length))
                    for index, length in spans]
         if gapped and not policy:
@@ -393,6 +423,7 @@ class BundleExecutor(Executor):
             live = [z.or_(z.not_(z.eq(region, z.const(o.region, 32))), state.refs[o.ref])
                     for o in self.objects.values()
                     if o.ref is not None and o.ref < len(state.refs)]
+            live += slice_live(self, state, region)
             return z.and_(small, z.or_(*clauses), *live)
         return z.and_(small, z.or_(*clauses))
 
@@ -426,6 +457,7 @@ class BundleExecutor(Executor):
     def store_bytes(self, state: State, address: Any, value: Any, size: int, *,
                     region: Callable[[int], bool] | None = None) -> None:
         """Store, first forgetting map values the store may alias (see the module doc)."""
+        on_store(self, state, address, size)
         number = z.value_of(z.extract(63, 32, address))
         target = self.objects.get(number) if number is not None else None
         if number is None:
@@ -436,6 +468,29 @@ class BundleExecutor(Executor):
                 r for r in self.map_regions(target.map_index) if r != number
                 and (target.element is None or self.objects[r].element is None)])
         super().store_bytes(state, address, value, size, region=region)
+        if self.pending_havoc:
+            self.pending_havoc = False
+            self.havoc_memory(state)
+            state.exact = False
+
+    def step(self, function: Function, pc: int, state: State, ctx: Context,
+             iters: Iters) -> tuple[list[tuple[int, State]], State | None]:
+        """Execute ``pc`` (remembered for findings raised inside stores)."""
+        self.current_pc = pc
+        return super().step(function, pc, state, ctx, iters)
+
+    def access(self, pc: int, state: State, base_reg: int, offset: int, size: int, *,
+               write: bool) -> Any:
+        """Check a memory access, and that it does not touch a ``bpf_spin_lock``."""
+        address = super().access(pc, state, base_reg, offset, size, write=write)
+        check_lock_access(self, pc, state, address, size)
+        return address
+
+    def exec_local_call(self, pc: int, state: State, ctx: Context, iters: Iters) -> None:
+        """A bpf-to-bpf call, refused while a lock is held."""
+        check_local_call(self, pc, state)
+        super().exec_local_call(pc, state, ctx, iters)
+        check_local_return(self, pc, state)
 
     # -- null checks ----------------------------------------------------------------------
 
@@ -559,6 +614,11 @@ class BundleExecutor(Executor):
     def write_buffer(self, state: State, reg: int, size: Any, key: str, ok: Any) -> None:
         """Fill a helper's output buffer: unknown bytes where ``ok`` holds, else zeros."""
         address = state.regs[reg].value
+        on_store(self, state, address, size)
+        if self.pending_havoc:
+            self.pending_havoc = False
+            self.havoc_memory(state)
+            state.exact = False
         literal = z.value_of(size)
         if literal is None or literal > BYTEWISE_LIMIT:
             self.havoc_memory(state)
@@ -612,8 +672,9 @@ class BundleExecutor(Executor):
                                else "wq")
             elif kind is ArgKind.PTR_TO_FUNC:
                 self.arg_function(pc, row, state, i)
-            elif kind is ArgKind.PTR_TO_ALLOC_MEM:
-                pass
+            elif kind in (ArgKind.PTR_TO_ALLOC_MEM, ArgKind.PTR_TO_SPIN_LOCK,
+                          ArgKind.PTR_TO_DYNPTR, ArgKind.PTR_TO_UNINIT_DYNPTR):
+                pass  # checked by the helper's own rule
             else:
                 self.read(pc, state, i)
         del regs
@@ -682,6 +743,8 @@ class BundleExecutor(Executor):
             return
         key = instance_key(pc, ctx, iters)
         state.cu = z.add(state.cu, z.const(row.cost))
+        # The runtime refuses a call with a lock held after the VM charged the call's cost.
+        check_call(self, pc, row.name, state)
         if row.size_arg is not None:
             size = self.read(pc, state, row.size_arg).value
             capped = z.ite(z.ult(size, z.const(1 << 40)), size, z.const(1 << 40))
@@ -752,6 +815,12 @@ class BundleExecutor(Executor):
             out = self.loop_call(pc, state, ctx, iters, result)
         elif name in ITERATOR_HELPERS:
             out = iterator_call(self, pc, row, state)
+        elif name in LOCK_HELPERS:
+            lock_call(self, pc, row, state)
+        elif name in DYNPTR_HELPERS:
+            out = dynptr_call(self, pc, row, key, result, state, maps)
+        if self.slice_regions and name not in DYNPTR_HELPERS:
+            self.forget_regions(state, sorted(self.slice_regions))
         if row.ret is RetKind.VOID and name != "bpf_tail_call":
             out = Value(result, SCALAR)
         state.regs[0] = out
@@ -856,6 +925,7 @@ class BundleExecutor(Executor):
 
     def on_exit(self, pc: int, state: State) -> None:
         """No reservation may still be held when the program (or its chain link) ends."""
+        check_exit(self, pc, state)
         if not state.refs:
             return
         held = z.or_(*state.refs)

@@ -683,6 +683,7 @@ class Executor:
         state.path, state.memory, state.cu = returned.path, returned.memory, returned.cu
         # What the callee reserved (and whether it havocked anything) outlives its frame.
         state.refs, state.exact = returned.refs, returned.exact
+        state.marks = returned.marks
         state.regs = returned.regs
         for i, value in enumerate(saved):
             state.regs[6 + i] = value
@@ -710,8 +711,11 @@ class Executor:
         width = max(len(s.refs) for s in states)
         refs = [z.merge([(g, s.refs[i] if i < len(s.refs) else z.false())
                          for g, s in zip(guards, states, strict=True)]) for i in range(width)]
+        names = sorted(set().union(*(s.marks for s in states)))
+        marks = {n: z.merge([(g, s.marks.get(n, z.false()))
+                             for g, s in zip(guards, states, strict=True)]) for n in names}
         return State(path, regs, memory, cu, states[0].frame_top,
-                     all(s.exact for s in states), refs)
+                     all(s.exact for s in states), refs, marks)
 
     def merge_memory(self, guards: list[Any], states: list[State]) -> Memory:
         """Merge memories: literal-address overlays key by key, bases by if-then-else."""

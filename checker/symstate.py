@@ -122,11 +122,14 @@ class State:
     exact: bool = True
     #: Per tracked reference (a ring-buffer reservation, by number): "still held" condition.
     refs: list[Any] = field(default_factory=list)
+    #: Named boolean facts of the lock and dynptr rules (:mod:`~arspec.checker.lockdyn`);
+    #: an absent name is false.
+    marks: dict[str, Any] = field(default_factory=dict)
 
     def fork(self, path: Any) -> State:
         """Return a copy with path condition ``path``."""
         return State(path, [Value(r.value, r.kind) for r in self.regs], self.memory.copy(),
-                     self.cu, self.frame_top, self.exact, list(self.refs))
+                     self.cu, self.frame_top, self.exact, list(self.refs), dict(self.marks))
 
 
 @dataclass(frozen=True)

@@ -200,7 +200,7 @@ def _map_infos(bundle: schema.Bundle) -> tuple[MapInfo, ...]:
     for i, (name, spec) in enumerate(bundle.maps.items()):
         out.append(MapInfo(i, name, spec.type.value, spec.key_size, spec.value_size,
                            spec.max_entries, spec.timer, spec.wq,
-                           tuple(sorted(spec.entries.items()))))
+                           tuple(sorted(spec.entries.items())), spec.spin_lock))
     return tuple(out)
 
 

@@ -26,7 +26,7 @@ PACKAGES = ("spec", "reference", "checker", "model", "proofs")
 #: Spec modules of the "Runtime semantics" page, in reading order; missing ones are skipped.
 SEMANTICS_MODULES = (
     "types", "presets", "maps", "timers", "workqueue", "ringbuf", "tailcall", "loops",
-    "accounts", "helpers", "state", "hooks", "scheduler",
+    "spinlock", "dynptr", "accounts", "helpers", "state", "hooks", "scheduler",
 )
 #: Paragraph openers the spec authors use for deliberate differences and choices.
 DEPARTURE_MARKER = "Departures from"

@@ -98,6 +98,8 @@ class MapDefinition:
     #: Byte offset of a ``struct bpf_timer`` / ``struct bpf_wq`` in the value (BTF maps only).
     timer_offset: int | None = None
     wq_offset: int | None = None
+    #: Byte offset of the ``struct bpf_spin_lock`` in the value (BTF maps only).
+    spin_lock_offset: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -615,7 +617,7 @@ _EXTRA_PER_ENTRY: Final = {_STRUCT: 12, _UNION: 12, _ENUM: 8, _FUNC_PROTO: 8, _D
 _MODIFIERS: Final = (_TYPEDEF, _VOLATILE, _CONST, _RESTRICT, _TYPE_TAG)
 _SIZED: Final = (_INT, _STRUCT, _UNION, _ENUM, _FLOAT, _DATASEC, _ENUM64)
 #: Structs Linux places in map values, by BTF name, and what a bundle calls them.
-_ASYNC_STRUCTS: Final = {"bpf_timer": "timer", "bpf_wq": "wq"}
+_ASYNC_STRUCTS: Final = {"bpf_timer": "timer", "bpf_wq": "wq", "bpf_spin_lock": "spin_lock"}
 #: ``__uint(field, N)`` members of a BTF-defined map and the MapDefinition field they set.
 _UINT_FIELDS: Final = {"type": "type", "max_entries": "max_entries", "map_flags": "flags",
                        "key_size": "key_size", "value_size": "value_size"}
@@ -797,6 +799,10 @@ def _maps_from_btf(types: list[_BtfType]) -> dict[str, MapDefinition]:
                                                            strict=True):
                 inner = strip(member_type)
                 offset = base + (bits & 0xFFFFFF) // 8
+                if inner.kind == _STRUCT and inner.name == "bpf_spin_lock" \
+                        and "spin_lock" in found:
+                    # Linux btf_find_field: a value holds at most one lock (-E2BIG).
+                    raise _BtfError("a map value holds more than one struct bpf_spin_lock")
                 if inner.kind == _STRUCT and inner.name in _ASYNC_STRUCTS:
                     found.setdefault(_ASYNC_STRUCTS[inner.name], offset)
                 elif inner.kind == _STRUCT:
@@ -835,7 +841,8 @@ def _maps_from_btf(types: list[_BtfType]) -> dict[str, MapDefinition]:
                                              values["value_size"], values["max_entries"],
                                              values["flags"],
                                              timer_offset=layout_of_value.get("timer"),
-                                             wq_offset=layout_of_value.get("wq"))
+                                             wq_offset=layout_of_value.get("wq"),
+                                             spin_lock_offset=layout_of_value.get("spin_lock"))
     return result
 
 
@@ -880,6 +887,8 @@ def read_bundle_maps(path: Path) -> dict[str, dict[str, Any]]:
             spec["timer"] = definition.timer_offset
         if definition.wq_offset is not None:
             spec["wq"] = definition.wq_offset
+        if definition.spin_lock_offset is not None:
+            spec["spin_lock"] = definition.spin_lock_offset
         result[definition.name] = spec
     return result
 

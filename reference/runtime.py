@@ -287,6 +287,9 @@ def load_one_program(bundle: schema.Bundle, index: int, name: str, prog: schema.
             if map_name not in declared:
                 raise InputError(f"programs.{name}: pc {pc}: the ELF object uses map "
                                  f"'{map_name}', which the bundle does not declare")
+            refusal = _spin_lock_refusal(prog, map_name, bundle.maps[map_name])
+            if refusal is not None:
+                raise InputError(f"programs.{name}: pc {pc}: {refusal}")
         map_indices = tuple(indices)
     if map_indices is None:
         check_map_references(name, prog, program, bundle)
@@ -307,21 +310,27 @@ MAP_PSEUDOS: Final = (Pseudo.MAP_FD, Pseudo.MAP_VALUE, Pseudo.MAP_IDX, Pseudo.MA
 
 def check_map_references(name: str, prog: schema.Program, program: Program,
                          bundle: schema.Bundle) -> None:
-    """Raise :class:`InputError` for a ``lddw`` naming a map the bundle does not declare.
+    """Raise :class:`InputError` for a ``lddw`` naming a map the bundle does not declare, or
+    a map holding a ``bpf_spin_lock`` that the program's Linux type may not use.
 
     For assembly the error names the bundle's ``FILE:LINE:COL`` of the map operand (as other
     assembly errors do), for bytecode ``programs.NAME.hex: pc N``.
     """
     count = len(bundle.maps)
     declared = ", ".join(bundle.maps) or "none"
+    specs = list(bundle.maps.values())
     for pc, insn in program.instructions():
-        if not isinstance(insn, LoadImm64) or insn.pseudo not in MAP_PSEUDOS \
-                or 0 <= insn.imm < count:
+        if not isinstance(insn, LoadImm64) or insn.pseudo not in MAP_PSEUDOS:
             continue
-        what = (f"lddw {insn.pseudo.name.lower()} names map {insn.imm}, which the bundle does "
-                f"not declare (maps 0..{count - 1}: {declared})" if count else
-                f"lddw {insn.pseudo.name.lower()} names map {insn.imm}, but the bundle "
-                "declares no maps")
+        if 0 <= insn.imm < count:
+            what = _spin_lock_refusal(prog, list(bundle.maps)[insn.imm], specs[insn.imm])
+            if what is None:
+                continue
+        else:
+            what = (f"lddw {insn.pseudo.name.lower()} names map {insn.imm}, which the bundle "
+                    f"does not declare (maps 0..{count - 1}: {declared})" if count else
+                    f"lddw {insn.pseudo.name.lower()} names map {insn.imm}, but the bundle "
+                    "declares no maps")
         if prog.code is None:
             raise InputError(f"programs.{name}.hex: pc {pc}: {what}")
         filename = f"programs.{name}.code"
@@ -334,6 +343,20 @@ def check_map_references(name: str, prog: schema.Program, program: Program,
         column = found.end() + 1 if found else 1
         raise locate_code_error(bundle, name,
                                 InputError(what, file=filename, line=line, column=column))
+
+
+def _spin_lock_refusal(prog: schema.Program, map_name: str,
+                       spec: schema.MapSpec) -> str | None:
+    """Return why Linux refuses this program a map with a ``bpf_spin_lock``, or ``None``.
+
+    Linux ``check_map_prog_compatibility``: socket filters and tracing programs cannot use
+    ``bpf_spin_lock`` ("... progs cannot use bpf_spin_lock yet").
+    """
+    kind = prog.program_type
+    if spec.spin_lock is None or kind is None or kind.value not in ("socket_filter", "tracing"):
+        return None
+    label = "socket filter" if kind.value == "socket_filter" else "tracing"
+    return f"{label} progs cannot use bpf_spin_lock yet (map {map_name!r} holds one)"
 
 
 def load_programs(bundle: schema.Bundle, *, base_dir: Path | None = None,

@@ -18,7 +18,21 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
 from arspec.spec.accounts import process_account_read, process_account_write
-from arspec.spec.errno import ENOENT, compute_r0, compute_signed
+from arspec.spec.dynptr import (
+    BPF_DYNPTR_ALIGN,
+    BPF_DYNPTR_SIZE,
+    NULL_DYNPTR,
+    Dynptr,
+    DynptrType,
+    check_read,
+    check_reserve_dynptr,
+    check_write,
+    compute_data,
+    compute_dynptr_bytes,
+    get_dynptr,
+    process_from_mem,
+)
+from arspec.spec.errno import EINVAL, ENOENT, compute_r0, compute_signed
 from arspec.spec.errors import HelperFault
 from arspec.spec.helpers import HELPER_TABLE, HelperDef, compute_helper_cost
 from arspec.spec.loops import (
@@ -55,6 +69,14 @@ from arspec.spec.ringbuf import (
     process_ringbuf_write,
 )
 from arspec.spec.scheduler import InvocationOutcome
+from arspec.spec.spinlock import (
+    HeldLock,
+    check_call_allowed,
+    check_lock_free,
+    check_released_at_exit,
+    check_unlock,
+    process_lock_word,
+)
 from arspec.spec.state import RuntimeState, TriggerKind, WorkItem
 from arspec.spec.tailcall import TailCallResult, create_tail_call_chain, process_tail_call
 from arspec.spec.timers import (
@@ -153,6 +175,11 @@ class Invocation:
     random_calls: int = 0
     tail_calls_refused: int = 0
     current: LoadedProgram | None = None
+    #: The bpf_spin_lock the program holds (:mod:`arspec.spec.spinlock`).
+    held_lock: HeldLock | None = None
+    #: Live dynptrs by stack address: the 16 bytes written there and whether it is a
+    #: ring-buffer dynptr that must still be submitted or discarded.
+    dynptrs: dict[int, tuple[bytes, bool]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.chain = create_tail_call_chain(self.state.preset)
@@ -186,6 +213,11 @@ class Invocation:
                                          fault=str(result.fault),
                                          tail_calls=tuple(self.tail_calls),
                                          tail_calls_refused=self.tail_calls_refused)
+            unreleased = self.unreleased()
+            if unreleased is not None:
+                return InvocationOutcome(
+                    r0=result.r0, compute_units=used, tail_calls=tuple(self.tail_calls),
+                    tail_calls_refused=self.tail_calls_refused, fault=unreleased)
             if self.reservations:
                 count = len(self.reservations)
                 return InvocationOutcome(
@@ -202,6 +234,17 @@ class Invocation:
                                      records_produced=self.records,
                                      accounts_written=tuple(dict.fromkeys(self.written)),
                                      tail_calls_refused=self.tail_calls_refused)
+
+    def unreleased(self) -> str | None:
+        """Return the fault text for a lock or a ring-buffer dynptr still held at exit."""
+        held = check_released_at_exit(self.held_lock)
+        if held is not None:
+            return held
+        live = sorted(address for address, (_, ring) in self.dynptrs.items() if ring)
+        if live:
+            return (f"{len(live)} ring-buffer dynptr(s) neither submitted nor discarded "
+                    f"(at {', '.join(f'{a:#x}' for a in live)})")
+        return None
 
     def replace_code(self, loaded: LoadedProgram) -> None:
         """Swap in the tail-call target's code and a fresh stack (other regions stay)."""
@@ -506,6 +549,161 @@ def helper_wq_start(inv: Invocation, ctx: HelperContext, r1: int, r2: int, r3: i
     return compute_r0(process_wq_start(element.wq, inv.state.sequence, r2))
 
 
+# --------------------------------------------------------------------------- spin locks
+
+
+def get_lock_element(inv: Invocation, ctx: HelperContext, address: int) -> tuple[MapId, MapElement]:
+    """Return the element whose ``bpf_spin_lock`` is at ``address``; fault otherwise."""
+    entry = inv.regions.get(address >> REGION_SHIFT)
+    if entry is None:
+        raise HelperFault(ctx.pc, f"{address:#x} is not inside a map value")
+    map_id, element = entry
+    offset = inv.state.maps[map_id].definition.spin_lock_offset
+    if offset is None or address & _OFFSET_MASK != offset:
+        raise HelperFault(ctx.pc, f"{address:#x} is not the bpf_spin_lock of a {map_id!r} value")
+    return map_id, element
+
+
+def helper_spin_lock(inv: Invocation, ctx: HelperContext, r1: int, r2: int, r3: int, r4: int,
+                     r5: int) -> int:
+    """``bpf_spin_lock(lock)``: take the value's lock (never nested)."""
+    map_id, element = get_lock_element(inv, ctx, r1)
+    check_lock_free(inv.held_lock, ctx.pc)
+    inv.held_lock = HeldLock(r1, str(map_id))
+    process_lock_word(element.value, r1 & _OFFSET_MASK, held=True)
+    return 0
+
+
+def helper_spin_unlock(inv: Invocation, ctx: HelperContext, r1: int, r2: int, r3: int, r4: int,
+                       r5: int) -> int:
+    """``bpf_spin_unlock(lock)``: release the lock the program holds."""
+    _, element = get_lock_element(inv, ctx, r1)
+    check_unlock(inv.held_lock, r1, ctx.pc)
+    inv.held_lock = None
+    process_lock_word(element.value, r1 & _OFFSET_MASK, held=False)
+    return 0
+
+
+# --------------------------------------------------------------------------- dynptrs
+
+
+def check_dynptr_slot(ctx: HelperContext, address: int) -> None:
+    """Fault unless ``address`` is an 8-aligned 16-byte slot of the stack."""
+    if address >> REGION_SHIFT != STACK_REGION or address % BPF_DYNPTR_ALIGN:
+        raise HelperFault(ctx.pc, f"{address:#x} is not an 8-aligned bpf_dynptr on the stack")
+    ctx.memory.read_bytes(ctx.pc, address, BPF_DYNPTR_SIZE)
+
+
+def store_dynptr(inv: Invocation, ctx: HelperContext, address: int, ptr: Dynptr,
+                 ring: bool) -> None:
+    """Write a new dynptr at ``address``; a live ring-buffer dynptr may not be overwritten."""
+    check_dynptr_slot(ctx, address)
+    for other, (_, other_ring) in sorted(inv.dynptrs.items()):
+        if other_ring and abs(other - address) < BPF_DYNPTR_SIZE:
+            raise HelperFault(ctx.pc, f"{address:#x} overwrites the live ring-buffer dynptr at "
+                                      f"{other:#x}")
+    for other in [a for a in inv.dynptrs if abs(a - address) < BPF_DYNPTR_SIZE]:
+        del inv.dynptrs[other]
+    raw = compute_dynptr_bytes(ptr)
+    ctx.memory.write_bytes(ctx.pc, address, raw)
+    inv.dynptrs[address] = (raw, ring)
+
+
+def load_dynptr(inv: Invocation, ctx: HelperContext, address: int) -> tuple[Dynptr, bool]:
+    """Return the live dynptr at ``address`` and whether it is a ring-buffer one.
+
+    Faults when no helper initialised one there or its bytes were changed since.
+    """
+    check_dynptr_slot(ctx, address)
+    known = inv.dynptrs.get(address)
+    raw = ctx.memory.read_bytes(ctx.pc, address, BPF_DYNPTR_SIZE)
+    if known is None or known[0] != raw:
+        raise HelperFault(ctx.pc, f"{address:#x} is not an initialised bpf_dynptr "
+                                  "(never initialised, released, or overwritten)")
+    return get_dynptr(raw), known[1]
+
+
+def helper_dynptr_from_mem(inv: Invocation, ctx: HelperContext, r1: int, r2: int, r3: int,
+                           r4: int, r5: int) -> int:
+    """``bpf_dynptr_from_mem(data, size, flags, ptr)``: a local dynptr over writable bytes."""
+    size = check_size(ctx, r2 & 0xFFFFFFFF)
+    ctx.memory.write_bytes(ctx.pc, r1, ctx.memory.read_bytes(ctx.pc, r1, size))
+    result, ptr = process_from_mem(r1, size, r3)
+    store_dynptr(inv, ctx, r4, ptr, ring=False)
+    return compute_r0(result)
+
+
+def helper_ringbuf_reserve_dynptr(inv: Invocation, ctx: HelperContext, r1: int, r2: int,
+                                  r3: int, r4: int, r5: int) -> int:
+    """``bpf_ringbuf_reserve_dynptr(ring, size, flags, ptr)``: must be released even if NULL."""
+    map_id, state = get_ring(inv, ctx, r1)
+    assert state.ringbuf is not None
+    size = r2 & 0xFFFFFFFF
+    error = check_reserve_dynptr(size, r3)
+    record_pos = None if error else process_ringbuf_reserve(state.ringbuf, size, 0)
+    if record_pos is None:
+        store_dynptr(inv, ctx, r4, NULL_DYNPTR, ring=True)
+        return compute_r0(error or -EINVAL)
+    buffer = bytearray(size)
+    base = ctx.memory.allocate_region(buffer, writable=True)
+    inv.reservations[base] = Reservation(map_id, record_pos, buffer)
+    store_dynptr(inv, ctx, r4, Dynptr(base, size, 0, DynptrType.RINGBUF), ring=True)
+    return 0
+
+
+def make_commit_dynptr_helper(discard: bool) -> HelperFn:
+    """Return ``bpf_ringbuf_submit_dynptr`` or ``bpf_ringbuf_discard_dynptr``."""
+    commit = make_commit_helper(discard)
+
+    def helper(inv: Invocation, ctx: HelperContext, r1: int, r2: int, r3: int, r4: int,
+               r5: int) -> int:
+        ptr, ring = load_dynptr(inv, ctx, r1)
+        if not ring:
+            raise HelperFault(ctx.pc, f"{r1:#x} is a local dynptr, not a ring-buffer one")
+        if r2 & ~RINGBUF_WAKEUP_FLAGS:
+            raise HelperFault(ctx.pc, f"unknown ring-buffer commit flags {r2:#x}")
+        if not ptr.is_null:
+            commit(inv, ctx, ptr.data, r2, 0, 0, 0)
+        del inv.dynptrs[r1]
+        ctx.memory.write_bytes(ctx.pc, r1, compute_dynptr_bytes(NULL_DYNPTR))
+        return 0
+    return helper
+
+
+def helper_dynptr_read(inv: Invocation, ctx: HelperContext, r1: int, r2: int, r3: int,
+                       r4: int, r5: int) -> int:
+    """``bpf_dynptr_read(dst, len, src, offset, flags)``."""
+    length = check_size(ctx, r2 & 0xFFFFFFFF)
+    ptr, _ = load_dynptr(inv, ctx, r3)
+    ctx.memory.read_bytes(ctx.pc, r1, length)
+    offset = r4 & 0xFFFFFFFF
+    result = check_read(ptr, offset, length, r5)
+    if result == 0:
+        data = ctx.memory.read_bytes(ctx.pc, ptr.data + ptr.offset + offset, length)
+        ctx.memory.write_bytes(ctx.pc, r1, data)
+    return compute_r0(result)
+
+
+def helper_dynptr_write(inv: Invocation, ctx: HelperContext, r1: int, r2: int, r3: int,
+                        r4: int, r5: int) -> int:
+    """``bpf_dynptr_write(dst, offset, src, len, flags)``."""
+    length = check_size(ctx, r4 & 0xFFFFFFFF)
+    ptr, _ = load_dynptr(inv, ctx, r1)
+    data = inv.read(ctx, r3, length)
+    offset = r2 & 0xFFFFFFFF
+    result = check_write(ptr, offset, length, r5)
+    if result == 0:
+        ctx.memory.write_bytes(ctx.pc, ptr.data + ptr.offset + offset, data)
+    return compute_r0(result)
+
+
+def helper_dynptr_data(inv: Invocation, ctx: HelperContext, r1: int, r2: int, r3: int,
+                       r4: int, r5: int) -> int:
+    """``bpf_dynptr_data(ptr, offset, len)``: the slice address, or NULL."""
+    ptr, _ = load_dynptr(inv, ctx, r1)
+    return compute_data(ptr, r2 & 0xFFFFFFFF, r3 & 0xFFFFFFFF)
+
+
 # --------------------------------------------------------------------------- control flow
 
 
@@ -672,6 +870,8 @@ HELPER_FUNCTIONS: Final[dict[str, HelperFn]] = {
     "bpf_map_push_elem": helper_map_push,
     "bpf_map_pop_elem": make_take_helper(remove=True),
     "bpf_map_peek_elem": make_take_helper(remove=False),
+    "bpf_spin_lock": helper_spin_lock,
+    "bpf_spin_unlock": helper_spin_unlock,
     "bpf_ktime_get_boot_ns": helper_ktime,
     "bpf_ringbuf_output": helper_ringbuf_output,
     "bpf_ringbuf_reserve": helper_ringbuf_reserve,
@@ -684,6 +884,13 @@ HELPER_FUNCTIONS: Final[dict[str, HelperFn]] = {
     "bpf_timer_start": helper_timer_start,
     "bpf_timer_cancel": helper_timer_cancel,
     "bpf_loop": helper_loop,
+    "bpf_dynptr_from_mem": helper_dynptr_from_mem,
+    "bpf_ringbuf_reserve_dynptr": helper_ringbuf_reserve_dynptr,
+    "bpf_ringbuf_submit_dynptr": make_commit_dynptr_helper(discard=False),
+    "bpf_ringbuf_discard_dynptr": make_commit_dynptr_helper(discard=True),
+    "bpf_dynptr_read": helper_dynptr_read,
+    "bpf_dynptr_write": helper_dynptr_write,
+    "bpf_dynptr_data": helper_dynptr_data,
     "bpf_ktime_get_tai_ns": helper_ktime,
     "arspec_get_slot": helper_get_slot,
     "arspec_account_read": helper_account_read,
@@ -703,6 +910,7 @@ def bind_helper(runtime: ReferenceInvoker, row: HelperDef) -> HelperSpec:
     fn = HELPER_FUNCTIONS[row.name]
 
     def call(ctx: HelperContext, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+        check_call_allowed(invocation_of(runtime).held_lock, row.name, ctx.pc)
         if row.size_arg is not None:
             size = (r1, r2, r3, r4, r5)[row.size_arg - 1]
             ctx.charge(compute_helper_cost(row, min(size, 1 << 40)) - row.cost)

@@ -78,6 +78,8 @@ DEFAULT_SLOT_CU = 400_000
 MAX_ACCOUNT_SIZE = 10 * 1024 * 1024
 #: Size in bytes of ``struct bpf_timer`` and ``struct bpf_wq`` in a map value.
 ASYNC_STRUCT_SIZE = 16
+#: Size in bytes of ``struct bpf_spin_lock`` in a map value (4-aligned).
+SPIN_LOCK_SIZE = 4
 #: Ring-buffer data sizes must be a power of two and a multiple of this page size.
 RINGBUF_PAGE_SIZE = 4096
 #: Longest scenario or exploration, in slots.
@@ -224,6 +226,8 @@ HASH_LIKE = frozenset({MapType.HASH, MapType.PERCPU_HASH, MapType.LRU_HASH})
 KEYLESS = frozenset({MapType.QUEUE, MapType.STACK, MapType.RINGBUF})
 #: Map types whose values may hold a bpf_timer or bpf_wq (Linux map_check_btf).
 ASYNC_CAPABLE = frozenset({MapType.HASH, MapType.LRU_HASH, MapType.ARRAY})
+#: Map types whose values may hold a bpf_spin_lock (Linux map_check_btf).
+SPIN_LOCK_CAPABLE = frozenset({MapType.HASH, MapType.ARRAY})
 #: Map types that may have initial contents.
 INITIALISABLE = frozenset(HASH_LIKE | {MapType.ARRAY, MapType.PERCPU_ARRAY})
 
@@ -438,6 +442,10 @@ class MapSpec(_Model):
     wq: int | None = Field(
         default=None, ge=0, description=f"Byte offset of a {ASYNC_STRUCT_SIZE}-byte bpf_wq in the "
                                 "value (hash, lru_hash, array only; 8-aligned).")
+    spin_lock: int | None = Field(
+        default=None, ge=0,
+        description=f"Byte offset of the {SPIN_LOCK_SIZE}-byte bpf_spin_lock in the value "
+                    "(hash and array only; 4-aligned; at most one per value).")
     fields: Mapping[Name, ValueField] = Field(
         default_factory=dict,
         description="Named integer fields of the value layout, for invariants "
@@ -469,6 +477,7 @@ class MapSpec(_Model):
         if self.timer is not None and self.wq is not None and abs(
                 self.timer - self.wq) < ASYNC_STRUCT_SIZE:
             _rule("the timer and wq structs overlap", "wq")
+        self._check_spin_lock()
         self._check_fields()
         self._check_entries()
         self._check_init()
@@ -509,11 +518,30 @@ class MapSpec(_Model):
             _rule(f"{which} at offset {offset} needs {ASYNC_STRUCT_SIZE} bytes but value_size "
                   f"is {self.value_size}", which)
 
+    def _check_spin_lock(self) -> None:
+        offset = self.spin_lock
+        if offset is None:
+            return
+        if self.type not in SPIN_LOCK_CAPABLE:
+            _rule(f"a {self.type.value} map cannot hold a spin_lock (only hash and array "
+                  "values can)", "spin_lock")
+        if offset % SPIN_LOCK_SIZE:
+            _rule(f"spin_lock offset {offset} is not 4-byte aligned", "spin_lock")
+        if offset + SPIN_LOCK_SIZE > self.value_size:
+            _rule(f"spin_lock at offset {offset} needs {SPIN_LOCK_SIZE} bytes but value_size "
+                  f"is {self.value_size}", "spin_lock")
+        for other, what in ((self.timer, "timer"), (self.wq, "wq")):
+            if other is not None and offset < other + ASYNC_STRUCT_SIZE \
+                    and other < offset + SPIN_LOCK_SIZE:
+                _rule(f"the spin_lock overlaps the {what} struct", "spin_lock")
+
     def _check_fields(self) -> None:
         if self.fields and (self.type in KEYLESS or self.type == MapType.PROG_ARRAY):
             _rule(f"{self.type.value} maps cannot declare value fields", "fields")
         reserved = [(o, o + ASYNC_STRUCT_SIZE, w) for o, w in ((self.timer, "timer"),
                                                               (self.wq, "wq")) if o is not None]
+        if self.spin_lock is not None:
+            reserved.append((self.spin_lock, self.spin_lock + SPIN_LOCK_SIZE, "spin_lock"))
         for name, spec in self.fields.items():
             end = spec.offset + field_width(spec.type)
             if end > self.value_size:

@@ -92,6 +92,9 @@ class ArgKind(Enum):
     PTR_TO_ALLOC_MEM = "a ring-buffer record returned by ringbuf_reserve (released)"
     PTR_TO_UNINIT_STACK_ITER = "pointer to an 8-aligned bpf_iter_num on the stack (new)"
     PTR_TO_STACK_ITER = "pointer to an initialised bpf_iter_num on the stack"
+    PTR_TO_SPIN_LOCK = "pointer to the bpf_spin_lock field of a map value"
+    PTR_TO_UNINIT_DYNPTR = "pointer to an 8-aligned 16-byte bpf_dynptr on the stack (new)"
+    PTR_TO_DYNPTR = "pointer to an initialised bpf_dynptr on the stack"
 
 
 class RetKind(Enum):
@@ -102,6 +105,7 @@ class RetKind(Enum):
     PTR_TO_MAP_VALUE_OR_NULL = "pointer to a map value, or NULL"
     PTR_TO_ALLOC_MEM_OR_NULL = "pointer to a new ring-buffer record, or NULL"
     PTR_TO_ITER_VALUE_OR_NULL = "pointer to the iterator's current s32, or NULL when done"
+    PTR_TO_DYNPTR_MEM_OR_NULL = "pointer to len bytes of the dynptr's data, or NULL"
 
 
 @dataclass(frozen=True)
@@ -194,6 +198,11 @@ HELPER_TABLE: Final[tuple[HelperDef, ...]] = (
                 "Remove the next value of a queue or stack into a buffer.", map_types=QUEUE_MAPS),
     make_helper(89, "bpf_map_peek_elem", (A.CONST_MAP_PTR, A.PTR_TO_UNINIT_MAP_VALUE), INT,
                 "Copy the next value of a queue or stack into a buffer.", map_types=QUEUE_MAPS),
+    # spin locks (arspec.spec.spinlock)
+    make_helper(93, "bpf_spin_lock", (A.PTR_TO_SPIN_LOCK,), RetKind.VOID,
+                "Take a map value's lock; no other call until the unlock."),
+    make_helper(94, "bpf_spin_unlock", (A.PTR_TO_SPIN_LOCK,), RetKind.VOID,
+                "Release the lock taken by bpf_spin_lock (required before exit)."),
     make_nondeterministic(125, "bpf_ktime_get_boot_ns", "Boot-time clock in ns."),
     make_helper(130, "bpf_ringbuf_output",
                 (A.CONST_MAP_PTR, A.PTR_TO_MEM, A.CONST_SIZE_OR_ZERO, A.ANYTHING), INT,
@@ -224,6 +233,28 @@ HELPER_TABLE: Final[tuple[HelperDef, ...]] = (
     make_helper(181, "bpf_loop",
                 (A.ANYTHING, A.PTR_TO_FUNC, A.PTR_TO_STACK_OR_NULL, A.ANYTHING), INT,
                 "Call a function nr_loops times (or until it returns non-zero)."),
+    # dynamic pointers (arspec.spec.dynptr)
+    make_helper(197, "bpf_dynptr_from_mem",
+                (A.PTR_TO_UNINIT_MEM, A.CONST_SIZE_OR_ZERO, A.ANYTHING, A.PTR_TO_UNINIT_DYNPTR),
+                INT, "Make a local dynptr over a stack or map-value buffer."),
+    make_helper(198, "bpf_ringbuf_reserve_dynptr",
+                (A.CONST_MAP_PTR, A.ANYTHING, A.ANYTHING, A.PTR_TO_UNINIT_DYNPTR), INT,
+                "Reserve a record of run-time size as a dynptr; release it even on failure.",
+                map_types=RING_MAPS),
+    make_helper(199, "bpf_ringbuf_submit_dynptr", (A.PTR_TO_DYNPTR, A.ANYTHING), RetKind.VOID,
+                "Commit a ring-buffer dynptr's record for the consumer."),
+    make_helper(200, "bpf_ringbuf_discard_dynptr", (A.PTR_TO_DYNPTR, A.ANYTHING), RetKind.VOID,
+                "Commit a ring-buffer dynptr's record as discarded."),
+    make_helper(201, "bpf_dynptr_read",
+                (A.PTR_TO_UNINIT_MEM, A.CONST_SIZE_OR_ZERO, A.PTR_TO_DYNPTR, A.ANYTHING,
+                 A.ANYTHING), INT,
+                "Copy len bytes at an offset of a dynptr into a buffer.", size_arg=2),
+    make_helper(202, "bpf_dynptr_write",
+                (A.PTR_TO_DYNPTR, A.ANYTHING, A.PTR_TO_MEM, A.CONST_SIZE_OR_ZERO, A.ANYTHING),
+                INT, "Copy a buffer into a dynptr at an offset.", size_arg=4),
+    make_helper(203, "bpf_dynptr_data", (A.PTR_TO_DYNPTR, A.ANYTHING, A.CONST_ALLOC_SIZE_OR_ZERO),
+                RetKind.PTR_TO_DYNPTR_MEM_OR_NULL,
+                "Pointer to len bytes at an offset of a dynptr, or NULL (check it)."),
     make_nondeterministic(208, "bpf_ktime_get_tai_ns", "TAI clock in ns."),
     make_helper(ARSPEC_HELPER_BASE + 0, "arspec_get_slot", (), INT, "The current slot."),
     make_helper(ARSPEC_HELPER_BASE + 1, "arspec_account_read",

@@ -65,6 +65,7 @@ from arspec.spec.errno import E2BIG, EEXIST, EINVAL, ENOENT, ENOTSUPP
 from arspec.spec.errors import MapDefinitionError, PinnedMapMismatch
 from arspec.spec.presets import Preset
 from arspec.spec.ringbuf import RingBuffer, create_ringbuf, is_power_of_two
+from arspec.spec.spinlock import BPF_SPIN_LOCK_ALIGN, BPF_SPIN_LOCK_SIZE
 from arspec.spec.tailcall import ProgArray, create_prog_array
 from arspec.spec.timers import (
     BPF_TIMER_ALIGN,
@@ -115,6 +116,8 @@ LRU_TYPES: Final = (MapType.LRU_HASH, MapType.LRU_PERCPU_HASH)
 QUEUE_STACK_TYPES: Final = (MapType.QUEUE, MapType.STACK)
 #: Map types whose values may hold a ``bpf_timer`` or ``bpf_wq``.
 ASYNC_FIELD_TYPES: Final = (MapType.HASH, MapType.LRU_HASH, MapType.ARRAY)
+#: Map types whose values may hold a ``bpf_spin_lock`` (Linux ``map_check_btf``).
+SPIN_LOCK_FIELD_TYPES: Final = (MapType.HASH, MapType.ARRAY)
 #: Creation flags each map type accepts.
 ALLOWED_CREATE_FLAGS: Final[dict[MapType, int]] = {
     MapType.HASH: BPF_F_NO_PREALLOC,
@@ -140,6 +143,8 @@ class MapDef:
     pinned: bool = False
     timer_offset: int | None = None
     wq_offset: int | None = None
+    #: Byte offset of the 4-byte ``struct bpf_spin_lock`` (:mod:`arspec.spec.spinlock`).
+    spin_lock_offset: int | None = None
 
 
 @dataclass(eq=False)
@@ -209,6 +214,32 @@ def get_async_field_ranges(defn: MapDef) -> list[range]:
         if offset is not None
     ]
     return sorted(ranges, key=lambda r: r.start)
+
+
+def get_special_field_ranges(defn: MapDef) -> list[range]:
+    """Return the ranges no value copy touches: timer, work item and spin lock, in order."""
+    ranges = get_async_field_ranges(defn)
+    if defn.spin_lock_offset is not None:
+        ranges.append(range(defn.spin_lock_offset,
+                            defn.spin_lock_offset + BPF_SPIN_LOCK_SIZE))
+    return sorted(ranges, key=lambda r: r.start)
+
+
+def check_spin_lock_field(defn: MapDef, offset: int) -> None:
+    """Raise :class:`MapDefinitionError` unless a ``bpf_spin_lock`` at ``offset`` may exist."""
+    where = f"map {defn.name!r}: bpf_spin_lock at offset {offset}"
+    if defn.type not in SPIN_LOCK_FIELD_TYPES:
+        raise MapDefinitionError(
+            f"{where}: only HASH and ARRAY values may hold a bpf_spin_lock, not {defn.type.name}")
+    if offset < 0 or offset % BPF_SPIN_LOCK_ALIGN:
+        raise MapDefinitionError(
+            f"{where}: must be a non-negative multiple of {BPF_SPIN_LOCK_ALIGN}")
+    if offset + BPF_SPIN_LOCK_SIZE > defn.value_size:
+        raise MapDefinitionError(
+            f"{where}: {BPF_SPIN_LOCK_SIZE} bytes do not fit in the {defn.value_size}-byte value")
+    for other in get_async_field_ranges(defn):
+        if offset < other.stop and other.start < offset + BPF_SPIN_LOCK_SIZE:
+            raise MapDefinitionError(f"{where}: overlaps a bpf_timer or bpf_wq field")
 
 
 def check_async_field(defn: MapDef, what: str, offset: int, size: int, align: int) -> None:
@@ -292,6 +323,8 @@ def validate_map_def(defn: MapDef, preset: Preset) -> None:
     ranges = get_async_field_ranges(defn)
     if len(ranges) == 2 and ranges[0].stop > ranges[1].start:
         raise MapDefinitionError(f"map {defn.name!r}: the bpf_timer and bpf_wq fields overlap")
+    if defn.spin_lock_offset is not None:
+        check_spin_lock_field(defn, defn.spin_lock_offset)
 
 
 def create_element(defn: MapDef, key: bytes, value: bytes) -> MapElement:
@@ -386,8 +419,8 @@ def create_map_state(defn: MapDef, preset: Preset) -> MapState:
 
 
 def process_copy_value(defn: MapDef, target: bytearray, value: bytes) -> None:
-    """Copy ``value`` into ``target`` except the bytes of timer and work-queue fields."""
-    skipped = get_async_field_ranges(defn)
+    """Copy ``value`` into ``target`` except the bytes of timer, work-queue and lock fields."""
+    skipped = get_special_field_ranges(defn)
     for i in range(defn.value_size):
         if not any(i in r for r in skipped):
             target[i] = value[i]

@@ -174,6 +174,7 @@ def get_map_def(name: str, spec: schema.MapSpec) -> MapDef:
         pinned=spec.pinned,
         timer_offset=spec.timer,
         wq_offset=spec.wq,
+        spin_lock_offset=spec.spin_lock,
     )
 
 

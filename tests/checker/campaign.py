@@ -5,7 +5,9 @@ loops with and without exits, counters that reset, nested and bpf-to-bpf calls (
 recursive), pointer arithmetic on the stack and on map values, null checks in odd places,
 32- and 64-bit bounds, shifts by large amounts, divisions by values that may be zero, helpers
 given each wrong argument kind, maps of each type given to each map helper, tail calls,
-timers, ring buffers and queues. :func:`check_case` verifies it
+timers, ring buffers and queues, spin locks (held across calls, nested, never released,
+pointing beside the lock) and dynptrs (local and ring-buffer, released or leaked, slices
+with and without the NULL check, overwritten while live). :func:`check_case` verifies it
 (:func:`~arspec.checker.verify_bundle.verify_bundle`) and holds every verdict to the
 reference runtime (:func:`~arspec.reference.runner.run_bundle`, the real helpers) over
 several slots and several initial map states:
@@ -54,7 +56,11 @@ MAPS = {
     "ring": ("{type: ringbuf, max_entries: 4096}", "ringbuf", 0, 0),
     "q": ("{type: queue, value_size: 8, max_entries: 4}", "queue", 8, 4),
     "progs": ("{type: prog_array, max_entries: 2, entries: {0: t}}", "prog_array", 4, 2),
+    "lk": ("{type: array, value_size: 16, max_entries: 2, spin_lock: 8}", "array", 16, 2),
 }
+#: Share of cases that get a spin-lock or dynptr fragment (drawn from a separate generator,
+#: so the other fragments of every seed, and the regression seeds, stay as they were).
+LOCK_DYNPTR_SHARE = 0.35
 
 
 @dataclass
@@ -341,6 +347,85 @@ class _Gen:
         return ["r1 = r9", f"r2 = {self.rng.randint(0, 9)}", f"call f{index}", "r9 = r7",
                 "r7 = r9"]
 
+    def spin_lock(self) -> list[str]:
+        r = self.rng
+        out = self.label()
+        at = r.choices(["8", "4", "0"], [18, 1, 1])[0]
+        code = [*self.lookup("lk", r.choice([0, 1, 1, 9]))]
+        if r.random() < 0.85:
+            code.append(f"if r0 == 0 goto {out}")
+        code += ["r6 = r0", "r1 = r6", f"r1 += {at}", "call bpf_spin_lock"]
+        inside = r.choices(["rmw", "none", "call", "direct", "nested", "leave"],
+                           [10, 3, 1, 1, 1, 1])[0]
+        if inside == "rmw":
+            code += ["r1 = *(u64 *)(r6 + 0)", "r1 += 1", "*(u64 *)(r6 + 0) = r1"]
+        elif inside == "call":
+            code.append("call arspec_get_slot")
+        elif inside == "direct":
+            code.append(r.choice(["r1 = *(u32 *)(r6 + 8)", "*(u32 *)(r6 + 8) = 0",
+                                  "r1 = *(u64 *)(r6 + 4)"]))
+        elif inside == "nested":
+            code += ["r1 = r6", "r1 += 8", "call bpf_spin_lock"]
+        elif inside == "leave":
+            code += ["r1 = *(u64 *)(r6 + 0)", f"if r1 > 2 goto {out}"]
+        if r.random() < 0.92:
+            code += ["r1 = r6", f"r1 += {r.choices(['8', at], [9, 1])[0]}",
+                     "call bpf_spin_unlock"]
+        return [*code, f"{out}:"]
+
+    def dynptr(self) -> list[str]:
+        r = self.rng
+        fail, done = self.label(), self.label()
+        slot = r.choices(["-16", "-24", "-20"], [8, 2, 1])[0]
+        ring = "ring" in self.maps and r.random() < 0.7
+        code = ["*(u64 *)(r10 - 48) = 3", "*(u64 *)(r10 - 40) = 4"]
+        if ring:
+            size = r.choice(["8", "16", "24", "var"])
+            if size == "var":
+                code += ["call arspec_get_slot", "r2 = r0", "r2 &= 31"]
+            else:
+                code.append(f"r2 = {size}")
+            code += ["r1 = map_idx(ring)", f"r3 = {r.choices(['0', '1'], [12, 1])[0]}"]
+            helper = "bpf_ringbuf_reserve_dynptr"
+        else:
+            code += ["r1 = r10", "r1 += -48", f"r2 = {r.choice(['8', '16'])}",
+                     f"r3 = {r.choices(['0', '1'], [12, 1])[0]}"]
+            helper = "bpf_dynptr_from_mem"
+        code += ["r4 = r10", f"r4 += {slot}", f"call {helper}"]
+        checked = r.random() < 0.7
+        if checked:
+            code.append(f"if r0 != 0 goto {fail}")
+        for _ in range(r.randint(0, 2)):
+            op = r.choice(["write", "read", "data", "overwrite"] if r.random() < 0.1
+                          else ["write", "read", "data"])
+            if op == "write":
+                code += ["r1 = r10", f"r1 += {slot}", f"r2 = {r.choice(['0', '8', '20'])}",
+                         "r3 = r10", "r3 += -48", "r4 = 8", "r5 = 0", "call bpf_dynptr_write"]
+            elif op == "read":
+                code += ["r1 = r10", "r1 += -40", "r2 = 8", "r3 = r10", f"r3 += {slot}",
+                         f"r4 = {r.choice(['0', '4', '16'])}", "r5 = 0", "call bpf_dynptr_read"]
+            elif op == "data":
+                skip = self.label()
+                code += ["r1 = r10", f"r1 += {slot}", f"r2 = {r.choice(['0', '8'])}",
+                         f"r3 = {r.choice(['4', '8'])}", "call bpf_dynptr_data"]
+                if r.random() < 0.8:
+                    code.append(f"if r0 == 0 goto {skip}")
+                code += [f"*(u32 *)(r0 + {r.choice(['0', '4', '8'])}) = 1", f"{skip}:"]
+            else:
+                code.append(f"*(u64 *)(r10 {slot.replace('-', '- ')}) = 0")
+        end = r.choices(["submit", "discard", "none", "twice"], [10, 3, 1, 1])[0] \
+            if ring else r.choices(["none", "submit"], [12, 1])[0]
+        release = ["r1 = r10", f"r1 += {slot}", "r2 = 0",
+                   "call bpf_ringbuf_" + ("discard" if end == "discard" else "submit")
+                   + "_dynptr"]
+        if end != "none":
+            code += release * (2 if end == "twice" else 1)
+        code.append(f"goto {done}")
+        code.append(f"{fail}:")
+        if ring and r.random() < 0.85:
+            code += ["r1 = r10", f"r1 += {slot}", "r2 = 0", "call bpf_ringbuf_discard_dynptr"]
+        return [*code, f"{done}:"]
+
     def fragments(self, count: int) -> list[str]:
         makers = [self.loop, self.map_access, self.stack_access, self.arithmetic,
                   self.wrong_helper, self.ring, self.queue, self.tail_call, self.timer,
@@ -355,9 +440,19 @@ class _Gen:
 def generate_case(seed: int) -> Case:
     """Return the bundle of ``seed`` (deterministic)."""
     rng = random.Random(seed)
-    maps = [m for m in MAPS if rng.random() < 0.6]
+    maps = [m for m in MAPS if m != "lk" and rng.random() < 0.6]
     gen = _Gen(rng, maps)
     body = gen.fragments(rng.randint(1, 5))
+    extra = random.Random(seed * 7919 + 17)
+    if extra.random() < LOCK_DYNPTR_SHARE:
+        # Its own generator: the draws above, and so every earlier seed's other fragments,
+        # are unchanged.
+        lock = extra.random() < 0.5
+        if lock:
+            maps.append("lk")
+        side = _Gen(extra, maps)
+        side.count = 2000
+        body += side.spin_lock() if lock else side.dynptr()
     main = ["r9 = r1", "r7 = r1", *body]
     ending = rng.random()
     if ending < 0.9:
@@ -370,7 +465,7 @@ def generate_case(seed: int) -> Case:
     main += ["cb:", "r0 = 0", "exit"]
     target = None
     if "progs" in maps:
-        other = _Gen(rng, [m for m in maps if m != "progs"])
+        other = _Gen(rng, [m for m in maps if m not in ("progs", "lk")])
         other.count = 1000
         maker = rng.choice([other.loop, other.map_access, other.stack_access, other.arithmetic])
         target = ["r0 = 0", *maker(), "r0 = 0", "exit"]
@@ -408,11 +503,13 @@ def _check_runs(result: BundleResult, report: RunReport, outcome: Outcome) -> No
             # A tail-call chain is one event of its first program; a fault is the last one's,
             # except a record still held when the chain ends, which any link may have taken.
             chain = [first, *(reports[n] for n in event.tail_calls if n in reports)]
-            blamed = chain if event.fault is not None and "reservation" in event.fault \
-                else chain[-1:]
+            held = event.fault is not None and any(
+                word in event.fault for word in ("reservation", "dynptr", "spin_unlock is"))
+            blamed = chain if held else chain[-1:]
             if event.fault is not None and not event.fault.startswith(PROGRAM_ERROR):
                 prop = _fault_property(event.fault) or (
-                    Property.MEMORY if "reservation" in event.fault else None)
+                    Property.MEMORY if any(word in event.fault for word in (
+                        "reservation", "dynptr", "spin_lock", "spin_unlock")) else None)
                 for last in blamed:
                     verdicts = last.report.verdicts
                     if not (all(verdicts[p] is Verdict.PROVED for p in SAFETY) or (

@@ -27,6 +27,11 @@ LINUX_IDS = {
     "bpf_ringbuf_discard": 133, "bpf_ringbuf_query": 134, "bpf_ktime_get_coarse_ns": 160,
     "bpf_timer_init": 169, "bpf_timer_set_callback": 170, "bpf_timer_start": 171,
     "bpf_timer_cancel": 172, "bpf_loop": 181, "bpf_ktime_get_tai_ns": 208,
+    # spin locks and dynptrs (Linux include/uapi/linux/bpf.h)
+    "bpf_spin_lock": 93, "bpf_spin_unlock": 94, "bpf_dynptr_from_mem": 197,
+    "bpf_ringbuf_reserve_dynptr": 198, "bpf_ringbuf_submit_dynptr": 199,
+    "bpf_ringbuf_discard_dynptr": 200, "bpf_dynptr_read": 201, "bpf_dynptr_write": 202,
+    "bpf_dynptr_data": 203,
 }
 NONDETERMINISTIC = ["bpf_ktime_get_ns", "bpf_get_prandom_u32", "bpf_get_smp_processor_id",
                     "bpf_ktime_get_boot_ns", "bpf_ktime_get_coarse_ns", "bpf_ktime_get_tai_ns"]
