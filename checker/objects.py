@@ -38,7 +38,7 @@ from typing import Any, Final
 
 from arspec.reference.helpers import HelperRegistry
 from arspec.reference.instructions import Call, Imm, JmpCond, Jump, LoadImm64, Pseudo
-from arspec.reference.murmur3 import murmur3_32
+from arspec.reference.solana_syscalls import get_solana_call_table
 from arspec.reference.profiles import (
     INPUT_BASE,
     INPUT_REGION,
@@ -55,6 +55,7 @@ from arspec.reference.runtime_helpers import (
 )
 from arspec.spec.errno import EINVAL
 from arspec.spec.helpers import HELPER_TABLE, ArgKind, HelperDef, RetKind
+from arspec.spec.syscalls import AGAVE_SYSCALLS_BY_NAME
 
 from . import solver as z
 from .assertions import (
@@ -71,6 +72,7 @@ from .assertions import (
 from .callbacks import code_target, inline_loop
 from .cfg import ControlFlow, Function
 from .iterators import ITERATOR_HELPERS, iteration_bound, iterator_call
+from .syscalls import execute_syscall
 from .symbolic import (
     INPUT,
     MAPREF,
@@ -113,6 +115,8 @@ MODELLED: Final = frozenset({
     "arspec_account_write", "bpf_wq_init", "bpf_wq_set_callback", "bpf_wq_start", "arspec_log",
     "bpf_loop", "bpf_iter_num_new", "bpf_iter_num_next", "bpf_iter_num_destroy",
     "bpf_trace_printk", "bpf_map_push_elem", "bpf_map_pop_elem", "bpf_map_peek_elem",
+    # Run-time watchers: no memory effect; the runtime keeps the registration.
+    "sol_watch_account", "sol_unwatch_account",
 })
 
 
@@ -196,14 +200,15 @@ class BundleContext:
     max_loops: int = 1 << 23
 
     def helper_for(self, imm: int) -> HelperDef | None:
-        """Return the table row a ``call imm`` reaches in this profile."""
-        for row in HELPER_TABLE:
-            if self.profile.name == "solana":
-                if murmur3_32(row.name.encode()) == imm & 0xFFFFFFFF:
-                    return row
-            elif row.id == imm:
-                return row
-        return None
+        """Return the contract row a ``call imm`` reaches in this profile.
+
+        In ``solana`` that is :func:`~arspec.reference.solana_syscalls.get_solana_call_table`:
+        helper names, the sol_* aliases (their target's row) and the Agave syscalls.
+        """
+        if self.profile.name == "solana":
+            found = get_solana_call_table().get(imm & 0xFFFFFFFF)
+            return None if found is None else found[1]
+        return next((row for row in HELPER_TABLE if row.id == imm), None)
 
 
 @dataclass
@@ -665,7 +670,8 @@ class BundleExecutor(Executor):
                          None)
             return
         kind = {"bpf_loop": "loop", "bpf_timer_set_callback": "timer",
-                "bpf_wq_set_callback": "wq"}.get(row.name, "callback")
+                "bpf_wq_set_callback": "wq", "sol_watch_account": "watch"}.get(row.name,
+                                                                             "callback")
         if self.checking and kind != "loop":  # a loop edge is recorded by exec_call
             edge = CallEdge(pc, kind, target)
             if edge not in self.facts.edges:
@@ -681,6 +687,16 @@ class BundleExecutor(Executor):
             state.path = z.false()
             return
         key = instance_key(pc, ctx, iters)
+        syscall = AGAVE_SYSCALLS_BY_NAME.get(row.name)
+        if syscall is not None:
+            returned = execute_syscall(self, pc, syscall, state, key)
+            if returned is None:
+                state.path = z.false()
+                return
+            state.regs[0] = returned
+            for reg in range(1, 6):
+                state.regs[reg] = Value(state.regs[reg].value, UNINIT)
+            return
         state.cu = z.add(state.cu, z.const(row.cost))
         if row.size_arg is not None:
             size = self.read(pc, state, row.size_arg).value
@@ -744,7 +760,8 @@ class BundleExecutor(Executor):
         elif name in ("bpf_timer_init", "bpf_wq_init"):
             self.arg_same_map(pc, row, state)
         elif name in ("bpf_timer_start", "bpf_timer_cancel", "bpf_timer_set_callback",
-                      "bpf_wq_set_callback", "bpf_wq_start"):
+                      "bpf_wq_set_callback", "bpf_wq_start", "sol_watch_account",
+                      "sol_unwatch_account"):
             pass
         elif name == "bpf_tail_call":
             out = self.tail_call(pc, key, result, maps[2], state)
