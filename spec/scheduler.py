@@ -453,7 +453,7 @@ def process_enqueue_watchers(state: RuntimeState, config: RuntimeConfig) -> list
 
 def process_enqueue_runtime_watchers(state: RuntimeState, limit: int) -> list[Event]:
     """Observe the run-time watchers (after the declared ones, in id order); enqueue those
-    that fire, with their watcher id as the item's ``async_seq``."""
+    that fire, each item naming its watcher (``watcher_id``)."""
     events: list[Event] = []
     for watcher in get_observing_watchers(state):
         if not process_runtime_watcher_observation(state, watcher):
@@ -470,7 +470,7 @@ def process_enqueue_runtime_watchers(state: RuntimeState, limit: int) -> list[Ev
             continue
         state.max_depth_seen = max(state.max_depth_seen, depth)
         events.append(process_enqueue_item(state, TriggerKind.WATCH, watcher.callback, reason,
-                                           depth=depth, async_seq=watcher.id))
+                                           depth=depth, watcher_id=watcher.id))
     return events
 
 
@@ -632,10 +632,9 @@ def process_run_head(state: RuntimeState, config: RuntimeConfig,
     if is_async_item(item) and element is None:
         return [Event(state.slot, EventKind.SKIP, item=item,
                       detail="stale: cancelled, re-armed or freed since it was enqueued")]
-    if item.kind == TriggerKind.WATCH and item.async_seq is not None \
-            and not is_watcher_item_live(state, item.async_seq):
+    if item.watcher_id is not None and not is_watcher_item_live(state, item.watcher_id):
         return [Event(state.slot, EventKind.SKIP, item=item,
-                      detail=f"stale: runtime watcher {item.async_seq} was removed")]
+                      detail=f"stale: runtime watcher {item.watcher_id} was removed")]
     budget = get_item_budget(config, item)
     cpu = compute_cpu(state, item)
     snapshot = (copy_maps(state.maps), copy_accounts(state.accounts),

@@ -101,7 +101,8 @@ class WorkItem:
     ``entry`` is the program and pc to run. ``async_seq`` is the timer arm sequence or the
     work-queue pending sequence the item was created for (``None`` for other kinds), and
     ``map_id`` / ``key`` locate the timer's or work item's element. ``record`` is the ring
-    record's payload for ring-buffer subscribers. ``depth`` is the watcher cascade depth
+    record's payload for ring-buffer subscribers. ``watcher_id`` names the run-time watcher
+    a ``watch`` item fires (``None`` for a declared watcher). ``depth`` is the watcher cascade depth
     (0 for everything that is not watcher-triggered). ``reason`` is a human-readable origin.
     """
 
@@ -115,6 +116,8 @@ class WorkItem:
     key: bytes | None = None
     async_seq: int | None = None
     record: bytes | None = None
+    #: The run-time watcher (:mod:`~arspec.spec.runtime_watchers`) the item fires, by id.
+    watcher_id: int | None = None
 
     @property
     def prog(self) -> ProgId:
