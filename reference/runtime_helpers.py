@@ -57,6 +57,7 @@ from arspec.spec.ringbuf import (
 from arspec.spec.runtime_watchers import process_unwatch_account, process_watch_account
 from arspec.spec.scheduler import InvocationOutcome
 from arspec.spec.state import RuntimeState, TriggerKind, WorkItem
+from arspec.spec.syscalls import SOL_ALIASES
 from arspec.spec.tailcall import TailCallResult, create_tail_call_chain, process_tail_call
 from arspec.spec.timers import (
     process_timer_cancel,
@@ -75,7 +76,6 @@ from arspec.spec.types import (
     ProgId,
     RingPos,
 )
-from arspec.spec.syscalls import SOL_ALIASES
 from arspec.spec.workqueue import process_wq_init, process_wq_set_callback, process_wq_start
 
 from .contexts import enter_bundle_context

@@ -39,7 +39,7 @@ typedef signed long long __s64;
 #define SOL_TIMER SEC("timer")
 #define SOL_WORKQUEUE SEC("workqueue")
 
-#ifndef _UAPI__LINUX_BPF_H__
+#if !defined(__LINUX_BPF_H__) && !defined(_UAPI__LINUX_BPF_H__)
 /* Linux include/uapi/linux/bpf.h: map types arspec models, flags and opaque objects. */
 enum {
 	BPF_MAP_TYPE_HASH = 1,
