@@ -63,8 +63,8 @@ from arspec.spec.helpers import (
     HelperDef,
     compute_helper_cost,
 )
-from arspec.spec.syscalls import SOL_ALIASES
 from arspec.spec.loops import process_loop
+from arspec.spec.syscalls import SOL_ALIASES
 
 from . import solver as z
 from .assertions import (

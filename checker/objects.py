@@ -38,7 +38,6 @@ from typing import Any, Final
 
 from arspec.reference.helpers import HelperRegistry
 from arspec.reference.instructions import Call, Imm, JmpCond, Jump, LoadImm64, Pseudo
-from arspec.reference.solana_syscalls import get_solana_call_table
 from arspec.reference.profiles import (
     INPUT_BASE,
     INPUT_REGION,
@@ -53,6 +52,7 @@ from arspec.reference.runtime_helpers import (
     PROG_CODE_REGION,
     get_map_handle,
 )
+from arspec.reference.solana_syscalls import get_solana_call_table
 from arspec.spec.errno import EINVAL
 from arspec.spec.helpers import HELPER_TABLE, ArgKind, HelperDef, RetKind
 from arspec.spec.syscalls import AGAVE_SYSCALLS_BY_NAME
@@ -72,7 +72,6 @@ from .assertions import (
 from .callbacks import code_target, inline_loop
 from .cfg import ControlFlow, Function
 from .iterators import ITERATOR_HELPERS, iteration_bound, iterator_call
-from .syscalls import execute_syscall
 from .symbolic import (
     INPUT,
     MAPREF,
@@ -90,6 +89,7 @@ from .symbolic import (
     instance_key,
     kind_is,
 )
+from .syscalls import execute_syscall
 
 #: Helpers whose runtime binding faults when the map argument has a type the helper table
 #: does not accept (:func:`arspec.reference.runtime_helpers.get_ring`,

@@ -15,6 +15,7 @@ writable destination, ``memcpy``'s overlap fault; bytes copied exactly up to
 writable 40-byte ``Clock`` with unknown contents); ``abort`` and ``sol_panic_`` (always fail).
 
 Not proved, so never PROVED (a memory finding that stays UNKNOWN):
+
 * ``sol_log_`` fails on invalid UTF-8: proved only when every byte is a known constant;
 * ``sol_log_data``, ``sol_sha256``, ``sol_keccak256`` read ``(ptr, len)`` slices the verifier
   does not follow; their compute units depend on the slices, so compute is UNKNOWN too;

@@ -8,7 +8,7 @@ get a watcher id back; ``sol_unwatch_account`` removes it. Linux has no counterp
 closest relatives, ``bpf_timer`` callbacks, are set the same way: a code address).
 
 Criteria: ``struct sol_watch_criteria`` (24 bytes, little-endian)
-----------------------------------------------------------------
+-----------------------------------------------------------------
 
 ======  =====  =============  ===============================================================
 offset  size   field          meaning

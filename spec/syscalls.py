@@ -17,25 +17,25 @@ resolve there, each to one row of a contract table:
 (:mod:`arspec.spec.runtime_watchers`). In the ``linux`` profile none of the aliases or Agave
 syscalls exist: Linux programs call helpers by id.
 
-=========================  =============================================================
-sol_* name                 transition
-=========================  =============================================================
-``sol_timer_init``         ``bpf_timer_init(timer, map, flags)``
-``sol_timer_set_callback`` ``bpf_timer_set_callback(timer, callback)``
-``sol_timer_start``        ``bpf_timer_start(timer, slots, flags)`` (delays in slots)
-``sol_timer_cancel``       ``bpf_timer_cancel(timer)``
-``sol_wq_init``            ``bpf_wq_init(wq, map, flags)``
-``sol_wq_set_callback``    ``bpf_wq_set_callback(wq, callback, flags)``
-``sol_wq_start``           ``bpf_wq_start(wq, flags)``
-``sol_ringbuf_reserve``    ``bpf_ringbuf_reserve(ring, size, flags)``
-``sol_ringbuf_submit``     ``bpf_ringbuf_submit(record, flags)``
-``sol_ringbuf_discard``    ``bpf_ringbuf_discard(record, flags)``
-``sol_ringbuf_output``     ``bpf_ringbuf_output(ring, data, size, flags)``
-``sol_tail_call``          ``bpf_tail_call(ctx, prog_array, index)``
-``sol_iter_num_new``       ``bpf_iter_num_new(it, start, end)``
-``sol_iter_num_next``      ``bpf_iter_num_next(it)``
-``sol_iter_num_destroy``   ``bpf_iter_num_destroy(it)``
-=========================  =============================================================
+==========================  ============================================================
+sol_* name                  transition
+==========================  ============================================================
+``sol_timer_init``          ``bpf_timer_init(timer, map, flags)``
+``sol_timer_set_callback``  ``bpf_timer_set_callback(timer, callback)``
+``sol_timer_start``         ``bpf_timer_start(timer, slots, flags)`` (delays in slots)
+``sol_timer_cancel``        ``bpf_timer_cancel(timer)``
+``sol_wq_init``             ``bpf_wq_init(wq, map, flags)``
+``sol_wq_set_callback``     ``bpf_wq_set_callback(wq, callback, flags)``
+``sol_wq_start``            ``bpf_wq_start(wq, flags)``
+``sol_ringbuf_reserve``     ``bpf_ringbuf_reserve(ring, size, flags)``
+``sol_ringbuf_submit``      ``bpf_ringbuf_submit(record, flags)``
+``sol_ringbuf_discard``     ``bpf_ringbuf_discard(record, flags)``
+``sol_ringbuf_output``      ``bpf_ringbuf_output(ring, data, size, flags)``
+``sol_tail_call``           ``bpf_tail_call(ctx, prog_array, index)``
+``sol_iter_num_new``        ``bpf_iter_num_new(it, start, end)``
+``sol_iter_num_next``       ``bpf_iter_num_next(it)``
+``sol_iter_num_destroy``    ``bpf_iter_num_destroy(it)``
+==========================  ============================================================
 
 Agave syscall contracts
 -----------------------
