@@ -133,7 +133,7 @@ def test_lock_and_dynptr_helpers_are_declared_by_their_linux_ids() -> None:
                 "bpf_ringbuf_reserve_dynptr": 198, "bpf_ringbuf_submit_dynptr": 199,
                 "bpf_ringbuf_discard_dynptr": 200, "bpf_dynptr_read": 201,
                 "bpf_dynptr_write": 202, "bpf_dynptr_data": 203}
-    assert LINUX_ONLY_IDS == expected
+    assert expected == LINUX_ONLY_IDS
     for name, linux_id in expected.items():
         assert found[name] == (murmur3_32(name.encode()), linux_id)
         if name in HELPERS_BY_NAME:  # once the helper table has them, the ids agree

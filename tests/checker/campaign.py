@@ -6,10 +6,10 @@ recursive), pointer arithmetic on the stack and on map values, null checks in od
 32- and 64-bit bounds, shifts by large amounts, divisions by values that may be zero, helpers
 given each wrong argument kind, maps of each type given to each map helper, tail calls,
 timers, ring buffers and queues; ``solana`` cases also call the Agave syscalls with good and
-bad arguments, register and remove run-time watchers, and use the ``sol_*`` names. :func:`check_case` verifies it
-(:func:`~arspec.checker.verify_bundle.verify_bundle`) and holds every verdict to the
-reference runtime (:func:`~arspec.reference.runner.run_bundle`, the real helpers) over
-several slots and several initial map states:
+bad arguments, register and remove run-time watchers, and use the ``sol_*`` names.
+:func:`check_case` verifies it (:func:`~arspec.checker.verify_bundle.verify_bundle`) and
+holds every verdict to the reference runtime (:func:`~arspec.reference.runner.run_bundle`,
+the real helpers) over several slots and several initial map states:
 
 * every ``REFUTED`` finding carries a counterexample that replayed;
 * a run that faults contradicts a ``PROVED`` verdict of the property the fault belongs to
