@@ -46,7 +46,8 @@ Entry registers
 * timer and work-queue callbacks: r1 = map handle, r2 = pointer to a read-only copy of the
   key, r3 = pointer to the element's value (Linux's ``cb(map, key, value)``);
 * ring-buffer subscribers: r1 = pointer to a read-only copy of the record, r2 = its length;
-* startup, every and watch hooks: r1 = the (empty) input region, r2 = 0.
+* startup, every and watch hooks, and the callbacks of watchers registered at run time
+  (``sol_watch_account``): r1 = the (empty) input region, r2 = 0.
 
 Invocation rules
 ----------------

@@ -43,8 +43,8 @@ An invocation runs one work item's program (and its tail-call chain, which share
 invocation's budget and meter, :mod:`~arspec.spec.tailcall`) through an :class:`Invoker`, the
 binding to a VM that applies the spec's transitions. The outcome is success, or failure (a
 fault, or the budget exceeded): a failed invocation is rolled back entirely (maps, accounts,
-ring-buffer reservations and records, timer and work-queue changes, logs) and reported, like a
-failed transaction. The **trigger is consumed either way**: a fired timer stays fired, a
+ring-buffer reservations and records, timer and work-queue changes, run-time watcher
+registrations and removals, logs) and reported, like a failed transaction. The **trigger is consumed either way**: a fired timer stays fired, a
 work-queue item stays dequeued and a consumed ring record stays consumed, as a failed
 transaction still advances its nonce; otherwise a faulting callback would re-run forever.
 
@@ -54,7 +54,8 @@ transaction still advances its nonce; otherwise a faulting callback would re-run
   number): per-CPU maps see a deterministic CPU.
 * **Stale async items.** A timer item runs only if, when it reaches the head, its timer is
   still armed with the same arm sequence (it may have been cancelled, re-armed or freed since
-  it was enqueued); a work-queue item likewise. A stale item is skipped (reported, charged
+  it was enqueued); a work-queue item likewise, and so is the item of a run-time watcher
+  removed (``sol_unwatch_account``) since it fired. A stale item is skipped (reported, charged
   nothing): the timer's current arm, if any, gets its own item when it is due.
 
 Actions for the explorer
