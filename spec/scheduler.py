@@ -44,9 +44,10 @@ invocation's budget and meter, :mod:`~arspec.spec.tailcall`) through an :class:`
 binding to a VM that applies the spec's transitions. The outcome is success, or failure (a
 fault, or the budget exceeded): a failed invocation is rolled back entirely (maps, accounts,
 ring-buffer reservations and records, timer and work-queue changes, run-time watcher
-registrations and removals, logs) and reported, like a failed transaction. The **trigger is consumed either way**: a fired timer stays fired, a
-work-queue item stays dequeued and a consumed ring record stays consumed, as a failed
-transaction still advances its nonce; otherwise a faulting callback would re-run forever.
+registrations and removals, logs) and reported, like a failed transaction. The **trigger
+is consumed either way**: a fired timer stays fired, a work-queue item stays dequeued and a
+consumed ring record stays consumed, as a failed transaction still advances its nonce;
+otherwise a faulting callback would re-run forever.
 
 * **Budgets.** The bundle's ``budgets`` (and a program's ``budget`` override) are used; the
   preset supplies the other limits.
