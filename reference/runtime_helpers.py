@@ -228,6 +228,8 @@ class Invocation:
             assert item.record is not None
             record = self.memory.allocate_region(bytearray(item.record), writable=False)
             return record, len(item.record)
+        if item.watcher_id is not None:  # a run-time watcher's callback: no program context
+            return INPUT_BASE, 0
         entered = enter_bundle_context(self.runtime.bundle, self.item.prog, self.state.slot,
                                        self.memory)
         if entered is not None:
