@@ -55,6 +55,7 @@ from arspec.reference.runtime_helpers import (
 from arspec.reference.solana_syscalls import get_solana_call_table
 from arspec.spec.errno import EINVAL
 from arspec.spec.helpers import HELPER_TABLE, ArgKind, HelperDef, RetKind
+from arspec.spec.runtime_watchers import WATCH_CRITERIA_SIZE
 from arspec.spec.syscalls import AGAVE_SYSCALLS_BY_NAME
 
 from . import solver as z
@@ -759,9 +760,16 @@ class BundleExecutor(Executor):
             pass  # they only read their (checked) buffer
         elif name in ("bpf_timer_init", "bpf_wq_init"):
             self.arg_same_map(pc, row, state)
+        elif name == "sol_watch_account":
+            # The runtime answers -EINVAL otherwise; like Linux for a struct argument, the
+            # contract asks for exactly one criteria struct and no flags (policy, no fault).
+            for reg, want, rule in ((2, WATCH_CRITERIA_SIZE,
+                                     f"the size of struct sol_watch_criteria "
+                                     f"({WATCH_CRITERIA_SIZE})"), (4, 0, "0 (no flags)")):
+                self.require(pc, HelperArgument(name, reg, rule), state,
+                             z.not_(z.eq(state.regs[reg].value, z.const(want))), None)
         elif name in ("bpf_timer_start", "bpf_timer_cancel", "bpf_timer_set_callback",
-                      "bpf_wq_set_callback", "bpf_wq_start", "sol_watch_account",
-                      "sol_unwatch_account"):
+                      "bpf_wq_set_callback", "bpf_wq_start", "sol_unwatch_account"):
             pass
         elif name == "bpf_tail_call":
             out = self.tail_call(pc, key, result, maps[2], state)
