@@ -89,7 +89,7 @@ from arspec.spec.hooks import (
     get_watched_value,
     process_watcher_observation,
 )
-from arspec.spec.state import RuntimeState, RuntimeWatcher
+from arspec.spec.state import RuntimeState, RuntimeWatcher, WatcherState
 from arspec.spec.types import AccountName, FuncRef, ProgId, Slot
 
 #: Bytes of ``struct sol_watch_criteria``.
@@ -221,7 +221,7 @@ def process_runtime_watcher_observation(state: RuntimeState, watcher: RuntimeWat
 def copy_runtime_watchers(state: RuntimeState) -> tuple[dict[int, RuntimeWatcher], int]:
     """Return a copy of the run-time watchers and the id counter (a rollback snapshot)."""
     copied = {i: RuntimeWatcher(w.id, w.owner, w.callback, w.spec,
-                                type(w.edge)(w.edge.last_value, w.edge.condition,
+                                WatcherState(w.edge.last_value, w.edge.condition,
                                              w.edge.reference), w.active_from)
               for i, w in state.runtime_watchers.items()}
     return copied, state.next_watcher_id
