@@ -258,6 +258,36 @@ def test_runtime_watchers_fire_after_declared_ones_in_id_order() -> None:
     assert "watcher 1" in details[1] and "watcher 2" in details[2]
 
 
+def test_deleting_the_map_element_the_criteria_came_from_changes_nothing() -> None:
+    from arspec.spec.runtime_watchers import WatchCriteria, encode_watch_criteria
+    raw = encode_watch_criteria(WatchCriteria(0, 0, 4, 8, 0, 0, 0, 150)).hex()
+    code = """
+        *(u32 *)(r10 - 4) = 0
+        r2 = r10
+        r2 += -4
+        r1 = map_idx(crit)
+        call bpf_map_lookup_elem
+        if r0 == 0 goto out
+        r1 = r0
+        r2 = 24
+        r3 = code_addr(on_fire)
+        r4 = 0
+        call sol_watch_account
+        r1 = map_idx(crit)
+        r2 = r10
+        r2 += -4
+        call bpf_map_delete_elem
+      out:
+        r0 = 0
+        exit"""
+    text = bundle(code, writes=f"[{price(2, 200)}]").replace(
+        "accounts:", "maps:\n  crit: {type: hash, key_size: 4, value_size: 24, max_entries: 1,"
+        f" init: [{{key: 0, value: '{raw}'}}]}}\naccounts:", 1)
+    report, state = run(text)
+    assert runs(report) == [(0, "setup"), (2, "setup")]
+    assert state.maps["crit"].elements == {}  # type: ignore[index]
+
+
 def test_sol_names_and_agave_syscalls_run_in_bundles() -> None:
     code = """
         r1 = r10
