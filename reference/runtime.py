@@ -68,16 +68,13 @@ Invocation rules
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, Final
 
 from arspec.spec import bundle as schema
 from arspec.spec.errors import ArspecError, HelperNotAllowed, InputError, UnknownHelper
-from arspec.spec.helpers import HELPER_TABLE, HelperDef, check_helper_allowed
+from arspec.spec.helpers import HELPER_TABLE, check_helper_allowed
 from arspec.spec.loader import locate_code_error, set_object_map_reader
 from arspec.spec.scheduler import InvocationOutcome
 from arspec.spec.state import RuntimeState, WorkItem
@@ -162,12 +159,6 @@ class LoadedProgram:
     map_indices: tuple[int, ...] | None = None
     #: pc -> (file, line) of the source the instruction came from, where known.
     source_lines: dict[int, tuple[str, int]] = field(default_factory=dict)
-
-
-@cache
-def get_solana_helper_ids() -> Mapping[int, HelperDef]:
-    """Return the helper rows by ``murmur3_32(name)`` (how solana programs call them)."""
-    return MappingProxyType({murmur3_32(h.name.encode()): h for h in HELPER_TABLE})
 
 
 def check_program_helpers(name: str, program: Program, profile: str, *,
