@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from runtime_support import load, run, run_events, runs
 
 from arspec.reference.runtime import ReferenceInvoker
@@ -10,7 +12,14 @@ from arspec.spec.errno import E2BIG
 from arspec.spec.errors import InputError
 from arspec.spec.helpers import ASYNC_START_COST
 from arspec.spec.invariants import get_violated_invariants
-from arspec.spec.runtime_watchers import MAX_WATCHERS_PER_PROGRAM
+from arspec.spec.runtime_watchers import (
+    MAX_WATCHERS_PER_PROGRAM,
+    WatchCriteria,
+    encode_watch_criteria,
+    process_watch_account,
+)
+from arspec.spec.scheduler import create_initial_state
+from arspec.spec.types import FuncRef, Pc, ProgId
 
 
 def criteria(op: int, value: int = 0, account: int = 0, base: int = 24) -> str:
@@ -259,7 +268,6 @@ def test_runtime_watchers_fire_after_declared_ones_in_id_order() -> None:
 
 
 def test_deleting_the_map_element_the_criteria_came_from_changes_nothing() -> None:
-    from arspec.spec.runtime_watchers import WatchCriteria, encode_watch_criteria
     raw = encode_watch_criteria(WatchCriteria(0, 0, 4, 8, 0, 0, 0, 150)).hex()
     code = """
         *(u32 *)(r10 - 4) = 0
@@ -315,3 +323,45 @@ def test_linux_profile_has_no_sol_aliases() -> None:
                                                                   "profile: linux")
     with pytest.raises(InputError, match="sol_timer_cancel"):
         ReferenceInvoker(load(text))
+
+
+
+CRITERIA = st.builds(
+    lambda account, offset, op, width, signed, reserved, bps, value: encode_watch_criteria(
+        WatchCriteria(account, offset, op, width, signed, reserved, bps, value)),
+    st.sampled_from([0, 1, 2]), st.sampled_from([0, 4, 7]), st.integers(0, 8),
+    st.sampled_from([1, 2, 3, 8]), st.sampled_from([0, 1, 2]), st.sampled_from([0, 0, 1]),
+    st.sampled_from([0, 0, 100, 20_000]), st.sampled_from([0, 0, 150, 2**64 - 1]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.one_of(CRITERIA, st.binary(min_size=24, max_size=24)), st.sampled_from([16, 24, 32]),
+       st.sampled_from([0, 0, 1]))
+def test_runtime_binding_returns_what_the_spec_returns(raw: bytes, size: int, flags: int) -> None:
+    """sol_watch_account through the VM and the binding equals the spec transition."""
+    code = f"""
+        *(u32 *)(r10 - 4) = 0
+        r2 = r10
+        r2 += -4
+        r1 = map_idx(crit)
+        call bpf_map_lookup_elem
+        if r0 == 0 goto out
+        r1 = r0
+        r2 = {size}
+        r3 = code_addr(on_fire)
+        r4 = {flags}
+        call sol_watch_account
+        {STORE_R0}
+      out:
+        r0 = 0
+        exit"""
+    text = bundle(code).replace(
+        "accounts:", "maps:\n  crit: {type: array, value_size: 32, max_entries: 1,"
+        f" init: [{{key: 0, value: '{raw.hex()}'}}]}}\naccounts:", 1)
+    _, state = run(text, slots=1)
+    got = int.from_bytes(state.accounts.accounts["out"].data, "little", signed=True)
+    spec_state = create_initial_state(load(text))
+    expected = process_watch_account(spec_state, ProgId("setup"), FuncRef(ProgId("setup"), Pc(0)),
+                                     (raw + bytes(8))[:size], flags)
+    assert got == expected
+    assert sorted(state.runtime_watchers) == sorted(spec_state.runtime_watchers)
