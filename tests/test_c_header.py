@@ -3,6 +3,7 @@ and the C examples compiled with clang through verify, run and explore."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shutil
 import subprocess
@@ -189,3 +190,15 @@ def test_autonomous_c_verifies_runs_and_explores(
     assert "runtime watcher 1 of start" in out
     assert cli.main(["explore", bundle, "--no-timing"]) == 0
     assert "verdict: HOLDS" in capsys.readouterr().out
+
+
+def test_docs_call_table_lists_every_name_with_its_hash() -> None:
+    spec = importlib.util.spec_from_file_location("arspec_docs_generate_c",
+                                                  ROOT / "docs" / "generate.py")
+    assert spec is not None and spec.loader is not None
+    generate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generate)
+    page = generate.render_syscalls()
+    for name in [*(a for a, _ in SOL_ALIASES), *(s.row.name for s in AGAVE_SYSCALLS)]:
+        assert f"``{name}``" in page and f"``{murmur3_32(name.encode()):#010x}``" in page
+    assert "``MAX_WATCHERS_PER_PROGRAM``" in page and "``SOL_WATCH_CHANGE_BPS``" in page
