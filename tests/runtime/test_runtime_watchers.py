@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace as copy_with
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from runtime_support import load, run, run_events, runs
 
 from arspec.reference.runtime import ReferenceInvoker
+from arspec.spec.bundle import Bundle
 from arspec.spec.errno import E2BIG
 from arspec.spec.errors import InputError
 from arspec.spec.helpers import ASYNC_START_COST
@@ -19,6 +22,7 @@ from arspec.spec.runtime_watchers import (
     process_watch_account,
 )
 from arspec.spec.scheduler import create_initial_state
+from arspec.spec.state import RuntimeState
 from arspec.spec.types import FuncRef, Pc, ProgId
 
 
@@ -365,3 +369,32 @@ def test_runtime_binding_returns_what_the_spec_returns(raw: bytes, size: int, fl
                                      (raw + bytes(8))[:size], flags)
     assert got == expected
     assert sorted(state.runtime_watchers) == sorted(spec_state.runtime_watchers)
+
+
+def registered() -> tuple[RuntimeState, Bundle]:
+    """Return the state after slot 0 of a bundle that registered watcher 1, and the bundle."""
+    text = bundle(REGISTER, writes=f"[{price(2, 200)}]")
+    _, state = run(text, slots=1)
+    return state, load(text)
+
+
+def test_invalid_state_watcher_observing_too_early_is_caught() -> None:
+    state, loaded = registered()
+    assert get_violated_invariants(state, loaded) == []
+    state.runtime_watchers[1].active_from = state.slot + 2
+    assert get_violated_invariants(state, loaded) == ["runtime_watchers"]
+
+
+def test_invalid_state_id_beyond_the_counter_is_caught() -> None:
+    state, loaded = registered()
+    state.next_watcher_id = 1
+    assert get_violated_invariants(state, loaded) == ["runtime_watchers"]
+
+
+def test_invalid_state_over_the_program_limit_is_caught() -> None:
+    state, loaded = registered()
+    first = state.runtime_watchers[1]
+    for i in range(2, MAX_WATCHERS_PER_PROGRAM + 2):
+        state.runtime_watchers[i] = copy_with(first, id=i)
+    state.next_watcher_id = MAX_WATCHERS_PER_PROGRAM + 2
+    assert get_violated_invariants(state, loaded) == ["runtime_watchers"]
