@@ -26,6 +26,7 @@ fixed-seed sample; ``benchmarks/soundness_campaign.py`` runs thousands.
 from __future__ import annotations
 
 import random
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -454,7 +455,19 @@ def add_solana_calls(case: Case) -> Case:
     if rng.random() < 0.5:
         for old, new in SOL_RENAMES:
             main = [line.replace(old, new) for line in main]
-    return Case(case.seed, case.profile, case.maps, main, case.target, account=True)
+    target = case.target
+    if rng.random() < 0.8:  # mostly loadable by SBPFv0: no JMP32 class, no signed division
+        main, target = to_sbpf_v0(main), None if target is None else to_sbpf_v0(target)
+    return Case(case.seed, case.profile, case.maps, main, target, account=True)
+
+
+def to_sbpf_v0(code: list[str]) -> list[str]:
+    """Return ``code`` with 32-bit jumps made 64-bit and signed divisions unsigned."""
+    out = []
+    for line in code:
+        line = re.sub(r"^if w(\d+) ", r"if r\1 ", line)
+        out.append(line.replace(" s/= ", " /= ").replace(" s%= ", " %= "))
+    return out
 
 
 def generate_case(seed: int) -> Case:
