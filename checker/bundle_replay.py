@@ -18,7 +18,8 @@ including the per-byte part, as in :func:`arspec.reference.runtime_helpers.bind_
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from arspec.reference.contexts import CONTEXT_BASE
 from arspec.reference.helpers import HelperContext, HelperRegistry, HelperSpec
@@ -35,8 +36,15 @@ from arspec.reference.profiles import (
 )
 from arspec.reference.runtime_helpers import (
     MAP_HANDLE_REGION,
+    SOL_ALIAS_ID_BASE,
     get_map_handle,
     process_iter_call,
+)
+from arspec.reference.solana_syscalls import (
+    CLOCK_SIZE,
+    SYSCALL_BASE_COST,
+    Clock,
+    syscall_specs,
 )
 from arspec.reference.trace import Event, InsnStart
 from arspec.reference.vm import Vm, standard_memory
@@ -48,8 +56,15 @@ from arspec.spec.errors import (
     InvalidInstruction,
     ProgramOverrun,
 )
-from arspec.spec.helpers import HELPER_TABLE, ArgKind, HelperDef, compute_helper_cost
+from arspec.spec.helpers import (
+    HELPER_TABLE,
+    HELPERS_BY_NAME,
+    ArgKind,
+    HelperDef,
+    compute_helper_cost,
+)
 from arspec.spec.loops import process_loop
+from arspec.spec.syscalls import SOL_ALIASES
 
 from . import solver as z
 from .assertions import (
@@ -192,6 +207,28 @@ def replay_bundle_model(executor: BundleExecutor, model: z.Model, *,
                          override=override)
 
 
+def solana_replay_specs(stub: Callable[[HelperDef], HelperSpec], key_of: Callable[[int], str],
+                        buffers: dict[str, bytes], outputs: list[str]) -> list[HelperSpec]:
+    """Return the sol_* aliases (their target's stub under the alias name) and the Agave
+    syscalls: the runtime's own functions, except ``sol_get_clock_sysvar``, which writes the
+    model's ``Clock`` bytes (the slot is an input of the entry)."""
+    specs = [replace(stub(HELPERS_BY_NAME[target]), id=SOL_ALIAS_ID_BASE + i, name=alias)
+             for i, (alias, target) in enumerate(SOL_ALIASES)]
+
+    def clock(ctx: HelperContext, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+        ctx.charge(SYSCALL_BASE_COST + CLOCK_SIZE)
+        if r1 % 8:
+            raise HelperFault(ctx.pc, "Unaligned pointer")
+        data = buffers.get(key_of(ctx.pc), bytes(CLOCK_SIZE))
+        ctx.memory.write_bytes(ctx.pc, r1, data)
+        outputs.append(f"call sol_get_clock_sysvar at pc {ctx.pc}: {data.hex()}")
+        return 0
+
+    for spec in syscall_specs(Clock()):
+        specs.append(replace(spec, fn=clock) if spec.name == "sol_get_clock_sysvar" else spec)
+    return specs
+
+
 def replay_bundle(executor: BundleExecutor, given: ConcreteInput, objects: dict[int, bytes],
                   buffers: dict[str, bytes], *, compute_limit: int,
                   override: dict[int, int] | None = None,
@@ -309,9 +346,10 @@ def replay_bundle(executor: BundleExecutor, given: ConcreteInput, objects: dict[
                 data = buffers.get(key, bytes(r4 if r4 < COPY_LIMIT else 0))
                 ctx.memory.write_bytes(ctx.pc, r3, data if value == 0 else bytes(len(data)))
             elif name in ("arspec_account_write", "arspec_log", "bpf_ringbuf_output",
-                          "bpf_trace_printk"):
+                          "bpf_trace_printk", "sol_watch_account"):
                 pointer, size = (r3, r4) if name == "arspec_account_write" else (
-                    (r1, r2) if name in ("arspec_log", "bpf_trace_printk") else (r2, r3))
+                    (r1, r2) if name in ("arspec_log", "bpf_trace_printk", "sol_watch_account")
+                    else (r2, r3))
                 data = ctx.memory.read_bytes(ctx.pc, pointer, min(size, COPY_LIMIT))
                 where = f" account {r1} offset {r2}" if name == "arspec_account_write" else ""
                 outputs.append(f"{name}{where}: {data.hex()}")
@@ -329,8 +367,11 @@ def replay_bundle(executor: BundleExecutor, given: ConcreteInput, objects: dict[
         # (the VM would otherwise refuse a nondeterministic helper in the solana profile).
         return HelperSpec(row.id, row.name, fn, cost=row.cost, deterministic=True)
 
-    registry = HelperRegistry(tuple(stub(row) for row in HELPER_TABLE
-                                    if profile.name in row.profiles or not row.deterministic))
+    specs = [stub(row) for row in HELPER_TABLE
+             if profile.name in row.profiles or not row.deterministic]
+    if profile.name == "solana":
+        specs += solana_replay_specs(stub, tracker.key, buffers, outputs)
+    registry = HelperRegistry(tuple(specs))
 
     def resolve(pc: int, insn: LoadImm64) -> int:
         index = insn.imm

@@ -4,7 +4,8 @@ The ``spec-check`` command line
 
 One entry point for every job arspec does. ``spec-check BUNDLE.yaml`` (the same as
 ``spec-check verify BUNDLE.yaml``) checks a bundle; the other subcommands work on single
-programs (``asm``, ``disasm``, ``exec``) or run and explore bundles.
+programs (``asm``, ``disasm``, ``exec``) or run and explore bundles; ``include-dir`` prints
+the folder of the C header ``arspec/sol.h``.
 
 Exit codes are uniform: 0 success (all requested properties hold), 1 a property was refuted
 or a program faulted, 2 bad input or usage, 3 inconclusive (UNKNOWN or a bound reached),
@@ -353,6 +354,14 @@ def _cmd_prove(args: argparse.Namespace, out: TextIO) -> int:
     return _combine([codes[r.verdict] for r in results])
 
 
+def _cmd_include_dir(args: argparse.Namespace, out: TextIO) -> int:
+    from arspec.reference.c_header import get_include_dir
+
+    folder = get_include_dir()
+    out.write((f"-I{folder}" if args.cflags else str(folder)) + "\n")
+    return EXIT_OK
+
+
 def _cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
     import json
 
@@ -522,6 +531,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("schema", help="print the JSON Schema of program.yaml")
     p.set_defaults(run=_cmd_schema)
+
+    p = sub.add_parser("include-dir", help="print the folder holding the C header arspec/sol.h "
+                                           "(for clang -I)")
+    p.add_argument("--cflags", action="store_true", help="print it as a -I flag")
+    p.set_defaults(run=_cmd_include_dir)
     return parser
 
 

@@ -38,7 +38,6 @@ from typing import Any, Final
 
 from arspec.reference.helpers import HelperRegistry
 from arspec.reference.instructions import Call, Imm, JmpCond, Jump, LoadImm64, Pseudo
-from arspec.reference.murmur3 import murmur3_32
 from arspec.reference.profiles import (
     INPUT_BASE,
     INPUT_REGION,
@@ -53,8 +52,11 @@ from arspec.reference.runtime_helpers import (
     PROG_CODE_REGION,
     get_map_handle,
 )
+from arspec.reference.solana_syscalls import get_solana_call_table
 from arspec.spec.errno import EINVAL
 from arspec.spec.helpers import HELPER_TABLE, ArgKind, HelperDef, RetKind
+from arspec.spec.runtime_watchers import WATCH_CRITERIA_SIZE
+from arspec.spec.syscalls import AGAVE_SYSCALLS_BY_NAME
 
 from . import solver as z
 from .assertions import (
@@ -101,6 +103,7 @@ from .symbolic import (
     instance_key,
     kind_is,
 )
+from .syscalls import execute_syscall
 
 #: Helpers whose runtime binding faults when the map argument has a type the helper table
 #: does not accept (:func:`arspec.reference.runtime_helpers.get_ring`,
@@ -128,6 +131,8 @@ MODELLED: Final = frozenset({
     "bpf_loop", "bpf_iter_num_new", "bpf_iter_num_next", "bpf_iter_num_destroy",
     "bpf_trace_printk", "bpf_map_push_elem", "bpf_map_pop_elem", "bpf_map_peek_elem",
     *LOCK_HELPERS, *DYNPTR_HELPERS,
+    # Run-time watchers: no memory effect; the runtime keeps the registration.
+    "sol_watch_account", "sol_unwatch_account",
 })
 
 
@@ -213,14 +218,15 @@ class BundleContext:
     max_loops: int = 1 << 23
 
     def helper_for(self, imm: int) -> HelperDef | None:
-        """Return the table row a ``call imm`` reaches in this profile."""
-        for row in HELPER_TABLE:
-            if self.profile.name == "solana":
-                if murmur3_32(row.name.encode()) == imm & 0xFFFFFFFF:
-                    return row
-            elif row.id == imm:
-                return row
-        return None
+        """Return the contract row a ``call imm`` reaches in this profile.
+
+        In ``solana`` that is :func:`~arspec.reference.solana_syscalls.get_solana_call_table`:
+        helper names, the sol_* aliases (their target's row) and the Agave syscalls.
+        """
+        if self.profile.name == "solana":
+            found = get_solana_call_table().get(imm & 0xFFFFFFFF)
+            return None if found is None else found[1]
+        return next((row for row in HELPER_TABLE if row.id == imm), None)
 
 
 @dataclass
@@ -726,7 +732,8 @@ class BundleExecutor(Executor):
                          None)
             return
         kind = {"bpf_loop": "loop", "bpf_timer_set_callback": "timer",
-                "bpf_wq_set_callback": "wq"}.get(row.name, "callback")
+                "bpf_wq_set_callback": "wq", "sol_watch_account": "watch"}.get(row.name,
+                                                                             "callback")
         if self.checking and kind != "loop":  # a loop edge is recorded by exec_call
             edge = CallEdge(pc, kind, target)
             if edge not in self.facts.edges:
@@ -742,6 +749,16 @@ class BundleExecutor(Executor):
             state.path = z.false()
             return
         key = instance_key(pc, ctx, iters)
+        syscall = AGAVE_SYSCALLS_BY_NAME.get(row.name)
+        if syscall is not None:
+            returned = execute_syscall(self, pc, syscall, state, key)
+            if returned is None:
+                state.path = z.false()
+                return
+            state.regs[0] = returned
+            for reg in range(1, 6):
+                state.regs[reg] = Value(state.regs[reg].value, UNINIT)
+            return
         state.cu = z.add(state.cu, z.const(row.cost))
         # The runtime refuses a call with a lock held after the VM charged the call's cost.
         check_call(self, pc, row.name, state)
@@ -806,8 +823,16 @@ class BundleExecutor(Executor):
             pass  # they only read their (checked) buffer
         elif name in ("bpf_timer_init", "bpf_wq_init"):
             self.arg_same_map(pc, row, state)
+        elif name == "sol_watch_account":
+            # The runtime answers -EINVAL otherwise; like Linux for a struct argument, the
+            # contract asks for exactly one criteria struct and no flags (policy, no fault).
+            for reg, want, rule in ((2, WATCH_CRITERIA_SIZE,
+                                     f"the size of struct sol_watch_criteria "
+                                     f"({WATCH_CRITERIA_SIZE})"), (4, 0, "0 (no flags)")):
+                self.require(pc, HelperArgument(name, reg, rule), state,
+                             z.not_(z.eq(state.regs[reg].value, z.const(want))), None)
         elif name in ("bpf_timer_start", "bpf_timer_cancel", "bpf_timer_set_callback",
-                      "bpf_wq_set_callback", "bpf_wq_start"):
+                      "bpf_wq_set_callback", "bpf_wq_start", "sol_unwatch_account"):
             pass
         elif name == "bpf_tail_call":
             out = self.tail_call(pc, key, result, maps[2], state)

@@ -60,7 +60,7 @@ JSON schema ``arspec-verify/1``
               "outcome": str, "replayed": bool, "compute_units": int}}],
         "unreachable": [int], "notes": [str]}],
      "tail_calls": [{"program": str, "pc": int, "targets": [str]}],
-     "callbacks": [{"program": str, "pc": int, "kind": "timer" | "wq" | "loop",
+     "callbacks": [{"program": str, "pc": int, "kind": "timer" | "wq" | "loop" | "watch",
                     "target": str, "target_pc": int}],
      "tail_call_cycles": [[str, ...]]}
 
@@ -698,8 +698,12 @@ def verify_bundle(path: str, *, timeout: float = 30.0,
             if not 0 <= target_index < len(names):
                 continue
             target = names[target_index]
-            kinds = _async_entries(maps, edge.kind) if edge.kind in ("timer", "wq") \
-                else [EntryKind("loop")]
+            if edge.kind in ("timer", "wq"):
+                kinds = _async_entries(maps, edge.kind)
+            elif edge.kind == "watch":  # a run-time watcher's callback: a watch hook's entry
+                kinds = [EntryKind("input")]
+            else:
+                kinds = [EntryKind("loop")]
             for kind in kinds:
                 pending.append((target, target_pc, kind))
     for result in results:

@@ -27,6 +27,7 @@ PACKAGES = ("spec", "reference", "checker", "model", "proofs")
 SEMANTICS_MODULES = (
     "types", "presets", "maps", "timers", "workqueue", "ringbuf", "tailcall", "loops",
     "spinlock", "dynptr", "accounts", "helpers", "state", "hooks", "scheduler",
+    "runtime_watchers", "syscalls",
 )
 #: Paragraph openers the spec authors use for deliberate differences and choices.
 DEPARTURE_MARKER = "Departures from"
@@ -733,6 +734,44 @@ def render_contexts() -> str:
     return "\n".join(lines)
 
 
+def render_syscalls() -> str:
+    """Return the solana call table: every sol_* name and Agave syscall with its hash, the
+    contract it reaches and its cost, and the C header's declarations."""
+    from arspec.reference.murmur3 import murmur3_32
+    from arspec.spec import syscalls as sc
+    from arspec.spec.runtime_watchers import (
+        MAX_WATCHERS_PER_ACCOUNT,
+        MAX_WATCHERS_PER_PROGRAM,
+        WATCH_CRITERIA_SIZE,
+        WATCH_OP_CODES,
+    )
+
+    costs = {"fixed": "{cost}", "max_len": "max({cost}, r2)", "len": "r2",
+             "mem_op": "max({cost}, r3 / 250)", "slices": "{cost} + per slice (not proved)"}
+    aliases = [[literal(alias), literal(f"{murmur3_32(alias.encode()):#010x}"), literal(target),
+                str(sc.get_solana_names()[alias].cost)] for alias, target in sc.SOL_ALIASES]
+    agave = [[literal(s.row.name), literal(f"{murmur3_32(s.row.name.encode()):#010x}"),
+              ", ".join(a.name for a in s.row.args) or "(none)",
+              costs[s.cost].format(cost=s.row.cost), rst_text(s.row.summary)]
+             for s in sc.AGAVE_SYSCALLS]
+    lines = heading("The sol_* names", "-")
+    lines += [f"{len(sc.SOL_ALIASES)} aliases from ``arspec.spec.syscalls.SOL_ALIASES``; each "
+              "is the helper it names (contract, cost, verifier rules).", ""]
+    lines += list_table(["name", "murmur3_32", "is the helper", "CU"], aliases)
+    lines += heading("Agave syscalls", "-")
+    lines += [f"{len(sc.AGAVE_SYSCALLS)} syscalls from ``arspec.spec.syscalls.AGAVE_SYSCALLS`` "
+              "(solana profile only), with the argument kinds the verifier checks.", ""]
+    lines += list_table(["name", "murmur3_32", "arguments", "CU", "effect"], agave)
+    lines += heading("Run-time watcher limits", "-")
+    lines += list_table(["constant", "value"], [
+        [literal("WATCH_CRITERIA_SIZE"), str(WATCH_CRITERIA_SIZE)],
+        [literal("MAX_WATCHERS_PER_PROGRAM"), str(MAX_WATCHERS_PER_PROGRAM)],
+        [literal("MAX_WATCHERS_PER_ACCOUNT"), str(MAX_WATCHERS_PER_ACCOUNT)],
+        *[[literal(f"SOL_WATCH_{op.name}"), str(code)] for code, op in enumerate(WATCH_OP_CODES)],
+    ])
+    return "\n".join(lines)
+
+
 def generated_fragments(root: Path) -> dict[str, str]:
     """Return every generated fragment by file name."""
     return {
@@ -749,6 +788,7 @@ def generated_fragments(root: Path) -> dict[str, str]:
         "profiles.inc": render_profiles(),
         "contexts.inc": render_contexts(),
         "proofs.inc": render_proofs(root),
+        "syscalls.inc": render_syscalls(),
     }
 
 

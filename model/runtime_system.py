@@ -22,12 +22,14 @@ the reference VM. One invocation (a whole tail-call chain) is one atomic step.
   (:class:`StepInfo`); symmetry reduction never sees them.
 * **Invocation cache.** :class:`CachingInvoker` remembers the effect of an invocation keyed by
   the program entry, the item fields the binding reads, budget, CPU, slot, preset, and the
-  exact bytes of **all maps, all accounts and the async sequence counter**: everything the
-  reference binding (:mod:`arspec.reference.runtime_helpers`) reads or writes. The read set of a
+  exact bytes of **all maps, all accounts, the async sequence counter and the run-time
+  watchers**: everything the reference binding (:mod:`arspec.reference.runtime_helpers`)
+  reads or writes. The read set of a
   program is not determined more precisely (a program may read any map or account), so the
   key is this whole slice of the state; the FIFO, budgets spent, watchers and other scheduler
   bookkeeping, which the binding never touches, are left out. An entry keeps only the maps
-  the invocation changed (the rest equal the key's), with the accounts and the counter.
+  the invocation changed (the rest equal the key's), with the accounts, the counter and the
+  run-time watchers.
 * **Partial-order reduction** (:class:`EnvironmentOrder`): environment writes to different
   domain keys commute (each writes its own field and marks its own key), so exploring them
   only in domain declaration order reaches exactly the same states. It is switched off when
@@ -65,6 +67,7 @@ from arspec.spec.catalogue import (
 )
 from arspec.spec.maps import ArrayElements, MapElement, MapState
 from arspec.spec.ringbuf import RingBuffer
+from arspec.spec.runtime_watchers import copy_runtime_watchers
 from arspec.spec.scheduler import (
     Action,
     ApplyWrite,
@@ -85,6 +88,7 @@ from arspec.spec.state import (
     WatcherState,
     WorkItem,
     compute_map_key,
+    compute_runtime_watchers_key,
     compute_state_key,
     copy_accounts,
     copy_maps,
@@ -101,7 +105,8 @@ _T = TypeVar("_T")
 _KNOWN_FIELDS: Final = frozenset({
     "slot", "phase", "maps", "accounts", "sequence", "preset", "fifo", "next_item_seq",
     "slot_cu_used", "writes_applied", "watchers", "writer_depth", "queued_timers",
-    "queued_work", "startup_done", "domains_written", "cascades_suppressed", "max_depth_seen"})
+    "queued_work", "startup_done", "domains_written", "cascades_suppressed", "max_depth_seen",
+    "runtime_watchers", "next_watcher_id"})
 #: The fields of the map parts :func:`copy_map_fast` knows (every other one is immutable).
 _KNOWN_MAP_FIELDS: Final = (
     (MapState, ("definition", "num_cpus", "elements", "queue", "last_use", "use_clock",
@@ -196,7 +201,9 @@ def copy_runtime_state(state: RuntimeState, *, share_maps: bool = False) -> Runt
         writer_depth=dict(state.writer_depth), queued_timers=set(state.queued_timers),
         queued_work=set(state.queued_work), startup_done=state.startup_done,
         domains_written=set(state.domains_written),
-        cascades_suppressed=state.cascades_suppressed, max_depth_seen=state.max_depth_seen)
+        cascades_suppressed=state.cascades_suppressed, max_depth_seen=state.max_depth_seen,
+        runtime_watchers=copy_runtime_watchers(state)[0],
+        next_watcher_id=state.next_watcher_id)
 
 
 # --------------------------------------------------------------------------- states
@@ -312,7 +319,8 @@ class CachingInvoker:
                          for name, a in state.accounts.accounts.items())
         return (item.entry, item.kind.value, item.map_id, item.key, item.record,
                 item.seq if self.include_seq else None, budget, cpu, state.slot,
-                state.preset.name, state.sequence.next_seq, maps, accounts)
+                state.preset.name, state.sequence.next_seq, maps, accounts,
+                compute_runtime_watchers_key(state))
 
     def __call__(self, state: RuntimeState, item: WorkItem, budget: ComputeUnits,
                  cpu: Cpu) -> InvocationOutcome:
@@ -328,6 +336,7 @@ class CachingInvoker:
             state.maps = install_maps(state.maps, effect.maps)
             state.accounts = copy_accounts(effect.accounts)
             state.sequence = AsyncSequence(effect.sequence.next_seq)
+            state.runtime_watchers, state.next_watcher_id = copy_runtime_watchers(effect)
             return outcome
         self.stats.misses += 1
         maps_part = key[_MAPS_PART]
@@ -344,6 +353,7 @@ class CachingInvoker:
                               accounts=copy_accounts(state.accounts),
                               sequence=AsyncSequence(state.sequence.next_seq),
                               preset=state.preset)
+        effect.runtime_watchers, effect.next_watcher_id = copy_runtime_watchers(state)
         self._store[key] = (outcome, effect)
         return outcome
 

@@ -38,9 +38,10 @@ from arspec.spec.types import FuncRef
 _KNOWN_FIELDS: Final = frozenset({
     "slot", "phase", "maps", "accounts", "sequence", "preset", "fifo", "next_item_seq",
     "slot_cu_used", "writes_applied", "watchers", "writer_depth", "queued_timers",
-    "queued_work", "startup_done", "domains_written", "cascades_suppressed", "max_depth_seen"})
+    "queued_work", "startup_done", "domains_written", "cascades_suppressed", "max_depth_seen",
+    "runtime_watchers", "next_watcher_id"})
 _ITEM_FIELDS: Final = ("seq", "kind", "entry", "enqueued_slot", "depth", "reason", "map_id",
-                       "key", "async_seq", "record")
+                       "key", "async_seq", "record", "watcher_id")
 _COMPACT: Final = ({f.name for f in dataclasses.fields(RuntimeState)} == _KNOWN_FIELDS
                    and tuple(f.name for f in dataclasses.fields(WorkItem)) == _ITEM_FIELDS)
 #: marshal format without back-references (see the module docstring).
@@ -56,7 +57,19 @@ def _func(ref: FuncRef | None) -> tuple[str, int] | None:
 def _item(item: WorkItem) -> tuple[object, ...]:
     return (item.seq, item.kind.value, str(item.entry.prog), int(item.entry.pc),
             item.enqueued_slot, item.depth, item.reason, item.map_id, item.key,
-            item.async_seq, item.record)
+            item.async_seq, item.record, item.watcher_id)
+
+
+def _runtime_watchers(state: RuntimeState) -> tuple[object, ...]:
+    """Return the run-time watchers' part (as ``compute_runtime_watchers_key``, flattened)."""
+    if not state.runtime_watchers and state.next_watcher_id == 1:
+        return ()
+    registered = tuple(
+        (w.id, str(w.owner), _func(w.callback), str(w.spec.account), w.spec.offset,
+         w.spec.width, w.spec.signed, w.spec.op.value, w.spec.value, w.spec.bps,
+         w.edge.last_value, w.edge.condition, w.edge.reference, w.active_from)
+        for _, w in sorted(state.runtime_watchers.items()))
+    return (registered, state.next_watcher_id)
 
 
 def compute_map_parts(state: MapState) -> tuple[object, ...]:
@@ -103,7 +116,7 @@ def compute_runtime_parts(state: RuntimeState) -> tuple[object, ...]:
         tuple((str(k), v) for k, v in sorted(state.writer_depth.items())),
         tuple(sorted(state.queued_timers)), tuple(sorted(state.queued_work)),
         state.startup_done, tuple(sorted(state.domains_written)), state.cascades_suppressed,
-        state.max_depth_seen, state.preset.name,
+        state.max_depth_seen, state.preset.name, *_runtime_watchers(state),
     )
 
 

@@ -17,9 +17,11 @@ of the assembly). Every ``call`` is checked against the helper table for the bun
 an unknown helper, a kfunc call, or a helper the profile refuses (the nondeterministic ones in
 ``solana``) is an :class:`~arspec.spec.errors.InputError` at load, naming the program and pc.
 In ``linux`` a program calls a helper by its id (``call 1``); in ``solana`` by
-``murmur3_32(name)`` (``call 0x...``), the way sBPF names syscalls. In both profiles bundle
-code may write ``call bpf_map_lookup_elem`` (the helper table's names) and ``map_idx(prices)``
-(map names); the loader encodes the id, hash or index.
+``murmur3_32(name)`` (``call 0x...``), the way sBPF names syscalls; there the design's sol_*
+names and the Agave syscalls resolve too (:mod:`arspec.spec.syscalls`). In both profiles
+bundle code may write ``call bpf_map_lookup_elem`` (the helper table's names, and in
+``solana`` every name of :func:`~arspec.reference.solana_syscalls.get_solana_call_table`) and
+``map_idx(prices)`` (map names); the loader encodes the id, hash or index.
 
 Values programs see
 -------------------
@@ -44,7 +46,8 @@ Entry registers
 * timer and work-queue callbacks: r1 = map handle, r2 = pointer to a read-only copy of the
   key, r3 = pointer to the element's value (Linux's ``cb(map, key, value)``);
 * ring-buffer subscribers: r1 = pointer to a read-only copy of the record, r2 = its length;
-* startup, every and watch hooks: r1 = the (empty) input region, r2 = 0.
+* startup, every and watch hooks, and the callbacks of watchers registered at run time
+  (``sol_watch_account``): r1 = the (empty) input region, r2 = 0.
 
 Invocation rules
 ----------------
@@ -65,16 +68,13 @@ Invocation rules
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, Final
 
 from arspec.spec import bundle as schema
 from arspec.spec.errors import ArspecError, HelperNotAllowed, InputError, UnknownHelper
-from arspec.spec.helpers import HELPER_TABLE, HelperDef, check_helper_allowed
+from arspec.spec.helpers import HELPER_TABLE, check_helper_allowed
 from arspec.spec.loader import locate_code_error, set_object_map_reader
 from arspec.spec.scheduler import InvocationOutcome
 from arspec.spec.state import RuntimeState, WorkItem
@@ -104,13 +104,15 @@ from .runtime_helpers import (
     get_map_handle,
     get_program_code_address,
 )
-from .solana_syscalls import SYSCALL_IDS
+from .solana_syscalls import get_solana_call_table
 from .vm import PseudoResolver, Vm, standard_memory
 
 __all__ = ["MAP_HANDLE_REGION", "NS_PER_SLOT", "PROG_CODE_REGION", "LoadedProgram",
            "ReferenceInvoker", "get_map_handle", "get_program_code_address", "load_programs"]
 
 ENGINES: Final = ("auto", "interpreter", "fast")
+#: Ids of the helper-table rows (an Agave syscall row has an id outside them).
+HELPER_IDS: Final = frozenset(h.id for h in HELPER_TABLE)
 
 
 class HashedProgram(Program):
@@ -159,12 +161,6 @@ class LoadedProgram:
     source_lines: dict[int, tuple[str, int]] = field(default_factory=dict)
 
 
-@cache
-def get_solana_helper_ids() -> Mapping[int, HelperDef]:
-    """Return the helper rows by ``murmur3_32(name)`` (how solana programs call them)."""
-    return MappingProxyType({murmur3_32(h.name.encode()): h for h in HELPER_TABLE})
-
-
 def check_program_helpers(name: str, program: Program, profile: str, *,
                           allow_nondeterministic: bool = False) -> None:
     """Raise :class:`InputError` for a call the profile cannot resolve or refuses.
@@ -172,8 +168,7 @@ def check_program_helpers(name: str, program: Program, profile: str, *,
     With ``allow_nondeterministic`` (the verifier's loading, never the runtime's), a
     nondeterministic helper of the helper table is accepted in every profile.
     """
-    by_hash = get_solana_helper_ids()
-    syscalls = {imm: n for n, imm in SYSCALL_IDS.items()}
+    by_hash = get_solana_call_table()
     for pc, insn in program.instructions():
         where = f"programs.{name}: pc {pc}"
         if isinstance(insn, CallKfunc):
@@ -182,21 +177,18 @@ def check_program_helpers(name: str, program: Program, profile: str, *,
         if not isinstance(insn, Call):
             continue
         imm = insn.imm & 0xFFFFFFFF
-        if profile == "solana" and imm in syscalls:
-            # The VM has them (spec-check exec, the plugin); the verifier has no contract
-            # for them yet, so bundles may not call them (the sol_* interface is issue 12).
-            raise InputError(f"{where}: syscall {syscalls[imm]} is not available to bundle "
-                             "programs yet (only to single programs: spec-check exec)")
         if profile == "solana":
-            row = by_hash.get(imm)
-            if row is None:
+            found = by_hash.get(imm)
+            if found is None:
                 hint = ""
                 if imm in {h.id for h in HELPER_TABLE}:
                     known = next(h for h in HELPER_TABLE if h.id == imm)
                     hint = (f"; solana programs call helpers by murmur3_32 of the name, "
                             f"e.g. {known.name} is {murmur3_32(known.name.encode()):#x}")
                 raise InputError(f"{where}: unknown helper {imm:#x} in the solana profile{hint}")
-            helper_id: int = row.id
+            helper_id: int = found[1].id
+            if helper_id not in HELPER_IDS:
+                continue  # an Agave syscall: every one is deterministic and solana's own
         else:
             helper_id = insn.imm
         if allow_nondeterministic and any(h.id == helper_id and not h.deterministic
@@ -234,7 +226,7 @@ def get_assembly_symbols(bundle: schema.Bundle) -> dict[str, int]:
 def get_assembly_helpers(profile: str) -> dict[str, int]:
     """Return ``call <name>`` targets: Linux helper ids, or sBPF murmur3-32 syscall ids."""
     if profile == "solana":
-        return {**SYSCALL_IDS, **{h.name: imm for imm, h in get_solana_helper_ids().items()}}
+        return {name: imm for imm, (name, _) in get_solana_call_table().items()}
     return {h.name: int(h.id) for h in HELPER_TABLE}
 
 

@@ -14,7 +14,7 @@ for the conventions.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final
 
 from arspec.spec.accounts import process_account_read, process_account_write
@@ -34,7 +34,7 @@ from arspec.spec.dynptr import (
 )
 from arspec.spec.errno import EINVAL, ENOENT, compute_r0, compute_signed
 from arspec.spec.errors import HelperFault
-from arspec.spec.helpers import HELPER_TABLE, HelperDef, compute_helper_cost
+from arspec.spec.helpers import HELPER_TABLE, HELPERS_BY_NAME, HelperDef, compute_helper_cost
 from arspec.spec.loops import (
     BPF_ITER_NUM_SIZE,
     compute_iter_num_bytes,
@@ -68,6 +68,7 @@ from arspec.spec.ringbuf import (
     process_ringbuf_submit,
     process_ringbuf_write,
 )
+from arspec.spec.runtime_watchers import process_unwatch_account, process_watch_account
 from arspec.spec.scheduler import InvocationOutcome
 from arspec.spec.spinlock import (
     HeldLock,
@@ -78,6 +79,7 @@ from arspec.spec.spinlock import (
     process_lock_word,
 )
 from arspec.spec.state import RuntimeState, TriggerKind, WorkItem
+from arspec.spec.syscalls import SOL_ALIASES
 from arspec.spec.tailcall import TailCallResult, create_tail_call_chain, process_tail_call
 from arspec.spec.timers import (
     process_timer_cancel,
@@ -104,6 +106,7 @@ from .instructions import LoadImm64, Pseudo
 from .memory import Memory, add_stack
 from .profiles import INPUT_BASE, PROGRAM_REGION, REGION_SHIFT, SLOT_SIZE, STACK_REGION
 from .sbpf_errors import describe_exit_code
+from .solana_syscalls import Clock, syscall_specs
 
 if TYPE_CHECKING:
     from .runtime import LoadedProgram, ReferenceInvoker
@@ -268,6 +271,8 @@ class Invocation:
             assert item.record is not None
             record = self.memory.allocate_region(bytearray(item.record), writable=False)
             return record, len(item.record)
+        if item.watcher_id is not None:  # a run-time watcher's callback: no program context
+            return INPUT_BASE, 0
         entered = enter_bundle_context(self.runtime.bundle, self.item.prog, self.state.slot,
                                        self.memory)
         if entered is not None:
@@ -857,6 +862,25 @@ def helper_cpu(inv: Invocation, ctx: HelperContext, r1: int, r2: int, r3: int, r
     return int(inv.cpu)
 
 
+# --------------------------------------------------------------------------- run-time watchers
+
+
+def helper_watch_account(inv: Invocation, ctx: HelperContext, r1: int, r2: int, r3: int,
+                         r4: int, r5: int) -> int:
+    """``sol_watch_account(criteria, size, callback, flags)``: the watcher id or -errno."""
+    raw = inv.read(ctx, r1, r2)
+    callback = inv.get_callback(ctx.pc, r3)
+    owner = inv.current.name if inv.current is not None else inv.item.prog
+    return compute_r0(process_watch_account(inv.state, owner, callback, raw, r4))
+
+
+def helper_unwatch_account(inv: Invocation, ctx: HelperContext, r1: int, r2: int, r3: int,
+                           r4: int, r5: int) -> int:
+    """``sol_unwatch_account(id)``: 0, or -ENOENT for no watcher of the caller's."""
+    owner = inv.current.name if inv.current is not None else inv.item.prog
+    return compute_r0(process_unwatch_account(inv.state, owner, r1))
+
+
 #: The helper functions by helper name (every row of the helper table has one).
 HELPER_FUNCTIONS: Final[dict[str, HelperFn]] = {
     "bpf_map_lookup_elem": helper_map_lookup,
@@ -902,6 +926,8 @@ HELPER_FUNCTIONS: Final[dict[str, HelperFn]] = {
     "bpf_iter_num_next": helper_iter_next,
     "bpf_iter_num_destroy": helper_iter_destroy,
     "arspec_log": helper_log,
+    "sol_watch_account": helper_watch_account,
+    "sol_unwatch_account": helper_unwatch_account,
 }
 
 
@@ -921,6 +947,30 @@ def bind_helper(runtime: ReferenceInvoker, row: HelperDef) -> HelperSpec:
     return HelperSpec(row.id, row.name, call, cost=row.cost, deterministic=row.deterministic)
 
 
+#: First id of the sol_* aliases in a solana registry (the VM finds them by name hash).
+SOL_ALIAS_ID_BASE: Final = 0x6000
+
+
+def get_invocation_clock(runtime: ReferenceInvoker) -> Clock:
+    """Return the ``Clock`` sysvar of the running invocation's slot.
+
+    ``unix_timestamp`` is the slot's start in whole seconds (``NS_PER_SLOT`` per slot);
+    epochs stay 0: a bundle's scenario spans no epoch boundary.
+    """
+    slot = int(invocation_of(runtime).state.slot)
+    return Clock(slot=slot, unix_timestamp=slot * NS_PER_SLOT // 1_000_000_000)
+
+
 def build_registry(runtime: ReferenceInvoker) -> HelperRegistry:
-    """Return the registry of every helper in the table, bound to ``runtime``."""
-    return HelperRegistry(tuple(bind_helper(runtime, row) for row in HELPER_TABLE))
+    """Return the registry of every helper in the table, bound to ``runtime``.
+
+    In the ``solana`` profile it also holds the sol_* aliases (the same binding under the
+    design's name) and the Agave syscalls (:mod:`arspec.spec.syscalls`).
+    """
+    specs = [bind_helper(runtime, row) for row in HELPER_TABLE]
+    if runtime.profile.name == "solana":
+        for i, (alias, target) in enumerate(SOL_ALIASES):
+            bound = bind_helper(runtime, HELPERS_BY_NAME[target])
+            specs.append(replace(bound, id=SOL_ALIAS_ID_BASE + i, name=alias))
+        specs.extend(syscall_specs(lambda: get_invocation_clock(runtime)))
+    return HelperRegistry(tuple(specs))

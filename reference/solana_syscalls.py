@@ -37,13 +37,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import cache
+from types import MappingProxyType
 from typing import Final
 
 from Crypto.Hash import keccak
 
 from arspec.spec.errors import HelperFault
+from arspec.spec.helpers import HelperDef
+from arspec.spec.syscalls import AGAVE_SYSCALL_BASE, get_solana_names
 
 from .helpers import HelperContext, HelperRegistry, HelperSpec
 from .murmur3 import murmur3_32
@@ -55,7 +59,7 @@ SHA256_BASE_COST: Final = 85
 SHA256_MAX_SLICES: Final = 20_000
 CLOCK_SIZE: Final = 40
 #: Helper ids the syscalls get in a registry (programs reach them by name hash, not by id).
-SYSCALL_ID_BASE: Final = 0x5000
+SYSCALL_ID_BASE: Final = AGAVE_SYSCALL_BASE
 _B58: Final = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 
@@ -258,6 +262,23 @@ def syscall_specs(clock: Clock | Callable[[], Clock]) -> tuple[HelperSpec, ...]:
 SYSCALL_NAMES: Final = (*(name for name, _ in SYSCALLS), "sol_get_clock_sysvar")
 #: Every syscall by name: the ``call`` immediate that names it (its murmur3-32 hash).
 SYSCALL_IDS: Final = {name: murmur3_32(name.encode()) for name in SYSCALL_NAMES}
+
+
+@cache
+def get_solana_call_table() -> Mapping[int, tuple[str, HelperDef]]:
+    """Return every name a ``solana`` bundle program may call, by ``murmur3_32(name)``.
+
+    Each entry is the name and the contract row it reaches
+    (:func:`arspec.spec.syscalls.get_solana_names`): helper-table names, the sol_* aliases
+    and the Agave syscalls.
+    """
+    table: dict[int, tuple[str, HelperDef]] = {}
+    for name, row in get_solana_names().items():
+        digest = murmur3_32(name.encode())
+        # Verify no two callable names share a hash (the call would be ambiguous)
+        assert digest not in table, f"{name} hashes like {table[digest][0]}"
+        table[digest] = (name, row)
+    return MappingProxyType(table)
 
 
 def solana_syscalls(clock: Clock | None = None) -> HelperRegistry:

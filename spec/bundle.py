@@ -301,6 +301,7 @@ class ExploreInvariant(StrEnum):
     RINGBUF_FIFO = "ringbuf_fifo"
     TAIL_CALL_LIMIT = "tail_call_limit"
     WATCHER_CASCADE = "watcher_cascade"
+    RUNTIME_WATCHERS = "runtime_watchers"
     PROGRESS = "progress"
     BOUNDED_RESPONSE = "bounded_response"
     NO_STARVATION = "no_starvation"

@@ -41,6 +41,12 @@ The catalogue
 ``watcher_cascade``
     No watcher cascade reaches the runtime's safety net: no trigger is ever suppressed for
     exceeding the preset's maximum cascade depth.
+``runtime_watchers``
+    Watchers registered at run time (:mod:`~arspec.spec.runtime_watchers`) keep their rules:
+    no item of a removed watcher runs, none fires in the slot that registered it, and every
+    active one is observed in each slot's enqueue step. Like ``progress`` no bundle can break
+    it on a correct runtime; planted faults of the scheduler show the check catches them.
+    Their cascades are bounded by ``watcher_cascade``, as declared watchers' are.
 ``progress``
     The scheduler can always advance: the FIFO head fits an empty slot (an idle slot tick is
     progress). That a transition never raises is checked by the explorer itself. No bundle
@@ -377,6 +383,40 @@ def get_cascade_violation(ctx: CatalogueContext, state: RuntimeState) -> str | N
     return None
 
 
+def get_runtime_watcher_violation(ctx: CatalogueContext, pre: RuntimeState,
+                                  events: Sequence[Event], post: RuntimeState) -> str | None:
+    """Return why a transition breaks the run-time watcher rules, or ``None``.
+
+    No item of a removed watcher runs; a watcher is enqueued only from the slot after its
+    registration; and the enqueue step observes every watcher active in its slot.
+    """
+    for event in events:
+        item = event.item
+        if item is None or item.watcher_id is None:
+            continue
+        watcher = pre.runtime_watchers.get(item.watcher_id)
+        if event.kind == EventKind.RUN and watcher is None:
+            return (f"run-time watcher {item.watcher_id} fired ({item.prog} ran) after its "
+                    "removal")
+        if event.kind == EventKind.ENQUEUE:
+            if watcher is None:
+                return f"run-time watcher {item.watcher_id} was enqueued but is not registered"
+            if watcher.active_from > pre.slot:
+                return (f"run-time watcher {item.watcher_id} fired in slot {pre.slot}, the "
+                        "slot that registered it")
+    if pre.phase == Phase.WRITES and post.phase == Phase.RUN:
+        for watcher in post.runtime_watchers.values():
+            if watcher.active_from > post.slot:
+                continue
+            data = post.accounts.accounts[watcher.spec.account].data
+            raw = bytes(data[watcher.spec.offset:watcher.spec.offset + watcher.spec.width])
+            if watcher.edge.last_value != int.from_bytes(raw, "little",
+                                                         signed=watcher.spec.signed):
+                return (f"run-time watcher {watcher.id} (registered for slot "
+                        f"{watcher.active_from}) was not observed in slot {post.slot}")
+    return None
+
+
 # --------------------------------------------------------------------------- progress, response
 
 
@@ -445,6 +485,9 @@ CATALOGUE: Final[dict[str, CatalogueEntry]] = {
     "watcher_cascade": CatalogueEntry(
         "watcher_cascade", "watcher cascades bounded without the runtime's safety net",
         state=get_cascade_violation),
+    "runtime_watchers": CatalogueEntry(
+        "runtime_watchers", "run-time watchers fire from the next slot, never after removal",
+        transition=get_runtime_watcher_violation),
     "progress": CatalogueEntry(
         "progress", "the scheduler can always advance",
         state=get_progress_violation),

@@ -40,8 +40,9 @@ Solana's cost model (Agave ``program-runtime/src/execution_budget.rs``):
 cost                   CU      reason
 =====================  ======  ===========================================================
 ``SYSCALL_BASE_COST``  100     agave's ``syscall_base_cost``: any call that leaves the VM
-``ASYNC_START_COST``   1000    ``timer_start``, ``wq_start``: commit the scheduler to run a
-                               callback later, priced like a CPI (agave ``invoke_units``)
+``ASYNC_START_COST``   1000    ``timer_start``, ``wq_start``, ``sol_watch_account``:
+                               commit the scheduler to run a callback later, priced
+                               like a CPI (agave ``invoke_units``)
 ``ITER_COST``          10      ``iter_num_*``: touch 8 stack bytes once per iteration
                                (agave ``mem_op_base_cost``; Linux inlines them)
 ``BYTES_PER_CU``       250     per-byte rate of copies (agave ``cpi_bytes_per_unit``)
@@ -282,6 +283,13 @@ HELPER_TABLE: Final[tuple[HelperDef, ...]] = (
                 RetKind.VOID, "Release the iterator (required on every path).", cost=ITER_COST),
     make_helper(ARSPEC_HELPER_BASE + 9, "arspec_log", (A.PTR_TO_MEM, A.CONST_SIZE), INT,
                 "Append a message to the invocation's log; returns 0.", size_arg=2),
+    # Watchers registered at run time (arspec.spec.runtime_watchers).
+    make_helper(ARSPEC_HELPER_BASE + 10, "sol_watch_account",
+                (A.PTR_TO_MEM, A.CONST_SIZE, A.PTR_TO_FUNC, A.ANYTHING), INT,
+                "Watch an account field (24-byte criteria); the watcher id or -errno.",
+                cost=ASYNC_START_COST),
+    make_helper(ARSPEC_HELPER_BASE + 11, "sol_unwatch_account", (A.ANYTHING,), INT,
+                "Remove one of the caller's run-time watchers; 0 or -ENOENT."),
 )
 
 #: The table by id and by name.

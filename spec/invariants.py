@@ -19,11 +19,16 @@ Each returns ``True`` when the state is fine. :data:`INVARIANTS` lists them by n
 * ``ringbuf_bounds``: every ring's positions are ordered (consumer <= pending <= producer) and
   the outstanding bytes never exceed ``size - 8``;
 * ``watcher_cascade``: no watcher item deeper than the preset's maximum cascade depth was ever
-  enqueued.
+  enqueued;
+* ``runtime_watchers``: the watchers registered at run time have ids below the counter, none
+  observes before the slot after its registration, the per-program and per-account limits
+  hold, and no queued item fires a watcher before its first observing slot
+  (:mod:`~arspec.spec.runtime_watchers`).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from itertools import pairwise
 from typing import Final
@@ -31,6 +36,7 @@ from typing import Final
 from arspec.spec import bundle as schema
 from arspec.spec.hooks import get_max_cascade_depth
 from arspec.spec.ringbuf import BPF_RINGBUF_HDR_SZ
+from arspec.spec.runtime_watchers import MAX_WATCHERS_PER_ACCOUNT, MAX_WATCHERS_PER_PROGRAM
 from arspec.spec.scheduler import get_async_maps, get_runtime_config
 from arspec.spec.state import Phase, RuntimeState, TriggerKind
 from arspec.spec.timers import is_timer_due
@@ -91,6 +97,22 @@ def is_watcher_cascade_bounded(state: RuntimeState, bundle: schema.Bundle) -> bo
     return state.max_depth_seen <= limit and all(i.depth <= limit for i in state.fifo)
 
 
+def is_runtime_watchers_consistent(state: RuntimeState, bundle: schema.Bundle) -> bool:
+    """Return whether the run-time watchers keep their ids, limits and first slots."""
+    watchers = state.runtime_watchers
+    if any(i != w.id or not 1 <= i < state.next_watcher_id or w.active_from > state.slot + 1
+           for i, w in watchers.items()):
+        return False
+    owners = Counter(w.owner for w in watchers.values())
+    accounts = Counter(w.spec.account for w in watchers.values())
+    if max(owners.values(), default=0) > MAX_WATCHERS_PER_PROGRAM \
+            or max(accounts.values(), default=0) > MAX_WATCHERS_PER_ACCOUNT:
+        return False
+    return all(item.watcher_id not in watchers
+               or watchers[item.watcher_id].active_from <= item.enqueued_slot
+               for item in state.fifo if item.watcher_id is not None)
+
+
 #: Every invariant by name, in a fixed order.
 INVARIANTS: Final[dict[str, Callable[[RuntimeState, schema.Bundle], bool]]] = {
     "budget": is_budget_respected,
@@ -99,6 +121,7 @@ INVARIANTS: Final[dict[str, Callable[[RuntimeState, schema.Bundle], bool]]] = {
     "no_double_execution": is_no_double_execution,
     "ringbuf_bounds": is_ringbuf_in_bounds,
     "watcher_cascade": is_watcher_cascade_bounded,
+    "runtime_watchers": is_runtime_watchers_consistent,
 }
 
 

@@ -16,8 +16,9 @@ Canonical order of one slot
    a. ``startup`` programs (slot 0 only), in program declaration order;
    b. ``every: N`` programs with ``slot % N == 0`` (slot 0 included), in declaration order;
    c. watchers that fire (:mod:`~arspec.spec.hooks`: environment writes of this slot and
-      program writes of the previous slot), in declaration order; a trigger deeper than the
-      preset's maximum cascade depth is suppressed and reported;
+      program writes of the previous slot), in declaration order, then the watchers
+      registered at run time (:mod:`~arspec.spec.runtime_watchers`) in id order; a trigger
+      deeper than the preset's maximum cascade depth is suppressed and reported;
    d. due timers, ordered by (expiry slot, arm sequence);
    e. pending work-queue items, in start (FIFO) order;
    f. ring-buffer records: per ring-buffer map in declaration order, the committed records
@@ -42,10 +43,11 @@ An invocation runs one work item's program (and its tail-call chain, which share
 invocation's budget and meter, :mod:`~arspec.spec.tailcall`) through an :class:`Invoker`, the
 binding to a VM that applies the spec's transitions. The outcome is success, or failure (a
 fault, or the budget exceeded): a failed invocation is rolled back entirely (maps, accounts,
-ring-buffer reservations and records, timer and work-queue changes, logs) and reported, like a
-failed transaction. The **trigger is consumed either way**: a fired timer stays fired, a
-work-queue item stays dequeued and a consumed ring record stays consumed, as a failed
-transaction still advances its nonce; otherwise a faulting callback would re-run forever.
+ring-buffer reservations and records, timer and work-queue changes, run-time watcher
+registrations and removals, logs) and reported, like a failed transaction. The **trigger
+is consumed either way**: a fired timer stays fired, a work-queue item stays dequeued and a
+consumed ring record stays consumed, as a failed transaction still advances its nonce;
+otherwise a faulting callback would re-run forever.
 
 * **Budgets.** The bundle's ``budgets`` (and a program's ``budget`` override) are used; the
   preset supplies the other limits.
@@ -53,7 +55,8 @@ transaction still advances its nonce; otherwise a faulting callback would re-run
   number): per-CPU maps see a deterministic CPU.
 * **Stale async items.** A timer item runs only if, when it reaches the head, its timer is
   still armed with the same arm sequence (it may have been cancelled, re-armed or freed since
-  it was enqueued); a work-queue item likewise. A stale item is skipped (reported, charged
+  it was enqueued); a work-queue item likewise, and so is the item of a run-time watcher
+  removed (``sol_unwatch_account``) since it fired. A stale item is skipped (reported, charged
   nothing): the timer's current arm, if any, gets its own item when it is due.
 
 Actions for the explorer
@@ -87,6 +90,12 @@ from arspec.spec.hooks import (
 )
 from arspec.spec.maps import MapElement, MapState
 from arspec.spec.ringbuf import is_ringbuf_consume_enabled, process_ringbuf_consume
+from arspec.spec.runtime_watchers import (
+    copy_runtime_watchers,
+    get_observing_watchers,
+    is_watcher_item_live,
+    process_runtime_watcher_observation,
+)
 from arspec.spec.state import (
     Phase,
     RuntimeState,
@@ -439,7 +448,31 @@ def process_enqueue_watchers(state: RuntimeState, config: RuntimeConfig) -> list
         state.max_depth_seen = max(state.max_depth_seen, depth)
         events.append(process_enqueue_item(state, TriggerKind.WATCH, make_entry(prog), reason,
                                            depth=depth))
+    events += process_enqueue_runtime_watchers(state, limit)
     state.writer_depth.clear()
+    return events
+
+
+def process_enqueue_runtime_watchers(state: RuntimeState, limit: int) -> list[Event]:
+    """Observe the run-time watchers (after the declared ones, in id order); enqueue those
+    that fire, each item naming its watcher (``watcher_id``)."""
+    events: list[Event] = []
+    for watcher in get_observing_watchers(state):
+        if not process_runtime_watcher_observation(state, watcher):
+            continue
+        spec = watcher.spec
+        depth = compute_trigger_depth(state.writer_depth, spec.account)
+        reason = (f"runtime watcher {watcher.id} of {watcher.owner}: {spec.account}@"
+                  f"{spec.offset} {spec.op.value}")
+        if depth > limit:
+            state.cascades_suppressed += 1
+            events.append(Event(state.slot, EventKind.SUPPRESS,
+                                detail=f"{reason}: cascade depth {depth} exceeds the "
+                                       f"maximum {limit}"))
+            continue
+        state.max_depth_seen = max(state.max_depth_seen, depth)
+        events.append(process_enqueue_item(state, TriggerKind.WATCH, watcher.callback, reason,
+                                           depth=depth, watcher_id=watcher.id))
     return events
 
 
@@ -601,13 +634,18 @@ def process_run_head(state: RuntimeState, config: RuntimeConfig,
     if is_async_item(item) and element is None:
         return [Event(state.slot, EventKind.SKIP, item=item,
                       detail="stale: cancelled, re-armed or freed since it was enqueued")]
+    if item.watcher_id is not None and not is_watcher_item_live(state, item.watcher_id):
+        return [Event(state.slot, EventKind.SKIP, item=item,
+                      detail=f"stale: runtime watcher {item.watcher_id} was removed")]
     budget = get_item_budget(config, item)
     cpu = compute_cpu(state, item)
     snapshot = (copy_maps(state.maps), copy_accounts(state.accounts),
                 AsyncSequence(state.sequence.next_seq))
+    watch_snapshot = copy_runtime_watchers(state)
     outcome = invoker(state, item, budget, cpu)
     if outcome.fault is not None:
         state.maps, state.accounts, state.sequence = snapshot
+        state.runtime_watchers, state.next_watcher_id = watch_snapshot
         element = get_fired_element(state, item)
         charged: int = budget
     else:

@@ -34,7 +34,7 @@ import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from arspec.spec import bundle as schema
 from arspec.spec.accounts import Account, AccountsState, create_account
@@ -55,6 +55,9 @@ from arspec.spec.ringbuf import RingBuffer
 from arspec.spec.tailcall import ProgArray, process_prog_array_update
 from arspec.spec.timers import AsyncSequence
 from arspec.spec.types import AccountName, ComputeUnits, Cpu, FuncRef, MapId, Pc, ProgId, Slot
+
+if TYPE_CHECKING:
+    from arspec.spec.hooks import WatchSpec
 
 #: Bundle map type names to the spec's map types.
 MAP_TYPES: Final[dict[str, MapType]] = {
@@ -98,7 +101,8 @@ class WorkItem:
     ``entry`` is the program and pc to run. ``async_seq`` is the timer arm sequence or the
     work-queue pending sequence the item was created for (``None`` for other kinds), and
     ``map_id`` / ``key`` locate the timer's or work item's element. ``record`` is the ring
-    record's payload for ring-buffer subscribers. ``depth`` is the watcher cascade depth
+    record's payload for ring-buffer subscribers. ``watcher_id`` names the run-time watcher
+    a ``watch`` item fires (``None`` for a declared watcher). ``depth`` is the watcher cascade depth
     (0 for everything that is not watcher-triggered). ``reason`` is a human-readable origin.
     """
 
@@ -112,6 +116,8 @@ class WorkItem:
     key: bytes | None = None
     async_seq: int | None = None
     record: bytes | None = None
+    #: The run-time watcher (:mod:`~arspec.spec.runtime_watchers`) the item fires, by id.
+    watcher_id: int | None = None
 
     @property
     def prog(self) -> ProgId:
@@ -131,6 +137,23 @@ class WatcherState:
     last_value: int
     condition: bool
     reference: int
+
+
+@dataclass
+class RuntimeWatcher:
+    """A watcher registered at run time by ``sol_watch_account``.
+
+    ``owner`` registered it, ``callback`` runs when it fires, ``spec`` is what it reads and
+    how it compares, ``edge`` its edge state; it observes from slot ``active_from`` on (see
+    :mod:`arspec.spec.runtime_watchers`).
+    """
+
+    id: int
+    owner: ProgId
+    callback: FuncRef
+    spec: WatchSpec
+    edge: WatcherState
+    active_from: Slot
 
 
 @dataclass
@@ -161,6 +184,10 @@ class RuntimeState:
     cascades_suppressed: int = 0
     #: Deepest cascade depth of any watcher item enqueued so far.
     max_depth_seen: int = 0
+    #: Watchers registered at run time (``sol_watch_account``), by id.
+    runtime_watchers: dict[int, RuntimeWatcher] = field(default_factory=dict)
+    #: The id the next run-time watcher gets (ids are never reused).
+    next_watcher_id: int = 1
 
 
 def get_map_def(name: str, spec: schema.MapSpec) -> MapDef:
@@ -353,7 +380,7 @@ def compute_state_key(state: RuntimeState) -> tuple[object, ...]:
                      for name, a in state.accounts.accounts.items())
     watchers = tuple((name, w.last_value, w.condition, w.reference)
                      for name, w in sorted(state.watchers.items()))
-    return (
+    key: tuple[object, ...] = (
         state.slot, state.phase.value, maps, accounts, state.sequence.next_seq,
         tuple(state.fifo), state.next_item_seq, state.slot_cu_used, state.writes_applied,
         watchers, tuple(sorted(state.writer_depth.items())), tuple(sorted(state.queued_timers)),
@@ -361,6 +388,22 @@ def compute_state_key(state: RuntimeState) -> tuple[object, ...]:
         tuple(sorted(state.domains_written)), state.cascades_suppressed, state.max_depth_seen,
         state.preset.name,
     )
+    return key + compute_runtime_watchers_key(state)
+
+
+def compute_runtime_watchers_key(state: RuntimeState) -> tuple[object, ...]:
+    """Return the run-time watchers' part of the state key.
+
+    Empty while no watcher was ever registered, so states of bundles that never call
+    ``sol_watch_account`` keep the encoding they always had.
+    """
+    if not state.runtime_watchers and state.next_watcher_id == 1:
+        return ()
+    registered = tuple(
+        (w.id, w.owner, w.callback, w.spec, w.edge.last_value, w.edge.condition,
+         w.edge.reference, w.active_from)
+        for _, w in sorted(state.runtime_watchers.items()))
+    return (registered, state.next_watcher_id)
 
 
 def encode_state(state: RuntimeState) -> bytes:

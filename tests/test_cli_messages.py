@@ -114,7 +114,7 @@ def test_invalid_assembly_in_a_bundle_names_the_bundle_line(
         assert code == 2 and out == ""
         assert err.strip() == (f"{path}:{number}:{column}: error: programs.heartbeat.code: "
                                "unknown helper 'bpf_timer_initt' (did you mean bpf_timer_init, "
-                               "bpf_timer_start?)")
+                               "bpf_timer_start, sol_timer_init?)")
 
 
 def test_invalid_assembly_in_a_quoted_code_string(tmp_path: Path,

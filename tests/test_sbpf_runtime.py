@@ -71,12 +71,16 @@ def test_nonzero_exit_code_is_a_result_in_linux() -> None:
     assert count == 3
 
 
-@pytest.mark.parametrize("profile", ["solana", "linux"])
-def test_invalid_syscalls_are_refused_in_bundles(profile: str) -> None:
-    # The verifier has no contract for them yet (issue 12): refused at load, named.
-    match = "syscall sol_log_ is not available" if profile == "solana" else "sol_log_"
-    with pytest.raises(InputError, match=match):
-        _run(profile, "0", "call sol_log_")
+def test_invalid_agave_syscall_is_refused_in_linux_bundles() -> None:
+    with pytest.raises(InputError, match="sol_log_"):
+        _run("linux", "0", "call sol_log_")
+
+
+def test_agave_syscalls_run_in_solana_bundles() -> None:
+    # The solana call table (arspec.spec.syscalls) has them, with verifier contracts.
+    text, _, count = _run("solana", "0", "call sol_log_")
+    assert count == 3
+    assert text.count("log 'Program log: hi'") == 3
 
 
 def test_logs_are_in_the_text_and_json_results() -> None:

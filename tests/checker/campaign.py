@@ -7,7 +7,9 @@ recursive), pointer arithmetic on the stack and on map values, null checks in od
 given each wrong argument kind, maps of each type given to each map helper, tail calls,
 timers, ring buffers and queues, spin locks (held across calls, nested, never released,
 pointing beside the lock) and dynptrs (local and ring-buffer, released or leaked, slices
-with and without the NULL check, overwritten while live). :func:`check_case` verifies it
+with and without the NULL check, overwritten while live); ``solana`` cases also call the
+Agave syscalls with good and bad arguments, register and remove run-time watchers, and use
+the ``sol_*`` names. :func:`check_case` verifies it
 (:func:`~arspec.checker.verify_bundle.verify_bundle`) and holds every verdict to the
 reference runtime (:func:`~arspec.reference.runner.run_bundle`, the real helpers) over
 several slots and several initial map states:
@@ -27,6 +29,7 @@ fixed-seed sample; ``benchmarks/soundness_campaign.py`` runs thousands.
 from __future__ import annotations
 
 import random
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +75,8 @@ class Case:
     maps: list[str]
     main: list[str]
     target: list[str] | None
+    #: Declare account ``a`` (16 bytes): cases calling the account helpers and watchers.
+    account: bool = False
 
     def render(self, inits: dict[str, list[tuple[int, int]]] | None = None) -> str:
         """Return the bundle text, with ``inits`` as the initial contents of the maps."""
@@ -84,6 +89,8 @@ class Case:
                 if items:
                     lines[-1] = lines[-1][:-1] + ", init: [" + ", ".join(
                         f"{{key: {k}, value: {v}}}" for k, v in items) + "]}"
+        if self.account:
+            lines += ["accounts:", "  a: {size: 16}"]
         lines += ["programs:", "  p:", "    hook: {on: every, slots: 1}", "    code: |"]
         lines += [f"      {x}" for x in self.main]
         if self.target is not None:
@@ -437,6 +444,118 @@ class _Gen:
         return out
 
 
+class _SyscallGen(_Gen):
+    """Draws calls of the solana call table: Agave syscalls with good and bad arguments,
+    run-time watchers, and the sol_* aliases of the other fragments."""
+
+    def pointer(self) -> str:
+        return self.pick("r10 - 8", "r10 - 16", "r10 - 12", "r10 - 40", "r10 - 64", "r10 - 44",
+                         "r10 + 0", "64", "r10 - 4")
+
+    def set_pointer(self, reg: str) -> list[str]:
+        where = self.pointer()
+        if where.startswith("r10"):
+            return [f"{reg} = r10", f"{reg} += {where[4:].replace(' ', '')}"]
+        return [f"{reg} = {where}"]
+
+    def size(self, reg: str) -> list[str]:
+        if self.rng.random() < 0.2:
+            return [*self.bounded_scalar(reg, 16)]
+        return [f"{reg} = {self.rng.choice([0, 1, 4, 8, 16, 24, 40, 600])}"]
+
+    def syscall(self) -> list[str]:
+        r = self.rng
+        kind = r.randrange(12)
+        if kind == 0:  # sol_log_: known text (UTF-8 or not), or unknown bytes
+            text = r.choice([0x6b6f, 0x41ff, 0x2121212121, 0xc3a9])
+            return [f"*(u64 *)(r10 - 40) = {text & 0x7fffffff}", *self.set_pointer("r1"),
+                    *self.size("r2"), "call sol_log_"]
+        if kind == 1:
+            return [f"r{i} = {r.randint(0, 9)}" for i in range(1, 6) if r.random() < 0.9] \
+                + ["call sol_log_64_"]
+        if kind == 2:
+            return ["call sol_log_compute_units_"]
+        if kind == 3:
+            return [*self.set_pointer("r1"), "call sol_log_pubkey"]
+        if kind == 4:  # memcpy / memmove / memset, then a division by what was written
+            name = self.pick("sol_memcpy_", "sol_memmove_", "sol_memset_")
+            skip = self.label()
+            second = ["r2 = " + str(r.choice([0, 7, 0x100]))] if name == "sol_memset_" \
+                else self.set_pointer("r2")
+            return ["*(u64 *)(r10 - 16) = " + str(r.choice([0, 3])), *self.set_pointer("r1"),
+                    *second, *self.size("r3"), f"call {name}", "r2 = *(u64 *)(r10 - 8)",
+                    "r1 = 100", f"if r2 == 0 goto {skip}" if r.random() < 0.5 else "r0 += 0",
+                    "r1 /= r2", f"{skip}:"]
+        if kind == 5:
+            return [*self.set_pointer("r1"), *self.set_pointer("r2"), *self.size("r3"),
+                    *self.set_pointer("r4"), "call sol_memcmp_"]
+        if kind == 6:  # hashes and log_data over one slice
+            name = self.pick("sol_sha256", "sol_keccak256", "sol_log_data")
+            return ["r1 = r10", "r1 += -8", "*(u64 *)(r10 - 64) = r1",
+                    f"*(u64 *)(r10 - 56) = {r.choice([0, 8, 64])}", "r1 = r10", "r1 += -64",
+                    f"r2 = {r.choice([0, 1, 2])}", *self.set_pointer("r3"), f"call {name}"]
+        if kind == 7:
+            return [*self.set_pointer("r1"), "call sol_get_clock_sysvar",
+                    "r5 = *(u64 *)(r10 - 40)"]
+        if kind == 8:  # a failing syscall on one path
+            skip = self.label()
+            name = self.pick("abort", "sol_panic_")
+            return [*self.load_scalar("r5"), f"if r5 != 3 goto {skip}", "r1 = r10",
+                    "r1 += -8", "r2 = 4", "r3 = 1", "r4 = 2", f"call {name}", f"{skip}:"]
+        if kind in (9, 10):  # register a watcher (good or bad criteria), write the account
+            op, width = r.choice([4, 6, 7, 9]), r.choice([8, 8, 4, 3])
+            value = 0 if op in (6, 7) and r.random() < 0.8 else r.choice([0, 5, 150])
+            bps = 100 if op == 7 and r.random() < 0.8 else 0
+            code = [f"r1 = {r.choice([0, 0, 1, 1 << 32])} ll", "*(u64 *)(r10 - 24) = r1",
+                    f"r1 = {op | width << 8 | bps << 32} ll", "*(u64 *)(r10 - 16) = r1",
+                    f"*(u64 *)(r10 - 8) = {value}", "r1 = r10", "r1 += -24",
+                    f"r2 = {r.choice([24, 24, 16, 32])}",
+                    "r3 = " + self.pick("code_addr(cb)", "code_addr(cb)", "12345"),
+                    f"r4 = {r.choice([0, 0, 1])}", "call sol_watch_account"]
+            if r.random() < 0.7:
+                code += ["*(u64 *)(r10 - 32) = 7", "r1 = 0", "r2 = 0", "r3 = r10",
+                         "r3 += -32", "r4 = 8", "call arspec_account_write"]
+            return code
+        return [f"r1 = {r.choice([0, 1, 2])}", "call sol_unwatch_account"]
+
+
+#: The sol_* names of the helpers the other fragments call.
+SOL_RENAMES = tuple((f"call bpf_{name}", f"call sol_{name}") for name in (
+    "ringbuf_reserve", "ringbuf_submit", "ringbuf_discard", "ringbuf_output", "timer_init",
+    "timer_set_callback", "timer_start", "timer_cancel", "tail_call"))
+
+
+def add_solana_calls(case: Case) -> Case:
+    """Give a ``solana`` case calls of the solana call table, from a second random stream
+    (cases of other seeds, and the rest of this one, stay as they were drawn)."""
+    rng = random.Random(case.seed * 7919 + 17)
+    if case.profile != "solana" or rng.random() < 0.2:
+        return case
+    gen = _SyscallGen(rng, case.maps)
+    gen.count = 2000
+    calls = ["*(u64 *)(r10 - 8) = 0", "*(u64 *)(r10 - 16) = 0", "*(u64 *)(r10 - 24) = 0",
+             "*(u64 *)(r10 - 32) = 0", "*(u64 *)(r10 - 40) = 0"]
+    for _ in range(rng.randint(1, 3)):
+        calls += gen.syscall()
+    main = [*case.main[:2], *calls, *case.main[2:]]
+    if rng.random() < 0.5:
+        for old, new in SOL_RENAMES:
+            main = [line.replace(old, new) for line in main]
+    target = case.target
+    if rng.random() < 0.8:  # mostly loadable by SBPFv0: no JMP32 class, no signed division
+        main, target = to_sbpf_v0(main), None if target is None else to_sbpf_v0(target)
+    return Case(case.seed, case.profile, case.maps, main, target, account=True)
+
+
+def to_sbpf_v0(code: list[str]) -> list[str]:
+    """Return ``code`` with 32-bit jumps made 64-bit and signed divisions unsigned."""
+    out = []
+    for line in code:
+        line = re.sub(r"^if w(\d+) ", r"if r\1 ", line)
+        out.append(line.replace(" s/= ", " /= ").replace(" s%= ", " %= "))
+    return out
+
+
 def generate_case(seed: int) -> Case:
     """Return the bundle of ``seed`` (deterministic)."""
     rng = random.Random(seed)
@@ -470,7 +589,7 @@ def generate_case(seed: int) -> Case:
         maker = rng.choice([other.loop, other.map_access, other.stack_access, other.arithmetic])
         target = ["r0 = 0", *maker(), "r0 = 0", "exit"]
     profile = "linux" if rng.random() < 0.8 else "solana"
-    return Case(seed, profile, maps, main, target)
+    return add_solana_calls(Case(seed, profile, maps, main, target))
 
 
 @dataclass

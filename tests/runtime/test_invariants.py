@@ -142,5 +142,6 @@ def test_invalid_state_deep_cascade_is_caught() -> None:
 
 def test_catalogue_names() -> None:
     assert list(INVARIANTS) == ["budget", "fifo_order", "no_lost_timer",
-                                "no_double_execution", "ringbuf_bounds", "watcher_cascade"]
+                                "no_double_execution", "ringbuf_bounds", "watcher_cascade",
+                                "runtime_watchers"]
     assert EndSlot() == EndSlot()

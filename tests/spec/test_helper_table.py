@@ -53,7 +53,8 @@ def test_arspec_helpers_in_one_range_fitting_s32() -> None:
     names = {h.name for h in own}
     assert {"arspec_get_slot", "arspec_account_read", "arspec_account_write", "bpf_wq_init",
             "bpf_wq_set_callback", "bpf_wq_start", "bpf_iter_num_new", "bpf_iter_num_next",
-            "bpf_iter_num_destroy", "arspec_log"} == names
+            "bpf_iter_num_destroy", "arspec_log", "sol_watch_account",
+            "sol_unwatch_account"} == names
     assert [h.id for h in own] == list(range(ARSPEC_HELPER_BASE, ARSPEC_HELPER_BASE + len(own)))
     assert all(h.id < 1 << 31 for h in own)
 
