@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Final
 from arspec.spec.errors import ExecutionFault
 
 from . import alu
-from .helpers import HelperContext
+from .helpers import HelperContext, HelperFunction
 from .instructions import (
     Alu,
     AluOp,
@@ -162,6 +162,18 @@ def call_helper(vm: Vm, pc: int, imm: int, r1: int, r2: int, r3: int, r4: int,
     if helper.cost:
         vm.consume(helper.cost, pc)
     return helper.fn(HelperContext(vm.memory, pc, vm.profile, vm), r1, r2, r3, r4, r5) & M64
+
+
+def fast_helper(vm: Vm, pc: int, imm: int
+                ) -> tuple[HelperFunction | None, int, HelperContext | None]:
+    """Resolve the helper ``call imm`` at ``pc`` reaches, once per unit run: its function, its
+    cost and its context, or ``None`` when :func:`call_helper` must take the call (an unknown
+    or refused helper, or a tracer)."""
+    helper = vm.helpers.lookup(imm, vm.profile)
+    if (helper is None or vm.tracer is not None
+            or (not helper.deterministic and vm.profile.name == "solana")):
+        return None, 0, None
+    return helper.fn, helper.cost, HelperContext(vm.memory, pc, vm.profile, vm)
 
 
 def pseudo_value(vm: Vm, pc: int, insn: LoadImm64) -> int:
@@ -387,6 +399,8 @@ class Translator:
         self.sites = 0
         #: Sites that address through r10: (cache name, offset, size).
         self.stack_sites: list[tuple[str, int, int]] = []
+        #: Helper call sites: (name, pc, immediate).
+        self.helper_sites: list[tuple[str, int, int]] = []
         self.emitted = 0
         #: What holds at the entry of the second (specialised) loop, once known.
         self.head: Known | None = None
@@ -419,6 +433,8 @@ class Translator:
                      "    " + " = ".join(f"{c}d" for c in caches) + " = EMPTY",
                      "    " + " = ".join(f"{c}l" for c in caches) + " = -1",
                      *self.stack_caches("    ")]
+        for h, pc, imm in self.helper_sites:
+            head.append(f"    {h}f, {h}c, {h}x = HELPERS(vm, {pc}, {imm})")
         tail = [
             "    except ExecutionFault as fault:",
             "        if live:",
@@ -451,7 +467,8 @@ class Translator:
         namespace: dict[str, object] = {
             "ExecutionFault": ExecutionFault, "AFTER": self.code.after, "EMPTY": bytearray(),
             "LOAD": slow_load, "STORE": slow_store, "REFILL": refill,
-            "PSEUDO": pseudo_value, "HELPER": call_helper, "alu": alu, "AluOp": AluOp,
+            "PSEUDO": pseudo_value, "HELPER": call_helper,
+            "HELPERS": fast_helper, "alu": alu, "AluOp": AluOp,
             "EndianOp": EndianOp, "profile": self.profile, "depth_fault": call_depth_fault,
             **{f"G{size}": fmt.unpack_from for size, fmt in FORMATS.items()},
             **{f"P{size}": fmt.pack_into for size, fmt in FORMATS.items()},
@@ -568,6 +585,11 @@ class Translator:
                     self.goto(block.next_pc, depth, path, stack, facts)
             elif block.last_kind == _HANDLER:
                 self.handler(last, insn, block.next_pc, depth, path, stack)
+            elif final and number in light and isinstance(insn, Exit):
+                # The exit of a light call (below) that ends the segment: no frame to pop.
+                for reg in range(6, 11):
+                    facts.drop(reg)
+                self.goto(stack[-1], depth, path, stack[:-1], facts)
             elif final:
                 self.terminator(last, insn, depth, path, stack, facts)
             elif number in light:
@@ -603,8 +625,7 @@ class Translator:
                         _pure(slots[p], p == callee.pcs[-1]) for p in callee.pcs):
                     break
                 if len(callee_stack) == inner and isinstance(slots[callee.pcs[-1]], Exit):
-                    if later + 1 < len(chain):
-                        light.update((number, later))
+                    light.update((number, later))
                     break
         return light
 
@@ -632,7 +653,13 @@ class Translator:
                  f"regs[:] = ({_REGS})", f"vm.pc = {pc}", "live = False")
         if isinstance(insn, Call) and self.code.problem(insn) is None:
             # Helpers see r1-r5 and return r0 (HelperFunction); the rest stays as it was.
-            self.out(depth, f"r0 = HELPER(vm, {pc}, {insn.imm}, r1, r2, r3, r4, r5)",
+            h = f"h{len(self.helper_sites)}"
+            self.helper_sites.append((h, pc, insn.imm))
+            self.out(depth, f"if {h}f is None: r0 = HELPER(vm, {pc}, {insn.imm}, r1, r2, r3, r4, "
+                            "r5)",
+                     "else:",
+                     f"    if {h}c: vm.consume({h}c, {pc})",
+                     f"    r0 = {h}f({h}x, r1, r2, r3, r4, r5) & {M64}",
                      "live = True")
         else:
             self.out(depth, f"h, i = ops[{pc}]", "h(vm, i)", "live = True", f"{_REGS} = regs")
