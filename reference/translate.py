@@ -205,6 +205,38 @@ def slow_store(memory: Memory, pc: int, address: int, size: int, value: int,
     return base - offset, data, len(data) - size
 
 
+def slow_load_apart(memory: Memory, pc: int, address: int, size: int, offset: int,
+                    low: int, high: int) -> tuple[int, int, bytearray | memoryview, int]:
+    """:func:`slow_load` for a unit that keeps stack slots in locals (at ``low`` to ``high``):
+    a window that overlaps them is not cached, so every access there comes back here."""
+    value, base, data, room = slow_load(memory, pc, address, size, offset)
+    if base + offset < high and base + offset + len(data) > low:
+        room = -1
+    return value, base, data, room
+
+
+def slow_store_apart(memory: Memory, pc: int, address: int, size: int, value: int,
+                     offset: int, low: int, high: int
+                     ) -> tuple[int, bytearray | memoryview, int]:
+    """:func:`slow_store` for a unit that keeps stack slots in locals (see
+    :func:`slow_load_apart`)."""
+    base, data, room = slow_store(memory, pc, address, size, value, offset)
+    if base + offset < high and base + offset + len(data) > low:
+        room = -1
+    return base, data, room
+
+
+def promotable(accesses: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    """Number the r10 slots ``(offset, size)`` a unit may keep in locals: those that no other
+    r10 access of the unit overlaps in another shape."""
+    chosen: dict[tuple[int, int], int] = {}
+    for offset, size in sorted(accesses):
+        if all(other == (offset, size) or other[0] + other[1] <= offset
+               or offset + size <= other[0] for other in accesses):
+            chosen[(offset, size)] = len(chosen)
+    return chosen
+
+
 @functools.cache
 def probe(profile: Profile) -> FrameRule:
     """Return how ``call`` moves r10 and how many frames may be saved, as the interpreter's
@@ -391,8 +423,15 @@ def _span(hi: int) -> int:
 class Translator:
     """Emits the source of the unit entered at ``entry``."""
 
-    def __init__(self, code: Code, entry: int) -> None:
+    def __init__(self, code: Code, entry: int,
+                 promote: dict[tuple[int, int], int] | None = None) -> None:
         self.code = code
+        #: Stack slots ``(r10 offset, size) -> number`` kept in locals ``v<number>``: read at
+        #: entry, written back at every way out and before anything else may see memory.
+        self.promote = promote or {}
+        #: The r10 accesses ``(offset, size)`` emitted, and whether the unit moves r10.
+        self.r10_accesses: set[tuple[int, int]] = set()
+        self.moves = False
         self.profile = code.profile
         self.entry = entry
         self.lines: list[str] = []
@@ -435,6 +474,7 @@ class Translator:
                      *self.stack_caches("    ")]
         for h, pc, imm in self.helper_sites:
             head.append(f"    {h}f, {h}c, {h}x = HELPERS(vm, {pc}, {imm})")
+        head += self.promote_prologue()
         tail = [
             "    except ExecutionFault as fault:",
             "        if live:",
@@ -445,6 +485,7 @@ class Translator:
             "        if live:",
             f"            regs[:] = ({_REGS})",
             "            vm.pc = pc",
+            *("            " + line for line in self.flush()),
             "        vm.instructions += n",
             f"        vm.units += n * {cost}" if cost != 1 else "        vm.units += n",
         ]
@@ -461,10 +502,32 @@ class Translator:
         return "\n".join([*head, "    try:", *body, *tail])
 
     def build(self) -> Unit:
-        """Return the compiled unit."""
+        """Return the compiled unit: with the stack slots it may keep in locals when it
+        does not move r10, else plain."""
         source = self.source()
+        if self.moves or self.promote:
+            return self.compile(source, None)
+        slots = promotable(self.r10_accesses)
+        if not slots:
+            return self.compile(source, None)
+        promoted = Translator(self.code, self.entry, slots)
+        promoted_source = promoted.source()
+        if promoted.moves:
+            return self.compile(source, None)
+        plain: list[Unit] = []
+
+        def fallback(vm: Vm) -> int:
+            # The slots are not all inside r10's frame: the plain unit runs.
+            if not plain:
+                plain.append(self.compile(source, None))
+            return plain[0](vm)
+        return promoted.compile(promoted_source, fallback)
+
+    def compile(self, source: str, fallback: Unit | None) -> Unit:
+        """Return the unit ``source`` defines."""
         from .vm import call_depth_fault
         namespace: dict[str, object] = {
+            "PLAIN": fallback, "LOADA": slow_load_apart, "STOREA": slow_store_apart,
             "ExecutionFault": ExecutionFault, "AFTER": self.code.after, "EMPTY": bytearray(),
             "LOAD": slow_load, "STORE": slow_store, "REFILL": refill,
             "PSEUDO": pseudo_value, "HELPER": call_helper,
@@ -476,6 +539,32 @@ class Translator:
         exec(compile(source, f"<arspec unit {self.entry}>", "exec"), namespace)
         unit: Unit = namespace["unit"]  # type: ignore[assignment]
         return unit
+
+    def promote_prologue(self) -> list[str]:
+        """Return the lines that find the promoted slots in r10's frame and read them (or
+        hand the run to the plain unit when one is not inside it)."""
+        if not self.promote:
+            return []
+        low = min(offset for offset, _ in self.promote)
+        high = max(offset + size for offset, size in self.promote)
+        checks = " and ".join(f"0 <= i{k} <= proom - {size}"
+                              for (offset, size), k in self.promote.items())
+        lines = ["    psb, pst = memory.window(r10 - 1, write=True)", "    proom = len(pst)",
+                 *(f"    i{k} = r10 - psb + {offset}"
+                   for (offset, size), k in self.promote.items()),
+                 f"    if not ({checks}): return PLAIN(vm)",
+                 f"    plo = r10 + {low}; phi = r10 + {high}"]
+        return lines + ["    " + line for line in self.reload()]
+
+    def flush(self) -> list[str]:
+        """Return the lines that write the promoted slots back to memory."""
+        return [f"pst[i{k}] = v{k}" if size == 1 else f"P{size}(pst, i{k}, v{k})"
+                for (_, size), k in self.promote.items()]
+
+    def reload(self) -> list[str]:
+        """Return the lines that read the promoted slots from memory."""
+        return [f"v{k} = pst[i{k}]" if size == 1 else f"v{k} = G{size}(pst, i{k})[0]"
+                for (_, size), k in self.promote.items()]
 
     def loops(self) -> None:
         """Emit the unit's body: a loop from the entry knowing nothing, and, when what holds
@@ -606,7 +695,8 @@ class Translator:
             else:
                 self.transfer(last, insn, depth, facts)
         if any(word in line for line in self.lines[mark:]
-               for word in ("LOAD(", "STORE(", "alu.compute_alu", "depth_fault", "PSEUDO(")):
+               for word in ("LOAD(", "STORE(", "LOADA(", "STOREA(", "alu.compute_alu",
+                             "depth_fault", "PSEUDO(")):
             self.lines.insert(mark, "    " * depth + f"s = {segment}")
 
     def light_calls(self, chain: list[tuple[Block, tuple[int, ...]]]) -> set[int]:
@@ -632,6 +722,7 @@ class Translator:
     def transfer(self, pc: int, insn: Instruction, depth: int, facts: Known) -> None:
         """Emit an unconditional transfer inside a segment (the next block follows)."""
         if isinstance(insn, Exit):
+            self.moves = True
             self.out(depth, "_, r6, r7, r8, r9, r10 = frames.pop()", *_FRAME_CHANGED)
             for reg in range(6, 11):
                 facts.drop(reg)
@@ -640,6 +731,7 @@ class Translator:
             facts.reset()
 
     def push(self, pc: int, depth: int) -> None:
+        self.moves = True
         rule = self.code.frames
         self.out(depth, f"if len(frames) >= {rule.max_saved}: raise depth_fault({pc}, profile)",
                  f"frames.append(({pc + 1}, r6, r7, r8, r9, r10))", f"r10 += {rule.r10_step}",
@@ -650,7 +742,7 @@ class Translator:
         cost = self.profile.insn_cost
         self.out(depth, "vm.instructions += n",
                  f"vm.units += n * {cost}" if cost != 1 else "vm.units += n", "n = 0",
-                 f"regs[:] = ({_REGS})", f"vm.pc = {pc}", "live = False")
+                 f"regs[:] = ({_REGS})", f"vm.pc = {pc}", *self.flush(), "live = False")
         if isinstance(insn, Call) and self.code.problem(insn) is None:
             # Helpers see r1-r5 and return r0 (HelperFunction); the rest stays as it was.
             h = f"h{len(self.helper_sites)}"
@@ -663,6 +755,7 @@ class Translator:
                      "live = True")
         else:
             self.out(depth, f"h, i = ops[{pc}]", "h(vm, i)", "live = True", f"{_REGS} = regs")
+        self.out(depth, *self.reload())
         if cost == 1:
             self.out(depth, "cap = vm.compute_limit - vm.units",
                      f"if cap > {MAX_CAP}: cap = {MAX_CAP}")
@@ -678,6 +771,7 @@ class Translator:
                    stack: tuple[int, ...], facts: Known) -> None:
         if isinstance(insn, Exit):
             if stack:
+                self.moves = True
                 self.out(depth, "_, r6, r7, r8, r9, r10 = frames.pop()", *_FRAME_CHANGED)
                 self.goto(stack[-1], depth, path, stack[:-1],
                           facts.returned())
@@ -757,6 +851,8 @@ class Translator:
 
     def load(self, pc: int, insn: Load, facts: Known) -> list[str]:
         size, d = insn.size, f"r{insn.dst}"
+        if insn.src == 10:
+            self.r10_accesses.add((insn.offset, size))
         mask = (1 << (8 * size)) - 1
         known = facts.stored.get((insn.src, insn.offset))
         if known is not None and known[0] >= size:
@@ -777,17 +873,31 @@ class Translator:
         return lines
 
     def load_site(self, pc: int, insn: Load) -> list[str]:
+        slot = self.promote.get((insn.offset, insn.size)) if insn.src == 10 else None
+        if slot is not None:
+            return [f"r{insn.dst} = v{slot}"]
         c, size, d = self.site(insn.src, insn.offset, insn.size), insn.size, f"r{insn.dst}"
         src = f"r{insn.src}"
         address = src if insn.offset == 0 else f"({src} + {insn.offset}) & {M64}"
         fast = f"{c}d[o]" if size == 1 else f"G{size}({c}d, o)[0]"
+        if self.promote and insn.src != 10:
+            return [f"o = {src} - {c}b",
+                    f"if 0 <= o <= {c}l: {d} = {fast}",
+                    "else:", *("    " + line for line in self.flush()),
+                    f"    {d}, {c}b, {c}d, {c}l = LOADA(memory, {pc}, {address}, {size}, "
+                    f"{insn.offset}, plo, phi)"]
         return [f"o = {src} - {c}b",
                 f"if 0 <= o <= {c}l: {d} = {fast}",
                 f"else: {d}, {c}b, {c}d, {c}l = LOAD(memory, {pc}, {address}, {size}, "
                 f"{insn.offset})"]
 
     def store(self, pc: int, insn: Store, facts: Known) -> list[str]:
-        c, size = self.site(insn.dst, insn.offset, insn.size), insn.size
+        size = insn.size
+        slot = None
+        if insn.dst == 10:
+            self.r10_accesses.add((insn.offset, size))
+            slot = self.promote.get((insn.offset, size))
+        c = self.site(insn.dst, insn.offset, insn.size) if slot is None else ""
         mask = (1 << (8 * size)) - 1
         if isinstance(insn.value, Reg):
             full = f"r{insn.value.index}"
@@ -802,6 +912,15 @@ class Translator:
         source = insn.value.index if isinstance(insn.value, Reg) else None
         if source != insn.dst:
             facts.stored[(insn.dst, insn.offset)] = (size, source, full)
+        if slot is not None:
+            return [f"v{slot} = {value}"]
+        if self.promote and insn.dst != 10:
+            return [f"o = {dst} - {c}b",
+                    f"if 0 <= o <= {c}l: {fast}",
+                    "else:", *("    " + line for line in self.flush()),
+                    f"    {c}b, {c}d, {c}l = STOREA(memory, {pc}, {address}, {size}, {full}, "
+                    f"{insn.offset}, plo, phi)",
+                    *("    " + line for line in self.reload())]
         return [f"o = {dst} - {c}b",
                 f"if 0 <= o <= {c}l: {fast}",
                 f"else: {c}b, {c}d, {c}l = STORE(memory, {pc}, {address}, {size}, {full}, "
