@@ -205,25 +205,11 @@ def slow_store(memory: Memory, pc: int, address: int, size: int, value: int,
     return base - offset, data, len(data) - size
 
 
-def slow_load_apart(memory: Memory, pc: int, address: int, size: int, offset: int,
-                    low: int, high: int) -> tuple[int, int, bytearray | memoryview, int]:
-    """:func:`slow_load` for a unit that keeps stack slots in locals (at ``low`` to ``high``):
-    a window that overlaps them is not cached, so every access there comes back here."""
-    value, base, data, room = slow_load(memory, pc, address, size, offset)
-    if base + offset < high and base + offset + len(data) > low:
-        room = -1
-    return value, base, data, room
-
-
-def slow_store_apart(memory: Memory, pc: int, address: int, size: int, value: int,
-                     offset: int, low: int, high: int
-                     ) -> tuple[int, bytearray | memoryview, int]:
-    """:func:`slow_store` for a unit that keeps stack slots in locals (see
-    :func:`slow_load_apart`)."""
-    base, data, room = slow_store(memory, pc, address, size, value, offset)
-    if base + offset < high and base + offset + len(data) > low:
-        room = -1
-    return base, data, room
+def overlaps(memory: Memory, address: int, low: int, high: int) -> bool:
+    """Return whether the window around ``address`` (see :meth:`Memory.window`) overlaps
+    ``low`` to ``high``, the stack slots a unit keeps in locals."""
+    base, data = memory.window(address)
+    return base < high and base + len(data) > low
 
 
 def promotable(accesses: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
@@ -517,17 +503,18 @@ class Translator:
         plain: list[Unit] = []
 
         def fallback(vm: Vm) -> int:
-            # The slots are not all inside r10's frame: the plain unit runs.
+            # The slots are not all inside r10's frame, or another pointer reached them.
             if not plain:
                 plain.append(self.compile(source, None))
             return plain[0](vm)
-        return promoted.compile(promoted_source, fallback)
+        return promoted.compile(promoted_source, fallback, [])
 
-    def compile(self, source: str, fallback: Unit | None) -> Unit:
+    def compile(self, source: str, fallback: Unit | None,
+                demoted: list[bool] | None = None) -> Unit:
         """Return the unit ``source`` defines."""
         from .vm import call_depth_fault
         namespace: dict[str, object] = {
-            "PLAIN": fallback, "LOADA": slow_load_apart, "STOREA": slow_store_apart,
+            "PLAIN": fallback, "DEMOTED": demoted, "OVERLAP": overlaps,
             "ExecutionFault": ExecutionFault, "AFTER": self.code.after, "EMPTY": bytearray(),
             "LOAD": slow_load, "STORE": slow_store, "REFILL": refill,
             "PSEUDO": pseudo_value, "HELPER": call_helper,
@@ -552,9 +539,17 @@ class Translator:
         lines = ["    psb, pst = memory.window(r10 - 1, write=True)", "    proom = len(pst)",
                  *(f"    i{k} = r10 - psb + {offset}"
                    for (offset, size), k in self.promote.items()),
-                 f"    if not ({checks}): return PLAIN(vm)",
+                 f"    if DEMOTED or not ({checks}): return PLAIN(vm)",
                  f"    plo = r10 + {low}; phi = r10 + {high}"]
         return lines + ["    " + line for line in self.reload()]
+
+    def demote(self, pc: int, address: str) -> list[str]:
+        """Return the lines before a cache miss of a site not based on r10: when the window
+        it would cache holds a promoted slot, the unit stops before ``pc`` (giving back the
+        count of the rest of its segment) and the plain unit runs from then on."""
+        return [f"    if OVERLAP(memory, {address}, plo, phi):",
+                f"        n -= AFTER[s][{pc}] + 1; pc = {pc}; DEMOTED.append(True); "
+                f"return {NEXT}"]
 
     def flush(self) -> list[str]:
         """Return the lines that write the promoted slots back to memory."""
@@ -695,7 +690,7 @@ class Translator:
             else:
                 self.transfer(last, insn, depth, facts)
         if any(word in line for line in self.lines[mark:]
-               for word in ("LOAD(", "STORE(", "LOADA(", "STOREA(", "alu.compute_alu",
+               for word in ("LOAD(", "STORE(", "alu.compute_alu",
                              "depth_fault", "PSEUDO(")):
             self.lines.insert(mark, "    " * depth + f"s = {segment}")
 
@@ -883,9 +878,9 @@ class Translator:
         if self.promote and insn.src != 10:
             return [f"o = {src} - {c}b",
                     f"if 0 <= o <= {c}l: {d} = {fast}",
-                    "else:", *("    " + line for line in self.flush()),
-                    f"    {d}, {c}b, {c}d, {c}l = LOADA(memory, {pc}, {address}, {size}, "
-                    f"{insn.offset}, plo, phi)"]
+                    "else:", *self.demote(pc, address),
+                    f"    {d}, {c}b, {c}d, {c}l = LOAD(memory, {pc}, {address}, {size}, "
+                    f"{insn.offset})"]
         return [f"o = {src} - {c}b",
                 f"if 0 <= o <= {c}l: {d} = {fast}",
                 f"else: {d}, {c}b, {c}d, {c}l = LOAD(memory, {pc}, {address}, {size}, "
@@ -917,10 +912,9 @@ class Translator:
         if self.promote and insn.dst != 10:
             return [f"o = {dst} - {c}b",
                     f"if 0 <= o <= {c}l: {fast}",
-                    "else:", *("    " + line for line in self.flush()),
-                    f"    {c}b, {c}d, {c}l = STOREA(memory, {pc}, {address}, {size}, {full}, "
-                    f"{insn.offset}, plo, phi)",
-                    *("    " + line for line in self.reload())]
+                    "else:", *self.demote(pc, address),
+                    f"    {c}b, {c}d, {c}l = STORE(memory, {pc}, {address}, {size}, {full}, "
+                    f"{insn.offset})"]
         return [f"o = {dst} - {c}b",
                 f"if 0 <= o <= {c}l: {fast}",
                 f"else: {c}b, {c}d, {c}l = STORE(memory, {pc}, {address}, {size}, {full}, "

@@ -658,7 +658,9 @@ def test_slot_in_a_local_read_and_written_through_a_pointer(profile: Profile,
         Store(8, 10, -8, Reg(1)), Load(size, 2, 7, 0), Alu(AluOp.ADD, 0, Reg(2), True),
         Store(size, 7, 0, Reg(6)), Load(8, 3, 10, -8), Alu(AluOp.ADD, 0, Reg(3), True),
         Alu(AluOp.SUB, 6, Imm(1), True), Jump(JmpCond.NE, 6, Imm(0), -10, True), Exit()])
-    result = agree(program, profile, b"", 10**6)
-    assert result[3] is None
+    # The first run finds the pointer and drops back to the plain unit; later runs start
+    # there.
+    first = agree(program, profile, b"", 10**6)
+    assert first[3] is None and agree(program, profile, b"", 10**6) == first
     for limit in range(0, 200, 7):
         agree(program, profile, b"", limit)
