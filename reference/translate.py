@@ -164,16 +164,18 @@ def call_helper(vm: Vm, pc: int, imm: int, r1: int, r2: int, r3: int, r4: int,
     return helper.fn(HelperContext(vm.memory, pc, vm.profile, vm), r1, r2, r3, r4, r5) & M64
 
 
-def fast_helper(vm: Vm, pc: int, imm: int
-                ) -> tuple[HelperFunction | None, int, HelperContext | None]:
-    """Resolve the helper ``call imm`` at ``pc`` reaches, once per unit run: its function, its
-    cost and its context, or ``None`` when :func:`call_helper` must take the call (an unknown
-    or refused helper, or a tracer)."""
+def fast_helper(vm: Vm, pc: int, imm: int) -> tuple[HelperFunction, int, HelperContext]:
+    """Resolve the helper ``call imm`` at ``pc`` reaches, on the site's first call in a unit
+    run: its function, its cost and its context. An unknown or refused helper, or a tracer,
+    gets :func:`call_helper` (which runs the interpreter's handler) at no extra cost."""
+    context = HelperContext(vm.memory, pc, vm.profile, vm)
     helper = vm.helpers.lookup(imm, vm.profile)
     if (helper is None or vm.tracer is not None
             or (not helper.deterministic and vm.profile.name == "solana")):
-        return None, 0, None
-    return helper.fn, helper.cost, HelperContext(vm.memory, pc, vm.profile, vm)
+        def handled(ctx: HelperContext, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+            return call_helper(vm, pc, imm, r1, r2, r3, r4, r5)
+        return handled, 0, context
+    return helper.fn, helper.cost, context
 
 
 def pseudo_value(vm: Vm, pc: int, insn: LoadImm64) -> int:
@@ -458,8 +460,8 @@ class Translator:
                      "    " + " = ".join(f"{c}d" for c in caches) + " = EMPTY",
                      "    " + " = ".join(f"{c}l" for c in caches) + " = -1",
                      *self.stack_caches("    ")]
-        for h, pc, imm in self.helper_sites:
-            head.append(f"    {h}f, {h}c, {h}x = HELPERS(vm, {pc}, {imm})")
+        if self.helper_sites:
+            head.append("    " + " = ".join(f"{h}f" for h, _, _ in self.helper_sites) + " = None")
         head += self.promote_prologue()
         tail = [
             "    except ExecutionFault as fault:",
@@ -742,11 +744,9 @@ class Translator:
             # Helpers see r1-r5 and return r0 (HelperFunction); the rest stays as it was.
             h = f"h{len(self.helper_sites)}"
             self.helper_sites.append((h, pc, insn.imm))
-            self.out(depth, f"if {h}f is None: r0 = HELPER(vm, {pc}, {insn.imm}, r1, r2, r3, r4, "
-                            "r5)",
-                     "else:",
-                     f"    if {h}c: vm.consume({h}c, {pc})",
-                     f"    r0 = {h}f({h}x, r1, r2, r3, r4, r5) & {M64}",
+            self.out(depth, f"if {h}f is None: {h}f, {h}c, {h}x = HELPERS(vm, {pc}, {insn.imm})",
+                     f"if {h}c: vm.consume({h}c, {pc})",
+                     f"r0 = {h}f({h}x, r1, r2, r3, r4, r5) & {M64}",
                      "live = True")
         else:
             self.out(depth, f"h, i = ops[{pc}]", "h(vm, i)", "live = True", f"{_REGS} = regs")
