@@ -33,10 +33,18 @@ How code is laid out:
   :meth:`~arspec.reference.memory.Memory.load`/``store`` (which fault exactly as the
   interpreter does) and refills the cache. A load of the place a store on the same path
   wrote (same base register, unchanged, same offset, no wider) reads the stored value.
-* Helper calls call the helper directly (:func:`call_helper`) and map forms of ``lddw`` ask
-  the machine's pseudo resolver in place. Kfuncs, ``callx``, atomics, legacy packet loads
-  and invalid instructions run the interpreter's own handler in place, with the counters and
-  registers flushed to the machine first; region caches are dropped after each.
+* A unit that does not move r10 keeps the stack slots it addresses through r10 in one shape
+  only in locals ``v<k>`` (:func:`promotable`): read at entry, written back before helpers
+  and handlers (read again after) and in the ``finally`` of every way out. Its other sites
+  never cache a window that holds a slot: such a miss stops the unit before the access and
+  demotes it to its plain translation for good (:func:`overlaps`). A slot outside r10's
+  frame at entry runs the plain translation too.
+* Helper calls call the helper function directly, looked up by the site on its first call
+  in a unit run (:func:`fast_helper`); unknown or refused helpers go through
+  :func:`call_helper`. Map forms of ``lddw`` ask the machine's pseudo resolver in place.
+  Kfuncs, ``callx``, atomics, legacy packet loads and invalid instructions run the
+  interpreter's own handler in place. Before every helper and handler the counters and
+  registers are flushed to the machine; region caches are dropped after each.
 * A bpf-to-bpf call moves r10 and limits the depth as
   :meth:`~arspec.reference.vm.Vm.push_frame` does: both are read off the interpreter
   (:func:`probe`), not restated here.
