@@ -664,3 +664,19 @@ def test_slot_in_a_local_read_and_written_through_a_pointer(profile: Profile,
     assert first[3] is None and agree(program, profile, b"", 10**6) == first
     for limit in range(0, 200, 7):
         agree(program, profile, b"", limit)
+
+
+def test_local_call_loop_needs_no_frame_and_helper_loop_calls_directly() -> None:
+    # The regression guards for the local-call and helper loops that need no clock: the
+    # callee (pure, returning within the turn) runs without a frame, and the helper is
+    # called as a function, looked up once per unit run rather than per call.
+    loops = _bench_loops()
+    local, helper = loops["local call"], loops["helper call"]
+    assert callable(local) and callable(helper)
+    source = _promoted_source(local(10, LINUX), 2)
+    turn = source[source.index("while True:"):source.index("continue")]
+    assert "frames.append" not in turn and "depth_fault" in turn
+    source = _promoted_source(helper(10, LINUX), 2)
+    turn = source[source.index("while True:"):source.index("break")]
+    assert "h0f(h0x, r1, r2, r3, r4, r5)" in turn and "if h0f is None" in turn
+    assert "HELPERS(" not in source[:source.index("try:")]
