@@ -43,8 +43,9 @@ How code is laid out:
   in a unit run (:func:`fast_helper`); unknown or refused helpers go through
   :func:`call_helper`. Map forms of ``lddw`` ask the machine's pseudo resolver in place.
   Kfuncs, ``callx``, atomics, legacy packet loads and invalid instructions run the
-  interpreter's own handler in place. Before every helper and handler the counters and
-  registers are flushed to the machine; region caches are dropped after each.
+  interpreter's own handler in place. Before every helper and handler the counters and the
+  registers the unit may write are flushed to the machine; region caches are dropped after
+  each.
 * A bpf-to-bpf call moves r10 and limits the depth as
   :meth:`~arspec.reference.vm.Vm.push_frame` does: both are read off the interpreter
   (:func:`probe`), not restated here.
@@ -114,6 +115,8 @@ _INLINE: Final = 0      # straight-line code
 _TERMINATOR: Final = 1  # jump, ja, local call, exit
 _HANDLER: Final = 2     # the interpreter's handler, in place
 _DROP: Final = "<drop region caches>"
+#: Where the registers the unit writes go to ``vm.regs`` (before a helper or handler).
+_SYNC: Final = "<sync registers>"
 #: Lines after every frame change: the live stack ends at the new r10, and a site's cached
 #: window of the stack may no longer be valid.
 _FRAME_CHANGED: Final = (f"memory.stack_top = r10 - {STACK_BASE}", _DROP)
@@ -428,6 +431,8 @@ class Translator:
         #: The r10 accesses ``(offset, size)`` emitted, and whether the unit moves r10.
         self.r10_accesses: set[tuple[int, int]] = set()
         self.moves = False
+        #: Registers the unit's code may write (the others keep the values read at entry).
+        self.written: set[int] = set()
         self.profile = code.profile
         self.entry = entry
         self.lines: list[str] = []
@@ -489,10 +494,16 @@ class Translator:
         # come later in the text but run again after the handler on the next turn.
         drop = " = ".join(f"c{k}l" for k in range(self.sites)) + " = -1" if caches else "pass"
         body: list[str] = []
+        # Only the registers this unit may have written differ from ``vm.regs``: the rest hold
+        # the values read at entry, or read back after a handler.
+        written = self.written | {0} | (set(range(6, 11)) if self.moves else set())
+        sync = "; ".join(f"regs[{k}] = r{k}" for k in sorted(written))
         for line in self.lines:
             if _DROP in line:
                 indent = line[:len(line) - len(line.lstrip())]
                 body += [indent + drop, *self.stack_caches(indent)]
+            elif _SYNC in line:
+                body.append(line.replace(_SYNC, sync))
             else:
                 body.append(line)
         return "\n".join([*head, "    try:", *body, *tail])
@@ -536,6 +547,11 @@ class Translator:
         exec(compile(source, f"<arspec unit {self.entry}>", "exec"), namespace)
         unit: Unit = namespace["unit"]  # type: ignore[assignment]
         return unit
+
+    def wrote(self, insn: Instruction) -> None:
+        """Record the register a straight instruction writes (a store writes none)."""
+        if not isinstance(insn, Store):
+            self.written.add(getattr(insn, "dst", 0))
 
     def promote_prologue(self) -> list[str]:
         """Return the lines that find the promoted slots in r10's frame and read them (or
@@ -669,11 +685,13 @@ class Translator:
             for pc in block.pcs[:-1]:
                 insn = slots[pc]
                 assert insn is not None
+                self.wrote(insn)
                 self.out(depth, *self.straight(pc, insn, facts))
             last = block.pcs[-1]
             insn = slots[last]
             assert insn is not None
             if block.last_kind == _INLINE:
+                self.wrote(insn)
                 self.out(depth, *self.straight(last, insn, facts))
                 if final:
                     self.goto(block.next_pc, depth, path, stack, facts)
@@ -747,7 +765,7 @@ class Translator:
         cost = self.profile.insn_cost
         self.out(depth, "vm.instructions += n",
                  f"vm.units += n * {cost}" if cost != 1 else "vm.units += n", "n = 0",
-                 f"regs[:] = ({_REGS})", f"vm.pc = {pc}", *self.flush(), "live = False")
+                 _SYNC, f"vm.pc = {pc}", *self.flush(), "live = False")
         if isinstance(insn, Call) and self.code.problem(insn) is None:
             # Helpers see r1-r5 and return r0 (HelperFunction); the rest stays as it was.
             h = f"h{len(self.helper_sites)}"
