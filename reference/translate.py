@@ -15,7 +15,9 @@ How code is laid out:
   one step on entry; when it does not fit in the budget left, the unit returns
   :data:`BUDGET` before running it, so the interpreter meets the limit on the same pc. A
   fault inside a segment takes back the count of the instructions after the faulting one
-  (a pc occurs at most once per segment).
+  (a pc occurs at most once per segment). Only the segments after a helper or handler look
+  at the budget: the loop head checks that a whole turn (at most the unit's size) fits, and
+  hands the rest to the interpreter when it does not.
 * Segments are emitted along paths from the entry: a jump back to the entry is a
   ``continue`` of the unit's loop, a bpf-to-bpf call continues into the callee and its
   ``exit`` straight back to the return pc, and both arms of a conditional jump are emitted
@@ -117,6 +119,8 @@ _HANDLER: Final = 2     # the interpreter's handler, in place
 _DROP: Final = "<drop region caches>"
 #: Where the registers the unit writes go to ``vm.regs`` (before a helper or handler).
 _SYNC: Final = "<sync registers>"
+#: The most instructions one turn of a unit's loop may run (the unit's size, known at the end).
+_TURN: Final = "<turn>"
 #: Lines after every frame change: the live stack ends at the new r10, and a site's cached
 #: window of the stack may no longer be valid.
 _FRAME_CHANGED: Final = (f"memory.stack_top = r10 - {STACK_BASE}", _DROP)
@@ -324,10 +328,15 @@ class Known:
                  ) -> None:
         self.bounds = dict(bounds or {})
         self.stored = dict(stored or {})
+        #: Whether the budget check at the loop head covers this path (no helper or handler
+        #: since), so its segments need not look at the budget.
+        self.covered = False
 
     def copy(self) -> Known:
         """Return an independent copy."""
-        return Known(self.bounds, self.stored)
+        known = Known(self.bounds, self.stored)
+        known.covered = self.covered
+        return known
 
     def get(self, reg: int) -> tuple[int, int]:
         """Return the bounds of ``reg``."""
@@ -363,7 +372,9 @@ class Known:
 
     def returned(self) -> Known:
         """Return what survives a return to the caller: r0-r5 bounds."""
-        return Known({r: b for r, b in self.bounds.items() if r < 6})
+        known = Known({r: b for r, b in self.bounds.items() if r < 6})
+        known.covered = self.covered
+        return known
 
     def wrote(self, base: int, offset: int, size: int) -> None:
         """Forget stored values a store of ``size`` bytes at ``base + offset`` may overlap."""
@@ -504,6 +515,8 @@ class Translator:
                 body += [indent + drop, *self.stack_caches(indent)]
             elif _SYNC in line:
                 body.append(line.replace(_SYNC, sync))
+            elif _TURN in line:
+                body.append(line.replace(_TURN, str(self.emitted)))
             else:
                 body.append(line)
         return "\n".join([*head, "    try:", *body, *tail])
@@ -592,7 +605,7 @@ class Translator:
         on every jump back to the entry proves bounds, a second loop that starts knowing
         them; the first loop breaks into the second on the jumps back where they hold."""
         self.out(2, "while True:")
-        self.emit_block(self.entry, 3, frozenset(), (), Known())
+        self.emit_block(self.entry, 3, frozenset(), (), self.head_check(Known()))
         head = _join([known for _, known in self.back_edges])
         if head is None or not head.bounds or self.emitted > MAX_UNIT // 2:
             return
@@ -601,7 +614,18 @@ class Translator:
                 self.lines[line] = self.lines[line].replace("continue", "break")
         self.head = head
         self.out(2, "while True:")
-        self.emit_block(self.entry, 3, frozenset(), (), head.copy())
+        self.emit_block(self.entry, 3, frozenset(), (), self.head_check(head.copy()))
+
+    def head_check(self, facts: Known) -> Known:
+        """Emit the budget check at the loop head: every turn runs at most as many
+        instructions as the unit holds, so when that many fit, the segments of the turn up
+        to the first helper or handler need no check; when they do not, the interpreter runs
+        the rest (it meets the limit within that many). Return ``facts``, covered."""
+        self.out(3, f"if n + {_TURN} > cap:",
+                 f"    cap = REFILL(vm, n); n = 0",
+                 f"    if {_TURN} > cap: pc = {self.entry}; return {BUDGET}")
+        facts.covered = True
+        return facts
 
     def back(self, depth: int, facts: Known) -> None:
         """Emit a jump back to the entry."""
@@ -675,9 +699,12 @@ class Translator:
         segment = self.code.new_segment(pcs)
         facts = facts.copy()
         mark = len(self.lines)
-        self.out(depth, f"n += {size}", "if n > cap:",
-                 f"    cap = REFILL(vm, n - {size}); n = {size}",
-                 f"    if n > cap: n = 0; pc = {start}; return {BUDGET}")
+        if facts.covered:
+            self.out(depth, f"n += {size}")
+        else:
+            self.out(depth, f"n += {size}", "if n > cap:",
+                     f"    cap = REFILL(vm, n - {size}); n = {size}",
+                     f"    if n > cap: n = 0; pc = {start}; return {BUDGET}")
         slots = self.code.slots
         light = self.light_calls(chain)
         for number, (block, stack) in enumerate(chain):
@@ -804,7 +831,9 @@ class Translator:
             return
         if isinstance(insn, CallLocal):
             self.push(pc, depth)
-            self.goto(pc + 1 + insn.offset, depth, path, (*stack, pc + 1), Known())
+            callee = Known()
+            callee.covered = facts.covered
+            self.goto(pc + 1 + insn.offset, depth, path, (*stack, pc + 1), callee)
             return
         if isinstance(insn, Ja):
             self.goto(pc + 1 + insn.offset, depth, path, stack, facts)
