@@ -622,7 +622,7 @@ class Translator:
         to the first helper or handler need no check; when they do not, the interpreter runs
         the rest (it meets the limit within that many). Return ``facts``, covered."""
         self.out(3, f"if n + {_TURN} > cap:",
-                 f"    cap = REFILL(vm, n); n = 0",
+                 "    cap = REFILL(vm, n); n = 0",
                  f"    if {_TURN} > cap: pc = {self.entry}; return {BUDGET}")
         facts.covered = True
         return facts
