@@ -121,6 +121,10 @@ _DROP: Final = "<drop region caches>"
 _SYNC: Final = "<sync registers>"
 #: The most instructions one turn of a unit's loop may run (the unit's size, known at the end).
 _TURN: Final = "<turn>"
+#: Whether a frameless call here would go past the depth limit (see ``Translator.deep``).
+_DEEP: Final = "<deep>"
+#: Where ``deep`` is taken again (after a helper or handler).
+_REDEEP: Final = "<redeep>"
 #: Lines after every frame change: the live stack ends at the new r10, and a site's cached
 #: window of the stack may no longer be valid.
 _FRAME_CHANGED: Final = (f"memory.stack_top = r10 - {STACK_BASE}", _DROP)
@@ -444,6 +448,9 @@ class Translator:
         self.moves = False
         #: Registers the unit's code may write (the others keep the values read at entry).
         self.written: set[int] = set()
+        #: Whether the unit has frameless calls: in a unit that does not move r10 their depth
+        #: test is a local ``deep``, set at entry and after every helper or handler.
+        self.deep = False
         self.profile = code.profile
         self.entry = entry
         self.lines: list[str] = []
@@ -464,6 +471,8 @@ class Translator:
         """Return the unit's Python source (a function called ``unit``)."""
         self.loops()
         cost = self.profile.insn_cost
+        depth_test = f"len(frames) >= {self.code.frames.max_saved}"
+        deep = depth_test if self.moves else "deep"
         caches = [f"c{k}" for k in range(self.sites)]
         head = [
             "def unit(vm):",
@@ -486,6 +495,8 @@ class Translator:
                      *self.stack_caches("    ")]
         if self.helper_sites:
             head.append("    " + " = ".join(f"{h}f" for h, _, _ in self.helper_sites) + " = None")
+        if self.deep and not self.moves:
+            head.append(f"    deep = {depth_test}")
         head += self.promote_prologue()
         tail = [
             "    except ExecutionFault as fault:",
@@ -517,6 +528,11 @@ class Translator:
                 body.append(line.replace(_SYNC, sync))
             elif _TURN in line:
                 body.append(line.replace(_TURN, str(self.emitted)))
+            elif _DEEP in line:
+                body.append(line.replace(_DEEP, deep))
+            elif _REDEEP in line:
+                if self.deep and not self.moves:
+                    body.append(line.replace(_REDEEP, f"deep = {depth_test}"))
             else:
                 body.append(line)
         return "\n".join([*head, "    try:", *body, *tail])
@@ -736,7 +752,8 @@ class Translator:
                 # and leaves r6-r10 alone: only the depth check is observable.
                 if isinstance(insn, CallLocal):
                     rule = self.code.frames
-                    self.out(depth, f"if len(frames) >= {rule.max_saved}: "
+                    self.deep = True
+                    self.out(depth, f"if {_DEEP}: "
                                     f"raise depth_fault({last}, profile)")
                     facts.reset()
                 else:
@@ -744,7 +761,13 @@ class Translator:
                         facts.drop(reg)
             else:
                 self.transfer(last, insn, depth, facts)
-        if any(word in line for line in self.lines[mark:]
+        # The segment's own lines end where the next segment starts (its ``n += `` line).
+        own = len(self.lines)
+        for index in range(mark + 1, len(self.lines)):
+            if self.lines[index].lstrip().startswith("n += "):
+                own = index
+                break
+        if any(word in line for line in self.lines[mark:own]
                for word in ("LOAD(", "STORE(", "alu.compute_alu",
                              "depth_fault", "PSEUDO(")):
             self.lines.insert(mark, "    " * depth + f"s = {segment}")
@@ -803,7 +826,7 @@ class Translator:
                      "live = True")
         else:
             self.out(depth, f"h, i = ops[{pc}]", "h(vm, i)", "live = True", f"{_REGS} = regs")
-        self.out(depth, *self.reload())
+        self.out(depth, *self.reload(), _REDEEP)
         if cost == 1:
             self.out(depth, "cap = vm.compute_limit - vm.units",
                      f"if cap > {MAX_CAP}: cap = {MAX_CAP}")
