@@ -751,7 +751,6 @@ class Translator:
                 # A call whose callee runs to its exit inside this segment, cannot fault
                 # and leaves r6-r10 alone: only the depth check is observable.
                 if isinstance(insn, CallLocal):
-                    rule = self.code.frames
                     self.deep = True
                     self.out(depth, f"if {_DEEP}: "
                                     f"raise depth_fault({last}, profile)")
