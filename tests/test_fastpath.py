@@ -680,3 +680,62 @@ def test_local_call_loop_needs_no_frame_and_helper_loop_calls_directly() -> None
     turn = source[source.index("while True:"):source.index("break")]
     assert "h0f(h0x, r1, r2, r3, r4, r5)" in turn and "if h0f is None" in turn
     assert "HELPERS(" not in source[:source.index("try:")]
+
+
+@pytest.mark.parametrize("profile", [LINUX, SOLANA], ids=["linux", "solana"])
+def test_frameless_call_at_the_depth_limit(profile: Profile) -> None:
+    # Recurse to depth k, then loop calling a pure function (a frameless call in
+    # translated code): at the deepest k the first such call must fault as the
+    # interpreter's does, on the same pc with the same counts; one level up it must not.
+    faults = []
+    for k in range(1, profile.max_frames + 2):
+        program = Program.from_instructions([
+            Alu(AluOp.MOV, 1, Imm(0), True), CallLocal(1), Exit(),
+            Alu(AluOp.ADD, 1, Imm(1), True), Jump(JmpCond.LT, 1, Imm(k), 5, True),
+            Alu(AluOp.MOV, 6, Imm(20), True), CallLocal(5), Alu(AluOp.SUB, 6, Imm(1), True),
+            Jump(JmpCond.NE, 6, Imm(0), -3, True), Exit(),
+            CallLocal(-8), Exit(),
+            Alu(AluOp.MOV, 0, Reg(1), True), Alu(AluOp.ADD, 0, Imm(1), True), Exit()])
+        result = agree(program, profile, b"", 10**6)
+        fault = result[3]
+        assert fault is None or fault[0] == "CallDepthExceeded"
+        faults.append(None if fault is None else fault[1])
+    # Clean runs, then one depth where only the frameless call is one too many, then the
+    # recursion itself faults.
+    first = faults.index(6)
+    assert faults[:first] == [None] * first and first > 0
+    assert faults[first + 1:] == [10] * (len(faults) - first - 1)
+
+
+@pytest.mark.parametrize("spare", [0, 1])
+@pytest.mark.parametrize("profile", [LINUX, SOLANA], ids=["linux", "solana"])
+def test_frameless_call_in_a_unit_entered_at_depth(profile: Profile, spare: int) -> None:
+    # The loop ``call pure; r6 -= 1; if r6 != 0`` translated on its own (a unit that does
+    # not move r10, whose depth test is taken at entry) and entered with the frames nearly
+    # or wholly used up: its first call faults, or every turn runs, as in the interpreter.
+    program = Program.from_instructions([
+        Alu(AluOp.MOV, 6, Imm(20), True), CallLocal(3), Alu(AluOp.SUB, 6, Imm(1), True),
+        Jump(JmpCond.NE, 6, Imm(0), -3, True), Exit(),
+        Alu(AluOp.MOV, 0, Reg(1), True), Alu(AluOp.ADD, 0, Imm(1), True), Exit()])
+    fastpath.translations(program, profile).unit(1)
+    saved = Translator(fastpath.translations(program, profile).code, 1).source()
+    assert "deep = len(frames)" in saved and "if deep: raise" in saved
+    outcomes = []
+    for engine in ("interpreter", "fast"):
+        vm = Vm(program, profile=profile, helpers=test_helpers(), engine=engine)
+        depth = fastpath.translations(program, profile).code.frames.max_saved - spare
+        top = vm.regs[10] = 1 << 33
+        vm.frames = [(4, 0, 0, 0, 0, top)] * depth
+        vm.regs[6] = 20
+        vm.pc = 1
+        try:
+            if engine == "fast":
+                fastpath.run_fast(vm)
+            else:
+                vm.run_interpreter()
+            fault = None
+        except ArspecError as error:
+            fault = (type(error).__name__, getattr(error, "pc", None), str(error))
+        outcomes.append((vm.instructions, vm.units, fault, tuple(vm.regs), len(vm.frames)))
+    assert outcomes[0] == outcomes[1]
+    assert (outcomes[0][2] is not None) == (spare == 0)
