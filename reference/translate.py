@@ -15,9 +15,10 @@ How code is laid out:
   one step on entry; when it does not fit in the budget left, the unit returns
   :data:`BUDGET` before running it, so the interpreter meets the limit on the same pc. A
   fault inside a segment takes back the count of the instructions after the faulting one
-  (a pc occurs at most once per segment). Only the segments after a helper or handler look
-  at the budget: the loop head checks that a whole turn (at most the unit's size) fits, and
-  hands the rest to the interpreter when it does not.
+  (a pc occurs at most once per segment). The segments do not look at the budget: the loop
+  head, and the code after each helper or handler (which may charge units), check that a
+  whole turn (at most the unit's size) fits, and hand the rest to the interpreter when it
+  does not.
 * Segments are emitted along paths from the entry: a jump back to the entry is a
   ``continue`` of the unit's loop, a bpf-to-bpf call continues into the callee and its
   ``exit`` straight back to the return pc, and both arms of a conditional jump are emitted
@@ -833,7 +834,11 @@ class Translator:
             self.out(depth, "cap = REFILL(vm, 0)")
         self.out(depth, _DROP)
         if isinstance(insn, _STATIC_NEXT) and self.code.problem(insn) is None:
-            self.goto(next_pc, depth, path, stack, Known())
+            # As at the loop head: the rest of the turn runs at most the unit's size.
+            self.out(depth, f"if {_TURN} > cap: pc = {next_pc}; return {BUDGET}")
+            after = Known()
+            after.covered = True
+            self.goto(next_pc, depth, path, stack, after)
         else:
             self.out(depth, "pc = vm.pc", f"return {NEXT}")
 
