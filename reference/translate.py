@@ -15,7 +15,10 @@ How code is laid out:
   one step on entry; when it does not fit in the budget left, the unit returns
   :data:`BUDGET` before running it, so the interpreter meets the limit on the same pc. A
   fault inside a segment takes back the count of the instructions after the faulting one
-  (a pc occurs at most once per segment).
+  (a pc occurs at most once per segment). The segments do not look at the budget: the loop
+  head, and the code after each helper or handler (which may charge units), check that a
+  whole turn (at most the unit's size) fits, and hand the rest to the interpreter when it
+  does not.
 * Segments are emitted along paths from the entry: a jump back to the entry is a
   ``continue`` of the unit's loop, a bpf-to-bpf call continues into the callee and its
   ``exit`` straight back to the return pc, and both arms of a conditional jump are emitted
@@ -33,10 +36,19 @@ How code is laid out:
   :meth:`~arspec.reference.memory.Memory.load`/``store`` (which fault exactly as the
   interpreter does) and refills the cache. A load of the place a store on the same path
   wrote (same base register, unchanged, same offset, no wider) reads the stored value.
-* Helper calls call the helper directly (:func:`call_helper`) and map forms of ``lddw`` ask
-  the machine's pseudo resolver in place. Kfuncs, ``callx``, atomics, legacy packet loads
-  and invalid instructions run the interpreter's own handler in place, with the counters and
-  registers flushed to the machine first; region caches are dropped after each.
+* A unit that does not move r10 keeps the stack slots it addresses through r10 in one shape
+  only in locals ``v<k>`` (:func:`promotable`): read at entry, written back before helpers
+  and handlers (read again after) and in the ``finally`` of every way out. Its other sites
+  never cache a window that holds a slot: such a miss stops the unit before the access and
+  demotes it to its plain translation for good (:func:`overlaps`). A slot outside r10's
+  frame at entry runs the plain translation too.
+* Helper calls call the helper function directly, looked up by the site on its first call
+  in a unit run (:func:`fast_helper`); unknown or refused helpers go through
+  :func:`call_helper`. Map forms of ``lddw`` ask the machine's pseudo resolver in place.
+  Kfuncs, ``callx``, atomics, legacy packet loads and invalid instructions run the
+  interpreter's own handler in place. Before every helper and handler the counters and the
+  registers the unit may write are flushed to the machine; region caches are dropped after
+  each.
 * A bpf-to-bpf call moves r10 and limits the depth as
   :meth:`~arspec.reference.vm.Vm.push_frame` does: both are read off the interpreter
   (:func:`probe`), not restated here.
@@ -52,7 +64,7 @@ from typing import TYPE_CHECKING, Final
 from arspec.spec.errors import ExecutionFault
 
 from . import alu
-from .helpers import HelperContext
+from .helpers import HelperContext, HelperFunction
 from .instructions import (
     Alu,
     AluOp,
@@ -106,6 +118,14 @@ _INLINE: Final = 0      # straight-line code
 _TERMINATOR: Final = 1  # jump, ja, local call, exit
 _HANDLER: Final = 2     # the interpreter's handler, in place
 _DROP: Final = "<drop region caches>"
+#: Where the registers the unit writes go to ``vm.regs`` (before a helper or handler).
+_SYNC: Final = "<sync registers>"
+#: The most instructions one turn of a unit's loop may run (the unit's size, known at the end).
+_TURN: Final = "<turn>"
+#: Whether a frameless call here would go past the depth limit (see ``Translator.deep``).
+_DEEP: Final = "<deep>"
+#: Where ``deep`` is taken again (after a helper or handler).
+_REDEEP: Final = "<redeep>"
 #: Lines after every frame change: the live stack ends at the new r10, and a site's cached
 #: window of the stack may no longer be valid.
 _FRAME_CHANGED: Final = (f"memory.stack_top = r10 - {STACK_BASE}", _DROP)
@@ -164,6 +184,20 @@ def call_helper(vm: Vm, pc: int, imm: int, r1: int, r2: int, r3: int, r4: int,
     return helper.fn(HelperContext(vm.memory, pc, vm.profile, vm), r1, r2, r3, r4, r5) & M64
 
 
+def fast_helper(vm: Vm, pc: int, imm: int) -> tuple[HelperFunction, int, HelperContext]:
+    """Resolve the helper ``call imm`` at ``pc`` reaches, on the site's first call in a unit
+    run: its function, its cost and its context. An unknown or refused helper, or a tracer,
+    gets :func:`call_helper` (which runs the interpreter's handler) at no extra cost."""
+    context = HelperContext(vm.memory, pc, vm.profile, vm)
+    helper = vm.helpers.lookup(imm, vm.profile)
+    if (helper is None or vm.tracer is not None
+            or (not helper.deterministic and vm.profile.name == "solana")):
+        def handled(ctx: HelperContext, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+            return call_helper(vm, pc, imm, r1, r2, r3, r4, r5)
+        return handled, 0, context
+    return helper.fn, helper.cost, context
+
+
 def pseudo_value(vm: Vm, pc: int, insn: LoadImm64) -> int:
     """Return the value of a map form of ``lddw`` from the machine's pseudo resolver; without
     one, run the interpreter's handler, which faults."""
@@ -191,6 +225,24 @@ def slow_store(memory: Memory, pc: int, address: int, size: int, value: int,
     memory.store(pc, address, size, value)
     base, data = memory.window(address, write=True)
     return base - offset, data, len(data) - size
+
+
+def overlaps(memory: Memory, address: int, low: int, high: int) -> bool:
+    """Return whether the window around ``address`` (see :meth:`Memory.window`) overlaps
+    ``low`` to ``high``, the stack slots a unit keeps in locals."""
+    base, data = memory.window(address)
+    return base < high and base + len(data) > low
+
+
+def promotable(accesses: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    """Number the r10 slots ``(offset, size)`` a unit may keep in locals: those that no other
+    r10 access of the unit overlaps in another shape."""
+    chosen: dict[tuple[int, int], int] = {}
+    for offset, size in sorted(accesses):
+        if all(other == (offset, size) or other[0] + other[1] <= offset
+               or offset + size <= other[0] for other in accesses):
+            chosen[(offset, size)] = len(chosen)
+    return chosen
 
 
 @functools.cache
@@ -281,10 +333,15 @@ class Known:
                  ) -> None:
         self.bounds = dict(bounds or {})
         self.stored = dict(stored or {})
+        #: Whether the budget check at the loop head covers this path (no helper or handler
+        #: since), so its segments need not look at the budget.
+        self.covered = False
 
     def copy(self) -> Known:
         """Return an independent copy."""
-        return Known(self.bounds, self.stored)
+        known = Known(self.bounds, self.stored)
+        known.covered = self.covered
+        return known
 
     def get(self, reg: int) -> tuple[int, int]:
         """Return the bounds of ``reg``."""
@@ -320,7 +377,9 @@ class Known:
 
     def returned(self) -> Known:
         """Return what survives a return to the caller: r0-r5 bounds."""
-        return Known({r: b for r, b in self.bounds.items() if r < 6})
+        known = Known({r: b for r, b in self.bounds.items() if r < 6})
+        known.covered = self.covered
+        return known
 
     def wrote(self, base: int, offset: int, size: int) -> None:
         """Forget stored values a store of ``size`` bytes at ``base + offset`` may overlap."""
@@ -379,14 +438,28 @@ def _span(hi: int) -> int:
 class Translator:
     """Emits the source of the unit entered at ``entry``."""
 
-    def __init__(self, code: Code, entry: int) -> None:
+    def __init__(self, code: Code, entry: int,
+                 promote: dict[tuple[int, int], int] | None = None) -> None:
         self.code = code
+        #: Stack slots ``(r10 offset, size) -> number`` kept in locals ``v<number>``: read at
+        #: entry, written back at every way out and before anything else may see memory.
+        self.promote = promote or {}
+        #: The r10 accesses ``(offset, size)`` emitted, and whether the unit moves r10.
+        self.r10_accesses: set[tuple[int, int]] = set()
+        self.moves = False
+        #: Registers the unit's code may write (the others keep the values read at entry).
+        self.written: set[int] = set()
+        #: Whether the unit has frameless calls: in a unit that does not move r10 their depth
+        #: test is a local ``deep``, set at entry and after every helper or handler.
+        self.deep = False
         self.profile = code.profile
         self.entry = entry
         self.lines: list[str] = []
         self.sites = 0
         #: Sites that address through r10: (cache name, offset, size).
         self.stack_sites: list[tuple[str, int, int]] = []
+        #: Helper call sites: (name, pc, immediate).
+        self.helper_sites: list[tuple[str, int, int]] = []
         self.emitted = 0
         #: What holds at the entry of the second (specialised) loop, once known.
         self.head: Known | None = None
@@ -399,6 +472,8 @@ class Translator:
         """Return the unit's Python source (a function called ``unit``)."""
         self.loops()
         cost = self.profile.insn_cost
+        depth_test = f"len(frames) >= {self.code.frames.max_saved}"
+        deep = depth_test if self.moves else "deep"
         caches = [f"c{k}" for k in range(self.sites)]
         head = [
             "def unit(vm):",
@@ -419,6 +494,11 @@ class Translator:
                      "    " + " = ".join(f"{c}d" for c in caches) + " = EMPTY",
                      "    " + " = ".join(f"{c}l" for c in caches) + " = -1",
                      *self.stack_caches("    ")]
+        if self.helper_sites:
+            head.append("    " + " = ".join(f"{h}f" for h, _, _ in self.helper_sites) + " = None")
+        if self.deep and not self.moves:
+            head.append(f"    deep = {depth_test}")
+        head += self.promote_prologue()
         tail = [
             "    except ExecutionFault as fault:",
             "        if live:",
@@ -429,6 +509,7 @@ class Translator:
             "        if live:",
             f"            regs[:] = ({_REGS})",
             "            vm.pc = pc",
+            *("            " + line for line in self.flush()),
             "        vm.instructions += n",
             f"        vm.units += n * {cost}" if cost != 1 else "        vm.units += n",
         ]
@@ -436,22 +517,59 @@ class Translator:
         # come later in the text but run again after the handler on the next turn.
         drop = " = ".join(f"c{k}l" for k in range(self.sites)) + " = -1" if caches else "pass"
         body: list[str] = []
+        # Only the registers this unit may have written differ from ``vm.regs``: the rest hold
+        # the values read at entry, or read back after a handler.
+        written = self.written | {0} | (set(range(6, 11)) if self.moves else set())
+        sync = "; ".join(f"regs[{k}] = r{k}" for k in sorted(written))
         for line in self.lines:
             if _DROP in line:
                 indent = line[:len(line) - len(line.lstrip())]
                 body += [indent + drop, *self.stack_caches(indent)]
+            elif _SYNC in line:
+                body.append(line.replace(_SYNC, sync))
+            elif _TURN in line:
+                body.append(line.replace(_TURN, str(self.emitted)))
+            elif _DEEP in line:
+                body.append(line.replace(_DEEP, deep))
+            elif _REDEEP in line:
+                if self.deep and not self.moves:
+                    body.append(line.replace(_REDEEP, f"deep = {depth_test}"))
             else:
                 body.append(line)
         return "\n".join([*head, "    try:", *body, *tail])
 
     def build(self) -> Unit:
-        """Return the compiled unit."""
+        """Return the compiled unit: with the stack slots it may keep in locals when it
+        does not move r10, else plain."""
         source = self.source()
+        if self.moves or self.promote:
+            return self.compile(source, None)
+        slots = promotable(self.r10_accesses)
+        if not slots:
+            return self.compile(source, None)
+        promoted = Translator(self.code, self.entry, slots)
+        promoted_source = promoted.source()
+        if promoted.moves:
+            return self.compile(source, None)
+        plain: list[Unit] = []
+
+        def fallback(vm: Vm) -> int:
+            # The slots are not all inside r10's frame, or another pointer reached them.
+            if not plain:
+                plain.append(self.compile(source, None))
+            return plain[0](vm)
+        return promoted.compile(promoted_source, fallback, [])
+
+    def compile(self, source: str, fallback: Unit | None,
+                demoted: list[bool] | None = None) -> Unit:
+        """Return the unit ``source`` defines."""
         from .vm import call_depth_fault
         namespace: dict[str, object] = {
+            "PLAIN": fallback, "DEMOTED": demoted, "OVERLAP": overlaps,
             "ExecutionFault": ExecutionFault, "AFTER": self.code.after, "EMPTY": bytearray(),
             "LOAD": slow_load, "STORE": slow_store, "REFILL": refill,
-            "PSEUDO": pseudo_value, "HELPER": call_helper, "alu": alu, "AluOp": AluOp,
+            "PSEUDO": pseudo_value, "HELPER": call_helper,
+            "HELPERS": fast_helper, "alu": alu, "AluOp": AluOp,
             "EndianOp": EndianOp, "profile": self.profile, "depth_fault": call_depth_fault,
             **{f"G{size}": fmt.unpack_from for size, fmt in FORMATS.items()},
             **{f"P{size}": fmt.pack_into for size, fmt in FORMATS.items()},
@@ -460,12 +578,51 @@ class Translator:
         unit: Unit = namespace["unit"]  # type: ignore[assignment]
         return unit
 
+    def wrote(self, insn: Instruction) -> None:
+        """Record the register a straight instruction writes (a store writes none)."""
+        if not isinstance(insn, Store):
+            self.written.add(getattr(insn, "dst", 0))
+
+    def promote_prologue(self) -> list[str]:
+        """Return the lines that find the promoted slots in r10's frame and read them (or
+        hand the run to the plain unit when one is not inside it)."""
+        if not self.promote:
+            return []
+        low = min(offset for offset, _ in self.promote)
+        high = max(offset + size for offset, size in self.promote)
+        checks = " and ".join(f"0 <= i{k} <= proom - {size}"
+                              for (offset, size), k in self.promote.items())
+        lines = ["    psb, pst = memory.window(r10 - 1, write=True)", "    proom = len(pst)",
+                 *(f"    i{k} = r10 - psb + {offset}"
+                   for (offset, size), k in self.promote.items()),
+                 f"    if DEMOTED or not ({checks}): return PLAIN(vm)",
+                 f"    plo = r10 + {low}; phi = r10 + {high}"]
+        return lines + ["    " + line for line in self.reload()]
+
+    def demote(self, pc: int, address: str) -> list[str]:
+        """Return the lines before a cache miss of a site not based on r10: when the window
+        it would cache holds a promoted slot, the unit stops before ``pc`` (giving back the
+        count of the rest of its segment) and the plain unit runs from then on."""
+        return [f"    if OVERLAP(memory, {address}, plo, phi):",
+                f"        n -= AFTER[s][{pc}] + 1; pc = {pc}; DEMOTED.append(True); "
+                f"return {NEXT}"]
+
+    def flush(self) -> list[str]:
+        """Return the lines that write the promoted slots back to memory."""
+        return [f"pst[i{k}] = v{k}" if size == 1 else f"P{size}(pst, i{k}, v{k})"
+                for (_, size), k in self.promote.items()]
+
+    def reload(self) -> list[str]:
+        """Return the lines that read the promoted slots from memory."""
+        return [f"v{k} = pst[i{k}]" if size == 1 else f"v{k} = G{size}(pst, i{k})[0]"
+                for (_, size), k in self.promote.items()]
+
     def loops(self) -> None:
         """Emit the unit's body: a loop from the entry knowing nothing, and, when what holds
         on every jump back to the entry proves bounds, a second loop that starts knowing
         them; the first loop breaks into the second on the jumps back where they hold."""
         self.out(2, "while True:")
-        self.emit_block(self.entry, 3, frozenset(), (), Known())
+        self.emit_block(self.entry, 3, frozenset(), (), self.head_check(Known()))
         head = _join([known for _, known in self.back_edges])
         if head is None or not head.bounds or self.emitted > MAX_UNIT // 2:
             return
@@ -474,7 +631,18 @@ class Translator:
                 self.lines[line] = self.lines[line].replace("continue", "break")
         self.head = head
         self.out(2, "while True:")
-        self.emit_block(self.entry, 3, frozenset(), (), head.copy())
+        self.emit_block(self.entry, 3, frozenset(), (), self.head_check(head.copy()))
+
+    def head_check(self, facts: Known) -> Known:
+        """Emit the budget check at the loop head: every turn runs at most as many
+        instructions as the unit holds, so when that many fit, the segments of the turn up
+        to the first helper or handler need no check; when they do not, the interpreter runs
+        the rest (it meets the limit within that many). Return ``facts``, covered."""
+        self.out(3, f"if n + {_TURN} > cap:",
+                 "    cap = REFILL(vm, n); n = 0",
+                 f"    if {_TURN} > cap: pc = {self.entry}; return {BUDGET}")
+        facts.covered = True
+        return facts
 
     def back(self, depth: int, facts: Known) -> None:
         """Emit a jump back to the entry."""
@@ -548,9 +716,12 @@ class Translator:
         segment = self.code.new_segment(pcs)
         facts = facts.copy()
         mark = len(self.lines)
-        self.out(depth, f"n += {size}", "if n > cap:",
-                 f"    cap = REFILL(vm, n - {size}); n = {size}",
-                 f"    if n > cap: n = 0; pc = {start}; return {BUDGET}")
+        if facts.covered:
+            self.out(depth, f"n += {size}")
+        else:
+            self.out(depth, f"n += {size}", "if n > cap:",
+                     f"    cap = REFILL(vm, n - {size}); n = {size}",
+                     f"    if n > cap: n = 0; pc = {start}; return {BUDGET}")
         slots = self.code.slots
         light = self.light_calls(chain)
         for number, (block, stack) in enumerate(chain):
@@ -558,24 +729,31 @@ class Translator:
             for pc in block.pcs[:-1]:
                 insn = slots[pc]
                 assert insn is not None
+                self.wrote(insn)
                 self.out(depth, *self.straight(pc, insn, facts))
             last = block.pcs[-1]
             insn = slots[last]
             assert insn is not None
             if block.last_kind == _INLINE:
+                self.wrote(insn)
                 self.out(depth, *self.straight(last, insn, facts))
                 if final:
                     self.goto(block.next_pc, depth, path, stack, facts)
             elif block.last_kind == _HANDLER:
                 self.handler(last, insn, block.next_pc, depth, path, stack)
+            elif final and number in light and isinstance(insn, Exit):
+                # The exit of a light call (below) that ends the segment: no frame to pop.
+                for reg in range(6, 11):
+                    facts.drop(reg)
+                self.goto(stack[-1], depth, path, stack[:-1], facts)
             elif final:
                 self.terminator(last, insn, depth, path, stack, facts)
             elif number in light:
                 # A call whose callee runs to its exit inside this segment, cannot fault
                 # and leaves r6-r10 alone: only the depth check is observable.
                 if isinstance(insn, CallLocal):
-                    rule = self.code.frames
-                    self.out(depth, f"if len(frames) >= {rule.max_saved}: "
+                    self.deep = True
+                    self.out(depth, f"if {_DEEP}: "
                                     f"raise depth_fault({last}, profile)")
                     facts.reset()
                 else:
@@ -583,8 +761,15 @@ class Translator:
                         facts.drop(reg)
             else:
                 self.transfer(last, insn, depth, facts)
-        if any(word in line for line in self.lines[mark:]
-               for word in ("LOAD(", "STORE(", "alu.compute_alu", "depth_fault", "PSEUDO(")):
+        # The segment's own lines end where the next segment starts (its ``n += `` line).
+        own = len(self.lines)
+        for index in range(mark + 1, len(self.lines)):
+            if self.lines[index].lstrip().startswith("n += "):
+                own = index
+                break
+        if any(word in line for line in self.lines[mark:own]
+               for word in ("LOAD(", "STORE(", "alu.compute_alu",
+                             "depth_fault", "PSEUDO(")):
             self.lines.insert(mark, "    " * depth + f"s = {segment}")
 
     def light_calls(self, chain: list[tuple[Block, tuple[int, ...]]]) -> set[int]:
@@ -603,14 +788,14 @@ class Translator:
                         _pure(slots[p], p == callee.pcs[-1]) for p in callee.pcs):
                     break
                 if len(callee_stack) == inner and isinstance(slots[callee.pcs[-1]], Exit):
-                    if later + 1 < len(chain):
-                        light.update((number, later))
+                    light.update((number, later))
                     break
         return light
 
     def transfer(self, pc: int, insn: Instruction, depth: int, facts: Known) -> None:
         """Emit an unconditional transfer inside a segment (the next block follows)."""
         if isinstance(insn, Exit):
+            self.moves = True
             self.out(depth, "_, r6, r7, r8, r9, r10 = frames.pop()", *_FRAME_CHANGED)
             for reg in range(6, 11):
                 facts.drop(reg)
@@ -619,6 +804,7 @@ class Translator:
             facts.reset()
 
     def push(self, pc: int, depth: int) -> None:
+        self.moves = True
         rule = self.code.frames
         self.out(depth, f"if len(frames) >= {rule.max_saved}: raise depth_fault({pc}, profile)",
                  f"frames.append(({pc + 1}, r6, r7, r8, r9, r10))", f"r10 += {rule.r10_step}",
@@ -629,13 +815,18 @@ class Translator:
         cost = self.profile.insn_cost
         self.out(depth, "vm.instructions += n",
                  f"vm.units += n * {cost}" if cost != 1 else "vm.units += n", "n = 0",
-                 f"regs[:] = ({_REGS})", f"vm.pc = {pc}", "live = False")
+                 _SYNC, f"vm.pc = {pc}", *self.flush(), "live = False")
         if isinstance(insn, Call) and self.code.problem(insn) is None:
             # Helpers see r1-r5 and return r0 (HelperFunction); the rest stays as it was.
-            self.out(depth, f"r0 = HELPER(vm, {pc}, {insn.imm}, r1, r2, r3, r4, r5)",
+            h = f"h{len(self.helper_sites)}"
+            self.helper_sites.append((h, pc, insn.imm))
+            self.out(depth, f"if {h}f is None: {h}f, {h}c, {h}x = HELPERS(vm, {pc}, {insn.imm})",
+                     f"if {h}c: vm.consume({h}c, {pc})",
+                     f"r0 = {h}f({h}x, r1, r2, r3, r4, r5) & {M64}",
                      "live = True")
         else:
             self.out(depth, f"h, i = ops[{pc}]", "h(vm, i)", "live = True", f"{_REGS} = regs")
+        self.out(depth, *self.reload(), _REDEEP)
         if cost == 1:
             self.out(depth, "cap = vm.compute_limit - vm.units",
                      f"if cap > {MAX_CAP}: cap = {MAX_CAP}")
@@ -643,7 +834,11 @@ class Translator:
             self.out(depth, "cap = REFILL(vm, 0)")
         self.out(depth, _DROP)
         if isinstance(insn, _STATIC_NEXT) and self.code.problem(insn) is None:
-            self.goto(next_pc, depth, path, stack, Known())
+            # As at the loop head: the rest of the turn runs at most the unit's size.
+            self.out(depth, f"if {_TURN} > cap: pc = {next_pc}; return {BUDGET}")
+            after = Known()
+            after.covered = True
+            self.goto(next_pc, depth, path, stack, after)
         else:
             self.out(depth, "pc = vm.pc", f"return {NEXT}")
 
@@ -651,6 +846,7 @@ class Translator:
                    stack: tuple[int, ...], facts: Known) -> None:
         if isinstance(insn, Exit):
             if stack:
+                self.moves = True
                 self.out(depth, "_, r6, r7, r8, r9, r10 = frames.pop()", *_FRAME_CHANGED)
                 self.goto(stack[-1], depth, path, stack[:-1],
                           facts.returned())
@@ -662,7 +858,9 @@ class Translator:
             return
         if isinstance(insn, CallLocal):
             self.push(pc, depth)
-            self.goto(pc + 1 + insn.offset, depth, path, (*stack, pc + 1), Known())
+            callee = Known()
+            callee.covered = facts.covered
+            self.goto(pc + 1 + insn.offset, depth, path, (*stack, pc + 1), callee)
             return
         if isinstance(insn, Ja):
             self.goto(pc + 1 + insn.offset, depth, path, stack, facts)
@@ -730,6 +928,8 @@ class Translator:
 
     def load(self, pc: int, insn: Load, facts: Known) -> list[str]:
         size, d = insn.size, f"r{insn.dst}"
+        if insn.src == 10:
+            self.r10_accesses.add((insn.offset, size))
         mask = (1 << (8 * size)) - 1
         known = facts.stored.get((insn.src, insn.offset))
         if known is not None and known[0] >= size:
@@ -750,17 +950,31 @@ class Translator:
         return lines
 
     def load_site(self, pc: int, insn: Load) -> list[str]:
+        slot = self.promote.get((insn.offset, insn.size)) if insn.src == 10 else None
+        if slot is not None:
+            return [f"r{insn.dst} = v{slot}"]
         c, size, d = self.site(insn.src, insn.offset, insn.size), insn.size, f"r{insn.dst}"
         src = f"r{insn.src}"
         address = src if insn.offset == 0 else f"({src} + {insn.offset}) & {M64}"
         fast = f"{c}d[o]" if size == 1 else f"G{size}({c}d, o)[0]"
+        if self.promote and insn.src != 10:
+            return [f"o = {src} - {c}b",
+                    f"if 0 <= o <= {c}l: {d} = {fast}",
+                    "else:", *self.demote(pc, address),
+                    f"    {d}, {c}b, {c}d, {c}l = LOAD(memory, {pc}, {address}, {size}, "
+                    f"{insn.offset})"]
         return [f"o = {src} - {c}b",
                 f"if 0 <= o <= {c}l: {d} = {fast}",
                 f"else: {d}, {c}b, {c}d, {c}l = LOAD(memory, {pc}, {address}, {size}, "
                 f"{insn.offset})"]
 
     def store(self, pc: int, insn: Store, facts: Known) -> list[str]:
-        c, size = self.site(insn.dst, insn.offset, insn.size), insn.size
+        size = insn.size
+        slot = None
+        if insn.dst == 10:
+            self.r10_accesses.add((insn.offset, size))
+            slot = self.promote.get((insn.offset, size))
+        c = self.site(insn.dst, insn.offset, insn.size) if slot is None else ""
         mask = (1 << (8 * size)) - 1
         if isinstance(insn.value, Reg):
             full = f"r{insn.value.index}"
@@ -775,6 +989,14 @@ class Translator:
         source = insn.value.index if isinstance(insn.value, Reg) else None
         if source != insn.dst:
             facts.stored[(insn.dst, insn.offset)] = (size, source, full)
+        if slot is not None:
+            return [f"v{slot} = {value}"]
+        if self.promote and insn.dst != 10:
+            return [f"o = {dst} - {c}b",
+                    f"if 0 <= o <= {c}l: {fast}",
+                    "else:", *self.demote(pc, address),
+                    f"    {c}b, {c}d, {c}l = STORE(memory, {pc}, {address}, {size}, {full}, "
+                    f"{insn.offset})"]
         return [f"o = {dst} - {c}b",
                 f"if 0 <= o <= {c}l: {fast}",
                 f"else: {c}b, {c}d, {c}l = STORE(memory, {pc}, {address}, {size}, {full}, "

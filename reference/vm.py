@@ -268,7 +268,11 @@ class Vm:
         self.push_frame(pc, saved_pc)
         self.regs[1:6] = [a & MASK64 for a in (*args, 0, 0, 0, 0, 0)[:5]]
         self.base_depth = len(self.frames)
-        self.run_interpreter()
+        if self.engine == "fast" or (self.engine == "auto" and self.tracer is None):
+            from .fastpath import run_fast
+            run_fast(self)
+        else:
+            self.run_interpreter()
         r0 = self.regs[0]
         self.frames.pop()
         self.regs[:], self.pc, self.base_depth = saved_regs, saved_pc, saved_base

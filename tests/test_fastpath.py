@@ -50,7 +50,7 @@ from arspec.reference.murmur3 import murmur3_32
 from arspec.reference.profiles import INPUT_BASE, LINUX, SOLANA, Profile, get_profile
 from arspec.reference.run_report import render_json
 from arspec.reference.runner import run_bundle
-from arspec.reference.translate import MAX_BLOCK, MAX_UNIT, Translator
+from arspec.reference.translate import MAX_BLOCK, MAX_UNIT, Translator, promotable
 from arspec.reference.vm import Vm, standard_memory
 from arspec.spec.errors import (
     ArspecError,
@@ -528,3 +528,214 @@ def test_engines_agree_on_the_benchmark_loops(name: str, profile: Profile) -> No
     result = agree(program, profile, bytes(range(256)), 10**6)
     assert result[3] is None
     assert isinstance(result[1], int) and result[1] > 300
+
+
+# --------------------------------------------------------------------------- stack slots in locals
+
+slot_offsets = st.sampled_from([-8, -16, -24])
+promoted_ops = st.one_of(
+    st.builds(Store, st.just(8), st.just(10), slot_offsets,
+              st.one_of(st.integers(0, 5).map(Reg), imms.map(Imm))),
+    st.builds(Load, st.just(8), st.integers(0, 5), st.just(10), slot_offsets, st.just(False)),
+    # Pointers to the slots (r7 = r10 - 8, r8 = r10 - 16): the same bytes through another
+    # register, some of them partly or wholly outside the frame (a fault mid-loop).
+    st.builds(Store, sizes, st.sampled_from([7, 8]), st.sampled_from([-8, 0, 3, 4, 8, 16]),
+              st.one_of(st.integers(0, 5).map(Reg), imms.map(Imm))),
+    st.builds(Load, sizes, st.integers(0, 5), st.sampled_from([7, 8]),
+              st.sampled_from([-8, 0, 4, 8, 16]), st.just(False)),
+    # A byte of a slot read through r10 (that slot then stays in memory), an atomic on a
+    # slot (the interpreter's handler), helpers that write the slots or cost units.
+    st.builds(Load, st.just(1), st.integers(0, 5), st.just(10), st.sampled_from([-16, -3]),
+              st.just(False)),
+    st.builds(Atomic, st.just(AtomicOp.ADD), st.just(8), st.just(10), st.integers(0, 5),
+              slot_offsets, st.booleans()),
+    st.builds(Alu, st.sampled_from([AluOp.ADD, AluOp.XOR]), st.integers(0, 5), operands,
+              st.just(True)),
+    # Values that change every turn, so a stale copy of a slot shows.
+    st.builds(Alu, st.sampled_from([AluOp.ADD, AluOp.MUL]), st.integers(0, 5),
+              st.just(Reg(6)), st.just(True)),
+    st.sampled_from([Call(2), Call(7)]),
+)
+
+
+def _slot_loop(body: list[Instruction], turns: int) -> Program:
+    # memfrob (helper 2) gets r1 = r8 (r10 - 16) and r2 = 24: it XORs all three slots.
+    prepared: list[Instruction] = []
+    for insn in body:
+        if insn == Call(2):
+            prepared += [Alu(AluOp.MOV, 1, Reg(8), True), Alu(AluOp.MOV, 2, Imm(24), True)]
+        prepared.append(insn)
+    return Program.from_instructions([
+        Alu(AluOp.MOV, 7, Reg(10), True), Alu(AluOp.ADD, 7, Imm(-8), True),
+        Alu(AluOp.MOV, 8, Reg(10), True), Alu(AluOp.ADD, 8, Imm(-16), True),
+        Store(8, 10, -24, Imm(5)), Alu(AluOp.MOV, 6, Imm(turns), True), *prepared,
+        Alu(AluOp.SUB, 6, Imm(1), True), Jump(JmpCond.NE, 6, Imm(0), -len(prepared) - 2, True),
+        Load(8, 0, 10, -8), Exit()])
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(st.lists(promoted_ops, min_size=1, max_size=12), st.sampled_from([LINUX, SOLANA]),
+       st.integers(0, 60), st.integers(1, 4))
+def test_stack_slots_kept_in_locals_match_memory(body: list[Instruction], profile: Profile,
+                                                 limit: int, turns: int) -> None:
+    # The loop's r10 slots live in locals: every byte of memory, the registers, the counts
+    # and any fault (through a pointer to a slot, out of the frame, the compute limit
+    # inside the loop, a helper writing the slots) must still be the interpreter's.
+    agree(_slot_loop(body, turns), profile, bytes(range(8)), 4 * limit + 8)
+
+
+def _promoted_source(program: Program, entry: int) -> str:
+    code = fastpath.translations(program, LINUX).code
+    plain = Translator(code, entry)
+    plain.source()
+    slots = promotable(plain.r10_accesses)
+    return Translator(code, entry, slots).source()
+
+
+def test_stack_loop_keeps_its_slots_in_locals() -> None:
+    # The stack loop of the benchmark: one turn touches no struct call and no bounds check.
+    build = _bench_loops()["stack"]
+    assert callable(build)
+    program = build(10, LINUX)
+    source = _promoted_source(program, 2)
+    turn = source[source.index("while True:"):source.index("continue")]
+    assert "v0 = " in turn and "v1 = " in turn
+    assert "P8(" not in turn and "P4(" not in turn and "o = " not in turn
+
+
+def test_promotable_slots_exclude_other_shapes() -> None:
+    assert promotable({(-8, 8), (-16, 4)}) == {(-16, 0), (-8, 1)} or promotable(
+        {(-8, 8), (-16, 4)}) == {(-16, 4): 0, (-8, 8): 1}
+    assert promotable({(-8, 8), (-5, 1), (-16, 8)}) == {(-16, 8): 0}
+    assert promotable({(-8, 8), (-8, 4)}) == {}
+    assert promotable(set()) == {}
+
+
+@pytest.mark.parametrize("profile", [LINUX, SOLANA], ids=["linux", "solana"])
+def test_slots_outside_the_frame_run_the_plain_unit(profile: Profile) -> None:
+    # A slot below r10's frame cannot live in a local: the unit hands over to the plain
+    # translation, which faults as the interpreter does.
+    program = Program.from_instructions([
+        Alu(AluOp.MOV, 6, Imm(5), True), Store(8, 10, -8, Reg(6)),
+        Store(8, 10, -(profile.stack_frame_size + 8), Reg(6)), Alu(AluOp.SUB, 6, Imm(1), True),
+        Jump(JmpCond.NE, 6, Imm(0), -4, True), Exit()])
+    result = agree(program, profile, b"", 10**6)
+    assert result[3] is not None and result[3][0] == "MemoryFault"
+
+
+def test_callbacks_run_translated() -> None:
+    # ``call_back`` (helper 8) runs f(i) 64 times per call; f's loop gets translated inside
+    # the callback, and the sums, counts and registers are the interpreter's.
+    program = Program.from_instructions([
+        Alu(AluOp.MOV, 6, Imm(3), True), Alu(AluOp.MOV, 7, Imm(0), True),
+        LoadImm64(1, Pseudo.CODE_ADDR, 9, 0), Alu(AluOp.MOV, 2, Imm(64), True),
+        Alu(AluOp.MOV, 3, Imm(2), True), Call(8), Alu(AluOp.ADD, 7, Reg(0), True),
+        Alu(AluOp.SUB, 6, Imm(1), True), Jump(JmpCond.NE, 6, Imm(0), -8, True),
+        Alu(AluOp.MOV, 0, Reg(7), True), Exit(),
+        # f(i, k): r0 = sum of i * k over a 3-turn loop, kept on the stack.
+        Alu(AluOp.MOV, 0, Imm(0), True), Alu(AluOp.MOV, 4, Imm(3), True),
+        Store(8, 10, -8, Reg(1)), Load(8, 5, 10, -8), Alu(AluOp.MUL, 5, Reg(2), True),
+        Alu(AluOp.ADD, 0, Reg(5), True), Alu(AluOp.SUB, 4, Imm(1), True),
+        Jump(JmpCond.NE, 4, Imm(0), -6, True), Exit()])
+    found = fastpath.translations(program, LINUX)
+    result = agree(program, LINUX, b"", 10**6)
+    assert result[3] is None and result[0] == 3 * 3 * 2 * sum(range(64))
+    assert any(pc > 11 for pc in found.units)
+    for limit in (500, 1000, 1500, 2500):
+        agree(program, LINUX, b"", limit)
+
+
+@pytest.mark.parametrize("size", [1, 8])
+@pytest.mark.parametrize("profile", [LINUX, SOLANA], ids=["linux", "solana"])
+def test_slot_in_a_local_read_and_written_through_a_pointer(profile: Profile,
+                                                            size: int) -> None:
+    # r10 - 8 lives in a local; r7 points at it. Loads through r7 must see this turn's store
+    # through r10, and a load through r10 must see this turn's store through r7.
+    program = Program.from_instructions([
+        Alu(AluOp.MOV, 7, Reg(10), True), Alu(AluOp.ADD, 7, Imm(-8), True),
+        Alu(AluOp.MOV, 6, Imm(20), True), Alu(AluOp.MOV, 0, Imm(0), True),
+        Alu(AluOp.MOV, 1, Reg(6), True), Alu(AluOp.MUL, 1, Imm(7), True),
+        Store(8, 10, -8, Reg(1)), Load(size, 2, 7, 0), Alu(AluOp.ADD, 0, Reg(2), True),
+        Store(size, 7, 0, Reg(6)), Load(8, 3, 10, -8), Alu(AluOp.ADD, 0, Reg(3), True),
+        Alu(AluOp.SUB, 6, Imm(1), True), Jump(JmpCond.NE, 6, Imm(0), -10, True), Exit()])
+    # The first run finds the pointer and drops back to the plain unit; later runs start
+    # there.
+    first = agree(program, profile, b"", 10**6)
+    assert first[3] is None and agree(program, profile, b"", 10**6) == first
+    for limit in range(0, 200, 7):
+        agree(program, profile, b"", limit)
+
+
+def test_local_call_loop_needs_no_frame_and_helper_loop_calls_directly() -> None:
+    # The regression guards for the local-call and helper loops that need no clock: the
+    # callee (pure, returning within the turn) runs without a frame, and the helper is
+    # called as a function, looked up once per unit run rather than per call.
+    loops = _bench_loops()
+    local, helper = loops["local call"], loops["helper call"]
+    assert callable(local) and callable(helper)
+    source = _promoted_source(local(10, LINUX), 2)
+    turn = source[source.index("while True:"):source.index("continue")]
+    assert "frames.append" not in turn and "depth_fault" in turn
+    source = _promoted_source(helper(10, LINUX), 2)
+    turn = source[source.index("while True:"):source.index("break")]
+    assert "h0f(h0x, r1, r2, r3, r4, r5)" in turn and "if h0f is None" in turn
+    assert "HELPERS(" not in source[:source.index("try:")]
+
+
+@pytest.mark.parametrize("profile", [LINUX, SOLANA], ids=["linux", "solana"])
+def test_frameless_call_at_the_depth_limit(profile: Profile) -> None:
+    # Recurse to depth k, then loop calling a pure function (a frameless call in
+    # translated code): at the deepest k the first such call must fault as the
+    # interpreter's does, on the same pc with the same counts; one level up it must not.
+    faults = []
+    for k in range(1, profile.max_frames + 2):
+        program = Program.from_instructions([
+            Alu(AluOp.MOV, 1, Imm(0), True), CallLocal(1), Exit(),
+            Alu(AluOp.ADD, 1, Imm(1), True), Jump(JmpCond.LT, 1, Imm(k), 5, True),
+            Alu(AluOp.MOV, 6, Imm(20), True), CallLocal(5), Alu(AluOp.SUB, 6, Imm(1), True),
+            Jump(JmpCond.NE, 6, Imm(0), -3, True), Exit(),
+            CallLocal(-8), Exit(),
+            Alu(AluOp.MOV, 0, Reg(1), True), Alu(AluOp.ADD, 0, Imm(1), True), Exit()])
+        result = agree(program, profile, b"", 10**6)
+        fault = result[3]
+        assert fault is None or fault[0] == "CallDepthExceeded"
+        faults.append(None if fault is None else fault[1])
+    # Clean runs, then one depth where only the frameless call is one too many, then the
+    # recursion itself faults.
+    first = faults.index(6)
+    assert faults[:first] == [None] * first and first > 0
+    assert faults[first + 1:] == [10] * (len(faults) - first - 1)
+
+
+@pytest.mark.parametrize("spare", [0, 1])
+@pytest.mark.parametrize("profile", [LINUX, SOLANA], ids=["linux", "solana"])
+def test_frameless_call_in_a_unit_entered_at_depth(profile: Profile, spare: int) -> None:
+    # The loop ``call pure; r6 -= 1; if r6 != 0`` translated on its own (a unit that does
+    # not move r10, whose depth test is taken at entry) and entered with the frames nearly
+    # or wholly used up: its first call faults, or every turn runs, as in the interpreter.
+    program = Program.from_instructions([
+        Alu(AluOp.MOV, 6, Imm(20), True), CallLocal(3), Alu(AluOp.SUB, 6, Imm(1), True),
+        Jump(JmpCond.NE, 6, Imm(0), -3, True), Exit(),
+        Alu(AluOp.MOV, 0, Reg(1), True), Alu(AluOp.ADD, 0, Imm(1), True), Exit()])
+    fastpath.translations(program, profile).unit(1)
+    saved = Translator(fastpath.translations(program, profile).code, 1).source()
+    assert "deep = len(frames)" in saved and "if deep: raise" in saved
+    outcomes = []
+    for engine in ("interpreter", "fast"):
+        vm = Vm(program, profile=profile, helpers=test_helpers(), engine=engine)
+        depth = fastpath.translations(program, profile).code.frames.max_saved - spare
+        top = vm.regs[10] = 1 << 33
+        vm.frames = [(4, 0, 0, 0, 0, top)] * depth
+        vm.regs[6] = 20
+        vm.pc = 1
+        try:
+            if engine == "fast":
+                fastpath.run_fast(vm)
+            else:
+                vm.run_interpreter()
+            fault = None
+        except ArspecError as error:
+            fault = (type(error).__name__, getattr(error, "pc", None), str(error))
+        outcomes.append((vm.instructions, vm.units, fault, tuple(vm.regs), len(vm.frames)))
+    assert outcomes[0] == outcomes[1]
+    assert (outcomes[0][2] is not None) == (spare == 0)
