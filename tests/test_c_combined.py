@@ -1,0 +1,184 @@
+"""examples/c/market_watch.c: timers, a ring buffer written through a dynptr, a spin lock and
+sol_watch_account in one C program, compiled by the Debian clang with ``arspec/sol.h`` and run
+through verify, run and explore in the solana profile; its broken twin and misuses compiled
+from edited copies of its source are REFUTED at the C line."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from arspec.checker import cli
+from arspec.reference.c_header import get_include_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+C_EXAMPLES = ROOT / "examples" / "c"
+GOOD = C_EXAMPLES / "market_watch.c"
+BROKEN = C_EXAMPLES / "market_watch_broken.c"
+CLANG = shutil.which("clang")
+
+pytestmark = pytest.mark.skipif(CLANG is None, reason="clang is not installed (.ci/install-deps "
+                                                      "installs it)")
+
+
+def build(source: Path, folder: Path, text: str | None = None) -> Path:
+    """Compile ``source`` (or ``text`` under its name) as the docs say a user does."""
+    assert CLANG is not None
+    if text is not None:
+        source = folder / source.name
+        source.write_text(text)
+    out = folder / (source.stem + ".o")
+    done = subprocess.run([CLANG, "-O2", "-g", "-target", "bpf", f"-I{get_include_dir()}", "-c",
+                           str(source), "-o", str(out)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def bundle_for(folder: Path, yaml_name: str) -> str:
+    shutil.copy(C_EXAMPLES / yaml_name, folder / yaml_name)
+    return str(folder / yaml_name)
+
+
+def line_of(source: str, fragment: str) -> int:
+    """Return the 1-based line of the one line of ``source`` holding ``fragment``."""
+    found = [n for n, line in enumerate(source.splitlines(), 1) if fragment in line]
+    assert len(found) == 1, (fragment, found)
+    return found[0]
+
+
+def final_words(out: str, element: str) -> tuple[int, ...]:
+    """Return the u64 words of ``element`` ("book[0]") in the run's final contents."""
+    m = re.search(rf"^  {re.escape(element)}: ([0-9a-f]+)$", out, re.MULTILINE)
+    assert m is not None, out
+    raw = bytes.fromhex(m.group(1))
+    return struct.unpack(f"<{len(raw) // 8}Q", raw)
+
+
+def misuse(tmp_path: Path, old: str, new: str) -> tuple[str, str]:
+    """Compile market_watch.c with ``old`` replaced by ``new``; return the bundle and source."""
+    text = GOOD.read_text()
+    assert text.count(old) == 1, old
+    text = text.replace(old, new)
+    build(GOOD, tmp_path, text)
+    return bundle_for(tmp_path, "market_watch.yaml"), text
+
+
+# ------------------------------------------------------------------ negative cases first
+
+
+def test_broken_twin_is_a_one_return_edit_of_the_good_program() -> None:
+    good = GOOD.read_text().splitlines()
+    broken = BROKEN.read_text().splitlines()
+    body = broken[broken.index(" * The rest is market_watch.c unchanged:") + 1:]
+    added = [line for line in body if line not in good]
+    assert [a.strip() for a in added if "Built with" not in a] == [
+        "if (price < high / 2)", "return 0; /* BUG: returns with b->lock held */"]
+
+
+def test_broken_twin_returns_with_the_lock_held(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    build(BROKEN, tmp_path)
+    bundle = bundle_for(tmp_path, "market_watch_broken.yaml")
+    assert cli.main(["verify", bundle, "--no-explore"]) == 1
+    out = capsys.readouterr().out
+    finding = [line for line in out.splitlines() if "bpf_spin_unlock is missing" in line]
+    assert len(finding) == 1 and "[REFUTED] at " in finding[0]
+    assert finding[0].endswith("market_watch_broken.c:" + str(
+        line_of(BROKEN.read_text(), "emit(KIND_QUOTE, price, 0, 16);") + 2))  # the shared exit
+    assert "replay: exited at pc" in out and "holding a bpf_spin_lock" in out
+    guard = line_of(BROKEN.read_text(), "if (price < high / 2)")
+    lock = max(n for n, line in enumerate(BROKEN.read_text().splitlines(), 1)
+               if "bpf_spin_lock(&b->lock);" in line and n < guard)
+    note = re.search(r"note: source path \(last lines run\): \S+market_watch_broken\.c:(.*)", out)
+    assert note is not None
+    path = [int(n) for n in note.group(1).split(" -> ")]
+    assert lock in path and path[-2] == guard  # locked, then left through the guard
+    assert "start: memory: REFUTED" in out and "record: memory: PROVED" in out
+    assert "result: REFUTED" in out
+
+    assert cli.main(["run", bundle]) == 1
+    out = capsys.readouterr().out
+    assert out.count("ROLLED BACK: bpf_spin_unlock is missing") == 1
+    assert "price.value = 50" in out
+    assert final_words(out, "book[0]")[:3] == (3, 130, 130)  # slot 11 rolled back
+
+
+def test_misuse_dynptr_data_without_null_check(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    bundle, text = misuse(tmp_path, "\tif (tail)\n\t\t*tail = extra;", "\t*tail = extra;")
+    assert cli.main(["verify", bundle, "--no-explore"]) == 1
+    out = capsys.readouterr().out
+    at = f"market_watch.c:{line_of(text, '*tail = extra;')}"
+    refuted = [line for line in out.splitlines() if "[REFUTED]" in line]
+    assert refuted and all(line.endswith(at) for line in refuted), refuted
+    assert "replay: " in out and "start: memory: REFUTED" in out
+
+
+def test_misuse_failed_dynptr_reservation_not_released(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bundle, text = misuse(tmp_path, "\t\tbpf_ringbuf_discard_dynptr(&ptr, 0); /* released even "
+                                    "when the reservation failed */\n", "")
+    assert cli.main(["verify", bundle, "--no-explore"]) == 1
+    out = capsys.readouterr().out
+    assert "dynptr" in out.lower() and "[REFUTED]" in out
+    assert re.search(r"replay: exited at pc \d+ .*dynptr", out), out
+    reserve = line_of(text, "if (bpf_ringbuf_reserve_dynptr(&feed")
+    assert re.search(rf"note: source path \(last lines run\): \S+market_watch\.c:.*\b{reserve} ->",
+                     out), out  # the path shows the failed reservation
+    assert "start: memory: REFUTED" in out
+
+
+def test_misuse_ring_record_written_with_the_lock_held(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Moving the unlock after the record: a helper called inside the critical section."""
+    bundle, text = misuse(
+        tmp_path,
+        "\tbpf_spin_unlock(&b->lock);\n\tif (price > high)\n\t\temit(KIND_HIGH, price, high, 24);"
+        "\n\telse\n\t\temit(KIND_QUOTE, price, 0, 16);\n",
+        "\tif (price > high)\n\t\temit(KIND_HIGH, price, high, 24);"
+        "\n\telse\n\t\temit(KIND_QUOTE, price, 0, 16);\n\tbpf_spin_unlock(&b->lock);\n")
+    assert cli.main(["verify", bundle, "--no-explore"]) == 1
+    out = capsys.readouterr().out
+    assert "Spin-lock rule violated" in out
+    at = f"market_watch.c:{line_of(text, 'if (bpf_ringbuf_reserve_dynptr(&feed')}"
+    assert any("Spin-lock rule violated" in line and line.endswith(at)
+               for line in out.splitlines()), out
+    assert "start: memory: REFUTED" in out
+
+
+# ------------------------------------------------------------------ the working program
+
+
+def test_market_watch_verifies_runs_and_explores(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    build(GOOD, tmp_path)
+    bundle = bundle_for(tmp_path, "market_watch.yaml")
+    assert cli.main(["verify", bundle, "--no-explore"]) == 0
+    out = capsys.readouterr().out
+    assert "profile solana" in out
+    assert re.search(r"callback: start:\d+ timer -> start:\d+", out)
+    assert re.search(r"callback: start:\d+ watch -> start:\d+", out)
+    verdicts = re.findall(r"^(start|record): (\w+): (\w+)$", out, re.MULTILINE)
+    assert len(verdicts) == 12 and {v for _, _, v in verdicts} == {"PROVED"}
+    assert "result: all requested properties PROVED" in out
+
+    assert cli.main(["run", bundle]) == 0
+    out = capsys.readouterr().out
+    logs = re.findall(r"run +#\d+ record +ringbuf .*'Program log: (0x\w+), (0x\w+), (0x\w+)",
+                      out)
+    assert [tuple(int(x, 16) for x in log) for log in logs] == [
+        (3, 120, 24), (1, 1, 16), (2, 90, 16), (3, 130, 24), (1, 2, 16), (1, 3, 16)]
+    assert out.count("runtime watcher 1 of start: price@0 changed") == 3  # not at slot 9
+    assert final_words(out, "book[0]")[:3] == (3, 130, 130)
+    assert final_words(out, "clock[0]")[0] == 3
+    assert final_words(out, "stats[0]") == (6, 112, 2)
+    assert " 0 rolled back" in out and "6 record(s) produced, 6 consumed" in out
+
+    assert cli.main(["explore", bundle, "--no-timing"]) == 0
+    out = capsys.readouterr().out
+    assert "watcher_cascade        HOLDS" in out and "verdict: HOLDS" in out
