@@ -13,8 +13,11 @@ from pathlib import Path
 
 import pytest
 
+import arspec.reference.runtime  # noqa: F401 - installs the ELF map reader bundles use
 from arspec.checker import cli
 from arspec.reference.c_header import get_include_dir
+from arspec.spec.bundle import MapType
+from arspec.spec.loader import BundleError, load_bundle
 
 ROOT = Path(__file__).resolve().parents[1]
 C_EXAMPLES = ROOT / "examples" / "c"
@@ -149,6 +152,57 @@ def test_misuse_ring_record_written_with_the_lock_held(
     assert any("Spin-lock rule violated" in line and line.endswith(at)
                for line in out.splitlines()), out
     assert "start: memory: REFUTED" in out
+
+
+def hooked_on(folder: Path, ring: str, elf: str = "market_watch.o") -> Path:
+    """Write market_watch.yaml with its subscriber hooked on ``ring`` and objects ``elf``."""
+    text = (C_EXAMPLES / "market_watch.yaml").read_text()
+    assert text.count("map: feed}") == 1 and "\nmaps:" not in text
+    path = folder / "hooked.yaml"
+    path.write_text(text.replace("map: feed}", f"map: {ring}}}").replace("market_watch.o", elf))
+    return path
+
+
+def test_invalid_hook_on_a_map_neither_object_nor_bundle_defines(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    build(GOOD, tmp_path)
+    path = hooked_on(tmp_path, "nosuch")
+    with pytest.raises(BundleError) as info:
+        load_bundle(path)
+    line = line_of(path.read_text(), "map: nosuch}")
+    assert str(info.value).startswith(f"{path}:{line}:")
+    assert "map 'nosuch' is not declared" in str(info.value)
+    assert cli.main(["verify", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "map 'nosuch' is not declared" in err
+
+
+def test_invalid_hook_on_an_object_map_that_is_not_a_ring(tmp_path: Path) -> None:
+    build(GOOD, tmp_path)
+    with pytest.raises(BundleError, match="map 'book' is a array, not a ringbuf"):
+        load_bundle(hooked_on(tmp_path, "book"))
+
+
+def test_invalid_unreadable_object_is_named_with_the_hook_error(tmp_path: Path) -> None:
+    """A broken object defines no map: the hook's error comes with the object's, in order."""
+    (tmp_path / "junk.o").write_bytes(b"\x7fELF")
+    path = hooked_on(tmp_path, "feed", "junk.o")
+    with pytest.raises(BundleError) as info:
+        load_bundle(path)
+    reasons = [d.reason for d in info.value.diagnostics]
+    assert any(r.startswith("programs.start.elf: not a 64-bit ELF object") for r in reasons)
+    assert any("map 'feed' is not declared" in r for r in reasons)
+
+
+def test_ring_hook_names_a_map_only_the_object_defines(tmp_path: Path) -> None:
+    build(GOOD, tmp_path)
+    path = bundle_for(tmp_path, "market_watch.yaml")
+    assert "\nmaps:" not in Path(path).read_text()
+    bundle = load_bundle(path)
+    assert list(bundle.maps) == ["book", "clock", "stats", "feed", "_rodata"]
+    assert bundle.maps["feed"].type is MapType.RINGBUF
+    assert bundle.maps["book"].spin_lock == 24 and bundle.maps["clock"].timer == 8
+    assert bundle.programs["record"].hook.map == "feed"  # type: ignore[union-attr]
 
 
 # ------------------------------------------------------------------ the working program
