@@ -103,9 +103,8 @@ def load_bundle_text(text: str, *, filename: str, base_dir: Path | None = None) 
     except ValidationError as err:
         found = [_diagnostic(e, doc.data, doc.source_map, filename) for e in err.errors()]
         raise BundleError(_in_file_order(found + unreadable)) from None
-    problems = _missing_files(bundle, doc.source_map, filename, base_dir) + unreadable
-    if problems:
-        raise BundleError(_in_file_order(problems))
+    if unreadable:
+        raise BundleError(_in_file_order(unreadable))
     problems = [problem for name, (elf, spec) in objects.items() if name in _declared(doc.data)
                 for problem in _compare_map(bundle, name, elf, spec, doc.source_map, filename)]
     if problems:
@@ -284,20 +283,6 @@ _FIELD_NAMES = _all_field_names()
 # --------------------------------------------------------------------------- files
 
 
-def _missing_files(bundle: Bundle, smap: SourceMap, filename: str,
-                   base_dir: Path | None) -> list[InputError]:
-    if base_dir is None:
-        return []
-    problems: list[InputError] = []
-    for name, program in bundle.programs.items():
-        if program.elf is not None and not (base_dir / program.elf).is_file():
-            where = smap.value(("programs", name, "elf"))
-            problems.append(InputError(
-                f"programs.{name}.elf: no such file {program.elf!r} (relative to the bundle)",
-                file=filename, line=where.line, column=where.column))
-    return problems
-
-
 # --------------------------------------------------------------------------- maps of ELF objects
 
 #: Map attributes a bundle may declare that an object's BTF also states.
@@ -310,18 +295,23 @@ def _read_object_maps(data: dict[str | int, Any], smap: SourceMap, filename: str
     """Return the maps the bundle's ELF objects define (libbpf's ``.maps`` and BTF).
 
     Read from the raw document, before the schema is checked, so that a hook may name a map
-    only an object defines. Each map comes with the object that defines it. Objects that are
-    missing are skipped (the schema and file checks report them); an unreadable object, or
-    two objects defining one map differently, is a problem at ``programs.NAME.elf``.
+    only an object defines. Each map comes with the object that defines it. A missing or
+    unreadable object, or two objects defining one map differently, is a problem at
+    ``programs.NAME.elf``, reported with the schema's errors.
     """
     from_objects: dict[str, tuple[str, dict[str, Any]]] = {}
     problems: list[InputError] = []
     programs = data.get("programs")
     for name, program in (programs.items() if isinstance(programs, dict) else ()):
         elf = program.get("elf") if isinstance(program, dict) else None
-        if not isinstance(elf, str) or not (base_dir / elf).is_file():
+        if not isinstance(elf, str):
             continue
         where = smap.value(("programs", name, "elf"))
+        if not (base_dir / elf).is_file():  # said with the schema's errors (a hook's map)
+            problems.append(InputError(
+                f"programs.{name}.elf: no such file {elf!r} (relative to the bundle)",
+                file=filename, line=where.line, column=where.column))
+            continue
         try:
             found = _object_maps(base_dir / elf)
         except InputError as err:

@@ -194,6 +194,22 @@ def test_invalid_unreadable_object_is_named_with_the_hook_error(tmp_path: Path) 
     assert any("map 'feed' is not declared" in r for r in reasons)
 
 
+def test_invalid_missing_object_is_said_first(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Not compiled yet: the missing object, not the hook's map, is the first error."""
+    path = bundle_for(tmp_path, "market_watch.yaml")
+    line = min(n for n, text in enumerate(Path(path).read_text().splitlines(), 1)
+               if "elf: market_watch.o" in text)
+    assert cli.main(["verify", path]) == 2
+    assert capsys.readouterr().err == (
+        f"{path}:{line}:10: error: programs.start.elf: no such file 'market_watch.o' "
+        "(relative to the bundle)\n")
+    with pytest.raises(BundleError) as info:
+        load_bundle(path)
+    assert [d.reason.split(":")[0] for d in info.value.diagnostics] == [
+        "programs.start.elf", "programs.record.elf", "programs.record.hook.map"]
+
+
 def test_ring_hook_names_a_map_only_the_object_defines(tmp_path: Path) -> None:
     build(GOOD, tmp_path)
     path = bundle_for(tmp_path, "market_watch.yaml")
