@@ -25,8 +25,8 @@ GOOD = C_EXAMPLES / "market_watch.c"
 BROKEN = C_EXAMPLES / "market_watch_broken.c"
 CLANG = shutil.which("clang")
 
-pytestmark = pytest.mark.skipif(CLANG is None, reason="clang is not installed (.ci/install-deps "
-                                                      "installs it)")
+needs_clang = pytest.mark.skipif(CLANG is None, reason="clang is not installed "
+                                                       "(.ci/install-deps installs it)")
 
 
 def build(source: Path, folder: Path, text: str | None = None) -> Path:
@@ -83,6 +83,7 @@ def test_broken_twin_is_a_one_return_edit_of_the_good_program() -> None:
         "if (price < high / 2)", "return 0; /* BUG: returns with b->lock held */"]
 
 
+@needs_clang
 def test_broken_twin_returns_with_the_lock_held(tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     build(BROKEN, tmp_path)
@@ -111,6 +112,7 @@ def test_broken_twin_returns_with_the_lock_held(tmp_path: Path,
     assert final_words(out, "book[0]")[:3] == (3, 130, 130)  # slot 11 rolled back
 
 
+@needs_clang
 def test_misuse_dynptr_data_without_null_check(tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     bundle, text = misuse(tmp_path, "\tif (tail)\n\t\t*tail = extra;", "\t*tail = extra;")
@@ -122,6 +124,7 @@ def test_misuse_dynptr_data_without_null_check(tmp_path: Path,
     assert "replay: " in out and "start: memory: REFUTED" in out
 
 
+@needs_clang
 def test_misuse_failed_dynptr_reservation_not_released(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bundle, text = misuse(tmp_path, "\t\tbpf_ringbuf_discard_dynptr(&ptr, 0); /* released even "
@@ -136,6 +139,7 @@ def test_misuse_failed_dynptr_reservation_not_released(
     assert "start: memory: REFUTED" in out
 
 
+@needs_clang
 def test_misuse_ring_record_written_with_the_lock_held(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Moving the unlock after the record: a helper called inside the critical section."""
@@ -163,6 +167,7 @@ def hooked_on(folder: Path, ring: str, elf: str = "market_watch.o") -> Path:
     return path
 
 
+@needs_clang
 def test_invalid_hook_on_a_map_neither_object_nor_bundle_defines(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     build(GOOD, tmp_path)
@@ -177,6 +182,7 @@ def test_invalid_hook_on_a_map_neither_object_nor_bundle_defines(
     assert err.count("\n") == 1 and "map 'nosuch' is not declared" in err
 
 
+@needs_clang
 def test_invalid_hook_on_an_object_map_that_is_not_a_ring(tmp_path: Path) -> None:
     build(GOOD, tmp_path)
     with pytest.raises(BundleError, match="map 'book' is a array, not a ringbuf"):
@@ -210,6 +216,7 @@ def test_invalid_missing_object_is_said_first(tmp_path: Path,
         "programs.start.elf", "programs.record.elf", "programs.record.hook.map"]
 
 
+@needs_clang
 def test_ring_hook_names_a_map_only_the_object_defines(tmp_path: Path) -> None:
     build(GOOD, tmp_path)
     path = bundle_for(tmp_path, "market_watch.yaml")
@@ -221,9 +228,26 @@ def test_ring_hook_names_a_map_only_the_object_defines(tmp_path: Path) -> None:
     assert bundle.programs["record"].hook.map == "feed"  # type: ignore[union-attr]
 
 
+def test_leak_at_a_shared_exit_notes_the_bundle_lines_run(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The source-path note is not C-only: assembly bundles give their own lines."""
+    bundle = ROOT / "examples" / "broken_dynptr_leak.yaml"
+    assert cli.main(["verify", str(bundle), "--no-explore"]) == 1
+    out = capsys.readouterr().out
+    text = bundle.read_text()
+    failed = line_of(text, "      failed:")
+    note = re.search(r"note: source path \(last lines run\): \S+broken_dynptr_leak\.yaml:(.*)",
+                     out)
+    assert note is not None, out
+    path = [int(n) for n in note.group(1).split(" -> ")]
+    assert path[-1] == line_of(text, "# BUG: the NULL dynptr") + 2  # its exit
+    assert failed < path[-3] < path[-1] and line_of(text, "call bpf_ringbuf_reserve_dynptr") in path
+
+
 # ------------------------------------------------------------------ the working program
 
 
+@needs_clang
 def test_market_watch_verifies_runs_and_explores(tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     build(GOOD, tmp_path)
