@@ -286,7 +286,7 @@ _FIELD_NAMES = _all_field_names()
 # --------------------------------------------------------------------------- maps of ELF objects
 
 #: Map attributes a bundle may declare that an object's BTF also states.
-_ELF_MAP_ATTRIBUTES = ("type", "key_size", "value_size", "max_entries", "timer", "wq")
+_ELF_MAP_ATTRIBUTES = ("type", "key_size", "value_size", "max_entries", "timer", "wq", "spin_lock")
 
 
 def _read_object_maps(data: dict[str | int, Any], smap: SourceMap, filename: str,

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import struct
 import subprocess
 from pathlib import Path
 
@@ -54,12 +53,12 @@ def line_of(source: str, fragment: str) -> int:
     return found[0]
 
 
-def final_words(out: str, element: str) -> tuple[int, ...]:
-    """Return the u64 words of ``element`` ("book[0]") in the run's final contents."""
-    m = re.search(rf"^  {re.escape(element)}: ([0-9a-f]+)$", out, re.MULTILINE)
+def final_fields(out: str, element: str) -> dict[str, int]:
+    """Return the named fields of ``element`` ("book[0]") in the run's final contents."""
+    m = re.search(rf"^  {re.escape(element)}: (.*)$", out, re.MULTILINE)
     assert m is not None, out
-    raw = bytes.fromhex(m.group(1))
-    return struct.unpack(f"<{len(raw) // 8}Q", raw)
+    return {name: int(value) for name, value in
+            (pair.split(" = ") for pair in m.group(1).split(", "))}
 
 
 def misuse(tmp_path: Path, old: str, new: str) -> tuple[str, str]:
@@ -109,7 +108,7 @@ def test_broken_twin_returns_with_the_lock_held(tmp_path: Path,
     out = capsys.readouterr().out
     assert out.count("ROLLED BACK: bpf_spin_unlock is missing") == 1
     assert "price.value = 50" in out
-    assert final_words(out, "book[0]")[:3] == (3, 130, 130)  # slot 11 rolled back
+    assert final_fields(out, "book[0]") == {"quotes": 3, "last": 130, "high": 130}  # slot 11
 
 
 @needs_clang
@@ -161,7 +160,7 @@ def test_misuse_ring_record_written_with_the_lock_held(
 def hooked_on(folder: Path, ring: str, elf: str = "market_watch.o") -> Path:
     """Write market_watch.yaml with its subscriber hooked on ``ring`` and objects ``elf``."""
     text = (C_EXAMPLES / "market_watch.yaml").read_text()
-    assert text.count("map: feed}") == 1 and "\nmaps:" not in text
+    assert text.count("map: feed}") == 1 and "\n  feed:" not in text
     path = folder / "hooked.yaml"
     path.write_text(text.replace("map: feed}", f"map: {ring}}}").replace("market_watch.o", elf))
     return path
@@ -187,6 +186,25 @@ def test_invalid_hook_on_an_object_map_that_is_not_a_ring(tmp_path: Path) -> Non
     build(GOOD, tmp_path)
     with pytest.raises(BundleError, match="map 'book' is a array, not a ringbuf"):
         load_bundle(hooked_on(tmp_path, "book"))
+
+
+@needs_clang
+@pytest.mark.parametrize(("declared", "message"), [
+    ("", "maps.book.spin_lock: none in the bundle, but market_watch.o defines 24"),
+    ("    spin_lock: 28\n", "maps.book.spin_lock: 28 in the bundle, but market_watch.o defines 24"),
+])
+def test_invalid_declared_map_disagreeing_on_the_lock(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], declared: str, message: str) -> None:
+    """Restating a map without its lock (or elsewhere) would lose the object's lock."""
+    build(GOOD, tmp_path)
+    text = (C_EXAMPLES / "market_watch.yaml").read_text()
+    assert text.count("    spin_lock: 24\n") == 1
+    path = tmp_path / "lock.yaml"
+    path.write_text(text.replace("    spin_lock: 24\n", declared))
+    for command in ("verify", "run", "explore"):
+        assert cli.main([command, str(path)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err and err.startswith(f"{path}:")
 
 
 def test_invalid_unreadable_object_is_named_with_the_hook_error(tmp_path: Path) -> None:
@@ -220,7 +238,7 @@ def test_invalid_missing_object_is_said_first(tmp_path: Path,
 def test_ring_hook_names_a_map_only_the_object_defines(tmp_path: Path) -> None:
     build(GOOD, tmp_path)
     path = bundle_for(tmp_path, "market_watch.yaml")
-    assert "\nmaps:" not in Path(path).read_text()
+    assert "\n  feed:" not in Path(path).read_text()  # declared by the object alone
     bundle = load_bundle(path)
     assert list(bundle.maps) == ["book", "clock", "stats", "feed", "_rodata"]
     assert bundle.maps["feed"].type is MapType.RINGBUF
@@ -268,9 +286,9 @@ def test_market_watch_verifies_runs_and_explores(tmp_path: Path,
     assert [tuple(int(x, 16) for x in log) for log in logs] == [
         (3, 120, 24), (1, 1, 16), (2, 90, 16), (3, 130, 24), (1, 2, 16), (1, 3, 16)]
     assert out.count("runtime watcher 1 of start: price@0 changed") == 3  # not at slot 9
-    assert final_words(out, "book[0]")[:3] == (3, 130, 130)
-    assert final_words(out, "clock[0]")[0] == 3
-    assert final_words(out, "stats[0]") == (6, 112, 2)
+    assert final_fields(out, "book[0]") == {"quotes": 3, "last": 130, "high": 130}
+    assert final_fields(out, "clock[0]") == {"ticks": 3}
+    assert final_fields(out, "stats[0]") == {"records": 6, "bytes": 112, "highs": 2}
     assert " 0 rolled back" in out and "6 record(s) produced, 6 consumed" in out
 
     assert cli.main(["explore", bundle, "--no-timing"]) == 0
