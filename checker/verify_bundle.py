@@ -145,6 +145,8 @@ PER_CPU_COPIES: Final = ((0x00, 0x01), (0x00, 0xFF))
 #: Result pairs of a nondeterministic helper tried by the divergence replay (any clock,
 #: random generator or CPU id can return both values of a pair).
 DIVERGENCE_PAIRS: Final = ((0, 1), (0, 0xFFFFFFFF), (0x12345678, 0x9ABCDEF1))
+#: Source lines a note shows of the path to an exit that still holds a lock or record.
+SOURCE_PATH_KEPT: Final = 8
 
 _HOOK_ENTRY: Final = {"startup": "input", "every": "input", "watch": "input",
                       "ringbuf": "record", "tail_call": "tail", "timer": "async",
@@ -411,11 +413,31 @@ class _EntryRun:
             if isinstance(raw.assertion, StaysInProgram):
                 note = "path: " + " -> ".join(str(p) for p in replay.outcome.path) + \
                     f" -> {raw.assertion.target} (past the end)"
+            elif replay.outcome.locked or replay.outcome.leaked or replay.outcome.dynptrs:
+                note = self.source_path(replay.outcome.path)
             return Finding(name, raw.pc, prop, message, assertion, Verdict.REFUTED, cx,
                            note=note)
         what = "counterexample" if raw.exact else "approximate counterexample (havocked state)"
         return Finding(name, raw.pc, prop, message, assertion, Verdict.UNKNOWN, cx,
                        note=f"{what} did not replay: {replay.outcome.describe()}")
+
+    def source_path(self, pcs: tuple[int, ...]) -> str:
+        """Return the source lines the replay went through, for a finding at a shared exit.
+
+        A compiler merges a function's returns into one ``exit``, so a lock or reservation
+        still held there is located at the last line; the lines before it show the branch
+        that took the path (empty without line information).
+        """
+        lines: list[tuple[str, int]] = []
+        for pc in pcs:
+            source = self.loaded.source_lines.get(pc)
+            if source is not None and (not lines or lines[-1] != source):
+                lines.append(source)
+        if not lines:
+            return ""
+        shown = lines[-SOURCE_PATH_KEPT:]
+        return f"source path (last lines run): {shown[0][0]}:" + \
+            " -> ".join(str(line) if f == shown[0][0] else f"{f}:{line}" for f, line in shown)
 
     def divergence(self, raw: RawFinding, assertion: HelperDeterministic,
                    executor: BundleExecutor) -> Finding | None:

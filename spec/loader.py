@@ -95,16 +95,20 @@ def load_bundle_text(text: str, *, filename: str, base_dir: Path | None = None) 
         raise BundleError([InputError("a bundle must be a mapping of keys (arspec, programs, "
                                       "...)", file=filename, line=where.line,
                                       column=where.column)])
+    # The objects' maps are read first: a hook may name a map only an object defines.
+    objects, unreadable = ({}, []) if base_dir is None else \
+        _read_object_maps(doc.data, doc.source_map, filename, base_dir)
     try:
-        bundle = Bundle.model_validate(doc.data)
+        bundle = Bundle.model_validate(_with_object_maps(doc.data, objects))
     except ValidationError as err:
         found = [_diagnostic(e, doc.data, doc.source_map, filename) for e in err.errors()]
-        raise BundleError(_in_file_order(found)) from None
-    problems = _missing_files(bundle, doc.source_map, filename, base_dir)
+        raise BundleError(_in_file_order(found + unreadable)) from None
+    if unreadable:
+        raise BundleError(_in_file_order(unreadable))
+    problems = [problem for name, (elf, spec) in objects.items() if name in _declared(doc.data)
+                for problem in _compare_map(bundle, name, elf, spec, doc.source_map, filename)]
     if problems:
         raise BundleError(problems)
-    if base_dir is not None and any(p.elf is not None for p in bundle.programs.values()):
-        bundle = _with_elf_maps(bundle, doc.data, doc.source_map, filename, base_dir)
     _record_code_positions(bundle, text, doc.source_map, filename)
     return bundle
 
@@ -279,41 +283,37 @@ _FIELD_NAMES = _all_field_names()
 # --------------------------------------------------------------------------- files
 
 
-def _missing_files(bundle: Bundle, smap: SourceMap, filename: str,
-                   base_dir: Path | None) -> list[InputError]:
-    if base_dir is None:
-        return []
-    problems: list[InputError] = []
-    for name, program in bundle.programs.items():
-        if program.elf is not None and not (base_dir / program.elf).is_file():
-            where = smap.value(("programs", name, "elf"))
-            problems.append(InputError(
-                f"programs.{name}.elf: no such file {program.elf!r} (relative to the bundle)",
-                file=filename, line=where.line, column=where.column))
-    return problems
-
-
 # --------------------------------------------------------------------------- maps of ELF objects
 
 #: Map attributes a bundle may declare that an object's BTF also states.
-_ELF_MAP_ATTRIBUTES = ("type", "key_size", "value_size", "max_entries", "timer", "wq")
+_ELF_MAP_ATTRIBUTES = ("type", "key_size", "value_size", "max_entries", "timer", "wq", "spin_lock")
 
 
-def _with_elf_maps(bundle: Bundle, data: dict[str | int, Any], smap: SourceMap, filename: str,
-                   base_dir: Path) -> Bundle:
-    """Return the bundle with the maps its ELF objects define (libbpf's ``.maps`` and BTF).
+def _read_object_maps(data: dict[str | int, Any], smap: SourceMap, filename: str,
+                      base_dir: Path) -> tuple[dict[str, tuple[str, dict[str, Any]]],
+                                               list[InputError]]:
+    """Return the maps the bundle's ELF objects define (libbpf's ``.maps`` and BTF).
 
-    A map the bundle omits is added as the object defines it; a map the bundle declares must
-    agree with the object in every attribute the object states, or loading fails naming both.
+    Read from the raw document, before the schema is checked, so that a hook may name a map
+    only an object defines. Each map comes with the object that defines it. A missing or
+    unreadable object, or two objects defining one map differently, is a problem at
+    ``programs.NAME.elf``, reported with the schema's errors.
     """
     from_objects: dict[str, tuple[str, dict[str, Any]]] = {}
     problems: list[InputError] = []
-    for name, program in bundle.programs.items():
-        if program.elf is None:
+    programs = data.get("programs")
+    for name, program in (programs.items() if isinstance(programs, dict) else ()):
+        elf = program.get("elf") if isinstance(program, dict) else None
+        if not isinstance(elf, str):
             continue
         where = smap.value(("programs", name, "elf"))
+        if not (base_dir / elf).is_file():  # said with the schema's errors (a hook's map)
+            problems.append(InputError(
+                f"programs.{name}.elf: no such file {elf!r} (relative to the bundle)",
+                file=filename, line=where.line, column=where.column))
+            continue
         try:
-            found = _object_maps(base_dir / program.elf)
+            found = _object_maps(base_dir / elf)
         except InputError as err:
             problems.append(InputError(f"programs.{name}.elf: {err.reason}", file=filename,
                                        line=where.line, column=where.column))
@@ -322,24 +322,30 @@ def _with_elf_maps(bundle: Bundle, data: dict[str | int, Any], smap: SourceMap, 
             seen = from_objects.get(map_name)
             if seen is not None and seen[1] != spec:
                 problems.append(InputError(
-                    f"programs.{name}.elf: map '{map_name}' in {program.elf} differs from the "
+                    f"programs.{name}.elf: map '{map_name}' in {elf} differs from the "
                     f"one in {seen[0]}", file=filename, line=where.line, column=where.column))
-            from_objects.setdefault(map_name, (program.elf, spec))
-    declared = dict(data.get("maps") or {})
-    for map_name, (elf, spec) in from_objects.items():
-        if map_name in bundle.maps:
-            problems += _compare_map(bundle, map_name, elf, spec, smap, filename)
-        else:
-            declared[map_name] = spec
-    if problems:
-        raise BundleError(problems)
-    if len(declared) == len(bundle.maps):
-        return bundle
-    try:
-        return Bundle.model_validate({**data, "maps": declared})
-    except ValidationError as err:
-        found_errors = [_diagnostic(e, data, smap, filename) for e in err.errors()]
-        raise BundleError(_in_file_order(found_errors)) from None
+            from_objects.setdefault(map_name, (elf, spec))
+    return from_objects, problems
+
+
+def _declared(data: dict[str | int, Any]) -> dict[str | int, Any]:
+    maps = data.get("maps")
+    return maps if isinstance(maps, dict) else {}
+
+
+def _with_object_maps(data: dict[str | int, Any],
+                      objects: dict[str, tuple[str, dict[str, Any]]]) -> dict[str | int, Any]:
+    """Return the document with the object maps it does not declare added to ``maps``.
+
+    A map the bundle declares stays as declared (it is compared with the object's after the
+    schema check); a malformed ``maps`` is left for the schema to report.
+    """
+    maps = data.get("maps")
+    if not objects or (maps is not None and not isinstance(maps, dict)):
+        return data
+    declared = dict(maps or {})
+    added = {name: spec for name, (_, spec) in objects.items() if name not in declared}
+    return {**data, "maps": {**declared, **added}} if added else data
 
 
 #: Reads the maps of an object file as bundle map declarations (``name -> attributes``);
