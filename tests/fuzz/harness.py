@@ -6,13 +6,15 @@ and prints no traceback; an exit 2 must be exactly one line on stderr. ``replay`
 documented outcome: a trace that does not reproduce exits 5 and says so on stdout (a mutated
 trace often names a step that is not enabled). Everything else is a
 finding: an exception escaping ``main``, exit 4 (internal error), another exit code, a
-multi-line error, or a run longer than the hang limit (``SIGALRM``).
+multi-line error, or a hang: a run using more CPU time than the hang limit (``SIGPROF``), or
+more than :data:`WALL_FACTOR` times it in wall-clock time (``SIGALRM``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import resource
 import signal
 import time
 from collections.abc import Iterator
@@ -95,18 +97,32 @@ class Hang(BaseException):
     by the code under test's ``except Exception``)."""
 
 
+#: A run also counts as a hang after this many times the hang limit in wall-clock time
+#: (a run that waits instead of computing); the limit itself is CPU time, so a busy machine
+#: does not turn a slow input into a hang.
+WALL_FACTOR = 6
+
+
 @contextlib.contextmanager
 def _alarm(seconds: float) -> Iterator[None]:
     def fire(signum: int, frame: FrameType | None) -> None:
         raise Hang
 
-    previous = signal.signal(signal.SIGALRM, fire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    previous = signal.signal(signal.SIGPROF, fire), signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds * WALL_FACTOR)
     try:
         yield
     finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.signal(signal.SIGPROF, previous[0])
+        signal.signal(signal.SIGALRM, previous[1])
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_case(case: Case, workdir: Path, *, hang_seconds: float = 10.0) -> Outcome:
@@ -116,6 +132,7 @@ def run_case(case: Case, workdir: Path, *, hang_seconds: float = 10.0) -> Outcom
     argv = [a.replace("{dir}", str(workdir)) for a in case.argv]
     out, err = io.StringIO(), io.StringIO()
     start = time.perf_counter()
+    cpu_start = _cpu_seconds()
     code: int | None = None
     escaped: BaseException | None = None
     try:
@@ -129,8 +146,10 @@ def run_case(case: Case, workdir: Path, *, hang_seconds: float = 10.0) -> Outcom
                 code = plugin.run(argv, io.StringIO(case.stdin), out, err)
     except Hang:
         seconds = time.perf_counter() - start
+        cpu = _cpu_seconds() - cpu_start
         return Outcome(None, err.getvalue(), seconds,
-                       Finding("hang", case, f"still running after {seconds:.1f} s"))
+                       Finding("hang", case, f"still running after {cpu:.1f} s of CPU time "
+                                             f"({seconds:.1f} s)"))
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else 2
         if code != 0:

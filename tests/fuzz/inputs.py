@@ -15,7 +15,7 @@ import json
 import pickle
 import random
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -462,9 +462,10 @@ GENERATORS: dict[str, tuple[Callable[[random.Random, Seeds], Case], int]] = {
 }
 
 
-def next_case(rng: random.Random, seeds: Seeds) -> Case:
-    """Return one case from a generator chosen by weight (skipping those without seeds)."""
+def next_case(rng: random.Random, seeds: Seeds, only: Sequence[str] | None = None) -> Case:
+    """Return one case from a generator chosen by weight (skipping those without seeds, and
+    those not in ``only`` when it is given)."""
     names = [n for n in GENERATORS if (n != "elf" or seeds.objects) and
-             (n != "trace" or seeds.trace)]
+             (n != "trace" or seeds.trace) and (only is None or n in only)]
     name = rng.choices(names, [GENERATORS[n][1] for n in names])[0]
     return GENERATORS[name][0](rng, seeds)
