@@ -83,7 +83,11 @@ def _merge(total: Tally, part: Tally) -> None:
 
 
 def _commit() -> str:
-    """Return the checked-out commit, with ``+dirty`` when tracked files differ from it."""
+    """Return the checked-out commit, with ``+dirty`` when tracked files differ from it (in
+    an exported copy of the tree, which is no repository, the contents of ``.commit``)."""
+    if (ROOT / ".commit").is_file():
+        return (ROOT / ".commit").read_text().strip()
+
     def git(*words: str) -> str:
         return subprocess.run(["git", *words], cwd=ROOT, capture_output=True, text=True,
                               check=False).stdout.strip()
