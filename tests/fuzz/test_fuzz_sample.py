@@ -104,6 +104,38 @@ def test_harness_reports_a_hang(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert outcome.finding is not None and outcome.finding.problem == "hang"
 
 
+def test_harness_reports_a_run_that_waits(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # The limit is CPU time; a run that sleeps is caught by the wall-clock limit (6x).
+    import time
+
+    from arspec.checker import cli
+
+    def sleep(args: object, out: object) -> int:
+        time.sleep(30)
+        return 0
+
+    monkeypatch.setattr(cli, "_cmd_schema", sleep)
+    outcome = run_case(Case("cli", ("schema",)), tmp_path, hang_seconds=0.1)
+    assert outcome.finding is not None and outcome.finding.problem == "hang"
+    assert outcome.seconds < 5
+
+
+def test_shared_setup_is_undone_and_shares_only_inputless_work() -> None:
+    from arspec.checker import cli
+    from arspec.proofs import catalogue
+    from tests.fuzz.driver import shared_setup
+
+    real_parser, real_prove = cli.build_parser, catalogue.prove
+    with shared_setup():
+        assert cli.build_parser() is cli.build_parser()
+        first = catalogue.prove(["tailcall.limit"])
+        again = catalogue.prove(["tailcall.limit"])
+        assert first == again and first is not again  # a fresh list every time
+    assert (cli.build_parser, catalogue.prove) == (real_parser, real_prove)
+    assert cli.build_parser() is not cli.build_parser()
+
+
 def test_harness_reports_a_multi_line_usage_error(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     from arspec.checker import cli
