@@ -104,15 +104,21 @@ WALL_FACTOR = 6
 
 
 @contextlib.contextmanager
-def _alarm(seconds: float) -> Iterator[None]:
+def _alarm(seconds: float) -> Iterator[list[bool]]:
+    """Raise :class:`Hang` after ``seconds`` of CPU time (or :data:`WALL_FACTOR` times as
+    many seconds); the yielded list records that it fired (code called through ctypes, such
+    as z3's, turns the exception into its own error, which must still count as a hang)."""
+    fired: list[bool] = []
+
     def fire(signum: int, frame: FrameType | None) -> None:
+        fired.append(True)
         raise Hang
 
     previous = signal.signal(signal.SIGPROF, fire), signal.signal(signal.SIGALRM, fire)
     signal.setitimer(signal.ITIMER_PROF, seconds)
     signal.setitimer(signal.ITIMER_REAL, seconds * WALL_FACTOR)
     try:
-        yield
+        yield fired
     finally:
         signal.setitimer(signal.ITIMER_PROF, 0)
         signal.setitimer(signal.ITIMER_REAL, 0)
@@ -135,8 +141,9 @@ def run_case(case: Case, workdir: Path, *, hang_seconds: float = 10.0) -> Outcom
     cpu_start = _cpu_seconds()
     code: int | None = None
     escaped: BaseException | None = None
+    fired: list[bool] = []
     try:
-        with _alarm(hang_seconds), contextlib.redirect_stderr(err), \
+        with _alarm(hang_seconds) as fired, contextlib.redirect_stderr(err), \
                 contextlib.redirect_stdout(out):
             if case.tool == "spec-check":
                 code = cli.main(argv, out=out)
@@ -158,6 +165,10 @@ def run_case(case: Case, workdir: Path, *, hang_seconds: float = 10.0) -> Outcom
         escaped = exc
     seconds = time.perf_counter() - start
     stderr = err.getvalue()
+    if fired:  # the alarm's exception surfaced as something else
+        return Outcome(code, stderr, seconds,
+                       Finding("hang", case, f"stopped after {seconds:.1f} s, then: "
+                                             f"{stderr.strip()[:300]}"))
     return Outcome(code, stderr, seconds, _judge(case, code, stderr, escaped, out.getvalue()))
 
 

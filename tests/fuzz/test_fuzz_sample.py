@@ -136,6 +136,25 @@ def test_shared_setup_is_undone_and_shares_only_inputless_work() -> None:
     assert cli.build_parser() is not cli.build_parser()
 
 
+def test_harness_reports_a_hang_that_surfaces_as_an_internal_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # ctypes turns the alarm's exception inside z3 into its own error, which arspec then
+    # reports as an internal error (exit 4): still a hang, not a traceback.
+    from arspec.checker import cli
+
+    def spin_then_wrap(args: object, out: object) -> int:
+        try:
+            while True:
+                pass
+        except BaseException as err:
+            raise ValueError(f"argument 2: {type(err).__name__}") from None
+
+    monkeypatch.setattr(cli, "_cmd_schema", spin_then_wrap)
+    outcome = run_case(Case("cli", ("schema",)), tmp_path, hang_seconds=0.2)
+    assert outcome.code == cli.EXIT_INTERNAL
+    assert outcome.finding is not None and outcome.finding.problem == "hang"
+
+
 def test_harness_reports_a_multi_line_usage_error(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     from arspec.checker import cli
