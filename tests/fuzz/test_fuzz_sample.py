@@ -190,3 +190,28 @@ def test_harness_reports_exit_5_outside_replay(tmp_path: Path,
     monkeypatch.setattr(cli, "_cmd_schema", odd)
     outcome = run_case(Case("cli", ("schema",)), tmp_path)
     assert outcome.finding is not None and outcome.finding.problem == "wrong exit code"
+
+
+@pytest.mark.slow
+def test_benchmark_pool_log_and_totals(tmp_path: Path) -> None:
+    # Two workers, four chunks: every chunk is logged once and the totals add up.
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    log = tmp_path / "fuzz.log"
+    done = subprocess.run([sys.executable, str(root / "benchmarks" / "fuzz_inputs.py"),
+                           "--count", "40", "--chunk", "10", "--jobs", "2", "--seed", "5",
+                           "--log", str(log)], capture_output=True, text=True, check=False,
+                          timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert sorted(row["chunk"] for row in rows) == [0, 10, 20, 30]
+    assert sum(row["inputs"] for row in rows) == 40
+    assert all(row["tracebacks"] == row["hangs"] == row["wrong_exit_codes"] == 0
+               for row in rows)
+    assert "inputs: 40 in " in done.stdout and "peak memory" in done.stdout
+    summed = subprocess.run([sys.executable, str(root / "benchmarks" / "fuzz_inputs.py"),
+                             "--totals", str(log)], capture_output=True, text=True, check=True)
+    assert "all: 40 inputs (seeds 5), tracebacks 0, hangs 0, wrong exit codes 0" in \
+        summed.stdout
