@@ -237,9 +237,24 @@ def _cmd_explore(args: argparse.Namespace, out: TextIO) -> int:
 
 def _explore_to(args: argparse.Namespace, out: TextIO, dot_out: str | None) -> int:
     from arspec.model.explore_bundle import explore_bundle
-    check_explore_bounds(args.bundle)
+    from arspec.model.stopping import stop_after
+
+    check_explore_bounds(args.bundle, max_states=args.max_states)
+    if args.timeout is not None and args.workers is not None:
+        raise UsageError("spec-check explore: error: --timeout cannot be combined with "
+                         "--workers")
     before = None if args.trace_out is None else _stamp(args.trace_out)
-    code, text = explore_bundle(
+    with stop_after(args.timeout):
+        code, text = _explore_bundle(args, explore_bundle, dot_out)
+    out.write(text)
+    if args.trace_out is not None and _stamp(args.trace_out) == before:
+        out.write(f"no violation found: no trace written to {args.trace_out}\n")
+    return code
+
+
+def _explore_bundle(args: argparse.Namespace, explore_bundle: Callable[..., tuple[int, str]],
+                    dot_out: str | None) -> tuple[int, str]:
+    return explore_bundle(
         args.bundle, slots=args.slots, max_states=args.max_states, max_depth=args.max_depth,
         reductions=not args.no_reductions, trace_out=args.trace_out, dot_out=dot_out,
         progress_stream=sys.stderr, timing=not args.no_timing,
@@ -247,10 +262,6 @@ def _explore_to(args: argparse.Namespace, out: TextIO, dot_out: str | None) -> i
         symmetry=False if args.no_symmetry else None,
         cache=False if args.no_cache else None, exact=args.exact_states,
         max_memory=args.max_memory, workers=args.workers, ray_address=args.ray_address)
-    out.write(text)
-    if args.trace_out is not None and _stamp(args.trace_out) == before:
-        out.write(f"no violation found: no trace written to {args.trace_out}\n")
-    return code
 
 
 def _stamp(path: str) -> tuple[int, int, int] | None:
@@ -282,9 +293,10 @@ def compute_replica_writes(domain_sizes: Sequence[int], max_keys: int) -> int:
     return total
 
 
-def check_explore_bounds(path: str) -> None:
+def check_explore_bounds(path: str, *, max_states: int | None = None) -> None:
     """Refuse, before exploring, a bundle whose every state would hold too many bytes or
-    whose replica-determinism pre-check would apply too many writes per state."""
+    whose replica-determinism pre-check would apply too many writes per state (more than
+    ``max_states``, which its states count in, or :data:`MAX_REPLICA_WRITES`)."""
     from arspec.model.runtime_system import MAX_REPLICA_KEYS
     from arspec.spec.bundle import compute_state_bytes
     from arspec.spec.loader import load_bundle
@@ -301,6 +313,11 @@ def check_explore_bounds(path: str) -> None:
         raise InputError(f"explore: scenario.domains would make the replica-determinism check "
                          f"apply up to {writes} writes in every state; it accepts at most "
                          f"{MAX_REPLICA_WRITES} (give the domains fewer values)", file=path)
+    if max_states is not None and writes > max_states:
+        raise InputError(f"explore: scenario.domains would make the replica-determinism check "
+                         f"compute up to {writes} states in one state, and its states count "
+                         f"in --max-states {max_states} (raise --max-states or give the "
+                         "domains fewer values)", file=path)
 
 
 def _cmd_interleave(args: argparse.Namespace, out: TextIO) -> int:
@@ -313,8 +330,10 @@ def _cmd_interleave(args: argparse.Namespace, out: TextIO) -> int:
 
 def _cmd_replay(args: argparse.Namespace, out: TextIO) -> int:
     from arspec.model.explore_bundle import replay_trace
+    from arspec.model.stopping import stop_after
 
-    code, text = replay_trace(args.trace)
+    with stop_after(args.timeout):
+        code, text = replay_trace(args.trace)
     out.write(text)
     return code
 
@@ -465,7 +484,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--slots", type=_positive_int, default=None,
                    help="slot horizon (default: properties.explore.slots, else 6)")
     p.add_argument("--max-states", type=_positive_int, default=None,
-                   help="stop with BOUND-REACHED after this many distinct states")
+                   help="stop with BOUND-REACHED after this many distinct states (the "
+                        "replica-determinism check's states count apart against the same "
+                        "limit)")
     p.add_argument("--max-depth", type=_positive_int, default=None,
                    help="stop with BOUND-REACHED beyond this depth")
     p.add_argument("--max-memory", type=_memory_size, default=None, metavar="SIZE",
@@ -493,6 +514,9 @@ def build_parser() -> argparse.ArgumentParser:
                                        "no_starvation lasso) as JSON")
     p.add_argument("--dot", help="write the trace (or a small state graph) as DOT")
     p.add_argument("--svg", help="also render that picture as SVG (needs Graphviz)")
+    p.add_argument("--timeout", type=_timeout_seconds, default=None,
+                   help="wall-clock limit in seconds over every pass (search, replica "
+                        "check, no_starvation): then BOUND-REACHED; above 0, at most 1e6")
     p.add_argument("--no-timing", action="store_true",
                    help="omit time and states/s (byte-identical output across runs)")
     p.set_defaults(run=_cmd_explore)
@@ -514,6 +538,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("replay", help="re-execute a trace written by explore --trace-out "
                                       "(exit 1 reproduced, 5 not reproduced)")
     p.add_argument("trace", help="trace JSON")
+    p.add_argument("--timeout", type=_timeout_seconds, default=None,
+                   help="wall-clock limit in seconds: then BOUND-REACHED (exit 3) with the "
+                        "steps replayed; above 0, at most 1e6")
     p.set_defaults(run=_cmd_replay)
 
     p = sub.add_parser("prove", help="prove the spec's invariants by induction (z3) for every "

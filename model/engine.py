@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
 from arspec.model.state_codec import compute_fingerprint
+from arspec.model.stopping import get_cut_reason, get_stop_reason, request_stop
 from arspec.spec.errors import ArspecError
 
 S = TypeVar("S")
@@ -560,7 +561,8 @@ def explore(system: TransitionSystem[S, A], *,
         ``apply`` unchanged.
     :param frontier_codec: pack the states of a wide BFS level to bytes (see
         :class:`FrontierCodec`).
-    :returns: the :class:`ExplorationResult`.
+    :returns: the :class:`ExplorationResult`; its ``bound`` is also ``timeout`` (or another
+        reason of :mod:`arspec.model.stopping`) when the command's limits stopped it.
     :raises ModelError: on duplicate invariant names or a bad ``progress_every``.
     """
     bounds = bounds or Bounds()
@@ -718,6 +720,11 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
         frontier_append = next_frontier.append
         at_bound = max_depth is not None and level >= max_depth
         for sid, state in enumerate(frontier, first_id):
+            if get_stop_reason() is not None:  # --timeout, or a pass out of its budget
+                bound = get_stop_reason()
+                request_stop(str(bound))
+                halt = True
+                break
             if type(state) is _Packed:
                 state = frontier_codec.unpack(state)  # type: ignore[union-attr]
             if direct is not None:
@@ -820,6 +827,8 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
                               len(frontier), time.perf_counter() - start))
         if max_mem is not None and bound is None and over_memory():
             bound = "max-memory"
+    if bound is None:
+        bound = get_cut_reason()  # a check stopped early on the last states
     elapsed = time.perf_counter() - start
     if record_edges:
         space._ids = ids

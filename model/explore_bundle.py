@@ -54,6 +54,7 @@ from arspec.model.starvation import (
     get_starving_item,
 )
 from arspec.model.state_codec import describe_collisions
+from arspec.model.stopping import REPLICA_STATES, TIMEOUT, get_timeout_seconds
 from arspec.model.trace_file import encode_trace
 from arspec.spec import bundle as schema
 from arspec.spec.catalogue import (
@@ -324,7 +325,8 @@ def render_report(system: RuntimeSystem, result: ExplorationResult[ModelState, A
     bundle = system.bundle
     overall = combine_verdicts(result.verdict, starvation)
     lines = [] if overall != Verdict.BOUND_REACHED else [
-        f"BOUND-REACHED: {get_bound_advice(result, starvation, given_max_states)}"]
+        f"BOUND-REACHED: "
+        f"{get_bound_advice(result, starvation, given_max_states, system.replica_states)}"]
     lines += [f"explore {bundle.name or Path(path).stem} ({path}): {system.slots} slots, "
              f"{reductions}"]
     names = get_check_names(system)
@@ -365,9 +367,17 @@ def render_report(system: RuntimeSystem, result: ExplorationResult[ModelState, A
 
 
 def get_bound_advice(result: ExplorationResult[ModelState, Action],
-                     starvation: StarvationOutcome | None, given_max_states: bool) -> str:
+                     starvation: StarvationOutcome | None, given_max_states: bool,
+                     replica_states: int = 0) -> str:
     """Return what stopped an inconclusive exploration, what it covered and what to raise."""
     st = result.stats
+    if result.bound == TIMEOUT:
+        return (f"--timeout {get_timeout_seconds() or 0:g} s passed after {st.states} states "
+                f"(depth {st.max_depth}); raise --timeout")
+    if result.bound == REPLICA_STATES:
+        return (f"the replica-determinism check computed {replica_states} states, which "
+                f"count in --max-states, after {st.states} states of the search (depth "
+                f"{st.max_depth}); raise --max-states or give scenario.domains fewer values")
     if result.bound == "max-states":
         return (f"the search stopped at --max-states {st.states} (depth {st.max_depth} "
                 "reached); raise --max-states")
@@ -387,6 +397,10 @@ def get_bound_advice(result: ExplorationResult[ModelState, Action],
     if starvation.bound == "max-memory":
         return (f"{STARVATION_INVARIANT} reached --max-memory after {starvation.states} "
                 "abstract states; raise --max-memory")
+    if starvation.bound == TIMEOUT:
+        return (f"--timeout {get_timeout_seconds() or 0:g} s passed while checking "
+                f"{STARVATION_INVARIANT} ({starvation.states} abstract states); raise "
+                "--timeout")
     return (f"{STARVATION_INVARIANT} stopped at {starvation.states} abstract states "
             f"({'--max-states' if given_max_states else 'its default cap'}); raise "
             "--max-states (if a value grows every slot, such as a counter, "
@@ -487,6 +501,7 @@ def explore_bundle(path: str, *, slots: int | None = None, max_states: int | Non
     use_symmetry = reductions if symmetry is None else symmetry
     use_cache = reductions if cache is None else cache
     system = build_system(bundle, path, horizon, checks, cache=use_cache)
+    system.replica_max_states, system.replica_max_memory = max_states, max_memory
     states, transitions = system.build_invariants()
     por = use_por and not system.domains_overlap() and workers is None
     progress = make_progress(progress_stream)

@@ -42,6 +42,7 @@ from arspec.model.engine import (
     replay,
 )
 from arspec.model.scc import OutEdges, find_components, has_self_loop
+from arspec.model.stopping import get_stop_reason, request_stop
 
 S = TypeVar("S")
 A = TypeVar("A")
@@ -114,12 +115,19 @@ def check_starvation(system: TransitionSystem[S, A], *,
                 seen.add(item)
                 items.append(item)
     for item in items:
-        found = _starving_scc(space, out_edges, classes, item)
+        try:
+            found = _starving_scc(space, out_edges, classes, item)
+        except _Stopped:
+            return StarvationResult(Verdict.BOUND_REACHED, None, None, (), result)
         if found is not None:
             component, entry = found
             lasso = _lasso(system, space, out_edges, classes, component, entry)
             return StarvationResult(Verdict.VIOLATED, item, lasso, (), result)
     return StarvationResult(Verdict.HOLDS, None, None, (), result)
+
+
+class _Stopped(Exception):
+    """The command's limits stopped the component search."""
 
 
 def _starving_scc(space: StateSpace, out_edges: OutEdges,
@@ -130,6 +138,10 @@ def _starving_scc(space: StateSpace, out_edges: OutEdges,
     inside = bytearray(1 if tag in pending_tags else 0 for tag in space.tags)
     best: tuple[int, int, list[int]] | None = None
     for comp in find_components(len(space), out_edges, space.edge_dst, inside):
+        reason = get_stop_reason()
+        if reason is not None:  # --timeout (see arspec.model.stopping)
+            request_stop(reason)
+            raise _Stopped
         members = sorted(comp)
         if len(members) == 1 and not has_self_loop(out_edges, space.edge_dst, members[0]):
             continue

@@ -15,6 +15,9 @@ reference runtime and checks its violation again. There are two outcomes:
   is in the trace), which is the usual reason; an unchanged bundle points at a change in the
   spec or the runtime.
 
+With ``--timeout`` (:mod:`arspec.model.stopping`) a replay that runs out of time is
+BOUND-REACHED (exit 3), its first line saying how many steps were replayed.
+
 A malformed trace, a bundle that cannot be loaded, or an invariant the bundle does not
 check is bad input (:class:`~arspec.spec.errors.InputError`, exit 2).
 """
@@ -26,6 +29,7 @@ from typing import Any, Final
 
 from arspec.model.engine import Trace, TraceStep
 from arspec.model.explore_bundle import (
+    EXIT_INCONCLUSIVE,
     EXIT_VIOLATED,
     MAX_EXPLORE_SLOTS,
     build_system,
@@ -56,6 +60,7 @@ from arspec.model.starvation import (
     get_fairness_class,
     get_lasso_rows,
 )
+from arspec.model.stopping import get_stop_reason, get_timeout_seconds, request_stop
 from arspec.model.trace_file import (
     compute_bundle_hash,
     decode_action,
@@ -74,6 +79,21 @@ EXIT_NOT_REPRODUCED: Final = 5
 
 class NotReproduced(Exception):
     """The trace cannot be followed or does not end in its violation (the reason)."""
+
+
+class ReplayStopped(Exception):
+    """``--timeout`` passed (:mod:`arspec.model.stopping`); the message says how far the
+    replay got."""
+
+
+def check_stop(done: int, total: int) -> None:
+    """Raise :class:`ReplayStopped` if the command must stop after ``done`` of ``total``
+    steps."""
+    reason = get_stop_reason()
+    if reason is not None:
+        request_stop(reason)
+        raise ReplayStopped(f"--timeout {get_timeout_seconds() or 0:g} s passed after {done} "
+                            f"of {total} steps were replayed; raise --timeout")
 
 
 def replay_trace(path: str) -> tuple[int, str]:
@@ -103,6 +123,10 @@ def replay_trace(path: str) -> tuple[int, str]:
             rows, verdict = replay_lasso(path, data, bundle, bundle_path)
         else:
             rows, verdict = replay_safety(path, data, bundle, bundle_path, slots)
+    except ReplayStopped as err:
+        lines.insert(0, f"BOUND-REACHED: {err}")
+        lines.append("verdict: BOUND-REACHED")
+        return EXIT_INCONCLUSIVE, "\n".join(lines) + "\n"
     except NotReproduced as err:
         if changed:
             cause = "the bundle changed since the trace was written"
@@ -130,6 +154,7 @@ def replay_safety(path: str, data: dict[str, Any], bundle: schema.Bundle, bundle
     state = system.initial_states()[0]
     steps: list[TraceStep[ModelState, Action]] = []
     for n, raw in enumerate(data["steps"], 1):
+        check_stop(n - 1, len(data["steps"]))
         action = decode_action(raw, f"{path}: step {n}")
         if isinstance(action, Watch):
             raise InputError(f"step {n}: a Watch step belongs to a no_starvation trace",
@@ -143,6 +168,7 @@ def replay_safety(path: str, data: dict[str, Any], bundle: schema.Bundle, bundle
     trace: Trace[ModelState, Action] = Trace(system.initial_states()[0], tuple(steps))
     reason = get_replayed_reason(system, name, trace)
     if reason is None:
+        check_stop(len(steps), len(steps))  # the final check may have been cut short
         raise NotReproduced(f"{name} holds at the end of the trace")
     return (render_trace(trace, bundle, get_function_names(system)),
             describe_map_keys(reason, bundle))
@@ -182,6 +208,7 @@ def replay_lasso(path: str, data: dict[str, Any], bundle: schema.Bundle, bundle_
     states: list[WatchedState] = [state]
     steps: list[TraceStep[WatchedState, LiveAction]] = []
     for n, raw in enumerate(data["steps"], 1):
+        check_stop(n - 1, len(data["steps"]))
         action = decode_action(raw, f"{path}: step {n}")
         enabled = list(live.actions(state))
         if action not in enabled:

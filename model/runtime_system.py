@@ -45,6 +45,7 @@ import dataclasses
 import functools
 import io
 import itertools
+import math
 import pickle
 import zlib
 from collections.abc import Callable, Sequence
@@ -53,7 +54,9 @@ from typing import Final, TypeVar
 
 from arspec.model.confluence import Divergence
 from arspec.model.engine import Invariant, ModelError, TransitionInvariant
+from arspec.model.resources import get_resident_bytes
 from arspec.model.state_codec import encode_runtime
+from arspec.model.stopping import MAX_MEMORY, REPLICA_STATES, get_stop_reason, request_stop
 from arspec.spec import bundle as schema
 from arspec.spec.catalogue import (
     CATALOGUE,
@@ -574,13 +577,24 @@ class RuntimeSystem:
 
     # -- replica determinism -----------------------------------------------------------------
 
+    #: The replica check's budget (``explore --max-states`` and ``--max-memory``): it may
+    #: compute at most ``replica_max_states`` states in all and stops when the process's
+    #: resident memory passes ``replica_max_memory`` bytes; ``None`` is unbounded. What
+    #: it has computed so far is ``replica_states``. Out of budget (or time, see
+    #: :mod:`arspec.model.stopping`), it stops the whole command and leaves its states
+    #: unchecked, so the verdict is BOUND-REACHED.
+    replica_max_states: int | None = None
+    replica_max_memory: int | None = None
+    replica_states: int = 0
+
     def is_replica_deterministic(self, state: ModelState) -> bool:
         """Return whether every arrival order of every set of domain writes agrees.
 
         Checked at the start of a slot's environment phase (no domain key written yet): for
         every subset of two or more enabled keys (at most :data:`MAX_REPLICA_KEYS`) and every
         choice of one value per key, the writes are applied in every order and the states
-        compared. A divergence is remembered for the report.
+        compared. A divergence is remembered for the report. Stopped by its budget (see
+        ``replica_max_states``), it returns ``True`` for what it could not check.
         """
         runtime = state.runtime
         if state.error is not None or runtime.domains_written or runtime.slot >= self.slots:
@@ -591,12 +605,31 @@ class RuntimeSystem:
                 by_key.setdefault(f"{action.account}.{action.field}", []).append(action)
         keys = list(by_key)[:MAX_REPLICA_KEYS]
         for size in range(2, len(keys) + 1):
+            cost = math.factorial(size) * size  # states computed per choice of values
             for subset in itertools.combinations(keys, size):
                 for choice in itertools.product(*(by_key[k] for k in subset)):
+                    if not self._within_replica_budget(cost):
+                        return True
                     divergence = self.compare_orders(state, choice)
                     if divergence is not None:
                         self.divergences[state.key] = divergence
                         return False
+        return True
+
+    def _within_replica_budget(self, cost: int) -> bool:
+        """Count ``cost`` more replica states; stop the command if they do not fit."""
+        reason = get_stop_reason()
+        if reason is None and self.replica_max_states is not None \
+                and self.replica_states + cost > self.replica_max_states:
+            reason = REPLICA_STATES
+        if reason is None and self.replica_max_memory is not None \
+                and (self.replica_states >> 10) != ((self.replica_states + cost) >> 10) \
+                and get_resident_bytes() > self.replica_max_memory:
+            reason = MAX_MEMORY
+        if reason is not None:
+            request_stop(reason)
+            return False
+        self.replica_states += cost
         return True
 
     def compare_orders(self, state: ModelState, writes: Sequence[DomainWrite],

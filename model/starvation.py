@@ -71,6 +71,7 @@ from arspec.model.runtime_system import (
     encode_model_state,
     make_model_state,
 )
+from arspec.model.stopping import get_cut_reason
 from arspec.spec import bundle as schema
 from arspec.spec.scheduler import (
     Action,
@@ -367,7 +368,7 @@ def check_no_starvation(system: RuntimeSystem, *, max_states: int | None = None,
     note = None
     bound = None
     if result.verdict == Verdict.BOUND_REACHED:
-        bound = result.exploration.bound or "max-states"
+        bound = result.exploration.bound or get_cut_reason() or "max-states"
         limit_text = (f"{limit} abstract states" if bound == "max-states"
                       else f"{stats.states} abstract states")
         note = f"{bound} ({limit_text}) before the abstract state graph was complete"

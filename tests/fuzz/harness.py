@@ -6,7 +6,8 @@ and prints no traceback; an exit 2 must be exactly one line on stderr. ``replay`
 documented outcome: a trace that does not reproduce exits 5 and says so on stdout (a mutated
 trace often names a step that is not enabled). Everything else is a
 finding: an exception escaping ``main``, exit 4 (internal error), another exit code, a
-multi-line error, or a run longer than the hang limit (``SIGALRM``).
+multi-line error, or a hang: a run using more CPU time than the hang limit (``SIGPROF``), or
+more than :data:`WALL_FACTOR` times it in wall-clock time (``SIGALRM``).
 """
 
 from __future__ import annotations
@@ -95,18 +96,33 @@ class Hang(BaseException):
     by the code under test's ``except Exception``)."""
 
 
+#: A run also counts as a hang after this many times the hang limit in wall-clock time
+#: (a run that waits instead of computing); the limit itself is CPU time, so a busy machine
+#: does not turn a slow input into a hang.
+WALL_FACTOR = 6
+
+
 @contextlib.contextmanager
-def _alarm(seconds: float) -> Iterator[None]:
+def _alarm(seconds: float) -> Iterator[list[bool]]:
+    """Raise :class:`Hang` after ``seconds`` of CPU time (or :data:`WALL_FACTOR` times as
+    many seconds); the yielded list records that it fired (code called through ctypes, such
+    as z3's, turns the exception into its own error, which must still count as a hang)."""
+    fired: list[bool] = []
+
     def fire(signum: int, frame: FrameType | None) -> None:
+        fired.append(True)
         raise Hang
 
-    previous = signal.signal(signal.SIGALRM, fire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    previous = signal.signal(signal.SIGPROF, fire), signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds * WALL_FACTOR)
     try:
-        yield
+        yield fired
     finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.signal(signal.SIGPROF, previous[0])
+        signal.signal(signal.SIGALRM, previous[1])
 
 
 def run_case(case: Case, workdir: Path, *, hang_seconds: float = 10.0) -> Outcome:
@@ -118,8 +134,9 @@ def run_case(case: Case, workdir: Path, *, hang_seconds: float = 10.0) -> Outcom
     start = time.perf_counter()
     code: int | None = None
     escaped: BaseException | None = None
+    fired: list[bool] = []
     try:
-        with _alarm(hang_seconds), contextlib.redirect_stderr(err), \
+        with _alarm(hang_seconds) as fired, contextlib.redirect_stderr(err), \
                 contextlib.redirect_stdout(out):
             if case.tool == "spec-check":
                 code = cli.main(argv, out=out)
@@ -130,7 +147,8 @@ def run_case(case: Case, workdir: Path, *, hang_seconds: float = 10.0) -> Outcom
     except Hang:
         seconds = time.perf_counter() - start
         return Outcome(None, err.getvalue(), seconds,
-                       Finding("hang", case, f"still running after {seconds:.1f} s"))
+                       Finding("hang", case, f"still running after {hang_seconds:g} s of CPU "
+                                             f"time or {seconds:.1f} s"))
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else 2
         if code != 0:
@@ -139,6 +157,10 @@ def run_case(case: Case, workdir: Path, *, hang_seconds: float = 10.0) -> Outcom
         escaped = exc
     seconds = time.perf_counter() - start
     stderr = err.getvalue()
+    if fired:  # the alarm's exception surfaced as something else
+        return Outcome(code, stderr, seconds,
+                       Finding("hang", case, f"stopped after {seconds:.1f} s, then: "
+                                             f"{stderr.strip()[:300]}"))
     return Outcome(code, stderr, seconds, _judge(case, code, stderr, escaped, out.getvalue()))
 
 

@@ -104,6 +104,57 @@ def test_harness_reports_a_hang(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert outcome.finding is not None and outcome.finding.problem == "hang"
 
 
+def test_harness_reports_a_run_that_waits(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # The limit is CPU time; a run that sleeps is caught by the wall-clock limit (6x).
+    import time
+
+    from arspec.checker import cli
+
+    def sleep(args: object, out: object) -> int:
+        time.sleep(30)
+        return 0
+
+    monkeypatch.setattr(cli, "_cmd_schema", sleep)
+    outcome = run_case(Case("cli", ("schema",)), tmp_path, hang_seconds=0.1)
+    assert outcome.finding is not None and outcome.finding.problem == "hang"
+    assert outcome.seconds < 5
+
+
+def test_shared_setup_is_undone_and_shares_only_inputless_work() -> None:
+    from arspec.checker import cli
+    from arspec.proofs import catalogue
+    from tests.fuzz.driver import shared_setup
+
+    real_parser, real_prove = cli.build_parser, catalogue.prove
+    with shared_setup():
+        assert cli.build_parser() is cli.build_parser()
+        first = catalogue.prove(["tailcall.limit"])
+        again = catalogue.prove(["tailcall.limit"])
+        assert first == again and first is not again  # a fresh list every time
+    assert (cli.build_parser, catalogue.prove) == (real_parser, real_prove)
+    assert cli.build_parser() is not cli.build_parser()
+
+
+def test_harness_reports_a_hang_that_surfaces_as_an_internal_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # ctypes turns the alarm's exception inside z3 into its own error, which arspec then
+    # reports as an internal error (exit 4): still a hang, not a traceback.
+    from arspec.checker import cli
+
+    def spin_then_wrap(args: object, out: object) -> int:
+        try:
+            while True:
+                pass
+        except BaseException as err:
+            raise ValueError(f"argument 2: {type(err).__name__}") from None
+
+    monkeypatch.setattr(cli, "_cmd_schema", spin_then_wrap)
+    outcome = run_case(Case("cli", ("schema",)), tmp_path, hang_seconds=0.2)
+    assert outcome.code == cli.EXIT_INTERNAL
+    assert outcome.finding is not None and outcome.finding.problem == "hang"
+
+
 def test_harness_reports_a_multi_line_usage_error(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     from arspec.checker import cli
@@ -139,3 +190,28 @@ def test_harness_reports_exit_5_outside_replay(tmp_path: Path,
     monkeypatch.setattr(cli, "_cmd_schema", odd)
     outcome = run_case(Case("cli", ("schema",)), tmp_path)
     assert outcome.finding is not None and outcome.finding.problem == "wrong exit code"
+
+
+@pytest.mark.slow
+def test_benchmark_pool_log_and_totals(tmp_path: Path) -> None:
+    # Two workers, four chunks: every chunk is logged once and the totals add up.
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    log = tmp_path / "fuzz.log"
+    done = subprocess.run([sys.executable, str(root / "benchmarks" / "fuzz_inputs.py"),
+                           "--count", "40", "--chunk", "10", "--jobs", "2", "--seed", "5",
+                           "--log", str(log)], capture_output=True, text=True, check=False,
+                          timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert sorted(row["chunk"] for row in rows) == [0, 10, 20, 30]
+    assert sum(row["inputs"] for row in rows) == 40
+    assert all(row["tracebacks"] == row["hangs"] == row["wrong_exit_codes"] == 0
+               for row in rows)
+    assert "inputs: 40 in " in done.stdout and "peak memory" in done.stdout
+    summed = subprocess.run([sys.executable, str(root / "benchmarks" / "fuzz_inputs.py"),
+                             "--totals", str(log)], capture_output=True, text=True, check=True)
+    assert "all: 40 inputs (seeds 5), tracebacks 0, hangs 0, wrong exit codes 0" in \
+        summed.stdout
