@@ -58,8 +58,8 @@ _VALUE_MASK: Final = {size: (1 << (8 * size)) - 1 for size in FORMATS}
 class Memory:
     """A set of mapped regions, indexed by ``address >> 32``."""
 
-    __slots__ = ("_data", "_framed", "_gapped", "_next_index", "_writable", "sbpf_faults",
-                 "stack_top")
+    __slots__ = ("_data", "_framed", "_gapped", "_next_index", "_writable", "guards",
+                 "sbpf_faults", "stack_top")
 
     def __init__(self) -> None:
         self._data: dict[int, bytearray] = {}
@@ -71,6 +71,25 @@ class Memory:
         self._framed: dict[int, tuple[bytearray, int]] = {}
         #: Bytes of a framed region in use: the live frames end here (the current r10).
         self.stack_top = 0
+        #: Address ranges ``(low, high, loads, reason)`` that a load (when ``loads``) or a
+        #: store instruction may not touch: a map value's ``bpf_spin_lock``, a live
+        #: ring-buffer dynptr. Helpers' own reads and writes are not checked.
+        self.guards: tuple[tuple[int, int, bool, str], ...] = ()
+
+    def add_guard(self, low: int, high: int, *, loads: bool, reason: str) -> None:
+        """Refuse stores (and loads when ``loads``) touching ``[low, high)`` from now on."""
+        self.guards = (*self.guards, (low, high, loads, reason))
+
+    def set_store_guards(self, ranges: list[tuple[int, int, str]]) -> None:
+        """Replace every store-only guard with ``ranges`` (``(low, high, reason)``)."""
+        self.guards = (*(g for g in self.guards if g[2]),
+                       *((low, high, False, reason) for low, high, reason in ranges))
+
+    def check_guards(self, pc: int, address: int, size: int, *, write: bool) -> None:
+        """Fault when an access of ``size`` bytes at ``address`` touches a guarded range."""
+        for low, high, loads, reason in self.guards:
+            if address < high and low < address + size and (write or loads):
+                raise MemoryFault(pc, address, size, reason)
 
     def add_framed_region(self, index: int, data: bytearray, frame: int) -> int:
         """Map ``data`` writable as region ``index`` split in frames of ``frame`` bytes.
@@ -171,6 +190,14 @@ class Memory:
         of a framed region below :attr:`stack_top`. ``data`` is empty (no run) when ``write``
         and the region is read-only. Translated code caches it per access site.
         """
+        if self.guards:
+            base, run = self._window(address, write)
+            if any(base < high and low < base + len(run) for low, high, _, _ in self.guards):
+                return base, bytearray()
+            return base, run
+        return self._window(address, write)
+
+    def _window(self, address: int, write: bool) -> tuple[int, bytearray | memoryview]:
         index = address >> REGION_SHIFT
         base = index << REGION_SHIFT
         offset = address & _OFFSET_MASK
@@ -202,6 +229,7 @@ class Memory:
             self.add_region(index, other._data[index], writable=index in other._writable)
         if index in other._gapped or index in other._framed:
             self.sbpf_faults = other.sbpf_faults
+        self.guards += tuple(g for g in other.guards if g[0] >> REGION_SHIFT == index)
 
     def is_mapped(self, index: int) -> bool:
         """Return whether region ``index`` is mapped."""
@@ -254,6 +282,8 @@ class Memory:
             if found is None:
                 raise self.fault(pc, address, size, write=False)
             data, offset = found
+        if self.guards:
+            self.check_guards(pc, address, size, write=False)
         value: int = FORMATS[size].unpack_from(data, offset)[0]
         return value
 
@@ -267,6 +297,8 @@ class Memory:
             if found is None:
                 raise self.fault(pc, address, size, write=True)
             data, offset = found
+        if self.guards:
+            self.check_guards(pc, address, size, write=True)
         FORMATS[size].pack_into(data, offset, value & _VALUE_MASK[size])
 
     def read_bytes(self, pc: int, address: int, n: int) -> bytes:
