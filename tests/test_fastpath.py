@@ -780,7 +780,8 @@ programs:
 """
 _LOCK = "r1 = r6\nr1 += 8\ncall bpf_spin_lock\n"
 _UNLOCK = "r1 = r6\nr1 += 8\ncall bpf_spin_unlock\n"
-_RESERVE = "r1 = map_idx(feed)\nr2 = 8\nr3 = 0\nr4 = r10\nr4 += -32\ncall bpf_ringbuf_reserve_dynptr\n"
+_RESERVE = ("r1 = map_idx(feed)\nr2 = 8\nr3 = 0\nr4 = r10\nr4 += -32\n"
+            "call bpf_ringbuf_reserve_dynptr\n")
 _DISCARD = "r1 = r10\nr1 += -32\nr2 = 0\ncall bpf_ringbuf_discard_dynptr\n"
 
 
