@@ -78,12 +78,19 @@ class Memory:
 
     def add_guard(self, low: int, high: int, *, loads: bool, reason: str) -> None:
         """Refuse stores (and loads when ``loads``) touching ``[low, high)`` from now on."""
-        self.guards = (*self.guards, (low, high, loads, reason))
+        self._set_guards((*self.guards, (low, high, loads, reason)))
 
     def set_store_guards(self, ranges: list[tuple[int, int, str]]) -> None:
         """Replace every store-only guard with ``ranges`` (``(low, high, reason)``)."""
-        self.guards = (*(g for g in self.guards if g[2]),
-                       *((low, high, False, reason) for low, high, reason in ranges))
+        self._set_guards((*(g for g in self.guards if g[2]),
+                          *((low, high, False, reason) for low, high, reason in ranges)))
+
+    def _set_guards(self, guards: tuple[tuple[int, int, bool, str], ...]) -> None:
+        # Only a memory with guards pays for checking them: it becomes an instance of a
+        # subclass whose load and store check first (see _guarded_class).
+        self.guards = guards
+        plain: type[Memory] = getattr(type(self), "_unguarded", type(self))
+        self.__class__ = _guarded_class(plain) if guards else plain
 
     def check_guards(self, pc: int, address: int, size: int, *, write: bool) -> None:
         """Fault when an access of ``size`` bytes at ``address`` touches a guarded range."""
@@ -229,7 +236,9 @@ class Memory:
             self.add_region(index, other._data[index], writable=index in other._writable)
         if index in other._gapped or index in other._framed:
             self.sbpf_faults = other.sbpf_faults
-        self.guards += tuple(g for g in other.guards if g[0] >> REGION_SHIFT == index)
+        adopted = tuple(g for g in other.guards if g[0] >> REGION_SHIFT == index)
+        if adopted:
+            self._set_guards((*self.guards, *adopted))
 
     def is_mapped(self, index: int) -> bool:
         """Return whether region ``index`` is mapped."""
@@ -282,8 +291,6 @@ class Memory:
             if found is None:
                 raise self.fault(pc, address, size, write=False)
             data, offset = found
-        if self.guards:
-            self.check_guards(pc, address, size, write=False)
         value: int = FORMATS[size].unpack_from(data, offset)[0]
         return value
 
@@ -297,8 +304,6 @@ class Memory:
             if found is None:
                 raise self.fault(pc, address, size, write=True)
             data, offset = found
-        if self.guards:
-            self.check_guards(pc, address, size, write=True)
         FORMATS[size].pack_into(data, offset, value & _VALUE_MASK[size])
 
     def read_bytes(self, pc: int, address: int, n: int) -> bytes:
@@ -335,6 +340,48 @@ class Memory:
     def add_offset(address: int, offset: int) -> int:
         """Return ``address + offset`` wrapped to 64 bits (how effective addresses are formed)."""
         return (address + offset) & _MASK64
+
+
+class GuardedMemory(Memory):
+    """:class:`Memory` whose ``load`` and ``store`` check the guarded ranges first."""
+
+    __slots__ = ()
+    _unguarded = Memory
+
+    def load(self, pc: int, address: int, size: int) -> int:
+        """Fault on a guarded range, else load as :class:`Memory` does."""
+        self.check_guards(pc, address, size, write=False)
+        return Memory.load(self, pc, address, size)
+
+    def store(self, pc: int, address: int, size: int, value: int) -> None:
+        """Fault on a guarded range, else store as :class:`Memory` does."""
+        self.check_guards(pc, address, size, write=True)
+        Memory.store(self, pc, address, size, value)
+
+
+_GUARDED: dict[type[Memory], type[Memory]] = {Memory: GuardedMemory}
+
+
+def _guarded_class(cls: type[Memory]) -> type[Memory]:
+    """Return the subclass of ``cls`` whose ``load`` and ``store`` check the guards first."""
+    found = _GUARDED.get(cls)
+    if found is not None:
+        return found
+
+    def load(self: Memory, pc: int, address: int, size: int) -> int:
+        self.check_guards(pc, address, size, write=False)
+        value: int = cls.load(self, pc, address, size)
+        return value
+
+    def store(self: Memory, pc: int, address: int, size: int, value: int) -> None:
+        self.check_guards(pc, address, size, write=True)
+        cls.store(self, pc, address, size, value)
+
+    found = type(f"Guarded{cls.__name__}", (cls,), {
+        "__slots__": (), "load": load, "store": store, "_unguarded": cls,
+        "__module__": cls.__module__})
+    _GUARDED[cls] = found
+    return found
 
 
 def add_stack(memory: Memory, profile: Profile) -> None:
