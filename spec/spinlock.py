@@ -40,13 +40,13 @@ verifier reports replays as a fault:
 * A load, store or atomic instruction touching any of the 4 bytes of a ``bpf_spin_lock`` in
   a map value faults, whether or not the lock is held (Linux ``check_map_access``:
   "bpf_spin_lock cannot be accessed directly by load/store"; :data:`LOCK_ACCESS_REASON`).
-  Helpers that copy values leave the lock bytes alone, as above.
+  Helpers that copy whole values leave the lock bytes alone (below).
 * The lock word is ``1`` while held and ``0`` otherwise. A fault rolls the whole invocation
   back, lock word included. Like Linux's ``copy_map_value`` an update of the element never
   copies the lock bytes.
 
-So every rule of Linux's verifier on locks is also a run-time fault, and the verifier's
-findings on them are REFUTED with a counterexample that replays.
+So each lock rule the verifier checks is also a run-time fault, and its findings are REFUTED
+with a counterexample that replays.
 
 Departures from Linux, each forced by run-to-completion:
 
@@ -57,6 +57,9 @@ Departures from Linux, each forced by run-to-completion:
 * **No interrupts to disable.** Linux's ``__bpf_spin_lock_irqsave`` masks interrupts; here
   nothing can preempt an invocation.
 * **No ``BPF_F_LOCK``** on map updates: only programs touch values, under their own lock.
+* **Helper buffers over the lock are not refused.** Linux's ``check_map_access`` also
+  refuses a helper's memory argument that covers the lock; here only instructions are
+  checked, and neither the runtime nor the verifier refuses such an argument.
 """
 
 from __future__ import annotations
