@@ -48,12 +48,14 @@ from arspec.reference.solana_syscalls import (
 )
 from arspec.reference.trace import Event, InsnStart
 from arspec.reference.vm import Vm, standard_memory
+from arspec.spec.dynptr import DYNPTR_STORE_REASON
 from arspec.spec.errno import EINVAL, compute_r0
 from arspec.spec.errors import (
     ExecutionFault,
     HelperFault,
     InstructionLimit,
     InvalidInstruction,
+    MemoryFault,
     ProgramOverrun,
 )
 from arspec.spec.helpers import (
@@ -64,6 +66,7 @@ from arspec.spec.helpers import (
     compute_helper_cost,
 )
 from arspec.spec.loops import process_loop
+from arspec.spec.spinlock import LOCK_ACCESS_REASON, SpinLockFault
 from arspec.spec.syscalls import SOL_ALIASES
 
 from . import solver as z
@@ -82,7 +85,7 @@ from .assertions import (
 from .callbacks import LOOP_MARK, add_function
 from .cfg import check_deadline
 from .iterators import ITERATOR_HELPERS
-from .lockdyn_replay import ReplayLocks
+from .lockdyn_replay import ReplayLocks, guard_locks
 from .objects import ARRAY_TYPES, WRONG_MAP_FAULTS, BundleExecutor
 from .replay import (
     EXPECTED_FAULTS,
@@ -250,6 +253,7 @@ def replay_bundle(executor: BundleExecutor, given: ConcreteInput, objects: dict[
                       writable=executor.entry.kind != "record")
     for region, data in objects.items():
         memory.add_region(region, bytearray(data), writable=executor.objects[region].writable)
+    guard_locks(executor, memory)
     tracker = InstanceTracker(cfg)
     detector = RepeatDetector(control_registers(cfg.program))
     recorder = _PathRecorder(executor.deadline)
@@ -444,7 +448,15 @@ def bundle_confirms(assertion: Assertion | None, pc: int, outcome: BundleOutcome
     if isinstance(assertion, DynptrsReleased):
         return fault is None and outcome.dynptrs > 0 and outcome.end_pc == pc
     if isinstance(assertion, SpinLockRule | DynptrRule):
-        return isinstance(fault, HelperFault) and fault.pc == pc
+        # A helper's refusal; for a lock rule also a call or return with the lock held or
+        # a load/store of the lock's bytes, for a dynptr rule a store over a live one.
+        if isinstance(assertion, SpinLockRule):
+            expected_fault = isinstance(fault, HelperFault | SpinLockFault) or (
+                isinstance(fault, MemoryFault) and fault.reason.startswith(LOCK_ACCESS_REASON))
+        else:
+            expected_fault = isinstance(fault, HelperFault) or (
+                isinstance(fault, MemoryFault) and fault.reason.startswith(DYNPTR_STORE_REASON))
+        return expected_fault and fault is not None and fault.pc == pc
     if isinstance(assertion, ReleaseOnce):
         return isinstance(fault, HelperFault) and fault.pc == pc
     if isinstance(assertion, StaysInProgram):

@@ -18,18 +18,20 @@ region of its constant length; the bytes behind it alias the record or the buffe
 through a slice forgets every byte value and any other store or helper call forgets the
 slices' bytes (sound, imprecise).
 
-Findings whose violation the runtime turns into a fault (a helper call or exit with a lock
-held, a wrong lock pointer, an unlock of a lock not held, a dynptr that is not initialised,
-a ring dynptr not released at exit or re-initialised while live) carry the fault condition
-and replay; the others (a bpf-to-bpf call with a lock held or a function returning with one,
-a load or store touching the lock's bytes, a store over a live ring dynptr) are policy
-findings, never PROVED.
+Every rule's violation is a run-time fault, so its finding carries the fault condition and
+replays: a helper call, a bpf-to-bpf call, a bpf-to-bpf function's return or the exit with a
+lock held, a wrong lock pointer, an unlock of a lock not held, a load or store touching a
+lock's bytes, a dynptr that is not initialised, a ring dynptr not released at exit,
+re-initialised while live, or overwritten by a store instruction while live. One stays a
+policy finding (never PROVED, never REFUTED by itself): a helper writing over a live ring
+dynptr, which the runtime lets happen (the dynptr's next use or the end then faults).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
+from arspec.reference.instructions import Atomic, Store
 from arspec.reference.profiles import STACK_REGION
 from arspec.spec.dynptr import (
     BPF_DYNPTR_SIZE,
@@ -99,19 +101,23 @@ def check_call(ex: BundleExecutor, pc: int, name: str, state: State) -> None:
 
 
 def check_local_call(ex: BundleExecutor, pc: int, state: State) -> None:
-    """No bpf-to-bpf call while a lock is held (a policy rule: the VM cannot see it)."""
-    held = _held(state)
-    if z.truth_of(held) is not False:
-        ex.require(pc, SpinLockRule("no bpf_spin_lock is held at a bpf-to-bpf call"), state,
-                   held, None)
+    """No bpf-to-bpf call while a lock is held (the runtime faults at the call)."""
+    _refuse(ex, pc, state, "no bpf_spin_lock is held at a bpf-to-bpf call")
 
 
 def check_local_return(ex: BundleExecutor, pc: int, state: State) -> None:
-    """A bpf-to-bpf function may not return holding a lock (Linux checks every ``exit``)."""
+    """A bpf-to-bpf function may not return holding a lock (the runtime faults at its
+    ``exit``; Linux checks every ``exit``)."""
+    _refuse(ex, pc, state, "no bpf_spin_lock is held when a bpf-to-bpf function returns")
+
+
+def _refuse(ex: BundleExecutor, pc: int, state: State, rule: str) -> None:
     held = _held(state)
-    if z.truth_of(held) is not False:
-        ex.require(pc, SpinLockRule("no bpf_spin_lock is held when a bpf-to-bpf function "
-                                    "returns"), state, held, None)
+    if z.truth_of(held) is False:
+        return
+    ex.require(pc, SpinLockRule(rule), state, held, held)
+    ex.add_fault_exit(state, held)
+    state.path = z.and_(state.path, z.not_(held))
 
 
 def check_exit(ex: BundleExecutor, pc: int, state: State) -> None:
@@ -124,11 +130,11 @@ def check_exit(ex: BundleExecutor, pc: int, state: State) -> None:
         ex.require(pc, DynptrsReleased(), state, live, live)
 
 
-def _lock_regions(ex: BundleExecutor) -> list[tuple[int, int]]:
+def lock_regions(ex: BundleExecutor) -> list[tuple[int, int]]:
     """Return ``(region, lock offset)`` of every map-value object whose map has a lock."""
     out = []
     for region, obj in sorted(ex.objects.items()):
-        if obj.map_index is None or not obj.writable:
+        if obj.map_index is None:
             continue
         offset = ex.context.maps[obj.map_index].spin_lock
         if offset is not None and obj.what.startswith("value of map"):
@@ -142,13 +148,18 @@ def check_lock_access(ex: BundleExecutor, pc: int, state: State, address: Any,
     region = z.extract(63, 32, address)
     offset = z.zero_extend(z.extract(31, 0, address), 64)
     touches = []
-    for number, lock in _lock_regions(ex):
+    for number, lock in lock_regions(ex):
         touches.append(z.and_(z.eq(region, z.const(number, 32)),
                               z.ult(offset, z.const(lock + BPF_SPIN_LOCK_SIZE)),
                               z.ult(z.const(lock), z.add(offset, z.const(size)))))
     if touches:
+        # The runtime guards the same bytes of every value of such a map (reference
+        # Memory.add_guard): the access faults.
+        touched = z.or_(*touches)
         ex.require(pc, SpinLockRule("no load or store touches a bpf_spin_lock"), state,
-                   z.or_(*touches), None)
+                   touched, touched)
+        ex.add_fault_exit(state, touched)
+        state.path = z.and_(state.path, z.not_(touched))
 
 
 def lock_call(ex: BundleExecutor, pc: int, row: HelperDef, state: State) -> None:
@@ -156,7 +167,7 @@ def lock_call(ex: BundleExecutor, pc: int, row: HelperDef, state: State) -> None
     pointer = ex.read(pc, state, 1)
     region = z.extract(63, 32, pointer.value)
     offset = z.extract(31, 0, pointer.value)
-    locks = _lock_regions(ex)
+    locks = lock_regions(ex)
     at = {number: z.and_(kind_is(pointer.kind, OBJECT), z.eq(region, z.const(number, 32)),
                          z.eq(offset, z.const(lock, 32))) for number, lock in locks}
     bad = z.not_(z.or_(*at.values()))
@@ -227,6 +238,7 @@ def on_store(ex: BundleExecutor, state: State, address: Any, size: Any) -> None:
     through or next to slices make their bytes unknown.
     """
     if ex.dynptr_slots:
+        direct = isinstance(ex.program.slots[ex.current_pc], Store | Atomic)
         end = z.add(address, size if not isinstance(size, int) else z.const(size))
         for slot in sorted(ex.dynptr_slots):
             overlap = z.and_(z.ult(address, z.const(slot + BPF_DYNPTR_SIZE)),
@@ -234,10 +246,18 @@ def on_store(ex: BundleExecutor, state: State, address: Any, size: Any) -> None:
             if z.truth_of(overlap) is False:
                 continue
             ring = _mark(state, f"ring:{slot}")
-            if ex.checking and z.truth_of(ring) is not False:
-                ex.require(ex.current_pc, DynptrRule(
-                    "store", "a live ring-buffer dynptr is not overwritten"), state,
-                    z.and_(overlap, ring), None)
+            if z.truth_of(ring) is not False:
+                clobbers = z.and_(overlap, ring)
+                # A store instruction faults there (reference Memory guards); a helper's
+                # write does not (the dynptr's next use or the end then faults).
+                fault = clobbers if direct else None
+                if ex.checking:
+                    ex.require(ex.current_pc, DynptrRule(
+                        "store", "a live ring-buffer dynptr is not overwritten"), state,
+                        clobbers, fault)
+                if fault is not None:
+                    ex.add_fault_exit(state, fault)
+                    state.path = z.and_(state.path, z.not_(fault))
             name = f"dyn:{slot}"
             if name in state.marks:
                 state.marks[name] = z.and_(state.marks[name], z.not_(overlap))
@@ -389,6 +409,17 @@ def slice_live(ex: BundleExecutor, state: State, region: Any) -> list[Any]:
             for number in sorted(ex.slice_regions)]
 
 
-__all__ = ["DYNPTR_HELPERS", "LOCK_HELPERS", "check_call", "check_exit", "check_local_call",
-           "check_local_return",
-           "check_lock_access", "dynptr_call", "lock_call", "on_store", "slice_live"]
+__all__ = [
+    "DYNPTR_HELPERS",
+    "LOCK_HELPERS",
+    "check_call",
+    "check_exit",
+    "check_local_call",
+    "check_local_return",
+    "check_lock_access",
+    "dynptr_call",
+    "lock_call",
+    "lock_regions",
+    "on_store",
+    "slice_live",
+]

@@ -6,7 +6,10 @@ The replay's stub helpers (:mod:`~arspec.checker.bundle_replay`) run the lock an
 helpers as the runtime does (:mod:`arspec.reference.runtime_helpers`), on the replay's
 object regions: the same faults for a call with a lock held, a wrong lock pointer, an unlock
 of a lock not held, a dynptr that is not initialised or was changed, a re-initialised live
-ring dynptr; and at the end, whether a lock or a ring dynptr is still held. The records a
+ring dynptr; and at the end, whether a lock or a ring dynptr is still held. The replay's
+machine checks what the runtime's does (:func:`~arspec.reference.runtime_helpers.apply_guards`):
+a bpf-to-bpf call or return with the lock held, a load or store of a lock's bytes
+(:func:`guard_locks`), a store over a live ring dynptr. The records a
 ring dynptr points at are the executor's object regions, and a ``bpf_dynptr_data`` slice is
 its own object region, as the verifier models them.
 """
@@ -17,7 +20,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from arspec.reference.helpers import HelperContext
+from arspec.reference.memory import Memory
 from arspec.reference.profiles import STACK_REGION
+from arspec.reference.runtime_helpers import apply_guards
 from arspec.spec.dynptr import (
     BPF_DYNPTR_ALIGN,
     BPF_DYNPTR_SIZE,
@@ -34,12 +39,26 @@ from arspec.spec.dynptr import (
 )
 from arspec.spec.errno import EINVAL, compute_r0
 from arspec.spec.errors import HelperFault
-from arspec.spec.spinlock import HeldLock, check_call_allowed, check_lock_free, check_unlock
+from arspec.spec.spinlock import (
+    BPF_SPIN_LOCK_SIZE,
+    LOCK_ACCESS_REASON,
+    HeldLock,
+    check_call_allowed,
+    check_lock_free,
+    check_unlock,
+)
 
-from .lockdyn import DYNPTR_HELPERS, LOCK_HELPERS
+from .lockdyn import DYNPTR_HELPERS, LOCK_HELPERS, lock_regions
 
 if TYPE_CHECKING:
     from .objects import BundleExecutor
+
+
+def guard_locks(executor: BundleExecutor, memory: Memory) -> None:
+    """Guard the lock bytes of every map-value region, as the runtime maps its values."""
+    for region, offset in lock_regions(executor):
+        low = (region << 32) + offset
+        memory.add_guard(low, low + BPF_SPIN_LOCK_SIZE, loads=True, reason=LOCK_ACCESS_REASON)
 
 
 @dataclass
@@ -61,6 +80,15 @@ class ReplayLocks:
     def call(self, ctx: HelperContext, key: str, name: str, regs: tuple[int, ...],
              value: int) -> int:
         """Run one lock or dynptr helper; ``value`` is the model's result for the call."""
+        try:
+            return self.run(ctx, key, name, regs, value)
+        finally:
+            apply_guards(ctx.vm, self.held,
+                         sorted(a for a, (_, ring) in self.dynptrs.items() if ring))
+
+    def run(self, ctx: HelperContext, key: str, name: str, regs: tuple[int, ...],
+            value: int) -> int:
+        """Run one helper (see :meth:`call`)."""
         r1, r2, r3, r4, r5 = regs
         if name in LOCK_HELPERS:
             self.lock(ctx, name, r1)

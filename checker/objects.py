@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from arspec.reference.helpers import HelperRegistry
-from arspec.reference.instructions import Call, Imm, JmpCond, Jump, LoadImm64, Pseudo
+from arspec.reference.instructions import Call, Exit, Imm, JmpCond, Jump, LoadImm64, Pseudo
 from arspec.reference.profiles import (
     INPUT_BASE,
     INPUT_REGION,
@@ -286,6 +286,8 @@ class BundleExecutor(Executor):
         self.slices: dict[str, int] = {}
         #: The pc being executed (stores report dynptr findings there).
         self.current_pc = 0
+        #: Context depths of the bpf-to-bpf frames being executed (innermost last).
+        self.local_frames: list[int] = []
         #: Set by a store through a slice: forget every byte value after it.
         self.pending_havoc = False
 
@@ -483,6 +485,11 @@ class BundleExecutor(Executor):
              iters: Iters) -> tuple[list[tuple[int, State]], State | None]:
         """Execute ``pc`` (remembered for findings raised inside stores)."""
         self.current_pc = pc
+        if ctx and self.local_frames and self.local_frames[-1] == len(ctx) \
+                and isinstance(self.program.slots[pc], Exit):
+            # The return of a bpf-to-bpf function (not a callback's, whose frame the
+            # runtime's helper opened).
+            check_local_return(self, pc, state)
         return super().step(function, pc, state, ctx, iters)
 
     def access(self, pc: int, state: State, base_reg: int, offset: int, size: int, *,
@@ -493,10 +500,13 @@ class BundleExecutor(Executor):
         return address
 
     def exec_local_call(self, pc: int, state: State, ctx: Context, iters: Iters) -> None:
-        """A bpf-to-bpf call, refused while a lock is held."""
+        """A bpf-to-bpf call, refused while a lock is held (so is its return)."""
         check_local_call(self, pc, state)
-        super().exec_local_call(pc, state, ctx, iters)
-        check_local_return(self, pc, state)
+        self.local_frames.append(len(ctx) + 1)
+        try:
+            super().exec_local_call(pc, state, ctx, iters)
+        finally:
+            self.local_frames.pop()
 
     # -- null checks ----------------------------------------------------------------------
 

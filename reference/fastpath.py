@@ -15,6 +15,11 @@ at most :data:`MAX_TRANSLATED` instructions are translated per program (beyond t
 interpreter runs). Translations are cached per (program, profile), so the runtime and the
 explorer, which run the same programs many times, pay for them once.
 
+While a ``bpf_spin_lock`` is held or a ring-buffer dynptr is live
+(:attr:`Vm.guarded <arspec.reference.vm.Vm.guarded>`, set only by helpers), the interpreter
+runs the rest of the frame: it alone checks bpf-to-bpf calls and returns against the lock and
+stores against the dynptr, so units stay as fast as before for every other program.
+
 When a unit stops because its next block would not fit in the budget, the interpreter
 runs the rest, so :class:`~arspec.spec.errors.InstructionLimit` lands on the same pc.
 ``tests/test_fastpath.py`` pins results, counters, faults, registers and memory to the
@@ -101,6 +106,10 @@ def run_fast(vm: Vm) -> None:
     units = found.units
     loop = False
     while not vm.stopped:
+        if vm.guarded:
+            # A lock is held or a ring dynptr is live: only the interpreter checks for them.
+            vm.run_interpreter()
+            return
         unit = units.get(vm.pc)
         if unit is None:
             unit = found.reach(vm.pc, loop)

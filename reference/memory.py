@@ -58,8 +58,8 @@ _VALUE_MASK: Final = {size: (1 << (8 * size)) - 1 for size in FORMATS}
 class Memory:
     """A set of mapped regions, indexed by ``address >> 32``."""
 
-    __slots__ = ("_data", "_framed", "_gapped", "_next_index", "_writable", "sbpf_faults",
-                 "stack_top")
+    __slots__ = ("_data", "_framed", "_gapped", "_next_index", "_writable", "guards",
+                 "sbpf_faults", "stack_top")
 
     def __init__(self) -> None:
         self._data: dict[int, bytearray] = {}
@@ -71,6 +71,32 @@ class Memory:
         self._framed: dict[int, tuple[bytearray, int]] = {}
         #: Bytes of a framed region in use: the live frames end here (the current r10).
         self.stack_top = 0
+        #: Address ranges ``(low, high, loads, reason)`` that a load (when ``loads``) or a
+        #: store instruction may not touch: a map value's ``bpf_spin_lock``, a live
+        #: ring-buffer dynptr. Helpers' own reads and writes are not checked.
+        self.guards: tuple[tuple[int, int, bool, str], ...] = ()
+
+    def add_guard(self, low: int, high: int, *, loads: bool, reason: str) -> None:
+        """Refuse stores (and loads when ``loads``) touching ``[low, high)`` from now on."""
+        self._set_guards((*self.guards, (low, high, loads, reason)))
+
+    def set_store_guards(self, ranges: list[tuple[int, int, str]]) -> None:
+        """Replace every store-only guard with ``ranges`` (``(low, high, reason)``)."""
+        self._set_guards((*(g for g in self.guards if g[2]),
+                          *((low, high, False, reason) for low, high, reason in ranges)))
+
+    def _set_guards(self, guards: tuple[tuple[int, int, bool, str], ...]) -> None:
+        # Only a memory with guards pays for checking them: it becomes an instance of a
+        # subclass whose load and store check first (see _guarded_class).
+        self.guards = guards
+        plain: type[Memory] = getattr(type(self), "_unguarded", type(self))
+        self.__class__ = _guarded_class(plain) if guards else plain
+
+    def check_guards(self, pc: int, address: int, size: int, *, write: bool) -> None:
+        """Fault when an access of ``size`` bytes at ``address`` touches a guarded range."""
+        for low, high, loads, reason in self.guards:
+            if address < high and low < address + size and (write or loads):
+                raise MemoryFault(pc, address, size, reason)
 
     def add_framed_region(self, index: int, data: bytearray, frame: int) -> int:
         """Map ``data`` writable as region ``index`` split in frames of ``frame`` bytes.
@@ -171,6 +197,14 @@ class Memory:
         of a framed region below :attr:`stack_top`. ``data`` is empty (no run) when ``write``
         and the region is read-only. Translated code caches it per access site.
         """
+        if self.guards:
+            base, run = self._window(address, write)
+            if any(base < high and low < base + len(run) for low, high, _, _ in self.guards):
+                return base, bytearray()
+            return base, run
+        return self._window(address, write)
+
+    def _window(self, address: int, write: bool) -> tuple[int, bytearray | memoryview]:
         index = address >> REGION_SHIFT
         base = index << REGION_SHIFT
         offset = address & _OFFSET_MASK
@@ -202,6 +236,9 @@ class Memory:
             self.add_region(index, other._data[index], writable=index in other._writable)
         if index in other._gapped or index in other._framed:
             self.sbpf_faults = other.sbpf_faults
+        adopted = tuple(g for g in other.guards if g[0] >> REGION_SHIFT == index)
+        if adopted:
+            self._set_guards((*self.guards, *adopted))
 
     def is_mapped(self, index: int) -> bool:
         """Return whether region ``index`` is mapped."""
@@ -303,6 +340,48 @@ class Memory:
     def add_offset(address: int, offset: int) -> int:
         """Return ``address + offset`` wrapped to 64 bits (how effective addresses are formed)."""
         return (address + offset) & _MASK64
+
+
+class GuardedMemory(Memory):
+    """:class:`Memory` whose ``load`` and ``store`` check the guarded ranges first."""
+
+    __slots__ = ()
+    _unguarded = Memory
+
+    def load(self, pc: int, address: int, size: int) -> int:
+        """Fault on a guarded range, else load as :class:`Memory` does."""
+        self.check_guards(pc, address, size, write=False)
+        return Memory.load(self, pc, address, size)
+
+    def store(self, pc: int, address: int, size: int, value: int) -> None:
+        """Fault on a guarded range, else store as :class:`Memory` does."""
+        self.check_guards(pc, address, size, write=True)
+        Memory.store(self, pc, address, size, value)
+
+
+_GUARDED: dict[type[Memory], type[Memory]] = {Memory: GuardedMemory}
+
+
+def _guarded_class(cls: type[Memory]) -> type[Memory]:
+    """Return the subclass of ``cls`` whose ``load`` and ``store`` check the guards first."""
+    found = _GUARDED.get(cls)
+    if found is not None:
+        return found
+
+    def load(self: Memory, pc: int, address: int, size: int) -> int:
+        self.check_guards(pc, address, size, write=False)
+        value: int = cls.load(self, pc, address, size)
+        return value
+
+    def store(self: Memory, pc: int, address: int, size: int, value: int) -> None:
+        self.check_guards(pc, address, size, write=True)
+        cls.store(self, pc, address, size, value)
+
+    found = type(f"Guarded{cls.__name__}", (cls,), {
+        "__slots__": (), "load": load, "store": store, "_unguarded": cls,
+        "__module__": cls.__module__})
+    _GUARDED[cls] = found
+    return found
 
 
 def add_stack(memory: Memory, profile: Profile) -> None:

@@ -21,6 +21,7 @@ from arspec.spec.accounts import process_account_read, process_account_write
 from arspec.spec.dynptr import (
     BPF_DYNPTR_ALIGN,
     BPF_DYNPTR_SIZE,
+    DYNPTR_STORE_REASON,
     NULL_DYNPTR,
     Dynptr,
     DynptrType,
@@ -71,6 +72,8 @@ from arspec.spec.ringbuf import (
 from arspec.spec.runtime_watchers import process_unwatch_account, process_watch_account
 from arspec.spec.scheduler import InvocationOutcome
 from arspec.spec.spinlock import (
+    BPF_SPIN_LOCK_SIZE,
+    LOCK_ACCESS_REASON,
     HeldLock,
     check_call_allowed,
     check_lock_free,
@@ -110,6 +113,7 @@ from .solana_syscalls import Clock, syscall_specs
 
 if TYPE_CHECKING:
     from .runtime import LoadedProgram, ReferenceInvoker
+    from .vm import Vm
 
 _OFFSET_MASK: Final = (1 << REGION_SHIFT) - 1
 #: First region index of map handles: map i is ``(MAP_HANDLE_REGION + i) << 32``.
@@ -199,6 +203,7 @@ class Invocation:
         while True:
             self.current = loaded
             vm = self.runtime.make_vm(loaded, self.memory, self.budget - used, self.resolve)
+            self.sync_guards(vm)
             try:
                 result = vm.run(entry_pc, args)
             except TailCallJump as jump:
@@ -248,6 +253,11 @@ class Invocation:
             return (f"{len(live)} ring-buffer dynptr(s) neither submitted nor discarded "
                     f"(at {', '.join(f'{a:#x}' for a in live)})")
         return None
+
+    def sync_guards(self, vm: Vm) -> None:
+        """Make the machine check what the invocation holds (:func:`apply_guards`)."""
+        apply_guards(vm, self.held_lock,
+                     sorted(a for a, (_, ring) in self.dynptrs.items() if ring))
 
     def replace_code(self, loaded: LoadedProgram) -> None:
         """Swap in the tail-call target's code and a fresh stack (other regions stay)."""
@@ -321,6 +331,10 @@ class Invocation:
         base = self.elements.get(id(element))
         if base is None:
             base = self.memory.allocate_region(element.value, writable=True)
+            lock = self.state.maps[map_id].definition.spin_lock_offset
+            if lock is not None:
+                self.memory.add_guard(base + lock, base + lock + BPF_SPIN_LOCK_SIZE, loads=True,
+                                      reason=LOCK_ACCESS_REASON)
             self.elements[id(element)] = base
             self.regions[base >> REGION_SHIFT] = (map_id, element)
         return base
@@ -576,6 +590,7 @@ def helper_spin_lock(inv: Invocation, ctx: HelperContext, r1: int, r2: int, r3: 
     check_lock_free(inv.held_lock, ctx.pc)
     inv.held_lock = HeldLock(r1, str(map_id))
     process_lock_word(element.value, r1 & _OFFSET_MASK, held=True)
+    inv.sync_guards(ctx.vm)
     return 0
 
 
@@ -586,10 +601,21 @@ def helper_spin_unlock(inv: Invocation, ctx: HelperContext, r1: int, r2: int, r3
     check_unlock(inv.held_lock, r1, ctx.pc)
     inv.held_lock = None
     process_lock_word(element.value, r1 & _OFFSET_MASK, held=False)
+    inv.sync_guards(ctx.vm)
     return 0
 
 
 # --------------------------------------------------------------------------- dynptrs
+
+
+def apply_guards(vm: Vm, held: HeldLock | None, rings: list[int]) -> None:
+    """Tell the machine the lock ``held`` (bpf-to-bpf calls and returns fault) and the live
+    ring-buffer dynptrs at ``rings`` (stores over their 16 bytes fault); while either is
+    there the fast engine interprets (:attr:`Vm.guarded <arspec.reference.vm.Vm.guarded>`)."""
+    vm.memory.set_store_guards([(a, a + BPF_DYNPTR_SIZE, f"{DYNPTR_STORE_REASON} at {a:#x}")
+                                for a in rings])
+    vm.held_lock = held
+    vm.guarded = held is not None or bool(rings)
 
 
 def check_dynptr_slot(ctx: HelperContext, address: int) -> None:
@@ -612,6 +638,7 @@ def store_dynptr(inv: Invocation, ctx: HelperContext, address: int, ptr: Dynptr,
     raw = compute_dynptr_bytes(ptr)
     ctx.memory.write_bytes(ctx.pc, address, raw)
     inv.dynptrs[address] = (raw, ring)
+    inv.sync_guards(ctx.vm)
 
 
 def load_dynptr(inv: Invocation, ctx: HelperContext, address: int) -> tuple[Dynptr, bool]:
@@ -671,6 +698,7 @@ def make_commit_dynptr_helper(discard: bool) -> HelperFn:
             commit(inv, ctx, ptr.data, r2, 0, 0, 0)
         del inv.dynptrs[r1]
         ctx.memory.write_bytes(ctx.pc, r1, compute_dynptr_bytes(NULL_DYNPTR))
+        inv.sync_guards(ctx.vm)
         return 0
     return helper
 

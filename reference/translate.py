@@ -48,7 +48,10 @@ How code is laid out:
   Kfuncs, ``callx``, atomics, legacy packet loads and invalid instructions run the
   interpreter's own handler in place. Before every helper and handler the counters and the
   registers the unit may write are flushed to the machine; region caches are dropped after
-  each.
+  each. When a helper or handler leaves the machine :attr:`~arspec.reference.vm.Vm.guarded`
+  (a lock taken, a ring dynptr made), the unit returns :data:`BUDGET` and the interpreter
+  runs on. A region holding a guarded range has no window (:meth:`Memory.window
+  <arspec.reference.memory.Memory.window>`), so its sites always take ``Memory.load``/``store``.
 * A bpf-to-bpf call moves r10 and limits the depth as
   :meth:`~arspec.reference.vm.Vm.push_frame` does: both are read off the interpreter
   (:func:`probe`), not restated here.
@@ -835,7 +838,8 @@ class Translator:
         self.out(depth, _DROP)
         if isinstance(insn, _STATIC_NEXT) and self.code.problem(insn) is None:
             # As at the loop head: the rest of the turn runs at most the unit's size.
-            self.out(depth, f"if {_TURN} > cap: pc = {next_pc}; return {BUDGET}")
+            # A lock taken or a ring dynptr made: the interpreter checks calls and stores.
+            self.out(depth, f"if {_TURN} > cap or vm.guarded: pc = {next_pc}; return {BUDGET}")
             after = Known()
             after.covered = True
             self.goto(next_pc, depth, path, stack, after)

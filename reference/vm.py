@@ -41,6 +41,7 @@ from arspec.spec.errors import (
     MemoryFault,
     ProgramOverrun,
 )
+from arspec.spec.spinlock import HeldLock, check_local_call_allowed, check_local_return_allowed
 
 from . import alu
 from .encoder import encode
@@ -164,6 +165,12 @@ class Vm:
         self.stopped = False
         self.base_depth = 0
         self.logs: list[str] = []
+        #: The ``bpf_spin_lock`` the program holds (set by the lock helpers): a bpf-to-bpf
+        #: call or return faults while it is held (:mod:`arspec.spec.spinlock`).
+        self.held_lock: HeldLock | None = None
+        #: Whether a lock is held or a ring-buffer dynptr is live: the fast engine then runs
+        #: the interpreter, which checks both (set by the helpers with :attr:`held_lock`).
+        self.guarded = False
         self._ops: list[tuple[Handler, Any]] = [_resolve(insn) for insn in program.slots]
 
     @property
@@ -242,6 +249,8 @@ class Vm:
 
     def push_frame(self, target: int, return_pc: int) -> None:
         """Enter a call frame at ``target``; the frame limit faults at the current pc."""
+        if self.held_lock is not None:
+            check_local_call_allowed(self.held_lock, self.pc)
         if len(self.frames) + 1 >= self.profile.max_frames:
             raise call_depth_fault(self.pc, self.profile)
         r = self.regs
@@ -421,6 +430,8 @@ def _exit(vm: Vm, insn: Exit) -> None:
     if len(vm.frames) == vm.base_depth:
         vm.stopped = True
     else:
+        if vm.held_lock is not None:
+            check_local_return_allowed(vm.held_lock, vm.pc)
         vm.pop_frame()
 
 

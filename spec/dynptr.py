@@ -36,7 +36,11 @@ need an initialised one; a RINGBUF dynptr is released (submit or discard) on eve
 is not overwritten while live; ``dynptr_data``'s length is a constant, and the slice dies
 with the dynptr. The runtime keeps the bytes it wrote for every live dynptr and faults when
 a helper finds other bytes (uninitialised, overwritten or forged) or when a RINGBUF dynptr is
-still live at exit.
+still live at exit. A store or atomic instruction that touches any of the 16 bytes of a
+live RINGBUF dynptr (from its reservation, failed or not, until its submit or discard)
+faults at that instruction (Linux ``destroy_if_dynptr_stack_slot``: "cannot overwrite
+referenced dynptr"; :data:`DYNPTR_STORE_REASON`). A helper writing over them is not refused
+here: the dynptr's bytes then differ and its next use, or the end, faults.
 
 Departures from Linux:
 
@@ -57,6 +61,9 @@ from enum import IntEnum
 from typing import Final
 
 from arspec.spec.errno import E2BIG, EINVAL
+
+#: Why a store over a live ring-buffer dynptr faults (the memory fault's reason).
+DYNPTR_STORE_REASON: Final = "cannot overwrite referenced dynptr (a live ring-buffer dynptr)"
 
 #: Size and alignment of ``struct bpf_dynptr`` on the stack.
 BPF_DYNPTR_SIZE: Final = 16

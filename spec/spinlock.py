@@ -32,24 +32,34 @@ verifier reports replays as a fault:
 * Any other helper call while a lock is held faults (Linux: "function calls are not allowed
   while holding a lock"); so does ending the program with the lock held ("bpf_spin_unlock is
   missing").
+* A bpf-to-bpf call while a lock is held faults at the call (the same Linux message), and
+  a bpf-to-bpf function that returns (``exit`` in a callee frame) holding a lock faults at
+  that ``exit`` (Linux checks every ``exit``: "bpf_spin_unlock is missing"). A callback's own
+  ``exit`` returns to the helper that called it, which could not have been called with the
+  lock held; a lock the callback takes and keeps faults at the next call or at the end.
+* A load, store or atomic instruction touching any of the 4 bytes of a ``bpf_spin_lock`` in
+  a map value faults, whether or not the lock is held (Linux ``check_map_access``:
+  "bpf_spin_lock cannot be accessed directly by load/store"; :data:`LOCK_ACCESS_REASON`).
+  Helpers that copy whole values leave the lock bytes alone (below).
 * The lock word is ``1`` while held and ``0`` otherwise. A fault rolls the whole invocation
   back, lock word included. Like Linux's ``copy_map_value`` an update of the element never
   copies the lock bytes.
 
-Rules only the verifier checks (the VM has no way to see them): no bpf-to-bpf call while a
-lock is held, no bpf-to-bpf function returning with one, and no load or store touching the
-lock's bytes. Both are findings, never
-PROVED; the runtime does not fault on them.
+So each lock rule the verifier checks is also a run-time fault, and its findings are REFUTED
+with a counterexample that replays.
 
 Departures from Linux, each forced by run-to-completion:
 
 * **Misuse faults at run time** as well as being refused by the verifier, so that a
   counterexample replays; Linux only refuses at load time.
 * **The lock word is 1 / 0** (Linux's ``arch_spinlock_t`` encoding is per architecture). A
-  program cannot observe it: the verifier refuses loads and stores that touch it.
+  program cannot observe it: loads and stores that touch it fault.
 * **No interrupts to disable.** Linux's ``__bpf_spin_lock_irqsave`` masks interrupts; here
   nothing can preempt an invocation.
 * **No ``BPF_F_LOCK``** on map updates: only programs touch values, under their own lock.
+* **Helper buffers over the lock are not refused.** Linux's ``check_map_access`` also
+  refuses a helper's memory argument that covers the lock; here only instructions are
+  checked, and neither the runtime nor the verifier refuses such an argument.
 """
 
 from __future__ import annotations
@@ -57,7 +67,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from arspec.spec.errors import HelperFault
+from arspec.spec.errors import ExecutionFault, HelperFault
 
 #: Size of ``struct bpf_spin_lock`` inside a map value.
 BPF_SPIN_LOCK_SIZE: Final = 4
@@ -70,6 +80,14 @@ LOCK_FREE: Final = 0
 SPIN_LOCK_MAPS: Final = ("hash", "array")
 #: The only helper a program may call while it holds a lock.
 UNLOCK_HELPER: Final = "bpf_spin_unlock"
+#: Why a load or store of a lock's bytes faults (the memory fault's reason).
+LOCK_ACCESS_REASON: Final = "bpf_spin_lock cannot be accessed directly by load/store"
+
+
+class SpinLockFault(ExecutionFault):
+    """A bpf-to-bpf call, or a return from one, while a ``bpf_spin_lock`` is held."""
+
+    kind = "spin-lock fault"
 
 
 @dataclass(frozen=True)
@@ -101,6 +119,22 @@ def check_call_allowed(held: HeldLock | None, helper: str, pc: int) -> None:
     if held is not None and helper != UNLOCK_HELPER:
         raise HelperFault(pc, f"{helper} called while holding a bpf_spin_lock (only "
                               "bpf_spin_unlock may be called)")
+
+
+def check_local_call_allowed(held: HeldLock | None, pc: int) -> None:
+    """Raise when a bpf-to-bpf call is made while a lock is held."""
+    if held is not None:
+        raise SpinLockFault(pc, f"bpf-to-bpf call while holding the lock at {held.address:#x} "
+                                f"of {held.map_id!r} (function calls are not allowed while "
+                                "holding a lock)")
+
+
+def check_local_return_allowed(held: HeldLock | None, pc: int) -> None:
+    """Raise when a bpf-to-bpf function returns while a lock is held."""
+    if held is not None:
+        raise SpinLockFault(pc, f"bpf-to-bpf function returns holding the lock at "
+                                f"{held.address:#x} of {held.map_id!r} (bpf_spin_unlock is "
+                                "missing)")
 
 
 def check_released_at_exit(held: HeldLock | None) -> str | None:

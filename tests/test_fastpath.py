@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +60,7 @@ from arspec.spec.errors import (
     InstructionLimit,
     MemoryFault,
 )
-from arspec.spec.loader import load_bundle
+from arspec.spec.loader import load_bundle, load_bundle_text
 
 
 @pytest.fixture(autouse=True)
@@ -739,3 +740,77 @@ def test_frameless_call_in_a_unit_entered_at_depth(profile: Profile, spare: int)
         outcomes.append((vm.instructions, vm.units, fault, tuple(vm.regs), len(vm.frames)))
     assert outcomes[0] == outcomes[1]
     assert (outcomes[0][2] is not None) == (spare == 0)
+
+
+# --------------------------------------------------------------------------- locks, dynptrs
+
+_LOCKED = """arspec: 1
+profile: linux
+preset: linux_like
+maps:
+  vals: {{type: array, value_size: 16, max_entries: 1, spin_lock: 8}}
+  feed: {{type: ringbuf, max_entries: 4096}}
+programs:
+  p:
+    hook: {{on: every, slots: 1}}
+    code: |
+      *(u32 *)(r10 - 4) = 0
+      r2 = r10
+      r2 += -4
+      r1 = map_idx(vals)
+      call bpf_map_lookup_elem
+      if r0 == 0 goto out
+      r6 = r0
+      r7 = 0
+      loop:
+{body}
+      r7 += 1
+      if r7 < 40 goto loop
+      out:
+      r0 = r7
+      exit
+      f:
+      r0 = 0
+      exit
+      g:
+      r1 += 8
+      call bpf_spin_lock
+      r0 = 0
+      exit
+"""
+_LOCK = "r1 = r6\nr1 += 8\ncall bpf_spin_lock\n"
+_UNLOCK = "r1 = r6\nr1 += 8\ncall bpf_spin_unlock\n"
+_RESERVE = ("r1 = map_idx(feed)\nr2 = 8\nr3 = 0\nr4 = r10\nr4 += -32\n"
+            "call bpf_ringbuf_reserve_dynptr\n")
+_DISCARD = "r1 = r10\nr1 += -32\nr2 = 0\ncall bpf_ringbuf_discard_dynptr\n"
+
+
+@pytest.mark.parametrize(("body", "fault"), [
+    # A bpf-to-bpf call with the lock held, after 30 turns of translated locking.
+    (_LOCK + "if r7 == 30 goto +3\n" + _UNLOCK + "call f\n",
+     "bpf-to-bpf call while holding the lock"),
+    # A function that returns holding the lock, on turn 25.
+    ("if r7 != 25 goto +5\nr1 = r6\ncall g\n" + _UNLOCK + "call f\n",
+     "bpf-to-bpf function returns holding the lock"),
+    # Loads walking the value byte by byte reach the lock's bytes on turn 8.
+    ("r1 = r6\nr1 += r7\nr2 = *(u8 *)(r1 + 0)\nif r7 > 14 goto out\n",
+     "cannot be accessed directly by load/store"),
+    # A store through a stack slot the unit keeps in a local, after a reservation on turn 20.
+    ("*(u64 *)(r10 - 24) = r7\nif r7 != 20 goto +13\n" + _RESERVE + "*(u64 *)(r10 - 24) = r7\n"
+     "*(u64 *)(r10 - 32) = r7\n" + _DISCARD, "cannot overwrite referenced dynptr"),
+    # Correct twins: no fault, all 40 turns.
+    (_LOCK + "r1 = *(u64 *)(r6 + 0)\nr1 += 1\n*(u64 *)(r6 + 0) = r1\n" + _UNLOCK + "call f\n",
+     None),
+    (_RESERVE + "*(u64 *)(r10 - 16) = r7\n" + _DISCARD + "*(u64 *)(r10 - 32) = r7\n", None),
+])
+def test_engines_agree_on_lock_and_dynptr_faults(body: str, fault: str | None) -> None:
+    text = _LOCKED.format(body=textwrap.indent(body, "      ").rstrip("\n"))
+    bundle = load_bundle_text(text, filename="locked.yaml")
+    reports = [run_bundle(bundle, slots=2, engine=engine) for engine in ("interpreter", "fast")]
+    runs = [e for s in reports[0].slots for e in s.events if e.kind == "run"]
+    assert len(runs) == 2
+    if fault is None:
+        assert [e.fault for e in runs] == [None, None]
+    else:
+        assert all(e.fault is not None and fault in e.fault for e in runs), runs
+    assert render_json(reports[1]) == render_json(reports[0])

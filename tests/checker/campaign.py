@@ -47,7 +47,8 @@ SAFETY = (Property.TERMINATION, Property.MEMORY, Property.DIVISION, Property.CON
 #: Runtime fault kinds (``ExecutionFault.kind``) and the property each contradicts.
 FAULT_PROPERTY = (("instruction limit", Property.COMPUTE), ("memory fault", Property.MEMORY),
                   ("division", Property.DIVISION), ("call depth", Property.CONTROL),
-                  ("program overrun", Property.CONTROL), ("invalid", Property.CONTROL))
+                  ("program overrun", Property.CONTROL), ("invalid", Property.CONTROL),
+                  ("spin-lock fault", Property.MEMORY))
 #: How the runtime reports a ``solana`` exit with ``r0 != 0``: a failure the program chose.
 PROGRAM_ERROR = "program error "
 WIDTHS = {1: "u8", 2: "u16", 4: "u32", 8: "u64"}

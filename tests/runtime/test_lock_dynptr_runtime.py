@@ -94,6 +94,16 @@ def faults(runs: list[EventRecord]) -> list[str]:
     (LOOKUP + UNLOCK + END, "without taking a lock"),
     (LOOKUP + LOCK + END, "bpf_spin_unlock is missing"),
     (LOOKUP + "r1 = r6\nr1 += 4\ncall bpf_spin_lock\n" + END, "is not the bpf_spin_lock"),
+    (LOOKUP + LOCK + "call f\n" + UNLOCK + END + "f:\nr0 = 0\nexit\n",
+     "bpf-to-bpf call while holding the lock"),
+    (LOOKUP + "r1 = r6\ncall f\n" + UNLOCK + END + "f:\nr1 += 8\ncall bpf_spin_lock\n"
+     "r0 = 0\nexit\n", "bpf-to-bpf function returns holding the lock"),
+    (LOOKUP + "r1 = *(u32 *)(r6 + 8)\n" + END, "cannot be accessed directly by load/store"),
+    (LOOKUP + "*(u64 *)(r6 + 8) = 0\n" + END, "cannot be accessed directly by load/store"),
+    (LOOKUP + "r1 = *(u64 *)(r6 + 4)\n" + END, "cannot be accessed directly by load/store"),
+    (LOOKUP + "*(u8 *)(r6 + 11) = 1\n" + END, "cannot be accessed directly by load/store"),
+    (LOOKUP + LOCK + "r1 = *(u32 *)(r6 + 8)\n" + UNLOCK + END,
+     "cannot be accessed directly by load/store"),
     ("r1 = r10\nr1 += -8\ncall bpf_spin_lock\nr0 = 0\nexit\n", "is not inside a map value"),
 ])
 def test_lock_misuse_faults_and_rolls_back(code: str, message: str) -> None:
@@ -118,6 +128,34 @@ r7 = r0
     assert all("but the lock held is" in f for f in faults(runs))
 
 
+@pytest.mark.parametrize(("code", "message"), [
+    (LOOKUP + "r1 = 1\nlock *(u32 *)(r6 + 8) += r1\n" + END,
+     "cannot be accessed directly by load/store"),
+    (LOOKUP + "r0 = 0\nr1 = 1\nr0 = cmpxchg_64(r6 + 8, r0, r1)\n" + END,
+     "cannot be accessed directly by load/store"),
+    (RESERVE + "r1 = 1\nlock *(u64 *)(r10 - 8) += r1\n" + SUBMIT + "r0 = 0\nexit\n",
+     "cannot overwrite referenced dynptr"),
+])
+def test_atomics_on_guarded_bytes_fault(code: str, message: str) -> None:
+    runs, _ = run(code, profile="linux")
+    assert len(runs) == 2
+    assert all(message in f for f in faults(runs)), faults(runs)
+    assert all(e.rolled_back for e in runs)
+
+
+def test_lock_bytes_neighbours_and_calls_after_unlock_run() -> None:
+    # The bytes next to the lock, a call after the unlock, a store next to a submitted or
+    # live dynptr: no fault.
+    code = (LOOKUP + "r1 = *(u64 *)(r6 + 0)\n*(u32 *)(r6 + 12) = 7\n" + LOCK + UNLOCK
+            + "call f\n" + END + "f:\nr0 = 0\nexit\n")
+    runs, state = run(code)
+    assert faults(runs) == ["", ""]
+    assert value(state, "vals")[12:] == (7).to_bytes(4, "little")
+    runs, _ = run(RESERVE + "*(u64 *)(r10 - 24) = 0\n" + SUBMIT + "*(u64 *)(r10 - 16) = 0\n"
+                  "r0 = 0\nexit\n")
+    assert faults(runs) == ["", ""]
+
+
 def test_locked_update_counts_and_leaves_the_word_free() -> None:
     runs, state = run(LOOKUP + LOCK + RMW + UNLOCK + END, slots=3)
     assert faults(runs) == ["", "", ""]
@@ -139,7 +177,13 @@ def test_linux_profile_reaches_the_lock_helpers_by_id() -> None:
     (RESERVE + "r0 = 0\nexit\n", "ring-buffer dynptr(s) neither submitted nor discarded"),
     (SUBMIT + "r0 = 0\nexit\n", "is not an initialised bpf_dynptr"),
     (RESERVE + "*(u64 *)(r10 - 16) = 0\n" + SUBMIT + "r0 = 0\nexit\n",
-     "is not an initialised bpf_dynptr"),
+     "cannot overwrite referenced dynptr"),
+    (RESERVE + "*(u8 *)(r10 - 1) = 0\n" + SUBMIT + "r0 = 0\nexit\n",
+     "cannot overwrite referenced dynptr"),
+    (RESERVE + "*(u64 *)(r10 - 20) = 0\n" + SUBMIT + "r0 = 0\nexit\n",
+     "cannot overwrite referenced dynptr"),
+    (RESERVE.replace("r2 = 24", "r2 = 5000") + "*(u32 *)(r10 - 8) = 0\n" + DISCARD
+     + "r0 = 0\nexit\n", "cannot overwrite referenced dynptr"),
     (RESERVE + SUBMIT + SUBMIT + "r0 = 0\nexit\n", "is not an initialised bpf_dynptr"),
     (RESERVE + RESERVE + "r0 = 0\nexit\n", "overwrites the live ring-buffer dynptr"),
     (RESERVE.replace("r4 += -16", "r4 += -20") + "r0 = 0\nexit\n", "not an 8-aligned"),
