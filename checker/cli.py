@@ -193,9 +193,12 @@ def _cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
         return code
     from arspec.model.explore_bundle import explore_bundle
 
+    from arspec.model.stopping import stop_after
+
     out.write("\n")
-    explored, report = explore_bundle(args.bundle, progress_stream=sys.stderr,
-                                      timing=not args.no_timing)
+    with stop_after(args.timeout):  # the explorer step gets its own --timeout
+        explored, report = explore_bundle(args.bundle, progress_stream=sys.stderr,
+                                          timing=not args.no_timing)
     out.write(report)
     combined = _combine([code, explored])
     out.write(f"\ncombined verdict: {_VERDICT_NAMES[combined]}\n")
@@ -460,7 +463,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["text", "json", "sarif"], default="text",
                    help="report format (json: arspec-verify/1; sarif: SARIF 2.1.0)")
     p.add_argument("--timeout", type=_timeout_seconds, default=30.0,
-                   help="wall-clock limit in seconds, above 0 and at most 1e6")
+                   help="wall-clock limit in seconds for the proofs, and again for the "
+                        "explorer step; above 0 and at most 1e6")
     p.add_argument("--rlimit", type=_positive_int, default=20_000_000,
                    help="deterministic z3 resource limit per query")
     p.add_argument("--no-explore", action="store_true",

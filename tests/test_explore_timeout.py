@@ -141,6 +141,15 @@ def test_timed_out_explore_writes_no_trace(tmp_path: Path, ticking: None,
     assert f"no trace written to {trace}" in out
 
 
+def test_timeout_stops_the_explorer_step_of_verify(ticking: None,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    # The proofs keep their own clock; only the explorer step after them reads the ticking one.
+    code, out, _ = run(["verify", str(HEARTBEAT), "--timeout", "3", "--no-timing"], capsys)
+    assert code == cli.EXIT_INCONCLUSIVE
+    assert "BOUND-REACHED: --timeout 3 s passed" in out
+    assert out.rstrip().endswith("combined verdict: INCONCLUSIVE")
+
+
 def test_no_limits_outside_a_command() -> None:
     assert stopping.get_stop_reason() is None
     stopping.request_stop("timeout")  # no command: nothing to stop
