@@ -477,6 +477,7 @@ class CachingInvoker:
     def _record(self, state: RuntimeState, item: WorkItem, budget: ComputeUnits, cpu: Cpu,
                 key: tuple[object, ...]) -> InvocationOutcome:
         """Run ``inner`` with recording dicts in place and remember what it read and did."""
+        untouched = get_unreplayed_parts(state)
         maps = _ReadRecorder(state.maps, compute_map_key)  # type: ignore[arg-type]
         holder = state.accounts
         accounts = _ReadRecorder(holder.accounts, _account_key)  # type: ignore[arg-type]
@@ -491,8 +492,10 @@ class CachingInvoker:
                 state.maps = dict(dict.items(maps))
             if holder.accounts is accounts:
                 holder.accounts = dict(dict.items(accounts))
-        if replaced:
-            return outcome  # the invoker swapped whole tables: what it read is unknown
+        if replaced or get_unreplayed_parts(state) != untouched:
+            # the invoker swapped whole tables (what it read is unknown) or changed a part
+            # of the state a hit would not replay: run it every time
+            return outcome
         changed = {name: m for name, m in state.maps.items()
                    if name in maps.reads and compute_map_key(m) != maps.reads[name]}
         accounts_now = state.accounts.accounts
@@ -513,6 +516,19 @@ class CachingInvoker:
                            state.sequence.next_seq))
         self._entries += 1
         return outcome
+
+
+def get_unreplayed_parts(state: RuntimeState) -> tuple[object, ...]:
+    """Return the parts of ``state`` a cache hit does not replay (all but the maps, the
+    accounts and the async counter), to check that a recorded run left them alone."""
+    return (state.slot, state.phase, state.preset.name, len(state.fifo), state.next_item_seq,
+            state.slot_cu_used, state.writes_applied,
+            tuple((k, w.last_value, w.condition, w.reference)
+                  for k, w in state.watchers.items()),
+            tuple(state.writer_depth.items()), tuple(sorted(state.queued_timers)),
+            tuple(sorted(state.queued_work)), state.startup_done,
+            tuple(sorted(state.domains_written)), state.cascades_suppressed,
+            state.max_depth_seen)
 
 
 def copy_account(account: Account) -> Account:

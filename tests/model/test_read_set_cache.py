@@ -200,3 +200,23 @@ def test_recorder_keeps_the_value_before_the_first_change() -> None:
     cell = recorder["a"]
     cell.append(2)  # type: ignore[attr-defined]
     assert recorder["a"] == [1, 2] and recorder.reads == {"a": (1,)}
+
+
+def test_invalid_a_run_that_changes_unreplayed_state_is_never_remembered() -> None:
+    # e.g. a helper that registers a watcher at run time: a hit would not replay it
+    from arspec.spec.state import WatcherState
+
+    runs = []
+
+    def watcher(state: RuntimeState, item: WorkItem, budget: ComputeUnits,
+                cpu: Cpu) -> InvocationOutcome:
+        runs.append(1)
+        state.watchers[ProgId("w")] = WatcherState(1, False, 1)
+        return InvocationOutcome(0, 1)
+
+    cache = CachingInvoker(watcher)
+    state = initial()
+    for _ in range(3):
+        post = call(cache, state)
+        assert ProgId("w") in post.watchers
+    assert len(runs) == 3 and cache.stats.hits == 0
