@@ -14,6 +14,11 @@ wall-clock ratio is unreliable on a shared machine; each figure is the minimum o
 ``--repeat`` runs. Both tools check the same six invariants (``--no-invariants``: none), and
 Spin gets a search depth and hash table fitted to the instance (:func:`run_spin_fair`).
 
+With invariants, the model is also explored by the level-vectorised explorer
+(:mod:`arspec.model.level_engine`: a BFS level at a time over packed 64-bit codes, the six
+invariants in array form), which must give the generic explorer's states, parents and
+verdicts; its CPU time is compared with Spin's on the same states.
+
 Usage::
 
     python benchmarks/bench_explorer.py                 # ~10^6 states
@@ -77,6 +82,8 @@ class SpinRun:
     errors: int = 0
     violated: str | None = None
     depth: int = 0
+    #: the commands: ``spin ... -a``, ``gcc ...``, ``./pan ...``
+    commands: tuple[str, ...] = ()
 
 
 #: The ``-D`` switch of each invariant in ``scheduler.pml``, by the Python model's name.
@@ -143,8 +150,11 @@ def run_spin(defines: list[str], *, reduce: bool, workdir: Path | None = None,
     violated = re.search(r"assertion violated (.*) \(at depth", done.stdout)
     if int(errors.group(1)) and not allow_errors:
         raise RuntimeError(f"Spin found a violation:\n{done.stdout}")
+    commands = (" ".join(["spin", *defines, "-a", "scheduler.pml"]),
+                " ".join(["gcc", *flags, "-o", "pan", "pan.c"]), " ".join(command))
     return SpinRun(int(match.group(1)), seconds, cpu, done.stdout, int(errors.group(1)),
-                   None if violated is None else violated.group(1), int(reached.group(1)))
+                   None if violated is None else violated.group(1), int(reached.group(1)),
+                   commands)
 
 
 def run_spin_fair(defines: list[str], *, reduce: bool) -> SpinRun:
@@ -203,6 +213,21 @@ def run_arspec(module: ModuleType, params: Any, *, invariants: bool) -> ArspecRu
     return ArspecRun(result, cpu, _rss_bytes() - rss, max(0, peak - rss))
 
 
+def run_arspec_levels(module: ModuleType, params: Any) -> ArspecRun:
+    """Explore ``SchedulerModel(params)`` with the level-vectorised explorer (all six
+    invariants, in their array form: :mod:`arspec.model.level_engine`)."""
+    from arspec.model.level_engine import explore_levels
+
+    model = module.SchedulerModel(params)
+    gc.collect()
+    rss = _rss_bytes()
+    cpu = time.process_time()
+    result = explore_levels(model, stop_at_first_violation=True)
+    cpu = time.process_time() - cpu
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return ArspecRun(result, cpu, _rss_bytes() - rss, max(0, peak - rss))
+
+
 def report(name: str, run: ArspecRun) -> None:
     """Print the figures of one arspec run."""
     st = run.result.stats
@@ -245,6 +270,10 @@ def main(argv: list[str] | None = None) -> int:
     reduced = min_of(args.repeat, lambda: run_arspec(module, quotient,
                                                      invariants=not args.no_invariants))
     report("arspec reduced (ring-occupancy quotient)", reduced)
+    levels = (None if args.no_invariants
+              else min_of(args.repeat, lambda: run_arspec_levels(module, params)))
+    if levels is not None:
+        report("arspec level-vectorised", levels)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"arspec: peak RSS {peak:.0f} MB (both runs, one process)")
     checked = [] if args.no_invariants else list(SPIN_INVARIANTS)
@@ -260,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{label}: {spin_run.states:,} states, {spin_run.seconds:.2f}s wall, "
               f"{spin_run.cpu_seconds:.2f}s cpu (depth {spin_run.depth}, "
               f"{len(checked)} invariants)")
+        for command in spin_run.commands:
+            print(f"  $ {command}")
 
     def ratio(label: str, ours: ArspecRun, theirs: SpinRun) -> None:
         wall = ours.result.stats.elapsed_seconds / max(theirs.seconds, 1e-6)
@@ -267,12 +298,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"time ratio {label}: {wall:.1f}x wall, {cpu:.1f}x cpu")
 
     ratio("arspec exhaustive / spin -DNOREDUCE (same states)", full, spin_full)
+    if levels is not None:
+        ratio("arspec level-vectorised / spin -DNOREDUCE (same states)", levels, spin_full)
     ratio("arspec exhaustive / spin with reduction", full, spin_por)
     ratio("arspec reduced / spin with reduction (time to verdict)", reduced, spin_por)
     ratio("arspec reduced / spin with reduction on the same quotient", reduced, spin_quotient)
     status = 0
     if spin_full.states != full.result.stats.states:
         print(f"MISMATCH: arspec {full.result.stats.states} states, spin {spin_full.states}")
+        status = 1
+    if levels is not None and (
+            levels.result.stats.states != full.result.stats.states
+            or levels.result.invariant_verdicts != full.result.invariant_verdicts
+            or levels.result.space.parent != full.result.space.parent):
+        print("MISMATCH: the level-vectorised explorer differs from the generic one")
         status = 1
     if full.result.invariant_verdicts != reduced.result.invariant_verdicts:
         print("MISMATCH: the reduction changed a verdict")

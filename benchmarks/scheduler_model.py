@@ -37,6 +37,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
 
 from arspec.model.engine import Invariant, ModelError, TransitionInvariant
 
@@ -109,6 +112,15 @@ class SchedulerParams:
                 f"-DS={self.slots}", f"-DB={self.budget}", f"-DTC={self.timer_cost}",
                 f"-DBUDGET_CHECK={int(self.budget_check)}",
                 f"-DBACKPRESSURE={int(self.backpressure)}", f"-DRING_IDS={int(self.ring_ids)}"]
+
+
+class LevelTransitions(NamedTuple):
+    """The transitions out of a BFS level (:class:`arspec.model.level_engine.LevelExpansion`)."""
+
+    source: Any
+    index: Any
+    action: Any
+    post: Any
 
 
 class SchedulerModel:
@@ -296,6 +308,145 @@ class SchedulerModel:
         if action >= WRITE:
             return f"write(kind={action - WRITE})"
         return ("tick()", "run_wq()", "consume()")[action]
+
+    # Level-vectorised form (arspec.model.level_engine) -----------------------------------
+
+    def _layout(self) -> tuple[Any, Any]:
+        """Return the bit offsets and masks of the state's fields in a 64-bit code.
+
+        :raises ModelError: if the instance needs more than 64 bits.
+        """
+        p = self.params
+        due_max = p.slots + p.delay_max
+        used_max = p.budget if p.budget_check else 255
+        maxima = [p.slots, used_max, p.events, 1, p.ring, p.wq, *([due_max] * p.timers),
+                  *([p.timers if p.ring_ids else 1] * p.ring),
+                  *([len(p.wq_costs)] * p.wq)]
+        widths = [max(1, m.bit_length()) for m in maxima]
+        if sum(widths) > 63:
+            raise ModelError(f"this instance needs {sum(widths)} bits per state; the level "
+                             "explorer packs a state into 63 (int64 arithmetic)")
+        offsets = np.cumsum([0, *widths[:-1]]).astype(np.uint64)
+        masks = np.array([(1 << w) - 1 for w in widths], dtype=np.uint64)
+        return offsets, masks
+
+    def pack(self, fields: Any) -> Any:
+        """Return the codes of rows of field values (``n x fields`` ints)."""
+        offsets, _ = self._layout()
+        shifted = np.left_shift(fields.astype(np.uint64), offsets)
+        codes: Any = np.bitwise_or.reduce(shifted, axis=1) if len(fields) else \
+            np.zeros(0, np.uint64)
+        return codes
+
+    def unpack(self, codes: Any) -> Any:
+        """Return the field values of codes, one row each (``int64``)."""
+        offsets, masks = self._layout()
+        fields: Any = (np.right_shift(codes[:, None], offsets) & masks).astype(np.int64)
+        return fields
+
+    def initial_codes(self) -> Any:
+        """Return the code of the initial state."""
+        return self.pack(np.array([list(s) for s in self.initial_states()], dtype=np.int64))
+
+    def decode(self, code: int) -> State:
+        """Return the state (bytes) of a code."""
+        return bytes(self.unpack(np.array([code], dtype=np.uint64))[0].tolist())
+
+    def _field(self, codes: Any, i: int) -> Any:
+        """Return field ``i`` of every code (``int64``)."""
+        offsets, masks = self._layout()
+        value: Any = (codes >> offsets[i]) & masks[i]
+        return value.astype(np.int64)
+
+    def expand_level(self, codes: Any) -> LevelTransitions:
+        """Return every transition out of ``codes``, in canonical order.
+
+        The array form of :meth:`successors` (the same guards and effects for every state
+        at once), computed on the codes: each effect adds the changed fields' differences
+        at their bit offsets, and the ring and the work queue, packed to the low cells,
+        shift down by one cell's width to pop their head.
+        """
+        p = self.params
+        t, r0, w0, ring, wq = self._t, self._ring0, self._wq0, p.ring, p.wq
+        offs, masks = self._layout()
+        off = [int(o) for o in offs]
+        width = [int(m).bit_length() for m in masks]
+        c = codes.astype(np.int64)
+        n = len(c)
+        rows = np.arange(n)
+        slot, used, ext = (self._field(codes, i) for i in (SLOT, USED, EXT))
+        rlen, wlen = self._field(codes, RLEN), self._field(codes, WLEN)
+        tdue = np.stack([self._field(codes, 6 + i) for i in range(t)], axis=1)
+        due = np.where(tdue > 0, tdue, 256)
+        best = due.argmin(axis=1)  # the lowest id among the earliest due
+        best_due = due[rows, best]
+        fire_used = p.budget - p.timer_cost if p.budget_check else 255
+        fire_rlen = ring if p.backpressure else 256
+        wq_budget = p.budget if p.budget_check else 1 << 30
+        head_cost = np.array([1 << 40, *self._costs], np.int64)[self._field(codes, w0)]
+        fire = (best_due <= slot) & (used <= fire_used) & (rlen < fire_rlen)
+        run_wq = (best_due > slot) & (wlen > 0) & (used + head_cost <= wq_budget)
+        tick = (slot < p.slots) & ~fire & ~run_wq
+        consume = rlen > 0
+        write = (ext < p.events) & (wlen < wq)
+        k_writes = len(self._costs)
+        one = np.int64(1)
+        # fire: used += cost, tdue[best] = slot + delay, record appended (or lost set)
+        tdue_off = np.array(off[6:6 + t], np.int64)[best]
+        new_due = slot + np.array(self._delays, np.int64)[best]
+        room = rlen < ring
+        ring_cell = np.where(room, np.int64(off[r0]) + rlen * width[r0], 0)
+        record = np.array(self._records, np.int64)[best]
+        fired = (c + (np.int64(p.timer_cost) << off[USED]) + ((new_due - best_due) << tdue_off)
+                 + np.where(room, (record << ring_cell) + (one << off[RLEN]), 0))
+        fired = np.where(room, fired, fired | (one << off[LOST]))
+        # run the work-queue head: used += cost, the queue shifts down, wlen - 1
+        wq_bits = (c >> off[w0]) & ((one << (off[w0 + wq - 1] + width[w0] - off[w0])) - 1)
+        ran = (c - (wq_bits << off[w0]) + ((wq_bits >> width[w0]) << off[w0])
+               + (np.where(run_wq, head_cost, 0) << off[USED]) - (one << off[WLEN]))
+        ticked = c + (one << off[SLOT]) - (used << off[USED]) - (ext << off[EXT])
+        step = np.where(fire, fired, np.where(run_wq, ran, ticked))
+        step_action = np.where(fire, FIRE + best, np.where(run_wq, RUN_WQ, TICK))
+        ring_bits = (c >> off[r0]) & ((one << (off[r0 + ring - 1] + width[r0] - off[r0])) - 1)
+        consumed = (c - (ring_bits << off[r0]) + ((ring_bits >> width[r0]) << off[r0])
+                    - (one << off[RLEN]))
+        wq_cell = np.int64(off[w0]) + np.minimum(wlen, wq - 1) * width[w0]
+        written = c + (one << off[WLEN]) + (one << off[EXT])
+        post = np.stack([step, consumed,
+                         *(written + (np.int64(k + 1) << wq_cell) for k in range(k_writes))],
+                        axis=1)
+        action = np.stack([step_action, np.full(n, CONSUME),
+                           *(np.full(n, WRITE + k) for k in range(k_writes))], axis=1)
+        enabled = np.stack([fire | run_wq | tick, consume, *([write] * k_writes)], axis=1)
+        index = np.cumsum(enabled, axis=1) - 1
+        source = np.broadcast_to(rows[:, None], enabled.shape)
+        return LevelTransitions(source[enabled], index[enabled], action[enabled],
+                                post[enabled].astype(np.uint64))
+
+    def check_states(self, codes: Any) -> list[tuple[str, Any]]:
+        """Return the state invariants of :meth:`invariants` for every code at once."""
+        t, r0, ring = self._t, self._ring0, self.params.ring
+        rlen = self._field(codes, RLEN)
+        shape = rlen <= ring
+        for j in range(ring):
+            shape &= (self._field(codes, r0 + j) != 0) == (rlen > j)
+        armed = np.ones(len(codes), bool)
+        for i in range(t):
+            armed &= self._field(codes, 6 + i) != 0
+        return [("no-lost-timer", armed), ("ring-no-loss", self._field(codes, LOST) == 0),
+                ("ring-fifo-shape", shape)]
+
+    def check_transitions(self, pre: Any, action: Any, post: Any) -> list[tuple[str, Any]]:
+        """Return the transition invariants of :meth:`transition_invariants`, at once."""
+        offs, masks = self._layout()
+        fired = action >= FIRE
+        timer = np.where(fired, action - FIRE, 0)
+        tdue_off = offs[6:6 + self._t][timer]
+        rearmed = ((post >> tdue_off) & masks[6]).astype(np.int64) > self._field(pre, SLOT)
+        pre_slot, post_slot = self._field(pre, SLOT), self._field(post, SLOT)
+        return [("per-slot-budget", self._field(post, USED) <= self.params.budget),
+                ("no-double-execution", ~fired | rearmed),
+                ("slot-monotone", (pre_slot <= post_slot) & (post_slot <= self.params.slots))]
 
     # Properties ---------------------------------------------------------------------------
 

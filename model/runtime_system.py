@@ -20,16 +20,15 @@ the reference VM. One invocation (a whole tail-call chain) is one atomic step.
 * **Transition checks** run inside :meth:`RuntimeSystem.apply`, where the state before and the
   uncanonicalised state after are both at hand, and travel with the successor
   (:class:`StepInfo`); symmetry reduction never sees them.
-* **Invocation cache.** :class:`CachingInvoker` remembers the effect of an invocation keyed by
-  the program entry, the item fields the binding reads, budget, CPU, slot, preset, and the
-  exact bytes of **all maps, all accounts, the async sequence counter and the run-time
-  watchers**: everything the reference binding (:mod:`arspec.reference.runtime_helpers`)
-  reads or writes. The read set of a
-  program is not determined more precisely (a program may read any map or account), so the
-  key is this whole slice of the state; the FIFO, budgets spent, watchers and other scheduler
-  bookkeeping, which the binding never touches, are left out. An entry keeps only the maps
-  the invocation changed (the rest equal the key's), with the accounts, the counter and the
-  run-time watchers.
+* **Invocation cache.** :class:`CachingInvoker` remembers the effect of an invocation keyed
+  by the program entry, the item fields the binding reads, budget, CPU, slot, preset, the
+  async sequence counter and the run-time watchers, plus **the maps and accounts the run
+  actually read**, with their values (recorded while it ran). A later invocation hits when
+  all of those are equal: a deterministic program that reads the same values takes the same
+  path, so it reads nothing else and writes the same. The FIFO, budgets spent, declared
+  watchers and other scheduler bookkeeping, which the binding never touches, are left out.
+  An entry keeps only the maps and accounts the invocation changed, and the counter; a run
+  that changed anything else (run-time watchers included) is not remembered.
 * **Partial-order reduction** (:class:`EnvironmentOrder`): environment writes to different
   domain keys commute (each writes its own field and marks its own key), so exploring them
   only in domain declaration order reaches exactly the same states. It is switched off when
@@ -48,9 +47,9 @@ import itertools
 import math
 import pickle
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 from arspec.model.confluence import Divergence
 from arspec.model.engine import Invariant, ModelError, TransitionInvariant
@@ -58,6 +57,7 @@ from arspec.model.resources import get_resident_bytes
 from arspec.model.state_codec import encode_runtime
 from arspec.model.stopping import MAX_MEMORY, REPLICA_STATES, get_stop_reason, request_stop
 from arspec.spec import bundle as schema
+from arspec.spec.accounts import Account
 from arspec.spec.catalogue import (
     CATALOGUE,
     CallbackSite,
@@ -66,6 +66,8 @@ from arspec.spec.catalogue import (
     create_catalogue_context,
     get_callback_sites,
     get_double_execution_violation,
+    get_lost_timer_violation,
+    get_ringbuf_violation,
     get_user_invariant_violation,
 )
 from arspec.spec.maps import ArrayElements, MapElement, MapState
@@ -78,6 +80,7 @@ from arspec.spec.scheduler import (
     EndSlot,
     EnqueueDue,
     Event,
+    EventKind,
     InvocationOutcome,
     Invoker,
     RunHead,
@@ -99,7 +102,7 @@ from arspec.spec.state import (
 )
 from arspec.spec.tailcall import ProgArray
 from arspec.spec.timers import AsyncSequence, TimerState
-from arspec.spec.types import ComputeUnits, Cpu, MapId
+from arspec.spec.types import AccountName, ComputeUnits, Cpu, MapId
 from arspec.spec.workqueue import WorkQueueState
 
 _T = TypeVar("_T")
@@ -175,6 +178,27 @@ def copy_maps_fast(maps: dict[MapId, MapState]) -> dict[MapId, MapState]:
 #: accounts, the end of a slot scheduler counters): their successor shares the map objects
 #: of its predecessor (``tests/model/test_map_sharing.py`` checks they stay unchanged).
 MAP_FREE_ACTIONS: Final = (ApplyWrite, DomainWrite, EndSlot)
+
+#: Transition checks that read only the maps before and after, and the events of
+#: :data:`MAP_ONLY_EVENTS`: with every map object kept and none of those events they hold
+#: (a timer armed before is armed after; a ring whose positions and bytes are unchanged
+#: delivered nothing). Keyed by name, valued by the function, so that a change to the
+#: catalogue's entry turns the shortcut off (``tests/model/test_check_skips.py``).
+MAP_ONLY_CHECKS: Final = {"no_lost_timer": get_lost_timer_violation,
+                          "ringbuf_fifo": get_ringbuf_violation}
+#: The event kinds a :data:`MAP_ONLY_CHECKS` check reads.
+MAP_ONLY_EVENTS: Final = frozenset({EventKind.RUN, EventKind.SKIP, EventKind.ENQUEUE})
+
+
+def is_map_only_step(pre: RuntimeState, events: Sequence[Event], post: RuntimeState) -> bool:
+    """Return whether a step kept every map object of ``pre`` and has no event the
+    :data:`MAP_ONLY_CHECKS` read."""
+    if pre.maps.keys() != post.maps.keys():
+        return False
+    after = post.maps
+    return all(after[name] is mstate for name, mstate in pre.maps.items()) and not any(
+        event.kind in MAP_ONLY_EVENTS for event in events)
+
 
 #: Name of the invariant that a transition of the spec never raises.
 STEP_INVARIANT: Final = "no_invalid_transition"
@@ -289,41 +313,155 @@ class CacheStats:
         return self.hits / total if total else 0.0
 
 
-#: Position of the maps in :meth:`CachingInvoker.compute_key`.
-_MAPS_PART: Final = 11
+class _ReadRecorder(dict):  # type: ignore[type-arg]
+    """A name -> map (or account) dict that remembers the key of every entry read.
+
+    Every way to reach a value records it first (with its key *before* the caller can change
+    it): indexing, ``get``, assignment, and iteration over values or items or a copy record
+    every entry. ``__iter__`` is overridden so that ``dict(recorder)`` and ``{**recorder}``
+    take the slow path through ``keys``/``__getitem__`` instead of copying silently.
+    """
+
+    def __init__(self, values: dict[object, object], keyer: Callable[[object], object]
+                 ) -> None:
+        super().__init__(values)
+        self.reads: dict[object, object] = {}
+        self.keyer = keyer
+
+    def _read(self, name: object) -> None:
+        if name not in self.reads and dict.__contains__(self, name):
+            self.reads[name] = self.keyer(dict.__getitem__(self, name))
+
+    def _read_all(self) -> None:
+        for name in dict.keys(self):
+            self._read(name)
+
+    def __getitem__(self, name: object) -> object:
+        self._read(name)
+        return dict.__getitem__(self, name)
+
+    def get(self, name: object, default: object = None) -> object:
+        self._read(name)
+        return dict.get(self, name, default)
+
+    def __setitem__(self, name: object, value: object) -> None:
+        self._read(name)
+        dict.__setitem__(self, name, value)
+
+    def __iter__(self) -> Iterator[object]:
+        return iter(list(dict.keys(self)))
+
+    def values(self) -> Any:
+        self._read_all()
+        return dict.values(self)
+
+    def items(self) -> Any:
+        self._read_all()
+        return dict.items(self)
+
+    def copy(self) -> dict[object, object]:
+        self._read_all()
+        return dict(dict.items(self))
+
+    def pop(self, name: object, *default: object) -> object:
+        self._read(name)
+        return dict.pop(self, name, *default)
+
+    def setdefault(self, name: object, default: object = None) -> object:
+        self._read(name)
+        return dict.setdefault(self, name, default)
+
+    def popitem(self) -> tuple[object, object]:
+        self._read_all()
+        return dict.popitem(self)
+
+    def __reduce__(self) -> Any:
+        self._read_all()
+        return (dict, (dict(dict.items(self)),))
+
+
+def _account_key(account: Account) -> tuple[bytes, bool]:
+    return bytes(account.data), account.writable
+
+
+@dataclass(frozen=True)
+class _Memo:
+    """One remembered invocation: what it read (with the values) and what it changed."""
+
+    maps_read: tuple[tuple[object, object], ...]
+    accounts_read: tuple[tuple[object, object], ...]
+    outcome: InvocationOutcome
+    maps_changed: dict[MapId, MapState]
+    accounts_changed: dict[AccountName, Account]
+    next_seq: int
 
 
 class CachingInvoker:
     """An :class:`~arspec.spec.scheduler.Invoker` that memoises another one.
 
+    An invocation is remembered under the item as the binding reads it and the scalar
+    state it can read (entry, item fields, budget, CPU, slot, preset, async sequence
+    counter), together with **the maps and accounts it actually read** and their values: a
+    recorded run wraps ``state.maps`` and the accounts in dicts that note the key of every
+    entry reached (:class:`_ReadRecorder`). A later invocation with the same scalars hits
+    when every map and account that run read is equal now: a deterministic program that
+    reads the same values takes the same path, so it reads nothing else and makes the same
+    writes, which are replayed (the maps and accounts it changed, the counter). Maps and
+    accounts it never reached do not take part in the key, so a program that never touches
+    a 4 KiB ring buffer hits whatever the ring holds.
+
     :param inner: the invoker that runs programs (the reference runtime).
     :param enabled: cache at all (``False``: every call runs ``inner``; still counted).
     :param include_seq: key on the item's FIFO sequence number too (the ``linux`` profile's
         pseudo-random helper reads it).
-    :param max_entries: forget everything when the cache grows past this (an entry holds
-        the maps it changed and its key the bytes of every map: about 10 KB with a 4 KiB
-        ring buffer, so 50,000 entries stay near half a gigabyte).
+    :param max_entries: forget everything when this many invocations are remembered.
+    :param per_key: at most this many read-set variants per scalar key (oldest dropped).
     """
 
     def __init__(self, inner: Invoker, *, enabled: bool = True, include_seq: bool = False,
-                 max_entries: int = 50_000) -> None:
+                 max_entries: int = 50_000, per_key: int = 64) -> None:
         self.inner = inner
         self.enabled = enabled
         self.include_seq = include_seq
         self.max_entries = max_entries
+        self.per_key = per_key
         self.stats = CacheStats()
-        self._store: dict[tuple[object, ...], tuple[InvocationOutcome, RuntimeState]] = {}
+        self._store: dict[tuple[object, ...], list[_Memo]] = {}
+        self._entries = 0
 
     def compute_key(self, state: RuntimeState, item: WorkItem, budget: ComputeUnits,
                     cpu: Cpu) -> tuple[object, ...]:
-        """Return the cache key: the item as the binding reads it and the state it can touch."""
-        maps = tuple((name, compute_map_key(m)) for name, m in state.maps.items())
-        accounts = tuple((name, bytes(a.data), a.writable)
-                         for name, a in state.accounts.accounts.items())
+        """Return the scalar part of the key: the item as the binding reads it and the
+        scalars of the state it can read."""
         return (item.entry, item.kind.value, item.map_id, item.key, item.record,
                 item.seq if self.include_seq else None, budget, cpu, state.slot,
-                state.preset.name, state.sequence.next_seq, maps, accounts,
+                state.preset.name, state.sequence.next_seq,
                 compute_runtime_watchers_key(state))
+
+    def _find(self, state: RuntimeState, memos: list[_Memo]) -> _Memo | None:
+        """Return the remembered invocation whose reads all match ``state``, if any."""
+        maps = state.maps
+        accounts = state.accounts.accounts
+        map_keys: dict[object, object] = {}
+        account_keys: dict[object, object] = {}
+        for memo in reversed(memos):
+            for name, value in memo.maps_read:
+                now = map_keys.get(name)
+                if now is None:
+                    now = map_keys[name] = compute_map_key(maps[name])  # type: ignore[index]
+                if now != value:
+                    break
+            else:
+                for name, value in memo.accounts_read:
+                    now = account_keys.get(name)
+                    if now is None:
+                        now = account_keys[name] = _account_key(
+                            accounts[name])  # type: ignore[index]
+                    if now != value:
+                        break
+                else:
+                    return memo
+        return None
 
     def __call__(self, state: RuntimeState, item: WorkItem, budget: ComputeUnits,
                  cpu: Cpu) -> InvocationOutcome:
@@ -332,33 +470,80 @@ class CachingInvoker:
             self.stats.misses += 1
             return self.inner(state, item, budget, cpu)
         key = self.compute_key(state, item, budget, cpu)
-        hit = self._store.get(key)
-        if hit is not None:
+        memos = self._store.get(key)
+        memo = self._find(state, memos) if memos else None
+        if memo is not None:
             self.stats.hits += 1
-            outcome, effect = hit
-            state.maps = install_maps(state.maps, effect.maps)
-            state.accounts = copy_accounts(effect.accounts)
-            state.sequence = AsyncSequence(effect.sequence.next_seq)
-            state.runtime_watchers, state.next_watcher_id = copy_runtime_watchers(effect)
-            return outcome
+            if memo.maps_changed:
+                state.maps = install_maps(state.maps, memo.maps_changed)
+            accounts = state.accounts.accounts
+            for name, account in memo.accounts_changed.items():
+                accounts[name] = copy_account(account)
+            state.sequence = AsyncSequence(memo.next_seq)
+            return memo.outcome
         self.stats.misses += 1
-        maps_part = key[_MAPS_PART]
-        assert isinstance(maps_part, tuple)
-        before: dict[object, object] = dict(maps_part)
-        outcome = self.inner(state, item, budget, cpu)
-        if len(self._store) >= self.max_entries:
-            self._store.clear()
-        # Only the maps the invocation changed are remembered: a hit starts from maps equal
-        # to ``before`` (they are part of the key), so the others are already right.
+        return self._record(state, item, budget, cpu, key)
+
+    def _record(self, state: RuntimeState, item: WorkItem, budget: ComputeUnits, cpu: Cpu,
+                key: tuple[object, ...]) -> InvocationOutcome:
+        """Run ``inner`` with recording dicts in place and remember what it read and did."""
+        untouched = get_unreplayed_parts(state)
+        maps = _ReadRecorder(state.maps, compute_map_key)  # type: ignore[arg-type]
+        holder = state.accounts
+        accounts = _ReadRecorder(holder.accounts, _account_key)  # type: ignore[arg-type]
+        state.maps = maps
+        holder.accounts = accounts
+        try:
+            outcome = self.inner(state, item, budget, cpu)
+        finally:
+            replaced = state.maps is not maps or state.accounts is not holder \
+                or holder.accounts is not accounts
+            if state.maps is maps:
+                state.maps = dict(dict.items(maps))
+            if holder.accounts is accounts:
+                holder.accounts = dict(dict.items(accounts))
+        if replaced or get_unreplayed_parts(state) != untouched:
+            # the invoker swapped whole tables (what it read is unknown) or changed a part
+            # of the state a hit would not replay: run it every time
+            return outcome
         changed = {name: m for name, m in state.maps.items()
-                   if compute_map_key(m) != before.get(name)}
-        effect = RuntimeState(slot=state.slot, phase=state.phase, maps=copy_maps_fast(changed),
-                              accounts=copy_accounts(state.accounts),
-                              sequence=AsyncSequence(state.sequence.next_seq),
-                              preset=state.preset)
-        effect.runtime_watchers, effect.next_watcher_id = copy_runtime_watchers(state)
-        self._store[key] = (outcome, effect)
+                   if name in maps.reads and compute_map_key(m) != maps.reads[name]}
+        accounts_now = state.accounts.accounts
+        accounts_changed: dict[AccountName, Account] = {}
+        for read, before in accounts.reads.items():
+            name = AccountName(str(read))
+            if _account_key(accounts_now[name]) != before:
+                accounts_changed[name] = copy_account(accounts_now[name])
+        if self._entries >= self.max_entries:
+            self._store.clear()
+            self._entries = 0
+        memos = self._store.setdefault(key, [])
+        if len(memos) >= self.per_key:
+            del memos[0]
+            self._entries -= 1
+        memos.append(_Memo(tuple(maps.reads.items()), tuple(accounts.reads.items()),
+                           outcome, copy_maps_fast(changed), accounts_changed,
+                           state.sequence.next_seq))
+        self._entries += 1
         return outcome
+
+
+def get_unreplayed_parts(state: RuntimeState) -> tuple[object, ...]:
+    """Return the parts of ``state`` a cache hit does not replay (all but the maps, the
+    accounts and the async counter), to check that a recorded run left them alone."""
+    return (state.slot, state.phase, state.preset.name, len(state.fifo), state.next_item_seq,
+            state.slot_cu_used, state.writes_applied,
+            tuple((k, w.last_value, w.condition, w.reference)
+                  for k, w in state.watchers.items()),
+            tuple(state.writer_depth.items()), tuple(sorted(state.queued_timers)),
+            tuple(sorted(state.queued_work)), state.startup_done,
+            tuple(sorted(state.domains_written)), state.cascades_suppressed,
+            state.max_depth_seen, compute_runtime_watchers_key(state))
+
+
+def copy_account(account: Account) -> Account:
+    """Return a copy of one account (its data copied)."""
+    return Account(account.name, bytearray(account.data), account.writable)
 
 
 def install_maps(current: dict[MapId, MapState], effect: dict[MapId, MapState],
@@ -500,12 +685,19 @@ class RuntimeSystem:
 
     def compute_step_violations(self, pre: ModelState, events: Sequence[Event],
                                 post: RuntimeState) -> tuple[tuple[str, str], ...]:
-        """Return (name, reason) of every requested transition check the step breaks."""
+        """Return (name, reason) of every requested transition check the step breaks.
+
+        A check of :data:`MAP_ONLY_CHECKS` is not evaluated on a step that kept every map
+        object of its predecessor (:data:`MAP_FREE_ACTIONS`) and has no event the check
+        reads: its inputs are then equal before and after, and it holds.
+        """
         found: list[tuple[str, str]] = []
+        skip = is_map_only_step(pre.runtime, events, post)
         for name in self.checks.catalogue:
             entry = CATALOGUE[name]
             reason = None
-            if entry.transition is not None:
+            if entry.transition is not None and not (
+                    skip and MAP_ONLY_CHECKS.get(name) is entry.transition):
                 reason = entry.transition(self.context, pre.runtime, events, post)
             if reason is None and entry.double_execution:
                 reason = get_double_execution_violation(pre.ran, events)

@@ -32,6 +32,7 @@ from typing import Any, Final
 
 from arspec.spec.errors import (
     CallDepthExceeded,
+    ComputeBudgetExceeded,
     DecodeError,
     DivisionByZero,
     ExecutionFault,
@@ -88,7 +89,8 @@ def describe_fault(fault: ExecutionFault, vm: Vm) -> str:
         reason = fault.reason.split(" (address ")[0]
         return f"{reason} at address {fault.address:#x} of size {fault.size}"
     if isinstance(fault, InstructionLimit):
-        if isinstance(vm.program.slots[fault.pc], Call) and "call's own cost" in fault.reason:
+        if isinstance(vm.program.slots[fault.pc], Call) and isinstance(fault,
+                                                                        ComputeBudgetExceeded):
             return "Computational budget exceeded"
         return "exceeded CUs meter at BPF instruction"
     if isinstance(fault, DivisionByZero):

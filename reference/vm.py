@@ -32,6 +32,7 @@ from typing import Any, Final
 from arspec.spec.errors import (
     ArspecError,
     CallDepthExceeded,
+    ComputeBudgetExceeded,
     ExecutionFault,
     HelperFault,
     InputError,
@@ -228,9 +229,10 @@ class Vm:
     def consume(self, units: int, pc: int) -> None:
         """Charge ``units`` more; past the limit, spend everything and fault at ``pc``."""
         if self.units + units > self.compute_limit:
+            remaining = self.compute_limit - self.units
             self.units = self.compute_limit
-            raise InstructionLimit(pc, f"compute limit {self.compute_limit} reached by a call's "
-                                       "own cost")
+            raise ComputeBudgetExceeded(pc, f"the call costs {units} CU, {remaining} of the "
+                                            f"{self.compute_limit} CU budget remain")
         self.units += units
 
     def code_address_to_pc(self, address: int) -> int | None:

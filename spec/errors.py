@@ -93,6 +93,13 @@ class InstructionLimit(ExecutionFault):
     kind = "instruction limit exceeded"
 
 
+class ComputeBudgetExceeded(InstructionLimit):
+    """A call's own compute-unit cost (a helper's, a syscall's) is more than what remains of
+    the compute budget: the fault names the budget, not the instruction meter."""
+
+    kind = "compute budget exceeded"
+
+
 class CallDepthExceeded(ExecutionFault):
     """A bpf-to-bpf call beyond the profile's frame limit."""
 

@@ -49,6 +49,7 @@ from arspec.reference.trace import FaultEvent, InsnStart, ListTracer, first_dive
 from arspec.reference.vm import ExecutionResult, Vm, execute, standard_memory
 from arspec.spec.errors import (
     CallDepthExceeded,
+    ComputeBudgetExceeded,
     DivisionByZero,
     ExecutionFault,
     HelperFault,
@@ -301,9 +302,11 @@ def test_helper_cost_exactly_at_limit(engine: str) -> None:
 
 
 def test_invalid_helper_cost_over_limit(engine: str) -> None:
-    result = fault_of([Call(7), Exit()], engine, InstructionLimit, 0,
+    result = fault_of([Call(7), Exit()], engine, ComputeBudgetExceeded, 0,
                       helpers=test_helpers(), compute_limit=100)
     assert result.compute_units == 100
+    assert str(result.fault).startswith("compute budget exceeded at pc 0: ")
+    assert "of the 100 CU budget" in str(result.fault)
 
 
 def test_invalid_exit_one_over_after_helper(engine: str) -> None:
