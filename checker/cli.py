@@ -192,7 +192,6 @@ def _cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     if load_bundle(args.bundle).properties.explore is None:
         return code
     from arspec.model.explore_bundle import explore_bundle
-
     from arspec.model.stopping import stop_after
 
     out.write("\n")

@@ -86,7 +86,7 @@ def test_invalid_direct_value_address_of_a_ring_faults() -> None:
 
 def test_invalid_huge_account_read_size_faults() -> None:
     code = "r1 = 0\nr2 = 0\nr3 = r10\nr3 += -8\nr4 = -1\ncall 0x10001\nexit"
-    assert "limit" in fault_of(code) or "exceeds" in fault_of(code)
+    assert "compute budget exceeded" in fault_of(code)
 
 
 def test_timer_start_before_init_returns_einval() -> None:
