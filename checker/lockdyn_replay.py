@@ -21,11 +21,8 @@ from typing import TYPE_CHECKING
 
 from arspec.reference.helpers import HelperContext
 from arspec.reference.memory import Memory
-from arspec.reference.profiles import STACK_REGION
-from arspec.reference.runtime_helpers import apply_guards
+from arspec.reference.runtime_helpers import apply_guards, load_dynptr, write_dynptr
 from arspec.spec.dynptr import (
-    BPF_DYNPTR_ALIGN,
-    BPF_DYNPTR_SIZE,
     NULL_DYNPTR,
     Dynptr,
     DynptrType,
@@ -34,7 +31,6 @@ from arspec.spec.dynptr import (
     check_write,
     compute_data,
     compute_dynptr_bytes,
-    get_dynptr,
     process_from_mem,
 )
 from arspec.spec.errno import EINVAL, compute_r0
@@ -97,26 +93,27 @@ class ReplayLocks:
             size = r2 & 0xFFFFFFFF
             ctx.memory.write_bytes(ctx.pc, r1, ctx.memory.read_bytes(ctx.pc, r1, size))
             result, ptr = process_from_mem(r1, size, r3)
-            self.store(ctx, r4, ptr, ring=False)
+            write_dynptr(self.dynptrs, ctx, r4, ptr, ring=False)
             return compute_r0(result)
         if name == "bpf_ringbuf_reserve_dynptr":
             size = r2 & 0xFFFFFFFF
             error = check_reserve_dynptr(size, r3)
             region = self.executor.facts.reservations.get(key)
             if error or value != 0 or region is None:
-                self.store(ctx, r4, NULL_DYNPTR, ring=True)
+                write_dynptr(self.dynptrs, ctx, r4, NULL_DYNPTR, ring=True)
                 return compute_r0(error or -EINVAL)
-            self.store(ctx, r4, Dynptr(region << 32, size, 0, DynptrType.RINGBUF), ring=True)
+            write_dynptr(self.dynptrs, ctx, r4, Dynptr(region << 32, size, 0, DynptrType.RINGBUF),
+                         ring=True)
             return 0
         if name in ("bpf_ringbuf_submit_dynptr", "bpf_ringbuf_discard_dynptr"):
-            _, ring = self.load(ctx, r1)
+            _, ring = load_dynptr(self.dynptrs, ctx, r1)
             if not ring:
                 raise HelperFault(ctx.pc, f"{r1:#x} is a local dynptr, not a ring-buffer one")
             del self.dynptrs[r1]
             ctx.memory.write_bytes(ctx.pc, r1, compute_dynptr_bytes(NULL_DYNPTR))
             return value
         if name == "bpf_dynptr_read":
-            ptr, _ = self.load(ctx, r3)
+            ptr, _ = load_dynptr(self.dynptrs, ctx, r3)
             length, offset = r2 & 0xFFFFFFFF, r4 & 0xFFFFFFFF
             ctx.memory.read_bytes(ctx.pc, r1, length)
             result = check_read(ptr, offset, length, r5)
@@ -125,14 +122,14 @@ class ReplayLocks:
                 ctx.memory.write_bytes(ctx.pc, r1, data)
             return compute_r0(result)
         if name == "bpf_dynptr_write":
-            ptr, _ = self.load(ctx, r1)
+            ptr, _ = load_dynptr(self.dynptrs, ctx, r1)
             length, offset = r4 & 0xFFFFFFFF, r2 & 0xFFFFFFFF
             data = ctx.memory.read_bytes(ctx.pc, r3, length)
             result = check_write(ptr, offset, length, r5)
             if result == 0:
                 ctx.memory.write_bytes(ctx.pc, ptr.data + ptr.offset + offset, data)
             return compute_r0(result)
-        ptr, _ = self.load(ctx, r1)
+        ptr, _ = load_dynptr(self.dynptrs, ctx, r1)
         region = self.executor.slices.get(key)
         found = compute_data(ptr, r2 & 0xFFFFFFFF, r3 & 0xFFFFFFFF)
         return 0 if found == 0 or region is None else region << 32
@@ -151,35 +148,6 @@ class ReplayLocks:
         else:
             check_unlock(self.held, address, ctx.pc)
             self.held = None
-
-    def store(self, ctx: HelperContext, address: int, ptr: Dynptr, *, ring: bool) -> None:
-        """Write a new dynptr, faulting over a live ring-buffer one (as the runtime)."""
-        self.slot(ctx, address)
-        for other, (_, other_ring) in sorted(self.dynptrs.items()):
-            if other_ring and abs(other - address) < BPF_DYNPTR_SIZE:
-                raise HelperFault(ctx.pc, f"{address:#x} overwrites a live ring-buffer dynptr")
-        for other in [a for a in self.dynptrs if abs(a - address) < BPF_DYNPTR_SIZE]:
-            del self.dynptrs[other]
-        raw = compute_dynptr_bytes(ptr)
-        ctx.memory.write_bytes(ctx.pc, address, raw)
-        self.dynptrs[address] = (raw, ring)
-
-    def load(self, ctx: HelperContext, address: int) -> tuple[Dynptr, bool]:
-        """Return the live dynptr at ``address``; fault if it is not one."""
-        self.slot(ctx, address)
-        known = self.dynptrs.get(address)
-        raw = ctx.memory.read_bytes(ctx.pc, address, BPF_DYNPTR_SIZE)
-        if known is None or known[0] != raw:
-            raise HelperFault(ctx.pc, f"{address:#x} is not an initialised bpf_dynptr")
-        return get_dynptr(raw), known[1]
-
-    @staticmethod
-    def slot(ctx: HelperContext, address: int) -> None:
-        """Fault unless ``address`` is an 8-aligned 16-byte stack slot."""
-        if address >> 32 != STACK_REGION or address % BPF_DYNPTR_ALIGN:
-            raise HelperFault(ctx.pc, f"{address:#x} is not an 8-aligned bpf_dynptr on the "
-                                      "stack")
-        ctx.memory.read_bytes(ctx.pc, address, BPF_DYNPTR_SIZE)
 
     def live_rings(self) -> int:
         """Return how many ring-buffer dynptrs are still live."""

@@ -625,29 +625,39 @@ def check_dynptr_slot(ctx: HelperContext, address: int) -> None:
     ctx.memory.read_bytes(ctx.pc, address, BPF_DYNPTR_SIZE)
 
 
-def store_dynptr(inv: Invocation, ctx: HelperContext, address: int, ptr: Dynptr,
-                 ring: bool) -> None:
-    """Write a new dynptr at ``address``; a live ring-buffer dynptr may not be overwritten."""
+def write_dynptr(dynptrs: dict[int, tuple[bytes, bool]], ctx: HelperContext, address: int,
+                 ptr: Dynptr, ring: bool) -> None:
+    """Write a new dynptr at ``address`` and record it in ``dynptrs`` (live dynptrs by stack
+    address: their 16 bytes and whether they are ring-buffer ones); a live ring-buffer dynptr
+    may not be overwritten."""
     check_dynptr_slot(ctx, address)
-    for other, (_, other_ring) in sorted(inv.dynptrs.items()):
+    for other, (_, other_ring) in sorted(dynptrs.items()):
         if other_ring and abs(other - address) < BPF_DYNPTR_SIZE:
             raise HelperFault(ctx.pc, f"{address:#x} overwrites the live ring-buffer dynptr at "
                                       f"{other:#x}")
-    for other in [a for a in inv.dynptrs if abs(a - address) < BPF_DYNPTR_SIZE]:
-        del inv.dynptrs[other]
+    for other in [a for a in dynptrs if abs(a - address) < BPF_DYNPTR_SIZE]:
+        del dynptrs[other]
     raw = compute_dynptr_bytes(ptr)
     ctx.memory.write_bytes(ctx.pc, address, raw)
-    inv.dynptrs[address] = (raw, ring)
+    dynptrs[address] = (raw, ring)
+
+
+def store_dynptr(inv: Invocation, ctx: HelperContext, address: int, ptr: Dynptr,
+                 ring: bool) -> None:
+    """Write a new dynptr of the invocation (:func:`write_dynptr`) and update the guards."""
+    write_dynptr(inv.dynptrs, ctx, address, ptr, ring)
     inv.sync_guards(ctx.vm)
 
 
-def load_dynptr(inv: Invocation, ctx: HelperContext, address: int) -> tuple[Dynptr, bool]:
-    """Return the live dynptr at ``address`` and whether it is a ring-buffer one.
+def load_dynptr(dynptrs: dict[int, tuple[bytes, bool]], ctx: HelperContext,
+                address: int) -> tuple[Dynptr, bool]:
+    """Return the live dynptr of ``dynptrs`` at ``address`` and whether it is a ring-buffer
+    one.
 
     Faults when no helper initialised one there or its bytes were changed since.
     """
     check_dynptr_slot(ctx, address)
-    known = inv.dynptrs.get(address)
+    known = dynptrs.get(address)
     raw = ctx.memory.read_bytes(ctx.pc, address, BPF_DYNPTR_SIZE)
     if known is None or known[0] != raw:
         raise HelperFault(ctx.pc, f"{address:#x} is not an initialised bpf_dynptr "
@@ -689,7 +699,7 @@ def make_commit_dynptr_helper(discard: bool) -> HelperFn:
 
     def helper(inv: Invocation, ctx: HelperContext, r1: int, r2: int, r3: int, r4: int,
                r5: int) -> int:
-        ptr, ring = load_dynptr(inv, ctx, r1)
+        ptr, ring = load_dynptr(inv.dynptrs, ctx, r1)
         if not ring:
             raise HelperFault(ctx.pc, f"{r1:#x} is a local dynptr, not a ring-buffer one")
         if r2 & ~RINGBUF_WAKEUP_FLAGS:
@@ -707,7 +717,7 @@ def helper_dynptr_read(inv: Invocation, ctx: HelperContext, r1: int, r2: int, r3
                        r4: int, r5: int) -> int:
     """``bpf_dynptr_read(dst, len, src, offset, flags)``."""
     length = check_size(ctx, r2 & 0xFFFFFFFF)
-    ptr, _ = load_dynptr(inv, ctx, r3)
+    ptr, _ = load_dynptr(inv.dynptrs, ctx, r3)
     ctx.memory.read_bytes(ctx.pc, r1, length)
     offset = r4 & 0xFFFFFFFF
     result = check_read(ptr, offset, length, r5)
@@ -721,7 +731,7 @@ def helper_dynptr_write(inv: Invocation, ctx: HelperContext, r1: int, r2: int, r
                         r4: int, r5: int) -> int:
     """``bpf_dynptr_write(dst, offset, src, len, flags)``."""
     length = check_size(ctx, r4 & 0xFFFFFFFF)
-    ptr, _ = load_dynptr(inv, ctx, r1)
+    ptr, _ = load_dynptr(inv.dynptrs, ctx, r1)
     data = inv.read(ctx, r3, length)
     offset = r2 & 0xFFFFFFFF
     result = check_write(ptr, offset, length, r5)
@@ -733,7 +743,7 @@ def helper_dynptr_write(inv: Invocation, ctx: HelperContext, r1: int, r2: int, r
 def helper_dynptr_data(inv: Invocation, ctx: HelperContext, r1: int, r2: int, r3: int,
                        r4: int, r5: int) -> int:
     """``bpf_dynptr_data(ptr, offset, len)``: the slice address, or NULL."""
-    ptr, _ = load_dynptr(inv, ctx, r1)
+    ptr, _ = load_dynptr(inv.dynptrs, ctx, r1)
     return compute_data(ptr, r2 & 0xFFFFFFFF, r3 & 0xFFFFFFFF)
 
 
