@@ -22,9 +22,9 @@ import argparse
 import sys
 import time
 
-from arspec.reference.run_report import RunReport, render_json
-from arspec.reference.runner import run_bundle
-from arspec.reference.vm import ExecutionResult, Vm
+from arspec.reference.runtime.run_report import RunReport, render_json
+from arspec.reference.runtime.runner import run_bundle
+from arspec.reference.vm.vm import ExecutionResult, Vm
 from arspec.spec.loader import load_bundle_text
 
 PROG_BASE = 0x100 << 32

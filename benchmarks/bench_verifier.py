@@ -53,8 +53,8 @@ from arspec.checker.objects import BundleExecutor
 from arspec.checker.verdict import Property, Verdict
 from arspec.checker.verifier import verify_program
 from arspec.checker.verify_bundle import verify_bundle
-from arspec.reference.assembler import assemble
-from arspec.reference.instructions import Program
+from arspec.reference.isa.assembler import assemble
+from arspec.reference.isa.instructions import Program
 from arspec.spec.bundle import MAX_KV_SIZE
 
 #: N of the two bundle curves (``--quick``: the first three).

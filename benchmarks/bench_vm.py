@@ -27,8 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from arspec.reference.helpers import test_helpers
-from arspec.reference.instructions import (
+from arspec.reference.isa.instructions import (
     Alu,
     AluOp,
     Call,
@@ -44,9 +43,10 @@ from arspec.reference.instructions import (
     Reg,
     Store,
 )
-from arspec.reference.murmur3 import murmur3_32
-from arspec.reference.profiles import INPUT_BASE, PROFILES, Profile
-from arspec.reference.vm import Vm, standard_memory
+from arspec.reference.isa.murmur3 import murmur3_32
+from arspec.reference.vm.helpers import test_helpers
+from arspec.reference.vm.profiles import INPUT_BASE, PROFILES, Profile
+from arspec.reference.vm.vm import Vm, standard_memory
 
 #: Bytes of input memory every loop gets.
 INPUT_SIZE = 256
@@ -237,7 +237,7 @@ programs:
 
 def time_tail_calls(slots: int, engine: str) -> tuple[int, float]:
     """Run the tail-call bundle for ``slots`` slots; return (compute units, seconds)."""
-    from arspec.reference.runner import run_bundle
+    from arspec.reference.runtime.runner import run_bundle
     from arspec.spec.loader import load_bundle_text
     bundle = load_bundle_text(tail_call_bundle(32), filename="<bench_vm>")
     start = time.perf_counter()

@@ -3,7 +3,8 @@ bpf_conformance through its own runner
 ======================================
 
 Runs the bpf_conformance suite's runner over the suite's tests with ``arspec-bpf-plugin`` as
-the plugin (:mod:`arspec.reference.suite_runner`) and prints passed/failed/total, the skipped
+the plugin (:mod:`arspec.reference.differential.suite_runner`) and prints passed/failed/total, the
+skipped
 count and every failing test with the runner's message::
 
     python benchmarks/bpf_conformance_suite.py RUNNER [--tests DIR]
@@ -25,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from arspec.reference.suite_runner import (
+from arspec.reference.differential.suite_runner import (
     DEFAULT_CPU_VERSION,
     DEFAULT_GROUPS,
     SUITE_COMMIT,

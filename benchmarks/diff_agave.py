@@ -2,7 +2,8 @@
 Agave differential benchmark
 ============================
 
-Runs random SBPFv0 programs (:func:`arspec.reference.agave_diff.generate_case`) on arspec's
+Runs random SBPFv0 programs (:func:`arspec.reference.differential.agave_diff.generate_case`) on
+arspec's
 ``solana`` profile and on Agave's VM inside LiteSVM (``solders``), and prints the number of
 programs, the divergences by class (with one example each), the outcomes seen by class and
 the time. Run with ``nice python benchmarks/diff_agave.py [--programs N] [--seed S]``;
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args(argv)
     try:
-        from arspec.reference.agave_diff import (
+        from arspec.reference.differential.agave_diff import (
             AgaveOracle,
             classify,
             generate_case,

@@ -3,7 +3,8 @@ Kernel differential benchmark
 =============================
 
 Runs random programs over the whole ``linux`` instruction set
-(:func:`arspec.reference.kernel_diff.generate_kernel_case`) on arspec and in the running
+(:func:`arspec.reference.differential.kernel_diff.generate_kernel_case`) on arspec and in the
+running
 kernel (``bpf(2)``, ``BPF_PROG_TEST_RUN``), comparing the fold of every register and the
 stack (the xor of its two 32-bit halves, one kernel run per program; ``--full`` compares all
 64 bits with two runs), and prints the number of programs, divergences by class (with one
@@ -22,14 +23,14 @@ import re
 import sys
 import time
 
-from arspec.reference.disassembler import disassemble
-from arspec.reference.kernel_bpf import kernel_available
-from arspec.reference.kernel_diff import (
+from arspec.reference.differential.kernel_bpf import kernel_available
+from arspec.reference.differential.kernel_diff import (
     classify_kernel,
     compare_with_kernel,
     finish_folded,
     generate_kernel_case,
 )
+from arspec.reference.isa.disassembler import disassemble
 
 
 def main(argv: list[str] | None = None) -> int:

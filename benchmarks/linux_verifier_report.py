@@ -34,7 +34,7 @@ its maps and Linux program type (``socket_filter`` unless it says otherwise), ve
 one-program bundle with the largest compute budget (Linux has none) by
 :func:`~arspec.checker.verify_bundle.verify_bundle` (the helper table's contracts, the
 program type's context) and loaded into the kernel with its maps
-created (:mod:`arspec.reference.kernel_maps`). The kernel's verdict and error line are
+created (:mod:`arspec.reference.differential.kernel_maps`). The kernel's verdict and error line are
 recorded in ``tests/linux_cases/kernel_verdicts.yaml`` (``--record`` rewrites it from the
 live kernel); the report compares arspec with the recorded verdict and, when bpf(2) works,
 checks that the live kernel still says the same. ``agreement`` is ``agree``, ``disagree``
@@ -64,10 +64,12 @@ import yaml
 from arspec.checker.verdict import Verdict
 from arspec.checker.verifier import verify_program
 from arspec.checker.verify_bundle import verify_bundle
-from arspec.reference.assembler import assemble
-from arspec.reference.encoder import encode
-from arspec.reference.helpers import test_helpers
-from arspec.reference.instructions import (
+from arspec.reference.differential.kernel_bpf import KernelRejected, kernel_available, load_program
+from arspec.reference.differential.kernel_bpf import ProgramType as KernelProgramType
+from arspec.reference.differential.kernel_maps import KernelMaps, KernelMapSpec
+from arspec.reference.isa.assembler import assemble
+from arspec.reference.isa.encoder import encode
+from arspec.reference.isa.instructions import (
     Alu,
     AluOp,
     Atomic,
@@ -92,12 +94,10 @@ from arspec.reference.instructions import (
     Reg,
     Store,
 )
-from arspec.reference.kernel_bpf import KernelRejected, kernel_available, load_program
-from arspec.reference.kernel_bpf import ProgramType as KernelProgramType
-from arspec.reference.kernel_maps import KernelMaps, KernelMapSpec
-from arspec.reference.profiles import get_profile
-from arspec.reference.runner import run_bundle
-from arspec.reference.runtime import get_assembly_helpers
+from arspec.reference.runtime.runner import run_bundle
+from arspec.reference.runtime.runtime import get_assembly_helpers
+from arspec.reference.vm.helpers import test_helpers
+from arspec.reference.vm.profiles import get_profile
 from arspec.spec.bundle import MAX_INVOCATION_CU
 from arspec.spec.contexts import KERNEL_PROGRAM_TYPES
 from arspec.spec.contexts import ProgramType as ContextType

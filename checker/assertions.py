@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, TypeAlias
 
-from arspec.reference.instructions import (
+from arspec.reference.isa.instructions import (
     Alu,
     AluOp,
     Atomic,
@@ -41,7 +41,7 @@ from arspec.reference.instructions import (
     Reg,
     Store,
 )
-from arspec.reference.profiles import Profile
+from arspec.reference.vm.profiles import Profile
 
 from .verdict import Property
 

@@ -3,7 +3,7 @@ Bundle counterexample replay
 ============================
 
 Replays a solver model of one bundle entry point on the reference VM
-(:class:`~arspec.reference.vm.Vm`, interpreter engine, with a tracer). The VM gets the
+(:class:`~arspec.reference.vm.vm.Vm`, interpreter engine, with a tracer). The VM gets the
 entry registers of the hook kind, the input or record bytes, every object region of the
 executor (map values, records, key copies) filled with the model's bytes, and stub helpers
 that return the model's results: ``bpf_map_lookup_elem`` / ``bpf_ringbuf_reserve`` return
@@ -12,7 +12,7 @@ as the runtime does), ``bpf_loop`` calls its callback on the VM, the number iter
 the runtime runs it, buffers are read or written through the VM's memory (so a bad buffer
 faults at the call's pc, as the runtime's helpers do), ``submit`` / ``discard`` fault on a
 record that is not held, and a taken tail call ends the run. Costs are the helper table's,
-including the per-byte part, as in :func:`arspec.reference.runtime_helpers.bind_helper`.
+including the per-byte part, as in :func:`arspec.reference.runtime.runtime_helpers.bind_helper`.
 """
 
 from __future__ import annotations
@@ -21,11 +21,23 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from arspec.reference.contexts import CONTEXT_BASE
-from arspec.reference.helpers import HelperContext, HelperRegistry, HelperSpec
-from arspec.reference.instructions import LoadImm64, Pseudo
-from arspec.reference.memory import Memory, add_stack
-from arspec.reference.profiles import (
+from arspec.reference.isa.instructions import LoadImm64, Pseudo
+from arspec.reference.runtime.contexts import CONTEXT_BASE
+from arspec.reference.runtime.runtime_helpers import (
+    MAP_HANDLE_REGION,
+    SOL_ALIAS_ID_BASE,
+    get_map_handle,
+    process_iter_call,
+)
+from arspec.reference.runtime.solana_syscalls import (
+    CLOCK_SIZE,
+    SYSCALL_BASE_COST,
+    Clock,
+    syscall_specs,
+)
+from arspec.reference.vm.helpers import HelperContext, HelperRegistry, HelperSpec
+from arspec.reference.vm.memory import Memory, add_stack
+from arspec.reference.vm.profiles import (
     HEAP_REGION,
     HEAP_SIZE,
     INPUT_BASE,
@@ -34,20 +46,8 @@ from arspec.reference.profiles import (
     PROGRAM_REGION,
     STACK_REGION,
 )
-from arspec.reference.runtime_helpers import (
-    MAP_HANDLE_REGION,
-    SOL_ALIAS_ID_BASE,
-    get_map_handle,
-    process_iter_call,
-)
-from arspec.reference.solana_syscalls import (
-    CLOCK_SIZE,
-    SYSCALL_BASE_COST,
-    Clock,
-    syscall_specs,
-)
-from arspec.reference.trace import Event, InsnStart
-from arspec.reference.vm import Vm, standard_memory
+from arspec.reference.vm.trace import Event, InsnStart
+from arspec.reference.vm.vm import Vm, standard_memory
 from arspec.spec.dynptr import DYNPTR_STORE_REASON
 from arspec.spec.errno import EINVAL, compute_r0
 from arspec.spec.errors import (

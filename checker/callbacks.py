@@ -31,8 +31,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from arspec.reference.instructions import FRAME_POINTER, Program
-from arspec.reference.profiles import PROGRAM_REGION, SLOT_SIZE
+from arspec.reference.isa.instructions import FRAME_POINTER, Program
+from arspec.reference.vm.profiles import PROGRAM_REGION, SLOT_SIZE
 from arspec.spec.errno import E2BIG, EINVAL
 
 from . import solver as z

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from arspec.reference.instructions import (
+from arspec.reference.isa.instructions import (
     CallLocal,
     Callx,
     Exit,

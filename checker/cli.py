@@ -94,9 +94,9 @@ def _timeout_seconds(text: str) -> float:
 
 
 def _cmd_asm(args: argparse.Namespace, out: TextIO) -> int:
-    from arspec.reference.assembler import assemble
-    from arspec.reference.encoder import encode
-    from arspec.reference.loading import read_source
+    from arspec.reference.isa.assembler import assemble
+    from arspec.reference.isa.encoder import encode
+    from arspec.reference.isa.loading import read_source
 
     source = read_source(args.source)
     try:
@@ -115,8 +115,8 @@ def _cmd_asm(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_disasm(args: argparse.Namespace, out: TextIO) -> int:
-    from arspec.reference.disassembler import disassemble, disassemble_listing
-    from arspec.reference.loading import load_program_file
+    from arspec.reference.isa.disassembler import disassemble, disassemble_listing
+    from arspec.reference.isa.loading import load_program_file
 
     program = load_program_file(args.program, section=args.section)
     out.write(disassemble(program) if args.plain else disassemble_listing(program))
@@ -124,10 +124,10 @@ def _cmd_disasm(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_exec(args: argparse.Namespace, out: TextIO) -> int:
-    from arspec.reference.loading import load_program_file, parse_hex_bytes
-    from arspec.reference.profiles import get_profile
-    from arspec.reference.runtime import get_assembly_helpers
-    from arspec.reference.vm import execute
+    from arspec.reference.isa.loading import load_program_file, parse_hex_bytes
+    from arspec.reference.runtime.runtime import get_assembly_helpers
+    from arspec.reference.vm.profiles import get_profile
+    from arspec.reference.vm.vm import execute
 
     profile = get_profile(args.profile)
     sbpf = profile.sbpf_version is not None
@@ -136,12 +136,12 @@ def _cmd_exec(args: argparse.Namespace, out: TextIO) -> int:
     memory = parse_hex_bytes(args.mem, what="--mem") if args.mem else b""
     tracer = None
     if args.trace:
-        from arspec.reference.trace import ListTracer
+        from arspec.reference.vm.trace import ListTracer
 
         tracer = ListTracer()
-    from arspec.reference.helpers import test_helpers
-    from arspec.reference.sbpf_errors import describe_exit_code
-    from arspec.reference.solana_syscalls import solana_syscalls
+    from arspec.reference.runtime.solana_syscalls import solana_syscalls
+    from arspec.reference.vm.helpers import test_helpers
+    from arspec.reference.vm.sbpf_errors import describe_exit_code
 
     # solana: Agave's entry (--mem is the instruction data) and the sol_* syscalls.
     result = execute(program, profile=profile, memory=memory, compute_limit=args.insn_limit,
@@ -376,7 +376,7 @@ def _cmd_prove(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_include_dir(args: argparse.Namespace, out: TextIO) -> int:
-    from arspec.reference.c_header import get_include_dir
+    from arspec.reference.runtime.c_header import get_include_dir
 
     folder = get_include_dir()
     out.write((f"-I{folder}" if args.cflags else str(folder)) + "\n")
@@ -393,8 +393,8 @@ def _cmd_schema(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_run(args: argparse.Namespace, out: TextIO) -> int:
-    from arspec.reference.run_report import render_json, render_text
-    from arspec.reference.runner import run_bundle
+    from arspec.reference.runtime.run_report import render_json, render_text
+    from arspec.reference.runtime.runner import run_bundle
     from arspec.spec.loader import load_bundle
 
     bundle = load_bundle(args.bundle)
@@ -637,7 +637,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         if args.command not in _LONG_COMMANDS:
             code: int = args.run(args, stdout)
             return code
-        import arspec.reference.runtime  # noqa: F401 - installs the ELF map reader for bundles
+        import arspec.reference.runtime.runtime  # noqa: F401 - installs the ELF map reader for bundles
 
         with Heartbeat(args.command, sys.stderr) as heartbeat:
             args.heartbeat = heartbeat

@@ -30,9 +30,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from arspec.reference.contexts import CONTEXT_BASE, CONTEXT_REGION, ContextMemory, ProgramContext
-from arspec.reference.instructions import Alu, AluOp, Atomic, Call, Load, Reg, Store
-from arspec.reference.profiles import INPUT_BASE
+from arspec.reference.isa.instructions import Alu, AluOp, Atomic, Call, Load, Reg, Store
+from arspec.reference.runtime.contexts import (
+    CONTEXT_BASE,
+    CONTEXT_REGION,
+    ContextMemory,
+    ProgramContext,
+)
+from arspec.reference.vm.profiles import INPUT_BASE
 from arspec.spec.contexts import (
     MAX_PACKET_SIZE,
     FieldKind,

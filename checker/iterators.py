@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from arspec.reference.instructions import JmpCond
+from arspec.reference.isa.instructions import JmpCond
 from arspec.spec.errno import E2BIG, EINVAL
 from arspec.spec.helpers import HelperDef
 

@@ -31,8 +31,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-from arspec.reference.instructions import Atomic, Store
-from arspec.reference.profiles import STACK_REGION
+from arspec.reference.isa.instructions import Atomic, Store
+from arspec.reference.vm.profiles import STACK_REGION
 from arspec.spec.dynptr import (
     BPF_DYNPTR_SIZE,
     DYNPTR_MAX_SIZE,

@@ -3,11 +3,12 @@ Spin locks and dynptrs in a counterexample replay
 =================================================
 
 The replay's stub helpers (:mod:`~arspec.checker.bundle_replay`) run the lock and dynptr
-helpers as the runtime does (:mod:`arspec.reference.runtime_helpers`), on the replay's
+helpers as the runtime does (:mod:`arspec.reference.runtime.runtime_helpers`), on the replay's
 object regions: the same faults for a call with a lock held, a wrong lock pointer, an unlock
 of a lock not held, a dynptr that is not initialised or was changed, a re-initialised live
 ring dynptr; and at the end, whether a lock or a ring dynptr is still held. The replay's
-machine checks what the runtime's does (:func:`~arspec.reference.runtime_helpers.apply_guards`):
+machine checks what the runtime's does
+(:func:`~arspec.reference.runtime.runtime_helpers.apply_guards`):
 a bpf-to-bpf call or return with the lock held, a load or store of a lock's bytes
 (:func:`guard_locks`), a store over a live ring dynptr. The records a
 ring dynptr points at are the executor's object regions, and a ``bpf_dynptr_data`` slice is
@@ -19,9 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from arspec.reference.helpers import HelperContext
-from arspec.reference.memory import Memory
-from arspec.reference.runtime_helpers import apply_guards, load_dynptr, write_dynptr
+from arspec.reference.runtime.runtime_helpers import apply_guards, load_dynptr, write_dynptr
+from arspec.reference.vm.helpers import HelperContext
+from arspec.reference.vm.memory import Memory
 from arspec.spec.dynptr import (
     NULL_DYNPTR,
     Dynptr,

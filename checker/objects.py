@@ -36,9 +36,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from arspec.reference.helpers import HelperRegistry
-from arspec.reference.instructions import Call, Exit, Imm, JmpCond, Jump, LoadImm64, Pseudo
-from arspec.reference.profiles import (
+from arspec.reference.isa.instructions import Call, Exit, Imm, JmpCond, Jump, LoadImm64, Pseudo
+from arspec.reference.runtime.runtime_helpers import (
+    MAP_HANDLE_REGION,
+    PROG_CODE_REGION,
+    get_map_handle,
+)
+from arspec.reference.runtime.solana_syscalls import get_solana_call_table
+from arspec.reference.vm.helpers import HelperRegistry
+from arspec.reference.vm.profiles import (
     INPUT_BASE,
     INPUT_REGION,
     PROGRAM_REGION,
@@ -47,12 +53,6 @@ from arspec.reference.profiles import (
     STACK_REGION,
     Profile,
 )
-from arspec.reference.runtime_helpers import (
-    MAP_HANDLE_REGION,
-    PROG_CODE_REGION,
-    get_map_handle,
-)
-from arspec.reference.solana_syscalls import get_solana_call_table
 from arspec.spec.errno import EINVAL
 from arspec.spec.helpers import HELPER_TABLE, ArgKind, HelperDef, RetKind
 from arspec.spec.runtime_watchers import WATCH_CRITERIA_SIZE
@@ -106,7 +106,7 @@ from .symbolic import (
 from .syscalls import execute_syscall
 
 #: Helpers whose runtime binding faults when the map argument has a type the helper table
-#: does not accept (:func:`arspec.reference.runtime_helpers.get_ring`,
+#: does not accept (:func:`arspec.reference.runtime.runtime_helpers.get_ring`,
 #: ``helper_tail_call``); the others return an error code (the map semantics of
 #: :mod:`arspec.spec.maps`).
 WRONG_MAP_FAULTS: Final = frozenset({"bpf_ringbuf_output", "bpf_ringbuf_reserve",
@@ -220,7 +220,8 @@ class BundleContext:
     def helper_for(self, imm: int) -> HelperDef | None:
         """Return the contract row a ``call imm`` reaches in this profile.
 
-        In ``solana`` that is :func:`~arspec.reference.solana_syscalls.get_solana_call_table`:
+        In ``solana`` that is
+        :func:`~arspec.reference.runtime.solana_syscalls.get_solana_call_table`:
         helper names, the sol_* aliases (their target's row) and the Agave syscalls.
         """
         if self.profile.name == "solana":
@@ -352,7 +353,7 @@ class BundleExecutor(Executor):
         base, init = z.region_initial_memory(
             self.inputs.data, self.unknown_memory, input_base=INPUT_BASE,
             zero_regions=[STACK_REGION])
-        from arspec.reference.profiles import HEAP_REGION
+        from arspec.reference.vm.profiles import HEAP_REGION
         if self.profile.has_heap:
             base, init = z.region_initial_memory(
                 self.inputs.data, self.unknown_memory, input_base=INPUT_BASE,
@@ -717,7 +718,7 @@ class BundleExecutor(Executor):
 
         The runtime faults otherwise (and Linux rejects it); the finding stays a policy one.
         """
-        from arspec.reference.runtime_helpers import get_map_handle
+        from arspec.reference.runtime.runtime_helpers import get_map_handle
         region = z.extract(63, 32, state.regs[1].value)
         handle = state.regs[2].value
         other = [z.and_(z.eq(region, z.const(o.region, 32)),

@@ -17,9 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from arspec.reference.contexts import CONTEXT_BASE, ProgramContext, execute_in_context
-from arspec.reference.helpers import HelperContext, HelperRegistry, HelperSpec
-from arspec.reference.instructions import (
+from arspec.reference.isa.instructions import (
     Alu,
     AluOp,
     Atomic,
@@ -39,9 +37,11 @@ from arspec.reference.instructions import (
     Reg,
     Store,
 )
-from arspec.reference.profiles import INPUT_BASE, STACK_BASE, Profile
-from arspec.reference.trace import Event, InsnStart
-from arspec.reference.vm import execute
+from arspec.reference.runtime.contexts import CONTEXT_BASE, ProgramContext, execute_in_context
+from arspec.reference.vm.helpers import HelperContext, HelperRegistry, HelperSpec
+from arspec.reference.vm.profiles import INPUT_BASE, STACK_BASE, Profile
+from arspec.reference.vm.trace import Event, InsnStart
+from arspec.reference.vm.vm import execute
 from arspec.spec.errors import (
     CallDepthExceeded,
     DivisionByZero,

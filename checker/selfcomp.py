@@ -23,8 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from arspec.reference.instructions import Call, CallKfunc, Callx, LoadImm64, Pseudo
-from arspec.reference.profiles import Profile
+from arspec.reference.isa.instructions import Call, CallKfunc, Callx, LoadImm64, Pseudo
+from arspec.reference.vm.profiles import Profile
 
 from . import solver as z
 from .assertions import HelperDeterministic

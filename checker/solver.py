@@ -5,7 +5,7 @@ Solver
 The only module that imports :mod:`z3`. It owns three things: term constructors for
 bit-vectors, booleans and byte arrays (other modules hold the returned terms as opaque
 values); the bit-vector semantics of every ALU, byte-order, sign-extension and jump
-instruction, matching :mod:`arspec.reference.alu` in both profiles; and :class:`Session`,
+instruction, matching :mod:`arspec.reference.vm.alu` in both profiles; and :class:`Session`,
 the solver factory with fixed random seeds and a deterministic ``rlimit`` budget (a
 wall-clock timeout is only a fallback).
 
@@ -28,8 +28,8 @@ from typing import Any, Final, ParamSpec, TypeAlias, TypeVar
 
 import z3
 
-from arspec.reference.instructions import AluOp, AtomicOp, EndianOp, JmpCond
-from arspec.reference.profiles import Profile
+from arspec.reference.isa.instructions import AluOp, AtomicOp, EndianOp, JmpCond
+from arspec.reference.vm.profiles import Profile
 from arspec.spec.errors import SolverError
 
 from .cfg import TimeLimitReached

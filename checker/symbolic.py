@@ -28,8 +28,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Final
 
-from arspec.reference.helpers import HelperRegistry, HelperSpec
-from arspec.reference.instructions import (
+from arspec.reference.isa.instructions import (
     FRAME_POINTER,
     Alu,
     AluOp,
@@ -53,7 +52,8 @@ from arspec.reference.instructions import (
     Reg,
     Store,
 )
-from arspec.reference.profiles import (
+from arspec.reference.vm.helpers import HelperRegistry, HelperSpec
+from arspec.reference.vm.profiles import (
     HEAP_REGION,
     HEAP_SIZE,
     INPUT_BASE,
@@ -406,7 +406,7 @@ class Executor:
         valid = self.vm_valid(address, size, write=write)
         if not self.profile.stack_frame_gaps:
             # Linux frames are isolated: only live frames (below this frame's r10), one
-            # frame per access (reference/memory.py, framed regions).
+            # frame per access (reference/vm/memory.py, framed regions).
             live = z.and_(z.ule(z.add(address, z.const(size)), z.const(state.frame_top)),
                           self.stack_layout_valid(address, z.const(size)))
             in_stack = z.eq(z.extract(63, 32, address), z.const(STACK_REGION, 32))

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from arspec.reference.instructions import (
+from arspec.reference.isa.instructions import (
     Alu,
     Atomic,
     Call,

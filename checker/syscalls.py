@@ -4,7 +4,7 @@ Agave syscall contracts
 
 How a bundle program's call of an Agave syscall (:data:`arspec.spec.syscalls.AGAVE_SYSCALLS`)
 is executed symbolically. Costs and faults follow
-:mod:`arspec.reference.solana_syscalls` in its order: the cost is charged first, then
+:mod:`arspec.reference.runtime.solana_syscalls` in its order: the cost is charged first, then
 pointers are checked, then memory is written.
 
 Exact:

@@ -15,11 +15,11 @@ on the VM with the predicted outcome. Everything else is ``UNKNOWN``.
 
 from __future__ import annotations
 
-from arspec.reference.contexts import ProgramContext
-from arspec.reference.helpers import HelperRegistry, test_helpers
-from arspec.reference.instructions import Program
-from arspec.reference.load_checks import ProgramRejected, check_program
-from arspec.reference.profiles import LINUX, Profile
+from arspec.reference.isa.instructions import Program
+from arspec.reference.runtime.contexts import ProgramContext
+from arspec.reference.vm.helpers import HelperRegistry, test_helpers
+from arspec.reference.vm.load_checks import ProgramRejected, check_program
+from arspec.reference.vm.profiles import LINUX, Profile
 from arspec.spec.errors import CallDepthExceeded, InstructionLimit, SolverError
 
 from . import solver as z

@@ -79,10 +79,10 @@ from typing import Any, Final
 
 import networkx as nx
 
-from arspec.reference.contexts import ProgramContext, get_bundle_context
-from arspec.reference.instructions import Program
-from arspec.reference.profiles import Profile, get_profile
-from arspec.reference.runtime import LoadedProgram, check_program_helpers, load_programs
+from arspec.reference.isa.instructions import Program
+from arspec.reference.runtime.contexts import ProgramContext, get_bundle_context
+from arspec.reference.runtime.runtime import LoadedProgram, check_program_helpers, load_programs
+from arspec.reference.vm.profiles import Profile, get_profile
 from arspec.spec import bundle as schema
 from arspec.spec.errors import CallDepthExceeded, InputError, InstructionLimit, SolverError
 from arspec.spec.loader import load_bundle

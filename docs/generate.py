@@ -94,7 +94,7 @@ def paragraphs(text: str) -> list[str]:
 
 def render_helpers() -> str:
     """Return the helper table, the argument/return kinds and the refusal rule."""
-    from arspec.reference.murmur3 import murmur3_32
+    from arspec.reference.isa.murmur3 import murmur3_32
     from arspec.spec import helpers as h
     from arspec.spec.errors import HelperNotAllowed
 
@@ -117,7 +117,7 @@ def render_helpers() -> str:
     lines += [
         f"{len(h.HELPER_TABLE)} helpers, from ``arspec.spec.helpers.HELPER_TABLE``. The solana",
         "syscall name is the helper's name; a solana program calls it with the immediate",
-        "``murmur3_32(name)`` (computed here with ``arspec.reference.murmur3.murmur3_32``).",
+        "``murmur3_32(name)`` (computed here with ``arspec.reference.isa.murmur3.murmur3_32``).",
         f"Costs are CU; ``+ rN / {h.BYTES_PER_CU}`` adds one CU per {h.BYTES_PER_CU} bytes of "
         "the size in argument register N. ``map types`` are the types the map argument may",
         "name (``HelperDef.map_types``, Linux ``check_map_func_compatibility``): another type",
@@ -591,7 +591,7 @@ def render_marked(marker: str) -> str:
 
 def render_profiles() -> str:
     """Return the profile fields (LINUX vs SOLANA) and the memory regions."""
-    from arspec.reference import profiles as p
+    from arspec.reference.vm import profiles as p
 
     names = list(p.PROFILES)
     fields = [f.name for f in dataclasses.fields(p.Profile) if f.name != "name"]
@@ -599,7 +599,7 @@ def render_profiles() -> str:
     rows = [[literal(f), *(literal(getattr(p.PROFILES[n], f)) for n in names)]
             for f in [*fields, *props]]
     lines = heading("Profile fields", "-")
-    lines += ["Every field (and property) of ``arspec.reference.profiles.Profile`` in each of",
+    lines += ["Every field (and property) of ``arspec.reference.vm.profiles.Profile`` in each of",
               "``PROFILES``; the meaning of each is in the class docstring below.", ""]
     lines += list_table(["field", *names], rows)
     lines += heading("Memory regions", "-")
@@ -618,7 +618,7 @@ def render_profiles() -> str:
     lines += list_table(["constant", "value", "meaning"],
                         [[literal(n), literal(getattr(p, n)), m] for n, m in extra
                          if hasattr(p, n)])
-    lines += [".. autoclass:: arspec.reference.profiles.Profile", "   :no-index:",
+    lines += [".. autoclass:: arspec.reference.vm.profiles.Profile", "   :no-index:",
               "   :no-members:", ""]
     return "\n".join(lines)
 
@@ -737,7 +737,7 @@ def render_contexts() -> str:
 def render_syscalls() -> str:
     """Return the solana call table: every sol_* name and Agave syscall with its hash, the
     contract it reaches and its cost, and the C header's declarations."""
-    from arspec.reference.murmur3 import murmur3_32
+    from arspec.reference.isa.murmur3 import murmur3_32
     from arspec.spec import syscalls as sc
     from arspec.spec.runtime_watchers import (
         MAX_WATCHERS_PER_ACCOUNT,

@@ -144,7 +144,7 @@ def run_starvation_check(bundle: schema.Bundle, path: str, *, cache: bool,
 def build_system(bundle: schema.Bundle, path: str, slots: int, checks: CheckSet, *,
                  cache: bool) -> RuntimeSystem:
     """Return the runtime system of ``bundle`` on the reference VM."""
-    from arspec.reference.runtime import ReferenceInvoker
+    from arspec.reference.runtime.runtime import ReferenceInvoker
 
     inner = ReferenceInvoker(bundle, base_dir=Path(path).parent)
     invoker = CachingInvoker(inner, enabled=cache,

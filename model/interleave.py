@@ -11,8 +11,8 @@ released. This module explores that mode for one program of a bundle.
 
 :func:`explore_interleavings` starts ``invocations`` copies of the program (its startup /
 every / watch entry: an empty input) on one shared :class:`~arspec.spec.state.RuntimeState`,
-each on its own :class:`~arspec.reference.vm.Vm` with its own stack and the real runtime
-helpers (:mod:`arspec.reference.runtime_helpers`), and explores every schedule: a
+each on its own :class:`~arspec.reference.vm.vm.Vm` with its own stack and the real runtime
+helpers (:mod:`arspec.reference.runtime.runtime_helpers`), and explores every schedule: a
 depth-first search over which unfinished, unblocked invocation steps next, re-executing the
 schedule prefix from the initial state at each node (stateless search) and pruning states
 already seen (registers, pcs, frames, stacks, locks, reservations, dynptrs and the whole
@@ -37,12 +37,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from arspec.model.state_codec import encode_runtime
-from arspec.reference.instructions import FRAME_POINTER, REGISTER_COUNT, Call
-from arspec.reference.murmur3 import murmur3_32
-from arspec.reference.profiles import STACK_BASE, STACK_REGION
-from arspec.reference.runtime import ReferenceInvoker
-from arspec.reference.runtime_helpers import Invocation
-from arspec.reference.vm import MASK64, Vm
+from arspec.reference.isa.instructions import FRAME_POINTER, REGISTER_COUNT, Call
+from arspec.reference.isa.murmur3 import murmur3_32
+from arspec.reference.runtime.runtime import ReferenceInvoker
+from arspec.reference.runtime.runtime_helpers import Invocation
+from arspec.reference.vm.profiles import STACK_BASE, STACK_REGION
+from arspec.reference.vm.vm import MASK64, Vm
 from arspec.spec import bundle as schema
 from arspec.spec.errors import ExecutionFault, InputError
 from arspec.spec.loader import load_bundle

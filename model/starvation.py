@@ -165,8 +165,8 @@ def get_abstraction_obstacle(bundle: schema.Bundle, system: RuntimeSystem) -> st
     if programs is None:
         return ("the linux profile's clock and random helpers read the slot, and the "
                 "programs could not be inspected") if linux else None
-    from arspec.reference.instructions import Call
-    from arspec.reference.murmur3 import murmur3_32
+    from arspec.reference.isa.instructions import Call
+    from arspec.reference.isa.murmur3 import murmur3_32
     from arspec.spec.helpers import HELPER_TABLE
 
     names = LINUX_TIME_HELPERS if linux else SLOT_HELPERS

@@ -2,6 +2,8 @@
 The reference implementation
 ============================
 
-The instruction set (decode, encode, assemble, disassemble, ELF loading), the interpreter
-with its memory model and profiles, and the helper bindings onto spec transitions.
+Four layers, each importing only the ones before it: :mod:`~arspec.reference.isa` (the
+instruction set), :mod:`~arspec.reference.vm` (the interpreter, memory and profiles),
+:mod:`~arspec.reference.runtime` (helpers bound onto the spec's transitions) and
+:mod:`~arspec.reference.differential` (the other implementations arspec is compared with).
 """

@@ -357,7 +357,8 @@ _object_map_reader: ObjectMapReader | None = None
 def set_object_map_reader(reader: ObjectMapReader) -> None:
     """Install the reader of ELF map definitions.
 
-    ``spec/`` does not import the ELF reader of ``reference/``; :mod:`arspec.reference.runtime`
+    ``spec/`` does not import the ELF reader of ``reference/``;
+    :mod:`arspec.reference.runtime.runtime`
     installs it when imported, and the ``spec-check`` commands import that module before they
     load a bundle. Without a reader, ELF programs keep only the maps the bundle declares.
     """

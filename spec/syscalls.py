@@ -40,7 +40,7 @@ sol_* name                  transition
 Agave syscall contracts
 -----------------------
 The costs and effects are Agave's (``syscalls/src/logging.rs``, ``mem_ops.rs``,
-``sysvar.rs``; see :mod:`arspec.reference.solana_syscalls`). The argument kinds below are
+``sysvar.rs``; see :mod:`arspec.reference.runtime.solana_syscalls`). The argument kinds below are
 what the verifier checks generically; :attr:`SyscallDef.cost` says how the cost grows.
 ``sol_log_data``, ``sol_sha256`` and ``sol_keccak256`` read an array of ``(ptr, len)`` slices
 whose pointers the verifier does not follow: their memory and compute verdicts are UNKNOWN.
@@ -86,7 +86,8 @@ SOL_ALIASES: Final[tuple[tuple[str, str], ...]] = (
 #: Every name the design lists for the sol_* interface (aliases and the watcher calls).
 SOL_INTERFACE: Final = (*(name for name, _ in SOL_ALIASES), "sol_watch_account",
                         "sol_unwatch_account")
-#: First id of the Agave syscall rows (the ids :mod:`arspec.reference.solana_syscalls` uses).
+#: First id of the Agave syscall rows (the ids :mod:`arspec.reference.runtime.solana_syscalls`
+#: uses).
 AGAVE_SYSCALL_BASE: Final = 0x5000
 #: Agave's ``mem_op_base_cost``.
 MEM_OP_BASE_COST: Final = ComputeUnits(10)
@@ -116,7 +117,7 @@ def _syscall(n: int, name: str, args: tuple[ArgKind, ...], summary: str, cost: s
                                   cost=ComputeUnits(base), profiles=(PROFILE_SOLANA,)), cost)
 
 
-#: The Agave syscalls, in :data:`arspec.reference.solana_syscalls.SYSCALL_NAMES` order.
+#: The Agave syscalls, in :data:`arspec.reference.runtime.solana_syscalls.SYSCALL_NAMES` order.
 AGAVE_SYSCALLS: Final[tuple[SyscallDef, ...]] = (
     _syscall(0, "sol_log_", MEM, "Log r2 bytes of UTF-8 text (fails on invalid UTF-8).",
              "max_len"),

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from arspec.reference.instructions import (
+from arspec.reference.isa.instructions import (
     Alu,
     AluOp,
     Atomic,

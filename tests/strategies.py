@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from hypothesis import strategies as st
 
-from arspec.reference.instructions import (
+from arspec.reference.isa.instructions import (
     Alu,
     AluOp,
     Atomic,

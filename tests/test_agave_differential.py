@@ -1,6 +1,7 @@
 """Differential tests: arspec's ``solana`` profile (SBPFv0) against Agave's VM (LiteSVM).
 
-A fixed-seed sample of :func:`~arspec.reference.agave_diff.generate_case` programs runs on
+A fixed-seed sample of :func:`~arspec.reference.differential.agave_diff.generate_case` programs
+runs on
 both; refusal, status (error code, fault kind, address and size), compute units and logs
 must agree. ``benchmarks/diff_agave.py`` runs the same comparison on 100,000 programs.
 Skipped, with the reason printed, only when ``solders`` cannot be imported.
@@ -13,7 +14,7 @@ import struct
 
 import pytest
 
-from arspec.reference.agave_diff import (
+from arspec.reference.differential.agave_diff import (
     AgaveOracle,
     Case,
     Outcome,
@@ -21,8 +22,8 @@ from arspec.reference.agave_diff import (
     generate_case,
     run_arspec,
 )
-from arspec.reference.murmur3 import murmur3_32
-from arspec.reference.sbpf_elf import write_sbpf_v0_elf
+from arspec.reference.differential.sbpf_elf import write_sbpf_v0_elf
+from arspec.reference.isa.murmur3 import murmur3_32
 
 pytestmark = pytest.mark.agave
 
@@ -83,11 +84,11 @@ def test_serialized_input_with_accounts_matches_agave(oracle: AgaveOracle) -> No
     from solders.pubkey import Pubkey
     from solders.transaction import Transaction
 
-    from arspec.reference.agave_diff import lddw, word
-    from arspec.reference.decoder import decode_sbpf_v0
-    from arspec.reference.profiles import SOLANA
-    from arspec.reference.solana_syscalls import solana_syscalls
-    from arspec.reference.vm import SbpfAccount, Vm, entry_input, standard_memory
+    from arspec.reference.differential.agave_diff import lddw, word
+    from arspec.reference.isa.decoder import decode_sbpf_v0
+    from arspec.reference.runtime.solana_syscalls import solana_syscalls
+    from arspec.reference.vm.profiles import SOLANA
+    from arspec.reference.vm.vm import SbpfAccount, Vm, entry_input, standard_memory
 
     heap, data = 0x3_0000_0000, b"xyz"
     text = (word(0xBF, 6, 2) + word(0xBF, 1, 2) + word(0x85, imm=-1)
@@ -133,7 +134,7 @@ def test_serialized_input_with_accounts_matches_agave(oracle: AgaveOracle) -> No
 
 
 def test_invalid_program_id_length() -> None:
-    from arspec.reference.vm import serialize_sbpf_input
+    from arspec.reference.vm.vm import serialize_sbpf_input
     from arspec.spec.errors import InputError
 
     with pytest.raises(InputError, match="program id of 31 bytes"):

@@ -6,11 +6,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arspec.reference.asm_llvm import ALU_SYMBOL, JMP_SYMBOL, PSEUDO_NAME
-from arspec.reference.asm_ubpf import MNEMONICS
-from arspec.reference.assembler import assemble, assemble_instructions
-from arspec.reference.encoder import encode
-from arspec.reference.instructions import (
+from arspec.reference.isa.asm_llvm import ALU_SYMBOL, JMP_SYMBOL, PSEUDO_NAME
+from arspec.reference.isa.asm_ubpf import MNEMONICS
+from arspec.reference.isa.assembler import assemble, assemble_instructions
+from arspec.reference.isa.encoder import encode
+from arspec.reference.isa.instructions import (
     Alu,
     AluOp,
     Atomic,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from arspec.reference.assembler import assemble, get_labels
-from arspec.reference.instructions import LoadImm64, Pseudo
+from arspec.reference.isa.assembler import assemble, get_labels
+from arspec.reference.isa.instructions import LoadImm64, Pseudo
 from arspec.spec.errors import InputError
 
 MAPS = {"prices": 0, "events": 1}

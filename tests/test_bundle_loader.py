@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-import arspec.reference.runtime  # noqa: F401 - installs the ELF map reader
+import arspec.reference.runtime.runtime  # noqa: F401 - installs the ELF map reader
 from arspec.spec.bundle import (
     Bundle,
     EveryHook,

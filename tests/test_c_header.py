@@ -12,10 +12,15 @@ from pathlib import Path
 import pytest
 
 from arspec.checker import cli
-from arspec.reference.c_header import HEADER_PATH, LINUX_ONLY_IDS, get_include_dir, render_header
-from arspec.reference.elf import load_program
-from arspec.reference.instructions import Call
-from arspec.reference.murmur3 import murmur3_32
+from arspec.reference.isa.elf import load_program
+from arspec.reference.isa.instructions import Call
+from arspec.reference.isa.murmur3 import murmur3_32
+from arspec.reference.runtime.c_header import (
+    HEADER_PATH,
+    LINUX_ONLY_IDS,
+    get_include_dir,
+    render_header,
+)
 from arspec.spec.helpers import HELPER_TABLE, HELPERS_BY_NAME
 from arspec.spec.syscalls import AGAVE_SYSCALLS, SOL_ALIASES, SOL_INTERFACE
 from tests.test_elf import _multiarch_include
@@ -66,7 +71,7 @@ def declarations() -> dict[str, tuple[int, int | None]]:
 def test_header_is_the_generated_one() -> None:
     """A header edited by hand, or a spec table changed without regenerating, fails."""
     assert HEADER_PATH.read_text() == render_header(), \
-        "run `python -m arspec.reference.c_header` to regenerate arspec/sol.h"
+        "run `python -m arspec.reference.runtime.c_header` to regenerate arspec/sol.h"
 
 
 def test_linux_mode_does_not_declare_agave_syscalls(tmp_path: Path) -> None:

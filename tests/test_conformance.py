@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from known_exceptions import KNOWN_EXCEPTIONS
 
-from arspec.reference.conformance import (
+from arspec.reference.differential.conformance import (
     DEFAULT_INSN_LIMIT,
     find_data_files,
     parse_data_file,

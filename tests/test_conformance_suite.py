@@ -1,4 +1,5 @@
-"""The bpf_conformance suite through its own runner (:mod:`arspec.reference.suite_runner`).
+"""The bpf_conformance suite through its own runner
+(:mod:`arspec.reference.differential.suite_runner`).
 
 The report parser, the plugin wrapper and the runner's error paths always run. The full suite
 runs when a runner is available (``$ARSPEC_BPF_CONFORMANCE_RUNNER`` or
@@ -14,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from arspec.reference import plugin
-from arspec.reference.suite_runner import (
+from arspec.reference.differential import plugin
+from arspec.reference.differential.suite_runner import (
     default_tests_dir,
     find_runner,
     parse_runner_output,

@@ -181,7 +181,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def test_xdp_example_counts_ipv4_and_is_proved() -> None:
-    from arspec.reference.runner import run_bundle_state
+    from arspec.reference.runtime.runner import run_bundle_state
     from arspec.spec.loader import load_bundle
 
     path = EXAMPLES / "xdp_ipv4_counter.yaml"
@@ -194,7 +194,7 @@ def test_xdp_example_counts_ipv4_and_is_proved() -> None:
 
 
 def test_invalid_xdp_example_faults_and_is_refuted() -> None:
-    from arspec.reference.runner import run_bundle
+    from arspec.reference.runtime.runner import run_bundle
     from arspec.spec.loader import load_bundle
 
     path = EXAMPLES / "broken_xdp_unchecked.yaml"

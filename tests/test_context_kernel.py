@@ -11,7 +11,12 @@ import struct
 
 import pytest
 
-from arspec.reference.kernel_bpf import KernelRejected, ProgramType, kernel_available, load_program
+from arspec.reference.differential.kernel_bpf import (
+    KernelRejected,
+    ProgramType,
+    kernel_available,
+    load_program,
+)
 from arspec.spec.contexts import (
     DEFAULT_RAW_CONTEXT,
     KERNEL_PROGRAM_TYPES,

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from arspec.checker.verdict import Property, Verdict
 from arspec.checker.verifier import verify_program
-from arspec.reference.assembler import assemble
-from arspec.reference.contexts import CONTEXT_BASE, ProgramContext, execute_in_context
+from arspec.reference.isa.assembler import assemble
+from arspec.reference.runtime.contexts import CONTEXT_BASE, ProgramContext, execute_in_context
 from arspec.spec.contexts import (
     MAX_PACKET_SIZE,
     SCHED_CLS_FIELDS,

@@ -6,8 +6,8 @@ import struct
 
 import pytest
 
-from arspec.reference.decoder import decode, decode_one
-from arspec.reference.instructions import Alu, AluOp, Exit, Imm, LoadImm64, Pseudo
+from arspec.reference.isa.decoder import decode, decode_one
+from arspec.reference.isa.instructions import Alu, AluOp, Exit, Imm, LoadImm64, Pseudo
 from arspec.spec.errors import DecodeError
 
 MOV_R0_0 = bytes.fromhex("b700000000000000")

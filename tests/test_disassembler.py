@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from arspec.reference.decoder import decode
-from arspec.reference.disassembler import disassemble, format_instruction
-from arspec.reference.instructions import (
+from arspec.reference.isa.decoder import decode
+from arspec.reference.isa.disassembler import disassemble, format_instruction
+from arspec.reference.isa.instructions import (
     Alu,
     AluOp,
     Atomic,

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from arspec.checker.cli import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE, build_parser
-from arspec.reference import profiles
-from arspec.reference.murmur3 import murmur3_32
+from arspec.reference.isa.murmur3 import murmur3_32
+from arspec.reference.vm import profiles
 from arspec.spec.helpers import HELPER_TABLE, ArgKind
 from arspec.spec.loader import bundle_json_schema, load_bundle
 from arspec.spec.presets import PRESETS, Preset

@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from arspec.reference.decoder import decode
-from arspec.reference.elf import (
+from arspec.reference.isa.decoder import decode
+from arspec.reference.isa.elf import (
     BPF_F_RDONLY_PROG,
     ElfObject,
     load_elf,
     load_program,
 )
-from arspec.reference.encoder import encode
-from arspec.reference.instructions import (
+from arspec.reference.isa.encoder import encode
+from arspec.reference.isa.instructions import (
     Call,
     CallLocal,
     Exit,
@@ -75,7 +75,7 @@ def _calls(program: Program) -> list[tuple[int, int]]:
 
 
 def _run_vm(program: Program) -> int:
-    from arspec.reference.vm import execute
+    from arspec.reference.vm.vm import execute
 
     result = execute(program, memory=bytes(64), engine="interpreter")
     assert result.fault is None, result.fault
@@ -378,8 +378,8 @@ KERNEL_CASES = [
                          ids=[f"{n}:{s}" for n, s, _ in KERNEL_CASES])
 def test_linked_program_runs_in_the_kernel(objects: dict[str, Path], name: str, section: str,
                                            expected: int) -> None:
-    from arspec.reference.kernel_bpf import kernel_available
-    from arspec.reference.kernel_bpf import load_program as kernel_load
+    from arspec.reference.differential.kernel_bpf import kernel_available
+    from arspec.reference.differential.kernel_bpf import load_program as kernel_load
 
     available, reason = kernel_available()
     if not available:

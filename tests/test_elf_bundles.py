@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import arspec.reference.runtime  # noqa: F401 - installs the ELF map reader bundles use
+import arspec.reference.runtime.runtime  # noqa: F401 - installs the ELF map reader bundles use
 from arspec.checker import cli
 from arspec.spec.loader import BundleError, load_bundle
 from tests.test_elf import compile_bpf
@@ -122,7 +122,7 @@ def test_findings_name_the_c_file_and_line(unchecked: Path,
 
 
 def test_line_info_of_every_instruction(folder: Path) -> None:
-    from arspec.reference.elf import load_program
+    from arspec.reference.isa.elf import load_program
 
     program = load_program(folder / "counter.o", "socket")
     lines = {line for _, line in program.source_lines.values()}
@@ -137,7 +137,7 @@ def test_line_info_of_every_instruction(folder: Path) -> None:
 
 
 def test_invalid_btf_maps_without_debug_info(tmp_path: Path) -> None:
-    from arspec.reference.elf import load_program
+    from arspec.reference.isa.elf import load_program
     from arspec.spec.errors import InputError
 
     obj = compile_bpf(HERE / "counter.c", tmp_path, debug=False)
@@ -163,7 +163,7 @@ def test_global_data_becomes_bundle_maps(tmp_path: Path,
 
 
 def test_bundle_names_of_global_data_sections() -> None:
-    from arspec.reference.elf import get_bundle_map_name
+    from arspec.reference.isa.elf import get_bundle_map_name
 
     assert [get_bundle_map_name(n) for n in (".bss", ".rodata.str1.1", "counters")] == \
         ["_bss", "_rodata_str1_1", "counters"]

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from arspec.reference.instructions import LoadImm64, Pseudo
-from arspec.reference.run_report import EventRecord, RunReport
-from arspec.reference.runner import run_bundle_state
-from arspec.reference.runtime import ReferenceInvoker, load_programs
+from arspec.reference.isa.instructions import LoadImm64, Pseudo
+from arspec.reference.runtime.run_report import EventRecord, RunReport
+from arspec.reference.runtime.runner import run_bundle_state
+from arspec.reference.runtime.runtime import ReferenceInvoker, load_programs
 from arspec.spec.bundle import Bundle, ProgramProperty
 from arspec.spec.errors import InputError
 from arspec.spec.helpers import HELPER_TABLE

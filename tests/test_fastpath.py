@@ -19,10 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import programs
 
-from arspec.reference import fastpath
-from arspec.reference.conformance import find_data_files, load_program, parse_data_file
-from arspec.reference.helpers import HelperContext, HelperRegistry, HelperSpec, test_helpers
-from arspec.reference.instructions import (
+from arspec.reference.differential.conformance import find_data_files, load_program, parse_data_file
+from arspec.reference.isa.instructions import (
     Alu,
     AluOp,
     Atomic,
@@ -46,13 +44,15 @@ from arspec.reference.instructions import (
     Reg,
     Store,
 )
-from arspec.reference.load_checks import check_program
-from arspec.reference.murmur3 import murmur3_32
-from arspec.reference.profiles import INPUT_BASE, LINUX, SOLANA, Profile, get_profile
-from arspec.reference.run_report import render_json
-from arspec.reference.runner import run_bundle
-from arspec.reference.translate import MAX_BLOCK, MAX_UNIT, Translator, promotable
-from arspec.reference.vm import Vm, standard_memory
+from arspec.reference.isa.murmur3 import murmur3_32
+from arspec.reference.runtime.run_report import render_json
+from arspec.reference.runtime.runner import run_bundle
+from arspec.reference.vm import fastpath
+from arspec.reference.vm.helpers import HelperContext, HelperRegistry, HelperSpec, test_helpers
+from arspec.reference.vm.load_checks import check_program
+from arspec.reference.vm.profiles import INPUT_BASE, LINUX, SOLANA, Profile, get_profile
+from arspec.reference.vm.translate import MAX_BLOCK, MAX_UNIT, Translator, promotable
+from arspec.reference.vm.vm import Vm, standard_memory
 from arspec.spec.errors import (
     ArspecError,
     DecodeError,

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from arspec.reference.run_report import render_text
-from arspec.reference.runner import run_bundle
+from arspec.reference.runtime.run_report import render_text
+from arspec.reference.runtime.runner import run_bundle
 from arspec.spec.loader import load_bundle
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,7 +4,8 @@ Each program is loaded as a socket filter and run once with ``BPF_PROG_TEST_RUN`
 return value is only 32 bits, so every program is loaded twice: as generated (low half of
 r0) and with ``r0 >>= 32`` before ``exit`` (high half). The two halves are compared with the
 full 64-bit r0 of the reference VM. The random programs of
-:mod:`arspec.reference.kernel_diff` cover every opcode and fold all registers and the stack
+:mod:`arspec.reference.differential.kernel_diff` cover every opcode and fold all registers and the
+stack
 they wrote into r0 first, so the whole final state is compared (``benchmarks/diff_kernel.py``
 runs 100,000 of them).
 """
@@ -18,10 +19,19 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from kernel_programs import finish, looping_programs, straight_line_programs
 
-from arspec.reference.assembler import assemble
-from arspec.reference.disassembler import disassemble
-from arspec.reference.encoder import encode
-from arspec.reference.instructions import (
+from arspec.reference.differential.kernel_bpf import KernelRejected, kernel_available, load_program
+from arspec.reference.differential.kernel_diff import (
+    SKB_DATA,
+    KernelCase,
+    classify_kernel,
+    compare_with_kernel,
+    finish_folded,
+    generate_kernel_case,
+)
+from arspec.reference.isa.assembler import assemble
+from arspec.reference.isa.disassembler import disassemble
+from arspec.reference.isa.encoder import encode
+from arspec.reference.isa.instructions import (
     Alu,
     AluOp,
     Exit,
@@ -31,17 +41,8 @@ from arspec.reference.instructions import (
     Reg,
     Store,
 )
-from arspec.reference.kernel_bpf import KernelRejected, kernel_available, load_program
-from arspec.reference.kernel_diff import (
-    SKB_DATA,
-    KernelCase,
-    classify_kernel,
-    compare_with_kernel,
-    finish_folded,
-    generate_kernel_case,
-)
-from arspec.reference.profiles import LINUX
-from arspec.reference.vm import execute
+from arspec.reference.vm.profiles import LINUX
+from arspec.reference.vm.vm import execute
 
 pytestmark = pytest.mark.kernel
 
@@ -51,7 +52,7 @@ PACKET = bytes(64)
 def _engines() -> tuple[str, ...]:
     """The interpreter always; the compiled fast path too once it exists."""
     try:
-        import arspec.reference.fastpath  # noqa: F401
+        import arspec.reference.vm.fastpath  # noqa: F401
     except ModuleNotFoundError:
         return ("interpreter",)
     return ("interpreter", "fast")

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from arspec.reference.kernel_bpf import kernel_available
+from arspec.reference.differential.kernel_bpf import kernel_available
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPLANATION_KEYS = {"case", "arspec", "kernel", "why"}

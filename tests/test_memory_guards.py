@@ -1,4 +1,4 @@
-"""Guarded ranges of :class:`~arspec.reference.memory.Memory`: a ``bpf_spin_lock``'s bytes
+"""Guarded ranges of :class:`~arspec.reference.vm.memory.Memory`: a ``bpf_spin_lock``'s bytes
 (loads and stores fault) and a live ring dynptr's (stores fault); helpers' own byte copies
 are not checked, and a memory without guards is a plain :class:`Memory`."""
 
@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from arspec.reference.contexts import ContextMemory
-from arspec.reference.memory import GuardedMemory, Memory
+from arspec.reference.runtime.contexts import ContextMemory
+from arspec.reference.vm.memory import GuardedMemory, Memory
 from arspec.spec.errors import MemoryFault
 
 BASE = 7 << 32

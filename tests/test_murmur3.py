@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from arspec.reference.murmur3 import murmur3_32
+from arspec.reference.isa.murmur3 import murmur3_32
 
 SYSCALLS = {
     "abort": 0xB6FC1A11, "sol_panic_": 0x686093BB, "sol_log_": 0x207559BD,

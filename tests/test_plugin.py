@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from arspec.reference import plugin
-from arspec.reference.conformance import (
+from arspec.reference.differential import plugin
+from arspec.reference.differential.conformance import (
     ConformanceCase,
     find_data_files,
     load_program,
     parse_data_file,
 )
-from arspec.reference.encoder import encode
+from arspec.reference.isa.encoder import encode
 from arspec.spec.errors import DecodeError, InputError
 
 ROOT = Path(__file__).parent / "conformance"

@@ -11,7 +11,7 @@ import pytest
 from elftools.elf.elffile import ELFFile
 
 from arspec.checker import cli
-from arspec.reference.elf import MAX_GLOBAL_DATA_SIZE, load_elf
+from arspec.reference.isa.elf import MAX_GLOBAL_DATA_SIZE, load_elf
 from arspec.spec.bundle import MAX_EXPRESSION_DEPTH, ExpressionError, parse_expression
 from arspec.spec.errors import InputError
 from arspec.spec.loader import BundleError, load_bundle, load_bundle_text
@@ -369,7 +369,7 @@ def test_explore_of_a_ring_at_the_explore_limit(tmp_path: Path,
 
 def test_plugin_internal_error_exits_four(monkeypatch: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture[str]) -> None:
-    from arspec.reference import plugin
+    from arspec.reference.differential import plugin
 
     def crash(*args: object) -> int:
         raise ZeroDivisionError("boom")

@@ -10,11 +10,11 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from strategies import instructions, programs
 
-from arspec.reference.assembler import assemble, assemble_instructions
-from arspec.reference.decoder import decode, decode_one
-from arspec.reference.disassembler import disassemble, format_instruction
-from arspec.reference.encoder import encode, encode_one
-from arspec.reference.instructions import (
+from arspec.reference.isa.assembler import assemble, assemble_instructions
+from arspec.reference.isa.decoder import decode, decode_one
+from arspec.reference.isa.disassembler import disassemble, format_instruction
+from arspec.reference.isa.encoder import encode, encode_one
+from arspec.reference.isa.instructions import (
     INSTRUCTION_TYPES,
     Alu,
     AluOp,

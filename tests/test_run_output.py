@@ -62,8 +62,8 @@ def test_final_contents_without_fields_show_hex(tmp_path: Path,
 
 
 def test_final_contents_of_a_big_map_are_capped() -> None:
-    from arspec.reference import run_report
-    from arspec.reference.runner import run_bundle_state
+    from arspec.reference.runtime import run_report
+    from arspec.reference.runtime.runner import run_bundle_state
     from arspec.spec.loader import load_bundle_text
     from arspec.spec.maps import BPF_ANY, process_map_update
 

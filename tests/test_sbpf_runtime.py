@@ -13,8 +13,8 @@ import textwrap
 
 import pytest
 
-from arspec.reference.run_report import render_json, render_text
-from arspec.reference.runner import run_bundle_state
+from arspec.reference.runtime.run_report import render_json, render_text
+from arspec.reference.runtime.runner import run_bundle_state
 from arspec.spec.errors import InputError
 from arspec.spec.loader import load_bundle_text
 

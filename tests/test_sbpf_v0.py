@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from arspec.reference.agave_diff import describe_error, loaded_text
-from arspec.reference.decoder import decode, decode_sbpf_v0
-from arspec.reference.instructions import (
+from arspec.reference.differential.agave_diff import describe_error, loaded_text
+from arspec.reference.isa.decoder import decode, decode_sbpf_v0
+from arspec.reference.isa.instructions import (
     Alu,
     AluOp,
     Atomic,
@@ -35,9 +35,10 @@ from arspec.reference.instructions import (
     Program,
     Reg,
 )
-from arspec.reference.load_checks import ProgramRejected, check_program
-from arspec.reference.murmur3 import murmur3_32
-from arspec.reference.profiles import (
+from arspec.reference.isa.murmur3 import murmur3_32
+from arspec.reference.runtime.solana_syscalls import Clock, encode_base58, solana_syscalls
+from arspec.reference.vm.load_checks import ProgramRejected, check_program
+from arspec.reference.vm.profiles import (
     HEAP_BASE,
     INPUT_BASE,
     LINUX,
@@ -46,8 +47,7 @@ from arspec.reference.profiles import (
     SOLANA,
     STACK_BASE,
 )
-from arspec.reference.solana_syscalls import Clock, encode_base58, solana_syscalls
-from arspec.reference.vm import ExecutionResult, Vm, entry_input, execute, standard_memory
+from arspec.reference.vm.vm import ExecutionResult, Vm, entry_input, execute, standard_memory
 from arspec.spec.errors import (
     CallDepthExceeded,
     DecodeError,

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from arspec.reference.helpers import HelperRegistry, HelperSpec, test_helpers
-from arspec.reference.instructions import (
+from arspec.reference.isa.instructions import (
     Alu,
     AluOp,
     Atomic,
@@ -35,8 +34,9 @@ from arspec.reference.instructions import (
     Reg,
     Store,
 )
-from arspec.reference.memory import Memory
-from arspec.reference.profiles import (
+from arspec.reference.vm.helpers import HelperRegistry, HelperSpec, test_helpers
+from arspec.reference.vm.memory import Memory
+from arspec.reference.vm.profiles import (
     INPUT_BASE,
     LINUX,
     PROGRAM_BASE,
@@ -45,8 +45,8 @@ from arspec.reference.profiles import (
     Profile,
     get_profile,
 )
-from arspec.reference.trace import FaultEvent, HelperCall, InsnStart, ListTracer
-from arspec.reference.vm import ExecutionResult, Vm, execute, standard_memory
+from arspec.reference.vm.trace import FaultEvent, HelperCall, InsnStart, ListTracer
+from arspec.reference.vm.vm import ExecutionResult, Vm, execute, standard_memory
 from arspec.spec.errors import InputError
 
 M64 = (1 << 64) - 1
@@ -351,7 +351,7 @@ def test_helper_call_by_id_linux(engine: str) -> None:
 
 
 def test_helper_call_by_name_hash_solana(engine: str) -> None:
-    from arspec.reference.murmur3 import murmur3_32
+    from arspec.reference.isa.murmur3 import murmur3_32
     insns = [mov(1, 81), Call(murmur3_32(b"sqrti") - (1 << 32)), Exit()]
     assert ok_r0(insns, engine, helpers=test_helpers(), profile=SOLANA) == 9
 

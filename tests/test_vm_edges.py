@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from arspec.reference.helpers import HelperRegistry, HelperSpec, test_helpers
-from arspec.reference.instructions import (
+from arspec.reference.isa.instructions import (
     Alu,
     AluOp,
     Atomic,
@@ -34,9 +33,10 @@ from arspec.reference.instructions import (
     Reg,
     Store,
 )
-from arspec.reference.load_checks import ProgramRejected
-from arspec.reference.memory import Memory
-from arspec.reference.profiles import (
+from arspec.reference.vm.helpers import HelperRegistry, HelperSpec, test_helpers
+from arspec.reference.vm.load_checks import ProgramRejected
+from arspec.reference.vm.memory import Memory
+from arspec.reference.vm.profiles import (
     HEAP_BASE,
     INPUT_BASE,
     LINUX,
@@ -45,8 +45,8 @@ from arspec.reference.profiles import (
     STACK_BASE,
     Profile,
 )
-from arspec.reference.trace import FaultEvent, InsnStart, ListTracer, first_divergence
-from arspec.reference.vm import ExecutionResult, Vm, execute, standard_memory
+from arspec.reference.vm.trace import FaultEvent, InsnStart, ListTracer, first_divergence
+from arspec.reference.vm.vm import ExecutionResult, Vm, execute, standard_memory
 from arspec.spec.errors import (
     CallDepthExceeded,
     ComputeBudgetExceeded,
@@ -434,7 +434,7 @@ def test_invalid_strcmp_runs_off_region(engine: str) -> None:
 
 
 def test_invalid_nondeterministic_helper_refused_in_solana(engine: str) -> None:
-    from arspec.reference.murmur3 import murmur3_32
+    from arspec.reference.isa.murmur3 import murmur3_32
     registry = HelperRegistry((HelperSpec(1, "ktime_get_ns", lambda c, a, b, d, e, f: 7,
                                           deterministic=False),))
     fault_of([Call(murmur3_32(b"ktime_get_ns") - (1 << 32)), Exit()], engine, HelperFault, 0,

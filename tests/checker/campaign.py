@@ -11,7 +11,7 @@ with and without the NULL check, overwritten while live); ``solana`` cases also 
 Agave syscalls with good and bad arguments, register and remove run-time watchers, and use
 the ``sol_*`` names. :func:`check_case` verifies it
 (:func:`~arspec.checker.verify_bundle.verify_bundle`) and holds every verdict to the
-reference runtime (:func:`~arspec.reference.runner.run_bundle`, the real helpers) over
+reference runtime (:func:`~arspec.reference.runtime.runner.run_bundle`, the real helpers) over
 several slots and several initial map states:
 
 * every ``REFUTED`` finding carries a counterexample that replayed;
@@ -36,8 +36,8 @@ from pathlib import Path
 
 from arspec.checker.verdict import Property, Verdict
 from arspec.checker.verify_bundle import BundleResult, verify_bundle
-from arspec.reference.run_report import RunReport
-from arspec.reference.runner import run_bundle
+from arspec.reference.runtime.run_report import RunReport
+from arspec.reference.runtime.runner import run_bundle
 from arspec.spec.errors import InputError
 from arspec.spec.loader import load_bundle
 

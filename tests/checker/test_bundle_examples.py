@@ -12,7 +12,7 @@ import pytest
 
 from arspec.checker.verdict import Property, Verdict
 from arspec.checker.verify_bundle import FORMAT, verify_bundle, verify_bundle_file
-from arspec.reference.runtime import load_programs
+from arspec.reference.runtime.runtime import load_programs
 from arspec.spec.errors import InputError
 from arspec.spec.loader import load_bundle
 

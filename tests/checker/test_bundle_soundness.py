@@ -3,7 +3,7 @@
 Each bundle has an array map with random contents and one program that looks values up,
 reads and writes them at computed offsets, and runs a ``bpf_loop`` whose callback does the
 same with the loop index and the caller's stack. The verifier's verdicts are then held to
-what the real runtime (:class:`~arspec.reference.runtime.ReferenceInvoker`, the real
+what the real runtime (:class:`~arspec.reference.runtime.runtime.ReferenceInvoker`, the real
 helpers, not the replay's stubs) does over a few slots: if every property is PROVED no run
 faults, a PROVED compute figure bounds every run's units, and every REFUTED finding carries
 a counterexample that replayed.
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from arspec.checker.verdict import Property, Verdict
 from arspec.checker.verify_bundle import verify_bundle
-from arspec.reference.runner import run_bundle
+from arspec.reference.runtime.runner import run_bundle
 from arspec.spec.loader import load_bundle
 
 SLOTS = 3

@@ -18,7 +18,7 @@ import campaign
 
 from arspec.checker.verdict import Property
 from arspec.checker.verify_bundle import BundleResult
-from arspec.reference.runner import run_bundle
+from arspec.reference.runtime.runner import run_bundle
 from arspec.spec.loader import load_bundle
 
 #: Seeds the full campaign once found unsound, kept as regressions: 32743 reserves a ring

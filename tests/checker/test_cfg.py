@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from arspec.checker.cfg import build_cfg, get_successors
-from arspec.reference.assembler import assemble
-from arspec.reference.instructions import Exit, Program
+from arspec.reference.isa.assembler import assemble
+from arspec.reference.isa.instructions import Exit, Program
 
 
 def _cfg(text: str):  # type: ignore[no-untyped-def]
@@ -96,7 +96,7 @@ def test_empty_program_is_an_issue() -> None:
 def test_invalid_solana_loader_rejection_is_refuted_without_running() -> None:
     from arspec.checker.verdict import Property, Verdict
     from arspec.checker.verifier import verify_program
-    from arspec.reference.profiles import SOLANA
+    from arspec.reference.vm.profiles import SOLANA
     report = verify_program(assemble("r0 = 1\nr0 /= 0\nexit"), profile=SOLANA)
     assert [(f.pc, f.message) for f in report.findings] == [(1, "Program rejected at load")]
     assert report.verdict(Property.CONTROL) is Verdict.REFUTED

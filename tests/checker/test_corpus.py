@@ -15,8 +15,8 @@ import yaml
 
 from arspec.checker.verdict import Report, Verdict
 from arspec.checker.verifier import verify_program
-from arspec.reference.assembler import assemble
-from arspec.reference.profiles import get_profile
+from arspec.reference.isa.assembler import assemble
+from arspec.reference.vm.profiles import get_profile
 
 CORPUS = Path(__file__).parent / "corpus"
 KEYS = {"test-case", "profile", "code", "expect", "messages", "budget", "max_input",

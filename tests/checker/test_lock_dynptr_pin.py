@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from arspec.checker.verdict import Property, Verdict
 from arspec.checker.verify_bundle import verify_bundle
-from arspec.reference.runner import run_bundle
+from arspec.reference.runtime.runner import run_bundle
 from arspec.spec.loader import load_bundle
 
 LOCK_OPS = {

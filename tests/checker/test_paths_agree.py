@@ -22,9 +22,9 @@ import yaml
 from arspec.checker.verdict import Property, Verdict
 from arspec.checker.verifier import verify_program
 from arspec.checker.verify_bundle import verify_bundle
-from arspec.reference.assembler import assemble
-from arspec.reference.instructions import Call
-from arspec.reference.profiles import get_profile
+from arspec.reference.isa.assembler import assemble
+from arspec.reference.isa.instructions import Call
+from arspec.reference.vm.profiles import get_profile
 from arspec.spec.errors import InputError
 
 CORPUS = Path(__file__).parent / "corpus"

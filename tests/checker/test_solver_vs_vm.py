@@ -11,7 +11,7 @@ from hypothesis import given, reject, settings
 from hypothesis import strategies as st
 
 from arspec.checker import solver as z
-from arspec.reference.instructions import (
+from arspec.reference.isa.instructions import (
     Alu,
     AluOp,
     Endian,
@@ -31,9 +31,9 @@ from arspec.reference.instructions import (
     Reg,
     Store,
 )
-from arspec.reference.load_checks import ProgramRejected
-from arspec.reference.profiles import LINUX, SOLANA, Profile
-from arspec.reference.vm import execute
+from arspec.reference.vm.load_checks import ProgramRejected
+from arspec.reference.vm.profiles import LINUX, SOLANA, Profile
+from arspec.reference.vm.vm import execute
 
 U64 = st.integers(0, (1 << 64) - 1)
 INTERESTING = st.sampled_from([0, 1, 2, 31, 32, 63, 64, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF,

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 
 from arspec.checker.verdict import Property, Verdict
 from arspec.checker.verifier import verify_program
-from arspec.reference.assembler import assemble
-from arspec.reference.load_checks import ProgramRejected, check_program
-from arspec.reference.profiles import LINUX, SOLANA, Profile
-from arspec.reference.vm import execute
+from arspec.reference.isa.assembler import assemble
+from arspec.reference.vm.load_checks import ProgramRejected, check_program
+from arspec.reference.vm.profiles import LINUX, SOLANA, Profile
+from arspec.reference.vm.vm import execute
 from arspec.spec.errors import DivisionByZero, DivisionOverflow, MemoryFault
 
 SIZES = {1: "u8", 2: "u16", 4: "u32", 8: "u64"}

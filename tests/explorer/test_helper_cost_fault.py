@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from arspec.model.explore_bundle import describe_step, explore_result
-from arspec.reference.runner import run_bundle_state
+from arspec.reference.runtime.runner import run_bundle_state
 from arspec.spec.loader import load_bundle
 
 BUNDLE = """\

@@ -23,7 +23,7 @@ from types import FrameType
 
 from arspec.checker import cli
 from arspec.model.replay_bundle import EXIT_NOT_REPRODUCED
-from arspec.reference import plugin
+from arspec.reference.differential import plugin
 
 #: Exit codes a run may end with.
 GOOD_CODES = frozenset({cli.EXIT_OK, cli.EXIT_FAILED, cli.EXIT_USAGE, cli.EXIT_INCONCLUSIVE})
@@ -166,7 +166,7 @@ def run_case(case: Case, workdir: Path, *, hang_seconds: float = 10.0) -> Outcom
 
 def _load(path: str, err: io.StringIO) -> int:
     """Load a bundle the way every bundle command starts: 0 loaded, 2 refused."""
-    import arspec.reference.runtime  # noqa: F401 - installs the ELF map reader
+    import arspec.reference.runtime.runtime  # noqa: F401 - installs the ELF map reader
     from arspec.spec.errors import ArspecError
     from arspec.spec.loader import load_bundle
 

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from arspec.model.replay_bundle import EXIT_NOT_REPRODUCED
-from arspec.reference.decoder import decode
+from arspec.reference.isa.decoder import decode
 from arspec.spec.errors import ArspecError
 from arspec.spec.loader import BundleError, load_bundle_text
 from tests.fuzz.driver import TRACE_BUNDLE, fuzz, prepare

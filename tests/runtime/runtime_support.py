@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import textwrap
 
-from arspec.reference.murmur3 import murmur3_32
-from arspec.reference.run_report import RunReport
-from arspec.reference.runner import run_bundle_state
+from arspec.reference.isa.murmur3 import murmur3_32
+from arspec.reference.runtime.run_report import RunReport
+from arspec.reference.runtime.runner import run_bundle_state
 from arspec.spec.bundle import Bundle
 from arspec.spec.loader import load_bundle_text
 from arspec.spec.state import RuntimeState

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from runtime_support import load, run
 
-from arspec.reference.instructions import Call, LoadImm64, Pseudo
-from arspec.reference.murmur3 import murmur3_32
-from arspec.reference.runtime import load_programs
+from arspec.reference.isa.instructions import Call, LoadImm64, Pseudo
+from arspec.reference.isa.murmur3 import murmur3_32
+from arspec.reference.runtime.runtime import load_programs
 from arspec.spec.errors import InputError
 
 BUNDLE = """\

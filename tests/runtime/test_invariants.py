@@ -7,7 +7,7 @@ from runtime_support import load
 from test_runtime_edges import DEFER, TIMER_SETUP, ring_bundle, tail_bundle
 from test_watchers import CASCADE
 
-from arspec.reference.runtime import ReferenceInvoker
+from arspec.reference.runtime.runtime import ReferenceInvoker
 from arspec.spec.bundle import Bundle
 from arspec.spec.invariants import INVARIANTS, get_violated_invariants
 from arspec.spec.scheduler import (

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from runtime_support import load, run, run_events, solana_id
 
-from arspec.reference.run_report import REPORT_FORMAT, render_json, render_text
-from arspec.reference.runner import run_bundle
-from arspec.reference.runtime import NS_PER_SLOT, ReferenceInvoker
+from arspec.reference.runtime.run_report import REPORT_FORMAT, render_json, render_text
+from arspec.reference.runtime.runner import run_bundle
+from arspec.reference.runtime.runtime import NS_PER_SLOT, ReferenceInvoker
 from arspec.spec.errors import InputError
 
 
@@ -163,8 +163,8 @@ def test_text_report_shows_rollbacks() -> None:
 SCRIPT = """
 import sys
 from arspec.spec.loader import load_bundle
-from arspec.reference.runner import run_bundle
-from arspec.reference.run_report import render_json, render_text
+from arspec.reference.runtime.runner import run_bundle
+from arspec.reference.runtime.run_report import render_json, render_text
 report = run_bundle(load_bundle(sys.argv[1]))
 sys.stdout.write(render_json(report) + render_text(report))
 """

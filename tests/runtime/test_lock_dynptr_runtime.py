@@ -7,8 +7,8 @@ import textwrap
 
 import pytest
 
-from arspec.reference.run_report import EventRecord
-from arspec.reference.runner import run_bundle_state
+from arspec.reference.runtime.run_report import EventRecord
+from arspec.reference.runtime.runner import run_bundle_state
 from arspec.spec.loader import load_bundle_text
 from arspec.spec.state import RuntimeState
 from arspec.spec.types import MapId

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from runtime_support import load, prog_addr
 
-from arspec.reference.runtime import ReferenceInvoker
+from arspec.reference.runtime.runtime import ReferenceInvoker
 from arspec.spec.errno import compute_r0
 from arspec.spec.maps import FIRST_CPU, MapElement, process_map_delete, process_map_lookup
 from arspec.spec.maps import process_map_update as spec_update

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from runtime_support import load, run, run_events, runs
 
-from arspec.reference.runtime import ReferenceInvoker
+from arspec.reference.runtime.runtime import ReferenceInvoker
 from arspec.spec.bundle import Bundle
 from arspec.spec.errno import E2BIG
 from arspec.spec.errors import InputError

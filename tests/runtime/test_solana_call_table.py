@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from runtime_support import load, run, runs
 
-from arspec.reference.murmur3 import murmur3_32
-from arspec.reference.runtime import ReferenceInvoker, get_assembly_helpers
-from arspec.reference.solana_syscalls import SYSCALL_NAMES, get_solana_call_table
+from arspec.reference.isa.murmur3 import murmur3_32
+from arspec.reference.runtime.runtime import ReferenceInvoker, get_assembly_helpers
+from arspec.reference.runtime.solana_syscalls import SYSCALL_NAMES, get_solana_call_table
 from arspec.spec.errors import InputError
 from arspec.spec.helpers import HELPER_TABLE, HELPERS_BY_NAME
 from arspec.spec.state import compute_state_key

@@ -1,0 +1,1151 @@
+"""
+Translation
+===========
+
+Turns the code reachable from one entry pc into one Python function, a *unit*, for the fast
+engine (:mod:`arspec.reference.vm.fastpath`). A unit keeps r0-r10 in local variables and runs
+until control leaves the code it holds; it returns a status and leaves the machine (registers,
+pc, counters) exactly as the interpreter would at that point.
+
+How code is laid out:
+
+* A *block* is a straight run of at most :data:`MAX_BLOCK` instructions from a start pc,
+  ending at a jump, a call, ``exit``, or an instruction the unit hands to the interpreter's
+  own handler. Blocks that follow each other unconditionally form a *segment*, charged in
+  one step on entry; when it does not fit in the budget left, the unit returns
+  :data:`BUDGET` before running it, so the interpreter meets the limit on the same pc. A
+  fault inside a segment takes back the count of the instructions after the faulting one
+  (a pc occurs at most once per segment). The segments do not look at the budget: the loop
+  head, and the code after each helper or handler (which may charge units), check that a
+  whole turn (at most the unit's size) fits, and hand the rest to the interpreter when it
+  does not.
+* Segments are emitted along paths from the entry: a jump back to the entry is a
+  ``continue`` of the unit's loop, a bpf-to-bpf call continues into the callee and its
+  ``exit`` straight back to the return pc, and both arms of a conditional jump are emitted
+  in place. A target already on the path (an inner loop) or past the :data:`MAX_UNIT`
+  instructions a unit may hold ends the unit with :data:`NEXT` and the driver continues
+  there.
+* 64-bit arithmetic wraps with compare-and-subtract instead of a mask, and not at all when
+  the bounds known along the path (constants, masks, loads, zero-extended 32-bit results,
+  the outcome of a comparison with a constant) prove that the result stays in range. When
+  bounds hold on every jump back to the entry, a second copy of the loop starts with them
+  (the first copy breaks into it), so loop counters lose their checks too.
+* Every memory access site caches the last region it touched (its bytes, base and room;
+  sites addressing through r10 start with the stack region); an access inside it is a plain
+  ``bytearray`` index or ``struct`` call, anything else takes
+  :meth:`~arspec.reference.vm.memory.Memory.load`/``store`` (which fault exactly as the
+  interpreter does) and refills the cache. A load of the place a store on the same path
+  wrote (same base register, unchanged, same offset, no wider) reads the stored value.
+* A unit that does not move r10 keeps the stack slots it addresses through r10 in one shape
+  only in locals ``v<k>`` (:func:`promotable`): read at entry, written back before helpers
+  and handlers (read again after) and in the ``finally`` of every way out. Its other sites
+  never cache a window that holds a slot: such a miss stops the unit before the access and
+  demotes it to its plain translation for good (:func:`overlaps`). A slot outside r10's
+  frame at entry runs the plain translation too.
+* Helper calls call the helper function directly, looked up by the site on its first call
+  in a unit run (:func:`fast_helper`); unknown or refused helpers go through
+  :func:`call_helper`. Map forms of ``lddw`` ask the machine's pseudo resolver in place.
+  Kfuncs, ``callx``, atomics, legacy packet loads and invalid instructions run the
+  interpreter's own handler in place. Before every helper and handler the counters and the
+  registers the unit may write are flushed to the machine; region caches are dropped after
+  each. When a helper or handler leaves the machine :attr:`~arspec.reference.vm.vm.Vm.guarded`
+  (a lock taken, a ring dynptr made), the unit returns :data:`BUDGET` and the interpreter
+  runs on. A region holding a guarded range has no window (:meth:`Memory.window
+  <arspec.reference.vm.memory.Memory.window>`), so its sites always take ``Memory.load``/``store``.
+* A bpf-to-bpf call moves r10 and limits the depth as
+  :meth:`~arspec.reference.vm.vm.Vm.push_frame` does: both are read off the interpreter
+  (:func:`probe`), not restated here.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from arspec.reference.isa.instructions import (
+    Alu,
+    AluOp,
+    Atomic,
+    Call,
+    CallKfunc,
+    CallLocal,
+    Endian,
+    EndianOp,
+    Exit,
+    Imm,
+    Instruction,
+    Ja,
+    JmpCond,
+    Jump,
+    Load,
+    LoadImm64,
+    MovSx,
+    Neg,
+    Program,
+    Pseudo,
+    Reg,
+    Store,
+)
+from arspec.reference.vm import alu
+from arspec.reference.vm.helpers import HelperContext, HelperFunction
+from arspec.reference.vm.memory import FORMATS, Memory
+from arspec.reference.vm.profiles import SLOT_SIZE, STACK_BASE, Profile
+from arspec.spec.errors import ExecutionFault
+
+if TYPE_CHECKING:
+    from arspec.reference.vm.vm import Vm
+
+#: Unit statuses: the base frame exited, continue at ``vm.pc``, or the budget is nearly spent.
+DONE: Final = 0
+NEXT: Final = 1
+BUDGET: Final = 2
+#: Most instructions in one block.
+MAX_BLOCK: Final = 64
+#: Most instructions emitted into one unit (code reached along two paths counts twice).
+MAX_UNIT: Final = 400
+#: Deepest nesting of emitted conditional arms.
+MAX_NEST: Final = 40
+
+Unit = Callable[["Vm"], int]
+
+M64: Final = alu.MASK64
+M32: Final = alu.MASK32
+_WRAP: Final = 1 << 64
+_REGS: Final = ", ".join(f"r{i}" for i in range(11))
+
+# How one instruction is translated.
+_INLINE: Final = 0      # straight-line code
+_TERMINATOR: Final = 1  # jump, ja, local call, exit
+_HANDLER: Final = 2     # the interpreter's handler, in place
+_DROP: Final = "<drop region caches>"
+#: Where the registers the unit writes go to ``vm.regs`` (before a helper or handler).
+_SYNC: Final = "<sync registers>"
+#: The most instructions one turn of a unit's loop may run (the unit's size, known at the end).
+_TURN: Final = "<turn>"
+#: Whether a frameless call here would go past the depth limit (see ``Translator.deep``).
+_DEEP: Final = "<deep>"
+#: Where ``deep`` is taken again (after a helper or handler).
+_REDEEP: Final = "<redeep>"
+#: Lines after every frame change: the live stack ends at the new r10, and a site's cached
+#: window of the stack may no longer be valid.
+_FRAME_CHANGED: Final = (f"memory.stack_top = r10 - {STACK_BASE}", _DROP)
+#: Handled instructions that, when they do not fault, continue at the next instruction.
+#: A legacy packet load is not among them: out of bounds it ends the program (r0 = 0).
+_STATIC_NEXT: Final = (Call, CallKfunc, Atomic)
+
+
+@dataclass(frozen=True)
+class Block:
+    """A straight run of instructions: their pcs, how the last one ends, and the next pc."""
+
+    start: int
+    pcs: tuple[int, ...]
+    last_kind: int
+    next_pc: int
+
+
+@dataclass(frozen=True)
+class FrameRule:
+    """How a bpf-to-bpf call changes the machine, read off the interpreter (see ``probe``)."""
+
+    r10_step: int
+    max_saved: int
+
+
+#: Most instructions a unit runs between two looks at the budget: below 2**30, so the
+#: budget test compares one-digit integers (CPython's fast path).
+MAX_CAP: Final = (1 << 30) - 1 - MAX_UNIT
+
+
+def refill(vm: Vm, ran: int) -> int:
+    """Charge ``ran`` instructions to ``vm``; return how many more fit in its budget (at
+    most :data:`MAX_CAP`)."""
+    cost = vm.profile.insn_cost
+    vm.instructions += ran
+    vm.units += ran * cost
+    if not cost:
+        return MAX_CAP
+    return min((vm.compute_limit - vm.units) // cost, MAX_CAP)
+
+
+def call_helper(vm: Vm, pc: int, imm: int, r1: int, r2: int, r3: int, r4: int,
+                r5: int) -> int:
+    """Call the helper ``call imm`` at ``pc`` reaches and return r0, as the interpreter's
+    handler does; a call that faults (unknown or refused helper) or is traced runs that
+    handler itself, so the fault is the interpreter's."""
+    helper = vm.helpers.lookup(imm, vm.profile)
+    if (helper is None or vm.tracer is not None
+            or (not helper.deterministic and vm.profile.name == "solana")):
+        handler, insn = vm._ops[pc]
+        handler(vm, insn)
+        return vm.regs[0]
+    if helper.cost:
+        vm.consume(helper.cost, pc)
+    return helper.fn(HelperContext(vm.memory, pc, vm.profile, vm), r1, r2, r3, r4, r5) & M64
+
+
+def fast_helper(vm: Vm, pc: int, imm: int) -> tuple[HelperFunction, int, HelperContext]:
+    """Resolve the helper ``call imm`` at ``pc`` reaches, on the site's first call in a unit
+    run: its function, its cost and its context. An unknown or refused helper, or a tracer,
+    gets :func:`call_helper` (which runs the interpreter's handler) at no extra cost."""
+    context = HelperContext(vm.memory, pc, vm.profile, vm)
+    helper = vm.helpers.lookup(imm, vm.profile)
+    if (helper is None or vm.tracer is not None
+            or (not helper.deterministic and vm.profile.name == "solana")):
+        def handled(ctx: HelperContext, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+            return call_helper(vm, pc, imm, r1, r2, r3, r4, r5)
+        return handled, 0, context
+    return helper.fn, helper.cost, context
+
+
+def pseudo_value(vm: Vm, pc: int, insn: LoadImm64) -> int:
+    """Return the value of a map form of ``lddw`` from the machine's pseudo resolver; without
+    one, run the interpreter's handler, which faults."""
+    resolver = vm.pseudo_resolver
+    if resolver is None:
+        vm.pc = pc
+        handler, _ = vm._ops[pc]
+        handler(vm, insn)
+        raise AssertionError(f"lddw at pc {pc} resolved without a resolver")
+    return resolver(pc, insn) & M64
+
+
+def slow_load(memory: Memory, pc: int, address: int, size: int,
+              offset: int) -> tuple[int, int, bytearray | memoryview, int]:
+    """Load through :class:`Memory` (faulting as the interpreter does); return the value and
+    the new cache of the site: region base minus the site's offset, bytes and room."""
+    value = memory.load(pc, address, size)
+    base, data = memory.window(address)
+    return value, base - offset, data, len(data) - size
+
+
+def slow_store(memory: Memory, pc: int, address: int, size: int, value: int,
+               offset: int) -> tuple[int, bytearray | memoryview, int]:
+    """Store through :class:`Memory`; return the site's new cache (see :func:`slow_load`)."""
+    memory.store(pc, address, size, value)
+    base, data = memory.window(address, write=True)
+    return base - offset, data, len(data) - size
+
+
+def overlaps(memory: Memory, address: int, low: int, high: int) -> bool:
+    """Return whether the window around ``address`` (see :meth:`Memory.window`) overlaps
+    ``low`` to ``high``, the stack slots a unit keeps in locals."""
+    base, data = memory.window(address)
+    return base < high and base + len(data) > low
+
+
+def promotable(accesses: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    """Number the r10 slots ``(offset, size)`` a unit may keep in locals: those that no other
+    r10 access of the unit overlaps in another shape."""
+    chosen: dict[tuple[int, int], int] = {}
+    for offset, size in sorted(accesses):
+        if all(other == (offset, size) or other[0] + other[1] <= offset
+               or offset + size <= other[0] for other in accesses):
+            chosen[(offset, size)] = len(chosen)
+    return chosen
+
+
+@functools.cache
+def probe(profile: Profile) -> FrameRule:
+    """Return how ``call`` moves r10 and how many frames may be saved, as the interpreter's
+    :meth:`~arspec.reference.vm.vm.Vm.push_frame` does it under ``profile``."""
+    from arspec.reference.vm.vm import Vm
+    from arspec.spec.errors import CallDepthExceeded
+    vm = Vm(Program.from_instructions([Exit()]), profile=profile)
+    vm.regs[10] = STACK_BASE + profile.stack_frame_size
+    vm.push_frame(0, 0)
+    step = vm.regs[10] - STACK_BASE - profile.stack_frame_size
+    try:
+        while len(vm.frames) < 1 << 16:
+            vm.push_frame(0, 0)
+    except CallDepthExceeded:
+        pass
+    return FrameRule(step, len(vm.frames))
+
+
+class Code:
+    """What a program's units share: its blocks and the counts to take back on a fault."""
+
+    def __init__(self, program: Program, profile: Profile) -> None:
+        from arspec.reference.vm.vm import instruction_problem
+        self.program = program
+        self.profile = profile
+        self.slots = program.slots
+        self.problem = instruction_problem
+        self.blocks: dict[int, Block] = {}
+        #: segment -> pc in it -> instructions of the segment after that pc.
+        self.after: dict[int, dict[int, int]] = {}
+        self.frames = probe(profile)
+
+    def is_instruction(self, pc: int) -> bool:
+        """Return whether an instruction starts at ``pc``."""
+        return 0 <= pc < len(self.slots) and self.slots[pc] is not None
+
+    def kind(self, pc: int, insn: Instruction) -> int:
+        """Return how ``insn`` at ``pc`` is translated."""
+        if self.problem(insn) is not None:
+            return _HANDLER
+        if isinstance(insn, Jump | Ja | CallLocal):
+            target = pc + 1 + insn.offset
+            return _TERMINATOR if self.is_instruction(target) else _HANDLER
+        if isinstance(insn, Exit):
+            return _TERMINATOR
+        if isinstance(insn, LoadImm64):
+            return _INLINE
+        if isinstance(insn, Alu | Neg | MovSx | Endian | Load | Store):
+            return _INLINE
+        return _HANDLER
+
+    def block(self, start: int) -> Block:
+        """Return the block that starts at ``start`` (an instruction)."""
+        found = self.blocks.get(start)
+        if found is not None:
+            return found
+        pcs: list[int] = []
+        pc, kind = start, _INLINE
+        while True:
+            insn = self.slots[pc]
+            assert insn is not None
+            kind = self.kind(pc, insn)
+            pcs.append(pc)
+            pc += 2 if isinstance(insn, LoadImm64) else 1
+            if kind != _INLINE or len(pcs) >= MAX_BLOCK or not self.is_instruction(pc):
+                break
+        block = Block(start, tuple(pcs), kind, pc)
+        self.blocks[start] = block
+        return block
+
+    def new_segment(self, pcs: list[int]) -> int:
+        """Number a segment (blocks charged together) and record its fault take-backs."""
+        number = len(self.after)
+        self.after[number] = {p: len(pcs) - i for i, p in enumerate(pcs, 1)}
+        return number
+
+
+class Known:
+    """What is known along one path: unsigned bounds of registers, and the values recent
+    stores left in memory (``(base register, offset) -> (size, value register or None,
+    value expression)``), which a load of the same place reads without touching memory."""
+
+    def __init__(self, bounds: dict[int, tuple[int, int]] | None = None,
+                 stored: dict[tuple[int, int], tuple[int, int | None, str]] | None = None
+                 ) -> None:
+        self.bounds = dict(bounds or {})
+        self.stored = dict(stored or {})
+        #: Whether the budget check at the loop head covers this path (no helper or handler
+        #: since), so its segments need not look at the budget.
+        self.covered = False
+
+    def copy(self) -> Known:
+        """Return an independent copy."""
+        known = Known(self.bounds, self.stored)
+        known.covered = self.covered
+        return known
+
+    def get(self, reg: int) -> tuple[int, int]:
+        """Return the bounds of ``reg``."""
+        return self.bounds.get(reg, (0, M64))
+
+    def set(self, reg: int, bounds: tuple[int, int]) -> None:
+        """Record that ``reg`` was written with a value within ``bounds``."""
+        self.drop(reg)
+        self.bounds[reg] = bounds
+
+    def narrow(self, reg: int, bounds: tuple[int, int]) -> None:
+        """Record that ``reg`` (not written) lies within ``bounds``."""
+        self.bounds[reg] = bounds
+
+    def drop(self, reg: int) -> None:
+        """Record that ``reg`` was written with an unknown value."""
+        self.bounds.pop(reg, None)
+        self.stored = {place: value for place, value in self.stored.items()
+                       if place[0] != reg and value[1] != reg}
+
+    def reset(self) -> None:
+        """Forget everything (after a call or a helper)."""
+        self.bounds.clear()
+        self.stored.clear()
+
+    def holds_in(self, other: Known) -> bool:
+        """Return whether every bound of this one holds in ``other`` (stores aside)."""
+        for reg, (lo, hi) in self.bounds.items():
+            olo, ohi = other.get(reg)
+            if olo < lo or ohi > hi:
+                return False
+        return True
+
+    def returned(self) -> Known:
+        """Return what survives a return to the caller: r0-r5 bounds."""
+        known = Known({r: b for r, b in self.bounds.items() if r < 6})
+        known.covered = self.covered
+        return known
+
+    def wrote(self, base: int, offset: int, size: int) -> None:
+        """Forget stored values a store of ``size`` bytes at ``base + offset`` may overlap."""
+        self.stored = {place: value for place, value in self.stored.items()
+                       if place[0] == base and (place[1] + value[0] <= offset
+                                                or offset + size <= place[1])}
+
+
+_PURE_ALU: Final = frozenset({AluOp.ADD, AluOp.SUB, AluOp.MUL, AluOp.AND, AluOp.OR, AluOp.XOR,
+                              AluOp.MOV, AluOp.RSH, AluOp.LSH})
+
+
+def _pure(insn: Instruction | None, last: bool) -> bool:
+    """Return whether ``insn`` cannot fault and leaves r6-r10 alone (``exit`` only last)."""
+    if isinstance(insn, Exit):
+        return last
+    if isinstance(insn, Ja):
+        return last
+    if isinstance(insn, Alu):
+        source = insn.src.index if isinstance(insn.src, Reg) else 0
+        return insn.op in _PURE_ALU and insn.dst < 6 and source < 6
+    if isinstance(insn, Neg | Endian):
+        return insn.dst < 6
+    if isinstance(insn, MovSx):
+        return insn.dst < 6 and insn.src < 6
+    if isinstance(insn, LoadImm64):
+        return insn.pseudo in (Pseudo.IMM64, Pseudo.CODE_ADDR) and insn.dst < 6
+    return False
+
+
+def _join(paths: list[Known]) -> Known | None:
+    """Return the register bounds that hold on every one of ``paths`` (``None`` if none)."""
+    if not paths:
+        return None
+    joined = Known()
+    for reg, (lo, hi) in paths[0].bounds.items():
+        for other in paths[1:]:
+            if reg not in other.bounds:
+                break
+            olo, ohi = other.bounds[reg]
+            lo, hi = min(lo, olo), max(hi, ohi)
+        else:
+            if (lo, hi) != (0, M64):
+                joined.bounds[reg] = (lo, hi)
+    return joined
+
+
+def _bounds(facts: Known, reg: int) -> tuple[int, int]:
+    return facts.get(reg)
+
+
+def _span(hi: int) -> int:
+    return (1 << hi.bit_length()) - 1
+
+
+class Translator:
+    """Emits the source of the unit entered at ``entry``."""
+
+    def __init__(self, code: Code, entry: int,
+                 promote: dict[tuple[int, int], int] | None = None) -> None:
+        self.code = code
+        #: Stack slots ``(r10 offset, size) -> number`` kept in locals ``v<number>``: read at
+        #: entry, written back at every way out and before anything else may see memory.
+        self.promote = promote or {}
+        #: The r10 accesses ``(offset, size)`` emitted, and whether the unit moves r10.
+        self.r10_accesses: set[tuple[int, int]] = set()
+        self.moves = False
+        #: Registers the unit's code may write (the others keep the values read at entry).
+        self.written: set[int] = set()
+        #: Whether the unit has frameless calls: in a unit that does not move r10 their depth
+        #: test is a local ``deep``, set at entry and after every helper or handler.
+        self.deep = False
+        self.profile = code.profile
+        self.entry = entry
+        self.lines: list[str] = []
+        self.sites = 0
+        #: Sites that address through r10: (cache name, offset, size).
+        self.stack_sites: list[tuple[str, int, int]] = []
+        #: Helper call sites: (name, pc, immediate).
+        self.helper_sites: list[tuple[str, int, int]] = []
+        self.emitted = 0
+        #: What holds at the entry of the second (specialised) loop, once known.
+        self.head: Known | None = None
+        #: The ``continue`` lines of the first loop and what holds at each.
+        self.back_edges: list[tuple[int, Known]] = []
+
+    # ------------------------------------------------------------------ driver
+
+    def source(self) -> str:
+        """Return the unit's Python source (a function called ``unit``)."""
+        self.loops()
+        cost = self.profile.insn_cost
+        depth_test = f"len(frames) >= {self.code.frames.max_saved}"
+        deep = depth_test if self.moves else "deep"
+        caches = [f"c{k}" for k in range(self.sites)]
+        head = [
+            "def unit(vm):",
+            "    regs = vm.regs",
+            f"    {_REGS} = regs",
+            "    frames = vm.frames",
+            "    base = vm.base_depth",
+            "    memory = vm.memory",
+            "    ops = vm._ops",
+            "    cap = REFILL(vm, 0)",
+            "    n = 0",
+            f"    pc = {self.entry}",
+            "    s = -1",
+            "    live = True",
+        ]
+        if caches:
+            head += ["    " + " = ".join(f"{c}b" for c in caches) + " = 0",
+                     "    " + " = ".join(f"{c}d" for c in caches) + " = EMPTY",
+                     "    " + " = ".join(f"{c}l" for c in caches) + " = -1",
+                     *self.stack_caches("    ")]
+        if self.helper_sites:
+            head.append("    " + " = ".join(f"{h}f" for h, _, _ in self.helper_sites) + " = None")
+        if self.deep and not self.moves:
+            head.append(f"    deep = {depth_test}")
+        head += self.promote_prologue()
+        tail = [
+            "    except ExecutionFault as fault:",
+            "        if live:",
+            "            n -= AFTER[s][fault.pc]",
+            "            pc = fault.pc",
+            "        raise",
+            "    finally:",
+            "        if live:",
+            f"            regs[:] = ({_REGS})",
+            "            vm.pc = pc",
+            *("            " + line for line in self.flush()),
+            "        vm.instructions += n",
+            f"        vm.units += n * {cost}" if cost != 1 else "        vm.units += n",
+        ]
+        # Every site of the unit forgets its region after a handler, including sites that
+        # come later in the text but run again after the handler on the next turn.
+        drop = " = ".join(f"c{k}l" for k in range(self.sites)) + " = -1" if caches else "pass"
+        body: list[str] = []
+        # Only the registers this unit may have written differ from ``vm.regs``: the rest hold
+        # the values read at entry, or read back after a handler.
+        written = self.written | {0} | (set(range(6, 11)) if self.moves else set())
+        sync = "; ".join(f"regs[{k}] = r{k}" for k in sorted(written))
+        for line in self.lines:
+            if _DROP in line:
+                indent = line[:len(line) - len(line.lstrip())]
+                body += [indent + drop, *self.stack_caches(indent)]
+            elif _SYNC in line:
+                body.append(line.replace(_SYNC, sync))
+            elif _TURN in line:
+                body.append(line.replace(_TURN, str(self.emitted)))
+            elif _DEEP in line:
+                body.append(line.replace(_DEEP, deep))
+            elif _REDEEP in line:
+                if self.deep and not self.moves:
+                    body.append(line.replace(_REDEEP, f"deep = {depth_test}"))
+            else:
+                body.append(line)
+        return "\n".join([*head, "    try:", *body, *tail])
+
+    def build(self) -> Unit:
+        """Return the compiled unit: with the stack slots it may keep in locals when it
+        does not move r10, else plain."""
+        source = self.source()
+        if self.moves or self.promote:
+            return self.compile(source, None)
+        slots = promotable(self.r10_accesses)
+        if not slots:
+            return self.compile(source, None)
+        promoted = Translator(self.code, self.entry, slots)
+        promoted_source = promoted.source()
+        if promoted.moves:
+            return self.compile(source, None)
+        plain: list[Unit] = []
+
+        def fallback(vm: Vm) -> int:
+            # The slots are not all inside r10's frame, or another pointer reached them.
+            if not plain:
+                plain.append(self.compile(source, None))
+            return plain[0](vm)
+        return promoted.compile(promoted_source, fallback, [])
+
+    def compile(self, source: str, fallback: Unit | None,
+                demoted: list[bool] | None = None) -> Unit:
+        """Return the unit ``source`` defines."""
+        from arspec.reference.vm.vm import call_depth_fault
+        namespace: dict[str, object] = {
+            "PLAIN": fallback, "DEMOTED": demoted, "OVERLAP": overlaps,
+            "ExecutionFault": ExecutionFault, "AFTER": self.code.after, "EMPTY": bytearray(),
+            "LOAD": slow_load, "STORE": slow_store, "REFILL": refill,
+            "PSEUDO": pseudo_value, "HELPER": call_helper,
+            "HELPERS": fast_helper, "alu": alu, "AluOp": AluOp,
+            "EndianOp": EndianOp, "profile": self.profile, "depth_fault": call_depth_fault,
+            **{f"G{size}": fmt.unpack_from for size, fmt in FORMATS.items()},
+            **{f"P{size}": fmt.pack_into for size, fmt in FORMATS.items()},
+        }
+        exec(compile(source, f"<arspec unit {self.entry}>", "exec"), namespace)
+        unit: Unit = namespace["unit"]  # type: ignore[assignment]
+        return unit
+
+    def wrote(self, insn: Instruction) -> None:
+        """Record the register a straight instruction writes (a store writes none)."""
+        if not isinstance(insn, Store):
+            self.written.add(getattr(insn, "dst", 0))
+
+    def promote_prologue(self) -> list[str]:
+        """Return the lines that find the promoted slots in r10's frame and read them (or
+        hand the run to the plain unit when one is not inside it)."""
+        if not self.promote:
+            return []
+        low = min(offset for offset, _ in self.promote)
+        high = max(offset + size for offset, size in self.promote)
+        checks = " and ".join(f"0 <= i{k} <= proom - {size}"
+                              for (offset, size), k in self.promote.items())
+        lines = ["    psb, pst = memory.window(r10 - 1, write=True)", "    proom = len(pst)",
+                 *(f"    i{k} = r10 - psb + {offset}"
+                   for (offset, size), k in self.promote.items()),
+                 f"    if DEMOTED or not ({checks}): return PLAIN(vm)",
+                 f"    plo = r10 + {low}; phi = r10 + {high}"]
+        return lines + ["    " + line for line in self.reload()]
+
+    def demote(self, pc: int, address: str) -> list[str]:
+        """Return the lines before a cache miss of a site not based on r10: when the window
+        it would cache holds a promoted slot, the unit stops before ``pc`` (giving back the
+        count of the rest of its segment) and the plain unit runs from then on."""
+        return [f"    if OVERLAP(memory, {address}, plo, phi):",
+                f"        n -= AFTER[s][{pc}] + 1; pc = {pc}; DEMOTED.append(True); "
+                f"return {NEXT}"]
+
+    def flush(self) -> list[str]:
+        """Return the lines that write the promoted slots back to memory."""
+        return [f"pst[i{k}] = v{k}" if size == 1 else f"P{size}(pst, i{k}, v{k})"
+                for (_, size), k in self.promote.items()]
+
+    def reload(self) -> list[str]:
+        """Return the lines that read the promoted slots from memory."""
+        return [f"v{k} = pst[i{k}]" if size == 1 else f"v{k} = G{size}(pst, i{k})[0]"
+                for (_, size), k in self.promote.items()]
+
+    def loops(self) -> None:
+        """Emit the unit's body: a loop from the entry knowing nothing, and, when what holds
+        on every jump back to the entry proves bounds, a second loop that starts knowing
+        them; the first loop breaks into the second on the jumps back where they hold."""
+        self.out(2, "while True:")
+        self.emit_block(self.entry, 3, frozenset(), (), self.head_check(Known()))
+        head = _join([known for _, known in self.back_edges])
+        if head is None or not head.bounds or self.emitted > MAX_UNIT // 2:
+            return
+        for line, known in self.back_edges:
+            if head.holds_in(known):
+                self.lines[line] = self.lines[line].replace("continue", "break")
+        self.head = head
+        self.out(2, "while True:")
+        self.emit_block(self.entry, 3, frozenset(), (), self.head_check(head.copy()))
+
+    def head_check(self, facts: Known) -> Known:
+        """Emit the budget check at the loop head: every turn runs at most as many
+        instructions as the unit holds, so when that many fit, the segments of the turn up
+        to the first helper or handler need no check; when they do not, the interpreter runs
+        the rest (it meets the limit within that many). Return ``facts``, covered."""
+        self.out(3, f"if n + {_TURN} > cap:",
+                 "    cap = REFILL(vm, n); n = 0",
+                 f"    if {_TURN} > cap: pc = {self.entry}; return {BUDGET}")
+        facts.covered = True
+        return facts
+
+    def back(self, depth: int, facts: Known) -> None:
+        """Emit a jump back to the entry."""
+        if self.head is None:
+            self.back_edges.append((len(self.lines), facts.copy()))
+            self.out(depth, "continue")
+        elif self.head.holds_in(facts):
+            self.out(depth, "continue")
+        else:
+            self.out(depth, f"pc = {self.entry}", f"return {NEXT}")
+
+    # ------------------------------------------------------------------ control
+
+    def out(self, depth: int, *lines: str) -> None:
+        pad = "    " * depth
+        self.lines.extend(pad + line for line in lines)
+
+    def goto(self, target: int, depth: int, path: frozenset[int], stack: tuple[int, ...],
+             facts: Known) -> None:
+        """Emit the code that continues at ``target``."""
+        if target == self.entry:
+            self.back(depth, facts)
+        elif (target in path or self.emitted >= MAX_UNIT or depth > MAX_NEST
+              or not self.code.is_instruction(target)):
+            self.out(depth, f"pc = {target}", f"return {NEXT}")
+        else:
+            self.emit_block(target, depth, path, stack, facts)
+
+    def successor(self, block: Block, stack: tuple[int, ...]
+                  ) -> tuple[int, tuple[int, ...]] | None:
+        """Return where ``block`` always continues (and the static call stack), if it does."""
+        last = block.pcs[-1]
+        insn = self.code.slots[last]
+        if block.last_kind == _INLINE:
+            return block.next_pc, stack
+        if block.last_kind == _HANDLER:
+            return None
+        if isinstance(insn, Exit):
+            return (stack[-1], stack[:-1]) if stack else None
+        if isinstance(insn, CallLocal):
+            return last + 1 + insn.offset, (*stack, last + 1)
+        if isinstance(insn, Ja) or (isinstance(insn, Jump) and insn.offset == 0):
+            return last + 1 + insn.offset, stack
+        return None
+
+    def emit_block(self, start: int, depth: int, path: frozenset[int],
+                   stack: tuple[int, ...], facts: Known) -> None:
+        """Emit a segment: the blocks from ``start`` that follow each other unconditionally,
+        charged together, then where the last one goes."""
+        chain: list[tuple[Block, tuple[int, ...]]] = []
+        pc, count = start, self.emitted
+        seen: set[int] = set()
+        while True:
+            block = self.code.block(pc)
+            chain.append((block, stack))
+            seen.update(block.pcs)
+            path = path | {pc}
+            count += len(block.pcs)
+            following = self.successor(block, stack)
+            if following is None:
+                break
+            pc, stack = following
+            # A pc occurs once per segment, so a fault's pc says how far the segment ran.
+            if (pc == self.entry or pc in path or count >= MAX_UNIT
+                    or not self.code.is_instruction(pc) or pc in seen
+                    or not seen.isdisjoint(self.code.block(pc).pcs)):
+                break
+        pcs = [p for block, _ in chain for p in block.pcs]
+        size = len(pcs)
+        self.emitted = count
+        segment = self.code.new_segment(pcs)
+        facts = facts.copy()
+        mark = len(self.lines)
+        if facts.covered:
+            self.out(depth, f"n += {size}")
+        else:
+            self.out(depth, f"n += {size}", "if n > cap:",
+                     f"    cap = REFILL(vm, n - {size}); n = {size}",
+                     f"    if n > cap: n = 0; pc = {start}; return {BUDGET}")
+        slots = self.code.slots
+        light = self.light_calls(chain)
+        for number, (block, stack) in enumerate(chain):
+            final = number == len(chain) - 1
+            for pc in block.pcs[:-1]:
+                insn = slots[pc]
+                assert insn is not None
+                self.wrote(insn)
+                self.out(depth, *self.straight(pc, insn, facts))
+            last = block.pcs[-1]
+            insn = slots[last]
+            assert insn is not None
+            if block.last_kind == _INLINE:
+                self.wrote(insn)
+                self.out(depth, *self.straight(last, insn, facts))
+                if final:
+                    self.goto(block.next_pc, depth, path, stack, facts)
+            elif block.last_kind == _HANDLER:
+                self.handler(last, insn, block.next_pc, depth, path, stack)
+            elif final and number in light and isinstance(insn, Exit):
+                # The exit of a light call (below) that ends the segment: no frame to pop.
+                for reg in range(6, 11):
+                    facts.drop(reg)
+                self.goto(stack[-1], depth, path, stack[:-1], facts)
+            elif final:
+                self.terminator(last, insn, depth, path, stack, facts)
+            elif number in light:
+                # A call whose callee runs to its exit inside this segment, cannot fault
+                # and leaves r6-r10 alone: only the depth check is observable.
+                if isinstance(insn, CallLocal):
+                    self.deep = True
+                    self.out(depth, f"if {_DEEP}: "
+                                    f"raise depth_fault({last}, profile)")
+                    facts.reset()
+                else:
+                    for reg in range(6, 11):
+                        facts.drop(reg)
+            else:
+                self.transfer(last, insn, depth, facts)
+        # The segment's own lines end where the next segment starts (its ``n += `` line).
+        own = len(self.lines)
+        for index in range(mark + 1, len(self.lines)):
+            if self.lines[index].lstrip().startswith("n += "):
+                own = index
+                break
+        if any(word in line for line in self.lines[mark:own]
+               for word in ("LOAD(", "STORE(", "alu.compute_alu",
+                             "depth_fault", "PSEUDO(")):
+            self.lines.insert(mark, "    " * depth + f"s = {segment}")
+
+    def light_calls(self, chain: list[tuple[Block, tuple[int, ...]]]) -> set[int]:
+        """Return the chain positions of calls (and their exits) that need no frame: the
+        callee returns within the chain, and no instruction of it may fault, run a handler,
+        call, or use r6-r10."""
+        slots = self.code.slots
+        light: set[int] = set()
+        for number, (block, stack) in enumerate(chain[:-1]):
+            if not isinstance(slots[block.pcs[-1]], CallLocal) or block.last_kind != _TERMINATOR:
+                continue
+            inner = len(stack) + 1
+            for later in range(number + 1, len(chain)):
+                callee, callee_stack = chain[later]
+                if len(callee_stack) < inner or not all(
+                        _pure(slots[p], p == callee.pcs[-1]) for p in callee.pcs):
+                    break
+                if len(callee_stack) == inner and isinstance(slots[callee.pcs[-1]], Exit):
+                    light.update((number, later))
+                    break
+        return light
+
+    def transfer(self, pc: int, insn: Instruction, depth: int, facts: Known) -> None:
+        """Emit an unconditional transfer inside a segment (the next block follows)."""
+        if isinstance(insn, Exit):
+            self.moves = True
+            self.out(depth, "_, r6, r7, r8, r9, r10 = frames.pop()", *_FRAME_CHANGED)
+            for reg in range(6, 11):
+                facts.drop(reg)
+        elif isinstance(insn, CallLocal):
+            self.push(pc, depth)
+            facts.reset()
+
+    def push(self, pc: int, depth: int) -> None:
+        self.moves = True
+        rule = self.code.frames
+        self.out(depth, f"if len(frames) >= {rule.max_saved}: raise depth_fault({pc}, profile)",
+                 f"frames.append(({pc + 1}, r6, r7, r8, r9, r10))", f"r10 += {rule.r10_step}",
+                 *_FRAME_CHANGED)
+
+    def handler(self, pc: int, insn: Instruction, next_pc: int, depth: int,
+                path: frozenset[int], stack: tuple[int, ...]) -> None:
+        cost = self.profile.insn_cost
+        self.out(depth, "vm.instructions += n",
+                 f"vm.units += n * {cost}" if cost != 1 else "vm.units += n", "n = 0",
+                 _SYNC, f"vm.pc = {pc}", *self.flush(), "live = False")
+        if isinstance(insn, Call) and self.code.problem(insn) is None:
+            # Helpers see r1-r5 and return r0 (HelperFunction); the rest stays as it was.
+            h = f"h{len(self.helper_sites)}"
+            self.helper_sites.append((h, pc, insn.imm))
+            self.out(depth, f"if {h}f is None: {h}f, {h}c, {h}x = HELPERS(vm, {pc}, {insn.imm})",
+                     f"if {h}c: vm.consume({h}c, {pc})",
+                     f"r0 = {h}f({h}x, r1, r2, r3, r4, r5) & {M64}",
+                     "live = True")
+        else:
+            self.out(depth, f"h, i = ops[{pc}]", "h(vm, i)", "live = True", f"{_REGS} = regs")
+        self.out(depth, *self.reload(), _REDEEP)
+        if cost == 1:
+            self.out(depth, "cap = vm.compute_limit - vm.units",
+                     f"if cap > {MAX_CAP}: cap = {MAX_CAP}")
+        else:
+            self.out(depth, "cap = REFILL(vm, 0)")
+        self.out(depth, _DROP)
+        if isinstance(insn, _STATIC_NEXT) and self.code.problem(insn) is None:
+            # As at the loop head: the rest of the turn runs at most the unit's size.
+            # A lock taken or a ring dynptr made: the interpreter checks calls and stores.
+            self.out(depth, f"if {_TURN} > cap or vm.guarded: pc = {next_pc}; return {BUDGET}")
+            after = Known()
+            after.covered = True
+            self.goto(next_pc, depth, path, stack, after)
+        else:
+            self.out(depth, "pc = vm.pc", f"return {NEXT}")
+
+    def terminator(self, pc: int, insn: Instruction, depth: int, path: frozenset[int],
+                   stack: tuple[int, ...], facts: Known) -> None:
+        if isinstance(insn, Exit):
+            if stack:
+                self.moves = True
+                self.out(depth, "_, r6, r7, r8, r9, r10 = frames.pop()", *_FRAME_CHANGED)
+                self.goto(stack[-1], depth, path, stack[:-1],
+                          facts.returned())
+                return
+            self.out(depth, f"if len(frames) == base: vm.stopped = True; pc = {pc}; "
+                            f"return {DONE}",
+                     "pc, r6, r7, r8, r9, r10 = frames.pop()", *_FRAME_CHANGED,
+                     f"return {NEXT}")
+            return
+        if isinstance(insn, CallLocal):
+            self.push(pc, depth)
+            callee = Known()
+            callee.covered = facts.covered
+            self.goto(pc + 1 + insn.offset, depth, path, (*stack, pc + 1), callee)
+            return
+        if isinstance(insn, Ja):
+            self.goto(pc + 1 + insn.offset, depth, path, stack, facts)
+            return
+        assert isinstance(insn, Jump)
+        target = pc + 1 + insn.offset
+        if target == pc + 1:
+            self.goto(target, depth, path, stack, facts)
+            return
+        taken, fallen = facts.copy(), facts.copy()
+        _narrow(insn, taken, fallen)
+        self.out(depth, f"if {_condition(insn, facts)}:")
+        self.goto(target, depth + 1, path, stack, taken)
+        self.goto(pc + 1, depth, path, stack, fallen)
+
+    # ------------------------------------------------------------------ straight code
+
+    def straight(self, pc: int, insn: Instruction, facts: Known) -> list[str]:
+        if isinstance(insn, Alu):
+            return self.alu(pc, insn, facts)
+        if isinstance(insn, Load):
+            return self.load(pc, insn, facts)
+        if isinstance(insn, Store):
+            return self.store(pc, insn, facts)
+        if isinstance(insn, LoadImm64):
+            if insn.pseudo not in (Pseudo.IMM64, Pseudo.CODE_ADDR):
+                facts.drop(insn.dst)
+                return [f"r{insn.dst} = PSEUDO(vm, {pc}, ops[{pc}][1])"]
+            if insn.pseudo is Pseudo.CODE_ADDR:
+                value = (self.profile.code_base + SLOT_SIZE * (pc + 1 + insn.imm)) & M64
+            else:
+                value = insn.value
+            facts.set(insn.dst, (value, value))
+            return [f"r{insn.dst} = {value}"]
+        d = f"r{getattr(insn, 'dst', 0)}"
+        if isinstance(insn, Neg):
+            facts.drop(insn.dst)
+            return [f"{d} = -{d} & {M64 if insn.is64 else M32}"]
+        facts.drop(getattr(insn, "dst", 0))
+        if isinstance(insn, MovSx):
+            return [f"{d} = alu.compute_movsx(r{insn.src}, {insn.bits}, {insn.is64})"]
+        assert isinstance(insn, Endian)
+        return [f"{d} = alu.compute_endian(EndianOp.{insn.op.name}, {d}, {insn.width})"]
+
+    def site(self, base: int, offset: int, size: int) -> str:
+        """Return a new access site's cache name; ``base`` is its address register."""
+        name = f"c{self.sites}"
+        self.sites += 1
+        if base == 10:
+            self.stack_sites.append((name, offset, size))
+        return name
+
+    def stack_caches(self, indent: str) -> list[str]:
+        """Return lines that point the r10-based sites at the stack region, which they reach
+        unless r10 was moved out of it (they then miss and go through memory)."""
+        if not self.stack_sites:
+            return []
+        # The window is r10's frame (Linux) or chunk (SBPFv0), only what lies below r10.
+        lines = [f"{indent}sb, stack = memory.window(r10 - 1)",
+                 f"{indent}room = len(stack)"]
+        for name, offset, size in self.stack_sites:
+            lines.append(f"{indent}{name}b = sb + {-offset}; {name}d = stack; "
+                         f"{name}l = room - {size}")
+        return lines
+
+    def load(self, pc: int, insn: Load, facts: Known) -> list[str]:
+        size, d = insn.size, f"r{insn.dst}"
+        if insn.src == 10:
+            self.r10_accesses.add((insn.offset, size))
+        mask = (1 << (8 * size)) - 1
+        known = facts.stored.get((insn.src, insn.offset))
+        if known is not None and known[0] >= size:
+            # A store on this path put this value here (so the access is valid), and
+            # nothing since could have changed it.
+            _, source, expr = known
+            fits = source is not None and _bounds(facts, source)[1] <= mask
+            value = expr if fits or size == 8 else (
+                str(int(expr) & mask) if source is None else f"{expr} & {mask}")
+            lines = [f"{d} = {value}"]
+        else:
+            lines = self.load_site(pc, insn)
+        if insn.signed and size < 8:
+            lines.append(f"if {d} > {mask >> 1}: {d} += {M64 - mask}")
+            facts.drop(insn.dst)
+        else:
+            facts.set(insn.dst, (0, mask))
+        return lines
+
+    def load_site(self, pc: int, insn: Load) -> list[str]:
+        slot = self.promote.get((insn.offset, insn.size)) if insn.src == 10 else None
+        if slot is not None:
+            return [f"r{insn.dst} = v{slot}"]
+        c, size, d = self.site(insn.src, insn.offset, insn.size), insn.size, f"r{insn.dst}"
+        src = f"r{insn.src}"
+        address = src if insn.offset == 0 else f"({src} + {insn.offset}) & {M64}"
+        fast = f"{c}d[o]" if size == 1 else f"G{size}({c}d, o)[0]"
+        if self.promote and insn.src != 10:
+            return [f"o = {src} - {c}b",
+                    f"if 0 <= o <= {c}l: {d} = {fast}",
+                    "else:", *self.demote(pc, address),
+                    f"    {d}, {c}b, {c}d, {c}l = LOAD(memory, {pc}, {address}, {size}, "
+                    f"{insn.offset})"]
+        return [f"o = {src} - {c}b",
+                f"if 0 <= o <= {c}l: {d} = {fast}",
+                f"else: {d}, {c}b, {c}d, {c}l = LOAD(memory, {pc}, {address}, {size}, "
+                f"{insn.offset})"]
+
+    def store(self, pc: int, insn: Store, facts: Known) -> list[str]:
+        size = insn.size
+        slot = None
+        if insn.dst == 10:
+            self.r10_accesses.add((insn.offset, size))
+            slot = self.promote.get((insn.offset, size))
+        c = self.site(insn.dst, insn.offset, insn.size) if slot is None else ""
+        mask = (1 << (8 * size)) - 1
+        if isinstance(insn.value, Reg):
+            full = f"r{insn.value.index}"
+            fits = _bounds(facts, insn.value.index)[1] <= mask
+            value = full if fits else f"{full} & {mask}"
+        else:
+            value = full = str(insn.value.value & M64 & mask)
+        dst = f"r{insn.dst}"
+        address = dst if insn.offset == 0 else f"({dst} + {insn.offset}) & {M64}"
+        fast = f"{c}d[o] = {value}" if size == 1 else f"P{size}({c}d, o, {value})"
+        facts.wrote(insn.dst, insn.offset, size)
+        source = insn.value.index if isinstance(insn.value, Reg) else None
+        if source != insn.dst:
+            facts.stored[(insn.dst, insn.offset)] = (size, source, full)
+        if slot is not None:
+            return [f"v{slot} = {value}"]
+        if self.promote and insn.dst != 10:
+            return [f"o = {dst} - {c}b",
+                    f"if 0 <= o <= {c}l: {fast}",
+                    "else:", *self.demote(pc, address),
+                    f"    {c}b, {c}d, {c}l = STORE(memory, {pc}, {address}, {size}, {full}, "
+                    f"{insn.offset})"]
+        return [f"o = {dst} - {c}b",
+                f"if 0 <= o <= {c}l: {fast}",
+                f"else: {c}b, {c}d, {c}l = STORE(memory, {pc}, {address}, {size}, {full}, "
+                f"{insn.offset})"]
+
+    def alu(self, pc: int, insn: Alu, facts: Known) -> list[str]:
+        d = f"r{insn.dst}"
+        if isinstance(insn.src, Reg):
+            s = f"r{insn.src.index}"
+            slo, shi = _bounds(facts, insn.src.index)
+        else:
+            value = alu.immediate(insn.src.value, insn.is64)
+            s, slo, shi = str(value), value, value
+        dlo, dhi = _bounds(facts, insn.dst)
+        op = insn.op
+        if not insn.is64:
+            return self.alu32(pc, insn, d, s, facts)
+        if op is AluOp.MOV:
+            facts.set(insn.dst, (slo, shi))
+            return [f"{d} = {s}"]
+        if op in (AluOp.ADD, AluOp.SUB) and isinstance(insn.src, Imm) and shi > 1 << 63:
+            # Adding -k is subtracting k (and the other way round): no big constant.
+            op = AluOp.SUB if op is AluOp.ADD else AluOp.ADD
+            s = str(_WRAP - shi)
+            slo = shi = _WRAP - shi
+        if op is AluOp.ADD:
+            if dhi + shi <= M64:
+                facts.set(insn.dst, (dlo + slo, dhi + shi))
+                return [f"{d} = {d} + {s}"]
+            facts.drop(insn.dst)
+            return [f"{d} = {d} + {s}", f"if {d} > {M64}: {d} -= {_WRAP}"]
+        if op is AluOp.SUB:
+            if dlo >= shi:
+                facts.set(insn.dst, (dlo - shi, dhi - slo))
+                return [f"{d} = {d} - {s}"]
+            facts.drop(insn.dst)
+            return [f"{d} = {d} - {s}", f"if {d} < 0: {d} += {_WRAP}"]
+        if op is AluOp.MUL:
+            if dhi * shi <= M64:
+                facts.set(insn.dst, (dlo * slo, dhi * shi))
+                return [f"{d} = {d} * {s}"]
+            facts.drop(insn.dst)
+            return [f"{d} = {d} * {s} & {M64}"]
+        if op is AluOp.AND:
+            facts.set(insn.dst, (0, min(dhi, shi)))
+            return [f"{d} = {d} & {s}"]
+        if op in (AluOp.OR, AluOp.XOR):
+            facts.set(insn.dst, (0, _span(max(dhi, shi))))
+            return [f"{d} = {d} {'|' if op is AluOp.OR else '^'} {s}"]
+        if op is AluOp.RSH:
+            if isinstance(insn.src, Imm):
+                k = shi & 63
+                facts.set(insn.dst, (dlo >> k, dhi >> k))
+                return [f"{d} = {d} >> {k}"]
+            facts.set(insn.dst, (0, dhi))
+            return [f"{d} = {d} >> ({s} & 63)"]
+        if op is AluOp.LSH:
+            if isinstance(insn.src, Imm):
+                k = shi & 63
+                if dhi << k <= M64:
+                    facts.set(insn.dst, (dlo << k, dhi << k))
+                    return [f"{d} = {d} << {k}"]
+                facts.drop(insn.dst)
+                return [f"{d} = ({d} << {k}) & {M64}"]
+            facts.drop(insn.dst)
+            return [f"{d} = ({d} << ({s} & 63)) & {M64}"]
+        facts.drop(insn.dst)
+        return [_generic(pc, insn, d, s)]
+
+    def alu32(self, pc: int, insn: Alu, d: str, s: str, facts: Known) -> list[str]:
+        op = insn.op
+        facts.drop(insn.dst)
+        if isinstance(insn.src, Imm):
+            s = str(int(s) & M32)
+        if op in alu.SIGN_EXTENDED_ALU32 and self.profile.sign_extend_alu32_arith:
+            symbol = {AluOp.ADD: "+", AluOp.SUB: "-", AluOp.MUL: "*"}[op]
+            return [f"{d} = ({d} {symbol} {s}) & {M32}",
+                    f"if {d} > {M32 >> 1}: {d} += {M64 - M32}"]
+        table = {
+            AluOp.ADD: "({d} + {s}) & M32", AluOp.SUB: "({d} - {s}) & M32",
+            AluOp.MUL: "({d} * {s}) & M32", AluOp.OR: "({d} | {s}) & M32",
+            AluOp.AND: "{d} & {s} & M32", AluOp.XOR: "({d} ^ {s}) & M32", AluOp.MOV: "{s} & M32",
+            AluOp.LSH: "(({d} & M32) << ({s} & 31)) & M32", AluOp.RSH: "({d} & M32) >> ({s} & 31)",
+        }
+        if op in table:
+            if op is AluOp.MOV and isinstance(insn.src, Imm):
+                value = int(s)
+                facts.set(insn.dst, (value, value))
+                return [f"{d} = {value}"]
+            facts.set(insn.dst, (0, M32))
+            return [f"{d} = " + table[op].replace("M32", str(M32)).format(d=d, s=s)]
+        return [_generic(pc, insn, d, s)]
+
+
+def _generic(pc: int, insn: Alu, d: str, s: str) -> str:
+    return (f"{d} = alu.compute_alu(AluOp.{insn.op.name}, {d}, {s}, is64={insn.is64}, "
+            f"profile=profile, pc={pc})")
+
+
+_RELATION: Final = {
+    JmpCond.EQ: "==", JmpCond.NE: "!=", JmpCond.GT: ">", JmpCond.GE: ">=", JmpCond.LT: "<",
+    JmpCond.LE: "<=", JmpCond.SGT: ">", JmpCond.SGE: ">=", JmpCond.SLT: "<", JmpCond.SLE: "<=",
+}
+_SIGNED: Final = frozenset({JmpCond.SGT, JmpCond.SGE, JmpCond.SLT, JmpCond.SLE})
+
+
+def _condition(insn: Jump, facts: Known) -> str:
+    width = M64 if insn.is64 else M32
+
+    def side(reg: int) -> str:
+        if _bounds(facts, reg)[1] <= width:
+            return f"r{reg}"
+        return f"(r{reg} & {width})"
+
+    sign = 0
+    if insn.cond in _SIGNED:
+        sign = alu.SIGN64 if insn.is64 else alu.SIGN32
+    flip = f" ^ {sign}" if sign else ""
+    a = f"({side(insn.dst)}{flip})" if sign else side(insn.dst)
+    if isinstance(insn.src, Reg):
+        b = f"({side(insn.src.index)}{flip})" if sign else side(insn.src.index)
+    else:
+        b = str(alu.immediate(insn.src.value, insn.is64) ^ sign)
+    if insn.cond is JmpCond.SET:
+        return f"{a} & {b}"
+    return f"{a} {_RELATION[insn.cond]} {b}"
+
+
+def _narrow(insn: Jump, taken: Known, fallen: Known) -> None:
+    """Record what a 64-bit unsigned comparison with a constant says on each side."""
+    if not insn.is64 or not isinstance(insn.src, Imm):
+        return
+    k = alu.immediate(insn.src.value, True)
+    lo, hi = _bounds(taken, insn.dst)
+    narrowed: dict[JmpCond, tuple[tuple[int, int], tuple[int, int]]] = {
+        JmpCond.EQ: ((k, k), (lo, hi)),
+        JmpCond.NE: ((lo, hi), (k, k)),
+        JmpCond.GT: ((max(lo, k + 1), hi), (lo, min(hi, k))),
+        JmpCond.GE: ((max(lo, k), hi), (lo, min(hi, k - 1) if k else hi)),
+        JmpCond.LT: ((lo, min(hi, k - 1) if k else hi), (max(lo, k), hi)),
+        JmpCond.LE: ((lo, min(hi, k)), (max(lo, k + 1), hi)),
+    }
+    if insn.cond not in narrowed:
+        return
+    yes, no = narrowed[insn.cond]
+    for facts, (a, b) in ((taken, yes), (fallen, no)):
+        if a <= b:
+            facts.narrow(insn.dst, (a, b))
+    if insn.cond is JmpCond.NE and k == 0 and lo == 0:
+        taken.narrow(insn.dst, (1, hi))
