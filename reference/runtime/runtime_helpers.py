@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Final
 from arspec.reference.isa.instructions import LoadImm64, Pseudo
 from arspec.reference.runtime.contexts import enter_bundle_context
 from arspec.reference.runtime.solana_syscalls import Clock, syscall_specs
-from arspec.reference.vm.helpers import HelperContext, HelperRegistry, HelperSpec
+from arspec.reference.vm.helpers import HelperContext, HelperMachine, HelperRegistry, HelperSpec
 from arspec.reference.vm.memory import Memory, add_stack
 from arspec.reference.vm.profiles import (
     INPUT_BASE,
@@ -118,7 +118,6 @@ from arspec.spec.workqueue import process_wq_init, process_wq_set_callback, proc
 
 if TYPE_CHECKING:
     from arspec.reference.runtime.runtime import LoadedProgram, ReferenceInvoker
-    from arspec.reference.vm.vm import Vm
 
 _OFFSET_MASK: Final = (1 << REGION_SHIFT) - 1
 #: First region index of map handles: map i is ``(MAP_HANDLE_REGION + i) << 32``.
@@ -259,7 +258,7 @@ class Invocation:
                     f"(at {', '.join(f'{a:#x}' for a in live)})")
         return None
 
-    def sync_guards(self, vm: Vm) -> None:
+    def sync_guards(self, vm: HelperMachine) -> None:
         """Make the machine check what the invocation holds (:func:`apply_guards`)."""
         apply_guards(vm, self.held_lock,
                      sorted(a for a, (_, ring) in self.dynptrs.items() if ring))
@@ -613,7 +612,7 @@ def helper_spin_unlock(inv: Invocation, ctx: HelperContext, r1: int, r2: int, r3
 # --------------------------------------------------------------------------- dynptrs
 
 
-def apply_guards(vm: Vm, held: HeldLock | None, rings: list[int]) -> None:
+def apply_guards(vm: HelperMachine, held: HeldLock | None, rings: list[int]) -> None:
     """Tell the machine the lock ``held`` (bpf-to-bpf calls and returns fault) and the live
     ring-buffer dynptrs at ``rings`` (stores over their 16 bytes fault); while either is
     there the fast engine interprets (:attr:`Vm.guarded <arspec.reference.vm.vm.Vm.guarded>`)."""

@@ -62,7 +62,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from arspec.reference.isa.instructions import (
     Alu,
@@ -90,12 +90,17 @@ from arspec.reference.isa.instructions import (
 )
 from arspec.reference.vm import alu
 from arspec.reference.vm.helpers import HelperContext, HelperFunction
+from arspec.reference.vm.machine import (
+    Frame,
+    Machine,
+    call_depth_fault,
+    enter_frame,
+    instruction_problem,
+)
 from arspec.reference.vm.memory import FORMATS, Memory
 from arspec.reference.vm.profiles import SLOT_SIZE, STACK_BASE, Profile
-from arspec.spec.errors import ExecutionFault
-
-if TYPE_CHECKING:
-    from arspec.reference.vm.vm import Vm
+from arspec.spec.errors import CallDepthExceeded, ExecutionFault
+from arspec.spec.spinlock import HeldLock
 
 #: Unit statuses: the base frame exited, continue at ``vm.pc``, or the budget is nearly spent.
 DONE: Final = 0
@@ -108,7 +113,7 @@ MAX_UNIT: Final = 400
 #: Deepest nesting of emitted conditional arms.
 MAX_NEST: Final = 40
 
-Unit = Callable[["Vm"], int]
+Unit = Callable[[Machine], int]
 
 M64: Final = alu.MASK64
 M32: Final = alu.MASK32
@@ -159,7 +164,7 @@ class FrameRule:
 MAX_CAP: Final = (1 << 30) - 1 - MAX_UNIT
 
 
-def refill(vm: Vm, ran: int) -> int:
+def refill(vm: Machine, ran: int) -> int:
     """Charge ``ran`` instructions to ``vm``; return how many more fit in its budget (at
     most :data:`MAX_CAP`)."""
     cost = vm.profile.insn_cost
@@ -170,7 +175,7 @@ def refill(vm: Vm, ran: int) -> int:
     return min((vm.compute_limit - vm.units) // cost, MAX_CAP)
 
 
-def call_helper(vm: Vm, pc: int, imm: int, r1: int, r2: int, r3: int, r4: int,
+def call_helper(vm: Machine, pc: int, imm: int, r1: int, r2: int, r3: int, r4: int,
                 r5: int) -> int:
     """Call the helper ``call imm`` at ``pc`` reaches and return r0, as the interpreter's
     handler does; a call that faults (unknown or refused helper) or is traced runs that
@@ -186,7 +191,7 @@ def call_helper(vm: Vm, pc: int, imm: int, r1: int, r2: int, r3: int, r4: int,
     return helper.fn(HelperContext(vm.memory, pc, vm.profile, vm), r1, r2, r3, r4, r5) & M64
 
 
-def fast_helper(vm: Vm, pc: int, imm: int) -> tuple[HelperFunction, int, HelperContext]:
+def fast_helper(vm: Machine, pc: int, imm: int) -> tuple[HelperFunction, int, HelperContext]:
     """Resolve the helper ``call imm`` at ``pc`` reaches, on the site's first call in a unit
     run: its function, its cost and its context. An unknown or refused helper, or a tracer,
     gets :func:`call_helper` (which runs the interpreter's handler) at no extra cost."""
@@ -200,7 +205,7 @@ def fast_helper(vm: Vm, pc: int, imm: int) -> tuple[HelperFunction, int, HelperC
     return helper.fn, helper.cost, context
 
 
-def pseudo_value(vm: Vm, pc: int, insn: LoadImm64) -> int:
+def pseudo_value(vm: Machine, pc: int, insn: LoadImm64) -> int:
     """Return the value of a map form of ``lddw`` from the machine's pseudo resolver; without
     one, run the interpreter's handler, which faults."""
     resolver = vm.pseudo_resolver
@@ -247,29 +252,38 @@ def promotable(accesses: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
     return chosen
 
 
+@dataclass
+class _FrameProbe:
+    """A bare call stack to run :func:`~arspec.reference.vm.machine.enter_frame` on."""
+
+    profile: Profile
+    memory: Memory
+    regs: list[int]
+    pc: int
+    frames: list[Frame]
+    held_lock: HeldLock | None
+
+
 @functools.cache
 def probe(profile: Profile) -> FrameRule:
     """Return how ``call`` moves r10 and how many frames may be saved, as the interpreter's
     :meth:`~arspec.reference.vm.vm.Vm.push_frame` does it under ``profile``."""
-    from arspec.reference.vm.vm import Vm
-    from arspec.spec.errors import CallDepthExceeded
-    vm = Vm(Program.from_instructions([Exit()]), profile=profile)
-    vm.regs[10] = STACK_BASE + profile.stack_frame_size
-    vm.push_frame(0, 0)
-    step = vm.regs[10] - STACK_BASE - profile.stack_frame_size
+    stack = _FrameProbe(profile, Memory(), [0] * 11, 0, [], None)
+    stack.regs[10] = STACK_BASE + profile.stack_frame_size
+    enter_frame(stack, 0, 0)
+    step = stack.regs[10] - STACK_BASE - profile.stack_frame_size
     try:
-        while len(vm.frames) < 1 << 16:
-            vm.push_frame(0, 0)
+        while len(stack.frames) < 1 << 16:
+            enter_frame(stack, 0, 0)
     except CallDepthExceeded:
         pass
-    return FrameRule(step, len(vm.frames))
+    return FrameRule(step, len(stack.frames))
 
 
 class Code:
     """What a program's units share: its blocks and the counts to take back on a fault."""
 
     def __init__(self, program: Program, profile: Profile) -> None:
-        from arspec.reference.vm.vm import instruction_problem
         self.program = program
         self.profile = profile
         self.slots = program.slots
@@ -554,7 +568,7 @@ class Translator:
             return self.compile(source, None)
         plain: list[Unit] = []
 
-        def fallback(vm: Vm) -> int:
+        def fallback(vm: Machine) -> int:
             # The slots are not all inside r10's frame, or another pointer reached them.
             if not plain:
                 plain.append(self.compile(source, None))
@@ -564,7 +578,6 @@ class Translator:
     def compile(self, source: str, fallback: Unit | None,
                 demoted: list[bool] | None = None) -> Unit:
         """Return the unit ``source`` defines."""
-        from arspec.reference.vm.vm import call_depth_fault
         namespace: dict[str, object] = {
             "PLAIN": fallback, "DEMOTED": demoted, "OVERLAP": overlaps,
             "ExecutionFault": ExecutionFault, "AFTER": self.code.after, "EMPTY": bytearray(),
