@@ -33,7 +33,6 @@ successful tail call.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Final
 
 from arspec.reference.isa.instructions import Call, Exit, Imm, JmpCond, Jump, LoadImm64, Pseudo
@@ -42,7 +41,6 @@ from arspec.reference.runtime.runtime_helpers import (
     PROG_CODE_REGION,
     get_map_handle,
 )
-from arspec.reference.runtime.solana_syscalls import get_solana_call_table
 from arspec.reference.vm.helpers import HelperRegistry
 from arspec.reference.vm.profiles import (
     INPUT_BASE,
@@ -54,7 +52,7 @@ from arspec.reference.vm.profiles import (
     Profile,
 )
 from arspec.spec.errno import EINVAL
-from arspec.spec.helpers import HELPER_TABLE, ArgKind, HelperDef, RetKind
+from arspec.spec.helpers import ArgKind, HelperDef, RetKind
 from arspec.spec.runtime_watchers import WATCH_CRITERIA_SIZE
 from arspec.spec.syscalls import AGAVE_SYSCALLS_BY_NAME
 
@@ -70,6 +68,13 @@ from .assertions import (
     ReleaseOnce,
     TypeIsPointer,
 )
+from .bundle_model import BundleContext as BundleContext
+from .bundle_model import BundleFacts as BundleFacts
+from .bundle_model import CallEdge as CallEdge
+from .bundle_model import EntryKind as EntryKind
+from .bundle_model import MapInfo as MapInfo
+from .bundle_model import MemObject as MemObject
+from .bundle_model import Reservation as Reservation
 from .callbacks import code_target, inline_loop
 from .cfg import ControlFlow, Function
 from .iterators import ITERATOR_HELPERS, iteration_bound, iterator_call
@@ -98,6 +103,7 @@ from .symbolic import (
     Context,
     Executor,
     Iters,
+    Memory,
     State,
     Value,
     instance_key,
@@ -134,124 +140,6 @@ MODELLED: Final = frozenset({
     # Run-time watchers: no memory effect; the runtime keeps the registration.
     "sol_watch_account", "sol_unwatch_account",
 })
-
-
-@dataclass(frozen=True)
-class MapInfo:
-    """What the verifier needs of one bundle map."""
-
-    index: int
-    name: str
-    type: str
-    key_size: int
-    value_size: int
-    max_entries: int
-    timer: int | None = None
-    wq: int | None = None
-    #: prog_array slots: index -> program name.
-    entries: tuple[tuple[int, str], ...] = ()
-    #: Offset of the value's ``bpf_spin_lock``, if it has one.
-    spin_lock: int | None = None
-
-    @property
-    def single(self) -> bool:
-        """Return whether every lookup returns the same element (a 1-entry array)."""
-        return self.type in ("array", "percpu_array") and self.max_entries == 1
-
-
-@dataclass(frozen=True)
-class MemObject:
-    """One object region: ``size`` bytes, writability, what it is and its map."""
-
-    region: int
-    size: int
-    writable: bool
-    what: str
-    map_index: int | None = None
-    shared: bool = False
-    #: Number of the reservation (for ring records), else ``None``.
-    ref: int | None = None
-    #: The array index this region is the element of, when the lookup's key was a literal.
-    element: int | None = None
-
-
-@dataclass(frozen=True)
-class EntryKind:
-    """How one entry point starts (the runtime's entry registers).
-
-    ``kind`` is ``"input"`` (startup/every/watch: an empty input), ``"record"`` (a ring
-    subscriber: a read-only record of at most ``max_record`` bytes), ``"async"`` (a timer or
-    work-queue callback of map ``map_index``), ``"tail"`` (a tail-call target: an opaque
-    context) or ``"loop"`` (a ``bpf_loop`` callback: index and an opaque context).
-    """
-
-    kind: str
-    map_index: int | None = None
-    max_record: int = 0
-
-
-@dataclass(frozen=True)
-class CallEdge:
-    """A tail call or callback installation seen in the code: ``kind`` and its target."""
-
-    pc: int
-    kind: str
-    #: ``(program index, pc)`` of a callback, or ``None`` for a tail call.
-    target: tuple[int, int] | None = None
-    #: Prog-array slot names a tail call may reach.
-    programs: tuple[str, ...] = ()
-    #: A ``bpf_loop`` callback unrolled at the call (it needs no entry of its own).
-    inlined: bool = False
-
-
-@dataclass
-class BundleContext:
-    """The bundle facts one program's verification needs."""
-
-    profile: Profile
-    maps: tuple[MapInfo, ...]
-    program_index: int
-    map_indices: tuple[int, ...] | None = None
-    #: CPUs of the bundle's preset: ``bpf_get_smp_processor_id`` returns one of them.
-    num_cpus: int = 1
-    #: The preset's ``bpf_max_loops``: a larger ``bpf_loop`` count fails with ``-E2BIG``.
-    max_loops: int = 1 << 23
-
-    def helper_for(self, imm: int) -> HelperDef | None:
-        """Return the contract row a ``call imm`` reaches in this profile.
-
-        In ``solana`` that is
-        :func:`~arspec.reference.runtime.solana_syscalls.get_solana_call_table`:
-        helper names, the sol_* aliases (their target's row) and the Agave syscalls.
-        """
-        if self.profile.name == "solana":
-            found = get_solana_call_table().get(imm & 0xFFFFFFFF)
-            return None if found is None else found[1]
-        return next((row for row in HELPER_TABLE if row.id == imm), None)
-
-
-@dataclass
-class Reservation:
-    """One ``bpf_ringbuf_reserve`` call copy: its record region."""
-
-    key: str
-    region: int
-
-
-@dataclass
-class BundleFacts:
-    """What the executor learnt for the replay and the bundle graphs."""
-
-    lookups: dict[str, int] = field(default_factory=dict)
-    reservations: dict[str, int] = field(default_factory=dict)
-    buffers: dict[str, list[Any]] = field(default_factory=dict)
-    tail_decisions: dict[str, Any] = field(default_factory=dict)
-    edges: list[CallEdge] = field(default_factory=list)
-    direct_values: dict[int, int] = field(default_factory=dict)
-    #: Pcs of nondeterministic helper calls (clock, random, CPU id) on some path.
-    nondeterministic: list[int] = field(default_factory=list)
-    #: ``(pc, result term)`` of every nondeterministic helper call.
-    nondet_results: list[tuple[int, Any]] = field(default_factory=list)
 
 
 class BundleExecutor(Executor):
@@ -383,7 +271,6 @@ class BundleExecutor(Executor):
             regs[2] = Value(z.var("ctx"), OPAQUE)
         top = STACK_BASE + self.profile.stack_frame_size
         regs[10] = Value(z.const(top), STACK)
-        from .symbolic import Memory
         return State(path, regs, Memory(base, init, {}, True), z.const(0), top)
 
     # -- memory rules ---------------------------------------------------------------------
@@ -481,6 +368,11 @@ class BundleExecutor(Executor):
             self.pending_havoc = False
             self.havoc_memory(state)
             state.exact = False
+
+    def store_plain(self, state: State, address: Any, value: Any, size: int) -> None:
+        """Store without the checks and aliasing of :meth:`store_bytes` (a dynptr's own
+        bytes, written by its helper)."""
+        super().store_bytes(state, address, value, size)
 
     def step(self, function: Function, pc: int, state: State, ctx: Context,
              iters: Iters) -> tuple[list[tuple[int, State]], State | None]:
