@@ -19,14 +19,10 @@ LONG_FUNCTIONS = {
     "checker/bundle_replay.py:replay_bundle.stub.fn",
     "checker/cli.py:build_parser",
     "checker/objects.py:BundleExecutor.exec_call",
-    "checker/verifier.py:verify_program",
     "checker/verify_bundle.py:verify_bundle",
     "model/engine.py:_explore",
     "model/explore_bundle.py:explore_bundle",
     "model/level_engine.py:explore_levels",
-    "reference/differential/conformance.py:parse_data_text",
-    "reference/isa/elf.py:_maps_from_btf",
-    "reference/vm/translate.py:Translator.emit_block",
 }
 #: ``path:qualified name`` of the classes still over :data:`MAX_CLASS` lines.
 LONG_CLASSES = {

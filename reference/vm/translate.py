@@ -706,6 +706,25 @@ class Translator:
                    stack: tuple[int, ...], facts: Known) -> None:
         """Emit a segment: the blocks from ``start`` that follow each other unconditionally,
         charged together, then where the last one goes."""
+        chain, path = self.compute_chain(start, path, stack)
+        pcs = [p for block, _ in chain for p in block.pcs]
+        size = len(pcs)
+        segment = self.code.new_segment(pcs)
+        facts = facts.copy()
+        mark = len(self.lines)
+        if facts.covered:
+            self.out(depth, f"n += {size}")
+        else:
+            self.out(depth, f"n += {size}", "if n > cap:",
+                     f"    cap = REFILL(vm, n - {size}); n = {size}",
+                     f"    if n > cap: n = 0; pc = {start}; return {BUDGET}")
+        self.emit_chain(chain, depth, path, facts)
+        self.apply_segment_number(mark, depth, segment)
+
+    def compute_chain(self, start: int, path: frozenset[int], stack: tuple[int, ...]
+                      ) -> tuple[list[tuple[Block, tuple[int, ...]]], frozenset[int]]:
+        """Return the blocks of the segment from ``start`` (each with its call stack) and
+        ``path`` with their first pcs; count their instructions as emitted."""
         chain: list[tuple[Block, tuple[int, ...]]] = []
         pc, count = start, self.emitted
         seen: set[int] = set()
@@ -724,18 +743,12 @@ class Translator:
                     or not self.code.is_instruction(pc) or pc in seen
                     or not seen.isdisjoint(self.code.block(pc).pcs)):
                 break
-        pcs = [p for block, _ in chain for p in block.pcs]
-        size = len(pcs)
         self.emitted = count
-        segment = self.code.new_segment(pcs)
-        facts = facts.copy()
-        mark = len(self.lines)
-        if facts.covered:
-            self.out(depth, f"n += {size}")
-        else:
-            self.out(depth, f"n += {size}", "if n > cap:",
-                     f"    cap = REFILL(vm, n - {size}); n = {size}",
-                     f"    if n > cap: n = 0; pc = {start}; return {BUDGET}")
+        return chain, path
+
+    def emit_chain(self, chain: list[tuple[Block, tuple[int, ...]]], depth: int,
+                   path: frozenset[int], facts: Known) -> None:
+        """Emit the instructions of a segment's blocks and where the last one goes."""
         slots = self.code.slots
         light = self.light_calls(chain)
         for number, (block, stack) in enumerate(chain):
@@ -775,7 +788,10 @@ class Translator:
                         facts.drop(reg)
             else:
                 self.transfer(last, insn, depth, facts)
-        # The segment's own lines end where the next segment starts (its ``n += `` line).
+
+    def apply_segment_number(self, mark: int, depth: int, segment: int) -> None:
+        """Set ``s`` to the segment's number at ``mark`` when its own lines (up to the next
+        segment's ``n +=`` line) may fault, so the fault's counts can be taken back."""
         own = len(self.lines)
         for index in range(mark + 1, len(self.lines)):
             if self.lines[index].lstrip().startswith("n += "):
