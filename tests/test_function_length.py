@@ -22,7 +22,6 @@ LONG_FUNCTIONS = {
     "checker/verify_bundle.py:verify_bundle",
     "model/engine.py:_explore",
     "model/explore_bundle.py:explore_bundle",
-    "model/level_engine.py:explore_levels",
 }
 #: ``path:qualified name`` of the classes still over :data:`MAX_CLASS` lines.
 LONG_CLASSES = {
