@@ -54,7 +54,7 @@ from arspec.reference.vm.profiles import (
 from arspec.spec.errno import EINVAL
 from arspec.spec.helpers import ArgKind, HelperDef, RetKind
 from arspec.spec.runtime_watchers import WATCH_CRITERIA_SIZE
-from arspec.spec.syscalls import AGAVE_SYSCALLS_BY_NAME
+from arspec.spec.syscalls import AGAVE_SYSCALLS_BY_NAME, SyscallDef
 
 from . import solver as z
 from .assertions import (
@@ -654,13 +654,7 @@ class BundleExecutor(Executor):
         key = instance_key(pc, ctx, iters)
         syscall = AGAVE_SYSCALLS_BY_NAME.get(row.name)
         if syscall is not None:
-            returned = execute_syscall(self, pc, syscall, state, key)
-            if returned is None:
-                state.path = z.false()
-                return
-            state.regs[0] = returned
-            for reg in range(1, 6):
-                state.regs[reg] = Value(state.regs[reg].value, UNINIT)
+            self.apply_syscall(pc, syscall, state, key)
             return
         state.cu = z.add(state.cu, z.const(row.cost))
         # The runtime refuses a call with a lock held after the VM charged the call's cost.
@@ -676,34 +670,74 @@ class BundleExecutor(Executor):
         out = Value(result, SCALAR)
         name = row.name
         if not row.deterministic:
-            # Argument-less machine readers: no memory effect, an unknown integer result,
-            # named apart in a second copy of a self-composition.
-            if self.copy_name:
-                result = z.var(f"helper:{key}{self.copy_name}")
-                out = Value(result, SCALAR)
-            if name in PER_CPU_HELPERS:
-                # The runtime runs an invocation on CPU ``seq % num_cpus``.
-                state.path = z.and_(state.path,
-                                    z.ult(result, z.const(self.context.num_cpus)))
-            self.facts.nondet_results.append((pc, result))
-            if self.profile.name == "solana" or name in PER_CPU_HELPERS:
-                self.require(pc, HelperDeterministic(name), state, z.true(), z.true())
-            self.facts.nondeterministic.append(pc)
+            out, result = self.apply_nondeterministic(pc, name, key, result, state, out)
         elif name not in MODELLED:
             self.note(pc, HelperModelled(name), "memory effects are havocked")
             self.havoc_memory(state)
             state.exact = False
-        elif name == "bpf_map_lookup_elem":
-            index = None
-            if maps[1] is not None and maps[1].type in ARRAY_TYPES:
-                index, _ = self.load_bytes(state, state.regs[2].value, 4)
-            out = self.pointer_or_null(pc, key, result, maps[1],
-                                       None if index is None else z.value_of(index))
-            if maps[1] is not None and index is not None and self.checking:
-                null = z.eq(result, z.const(0))
-                out_of_range = z.ule(z.const(maps[1].max_entries, 32), index)
-                self.realisable.append(z.and_(z.implies(null, out_of_range),
-                                              z.implies(out_of_range, null)))
+        else:
+            out = self.apply_modelled(pc, row, key, result, maps, state, ctx, iters, out)
+        if self.slice_regions and name not in DYNPTR_HELPERS:
+            self.forget_regions(state, sorted(self.slice_regions))
+        if row.ret is RetKind.VOID and name != "bpf_tail_call":
+            out = Value(result, SCALAR)
+        state.regs[0] = out
+        for reg in range(1, 6):
+            state.regs[reg] = Value(state.regs[reg].value, UNINIT)
+
+    def apply_syscall(self, pc: int, syscall: SyscallDef, state: State, key: str) -> None:
+        """Execute an Agave syscall (:func:`~arspec.checker.syscalls.execute_syscall`): r0 is
+        its result, r1-r5 are clobbered; a call that always faults ends the path."""
+        returned = execute_syscall(self, pc, syscall, state, key)
+        if returned is None:
+            state.path = z.false()
+            return
+        state.regs[0] = returned
+        for reg in range(1, 6):
+            state.regs[reg] = Value(state.regs[reg].value, UNINIT)
+
+    def apply_nondeterministic(self, pc: int, name: str, key: str, result: Any, state: State,
+                               out: Value) -> tuple[Value, Any]:
+        """Model an argument-less machine reader (clock, random, CPU id): no memory effect,
+        an unknown integer result, named apart in a second copy of a self-composition.
+        Return r0 and the result term."""
+        if self.copy_name:
+            result = z.var(f"helper:{key}{self.copy_name}")
+            out = Value(result, SCALAR)
+        if name in PER_CPU_HELPERS:
+            # The runtime runs an invocation on CPU ``seq % num_cpus``.
+            state.path = z.and_(state.path,
+                                z.ult(result, z.const(self.context.num_cpus)))
+        self.facts.nondet_results.append((pc, result))
+        if self.profile.name == "solana" or name in PER_CPU_HELPERS:
+            self.require(pc, HelperDeterministic(name), state, z.true(), z.true())
+        self.facts.nondeterministic.append(pc)
+        return out, result
+
+    def map_lookup_call(self, pc: int, key: str, result: Any, maps: list[MapInfo | None],
+                        state: State) -> Value:
+        """``bpf_map_lookup_elem``: a pointer to the element or NULL; for an array with a
+        known map, NULL exactly when the index is out of range (a realisability fact)."""
+        index = None
+        if maps[1] is not None and maps[1].type in ARRAY_TYPES:
+            index, _ = self.load_bytes(state, state.regs[2].value, 4)
+        out = self.pointer_or_null(pc, key, result, maps[1],
+                                   None if index is None else z.value_of(index))
+        if maps[1] is not None and index is not None and self.checking:
+            null = z.eq(result, z.const(0))
+            out_of_range = z.ule(z.const(maps[1].max_entries, 32), index)
+            self.realisable.append(z.and_(z.implies(null, out_of_range),
+                                          z.implies(out_of_range, null)))
+        return out
+
+    def apply_modelled(self, pc: int, row: HelperDef, key: str, result: Any,
+                       maps: list[MapInfo | None], state: State, ctx: Context, iters: Iters,
+                       out: Value) -> Value:
+        """Apply the effect of a helper in :data:`MODELLED`; return r0 (``out`` unless the
+        helper returns something else than its unknown integer)."""
+        name = row.name
+        if name == "bpf_map_lookup_elem":
+            out = self.map_lookup_call(pc, key, result, maps, state)
         elif name == "bpf_ringbuf_reserve":
             out = self.reserve(pc, row, key, result, maps[1], state)
         elif name in ("bpf_ringbuf_submit", "bpf_ringbuf_discard"):
@@ -747,13 +781,7 @@ class BundleExecutor(Executor):
             lock_call(self, pc, row, state)
         elif name in DYNPTR_HELPERS:
             out = dynptr_call(self, pc, row, key, result, state, maps)
-        if self.slice_regions and name not in DYNPTR_HELPERS:
-            self.forget_regions(state, sorted(self.slice_regions))
-        if row.ret is RetKind.VOID and name != "bpf_tail_call":
-            out = Value(result, SCALAR)
-        state.regs[0] = out
-        for reg in range(1, 6):
-            state.regs[reg] = Value(state.regs[reg].value, UNINIT)
+        return out
 
     def loop_call(self, pc: int, state: State, ctx: Context, iters: Iters,
                   result: Any) -> Value:

@@ -18,7 +18,6 @@ LONG_FUNCTIONS = {
     "checker/bundle_replay.py:replay_bundle.stub",
     "checker/bundle_replay.py:replay_bundle.stub.fn",
     "checker/cli.py:build_parser",
-    "checker/objects.py:BundleExecutor.exec_call",
     "checker/verify_bundle.py:verify_bundle",
     "model/engine.py:_explore",
     "model/explore_bundle.py:explore_bundle",
