@@ -19,7 +19,6 @@ LONG_FUNCTIONS = {
     "checker/bundle_replay.py:replay_bundle.stub.fn",
     "checker/cli.py:build_parser",
     "checker/verify_bundle.py:verify_bundle",
-    "model/engine.py:_explore",
     "model/explore_bundle.py:explore_bundle",
 }
 #: ``path:qualified name`` of the classes still over :data:`MAX_CLASS` lines.
