@@ -25,7 +25,6 @@ LONG_FUNCTIONS = {
 LONG_CLASSES = {
     "checker/objects.py:BundleExecutor",
     "checker/symbolic.py:Executor",
-    "reference/vm/translate.py:Translator",
 }
 
 

@@ -34,7 +34,8 @@ from typing import Final
 from arspec.reference.isa.instructions import Program
 from arspec.reference.vm.machine import Machine
 from arspec.reference.vm.profiles import Profile
-from arspec.reference.vm.translate import BUDGET, MAX_UNIT, Code, Translator, Unit
+from arspec.reference.vm.translate import MAX_UNIT, Code, Translator, Unit
+from arspec.reference.vm.translate_insn import BUDGET
 
 #: Arrivals at a loop head (a backward jump target) before the code from there is translated;
 #: other pcs (the entry, forward jump targets, return addresses) need :data:`STRAIGHT` times as
