@@ -777,15 +777,20 @@ class _Search(Generic[S, A]):
         return frontier
 
     def run_level(self, frontier: list[Any], first_id: int, level: int) -> list[Any]:
-        """Expand the states of one level (ids from ``first_id``); return the next level."""
+        """Expand one level (ids from ``first_id``); return the next (the loop uses locals)."""
         next_frontier: list[Any] = []
         at_bound = self.max_depth is not None and level >= self.max_depth
-        direct, codec = self.direct, self.frontier_codec
+        direct, codec, frontier_state = self.direct, self.frontier_codec, self.frontier_state
+        fingerprint, seen, ids, record_edges = (self.fingerprint, self.seen, self.ids,
+                                                self.record_edges)
+        all_t, all_s, count, key_bytes = self.all_t, self.all_s, self.count, self.key_bytes
+        seen_add, keys_append, tagger, tags = (self.seen_add, self.keys_append, self.tagger,
+                                               self.space.tags)
+        parent_append, aindex_append = self.space.parent.append, self.space.action_index.append
+        max_states, next_progress, reason = self.max_states, self.next_progress, get_stop_reason
+        key: Any  # an encoding, or its fingerprint
         for sid, state in enumerate(frontier, first_id):
-            if get_stop_reason() is not None:  # --timeout, or a pass out of its budget
-                self.bound = get_stop_reason()
-                request_stop(str(self.bound))
-                self.halt = True
+            if reason() is not None and self.stopped_from_outside():
                 break
             if type(state) is _Packed:
                 state = codec.unpack(state)  # type: ignore[union-attr]
@@ -795,82 +800,81 @@ class _Search(Generic[S, A]):
             else:
                 order, succ = self.expand(state)
             if not succ:
-                if self.check_deadlock and DEADLOCK not in self.found:
-                    self.found[DEADLOCK] = ("deadlock", sid, -1)
-                    self.halt = self.stop = self.stop_at_first_violation
-                    if self.halt:
-                        break
+                if self.apply_deadlock(sid):
+                    break
                 continue
             self.transitions += len(succ)
-            self.apply_successors(sid, state, order, succ, next_frontier, level, at_bound)
-            if self.halt:
-                break
-        return next_frontier
-
-    def apply_successors(self, sid: int, state: S, order: Sequence[int] | None,
-                         succ: Sequence[tuple[A, bytes, S]], next_frontier: list[Any],
-                         level: int, at_bound: bool) -> None:
-        """Check and store the successors of state ``sid``; queue the new ones."""
-        fingerprint, seen, ids, record_edges = (self.fingerprint, self.seen, self.ids,
-                                                self.record_edges)
-        all_t, all_s, count, key_bytes = self.all_t, self.all_s, self.count, self.key_bytes
-        seen_add, keys_append, tagger, tags = (self.seen_add, self.keys_append, self.tagger,
-                                               self.space.tags)
-        parent_append = self.space.parent.append
-        aindex_append = self.space.action_index.append
-        max_states, next_progress = self.max_states, self.next_progress
-        codec, frontier_state = self.frontier_codec, self.frontier_state
-        frontier_append = next_frontier.append
-        key: Any  # an encoding, or its fingerprint
-        for idx, (a, key, post) in (enumerate(succ) if order is None
-                                    else zip(order, succ, strict=True)):
-            if fingerprint is not None:
-                key = fingerprint(key)
-            if all_t is not None and not all_t(state, a, post):
-                self.apply_transition_violation(sid, idx, state, a, post)
-                all_t, all_s = self.all_t, self.all_s
-            if key in seen:
-                target = ids[key] if record_edges else -1
-            else:
-                if at_bound:
-                    self.bound = "max-depth"
-                    continue
-                if count == max_states:
-                    self.bound = "max-states"
+            for idx, (a, key, post) in (enumerate(succ) if order is None
+                                        else zip(order, succ, strict=True)):
+                if fingerprint is not None:
+                    key = fingerprint(key)
+                if all_t is not None and not all_t(state, a, post):
+                    self.apply_transition_violation(sid, idx, state, a, post)
+                    all_t, all_s = self.all_t, self.all_s
+                if key in seen:
+                    target = ids[key] if record_edges else -1
+                else:
+                    if at_bound:
+                        self.bound = "max-depth"
+                        continue
+                    if count == max_states:
+                        self.bound = "max-states"
+                        self.halt = True
+                        break
+                    target = count
+                    if seen_add is None:
+                        ids[key] = target
+                    else:
+                        seen_add(key)
+                    keys_append(key)
+                    count += 1
+                    if fingerprint is None:
+                        key_bytes += len(key)
+                    parent_append(sid)
+                    aindex_append(idx)
+                    if tagger is not None:
+                        tags.append(tagger(post))
+                    if all_s is not None and not all_s(post):
+                        self.apply_state_violation(target, post)
+                        all_t, all_s = self.all_t, self.all_s
+                    if frontier_state is not None:
+                        post = frontier_state(post)
+                    if codec is not None and len(next_frontier) >= codec.pack_above:
+                        next_frontier.append(_Packed(codec.pack(post)))
+                    else:
+                        next_frontier.append(post)
+                    if (target & 1023) == 0 or target >= next_progress:
+                        self.count, self.key_bytes = count, key_bytes
+                        self.apply_checkpoint(target, level, len(next_frontier))
+                        next_progress = self.next_progress
+                if record_edges:
+                    self.add_edge(sid, target, idx, a)
+                if self.stop or self.halt:
                     self.halt = True
                     break
-                target = count
-                if seen_add is None:
-                    ids[key] = target
-                else:
-                    seen_add(key)
-                keys_append(key)
-                count += 1
-                if fingerprint is None:
-                    key_bytes += len(key)
-                parent_append(sid)
-                aindex_append(idx)
-                if tagger is not None:
-                    tags.append(tagger(post))
-                if all_s is not None and not all_s(post):
-                    self.apply_state_violation(target, post)
-                    all_t, all_s = self.all_t, self.all_s
-                if frontier_state is not None:
-                    post = frontier_state(post)
-                if codec is not None and len(next_frontier) >= codec.pack_above:
-                    frontier_append(_Packed(codec.pack(post)))
-                else:
-                    frontier_append(post)
-                if (target & 1023) == 0 or target >= next_progress:
-                    self.count, self.key_bytes = count, key_bytes
-                    self.apply_checkpoint(target, level, len(next_frontier))
-                    next_progress = self.next_progress
-            if record_edges:
-                self.add_edge(sid, target, idx, a)
-            if self.stop or self.halt:
-                self.halt = True
+            if self.halt:
                 break
         self.count, self.key_bytes = count, key_bytes
+        return next_frontier
+
+    def stopped_from_outside(self) -> bool:
+        """Return whether ``--timeout`` or a pass out of its budget stops the search (the
+        reason is then the bound)."""
+        reason = get_stop_reason()
+        if reason is None:
+            return False
+        self.bound = reason
+        request_stop(str(reason))
+        self.halt = True
+        return True
+
+    def apply_deadlock(self, sid: int) -> bool:
+        """Record a state without successors (once); return whether the search stops."""
+        if self.check_deadlock and DEADLOCK not in self.found:
+            self.found[DEADLOCK] = ("deadlock", sid, -1)
+            self.halt = self.stop = self.stop_at_first_violation
+            return self.halt
+        return False
 
     def apply_transition_violation(self, sid: int, idx: int, state: S, action: A,
                                    post: S) -> None:
