@@ -180,7 +180,6 @@ class BundleHelpers(BundleMemory):
 
         The runtime faults otherwise (and Linux rejects it); the finding stays a policy one.
         """
-        from arspec.reference.runtime.runtime_helpers import get_map_handle
         region = z.extract(63, 32, state.regs[1].value)
         handle = state.regs[2].value
         other = [z.and_(z.eq(region, z.const(o.region, 32)),

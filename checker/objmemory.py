@@ -19,6 +19,7 @@ from arspec.reference.runtime.runtime_helpers import (
 )
 from arspec.reference.vm.helpers import HelperRegistry
 from arspec.reference.vm.profiles import (
+    HEAP_REGION,
     INPUT_BASE,
     INPUT_REGION,
     PROGRAM_REGION,
@@ -171,7 +172,6 @@ class BundleMemory(Executor):
         base, init = z.region_initial_memory(
             self.inputs.data, self.unknown_memory, input_base=INPUT_BASE,
             zero_regions=[STACK_REGION])
-        from arspec.reference.vm.profiles import HEAP_REGION
         if self.profile.has_heap:
             base, init = z.region_initial_memory(
                 self.inputs.data, self.unknown_memory, input_base=INPUT_BASE,
