@@ -37,11 +37,6 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from arspec.reference.isa.instructions import Call, Exit, Imm, JmpCond, Jump, LoadImm64, Pseudo
-from arspec.reference.runtime.runtime_helpers import (
-    MAP_HANDLE_REGION,
-    PROG_CODE_REGION,
-    get_map_handle,
-)
 from arspec.reference.runtime.solana_syscalls import get_solana_call_table
 from arspec.reference.vm.helpers import HelperRegistry
 from arspec.reference.vm.profiles import (
@@ -53,6 +48,7 @@ from arspec.reference.vm.profiles import (
     STACK_REGION,
     Profile,
 )
+from arspec.spec.conventions import MAP_HANDLE_REGION, PROG_CODE_REGION, get_map_handle
 from arspec.spec.errno import EINVAL
 from arspec.spec.helpers import HELPER_TABLE, ArgKind, HelperDef, RetKind
 from arspec.spec.runtime_watchers import WATCH_CRITERIA_SIZE
@@ -718,7 +714,6 @@ class BundleExecutor(Executor):
 
         The runtime faults otherwise (and Linux rejects it); the finding stays a policy one.
         """
-        from arspec.reference.runtime.runtime_helpers import get_map_handle
         region = z.extract(63, 32, state.regs[1].value)
         handle = state.regs[2].value
         other = [z.and_(z.eq(region, z.const(o.region, 32)),

@@ -77,15 +77,7 @@ from arspec.reference.isa.assembler import assemble, get_labels, get_source_line
 from arspec.reference.isa.decoder import decode, decode_sbpf_v0
 from arspec.reference.isa.instructions import Call, CallKfunc, LoadImm64, Program, Pseudo
 from arspec.reference.isa.murmur3 import murmur3_32
-from arspec.reference.runtime.runtime_helpers import (
-    MAP_HANDLE_REGION,
-    NS_PER_SLOT,
-    PROG_CODE_REGION,
-    Invocation,
-    build_registry,
-    get_map_handle,
-    get_program_code_address,
-)
+from arspec.reference.runtime.runtime_helpers import NS_PER_SLOT, Invocation, build_registry
 from arspec.reference.runtime.solana_syscalls import get_solana_call_table
 from arspec.reference.vm.load_checks import ProgramRejected, check_program
 from arspec.reference.vm.memory import Memory, add_stack
@@ -100,6 +92,12 @@ from arspec.reference.vm.profiles import (
 )
 from arspec.reference.vm.vm import PseudoResolver, Vm, standard_memory
 from arspec.spec import bundle as schema
+from arspec.spec.conventions import (
+    MAP_HANDLE_REGION,
+    PROG_CODE_REGION,
+    get_map_handle,
+    get_program_code_address,
+)
 from arspec.spec.errors import ArspecError, HelperNotAllowed, InputError, UnknownHelper
 from arspec.spec.helpers import HELPER_TABLE, check_helper_allowed
 from arspec.spec.loader import locate_code_error, set_object_map_reader

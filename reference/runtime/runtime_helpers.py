@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Final
 
 from arspec.reference.isa.instructions import LoadImm64, Pseudo
-from arspec.reference.runtime.contexts import enter_bundle_context
+from arspec.reference.runtime.contexts import enter_bundle_context, get_bundle_context
 from arspec.reference.runtime.solana_syscalls import Clock, syscall_specs
 from arspec.reference.vm.helpers import HelperContext, HelperRegistry, HelperSpec
 from arspec.reference.vm.memory import Memory, add_stack
@@ -31,6 +31,15 @@ from arspec.reference.vm.profiles import (
 )
 from arspec.reference.vm.sbpf_errors import describe_exit_code
 from arspec.spec.accounts import process_account_read, process_account_write
+from arspec.spec.conventions import (
+    CONTEXT_BASE,
+    PROG_CODE_REGION,
+    TAIL_CALL_ENTRY,
+    EntryArg,
+    get_entry_registers,
+    get_map_handle,
+    get_map_index,
+)
 from arspec.spec.dynptr import (
     BPF_DYNPTR_ALIGN,
     BPF_DYNPTR_SIZE,
@@ -94,7 +103,7 @@ from arspec.spec.spinlock import (
     check_unlock,
     process_lock_word,
 )
-from arspec.spec.state import RuntimeState, TriggerKind, WorkItem
+from arspec.spec.state import RuntimeState, WorkItem
 from arspec.spec.syscalls import SOL_ALIASES
 from arspec.spec.tailcall import TailCallResult, create_tail_call_chain, process_tail_call
 from arspec.spec.timers import (
@@ -121,25 +130,10 @@ if TYPE_CHECKING:
     from arspec.reference.vm.vm import Vm
 
 _OFFSET_MASK: Final = (1 << REGION_SHIFT) - 1
-#: First region index of map handles: map i is ``(MAP_HANDLE_REGION + i) << 32``.
-MAP_HANDLE_REGION: Final = 0xFFFF_0000
-#: First region index of cross-program code addresses: program k's pc p is
-#: ``(PROG_CODE_REGION + k) << 32 | 8 * p``.
-PROG_CODE_REGION: Final = 0x100
 #: Nanoseconds per slot for the ``ktime`` helpers (Solana's 400 ms target slot time).
 NS_PER_SLOT: Final = 400_000_000
 #: Largest size argument a helper accepts; larger cannot fit in any region.
 MAX_HELPER_SIZE: Final = 1 << REGION_SHIFT
-
-
-def get_map_handle(index: int) -> int:
-    """Return the opaque value a program holds for the bundle's ``index``-th map."""
-    return (MAP_HANDLE_REGION + index) << REGION_SHIFT
-
-
-def get_program_code_address(index: int, pc: int = 0) -> int:
-    """Return the cross-program code address of ``pc`` in the ``index``-th program."""
-    return ((PROG_CODE_REGION + index) << REGION_SHIFT) | (SLOT_SIZE * pc)
 
 
 def check_size(ctx: HelperContext, size: int) -> int:
@@ -217,7 +211,7 @@ class Invocation:
                 loaded = self.runtime.programs[jump.target]
                 self.tail_calls.append(jump.target)
                 self.replace_code(loaded)
-                entry_pc, args = 0, (jump.r1,)
+                entry_pc, args = TAIL_CALL_ENTRY.pc, (jump.r1,)
                 continue
             used += result.compute_units
             self.logs.extend(line.encode() for line in result.logs)
@@ -274,26 +268,38 @@ class Invocation:
         add_stack(self.memory, self.runtime.profile)
 
     def entry_args(self) -> tuple[int, ...]:
-        """Return r1.. for the item's kind (see the runtime module)."""
+        """Return r1.. for the item (:func:`~arspec.spec.conventions.get_entry_registers`)."""
         item = self.item
-        if item.kind in (TriggerKind.TIMER, TriggerKind.WORKQUEUE):
+        has_context = get_bundle_context(self.runtime.bundle, item.prog) is not None
+        return tuple(self.entry_value(arg) for arg in get_entry_registers(
+            item.kind, has_context=has_context, runtime_watcher=item.watcher_id is not None))
+
+    def entry_value(self, arg: EntryArg) -> int:
+        """Return the value of one entry register; map the region it points at."""
+        item = self.item
+        if arg in (EntryArg.MAP_HANDLE, EntryArg.KEY_COPY, EntryArg.VALUE):
             assert item.map_id is not None and item.key is not None
-            handle = self.map_handle(item.map_id)
-            key = self.memory.allocate_region(bytearray(item.key), writable=False)
+            if arg is EntryArg.MAP_HANDLE:
+                return self.map_handle(item.map_id)
+            if arg is EntryArg.KEY_COPY:
+                return self.memory.allocate_region(bytearray(item.key), writable=False)
             element = self.state.maps[item.map_id].elements[item.key][0]
-            return handle, key, self.element_address(item.map_id, element)
-        if item.kind == TriggerKind.RINGBUF:
+            return self.element_address(item.map_id, element)
+        if arg in (EntryArg.RECORD_COPY, EntryArg.RECORD_LENGTH):
             assert item.record is not None
-            record = self.memory.allocate_region(bytearray(item.record), writable=False)
-            return record, len(item.record)
-        if item.watcher_id is not None:  # a run-time watcher's callback: no program context
-            return INPUT_BASE, 0
-        entered = enter_bundle_context(self.runtime.bundle, self.item.prog, self.state.slot,
-                                       self.memory)
-        if entered is not None:
-            self.memory, args = entered
-            return args
-        return INPUT_BASE, 0
+            if arg is EntryArg.RECORD_LENGTH:
+                return len(item.record)
+            return self.memory.allocate_region(bytearray(item.record), writable=False)
+        if arg is EntryArg.CONTEXT:
+            entered = enter_bundle_context(self.runtime.bundle, item.prog, self.state.slot,
+                                           self.memory)
+            assert entered is not None
+            self.memory = entered[0]
+            return CONTEXT_BASE
+        if arg is EntryArg.INPUT:
+            return INPUT_BASE
+        assert arg is EntryArg.ZERO, arg  # a tail call's CALLER_R1 is set by run()
+        return 0
 
     # ------------------------------------------------------------------ resolving values
 
@@ -325,8 +331,8 @@ class Invocation:
 
     def get_map(self, pc: int, handle: int) -> tuple[MapId, MapState]:
         """Return the map a handle names; fault if it is not a map handle."""
-        index = (handle >> REGION_SHIFT) - MAP_HANDLE_REGION
-        if handle & _OFFSET_MASK or not 0 <= index < len(self.runtime.map_ids):
+        index = get_map_index(handle)
+        if index is None or index >= len(self.runtime.map_ids):
             raise HelperFault(pc, f"{handle:#x} is not a map reference")
         map_id = self.runtime.map_ids[index]
         return map_id, self.state.maps[map_id]
