@@ -49,11 +49,17 @@ from arspec.spec.dynptr import (
     DynptrType,
     check_read,
     check_reserve_dynptr,
+    check_ring_dynptrs_released,
     check_write,
     compute_data,
     compute_dynptr_bytes,
     get_dynptr,
     process_from_mem,
+)
+from arspec.spec.environment import (
+    compute_ktime_ns,
+    compute_prandom_u32,
+    compute_unix_timestamp,
 )
 from arspec.spec.errno import EINVAL, ENOENT, compute_r0, compute_signed
 from arspec.spec.errors import HelperFault
@@ -83,6 +89,7 @@ from arspec.spec.maps import (
 )
 from arspec.spec.ringbuf import (
     RINGBUF_WAKEUP_FLAGS,
+    check_reservations_released,
     compute_sample_pos,
     get_ringbuf_query,
     process_ringbuf_discard,
@@ -113,7 +120,6 @@ from arspec.spec.timers import (
     process_timer_start,
 )
 from arspec.spec.types import (
-    U64_MASK,
     AccountName,
     ComputeUnits,
     Cpu,
@@ -130,8 +136,6 @@ if TYPE_CHECKING:
     from arspec.reference.vm.vm import Vm
 
 _OFFSET_MASK: Final = (1 << REGION_SHIFT) - 1
-#: Nanoseconds per slot for the ``ktime`` helpers (Solana's 400 ms target slot time).
-NS_PER_SLOT: Final = 400_000_000
 #: Largest size argument a helper accepts; larger cannot fit in any region.
 MAX_HELPER_SIZE: Final = 1 << REGION_SHIFT
 
@@ -225,12 +229,11 @@ class Invocation:
                 return InvocationOutcome(
                     r0=result.r0, compute_units=used, tail_calls=tuple(self.tail_calls),
                     tail_calls_refused=self.tail_calls_refused, fault=unreleased)
-            if self.reservations:
-                count = len(self.reservations)
+            outstanding = check_reservations_released(len(self.reservations))
+            if outstanding is not None:
                 return InvocationOutcome(
                     r0=result.r0, compute_units=used, tail_calls=tuple(self.tail_calls),
-                    tail_calls_refused=self.tail_calls_refused,
-                    fault=f"{count} ring-buffer reservation(s) neither submitted nor discarded")
+                    tail_calls_refused=self.tail_calls_refused, fault=outstanding)
             if self.runtime.profile.nonzero_r0_fails and result.r0 != 0:
                 return InvocationOutcome(
                     r0=result.r0, compute_units=used, tail_calls=tuple(self.tail_calls),
@@ -247,11 +250,8 @@ class Invocation:
         held = check_released_at_exit(self.held_lock)
         if held is not None:
             return held
-        live = sorted(address for address, (_, ring) in self.dynptrs.items() if ring)
-        if live:
-            return (f"{len(live)} ring-buffer dynptr(s) neither submitted nor discarded "
-                    f"(at {', '.join(f'{a:#x}' for a in live)})")
-        return None
+        return check_ring_dynptrs_released(
+            [address for address, (_, ring) in self.dynptrs.items() if ring])
 
     def sync_guards(self, vm: Vm) -> None:
         """Make the machine check what the invocation holds (:func:`apply_guards`)."""
@@ -885,24 +885,15 @@ def helper_trace_printk(inv: Invocation, ctx: HelperContext, r1: int, r2: int, r
 
 def helper_ktime(inv: Invocation, ctx: HelperContext, r1: int, r2: int, r3: int, r4: int,
                  r5: int) -> int:
-    """``bpf_ktime_get_*_ns()`` (linux): the slot's start in nanoseconds."""
-    return (inv.state.slot * NS_PER_SLOT) & U64_MASK
-
-
-def compute_splitmix64(seed: int) -> int:
-    """Return the splitmix64 output for ``seed``."""
-    z = (seed + 0x9E3779B97F4A7C15) & U64_MASK
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & U64_MASK
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & U64_MASK
-    return z ^ (z >> 31)
+    """``bpf_ktime_get_*_ns()`` (linux): :func:`~arspec.spec.environment.compute_ktime_ns`."""
+    return compute_ktime_ns(int(inv.state.slot))
 
 
 def helper_prandom(inv: Invocation, ctx: HelperContext, r1: int, r2: int, r3: int, r4: int,
                    r5: int) -> int:
-    """``bpf_get_prandom_u32()`` (linux): splitmix64 of (slot, item, call number), low 32 bits."""
+    """``bpf_get_prandom_u32()`` (linux): :func:`~arspec.spec.environment.compute_prandom_u32`."""
     inv.random_calls += 1
-    seed = (inv.state.slot << 40) ^ (inv.item.seq << 16) ^ inv.random_calls
-    return compute_splitmix64(seed) & 0xFFFFFFFF
+    return compute_prandom_u32(int(inv.state.slot), int(inv.item.seq), inv.random_calls)
 
 
 def helper_cpu(inv: Invocation, ctx: HelperContext, r1: int, r2: int, r3: int, r4: int,
@@ -1003,11 +994,11 @@ SOL_ALIAS_ID_BASE: Final = 0x6000
 def get_invocation_clock(runtime: ReferenceInvoker) -> Clock:
     """Return the ``Clock`` sysvar of the running invocation's slot.
 
-    ``unix_timestamp`` is the slot's start in whole seconds (``NS_PER_SLOT`` per slot);
-    epochs stay 0: a bundle's scenario spans no epoch boundary.
+    ``unix_timestamp`` is :func:`~arspec.spec.environment.compute_unix_timestamp`; epochs
+    stay 0: a bundle's scenario spans no epoch boundary.
     """
     slot = int(invocation_of(runtime).state.slot)
-    return Clock(slot=slot, unix_timestamp=slot * NS_PER_SLOT // 1_000_000_000)
+    return Clock(slot=slot, unix_timestamp=compute_unix_timestamp(slot))
 
 
 def build_registry(runtime: ReferenceInvoker) -> HelperRegistry:
