@@ -64,7 +64,6 @@ Invocation rules
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -72,6 +71,7 @@ from arspec.reference.isa.assembler import assemble, get_labels, get_source_line
 from arspec.reference.isa.decoder import decode, decode_sbpf_v0
 from arspec.reference.isa.instructions import Call, CallKfunc, LoadImm64, Program, Pseudo
 from arspec.reference.isa.murmur3 import murmur3_32
+from arspec.reference.runtime.program import LoadedProgram
 from arspec.reference.runtime.runtime_helpers import Invocation, build_registry
 from arspec.reference.runtime.solana_syscalls import get_solana_call_table
 from arspec.reference.vm.load_checks import ProgramRejected, check_program
@@ -130,23 +130,6 @@ def _read_object_maps(path: Path) -> dict[str, dict[str, Any]]:
 
 # Bundles name ELF objects whose maps join the bundle's; spec/ cannot import the ELF reader.
 set_object_map_reader(_read_object_maps)
-
-
-@dataclass(frozen=True)
-class LoadedProgram:
-    """A bundle program ready to run.
-
-    ``map_indices`` translates the program's own ``map_idx`` numbers to bundle map indices
-    (identity for assembly and hex; by name for ELF objects).
-    """
-
-    name: ProgId
-    index: int
-    program: Program
-    functions: dict[str, int]
-    map_indices: tuple[int, ...] | None = None
-    #: pc -> (file, line) of the source the instruction came from, where known.
-    source_lines: dict[int, tuple[str, int]] = field(default_factory=dict)
 
 
 def check_program_helpers(name: str, program: Program, profile: str, *,

@@ -13,12 +13,13 @@ for the conventions.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Final
+from typing import Final, Protocol
 
-from arspec.reference.isa.instructions import LoadImm64, Pseudo
+from arspec.reference.isa.instructions import LoadImm64, Program, Pseudo
 from arspec.reference.runtime.contexts import enter_bundle_context, get_bundle_context
+from arspec.reference.runtime.program import LoadedProgram
 from arspec.reference.runtime.solana_syscalls import Clock, syscall_specs
 from arspec.reference.vm.helpers import HelperContext, HelperRegistry, HelperSpec
 from arspec.reference.vm.memory import Memory, add_stack
@@ -28,8 +29,11 @@ from arspec.reference.vm.profiles import (
     REGION_SHIFT,
     SLOT_SIZE,
     STACK_REGION,
+    Profile,
 )
 from arspec.reference.vm.sbpf_errors import describe_exit_code
+from arspec.reference.vm.vm import PseudoResolver, Vm
+from arspec.spec import bundle as schema
 from arspec.spec.accounts import process_account_read, process_account_write
 from arspec.spec.conventions import (
     CONTEXT_BASE,
@@ -131,10 +135,6 @@ from arspec.spec.types import (
 )
 from arspec.spec.workqueue import process_wq_init, process_wq_set_callback, process_wq_start
 
-if TYPE_CHECKING:
-    from arspec.reference.runtime.runtime import LoadedProgram, ReferenceInvoker
-    from arspec.reference.vm.vm import Vm
-
 _OFFSET_MASK: Final = (1 << REGION_SHIFT) - 1
 #: Largest size argument a helper accepts; larger cannot fit in any region.
 MAX_HELPER_SIZE: Final = 1 << REGION_SHIFT
@@ -145,6 +145,42 @@ def check_size(ctx: HelperContext, size: int) -> int:
     if size > MAX_HELPER_SIZE:
         raise HelperFault(ctx.pc, f"size {size} exceeds every memory region")
     return size
+
+
+class Invoker(Protocol):
+    """What an invocation reads of the runtime running it
+    (:class:`~arspec.reference.runtime.runtime.ReferenceInvoker`)."""
+
+    @property
+    def bundle(self) -> schema.Bundle:
+        """The bundle."""
+
+    @property
+    def profile(self) -> Profile:
+        """The bundle's execution profile."""
+
+    @property
+    def programs(self) -> Mapping[ProgId, LoadedProgram]:
+        """The loaded programs by name."""
+
+    @property
+    def by_index(self) -> Sequence[LoadedProgram]:
+        """The loaded programs in declaration order."""
+
+    @property
+    def map_ids(self) -> Sequence[MapId]:
+        """The bundle's maps in declaration order (map handle ``i`` names the i-th)."""
+
+    @property
+    def current(self) -> Invocation | None:
+        """The invocation running now."""
+
+    def new_memory(self, program: Program) -> Memory:
+        """Return fresh memory (code, stack, heap, empty input) for ``program``."""
+
+    def make_vm(self, loaded: LoadedProgram, memory: Memory, limit: int,
+                resolver: PseudoResolver) -> Vm:
+        """Return the VM of ``loaded``, set to run over ``memory`` with ``limit`` units."""
 
 
 class TailCallJump(Exception):
@@ -169,7 +205,7 @@ class Reservation:
 class Invocation:
     """One run of a work item: its memory regions, tail-call chain, logs and results."""
 
-    runtime: ReferenceInvoker
+    runtime: Invoker
     state: RuntimeState
     item: WorkItem
     cpu: Cpu
@@ -386,7 +422,7 @@ class Invocation:
 HelperFn = Callable[[Invocation, HelperContext, int, int, int, int, int], int]
 
 
-def invocation_of(runtime: ReferenceInvoker) -> Invocation:
+def invocation_of(runtime: Invoker) -> Invocation:
     """Return the invocation the runtime is running now."""
     current = runtime.current
     assert current is not None, "helper called outside an invocation"
@@ -971,7 +1007,7 @@ HELPER_FUNCTIONS: Final[dict[str, HelperFn]] = {
 }
 
 
-def bind_helper(runtime: ReferenceInvoker, row: HelperDef) -> HelperSpec:
+def bind_helper(runtime: Invoker, row: HelperDef) -> HelperSpec:
     """Return the VM helper for one table row: size-dependent cost, spec errors as faults."""
     fn = HELPER_FUNCTIONS[row.name]
 
@@ -991,7 +1027,7 @@ def bind_helper(runtime: ReferenceInvoker, row: HelperDef) -> HelperSpec:
 SOL_ALIAS_ID_BASE: Final = 0x6000
 
 
-def get_invocation_clock(runtime: ReferenceInvoker) -> Clock:
+def get_invocation_clock(runtime: Invoker) -> Clock:
     """Return the ``Clock`` sysvar of the running invocation's slot.
 
     ``unix_timestamp`` is :func:`~arspec.spec.environment.compute_unix_timestamp`; epochs
@@ -1001,7 +1037,7 @@ def get_invocation_clock(runtime: ReferenceInvoker) -> Clock:
     return Clock(slot=slot, unix_timestamp=compute_unix_timestamp(slot))
 
 
-def build_registry(runtime: ReferenceInvoker) -> HelperRegistry:
+def build_registry(runtime: Invoker) -> HelperRegistry:
     """Return the registry of every helper in the table, bound to ``runtime``.
 
     In the ``solana`` profile it also holds the sol_* aliases (the same binding under the
