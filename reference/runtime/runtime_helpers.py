@@ -7,8 +7,9 @@ and the helper functions bound onto spec transitions (:func:`build_registry`). E
 reads its arguments, calls the spec, writes results back to memory and returns r0; misuse
 that Linux's verifier would reject (a pointer that is not what the helper needs, a released
 ring record, unknown commit flags) raises :class:`~arspec.spec.errors.HelperFault`, which the
-VM turns into a fault and the scheduler into a rollback. See :mod:`arspec.reference.runtime.runtime`
-for the conventions.
+VM turns into a fault and the scheduler into a rollback. The calling conventions (entry
+registers, address space, how a tail-call target starts) are :mod:`arspec.spec.conventions`';
+the values of the machine-reading helpers are :mod:`arspec.spec.environment`'s.
 """
 
 from __future__ import annotations
