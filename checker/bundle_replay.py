@@ -22,13 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from arspec.reference.isa.instructions import LoadImm64, Pseudo
-from arspec.reference.runtime.contexts import CONTEXT_BASE
-from arspec.reference.runtime.runtime_helpers import (
-    MAP_HANDLE_REGION,
-    SOL_ALIAS_ID_BASE,
-    get_map_handle,
-    process_iter_call,
-)
+from arspec.reference.runtime.runtime_helpers import SOL_ALIAS_ID_BASE, process_iter_call
 from arspec.reference.runtime.solana_syscalls import (
     CLOCK_SIZE,
     SYSCALL_BASE_COST,
@@ -48,6 +42,7 @@ from arspec.reference.vm.profiles import (
 )
 from arspec.reference.vm.trace import Event, InsnStart
 from arspec.reference.vm.vm import Vm, standard_memory
+from arspec.spec.conventions import CONTEXT_BASE, MAP_HANDLE_REGION, get_map_handle
 from arspec.spec.dynptr import DYNPTR_STORE_REASON
 from arspec.spec.errno import EINVAL, compute_r0
 from arspec.spec.errors import (

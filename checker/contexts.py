@@ -31,13 +31,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from arspec.reference.isa.instructions import Alu, AluOp, Atomic, Call, Load, Reg, Store
-from arspec.reference.runtime.contexts import (
-    CONTEXT_BASE,
-    CONTEXT_REGION,
-    ContextMemory,
-    ProgramContext,
-)
-from arspec.reference.vm.profiles import INPUT_BASE
+from arspec.reference.runtime.contexts import ContextMemory, ProgramContext
 from arspec.spec.contexts import (
     MAX_PACKET_SIZE,
     FieldKind,
@@ -45,6 +39,7 @@ from arspec.spec.contexts import (
     compute_context_bytes,
     get_allowed_field,
 )
+from arspec.spec.conventions import CONTEXT_BASE, CONTEXT_REGION, INPUT_BASE
 
 from . import solver as z
 from .assertions import ContextAccess, LinuxRule

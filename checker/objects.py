@@ -35,13 +35,11 @@ from __future__ import annotations
 from typing import Any
 
 from arspec.reference.isa.instructions import Exit, Imm, JmpCond, Jump, LoadImm64, Pseudo
-from arspec.reference.runtime.runtime_helpers import (
-    get_map_handle,
-)
 from arspec.reference.vm.profiles import (
     PROGRAM_REGION,
     SLOT_SIZE,
 )
+from arspec.spec.conventions import get_map_handle
 
 from . import solver as z
 from .assertions import (

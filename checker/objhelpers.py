@@ -14,14 +14,10 @@ from __future__ import annotations
 from typing import Any, Final
 
 from arspec.reference.isa.instructions import Call
-from arspec.reference.runtime.runtime_helpers import (
-    MAP_HANDLE_REGION,
-    PROG_CODE_REGION,
-    get_map_handle,
-)
 from arspec.reference.vm.profiles import (
     SLOT_SIZE,
 )
+from arspec.spec.conventions import MAP_HANDLE_REGION, PROG_CODE_REGION, get_map_handle
 from arspec.spec.errno import EINVAL
 from arspec.spec.helpers import ArgKind, HelperDef, RetKind
 from arspec.spec.runtime_watchers import WATCH_CRITERIA_SIZE

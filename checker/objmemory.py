@@ -14,9 +14,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-from arspec.reference.runtime.runtime_helpers import (
-    get_map_handle,
-)
 from arspec.reference.vm.helpers import HelperRegistry
 from arspec.reference.vm.profiles import (
     HEAP_REGION,
@@ -28,6 +25,7 @@ from arspec.reference.vm.profiles import (
     STACK_REGION,
     Profile,
 )
+from arspec.spec.conventions import get_map_handle
 from arspec.spec.helpers import HelperDef
 
 from . import solver as z

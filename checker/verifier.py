@@ -15,12 +15,13 @@ on the VM with the predicted outcome. Everything else is ``UNKNOWN``.
 
 from __future__ import annotations
 
+from arspec.checker.solver import SolverError
 from arspec.reference.isa.instructions import Program
 from arspec.reference.runtime.contexts import ProgramContext
 from arspec.reference.vm.helpers import HelperRegistry, test_helpers
 from arspec.reference.vm.load_checks import ProgramRejected, check_program
 from arspec.reference.vm.profiles import LINUX, Profile
-from arspec.spec.errors import CallDepthExceeded, InstructionLimit, SolverError
+from arspec.spec.errors import CallDepthExceeded, InstructionLimit
 
 from . import solver as z
 from .assertions import BoundedLoop, CallDepthWithin, WithinBudget

@@ -79,12 +79,13 @@ from typing import Any, Final
 
 import networkx as nx
 
+from arspec.checker.solver import SolverError
 from arspec.reference.isa.instructions import Program
 from arspec.reference.runtime.contexts import ProgramContext, get_bundle_context
 from arspec.reference.runtime.runtime import LoadedProgram, check_program_helpers, load_programs
 from arspec.reference.vm.profiles import Profile, get_profile
 from arspec.spec import bundle as schema
-from arspec.spec.errors import CallDepthExceeded, InputError, InstructionLimit, SolverError
+from arspec.spec.errors import CallDepthExceeded, InputError, InstructionLimit
 from arspec.spec.loader import load_bundle
 from arspec.spec.presets import get_preset
 

@@ -27,7 +27,7 @@ PACKAGES = ("spec", "reference", "checker", "model", "proofs")
 SEMANTICS_MODULES = (
     "types", "presets", "maps", "timers", "workqueue", "ringbuf", "tailcall", "loops",
     "spinlock", "dynptr", "accounts", "helpers", "state", "hooks", "scheduler",
-    "runtime_watchers", "syscalls",
+    "runtime_watchers", "syscalls", "conventions", "environment",
 )
 #: Paragraph openers the spec authors use for deliberate differences and choices.
 DEPARTURE_MARKER = "Departures from"
