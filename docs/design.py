@@ -8,6 +8,8 @@ fragments. Diagrams are Graphviz ``dot`` text inside ``.. graphviz::`` directive
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 from generate import heading, list_table, literal, rst_text
 
@@ -72,4 +74,145 @@ def render_lifecycles() -> str:
     lines += list_table(["step", "events"],
                         [[literal(step), ", ".join(literal(k) for k in kinds)]
                          for step, kinds in lc.SLOT_STEP_EVENTS.items()])
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- architecture
+
+
+def resolve(dotted: str) -> bool:
+    """Return whether ``dotted`` names an importable module or an attribute of one."""
+    import importlib
+
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            target: object = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attribute in parts[cut:]:
+            if not hasattr(target, attribute):
+                return False
+            target = getattr(target, attribute)
+        return True
+    return False
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One box of the data-flow picture: a label and the code that does it (the first
+    candidate that resolves; the front end's place changes as ``cli/`` arrives)."""
+
+    key: str
+    label: str
+    candidates: tuple[str, ...]
+    feeds: tuple[str, ...]
+
+
+#: From a bundle file to a verdict, in reading order.
+DATA_FLOW: tuple[Stage, ...] = (
+    Stage("yaml", "program.yaml", (), ("loader",)),
+    Stage("loader", "loader (schema, precise errors)", ("arspec.spec.loader.load_bundle",),
+          ("bundle",)),
+    Stage("bundle", "Bundle", ("arspec.spec.bundle.Bundle",),
+          ("verifier", "explorer", "runner", "prover")),
+    Stage("verifier", "verifier (z3)", ("arspec.checker.verify_bundle.verify_bundle",),
+          ("verdicts",)),
+    Stage("explorer", "explorer (program runs on the VM)",
+          ("arspec.model.engine.explore",), ("exploration",)),
+    Stage("runner", "runtime runner", ("arspec.reference.runtime.runner.run_bundle",),
+          ("report",)),
+    Stage("prover", "prover (spec theorems)", ("arspec.proofs.core.prove_claim",),
+          ("proofs_result",)),
+    Stage("verdicts", "BundleResult", ("arspec.checker.verify_bundle.BundleResult",),
+          ("frontend",)),
+    Stage("exploration", "ExplorationResult", ("arspec.model.engine.ExplorationResult",),
+          ("frontend",)),
+    Stage("report", "RunReport", ("arspec.reference.runtime.run_report.RunReport",),
+          ("frontend",)),
+    Stage("proofs_result", "ProofResult", ("arspec.proofs.core.ProofResult",),
+          ("frontend",)),
+    Stage("frontend", "front end (loads once, one exit-code table)",
+          ("arspec.cli.main.main", "arspec.checker.cli.main"), ("text", "json", "sarif")),
+    Stage("text", "text renderer", ("arspec.cli.render.text",
+                                    "arspec.checker.verify_bundle.render_text"), ("out",)),
+    Stage("json", "JSON renderer", ("arspec.cli.render.json",
+                                    "arspec.checker.verify_bundle.render_json"), ("out",)),
+    Stage("sarif", "SARIF renderer", ("arspec.cli.render.sarif",
+                                      "arspec.checker.verify_bundle.render_sarif"), ("out",)),
+    Stage("out", "text / JSON / SARIF, exit code", (), ()),
+)
+
+
+def stage_code(stage: Stage) -> str | None:
+    """Return the first candidate of ``stage`` that resolves (``None``: none does)."""
+    return next((c for c in stage.candidates if resolve(c)), None)
+
+
+def render_data_flow() -> str:
+    """Return the data-flow picture and the table of the code behind each box."""
+    body: list[str] = []
+    rows = []
+    for stage in DATA_FLOW:
+        code = stage_code(stage)
+        label = stage.label
+        if stage.candidates:
+            label += "\\n" + (code.removeprefix("arspec.") if code else "(missing)")
+        style = ', color="red", fontcolor="red"' if stage.candidates and code is None else ""
+        body.append(f"{dot_id(stage.key)} [label={dot_id(label)}{style}];")
+        body += [f"{dot_id(stage.key)} -> {dot_id(target)};" for target in stage.feeds]
+        if stage.candidates:
+            rows.append([rst_text(stage.label), literal(code) if code else
+                         "**missing from this tree** (" + ", ".join(
+                             literal(c) for c in stage.candidates) + ")"])
+    lines = graphviz("data_flow", "From a bundle to a verdict", body, rankdir="TB")
+    lines += list_table(["box", "code"], rows, widths=[40, 60])
+    return "\n".join(lines)
+
+
+def render_layers(root: Path) -> str:
+    """Return the rule table of ``docs/layers.py``, its picture and the imports it flags."""
+    import layers as ly
+
+    missing = set(ly.missing_layers(root))
+    imports = ly.import_graph(root)
+    violations = ly.find_violations(imports)
+    rows = []
+    for layer in ly.LAYERS:
+        modules = 0 if layer.name in missing else sum(
+            1 for p in (root / layer.folder).rglob("*.py")
+            if ly.get_layer(ly._module_of(root, p)) == layer.name)
+        rows.append([literal(f"arspec.{layer.name}"), literal(layer.folder + "/"),
+                     "**missing from this tree**" if layer.name in missing else str(modules),
+                     rst_text(layer.owns),
+                     ", ".join(literal(n) for n in layer.may_import) or "(nothing)"])
+    lines = list_table(["package", "folder", "modules", "owns", "may import"], rows,
+                       widths=[20, 18, 8, 34, 20])
+    body = [f"{dot_id(layer.name)}{' [style=dashed]' if layer.name in missing else ''};"
+            for layer in ly.LAYERS]
+    for layer in ly.LAYERS:
+        # only the edges a transitive reduction keeps, so the picture stays readable
+        implied = {n for target in layer.may_import
+                   for n in next(x for x in ly.LAYERS if x.name == target).may_import}
+        body += [f"{dot_id(layer.name)} -> {dot_id(target)};"
+                 for target in layer.may_import if target not in implied]
+    counted: dict[tuple[str, str], int] = {}
+    for found in violations:
+        counted[(found.source, found.target)] = counted.get((found.source, found.target), 0) + 1
+    body += [f'{dot_id(s)} -> {dot_id(t)} [color="red", style=dashed, fontcolor="red", '
+             f'label="{n} not allowed"];' for (s, t), n in sorted(counted.items())]
+    lines += graphviz("layers", "What each package may import (an arrow: may import; a "
+                      "dashed red arrow: imports found that the rule forbids)", body,
+                      rankdir="BT")
+    lines += heading("Imports the rule does not allow", "~")
+    if violations:
+        lines += [f"{len(imports)} imports cross a package boundary; these "
+                  f"{len(violations)} break the rule (``tests/test_layers.py`` lists each "
+                  "with the reason it is still there):", ""]
+        lines += list_table(["file", "line", "imports", "from", "into"],
+                            [[literal(v.file), str(v.line), literal(v.module),
+                              literal(v.source), literal(v.target)] for v in violations])
+    else:
+        lines += [f"None: every one of the {len(imports)} imports that cross a package "
+                  "boundary is allowed.", ""]
     return "\n".join(lines)

@@ -782,6 +782,8 @@ def generated_fragments(root: Path) -> dict[str, str]:
 
     return {
         "lifecycles.inc": design.render_lifecycles(),
+        "layers.inc": design.render_layers(root),
+        "data_flow.inc": design.render_data_flow(),
         "helpers.inc": render_helpers(),
         "maps.inc": render_maps(),
         "presets.inc": render_presets(),

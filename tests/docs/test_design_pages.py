@@ -78,3 +78,33 @@ def test_parallel_rows_share_one_edge() -> None:
 
 def test_quotes_in_names_are_escaped() -> None:
     assert design.dot_id('say "hi"') == '"say \\"hi\\""'
+
+
+def test_every_data_flow_box_names_code_in_this_tree() -> None:
+    for stage in design.DATA_FLOW:
+        if stage.candidates:
+            assert design.stage_code(stage) is not None, stage.key
+    keys = {stage.key for stage in design.DATA_FLOW}
+    assert all(target in keys for stage in design.DATA_FLOW for target in stage.feeds)
+
+
+def test_invalid_data_flow_box_is_drawn_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    gone = design.Stage("verifier", "verifier (z3)", ("arspec.checker.no_such_module.verify",),
+                        ("verdicts",))
+    flow = tuple(gone if s.key == "verifier" else s for s in design.DATA_FLOW)
+    monkeypatch.setattr(design, "DATA_FLOW", flow)
+    text = design.render_data_flow()
+    assert '"verifier" [label="verifier (z3)\\n(missing)", color="red"' in text
+    assert "**missing from this tree**" in text
+
+
+@pytest.mark.parametrize("name", ["arspec.spec.loader.load_bundle", "arspec.spec",
+                                  "arspec.spec.loader"])
+def test_resolve_finds(name: str) -> None:
+    assert design.resolve(name)
+
+
+@pytest.mark.parametrize("name", ["arspec.spec.loader.no_such", "arspec.nothing.here",
+                                  "arspec.spec.loader.load_bundle.__nope__", "zzz_missing"])
+def test_invalid_resolve(name: str) -> None:
+    assert not design.resolve(name)
