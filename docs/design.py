@@ -216,3 +216,146 @@ def render_layers(root: Path) -> str:
         lines += [f"None: every one of the {len(imports)} imports that cross a package "
                   "boundary is allowed.", ""]
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- the explorer
+
+
+def field_comments(cls: type) -> dict[str, str]:
+    """Return the ``#:`` comment above each annotated field of a dataclass's source."""
+    import inspect
+
+    found: dict[str, str] = {}
+    pending: list[str] = []
+    for line in inspect.getsource(cls).splitlines()[1:]:
+        text = line.strip()
+        if text.startswith("#:"):
+            pending.append(text[2:].strip())
+            continue
+        name = text.split(":", 1)[0]
+        if name.isidentifier() and ":" in text and not text.startswith(("def ", "class ")):
+            found[name] = " ".join(pending)
+        pending = []
+    return found
+
+
+def _first_sentence(doc: str | None) -> str:
+    text = " ".join((doc or "").strip().split("\n\n")[0].split())
+    return text.split(". ")[0].rstrip(".") + "." if text else ""
+
+
+def render_explorer_state() -> str:
+    """Return what one explored state holds: the runtime state's fields and the ghost."""
+    import dataclasses
+
+    from arspec.model.runtime_system import ModelState
+    from arspec.spec.state import RuntimeState
+
+    comments = field_comments(RuntimeState)
+    rows = [[literal(f.name), literal(f.type), rst_text(comments.get(f.name, ""))]
+            for f in dataclasses.fields(RuntimeState)]
+    lines = [f"A state is a :class:`~arspec.model.runtime_system.ModelState`: a "
+             f":class:`~arspec.spec.state.RuntimeState` snapshot ({len(rows)} fields, "
+             "below) plus the explorer's ghost. Field comments are the code's own.", ""]
+    lines += list_table(["field", "type", "meaning"], rows, widths=[22, 30, 48])
+    ghost = [[literal(f.name), literal(f.type)] for f in dataclasses.fields(ModelState)
+             if f.name != "runtime"]
+    lines += ["The other fields of :class:`~arspec.model.runtime_system.ModelState`: "
+              + rst_text(_first_sentence(ModelState.__doc__)), ""]
+    lines += list_table(["field", "type"], ghost)
+    return "\n".join(lines)
+
+
+def render_explorer_actions() -> str:
+    """Return the scheduler's action kinds (``arspec.spec.scheduler.Action``)."""
+    import dataclasses
+    import typing
+
+    from arspec.spec import scheduler
+
+    rows = []
+    for kind in typing.get_args(scheduler.Action):
+        fields = ", ".join(f"``{f.name}: {f.type}``" for f in dataclasses.fields(kind))
+        rows.append([f":class:`~arspec.spec.scheduler.{kind.__name__}`", fields or "(none)",
+                     rst_text(_first_sentence(kind.__doc__))])
+    lines = [f"The {len(rows)} kinds of ``arspec.spec.scheduler.Action``, applied by "
+             ":func:`~arspec.spec.scheduler.process_action`. "
+             + rst_text(_first_sentence(scheduler.get_enabled_actions.__doc__)), ""]
+    lines += list_table(["action", "fields", "what it does"], rows, widths=[22, 30, 48])
+    return "\n".join(lines)
+
+
+#: The reductions: (name, switch, autodoc directive, the code that states its condition).
+REDUCTIONS: tuple[tuple[str, str, str, str], ...] = (
+    ("Partial-order reduction", "--no-partial-order", "autoclass",
+     "arspec.model.runtime_system.EnvironmentOrder"),
+    ("Symmetry reduction", "--no-symmetry", "automethod",
+     "arspec.model.runtime_system.RuntimeSystem.canonicalize"),
+    ("Invocation cache", "--no-cache", "autoclass",
+     "arspec.model.runtime_system.CachingInvoker"),
+)
+
+
+def render_explorer_reductions() -> str:
+    """Return each reduction with its switch and its condition (the code's docstrings)."""
+    from generate import _doc_body, module_doc
+
+    lines = [".. currentmodule:: arspec.model.reduction", "",
+             _doc_body(module_doc("arspec.model.reduction")), "",
+             ".. currentmodule:: arspec.model.runtime_system", ""]
+    bullets = module_doc("arspec.model.runtime_system").split("\n* ")
+    for title, switch, directive, target in REDUCTIONS:
+        lines += heading(title, "~")
+        found = [b for b in bullets if b.startswith(f"**{title}")]
+        if len(found) != 1:
+            raise ValueError(f"arspec.model.runtime_system's docstring has no '* **{title}' "
+                             "bullet")
+        lines += [" ".join(found[0].split()), ""]
+        lines += [f"Switched off by ``{switch}`` (``--no-reductions``: all three).", "",
+                  f".. {directive}:: {target}", "   :no-index:"]
+        lines += ["   :no-members:", ""] if directive == "autoclass" else [""]
+    return "\n".join(lines)
+
+
+def render_explorer_checks() -> str:
+    """Return the explorer's checks: the catalogue entries and the explorer's own."""
+    from arspec.model import runtime_system as rs
+    from arspec.spec.catalogue import CATALOGUE
+
+    def how(entry: object) -> str:
+        if getattr(entry, "liveness", False):
+            return "liveness: strongly connected components under weak fairness"
+        parts = [name for name in ("state", "transition") if getattr(entry, name) is not None]
+        if getattr(entry, "double_execution", False):
+            parts.append("callback sites of the slot")
+        return " and ".join(parts)
+
+    rows = [[literal(name), rst_text(entry.summary), how(entry)]
+            for name, entry in CATALOGUE.items()]
+    rows.append([literal(rs.STEP_INVARIANT), "every step is a valid spec transition (a step "
+                 "that raises is a violation)", "transition, always on"])
+    rows.append([literal(rs.REPLICA_INVARIANT), rst_text(_first_sentence(
+        __import__("arspec.model.confluence", fromlist=["x"]).__doc__.split("\n\n", 1)[1])),
+        "every order of every choice of domain values in a slot's first state"])
+    lines = [f"``arspec.spec.catalogue.CATALOGUE`` ({len(CATALOGUE)} entries) and the "
+             "explorer's own two checks; a bundle picks them in ``properties.explore."
+             "invariants`` and adds its own field invariants.", ""]
+    lines += list_table(["check", "statement", "checked on"], rows, widths=[22, 48, 30])
+    return "\n".join(lines)
+
+
+def render_explorer_trace() -> str:
+    """Return the trace file format (``arspec.model.trace_file``)."""
+    from arspec.model import trace_file as tf
+    from generate import _doc_body, module_doc
+
+    actions = [*tf._ACTIONS, "DomainWrite", "Watch"]
+    lines = [".. currentmodule:: arspec.model.trace_file", "",
+             _doc_body(module_doc("arspec.model.trace_file")), ""]
+    lines += list_table(["constant", "value"], [
+        [literal("TRACE_FORMAT"), literal(tf.TRACE_FORMAT)],
+        [literal("TRACE_VERSION"), literal(tf.TRACE_VERSION)],
+        [literal("READABLE_VERSIONS"), ", ".join(literal(v) for v in tf.READABLE_VERSIONS)],
+        ["step ``action`` values", ", ".join(literal(a) for a in actions)],
+    ])
+    return "\n".join(lines)

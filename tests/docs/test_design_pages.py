@@ -108,3 +108,104 @@ def test_resolve_finds(name: str) -> None:
                                   "arspec.spec.loader.load_bundle.__nope__", "zzz_missing"])
 def test_invalid_resolve(name: str) -> None:
     assert not design.resolve(name)
+
+
+# --------------------------------------------------------------------------- explorer page
+
+
+def test_state_section_lists_every_runtime_field() -> None:
+    import dataclasses
+
+    from arspec.spec.state import RuntimeState
+
+    text = design.render_explorer_state()
+    for f in dataclasses.fields(RuntimeState):
+        assert f"   * - ``{f.name}``" in text, f.name
+    assert "``ran``" in text and "``error``" in text
+
+
+def test_actions_section_lists_every_action_kind() -> None:
+    import typing
+
+    from arspec.spec.scheduler import Action
+
+    text = design.render_explorer_actions()
+    kinds = typing.get_args(Action)
+    assert len(kinds) == 5
+    for kind in kinds:
+        assert f"scheduler.{kind.__name__}`" in text
+    assert "``account: str``, ``field: str``, ``value: int``" in text
+
+
+def _explore_options() -> set[str]:
+    import argparse
+    import importlib
+
+    for name in ("arspec.cli.parser", "arspec.checker.cli"):
+        try:
+            parser = importlib.import_module(name).build_parser()
+        except (ImportError, AttributeError):
+            continue
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                explore = action.choices["explore"]
+                return {s for a in explore._actions for s in a.option_strings}
+    raise AssertionError("no spec-check parser found")
+
+
+def test_reductions_name_real_switches() -> None:
+    text = design.render_explorer_reductions()
+    options = _explore_options()
+    for title, switch, _, target in design.REDUCTIONS:
+        assert f"{title}\n{'~' * len(title)}" in text
+        assert switch in options, switch
+        assert design.resolve(target), target
+    assert "--no-reductions" in options
+
+
+def test_invalid_reduction_without_its_statement(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(design, "REDUCTIONS", (("Made-up reduction", "--no-x", "autoclass",
+                                                "arspec.model.engine.Bounds"),))
+    with pytest.raises(ValueError, match="Made-up reduction"):
+        design.render_explorer_reductions()
+
+
+def test_checks_section_lists_every_catalogue_entry() -> None:
+    from arspec.model import runtime_system as rs
+    from arspec.spec.catalogue import CATALOGUE
+
+    text = design.render_explorer_checks()
+    rows = re.findall(r"^   \* - ``([a-z_]+)``\n     - .*\n     - (.*)$", text, re.MULTILINE)
+    assert [name for name, _ in rows] == [*CATALOGUE, rs.STEP_INVARIANT, rs.REPLICA_INVARIANT]
+    kinds = dict(rows)
+    assert kinds["no_starvation"].startswith("liveness")
+    assert "transition" in kinds["budget"] and "state" not in kinds["budget"]
+
+
+def test_trace_section_states_the_format() -> None:
+    from arspec.model import trace_file
+
+    text = design.render_explorer_trace()
+    assert f"``{trace_file.TRACE_FORMAT}``" in text
+    assert f"``{trace_file.TRACE_VERSION}``" in text
+    for action in ("ApplyWrite", "DomainWrite", "EnqueueDue", "RunHead", "EndSlot", "Watch"):
+        assert f"``{action}``" in text
+
+
+def test_field_comments_cover_only_the_next_field() -> None:
+    from dataclasses import dataclass
+
+    @dataclass
+    class Sample:
+        """Doc."""
+
+        first: int
+        #: second's comment
+        second: int
+        third: int
+
+        #: its own
+        fourth: int = 0
+
+    assert design.field_comments(Sample) == {"first": "", "second": "second's comment",
+                                             "third": "", "fourth": "its own"}
