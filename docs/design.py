@@ -319,6 +319,9 @@ def render_explorer_reductions() -> str:
 
 def render_explorer_checks() -> str:
     """Return the explorer's checks: the catalogue entries and the explorer's own."""
+    from generate import _doc_body
+
+    from arspec.model import confluence
     from arspec.model import runtime_system as rs
     from arspec.spec.catalogue import CATALOGUE
 
@@ -334,9 +337,9 @@ def render_explorer_checks() -> str:
             for name, entry in CATALOGUE.items()]
     rows.append([literal(rs.STEP_INVARIANT), "every step is a valid spec transition (a step "
                  "that raises is a violation)", "transition, always on"])
-    rows.append([literal(rs.REPLICA_INVARIANT), rst_text(_first_sentence(
-        __import__("arspec.model.confluence", fromlist=["x"]).__doc__.split("\n\n", 1)[1])),
-        "every order of every choice of domain values in a slot's first state"])
+    replica = _doc_body(confluence.__doc__ or "")
+    rows.append([literal(rs.REPLICA_INVARIANT), rst_text(_first_sentence(replica)),
+                 "every order of every choice of domain values in a slot's first state"])
     lines = [f"``arspec.spec.catalogue.CATALOGUE`` ({len(CATALOGUE)} entries) and the "
              "explorer's own two checks; a bundle picks them in ``properties.explore."
              "invariants`` and adds its own field invariants.", ""]
@@ -346,8 +349,9 @@ def render_explorer_checks() -> str:
 
 def render_explorer_trace() -> str:
     """Return the trace file format (``arspec.model.trace_file``)."""
-    from arspec.model import trace_file as tf
     from generate import _doc_body, module_doc
+
+    from arspec.model import trace_file as tf
 
     actions = [*tf._ACTIONS, "DomainWrite", "Watch"]
     lines = [".. currentmodule:: arspec.model.trace_file", "",
