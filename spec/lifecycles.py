@@ -74,9 +74,10 @@ class Lifecycle:
     initial: str
     rows: tuple[Transition, ...]
 
-    def get_rows(self, source: str, target: str) -> tuple[Transition, ...]:
-        """Return the rows from ``source`` to ``target``."""
-        return tuple(r for r in self.rows if r.source == source and r.target == target)
+
+def get_rows(life: Lifecycle, source: str, target: str) -> tuple[Transition, ...]:
+    """Return the rows of ``life`` from ``source`` to ``target``."""
+    return tuple(r for r in life.rows if r.source == source and r.target == target)
 
 
 #: Where an object lives: ``(map, key, cell)`` for timers and work items (``cell`` is the
@@ -100,8 +101,8 @@ TIMER: Final = Lifecycle(
         Transition("uninitialised", "bpf_timer_init", "initialised", "a valid clock id"),
         Transition("initialised", "bpf_timer_set_callback", "callback_set", "always"),
         Transition("callback_set", "bpf_timer_start", "armed",
-                   "valid flags; the expiry slot is later than now or the timer is not due "
-                   "until the scheduler looks"),
+                   "valid flags: an expiry slot and a new arm sequence (a timer due at once "
+                   "is enqueued when the invocation ends)"),
         Transition("armed", "bpf_timer_cancel", "initialised",
                    "the timer is not running: it is disarmed and its callback cleared"),
         Transition("queued", "bpf_timer_cancel", "initialised",
@@ -111,7 +112,8 @@ TIMER: Final = Lifecycle(
         Transition("armed", "process_enqueue_due", "queued",
                    "the expiry slot has come: a FIFO item is enqueued (step 2d)"),
         Transition("armed", "process_enqueue_async", "queued",
-                   "armed due now by the invocation that just ran; enqueued behind the FIFO"),
+                   "the invocation that just ran armed it due now (delay 0, or an absolute "
+                   "slot not after this one): enqueued behind the FIFO"),
         Transition("queued", "process_take_trigger", "running",
                    "its item reaches the FIFO head with the same arm sequence: "
                    "process_timer_fire"),

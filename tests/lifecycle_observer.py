@@ -186,6 +186,7 @@ class ObservedInvoker:
     def __call__(self, state: RuntimeState, item: WorkItem, budget: ComputeUnits,
                  cpu: Cpu) -> InvocationOutcome:
         observer = CURRENT[-1]
+        observer.state = state  # the explorer runs each step on a copy
         observer.mark("process_take_trigger")
         observer.invocation_start = dict(observer.last)
         outcome = self.inner(state, item, budget, cpu)
@@ -231,7 +232,7 @@ def check_tables(seen: Observation, lifecycles: tuple[lc.Lifecycle, ...],
         life = by_name[name]
         if source not in life.states or target not in life.states:
             errors.append(f"{name}: {source} -> {target} names a state the table lacks ({where})")
-        if not any(r.event == event for r in life.get_rows(source, target)):
+        if not any(r.event == event for r in lc.get_rows(life, source, target)):
             errors.append(f"{name}: {source} --{event}--> {target} is no row ({where})")
     for life in lifecycles:
         for row in life.rows:
@@ -245,3 +246,37 @@ def check_tables(seen: Observation, lifecycles: tuple[lc.Lifecycle, ...],
         errors += [f"slot: {step} never emitted {kind!r}" for kind in kinds
                    if (step, kind) not in seen.step_events]
     return errors
+
+
+def observe_exploration(path: Path, seen: Observation, *, slots: int = 4,
+                        max_states: int = 400) -> int:
+    """Explore ``path`` breadth-first (every environment choice, no reductions, no cache)
+    and add what every explored step shows to ``seen``; return the states explored."""
+    from arspec.model.engine import Bounds, explore
+    from arspec.model.runtime_system import ModelState, RuntimeSystem
+
+    bundle = load_bundle(path)
+    with instrumented():
+        invoker = ObservedInvoker(ReferenceInvoker(bundle, base_dir=path.parent))
+        system = RuntimeSystem(bundle, invoker, slots=slots)
+        real_apply = system.apply
+
+        def apply(state: ModelState, action: scheduler.Action) -> ModelState:
+            observer = Observer(bundle, state.runtime, f"{path.name} (explored)", seen)
+            CURRENT.append(observer)
+            try:
+                result = real_apply(state, action)
+            finally:
+                CURRENT.pop()
+            assert result.error is None, result.error
+            step = STEP_NAMES[type(action)]
+            observer.state = result.runtime
+            observer.mark("process_enqueue_async" if step == "process_run_head" else step)
+            observer.mark_slot(step)
+            for event in result.step.events:
+                seen.step_events.setdefault((step, event.kind.value), observer.where)
+            return result
+
+        system.apply = apply  # type: ignore[method-assign]
+        result = explore(system, bounds=Bounds(max_states=max_states))
+    return result.stats.states
