@@ -130,7 +130,7 @@ class Observer:
         now = self.snapshot()
         start = self.invocation_start
         for key in sorted(start.keys() | now.keys(), key=repr):
-            before = start.get(key) or self.classify_gone(key)
+            before = start.get(key) or self._default(key)  # a record not yet reserved: free
             after = now.get(key) or self.classify_gone(key)
             if before != after:
                 self.seen.rollback_errors.append(

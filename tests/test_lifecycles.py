@@ -123,6 +123,20 @@ def test_invalid_classification_fails(wrong: object) -> None:
     assert check_tables(seen, lc.LIFECYCLES, lc.SLOT_STEP_EVENTS) != []
 
 
+def test_invalid_rollback_that_keeps_the_failed_invocation(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scheduler whose rollback snapshot shares the live maps keeps what a failed
+    invocation did: the rollback check must see it."""
+    from arspec.spec import scheduler
+
+    monkeypatch.setattr(scheduler, "copy_maps", lambda maps: maps)
+    seen = Observation()
+    observe_bundle(LIFECYCLE_BUNDLES / "rollback.yaml", seen)
+    assert seen.rollbacks > 0
+    assert any("ring_record" in e and "free before the invocation, reserved after" in e
+               for e in seen.rollback_errors), seen.rollback_errors[:3]
+
+
 def test_classify_new_state() -> None:
     bundle = load_bundle(LIFECYCLE_BUNDLES / "timers.yaml")
     state = create_initial_state(bundle)
