@@ -206,9 +206,11 @@ def render_layers(root: Path) -> str:
                       rankdir="BT")
     lines += heading("Imports the rule does not allow", "~")
     if violations:
-        lines += [f"{len(imports)} imports cross a package boundary; these "
-                  f"{len(violations)} break the rule (``tests/test_layers.py`` lists each "
-                  "with the reason it is still there):", ""]
+        these = "this one breaks" if len(violations) == 1 else \
+            f"these {len(violations)} break"
+        lines += [f"{len(imports)} imports cross a package boundary; {these} the rule "
+                  "(``tests/test_layers.py`` lists each with the reason it is still there):",
+                  ""]
         lines += list_table(["file", "line", "imports", "from", "into"],
                             [[literal(v.file), str(v.line), literal(v.module),
                               literal(v.source), literal(v.target)] for v in violations])
