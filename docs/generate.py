@@ -17,11 +17,15 @@ import importlib.util
 import inspect
 import json
 import re
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 PACKAGES = ("spec", "reference", "checker", "model", "proofs")
+_DOCS = str(Path(__file__).resolve().parent)
+if _DOCS not in sys.path:
+    sys.path.insert(0, _DOCS)  # docs/design.py and docs/layers.py are imported by file name
 
 #: Spec modules of the "Runtime semantics" page, in reading order; missing ones are skipped.
 SEMANTICS_MODULES = (
@@ -774,7 +778,17 @@ def render_syscalls() -> str:
 
 def generated_fragments(root: Path) -> dict[str, str]:
     """Return every generated fragment by file name."""
+    import design
+
     return {
+        "lifecycles.inc": design.render_lifecycles(),
+        "layers.inc": design.render_layers(root),
+        "data_flow.inc": design.render_data_flow(),
+        "explorer_state.inc": design.render_explorer_state(),
+        "explorer_actions.inc": design.render_explorer_actions(),
+        "explorer_reductions.inc": design.render_explorer_reductions(),
+        "explorer_checks.inc": design.render_explorer_checks(),
+        "explorer_trace.inc": design.render_explorer_trace(),
         "helpers.inc": render_helpers(),
         "maps.inc": render_maps(),
         "presets.inc": render_presets(),
