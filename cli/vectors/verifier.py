@@ -1,0 +1,58 @@
+"""
+Verifier-level vectors
+======================
+
+One vector per bundle: its YAML text (the programs and the context they need: maps, hooks,
+budgets) and, expected, the verdict of every property for every program (``PROVED``,
+``REFUTED`` or ``UNKNOWN``), from :func:`~arspec.checker.verify_bundle.verify_bundle` under a
+deterministic solver resource limit. The examples and their broken twins give both kinds of
+answer. Another verifier passes a vector when it gives the same verdicts; one that answers
+``UNKNOWN`` where arspec proves or refutes is weaker, and the reader reports it so.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any, Final
+
+from arspec.checker.verdict import PROPERTY_ORDER
+from arspec.checker.verify_bundle import verify_bundle
+from arspec.cli.vectors.common import SpecCalls
+from arspec.spec.errors import ArspecError, InputError
+
+#: z3 resource units per query: verdicts depend on this, never on the clock.
+RLIMIT: Final = 20_000_000
+#: Wall-clock limit per bundle, far above what the examples need, so it never decides.
+TIMEOUT: Final = 600.0
+
+
+def verify_text(text: str, filename: str) -> tuple[str, dict[str, dict[str, str]]]:
+    """Verify the bundle ``text``; return its profile and ``{program: {property: verdict}}``.
+
+    The text is written to a temporary folder first, so a bundle that needs another file
+    (an ELF object) fails to load there.
+    """
+    with tempfile.TemporaryDirectory(prefix="arspec-vectors-") as folder:
+        path = Path(folder) / Path(filename).name
+        path.write_text(text, encoding="utf-8")
+        try:
+            result = verify_bundle(str(path), timeout=TIMEOUT, rlimit=RLIMIT)
+        except ArspecError as error:  # name the bundle, not the temporary copy
+            raise InputError(str(error).splitlines()[0].replace(str(path), filename)
+                             ) from None
+    return result.profile, {p.name: {prop.value: p.report.verdict(prop).value
+                                     for prop in PROPERTY_ORDER} for p in result.programs}
+
+
+def bundle_vector(path: Path, root: Path) -> tuple[str, dict[str, Any], dict[str, Any],
+                                                   list[str]]:
+    """Return ``(id, input, expected, exercises)`` for the bundle at ``path``."""
+    text = path.read_text(encoding="utf-8")
+    name = path.relative_to(root).as_posix()
+    with SpecCalls() as calls:
+        profile, verdicts = verify_text(text, name)
+    inputs = {"bundle_name": name, "profile": profile, "bundle": text}
+    expected = {"programs": [{"name": program, "verdicts": verdicts[program]}
+                             for program in sorted(verdicts)]}
+    return name.removesuffix(".yaml"), inputs, expected, calls.names
