@@ -48,10 +48,12 @@ def to_plain(value: object) -> Any:
     sets sorted lists and mappings lists of ``{"key": ..., "value": ...}`` sorted by the key's
     canonical JSON (a map key may be bytes or an int, which JSON object keys cannot be).
     """
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, Enum):
+    if isinstance(value, Enum):  # before int and str: IntEnum and StrEnum are both
         return to_plain(value.value)
+    if isinstance(value, bool):
+        return bool(value)
+    if value is None or isinstance(value, int | str):
+        return int(value) if isinstance(value, int) else None if value is None else str(value)
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).hex()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):

@@ -143,10 +143,10 @@ def run_program(program: bytes, *, profile: str, loader: str, input_region: byte
     result = vm.run(0, args)
     fault: dict[str, Any] | None = None
     if result.fault is not None:
-        error: ExecutionFault = result.fault
-        fault = {"code": _fault_code(error), "pc": error.pc,
-                 "address": error.address if isinstance(error, MemoryFault) else None,
-                 "message": str(error)}
+        stop: ExecutionFault = result.fault
+        fault = {"code": _fault_code(stop), "pc": stop.pc,
+                 "address": stop.address if isinstance(stop, MemoryFault) else None,
+                 "message": str(stop)}
     return {"status": "exit" if fault is None else "fault",
             "registers": [r & _MASK64 for r in vm.registers],
             "memory": _written(memory, writes),

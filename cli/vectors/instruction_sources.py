@@ -29,7 +29,7 @@ from arspec.reference.differential.kernel_diff import (
     generate_kernel_case,
 )
 from arspec.reference.isa.encoder import encode
-from arspec.reference.vm.profiles import SOLANA, INPUT_BASE
+from arspec.reference.vm.profiles import INPUT_BASE, SOLANA
 from arspec.reference.vm.vm import entry_input
 from arspec.spec.errors import ArspecError
 
