@@ -12,7 +12,6 @@ import copy
 import importlib.util
 import json
 from collections.abc import Callable
-from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -21,9 +20,12 @@ import jsonschema
 import pytest
 
 from arspec.cli.vectors import render_summary, write_vectors
-from arspec.cli.vectors.instruction import run_program
-from arspec.cli.vectors.runtime import run_slots
-from arspec.cli.vectors.verifier import verify_text
+from arspec.cli.vectors.answer import (
+    ANSWERS,
+    answer_instruction,
+    answer_runtime,
+    answer_verifier,
+)
 from arspec.cli.vectors.writer import schema_text
 from arspec.spec.errors import InputError
 
@@ -42,39 +44,10 @@ def _load_reader() -> ModuleType:
 reader = _load_reader()
 
 
-# ------------------------------------------------------------------ arspec as an implementation
-
-
-def run_instruction(inputs: dict[str, Any]) -> dict[str, Any]:
-    """arspec answering an instruction vector from plain bytes and ints."""
-    text = inputs["text"]
-    return run_program(bytes.fromhex(inputs["program"]), profile=inputs["profile"],
-                       loader=inputs["loader"], input_region=bytes.fromhex(inputs["memory"]),
-                       registers={k: int(v) for k, v in inputs["registers"].items()},
-                       compute_limit=int(inputs["compute_limit"]), helpers=inputs["helpers"],
-                       text=None if text is None else bytes.fromhex(text))
-
-
-@cache
-def _slots(text: str, name: str) -> tuple[dict[str, Any], ...]:
-    return tuple(run_slots(text, name))
-
-
-def run_runtime(inputs: dict[str, Any]) -> dict[str, Any]:
-    """arspec answering a runtime vector from the YAML text and the slot number."""
-    runs = _slots(inputs["bundle"], inputs["bundle_name"])
-    slot = next(r for r in runs if r["slot"] == inputs["slot"])
-    return {key: copy.deepcopy(slot[key]) for key in ("state_before", "events", "state_after")}
-
-
-def run_verifier(inputs: dict[str, Any]) -> dict[str, Any]:
-    """arspec answering a verifier vector from the YAML text."""
-    _, verdicts = verify_text(inputs["bundle"], inputs["bundle_name"])
-    return {"programs": [{"name": n, "verdicts": v} for n, v in sorted(verdicts.items())]}
-
-
-RUNS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    "instruction": run_instruction, "runtime": run_runtime, "verifier": run_verifier}
+run_instruction = answer_instruction
+run_runtime = answer_runtime
+run_verifier = answer_verifier
+RUNS = ANSWERS
 
 
 @pytest.fixture(scope="module")
