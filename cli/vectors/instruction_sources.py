@@ -94,21 +94,25 @@ def edge_cases() -> Source:
     return out
 
 
-def conformance_cases(root: Path) -> Source:
+def conformance_cases(root: Path, skipped: list[tuple[str, str]] | None = None) -> Source:
     """Return the ``.data`` files under ``root`` in each profile they name (sorted by path).
 
-    A file whose assembly does not assemble gives no vector (that is an assembler fact).
+    A file whose assembly does not assemble gives no vector (that is an assembler fact, not
+    an execution one); it is appended to ``skipped`` as ``(file, reason)``.
     """
     out: Source = []
     for path in find_data_files(root):
         case = parse_data_file(path)
+        name = path.relative_to(root).with_suffix("").as_posix()
         raw = case.raw_bytes()
         if raw is None:
             try:
                 raw = encode(load_program(case))
-            except ArspecError:
+            except ArspecError as error:
+                if skipped is not None:
+                    skipped.append((f"instruction conformance/{name}.data",
+                                    str(error).splitlines()[0].replace(str(root) + "/", "")))
                 continue
-        name = path.relative_to(root).with_suffix("").as_posix()
         for profile in case.profiles:
             loader = "sbpf_v0" if profile == "solana" and case.raw is not None else "raw"
             out.append((f"conformance/{name}/{profile}",

@@ -62,10 +62,11 @@ def project_root() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
-def _instruction_groups(root: Path, limit: int | None,
-                        programs: int) -> Iterator[tuple[str, list[tuple[str, Vector]]]]:
+def _instruction_groups(root: Path, limit: int | None, programs: int, summary: VectorSummary
+                        ) -> Iterator[tuple[str, list[tuple[str, Vector]]]]:
     groups: list[tuple[str, Callable[[], sources.Source]]] = [
-        ("conformance", lambda: sources.conformance_cases(root / CONFORMANCE_DIR)),
+        ("conformance", lambda: sources.conformance_cases(root / CONFORMANCE_DIR,
+                                                          summary.skipped)),
         ("agave", lambda: sources.agave_cases(programs)),
         ("kernel", lambda: sources.kernel_cases(programs)),
         ("edge", sources.edge_cases),
@@ -154,7 +155,7 @@ def write_vectors(out_dir: Path, *, kinds: Sequence[str] = KINDS,
         if kind not in kinds:
             continue
         if kind == "instruction":
-            groups = _instruction_groups(root, limit, programs)
+            groups = _instruction_groups(root, limit, programs, summary)
         elif kind == "runtime":
             groups = _runtime_groups(root, limit, summary)
         else:

@@ -27,6 +27,7 @@ from arspec.cli.vectors.answer import (
     answer_verifier,
 )
 from arspec.cli.vectors.writer import schema_text
+from arspec.reference.differential.conformance import parse_data_file
 from arspec.spec.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,6 +93,24 @@ def test_vectors_name_the_spec_functions_they_exercise(
     faulting = [v for v in vectors["instruction"] if v["expected"]["status"] == "fault"]
     assert faulting and all("arspec.spec.errors.ExecutionFault.__init__" in v["exercises"]
                             for v in faulting)
+
+
+def test_conformance_vectors_agree_with_their_data_files(
+        vectors: dict[str, list[dict[str, Any]]]) -> None:
+    # The expectations come from arspec's run; the .data files are an independent statement.
+    checked = 0
+    for vector in vectors["instruction"]:
+        if vector["source"] != "conformance":
+            continue
+        name = vector["id"].removeprefix("conformance/").rsplit("/", 1)[0]
+        case = parse_data_file(ROOT / "tests" / "conformance" / f"{name}.data")
+        expected = vector["expected"]
+        if case.expects_error:
+            assert expected["status"] in ("fault", "refused"), vector["id"]
+        else:
+            assert expected["status"] == "exit" and expected["registers"][0] == case.result
+        checked += 1
+    assert checked == 4
 
 
 def test_every_vector_matches_its_schema(written: Path,
@@ -255,6 +274,37 @@ def test_changed_account_or_fifo_fails(vectors: dict[str, list[dict[str, Any]]])
         f"{vector['expected']['state_after']['slot'] - 1}"]
 
 
+def test_runtime_fault_wording_and_details_are_not_compared(
+        vectors: dict[str, list[dict[str, Any]]]) -> None:
+    def reworded(inputs: dict[str, Any]) -> dict[str, Any]:
+        out = run_runtime(inputs)
+        for event in out["events"]:
+            event["detail"] = "something else"
+            if event["outcome"] is not None and event["outcome"]["fault"] is not None:
+                event["outcome"]["fault"] = "another wording"
+        return out
+
+    faulting = [v for v in vectors["runtime"] if any(
+        e["outcome"] and e["outcome"]["fault"] for e in v["expected"]["events"])]
+    assert faulting
+    for vector in faulting:
+        assert reader.check_runtime(vector, reworded) == []
+
+
+def test_runtime_fault_missing_fails(vectors: dict[str, list[dict[str, Any]]]) -> None:
+    def no_faults(inputs: dict[str, Any]) -> dict[str, Any]:
+        out = run_runtime(inputs)
+        for event in out["events"]:
+            if event["outcome"] is not None:
+                event["outcome"]["fault"] = None
+        return out
+
+    vector = _first(vectors, "runtime", lambda v: any(
+        e["outcome"] and e["outcome"]["fault"] for e in v["expected"]["events"]))
+    problems = reader.check_runtime(vector, no_faults)
+    assert problems and all(".outcome.fault: expected True, got None" in p for p in problems)
+
+
 @pytest.mark.parametrize("wrong,how", [("flip", "contradiction"), ("UNKNOWN", "weaker")])
 def test_changed_verdict_fails(vectors: dict[str, list[dict[str, Any]]], wrong: str,
                                how: str) -> None:
@@ -340,3 +390,23 @@ def test_bad_kind_or_output_path_is_input_error(tmp_path: Path) -> None:
     afile.write_text("")
     with pytest.raises(InputError, match="not a folder"):
         write_vectors(afile, kinds=("instruction",), limit=1, programs=1)
+
+
+@pytest.mark.slow
+def test_full_set_passes_through_the_reader(tmp_path: Path) -> None:
+    summary = write_vectors(tmp_path)
+    assert summary.counts[("instruction", "linux")] > 800
+    assert summary.counts[("instruction", "solana")] > 400
+    assert summary.counts[("runtime", "solana")] > 300
+    assert summary.counts[("verifier", "solana")] > 30
+    loaded = reader.load_vectors(tmp_path)
+    assert reader.check_all(loaded, RUNS) == {}
+    for vector in loaded["instruction"]:
+        if vector["source"] != "conformance":
+            continue
+        name = vector["id"].removeprefix("conformance/").rsplit("/", 1)[0]
+        case = parse_data_file(ROOT / "tests" / "conformance" / f"{name}.data")
+        if case.expects_error:
+            assert vector["expected"]["status"] in ("fault", "refused"), vector["id"]
+        else:
+            assert vector["expected"]["registers"][0] == case.result, vector["id"]
