@@ -16,6 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Final
 
+import yaml
+
 from arspec.checker.verdict import PROPERTY_ORDER
 from arspec.checker.verify_bundle import verify_bundle
 from arspec.cli.vectors.common import SpecCalls
@@ -39,17 +41,36 @@ def verify_text(text: str, filename: str) -> tuple[str, dict[str, dict[str, str]
         try:
             result = verify_bundle(str(path), timeout=TIMEOUT, rlimit=RLIMIT)
         except ArspecError as error:  # name the bundle, not the temporary copy
-            raise InputError(str(error).splitlines()[0].replace(str(path), filename)
-                             ) from None
+            line = str(error).splitlines()[0].removeprefix("error: ")
+            raise InputError(line.replace(str(path), filename)) from None
     return result.profile, {p.name: {prop.value: p.report.verdict(prop).value
                                      for prop in PROPERTY_ORDER} for p in result.programs}
 
 
-def bundle_vector(path: Path, root: Path) -> tuple[str, dict[str, Any], dict[str, Any],
-                                                   list[str]]:
+VerifierVector = tuple[str, dict[str, Any], dict[str, Any], list[str]]
+
+
+def bundle_vector(path: Path, root: Path) -> VerifierVector:
     """Return ``(id, input, expected, exercises)`` for the bundle at ``path``."""
-    text = path.read_text(encoding="utf-8")
-    name = path.relative_to(root).as_posix()
+    return text_vector(path.read_text(encoding="utf-8"), path.relative_to(root).as_posix())
+
+
+def corpus_cases(folder: Path) -> list[tuple[str, str]]:
+    """Return ``(name, bundle text)`` of the verifier corpus's cases that load (sorted).
+
+    The corpus (``tests/checker/bundles/*.yaml``) holds small bundles, each a ``test-case``
+    with its ``bundle`` text; a case that expects a load ``error`` gives no vector.
+    """
+    out = []
+    for file in sorted(folder.glob("*.yaml")):
+        for case in yaml.safe_load(file.read_text(encoding="utf-8"))["cases"]:
+            if "error" not in case:
+                out.append((f"{file.stem}/{case['test-case']}.yaml", str(case["bundle"])))
+    return out
+
+
+def text_vector(text: str, name: str) -> VerifierVector:
+    """Return ``(id, input, expected, exercises)`` for the bundle ``text`` named ``name``."""
     with SpecCalls() as calls:
         profile, verdicts = verify_text(text, name)
     inputs = {"bundle_name": name, "profile": profile, "bundle": text}

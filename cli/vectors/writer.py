@@ -23,12 +23,13 @@ from arspec.cli.vectors.common import FORMAT, KINDS, VERSION, dump_line, make_ve
 from arspec.cli.vectors.instruction import expect
 from arspec.cli.vectors.runtime import bundle_vectors
 from arspec.cli.vectors.schemas import SCHEMAS
-from arspec.cli.vectors.verifier import bundle_vector
+from arspec.cli.vectors.verifier import bundle_vector, corpus_cases, text_vector
 from arspec.spec.errors import ArspecError, InputError
 
 #: The project's folders the vectors are drawn from (relative to the project root).
 CONFORMANCE_DIR: Final = Path("tests/conformance")
 EXAMPLES_DIR: Final = Path("examples")
+CORPUS_DIR: Final = Path("tests/checker/bundles")
 #: Random programs drawn from each differential generator.
 RANDOM_PROGRAMS: Final = 200
 
@@ -113,6 +114,17 @@ def _verifier_groups(root: Path, limit: int | None, summary: VectorSummary
         out.append((vid, make_vector("verifier", vid, f"examples/{name}", names, inputs,
                                      expected)))
     yield "verifier/examples.jsonl", out
+    out = []
+    for name, text in corpus_cases(root / CORPUS_DIR)[:limit]:
+        try:
+            vid, inputs, expected, names = text_vector(text, name)
+        except ArspecError as error:
+            summary.skipped.append((f"verifier {name}", str(error).splitlines()[0]))
+            continue
+        out.append((f"corpus/{vid}", make_vector("verifier", f"corpus/{vid}",
+                                                 f"{CORPUS_DIR.as_posix()}/{name}", names,
+                                                 inputs, expected)))
+    yield "verifier/corpus.jsonl", out
 
 
 def _write(out_dir: Path, relative: str, text: str) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+import yaml
 
 from arspec.cli.vectors import render_summary, write_vectors
 from arspec.cli.vectors.answer import (
@@ -68,9 +69,10 @@ def vectors(written: Path) -> dict[str, list[dict[str, Any]]]:
 
 def test_arspec_passes_every_vector_it_wrote(vectors: dict[str, list[dict[str, Any]]]) -> None:
     counts = {kind: len(items) for kind, items in vectors.items()}
-    # 4 of each of the 4 instruction sources; 4 bundles' slots; 4 bundles' verdicts
+    # 4 of each of the 4 instruction sources; 4 bundles' slots; 4 examples' and 4 corpus
+    # bundles' verdicts
     assert counts["instruction"] == 16
-    assert counts["runtime"] >= 4 and counts["verifier"] == 4
+    assert counts["runtime"] >= 4 and counts["verifier"] == 8
     assert reader.check_all(vectors, RUNS) == {}
 
 
@@ -410,3 +412,26 @@ def test_full_set_passes_through_the_reader(tmp_path: Path) -> None:
             assert vector["expected"]["status"] in ("fault", "refused"), vector["id"]
         else:
             assert vector["expected"]["registers"][0] == case.result, vector["id"]
+    _agree_with_corpus(loaded["verifier"])
+
+
+def _agree_with_corpus(vectors: list[dict[str, Any]]) -> int:
+    """Check corpus vectors against the corpus's own expectations; return how many."""
+    expect = {f"corpus/{file.stem}/{case['test-case']}": case.get("expect", {})
+              for file in sorted((ROOT / "tests" / "checker" / "bundles").glob("*.yaml"))
+              for case in yaml.safe_load(file.read_text())["cases"]}
+    checked = 0
+    for vector in vectors:
+        if not vector["id"].startswith("corpus/"):
+            continue
+        got = {p["name"]: p["verdicts"] for p in vector["expected"]["programs"]}
+        for program, props in expect[vector["id"]].items():
+            for prop, want in props.items():
+                allowed = ("REFUTED", "UNKNOWN") if want == "NOT_PROVED" else (want,)
+                assert got[program][prop] in allowed, (vector["id"], program, prop)
+        checked += 1
+    return checked
+
+
+def test_corpus_verdicts_agree_with_the_corpus(vectors: dict[str, list[dict[str, Any]]]) -> None:
+    assert _agree_with_corpus(vectors["verifier"]) == 4
