@@ -18,7 +18,6 @@ from typing import Any, Final
 
 import yaml
 
-from arspec.checker.verdict import PROPERTY_ORDER
 from arspec.checker.verify_bundle import verify_bundle
 from arspec.cli.vectors.common import SpecCalls
 from arspec.spec.errors import ArspecError, InputError
@@ -43,8 +42,9 @@ def verify_text(text: str, filename: str) -> tuple[str, dict[str, dict[str, str]
         except ArspecError as error:  # name the bundle, not the temporary copy
             line = str(error).splitlines()[0].removeprefix("error: ")
             raise InputError(line.replace(str(path), filename)) from None
-    return result.profile, {p.name: {prop.value: p.report.verdict(prop).value
-                                     for prop in PROPERTY_ORDER} for p in result.programs}
+    return result.profile, {p.name: {prop.value: verdict.value
+                                     for prop, verdict in p.report.verdicts.items()}
+                            for p in result.programs}
 
 
 VerifierVector = tuple[str, dict[str, Any], dict[str, Any], list[str]]
