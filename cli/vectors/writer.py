@@ -152,7 +152,8 @@ def write_vectors(out_dir: Path, *, kinds: Sequence[str] = KINDS,
     Raises
     ------
     InputError
-        For an unknown kind or an output path that is not a folder.
+        For an unknown kind, an output path that is not a folder, or a ``root`` without the
+        source folders.
     """
     unknown = [k for k in kinds if k not in KINDS]
     if unknown:
@@ -161,6 +162,10 @@ def write_vectors(out_dir: Path, *, kinds: Sequence[str] = KINDS,
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError("not a folder", file=str(out_dir))
     root = project_root() if root is None else root
+    for folder in (CONFORMANCE_DIR, EXAMPLES_DIR, CORPUS_DIR):
+        if not (root / folder).is_dir():
+            raise InputError(f"no folder {folder.as_posix()} under {root}: the vectors are "
+                             "drawn from an arspec checkout")
     summary = VectorSummary(out_dir)
     manifest: list[dict[str, Any]] = []
     for kind in KINDS:
