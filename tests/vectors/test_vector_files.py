@@ -392,7 +392,7 @@ def test_bad_kind_or_output_path_is_input_error(tmp_path: Path) -> None:
     afile.write_text("")
     with pytest.raises(InputError, match="not a folder"):
         write_vectors(afile, kinds=("instruction",), limit=1, programs=1)
-    with pytest.raises(InputError, match="no folder tests/conformance under .*checkout"):
+    with pytest.raises(InputError, match=r"no folder tests/conformance under .*checkout"):
         write_vectors(tmp_path / "out", root=tmp_path)
     assert not (tmp_path / "out").exists()
 
