@@ -458,19 +458,20 @@ def _argument_row(action: argparse.Action) -> list[str]:
 
 def exit_code_paragraph() -> str:
     """Return the paragraph of the CLI module docstring that states the exit codes."""
-    for block in paragraphs(module_doc("arspec.checker.cli")):
+    for block in paragraphs(module_doc("arspec.cli")):
         if "Exit code" in block:
             return " ".join(block.split())
-    raise ValueError("arspec.checker.cli docstring has no 'Exit code' paragraph")
+    raise ValueError("arspec.cli docstring has no 'Exit code' paragraph")
 
 
 def render_cli() -> str:
     """Return every subcommand of ``spec-check`` with its arguments, and the exit codes."""
-    from arspec.checker import cli
+    from arspec.cli import exit_codes
+    from arspec.cli.parser import build_parser
 
-    parser = cli.build_parser()
+    parser = build_parser()
     lines = [*heading("Exit codes", "-"), exit_code_paragraph(), ""]
-    codes = sorted((value, name) for name, value in vars(cli).items()
+    codes = sorted((value, name) for name, value in vars(exit_codes).items()
                    if name.startswith("EXIT_") and isinstance(value, int))
     lines += list_table(["code", "constant"], [[str(v), literal(n)] for v, n in codes])
     for name, help_text, sub in _subcommands(parser):
