@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BUNDLES = sorted([*(ROOT / "examples").glob("*.yaml"),
                   *(ROOT / "examples" / "explore").glob("*.yaml")])
 FORMATS = ("text", "json", "sarif")
-#: Bounds that keep every exploration small; the verdict may then be BOUND-REACHED, which
-#: must read the same in every format too.
+#: A time limit for each step; a verdict it leaves inconclusive must read the same in
+#: every format too.
 FAST = ["--timeout", "20", "--no-timing"]
 
 _PROPERTY_LINE = re.compile(
@@ -133,8 +133,6 @@ def check_formats(bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
 
 
 BROKEN = [b for b in BUNDLES if "broken" in b.stem]
-#: The slowest correct bundles (a minute or more for the three formats) run with -m slow.
-SLOW = {"pairs_trading", "risk_analyzer", "oracle_watcher", "starvation_attempt"}
 
 
 @pytest.mark.parametrize("bundle", BROKEN, ids=[b.stem for b in BROKEN])
@@ -146,9 +144,7 @@ def test_broken_example_same_verdict_in_every_format(
 _CORRECT = [b for b in BUNDLES if "broken" not in b.stem]
 
 
-@pytest.mark.parametrize("bundle", [
-    pytest.param(b, marks=pytest.mark.slow) if b.stem in SLOW else b for b in _CORRECT],
-    ids=[b.stem for b in _CORRECT])
+@pytest.mark.parametrize("bundle", _CORRECT, ids=[b.stem for b in _CORRECT])
 def test_correct_example_same_verdict_in_every_format(
         bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
     check_formats(bundle, capsys)
@@ -159,7 +155,7 @@ def test_scheduler_violation_fails_json_and_sarif_too(
     """The issue's case: text exited 1 on an explorer violation, JSON 0 without exploring."""
     bundle = ROOT / "examples" / "broken_lost_timer.yaml"
     for fmt in FORMATS:
-        code, out, _ = run(bundle, fmt, capsys)
+        code, _, _ = run(bundle, fmt, capsys)
         assert code == EXIT_FAILED, fmt
     doc = json.loads(run(bundle, "json", capsys)[1])
     assert doc["explore"]["verdict"] == "VIOLATED"
