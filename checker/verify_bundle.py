@@ -635,21 +635,16 @@ def verify_bundle(path: str, *, timeout: float = 30.0, rlimit: int = 20_000_000,
     names = list(bundle.programs)
     lines = _program_lines(path, names)
     deadline = time.monotonic() + timeout
-    results: list[ProgramResult] = []
-    runs: dict[str, list[_EntryRun]] = {}
-    edges: dict[str, list[CallEdge]] = {}
-    pending: list[tuple[str, int, EntryKind]] = []
-    for name, prog in bundle.programs.items():
-        hook = prog.hook.on
-        budget = prog.budget or bundle.budgets.per_invocation
-        report = Report(name, profile.name, budget=budget)
-        result = ProgramResult(name, hook, report, lines.get(name),
-                               source_lines=loaded[name].source_lines)  # type: ignore[index]
-        results.append(result)
-        runs[name] = []
-        edges[name] = []
-        for entry in _entry_kinds(bundle, maps, hook, prog):
-            pending.append((name, 0, entry))
+    results = [ProgramResult(name, prog.hook.on,
+                             Report(name, profile.name,
+                                    budget=prog.budget or bundle.budgets.per_invocation),
+                             lines.get(name),
+                             source_lines=loaded[name].source_lines)  # type: ignore[index]
+               for name, prog in bundle.programs.items()]
+    runs: dict[str, list[_EntryRun]] = {name: [] for name in names}
+    edges: dict[str, list[CallEdge]] = {name: [] for name in names}
+    pending = [(name, 0, entry) for name, prog in bundle.programs.items()
+               for entry in _entry_kinds(bundle, maps, prog.hook.on, prog)]
     done: set[tuple[str, int, EntryKind]] = set()
     while pending:
         name, pc, entry = pending.pop(0)
@@ -663,10 +658,7 @@ def verify_bundle(path: str, *, timeout: float = 30.0, rlimit: int = 20_000_000,
         context = BundleContext(profile, maps, index, lp.map_indices, preset.num_cpus,
                                 preset.bpf_max_loops)
         if time.monotonic() > deadline:
-            result.report.add(Finding(name, pc, Property.TERMINATION, "Time limit reached",
-                                      f"verified within {timeout:g} s",
-                                      note="--timeout reached before this entry was checked"))
-            result.skipped = True
+            _skip_entry(result, pc, timeout)
             continue
         run = _EntryRun(lp, context, profile, result.report, budget=result.report.budget,
                         rlimit=rlimit, timeout=timeout, deadline=deadline)
@@ -679,20 +671,7 @@ def verify_bundle(path: str, *, timeout: float = 30.0, rlimit: int = 20_000_000,
         for edge in run.edges:
             if edge not in edges[name]:
                 edges[name].append(edge)
-            if edge.target is None or edge.inlined:
-                continue
-            target_index, target_pc = edge.target
-            if not 0 <= target_index < len(names):
-                continue
-            target = names[target_index]
-            if edge.kind in ("timer", "wq"):
-                kinds = _async_entries(maps, edge.kind)
-            elif edge.kind == "watch":  # a run-time watcher's callback: a watch hook's entry
-                kinds = [EntryKind("input")]
-            else:
-                kinds = [EntryKind("loop")]
-            for kind in kinds:
-                pending.append((target, target_pc, kind))
+            pending += _callee_entries(edge, names, maps)
     for result in results:
         _finish_program(result, runs[result.name], bundle)
     tail_calls, callbacks, cycles = _graphs(results, edges, names)
@@ -702,6 +681,32 @@ def verify_bundle(path: str, *, timeout: float = 30.0, rlimit: int = 20_000_000,
         result.report.unreachable.sort()
     return BundleResult(path, bundle.name or Path(path).stem, profile.name,
                         _requested(bundle), results, tail_calls, callbacks, cycles)
+
+
+def _skip_entry(result: ProgramResult, pc: int, timeout: float) -> None:
+    """Record an entry the deadline left unchecked (no property can then be PROVED)."""
+    result.report.add(Finding(result.name, pc, Property.TERMINATION, "Time limit reached",
+                              f"verified within {timeout:g} s",
+                              note="--timeout reached before this entry was checked"))
+    result.skipped = True
+
+
+def _callee_entries(edge: CallEdge, names: list[str], maps: tuple[MapInfo, ...],
+                    ) -> list[tuple[str, int, EntryKind]]:
+    """Return the entries a call edge adds: a callback's, or none (an inlined call, an
+    unknown target)."""
+    if edge.target is None or edge.inlined:
+        return []
+    target_index, target_pc = edge.target
+    if not 0 <= target_index < len(names):
+        return []
+    if edge.kind in ("timer", "wq"):
+        kinds = _async_entries(maps, edge.kind)
+    elif edge.kind == "watch":  # a run-time watcher's callback: a watch hook's entry
+        kinds = [EntryKind("input")]
+    else:
+        kinds = [EntryKind("loop")]
+    return [(names[target_index], target_pc, kind) for kind in kinds]
 
 
 def _finish_program(result: ProgramResult, runs: list[_EntryRun], bundle: schema.Bundle) -> None:

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-PACKAGES = ("spec", "reference", "checker", "model", "proofs")
+PACKAGES = ("spec", "reference", "checker", "model", "proofs", "cli")
 
 #: Spec modules of the "Runtime semantics" page, in reading order; missing ones are skipped.
 SEMANTICS_MODULES = (
@@ -809,11 +809,17 @@ def write_generated_pages(root: Path, out: Path) -> list[Path]:
 
 
 def _modules(root: Path, folder: str) -> list[str]:
+    """Return the modules of a package and of its subpackages (``__main__`` left out: it
+    runs the command when imported)."""
     names = []
-    for path in sorted((root / folder).glob("*.py")):
-        if path.name == "__init__.py":
+    for path in sorted((root / folder).rglob("*.py")):
+        if path.name == "__main__.py":
             continue
-        names.append(f"arspec.{folder}.{path.stem}")
+        parts = path.relative_to(root / folder).with_suffix("").parts
+        if parts == ("__init__",):
+            continue
+        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        names.append(f"arspec.{folder}.{module}")
     return names
 
 
