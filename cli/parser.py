@@ -92,6 +92,8 @@ def _add_explore(sub: Subparsers) -> None:
     p = sub.add_parser("explore", help="explore every interleaving of a bundle's events and "
                                        "check the scheduler's invariants")
     p.add_argument("bundle", help="program.yaml bundle")
+    p.add_argument("--format", choices=["text", "json", "sarif"], default="text",
+                   help="report format (json: arspec-explore/1; sarif: SARIF 2.1.0)")
     p.add_argument("--slots", type=positive_int, default=None,
                    help="slot horizon (default: properties.explore.slots, else 6)")
     p.add_argument("--max-states", type=positive_int, default=None,

@@ -91,7 +91,7 @@ def sarif_verdicts(text: str) -> tuple[Verdicts, int]:
         if level == "error":
             errors.add(result["ruleId"] if "program" not in result["properties"]
                        else (result["properties"]["program"], result["ruleId"]))
-    refuted = {(name, prop) for name, props_ in verdicts["programs"].items()
+    refuted = {(name, prop) for name, props_ in verdicts.get("programs", {}).items()
                for prop, verdict in props_.items() if verdict == "REFUTED"}
     violated = {f"explore/{name}" for name, verdict in
                 (verdicts.get("explore") or {"invariants": {}})["invariants"].items()
@@ -205,3 +205,38 @@ def test_one_command_parses_the_bundle_once(command: list[str],
     capsys.readouterr()
     assert code in (EXIT_OK, EXIT_FAILED, EXIT_INCONCLUSIVE)
     assert len(calls) == 1, calls
+
+
+EXPLORED = sorted((ROOT / "examples" / "explore").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("bundle", EXPLORED, ids=[b.stem for b in EXPLORED])
+def test_explore_same_verdict_in_every_format(bundle: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    outputs = {}
+    for fmt in FORMATS:
+        out = io.StringIO()
+        code = main(["explore", str(bundle), "--format", fmt, "--no-timing"], out=out)
+        capsys.readouterr()
+        outputs[fmt] = (code, out.getvalue())
+    codes = {code for code, _ in outputs.values()}
+    assert len(codes) == 1, outputs
+    code = codes.pop()
+    text = text_verdicts(outputs["text"][1])["explore"]
+    doc = json.loads(outputs["json"][1])
+    assert doc["format"] == "arspec-explore/1" and doc["exit_code"] == code
+    sarif, sarif_code = sarif_verdicts(outputs["sarif"][1])
+    assert text == {"verdict": doc["verdict"], "invariants": doc["invariants"]} \
+        == sarif["explore"]
+    assert sarif_code == code
+    assert expected_code({"programs": {}, "explore": text}) == code
+
+
+def test_explore_json_with_a_bound_is_inconclusive_in_every_format(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    bundle = ROOT / "examples" / "explore" / "timer_ok.yaml"
+    for fmt in FORMATS:
+        code = main(["explore", str(bundle), "--format", fmt, "--max-states", "3"],
+                    out=io.StringIO())
+        assert code == EXIT_INCONCLUSIVE, fmt
+    capsys.readouterr()

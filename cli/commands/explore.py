@@ -138,10 +138,18 @@ def _explore_to(args: argparse.Namespace, out: TextIO, dot_out: str | None) -> i
             cache=False if args.no_cache else None, exact=args.exact_states,
             max_memory=args.max_memory, workers=args.workers, ray_address=args.ray_address)
     end_progress(progress, sys.stderr)
+    code = exit_code_of(outcome.verdict)
+    if args.format != "text":
+        from arspec.cli.render import json as json_render
+        from arspec.cli.render import sarif as sarif_render
+
+        render = json_render if args.format == "json" else sarif_render
+        out.write(render.render_explore(args.bundle, outcome, code))
+        return code
     out.write(outcome.report)
     if args.trace_out is not None and _stamp(args.trace_out) == before:
         out.write(f"no violation found: no trace written to {args.trace_out}\n")
-    return exit_code_of(outcome.verdict)
+    return code
 
 
 def _stamp(path: str) -> tuple[int, int, int] | None:

@@ -57,6 +57,9 @@ from arspec.cli.render import VerifyRun
 from arspec.model.explore_bundle import ExploreOutcome
 
 FORMAT: Final = "arspec-verify/1"
+#: ``explore --format json``: ``{"format", "bundle", "exit_code"}`` and the fields of the
+#: ``explore`` object of ``arspec-verify/1``.
+EXPLORE_FORMAT: Final = "arspec-explore/1"
 
 
 def counterexample_json(cx: Counterexample | None) -> dict[str, Any] | None:
@@ -119,3 +122,10 @@ def render_verify(run: VerifyRun) -> str:
                          for n, pc, k, t, tpc in result.callbacks],
            "tail_call_cycles": result.cycles, "explore": explore_json(run.explored)}
     return json.dumps(doc, indent=2, sort_keys=False) + "\n"
+
+
+def render_explore(path: str, outcome: ExploreOutcome, exit_code: int) -> str:
+    """Return the ``arspec-explore/1`` document of ``explore --format json``."""
+    doc = {"format": EXPLORE_FORMAT, "bundle": path, "exit_code": exit_code,
+           **(explore_json(outcome) or {})}
+    return json.dumps(doc, indent=2) + "\n"

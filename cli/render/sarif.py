@@ -10,6 +10,7 @@ exploration reached a bound is a ``warning``. Locations name the bundle file (or
 source line of the instruction) and, as a logical location, ``PROGRAM:pc``. The message
 carries the counterexample's replay; ``properties`` the full counterexample. The run's
 ``properties`` hold every verdict and the exit code, the same as the text and JSON reports.
+``explore --format sarif`` writes the same log with the explorer's rules and results only.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any, Final
 from arspec.checker.verdict import Finding, Property, Verdict
 from arspec.checker.verify_bundle import BundleResult, ProgramResult
 from arspec.cli.render import VerifyRun
-from arspec.cli.render.json import FORMAT, counterexample_json
+from arspec.cli.render.json import EXPLORE_FORMAT, FORMAT, counterexample_json
 from arspec.model.explore_bundle import ExploreOutcome
 
 SARIF_SCHEMA: Final = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -103,15 +104,40 @@ def explorer_results(path: str, outcome: ExploreOutcome) -> list[dict[str, Any]]
     return out
 
 
+def _invariant_rules(outcome: ExploreOutcome) -> list[dict[str, Any]]:
+    return [{"id": EXPLORE_PREFIX + name, "name": name,
+             "shortDescription": {"text": f"scheduler invariant {name}"}}
+            for name, _ in outcome.invariants]
+
+
+def _log(rules: list[dict[str, Any]], results: list[dict[str, Any]], exit_code: int,
+         kind: str, verdicts: dict[str, Any]) -> str:
+    index = {rule["id"]: i for i, rule in enumerate(rules)}
+    for item in results:
+        item["ruleIndex"] = index[item["ruleId"]]
+    log = {"$schema": SARIF_SCHEMA, "version": "2.1.0",
+           "runs": [{"tool": {"driver": {"name": "arspec", "rules": rules}},
+                     "invocations": [{"executionSuccessful": True, "exitCode": exit_code}],
+                     "results": results,
+                     "properties": {"format": kind, "exit_code": exit_code,
+                                    "verdicts": verdicts}}]}
+    return json.dumps(log, indent=2) + "\n"
+
+
+def render_explore(path: str, outcome: ExploreOutcome, exit_code: int) -> str:
+    """Return the SARIF 2.1.0 log of ``explore --format sarif``: one rule per invariant."""
+    return _log(_invariant_rules(outcome), explorer_results(path, outcome), exit_code,
+                EXPLORE_FORMAT, {"explore": {"verdict": outcome.verdict,
+                                             "invariants": dict(outcome.invariants)}})
+
+
 def _rules(run: VerifyRun) -> list[dict[str, Any]]:
     rules = [{"id": prop.value, "name": prop.value,
               "shortDescription": {"text": RULE_TEXT[prop]},
               "properties": {"requested": prop in run.result.requested}}
              for prop in Property]
     if run.explored is not None:
-        rules += [{"id": EXPLORE_PREFIX + name, "name": name,
-                   "shortDescription": {"text": f"scheduler invariant {name}"}}
-                  for name, _ in run.explored.invariants]
+        rules += _invariant_rules(run.explored)
     return rules
 
 
@@ -127,18 +153,7 @@ def _verdicts(run: VerifyRun) -> dict[str, Any]:
 
 def render_verify(run: VerifyRun) -> str:
     """Return the SARIF 2.1.0 log of ``verify`` (see the module docstring)."""
-    rules = _rules(run)
-    index = {rule["id"]: i for i, rule in enumerate(rules)}
     results = verifier_results(run.result)
     if run.explored is not None:
         results += explorer_results(run.result.path, run.explored)
-    for item in results:
-        item["ruleIndex"] = index[item["ruleId"]]
-    log = {"$schema": SARIF_SCHEMA, "version": "2.1.0",
-           "runs": [{"tool": {"driver": {"name": "arspec", "rules": rules}},
-                     "invocations": [{"executionSuccessful": True,
-                                      "exitCode": run.exit_code}],
-                     "results": results,
-                     "properties": {"format": FORMAT, "exit_code": run.exit_code,
-                                    "verdicts": _verdicts(run)}}]}
-    return json.dumps(log, indent=2) + "\n"
+    return _log(_rules(run), results, run.exit_code, FORMAT, _verdicts(run))
