@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-PACKAGES = ("spec", "reference", "checker", "model", "proofs")
+PACKAGES = ("spec", "reference", "checker", "model", "proofs", "cli")
 _DOCS = str(Path(__file__).resolve().parent)
 if _DOCS not in sys.path:
     sys.path.insert(0, _DOCS)  # docs/design.py and docs/layers.py are imported by file name
@@ -462,19 +462,20 @@ def _argument_row(action: argparse.Action) -> list[str]:
 
 def exit_code_paragraph() -> str:
     """Return the paragraph of the CLI module docstring that states the exit codes."""
-    for block in paragraphs(module_doc("arspec.checker.cli")):
+    for block in paragraphs(module_doc("arspec.cli")):
         if "Exit code" in block:
             return " ".join(block.split())
-    raise ValueError("arspec.checker.cli docstring has no 'Exit code' paragraph")
+    raise ValueError("arspec.cli docstring has no 'Exit code' paragraph")
 
 
 def render_cli() -> str:
     """Return every subcommand of ``spec-check`` with its arguments, and the exit codes."""
-    from arspec.checker import cli
+    from arspec.cli import exit_codes
+    from arspec.cli.parser import build_parser
 
-    parser = cli.build_parser()
+    parser = build_parser()
     lines = [*heading("Exit codes", "-"), exit_code_paragraph(), ""]
-    codes = sorted((value, name) for name, value in vars(cli).items()
+    codes = sorted((value, name) for name, value in vars(exit_codes).items()
                    if name.startswith("EXIT_") and isinstance(value, int))
     lines += list_table(["code", "constant"], [[str(v), literal(n)] for v, n in codes])
     for name, help_text, sub in _subcommands(parser):
@@ -822,11 +823,17 @@ def write_generated_pages(root: Path, out: Path) -> list[Path]:
 
 
 def _modules(root: Path, folder: str) -> list[str]:
+    """Return the modules of a package and of its subpackages (``__main__`` left out: it
+    runs the command when imported)."""
     names = []
-    for path in sorted((root / folder).glob("*.py")):
-        if path.name == "__init__.py":
+    for path in sorted((root / folder).rglob("*.py")):
+        if path.name == "__main__.py":
             continue
-        names.append(f"arspec.{folder}.{path.stem}")
+        parts = path.relative_to(root / folder).with_suffix("").parts
+        if parts == ("__init__",):
+            continue
+        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        names.append(f"arspec.{folder}.{module}")
     return names
 
 

@@ -19,10 +19,6 @@ import layers  # noqa: E402
 
 #: (file, imported layer) -> why the import is still there. Never widen the rule instead.
 KNOWN_VIOLATIONS = {
-    # The command line still lives in the verifier package and runs the explorer and the
-    # prover from there; issue 13 moves it to cli/ (arspec.cli), which may import both.
-    ("checker/cli.py", "model"): "spec-check's explore/replay/interleave commands",
-    ("checker/cli.py", "proofs"): "spec-check prove",
     # The sBPF loader (instruction set) resolves syscall hashes through the runtime's call
     # table, in a deferred import; the table belongs below the instruction set (spec).
     ("reference/isa/loading.py", "reference.runtime"): "the solana syscall ids",
