@@ -22,13 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from arspec.reference.isa.instructions import LoadImm64, Pseudo
-from arspec.reference.runtime.contexts import CONTEXT_BASE
-from arspec.reference.runtime.runtime_helpers import (
-    MAP_HANDLE_REGION,
-    SOL_ALIAS_ID_BASE,
-    get_map_handle,
-    process_iter_call,
-)
+from arspec.reference.runtime.runtime_helpers import SOL_ALIAS_ID_BASE, process_iter_call
 from arspec.reference.runtime.solana_syscalls import (
     CLOCK_SIZE,
     SYSCALL_BASE_COST,
@@ -48,6 +42,7 @@ from arspec.reference.vm.profiles import (
 )
 from arspec.reference.vm.trace import Event, InsnStart
 from arspec.reference.vm.vm import Vm, standard_memory
+from arspec.spec.conventions import CONTEXT_BASE, MAP_HANDLE_REGION, get_map_handle
 from arspec.spec.dynptr import DYNPTR_STORE_REASON
 from arspec.spec.errno import EINVAL, compute_r0
 from arspec.spec.errors import (
@@ -241,7 +236,55 @@ def replay_bundle(executor: BundleExecutor, given: ConcreteInput, objects: dict[
     ``override`` maps the pc of a nondeterministic helper call to its result;
     ``detect_repeat`` watches for an exact repeat of the machine state (a proof of looping).
     """
-    cfg, profile, facts = executor.cfg, executor.profile, executor.facts
+    cfg, profile = executor.cfg, executor.profile
+    memory = _replay_memory(executor, given, objects)
+    tracker = InstanceTracker(cfg)
+    detector = RepeatDetector(control_registers(cfg.program))
+    recorder = _PathRecorder(executor.deadline)
+    tracers = Tracers(tracker, detector, recorder) if detect_repeat \
+        else Tracers(tracker, recorder)
+    helpers = _ReplayHelpers(executor, given, buffers, override, tracker)
+    vm = Vm(cfg.program, profile=profile, helpers=helpers.registry(), memory=memory,
+            compute_limit=compute_limit, tracer=tracers,
+            pseudo_resolver=lambda pc, insn: _resolve(executor, pc, insn),
+            engine="interpreter")
+    args = _entry_registers(executor, given)
+    tail = False
+    r0: int | None = None
+    try:
+        result = vm.run(cfg.entry, args)
+        fault, units = result.fault, result.compute_units
+        end_pc = tracker.prev
+        r0 = result.r0
+    except _TailCallTaken as taken:
+        fault, units, end_pc, tail = None, vm.units, taken.pc, True
+    outputs = helpers.outputs
+    if fault is not None:
+        outputs.append(f"fault: {fault}")
+    else:
+        outputs.append("tail call" if tail else f"exit r0={r0:#x}")
+        for region, obj in sorted(executor.objects.items()):
+            if obj.writable:
+                data = memory.read_bytes(0, region << 32, obj.size)
+                outputs.append(f"{obj.what} = {data.hex()}")
+    ended = fault is None and not tail
+    outcome = BundleOutcome(fault, units, tuple(helpers.returns), end_pc,
+                            len(helpers.held) if fault is None else 0, tail, tuple(outputs),
+                            detector.repeat_pc, tuple(recorder.pcs),
+                            ended and helpers.locks.held is not None,
+                            helpers.locks.live_rings() if ended else 0)
+    registers = [0] * 11
+    registers[1:1 + len(args)] = list(args)
+    registers[10] = (STACK_REGION << 32) + profile.stack_frame_size
+    names = {r: o.what for r, o in executor.objects.items()}
+    return BundleReplay(given, tuple(registers),
+                        tuple((names[r], data) for r, data in sorted(objects.items())), outcome)
+
+
+def _replay_memory(executor: BundleExecutor, given: ConcreteInput,
+                   objects: dict[int, bytes]) -> Memory:
+    """Return the replay's memory: code, stack, heap, the input and every object region."""
+    cfg, profile = executor.cfg, executor.profile
     code = standard_memory(cfg.program, profile).region(PROGRAM_BASE)
     context = executor.program_context
     memory = Memory() if context is None else context.replay_memory(given.data)
@@ -254,173 +297,192 @@ def replay_bundle(executor: BundleExecutor, given: ConcreteInput, objects: dict[
     for region, data in objects.items():
         memory.add_region(region, bytearray(data), writable=executor.objects[region].writable)
     guard_locks(executor, memory)
-    tracker = InstanceTracker(cfg)
-    detector = RepeatDetector(control_registers(cfg.program))
-    recorder = _PathRecorder(executor.deadline)
-    tracers = Tracers(tracker, detector, recorder) if detect_repeat \
-        else Tracers(tracker, recorder)
-    returns: list[tuple[int, int]] = []
-    outputs: list[str] = []
-    held: set[int] = set()
-    locks = ReplayLocks(executor)
-    maps = executor.context.maps
+    return memory
 
-    def map_of(handle: int) -> int | None:
+
+def _resolve(executor: BundleExecutor, pc: int, insn: LoadImm64) -> int:
+    """Return the value an ``lddw`` of a map (handle) or map value (region) loads."""
+    index = insn.imm
+    mapping = executor.context.map_indices
+    if mapping is not None and insn.pseudo in (Pseudo.MAP_IDX, Pseudo.MAP_IDX_VALUE):
+        index = mapping[index] if 0 <= index < len(mapping) else -1
+    if insn.pseudo in (Pseudo.MAP_FD, Pseudo.MAP_IDX):
+        return get_map_handle(index)
+    region = executor.facts.direct_values.get(pc)
+    if region is None:
+        raise HelperFault(pc, "lddw map value not modelled")
+    return (region << 32) + insn.next_imm
+
+
+class _ReplayHelpers:
+    """The helpers of one replay: each call returns the value the model chose for it (keyed
+    by the executed copy of the call), checks its arguments as the runtime does, and records
+    what it publishes in :attr:`outputs`."""
+
+    def __init__(self, executor: BundleExecutor, given: ConcreteInput,
+                 buffers: dict[str, bytes], override: dict[int, int] | None,
+                 tracker: InstanceTracker) -> None:
+        self.executor, self.given, self.buffers = executor, given, buffers
+        self.override, self.tracker = override, tracker
+        self.returns: list[tuple[int, int]] = []
+        self.outputs: list[str] = []
+        self.held: set[int] = set()
+        self.locks = ReplayLocks(executor)
+        self.maps = executor.context.maps
+
+    def registry(self) -> HelperRegistry:
+        """Return every helper of the profile (and every nondeterministic one) as a stub."""
+        profile = self.executor.profile
+        specs = [self.stub(row) for row in HELPER_TABLE
+                 if profile.name in row.profiles or not row.deterministic]
+        if profile.name == "solana":
+            specs += solana_replay_specs(self.stub, self.tracker.key, self.buffers,
+                                         self.outputs)
+        return HelperRegistry(tuple(specs))
+
+    def stub(self, row: HelperDef) -> HelperSpec:
+        """Return the stub of one helper."""
+        def fn(ctx: HelperContext, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+            return self.call(row, ctx, (r1, r2, r3, r4, r5))
+        # The stub returns fixed values, so it is deterministic even where the helper is not
+        # (the VM would otherwise refuse a nondeterministic helper in the solana profile).
+        return HelperSpec(row.id, row.name, fn, cost=row.cost, deterministic=True)
+
+    def map_of(self, handle: int) -> int | None:
+        """Return the map index of a map handle, or ``None`` for any other value."""
         index = (handle >> 32) - MAP_HANDLE_REGION
-        return index if 0 <= index < len(maps) and not handle & 0xFFFFFFFF else None
+        return index if 0 <= index < len(self.maps) and not handle & 0xFFFFFFFF else None
 
-    def run_loop(ctx: HelperContext, r1: int, r2: int, r3: int, r4: int) -> int:
+    def call(self, row: HelperDef, ctx: HelperContext, regs: tuple[int, ...]) -> int:
+        """Run one helper call: charge, check, choose the result, record the outputs."""
+        self.locks.before(ctx.pc, row.name)
+        if row.size_arg is not None:
+            ctx.charge(compute_helper_cost(row, min(regs[row.size_arg - 1], 1 << 40))
+                       - row.cost)
+        key = self.tracker.key(ctx.pc)
+        value = self.given.helper_results.get(key, 0)
+        if not row.deterministic and self.override is not None and ctx.pc in self.override:
+            value = self.override[ctx.pc]
+        self.outputs.append(f"call {row.name} at pc {ctx.pc}")
+        self.check_map_args(row, ctx, regs)
+        index = self.map_of(regs[0])
+        value = self.result(row.name, ctx, regs, key, value, index)
+        self.record_map_writes(row.name, ctx, regs, index)
+        self.returns.append((ctx.pc, value))
+        return value
+
+    def check_map_args(self, row: HelperDef, ctx: HelperContext,
+                       regs: tuple[int, ...]) -> None:
+        """Fault on a map argument that is no map, or a map of a type the helper refuses."""
+        maps = self.maps
+        for i, kind in enumerate(row.args, start=1):
+            if kind is ArgKind.CONST_MAP_PTR:
+                named = self.map_of(regs[i - 1])
+                if named is None:
+                    raise HelperFault(ctx.pc, f"{regs[i - 1]:#x} is not a map reference")
+                if row.name in WRONG_MAP_FAULTS and maps[named].type not in row.map_types:
+                    raise HelperFault(ctx.pc, f"{row.name}: map {maps[named].name!r} is a "
+                                              f"{maps[named].type}")
+        index = self.map_of(regs[0])
+        if row.name in ("bpf_map_lookup_elem", "bpf_map_update_elem", "bpf_map_delete_elem") \
+                and index is not None:
+            ctx.memory.read_bytes(ctx.pc, regs[1], maps[index].key_size)
+            if row.name == "bpf_map_update_elem":
+                ctx.memory.read_bytes(ctx.pc, regs[2], maps[index].value_size)
+
+    def result(self, name: str, ctx: HelperContext, regs: tuple[int, ...], key: str,
+               value: int, index: int | None) -> int:
+        """Return what the call returns (writing what it writes), given the model's value."""
+        r1, r2, r3, r4, _ = regs
+        maps, facts, executor = self.maps, self.executor.facts, self.executor
+        if name == "bpf_map_lookup_elem":
+            region = facts.lookups.get(key)
+            if index is not None and maps[index].type in ARRAY_TYPES:
+                at = int.from_bytes(ctx.memory.read_bytes(ctx.pc, r2, 4), "little")
+                value = int(at < maps[index].max_entries)
+            value = 0 if value == 0 or region is None else region << 32
+        elif name == "bpf_map_delete_elem" and index is not None \
+                and maps[index].type in ARRAY_TYPES:
+            value = compute_r0(-EINVAL)
+        elif name == "bpf_ringbuf_reserve":
+            region = facts.reservations.get(key)
+            value = 0 if value == 0 or region is None else region << 32
+            if value:
+                self.held.add(value)
+        elif name in ("bpf_ringbuf_submit", "bpf_ringbuf_discard"):
+            self.release_record(name, ctx, r1)
+        elif name == "bpf_tail_call":
+            if value == 0 and facts.tail_decisions.get(key) is not None:
+                raise _TailCallTaken(ctx.pc)
+            value = self.given.helper_results.get(f"{key}:r0", 0)
+        elif name == "bpf_loop":
+            value = self.run_loop(ctx, r1, r2, r3, r4)
+        elif name in ITERATOR_HELPERS:
+            value = process_iter_call(ctx, name, r1, r2, r3, executor.context.max_loops)
+        elif self.locks.handles(name):
+            value = self.locks.call(ctx, key, name, regs, value)
+        elif name in ("bpf_map_pop_elem", "bpf_map_peek_elem") and index is not None:
+            size = maps[index].value_size
+            data = self.buffers.get(key, bytes(size))
+            ctx.memory.write_bytes(ctx.pc, r2, data if value == 0 else bytes(size))
+        elif name == "arspec_account_read":
+            data = self.buffers.get(key, bytes(r4 if r4 < COPY_LIMIT else 0))
+            ctx.memory.write_bytes(ctx.pc, r3, data if value == 0 else bytes(len(data)))
+        elif name in ("arspec_account_write", "arspec_log", "bpf_ringbuf_output",
+                      "bpf_trace_printk", "sol_watch_account"):
+            self.record_published(name, ctx, regs)
+        return value
+
+    def release_record(self, name: str, ctx: HelperContext, r1: int) -> None:
+        """Submit or discard a held ring-buffer record (a submitted one is an output)."""
+        if r1 not in self.held:
+            raise HelperFault(ctx.pc, f"{name}: {r1:#x} is not a held reservation")
+        self.held.discard(r1)
+        objects = self.executor.objects
+        size = objects[r1 >> 32].size if (r1 >> 32) in objects else 0
+        if name == "bpf_ringbuf_submit":
+            self.outputs.append("record " + ctx.memory.read_bytes(ctx.pc, r1, size).hex())
+
+    def record_published(self, name: str, ctx: HelperContext, regs: tuple[int, ...]) -> None:
+        """Record the bytes an account write, log, ring output or watch request publishes."""
+        r1, r2, r3, r4, _ = regs
+        pointer, size = (r3, r4) if name == "arspec_account_write" else (
+            (r1, r2) if name in ("arspec_log", "bpf_trace_printk", "sol_watch_account")
+            else (r2, r3))
+        data = ctx.memory.read_bytes(ctx.pc, pointer, min(size, COPY_LIMIT))
+        where = f" account {r1} offset {r2}" if name == "arspec_account_write" else ""
+        self.outputs.append(f"{name}{where}: {data.hex()}")
+
+    def record_map_writes(self, name: str, ctx: HelperContext, regs: tuple[int, ...],
+                          index: int | None) -> None:
+        """Record a map push or update (key, value and flags) as an output."""
+        if index is None:
+            return
+        _, r2, r3, r4, _ = regs
+        if name == "bpf_map_push_elem":
+            data = ctx.memory.read_bytes(ctx.pc, r2, self.maps[index].value_size)
+            self.outputs.append(f"push map {self.maps[index].name} value {data.hex()} "
+                                f"flags {r3}")
+        if name == "bpf_map_update_elem":
+            key_bytes = ctx.memory.read_bytes(ctx.pc, r2, self.maps[index].key_size)
+            data = ctx.memory.read_bytes(ctx.pc, r3, self.maps[index].value_size)
+            self.outputs.append(f"update map {self.maps[index].name} key {key_bytes.hex()} "
+                                f"value {data.hex()} flags {r4}")
+
+    def run_loop(self, ctx: HelperContext, r1: int, r2: int, r3: int, r4: int) -> int:
         """Run ``bpf_loop`` as the runtime does, naming each callback call for the tracker."""
-        site, vm = ctx.pc, ctx.vm
+        site, vm, cfg = ctx.pc, ctx.vm, self.executor.cfg
         target = vm.code_address_to_pc(r2)
         if target is None or not add_function(cfg, target):
             raise HelperFault(site, f"bpf_loop callback {r2:#x} is not a usable code address")
 
         def call(index: int) -> int:
-            tracker.enter_callback(site, (LOOP_MARK, index), target)
+            self.tracker.enter_callback(site, (LOOP_MARK, index), target)
             r0 = vm.call_function(target, (index, r3))
-            tracker.leave_callback()
+            self.tracker.leave_callback()
             return r0
 
-        return compute_r0(process_loop(r1, r4, executor.context.max_loops, call))
-
-    def stub(row: HelperDef) -> HelperSpec:
-        def fn(ctx: HelperContext, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
-            regs = (r1, r2, r3, r4, r5)
-            locks.before(ctx.pc, row.name)
-            if row.size_arg is not None:
-                ctx.charge(compute_helper_cost(row, min(regs[row.size_arg - 1], 1 << 40))
-                           - row.cost)
-            key = tracker.key(ctx.pc)
-            value = given.helper_results.get(key, 0)
-            name = row.name
-            if not row.deterministic and override is not None and ctx.pc in override:
-                value = override[ctx.pc]
-            outputs.append(f"call {name} at pc {ctx.pc}")
-            for i, kind in enumerate(row.args, start=1):
-                if kind is ArgKind.CONST_MAP_PTR:
-                    named = map_of(regs[i - 1])
-                    if named is None:
-                        raise HelperFault(ctx.pc, f"{regs[i - 1]:#x} is not a map reference")
-                    if name in WRONG_MAP_FAULTS and maps[named].type not in row.map_types:
-                        raise HelperFault(ctx.pc, f"{name}: map {maps[named].name!r} is a "
-                                                  f"{maps[named].type}")
-            index = map_of(r1)
-            if name in ("bpf_map_lookup_elem", "bpf_map_update_elem", "bpf_map_delete_elem") \
-                    and index is not None:
-                ctx.memory.read_bytes(ctx.pc, r2, maps[index].key_size)
-                if name == "bpf_map_update_elem":
-                    ctx.memory.read_bytes(ctx.pc, r3, maps[index].value_size)
-            if name == "bpf_map_lookup_elem":
-                region = facts.lookups.get(key)
-                if index is not None and maps[index].type in ARRAY_TYPES:
-                    at = int.from_bytes(ctx.memory.read_bytes(ctx.pc, r2, 4), "little")
-                    value = int(at < maps[index].max_entries)
-                value = 0 if value == 0 or region is None else region << 32
-            elif name == "bpf_map_delete_elem" and index is not None \
-                    and maps[index].type in ARRAY_TYPES:
-                value = compute_r0(-EINVAL)
-            elif name == "bpf_ringbuf_reserve":
-                region = facts.reservations.get(key)
-                value = 0 if value == 0 or region is None else region << 32
-                if value:
-                    held.add(value)
-            elif name in ("bpf_ringbuf_submit", "bpf_ringbuf_discard"):
-                if r1 not in held:
-                    raise HelperFault(ctx.pc, f"{name}: {r1:#x} is not a held reservation")
-                held.discard(r1)
-                size = executor.objects[r1 >> 32].size if (r1 >> 32) in executor.objects else 0
-                if name == "bpf_ringbuf_submit":
-                    outputs.append("record " + ctx.memory.read_bytes(ctx.pc, r1, size).hex())
-            elif name == "bpf_tail_call":
-                if value == 0 and facts.tail_decisions.get(key) is not None:
-                    raise _TailCallTaken(ctx.pc)
-                value = given.helper_results.get(f"{key}:r0", 0)
-            elif name == "bpf_loop":
-                value = run_loop(ctx, r1, r2, r3, r4)
-            elif name in ITERATOR_HELPERS:
-                value = process_iter_call(ctx, name, r1, r2, r3, executor.context.max_loops)
-            elif locks.handles(name):
-                value = locks.call(ctx, key, name, regs, value)
-            elif name in ("bpf_map_pop_elem", "bpf_map_peek_elem") and index is not None:
-                size = maps[index].value_size
-                data = buffers.get(key, bytes(size))
-                ctx.memory.write_bytes(ctx.pc, r2, data if value == 0 else bytes(size))
-            elif name == "arspec_account_read":
-                data = buffers.get(key, bytes(r4 if r4 < COPY_LIMIT else 0))
-                ctx.memory.write_bytes(ctx.pc, r3, data if value == 0 else bytes(len(data)))
-            elif name in ("arspec_account_write", "arspec_log", "bpf_ringbuf_output",
-                          "bpf_trace_printk", "sol_watch_account"):
-                pointer, size = (r3, r4) if name == "arspec_account_write" else (
-                    (r1, r2) if name in ("arspec_log", "bpf_trace_printk", "sol_watch_account")
-                    else (r2, r3))
-                data = ctx.memory.read_bytes(ctx.pc, pointer, min(size, COPY_LIMIT))
-                where = f" account {r1} offset {r2}" if name == "arspec_account_write" else ""
-                outputs.append(f"{name}{where}: {data.hex()}")
-            if name == "bpf_map_push_elem" and index is not None:
-                data = ctx.memory.read_bytes(ctx.pc, r2, maps[index].value_size)
-                outputs.append(f"push map {maps[index].name} value {data.hex()} flags {r3}")
-            if name == "bpf_map_update_elem" and index is not None:
-                key_bytes = ctx.memory.read_bytes(ctx.pc, r2, maps[index].key_size)
-                data = ctx.memory.read_bytes(ctx.pc, r3, maps[index].value_size)
-                outputs.append(f"update map {maps[index].name} key {key_bytes.hex()} "
-                               f"value {data.hex()} flags {r4}")
-            returns.append((ctx.pc, value))
-            return value
-        # The stub returns fixed values, so it is deterministic even where the helper is not
-        # (the VM would otherwise refuse a nondeterministic helper in the solana profile).
-        return HelperSpec(row.id, row.name, fn, cost=row.cost, deterministic=True)
-
-    specs = [stub(row) for row in HELPER_TABLE
-             if profile.name in row.profiles or not row.deterministic]
-    if profile.name == "solana":
-        specs += solana_replay_specs(stub, tracker.key, buffers, outputs)
-    registry = HelperRegistry(tuple(specs))
-
-    def resolve(pc: int, insn: LoadImm64) -> int:
-        index = insn.imm
-        mapping = executor.context.map_indices
-        if mapping is not None and insn.pseudo in (Pseudo.MAP_IDX, Pseudo.MAP_IDX_VALUE):
-            index = mapping[index] if 0 <= index < len(mapping) else -1
-        if insn.pseudo in (Pseudo.MAP_FD, Pseudo.MAP_IDX):
-            return get_map_handle(index)
-        region = facts.direct_values.get(pc)
-        if region is None:
-            raise HelperFault(pc, "lddw map value not modelled")
-        return (region << 32) + insn.next_imm
-
-    vm = Vm(cfg.program, profile=profile, helpers=registry, memory=memory,
-            compute_limit=compute_limit, tracer=tracers, pseudo_resolver=resolve,
-            engine="interpreter")
-    args = _entry_registers(executor, given)
-    tail = False
-    r0: int | None = None
-    try:
-        result = vm.run(cfg.entry, args)
-        fault, units = result.fault, result.compute_units
-        end_pc = tracker.prev
-        r0 = result.r0
-    except _TailCallTaken as taken:
-        fault, units, end_pc, tail = None, vm.units, taken.pc, True
-    if fault is not None:
-        outputs.append(f"fault: {fault}")
-    else:
-        outputs.append("tail call" if tail else f"exit r0={r0:#x}")
-        for region, obj in sorted(executor.objects.items()):
-            if obj.writable:
-                data = memory.read_bytes(0, region << 32, obj.size)
-                outputs.append(f"{obj.what} = {data.hex()}")
-    outcome = BundleOutcome(fault, units, tuple(returns), end_pc,
-                            len(held) if fault is None else 0, tail, tuple(outputs),
-                            detector.repeat_pc, tuple(recorder.pcs),
-                            fault is None and not tail and locks.held is not None,
-                            locks.live_rings() if fault is None and not tail else 0)
-    registers = [0] * 11
-    registers[1:1 + len(args)] = list(args)
-    registers[10] = (STACK_REGION << 32) + profile.stack_frame_size
-    names = {r: o.what for r, o in executor.objects.items()}
-    return BundleReplay(given, tuple(registers),
-                        tuple((names[r], data) for r, data in sorted(objects.items())), outcome)
+        return compute_r0(process_loop(r1, r4, self.executor.context.max_loops, call))
 
 
 def _entry_registers(executor: BundleExecutor, given: ConcreteInput) -> tuple[int, ...]:

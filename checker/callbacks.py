@@ -29,7 +29,7 @@ and tells the :class:`~arspec.checker.replay.InstanceTracker` which call it is i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from arspec.reference.isa.instructions import FRAME_POINTER, Program
 from arspec.reference.vm.profiles import PROGRAM_REGION, SLOT_SIZE
@@ -38,10 +38,8 @@ from arspec.spec.errno import E2BIG, EINVAL
 from . import solver as z
 from .assertions import CallDepthWithin
 from .cfg import ControlFlow, build_cfg
-from .symbolic import SCALAR, STACK, UNINIT, Context, Iters, State, Value
-
-if TYPE_CHECKING:
-    from .objects import BundleExecutor
+from .executor_api import BundleMachine
+from .symstate import SCALAR, STACK, UNINIT, Context, Iters, State, Value
 
 #: Pseudo loop header in an iteration tuple that numbers the calls of one ``bpf_loop``
 #: (real headers are pcs, so never negative).
@@ -81,7 +79,7 @@ def add_function(cfg: ControlFlow, target: int) -> bool:
     return True
 
 
-def _callback_size(executor: BundleExecutor, target: int) -> int | None:
+def _callback_size(executor: BundleMachine, target: int) -> int | None:
     """Return the instructions the callback and its local callees hold (``None``: unusable)."""
     cfg = executor.cfg
     if not add_function(cfg, target):
@@ -98,7 +96,7 @@ def _callback_size(executor: BundleExecutor, target: int) -> int | None:
     return sum(len(cfg.functions[e].pcs) for e in seen)
 
 
-def _bound(executor: BundleExecutor, state: State, count: Any, size: int) -> int | None:
+def _bound(executor: BundleMachine, state: State, count: Any, size: int) -> int | None:
     """Return a proved upper bound of ``count`` small enough to unroll, else ``None``."""
     limit = INLINE_COPIES // max(size, 1)
     if limit <= 0:
@@ -106,7 +104,7 @@ def _bound(executor: BundleExecutor, state: State, count: Any, size: int) -> int
     return executor.session.maximum(count, state.path, limit=limit)
 
 
-def inline_loop(executor: BundleExecutor, pc: int, state: State, ctx: Context,
+def inline_loop(executor: BundleMachine, pc: int, state: State, ctx: Context,
                 iters: Iters, target: int) -> bool:
     """Execute the ``bpf_loop`` call at ``pc`` by unrolling its callback at ``target``.
 

@@ -28,16 +28,10 @@ program of a declared Linux program type (:mod:`arspec.spec.contexts`):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from arspec.reference.isa.instructions import Alu, AluOp, Atomic, Call, Load, Reg, Store
-from arspec.reference.runtime.contexts import (
-    CONTEXT_BASE,
-    CONTEXT_REGION,
-    ContextMemory,
-    ProgramContext,
-)
-from arspec.reference.vm.profiles import INPUT_BASE
+from arspec.reference.runtime.contexts import ContextMemory, ProgramContext
 from arspec.spec.contexts import (
     MAX_PACKET_SIZE,
     FieldKind,
@@ -45,9 +39,11 @@ from arspec.spec.contexts import (
     compute_context_bytes,
     get_allowed_field,
 )
+from arspec.spec.conventions import CONTEXT_BASE, CONTEXT_REGION, INPUT_BASE
 
 from . import solver as z
 from .assertions import ContextAccess, LinuxRule
+from .executor_api import SymbolicExecutor
 from .symstate import (
     FUNCREF,
     INPUT,
@@ -61,9 +57,6 @@ from .symstate import (
     Value,
     kind_is,
 )
-
-if TYPE_CHECKING:
-    from .symbolic import Executor
 
 #: Register kind of the context pointer (``r1`` at entry) and of ``data_end``.
 CTX: Final = 12
@@ -87,7 +80,7 @@ class ContextModel:
         """Return the program type's name."""
         return self.layout.program_type.value
 
-    def enter(self, executor: Executor, state: State) -> None:
+    def enter(self, executor: SymbolicExecutor, state: State) -> None:
         """Set the entry registers and the packet length's range; add realisable facts."""
         length = executor.inputs.length
         state.regs[1] = Value(z.const(CONTEXT_BASE), CTX)
@@ -97,7 +90,7 @@ class ContextModel:
         state.path = z.ule(length, z.const(bound))
         executor.realisable.extend(self.realisable_bytes(executor))
 
-    def realisable_bytes(self, executor: Executor) -> list[Any]:
+    def realisable_bytes(self, executor: SymbolicExecutor) -> list[Any]:
         """Return "context byte k is the runtime's byte k" for every byte of the context."""
         unknown = z.byte_array("unmapped")
         length, data = executor.inputs.length, executor.inputs.data
@@ -116,7 +109,7 @@ class ContextModel:
             facts.append(z.eq(at, value))
         return facts
 
-    def exec_memory(self, executor: Executor, pc: int, insn: Load | Store | Atomic,
+    def exec_memory(self, executor: SymbolicExecutor, pc: int, insn: Load | Store | Atomic,
                     state: State) -> bool:
         """Execute a context access; return ``False`` when the base is not the context."""
         reg = insn.src if isinstance(insn, Load) else insn.dst
@@ -168,7 +161,7 @@ class ContextModel:
 
     # -- Linux's other load-time rules ----------------------------------------------------
 
-    def check_stack(self, executor: Executor, pc: int, insn: Load | Store | Atomic,
+    def check_stack(self, executor: SymbolicExecutor, pc: int, insn: Load | Store | Atomic,
                     state: State) -> None:
         """Stack accesses aligned to their size; pointers spilled whole."""
         reg = insn.src if isinstance(insn, Load) else insn.dst
@@ -187,7 +180,7 @@ class ContextModel:
             executor.require(pc, LinuxRule("spill_size", insn.value.index), state,
                              z.and_(on_stack, spilled), None)
 
-    def check_alu(self, executor: Executor, pc: int, insn: Alu, state: State) -> None:
+    def check_alu(self, executor: SymbolicExecutor, pc: int, insn: Alu, state: State) -> None:
         """Pointer operands only with the operators and kinds Linux allows."""
         if insn.op is AluOp.MOV:
             return
@@ -211,7 +204,7 @@ class ContextModel:
         for rule, violation in checks:
             executor.require(pc, LinuxRule(rule, insn.dst), state, violation, None)
 
-    def check_call(self, executor: Executor, pc: int, insn: Call, state: State) -> None:
+    def check_call(self, executor: SymbolicExecutor, pc: int, insn: Call, state: State) -> None:
         """``bpf_tail_call`` takes the context in r1."""
         if insn.imm == TAIL_CALL:
             executor.require(pc, LinuxRule("tail_call_context", 1), state,

@@ -26,7 +26,7 @@ checked, not assumed. Like Linux, an iterator must be an 8-aligned slot of the s
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from arspec.reference.isa.instructions import JmpCond
 from arspec.spec.errno import E2BIG, EINVAL
@@ -34,10 +34,8 @@ from arspec.spec.helpers import HelperDef
 
 from . import solver as z
 from .assertions import HelperArgument, InitializedStack
-from .symbolic import NULLPTR, SCALAR, STACK, State, Value, kind_is
-
-if TYPE_CHECKING:
-    from .objects import BundleExecutor
+from .executor_api import BundleMachine
+from .symstate import NULLPTR, SCALAR, STACK, State, Value, kind_is
 
 #: Bytes of a ``struct bpf_iter_num``.
 ITER_SIZE: Final = 8
@@ -46,7 +44,7 @@ ITERATOR_HELPERS: Final = frozenset({"bpf_iter_num_new", "bpf_iter_num_next",
                                      "bpf_iter_num_destroy"})
 
 
-def _pointer(executor: BundleExecutor, pc: int, row: HelperDef, state: State) -> Any:
+def _pointer(executor: BundleMachine, pc: int, row: HelperDef, state: State) -> Any:
     """Check ``r1`` is an 8-aligned iterator slot of the stack; return its address."""
     pointer = executor.read(pc, state, 1)
     address = pointer.value
@@ -63,7 +61,7 @@ def _pointer(executor: BundleExecutor, pc: int, row: HelperDef, state: State) ->
     return address
 
 
-def _fields(executor: BundleExecutor, pc: int, state: State, address: Any,
+def _fields(executor: BundleMachine, pc: int, state: State, address: Any,
             *, initialised: bool) -> tuple[Any, Any]:
     """Load ``(cur, end)`` (32-bit terms); require initialised bytes when asked."""
     raw, init = executor.load_bytes(state, address, ITER_SIZE)
@@ -72,11 +70,11 @@ def _fields(executor: BundleExecutor, pc: int, state: State, address: Any,
     return z.extract(31, 0, raw), z.extract(63, 32, raw)
 
 
-def _store(executor: BundleExecutor, state: State, address: Any, cur: Any, end: Any) -> None:
+def _store(executor: BundleMachine, state: State, address: Any, cur: Any, end: Any) -> None:
     executor.store_bytes(state, address, z.concat([end, cur]), ITER_SIZE)
 
 
-def iterator_call(executor: BundleExecutor, pc: int, row: HelperDef, state: State) -> Value:
+def iterator_call(executor: BundleMachine, pc: int, row: HelperDef, state: State) -> Value:
     """Execute one iterator helper call on ``state``; return ``r0``."""
     address = _pointer(executor, pc, row, state)
     zero = z.const(0, 32)
@@ -105,7 +103,7 @@ def iterator_call(executor: BundleExecutor, pc: int, row: HelperDef, state: Stat
                  z.ite(done, z.const(NULLPTR, 8), z.const(STACK, 8)))
 
 
-def iteration_bound(executor: BundleExecutor, state: State, limit: int) -> int | None:
+def iteration_bound(executor: BundleMachine, state: State, limit: int) -> int | None:
     """Return how many more ``next`` calls can succeed, at most, on the known iterators.
 
     For ``(cur, end)`` that is ``end - s32(cur + 1)`` when positive, else 0; the largest

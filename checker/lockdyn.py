@@ -29,7 +29,7 @@ dynptr, which the runtime lets happen (the dynptr's next use or the end then fau
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from arspec.reference.isa.instructions import Atomic, Store
 from arspec.reference.vm.profiles import STACK_REGION
@@ -51,10 +51,8 @@ from .assertions import (
     LockReleased,
     SpinLockRule,
 )
-from .symbolic import NULLPTR, OBJECT, OPAQUE, SCALAR, STACK, State, Value, kind_is
-
-if TYPE_CHECKING:
-    from .objects import BundleExecutor
+from .executor_api import BundleMachine
+from .symstate import NULLPTR, OBJECT, OPAQUE, SCALAR, STACK, State, Value, kind_is
 
 LOCK_HELPERS: Final = frozenset({"bpf_spin_lock", "bpf_spin_unlock"})
 DYNPTR_INIT: Final = frozenset({"bpf_dynptr_from_mem", "bpf_ringbuf_reserve_dynptr"})
@@ -87,7 +85,7 @@ def _low32(term: Any) -> Any:
 # --------------------------------------------------------------------------- spin locks
 
 
-def check_call(ex: BundleExecutor, pc: int, name: str, state: State) -> None:
+def check_call(ex: BundleMachine, pc: int, name: str, state: State) -> None:
     """Only ``bpf_spin_unlock`` may be called while a lock is held (the runtime faults)."""
     if name == UNLOCK_HELPER:
         return
@@ -100,18 +98,18 @@ def check_call(ex: BundleExecutor, pc: int, name: str, state: State) -> None:
     state.path = z.and_(state.path, z.not_(held))
 
 
-def check_local_call(ex: BundleExecutor, pc: int, state: State) -> None:
+def check_local_call(ex: BundleMachine, pc: int, state: State) -> None:
     """No bpf-to-bpf call while a lock is held (the runtime faults at the call)."""
     _refuse(ex, pc, state, "no bpf_spin_lock is held at a bpf-to-bpf call")
 
 
-def check_local_return(ex: BundleExecutor, pc: int, state: State) -> None:
+def check_local_return(ex: BundleMachine, pc: int, state: State) -> None:
     """A bpf-to-bpf function may not return holding a lock (the runtime faults at its
     ``exit``; Linux checks every ``exit``)."""
     _refuse(ex, pc, state, "no bpf_spin_lock is held when a bpf-to-bpf function returns")
 
 
-def _refuse(ex: BundleExecutor, pc: int, state: State, rule: str) -> None:
+def _refuse(ex: BundleMachine, pc: int, state: State, rule: str) -> None:
     held = _held(state)
     if z.truth_of(held) is False:
         return
@@ -120,7 +118,7 @@ def _refuse(ex: BundleExecutor, pc: int, state: State, rule: str) -> None:
     state.path = z.and_(state.path, z.not_(held))
 
 
-def check_exit(ex: BundleExecutor, pc: int, state: State) -> None:
+def check_exit(ex: BundleMachine, pc: int, state: State) -> None:
     """No lock may be held and no ring-buffer dynptr live when the program ends."""
     held = _held(state)
     if z.truth_of(held) is not False:
@@ -130,7 +128,7 @@ def check_exit(ex: BundleExecutor, pc: int, state: State) -> None:
         ex.require(pc, DynptrsReleased(), state, live, live)
 
 
-def lock_regions(ex: BundleExecutor) -> list[tuple[int, int]]:
+def lock_regions(ex: BundleMachine) -> list[tuple[int, int]]:
     """Return ``(region, lock offset)`` of every map-value object whose map has a lock."""
     out = []
     for region, obj in sorted(ex.objects.items()):
@@ -142,7 +140,7 @@ def lock_regions(ex: BundleExecutor) -> list[tuple[int, int]]:
     return out
 
 
-def check_lock_access(ex: BundleExecutor, pc: int, state: State, address: Any,
+def check_lock_access(ex: BundleMachine, pc: int, state: State, address: Any,
                       size: int) -> None:
     """No load or store may touch a ``bpf_spin_lock`` (Linux ``check_map_access``)."""
     region = z.extract(63, 32, address)
@@ -162,7 +160,7 @@ def check_lock_access(ex: BundleExecutor, pc: int, state: State, address: Any,
         state.path = z.and_(state.path, z.not_(touched))
 
 
-def lock_call(ex: BundleExecutor, pc: int, row: HelperDef, state: State) -> None:
+def lock_call(ex: BundleMachine, pc: int, row: HelperDef, state: State) -> None:
     """``bpf_spin_lock`` / ``bpf_spin_unlock``: the pointer and the held-lock discipline."""
     pointer = ex.read(pc, state, 1)
     region = z.extract(63, 32, pointer.value)
@@ -192,7 +190,7 @@ def lock_call(ex: BundleExecutor, pc: int, row: HelperDef, state: State) -> None
 # --------------------------------------------------------------------------- dynptrs
 
 
-def _slot(ex: BundleExecutor, pc: int, row: HelperDef, state: State) -> int | None:
+def _slot(ex: BundleMachine, pc: int, row: HelperDef, state: State) -> int | None:
     """Check the dynptr argument is an 8-aligned stack slot; return its literal address."""
     reg = DYNPTR_REG[row.name]
     pointer = ex.read(pc, state, reg)
@@ -214,7 +212,7 @@ def _slot(ex: BundleExecutor, pc: int, row: HelperDef, state: State) -> int | No
     return literal
 
 
-def _load(ex: BundleExecutor, state: State, address: int) -> tuple[Any, Any, Any]:
+def _load(ex: BundleMachine, state: State, address: int) -> tuple[Any, Any, Any]:
     """Return ``(data, size word, offset)`` of the dynptr bytes at ``address``."""
     data, _ = ex.load_bytes(state, z.const(address), 8)
     word, _ = ex.load_bytes(state, z.const(address + 8), 4)
@@ -222,16 +220,14 @@ def _load(ex: BundleExecutor, state: State, address: int) -> tuple[Any, Any, Any
     return data, z.zero_extend(word, 64), z.zero_extend(offset, 64)
 
 
-def _write(ex: BundleExecutor, state: State, address: int, data: Any, word: Any) -> None:
+def _write(ex: BundleMachine, state: State, address: int, data: Any, word: Any) -> None:
     """Store a dynptr's 16 bytes (offset 0) without the overwrite checks."""
-    from .symbolic import Executor
     raw = z.concat([z.const(0, 32), z.extract(31, 0, word), data])
-    Executor.store_bytes(ex, state, z.const(address), z.extract(63, 0, raw), 8)
-    Executor.store_bytes(ex, state, z.const(address + 8),
-                         z.extract(127, 64, raw), 8)
+    ex.store_plain(state, z.const(address), z.extract(63, 0, raw), 8)
+    ex.store_plain(state, z.const(address + 8), z.extract(127, 64, raw), 8)
 
 
-def on_store(ex: BundleExecutor, state: State, address: Any, size: Any) -> None:
+def on_store(ex: BundleMachine, state: State, address: Any, size: Any) -> None:
     """A store (or helper write) over a dynptr destroys it; over a live ring one it is an error.
 
     The ring reference stays held (the runtime still expects it released), and stores
@@ -269,7 +265,7 @@ def on_store(ex: BundleExecutor, state: State, address: Any, size: Any) -> None:
             ex.forget_regions(state, sorted(ex.slice_regions))
 
 
-def _live(ex: BundleExecutor, pc: int, row: HelperDef, state: State, slot: int) -> None:
+def _live(ex: BundleMachine, pc: int, row: HelperDef, state: State, slot: int) -> None:
     """Require an initialised, untouched dynptr at ``slot`` (the runtime faults otherwise)."""
     live = _mark(state, f"dyn:{slot}")
     ex.require(pc, DynptrRule(row.name, f"r{DYNPTR_REG[row.name]} is an initialised dynptr"),
@@ -283,7 +279,7 @@ def _check_off_len(size: Any, offset: Any, length: Any) -> Any:
     return z.or_(z.ult(size, length), z.ult(z.sub(size, length), offset))
 
 
-def dynptr_call(ex: BundleExecutor, pc: int, row: HelperDef, key: str, result: Any,
+def dynptr_call(ex: BundleMachine, pc: int, row: HelperDef, key: str, result: Any,
                 state: State, maps: list[Any]) -> Value:
     """Execute one dynptr helper on ``state``; return ``r0``."""
     name = row.name
@@ -346,7 +342,7 @@ def dynptr_call(ex: BundleExecutor, pc: int, row: HelperDef, key: str, result: A
     return Value(value, z.ite(fails, z.const(NULLPTR, 8), z.const(OBJECT, 8)))
 
 
-def _init(ex: BundleExecutor, pc: int, row: HelperDef, key: str, result: Any, state: State,
+def _init(ex: BundleMachine, pc: int, row: HelperDef, key: str, result: Any, state: State,
           slot: int, maps: list[Any]) -> Value:
     """``bpf_dynptr_from_mem`` / ``bpf_ringbuf_reserve_dynptr`` at ``slot``."""
     name = row.name
@@ -403,7 +399,7 @@ def _init(ex: BundleExecutor, pc: int, row: HelperDef, key: str, result: Any, st
     return Value(r0, SCALAR)
 
 
-def slice_live(ex: BundleExecutor, state: State, region: Any) -> list[Any]:
+def slice_live(ex: BundleMachine, state: State, region: Any) -> list[Any]:
     """Return the policy clauses: an access to a slice needs the slice still valid."""
     return [z.or_(z.not_(z.eq(region, z.const(number, 32))), _mark(state, f"slice:{number}"))
             for number in sorted(ex.slice_regions)]

@@ -37,11 +37,12 @@ from arspec.reference.isa.instructions import (
     Reg,
     Store,
 )
-from arspec.reference.runtime.contexts import CONTEXT_BASE, ProgramContext, execute_in_context
+from arspec.reference.runtime.contexts import ProgramContext, execute_in_context
 from arspec.reference.vm.helpers import HelperContext, HelperRegistry, HelperSpec
 from arspec.reference.vm.profiles import INPUT_BASE, STACK_BASE, Profile
 from arspec.reference.vm.trace import Event, InsnStart
 from arspec.reference.vm.vm import execute
+from arspec.spec.conventions import CONTEXT_BASE
 from arspec.spec.errors import (
     CallDepthExceeded,
     DivisionByZero,

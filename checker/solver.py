@@ -10,7 +10,7 @@ the solver factory with fixed random seeds and a deterministic ``rlimit`` budget
 wall-clock timeout is only a fallback).
 
 An ``unknown`` answer is reported as :attr:`SatResult.UNKNOWN` and is never read as sat or
-unsat; z3 exceptions become :class:`~arspec.spec.errors.SolverError`.
+unsat; z3 exceptions become :class:`SolverError`.
 
 Constant folding: when every operand of an operation is a literal, the result is simplified
 to a literal, so straight-line code over constants (``r10`` arithmetic, immediates) never
@@ -30,9 +30,14 @@ import z3
 
 from arspec.reference.isa.instructions import AluOp, AtomicOp, EndianOp, JmpCond
 from arspec.reference.vm.profiles import Profile
-from arspec.spec.errors import SolverError
+from arspec.spec.errors import ArspecError
 
 from .cfg import TimeLimitReached
+
+
+class SolverError(ArspecError):
+    """The SMT solver failed (a z3 exception); the property is reported UNKNOWN."""
+
 
 #: A z3 bit-vector term (opaque outside this module).
 BV: TypeAlias = Any

@@ -21,7 +21,7 @@ dead.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from arspec.reference.isa.instructions import (
     Alu,
@@ -45,13 +45,11 @@ from arspec.reference.isa.instructions import (
 from . import solver as z
 from .assertions import BoundedLoop, LoopBoundHolds
 from .cfg import Function, Loop
+from .executor_api import SymbolicExecutor
 from .symstate import HAVOC, Context, Iters, Kind, LoopSummary, State, Value, same_kind
 
-if TYPE_CHECKING:
-    from .symbolic import Executor
 
-
-def run_loop(ex: Executor, function: Function, loop: Loop, entry: State, ctx: Context,
+def run_loop(ex: SymbolicExecutor, function: Function, loop: Loop, entry: State, ctx: Context,
              iters: Iters) -> tuple[dict[int, list[State]], list[State]]:
     """Execute a natural loop: rank, unroll within the bound, or havoc."""
     outer = iters[:len(function.nesting[loop.header]) - 1]
@@ -73,7 +71,7 @@ def run_loop(ex: Executor, function: Function, loop: Loop, entry: State, ctx: Co
     return havoc_loop(ex, function, loop, entry, ctx, outer)
 
 
-def unroll(ex: Executor, function: Function, loop: Loop, entry: State, ctx: Context,
+def unroll(ex: SymbolicExecutor, function: Function, loop: Loop, entry: State, ctx: Context,
            outer: Iters, bound: int) -> tuple[dict[int, list[State]], list[State]]:
     """Unroll ``bound + 1`` iterations; check the back edge is dead afterwards."""
     exits: dict[int, list[State]] = {}
@@ -102,7 +100,7 @@ def unroll(ex: Executor, function: Function, loop: Loop, entry: State, ctx: Cont
     return exits, all_returns + returns
 
 
-def havoc_state(ex: Executor, function: Function, loop: Loop, state: State,
+def havoc_state(ex: SymbolicExecutor, function: Function, loop: Loop, state: State,
                 kinds: list[Kind] | None = None) -> State:
     """Return ``state`` with everything the loop may change replaced by fresh values."""
     written = written_registers(ex, loop)
@@ -125,7 +123,7 @@ def havoc_state(ex: Executor, function: Function, loop: Loop, state: State,
     return havocked
 
 
-def written_registers(ex: Executor, loop: Loop) -> set[int]:
+def written_registers(ex: SymbolicExecutor, loop: Loop) -> set[int]:
     """Return the registers some instruction of the loop (or a callee) may write."""
     written: set[int] = set()
     for pc in loop.body:
@@ -143,13 +141,13 @@ def written_registers(ex: Executor, loop: Loop) -> set[int]:
     return written
 
 
-def loop_writes_memory(ex: Executor, loop: Loop) -> bool:
+def loop_writes_memory(ex: SymbolicExecutor, loop: Loop) -> bool:
     """Return whether the loop may write memory."""
     return any(isinstance(ex.program.slots[pc], Store | Atomic | Call | CallLocal
                           | CallKfunc | Callx | LegacyLoad) for pc in loop.body)
 
 
-def havoc_loop(ex: Executor, function: Function, loop: Loop, entry: State, ctx: Context,
+def havoc_loop(ex: SymbolicExecutor, function: Function, loop: Loop, entry: State, ctx: Context,
                outer: Iters) -> tuple[dict[int, list[State]], list[State]]:
     """Run one abstract iteration from a havocked header (sound for any count)."""
     kinds = [r.kind for r in entry.regs]
@@ -181,7 +179,7 @@ def havoc_loop(ex: Executor, function: Function, loop: Loop, entry: State, ctx: 
 # -- ranking ----------------------------------------------------------------------------
 
 
-def loop_bound(ex: Executor, function: Function, loop: Loop, entry: State, ctx: Context,
+def loop_bound(ex: SymbolicExecutor, function: Function, loop: Loop, entry: State, ctx: Context,
                summary: LoopSummary) -> int | None:
     """Return a proved bound on the back edges taken from ``entry``, or ``None``."""
     header = havoc_state(ex, function, loop, entry)
@@ -223,7 +221,7 @@ def loop_bound(ex: Executor, function: Function, loop: Loop, entry: State, ctx: 
     return None
 
 
-def body_latches(ex: Executor, function: Function, loop: Loop, header: State,
+def body_latches(ex: SymbolicExecutor, function: Function, loop: Loop, header: State,
                  ctx: Context) -> State | None:
     """Run the loop body once from ``header`` (unchecked); return the merged back edges.
 
@@ -239,7 +237,7 @@ def body_latches(ex: Executor, function: Function, loop: Loop, header: State,
     return ex.merge(latches)
 
 
-def rank_candidates(ex: Executor, loop: Loop) -> list[tuple[str, Callable[[State], Any]]]:
+def rank_candidates(ex: SymbolicExecutor, loop: Loop) -> list[tuple[str, Callable[[State], Any]]]:
     """Return ranking candidates ``b - a`` and ``a - b`` from the loop's comparisons."""
     out: list[tuple[str, Callable[[State], Any]]] = []
     seen: set[str] = set()

@@ -25,16 +25,14 @@ Not proved, so never PROVED (a memory finding that stays UNKNOWN):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from arspec.spec.syscalls import FAILING_SYSCALLS, SyscallDef
 
 from . import solver as z
 from .assertions import HelperArgument, HelperModelled, HelperSucceeds
-from .symbolic import SCALAR, State, Value
-
-if TYPE_CHECKING:
-    from .objects import BundleExecutor
+from .executor_api import BundleMachine
+from .symstate import SCALAR, State, Value
 
 #: Largest size argument a cost is computed from (larger ones exceed every budget).
 _SIZE_CAP: Final = 1 << 40
@@ -50,7 +48,7 @@ def _at_least(floor: int, value: Any) -> Any:
     return z.ite(z.ult(value, z.const(floor)), z.const(floor), value)
 
 
-def charge(ex: BundleExecutor, pc: int, syscall: SyscallDef, state: State) -> None:
+def charge(ex: BundleMachine, pc: int, syscall: SyscallDef, state: State) -> None:
     """Add the syscall's cost to the path's compute units (Agave's formulas)."""
     row = syscall.row
     if syscall.cost == "fixed":
@@ -67,7 +65,7 @@ def charge(ex: BundleExecutor, pc: int, syscall: SyscallDef, state: State) -> No
         ex.cu_exact = False
 
 
-def fault_if(ex: BundleExecutor, pc: int, state: State, assertion: Any, fault: Any) -> None:
+def fault_if(ex: BundleMachine, pc: int, state: State, assertion: Any, fault: Any) -> None:
     """Record a fault condition of the runtime and continue on the runs without it."""
     ex.require(pc, assertion, state, fault, fault)
     ex.add_fault_exit(state, fault)
@@ -91,7 +89,7 @@ def is_valid_text(data: list[int | None]) -> bool | None:
     return True
 
 
-def check_text(ex: BundleExecutor, pc: int, syscall: SyscallDef, state: State) -> None:
+def check_text(ex: BundleMachine, pc: int, syscall: SyscallDef, state: State) -> None:
     """``sol_log_``: the text must be UTF-8, which only known constant bytes prove."""
     name = syscall.row.name
     assertion = HelperArgument(name, 1, "pointer to valid UTF-8 text")
@@ -110,7 +108,7 @@ def check_text(ex: BundleExecutor, pc: int, syscall: SyscallDef, state: State) -
                                "validity (else the syscall fails) is not proved")
 
 
-def copy_bytes(ex: BundleExecutor, state: State, dst: Any, src: Any, size: Any) -> None:
+def copy_bytes(ex: BundleMachine, state: State, dst: Any, src: Any, size: Any) -> None:
     """Copy ``size`` bytes (memcpy / memmove; the source is read before any write)."""
     literal = z.value_of(size)
     if literal is None or literal > 256:
@@ -122,7 +120,7 @@ def copy_bytes(ex: BundleExecutor, state: State, dst: Any, src: Any, size: Any) 
         ex.store_bytes(state, dst, value, literal)
 
 
-def fill_bytes(ex: BundleExecutor, state: State, dst: Any, byte: Any, size: Any) -> None:
+def fill_bytes(ex: BundleMachine, state: State, dst: Any, byte: Any, size: Any) -> None:
     """Fill ``size`` bytes with the low byte of ``byte`` (memset)."""
     literal = z.value_of(size)
     if literal is None or literal > 256:
@@ -134,7 +132,7 @@ def fill_bytes(ex: BundleExecutor, state: State, dst: Any, byte: Any, size: Any)
         ex.store_bytes(state, z.add(dst, z.const(i)), low, 1)
 
 
-def execute_syscall(ex: BundleExecutor, pc: int, syscall: SyscallDef, state: State,
+def execute_syscall(ex: BundleMachine, pc: int, syscall: SyscallDef, state: State,
                     key: str) -> Value | None:
     """Execute one Agave syscall; return r0 (``None``: the call never returns)."""
     row = syscall.row

@@ -5,8 +5,9 @@ Verdicts and reports
 What the verifier answers: a :class:`Verdict` per :class:`Property`, backed by a
 :class:`Report` that holds **all** findings (never only the first), the worst-case compute
 figure and the unreachable-code notes. Consumers (the CLI, the tests) read this data; they
-never parse printed text. :func:`render_text` prints one finding per line in the PREVAIL
-style ``PROGRAM:pc: Short capitalised phrase (assertion)``.
+never parse printed text. :meth:`Finding.render` gives one finding's line in the PREVAIL
+style ``PROGRAM:pc: Short capitalised phrase (assertion)``; the one text report of a
+bundle is :mod:`arspec.cli.render.text`.
 
 A finding is ``REFUTED`` only when it carries a :class:`Counterexample` whose replay on the
 reference VM showed the predicted fault, loop or overrun; every other finding is
@@ -139,22 +140,3 @@ def show_returns(returns: tuple[tuple[int, int], ...]) -> str:
     text = str(list(returns[:RETURNS_SHOWN]))
     left = len(returns) - RETURNS_SHOWN
     return text if left <= 0 else f"{text} and {left} more"
-
-
-def render_text(report: Report) -> str:
-    """Return the report as text: findings, unreachable notes, then one line per property."""
-    lines = [f.render() for f in report.sorted_findings()]
-    for f in report.sorted_findings():
-        if f.counterexample is not None:
-            cx = f.counterexample
-            lines.append(f"{report.program}:{f.pc}:   counterexample: input={cx.input.hex()} "
-                         f"helpers={show_returns(cx.helper_returns)} -> {cx.outcome}")
-        elif f.note:
-            lines.append(f"{report.program}:{f.pc}:   note: {f.note}")
-    lines += [f"{report.program}:{pc}: Code becomes unreachable" for pc in report.unreachable]
-    lines += [f"{report.program}: note: {note}" for note in report.notes]
-    cu = "unknown" if report.worst_case_cu is None else str(report.worst_case_cu)
-    lines.append(f"{report.program}: worst-case compute units: {cu} (budget {report.budget})")
-    for prop, verdict in report.verdicts.items():
-        lines.append(f"{report.program}: {prop.value}: {verdict.value}")
-    return "\n".join(lines) + "\n"

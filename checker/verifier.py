@@ -15,12 +15,13 @@ on the VM with the predicted outcome. Everything else is ``UNKNOWN``.
 
 from __future__ import annotations
 
+from arspec.checker.solver import SolverError
 from arspec.reference.isa.instructions import Program
 from arspec.reference.runtime.contexts import ProgramContext
 from arspec.reference.vm.helpers import HelperRegistry, test_helpers
 from arspec.reference.vm.load_checks import ProgramRejected, check_program
 from arspec.reference.vm.profiles import LINUX, Profile
-from arspec.spec.errors import CallDepthExceeded, InstructionLimit, SolverError
+from arspec.spec.errors import CallDepthExceeded, InstructionLimit
 
 from . import solver as z
 from .assertions import BoundedLoop, CallDepthWithin, WithinBudget
@@ -197,14 +198,7 @@ def verify_program(program: Program, *, profile: Profile = LINUX, name: str = "p
         raise ValueError("budget and max_input must be non-negative")
     registry = helpers if helpers is not None else test_helpers()
     report = Report(name, profile.name, budget=budget)
-    try:
-        check_program(program, profile)
-    except ProgramRejected as rejected:
-        outcome = f"rejected at load: {rejected.reason}"
-        cx = Counterexample((), b"", (), outcome, True)
-        report.add(Finding(name, rejected.pc, Property.CONTROL, "Program rejected at load",
-                           rejected.reason, Verdict.REFUTED, cx))
-        report.notes.append("symbolic execution skipped: the loader refuses the program")
+    if not apply_load_checks(report, program, profile):
         return _finish(report)
     cfg = build_cfg(program)
     report.unreachable = list(cfg.unreachable)
@@ -238,6 +232,21 @@ def verify_program(program: Program, *, profile: Profile = LINUX, name: str = "p
     if session.unknown_reasons:
         report.notes.append(f"solver gave up {len(session.unknown_reasons)} time(s)")
     return _finish(report)
+
+
+def apply_load_checks(report: Report, program: Program, profile: Profile) -> bool:
+    """Run the loader's checks; return whether the program loads, else add the refusal to
+    ``report`` (REFUTED, control) and note that symbolic execution is skipped."""
+    try:
+        check_program(program, profile)
+    except ProgramRejected as rejected:
+        outcome = f"rejected at load: {rejected.reason}"
+        cx = Counterexample((), b"", (), outcome, True)
+        report.add(Finding(report.program, rejected.pc, Property.CONTROL,
+                           "Program rejected at load", rejected.reason, Verdict.REFUTED, cx))
+        report.notes.append("symbolic execution skipped: the loader refuses the program")
+        return False
+    return True
 
 
 def _finish(report: Report) -> Report:

@@ -2,8 +2,8 @@
 Bundle verification
 ===================
 
-:func:`verify_bundle_file` checks every program of a ``program.yaml`` bundle and renders the
-result as text, JSON or SARIF; :func:`verify_bundle` returns the data. Each program is
+:func:`verify_bundle` checks every program of a ``program.yaml`` bundle and returns the
+data (:class:`BundleResult`). Each program is
 verified from every entry point it has: its hook's entry (with the runtime's entry registers,
 :class:`~arspec.checker.objects.EntryKind`) and every callback function installed with
 ``bpf_timer_set_callback`` or ``bpf_wq_set_callback`` (a callback must terminate on its own;
@@ -30,61 +30,29 @@ part of the entry state: the VM and every other helper are deterministic functio
 runtime seeds clocks and random numbers from the slot in ``linux``, and no helper iterates a
 hash map), so two runs from equal inputs end in equal outputs, and determinism is PROVED.
 
-Exit codes: 0 every requested property PROVED; 1 some property REFUTED; 3 nothing refuted
-but something UNKNOWN. Bad input raises :class:`~arspec.spec.errors.InputError` (exit 2).
-
-JSON schema ``arspec-verify/1``
--------------------------------
-::
-
-    {"format": "arspec-verify/1",
-     "bundle": "<path>", "name": "<bundle name>", "profile": "solana" | "linux",
-     "exit_code": 0 | 1 | 3,
-     "requested": ["termination", "memory", "compute", "determinism"],
-     "programs": [
-       {"name": str, "hook": str, "line": int | null, "budget": int,
-        "worst_case_cu": int | null,        # one invocation of this program alone
-        "chain_worst_case_cu": int | null,  # with every tail call it may make
-        "verdicts": {"termination": "PROVED" | "REFUTED" | "UNKNOWN", ...all properties},
-        "entries": [{"pc": int, "kind": str}],
-        "findings": [
-          {"program": str, "pc": int, "property": str, "verdict": "REFUTED" | "UNKNOWN",
-           "message": str, "assertion": str, "text": "PROGRAM:pc: message (assertion)",
-           "note": str,
-           "source": null | {"file": str, "line": int},  # bundle or C line of the pc
-           "counterexample": null | {
-              "registers": [int x 11], "input": "<hex>",
-              "objects": [{"what": str, "bytes": "<hex>"}],
-              "helper_returns": [[pc, value], ...],  # the first 1,024
-              "helper_returns_total": int,
-              "outcome": str, "replayed": bool, "compute_units": int}}],
-        "unreachable": [int], "notes": [str]}],
-     "tail_calls": [{"program": str, "pc": int, "targets": [str]}],
-     "callbacks": [{"program": str, "pc": int, "kind": "timer" | "wq" | "loop" | "watch",
-                    "target": str, "target_pc": int}],
-     "tail_call_cycles": [[str, ...]]}
-
-Versioning: fields are only added within ``arspec-verify/1``; a rename or removal makes
-``arspec-verify/2``.
+The verdict of the bundle (:attr:`BundleResult.verdict`) is REFUTED if some requested
+property is REFUTED, else UNKNOWN if one is UNKNOWN, else PROVED; the front end
+(:mod:`arspec.cli`) renders the result and maps it to an exit code. Bad input raises
+:class:`~arspec.spec.errors.InputError`.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import networkx as nx
 
+from arspec.checker.solver import SolverError
 from arspec.reference.isa.instructions import Program
 from arspec.reference.runtime.contexts import ProgramContext, get_bundle_context
 from arspec.reference.runtime.runtime import LoadedProgram, check_program_helpers, load_programs
 from arspec.reference.vm.profiles import Profile, get_profile
 from arspec.spec import bundle as schema
-from arspec.spec.errors import CallDepthExceeded, InputError, InstructionLimit, SolverError
+from arspec.spec.errors import CallDepthExceeded, InputError, InstructionLimit
 from arspec.spec.loader import load_bundle
 from arspec.spec.presets import get_preset
 
@@ -119,20 +87,13 @@ from .selfcomp import SelfComposition, self_compose
 from .symbolic import RawFinding, TimeLimitReached
 from .verdict import (
     PROPERTY_ORDER,
-    RETURNS_KEPT,
     Counterexample,
     Finding,
     Property,
     Report,
     Verdict,
-    show_returns,
 )
 
-FORMAT: Final = "arspec-verify/1"
-OUTPUT_FORMATS: Final = ("text", "json", "sarif")
-EXIT_OK: Final = 0
-EXIT_REFUTED: Final = 1
-EXIT_UNKNOWN: Final = 3
 #: Tail calls one chain may make (Linux ``MAX_TAIL_CALL_CNT``, ``include/linux/bpf.h``).
 MAX_TAIL_CALLS: Final = 33
 #: Properties checked whatever the bundle requests (a fault breaks every property).
@@ -187,14 +148,15 @@ class BundleResult:
     cycles: list[list[str]]
 
     @property
-    def exit_code(self) -> int:
-        """Return 1 if a requested property is REFUTED, 3 if one is UNKNOWN, else 0."""
+    def verdict(self) -> Verdict:
+        """Return REFUTED if a requested property is REFUTED, else UNKNOWN if one is
+        UNKNOWN, else PROVED."""
         verdicts = [p.report.verdict(prop) for p in self.programs for prop in self.requested]
         if Verdict.REFUTED in verdicts:
-            return EXIT_REFUTED
+            return Verdict.REFUTED
         if Verdict.UNKNOWN in verdicts:
-            return EXIT_UNKNOWN
-        return EXIT_OK
+            return Verdict.UNKNOWN
+        return Verdict.PROVED
 
 
 def _map_infos(bundle: schema.Bundle) -> tuple[MapInfo, ...]:
@@ -637,8 +599,8 @@ def _async_entries(maps: tuple[MapInfo, ...], what: str) -> list[EntryKind]:
     return [EntryKind("async", map_index=m.index) for m in candidates] or [EntryKind("tail")]
 
 
-def verify_bundle(path: str, *, timeout: float = 30.0,
-                  rlimit: int = 20_000_000) -> BundleResult:
+def verify_bundle(path: str, *, timeout: float = 30.0, rlimit: int = 20_000_000,
+                  bundle: schema.Bundle | None = None) -> BundleResult:
     """Verify every program of the bundle at ``path``.
 
     Parameters
@@ -649,6 +611,9 @@ def verify_bundle(path: str, *, timeout: float = 30.0,
         Wall-clock limit for the whole run (and fallback per solver query), in seconds.
     rlimit
         Deterministic z3 resource units per query.
+    bundle
+        The bundle at ``path`` when the caller has loaded it already (it is then not
+        parsed again).
 
     Returns
     -------
@@ -662,7 +627,8 @@ def verify_bundle(path: str, *, timeout: float = 30.0,
     """
     if timeout <= 0 or rlimit <= 0:
         raise InputError("--timeout and the solver resource limit must be positive")
-    bundle = load_bundle(path)
+    if bundle is None:
+        bundle = load_bundle(path)
     # Nondeterministic helpers are reported as determinism findings, not refused at load.
     loaded = load_programs(bundle, base_dir=Path(path).parent, allow_nondeterministic=True)
     profile = get_profile(bundle.profile.value)
@@ -670,21 +636,16 @@ def verify_bundle(path: str, *, timeout: float = 30.0,
     names = list(bundle.programs)
     lines = _program_lines(path, names)
     deadline = time.monotonic() + timeout
-    results: list[ProgramResult] = []
-    runs: dict[str, list[_EntryRun]] = {}
-    edges: dict[str, list[CallEdge]] = {}
-    pending: list[tuple[str, int, EntryKind]] = []
-    for name, prog in bundle.programs.items():
-        hook = prog.hook.on
-        budget = prog.budget or bundle.budgets.per_invocation
-        report = Report(name, profile.name, budget=budget)
-        result = ProgramResult(name, hook, report, lines.get(name),
-                               source_lines=loaded[name].source_lines)  # type: ignore[index]
-        results.append(result)
-        runs[name] = []
-        edges[name] = []
-        for entry in _entry_kinds(bundle, maps, hook, prog):
-            pending.append((name, 0, entry))
+    results = [ProgramResult(name, prog.hook.on,
+                             Report(name, profile.name,
+                                    budget=prog.budget or bundle.budgets.per_invocation),
+                             lines.get(name),
+                             source_lines=loaded[name].source_lines)  # type: ignore[index]
+               for name, prog in bundle.programs.items()]
+    runs: dict[str, list[_EntryRun]] = {name: [] for name in names}
+    edges: dict[str, list[CallEdge]] = {name: [] for name in names}
+    pending = [(name, 0, entry) for name, prog in bundle.programs.items()
+               for entry in _entry_kinds(bundle, maps, prog.hook.on, prog)]
     done: set[tuple[str, int, EntryKind]] = set()
     while pending:
         name, pc, entry = pending.pop(0)
@@ -698,10 +659,7 @@ def verify_bundle(path: str, *, timeout: float = 30.0,
         context = BundleContext(profile, maps, index, lp.map_indices, preset.num_cpus,
                                 preset.bpf_max_loops)
         if time.monotonic() > deadline:
-            result.report.add(Finding(name, pc, Property.TERMINATION, "Time limit reached",
-                                      f"verified within {timeout:g} s",
-                                      note="--timeout reached before this entry was checked"))
-            result.skipped = True
+            _skip_entry(result, pc, timeout)
             continue
         run = _EntryRun(lp, context, profile, result.report, budget=result.report.budget,
                         rlimit=rlimit, timeout=timeout, deadline=deadline)
@@ -714,20 +672,7 @@ def verify_bundle(path: str, *, timeout: float = 30.0,
         for edge in run.edges:
             if edge not in edges[name]:
                 edges[name].append(edge)
-            if edge.target is None or edge.inlined:
-                continue
-            target_index, target_pc = edge.target
-            if not 0 <= target_index < len(names):
-                continue
-            target = names[target_index]
-            if edge.kind in ("timer", "wq"):
-                kinds = _async_entries(maps, edge.kind)
-            elif edge.kind == "watch":  # a run-time watcher's callback: a watch hook's entry
-                kinds = [EntryKind("input")]
-            else:
-                kinds = [EntryKind("loop")]
-            for kind in kinds:
-                pending.append((target, target_pc, kind))
+            pending += _callee_entries(edge, names, maps)
     for result in results:
         _finish_program(result, runs[result.name], bundle)
     tail_calls, callbacks, cycles = _graphs(results, edges, names)
@@ -737,6 +682,32 @@ def verify_bundle(path: str, *, timeout: float = 30.0,
         result.report.unreachable.sort()
     return BundleResult(path, bundle.name or Path(path).stem, profile.name,
                         _requested(bundle), results, tail_calls, callbacks, cycles)
+
+
+def _skip_entry(result: ProgramResult, pc: int, timeout: float) -> None:
+    """Record an entry the deadline left unchecked (no property can then be PROVED)."""
+    result.report.add(Finding(result.name, pc, Property.TERMINATION, "Time limit reached",
+                              f"verified within {timeout:g} s",
+                              note="--timeout reached before this entry was checked"))
+    result.skipped = True
+
+
+def _callee_entries(edge: CallEdge, names: list[str], maps: tuple[MapInfo, ...],
+                    ) -> list[tuple[str, int, EntryKind]]:
+    """Return the entries a call edge adds: a callback's, or none (an inlined call, an
+    unknown target)."""
+    if edge.target is None or edge.inlined:
+        return []
+    target_index, target_pc = edge.target
+    if not 0 <= target_index < len(names):
+        return []
+    if edge.kind in ("timer", "wq"):
+        kinds = _async_entries(maps, edge.kind)
+    elif edge.kind == "watch":  # a run-time watcher's callback: a watch hook's entry
+        kinds = [EntryKind("input")]
+    else:
+        kinds = [EntryKind("loop")]
+    return [(names[target_index], target_pc, kind) for kind in kinds]
 
 
 def _finish_program(result: ProgramResult, runs: list[_EntryRun], bundle: schema.Bundle) -> None:
@@ -830,175 +801,4 @@ def _chain_compute(results: list[ProgramResult], runs: dict[str, list[_EntryRun]
             report.notes.append(f"worst-case compute units with tail calls: {figure}")
 
 
-# -- rendering --------------------------------------------------------------------------------
-
-
-def _cx_json(cx: Counterexample | None) -> dict[str, Any] | None:
-    if cx is None:
-        return None
-    return {"registers": list(cx.registers), "input": cx.input.hex(),
-            "objects": [{"what": w, "bytes": b.hex()} for w, b in cx.objects],
-            "helper_returns": [list(p) for p in cx.helper_returns[:RETURNS_KEPT]],
-            "helper_returns_total": len(cx.helper_returns), "outcome": cx.outcome,
-            "replayed": cx.replayed, "compute_units": cx.compute_units}
-
-
-def _source_json(source: tuple[str, int] | None) -> dict[str, Any] | None:
-    return None if source is None else {"file": source[0], "line": source[1]}
-
-
-def render_json(result: BundleResult) -> str:
-    """Return the ``arspec-verify/1`` document (see the module docstring)."""
-    programs = []
-    for p in result.programs:
-        r = p.report
-        programs.append({
-            "name": p.name, "hook": p.hook, "line": p.line, "budget": r.budget,
-            "worst_case_cu": r.worst_case_cu, "chain_worst_case_cu": p.chain_cu,
-            "verdicts": {prop.value: v.value for prop, v in r.verdicts.items()},
-            "entries": [{"pc": pc, "kind": k} for pc, k in p.entries],
-            "findings": [{"program": f.program, "pc": f.pc, "property": f.property.value,
-                          "verdict": f.verdict.value, "message": f.message,
-                          "assertion": f.assertion, "text": f.render(), "note": f.note,
-                          "source": _source_json(p.source_of(f.pc)),
-                          "counterexample": _cx_json(f.counterexample)}
-                         for f in r.findings],
-            "unreachable": list(r.unreachable), "notes": list(r.notes)})
-    doc = {"format": FORMAT, "bundle": result.path, "name": result.name,
-           "profile": result.profile, "exit_code": result.exit_code,
-           "requested": [p.value for p in result.requested], "programs": programs,
-           "tail_calls": [{"program": n, "pc": pc, "targets": list(t)}
-                          for n, pc, t in result.tail_calls],
-           "callbacks": [{"program": n, "pc": pc, "kind": k, "target": t, "target_pc": tpc}
-                         for n, pc, k, t, tpc in result.callbacks],
-           "tail_call_cycles": result.cycles}
-    return json.dumps(doc, indent=2, sort_keys=False) + "\n"
-
-
-def _cx_text(program: str, pc: int, cx: Counterexample) -> list[str]:
-    regs = ", ".join(f"r{i}={v:#x}" for i, v in enumerate(cx.registers) if v)
-    lines = [f"{program}:{pc}:   counterexample: registers {{{regs}}} input={cx.input.hex()}"]
-    for what, data in cx.objects:
-        lines.append(f"{program}:{pc}:     {what} = {data.hex() or '(empty)'}")
-    lines.append(f"{program}:{pc}:     helper returns (pc, value): "
-                 f"{show_returns(cx.helper_returns)}")
-    lines.append(f"{program}:{pc}:     replay: {cx.outcome}")
-    return lines
-
-
-def render_text(result: BundleResult) -> str:
-    """Return the human report: per program findings, counterexamples, CU and verdicts."""
-    out = [f"bundle {result.name} ({result.path}), profile {result.profile}"]
-    for p in result.programs:
-        r = p.report
-        out.append("")
-        out.append(f"program {p.name} (hook {p.hook}, entries "
-                   + ", ".join(f"pc {pc} {k}" for pc, k in p.entries) + ")")
-        for f in r.findings:
-            source = p.source_of(f.pc)
-            at = f" at {source[0]}:{source[1]}" if source is not None else ""
-            out.append(f"{f.render()} [{f.verdict.value}]{at}")
-            if f.counterexample is not None:
-                out += _cx_text(p.name, f.pc, f.counterexample)
-            if f.note:
-                out.append(f"{p.name}:{f.pc}:   note: {f.note}")
-        out += [f"{p.name}:{pc}: Code becomes unreachable" for pc in r.unreachable]
-        out += [f"{p.name}: note: {n}" for n in r.notes]
-        cu = "unknown" if r.worst_case_cu is None else str(r.worst_case_cu)
-        out.append(f"{p.name}: worst-case compute units: {cu} (budget {r.budget})")
-        for prop, verdict in r.verdicts.items():
-            mark = "" if prop in result.requested else " (not requested)"
-            out.append(f"{p.name}: {prop.value}: {verdict.value}{mark}")
-    out.append("")
-    for name, pc, targets in result.tail_calls:
-        out.append(f"tail call: {name}:{pc} -> {', '.join(targets) or '(empty slot)'}")
-    for name, pc, kind, target, tpc in result.callbacks:
-        out.append(f"callback: {name}:{pc} {kind} -> {target}:{tpc}")
-    for cycle in result.cycles:
-        out.append(f"tail-call cycle: {' -> '.join([*cycle, cycle[0]])}")
-    summary = {EXIT_OK: "all requested properties PROVED", EXIT_REFUTED: "REFUTED",
-               EXIT_UNKNOWN: "UNKNOWN (nothing refuted)"}[result.exit_code]
-    out.append(f"result: {summary}")
-    return "\n".join(out) + "\n"
-
-
-def _rule_id(message: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", message.lower()).strip("-")
-
-
-def render_sarif(result: BundleResult) -> str:
-    """Return a SARIF 2.1.0 log: one rule per assertion kind, one result per finding."""
-    findings = [(p, f) for p in result.programs for f in p.report.findings]
-    rules: dict[str, dict[str, Any]] = {}
-    for _, f in findings:
-        rule = _rule_id(f.message)
-        rules.setdefault(rule, {"id": rule, "name": f.message,
-                                "shortDescription": {"text": f.message},
-                                "properties": {"property": f.property.value}})
-    ordered = sorted(rules)
-    sarif_results = []
-    for p, f in findings:
-        location: dict[str, Any] = {
-            "physicalLocation": {"artifactLocation": {"uri": result.path}},
-            "logicalLocations": [{"name": f"{f.program}:{f.pc}",
-                                  "fullyQualifiedName": f"{f.program}:{f.pc}",
-                                  "kind": "function"}]}
-        source = p.source_of(f.pc)
-        if source is not None:
-            location["physicalLocation"] = {"artifactLocation": {"uri": source[0]},
-                                            "region": {"startLine": source[1]}}
-        elif p.line is not None:
-            location["physicalLocation"]["region"] = {"startLine": p.line}
-        text = f.render() + (f" -- {f.note}" if f.note else "")
-        if f.counterexample is not None:
-            text += f" -- counterexample replay: {f.counterexample.outcome}"
-        sarif_results.append({
-            "ruleId": _rule_id(f.message), "ruleIndex": ordered.index(_rule_id(f.message)),
-            "level": "error" if f.verdict is Verdict.REFUTED else "warning",
-            "message": {"text": text}, "locations": [location],
-            "properties": {"verdict": f.verdict.value, "property": f.property.value}})
-    log = {"$schema": "https://json.schemastore.org/sarif-2.1.0.json", "version": "2.1.0",
-           "runs": [{"tool": {"driver": {"name": "arspec", "informationUri":
-                                         "https://example.invalid/arspec",
-                                         "rules": [rules[r] for r in ordered]}},
-                     "results": sarif_results,
-                     "properties": {"format": FORMAT, "exit_code": result.exit_code}}]}
-    return json.dumps(log, indent=2) + "\n"
-
-
-def verify_bundle_file(path: str, *, timeout: float, rlimit: int,
-                       output_format: str) -> tuple[int, str]:
-    """Verify a bundle and render it; return ``(exit code, rendered text)``.
-
-    Parameters
-    ----------
-    path
-        The ``program.yaml`` bundle.
-    timeout
-        Wall-clock limit in seconds (a fallback; ``rlimit`` keeps results deterministic).
-    rlimit
-        z3 resource units per query.
-    output_format
-        ``"text"``, ``"json"`` (``arspec-verify/1``) or ``"sarif"`` (SARIF 2.1.0).
-
-    Returns
-    -------
-    tuple[int, str]
-        0 all requested properties proved, 1 something refuted, 3 something unknown; and
-        the report.
-
-    Raises
-    ------
-    InputError
-        Bad input or usage (the CLI prints it on one line and exits 2).
-    """
-    if output_format not in OUTPUT_FORMATS:
-        raise InputError(f"unknown output format {output_format!r} "
-                         f"(expected one of: {', '.join(OUTPUT_FORMATS)})")
-    result = verify_bundle(path, timeout=timeout, rlimit=rlimit)
-    render = {"text": render_text, "json": render_json, "sarif": render_sarif}[output_format]
-    return result.exit_code, render(result)
-
-
-__all__ = ["FORMAT", "BundleResult", "ProgramResult", "render_json", "render_sarif",
-           "render_text", "verify_bundle", "verify_bundle_file"]
+__all__ = ["BundleResult", "ProgramResult", "verify_bundle"]

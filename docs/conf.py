@@ -14,7 +14,9 @@ from generate import write_api_pages, write_generated_pages  # noqa: E402
 project = "arspec"
 author = "arspec developers"
 copyright = "2026, arspec developers"
-extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.viewcode"]
+extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon", "sphinx.ext.viewcode",
+              "sphinx.ext.graphviz"]
+graphviz_output_format = "svg"
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 autodoc_default_options = {"members": True, "undoc-members": False, "show-inheritance": True}

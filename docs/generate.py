@@ -17,17 +17,21 @@ import importlib.util
 import inspect
 import json
 import re
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-PACKAGES = ("spec", "reference", "checker", "model", "proofs")
+PACKAGES = ("spec", "reference", "checker", "model", "proofs", "cli")
+_DOCS = str(Path(__file__).resolve().parent)
+if _DOCS not in sys.path:
+    sys.path.insert(0, _DOCS)  # docs/design.py and docs/layers.py are imported by file name
 
 #: Spec modules of the "Runtime semantics" page, in reading order; missing ones are skipped.
 SEMANTICS_MODULES = (
     "types", "presets", "maps", "timers", "workqueue", "ringbuf", "tailcall", "loops",
     "spinlock", "dynptr", "accounts", "helpers", "state", "hooks", "scheduler",
-    "runtime_watchers", "syscalls",
+    "runtime_watchers", "syscalls", "conventions", "environment",
 )
 #: Paragraph openers the spec authors use for deliberate differences and choices.
 DEPARTURE_MARKER = "Departures from"
@@ -458,19 +462,20 @@ def _argument_row(action: argparse.Action) -> list[str]:
 
 def exit_code_paragraph() -> str:
     """Return the paragraph of the CLI module docstring that states the exit codes."""
-    for block in paragraphs(module_doc("arspec.checker.cli")):
+    for block in paragraphs(module_doc("arspec.cli")):
         if "Exit code" in block:
             return " ".join(block.split())
-    raise ValueError("arspec.checker.cli docstring has no 'Exit code' paragraph")
+    raise ValueError("arspec.cli docstring has no 'Exit code' paragraph")
 
 
 def render_cli() -> str:
     """Return every subcommand of ``spec-check`` with its arguments, and the exit codes."""
-    from arspec.checker import cli
+    from arspec.cli import exit_codes
+    from arspec.cli.parser import build_parser
 
-    parser = cli.build_parser()
+    parser = build_parser()
     lines = [*heading("Exit codes", "-"), exit_code_paragraph(), ""]
-    codes = sorted((value, name) for name, value in vars(cli).items()
+    codes = sorted((value, name) for name, value in vars(exit_codes).items()
                    if name.startswith("EXIT_") and isinstance(value, int))
     lines += list_table(["code", "constant"], [[str(v), literal(n)] for v, n in codes])
     for name, help_text, sub in _subcommands(parser):
@@ -774,7 +779,17 @@ def render_syscalls() -> str:
 
 def generated_fragments(root: Path) -> dict[str, str]:
     """Return every generated fragment by file name."""
+    import design
+
     return {
+        "lifecycles.inc": design.render_lifecycles(),
+        "layers.inc": design.render_layers(root),
+        "data_flow.inc": design.render_data_flow(),
+        "explorer_state.inc": design.render_explorer_state(),
+        "explorer_actions.inc": design.render_explorer_actions(),
+        "explorer_reductions.inc": design.render_explorer_reductions(),
+        "explorer_checks.inc": design.render_explorer_checks(),
+        "explorer_trace.inc": design.render_explorer_trace(),
         "helpers.inc": render_helpers(),
         "maps.inc": render_maps(),
         "presets.inc": render_presets(),
@@ -808,11 +823,17 @@ def write_generated_pages(root: Path, out: Path) -> list[Path]:
 
 
 def _modules(root: Path, folder: str) -> list[str]:
+    """Return the modules of a package and of its subpackages (``__main__`` left out: it
+    runs the command when imported)."""
     names = []
-    for path in sorted((root / folder).glob("*.py")):
-        if path.name == "__init__.py":
+    for path in sorted((root / folder).rglob("*.py")):
+        if path.name == "__main__.py":
             continue
-        names.append(f"arspec.{folder}.{path.stem}")
+        parts = path.relative_to(root / folder).with_suffix("").parts
+        if parts == ("__init__",):
+            continue
+        module = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        names.append(f"arspec.{folder}.{module}")
     return names
 
 

@@ -597,173 +597,229 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
              memory_in_use: Callable[[], int] | None,
              frontier_state: Callable[[S], S] | None,
              frontier_codec: FrontierCodec[S] | None) -> ExplorationResult[S, A]:
-    start = time.perf_counter()
-    space = StateSpace(record_edges=record_edges, reduced=ample is not None
-                       or canonicalize is not None, store=store)
-    fingerprint = compute_fingerprint if store == StoreMode.FINGERPRINT else None
-    space.canonicalize = canonicalize  # type: ignore[assignment]
-    run: _Run[S, A] = _Run(names)
-    # found: invariant -> (kind, state id, action index or -1)
-    found = run.found
-    # The seen keys: a dict key -> id when edges are recorded (an old target's id is needed),
-    # else only a set (cheaper); ``space.ids`` is built from ``space.keys`` if ever asked for.
-    keys_append: Callable[[Any], None] = (space.keys.append if fingerprint is None
-                                          else space.fingerprints.append)
-    ids: dict[Hashable, int] = {}
-    seen: set[Hashable] | dict[Hashable, int] = ids if record_edges else set()
-    seen_view: Container[bytes] = (seen if fingerprint is None  # type: ignore[assignment]
-                                   else _FingerprintView(seen))
-    seen_add = None if record_edges else seen.add  # type: ignore[union-attr]
-    parent = space.parent
-    aindex = space.action_index
-    depth_arr = space.depth
-    encode = system.encode
-    apply = system.apply
-    actions_of = system.actions
-    describe = system.describe
-    bulk: Callable[[S], Sequence[tuple[A, bytes, S]]] | None = None
-    if ample is None:
-        bulk = getattr(system, "successors", None)
-    canon = canonicalize
-    # The bulk fast path, called straight from the loop when nothing has to be added to it.
-    direct = bulk if canon is None else None
-    max_depth = bounds.max_depth
-    max_states = bounds.max_states if bounds.max_states is not None else -1
-    max_mem = bounds.max_memory_bytes
-    count = 0  # states stored so far (the next id)
-    key_bytes = 0
-    transitions = 0
-    bound: str | None = None
-    state_invs = [(inv.name, inv.holds) for inv in invariants]
-    trans_invs = [(inv.name, inv.holds) for inv in transition_invariants]
-    tags = space.tags
-    next_progress = progress_every
-    parent_append = parent.append
-    aindex_append = aindex.append
+    search: _Search[S, A] = _Search(system, bounds, record_edges, ample, canonicalize,
+                                    names, store)
+    search.set_checks(invariants, transition_invariants, check_deadlock,
+                      stop_at_first_violation, tagger)
+    search.set_reporting(progress, progress_every, memory_in_use, frontier_state,
+                         frontier_codec)
+    frontier = search.add_initial_states()
+    search.fill_depth(0)
+    level = 0
+    first_id = 0
+    search.stop = bool(search.found) and stop_at_first_violation
+    search.halt = search.stop  # stop, or a max-states / max-memory bound: abandon at once
+    search.refresh_active()
+    while frontier and not search.halt and search.bound is None:
+        next_frontier = search.run_level(frontier, first_id, level)
+        search.fill_depth(level + 1)
+        if search.halt:
+            break
+        first_id += len(frontier)
+        frontier = next_frontier
+        level += 1
+        search.apply_level_end(frontier, level)
+    return search.get_result(frontier)
 
-    def memory_estimate() -> int:
-        per_key = _KEY_OVERHEAD + _LIST_SLOT if fingerprint is None else _FINGERPRINT
-        per_state = (per_key + (_DICT_SLOT if record_edges else _SET_SLOT)
-                     + parent.itemsize + aindex.itemsize + depth_arr.itemsize)
+
+class _Search(Generic[S, A]):
+    """One breadth-first exploration: the store, its counters and the active invariants.
+
+    :meth:`apply_successors`, the per-successor loop, keeps what it touches in locals and
+    writes the counters back once per expanded state; the rare paths (a violation,
+    progress, an edge, the memory bound) are methods."""
+
+    def __init__(self, system: TransitionSystem[S, A], bounds: Bounds, record_edges: bool,
+                 ample: AmpleSelector[S, A] | None, canonicalize: Callable[[S], S] | None,
+                 names: list[str], store: StoreMode) -> None:
+        self.start = time.perf_counter()
+        self.system = system
+        self.space = space = StateSpace(record_edges=record_edges, reduced=ample is not None
+                                        or canonicalize is not None, store=store)
+        self.fingerprint = compute_fingerprint if store == StoreMode.FINGERPRINT else None
+        space.canonicalize = canonicalize  # type: ignore[assignment]
+        self.run: _Run[S, A] = _Run(names)
+        # found: invariant -> (kind, state id, action index or -1)
+        self.found = self.run.found
+        self.record_edges = record_edges
+        # The seen keys: a dict key -> id when edges are recorded (an old target's id is
+        # needed), else only a set (cheaper); ``space.ids`` is built from ``space.keys``
+        # if ever asked for.
+        self.ids: dict[Hashable, int] = {}
+        seen: set[Hashable] | dict[Hashable, int] = self.ids if record_edges else set()
+        self.seen = seen
+        self.seen_add = None if record_edges else seen.add  # type: ignore[union-attr]
+        self.keys_append: Callable[[Any], None] = (
+            space.keys.append if self.fingerprint is None else space.fingerprints.append)
+        self.ample = ample
+        self.canon = canonicalize
+        self.bulk: Callable[[S], Sequence[tuple[A, bytes, S]]] | None = None
+        if ample is None:
+            self.bulk = getattr(system, "successors", None)
+        # The bulk fast path, called straight when nothing has to be added to it.
+        self.direct = self.bulk if canonicalize is None else None
+        self.max_depth = bounds.max_depth
+        self.max_states = bounds.max_states if bounds.max_states is not None else -1
+        self.max_mem = bounds.max_memory_bytes
+        self.count = 0  # states stored so far (the next id)
+        self.key_bytes = 0
+        self.transitions = 0
+        self.bound: str | None = None
+        self.stop = self.halt = False
+
+    def set_checks(self, invariants: Sequence[Invariant[S]],
+                   transition_invariants: Sequence[TransitionInvariant[S, A]],
+                   check_deadlock: bool, stop_at_first_violation: bool,
+                   tagger: Callable[[S], object] | None) -> None:
+        """Set what is checked on every state and transition, and the state tagger."""
+        self.state_invs = [(inv.name, inv.holds) for inv in invariants]
+        self.trans_invs = [(inv.name, inv.holds) for inv in transition_invariants]
+        self.check_deadlock = check_deadlock
+        self.stop_at_first_violation = stop_at_first_violation
+        self.tagger = tagger
+
+    def set_reporting(self, progress: Callable[[Progress], None] | None, progress_every: int,
+                      memory_in_use: Callable[[], int] | None,
+                      frontier_state: Callable[[S], S] | None,
+                      frontier_codec: FrontierCodec[S] | None) -> None:
+        """Set the progress callback, the memory measure and how the frontier is kept."""
+        self.progress = progress
+        self.progress_every = self.next_progress = progress_every
+        self.memory_in_use = memory_in_use
+        self.frontier_state = frontier_state
+        self.frontier_codec = frontier_codec
+
+    def refresh_active(self) -> None:
+        """Keep the invariants not violated yet, and their conjunctions (the individual
+        ones run only when these fail)."""
+        found = self.found
+        self.active_t = [e for e in self.trans_invs if e[0] not in found]
+        self.active_s = [e for e in self.state_invs if e[0] not in found]
+        self.len_found = len(found)
+        self.all_t = _all_of_3([e[1] for e in self.active_t])
+        self.all_s = _all_of_1([e[1] for e in self.active_s])
+
+    def memory_estimate(self) -> int:
+        """Return the bytes the store is estimated to hold."""
+        space = self.space
+        per_key = _KEY_OVERHEAD + _LIST_SLOT if self.fingerprint is None else _FINGERPRINT
+        per_state = (per_key + (_DICT_SLOT if self.record_edges else _SET_SLOT)
+                     + space.parent.itemsize + space.action_index.itemsize
+                     + space.depth.itemsize)
         edges = len(space.edge_src) * 32
-        return count * per_state + key_bytes + edges
+        return self.count * per_state + self.key_bytes + edges
 
-    over_memory: Callable[[], bool] = (
-        (lambda: memory_in_use() > max_mem) if memory_in_use is not None  # type: ignore[operator]
-        else (lambda: memory_estimate() > max_mem))  # type: ignore[operator]
+    def over_memory(self) -> bool:
+        """Return whether the memory bound is passed (the process's, or the estimate)."""
+        if self.memory_in_use is not None:
+            return self.memory_in_use() > self.max_mem  # type: ignore[operator]
+        return self.memory_estimate() > self.max_mem  # type: ignore[operator]
 
-    def fill_depth(level: int) -> None:
-        # Breadth-first: every state stored since the last call is at depth ``level``.
-        missing = count - len(depth_arr)
+    def fill_depth(self, level: int) -> None:
+        """Breadth-first: every state stored since the last call is at depth ``level``."""
+        depth_arr = self.space.depth
+        missing = self.count - len(depth_arr)
         if missing > 0:
             depth_arr.extend(array(depth_arr.typecode, [level]) * missing)
 
-    def expand(state: S) -> tuple[Sequence[int] | None, Sequence[tuple[A, bytes, S]]]:
+    def expand(self, state: S) -> tuple[Sequence[int] | None, Sequence[tuple[A, bytes, S]]]:
         """Return (action indices or None for 0..n-1, [(action, key, post)]) of ``state``."""
-        if bulk is not None:
-            succ = bulk(state)
+        canon, encode, apply = self.canon, self.system.encode, self.system.apply
+        if self.bulk is not None:
+            succ = self.bulk(state)
             if canon is not None:
                 succ = [(a, encode(c), c) for a, _, p in succ for c in (canon(p),)]
             return None, succ
-        acts = actions_of(state)
-        if ample is None:
+        acts = self.system.actions(state)
+        if self.ample is None:
             if canon is None:
                 return None, [(a, encode(p), p) for a in acts for p in (apply(state, a),)]
             return None, [(a, encode(c), c) for a in acts
                           for c in (canon(apply(state, a)),)]
+        seen_view: Container[bytes] = (self.seen  # type: ignore[assignment]
+                                       if self.fingerprint is None
+                                       else _FingerprintView(self.seen))
         order, posts, pkeys = _expand_reduced(
-            state, acts, ample.select(state, acts), apply, canon, encode, seen_view)
+            state, acts, self.ample.select(state, acts), apply, canon, encode, seen_view)
         return order, [(acts[i], k, p) for i, k, p in zip(order, pkeys, posts, strict=True)]
 
-    frontier: list[Any] = []  # states, and packed states of a wide level
-    for i, init in enumerate(system.initial_states()):
-        if canon is not None:
-            init = canon(init)
-        key: Any = encode(init)
-        if fingerprint is not None:
-            key = fingerprint(key)
-        if key in seen:
-            continue
-        if count == max_states:
-            bound = "max-states"
-            break
-        if isinstance(key, bytes):
-            key_bytes += len(key)
-        if seen_add is None:
-            ids[key] = count
-        else:
-            seen_add(key)
-        keys_append(key)
-        count += 1
-        parent_append(-1)
-        aindex_append(i)
-        if tagger is not None:
-            tags.append(tagger(init))
-        for name, holds in state_invs:
-            if name not in found and not holds(init):
-                found[name] = ("state", count - 1, -1)
-        frontier.append(init)
-    fill_depth(0)
+    def add_initial_states(self) -> list[Any]:
+        """Store the initial states (checking the state invariants); return the frontier."""
+        frontier: list[Any] = []
+        space, found = self.space, self.found
+        for i, init in enumerate(self.system.initial_states()):
+            if self.canon is not None:
+                init = self.canon(init)
+            key: Any = self.system.encode(init)
+            if self.fingerprint is not None:
+                key = self.fingerprint(key)
+            if key in self.seen:
+                continue
+            if self.count == self.max_states:
+                self.bound = "max-states"
+                break
+            if isinstance(key, bytes):
+                self.key_bytes += len(key)
+            if self.seen_add is None:
+                self.ids[key] = self.count
+            else:
+                self.seen_add(key)
+            self.keys_append(key)
+            self.count += 1
+            space.parent.append(-1)
+            space.action_index.append(i)
+            if self.tagger is not None:
+                space.tags.append(self.tagger(init))
+            for name, holds in self.state_invs:
+                if name not in found and not holds(init):
+                    found[name] = ("state", self.count - 1, -1)
+            frontier.append(init)
+        return frontier
 
-    level = 0
-    first_id = 0
-    stop = bool(found) and stop_at_first_violation
-    halt = stop  # stop, or a max-states / max-memory bound: abandon the search at once
-    active_t = [e for e in trans_invs if e[0] not in found]
-    active_s = [e for e in state_invs if e[0] not in found]
-    len_found = len(found)
-    # Conjunctions of the active invariants: the individual ones run only when these fail.
-    all_t = _all_of_3([e[1] for e in active_t])
-    all_s = _all_of_1([e[1] for e in active_s])
-    while frontier and not halt and bound is None:
+    def run_level(self, frontier: list[Any], first_id: int, level: int) -> list[Any]:
+        """Expand one level (ids from ``first_id``); return the next (the loop uses locals)."""
         next_frontier: list[Any] = []
-        frontier_append = next_frontier.append
-        at_bound = max_depth is not None and level >= max_depth
+        at_bound = self.max_depth is not None and level >= self.max_depth
+        direct, codec, frontier_state = self.direct, self.frontier_codec, self.frontier_state
+        fingerprint, seen, ids, record_edges = (self.fingerprint, self.seen, self.ids,
+                                                self.record_edges)
+        all_t, all_s, count, key_bytes = self.all_t, self.all_s, self.count, self.key_bytes
+        seen_add, keys_append, tagger, tags = (self.seen_add, self.keys_append, self.tagger,
+                                               self.space.tags)
+        parent_append, aindex_append = self.space.parent.append, self.space.action_index.append
+        max_states, next_progress, reason = self.max_states, self.next_progress, get_stop_reason
+        key: Any  # an encoding, or its fingerprint
         for sid, state in enumerate(frontier, first_id):
-            if get_stop_reason() is not None:  # --timeout, or a pass out of its budget
-                bound = get_stop_reason()
-                request_stop(str(bound))
-                halt = True
+            if reason() is not None and self.stopped_from_outside():
                 break
             if type(state) is _Packed:
-                state = frontier_codec.unpack(state)  # type: ignore[union-attr]
+                state = codec.unpack(state)  # type: ignore[union-attr]
             if direct is not None:
                 order = None
                 succ = direct(state)
             else:
-                order, succ = expand(state)
+                order, succ = self.expand(state)
             if not succ:
-                if check_deadlock and DEADLOCK not in found:
-                    found[DEADLOCK] = ("deadlock", sid, -1)
-                    halt = stop = stop_at_first_violation
-                    if halt:
-                        break
+                if self.apply_deadlock(sid):
+                    break
                 continue
-            transitions += len(succ)
+            self.transitions += len(succ)
             for idx, (a, key, post) in (enumerate(succ) if order is None
                                         else zip(order, succ, strict=True)):
                 if fingerprint is not None:
                     key = fingerprint(key)
                 if all_t is not None and not all_t(state, a, post):
-                    for name, holds_t in active_t:
-                        if not holds_t(state, a, post):
-                            found[name] = ("transition", sid, idx)
-                            stop = stop or stop_at_first_violation
-                    if len(found) != len_found:
-                        len_found = len(found)
-                        active_t = [e for e in active_t if e[0] not in found]
-                        active_s = [e for e in active_s if e[0] not in found]
-                        all_t = _all_of_3([e[1] for e in active_t])
-                        all_s = _all_of_1([e[1] for e in active_s])
+                    self.apply_transition_violation(sid, idx, state, a, post)
+                    all_t, all_s = self.all_t, self.all_s
                 if key in seen:
                     target = ids[key] if record_edges else -1
                 else:
                     if at_bound:
-                        bound = "max-depth"
+                        self.bound = "max-depth"
                         continue
                     if count == max_states:
-                        bound = "max-states"
-                        halt = True
+                        self.bound = "max-states"
+                        self.halt = True
                         break
                     target = count
                     if seen_add is None:
@@ -779,64 +835,109 @@ def _explore(system: TransitionSystem[S, A], invariants: Sequence[Invariant[S]],
                     if tagger is not None:
                         tags.append(tagger(post))
                     if all_s is not None and not all_s(post):
-                        for name, holds in active_s:
-                            if not holds(post):
-                                found[name] = ("state", target, -1)
-                        if len(found) != len_found:
-                            len_found = len(found)
-                            active_t = [e for e in active_t if e[0] not in found]
-                            active_s = [e for e in active_s if e[0] not in found]
-                            all_t = _all_of_3([e[1] for e in active_t])
-                            all_s = _all_of_1([e[1] for e in active_s])
-                            stop = stop or stop_at_first_violation
+                        self.apply_state_violation(target, post)
+                        all_t, all_s = self.all_t, self.all_s
                     if frontier_state is not None:
                         post = frontier_state(post)
-                    if frontier_codec is not None \
-                            and len(next_frontier) >= frontier_codec.pack_above:
-                        frontier_append(_Packed(frontier_codec.pack(post)))
+                    if codec is not None and len(next_frontier) >= codec.pack_above:
+                        next_frontier.append(_Packed(codec.pack(post)))
                     else:
-                        frontier_append(post)
-                    if (target & 1023) == 0 and max_mem is not None and over_memory():
-                        bound = "max-memory"
-                        halt = True
-                    if target >= next_progress:
-                        next_progress += progress_every
-                        if progress is not None:
-                            progress(Progress(count, transitions, level + 1,
-                                              len(next_frontier),
-                                              time.perf_counter() - start))
+                        next_frontier.append(post)
+                    if (target & 1023) == 0 or target >= next_progress:
+                        self.count, self.key_bytes = count, key_bytes
+                        self.apply_checkpoint(target, level, len(next_frontier))
+                        next_progress = self.next_progress
                 if record_edges:
-                    space.edge_src.append(sid)
-                    space.edge_dst.append(target)
-                    space.edge_index.append(idx)
-                    space.edge_action.append(space.intern_action(
-                        a, describe(a)))
-                if stop or halt:
-                    halt = True
+                    self.add_edge(sid, target, idx, a)
+                if self.stop or self.halt:
+                    self.halt = True
                     break
-            if halt:
+            if self.halt:
                 break
-        fill_depth(level + 1)
-        if halt:
-            break
-        first_id += len(frontier)
-        frontier = next_frontier
-        level += 1
-        if progress is not None:
-            progress(Progress(count, transitions, level if frontier else level - 1,
-                              len(frontier), time.perf_counter() - start))
-        if max_mem is not None and bound is None and over_memory():
-            bound = "max-memory"
-    if bound is None:
-        bound = get_cut_reason()  # a check stopped early on the last states
-    elapsed = time.perf_counter() - start
-    if record_edges:
-        space._ids = ids
-    if bound is None and not stop and not frontier:
-        space.complete = True
-    stats = Statistics(count, transitions, max(depth_arr) if len(depth_arr) else 0,
-                       elapsed, memory_estimate())
-    return _finish(system, space, run, stats, bound)
+        self.count, self.key_bytes = count, key_bytes
+        return next_frontier
+
+    def stopped_from_outside(self) -> bool:
+        """Return whether ``--timeout`` or a pass out of its budget stops the search (the
+        reason is then the bound)."""
+        reason = get_stop_reason()
+        if reason is None:
+            return False
+        self.bound = reason
+        request_stop(str(reason))
+        self.halt = True
+        return True
+
+    def apply_deadlock(self, sid: int) -> bool:
+        """Record a state without successors (once); return whether the search stops."""
+        if self.check_deadlock and DEADLOCK not in self.found:
+            self.found[DEADLOCK] = ("deadlock", sid, -1)
+            self.halt = self.stop = self.stop_at_first_violation
+            return self.halt
+        return False
+
+    def apply_transition_violation(self, sid: int, idx: int, state: S, action: A,
+                                   post: S) -> None:
+        """Record the transition invariants ``state -action-> post`` violates."""
+        for name, holds_t in self.active_t:
+            if not holds_t(state, action, post):
+                self.found[name] = ("transition", sid, idx)
+                self.stop = self.stop or self.stop_at_first_violation
+        if len(self.found) != self.len_found:
+            self.refresh_active()
+
+    def apply_state_violation(self, target: int, post: S) -> None:
+        """Record the state invariants the new state ``target`` violates."""
+        for name, holds in self.active_s:
+            if not holds(post):
+                self.found[name] = ("state", target, -1)
+        if len(self.found) != self.len_found:
+            self.refresh_active()
+            self.stop = self.stop or self.stop_at_first_violation
+
+    def apply_checkpoint(self, target: int, level: int, frontier: int) -> None:
+        """Every 1024 new states check the memory bound; every ``progress_every`` report."""
+        if (target & 1023) == 0 and self.max_mem is not None and self.over_memory():
+            self.bound = "max-memory"
+            self.halt = True
+        if target >= self.next_progress:
+            self.next_progress += self.progress_every
+            if self.progress is not None:
+                self.progress(Progress(self.count, self.transitions, level + 1, frontier,
+                                       time.perf_counter() - self.start))
+
+    def add_edge(self, sid: int, target: int, idx: int, action: A) -> None:
+        """Record the transition ``sid -idx-> target``."""
+        space = self.space
+        space.edge_src.append(sid)
+        space.edge_dst.append(target)
+        space.edge_index.append(idx)
+        space.edge_action.append(space.intern_action(action, self.system.describe(action)))
+
+    def apply_level_end(self, frontier: list[Any], level: int) -> None:
+        """Report a finished level and check the memory bound."""
+        if self.progress is not None:
+            self.progress(Progress(self.count, self.transitions,
+                                   level if frontier else level - 1, len(frontier),
+                                   time.perf_counter() - self.start))
+        if self.max_mem is not None and self.bound is None and self.over_memory():
+            self.bound = "max-memory"
+
+    def get_result(self, frontier: list[Any]) -> ExplorationResult[S, A]:
+        """Return the exploration's result (its statistics and violations)."""
+        space = self.space
+        if self.bound is None:
+            self.bound = get_cut_reason()  # a check stopped early on the last states
+        elapsed = time.perf_counter() - self.start
+        if self.record_edges:
+            space._ids = self.ids
+        if self.bound is None and not self.stop and not frontier:
+            space.complete = True
+        depth_arr = space.depth
+        stats = Statistics(self.count, self.transitions,
+                           max(depth_arr) if len(depth_arr) else 0, elapsed,
+                           self.memory_estimate())
+        return _finish(self.system, space, self.run, stats, self.bound)
 
 
 def _finish(system: TransitionSystem[S, A], space: StateSpace, run: _Run[S, A],

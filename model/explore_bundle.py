@@ -8,9 +8,10 @@ on the generic explorer), check the invariant catalogue (:mod:`arspec.spec.catal
 user invariants and replica determinism, and report per invariant HOLDS / VIOLATED /
 BOUND-REACHED with the shortest trace of each violation as a table.
 
-Exit codes: 0 every invariant holds, 1 one is violated, 3 a bound stopped the search and
-nothing was violated. Bad input raises :class:`~arspec.spec.errors.InputError` (the CLI
-prints its one line and exits 2).
+:func:`explore_bundle` returns an :class:`ExploreOutcome`: the overall verdict (HOLDS,
+VIOLATED, or BOUND-REACHED when a bound stopped the search and nothing was violated), each
+invariant's verdict and the report text; it prints nothing. Bad input raises
+:class:`~arspec.spec.errors.InputError`.
 
 Everything printed is deterministic (independent of hash seeds) except the ``time`` line,
 which ``timing=False`` leaves out.
@@ -20,17 +21,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, TextIO
+from typing import Final
 
 from arspec.model.distributed import DistributedStats, SystemSpec, explore_distributed
 from arspec.model.engine import (
     Bounds,
     ExplorationResult,
     FrontierCodec,
+    Invariant,
     Progress,
     StoreMode,
     Trace,
+    TransitionInvariant,
     Verdict,
     Violation,
     explore,
@@ -72,9 +76,6 @@ from arspec.spec.scheduler import (
 )
 from arspec.spec.state import RuntimeState, WorkItem
 
-EXIT_OK: Final = 0
-EXIT_VIOLATED: Final = 1
-EXIT_INCONCLUSIVE: Final = 3
 #: Longest exploration horizon, in slots (``properties.explore.slots`` allows the same).
 MAX_EXPLORE_SLOTS: Final = 64
 #: A domain with more values than this is refused as too large to explore exhaustively.
@@ -83,6 +84,29 @@ MAX_DOMAIN_VALUES: Final = 64
 MAX_DRAWN_STATES: Final = 300
 TRACE_FORMAT: Final = "arspec-trace"
 TRACE_VERSION: Final = 1
+
+
+
+
+@dataclass(frozen=True)
+class ExploreOutcome:
+    """What :func:`explore_bundle` found."""
+
+    #: ``HOLDS``, ``VIOLATED`` or ``BOUND-REACHED`` (every invariant and the starvation
+    #: check combined).
+    verdict: str
+    #: The report text (deterministic unless ``timing``).
+    report: str
+    #: ``(invariant, verdict)`` in report order, ``no_starvation`` last when checked.
+    invariants: tuple[tuple[str, str], ...]
+    #: ``(invariant, reason, steps of the shortest trace)`` per violation.
+    violations: tuple[tuple[str, str, int], ...]
+    slots: int
+    states: int
+    transitions: int
+    depth: int
+    #: The bound that stopped the search (``max-states``, ``timeout``...), if one did.
+    bound: str | None
 
 
 # --------------------------------------------------------------------------- input
@@ -447,30 +471,19 @@ def combine_verdicts(verdict: Verdict, starvation: StarvationOutcome | None) -> 
 # --------------------------------------------------------------------------- entry points
 
 
-def make_progress(stream: TextIO | None) -> Callable[[Progress], None] | None:
-    """Return a live progress printer for a terminal ``stream``, else ``None``."""
-    if stream is None or not stream.isatty():
-        return None
-
-    def show(p: Progress) -> None:
-        rate = p.states / p.elapsed_seconds if p.elapsed_seconds > 0 else 0.0
-        stream.write(f"\r{p.states} states, {p.transitions} transitions, depth {p.depth}, "
-                     f"frontier {p.frontier}, {rate:.0f} states/s\x1b[K")
-        stream.flush()
-    return show
-
-
-def explore_bundle(path: str, *, slots: int | None = None, max_states: int | None = None,
+def explore_bundle(path: str, *, bundle: schema.Bundle | None = None,
+                   slots: int | None = None, max_states: int | None = None,
                    max_depth: int | None = None, reductions: bool = True,
                    trace_out: str | None = None, dot_out: str | None = None,
-                   progress_stream: TextIO | None = None, timing: bool = True,
+                   progress: Callable[[Progress], None] | None = None, timing: bool = True,
                    partial_order: bool | None = None, symmetry: bool | None = None,
                    cache: bool | None = None, exact: bool = False,
                    max_memory: int | None = None, workers: int | None = None,
-                   ray_address: str | None = None) -> tuple[int, str]:
-    """Explore a bundle's behaviours and return ``(exit code, report text)``.
+                   ray_address: str | None = None) -> ExploreOutcome:
+    """Explore a bundle's behaviours and return the :class:`ExploreOutcome`.
 
     :param path: the ``program.yaml`` bundle.
+    :param bundle: the bundle at ``path`` when the caller has loaded it (not parsed again).
     :param slots: horizon in slots (default ``properties.explore.slots``, else 6), 1..64.
     :param max_states: stop after this many distinct states (verdicts become BOUND-REACHED).
     :param max_depth: do not expand states deeper than this many steps.
@@ -482,7 +495,8 @@ def explore_bundle(path: str, *, slots: int | None = None, max_states: int | Non
     :param dot_out: write DOT here: the first violation's trace (the whole state graph when
         nothing is violated and the space is small); with a violation and a small space the
         state graph also goes to ``<dot_out>.states.dot``.
-    :param progress_stream: where live progress goes, only if it is a terminal.
+    :param progress: called with a :class:`~arspec.model.engine.Progress` every 2,000 new
+        states (the front end draws the live line).
     :param timing: include the (non-reproducible) ``time`` line.
     :param exact: keep every state's encoding in the seen-set instead of a 64-bit
         fingerprint (no state can be lost to a collision; more memory).
@@ -491,43 +505,30 @@ def explore_bundle(path: str, *, slots: int | None = None, max_states: int | Non
     :param workers: explore on this many Ray workers (:mod:`arspec.model.distributed`;
         partial-order reduction off, no ``dot_out`` state graph).
     :param ray_address: the Ray cluster to join (default: a local one).
-    :returns: exit code (0 holds, 1 violated, 3 bound reached) and the report.
     :raises InputError: for a bundle that cannot be loaded or explored, or bad options.
     """
-    bundle = load_bundle(path)
+    if bundle is None:
+        bundle = load_bundle(path)
     horizon = check_explore_input(bundle, path, slots, max_states, max_depth)
-    checks = compile_checks(bundle)
     use_por = reductions if partial_order is None else partial_order
     use_symmetry = reductions if symmetry is None else symmetry
     use_cache = reductions if cache is None else cache
-    system = build_system(bundle, path, horizon, checks, cache=use_cache)
+    system = build_system(bundle, path, horizon, compile_checks(bundle), cache=use_cache)
     system.replica_max_states, system.replica_max_memory = max_states, max_memory
-    states, transitions = system.build_invariants()
+    invariants = system.build_invariants()
     por = use_por and not system.domains_overlap() and workers is None
-    progress = make_progress(progress_stream)
-    distributed = None
+    if workers is not None and (max_memory is not None or exact):
+        raise InputError("--workers cannot be combined with --max-memory or --exact-states")
+    bounds = Bounds(max_depth=max_depth, max_states=max_states,
+                    max_memory_bytes=None if workers is not None else max_memory)
     if workers is not None:
-        if max_memory is not None or exact:
-            raise InputError("--workers cannot be combined with --max-memory or "
-                             "--exact-states")
         result, distributed = explore_distributed(
             SystemSpec(path, horizon, use_symmetry, use_cache), system, workers=workers,
-            address=ray_address, bounds=Bounds(max_depth=max_depth, max_states=max_states))
+            address=ray_address, bounds=bounds)
     else:
-        result = explore(system, invariants=states, transition_invariants=transitions,
-                         bounds=Bounds(max_depth=max_depth, max_states=max_states,
-                                       max_memory_bytes=max_memory),
-                         memory_in_use=get_resident_bytes if max_memory else None,
-                         stop_at_first_violation=False, record_edges=dot_out is not None,
-                         tagger=describe_node if dot_out is not None else None,
-                         ample=EnvironmentOrder(system) if por else None,
-                         canonicalize=system.canonicalize if use_symmetry else None,
-                         progress=progress, progress_every=2000,
-                         store=StoreMode.EXACT if exact else StoreMode.FINGERPRINT,
-                         frontier_state=system.compact,
-                         frontier_codec=FrontierCodec(system.pack_state, system.unpack_state))
-    if progress is not None and progress_stream is not None:
-        progress_stream.write("\n")
+        result, distributed = search(system, invariants, bounds, por=por, symmetry=use_symmetry,
+                                     exact=exact, drawn=dot_out is not None,
+                                     progress=progress), None
     starvation = (run_starvation_check(bundle, path, cache=use_cache, max_states=max_states,
                                        max_memory=max_memory)
                   if is_starvation_requested(bundle) else None)
@@ -536,17 +537,54 @@ def explore_bundle(path: str, *, slots: int | None = None, max_states: int | Non
                                                use_cache), timing,
                            starvation, given_max_states=max_states is not None,
                            distributed=distributed)
-    first = result.violation
     if trace_out is not None:
-        write_trace(trace_out, path, horizon, system, first, starvation)
+        write_trace(trace_out, path, horizon, system, result.violation, starvation)
     if dot_out is not None:
-        write_dots(dot_out, result, first, system)
-    overall = combine_verdicts(result.verdict, starvation)
-    if overall == Verdict.VIOLATED:
-        return EXIT_VIOLATED, report
-    if overall != Verdict.HOLDS:
-        return EXIT_INCONCLUSIVE, report
-    return EXIT_OK, report
+        write_dots(dot_out, result, result.violation, system)
+    return summarise(system, result, starvation, report)
+
+
+def search(system: RuntimeSystem,
+           invariants: tuple[list[Invariant[ModelState]],
+                             list[TransitionInvariant[ModelState, Action]]],
+           bounds: Bounds, *, por: bool, symmetry: bool, exact: bool,
+           drawn: bool, progress: Callable[[Progress], None] | None,
+           ) -> ExplorationResult[ModelState, Action]:
+    """Run the breadth-first search of one process over the system's state space."""
+    states, transitions = invariants
+    return explore(system, invariants=states, transition_invariants=transitions,
+                   bounds=bounds,
+                   memory_in_use=get_resident_bytes if bounds.max_memory_bytes else None,
+                   stop_at_first_violation=False, record_edges=drawn,
+                   tagger=describe_node if drawn else None,
+                   ample=EnvironmentOrder(system) if por else None,
+                   canonicalize=system.canonicalize if symmetry else None,
+                   progress=progress, progress_every=2000,
+                   store=StoreMode.EXACT if exact else StoreMode.FINGERPRINT,
+                   frontier_state=system.compact,
+                   frontier_codec=FrontierCodec(system.pack_state, system.unpack_state))
+
+
+def summarise(system: RuntimeSystem, result: ExplorationResult[ModelState, Action],
+              starvation: StarvationOutcome | None, report: str) -> ExploreOutcome:
+    """Return the outcome of a search and a starvation check as plain data."""
+    names = get_check_names(system)
+    invariants = [(name, (Verdict.BOUND_REACHED if v == Verdict.UNDECIDED else v).value)
+                  for name, v in sorted(result.invariant_verdicts,
+                                        key=lambda nv: names.index(nv[0]))]
+    violations = [(v.invariant, get_violation_reason(system, v), len(v.trace))
+                  for v in result.violations]
+    if starvation is not None:
+        invariants.append((STARVATION_INVARIANT, starvation.verdict.value))
+        if starvation.lasso is not None:
+            violations.append((STARVATION_INVARIANT, describe_map_keys(
+                f"{get_starving_item(starvation.lasso)} stays queued forever on a weakly "
+                "fair run", system.bundle),
+                len(starvation.lasso.prefix) + len(starvation.lasso.cycle)))
+    st = result.stats
+    return ExploreOutcome(combine_verdicts(result.verdict, starvation).value, report,
+                          tuple(invariants), tuple(violations), system.slots, st.states,
+                          st.transitions, st.max_depth, result.bound)
 
 
 def write_trace(trace_out: str, path: str, horizon: int, system: RuntimeSystem,
@@ -568,13 +606,6 @@ def write_trace(trace_out: str, path: str, horizon: int, system: RuntimeSystem,
             describe_map_keys(f"{get_starving_item(lasso)} stays queued forever on a weakly "
                               "fair run", system.bundle), actions,
             cycle_from=len(lasso.prefix)))
-
-
-def replay_trace(path: str) -> tuple[int, str]:
-    """Replay a trace file (:func:`arspec.model.replay_bundle.replay_trace`)."""
-    from arspec.model.replay_bundle import replay_trace as replay
-
-    return replay(path)
 
 
 def describe_node(state: ModelState) -> str:
@@ -653,4 +684,4 @@ def explore_verdicts(path: str, *, slots: int, reductions: bool,
     return verdicts
 
 
-__all__: Sequence[str] = ["explore_bundle", "explore_verdicts", "replay_trace"]
+__all__: Sequence[str] = ["ExploreOutcome", "explore_bundle", "explore_verdicts"]

@@ -263,13 +263,17 @@ def _enter(vm: Vm, args: tuple[int, ...]) -> None:
 
 def explore_interleavings(path: str, program: str, *, invocations: int = 2,
                           max_states: int = DEFAULT_MAX_STATES,
-                          max_steps: int = DEFAULT_MAX_STEPS) -> InterleaveResult:
+                          max_steps: int = DEFAULT_MAX_STEPS,
+                          bundle: schema.Bundle | None = None) -> InterleaveResult:
     """Explore every schedule of ``invocations`` copies of ``program`` (see the module doc).
+
+    ``bundle`` is the bundle at ``path`` when the caller has loaded it (not parsed again).
 
     Stops with ``BOUND-REACHED`` past ``max_states`` distinct states or ``max_steps``
     instructions executed in all.
     """
-    bundle = load_bundle(path)
+    if bundle is None:
+        bundle = load_bundle(path)
     explorer = _Explorer(bundle, path, program, invocations)
     expected: dict[str, tuple[int, ...]] = {}
     for order in itertools.permutations(range(invocations)):

@@ -156,27 +156,11 @@ def explore_levels(system: TransitionSystem[S, A], *, stop_at_first_violation: b
     level = 0
     while len(frontier) and not stop:
         exp = level_sys.expand_level(frontier)
-        src, idx, act, post = exp.source, exp.index, exp.action, exp.post
+        src, idx, post = exp.source, exp.index, exp.post
         n_trans = len(post)
-        # the new states, in order of first discovery
-        uniq, first_pos = np.unique(post, return_index=True)
-        at = np.searchsorted(seen, uniq)
-        at[at == len(seen)] = 0
-        fresh = seen[at] != uniq if len(seen) else np.ones(len(uniq), bool)
-        order = np.argsort(first_pos[fresh], kind="stable")
-        new = uniq[fresh][order]
-        new_pos = first_pos[fresh][order]
-        # the first violation of each invariant not yet violated, as (transition position,
-        # kind, state id, action index); a new state's position is its discovering one
-        firsts: list[tuple[int, str, str, int, int]] = []
-        for name, ok in level_sys.check_transitions(frontier[src], act, post):
-            if name not in found and not ok.all():
-                j = int(np.argmin(ok))
-                firsts.append((j, name, "transition", first_id + int(src[j]), int(idx[j])))
-        for name, ok in level_sys.check_states(new):
-            if name not in found and not ok.all():
-                k = int(np.argmin(ok))
-                firsts.append((int(new_pos[k]), name, "state", count + k, -1))
+        new, new_pos = compute_new_states(seen, post)
+        firsts = get_first_violations(level_sys, found, frontier, exp, new, new_pos,
+                                      first_id, count)
         if firsts and stop_at_first_violation:
             # the sequential explorer stops right after the first violating transition
             # (having stored its successor); every transition of that source is counted
@@ -199,6 +183,54 @@ def explore_levels(system: TransitionSystem[S, A], *, stop_at_first_violation: b
         level += 1
         if stop:
             break
+    space, max_depth = compute_space(system, levels, parents, indices)
+    space.complete = not stop and not len(frontier)
+    elapsed = time.perf_counter() - start
+    memory = int(seen.nbytes) + 4 * 3 * count
+    stats = Statistics(count, transitions, max_depth, elapsed, memory)
+    return _finish(system, space, run, stats, None)
+
+
+def compute_new_states(seen: Any, post: Any) -> tuple[Any, Any]:
+    """Return the codes in ``post`` not in the sorted ``seen``, in order of first discovery,
+    and the position in ``post`` of each one's first occurrence."""
+    import numpy as np
+
+    uniq, first_pos = np.unique(post, return_index=True)
+    at = np.searchsorted(seen, uniq)
+    at[at == len(seen)] = 0
+    fresh = seen[at] != uniq if len(seen) else np.ones(len(uniq), bool)
+    order = np.argsort(first_pos[fresh], kind="stable")
+    return uniq[fresh][order], first_pos[fresh][order]
+
+
+def get_first_violations(level_sys: LevelSystem, found: dict[str, tuple[str, int, int]],
+                         frontier: Any, exp: Any, new: Any, new_pos: Any, first_id: int,
+                         count: int) -> list[tuple[int, str, str, int, int]]:
+    """Return the first violation in this level of each invariant not yet violated, as
+    (transition position, name, kind, state id, action index); a new state's position is
+    the one of the transition that discovered it."""
+    import numpy as np
+
+    src, idx, act, post = exp.source, exp.index, exp.action, exp.post
+    firsts: list[tuple[int, str, str, int, int]] = []
+    for name, ok in level_sys.check_transitions(frontier[src], act, post):
+        if name not in found and not ok.all():
+            j = int(np.argmin(ok))
+            firsts.append((j, name, "transition", first_id + int(src[j]), int(idx[j])))
+    for name, ok in level_sys.check_states(new):
+        if name not in found and not ok.all():
+            k = int(np.argmin(ok))
+            firsts.append((int(new_pos[k]), name, "state", count + k, -1))
+    return firsts
+
+
+def compute_space(system: TransitionSystem[S, A], levels: list[Any], parents: list[Any],
+                  indices: list[Any]) -> tuple[StateSpace, int]:
+    """Return the state space of the explored ``levels`` (codes, parents, action indices,
+    depths) and its greatest depth."""
+    import numpy as np
+
     codes = np.concatenate(levels)
     depth = np.concatenate([np.full(len(lv), d, np.int64) for d, lv in enumerate(levels)])
     space = StateSpace(store=StoreMode.EXACT)
@@ -206,11 +238,7 @@ def explore_levels(system: TransitionSystem[S, A], *, stop_at_first_violation: b
     space.parent = array("i", np.concatenate(parents).astype(np.int32).tobytes())
     space.action_index = array("i", np.concatenate(indices).astype(np.int32).tobytes())
     space.depth = array("i", depth.astype(np.int32).tobytes())
-    space.complete = not stop and not len(frontier)
-    elapsed = time.perf_counter() - start
-    memory = int(seen.nbytes) + 4 * 3 * count
-    stats = Statistics(count, transitions, int(depth.max()) if count else 0, elapsed, memory)
-    return _finish(system, space, run, stats, None)
+    return space, int(depth.max()) if len(codes) else 0
 
 
 __all__: Sequence[str] = ["LevelExpansion", "LevelSystem", "explore_levels"]

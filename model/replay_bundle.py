@@ -5,11 +5,11 @@ Replaying a trace
 ``spec-check replay TRACE.json`` re-executes a trace written by ``explore --trace-out`` on the
 reference runtime and checks its violation again. There are two outcomes:
 
-* **reproduced** (exit 1): the recorded invariant is violated again at the end of the trace;
-  for a ``no_starvation`` lasso, the cycle returns to the abstract state it left, the watched
-  item stays queued all along it, and every weak-fairness class is taken on it or disabled
-  in one of its states;
-* **not reproduced** (exit :data:`EXIT_NOT_REPRODUCED`): a step is not enabled when
+* **reproduced** (verdict ``VIOLATED``, exit 1): the recorded invariant is violated again
+  at the end of the trace; for a ``no_starvation`` lasso, the cycle returns to the abstract
+  state it left, the watched item stays queued all along it, and every weak-fairness class
+  is taken on it or disabled in one of its states;
+* **not reproduced** (verdict ``NOT-REPRODUCED``, exit 5): a step is not enabled when
   replayed, or the invariant holds at the end, or the lasso is not a fair starving cycle.
   The report says whether the bundle file changed since the trace was written (its SHA-256
   is in the trace), which is the usual reason; an unchanged bundle points at a change in the
@@ -25,12 +25,11 @@ check is bad input (:class:`~arspec.spec.errors.InputError`, exit 2).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 from arspec.model.engine import Trace, TraceStep
 from arspec.model.explore_bundle import (
-    EXIT_INCONCLUSIVE,
-    EXIT_VIOLATED,
     MAX_EXPLORE_SLOTS,
     build_system,
     compile_checks,
@@ -74,7 +73,17 @@ from arspec.spec.loader import load_bundle
 from arspec.spec.scheduler import Action
 
 #: Exit code of a trace whose violation does not happen again.
-EXIT_NOT_REPRODUCED: Final = 5
+#: The verdict of a trace that did not reproduce.
+NOT_REPRODUCED: Final = "NOT-REPRODUCED"
+
+
+@dataclass(frozen=True)
+class ReplayOutcome:
+    """What :func:`replay_trace` found: ``VIOLATED`` (reproduced), ``NOT-REPRODUCED`` or
+    ``BOUND-REACHED`` (``--timeout``), and the report text."""
+
+    verdict: str
+    report: str
 
 
 class NotReproduced(Exception):
@@ -96,11 +105,10 @@ def check_stop(done: int, total: int) -> None:
                             f"of {total} steps were replayed; raise --timeout")
 
 
-def replay_trace(path: str) -> tuple[int, str]:
+def replay_trace(path: str) -> ReplayOutcome:
     """Re-execute a trace file and check its violation again (see the module docstring).
 
     :param path: a trace written by ``explore --trace-out``.
-    :returns: ``(1, report)`` when reproduced, ``(EXIT_NOT_REPRODUCED, report)`` when not.
     :raises InputError: for a malformed trace, a bundle that cannot be loaded, or an
         invariant the bundle does not check.
     """
@@ -126,7 +134,7 @@ def replay_trace(path: str) -> tuple[int, str]:
     except ReplayStopped as err:
         lines.insert(0, f"BOUND-REACHED: {err}")
         lines.append("verdict: BOUND-REACHED")
-        return EXIT_INCONCLUSIVE, "\n".join(lines) + "\n"
+        return ReplayOutcome("BOUND-REACHED", "\n".join(lines) + "\n")
     except NotReproduced as err:
         if changed:
             cause = "the bundle changed since the trace was written"
@@ -135,10 +143,10 @@ def replay_trace(path: str) -> tuple[int, str]:
         else:
             cause = "the bundle is unchanged: the spec or the runtime changed"
         lines.append(f"not reproduced: {err}; {cause}")
-        return EXIT_NOT_REPRODUCED, "\n".join(lines) + "\n"
+        return ReplayOutcome(NOT_REPRODUCED, "\n".join(lines) + "\n")
     lines.extend(rows)
     lines.append(f"reproduced: VIOLATED {name}: {verdict}")
-    return EXIT_VIOLATED, "\n".join(lines) + "\n"
+    return ReplayOutcome("VIOLATED", "\n".join(lines) + "\n")
 
 
 def replay_safety(path: str, data: dict[str, Any], bundle: schema.Bundle, bundle_path: str,
@@ -244,4 +252,4 @@ def check_fair_starving_cycle(live: StarvationSystem, states: Sequence[WatchedSt
         raise NotReproduced(f"the cycle is not weakly fair (never takes {', '.join(unfair)})")
 
 
-__all__: Sequence[str] = ["EXIT_NOT_REPRODUCED", "replay_trace"]
+__all__: Sequence[str] = ["NOT_REPRODUCED", "ReplayOutcome", "replay_trace"]

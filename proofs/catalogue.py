@@ -6,6 +6,12 @@ Every proof system in a fixed order and the one entry point the front end calls:
 :func:`prove` takes claim names (or none: all of them) and returns one
 :class:`~arspec.proofs.core.ProofResult` per claim, in catalogue order. Nothing here
 prints; :func:`check_twins` runs every twin and replays its counterexample.
+
+The claims prove parts of the invariants of the spec's catalogue
+(:data:`arspec.spec.catalogue.CATALOGUE`, whose entries name their claims): a name given to
+:func:`select_claims` may be such an invariant, and :func:`get_claim_invariant` goes the
+other way. Claims outside it (the determinism of a slot's writes, the edge rule of
+watchers) are theorems of the spec the explorer has no check for.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import Final
 
 from arspec.checker.solver import SolverConfig
 from arspec.checker.verdict import Verdict
+from arspec.spec.catalogue import CATALOGUE
 from arspec.spec.errors import InputError
 
 from . import budget, determinism, ringbuf, tailcall, timers, watchers, workqueue
@@ -37,10 +44,19 @@ def get_twins(claim: str) -> list[tuple[System, Twin]]:
     return [(s, t) for s in SYSTEMS for t in s.twins if t.claim == claim]
 
 
+def get_claim_invariant(claim: str) -> str | None:
+    """Return the catalogue invariant ``claim`` proves a part of, or ``None``."""
+    for invariant in CATALOGUE.values():
+        if claim in invariant.proofs:
+            return invariant.name
+    return None
+
+
 def select_claims(names: Sequence[str]) -> list[tuple[System, Claim]]:
     """Return the claims called ``names`` (all when empty), in catalogue order.
 
-    A name may also be a system's name (``ringbuf``) or a claim's prefix before the dot.
+    A name may also be a system's name (``ringbuf``), a claim's prefix before the dot, or an
+    invariant of the spec's catalogue (``ringbuf_fifo``: the claims it lists).
     :raises InputError: for a name that matches nothing, listing the choices.
     """
     claims = get_claims()
@@ -49,7 +65,8 @@ def select_claims(names: Sequence[str]) -> list[tuple[System, Claim]]:
     wanted = set()
     for name in names:
         found = {c.name for s, c in claims
-                 if name in (c.name, s.name, c.name.split(".", 1)[0])}
+                 if name in (c.name, s.name, c.name.split(".", 1)[0])
+                 or c.name in (CATALOGUE[name].proofs if name in CATALOGUE else ())}
         if not found:
             choices = ", ".join(c.name for _, c in claims)
             raise InputError(f"unknown invariant {name!r}; choose from: {choices}")

@@ -29,9 +29,8 @@ from dataclasses import dataclass, field, replace
 from functools import wraps
 from typing import Any, Literal, ParamSpec, TypeVar
 
-from arspec.checker.solver import SolverConfig
+from arspec.checker.solver import SolverConfig, SolverError
 from arspec.checker.verdict import Verdict
-from arspec.spec.errors import SolverError
 
 from . import logic as L
 from .logic import Term, Value

@@ -12,7 +12,7 @@ budget, a wall-clock timeout only as a fallback).
 Terms are z3 expressions held as opaque values: the encodings combine them with Python's
 arithmetic and comparison operators (``a + b``, ``a <= b``), which z3 overloads, and with
 the functions here for everything else. An ``unknown`` answer is never read as sat or
-unsat; z3 exceptions become :class:`~arspec.spec.errors.SolverError`.
+unsat; z3 exceptions become :class:`~arspec.checker.solver.SolverError`.
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ from typing import Any, TypeAlias
 
 import z3
 
-from arspec.checker.solver import SolverConfig
-from arspec.spec.errors import SolverError
+from arspec.checker.solver import SolverConfig, SolverError
 
 #: A z3 term (opaque outside this module).
 Term: TypeAlias = Any

@@ -2,72 +2,27 @@
 Invariant catalogue
 ===================
 
-The scheduler invariants the explorer checks (``properties.explore.invariants``), each a
-named, pure predicate, plus the evaluator of the user invariants written in a bundle
-(``properties.invariants[].expr``). Nothing here explores: the model checker
-(:mod:`arspec.model.runtime_system`) calls these on every reachable state or transition.
+The scheduler's invariants, one list read by the explorer (``properties.explore.invariants``;
+:mod:`arspec.model.runtime_system`), the proofs and the runtime tests, plus the evaluator of
+the user invariants written in a bundle (``properties.invariants[].expr``). Nothing here
+explores.
 
-A predicate returns ``None`` when it holds and a one-line reason when it is violated. State
-predicates see one :class:`~arspec.spec.state.RuntimeState`; transition predicates see the
-state before an atomic scheduler action, the events it produced and the state after it.
+Every invariant has one name, one statement (:attr:`Invariant.statement`), a kind
+(:class:`InvariantKind`: a property of each state, of each atomic scheduler action, or of
+infinite runs) and its checks:
 
-The catalogue
--------------
-``budget``
-    Every invocation stays within its compute budget (an invocation stopped by its compute
-    limit violates it) and the slot's charged compute units never exceed ``per_slot``.
-``no_lost_timer``
-    An armed timer that is not cancelled or re-armed by a program fires exactly once: it is
-    never freed while armed (an element delete or overwrite frees the timer silently) and
-    it fires at most :func:`compute_timer_bound` slots after its expiry.
-``no_double_execution``
-    No work item is queued twice (unique FIFO sequence numbers, one item per timer arm and
-    per work-queue start), and no timer or work-queue element runs its callback twice in one
-    slot (a callback that re-arms itself for the current slot would).
-``ringbuf_fifo``
-    Ring positions only advance, at most ``size`` bytes are outstanding, committed records
-    are never overwritten before they are consumed, and a consume delivers exactly the
-    committed, not discarded records in ring order, one item per subscriber.
-``tail_call_limit``
-    No tail-call chain reaches the preset's limit (33 in ``linux_like``, 3 in ``minimal``)
-    and asks for more: a ``bpf_tail_call`` that falls through because the chain already
-    made ``limit`` tail calls violates it, and so does (only on a faulty runtime) a chain
-    longer than the limit. The spec's tail-call code (:mod:`~arspec.spec.tailcall`) never
-    jumps past the limit, so "chains <= limit" alone could never fail on a real bundle;
-    what a real bundle can do is spin through a ``prog_array`` cycle until the limit cuts it
-    and the program silently goes on after the call -- the run-time counterpart of the
-    verifier's report of a program-array cycle that could spin ``limit`` times. A chain of
-    exactly ``limit`` tail calls that asks for no further one holds.
-``watcher_cascade``
-    No watcher cascade reaches the runtime's safety net: no trigger is ever suppressed for
-    exceeding the preset's maximum cascade depth.
-``runtime_watchers``
-    Watchers registered at run time (:mod:`~arspec.spec.runtime_watchers`) keep their rules:
-    no item of a removed watcher runs, none fires in the slot that registered it, and every
-    active one is observed in each slot's enqueue step. Like ``progress`` no bundle can break
-    it on a correct runtime; planted faults of the scheduler show the check catches them.
-    Their cascades are bounded by ``watcher_cascade``, as declared watchers' are.
-``progress``
-    The scheduler can always advance: the FIFO head fits an empty slot (an idle slot tick is
-    progress). That a transition never raises is checked by the explorer itself. No bundle
-    can violate it under the current spec: the schema requires ``per_slot >=
-    per_invocation`` and every program budget ``<= per_invocation``, so every head fits an
-    empty slot; the check guards the scheduler and the schema against regressions (a
-    planted-fault test breaks it).
-``bounded_response``
-    Every queued work item runs within ``properties.explore.response_bound`` slots of the
-    slot it was enqueued in (checked within the exploration horizon).
-``no_starvation``
-    A liveness property, checked by :mod:`arspec.model.starvation` on a slot-abstracted
-    state graph (not by a predicate here): under weak fairness of the scheduler's own
-    actions, no queued work item stays queued forever. It is checked when a bundle has no
-    ``properties.explore`` (every catalogue invariant is then checked); the schema's
-    ``properties.explore.invariants`` cannot name it yet. No bundle can violate it under
-    the current spec: the FIFO is strict and every head fits an empty slot, so the head
-    runs at the start of every slot's run phase, and an item with ``n`` items ahead of it
-    runs within ``n + 1`` slots. Exploring proves it for a bundle whose abstract state
-    space is finite; a planted out-of-order scheduler shows that the check catches
-    starvation.
+* :attr:`Invariant.state` / :attr:`Invariant.transition`: what the explorer checks on every
+  reachable state / transition; a predicate returns ``None`` when it holds and a one-line
+  reason when it is violated. Transition predicates see the state before an atomic scheduler
+  action, the events it produced and the state after it;
+* :attr:`Invariant.holds`: the part every single state of a correct runtime satisfies,
+  whatever the programs do; the runtime tests check it after every scheduler action of real
+  runs (:func:`get_violated_invariants`).
+
+:attr:`Invariant.proofs` names the z3 claims (:mod:`arspec.proofs`) that prove parts of it
+for every state, and :attr:`Invariant.broken_by` the examples whose exploration violates it
+(a test explores each and checks that this invariant is the catalogue's only violated one).
+:data:`CATALOGUE` lists them in a fixed order.
 
 User invariants
 ---------------
@@ -81,8 +36,11 @@ from __future__ import annotations
 
 import ast
 import math
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
+from itertools import pairwise
 from typing import Final
 
 from arspec.spec import bundle as schema
@@ -92,15 +50,24 @@ from arspec.spec.maps import MapState
 from arspec.spec.ringbuf import (
     BPF_RINGBUF_BUSY_BIT,
     BPF_RINGBUF_DISCARD_BIT,
+    BPF_RINGBUF_HDR_SZ,
     RingBuffer,
     compute_record_size,
     compute_sample_pos,
     get_record_len_word,
     get_ringbuf_bytes,
 )
-from arspec.spec.scheduler import Event, EventKind, get_item_budget, get_runtime_config
+from arspec.spec.runtime_watchers import MAX_WATCHERS_PER_ACCOUNT, MAX_WATCHERS_PER_PROGRAM
+from arspec.spec.scheduler import (
+    Event,
+    EventKind,
+    get_async_maps,
+    get_item_budget,
+    get_runtime_config,
+)
 from arspec.spec.state import Phase, RuntimeState, TriggerKind
-from arspec.spec.types import MapId, RingPos
+from arspec.spec.timers import is_timer_due
+from arspec.spec.types import MapId, RingPos, Slot
 
 # --------------------------------------------------------------------------- context
 
@@ -442,61 +409,245 @@ def get_response_violation(ctx: CatalogueContext, state: RuntimeState) -> str | 
     return None
 
 
+# --------------------------------------------------------------------------- what every state holds
+
+
+def is_budget_respected(state: RuntimeState, bundle: schema.Bundle) -> bool:
+    """Return whether the current slot has spent no more than its budget."""
+    return state.slot_cu_used <= get_runtime_config(bundle).slot_budget
+
+
+def is_fifo_ordered(state: RuntimeState, bundle: schema.Bundle) -> bool:
+    """Return whether FIFO sequence numbers strictly increase from head to back."""
+    seqs = [item.seq for item in state.fifo]
+    return all(a < b for a, b in pairwise(seqs)) and all(
+        s < state.next_item_seq for s in seqs)
+
+
+def is_no_timer_lost(state: RuntimeState, bundle: schema.Bundle) -> bool:
+    """Return whether every due armed timer (as of the last enqueue step) has an item."""
+    horizon = state.slot if state.phase == Phase.RUN else state.slot - 1
+    if horizon < 0:
+        return True
+    for map_state in get_async_maps(state, "timer").values():
+        for cells in map_state.elements.values():
+            timer = cells[0].timer
+            if timer is None or not is_timer_due(timer, Slot(horizon)):
+                continue
+            if timer.arm_seq not in state.queued_timers:
+                return False
+    return True
+
+
+def _is_queued_once(state: RuntimeState, bundle: schema.Bundle) -> bool:
+    """Return whether the FIFO is ordered and each arm and start has at most one item."""
+    return is_fifo_ordered(state, bundle) and is_no_double_execution(state, bundle)
+
+
+def is_no_double_execution(state: RuntimeState, bundle: schema.Bundle) -> bool:
+    """Return whether each timer arm and work start has at most one item, as booked."""
+    timers = [i.async_seq for i in state.fifo if i.kind == TriggerKind.TIMER]
+    work = [i.async_seq for i in state.fifo if i.kind == TriggerKind.WORKQUEUE]
+    return (len(timers) == len(set(timers)) and set(timers) == state.queued_timers
+            and len(work) == len(set(work)) and set(work) == state.queued_work)
+
+
+def is_ringbuf_in_bounds(state: RuntimeState, bundle: schema.Bundle) -> bool:
+    """Return whether every ring's positions are ordered and within its capacity."""
+    for map_state in state.maps.values():
+        ring = map_state.ringbuf
+        if ring is None:
+            continue
+        if not ring.consumer_pos <= ring.pending_pos <= ring.producer_pos:
+            return False
+        if ring.producer_pos - ring.consumer_pos > ring.size - BPF_RINGBUF_HDR_SZ:
+            return False
+    return True
+
+
+def is_watcher_cascade_bounded(state: RuntimeState, bundle: schema.Bundle) -> bool:
+    """Return whether no enqueued watcher item exceeded the maximum cascade depth."""
+    limit = get_max_cascade_depth(state.preset)
+    return state.max_depth_seen <= limit and all(i.depth <= limit for i in state.fifo)
+
+
+def is_runtime_watchers_consistent(state: RuntimeState, bundle: schema.Bundle) -> bool:
+    """Return whether the run-time watchers keep their ids, limits and first slots."""
+    watchers = state.runtime_watchers
+    if any(i != w.id or not 1 <= i < state.next_watcher_id or w.active_from > state.slot + 1
+           for i, w in watchers.items()):
+        return False
+    owners = Counter(w.owner for w in watchers.values())
+    accounts = Counter(w.spec.account for w in watchers.values())
+    if max(owners.values(), default=0) > MAX_WATCHERS_PER_PROGRAM \
+            or max(accounts.values(), default=0) > MAX_WATCHERS_PER_ACCOUNT:
+        return False
+    return all(item.watcher_id not in watchers
+               or watchers[item.watcher_id].active_from <= item.enqueued_slot
+               for item in state.fifo if item.watcher_id is not None)
+
+
 # --------------------------------------------------------------------------- the table
 
 StatePredicate = Callable[[CatalogueContext, RuntimeState], "str | None"]
 TransitionPredicate = Callable[[CatalogueContext, RuntimeState, Sequence[Event], RuntimeState],
                                "str | None"]
+StateFact = Callable[[RuntimeState, schema.Bundle], bool]
+
+
+class InvariantKind(StrEnum):
+    """What an invariant is a property of."""
+
+    #: Each reachable state.
+    STATE = "state"
+    #: Each atomic scheduler action (the state before, its events, the state after).
+    TRANSITION = "transition"
+    #: Infinite runs (checked on their own graph by :mod:`arspec.model.starvation`).
+    LIVENESS = "liveness"
 
 
 @dataclass(frozen=True)
-class CatalogueEntry:
-    """One catalogue invariant: its state part and its transition part (either may be absent).
+class Invariant:
+    """One invariant of the catalogue (see the module docstring).
 
-    ``double_execution`` marks the invariant whose transition part needs the callback sites
-    that already ran in the slot (:func:`get_double_execution_violation`); ``liveness`` one
-    that is a property of infinite runs, checked on its own graph and with neither part.
+    ``double_execution`` marks the invariant whose transition part also needs the callback
+    sites that already ran in the slot (:func:`get_double_execution_violation`).
     """
 
     name: str
+    #: One line, for tables and reports.
     summary: str
+    #: What the invariant says, in full (the docs page shows it).
+    statement: str
+    kind: InvariantKind
     state: StatePredicate | None = None
     transition: TransitionPredicate | None = None
+    holds: StateFact | None = None
     double_execution: bool = False
-    liveness: bool = False
+    #: The :mod:`arspec.proofs` claims that prove parts of it for every state.
+    proofs: tuple[str, ...] = ()
+    #: Example bundles (paths from the repository root) whose exploration violates it.
+    broken_by: tuple[str, ...] = ()
+
+    @property
+    def liveness(self) -> bool:
+        """Return whether it is a property of infinite runs."""
+        return self.kind is InvariantKind.LIVENESS
 
 
-CATALOGUE: Final[dict[str, CatalogueEntry]] = {
-    "budget": CatalogueEntry(
-        "budget", "per-slot and per-invocation compute budgets respected",
-        transition=get_budget_violation),
-    "no_lost_timer": CatalogueEntry(
-        "no_lost_timer", "an armed, uncancelled timer fires, once, within the bound",
-        state=get_late_timer_violation, transition=get_lost_timer_violation),
-    "no_double_execution": CatalogueEntry(
-        "no_double_execution", "no work item or callback executes twice",
-        state=get_duplicate_item_violation, double_execution=True),
-    "ringbuf_fifo": CatalogueEntry(
-        "ringbuf_fifo", "ring records delivered in order, never discarded ones, never overwritten",
-        transition=get_ringbuf_violation),
-    "tail_call_limit": CatalogueEntry(
-        "tail_call_limit", "tail-call chains never reach the preset's limit and ask for more",
-        transition=get_tail_call_violation),
-    "watcher_cascade": CatalogueEntry(
-        "watcher_cascade", "watcher cascades bounded without the runtime's safety net",
-        state=get_cascade_violation),
-    "runtime_watchers": CatalogueEntry(
-        "runtime_watchers", "run-time watchers fire from the next slot, never after removal",
-        transition=get_runtime_watcher_violation),
-    "progress": CatalogueEntry(
-        "progress", "the scheduler can always advance",
-        state=get_progress_violation),
-    "bounded_response": CatalogueEntry(
-        "bounded_response", "every queued item runs within the response bound",
-        state=get_response_violation),
-    "no_starvation": CatalogueEntry(
-        "no_starvation", "under weak fairness no queued item waits forever", liveness=True),
-}
+def _text(text: str) -> str:
+    return " ".join(text.split())
+
+
+CATALOGUE: Final[dict[str, Invariant]] = {inv.name: inv for inv in (
+    Invariant(
+        "budget", "per-slot and per-invocation compute budgets respected", _text("""
+        Every invocation stays within its compute budget (an invocation stopped by its
+        compute limit violates it) and the slot's charged compute units never exceed
+        ``per_slot`` (a reservation must fit before an item starts, and an item is charged
+        at most its budget)."""),
+        InvariantKind.TRANSITION, transition=get_budget_violation, holds=is_budget_respected,
+        proofs=("budget.slot", "budget.invocation", "budget.fault"),
+        broken_by=("examples/broken_over_budget.yaml", "examples/explore/budget_broken.yaml")),
+    Invariant(
+        "no_lost_timer", "an armed, uncancelled timer fires, once, within the bound", _text("""
+        An armed timer that is not cancelled or re-armed by a program fires exactly once: it
+        is never freed while armed (an element delete or overwrite frees the timer silently)
+        and it fires at most :func:`compute_timer_bound` slots after its expiry. Once the
+        enqueue step of a slot has run, every armed timer that is due has an item in the
+        FIFO (it is deferred, never forgotten); before it, every timer due in an earlier slot
+        has one."""),
+        InvariantKind.TRANSITION, state=get_late_timer_violation,
+        transition=get_lost_timer_violation, holds=is_no_timer_lost,
+        proofs=("timers.cancel", "timers.restart", "timers.stays_due", "timers.strict_order"),
+        broken_by=("examples/broken_lost_timer.yaml", "examples/explore/timer_broken.yaml")),
+    Invariant(
+        "no_double_execution", "no work item or callback executes twice", _text("""
+        No work item is queued twice: the FIFO holds items in strictly increasing sequence
+        order (new work goes to the back; deferral never reorders), there is one item per
+        timer arm and per work-queue start, and the bookkeeping of queued arms and starts
+        matches the FIFO exactly. No timer or work-queue element runs its callback twice in
+        one slot (a callback that re-arms itself for the current slot would)."""),
+        InvariantKind.TRANSITION, state=get_duplicate_item_violation,
+        holds=_is_queued_once, double_execution=True,
+        proofs=("timers.fire_once", "workqueue.coalesce", "workqueue.once", "budget.fifo"),
+        broken_by=("examples/explore/double_broken.yaml",)),
+    Invariant(
+        "ringbuf_fifo",
+        "ring records delivered in order, never discarded ones, never overwritten", _text("""
+        Ring positions only advance and stay ordered (consumer <= pending <= producer), at
+        most ``size - 8`` bytes are outstanding, committed records are never overwritten
+        before they are consumed, and a consume delivers exactly the committed, not
+        discarded records in ring order, one item per subscriber."""),
+        InvariantKind.TRANSITION, transition=get_ringbuf_violation, holds=is_ringbuf_in_bounds,
+        proofs=("ringbuf.positions", "ringbuf.disjoint_bytes", "ringbuf.no_overwrite",
+                "ringbuf.fifo", "ringbuf.exact_space")),
+    Invariant(
+        "tail_call_limit",
+        "tail-call chains never reach the preset's limit and ask for more", _text("""
+        No tail-call chain reaches the preset's limit (33 in ``linux_like``, 3 in
+        ``minimal``) and asks for more: a ``bpf_tail_call`` that falls through because the
+        chain already made ``limit`` tail calls violates it, and so does (only on a faulty
+        runtime) a chain longer than the limit. The spec's tail-call code
+        (:mod:`~arspec.spec.tailcall`) never jumps past the limit, so "chains <= limit"
+        alone could never fail on a real bundle; what a real bundle can do is spin through
+        a ``prog_array`` cycle until the limit cuts it and the program silently goes on
+        after the call. A chain of exactly ``limit`` tail calls that asks for no further
+        one holds."""),
+        InvariantKind.TRANSITION, transition=get_tail_call_violation,
+        proofs=("tailcall.limit",), broken_by=("examples/explore/tail_broken.yaml",)),
+    Invariant(
+        "watcher_cascade", "watcher cascades bounded without the runtime's safety net", _text("""
+        No watcher cascade reaches the runtime's safety net: no trigger is ever suppressed
+        for exceeding the preset's maximum cascade depth, and no watcher item deeper than
+        that depth is ever enqueued."""),
+        InvariantKind.STATE, state=get_cascade_violation, holds=is_watcher_cascade_bounded,
+        proofs=("watchers.cascade",),
+        broken_by=("examples/broken_watcher_cascade.yaml",
+                   "examples/explore/cascade_broken.yaml", "examples/explore/rwatch_broken.yaml")),
+    Invariant(
+        "runtime_watchers",
+        "run-time watchers fire from the next slot, never after removal", _text("""
+        Watchers registered at run time (:mod:`~arspec.spec.runtime_watchers`) keep their
+        rules: ids below the counter, the per-program and per-account limits, no item of a
+        removed watcher runs, none fires in the slot that registered it, and every active
+        one is observed in each slot's enqueue step. No bundle can break it on a correct
+        runtime; planted faults of the scheduler show the check catches them. Their
+        cascades are bounded by ``watcher_cascade``, as declared watchers' are."""),
+        InvariantKind.TRANSITION, transition=get_runtime_watcher_violation,
+        holds=is_runtime_watchers_consistent),
+    Invariant(
+        "progress", "the scheduler can always advance", _text("""
+        The scheduler can always advance: the FIFO head fits an empty slot (an idle slot
+        tick is progress). That a transition never raises is checked by the explorer
+        itself. No bundle can violate it under the current spec: the schema requires
+        ``per_slot >= per_invocation`` and every program budget ``<= per_invocation``, so
+        every head fits an empty slot; the check guards the scheduler and the schema
+        against regressions (a planted-fault test breaks it)."""),
+        InvariantKind.STATE, state=get_progress_violation),
+    Invariant(
+        "bounded_response", "every queued item runs within the response bound", _text("""
+        Every queued work item runs within ``properties.explore.response_bound`` slots of
+        the slot it was enqueued in (checked within the exploration horizon)."""),
+        InvariantKind.STATE, state=get_response_violation,
+        broken_by=("examples/explore/response_broken.yaml",)),
+    Invariant(
+        "no_starvation", "under weak fairness no queued item waits forever", _text("""
+        Under weak fairness of the scheduler's own actions, no queued work item stays queued
+        forever; checked by :mod:`arspec.model.starvation` on a slot-abstracted state graph
+        when a bundle has no ``properties.explore``. No bundle can violate it under the
+        current spec: the FIFO is strict and every head fits an empty slot, so an item
+        with ``n`` items ahead of it runs within ``n + 1`` slots; a planted out-of-order
+        scheduler shows that the check catches starvation."""),
+        InvariantKind.LIVENESS),
+)}
+
+
+def get_violated_invariants(state: RuntimeState, bundle: schema.Bundle) -> list[str]:
+    """Return the names of the invariants whose :attr:`~Invariant.holds` ``state`` fails."""
+    return [inv.name for inv in CATALOGUE.values()
+            if inv.holds is not None and not inv.holds(state, bundle)]
+
 
 #: The liveness invariant (checked by :mod:`arspec.model.starvation`).
 STARVATION_INVARIANT: Final = "no_starvation"

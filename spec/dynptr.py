@@ -181,3 +181,16 @@ def compute_data(ptr: Dynptr, offset: int, length: int) -> int:
         return 0
     address = compute_window(ptr, offset, length)
     return 0 if address is None else address
+
+
+def check_ring_dynptrs_released(live: list[int]) -> str | None:
+    """Return the failure of an invocation that ends with ring-buffer dynptrs at ``live``.
+
+    ``live`` holds the stack addresses of the ``RINGBUF`` dynptrs still neither submitted
+    nor discarded (Linux ``kernel/bpf/verifier.c``, ``check_reference_leak``); ``None`` when
+    there are none.
+    """
+    if not live:
+        return None
+    where = ", ".join(f"{a:#x}" for a in sorted(live))
+    return f"{len(live)} ring-buffer dynptr(s) neither submitted nor discarded (at {where})"

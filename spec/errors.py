@@ -5,7 +5,8 @@ Errors
 Every exception arspec raises on purpose derives from :class:`ArspecError`. The families
 mirror the stages of the pipeline: input that cannot be read (:class:`InputError`, with a
 location), bytecode that cannot be decoded (:class:`DecodeError`, with a pc), programs the
-verifier rejects, and faults raised while a program executes (:class:`ExecutionFault`).
+runtime refuses to load (:class:`LoadRejection`), and faults raised while a program executes
+(:class:`ExecutionFault`).
 
 Interpreter handlers only raise; the run loop alone catches an :class:`ExecutionFault` and
 records it in the result.
@@ -49,8 +50,8 @@ class DecodeError(ArspecError):
         super().__init__(f"pc {pc}: {reason}")
 
 
-class VerifierRejection(ArspecError):
-    """A program the static checks refuse to load (e.g. a forbidden helper in a profile)."""
+class LoadRejection(ArspecError):
+    """A program the runtime refuses to load (e.g. a helper its profile forbids)."""
 
 
 class ExecutionFault(ArspecError):
@@ -146,13 +147,9 @@ class PinnedMapMismatch(SpecError):
     """A pinned map whose definition changed between the old and the reloaded bundle."""
 
 
-class UnknownHelper(VerifierRejection):
+class UnknownHelper(LoadRejection):
     """A helper id or name that is not in the helper table."""
 
 
-class HelperNotAllowed(VerifierRejection):
+class HelperNotAllowed(LoadRejection):
     """A helper that exists but is refused in the selected profile (e.g. nondeterministic)."""
-
-
-class SolverError(ArspecError):
-    """The SMT solver failed (a z3 exception); the verifier reports the property UNKNOWN."""

@@ -84,7 +84,7 @@ class ArgKind(Enum):
     PTR_TO_UNINIT_MEM = "pointer to writable bytes, sized by the next argument"
     CONST_SIZE = "a size > 0 for the previous pointer argument"
     CONST_SIZE_OR_ZERO = "a size >= 0 for the previous pointer argument"
-    CONST_ALLOC_SIZE_OR_ZERO = "a size known to the verifier, for a new allocation"
+    CONST_ALLOC_SIZE_OR_ZERO = "a constant size >= 0, for a new allocation"
     PTR_TO_CTX = "the program's context pointer"
     PTR_TO_TIMER = "pointer to a bpf_timer field inside a map value"
     PTR_TO_WQ = "pointer to a bpf_wq field inside a map value"

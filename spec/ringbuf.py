@@ -33,6 +33,10 @@ Departures from Linux, with reasons:
   an invalid call, so no program can depend on bits a later kernel may define. The wakeup
   decision is returned so the scheduler can use it deterministically.
 * **No producer lock.** There is no concurrency, so the NMI trylock failure never happens.
+* **A reservation neither submitted nor discarded when the invocation ends** is a failure
+  (:func:`check_reservations_released`): the scheduler rolls the invocation back, so the
+  record never stays BUSY. Linux rejects such a program at load (``kernel/bpf/verifier.c``,
+  ``check_reference_leak``: "Unreleased reference"); a run here faults instead.
 """
 
 from __future__ import annotations
@@ -244,3 +248,13 @@ def process_ringbuf_consume(rb: RingBuffer) -> list[bytes]:
             payloads.append(get_ringbuf_bytes(rb, compute_sample_pos(rb.consumer_pos), size))
         rb.consumer_pos = RingPos(rb.consumer_pos + compute_record_size(size))
     return payloads
+
+
+def check_reservations_released(outstanding: int) -> str | None:
+    """Return the failure of an invocation that ends with ``outstanding`` reservations.
+
+    ``None`` when every reservation was submitted or discarded.
+    """
+    if outstanding == 0:
+        return None
+    return f"{outstanding} ring-buffer reservation(s) neither submitted nor discarded"

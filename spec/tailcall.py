@@ -21,7 +21,10 @@ still uses up one of the 33.
 Compute budget (the spec's choice): a chain is one invocation. The tail call replaces the
 program but not the meter, so every program of the chain draws from the same invocation
 budget, as one Solana instruction does however many functions it runs. ``r0`` on a fall
-through is left unchanged (Linux does not write it; the verifier treats it as unknown).
+through is left unchanged (Linux does not write it).
+
+How the target starts (pc 0, the caller's ``r1``, a fresh stack, the same meter) is stated
+with the other entry conventions: :data:`arspec.spec.conventions.TAIL_CALL_ENTRY`.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import arspec.reference.runtime.runtime  # noqa: F401 - installs the ELF map reader bundles use
-from arspec.checker import cli
+from arspec.cli import main as cli
 from arspec.reference.runtime.c_header import get_include_dir
 from arspec.spec.bundle import MapType
 from arspec.spec.loader import BundleError, load_bundle

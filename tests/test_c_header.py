@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from arspec.checker import cli
+from arspec.cli import main as cli
 from arspec.reference.isa.elf import load_program
 from arspec.reference.isa.instructions import Call
 from arspec.reference.isa.murmur3 import murmur3_32

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from arspec.checker.cli import main
+from arspec.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 LOOP = ROOT / "examples" / "programs" / "counting_loop.s"
@@ -134,7 +134,7 @@ def test_unknown_opcode_names_pc(tmp_path: Path, capsys: pytest.CaptureFixture[s
 
 
 def test_console_script_runs_without_traceback(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "arspec.checker.cli", "exec", "missing.s"],
+    proc = subprocess.run([sys.executable, "-m", "arspec.cli", "exec", "missing.s"],
                           capture_output=True, text=True, cwd=tmp_path, check=False)
     assert proc.returncode == 2
     assert proc.stderr.strip() == "missing.s: error: no such file"

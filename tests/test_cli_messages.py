@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from arspec.checker import cli
+from arspec.cli import main as cli
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKSUM = ROOT / "examples" / "programs" / "checksum.s"

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from arspec.checker.cli import main
 from arspec.checker.verdict import Property, Verdict
 from arspec.checker.verify_bundle import verify_bundle
+from arspec.cli.main import main
 from arspec.spec.loader import bundle_json_schema
 
 XDP_BUNDLE = """\
@@ -120,7 +120,7 @@ def test_verify_proves_the_checked_program(tmp_path: Path) -> None:
     result = verify_bundle(write(tmp_path, XDP_BUNDLE))
     report = result.programs[0].report
     assert {report.verdict(p) for p in Property} == {Verdict.PROVED}
-    assert result.exit_code == 0
+    assert result.verdict is Verdict.PROVED
 
 
 def test_invalid_verify_refutes_the_short_check_and_replays(tmp_path: Path) -> None:
@@ -148,7 +148,7 @@ def test_sched_cls_and_tracing_bundles(tmp_path: Path) -> None:
         "r2 = *(u32 *)(r1 + 76)\n      r3 = *(u32 *)(r1 + 80)\n      r5 = *(u32 *)(r1 + 0)\n"
         "      *(u32 *)(r1 + 8) = r5")
     result = verify_bundle(write(tmp_path, sched, "s.yaml"))
-    assert result.exit_code == 0
+    assert result.verdict is Verdict.PROVED
     code, out = cli(["run", str(tmp_path / "s.yaml")])
     assert code == 0 and "r0=1" in out
     tracing = """\
@@ -168,11 +168,11 @@ scenario:
     probe: [{slot: 0, hex: "0000000000000000 2a00000000000000"}]
 """
     path = write(tmp_path, tracing, "t.yaml")
-    assert verify_bundle(path).exit_code == 0
+    assert verify_bundle(path).verdict is Verdict.PROVED
     code, out = cli(["run", path])
     assert code == 0 and "r0=42" in out
     broken = write(tmp_path, tracing.replace("r1 + 8", "r1 + 12"), "t2.yaml")
-    assert verify_bundle(broken).exit_code == 1
+    assert verify_bundle(broken).verdict is Verdict.REFUTED
 
 
 # -- the examples -----------------------------------------------------------------------
@@ -190,7 +190,7 @@ def test_xdp_example_counts_ipv4_and_is_proved() -> None:
     assert results == [1, 2, 2, 1, 2]
     stats = next(iter(state.maps.values())).elements[bytes(4)][0].value
     assert int.from_bytes(stats[:8], "little") == 2
-    assert verify_bundle(str(path)).exit_code == 0
+    assert verify_bundle(str(path)).verdict is Verdict.PROVED
 
 
 def test_invalid_xdp_example_faults_and_is_refuted() -> None:
@@ -200,7 +200,7 @@ def test_invalid_xdp_example_faults_and_is_refuted() -> None:
     path = EXAMPLES / "broken_xdp_unchecked.yaml"
     assert run_bundle(load_bundle(path), base_dir=EXAMPLES).totals.failures == 1
     result = verify_bundle(str(path))
-    assert result.exit_code == 1
+    assert result.verdict is Verdict.REFUTED
     found = [f for f in result.programs[0].report.findings if f.verdict is Verdict.REFUTED]
     assert [f.pc for f in found] == [5]
     assert found[0].counterexample is not None and found[0].counterexample.input == bytes(12)

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from arspec.checker.verdict import Property, Verdict
 from arspec.checker.verifier import verify_program
 from arspec.reference.isa.assembler import assemble
-from arspec.reference.runtime.contexts import CONTEXT_BASE, ProgramContext, execute_in_context
+from arspec.reference.runtime.contexts import ProgramContext, execute_in_context
 from arspec.spec.contexts import (
     MAX_PACKET_SIZE,
     SCHED_CLS_FIELDS,
@@ -26,6 +26,7 @@ from arspec.spec.contexts import (
     get_context_layout,
     is_access_allowed,
 )
+from arspec.spec.conventions import CONTEXT_BASE
 from arspec.spec.errors import InputError, MemoryFault
 
 SIZES = {1: "u8", 2: "u16", 4: "u32", 8: "u64"}

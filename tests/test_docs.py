@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from arspec.checker.cli import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE, build_parser
+from arspec.cli.exit_codes import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE
+from arspec.cli.parser import build_parser
 from arspec.reference.isa.murmur3 import murmur3_32
 from arspec.reference.vm import profiles
 from arspec.spec.helpers import HELPER_TABLE, ArgKind

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import arspec.reference.runtime.runtime  # noqa: F401 - installs the ELF map reader bundles use
-from arspec.checker import cli
+from arspec.cli import main as cli
 from arspec.spec.loader import BundleError, load_bundle
 from tests.test_elf import compile_bpf
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import arspec.reference.runtime.runtime  # noqa: F401 - installs the ELF map reader bundles use
-from arspec.checker import cli
+from arspec.cli import main as cli
 from arspec.reference.isa.elf import read_bundle_maps
 from arspec.spec.errors import InputError
 from arspec.spec.loader import load_bundle

@@ -15,9 +15,9 @@ from arspec.reference.runtime.run_report import EventRecord, RunReport
 from arspec.reference.runtime.runner import run_bundle_state
 from arspec.reference.runtime.runtime import ReferenceInvoker, load_programs
 from arspec.spec.bundle import Bundle, ProgramProperty
+from arspec.spec.catalogue import get_violated_invariants
 from arspec.spec.errors import InputError
 from arspec.spec.helpers import HELPER_TABLE
-from arspec.spec.invariants import get_violated_invariants
 from arspec.spec.loader import load_bundle
 from arspec.spec.maps import MapElement
 from arspec.spec.scheduler import (

@@ -9,9 +9,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from arspec.checker import cli
+from arspec.cli import exit_codes
+from arspec.cli import main as cli
 from arspec.model import liveness, runtime_system, stopping
-from arspec.model.explore_bundle import explore_bundle
+from tests.outcomes import explore_bundle
 from tests.test_robustness import HEARTBEAT, ROOT, _one_line, _with_domains, run
 
 TIMER_BROKEN = ROOT / "examples" / "explore" / "timer_broken.yaml"
@@ -28,7 +29,7 @@ def ticking(monkeypatch: pytest.MonkeyPatch) -> None:
 def _trace(tmp_path: Path) -> Path:
     trace = tmp_path / "t.json"
     assert cli.main(["explore", str(TIMER_BROKEN), "--trace-out", str(trace),
-                     "--no-timing"]) == cli.EXIT_FAILED
+                     "--no-timing"]) == exit_codes.EXIT_FAILED
     return trace
 
 
@@ -42,13 +43,13 @@ def test_invalid_timeout_is_one_usage_line(verb: str, value: str, tmp_path: Path
     target = str(HEARTBEAT) if verb == "explore" else str(tmp_path / "missing.json")
     code, out, err = run([verb, target, "--timeout", value], capsys)
     line = _one_line(err)
-    assert code == cli.EXIT_USAGE and out == ""
+    assert code == exit_codes.EXIT_USAGE and out == ""
     assert "--timeout" in line and len(line) < 300
 
 
 def test_invalid_timeout_with_workers(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(["explore", str(HEARTBEAT), "--timeout", "5", "--workers", "2"], capsys)
-    assert code == cli.EXIT_USAGE
+    assert code == exit_codes.EXIT_USAGE
     assert "--timeout cannot be combined with --workers" in _one_line(err)
 
 
@@ -59,7 +60,7 @@ def test_invalid_replica_check_beyond_max_states_is_refused_at_once(
     start = time.monotonic()
     code, out, err = run(["explore", str(path), "--max-states", "1000", "--max-depth", "1"],
                          capsys)
-    assert code == cli.EXIT_USAGE and out == ""
+    assert code == exit_codes.EXIT_USAGE and out == ""
     assert "replica-determinism check compute up to 16384 states in one state, and its " \
            "states count in --max-states 1000" in _one_line(err)
     assert time.monotonic() - start < 10
@@ -70,7 +71,7 @@ def test_invalid_replica_check_beyond_max_states_is_refused_at_once(
 def test_timeout_in_the_state_search(ticking: None, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(["explore", str(HEARTBEAT), "--timeout", "5", "--no-timing"], capsys)
     first = out.splitlines()[0]
-    assert code == cli.EXIT_INCONCLUSIVE and err == ""
+    assert code == exit_codes.EXIT_INCONCLUSIVE and err == ""
     assert first.startswith("BOUND-REACHED: --timeout 5 s passed after ")
     assert first.endswith("raise --timeout")
     assert "HOLDS" not in out and "bound reached: timeout" in out
@@ -81,7 +82,7 @@ def test_replica_check_states_count_in_max_states(tmp_path: Path,
     path = tmp_path / "domains.yaml"
     path.write_text(_with_domains(3, keys=2))  # 36 states per check, 4 per choice
     code, out, _ = run(["explore", str(path), "--max-states", "40", "--no-timing"], capsys)
-    assert code == cli.EXIT_INCONCLUSIVE
+    assert code == exit_codes.EXIT_INCONCLUSIVE
     assert out.startswith("BOUND-REACHED: the replica-determinism check computed 40 states, "
                           "which count in --max-states")
     assert "replica_determinism    BOUND-REACHED" in out and "HOLDS" not in out
@@ -99,7 +100,7 @@ def test_timeout_in_the_replica_check(tmp_path: Path, monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(runtime_system, "get_stop_reason", late)
     code, out, _ = run(["explore", str(path), "--timeout", "1000", "--no-timing"], capsys)
-    assert code == cli.EXIT_INCONCLUSIVE
+    assert code == exit_codes.EXIT_INCONCLUSIVE
     assert out.startswith("BOUND-REACHED: --timeout 1000 s passed after ")
     assert "replica_determinism    BOUND-REACHED" in out and "HOLDS" not in out
 
@@ -108,7 +109,7 @@ def test_timeout_in_the_component_search(monkeypatch: pytest.MonkeyPatch,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(liveness, "get_stop_reason", lambda: "timeout")
     code, out, _ = run(["explore", str(ATTEMPT), "--timeout", "1000", "--no-timing"], capsys)
-    assert code == cli.EXIT_INCONCLUSIVE
+    assert code == exit_codes.EXIT_INCONCLUSIVE
     assert out.splitlines()[0] == ("BOUND-REACHED: --timeout 1000 s passed while checking "
                                    "no_starvation (79 abstract states); raise --timeout")
     assert "no_starvation          BOUND-REACHED" in out
@@ -119,7 +120,7 @@ def test_timeout_in_replay(tmp_path: Path, ticking: None,
     trace = _trace(tmp_path)
     capsys.readouterr()
     code, out, err = run(["replay", str(trace), "--timeout", "3"], capsys)
-    assert code == cli.EXIT_INCONCLUSIVE and err == ""
+    assert code == exit_codes.EXIT_INCONCLUSIVE and err == ""
     first = out.splitlines()[0]
     assert first.startswith("BOUND-REACHED: --timeout 3 s passed after 2 of ")
     assert out.endswith("verdict: BOUND-REACHED\n") and "reproduced" not in out
@@ -128,7 +129,7 @@ def test_timeout_in_replay(tmp_path: Path, ticking: None,
 def test_timeout_stops_the_starvation_search_after_a_cut_safety_search(
         ticking: None, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["explore", str(ATTEMPT), "--timeout", "3", "--no-timing"], capsys)
-    assert code == cli.EXIT_INCONCLUSIVE and "HOLDS" not in out
+    assert code == exit_codes.EXIT_INCONCLUSIVE and "HOLDS" not in out
     assert out.startswith("BOUND-REACHED: --timeout 3 s passed after ")
 
 
@@ -137,7 +138,7 @@ def test_timed_out_explore_writes_no_trace(tmp_path: Path, ticking: None,
     trace = tmp_path / "t.json"
     code, out, _ = run(["explore", str(TIMER_BROKEN), "--timeout", "2", "--trace-out",
                         str(trace), "--no-timing"], capsys)
-    assert code == cli.EXIT_INCONCLUSIVE and not trace.exists()
+    assert code == exit_codes.EXIT_INCONCLUSIVE and not trace.exists()
     assert f"no trace written to {trace}" in out
 
 
@@ -145,7 +146,7 @@ def test_timeout_stops_the_explorer_step_of_verify(ticking: None,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     # The proofs keep their own clock; only the explorer step after them reads the ticking one.
     code, out, _ = run(["verify", str(HEARTBEAT), "--timeout", "3", "--no-timing"], capsys)
-    assert code == cli.EXIT_INCONCLUSIVE
+    assert code == exit_codes.EXIT_INCONCLUSIVE
     assert "BOUND-REACHED: --timeout 3 s passed" in out
     assert out.rstrip().endswith("combined verdict: INCONCLUSIVE")
 
@@ -173,4 +174,4 @@ def test_generous_timeout_changes_nothing(tmp_path: Path,
     trace = _trace(tmp_path)
     capsys.readouterr()
     code, out, _ = run(["replay", str(trace), "--timeout", "1000"], capsys)
-    assert code == cli.EXIT_FAILED and "reproduced: VIOLATED" in out
+    assert code == exit_codes.EXIT_FAILED and "reproduced: VIOLATED" in out

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from arspec.checker.cli import main
+from arspec.cli.main import main
 from arspec.model import interleave
 from arspec.model.interleave import explore_interleavings
 

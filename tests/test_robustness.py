@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from arspec.checker import cli
+from arspec.cli import exit_codes
+from arspec.cli import main as cli
+from arspec.cli.commands import explore as explore_command
+from arspec.cli.commands import program as program_command
 from arspec.reference.isa.elf import MAX_GLOBAL_DATA_SIZE, load_elf
 from arspec.spec.bundle import MAX_EXPRESSION_DEPTH, ExpressionError, parse_expression
 from arspec.spec.errors import InputError
@@ -218,9 +221,9 @@ def _crash(args: object, out: object) -> int:
 
 def test_internal_error_has_its_own_exit_code(monkeypatch: pytest.MonkeyPatch,
                                               capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(cli, "_cmd_disasm", _crash)
+    monkeypatch.setattr(program_command, "run_disasm", _crash)
     code, _, err = run(["disasm", "prog.bin"], capsys)
-    assert code == cli.EXIT_INTERNAL == 4
+    assert code == exit_codes.EXIT_INTERNAL == 4
     line = _one_line(err)
     assert line.startswith("prog.bin: internal error in disasm (")
     assert "ZeroDivisionError: boom" in line and "--debug" in line
@@ -228,9 +231,9 @@ def test_internal_error_has_its_own_exit_code(monkeypatch: pytest.MonkeyPatch,
 
 def test_internal_error_traceback_with_debug(monkeypatch: pytest.MonkeyPatch,
                                              capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(cli, "_cmd_disasm", _crash)
+    monkeypatch.setattr(program_command, "run_disasm", _crash)
     code, _, err = run(["disasm", "--debug", "prog.bin"], capsys)
-    assert code == cli.EXIT_INTERNAL
+    assert code == exit_codes.EXIT_INTERNAL
     assert "Traceback" in err and err.strip().splitlines()[-1].startswith("prog.bin: internal")
 
 
@@ -239,15 +242,15 @@ def test_out_of_memory_is_an_internal_error_not_a_verdict(
     def oom(args: object, out: object) -> int:
         raise MemoryError
 
-    monkeypatch.setattr(cli, "_cmd_exec", oom)
+    monkeypatch.setattr(program_command, "run_exec", oom)
     code, _, err = run(["exec", "x.s"], capsys)
-    assert code == cli.EXIT_INTERNAL
+    assert code == exit_codes.EXIT_INTERNAL
     assert "out of memory" in _one_line(err)
 
 
 def test_internal_error_never_exits_one() -> None:
-    assert cli.EXIT_INTERNAL not in (cli.EXIT_OK, cli.EXIT_FAILED, cli.EXIT_USAGE,
-                                     cli.EXIT_INCONCLUSIVE)
+    assert exit_codes.EXIT_INTERNAL not in (exit_codes.EXIT_OK, exit_codes.EXIT_FAILED,
+                                            exit_codes.EXIT_USAGE, exit_codes.EXIT_INCONCLUSIVE)
 
 
 # --------------------------------------------------------------------------- lazy arrays
@@ -414,9 +417,10 @@ def test_replica_precheck_of_small_domains_runs(tmp_path: Path,
 
 
 def test_replica_write_bound() -> None:
-    assert cli.compute_replica_writes([64, 64, 64], 4) == 3 * 64 * 64 * 2 * 2 + 64**3 * 6 * 3
-    assert cli.compute_replica_writes([5], 4) == 0
-    assert cli.compute_replica_writes([2] * 6, 4) == cli.compute_replica_writes([2] * 4, 4)
+    writes = explore_command.compute_replica_writes
+    assert writes([64, 64, 64], 4) == 3 * 64 * 64 * 2 * 2 + 64**3 * 6 * 3
+    assert writes([5], 4) == 0
+    assert writes([2] * 6, 4) == writes([2] * 4, 4)
 
 
 # --------------------------------------------------------------------------- huge numbers

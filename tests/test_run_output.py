@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from arspec.checker import cli, progress
-from arspec.checker.progress import Heartbeat
+from arspec.cli import exit_codes, progress
+from arspec.cli import main as cli
+from arspec.cli.progress import Heartbeat
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -24,17 +25,17 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 
 def test_run_with_a_faulting_invocation_exits_one(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["run", str(EXAMPLES / "broken_over_budget.yaml")], capsys)
-    assert code == cli.EXIT_FAILED
+    assert code == exit_codes.EXIT_FAILED
     assert "ROLLED BACK" in out and out.rstrip().endswith("an invocation faulted (exit code 1)")
     code, out, _ = run(["run", str(EXAMPLES / "broken_over_budget.yaml"), "--format", "json"],
                        capsys)
-    assert code == cli.EXIT_FAILED and json.loads(out)["faulted"] is True
+    assert code == exit_codes.EXIT_FAILED and json.loads(out)["faulted"] is True
 
 
 def test_run_without_faults_exits_zero_and_says_nothing_of_faults(
         capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["run", str(EXAMPLES / "heartbeat.yaml")], capsys)
-    assert code == cli.EXIT_OK and "faulted" not in out
+    assert code == exit_codes.EXIT_OK and "faulted" not in out
 
 
 def test_final_contents_show_declared_fields(capsys: pytest.CaptureFixture[str]) -> None:

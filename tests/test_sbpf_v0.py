@@ -364,7 +364,7 @@ def test_invalid_unaligned_clock_pointer() -> None:
 # --- the command line -------------------------------------------------------------------------
 
 def _exec(tmp_path: Path, text: str, *extra: str) -> tuple[int, str]:
-    from arspec.checker.cli import main
+    from arspec.cli.main import main
 
     source = tmp_path / "prog.s"
     source.write_text(text)

@@ -153,128 +153,148 @@ def parse_data_text(text: str, *, path: str = "<input>", name: str | None = None
     InputError
         With the file and line of the first malformed line.
     """
+    data = _DataFile(path)
+    for number, full in enumerate(text.splitlines(), start=1):
+        data.apply_line(number, full)
+    return data.get_case(name if name is not None else Path(path).stem,
+                         max(1, len(text.splitlines())))
+
+
+@dataclass
+class _DataFile:
+    """The sections of one ``.data`` file read so far."""
+
+    path: str
     section: str | None = None
-    seen: dict[str, int] = {}
-    asm_lines: list[str] = []
-    asm_line = 0
-    raw: list[int] = []
-    mem = bytearray()
+    seen: dict[str, int] = field(default_factory=dict)
+    asm_lines: list[str] = field(default_factory=list)
+    asm_line: int = 0
+    raw: list[int] = field(default_factory=list)
+    mem: bytearray = field(default_factory=bytearray)
     result: int | None = None
-    errors: list[str] = []
-    patterns: list[str] = []
+    errors: list[str] = field(default_factory=list)
+    patterns: list[str] = field(default_factory=list)
     profile: str | None = None
     insn_count: int | None = None
     insn_limit: int | None = None
 
-    def single(current: object, what: str, line: int) -> None:
-        if current is not None:
-            raise InputError(f"more than one {what} value", file=path, line=line)
+    def fail(self, message: str, line: int) -> InputError:
+        """Return the error for ``message`` at ``line`` of this file."""
+        return InputError(message, file=self.path, line=line)
 
-    for number, full in enumerate(text.splitlines(), start=1):
+    def apply_line(self, number: int, full: str) -> None:
+        """Read line ``number``: a section header, or a line of the current section."""
         stripped = full.strip()
         if stripped.startswith("--"):
-            header = " ".join(stripped[2:].split()).lower()
-            if header not in _SECTIONS and header not in _IGNORED_SECTIONS:
-                raise InputError(f"unknown section '-- {header}'", file=path, line=number)
-            if header in seen:
-                raise InputError(f"section '-- {header}' repeated (first at line "
-                                 f"{seen[header]})", file=path, line=number)
-            seen[header] = number
-            section = header
-            if header == "asm":
-                asm_line = number + 1
-            continue
+            self.apply_header(number, " ".join(stripped[2:].split()).lower())
+            return
+        section = self.section
         if section in ("error", "error pattern"):
-            if not stripped or stripped.startswith("#"):
-                continue
-            (errors if section == "error" else patterns).append(stripped)
-            continue
+            if stripped and not stripped.startswith("#"):
+                (self.errors if section == "error" else self.patterns).append(stripped)
+            return
         if section == "asm":
-            asm_lines.append(full)
-            continue
+            self.asm_lines.append(full)
+            return
         content = _strip_comment(full)
         if not content:
-            continue
+            return
         if section is None:
-            raise InputError("text before the first '-- section' header", file=path,
-                             line=number)
-        if section in _IGNORED_SECTIONS:
-            continue
-        if section == "raw":
-            for token in content.split():
-                word = _parse_int(token, "raw instruction word", path, number)
+            raise self.fail("text before the first '-- section' header", number)
+        if section in ("raw", "mem"):
+            self.apply_bytes(section, content, number)
+        elif section not in _IGNORED_SECTIONS:
+            self.apply_value(section, content, number)
+
+    def apply_header(self, number: int, header: str) -> None:
+        """Start section ``header`` (unknown and repeated sections are errors)."""
+        if header not in _SECTIONS and header not in _IGNORED_SECTIONS:
+            raise self.fail(f"unknown section '-- {header}'", number)
+        if header in self.seen:
+            raise self.fail(f"section '-- {header}' repeated (first at line "
+                            f"{self.seen[header]})", number)
+        self.seen[header] = number
+        self.section = header
+        if header == "asm":
+            self.asm_line = number + 1
+
+    def apply_bytes(self, section: str, content: str, number: int) -> None:
+        """Read a line of 64-bit raw instruction words or of memory bytes."""
+        for token in content.split():
+            if section == "raw":
+                word = _parse_int(token, "raw instruction word", self.path, number)
                 if not 0 <= word <= _U64:
-                    raise InputError(f"raw word {token} does not fit in 64 bits", file=path,
-                                     line=number)
-                raw.append(word)
-        elif section == "mem":
-            for token in content.split():
-                match = _HEX_BYTE.fullmatch(token)
-                if match is None:
-                    raise InputError(f"invalid memory byte {token!r} (expected two hex "
-                                     "digits)", file=path, line=number)
-                mem.append(int(match.group(1), 16))
-        elif section == "result":
-            single(result, "result", number)
+                    raise self.fail(f"raw word {token} does not fit in 64 bits", number)
+                self.raw.append(word)
+                continue
+            match = _HEX_BYTE.fullmatch(token)
+            if match is None:
+                raise self.fail(f"invalid memory byte {token!r} (expected two hex digits)",
+                                number)
+            self.mem.append(int(match.group(1), 16))
+
+    def single(self, current: object, what: str, line: int) -> None:
+        """Refuse a second value of a one-value section."""
+        if current is not None:
+            raise self.fail(f"more than one {what} value", line)
+
+    def apply_value(self, section: str, content: str, number: int) -> None:
+        """Read the value of a one-value section (result, profile, insn-count, insn-limit)."""
+        path = self.path
+        if section == "result":
+            self.single(self.result, "result", number)
             value = _parse_int(content, "result", path, number)
             if not -(1 << 63) <= value <= _U64:
-                raise InputError(f"result {content} does not fit in 64 bits", file=path,
-                                 line=number)
-            result = value & _U64
+                raise self.fail(f"result {content} does not fit in 64 bits", number)
+            self.result = value & _U64
         elif section == "profile":
-            single(profile, "profile", number)
+            self.single(self.profile, "profile", number)
             if content not in (*PROFILE_NAMES, "both"):
-                raise InputError(f"unknown profile {content!r} (expected linux, solana or "
-                                 "both)", file=path, line=number)
-            profile = content
+                raise self.fail(f"unknown profile {content!r} (expected linux, solana or "
+                                "both)", number)
+            self.profile = content
         elif section == "insn-count":
-            single(insn_count, "insn-count", number)
-            insn_count = _parse_int(content, "instruction count", path, number)
-            if insn_count < 0:
-                raise InputError("instruction count must not be negative", file=path,
-                                 line=number)
+            self.single(self.insn_count, "insn-count", number)
+            self.insn_count = _parse_int(content, "instruction count", path, number)
+            if self.insn_count < 0:
+                raise self.fail("instruction count must not be negative", number)
         elif section == "insn-limit":
-            single(insn_limit, "insn-limit", number)
-            insn_limit = _parse_int(content, "instruction limit", path, number)
-            if insn_limit < 1:
-                raise InputError("instruction limit must be positive", file=path,
-                                 line=number)
+            self.single(self.insn_limit, "insn-limit", number)
+            self.insn_limit = _parse_int(content, "instruction limit", path, number)
+            if self.insn_limit < 1:
+                raise self.fail("instruction limit must be positive", number)
 
-    end = max(1, len(text.splitlines()))
-    has_asm = "asm" in seen and any(_strip_comment(ln) for ln in asm_lines)
-    if not has_asm and not raw:
-        raise InputError("no program: expected an '-- asm' or '-- raw' section", file=path,
-                         line=end)
-    if len(errors) > 1 or len(patterns) > 1:
-        where = seen["error" if len(errors) > 1 else "error pattern"]
-        raise InputError("an error section holds more than one line", file=path, line=where)
-    if result is None and not errors and not patterns:
-        raise InputError("no expectation: expected '-- result', '-- error' or "
-                         "'-- error pattern'", file=path, line=end)
-    for pattern in patterns:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise InputError(f"invalid error pattern: {exc}", file=path,
-                             line=seen["error pattern"]) from None
-    if insn_count is not None and (errors or patterns):
-        raise InputError("'-- insn-count' applies only to a case that expects a result",
-                         file=path, line=seen["insn-count"])
-    profiles = PROFILE_NAMES if profile == "both" else (profile or "linux",)
-    return ConformanceCase(
-        name=name if name is not None else Path(path).stem,
-        path=path,
-        asm="\n".join(asm_lines) if has_asm else None,
-        asm_line=asm_line,
-        raw=tuple(raw) if raw else None,
-        mem=bytes(mem),
-        result=result,
-        error=errors[0] if errors else None,
-        error_pattern=patterns[0] if patterns else None,
-        profiles=profiles,
-        insn_count=insn_count,
-        insn_limit=insn_limit if insn_limit is not None else DEFAULT_INSN_LIMIT,
-    )
+    def get_case(self, name: str, end: int) -> ConformanceCase:
+        """Return the case, after checking the file as a whole (``end``: its last line)."""
+        seen, errors, patterns = self.seen, self.errors, self.patterns
+        has_asm = "asm" in seen and any(_strip_comment(ln) for ln in self.asm_lines)
+        if not has_asm and not self.raw:
+            raise self.fail("no program: expected an '-- asm' or '-- raw' section", end)
+        if len(errors) > 1 or len(patterns) > 1:
+            where = seen["error" if len(errors) > 1 else "error pattern"]
+            raise self.fail("an error section holds more than one line", where)
+        if self.result is None and not errors and not patterns:
+            raise self.fail("no expectation: expected '-- result', '-- error' or "
+                            "'-- error pattern'", end)
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise self.fail(f"invalid error pattern: {exc}", seen["error pattern"]) from None
+        if self.insn_count is not None and (errors or patterns):
+            raise self.fail("'-- insn-count' applies only to a case that expects a result",
+                            seen["insn-count"])
+        profile = self.profile
+        return ConformanceCase(
+            name=name, path=self.path,
+            asm="\n".join(self.asm_lines) if has_asm else None, asm_line=self.asm_line,
+            raw=tuple(self.raw) if self.raw else None, mem=bytes(self.mem), result=self.result,
+            error=errors[0] if errors else None,
+            error_pattern=patterns[0] if patterns else None,
+            profiles=PROFILE_NAMES if profile == "both" else (profile or "linux",),
+            insn_count=self.insn_count,
+            insn_limit=self.insn_limit if self.insn_limit is not None else DEFAULT_INSN_LIMIT,
+        )
 
 
 def parse_data_file(path: str | Path) -> ConformanceCase:

@@ -44,7 +44,7 @@ from enum import IntEnum
 from types import TracebackType
 from typing import Final
 
-from arspec.spec.errors import VerifierRejection
+from arspec.spec.errors import LoadRejection
 
 #: ``bpf(2)`` system call numbers by ``platform.machine()``.
 SYSCALL_NUMBERS: Final = {"x86_64": 321, "amd64": 321, "aarch64": 280, "arm64": 280}
@@ -75,7 +75,7 @@ class ProgramType(IntEnum):
     XDP = 6
 
 
-class KernelRejected(VerifierRejection):
+class KernelRejected(LoadRejection):
     """The kernel refused the program; ``log`` is the verifier's output (may be empty)."""
 
     def __init__(self, error_number: int, log: str) -> None:

@@ -757,46 +757,54 @@ def _parse_btf(data: bytes) -> list[_BtfType]:
     return result
 
 
-def _maps_from_btf(types: list[_BtfType]) -> dict[str, MapDefinition]:
-    def get(type_id: int) -> _BtfType:
-        if not 0 < type_id < len(types):
-            raise _BtfError(f"type id {type_id} out of range")
-        return types[type_id]
+class _BtfTypes:
+    """A BTF type table and the questions the map reader asks of it."""
 
-    def strip(type_id: int) -> _BtfType:
-        t = get(type_id)
-        for _ in range(len(types)):
+    def __init__(self, types: list[_BtfType]) -> None:
+        self.types = types
+
+    def get(self, type_id: int) -> _BtfType:
+        """Return type ``type_id`` (an id out of range is malformed BTF)."""
+        if not 0 < type_id < len(self.types):
+            raise _BtfError(f"type id {type_id} out of range")
+        return self.types[type_id]
+
+    def strip(self, type_id: int) -> _BtfType:
+        """Return type ``type_id`` without its modifiers (const, volatile, typedef, ...)."""
+        t = self.get(type_id)
+        for _ in range(len(self.types)):
             if t.kind not in _MODIFIERS:
                 return t
-            t = get(t.size_or_type)
+            t = self.get(t.size_or_type)
         raise _BtfError("modifier cycle")
 
-    def size_of(type_id: int, depth: int = 0) -> int:
+    def size_of(self, type_id: int, depth: int = 0) -> int:
+        """Return the size in bytes of type ``type_id``."""
         if depth > 64:
             raise _BtfError("type nesting too deep")
-        t = strip(type_id)
+        t = self.strip(type_id)
         if t.kind in _SIZED:
             return t.size_or_type
         if t.kind == _PTR:
             return 8
         if t.kind == _ARRAY:
             element, _index, count = t.entries[0]
-            return count * size_of(element, depth + 1)
+            return count * self.size_of(element, depth + 1)
         raise _BtfError(f"type {t.name or type_id} (kind {t.kind}) has no size")
 
-    def async_offsets(type_id: int) -> dict[str, int]:
+    def async_offsets(self, type_id: int) -> dict[str, int]:
         """Return where ``struct bpf_timer`` and ``struct bpf_wq`` lie in a value type, as
         Linux's ``btf_find_field`` finds them (also inside nested structs)."""
         found: dict[str, int] = {}
         pending = [(type_id, 0, 0)]
         while pending:
             current, base, depth = pending.pop()
-            t = strip(current)
+            t = self.strip(current)
             if t.kind != _STRUCT or depth > 16:
                 continue
             for (_name, member_type, bits), _member in zip(t.entries, t.member_names,
                                                            strict=True):
-                inner = strip(member_type)
+                inner = self.strip(member_type)
                 offset = base + (bits & 0xFFFFFF) // 8
                 if inner.kind == _STRUCT and inner.name == "bpf_spin_lock" \
                         and "spin_lock" in found:
@@ -808,40 +816,50 @@ def _maps_from_btf(types: list[_BtfType]) -> dict[str, MapDefinition]:
                     pending.append((member_type, offset, depth + 1))
         return found
 
-    def pointee(type_id: int, member: str) -> int:
-        t = strip(type_id)
+    def pointee(self, type_id: int, member: str) -> int:
+        """Return the type a map member's pointer points to."""
+        t = self.strip(type_id)
         if t.kind != _PTR:
             raise _BtfError(f"map member {member} is not a pointer")
         return t.size_or_type
 
+    def get_map(self, var_id: int) -> MapDefinition:
+        """Return the map the ``.maps`` variable ``var_id`` defines (its ``__uint`` and
+        ``__type`` members)."""
+        var = self.get(var_id)
+        if var.kind != _VAR:
+            raise _BtfError(f".maps entry {var_id} is not a variable")
+        layout = self.strip(var.size_or_type)
+        if layout.kind != _STRUCT:
+            raise _BtfError(f"map {var.name} is not a struct")
+        values = {"type": 0, "key_size": 0, "value_size": 0, "max_entries": 0, "flags": 0}
+        layout_of_value: dict[str, int] = {}
+        for member_name, (_name, member_type, _bits) in zip(layout.member_names,
+                                                             layout.entries, strict=True):
+            if member_name in _UINT_FIELDS:
+                array = self.strip(self.pointee(member_type, member_name))
+                if array.kind != _ARRAY:
+                    raise _BtfError(f"map {var.name}: __uint({member_name}) is not an array")
+                values[_UINT_FIELDS[member_name]] = array.entries[0][2]
+            elif member_name in ("key", "value"):
+                values[f"{member_name}_size"] = self.size_of(self.pointee(member_type,
+                                                                          member_name))
+                if member_name == "value":
+                    layout_of_value = self.async_offsets(self.pointee(member_type, member_name))
+        return MapDefinition(var.name, values["type"], values["key_size"],
+                             values["value_size"], values["max_entries"], values["flags"],
+                             timer_offset=layout_of_value.get("timer"),
+                             wq_offset=layout_of_value.get("wq"),
+                             spin_lock_offset=layout_of_value.get("spin_lock"))
+
+
+def _maps_from_btf(types: list[_BtfType]) -> dict[str, MapDefinition]:
+    table = _BtfTypes(types)
     result: dict[str, MapDefinition] = {}
     for datasec in (t for t in types if t.kind == _DATASEC and t.name == BTF_MAPS_SECTION):
         for var_id, _offset, _size in datasec.entries:
-            var = get(var_id)
-            if var.kind != _VAR:
-                raise _BtfError(f".maps entry {var_id} is not a variable")
-            layout = strip(var.size_or_type)
-            if layout.kind != _STRUCT:
-                raise _BtfError(f"map {var.name} is not a struct")
-            values = {"type": 0, "key_size": 0, "value_size": 0, "max_entries": 0, "flags": 0}
-            layout_of_value: dict[str, int] = {}
-            for member_name, (_name, member_type, _bits) in zip(layout.member_names,
-                                                                 layout.entries, strict=True):
-                if member_name in _UINT_FIELDS:
-                    array = strip(pointee(member_type, member_name))
-                    if array.kind != _ARRAY:
-                        raise _BtfError(f"map {var.name}: __uint({member_name}) is not an array")
-                    values[_UINT_FIELDS[member_name]] = array.entries[0][2]
-                elif member_name in ("key", "value"):
-                    values[f"{member_name}_size"] = size_of(pointee(member_type, member_name))
-                    if member_name == "value":
-                        layout_of_value = async_offsets(pointee(member_type, member_name))
-            result[var.name] = MapDefinition(var.name, values["type"], values["key_size"],
-                                             values["value_size"], values["max_entries"],
-                                             values["flags"],
-                                             timer_offset=layout_of_value.get("timer"),
-                                             wq_offset=layout_of_value.get("wq"),
-                                             spin_lock_offset=layout_of_value.get("spin_lock"))
+            definition = table.get_map(var_id)
+            result[definition.name] = definition
     return result
 
 

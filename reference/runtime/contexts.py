@@ -40,11 +40,9 @@ from arspec.spec.contexts import (
     get_allowed_field,
     get_context_layout,
 )
+from arspec.spec.conventions import CONTEXT_BASE, CONTEXT_REGION
 from arspec.spec.errors import InputError, MemoryFault
 
-#: Region of the context (far from the dynamic, program-code, object and map-handle regions).
-CONTEXT_REGION = 0xFFFE_0000
-CONTEXT_BASE = CONTEXT_REGION << REGION_SHIFT
 _OFFSET_MASK = (1 << REGION_SHIFT) - 1
 
 

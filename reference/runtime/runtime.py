@@ -44,32 +44,26 @@ Values programs see
 
 Entry registers
 ---------------
-* timer and work-queue callbacks: r1 = map handle, r2 = pointer to a read-only copy of the
-  key, r3 = pointer to the element's value (Linux's ``cb(map, key, value)``);
-* ring-buffer subscribers: r1 = pointer to a read-only copy of the record, r2 = its length;
-* startup, every and watch hooks, and the callbacks of watchers registered at run time
-  (``sol_watch_account``): r1 = the (empty) input region, r2 = 0.
+Per hook kind, as :func:`~arspec.spec.conventions.get_entry_registers` states.
 
 Invocation rules
 ----------------
 * **Tail calls** end the running program from any frame (also inside a ``bpf_loop``
-  callback) and start the target at pc 0 with the same r1, a fresh stack and the same meter:
-  the chain spends one budget. The counter is :mod:`~arspec.spec.tailcall`'s.
+  callback) and start the target as :data:`~arspec.spec.conventions.TAIL_CALL_ENTRY` states.
+  The counter is :mod:`~arspec.spec.tailcall`'s.
 * **Failures.** A VM fault, the budget running out, a helper given a bad pointer or a bad
   flag the spec treats as an invalid call, and a ring-buffer reservation neither submitted
-  nor discarded when the invocation ends (Linux's verifier rejects such a program) are
-  failures; the scheduler rolls the invocation back. A failed outcome reports no logs, no
-  records and no account writes, since they were undone.
-* **Nondeterministic helpers** (``linux`` only): ``ktime_*`` return ``slot * NS_PER_SLOT``;
-  ``get_prandom_u32`` is splitmix64 of (slot, item sequence, call number);
-  ``get_smp_processor_id`` is the invocation's CPU. Deterministic, so runs are reproducible,
-  but still refused in ``solana``.
+  nor discarded when the invocation ends
+  (:func:`~arspec.spec.ringbuf.check_reservations_released`) are failures; the scheduler
+  rolls the invocation back. A failed outcome reports no logs, no records and no account
+  writes, since they were undone.
+* **Nondeterministic helpers** (``linux`` only) return what :mod:`arspec.spec.environment`
+  states (the clocks, the pseudo-random generator, the CPU).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -77,15 +71,8 @@ from arspec.reference.isa.assembler import assemble, get_labels, get_source_line
 from arspec.reference.isa.decoder import decode, decode_sbpf_v0
 from arspec.reference.isa.instructions import Call, CallKfunc, LoadImm64, Program, Pseudo
 from arspec.reference.isa.murmur3 import murmur3_32
-from arspec.reference.runtime.runtime_helpers import (
-    MAP_HANDLE_REGION,
-    NS_PER_SLOT,
-    PROG_CODE_REGION,
-    Invocation,
-    build_registry,
-    get_map_handle,
-    get_program_code_address,
-)
+from arspec.reference.runtime.program import LoadedProgram
+from arspec.reference.runtime.runtime_helpers import Invocation, build_registry
 from arspec.reference.runtime.solana_syscalls import get_solana_call_table
 from arspec.reference.vm.load_checks import ProgramRejected, check_program
 from arspec.reference.vm.memory import Memory, add_stack
@@ -107,8 +94,7 @@ from arspec.spec.scheduler import InvocationOutcome
 from arspec.spec.state import RuntimeState, WorkItem
 from arspec.spec.types import ComputeUnits, Cpu, MapId, ProgId
 
-__all__ = ["MAP_HANDLE_REGION", "NS_PER_SLOT", "PROG_CODE_REGION", "LoadedProgram",
-           "ReferenceInvoker", "get_map_handle", "get_program_code_address", "load_programs"]
+__all__ = ["LoadedProgram", "ReferenceInvoker", "load_programs"]
 
 ENGINES: Final = ("auto", "interpreter", "fast")
 #: Ids of the helper-table rows (an Agave syscall row has an id outside them).
@@ -144,23 +130,6 @@ def _read_object_maps(path: Path) -> dict[str, dict[str, Any]]:
 
 # Bundles name ELF objects whose maps join the bundle's; spec/ cannot import the ELF reader.
 set_object_map_reader(_read_object_maps)
-
-
-@dataclass(frozen=True)
-class LoadedProgram:
-    """A bundle program ready to run.
-
-    ``map_indices`` translates the program's own ``map_idx`` numbers to bundle map indices
-    (identity for assembly and hex; by name for ELF objects).
-    """
-
-    name: ProgId
-    index: int
-    program: Program
-    functions: dict[str, int]
-    map_indices: tuple[int, ...] | None = None
-    #: pc -> (file, line) of the source the instruction came from, where known.
-    source_lines: dict[int, tuple[str, int]] = field(default_factory=dict)
 
 
 def check_program_helpers(name: str, program: Program, profile: str, *,

@@ -7,20 +7,22 @@ and the helper functions bound onto spec transitions (:func:`build_registry`). E
 reads its arguments, calls the spec, writes results back to memory and returns r0; misuse
 that Linux's verifier would reject (a pointer that is not what the helper needs, a released
 ring record, unknown commit flags) raises :class:`~arspec.spec.errors.HelperFault`, which the
-VM turns into a fault and the scheduler into a rollback. See :mod:`arspec.reference.runtime.runtime`
-for the conventions.
+VM turns into a fault and the scheduler into a rollback. The calling conventions (entry
+registers, address space, how a tail-call target starts) are :mod:`arspec.spec.conventions`';
+the values of the machine-reading helpers are :mod:`arspec.spec.environment`'s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Final
+from typing import Final, Protocol
 
-from arspec.reference.isa.instructions import LoadImm64, Pseudo
-from arspec.reference.runtime.contexts import enter_bundle_context
+from arspec.reference.isa.instructions import LoadImm64, Program, Pseudo
+from arspec.reference.runtime.contexts import enter_bundle_context, get_bundle_context
+from arspec.reference.runtime.program import LoadedProgram
 from arspec.reference.runtime.solana_syscalls import Clock, syscall_specs
-from arspec.reference.vm.helpers import HelperContext, HelperRegistry, HelperSpec
+from arspec.reference.vm.helpers import HelperContext, HelperMachine, HelperRegistry, HelperSpec
 from arspec.reference.vm.memory import Memory, add_stack
 from arspec.reference.vm.profiles import (
     INPUT_BASE,
@@ -28,9 +30,21 @@ from arspec.reference.vm.profiles import (
     REGION_SHIFT,
     SLOT_SIZE,
     STACK_REGION,
+    Profile,
 )
 from arspec.reference.vm.sbpf_errors import describe_exit_code
+from arspec.reference.vm.vm import PseudoResolver, Vm
+from arspec.spec import bundle as schema
 from arspec.spec.accounts import process_account_read, process_account_write
+from arspec.spec.conventions import (
+    CONTEXT_BASE,
+    PROG_CODE_REGION,
+    TAIL_CALL_ENTRY,
+    EntryArg,
+    get_entry_registers,
+    get_map_handle,
+    get_map_index,
+)
 from arspec.spec.dynptr import (
     BPF_DYNPTR_ALIGN,
     BPF_DYNPTR_SIZE,
@@ -40,11 +54,17 @@ from arspec.spec.dynptr import (
     DynptrType,
     check_read,
     check_reserve_dynptr,
+    check_ring_dynptrs_released,
     check_write,
     compute_data,
     compute_dynptr_bytes,
     get_dynptr,
     process_from_mem,
+)
+from arspec.spec.environment import (
+    compute_ktime_ns,
+    compute_prandom_u32,
+    compute_unix_timestamp,
 )
 from arspec.spec.errno import EINVAL, ENOENT, compute_r0, compute_signed
 from arspec.spec.errors import HelperFault
@@ -74,6 +94,7 @@ from arspec.spec.maps import (
 )
 from arspec.spec.ringbuf import (
     RINGBUF_WAKEUP_FLAGS,
+    check_reservations_released,
     compute_sample_pos,
     get_ringbuf_query,
     process_ringbuf_discard,
@@ -94,7 +115,7 @@ from arspec.spec.spinlock import (
     check_unlock,
     process_lock_word,
 )
-from arspec.spec.state import RuntimeState, TriggerKind, WorkItem
+from arspec.spec.state import RuntimeState, WorkItem
 from arspec.spec.syscalls import SOL_ALIASES
 from arspec.spec.tailcall import TailCallResult, create_tail_call_chain, process_tail_call
 from arspec.spec.timers import (
@@ -104,7 +125,6 @@ from arspec.spec.timers import (
     process_timer_start,
 )
 from arspec.spec.types import (
-    U64_MASK,
     AccountName,
     ComputeUnits,
     Cpu,
@@ -116,30 +136,9 @@ from arspec.spec.types import (
 )
 from arspec.spec.workqueue import process_wq_init, process_wq_set_callback, process_wq_start
 
-if TYPE_CHECKING:
-    from arspec.reference.runtime.runtime import LoadedProgram, ReferenceInvoker
-    from arspec.reference.vm.vm import Vm
-
 _OFFSET_MASK: Final = (1 << REGION_SHIFT) - 1
-#: First region index of map handles: map i is ``(MAP_HANDLE_REGION + i) << 32``.
-MAP_HANDLE_REGION: Final = 0xFFFF_0000
-#: First region index of cross-program code addresses: program k's pc p is
-#: ``(PROG_CODE_REGION + k) << 32 | 8 * p``.
-PROG_CODE_REGION: Final = 0x100
-#: Nanoseconds per slot for the ``ktime`` helpers (Solana's 400 ms target slot time).
-NS_PER_SLOT: Final = 400_000_000
 #: Largest size argument a helper accepts; larger cannot fit in any region.
 MAX_HELPER_SIZE: Final = 1 << REGION_SHIFT
-
-
-def get_map_handle(index: int) -> int:
-    """Return the opaque value a program holds for the bundle's ``index``-th map."""
-    return (MAP_HANDLE_REGION + index) << REGION_SHIFT
-
-
-def get_program_code_address(index: int, pc: int = 0) -> int:
-    """Return the cross-program code address of ``pc`` in the ``index``-th program."""
-    return ((PROG_CODE_REGION + index) << REGION_SHIFT) | (SLOT_SIZE * pc)
 
 
 def check_size(ctx: HelperContext, size: int) -> int:
@@ -147,6 +146,42 @@ def check_size(ctx: HelperContext, size: int) -> int:
     if size > MAX_HELPER_SIZE:
         raise HelperFault(ctx.pc, f"size {size} exceeds every memory region")
     return size
+
+
+class Invoker(Protocol):
+    """What an invocation reads of the runtime running it
+    (:class:`~arspec.reference.runtime.runtime.ReferenceInvoker`)."""
+
+    @property
+    def bundle(self) -> schema.Bundle:
+        """The bundle."""
+
+    @property
+    def profile(self) -> Profile:
+        """The bundle's execution profile."""
+
+    @property
+    def programs(self) -> Mapping[ProgId, LoadedProgram]:
+        """The loaded programs by name."""
+
+    @property
+    def by_index(self) -> Sequence[LoadedProgram]:
+        """The loaded programs in declaration order."""
+
+    @property
+    def map_ids(self) -> Sequence[MapId]:
+        """The bundle's maps in declaration order (map handle ``i`` names the i-th)."""
+
+    @property
+    def current(self) -> Invocation | None:
+        """The invocation running now."""
+
+    def new_memory(self, program: Program) -> Memory:
+        """Return fresh memory (code, stack, heap, empty input) for ``program``."""
+
+    def make_vm(self, loaded: LoadedProgram, memory: Memory, limit: int,
+                resolver: PseudoResolver) -> Vm:
+        """Return the VM of ``loaded``, set to run over ``memory`` with ``limit`` units."""
 
 
 class TailCallJump(Exception):
@@ -171,7 +206,7 @@ class Reservation:
 class Invocation:
     """One run of a work item: its memory regions, tail-call chain, logs and results."""
 
-    runtime: ReferenceInvoker
+    runtime: Invoker
     state: RuntimeState
     item: WorkItem
     cpu: Cpu
@@ -217,7 +252,7 @@ class Invocation:
                 loaded = self.runtime.programs[jump.target]
                 self.tail_calls.append(jump.target)
                 self.replace_code(loaded)
-                entry_pc, args = 0, (jump.r1,)
+                entry_pc, args = TAIL_CALL_ENTRY.pc, (jump.r1,)
                 continue
             used += result.compute_units
             self.logs.extend(line.encode() for line in result.logs)
@@ -231,12 +266,11 @@ class Invocation:
                 return InvocationOutcome(
                     r0=result.r0, compute_units=used, tail_calls=tuple(self.tail_calls),
                     tail_calls_refused=self.tail_calls_refused, fault=unreleased)
-            if self.reservations:
-                count = len(self.reservations)
+            outstanding = check_reservations_released(len(self.reservations))
+            if outstanding is not None:
                 return InvocationOutcome(
                     r0=result.r0, compute_units=used, tail_calls=tuple(self.tail_calls),
-                    tail_calls_refused=self.tail_calls_refused,
-                    fault=f"{count} ring-buffer reservation(s) neither submitted nor discarded")
+                    tail_calls_refused=self.tail_calls_refused, fault=outstanding)
             if self.runtime.profile.nonzero_r0_fails and result.r0 != 0:
                 return InvocationOutcome(
                     r0=result.r0, compute_units=used, tail_calls=tuple(self.tail_calls),
@@ -253,13 +287,10 @@ class Invocation:
         held = check_released_at_exit(self.held_lock)
         if held is not None:
             return held
-        live = sorted(address for address, (_, ring) in self.dynptrs.items() if ring)
-        if live:
-            return (f"{len(live)} ring-buffer dynptr(s) neither submitted nor discarded "
-                    f"(at {', '.join(f'{a:#x}' for a in live)})")
-        return None
+        return check_ring_dynptrs_released(
+            [address for address, (_, ring) in self.dynptrs.items() if ring])
 
-    def sync_guards(self, vm: Vm) -> None:
+    def sync_guards(self, vm: HelperMachine) -> None:
         """Make the machine check what the invocation holds (:func:`apply_guards`)."""
         apply_guards(vm, self.held_lock,
                      sorted(a for a, (_, ring) in self.dynptrs.items() if ring))
@@ -274,26 +305,38 @@ class Invocation:
         add_stack(self.memory, self.runtime.profile)
 
     def entry_args(self) -> tuple[int, ...]:
-        """Return r1.. for the item's kind (see the runtime module)."""
+        """Return r1.. for the item (:func:`~arspec.spec.conventions.get_entry_registers`)."""
         item = self.item
-        if item.kind in (TriggerKind.TIMER, TriggerKind.WORKQUEUE):
+        has_context = get_bundle_context(self.runtime.bundle, item.prog) is not None
+        return tuple(self.entry_value(arg) for arg in get_entry_registers(
+            item.kind, has_context=has_context, runtime_watcher=item.watcher_id is not None))
+
+    def entry_value(self, arg: EntryArg) -> int:
+        """Return the value of one entry register; map the region it points at."""
+        item = self.item
+        if arg in (EntryArg.MAP_HANDLE, EntryArg.KEY_COPY, EntryArg.VALUE):
             assert item.map_id is not None and item.key is not None
-            handle = self.map_handle(item.map_id)
-            key = self.memory.allocate_region(bytearray(item.key), writable=False)
+            if arg is EntryArg.MAP_HANDLE:
+                return self.map_handle(item.map_id)
+            if arg is EntryArg.KEY_COPY:
+                return self.memory.allocate_region(bytearray(item.key), writable=False)
             element = self.state.maps[item.map_id].elements[item.key][0]
-            return handle, key, self.element_address(item.map_id, element)
-        if item.kind == TriggerKind.RINGBUF:
+            return self.element_address(item.map_id, element)
+        if arg in (EntryArg.RECORD_COPY, EntryArg.RECORD_LENGTH):
             assert item.record is not None
-            record = self.memory.allocate_region(bytearray(item.record), writable=False)
-            return record, len(item.record)
-        if item.watcher_id is not None:  # a run-time watcher's callback: no program context
-            return INPUT_BASE, 0
-        entered = enter_bundle_context(self.runtime.bundle, self.item.prog, self.state.slot,
-                                       self.memory)
-        if entered is not None:
-            self.memory, args = entered
-            return args
-        return INPUT_BASE, 0
+            if arg is EntryArg.RECORD_LENGTH:
+                return len(item.record)
+            return self.memory.allocate_region(bytearray(item.record), writable=False)
+        if arg is EntryArg.CONTEXT:
+            entered = enter_bundle_context(self.runtime.bundle, item.prog, self.state.slot,
+                                           self.memory)
+            assert entered is not None
+            self.memory = entered[0]
+            return CONTEXT_BASE
+        if arg is EntryArg.INPUT:
+            return INPUT_BASE
+        assert arg is EntryArg.ZERO, arg  # a tail call's CALLER_R1 is set by run()
+        return 0
 
     # ------------------------------------------------------------------ resolving values
 
@@ -325,8 +368,8 @@ class Invocation:
 
     def get_map(self, pc: int, handle: int) -> tuple[MapId, MapState]:
         """Return the map a handle names; fault if it is not a map handle."""
-        index = (handle >> REGION_SHIFT) - MAP_HANDLE_REGION
-        if handle & _OFFSET_MASK or not 0 <= index < len(self.runtime.map_ids):
+        index = get_map_index(handle)
+        if index is None or index >= len(self.runtime.map_ids):
             raise HelperFault(pc, f"{handle:#x} is not a map reference")
         map_id = self.runtime.map_ids[index]
         return map_id, self.state.maps[map_id]
@@ -380,7 +423,7 @@ class Invocation:
 HelperFn = Callable[[Invocation, HelperContext, int, int, int, int, int], int]
 
 
-def invocation_of(runtime: ReferenceInvoker) -> Invocation:
+def invocation_of(runtime: Invoker) -> Invocation:
     """Return the invocation the runtime is running now."""
     current = runtime.current
     assert current is not None, "helper called outside an invocation"
@@ -613,7 +656,7 @@ def helper_spin_unlock(inv: Invocation, ctx: HelperContext, r1: int, r2: int, r3
 # --------------------------------------------------------------------------- dynptrs
 
 
-def apply_guards(vm: Vm, held: HeldLock | None, rings: list[int]) -> None:
+def apply_guards(vm: HelperMachine, held: HeldLock | None, rings: list[int]) -> None:
     """Tell the machine the lock ``held`` (bpf-to-bpf calls and returns fault) and the live
     ring-buffer dynptrs at ``rings`` (stores over their 16 bytes fault); while either is
     there the fast engine interprets (:attr:`Vm.guarded <arspec.reference.vm.vm.Vm.guarded>`)."""
@@ -879,24 +922,15 @@ def helper_trace_printk(inv: Invocation, ctx: HelperContext, r1: int, r2: int, r
 
 def helper_ktime(inv: Invocation, ctx: HelperContext, r1: int, r2: int, r3: int, r4: int,
                  r5: int) -> int:
-    """``bpf_ktime_get_*_ns()`` (linux): the slot's start in nanoseconds."""
-    return (inv.state.slot * NS_PER_SLOT) & U64_MASK
-
-
-def compute_splitmix64(seed: int) -> int:
-    """Return the splitmix64 output for ``seed``."""
-    z = (seed + 0x9E3779B97F4A7C15) & U64_MASK
-    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & U64_MASK
-    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & U64_MASK
-    return z ^ (z >> 31)
+    """``bpf_ktime_get_*_ns()`` (linux): :func:`~arspec.spec.environment.compute_ktime_ns`."""
+    return compute_ktime_ns(int(inv.state.slot))
 
 
 def helper_prandom(inv: Invocation, ctx: HelperContext, r1: int, r2: int, r3: int, r4: int,
                    r5: int) -> int:
-    """``bpf_get_prandom_u32()`` (linux): splitmix64 of (slot, item, call number), low 32 bits."""
+    """``bpf_get_prandom_u32()`` (linux): :func:`~arspec.spec.environment.compute_prandom_u32`."""
     inv.random_calls += 1
-    seed = (inv.state.slot << 40) ^ (inv.item.seq << 16) ^ inv.random_calls
-    return compute_splitmix64(seed) & 0xFFFFFFFF
+    return compute_prandom_u32(int(inv.state.slot), int(inv.item.seq), inv.random_calls)
 
 
 def helper_cpu(inv: Invocation, ctx: HelperContext, r1: int, r2: int, r3: int, r4: int,
@@ -974,7 +1008,7 @@ HELPER_FUNCTIONS: Final[dict[str, HelperFn]] = {
 }
 
 
-def bind_helper(runtime: ReferenceInvoker, row: HelperDef) -> HelperSpec:
+def bind_helper(runtime: Invoker, row: HelperDef) -> HelperSpec:
     """Return the VM helper for one table row: size-dependent cost, spec errors as faults."""
     fn = HELPER_FUNCTIONS[row.name]
 
@@ -994,17 +1028,17 @@ def bind_helper(runtime: ReferenceInvoker, row: HelperDef) -> HelperSpec:
 SOL_ALIAS_ID_BASE: Final = 0x6000
 
 
-def get_invocation_clock(runtime: ReferenceInvoker) -> Clock:
+def get_invocation_clock(runtime: Invoker) -> Clock:
     """Return the ``Clock`` sysvar of the running invocation's slot.
 
-    ``unix_timestamp`` is the slot's start in whole seconds (``NS_PER_SLOT`` per slot);
-    epochs stay 0: a bundle's scenario spans no epoch boundary.
+    ``unix_timestamp`` is :func:`~arspec.spec.environment.compute_unix_timestamp`; epochs
+    stay 0: a bundle's scenario spans no epoch boundary.
     """
     slot = int(invocation_of(runtime).state.slot)
-    return Clock(slot=slot, unix_timestamp=slot * NS_PER_SLOT // 1_000_000_000)
+    return Clock(slot=slot, unix_timestamp=compute_unix_timestamp(slot))
 
 
-def build_registry(runtime: ReferenceInvoker) -> HelperRegistry:
+def build_registry(runtime: Invoker) -> HelperRegistry:
     """Return the registry of every helper in the table, bound to ``runtime``.
 
     In the ``solana`` profile it also holds the sol_* aliases (the same binding under the

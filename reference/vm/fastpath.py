@@ -29,14 +29,13 @@ interpreter engine on generated programs and every conformance vector.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from arspec.reference.isa.instructions import Program
+from arspec.reference.vm.machine import Machine
 from arspec.reference.vm.profiles import Profile
-from arspec.reference.vm.translate import BUDGET, MAX_UNIT, Code, Translator, Unit
-
-if TYPE_CHECKING:
-    from arspec.reference.vm.vm import Vm
+from arspec.reference.vm.translate import MAX_UNIT, Code, Translator, Unit
+from arspec.reference.vm.translate_insn import BUDGET
 
 #: Arrivals at a loop head (a backward jump target) before the code from there is translated;
 #: other pcs (the entry, forward jump targets, return addresses) need :data:`STRAIGHT` times as
@@ -100,7 +99,7 @@ def translations(program: Program, profile: Profile) -> Translations:
     return found
 
 
-def run_fast(vm: Vm) -> None:
+def run_fast(vm: Machine) -> None:
     """Run ``vm`` from its pc until its base frame exits; faults propagate as in the loop."""
     found = translations(vm.program, vm.profile)
     units = found.units
@@ -122,7 +121,7 @@ def run_fast(vm: Vm) -> None:
             vm.run_interpreter()
 
 
-def _interpret_straight(vm: Vm) -> bool:
+def _interpret_straight(vm: Machine) -> bool:
     """Step the interpreter until control jumps; return whether it jumped backward."""
     step = vm.step
     while True:

@@ -18,17 +18,41 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from arspec.reference.isa.murmur3 import murmur3_32
 from arspec.reference.vm.memory import Memory
 from arspec.reference.vm.profiles import Profile
 from arspec.spec.errors import HelperFault
-
-if TYPE_CHECKING:
-    from arspec.reference.vm.vm import Vm
+from arspec.spec.spinlock import HeldLock
 
 _MASK64 = (1 << 64) - 1
+
+
+class HelperMachine(Protocol):
+    """What a helper may use of the machine that calls it (the interpreter's
+    :class:`~arspec.reference.vm.vm.Vm`)."""
+
+    profile: Profile
+    memory: Memory
+    regs: list[int]
+    pc: int
+    units: int
+    compute_limit: int
+    logs: list[str]
+    #: The ``bpf_spin_lock`` held and whether the fast engine must interpret (set by the
+    #: lock and dynptr helpers, see :attr:`Vm.guarded <arspec.reference.vm.vm.Vm.guarded>`).
+    held_lock: HeldLock | None
+    guarded: bool
+
+    def consume(self, units: int, pc: int) -> None:
+        """Charge ``units`` more; past the limit, spend everything and fault at ``pc``."""
+
+    def code_address_to_pc(self, address: int) -> int | None:
+        """Return the pc of the instruction at code ``address``, or ``None``."""
+
+    def call_function(self, pc: int, args: tuple[int, ...]) -> int:
+        """Run the local function at ``pc`` in a fresh frame with r1.. = ``args``; return r0."""
 
 
 @dataclass
@@ -38,7 +62,7 @@ class HelperContext:
     memory: Memory
     pc: int
     profile: Profile
-    vm: Vm
+    vm: HelperMachine
 
     def charge(self, units: int) -> None:
         """Charge ``units`` extra compute units (a length-dependent cost, for instance)."""

@@ -38,13 +38,13 @@ from arspec.reference.isa.instructions import (
     Program,
 )
 from arspec.reference.vm.profiles import Profile
-from arspec.spec.errors import VerifierRejection
+from arspec.spec.errors import LoadRejection
 
 _DIVISIONS = (AluOp.DIV, AluOp.SDIV, AluOp.MOD, AluOp.SMOD)
 _SHIFTS = (AluOp.LSH, AluOp.RSH, AluOp.ARSH)
 
 
-class ProgramRejected(VerifierRejection):
+class ProgramRejected(LoadRejection):
     """A program the profile's loader refuses, with the pc of the first offending slot."""
 
     def __init__(self, pc: int, reason: str) -> None:

@@ -31,17 +31,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from arspec.spec import conventions
 from arspec.spec.errors import InputError
 
-#: Width of one region's offset space (anza-xyz/sbpf ``src/ebpf.rs``, ``MM_REGION_SIZE``).
-REGION_SHIFT: Final = 32
-PROGRAM_REGION: Final = 1
-STACK_REGION: Final = 2
-HEAP_REGION: Final = 3
-INPUT_REGION: Final = 4
-#: First region index handed out by :meth:`~arspec.reference.vm.memory.Memory.allocate_region`.
-FIRST_DYNAMIC_REGION: Final = 5
-
+#: The address space is the spec's (:mod:`arspec.spec.conventions`).
+REGION_SHIFT: Final = conventions.REGION_SHIFT
+PROGRAM_REGION: Final = conventions.PROGRAM_REGION
+STACK_REGION: Final = conventions.STACK_REGION
+HEAP_REGION: Final = conventions.HEAP_REGION
+INPUT_REGION: Final = conventions.INPUT_REGION
+FIRST_DYNAMIC_REGION: Final = conventions.FIRST_DYNAMIC_REGION
 PROGRAM_BASE: Final = PROGRAM_REGION << REGION_SHIFT
 STACK_BASE: Final = STACK_REGION << REGION_SHIFT
 HEAP_BASE: Final = HEAP_REGION << REGION_SHIFT

@@ -62,7 +62,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from arspec.reference.isa.instructions import (
     Alu,
@@ -90,17 +90,28 @@ from arspec.reference.isa.instructions import (
 )
 from arspec.reference.vm import alu
 from arspec.reference.vm.helpers import HelperContext, HelperFunction
+from arspec.reference.vm.machine import (
+    Frame,
+    Machine,
+    call_depth_fault,
+    enter_frame,
+    instruction_problem,
+)
 from arspec.reference.vm.memory import FORMATS, Memory
-from arspec.reference.vm.profiles import SLOT_SIZE, STACK_BASE, Profile
-from arspec.spec.errors import ExecutionFault
+from arspec.reference.vm.profiles import STACK_BASE, Profile
+from arspec.reference.vm.translate_insn import (
+    BUDGET,
+    DONE,
+    M32,
+    M64,
+    NEXT,
+    InstructionEmitter,
+    Known,
+    bounds_of,
+)
+from arspec.spec.errors import CallDepthExceeded, ExecutionFault
+from arspec.spec.spinlock import HeldLock
 
-if TYPE_CHECKING:
-    from arspec.reference.vm.vm import Vm
-
-#: Unit statuses: the base frame exited, continue at ``vm.pc``, or the budget is nearly spent.
-DONE: Final = 0
-NEXT: Final = 1
-BUDGET: Final = 2
 #: Most instructions in one block.
 MAX_BLOCK: Final = 64
 #: Most instructions emitted into one unit (code reached along two paths counts twice).
@@ -108,11 +119,8 @@ MAX_UNIT: Final = 400
 #: Deepest nesting of emitted conditional arms.
 MAX_NEST: Final = 40
 
-Unit = Callable[["Vm"], int]
+Unit = Callable[[Machine], int]
 
-M64: Final = alu.MASK64
-M32: Final = alu.MASK32
-_WRAP: Final = 1 << 64
 _REGS: Final = ", ".join(f"r{i}" for i in range(11))
 
 # How one instruction is translated.
@@ -159,7 +167,7 @@ class FrameRule:
 MAX_CAP: Final = (1 << 30) - 1 - MAX_UNIT
 
 
-def refill(vm: Vm, ran: int) -> int:
+def refill(vm: Machine, ran: int) -> int:
     """Charge ``ran`` instructions to ``vm``; return how many more fit in its budget (at
     most :data:`MAX_CAP`)."""
     cost = vm.profile.insn_cost
@@ -170,7 +178,7 @@ def refill(vm: Vm, ran: int) -> int:
     return min((vm.compute_limit - vm.units) // cost, MAX_CAP)
 
 
-def call_helper(vm: Vm, pc: int, imm: int, r1: int, r2: int, r3: int, r4: int,
+def call_helper(vm: Machine, pc: int, imm: int, r1: int, r2: int, r3: int, r4: int,
                 r5: int) -> int:
     """Call the helper ``call imm`` at ``pc`` reaches and return r0, as the interpreter's
     handler does; a call that faults (unknown or refused helper) or is traced runs that
@@ -186,7 +194,7 @@ def call_helper(vm: Vm, pc: int, imm: int, r1: int, r2: int, r3: int, r4: int,
     return helper.fn(HelperContext(vm.memory, pc, vm.profile, vm), r1, r2, r3, r4, r5) & M64
 
 
-def fast_helper(vm: Vm, pc: int, imm: int) -> tuple[HelperFunction, int, HelperContext]:
+def fast_helper(vm: Machine, pc: int, imm: int) -> tuple[HelperFunction, int, HelperContext]:
     """Resolve the helper ``call imm`` at ``pc`` reaches, on the site's first call in a unit
     run: its function, its cost and its context. An unknown or refused helper, or a tracer,
     gets :func:`call_helper` (which runs the interpreter's handler) at no extra cost."""
@@ -200,7 +208,7 @@ def fast_helper(vm: Vm, pc: int, imm: int) -> tuple[HelperFunction, int, HelperC
     return helper.fn, helper.cost, context
 
 
-def pseudo_value(vm: Vm, pc: int, insn: LoadImm64) -> int:
+def pseudo_value(vm: Machine, pc: int, insn: LoadImm64) -> int:
     """Return the value of a map form of ``lddw`` from the machine's pseudo resolver; without
     one, run the interpreter's handler, which faults."""
     resolver = vm.pseudo_resolver
@@ -247,29 +255,38 @@ def promotable(accesses: set[tuple[int, int]]) -> dict[tuple[int, int], int]:
     return chosen
 
 
+@dataclass
+class _FrameProbe:
+    """A bare call stack to run :func:`~arspec.reference.vm.machine.enter_frame` on."""
+
+    profile: Profile
+    memory: Memory
+    regs: list[int]
+    pc: int
+    frames: list[Frame]
+    held_lock: HeldLock | None
+
+
 @functools.cache
 def probe(profile: Profile) -> FrameRule:
     """Return how ``call`` moves r10 and how many frames may be saved, as the interpreter's
     :meth:`~arspec.reference.vm.vm.Vm.push_frame` does it under ``profile``."""
-    from arspec.reference.vm.vm import Vm
-    from arspec.spec.errors import CallDepthExceeded
-    vm = Vm(Program.from_instructions([Exit()]), profile=profile)
-    vm.regs[10] = STACK_BASE + profile.stack_frame_size
-    vm.push_frame(0, 0)
-    step = vm.regs[10] - STACK_BASE - profile.stack_frame_size
+    stack = _FrameProbe(profile, Memory(), [0] * 11, 0, [], None)
+    stack.regs[10] = STACK_BASE + profile.stack_frame_size
+    enter_frame(stack, 0, 0)
+    step = stack.regs[10] - STACK_BASE - profile.stack_frame_size
     try:
-        while len(vm.frames) < 1 << 16:
-            vm.push_frame(0, 0)
+        while len(stack.frames) < 1 << 16:
+            enter_frame(stack, 0, 0)
     except CallDepthExceeded:
         pass
-    return FrameRule(step, len(vm.frames))
+    return FrameRule(step, len(stack.frames))
 
 
 class Code:
     """What a program's units share: its blocks and the counts to take back on a fault."""
 
     def __init__(self, program: Program, profile: Profile) -> None:
-        from arspec.reference.vm.vm import instruction_problem
         self.program = program
         self.profile = profile
         self.slots = program.slots
@@ -323,70 +340,25 @@ class Code:
         self.after[number] = {p: len(pcs) - i for i, p in enumerate(pcs, 1)}
         return number
 
-
-class Known:
-    """What is known along one path: unsigned bounds of registers, and the values recent
-    stores left in memory (``(base register, offset) -> (size, value register or None,
-    value expression)``), which a load of the same place reads without touching memory."""
-
-    def __init__(self, bounds: dict[int, tuple[int, int]] | None = None,
-                 stored: dict[tuple[int, int], tuple[int, int | None, str]] | None = None
-                 ) -> None:
-        self.bounds = dict(bounds or {})
-        self.stored = dict(stored or {})
-        #: Whether the budget check at the loop head covers this path (no helper or handler
-        #: since), so its segments need not look at the budget.
-        self.covered = False
-
-    def copy(self) -> Known:
-        """Return an independent copy."""
-        known = Known(self.bounds, self.stored)
-        known.covered = self.covered
-        return known
-
-    def get(self, reg: int) -> tuple[int, int]:
-        """Return the bounds of ``reg``."""
-        return self.bounds.get(reg, (0, M64))
-
-    def set(self, reg: int, bounds: tuple[int, int]) -> None:
-        """Record that ``reg`` was written with a value within ``bounds``."""
-        self.drop(reg)
-        self.bounds[reg] = bounds
-
-    def narrow(self, reg: int, bounds: tuple[int, int]) -> None:
-        """Record that ``reg`` (not written) lies within ``bounds``."""
-        self.bounds[reg] = bounds
-
-    def drop(self, reg: int) -> None:
-        """Record that ``reg`` was written with an unknown value."""
-        self.bounds.pop(reg, None)
-        self.stored = {place: value for place, value in self.stored.items()
-                       if place[0] != reg and value[1] != reg}
-
-    def reset(self) -> None:
-        """Forget everything (after a call or a helper)."""
-        self.bounds.clear()
-        self.stored.clear()
-
-    def holds_in(self, other: Known) -> bool:
-        """Return whether every bound of this one holds in ``other`` (stores aside)."""
-        for reg, (lo, hi) in self.bounds.items():
-            olo, ohi = other.get(reg)
-            if olo < lo or ohi > hi:
-                return False
-        return True
-
-    def returned(self) -> Known:
-        """Return what survives a return to the caller: r0-r5 bounds."""
-        known = Known({r: b for r, b in self.bounds.items() if r < 6})
-        known.covered = self.covered
-        return known
-
-    def wrote(self, base: int, offset: int, size: int) -> None:
-        """Forget stored values a store of ``size`` bytes at ``base + offset`` may overlap."""
-        self.stored = {place: value for place, value in self.stored.items()
-                       if place[0] == base and (place[1] + value[0] <= offset
-                                                or offset + size <= place[1])}
+    def light_calls(self, chain: list[tuple[Block, tuple[int, ...]]]) -> set[int]:
+        """Return the chain positions of calls (and their exits) that need no frame: the
+        callee returns within the chain, and no instruction of it may fault, run a handler,
+        call, or use r6-r10."""
+        slots = self.slots
+        light: set[int] = set()
+        for number, (block, stack) in enumerate(chain[:-1]):
+            if not isinstance(slots[block.pcs[-1]], CallLocal) or block.last_kind != _TERMINATOR:
+                continue
+            inner = len(stack) + 1
+            for later in range(number + 1, len(chain)):
+                callee, callee_stack = chain[later]
+                if len(callee_stack) < inner or not all(
+                        _pure(slots[p], p == callee.pcs[-1]) for p in callee.pcs):
+                    break
+                if len(callee_stack) == inner and isinstance(slots[callee.pcs[-1]], Exit):
+                    light.update((number, later))
+                    break
+        return light
 
 
 _PURE_ALU: Final = frozenset({AluOp.ADD, AluOp.SUB, AluOp.MUL, AluOp.AND, AluOp.OR, AluOp.XOR,
@@ -428,37 +400,20 @@ def _join(paths: list[Known]) -> Known | None:
     return joined
 
 
-def _bounds(facts: Known, reg: int) -> tuple[int, int]:
-    return facts.get(reg)
-
-
-def _span(hi: int) -> int:
-    return (1 << hi.bit_length()) - 1
-
-
-class Translator:
+class Translator(InstructionEmitter):
     """Emits the source of the unit entered at ``entry``."""
 
     def __init__(self, code: Code, entry: int,
                  promote: dict[tuple[int, int], int] | None = None) -> None:
+        super().__init__(code.profile, promote or {})
         self.code = code
-        #: Stack slots ``(r10 offset, size) -> number`` kept in locals ``v<number>``: read at
-        #: entry, written back at every way out and before anything else may see memory.
-        self.promote = promote or {}
-        #: The r10 accesses ``(offset, size)`` emitted, and whether the unit moves r10.
-        self.r10_accesses: set[tuple[int, int]] = set()
+        #: Whether the unit moves r10.
         self.moves = False
-        #: Registers the unit's code may write (the others keep the values read at entry).
-        self.written: set[int] = set()
         #: Whether the unit has frameless calls: in a unit that does not move r10 their depth
         #: test is a local ``deep``, set at entry and after every helper or handler.
         self.deep = False
-        self.profile = code.profile
         self.entry = entry
         self.lines: list[str] = []
-        self.sites = 0
-        #: Sites that address through r10: (cache name, offset, size).
-        self.stack_sites: list[tuple[str, int, int]] = []
         #: Helper call sites: (name, pc, immediate).
         self.helper_sites: list[tuple[str, int, int]] = []
         self.emitted = 0
@@ -554,7 +509,7 @@ class Translator:
             return self.compile(source, None)
         plain: list[Unit] = []
 
-        def fallback(vm: Vm) -> int:
+        def fallback(vm: Machine) -> int:
             # The slots are not all inside r10's frame, or another pointer reached them.
             if not plain:
                 plain.append(self.compile(source, None))
@@ -564,7 +519,6 @@ class Translator:
     def compile(self, source: str, fallback: Unit | None,
                 demoted: list[bool] | None = None) -> Unit:
         """Return the unit ``source`` defines."""
-        from arspec.reference.vm.vm import call_depth_fault
         namespace: dict[str, object] = {
             "PLAIN": fallback, "DEMOTED": demoted, "OVERLAP": overlaps,
             "ExecutionFault": ExecutionFault, "AFTER": self.code.after, "EMPTY": bytearray(),
@@ -579,44 +533,6 @@ class Translator:
         unit: Unit = namespace["unit"]  # type: ignore[assignment]
         return unit
 
-    def wrote(self, insn: Instruction) -> None:
-        """Record the register a straight instruction writes (a store writes none)."""
-        if not isinstance(insn, Store):
-            self.written.add(getattr(insn, "dst", 0))
-
-    def promote_prologue(self) -> list[str]:
-        """Return the lines that find the promoted slots in r10's frame and read them (or
-        hand the run to the plain unit when one is not inside it)."""
-        if not self.promote:
-            return []
-        low = min(offset for offset, _ in self.promote)
-        high = max(offset + size for offset, size in self.promote)
-        checks = " and ".join(f"0 <= i{k} <= proom - {size}"
-                              for (offset, size), k in self.promote.items())
-        lines = ["    psb, pst = memory.window(r10 - 1, write=True)", "    proom = len(pst)",
-                 *(f"    i{k} = r10 - psb + {offset}"
-                   for (offset, size), k in self.promote.items()),
-                 f"    if DEMOTED or not ({checks}): return PLAIN(vm)",
-                 f"    plo = r10 + {low}; phi = r10 + {high}"]
-        return lines + ["    " + line for line in self.reload()]
-
-    def demote(self, pc: int, address: str) -> list[str]:
-        """Return the lines before a cache miss of a site not based on r10: when the window
-        it would cache holds a promoted slot, the unit stops before ``pc`` (giving back the
-        count of the rest of its segment) and the plain unit runs from then on."""
-        return [f"    if OVERLAP(memory, {address}, plo, phi):",
-                f"        n -= AFTER[s][{pc}] + 1; pc = {pc}; DEMOTED.append(True); "
-                f"return {NEXT}"]
-
-    def flush(self) -> list[str]:
-        """Return the lines that write the promoted slots back to memory."""
-        return [f"pst[i{k}] = v{k}" if size == 1 else f"P{size}(pst, i{k}, v{k})"
-                for (_, size), k in self.promote.items()]
-
-    def reload(self) -> list[str]:
-        """Return the lines that read the promoted slots from memory."""
-        return [f"v{k} = pst[i{k}]" if size == 1 else f"v{k} = G{size}(pst, i{k})[0]"
-                for (_, size), k in self.promote.items()]
 
     def loops(self) -> None:
         """Emit the unit's body: a loop from the entry knowing nothing, and, when what holds
@@ -693,6 +609,25 @@ class Translator:
                    stack: tuple[int, ...], facts: Known) -> None:
         """Emit a segment: the blocks from ``start`` that follow each other unconditionally,
         charged together, then where the last one goes."""
+        chain, path = self.compute_chain(start, path, stack)
+        pcs = [p for block, _ in chain for p in block.pcs]
+        size = len(pcs)
+        segment = self.code.new_segment(pcs)
+        facts = facts.copy()
+        mark = len(self.lines)
+        if facts.covered:
+            self.out(depth, f"n += {size}")
+        else:
+            self.out(depth, f"n += {size}", "if n > cap:",
+                     f"    cap = REFILL(vm, n - {size}); n = {size}",
+                     f"    if n > cap: n = 0; pc = {start}; return {BUDGET}")
+        self.emit_chain(chain, depth, path, facts)
+        self.apply_segment_number(mark, depth, segment)
+
+    def compute_chain(self, start: int, path: frozenset[int], stack: tuple[int, ...]
+                      ) -> tuple[list[tuple[Block, tuple[int, ...]]], frozenset[int]]:
+        """Return the blocks of the segment from ``start`` (each with its call stack) and
+        ``path`` with their first pcs; count their instructions as emitted."""
         chain: list[tuple[Block, tuple[int, ...]]] = []
         pc, count = start, self.emitted
         seen: set[int] = set()
@@ -711,20 +646,14 @@ class Translator:
                     or not self.code.is_instruction(pc) or pc in seen
                     or not seen.isdisjoint(self.code.block(pc).pcs)):
                 break
-        pcs = [p for block, _ in chain for p in block.pcs]
-        size = len(pcs)
         self.emitted = count
-        segment = self.code.new_segment(pcs)
-        facts = facts.copy()
-        mark = len(self.lines)
-        if facts.covered:
-            self.out(depth, f"n += {size}")
-        else:
-            self.out(depth, f"n += {size}", "if n > cap:",
-                     f"    cap = REFILL(vm, n - {size}); n = {size}",
-                     f"    if n > cap: n = 0; pc = {start}; return {BUDGET}")
+        return chain, path
+
+    def emit_chain(self, chain: list[tuple[Block, tuple[int, ...]]], depth: int,
+                   path: frozenset[int], facts: Known) -> None:
+        """Emit the instructions of a segment's blocks and where the last one goes."""
         slots = self.code.slots
-        light = self.light_calls(chain)
+        light = self.code.light_calls(chain)
         for number, (block, stack) in enumerate(chain):
             final = number == len(chain) - 1
             for pc in block.pcs[:-1]:
@@ -762,7 +691,10 @@ class Translator:
                         facts.drop(reg)
             else:
                 self.transfer(last, insn, depth, facts)
-        # The segment's own lines end where the next segment starts (its ``n += `` line).
+
+    def apply_segment_number(self, mark: int, depth: int, segment: int) -> None:
+        """Set ``s`` to the segment's number at ``mark`` when its own lines (up to the next
+        segment's ``n +=`` line) may fault, so the fault's counts can be taken back."""
         own = len(self.lines)
         for index in range(mark + 1, len(self.lines)):
             if self.lines[index].lstrip().startswith("n += "):
@@ -772,26 +704,6 @@ class Translator:
                for word in ("LOAD(", "STORE(", "alu.compute_alu",
                              "depth_fault", "PSEUDO(")):
             self.lines.insert(mark, "    " * depth + f"s = {segment}")
-
-    def light_calls(self, chain: list[tuple[Block, tuple[int, ...]]]) -> set[int]:
-        """Return the chain positions of calls (and their exits) that need no frame: the
-        callee returns within the chain, and no instruction of it may fault, run a handler,
-        call, or use r6-r10."""
-        slots = self.code.slots
-        light: set[int] = set()
-        for number, (block, stack) in enumerate(chain[:-1]):
-            if not isinstance(slots[block.pcs[-1]], CallLocal) or block.last_kind != _TERMINATOR:
-                continue
-            inner = len(stack) + 1
-            for later in range(number + 1, len(chain)):
-                callee, callee_stack = chain[later]
-                if len(callee_stack) < inner or not all(
-                        _pure(slots[p], p == callee.pcs[-1]) for p in callee.pcs):
-                    break
-                if len(callee_stack) == inner and isinstance(slots[callee.pcs[-1]], Exit):
-                    light.update((number, later))
-                    break
-        return light
 
     def transfer(self, pc: int, insn: Instruction, depth: int, facts: Known) -> None:
         """Emit an unconditional transfer inside a segment (the next block follows)."""
@@ -880,223 +792,6 @@ class Translator:
 
     # ------------------------------------------------------------------ straight code
 
-    def straight(self, pc: int, insn: Instruction, facts: Known) -> list[str]:
-        if isinstance(insn, Alu):
-            return self.alu(pc, insn, facts)
-        if isinstance(insn, Load):
-            return self.load(pc, insn, facts)
-        if isinstance(insn, Store):
-            return self.store(pc, insn, facts)
-        if isinstance(insn, LoadImm64):
-            if insn.pseudo not in (Pseudo.IMM64, Pseudo.CODE_ADDR):
-                facts.drop(insn.dst)
-                return [f"r{insn.dst} = PSEUDO(vm, {pc}, ops[{pc}][1])"]
-            if insn.pseudo is Pseudo.CODE_ADDR:
-                value = (self.profile.code_base + SLOT_SIZE * (pc + 1 + insn.imm)) & M64
-            else:
-                value = insn.value
-            facts.set(insn.dst, (value, value))
-            return [f"r{insn.dst} = {value}"]
-        d = f"r{getattr(insn, 'dst', 0)}"
-        if isinstance(insn, Neg):
-            facts.drop(insn.dst)
-            return [f"{d} = -{d} & {M64 if insn.is64 else M32}"]
-        facts.drop(getattr(insn, "dst", 0))
-        if isinstance(insn, MovSx):
-            return [f"{d} = alu.compute_movsx(r{insn.src}, {insn.bits}, {insn.is64})"]
-        assert isinstance(insn, Endian)
-        return [f"{d} = alu.compute_endian(EndianOp.{insn.op.name}, {d}, {insn.width})"]
-
-    def site(self, base: int, offset: int, size: int) -> str:
-        """Return a new access site's cache name; ``base`` is its address register."""
-        name = f"c{self.sites}"
-        self.sites += 1
-        if base == 10:
-            self.stack_sites.append((name, offset, size))
-        return name
-
-    def stack_caches(self, indent: str) -> list[str]:
-        """Return lines that point the r10-based sites at the stack region, which they reach
-        unless r10 was moved out of it (they then miss and go through memory)."""
-        if not self.stack_sites:
-            return []
-        # The window is r10's frame (Linux) or chunk (SBPFv0), only what lies below r10.
-        lines = [f"{indent}sb, stack = memory.window(r10 - 1)",
-                 f"{indent}room = len(stack)"]
-        for name, offset, size in self.stack_sites:
-            lines.append(f"{indent}{name}b = sb + {-offset}; {name}d = stack; "
-                         f"{name}l = room - {size}")
-        return lines
-
-    def load(self, pc: int, insn: Load, facts: Known) -> list[str]:
-        size, d = insn.size, f"r{insn.dst}"
-        if insn.src == 10:
-            self.r10_accesses.add((insn.offset, size))
-        mask = (1 << (8 * size)) - 1
-        known = facts.stored.get((insn.src, insn.offset))
-        if known is not None and known[0] >= size:
-            # A store on this path put this value here (so the access is valid), and
-            # nothing since could have changed it.
-            _, source, expr = known
-            fits = source is not None and _bounds(facts, source)[1] <= mask
-            value = expr if fits or size == 8 else (
-                str(int(expr) & mask) if source is None else f"{expr} & {mask}")
-            lines = [f"{d} = {value}"]
-        else:
-            lines = self.load_site(pc, insn)
-        if insn.signed and size < 8:
-            lines.append(f"if {d} > {mask >> 1}: {d} += {M64 - mask}")
-            facts.drop(insn.dst)
-        else:
-            facts.set(insn.dst, (0, mask))
-        return lines
-
-    def load_site(self, pc: int, insn: Load) -> list[str]:
-        slot = self.promote.get((insn.offset, insn.size)) if insn.src == 10 else None
-        if slot is not None:
-            return [f"r{insn.dst} = v{slot}"]
-        c, size, d = self.site(insn.src, insn.offset, insn.size), insn.size, f"r{insn.dst}"
-        src = f"r{insn.src}"
-        address = src if insn.offset == 0 else f"({src} + {insn.offset}) & {M64}"
-        fast = f"{c}d[o]" if size == 1 else f"G{size}({c}d, o)[0]"
-        if self.promote and insn.src != 10:
-            return [f"o = {src} - {c}b",
-                    f"if 0 <= o <= {c}l: {d} = {fast}",
-                    "else:", *self.demote(pc, address),
-                    f"    {d}, {c}b, {c}d, {c}l = LOAD(memory, {pc}, {address}, {size}, "
-                    f"{insn.offset})"]
-        return [f"o = {src} - {c}b",
-                f"if 0 <= o <= {c}l: {d} = {fast}",
-                f"else: {d}, {c}b, {c}d, {c}l = LOAD(memory, {pc}, {address}, {size}, "
-                f"{insn.offset})"]
-
-    def store(self, pc: int, insn: Store, facts: Known) -> list[str]:
-        size = insn.size
-        slot = None
-        if insn.dst == 10:
-            self.r10_accesses.add((insn.offset, size))
-            slot = self.promote.get((insn.offset, size))
-        c = self.site(insn.dst, insn.offset, insn.size) if slot is None else ""
-        mask = (1 << (8 * size)) - 1
-        if isinstance(insn.value, Reg):
-            full = f"r{insn.value.index}"
-            fits = _bounds(facts, insn.value.index)[1] <= mask
-            value = full if fits else f"{full} & {mask}"
-        else:
-            value = full = str(insn.value.value & M64 & mask)
-        dst = f"r{insn.dst}"
-        address = dst if insn.offset == 0 else f"({dst} + {insn.offset}) & {M64}"
-        fast = f"{c}d[o] = {value}" if size == 1 else f"P{size}({c}d, o, {value})"
-        facts.wrote(insn.dst, insn.offset, size)
-        source = insn.value.index if isinstance(insn.value, Reg) else None
-        if source != insn.dst:
-            facts.stored[(insn.dst, insn.offset)] = (size, source, full)
-        if slot is not None:
-            return [f"v{slot} = {value}"]
-        if self.promote and insn.dst != 10:
-            return [f"o = {dst} - {c}b",
-                    f"if 0 <= o <= {c}l: {fast}",
-                    "else:", *self.demote(pc, address),
-                    f"    {c}b, {c}d, {c}l = STORE(memory, {pc}, {address}, {size}, {full}, "
-                    f"{insn.offset})"]
-        return [f"o = {dst} - {c}b",
-                f"if 0 <= o <= {c}l: {fast}",
-                f"else: {c}b, {c}d, {c}l = STORE(memory, {pc}, {address}, {size}, {full}, "
-                f"{insn.offset})"]
-
-    def alu(self, pc: int, insn: Alu, facts: Known) -> list[str]:
-        d = f"r{insn.dst}"
-        if isinstance(insn.src, Reg):
-            s = f"r{insn.src.index}"
-            slo, shi = _bounds(facts, insn.src.index)
-        else:
-            value = alu.immediate(insn.src.value, insn.is64)
-            s, slo, shi = str(value), value, value
-        dlo, dhi = _bounds(facts, insn.dst)
-        op = insn.op
-        if not insn.is64:
-            return self.alu32(pc, insn, d, s, facts)
-        if op is AluOp.MOV:
-            facts.set(insn.dst, (slo, shi))
-            return [f"{d} = {s}"]
-        if op in (AluOp.ADD, AluOp.SUB) and isinstance(insn.src, Imm) and shi > 1 << 63:
-            # Adding -k is subtracting k (and the other way round): no big constant.
-            op = AluOp.SUB if op is AluOp.ADD else AluOp.ADD
-            s = str(_WRAP - shi)
-            slo = shi = _WRAP - shi
-        if op is AluOp.ADD:
-            if dhi + shi <= M64:
-                facts.set(insn.dst, (dlo + slo, dhi + shi))
-                return [f"{d} = {d} + {s}"]
-            facts.drop(insn.dst)
-            return [f"{d} = {d} + {s}", f"if {d} > {M64}: {d} -= {_WRAP}"]
-        if op is AluOp.SUB:
-            if dlo >= shi:
-                facts.set(insn.dst, (dlo - shi, dhi - slo))
-                return [f"{d} = {d} - {s}"]
-            facts.drop(insn.dst)
-            return [f"{d} = {d} - {s}", f"if {d} < 0: {d} += {_WRAP}"]
-        if op is AluOp.MUL:
-            if dhi * shi <= M64:
-                facts.set(insn.dst, (dlo * slo, dhi * shi))
-                return [f"{d} = {d} * {s}"]
-            facts.drop(insn.dst)
-            return [f"{d} = {d} * {s} & {M64}"]
-        if op is AluOp.AND:
-            facts.set(insn.dst, (0, min(dhi, shi)))
-            return [f"{d} = {d} & {s}"]
-        if op in (AluOp.OR, AluOp.XOR):
-            facts.set(insn.dst, (0, _span(max(dhi, shi))))
-            return [f"{d} = {d} {'|' if op is AluOp.OR else '^'} {s}"]
-        if op is AluOp.RSH:
-            if isinstance(insn.src, Imm):
-                k = shi & 63
-                facts.set(insn.dst, (dlo >> k, dhi >> k))
-                return [f"{d} = {d} >> {k}"]
-            facts.set(insn.dst, (0, dhi))
-            return [f"{d} = {d} >> ({s} & 63)"]
-        if op is AluOp.LSH:
-            if isinstance(insn.src, Imm):
-                k = shi & 63
-                if dhi << k <= M64:
-                    facts.set(insn.dst, (dlo << k, dhi << k))
-                    return [f"{d} = {d} << {k}"]
-                facts.drop(insn.dst)
-                return [f"{d} = ({d} << {k}) & {M64}"]
-            facts.drop(insn.dst)
-            return [f"{d} = ({d} << ({s} & 63)) & {M64}"]
-        facts.drop(insn.dst)
-        return [_generic(pc, insn, d, s)]
-
-    def alu32(self, pc: int, insn: Alu, d: str, s: str, facts: Known) -> list[str]:
-        op = insn.op
-        facts.drop(insn.dst)
-        if isinstance(insn.src, Imm):
-            s = str(int(s) & M32)
-        if op in alu.SIGN_EXTENDED_ALU32 and self.profile.sign_extend_alu32_arith:
-            symbol = {AluOp.ADD: "+", AluOp.SUB: "-", AluOp.MUL: "*"}[op]
-            return [f"{d} = ({d} {symbol} {s}) & {M32}",
-                    f"if {d} > {M32 >> 1}: {d} += {M64 - M32}"]
-        table = {
-            AluOp.ADD: "({d} + {s}) & M32", AluOp.SUB: "({d} - {s}) & M32",
-            AluOp.MUL: "({d} * {s}) & M32", AluOp.OR: "({d} | {s}) & M32",
-            AluOp.AND: "{d} & {s} & M32", AluOp.XOR: "({d} ^ {s}) & M32", AluOp.MOV: "{s} & M32",
-            AluOp.LSH: "(({d} & M32) << ({s} & 31)) & M32", AluOp.RSH: "({d} & M32) >> ({s} & 31)",
-        }
-        if op in table:
-            if op is AluOp.MOV and isinstance(insn.src, Imm):
-                value = int(s)
-                facts.set(insn.dst, (value, value))
-                return [f"{d} = {value}"]
-            facts.set(insn.dst, (0, M32))
-            return [f"{d} = " + table[op].replace("M32", str(M32)).format(d=d, s=s)]
-        return [_generic(pc, insn, d, s)]
-
-
-def _generic(pc: int, insn: Alu, d: str, s: str) -> str:
-    return (f"{d} = alu.compute_alu(AluOp.{insn.op.name}, {d}, {s}, is64={insn.is64}, "
-            f"profile=profile, pc={pc})")
-
 
 _RELATION: Final = {
     JmpCond.EQ: "==", JmpCond.NE: "!=", JmpCond.GT: ">", JmpCond.GE: ">=", JmpCond.LT: "<",
@@ -1109,7 +804,7 @@ def _condition(insn: Jump, facts: Known) -> str:
     width = M64 if insn.is64 else M32
 
     def side(reg: int) -> str:
-        if _bounds(facts, reg)[1] <= width:
+        if bounds_of(facts, reg)[1] <= width:
             return f"r{reg}"
         return f"(r{reg} & {width})"
 
@@ -1132,7 +827,7 @@ def _narrow(insn: Jump, taken: Known, fallen: Known) -> None:
     if not insn.is64 or not isinstance(insn.src, Imm):
         return
     k = alu.immediate(insn.src.value, True)
-    lo, hi = _bounds(taken, insn.dst)
+    lo, hi = bounds_of(taken, insn.dst)
     narrowed: dict[JmpCond, tuple[tuple[int, int], tuple[int, int]]] = {
         JmpCond.EQ: ((k, k), (lo, hi)),
         JmpCond.NE: ((lo, hi), (k, k)),

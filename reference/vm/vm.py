@@ -58,8 +58,11 @@ from arspec.reference.isa.instructions import (
     Store,
 )
 from arspec.reference.vm import alu
+from arspec.reference.vm.fastpath import run_fast
 from arspec.reference.vm.helpers import HelperContext, HelperRegistry
 from arspec.reference.vm.load_checks import check_program
+from arspec.reference.vm.machine import Frame, enter_frame, instruction_problem
+from arspec.reference.vm.machine import PseudoResolver as PseudoResolver
 from arspec.reference.vm.memory import Memory, add_stack
 from arspec.reference.vm.profiles import (
     HEAP_REGION,
@@ -76,7 +79,6 @@ from arspec.reference.vm.profiles import (
 from arspec.reference.vm.trace import FaultEvent, HelperCall, InsnStart, Tracer
 from arspec.spec.errors import (
     ArspecError,
-    CallDepthExceeded,
     ComputeBudgetExceeded,
     ExecutionFault,
     HelperFault,
@@ -87,16 +89,13 @@ from arspec.spec.errors import (
     MemoryFault,
     ProgramOverrun,
 )
-from arspec.spec.spinlock import HeldLock, check_local_call_allowed, check_local_return_allowed
+from arspec.spec.spinlock import HeldLock, check_local_return_allowed
 
 MASK64: Final = alu.MASK64
 #: Compute limit used when none is given.
 DEFAULT_COMPUTE_LIMIT: Final = 10**10
 ENGINES: Final = ("auto", "interpreter", "fast")
 
-#: A saved call frame: return pc, r6, r7, r8, r9, r10.
-Frame = tuple[int, int, int, int, int, int]
-PseudoResolver = Callable[[int, LoadImm64], int]
 Handler = Callable[["Vm", Any], None]
 
 
@@ -191,8 +190,7 @@ class Vm:
             if self.code_address_to_pc(self.profile.code_base + SLOT_SIZE * entry_pc) is None:
                 raise InvalidCallTarget(entry_pc, f"entry pc {entry_pc} is not an instruction")
             if self.engine == "fast" or (self.engine == "auto" and self.tracer is None):
-                from arspec.reference.vm.fastpath import run_fast
-                run_fast(self)
+                    run_fast(self)
             else:
                 self.run_interpreter()
         except ExecutionFault as fault:
@@ -248,17 +246,7 @@ class Vm:
             raise InvalidInstruction(self.pc, f"jump to {target}, which is not an instruction")
         self.pc = target
 
-    def push_frame(self, target: int, return_pc: int) -> None:
-        """Enter a call frame at ``target``; the frame limit faults at the current pc."""
-        if self.held_lock is not None:
-            check_local_call_allowed(self.held_lock, self.pc)
-        if len(self.frames) + 1 >= self.profile.max_frames:
-            raise call_depth_fault(self.pc, self.profile)
-        r = self.regs
-        self.frames.append((return_pc, r[6], r[7], r[8], r[9], r[10]))
-        r[FRAME_POINTER] += self.profile.frame_stride
-        self.memory.stack_top = r[FRAME_POINTER] - STACK_BASE
-        self.pc = target
+    push_frame = enter_frame
 
     def pop_frame(self) -> None:
         """Return to the caller frame, restoring r6-r9 and r10."""
@@ -279,7 +267,6 @@ class Vm:
         self.regs[1:6] = [a & MASK64 for a in (*args, 0, 0, 0, 0, 0)[:5]]
         self.base_depth = len(self.frames)
         if self.engine == "fast" or (self.engine == "auto" and self.tracer is None):
-            from arspec.reference.vm.fastpath import run_fast
             run_fast(self)
         else:
             self.run_interpreter()
@@ -289,11 +276,6 @@ class Vm:
         self.memory.stack_top = self.regs[FRAME_POINTER] - STACK_BASE
         self.stopped = False
         return r0
-
-
-def call_depth_fault(pc: int, profile: Profile) -> CallDepthExceeded:
-    """Return the fault for a call at ``pc`` that needs more than ``max_frames`` frames."""
-    return CallDepthExceeded(pc, f"more than {profile.max_frames} frames")
 
 
 def _operand(vm: Vm, src: Reg | Imm, is64: bool) -> int:
@@ -476,53 +458,6 @@ HANDLERS: Final[dict[type, Handler]] = {
     CallLocal: _call_local, Callx: _callx, Exit: _exit, LoadImm64: _load_imm64,
     LegacyLoad: _legacy_load,
 }
-
-
-def _register_problem(reads: tuple[int, ...], writes: tuple[int, ...]) -> str | None:
-    for r in reads + writes:
-        if not 0 <= r < REGISTER_COUNT:
-            return f"register r{r} does not exist"
-    if FRAME_POINTER in writes:
-        return "r10 is read-only"
-    return None
-
-
-def instruction_problem(insn: Instruction) -> str | None:
-    """Return why ``insn`` cannot run (a field no encoding allows), or ``None``."""
-    if isinstance(insn, Alu):
-        src = (insn.src.index,) if isinstance(insn.src, Reg) else ()
-        return _register_problem(src, (insn.dst,))
-    if isinstance(insn, Neg | Endian | LoadImm64):
-        if isinstance(insn, Endian) and insn.width not in (16, 32, 64):
-            return f"invalid byte-swap width {insn.width}"
-        return _register_problem((), (insn.dst,))
-    if isinstance(insn, MovSx):
-        if insn.bits not in ((8, 16, 32) if insn.is64 else (8, 16)):
-            return f"invalid sign-extension width {insn.bits}"
-        return _register_problem((insn.src,), (insn.dst,))
-    if isinstance(insn, Load | Store | Atomic | LegacyLoad):
-        return _memory_problem(insn)
-    if isinstance(insn, Jump):
-        src = (insn.src.index,) if isinstance(insn.src, Reg) else ()
-        return _register_problem((insn.dst, *src), ())
-    if isinstance(insn, Callx):
-        return _register_problem((insn.reg,), ())
-    return None
-
-
-def _memory_problem(insn: Load | Store | Atomic | LegacyLoad) -> str | None:
-    sizes = (4, 8) if isinstance(insn, Atomic) else (1, 2, 4) if isinstance(
-        insn, LegacyLoad) else (1, 2, 4, 8)
-    if insn.size not in sizes:
-        return f"invalid access size {insn.size}"
-    if isinstance(insn, Load):
-        return _register_problem((insn.src,), (insn.dst,))
-    if isinstance(insn, Store):
-        value = (insn.value.index,) if isinstance(insn.value, Reg) else ()
-        return _register_problem((insn.dst, *value), ())
-    if isinstance(insn, Atomic):
-        return _register_problem((insn.dst, insn.src), (insn.src,) if insn.fetch else ())
-    return _register_problem((insn.src,), ())
 
 
 def _invalid(reason: str) -> Handler:

@@ -36,6 +36,7 @@ from pathlib import Path
 
 from arspec.checker.verdict import Property, Verdict
 from arspec.checker.verify_bundle import BundleResult, verify_bundle
+from arspec.cli.exit_codes import exit_code_of
 from arspec.reference.runtime.run_report import RunReport
 from arspec.reference.runtime.runner import run_bundle
 from arspec.spec.errors import InputError
@@ -657,7 +658,8 @@ def check_case(case: Case, workdir: Path, *, timeout: float = 10.0, states: int 
         result = verify_bundle(str(path), timeout=timeout)
     except InputError as err:
         return Outcome(case.seed, time.perf_counter() - start, load_error=str(err))
-    outcome = Outcome(case.seed, time.perf_counter() - start, exit_code=result.exit_code)
+    outcome = Outcome(case.seed, time.perf_counter() - start,
+                      exit_code=exit_code_of(result.verdict.value))
     for program in result.programs:
         for verdict in program.report.verdicts.values():
             outcome.verdicts[verdict] = outcome.verdicts.get(verdict, 0) + 1

@@ -16,6 +16,7 @@ import yaml
 
 from arspec.checker.verdict import Property, Verdict
 from arspec.checker.verify_bundle import verify_bundle
+from arspec.cli.exit_codes import exit_code_of
 from arspec.spec.errors import InputError
 
 CASES: list[dict[str, Any]] = [
@@ -48,7 +49,7 @@ def test_bundle_case(case: dict[str, Any], tmp_path: Path) -> None:
     for message in case["messages"]:
         assert any(message in line for line in rendered), (message, rendered)
     if "exit" in case:
-        assert result.exit_code == case["exit"]
+        assert exit_code_of(result.verdict.value) == case["exit"]
     for p in result.programs:
         for f in p.report.findings:
             if f.verdict is Verdict.REFUTED and f.counterexample is not None:

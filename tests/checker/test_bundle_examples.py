@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 
 from arspec.checker.verdict import Property, Verdict
-from arspec.checker.verify_bundle import FORMAT, verify_bundle, verify_bundle_file
+from arspec.checker.verify_bundle import verify_bundle
+from arspec.cli.render.json import FORMAT
 from arspec.reference.runtime.runtime import load_programs
 from arspec.spec.errors import InputError
 from arspec.spec.loader import load_bundle
+from tests.outcomes import verify_bundle_file
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
@@ -37,7 +39,7 @@ def test_every_example_gets_a_verdict(path: Path) -> None:
 def test_nondeterministic_example_is_refuted_by_a_diverging_replay() -> None:
     path = ROOT / "examples" / "broken_nondeterministic.yaml"
     result = verify_bundle(str(path))
-    assert result.exit_code == 1
+    assert result.verdict is Verdict.REFUTED
     report = result.programs[0].report
     assert report.verdict(Property.DETERMINISM) is Verdict.REFUTED
     found = {f.pc: f for f in report.findings if f.property is Property.DETERMINISM}
@@ -57,7 +59,7 @@ def test_nondeterministic_example_is_refuted_by_a_diverging_replay() -> None:
 
 def test_invalid_over_budget_example_is_refuted_with_replay() -> None:
     result = verify_bundle(str(ROOT / "examples" / "broken_over_budget.yaml"))
-    assert result.exit_code == 1
+    assert result.verdict is Verdict.REFUTED
     report = result.programs[0].report
     assert report.verdict(Property.COMPUTE) is Verdict.REFUTED
     refuted = [f for f in report.findings if f.verdict is Verdict.REFUTED]
@@ -69,7 +71,7 @@ def test_invalid_over_budget_example_is_refuted_with_replay() -> None:
 @pytest.mark.parametrize("name", ["pairs_trading", "heartbeat", "oracle_watcher", "risk_analyzer"])
 def test_correct_examples_are_proved(name: str) -> None:
     result = verify_bundle(str(ROOT / "examples" / f"{name}.yaml"))
-    assert result.exit_code == 0, [f.render() for p in result.programs
+    assert result.verdict is Verdict.PROVED, [f.render() for p in result.programs
                                    for f in p.report.findings]
     assert all(p.report.worst_case_cu is not None for p in result.programs)
 
@@ -139,10 +141,12 @@ def test_invalid_missing_file() -> None:
         verify_bundle_file("no/such/bundle.yaml", timeout=1, rlimit=1, output_format="text")
 
 
-def test_invalid_output_format() -> None:
-    with pytest.raises(InputError, match="unknown output format"):
-        verify_bundle_file(str(ROOT / "examples" / "heartbeat.yaml"), timeout=1, rlimit=1,
-                           output_format="xml")
+def test_invalid_output_format(capsys: pytest.CaptureFixture[str]) -> None:
+    from arspec.cli.main import main
+
+    assert main(["verify", str(ROOT / "examples" / "heartbeat.yaml"), "--format", "xml"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "invalid choice: 'xml'" in err and len(err.splitlines()) == 1
 
 
 def test_invalid_timeout() -> None:
@@ -176,7 +180,7 @@ def test_invalid_properties_list(tmp_path: Path) -> None:
 
 
 def test_deterministic_across_hash_seeds() -> None:
-    script = ("from arspec.checker.verify_bundle import verify_bundle_file as v;"
+    script = ("from tests.outcomes import verify_bundle_file as v;"
               "print(v('examples/pairs_trading.yaml', timeout=60, rlimit=20_000_000,"
               " output_format='json')[1])")
     outputs = set()
@@ -202,7 +206,7 @@ def test_entry_skipped_by_the_time_limit_leaves_every_property_unknown(
     assert [f.message for f in report.findings] == ["Time limit reached"]
     assert all(report.verdict(p) is Verdict.UNKNOWN for p in Property)
     assert report.worst_case_cu is None
-    assert result.exit_code == 3
+    assert result.verdict is Verdict.UNKNOWN
 
 
 def test_time_limit_inside_an_entry_stops_it_with_unknown(
@@ -217,4 +221,4 @@ def test_time_limit_inside_an_entry_stops_it_with_unknown(
     report = result.programs[0].report
     assert {f.message for f in report.findings} == {"Time limit reached"}
     assert all(report.verdict(p) is Verdict.UNKNOWN for p in Property)
-    assert result.exit_code == 3
+    assert result.verdict is Verdict.UNKNOWN

@@ -144,6 +144,6 @@ def test_session_never_reads_unknown_as_sat() -> None:
 def test_z3_exception_becomes_solver_error() -> None:
     import pytest
 
-    from arspec.spec.errors import SolverError
+    from arspec.checker.solver import SolverError
     with pytest.raises(SolverError):
         z.alu(AluOp.ADD, z.const(1, 64), z.const(1, 32), is64=True, profile=LINUX)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from arspec.model.engine import ModelError
-from arspec.model.explore_bundle import build_system, explore_bundle, explore_verdicts
+from arspec.model.explore_bundle import build_system, explore_verdicts
 from arspec.model.runtime_system import CheckSet, RuntimeSystem
 from arspec.model.starvation import UNBOUNDED_SLOTS, check_no_starvation
 from arspec.spec import bundle as schema
@@ -19,6 +19,7 @@ from arspec.spec import scheduler
 from arspec.spec.catalogue import get_requested_invariants
 from arspec.spec.errors import InputError
 from arspec.spec.loader import load_bundle
+from tests.outcomes import explore_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "explore"
@@ -269,7 +270,7 @@ def test_requested_invariants_default_includes_liveness() -> None:
 
 
 def test_starvation_report_identical_across_hash_seeds() -> None:
-    script = ("from arspec.model.explore_bundle import explore_bundle as e;"
+    script = ("from tests.outcomes import explore_bundle as e;"
               f"print(e({str(ATTEMPT)!r}, timing=False)[1])")
     outs = []
     for seed in ("0", "7"):

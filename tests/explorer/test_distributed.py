@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from arspec.model.distributed import import_ray, start_ray
-from arspec.model.explore_bundle import explore_bundle
 from arspec.spec.errors import InputError
+from tests.outcomes import explore_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
 EXPLORE = ROOT / "examples" / "explore"
@@ -57,7 +57,7 @@ def test_one_worker_agrees_too() -> None:
 
 
 def test_distributed_trace_replays(tmp_path: Path) -> None:
-    from arspec.model.replay_bundle import replay_trace
+    from tests.outcomes import replay_trace
 
     trace = tmp_path / "t.json"
     code, _ = explore_bundle(str(EXPLORE / "double_broken.yaml"), workers=2,

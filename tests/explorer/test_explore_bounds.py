@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from arspec.model.explore_bundle import explore_bundle
 from arspec.model.resources import (
     MIN_MEMORY_BYTES,
     format_size,
@@ -17,6 +16,7 @@ from arspec.model.resources import (
     parse_size,
 )
 from arspec.spec.errors import InputError
+from tests.outcomes import explore_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
 PAIRS = str(ROOT / "examples" / "pairs_trading.yaml")
@@ -121,7 +121,7 @@ def test_format_size(size: int, text: str) -> None:
 
 @pytest.mark.parametrize("flag", ["12X", "-5M", "0"])
 def test_invalid_cli_memory_flag_is_one_line_exit_2(flag: str) -> None:
-    done = subprocess.run([sys.executable, "-m", "arspec.checker.cli", "explore", PAIRS,
+    done = subprocess.run([sys.executable, "-m", "arspec.cli", "explore", PAIRS,
                            "--max-memory", flag], capture_output=True, text=True)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from arspec.model.explore_bundle import explore_bundle, explore_verdicts, replay_trace
+from arspec.model.explore_bundle import explore_verdicts
 from arspec.spec import scheduler
 from arspec.spec.errors import InputError
+from tests.outcomes import explore_bundle, replay_trace
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "explore"
@@ -92,7 +93,7 @@ def test_bound_reached_is_never_holds() -> None:
 
 
 def test_output_is_identical_across_hash_seeds() -> None:
-    script = ("from arspec.model.explore_bundle import explore_bundle as e;"
+    script = ("from tests.outcomes import explore_bundle as e;"
               f"print(e({path_of('double_broken')!r}, timing=False)[1])")
     outs = []
     for seed in ("0", "1", "4242"):

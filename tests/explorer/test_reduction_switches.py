@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from arspec.model.explore_bundle import explore_bundle
+from tests.outcomes import explore_bundle
 
 EXPLORE = Path(__file__).resolve().parents[2] / "examples" / "explore"
 SWITCHES = [

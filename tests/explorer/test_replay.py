@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from test_catalogue_bundles import ATTEMPT, overtaking_scheduler
 
-from arspec.model.explore_bundle import explore_bundle
-from arspec.model.replay_bundle import EXIT_NOT_REPRODUCED, replay_trace
+from arspec.cli.exit_codes import EXIT_NOT_REPRODUCED
 from arspec.spec.errors import InputError
+from tests.outcomes import explore_bundle, replay_trace
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMER_BROKEN = ROOT / "examples" / "explore" / "timer_broken.yaml"

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from arspec.model.engine import explore
-from arspec.model.explore_bundle import build_system, explore_bundle, explore_verdicts
+from arspec.model.explore_bundle import build_system, explore_verdicts
 from arspec.model.runtime_system import CheckSet
 from arspec.spec import scheduler
 from arspec.spec.loader import load_bundle
+from tests.outcomes import explore_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "explore"

@@ -29,7 +29,8 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from arspec.checker import cli
+from arspec.cli import exit_codes
+from arspec.cli import main as cli
 from tests.fuzz.harness import Tally, run_case
 from tests.fuzz.inputs import ROOT, Seeds, load_seeds, next_case
 
@@ -63,7 +64,7 @@ def make_trace(out: Path) -> str | None:
     trace = out / "trace.json"
     code = cli.main(["explore", str(TRACE_BUNDLE), "--trace-out", str(trace), "--no-timing"],
                     out=io.StringIO())
-    return trace.read_text() if code == cli.EXIT_FAILED and trace.exists() else None
+    return trace.read_text() if code == exit_codes.EXIT_FAILED and trace.exists() else None
 
 
 def prepare(scratch: Path) -> Seeds:

@@ -21,12 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from arspec.checker import cli
-from arspec.model.replay_bundle import EXIT_NOT_REPRODUCED
+from arspec.cli import exit_codes
+from arspec.cli import main as cli
+from arspec.cli.exit_codes import EXIT_NOT_REPRODUCED
 from arspec.reference.differential import plugin
 
 #: Exit codes a run may end with.
-GOOD_CODES = frozenset({cli.EXIT_OK, cli.EXIT_FAILED, cli.EXIT_USAGE, cli.EXIT_INCONCLUSIVE})
+GOOD_CODES = frozenset({exit_codes.EXIT_OK, exit_codes.EXIT_FAILED, exit_codes.EXIT_USAGE,
+                        exit_codes.EXIT_INCONCLUSIVE})
 
 
 @dataclass(frozen=True)
@@ -174,8 +176,8 @@ def _load(path: str, err: io.StringIO) -> int:
         load_bundle(path)
     except ArspecError as exc:
         print(exc, file=err)
-        return cli.EXIT_USAGE
-    return cli.EXIT_OK
+        return exit_codes.EXIT_USAGE
+    return exit_codes.EXIT_OK
 
 
 def _judge(case: Case, code: int | None, stderr: str, escaped: BaseException | None,
@@ -187,7 +189,7 @@ def _judge(case: Case, code: int | None, stderr: str, escaped: BaseException | N
         return Finding("traceback", case, text)
     if "Traceback (most recent call last)" in stderr:
         return Finding("traceback", case, stderr)
-    if code == cli.EXIT_INTERNAL:
+    if code == exit_codes.EXIT_INTERNAL:
         return Finding("traceback", case, stderr)
     if code == EXIT_NOT_REPRODUCED and case.tool == "spec-check" and case.argv[:1] == (
             "replay",) and "\nnot reproduced: " in stdout and not stderr:
@@ -196,7 +198,7 @@ def _judge(case: Case, code: int | None, stderr: str, escaped: BaseException | N
         return Finding("wrong exit code", case, f"exit {code}: {stderr}")
     # Progress lines may precede it, but bad input is exactly one error line.
     errors = [line for line in stderr.splitlines() if "error" in line]
-    if code == cli.EXIT_USAGE and case.tool != "plugin" and len(errors) != 1:
+    if code == exit_codes.EXIT_USAGE and case.tool != "plugin" and len(errors) != 1:
         return Finding("wrong exit code", case,
                        f"exit 2 with {len(errors)} error lines on stderr (expected one): "
                        f"{stderr}")

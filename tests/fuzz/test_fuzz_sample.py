@@ -12,7 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arspec.model.replay_bundle import EXIT_NOT_REPRODUCED
+from arspec.cli import exit_codes
+from arspec.cli import main as cli
+from arspec.cli.commands import info as info_command
+from arspec.cli.exit_codes import EXIT_NOT_REPRODUCED
 from arspec.reference.isa.decoder import decode
 from arspec.spec.errors import ArspecError
 from arspec.spec.loader import BundleError, load_bundle_text
@@ -82,24 +85,22 @@ def test_mutated_bundles_load_or_fail_with_one_line(seeds: Seeds, rng: random.Ra
 
 
 def test_harness_reports_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from arspec.checker import cli
 
     def crash(args: object, out: object) -> int:
         raise KeyError("x")
 
-    monkeypatch.setattr(cli, "_cmd_schema", crash)
+    monkeypatch.setattr(info_command, "run_schema", crash)
     outcome = run_case(Case("cli", ("schema",)), tmp_path)
     assert outcome.finding is not None and outcome.finding.problem == "traceback"
 
 
 def test_harness_reports_a_hang(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from arspec.checker import cli
 
     def spin(args: object, out: object) -> int:
         while True:
             pass
 
-    monkeypatch.setattr(cli, "_cmd_schema", spin)
+    monkeypatch.setattr(info_command, "run_schema", spin)
     outcome = run_case(Case("cli", ("schema",)), tmp_path, hang_seconds=0.2)
     assert outcome.finding is not None and outcome.finding.problem == "hang"
 
@@ -109,20 +110,18 @@ def test_harness_reports_a_run_that_waits(tmp_path: Path,
     # The limit is CPU time; a run that sleeps is caught by the wall-clock limit (6x).
     import time
 
-    from arspec.checker import cli
 
     def sleep(args: object, out: object) -> int:
         time.sleep(30)
         return 0
 
-    monkeypatch.setattr(cli, "_cmd_schema", sleep)
+    monkeypatch.setattr(info_command, "run_schema", sleep)
     outcome = run_case(Case("cli", ("schema",)), tmp_path, hang_seconds=0.1)
     assert outcome.finding is not None and outcome.finding.problem == "hang"
     assert outcome.seconds < 5
 
 
 def test_shared_setup_is_undone_and_shares_only_inputless_work() -> None:
-    from arspec.checker import cli
     from arspec.proofs import catalogue
     from tests.fuzz.driver import shared_setup
 
@@ -140,7 +139,6 @@ def test_harness_reports_a_hang_that_surfaces_as_an_internal_error(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # ctypes turns the alarm's exception inside z3 into its own error, which arspec then
     # reports as an internal error (exit 4): still a hang, not a traceback.
-    from arspec.checker import cli
 
     def spin_then_wrap(args: object, out: object) -> int:
         try:
@@ -149,20 +147,20 @@ def test_harness_reports_a_hang_that_surfaces_as_an_internal_error(
         except BaseException as err:
             raise ValueError(f"argument 2: {type(err).__name__}") from None
 
-    monkeypatch.setattr(cli, "_cmd_schema", spin_then_wrap)
+    monkeypatch.setattr(info_command, "run_schema", spin_then_wrap)
     outcome = run_case(Case("cli", ("schema",)), tmp_path, hang_seconds=0.2)
-    assert outcome.code == cli.EXIT_INTERNAL
+    assert outcome.code == exit_codes.EXIT_INTERNAL
     assert outcome.finding is not None and outcome.finding.problem == "hang"
 
 
 def test_harness_reports_a_multi_line_usage_error(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    from arspec.checker import cli
+    from arspec.cli.options import UsageError
 
     def chatty(args: object, out: object) -> int:
-        raise cli.UsageError("error: one\nerror: two")
+        raise UsageError("error: one\nerror: two")
 
-    monkeypatch.setattr(cli, "_cmd_schema", chatty)
+    monkeypatch.setattr(info_command, "run_schema", chatty)
     outcome = run_case(Case("cli", ("schema",)), tmp_path)
     assert outcome.finding is not None and outcome.finding.problem == "wrong exit code"
 
@@ -181,13 +179,12 @@ def test_harness_takes_a_trace_that_does_not_reproduce(seeds: Seeds, tmp_path: P
 
 def test_harness_reports_exit_5_outside_replay(tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    from arspec.checker import cli
 
     def odd(args: object, out: TextIO) -> int:
         print("\nnot reproduced: no", file=out)
         return EXIT_NOT_REPRODUCED
 
-    monkeypatch.setattr(cli, "_cmd_schema", odd)
+    monkeypatch.setattr(info_command, "run_schema", odd)
     outcome = run_case(Case("cli", ("schema",)), tmp_path)
     assert outcome.finding is not None and outcome.finding.problem == "wrong exit code"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from arspec.model.explore_bundle import explore_bundle
+from tests.outcomes import explore_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
 CASES = [("examples/pairs_trading.yaml", 10), ("benchmarks/scale_bundle.yaml", 6),

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from arspec.checker.cli import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE, main
+from arspec.cli.exit_codes import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE
+from arspec.cli.main import main
 
 
 def _run(*argv: str) -> tuple[int, str]:

@@ -11,6 +11,7 @@ from arspec.checker.solver import SolverConfig
 from arspec.checker.verdict import Verdict
 from arspec.proofs import catalogue, core, mutation, ringbuf, tailcall, timers
 from arspec.spec import ringbuf as spec_ringbuf
+from arspec.spec.catalogue import CATALOGUE as SPEC_CATALOGUE
 from arspec.spec.errors import InputError
 
 CLAIMS = catalogue.get_claims()
@@ -152,3 +153,27 @@ def test_invalid_dead_transition_is_unknown_not_proved() -> None:
     result = core.prove_claim(system, tailcall.CLAIMS[0])
     assert result.verdict is Verdict.UNKNOWN
     assert result.reason == "vacuous: transition tail_call is never enabled"
+
+
+# -- the claims and the spec's invariant catalogue ------------------------------------------
+
+
+def test_every_claim_a_catalogue_invariant_names_exists_once() -> None:
+    claims = [c.name for _, c in catalogue.get_claims()]
+    named = [claim for inv in SPEC_CATALOGUE.values() for claim in inv.proofs]
+    assert len(named) == len(set(named))
+    assert set(named) <= set(claims)
+    assert set(claims) - set(named) == {"scheduler.determinism", "watchers.edge"}
+
+
+def test_an_invariant_name_selects_its_claims() -> None:
+    assert [c.name for _, c in catalogue.select_claims(["tail_call_limit"])] == ["tailcall.limit"]
+    ring = [c.name for _, c in catalogue.select_claims(["ringbuf_fifo"])]
+    assert ring == [c.name for _, c in catalogue.select_claims(["ringbuf"])]
+    assert catalogue.get_claim_invariant("budget.fifo") == "no_double_execution"
+    assert catalogue.get_claim_invariant("scheduler.determinism") is None
+
+
+def test_an_invariant_without_claims_selects_nothing_and_is_refused() -> None:
+    with pytest.raises(InputError, match="unknown invariant 'progress'"):
+        catalogue.select_claims(["progress"])

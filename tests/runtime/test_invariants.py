@@ -9,7 +9,7 @@ from test_watchers import CASCADE
 
 from arspec.reference.runtime.runtime import ReferenceInvoker
 from arspec.spec.bundle import Bundle
-from arspec.spec.invariants import INVARIANTS, get_violated_invariants
+from arspec.spec.catalogue import CATALOGUE, InvariantKind, get_violated_invariants
 from arspec.spec.scheduler import (
     EndSlot,
     EnqueueDue,
@@ -103,7 +103,7 @@ def test_invalid_state_over_budget_is_caught() -> None:
 def test_invalid_state_out_of_order_fifo_is_caught() -> None:
     state, bundle = broken(DEFER)
     state.fifo.reverse()
-    assert "fifo_order" in get_violated_invariants(state, bundle)
+    assert get_violated_invariants(state, bundle) == ["no_double_execution"]
 
 
 def test_invalid_state_lost_timer_is_caught() -> None:
@@ -131,7 +131,7 @@ def test_invalid_state_overfull_ring_is_caught() -> None:
     ring = state.maps["ring"].ringbuf  # type: ignore[index]
     assert ring is not None
     ring.producer_pos = ring.pending_pos = 4096  # type: ignore[assignment]
-    assert get_violated_invariants(state, bundle) == ["ringbuf_bounds"]
+    assert get_violated_invariants(state, bundle) == ["ringbuf_fifo"]
 
 
 def test_invalid_state_deep_cascade_is_caught() -> None:
@@ -141,7 +141,15 @@ def test_invalid_state_deep_cascade_is_caught() -> None:
 
 
 def test_catalogue_names() -> None:
-    assert list(INVARIANTS) == ["budget", "fifo_order", "no_lost_timer",
-                                "no_double_execution", "ringbuf_bounds", "watcher_cascade",
-                                "runtime_watchers"]
+    assert list(CATALOGUE) == ["budget", "no_lost_timer", "no_double_execution",
+                               "ringbuf_fifo", "tail_call_limit", "watcher_cascade",
+                               "runtime_watchers", "progress", "bounded_response",
+                               "no_starvation"]
+    checked = [inv.name for inv in CATALOGUE.values() if inv.holds is not None]
+    assert checked == ["budget", "no_lost_timer", "no_double_execution", "ringbuf_fifo",
+                       "watcher_cascade", "runtime_watchers"]
+    kinds = {inv.name: inv.kind for inv in CATALOGUE.values()}
+    assert [n for n, k in kinds.items() if k is InvariantKind.LIVENESS] == ["no_starvation"]
+    assert [n for n, k in kinds.items() if k is InvariantKind.STATE] == [
+        "watcher_cascade", "progress", "bounded_response"]
     assert EndSlot() == EndSlot()

@@ -14,7 +14,8 @@ from runtime_support import load, run, run_events, solana_id
 
 from arspec.reference.runtime.run_report import REPORT_FORMAT, render_json, render_text
 from arspec.reference.runtime.runner import run_bundle
-from arspec.reference.runtime.runtime import NS_PER_SLOT, ReferenceInvoker
+from arspec.reference.runtime.runtime import ReferenceInvoker
+from arspec.spec.environment import NS_PER_SLOT
 from arspec.spec.errors import InputError
 
 

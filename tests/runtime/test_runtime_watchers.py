@@ -11,10 +11,10 @@ from runtime_support import load, run, run_events, runs
 
 from arspec.reference.runtime.runtime import ReferenceInvoker
 from arspec.spec.bundle import Bundle
+from arspec.spec.catalogue import get_violated_invariants
 from arspec.spec.errno import E2BIG
 from arspec.spec.errors import InputError
 from arspec.spec.helpers import ASYNC_START_COST
-from arspec.spec.invariants import get_violated_invariants
 from arspec.spec.runtime_watchers import (
     MAX_WATCHERS_PER_PROGRAM,
     WatchCriteria,

@@ -1,0 +1,367 @@
+"""Render the design pages' generated parts: lifecycles, architecture and the explorer.
+
+Each ``render_*`` returns RST text built from the code (:mod:`arspec.spec.lifecycles`,
+``docs/layers.py``, the explorer's modules); :mod:`generate` writes them as ``.inc``
+fragments. Diagrams are Graphviz ``dot`` text inside ``.. graphviz::`` directives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from generate import heading, list_table, literal, rst_text
+
+
+def dot_id(name: str) -> str:
+    """Return ``name`` as a quoted dot identifier (``\\n`` in it stays dot's line break)."""
+    return '"' + name.replace('"', '\\"') + '"'
+
+
+def graphviz(name: str, caption: str, body: Iterable[str], *, rankdir: str = "LR") -> list[str]:
+    """Return a ``.. graphviz::`` directive drawing the dot statements ``body``."""
+    lines = [".. graphviz::", f"   :caption: {caption}", f"   :alt: {caption}", "",
+             f"   digraph {dot_id(name)} {{",
+             f"      rankdir={rankdir};",
+             '      node [shape=box, style=rounded, fontname="Helvetica", fontsize=10];',
+             '      edge [fontname="Helvetica", fontsize=9];']
+    lines += [f"      {statement}" for statement in body]
+    return [*lines, "   }", ""]
+
+
+# --------------------------------------------------------------------------- lifecycles
+
+
+def lifecycle_dot(states: Sequence[str], initial: str,
+                  rows: Iterable[tuple[str, str, str]]) -> list[str]:
+    """Return the dot statements of one table: a start marker, the states, one edge per
+    (from, to) pair labelled with every event that takes it."""
+    body = ['__start [shape=point, width=0.12, label=""];',
+            f"__start -> {dot_id(initial)};"]
+    body += [f"{dot_id(s)};" for s in states]
+    edges: dict[tuple[str, str], list[str]] = {}
+    for source, event, target in rows:
+        events = edges.setdefault((source, target), [])
+        if event not in events:
+            events.append(event)
+    for (source, target), events in edges.items():
+        label = "\\n".join(events)
+        body.append(f"{dot_id(source)} -> {dot_id(target)} [label={dot_id(label)}];")
+    return body
+
+
+def render_lifecycles() -> str:
+    """Return one diagram and one table per :data:`arspec.spec.lifecycles.LIFECYCLES` entry."""
+    from arspec.spec import lifecycles as lc
+
+    lines: list[str] = []
+    for life in lc.LIFECYCLES:
+        lines += heading(life.title, "-")
+        lines += [f"``arspec.spec.lifecycles.{life.name.upper()}`` ({len(life.rows)} rows, "
+                  f"{len(life.states)} states); the initial state is {literal(life.initial)}.",
+                  ""]
+        rows = [(r.source, r.event, r.target) for r in life.rows]
+        lines += graphviz(life.name, f"{life.title}: every row of the table",
+                          lifecycle_dot(life.states, life.initial, rows))
+        lines += list_table(["from", "event", "to", "condition"],
+                            [[literal(r.source), literal(r.event), literal(r.target),
+                              rst_text(r.condition)] for r in life.rows],
+                            widths=[16, 26, 16, 42])
+    lines += heading("Events of each slot step", "-")
+    lines += ["``arspec.spec.lifecycles.SLOT_STEP_EVENTS``: the scheduler events "
+              "(:class:`~arspec.spec.scheduler.EventKind`) each step emits, in order.", ""]
+    lines += list_table(["step", "events"],
+                        [[literal(step), ", ".join(literal(k) for k in kinds)]
+                         for step, kinds in lc.SLOT_STEP_EVENTS.items()])
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- architecture
+
+
+def resolve(dotted: str) -> bool:
+    """Return whether ``dotted`` names an importable module or an attribute of one."""
+    import importlib
+
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            target: object = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attribute in parts[cut:]:
+            if not hasattr(target, attribute):
+                return False
+            target = getattr(target, attribute)
+        return True
+    return False
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One box of the data-flow picture: a label and the code that does it (the first
+    candidate that resolves; the front end's place changes as ``cli/`` arrives)."""
+
+    key: str
+    label: str
+    candidates: tuple[str, ...]
+    feeds: tuple[str, ...]
+
+
+#: From a bundle file to a verdict, in reading order.
+DATA_FLOW: tuple[Stage, ...] = (
+    Stage("yaml", "program.yaml", (), ("loader",)),
+    Stage("loader", "loader (schema, precise errors)", ("arspec.spec.loader.load_bundle",),
+          ("bundle",)),
+    Stage("bundle", "Bundle", ("arspec.spec.bundle.Bundle",),
+          ("verifier", "explorer", "runner", "prover")),
+    Stage("verifier", "verifier (z3)", ("arspec.checker.verify_bundle.verify_bundle",),
+          ("verdicts",)),
+    Stage("explorer", "explorer (program runs on the VM)",
+          ("arspec.model.engine.explore",), ("exploration",)),
+    Stage("runner", "runtime runner", ("arspec.reference.runtime.runner.run_bundle",),
+          ("report",)),
+    Stage("prover", "prover (spec theorems)", ("arspec.proofs.core.prove_claim",),
+          ("proofs_result",)),
+    Stage("verdicts", "BundleResult", ("arspec.checker.verify_bundle.BundleResult",),
+          ("frontend",)),
+    Stage("exploration", "ExplorationResult", ("arspec.model.engine.ExplorationResult",),
+          ("frontend",)),
+    Stage("report", "RunReport", ("arspec.reference.runtime.run_report.RunReport",),
+          ("frontend",)),
+    Stage("proofs_result", "ProofResult", ("arspec.proofs.core.ProofResult",),
+          ("frontend",)),
+    Stage("frontend", "front end (loads once, one exit-code table)",
+          ("arspec.cli.main.main", "arspec.checker.cli.main"), ("text", "json", "sarif")),
+    Stage("text", "text renderer", ("arspec.cli.render.text",
+                                    "arspec.checker.verify_bundle.render_text"), ("out",)),
+    Stage("json", "JSON renderer", ("arspec.cli.render.json",
+                                    "arspec.checker.verify_bundle.render_json"), ("out",)),
+    Stage("sarif", "SARIF renderer", ("arspec.cli.render.sarif",
+                                      "arspec.checker.verify_bundle.render_sarif"), ("out",)),
+    Stage("out", "text / JSON / SARIF, exit code", (), ()),
+)
+
+
+def stage_code(stage: Stage) -> str | None:
+    """Return the first candidate of ``stage`` that resolves (``None``: none does)."""
+    return next((c for c in stage.candidates if resolve(c)), None)
+
+
+def render_data_flow() -> str:
+    """Return the data-flow picture and the table of the code behind each box."""
+    body: list[str] = []
+    rows = []
+    for stage in DATA_FLOW:
+        code = stage_code(stage)
+        label = stage.label
+        if stage.candidates:
+            label += "\\n" + (code.removeprefix("arspec.") if code else "(missing)")
+        style = ', color="red", fontcolor="red"' if stage.candidates and code is None else ""
+        body.append(f"{dot_id(stage.key)} [label={dot_id(label)}{style}];")
+        body += [f"{dot_id(stage.key)} -> {dot_id(target)};" for target in stage.feeds]
+        if stage.candidates:
+            rows.append([rst_text(stage.label), literal(code) if code else
+                         "**missing from this tree** (" + ", ".join(
+                             literal(c) for c in stage.candidates) + ")"])
+    lines = graphviz("data_flow", "From a bundle to a verdict", body, rankdir="TB")
+    lines += list_table(["box", "code"], rows, widths=[40, 60])
+    return "\n".join(lines)
+
+
+def render_layers(root: Path) -> str:
+    """Return the rule table of ``docs/layers.py``, its picture and the imports it flags."""
+    import layers as ly
+
+    missing = set(ly.missing_layers(root))
+    imports = ly.import_graph(root)
+    violations = ly.find_violations(imports)
+    rows = []
+    for layer in ly.LAYERS:
+        modules = 0 if layer.name in missing else sum(
+            1 for p in (root / layer.folder).rglob("*.py")
+            if ly.get_layer(ly._module_of(root, p)) == layer.name)
+        rows.append([literal(f"arspec.{layer.name}"), literal(layer.folder + "/"),
+                     "**missing from this tree**" if layer.name in missing else str(modules),
+                     rst_text(layer.owns),
+                     ", ".join(literal(n) for n in layer.may_import) or "(nothing)"])
+    lines = list_table(["package", "folder", "modules", "owns", "may import"], rows,
+                       widths=[20, 18, 8, 34, 20])
+    body = [f"{dot_id(layer.name)}{' [style=dashed]' if layer.name in missing else ''};"
+            for layer in ly.LAYERS]
+    for layer in ly.LAYERS:
+        # only the edges a transitive reduction keeps, so the picture stays readable
+        implied = {n for target in layer.may_import
+                   for n in next(x for x in ly.LAYERS if x.name == target).may_import}
+        body += [f"{dot_id(layer.name)} -> {dot_id(target)};"
+                 for target in layer.may_import if target not in implied]
+    counted: dict[tuple[str, str], int] = {}
+    for found in violations:
+        counted[(found.source, found.target)] = counted.get((found.source, found.target), 0) + 1
+    body += [f'{dot_id(s)} -> {dot_id(t)} [color="red", style=dashed, fontcolor="red", '
+             f'label="{n} not allowed"];' for (s, t), n in sorted(counted.items())]
+    lines += graphviz("layers", "What each package may import (an arrow: may import; a "
+                      "dashed red arrow: imports found that the rule forbids)", body,
+                      rankdir="BT")
+    lines += heading("Imports the rule does not allow", "~")
+    if violations:
+        these = "this one breaks" if len(violations) == 1 else \
+            f"these {len(violations)} break"
+        lines += [f"{len(imports)} imports cross a package boundary; {these} the rule "
+                  "(``tests/test_layers.py`` lists each with the reason it is still there):",
+                  ""]
+        lines += list_table(["file", "line", "imports", "from", "into"],
+                            [[literal(v.file), str(v.line), literal(v.module),
+                              literal(v.source), literal(v.target)] for v in violations])
+    else:
+        lines += [f"None: every one of the {len(imports)} imports that cross a package "
+                  "boundary is allowed.", ""]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- the explorer
+
+
+def field_comments(cls: type) -> dict[str, str]:
+    """Return the ``#:`` comment above each annotated field of a dataclass's source."""
+    import inspect
+
+    found: dict[str, str] = {}
+    pending: list[str] = []
+    for line in inspect.getsource(cls).splitlines()[1:]:
+        text = line.strip()
+        if text.startswith("#:"):
+            pending.append(text[2:].strip())
+            continue
+        name = text.split(":", 1)[0]
+        if name.isidentifier() and ":" in text and not text.startswith(("def ", "class ")):
+            found[name] = " ".join(pending)
+        pending = []
+    return found
+
+
+def _first_sentence(doc: str | None) -> str:
+    text = " ".join((doc or "").strip().split("\n\n")[0].split())
+    return text.split(". ")[0].rstrip(".") + "." if text else ""
+
+
+def render_explorer_state() -> str:
+    """Return what one explored state holds: the runtime state's fields and the ghost."""
+    import dataclasses
+
+    from arspec.model.runtime_system import ModelState
+    from arspec.spec.state import RuntimeState
+
+    comments = field_comments(RuntimeState)
+    rows = [[literal(f.name), literal(f.type), rst_text(comments.get(f.name, ""))]
+            for f in dataclasses.fields(RuntimeState)]
+    lines = [f"A state is a :class:`~arspec.model.runtime_system.ModelState`: a "
+             f":class:`~arspec.spec.state.RuntimeState` snapshot ({len(rows)} fields, "
+             "below) plus the explorer's ghost. Field comments are the code's own.", ""]
+    lines += list_table(["field", "type", "meaning"], rows, widths=[22, 30, 48])
+    ghost = [[literal(f.name), literal(f.type)] for f in dataclasses.fields(ModelState)
+             if f.name != "runtime"]
+    lines += ["The other fields of :class:`~arspec.model.runtime_system.ModelState`: "
+              + rst_text(_first_sentence(ModelState.__doc__)), ""]
+    lines += list_table(["field", "type"], ghost)
+    return "\n".join(lines)
+
+
+def render_explorer_actions() -> str:
+    """Return the scheduler's action kinds (``arspec.spec.scheduler.Action``)."""
+    import dataclasses
+    import typing
+
+    from arspec.spec import scheduler
+
+    rows = []
+    for kind in typing.get_args(scheduler.Action):
+        fields = ", ".join(f"``{f.name}: {f.type}``" for f in dataclasses.fields(kind))
+        rows.append([f":class:`~arspec.spec.scheduler.{kind.__name__}`", fields or "(none)",
+                     rst_text(_first_sentence(kind.__doc__))])
+    lines = [f"The {len(rows)} kinds of ``arspec.spec.scheduler.Action``, applied by "
+             ":func:`~arspec.spec.scheduler.process_action`. "
+             + rst_text(_first_sentence(scheduler.get_enabled_actions.__doc__)), ""]
+    lines += list_table(["action", "fields", "what it does"], rows, widths=[22, 30, 48])
+    return "\n".join(lines)
+
+
+#: The reductions: (name, switch, autodoc directive, the code that states its condition).
+REDUCTIONS: tuple[tuple[str, str, str, str], ...] = (
+    ("Partial-order reduction", "--no-partial-order", "autoclass",
+     "arspec.model.runtime_system.EnvironmentOrder"),
+    ("Symmetry reduction", "--no-symmetry", "automethod",
+     "arspec.model.runtime_system.RuntimeSystem.canonicalize"),
+    ("Invocation cache", "--no-cache", "autoclass",
+     "arspec.model.runtime_system.CachingInvoker"),
+)
+
+
+def render_explorer_reductions() -> str:
+    """Return each reduction with its switch and its condition (the code's docstrings)."""
+    from generate import _doc_body, module_doc
+
+    lines = [".. currentmodule:: arspec.model.reduction", "",
+             _doc_body(module_doc("arspec.model.reduction")), "",
+             ".. currentmodule:: arspec.model.runtime_system", ""]
+    bullets = module_doc("arspec.model.runtime_system").split("\n* ")
+    for title, switch, directive, target in REDUCTIONS:
+        lines += heading(title, "~")
+        found = [b for b in bullets if b.startswith(f"**{title}")]
+        if len(found) != 1:
+            raise ValueError(f"arspec.model.runtime_system's docstring has no '* **{title}' "
+                             "bullet")
+        lines += [" ".join(found[0].split()), ""]
+        lines += [f"Switched off by ``{switch}`` (``--no-reductions``: all three).", "",
+                  f".. {directive}:: {target}", "   :no-index:"]
+        lines += ["   :no-members:", ""] if directive == "autoclass" else [""]
+    return "\n".join(lines)
+
+
+def render_explorer_checks() -> str:
+    """Return the explorer's checks: the catalogue entries and the explorer's own."""
+    from generate import _doc_body
+
+    from arspec.model import confluence
+    from arspec.model import runtime_system as rs
+    from arspec.spec.catalogue import CATALOGUE
+
+    def how(entry: object) -> str:
+        if getattr(entry, "liveness", False):
+            return "liveness: strongly connected components under weak fairness"
+        parts = [name for name in ("state", "transition") if getattr(entry, name) is not None]
+        if getattr(entry, "double_execution", False):
+            parts.append("callback sites of the slot")
+        return " and ".join(parts)
+
+    rows = [[literal(name), rst_text(entry.summary), how(entry)]
+            for name, entry in CATALOGUE.items()]
+    rows.append([literal(rs.STEP_INVARIANT), "every step is a valid spec transition (a step "
+                 "that raises is a violation)", "transition, always on"])
+    replica = _doc_body(confluence.__doc__ or "")
+    rows.append([literal(rs.REPLICA_INVARIANT), rst_text(_first_sentence(replica)),
+                 "every order of every choice of domain values in a slot's first state"])
+    lines = [f"``arspec.spec.catalogue.CATALOGUE`` ({len(CATALOGUE)} entries) and the "
+             "explorer's own two checks; a bundle picks them in ``properties.explore."
+             "invariants`` and adds its own field invariants.", ""]
+    lines += list_table(["check", "statement", "checked on"], rows, widths=[22, 48, 30])
+    return "\n".join(lines)
+
+
+def render_explorer_trace() -> str:
+    """Return the trace file format (``arspec.model.trace_file``)."""
+    from generate import _doc_body, module_doc
+
+    from arspec.model import trace_file as tf
+
+    actions = [*tf._ACTIONS, "DomainWrite", "Watch"]
+    lines = [".. currentmodule:: arspec.model.trace_file", "",
+             _doc_body(module_doc("arspec.model.trace_file")), ""]
+    lines += list_table(["constant", "value"], [
+        [literal("TRACE_FORMAT"), literal(tf.TRACE_FORMAT)],
+        [literal("TRACE_VERSION"), literal(tf.TRACE_VERSION)],
+        [literal("READABLE_VERSIONS"), ", ".join(literal(v) for v in tf.READABLE_VERSIONS)],
+        ["step ``action`` values", ", ".join(literal(a) for a in actions)],
+    ])
+    return "\n".join(lines)
