@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
@@ -55,6 +56,7 @@ from arspec.spec import bundle as schema
 from arspec.spec.errors import CallDepthExceeded, InputError, InstructionLimit
 from arspec.spec.loader import load_bundle
 from arspec.spec.presets import get_preset
+from arspec.spec.types import ProgId
 
 from . import solver as z
 from .assertions import (
@@ -599,6 +601,48 @@ def _async_entries(maps: tuple[MapInfo, ...], what: str) -> list[EntryKind]:
     return [EntryKind("async", map_index=m.index) for m in candidates] or [EntryKind("tail")]
 
 
+def _run_entries(bundle: schema.Bundle, loaded: Mapping[ProgId, LoadedProgram],
+                 results: list[ProgramResult], maps: tuple[MapInfo, ...], deadline: float, *,
+                 rlimit: int, timeout: float
+                 ) -> tuple[dict[str, list[_EntryRun]], dict[str, list[CallEdge]]]:
+    """Verify every entry of every program, following tail calls and callbacks to their
+    targets' entries; return the runs and the call edges per program."""
+    profile = get_profile(bundle.profile.value)
+    names = list(bundle.programs)
+    runs: dict[str, list[_EntryRun]] = {name: [] for name in names}
+    edges: dict[str, list[CallEdge]] = {name: [] for name in names}
+    pending = [(name, 0, entry) for name, prog in bundle.programs.items()
+               for entry in _entry_kinds(bundle, maps, prog.hook.on, prog)]
+    done: set[tuple[str, int, EntryKind]] = set()
+    while pending:
+        name, pc, entry = pending.pop(0)
+        if (name, pc, entry) in done:
+            continue
+        done.add((name, pc, entry))
+        index = names.index(name)
+        result = results[index]
+        lp = loaded[name]  # type: ignore[index]
+        preset = get_preset(bundle.preset.value)
+        context = BundleContext(profile, maps, index, lp.map_indices, preset.num_cpus,
+                                preset.bpf_max_loops)
+        if time.monotonic() > deadline:
+            _skip_entry(result, pc, timeout)
+            continue
+        run = _EntryRun(lp, context, profile, result.report, budget=result.report.budget,
+                        rlimit=rlimit, timeout=timeout, deadline=deadline)
+        if entry.kind == "input" and pc == 0:
+            run.program_context = get_bundle_context(bundle, name)
+        run.run(pc, entry)
+        result.skipped = result.skipped or run.timed_out
+        runs[name].append(run)
+        result.entries.append((pc, entry.kind))
+        for edge in run.edges:
+            if edge not in edges[name]:
+                edges[name].append(edge)
+            pending += _callee_entries(edge, names, maps)
+    return runs, edges
+
+
 def verify_bundle(path: str, *, timeout: float = 30.0, rlimit: int = 20_000_000,
                   bundle: schema.Bundle | None = None) -> BundleResult:
     """Verify every program of the bundle at ``path``.
@@ -642,37 +686,8 @@ def verify_bundle(path: str, *, timeout: float = 30.0, rlimit: int = 20_000_000,
                              lines.get(name),
                              source_lines=loaded[name].source_lines)  # type: ignore[index]
                for name, prog in bundle.programs.items()]
-    runs: dict[str, list[_EntryRun]] = {name: [] for name in names}
-    edges: dict[str, list[CallEdge]] = {name: [] for name in names}
-    pending = [(name, 0, entry) for name, prog in bundle.programs.items()
-               for entry in _entry_kinds(bundle, maps, prog.hook.on, prog)]
-    done: set[tuple[str, int, EntryKind]] = set()
-    while pending:
-        name, pc, entry = pending.pop(0)
-        if (name, pc, entry) in done:
-            continue
-        done.add((name, pc, entry))
-        index = names.index(name)
-        result = results[index]
-        lp = loaded[name]  # type: ignore[index]
-        preset = get_preset(bundle.preset.value)
-        context = BundleContext(profile, maps, index, lp.map_indices, preset.num_cpus,
-                                preset.bpf_max_loops)
-        if time.monotonic() > deadline:
-            _skip_entry(result, pc, timeout)
-            continue
-        run = _EntryRun(lp, context, profile, result.report, budget=result.report.budget,
-                        rlimit=rlimit, timeout=timeout, deadline=deadline)
-        if entry.kind == "input" and pc == 0:
-            run.program_context = get_bundle_context(bundle, name)
-        run.run(pc, entry)
-        result.skipped = result.skipped or run.timed_out
-        runs[name].append(run)
-        result.entries.append((pc, entry.kind))
-        for edge in run.edges:
-            if edge not in edges[name]:
-                edges[name].append(edge)
-            pending += _callee_entries(edge, names, maps)
+    runs, edges = _run_entries(bundle, loaded, results, maps, deadline,
+                               rlimit=rlimit, timeout=timeout)
     for result in results:
         _finish_program(result, runs[result.name], bundle)
     tail_calls, callbacks, cycles = _graphs(results, edges, names)
