@@ -14,6 +14,7 @@ from typing import TypeAlias
 
 import arspec.cli
 from arspec.cli.commands import explore, info, interleave, program, prove, replay, run, verify
+from arspec.cli.commands import vectors as vectors_command
 from arspec.cli.options import Parser, memory_size, positive_int, timeout_seconds
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[Parser]"
@@ -188,6 +189,20 @@ def _add_include_dir(sub: Subparsers) -> None:
     p.set_defaults(run=info.run_include_dir)
 
 
+def _add_vectors(sub: Subparsers) -> None:
+    p = sub.add_parser("vectors", help="write language-neutral test vectors (instruction, "
+                                       "runtime and verifier level) into a folder")
+    p.add_argument("out_dir", metavar="OUT_DIR", help="folder to write (created if missing)")
+    p.add_argument("--kinds", default="instruction,runtime,verifier",
+                   help="comma-separated kinds to write (default: all three)")
+    p.add_argument("--limit", type=positive_int, default=None,
+                   help="keep the first N vectors of each instruction source and the first "
+                        "N bundles of the runtime and verifier kinds (a quick sample)")
+    p.add_argument("--programs", type=positive_int, default=None,
+                   help="random programs per differential generator (default 200)")
+    p.set_defaults(run=vectors_command.run_vectors)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``spec-check`` with every subcommand."""
     doc = arspec.cli.__doc__ or ""
@@ -208,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_interleave(sub)
     _add_replay(sub)
     _add_prove(sub)
+    _add_vectors(sub)
     _add_schema(sub)
     _add_include_dir(sub)
     return parser
