@@ -50,13 +50,25 @@ def _add_disasm(sub: Subparsers) -> None:
 
 
 def _add_exec(sub: Subparsers) -> None:
-    p = sub.add_parser("exec", help="run one program on the reference VM")
-    _add_program_args(p)
+    p = sub.add_parser("exec", help="run one program (or a batch of them) on the reference VM")
+    p.add_argument("program", nargs="?", default=None,
+                   help="assembly (.s), raw bytecode, hex text or an ELF object")
+    p.add_argument("--section", help="program section of an ELF object")
     p.add_argument("--mem", default="", help='input memory as hex bytes, e.g. "aa bb 11"')
-    p.add_argument("--profile", default="linux", choices=["linux", "solana"])
+    p.add_argument("--profile", default="linux", choices=["linux", "solana"],
+                   help="profile (with --batch: the default of a line that names none)")
     p.add_argument("--insn-limit", type=positive_int, default=None,
-                   help="compute-unit limit (default 10**10)")
+                   help="compute-unit limit (default 10**10; with --batch: the default of a "
+                        "line that names none)")
     p.add_argument("--trace", action="store_true", help="print one event per instruction")
+    p.add_argument("--format", choices=["text", "json"], default="text",
+                   help="result format (json: arspec-exec, every register, the bytes written, "
+                        "compute units, the fault and the logs)")
+    p.add_argument("--trace-out", metavar="FILE",
+                   help="write one JSON line per executed instruction (arspec-exec-trace)")
+    p.add_argument("--batch", metavar="FILE",
+                   help="run every JSON line of FILE (- for stdin) and write one "
+                        "arspec-exec-batch line per input line; no PROGRAM")
     p.set_defaults(run=program.run_exec)
 
 
