@@ -77,7 +77,7 @@ def _add_verify(sub: Subparsers) -> None:
                                       "determinism of every program (then explore, if asked)")
     p.add_argument("bundle", help="program.yaml bundle")
     p.add_argument("--format", choices=["text", "json", "sarif"], default="text",
-                   help="report format (json: arspec-verify/1; sarif: SARIF 2.1.0)")
+                   help="report format (json: arspec-verify; sarif: SARIF 2.1.0)")
     p.add_argument("--timeout", type=timeout_seconds, default=30.0,
                    help="wall-clock limit in seconds for the proofs, and again for the "
                         "explorer step; above 0 and at most 1e6")
@@ -106,7 +106,7 @@ def _add_explore(sub: Subparsers) -> None:
                                        "check the scheduler's invariants")
     p.add_argument("bundle", help="program.yaml bundle")
     p.add_argument("--format", choices=["text", "json", "sarif"], default="text",
-                   help="report format (json: arspec-explore/1; sarif: SARIF 2.1.0)")
+                   help="report format (json: arspec-explore; sarif: SARIF 2.1.0)")
     p.add_argument("--slots", type=positive_int, default=None,
                    help="slot horizon (default: properties.explore.slots, else 6)")
     p.add_argument("--max-states", type=positive_int, default=None,
@@ -161,6 +161,8 @@ def _add_interleave(sub: Subparsers) -> None:
     p.add_argument("--max-steps", type=positive_int, default=3_000_000,
                    help="stop with BOUND-REACHED after this many instructions in all "
                         "(schedule prefixes are re-run, so this bounds the time)")
+    p.add_argument("--format", choices=["text", "json"], default="text",
+                   help="report format (json: arspec-interleave)")
     p.set_defaults(run=interleave.run_interleave)
 
 
@@ -168,6 +170,8 @@ def _add_replay(sub: Subparsers) -> None:
     p = sub.add_parser("replay", help="re-execute a trace written by explore --trace-out "
                                       "(exit 1 reproduced, 5 not reproduced)")
     p.add_argument("trace", help="trace JSON")
+    p.add_argument("--format", choices=["text", "json"], default="text",
+                   help="report format (json: arspec-replay, the report text included)")
     p.add_argument("--timeout", type=timeout_seconds, default=None,
                    help="wall-clock limit in seconds: then BOUND-REACHED (exit 3) with the "
                         "steps replayed; above 0, at most 1e6")

@@ -64,7 +64,7 @@ def text_verdicts(text: str) -> Verdicts:
 
 
 def json_verdicts(text: str) -> Verdicts:
-    """Read the verdicts back from the ``arspec-verify/1`` document."""
+    """Read the verdicts back from the ``arspec-verify`` document."""
     doc = json.loads(text)
     explore = doc["explore"]
     return {"programs": {p["name"]: p["verdicts"] for p in doc["programs"]},
@@ -224,7 +224,7 @@ def test_explore_same_verdict_in_every_format(bundle: Path,
     code = codes.pop()
     text = text_verdicts(outputs["text"][1])["explore"]
     doc = json.loads(outputs["json"][1])
-    assert doc["format"] == "arspec-explore/1" and doc["exit_code"] == code
+    assert (doc["format"], doc["version"]) == ("arspec-explore", 1) and doc["exit_code"] == code
     sarif, sarif_code = sarif_verdicts(outputs["sarif"][1])
     assert text == {"verdict": doc["verdict"], "invariants": doc["invariants"]} \
         == sarif["explore"]
