@@ -16,6 +16,7 @@ import arspec.cli
 from arspec.cli.commands import explore, info, interleave, program, prove, replay, run, verify
 from arspec.cli.commands import vectors as vectors_command
 from arspec.cli.options import Parser, memory_size, positive_int, timeout_seconds
+from arspec.cli.schemas import KINDS as SCHEMA_KINDS
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[Parser]"
 
@@ -194,7 +195,11 @@ def _add_prove(sub: Subparsers) -> None:
 
 
 def _add_schema(sub: Subparsers) -> None:
-    p = sub.add_parser("schema", help="print the JSON Schema of program.yaml")
+    p = sub.add_parser("schema", help="print the JSON Schema of program.yaml, or of a JSON "
+                                      "output (--output KIND)")
+    p.add_argument("--output", default="bundle", metavar="KIND",
+                   help="the document: " + ", ".join(SCHEMA_KINDS) + " (default bundle: "
+                        "program.yaml)")
     p.set_defaults(run=info.run_schema)
 
 
