@@ -401,3 +401,25 @@ def test_batch_usage_errors_are_one_line(argv: list[str], message: str,
     code, out, err = run(["exec", *argv], capsys)
     assert (code, out) == (2, "")
     assert len(err.splitlines()) == 1 and message in err
+
+
+def test_outputs_are_byte_identical_across_hash_seeds(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    program = source(tmp_path, MIXED)
+    batch = tmp_path / "b.jsonl"
+    batch.write_text(json.dumps({"path": str(program), "input": "01020304"}) + "\n{\n")
+    outputs = []
+    for seed in ("0", "1", "12345"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        trace = tmp_path / f"t{seed}.jsonl"
+        single = subprocess.run(
+            [sys.executable, "-m", "arspec.cli", "exec", str(program), "--mem", "01020304",
+             "--format", "json", "--trace-out", str(trace)],
+            capture_output=True, env=env, check=False)
+        many = subprocess.run([sys.executable, "-m", "arspec.cli", "exec", "--batch",
+                               str(batch)], capture_output=True, env=env, check=False)
+        assert (single.returncode, many.returncode) == (0, 2)
+        outputs.append((single.stdout, trace.read_bytes(), many.stdout))
+    assert outputs[0] == outputs[1] == outputs[2]
