@@ -18,9 +18,13 @@ A run that faults ends with one fault line: ``{"format", "version", "step", "fau
 instruction vector's expected result). Replaying every line's ``registers`` over ``entry``
 gives the final registers of ``exec --format json``.
 
-A helper call's register changes (r0, and r1-r5 that the call clobbers) belong to its ``call``
-line, and so do the bytes it wrote; a callback's instructions (``bpf_loop``) have lines of
-their own between the call and the line after it.
+A line's changes are the difference between the registers before it and before the next
+line, so a helper call's result (r0) belongs to its ``call`` line, and so do the bytes it
+wrote. A callback's instructions (``bpf_loop``, ``call_back``) have lines of their own
+between the helper's ``call`` line and the line after it; what the helper does to the
+registers around each callback (its arguments and frame, the caller's registers restored,
+r0 set to its result) shows on the line before the callback's first instruction and on the
+callback's ``exit`` line.
 """
 
 from __future__ import annotations

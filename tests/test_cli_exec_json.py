@@ -423,3 +423,31 @@ def test_outputs_are_byte_identical_across_hash_seeds(tmp_path: Path) -> None:
         assert (single.returncode, many.returncode) == (0, 2)
         outputs.append((single.stdout, trace.read_bytes(), many.stdout))
     assert outputs[0] == outputs[1] == outputs[2]
+
+
+#: ``call_back`` (helper 8) runs the function at ``cb`` three times with r1 = 0, 1, 2.
+CALLBACK = """\
+    mov %r6, 7
+    lddw %r1, 0x100000040
+    mov %r2, 3
+    mov %r3, 10
+    call 8
+    add %r0, %r6
+    exit
+cb:
+    stxdw [%r10-8], %r1
+    mov %r0, %r1
+    add %r0, %r2
+    exit
+"""
+
+
+def test_trace_through_callbacks_replays(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    lines, result = trace_and_result([str(source(tmp_path, CALLBACK))], tmp_path, capsys)
+    assert result["registers"][0] == (0 + 10) + (1 + 10) + (2 + 10) + 7
+    assert [line["pc"] for line in lines].count(8) == 3  # the callback's first instruction
+    assert replay_registers(lines) == result["registers"]
+    stores = [w for line in lines for w in line["memory"]]
+    assert [w["hex"][:2] for w in stores] == ["00", "01", "02"]
+    assert result["memory"] == [stores[-1]]
