@@ -97,11 +97,14 @@ def _request(line: object, folder: Path, profile: str, compute_limit: int | None
             code = _hex(line, "program")
             program = decode_sbpf_v0(code) if sbpf else decode(code)
         else:
-            path = folder / (_string(line, "path") or "")
+            name = _string(line, "path")
+            if not name:
+                raise BadLine("'path' is empty")
+            path = folder / name
             program = load_program_file(path, section=section, sbpf_v0=sbpf,
                                         helpers=get_assembly_helpers(profile))
     except ArspecError as err:
-        raise BadLine(str(err).splitlines()[0].removeprefix("error: ")) from None
+        raise BadLine(str(err).splitlines()[0]) from None
     return ExecRequest(program, profile, _hex(line, "input"), limit), line_id
 
 
@@ -126,7 +129,8 @@ def run_line(text: str, where: str, folder: Path, *, profile: str,
         request, line_id = _request(parsed, folder, profile, compute_limit)
         result = run_request(request)
     except (BadLine, ArspecError) as err:  # a loader refusal too: exec exits 2 for it
-        reason = str(err).splitlines()[0].removeprefix("error: ")
+        # "FILE: error: reason" of a program file reads "FILE: reason" after FILE:LINE.
+        reason = str(err).splitlines()[0].removeprefix("error: ").replace(": error: ", ": ", 1)
         return EXIT_USAGE, _line(where, line_id, None, EXIT_USAGE, None,
                                  f"{where}: error: {reason}")
     code = result_exit_code(result, request.profile)
