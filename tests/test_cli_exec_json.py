@@ -149,6 +149,7 @@ def test_json_agrees_with_text_on_every_count(tmp_path: Path,
     ([str(LOOP), "--mem", "zz"], "--mem: invalid hex digit 'z'"),
     ([str(LOOP), "--format", "yaml"], "invalid choice: 'yaml'"),
     ([], "the following arguments are required: program (or --batch FILE)"),
+    ([str(LOOP), "--trace"], "--trace (text events) cannot be combined with --format json"),
 ])
 def test_json_bad_input_is_one_line_exit_2(argv: list[str], message: str,
                                            capsys: pytest.CaptureFixture[str]) -> None:
@@ -245,6 +246,14 @@ def test_trace_of_an_instruction_limit_ends_with_the_fault(
     lines, result = trace_and_result([str(LOOP), "--insn-limit", "7"], tmp_path, capsys)
     assert len(lines) == 8 and lines[-1]["fault"]["code"] == "instruction_limit"
     assert replay_registers(lines[:-1]) == result["registers"]
+
+
+def test_text_trace_and_trace_out_together_are_refused(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["exec", str(LOOP), "--trace", "--trace-out", str(tmp_path / "t")],
+                         capsys)
+    assert (code, out) == (2, "") and "cannot be combined with --trace-out" in err
+    assert not (tmp_path / "t").exists()
 
 
 def test_trace_with_text_output_keeps_the_text(tmp_path: Path,

@@ -55,6 +55,10 @@ def run_exec(args: argparse.Namespace, out: TextIO) -> int:
                          "(or --batch FILE)")
     if args.format == "text" and args.trace_out is None:
         return _run_exec_text(args, out)
+    if args.trace:
+        flag = "--format json" if args.format == "json" else "--trace-out"
+        raise UsageError(f"spec-check exec: error: --trace (text events) cannot be combined "
+                         f"with {flag}; --trace-out FILE writes the trace as JSON lines")
     import json
 
     from arspec.cli.exec_run import ExecRequest, exec_document, result_exit_code, run_request
