@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from strategies import programs
 
 from arspec.cli.exec_run import ExecRequest, run_request
 from arspec.cli.main import main
@@ -16,6 +19,7 @@ from arspec.cli.vectors import instruction_sources as sources
 from arspec.cli.vectors.instruction import load, run_program
 from arspec.reference.isa.assembler import assemble
 from arspec.reference.isa.encoder import encode
+from arspec.reference.isa.instructions import Program
 from arspec.reference.vm.profiles import INPUT_BASE
 from arspec.spec.errors import ArspecError
 
@@ -462,3 +466,33 @@ def test_trace_through_callbacks_replays(tmp_path: Path,
     stores = [w for line in lines for w in line["memory"]]
     assert [w["hex"][:2] for w in stores] == ["00", "01", "02"]
     assert result["memory"] == [stores[-1]]
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(program=programs(max_len=10), data=st.binary(max_size=16))
+def test_any_decodable_program_traces_to_its_result(program: Program, data: bytes) -> None:
+    """For any program the strategies build (loops, faults, calls, atomics, lddw): the trace
+    has one line per executed instruction, replays to the final registers, its writes
+    replay to the bytes the result lists, and it ends in the result's fault if any."""
+    request = ExecRequest(program, "linux", data, 200)
+    out = io.StringIO()
+    try:
+        result = run_request(request, out)
+    except ArspecError:  # the profile's loader refuses it: nothing runs, nothing is traced
+        assert out.getvalue() == ""
+        return
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    body = [line for line in lines if "fault" not in line]
+    assert len(body) == result["instructions"]
+    if body:
+        assert replay_registers(body) == result["registers"]
+    final = replay_memory(body)
+    for write in result["memory"]:
+        data_written = bytes.fromhex(write["hex"])
+        assert bytes(final[write["address"] + i] for i in range(len(data_written))) \
+            == data_written
+    if result["fault"] is None:
+        assert len(lines) == len(body) and body[-1]["compute_units"] == result["compute_units"]
+    else:
+        assert lines[-1]["fault"] == result["fault"] and len(lines) == len(body) + 1
+        assert lines[-1]["compute_units"] == result["compute_units"]
