@@ -496,3 +496,14 @@ def test_any_decodable_program_traces_to_its_result(program: Program, data: byte
     else:
         assert lines[-1]["fault"] == result["fault"] and len(lines) == len(body) + 1
         assert lines[-1]["compute_units"] == result["compute_units"]
+
+
+def test_program_the_loader_refuses_writes_no_trace(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    path = source(tmp_path, "mov %r0, 1\ndiv %r0, 0\nexit\n")  # solana refuses a 0 divisor
+    trace = tmp_path / "t.jsonl"
+    code, out, err = run(["exec", str(path), "--profile", "solana", "--format", "json",
+                          "--trace-out", str(trace)], capsys)
+    assert (code, out) == (2, "") and len(err.splitlines()) == 1
+    assert "constant divisor 0 is rejected at load" in err
+    assert not trace.exists()

@@ -68,6 +68,10 @@ def run_exec(args: argparse.Namespace, out: TextIO) -> int:
     if args.trace_out is None:
         result = run_request(request)
     else:
+        from arspec.reference.vm.load_checks import check_program
+        from arspec.reference.vm.profiles import get_profile
+
+        check_program(request.program, get_profile(args.profile))  # before the file exists
         try:
             with open(args.trace_out, "w", encoding="utf-8", newline="\n") as trace:
                 result = run_request(request, trace)
