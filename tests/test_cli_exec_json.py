@@ -505,5 +505,7 @@ def test_program_the_loader_refuses_writes_no_trace(tmp_path: Path,
     code, out, err = run(["exec", str(path), "--profile", "solana", "--format", "json",
                           "--trace-out", str(trace)], capsys)
     assert (code, out) == (2, "") and len(err.splitlines()) == 1
-    assert "constant divisor 0 is rejected at load" in err
+    assert err == f"{path}: error: pc 1: division by zero: constant divisor 0 is rejected at load\n"
     assert not trace.exists()
+    code, out, err = run(["exec", str(path), "--profile", "solana"], capsys)
+    assert (code, out) == (2, "") and err.startswith(f"{path}: error: pc 1: division by zero")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from arspec.cli.exit_codes import EXIT_FAILED, EXIT_OK
 from arspec.cli.options import UsageError
+from arspec.spec.errors import InputError
 
 if TYPE_CHECKING:
     from arspec.reference.isa.instructions import Program
@@ -47,7 +48,19 @@ def run_disasm(args: argparse.Namespace, out: TextIO) -> int:
 
 def run_exec(args: argparse.Namespace, out: TextIO) -> int:
     """Run one program on the reference VM (or ``--batch`` many); write the result as text
-    or ``arspec-exec`` JSON, and the per-instruction trace to ``--trace-out``."""
+    or ``arspec-exec`` JSON, and the per-instruction trace to ``--trace-out``.
+
+    A program the profile's loader refuses is one line naming the file and the pc.
+    """
+    from arspec.reference.vm.load_checks import ProgramRejected
+
+    try:
+        return _run_exec(args, out)
+    except ProgramRejected as err:
+        raise InputError(str(err), file=args.program) from None
+
+
+def _run_exec(args: argparse.Namespace, out: TextIO) -> int:
     if args.batch is not None:
         return _run_batch(args, out)
     if args.program is None:
