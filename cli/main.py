@@ -22,7 +22,7 @@ from arspec.cli.progress import Heartbeat
 from arspec.spec.errors import ArspecError
 
 #: Commands that print a progress line on stderr every few seconds while they work.
-_LONG_COMMANDS = frozenset({"run", "verify", "explore", "replay"})
+_LONG_COMMANDS = frozenset({"run", "verify", "explore", "replay", "vectors"})
 
 #: The top-level folders whose frames name the failing step of an internal error.
 _PACKAGES = ("spec", "reference", "checker", "model", "proofs", "cli")

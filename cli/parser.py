@@ -14,7 +14,9 @@ from typing import TypeAlias
 
 import arspec.cli
 from arspec.cli.commands import explore, info, interleave, program, prove, replay, run, verify
+from arspec.cli.commands import vectors as vectors_command
 from arspec.cli.options import Parser, memory_size, positive_int, timeout_seconds
+from arspec.cli.schemas import KINDS as SCHEMA_KINDS
 
 Subparsers: TypeAlias = "argparse._SubParsersAction[Parser]"
 
@@ -49,13 +51,25 @@ def _add_disasm(sub: Subparsers) -> None:
 
 
 def _add_exec(sub: Subparsers) -> None:
-    p = sub.add_parser("exec", help="run one program on the reference VM")
-    _add_program_args(p)
+    p = sub.add_parser("exec", help="run one program (or a batch of them) on the reference VM")
+    p.add_argument("program", nargs="?", default=None,
+                   help="assembly (.s), raw bytecode, hex text or an ELF object")
+    p.add_argument("--section", help="program section of an ELF object")
     p.add_argument("--mem", default="", help='input memory as hex bytes, e.g. "aa bb 11"')
-    p.add_argument("--profile", default="linux", choices=["linux", "solana"])
+    p.add_argument("--profile", default="linux", choices=["linux", "solana"],
+                   help="profile (with --batch: the default of a line that names none)")
     p.add_argument("--insn-limit", type=positive_int, default=None,
-                   help="compute-unit limit (default 10**10)")
+                   help="compute-unit limit (default 10**10; with --batch: the default of a "
+                        "line that names none)")
     p.add_argument("--trace", action="store_true", help="print one event per instruction")
+    p.add_argument("--format", choices=["text", "json"], default="text",
+                   help="result format (json: arspec-exec, every register, the bytes written, "
+                        "compute units, the fault and the logs)")
+    p.add_argument("--trace-out", metavar="FILE",
+                   help="write one JSON line per executed instruction (arspec-exec-trace)")
+    p.add_argument("--batch", metavar="FILE",
+                   help="run every JSON line of FILE (- for stdin) and write one "
+                        "arspec-exec-batch line per input line; no PROGRAM")
     p.set_defaults(run=program.run_exec)
 
 
@@ -64,7 +78,7 @@ def _add_verify(sub: Subparsers) -> None:
                                       "determinism of every program (then explore, if asked)")
     p.add_argument("bundle", help="program.yaml bundle")
     p.add_argument("--format", choices=["text", "json", "sarif"], default="text",
-                   help="report format (json: arspec-verify/1; sarif: SARIF 2.1.0)")
+                   help="report format (json: arspec-verify; sarif: SARIF 2.1.0)")
     p.add_argument("--timeout", type=timeout_seconds, default=30.0,
                    help="wall-clock limit in seconds for the proofs, and again for the "
                         "explorer step; above 0 and at most 1e6")
@@ -93,7 +107,7 @@ def _add_explore(sub: Subparsers) -> None:
                                        "check the scheduler's invariants")
     p.add_argument("bundle", help="program.yaml bundle")
     p.add_argument("--format", choices=["text", "json", "sarif"], default="text",
-                   help="report format (json: arspec-explore/1; sarif: SARIF 2.1.0)")
+                   help="report format (json: arspec-explore; sarif: SARIF 2.1.0)")
     p.add_argument("--slots", type=positive_int, default=None,
                    help="slot horizon (default: properties.explore.slots, else 6)")
     p.add_argument("--max-states", type=positive_int, default=None,
@@ -148,6 +162,8 @@ def _add_interleave(sub: Subparsers) -> None:
     p.add_argument("--max-steps", type=positive_int, default=3_000_000,
                    help="stop with BOUND-REACHED after this many instructions in all "
                         "(schedule prefixes are re-run, so this bounds the time)")
+    p.add_argument("--format", choices=["text", "json"], default="text",
+                   help="report format (json: arspec-interleave)")
     p.set_defaults(run=interleave.run_interleave)
 
 
@@ -155,6 +171,8 @@ def _add_replay(sub: Subparsers) -> None:
     p = sub.add_parser("replay", help="re-execute a trace written by explore --trace-out "
                                       "(exit 1 reproduced, 5 not reproduced)")
     p.add_argument("trace", help="trace JSON")
+    p.add_argument("--format", choices=["text", "json"], default="text",
+                   help="report format (json: arspec-replay, the report text included)")
     p.add_argument("--timeout", type=timeout_seconds, default=None,
                    help="wall-clock limit in seconds: then BOUND-REACHED (exit 3) with the "
                         "steps replayed; above 0, at most 1e6")
@@ -177,7 +195,11 @@ def _add_prove(sub: Subparsers) -> None:
 
 
 def _add_schema(sub: Subparsers) -> None:
-    p = sub.add_parser("schema", help="print the JSON Schema of program.yaml")
+    p = sub.add_parser("schema", help="print the JSON Schema of program.yaml, or of a JSON "
+                                      "output (--output KIND)")
+    p.add_argument("--output", default="bundle", metavar="KIND",
+                   help="the document: " + ", ".join(SCHEMA_KINDS) + " (default bundle: "
+                        "program.yaml)")
     p.set_defaults(run=info.run_schema)
 
 
@@ -186,6 +208,20 @@ def _add_include_dir(sub: Subparsers) -> None:
                                            "(for clang -I)")
     p.add_argument("--cflags", action="store_true", help="print it as a -I flag")
     p.set_defaults(run=info.run_include_dir)
+
+
+def _add_vectors(sub: Subparsers) -> None:
+    p = sub.add_parser("vectors", help="write language-neutral test vectors (instruction, "
+                                       "runtime and verifier level) into a folder")
+    p.add_argument("out_dir", metavar="OUT_DIR", help="folder to write (created if missing)")
+    p.add_argument("--kinds", default="instruction,runtime,verifier",
+                   help="comma-separated kinds to write (default: all three)")
+    p.add_argument("--limit", type=positive_int, default=None,
+                   help="keep the first N vectors of each instruction source and the first "
+                        "N bundles of the runtime and verifier kinds (a quick sample)")
+    p.add_argument("--programs", type=positive_int, default=None,
+                   help="random programs per differential generator (default 200)")
+    p.set_defaults(run=vectors_command.run_vectors)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -208,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_interleave(sub)
     _add_replay(sub)
     _add_prove(sub)
+    _add_vectors(sub)
     _add_schema(sub)
     _add_include_dir(sub)
     return parser

@@ -156,7 +156,7 @@ def test_run_json_is_versioned_data(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["run", str(HEARTBEAT), "--slots", "6", "--format", "json"], capsys)
     assert code == 0
     data = json.loads(out)
-    assert data["format"] == "arspec-run/1"
+    assert (data["format"], data["version"]) == ("arspec-run", 1)
 
 
 def test_run_engines_agree(capsys: pytest.CaptureFixture[str]) -> None:

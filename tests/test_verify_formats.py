@@ -2,7 +2,8 @@
 
 Every bundle under ``examples/`` and ``examples/explore/`` runs through the command in the
 three formats; the verdicts are read back from each output independently (the text lines,
-the JSON document, the SARIF run's properties and results) and compared. One bundle is
+the JSON document, the SARIF run's properties and results) and compared; each JSON document
+is checked against its schema (:mod:`arspec.cli.schemas`). One bundle is
 parsed once per command.
 """
 
@@ -14,10 +15,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from arspec.cli.exit_codes import EXIT_FAILED, EXIT_INCONCLUSIVE, EXIT_OK, EXIT_USAGE
 from arspec.cli.main import main
+from arspec.cli.schemas import get_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLES = sorted([*(ROOT / "examples").glob("*.yaml"),
@@ -32,6 +35,11 @@ _PROPERTY_LINE = re.compile(
 _INVARIANT_LINE = re.compile(r"^  (\S+)\s+(HOLDS|VIOLATED|BOUND-REACHED)\b")
 
 Verdicts = dict[str, Any]
+
+
+def validate_output(kind: str, document: object) -> None:
+    """Check a JSON output against its published schema (:mod:`arspec.cli.schemas`)."""
+    jsonschema.Draft202012Validator(get_schema(kind)).validate(document)
 
 
 def run(bundle: Path, fmt: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -64,7 +72,7 @@ def text_verdicts(text: str) -> Verdicts:
 
 
 def json_verdicts(text: str) -> Verdicts:
-    """Read the verdicts back from the ``arspec-verify/1`` document."""
+    """Read the verdicts back from the ``arspec-verify`` document."""
     doc = json.loads(text)
     explore = doc["explore"]
     return {"programs": {p["name"]: p["verdicts"] for p in doc["programs"]},
@@ -125,6 +133,7 @@ def check_formats(bundle: Path, capsys: pytest.CaptureFixture[str]) -> None:
         return
     text = text_verdicts(runs["text"][1])
     as_json = json_verdicts(runs["json"][1])
+    validate_output("verify", json.loads(runs["json"][1]))
     sarif, sarif_code = sarif_verdicts(runs["sarif"][1])
     assert text == as_json == sarif
     assert json.loads(runs["json"][1])["exit_code"] == sarif_code == codes["text"]
@@ -224,7 +233,8 @@ def test_explore_same_verdict_in_every_format(bundle: Path,
     code = codes.pop()
     text = text_verdicts(outputs["text"][1])["explore"]
     doc = json.loads(outputs["json"][1])
-    assert doc["format"] == "arspec-explore/1" and doc["exit_code"] == code
+    validate_output("explore", doc)
+    assert (doc["format"], doc["version"]) == ("arspec-explore", 1) and doc["exit_code"] == code
     sarif, sarif_code = sarif_verdicts(outputs["sarif"][1])
     assert text == {"verdict": doc["verdict"], "invariants": doc["invariants"]} \
         == sarif["explore"]

@@ -7,13 +7,17 @@ import json
 from typing import TextIO
 
 from arspec.cli.exit_codes import EXIT_OK
+from arspec.cli.options import UsageError
 
 
 def run_schema(args: argparse.Namespace, out: TextIO) -> int:
-    """Write the JSON Schema of ``program.yaml``."""
-    from arspec.spec.loader import bundle_json_schema
+    """Write the JSON Schema of ``--output KIND`` (default ``bundle``: ``program.yaml``)."""
+    from arspec.cli.schemas import KINDS, get_schema
 
-    out.write(json.dumps(bundle_json_schema(), indent=2) + "\n")
+    if args.output not in KINDS:
+        raise UsageError(f"spec-check schema: error: --output: unknown kind {args.output!r} "
+                         f"(expected one of: {', '.join(KINDS)})")
+    out.write(json.dumps(get_schema(args.output), indent=2) + "\n")
     return EXIT_OK
 
 

@@ -17,5 +17,11 @@ def run_interleave(args: argparse.Namespace, out: TextIO) -> int:
     result = explore_interleavings(args.bundle, args.program, invocations=args.invocations,
                                    max_states=args.max_states, max_steps=args.max_steps,
                                    bundle=bundle)
-    out.write(result.render())
-    return exit_code_of(result.verdict)
+    code = exit_code_of(result.verdict)
+    if args.format == "json":
+        from arspec.cli.render.json import render_interleave
+
+        out.write(render_interleave(result, code))
+    else:
+        out.write(result.render())
+    return code

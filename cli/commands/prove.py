@@ -8,6 +8,10 @@ from typing import TextIO
 
 from arspec.cli.exit_codes import combine, exit_code_of
 
+#: The ``format`` and ``version`` of ``prove --format json``.
+PROVE_FORMAT = "arspec-prove"
+PROVE_VERSION = 1
+
 
 def run_prove(args: argparse.Namespace, out: TextIO) -> int:
     """Prove the named invariants (default all) and write one row per invariant."""
@@ -28,7 +32,8 @@ def run_prove(args: argparse.Namespace, out: TextIO) -> int:
             row["reason"] = r.reason
         rows.append(row)
     if args.format == "json":
-        out.write(json.dumps({"format": "arspec-prove/1", "results": rows}, indent=2) + "\n")
+        document = {"format": PROVE_FORMAT, "version": PROVE_VERSION, "results": rows}
+        out.write(json.dumps(document, indent=2) + "\n")
     for row in rows if args.format == "text" else []:
         timing = "" if args.no_timing else f" {row['seconds']:.2f}s"
         line = f"{row['status']:<8} {row['invariant']}{timing} ({row['obligations']} obligations)"

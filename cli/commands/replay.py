@@ -15,6 +15,12 @@ def run_replay(args: argparse.Namespace, out: TextIO) -> int:
 
     with stop_after(args.timeout):
         outcome = replay_trace(args.trace)
-    out.write(outcome.report)
-    return EXIT_NOT_REPRODUCED if outcome.verdict == "NOT-REPRODUCED" \
+    code = EXIT_NOT_REPRODUCED if outcome.verdict == "NOT-REPRODUCED" \
         else exit_code_of(outcome.verdict)
+    if args.format == "json":
+        from arspec.cli.render.json import render_replay
+
+        out.write(render_replay(args.trace, outcome, code))
+    else:
+        out.write(outcome.report)
+    return code

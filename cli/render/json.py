@@ -2,14 +2,15 @@
 JSON reports
 ============
 
-The ``arspec-verify/1`` document of ``verify``. Its ``exit_code`` is the command's (the
+The ``arspec-verify`` document (version 1) of ``verify``. Its ``exit_code`` is the command's (the
 verifier's and the explorer's verdicts combined), the same in every output format.
 
-JSON schema ``arspec-verify/1``
--------------------------------
-::
+JSON document ``arspec-verify``, version 1
+------------------------------------------
+The JSON Schema is :data:`arspec.cli.schemas.reports.VERIFY` (``spec-check schema --output
+verify``)::
 
-    {"format": "arspec-verify/1",
+    {"format": "arspec-verify", "version": 1,
      "bundle": "<path>", "name": "<bundle name>", "profile": "solana" | "linux",
      "exit_code": 0 | 1 | 3,               # the command's: verifier and explorer combined
      "verify_verdict": "PROVED" | "REFUTED" | "UNKNOWN",
@@ -42,24 +43,35 @@ JSON schema ``arspec-verify/1``
         "violations": [{"invariant": str, "reason": str, "steps": int}],
         "states": int, "transitions": int, "depth": int, "bound": str | null}}
 
-Versioning: fields are only added within ``arspec-verify/1``; a rename or removal makes
-``arspec-verify/2``.
+Versioning: fields are only added within version 1; a rename or removal makes version 2.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from arspec.checker.verdict import RETURNS_KEPT, Counterexample
 from arspec.checker.verify_bundle import BundleResult
 from arspec.cli.render import VerifyRun
 from arspec.model.explore_bundle import ExploreOutcome
 
-FORMAT: Final = "arspec-verify/1"
-#: ``explore --format json``: ``{"format", "bundle", "exit_code"}`` and the fields of the
-#: ``explore`` object of ``arspec-verify/1``.
-EXPLORE_FORMAT: Final = "arspec-explore/1"
+if TYPE_CHECKING:
+    from arspec.model.interleave import InterleaveResult
+    from arspec.model.replay_bundle import ReplayOutcome
+
+FORMAT: Final = "arspec-verify"
+VERSION: Final = 1
+#: ``explore --format json``: ``{"format", "version", "bundle", "exit_code"}`` and the fields
+#: of the ``explore`` object of ``arspec-verify``.
+EXPLORE_FORMAT: Final = "arspec-explore"
+EXPLORE_VERSION: Final = 1
+#: ``replay --format json``: the trace, the verdict, the exit code and the report text.
+REPLAY_FORMAT: Final = "arspec-replay"
+REPLAY_VERSION: Final = 1
+#: ``interleave --format json``: the result's fields and the exit code.
+INTERLEAVE_FORMAT: Final = "arspec-interleave"
+INTERLEAVE_VERSION: Final = 1
 
 
 def counterexample_json(cx: Counterexample | None) -> dict[str, Any] | None:
@@ -110,9 +122,9 @@ def explore_json(outcome: ExploreOutcome | None) -> dict[str, Any] | None:
 
 
 def render_verify(run: VerifyRun) -> str:
-    """Return the ``arspec-verify/1`` document (see the module docstring)."""
+    """Return the ``arspec-verify`` document (see the module docstring)."""
     result = run.result
-    doc = {"format": FORMAT, "bundle": result.path, "name": result.name,
+    doc = {"format": FORMAT, "version": VERSION, "bundle": result.path, "name": result.name,
            "profile": result.profile, "exit_code": run.exit_code,
            "verify_verdict": result.verdict.value,
            "requested": [p.value for p in result.requested], "programs": programs_json(result),
@@ -125,7 +137,26 @@ def render_verify(run: VerifyRun) -> str:
 
 
 def render_explore(path: str, outcome: ExploreOutcome, exit_code: int) -> str:
-    """Return the ``arspec-explore/1`` document of ``explore --format json``."""
-    doc = {"format": EXPLORE_FORMAT, "bundle": path, "exit_code": exit_code,
-           **(explore_json(outcome) or {})}
+    """Return the ``arspec-explore`` document of ``explore --format json``."""
+    doc = {"format": EXPLORE_FORMAT, "version": EXPLORE_VERSION, "bundle": path,
+           "exit_code": exit_code, **(explore_json(outcome) or {})}
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def render_replay(path: str, outcome: ReplayOutcome, exit_code: int) -> str:
+    """Return the ``arspec-replay`` document of ``replay --format json``."""
+    doc = {"format": REPLAY_FORMAT, "version": REPLAY_VERSION, "trace": path,
+           "verdict": outcome.verdict, "exit_code": exit_code, "report": outcome.report}
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def render_interleave(result: InterleaveResult, exit_code: int) -> str:
+    """Return the ``arspec-interleave`` document of ``interleave --format json``."""
+    doc = {"format": INTERLEAVE_FORMAT, "version": INTERLEAVE_VERSION,
+           "bundle": result.bundle, "program": result.program,
+           "invocations": result.invocations, "exit_code": exit_code,
+           "verdict": result.verdict, "states": result.states,
+           "end_states": result.complete, "reason": result.reason,
+           "schedule": list(result.schedule), "observed": result.observed,
+           "expected": list(result.expected)}
     return json.dumps(doc, indent=2) + "\n"

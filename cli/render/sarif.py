@@ -21,7 +21,13 @@ from typing import Any, Final
 from arspec.checker.verdict import Finding, Property, Verdict
 from arspec.checker.verify_bundle import BundleResult, ProgramResult
 from arspec.cli.render import VerifyRun
-from arspec.cli.render.json import EXPLORE_FORMAT, FORMAT, counterexample_json
+from arspec.cli.render.json import (
+    EXPLORE_FORMAT,
+    EXPLORE_VERSION,
+    FORMAT,
+    VERSION,
+    counterexample_json,
+)
 from arspec.model.explore_bundle import ExploreOutcome
 
 SARIF_SCHEMA: Final = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -111,7 +117,7 @@ def _invariant_rules(outcome: ExploreOutcome) -> list[dict[str, Any]]:
 
 
 def _log(rules: list[dict[str, Any]], results: list[dict[str, Any]], exit_code: int,
-         kind: str, verdicts: dict[str, Any]) -> str:
+         kind: tuple[str, int], verdicts: dict[str, Any]) -> str:
     index = {rule["id"]: i for i, rule in enumerate(rules)}
     for item in results:
         item["ruleIndex"] = index[item["ruleId"]]
@@ -119,7 +125,8 @@ def _log(rules: list[dict[str, Any]], results: list[dict[str, Any]], exit_code: 
            "runs": [{"tool": {"driver": {"name": "arspec", "rules": rules}},
                      "invocations": [{"executionSuccessful": True, "exitCode": exit_code}],
                      "results": results,
-                     "properties": {"format": kind, "exit_code": exit_code,
+                     "properties": {"format": kind[0], "version": kind[1],
+                                    "exit_code": exit_code,
                                     "verdicts": verdicts}}]}
     return json.dumps(log, indent=2) + "\n"
 
@@ -127,7 +134,7 @@ def _log(rules: list[dict[str, Any]], results: list[dict[str, Any]], exit_code: 
 def render_explore(path: str, outcome: ExploreOutcome, exit_code: int) -> str:
     """Return the SARIF 2.1.0 log of ``explore --format sarif``: one rule per invariant."""
     return _log(_invariant_rules(outcome), explorer_results(path, outcome), exit_code,
-                EXPLORE_FORMAT, {"explore": {"verdict": outcome.verdict,
+                (EXPLORE_FORMAT, EXPLORE_VERSION), {"explore": {"verdict": outcome.verdict,
                                              "invariants": dict(outcome.invariants)}})
 
 
@@ -156,4 +163,4 @@ def render_verify(run: VerifyRun) -> str:
     results = verifier_results(run.result)
     if run.explored is not None:
         results += explorer_results(run.result.path, run.explored)
-    return _log(_rules(run), results, run.exit_code, FORMAT, _verdicts(run))
+    return _log(_rules(run), results, run.exit_code, (FORMAT, VERSION), _verdicts(run))

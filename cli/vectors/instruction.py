@@ -18,7 +18,7 @@ run, merged into maximal ranges and sorted by address.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from arspec.cli.vectors.common import SpecCalls
@@ -29,7 +29,7 @@ from arspec.reference.vm.helpers import HelperRegistry, plugin_helpers
 from arspec.reference.vm.load_checks import check_program
 from arspec.reference.vm.memory import Memory
 from arspec.reference.vm.profiles import get_profile
-from arspec.reference.vm.vm import Vm, standard_memory
+from arspec.reference.vm.vm import ExecutionResult, Vm, standard_memory
 from arspec.spec.errors import ArspecError, ExecutionFault, MemoryFault
 
 #: Stable fault codes by arspec's fault class (the class names may change; these may not).
@@ -66,7 +66,7 @@ def _fault_code(error: ArspecError) -> str:
     return FAULT_CODES.get(name, name)
 
 
-def _recording(memory: Memory, writes: list[tuple[int, int]]) -> None:
+def record_writes(memory: Memory, writes: list[tuple[int, int]]) -> None:
     """Make ``memory`` log every successful write as ``(address, length)``."""
 
     class Recording(Memory):
@@ -136,19 +136,28 @@ def run_program(program: bytes, *, profile: str, loader: str, input_region: byte
         return _refused(error)
     memory = standard_memory(decoded, prof, input_region, text=text)
     writes: list[tuple[int, int]] = []
-    _recording(memory, writes)
+    record_writes(memory, writes)
     vm = Vm(decoded, profile=prof, helpers=make_helpers(helpers), memory=memory,
             compute_limit=compute_limit, engine="interpreter")
     args = tuple(registers.get(f"r{i}", 0) for i in range(1, 6))
     result = vm.run(0, args)
-    fault: dict[str, Any] | None = None
-    if result.fault is not None:
-        stop: ExecutionFault = result.fault
-        fault = {"code": _fault_code(stop), "pc": stop.pc,
-                 "address": stop.address if isinstance(stop, MemoryFault) else None,
-                 "message": str(stop)}
+    return encode_result(result, vm.registers, memory, writes)
+
+
+def fault_json(stop: ExecutionFault) -> dict[str, Any]:
+    """Return a fault as the ``fault`` object of an expected result (stable ``code``)."""
+    return {"code": _fault_code(stop), "pc": stop.pc,
+            "address": stop.address if isinstance(stop, MemoryFault) else None,
+            "message": str(stop)}
+
+
+def encode_result(result: ExecutionResult, registers: Sequence[int], memory: Memory,
+                  writes: list[tuple[int, int]]) -> dict[str, Any]:
+    """Return a finished run as an expected result: ``registers`` are r0..r10 at the end,
+    ``writes`` what :func:`record_writes` logged on ``memory``."""
+    fault = None if result.fault is None else fault_json(result.fault)
     return {"status": "exit" if fault is None else "fault",
-            "registers": [r & _MASK64 for r in vm.registers],
+            "registers": [r & _MASK64 for r in registers],
             "memory": _written(memory, writes),
             "compute_units": result.compute_units,
             "instructions": result.instructions,

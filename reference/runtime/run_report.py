@@ -9,7 +9,7 @@ and :class:`RunTotals`. Two renderings, both deterministic byte for byte:
 * :func:`render_text`: a readable table per slot (slots where nothing happened are counted,
   not listed; ``enqueue`` events are left out because every run line repeats its reason);
 * :func:`render_json`: every event, keys in a fixed order, versioned by
-  ``"format": "arspec-run/1"``; compact (no indentation), so that long runs render fast.
+  ``"format": "arspec-run", "version": 1``; compact (no indentation), so that long runs render fast.
 
 Both end with the final contents (:func:`compute_final_contents`): every account, and every
 map element that holds something (array elements still all zeros are left out), each with the
@@ -29,8 +29,10 @@ from arspec.spec.maps import ArrayElements, is_percpu_map, is_pristine_cells
 from arspec.spec.scheduler import Event, EventKind
 from arspec.spec.state import RuntimeState
 
-#: The JSON format identifier; bump it when a key changes meaning or disappears.
-REPORT_FORMAT: Final = "arspec-run/1"
+#: The JSON format identifier and its version; bump the version when a key changes meaning or
+#: disappears.
+REPORT_FORMAT: Final = "arspec-run"
+REPORT_VERSION: Final = 1
 #: Elements of one map listed in the final contents; the rest are counted.
 MAX_SHOWN_ELEMENTS: Final = 100
 #: Bytes of a value without declared fields shown in hex.
@@ -324,10 +326,12 @@ def compute_event_json(record: EventRecord) -> dict[str, Any]:
 
 
 def render_json(report: RunReport) -> str:
-    """Return the report as JSON (``"format": "arspec-run/1"``), stable byte for byte."""
+    """Return the report as JSON (``"format": "arspec-run", "version": 1``), stable byte for
+    byte."""
     t = report.totals
     document = {
         "format": REPORT_FORMAT,
+        "version": REPORT_VERSION,
         "bundle": report.bundle,
         "profile": report.profile,
         "preset": report.preset,

@@ -116,7 +116,7 @@ def test_json_schema_shape() -> None:
     _, text = verify_bundle_file(str(ROOT / "examples" / "pairs_trading.yaml"), timeout=60,
                                  rlimit=20_000_000, output_format="json")
     doc = json.loads(text)
-    assert doc["format"] == FORMAT == "arspec-verify/1"
+    assert (doc["format"], doc["version"]) == (FORMAT, 1) == ("arspec-verify", 1)
     assert {p["name"] for p in doc["programs"]} == {"ticker", "strategist", "signal", "sizer",
                                                      "executor", "logger"}
     for p in doc["programs"]:

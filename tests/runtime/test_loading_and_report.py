@@ -139,9 +139,9 @@ def test_fault_in_one_program_does_not_stop_the_run() -> None:
 def test_json_report_is_versioned_and_complete() -> None:
     report, _ = run(one_program("r0 = 3\nexit"))
     doc = json.loads(render_json(report))
-    assert doc["format"] == REPORT_FORMAT == "arspec-run/1"
-    assert list(doc) == ["format", "bundle", "profile", "preset", "slot_budget_cu", "slots",
-                         "totals", "final", "final_not_shown", "faulted"]
+    assert (doc["format"], doc["version"]) == (REPORT_FORMAT, 1) == ("arspec-run", 1)
+    assert list(doc) == ["format", "version", "bundle", "profile", "preset", "slot_budget_cu",
+                         "slots", "totals", "final", "final_not_shown", "faulted"]
     assert doc["faulted"] is False and doc["final_not_shown"] == {}
     run_event = doc["slots"][0]["events"][1]
     assert run_event["kind"] == "run" and run_event["r0"] == 3 and run_event["used_cu"] == 2
