@@ -361,7 +361,8 @@ def render_explorer_checks() -> str:
                  "every order of every choice of domain values in a slot's first state"])
     lines = [f"``arspec.spec.catalogue.CATALOGUE`` ({len(CATALOGUE)} entries) and the "
              "explorer's own two checks; a bundle picks them in ``properties.explore."
-             "invariants`` and adds its own field invariants.", ""]
+             "invariants`` and adds its own field invariants. Each catalogue entry in full "
+             "(statement, checks, proofs, the examples that break it): :doc:`invariants`.", ""]
     lines += list_table(["check", "statement", "checked on"], rows, widths=[22, 48, 30])
     return "\n".join(lines)
 
