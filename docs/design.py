@@ -504,7 +504,9 @@ def _code_ref(function: object) -> str:
     target = f"{module}.{name}"
     if not resolve(target):
         raise ValueError(f"{target} does not resolve")
-    return literal(target) if name.startswith("_") else f":func:`~{target}`"
+    shown = literal(target) if name.startswith("_") else f":func:`~{target}`"
+    doc = _first_sentence(getattr(function, "__doc__", None)).removeprefix("Return ")
+    return f"{shown} ({rst_text(doc.rstrip('.'))})" if doc else shown
 
 
 def invariant_checks(entry: object) -> list[str]:
@@ -522,16 +524,16 @@ def invariant_checks(entry: object) -> list[str]:
     if entry.transition is not None:
         bullets.append(f"the explorer, on every transition: {_code_ref(entry.transition)}")
     if entry.double_execution:
+        from arspec.spec.catalogue import get_double_execution_violation
+
         bullets.append("the explorer, on every transition against the callback sites that "
-                       "already ran in the slot: :func:`~arspec.spec.catalogue."
-                       "get_double_execution_violation`")
+                       f"already ran in the slot: {_code_ref(get_double_execution_violation)}")
     if entry.holds is not None:
         bullets.append("the runtime tests, after every scheduler action of real runs "
                        f"(:func:`~arspec.spec.catalogue.get_violated_invariants`): "
                        f"{_code_ref(entry.holds)}")
     else:
-        bullets.append("the runtime tests: no per-state part (``holds`` is not set; the "
-                       "property needs a transition or the exploration's horizon)")
+        bullets.append("the runtime tests: not checked (the entry has no ``holds`` part)")
     return bullets
 
 
