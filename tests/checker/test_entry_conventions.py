@@ -5,9 +5,10 @@ Each example below runs on the runtime (every program start recorded) and throug
 ``verify_bundle`` (every entry's executor recorded); for each program start the verifier's
 entry arguments must be the runtime's, each symbolic register must have the pointer kind
 the argument names, and the replay's registers must be the runtime's values: exactly for
-addresses the convention fixes (input, context, map handle) and for lengths and a tail
-call's ``r1``, and a region of the same size and writability for the copies and the value
-(the verifier maps these in regions of its own).
+addresses the convention fixes (input, a ring record's copy in the input region, context,
+map handle) and for lengths and a tail call's ``r1``, and a region of the same size and
+writability for a timer or work-queue callback's key copy and value (the verifier maps these
+in object regions of its own).
 """
 
 from __future__ import annotations
@@ -190,7 +191,7 @@ def _check_start(start: RuntimeStart, verifier: VerifierStart) -> None:
             zip(start.expected, start.args, replayed, strict=True), start=1):
         symbolic = verifier.regs[reg]
         if arg in (EntryArg.INPUT, EntryArg.ZERO, EntryArg.CONTEXT, EntryArg.MAP_HANDLE,
-                   EntryArg.RECORD_LENGTH, EntryArg.CALLER_R1):
+                   EntryArg.RECORD_COPY, EntryArg.RECORD_LENGTH, EntryArg.CALLER_R1):
             assert replay_value == runtime_value, (arg, start.item)
         kinds = {EntryArg.INPUT: INPUT, EntryArg.RECORD_COPY: INPUT, EntryArg.ZERO: SCALAR,
                  EntryArg.RECORD_LENGTH: SCALAR, EntryArg.CONTEXT: CTX,
@@ -292,3 +293,57 @@ def test_invalid_replay_that_differs_is_caught(runtime_starts: list[RuntimeStart
     verifier.executor.entry_addresses[EntryArg.MAP_HANDLE] += 1 << REGION_SHIFT
     with pytest.raises(AssertionError):
         _check_start(start, verifier)
+
+
+#: A ring subscriber that faults unless ``r1`` is the input region (``ADDRESS`` swapped in).
+RING_ADDRESS = """
+arspec: 1
+name: ring-address
+profile: solana
+preset: minimal
+budgets: {per_invocation: 6000, per_slot: 12000}
+maps:
+  feed: {type: ringbuf, max_entries: 4096}
+programs:
+  produce:
+    hook: {on: every, slots: 1}
+    code: |
+      # one 8-byte record per slot
+        r1 = map_idx(feed)
+        r2 = r10
+        r2 += -8
+        *(u64 *)(r10 - 8) = 7
+        r3 = 8
+        r4 = 0
+        call bpf_ringbuf_output
+        r0 = 0
+        exit
+  consume:
+    hook: {on: ringbuf, map: feed}
+    code: |
+      # the record's address decides whether it reads NULL
+        r2 = ADDRESS ll
+        if r1 == r2 goto ok
+        r0 = *(u64 *)(r0 + 0)
+      ok:
+        r0 = 0
+        exit
+scenario:
+  slots: 2
+"""
+
+
+@pytest.mark.parametrize(("address", "memory"), [("0x400000000", "PROVED"),
+                                                 ("0x500000000", "REFUTED")])
+def test_a_subscriber_that_tests_its_records_address(address: str, memory: str,
+                                                     tmp_path: Path) -> None:
+    """The verifier's verdict on the record's address is what the runtime does."""
+    from arspec.checker.verdict import Property
+
+    path = tmp_path / "ring.yaml"
+    path.write_text(RING_ADDRESS.replace("ADDRESS", address))
+    result = verify_bundle(str(path), timeout=120)
+    consume = next(p for p in result.programs if p.name == "consume")
+    assert consume.report.verdict(Property.MEMORY).value == memory
+    report, _ = run_bundle_state(load_bundle(path), base_dir=tmp_path)
+    assert report.faulted == (memory == "REFUTED")
