@@ -34,7 +34,6 @@ from arspec.reference.vm.memory import Memory, add_stack
 from arspec.reference.vm.profiles import (
     HEAP_REGION,
     HEAP_SIZE,
-    INPUT_BASE,
     INPUT_REGION,
     PROGRAM_BASE,
     PROGRAM_REGION,
@@ -42,7 +41,7 @@ from arspec.reference.vm.profiles import (
 )
 from arspec.reference.vm.trace import Event, InsnStart
 from arspec.reference.vm.vm import Vm, standard_memory
-from arspec.spec.conventions import CONTEXT_BASE, MAP_HANDLE_REGION, get_map_handle
+from arspec.spec.conventions import MAP_HANDLE_REGION, EntryArg, get_map_handle
 from arspec.spec.dynptr import DYNPTR_STORE_REASON
 from arspec.spec.errno import EINVAL, compute_r0
 from arspec.spec.errors import (
@@ -486,16 +485,20 @@ class _ReplayHelpers:
 
 
 def _entry_registers(executor: BundleExecutor, given: ConcreteInput) -> tuple[int, ...]:
-    kind = executor.entry.kind
-    if executor.program_context is not None:
-        return (CONTEXT_BASE,)
-    if kind in ("input", "record"):
-        return (INPUT_BASE, len(given.data))
-    if kind == "async":
-        return tuple(executor.entry_registers)
-    if kind == "tail":
-        return (given.helper_results.get("@ctx", 0),)
-    return (given.helper_results.get("@loop_index", 0), given.helper_results.get("@ctx", 0))
+    """Return r1.. of the replay: the executor's entry arguments
+    (:func:`~arspec.checker.objmemory.get_entry_arguments`, the spec's convention) with the
+    model's values for those the solver chose."""
+    if executor.entry_args is None:  # a bpf_loop callback
+        return (given.helper_results.get("@loop_index", 0), given.helper_results.get("@ctx", 0))
+    values = []
+    for arg in executor.entry_args:
+        if arg is EntryArg.CALLER_R1:
+            values.append(given.helper_results.get("@ctx", 0))
+        elif arg is EntryArg.RECORD_LENGTH:
+            values.append(len(given.data))
+        else:
+            values.append(executor.entry_addresses[arg])
+    return tuple(values)
 
 
 def bundle_confirms(assertion: Assertion | None, pc: int, outcome: BundleOutcome) -> bool:

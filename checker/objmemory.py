@@ -25,8 +25,15 @@ from arspec.reference.vm.profiles import (
     STACK_REGION,
     Profile,
 )
-from arspec.spec.conventions import get_map_handle
+from arspec.spec.conventions import (
+    CONTEXT_BASE,
+    TAIL_CALL_ENTRY,
+    EntryArg,
+    get_entry_registers,
+    get_map_handle,
+)
 from arspec.spec.helpers import HelperDef
+from arspec.spec.state import TriggerKind
 
 from . import solver as z
 from .assertions import (
@@ -46,6 +53,7 @@ from .bundle_model import (
     MemObject,
 )
 from .cfg import ControlFlow
+from .contexts import CTX
 from .lockdyn import (
     check_lock_access,
     on_store,
@@ -73,6 +81,27 @@ ARRAY_TYPES: Final = ("array", "percpu_array")
 OBJECT_REGION: Final = 0x1000
 #: Largest buffer whose bytes are checked one by one (initialisation, helper writes).
 BYTEWISE_LIMIT: Final = 256
+#: The work-item kind whose entry registers each verifier entry kind has. Timer and
+#: work-queue callbacks start alike (the spec's table gives them one convention).
+ENTRY_TRIGGERS: Final = {"input": TriggerKind.STARTUP, "record": TriggerKind.RINGBUF,
+                         "async": TriggerKind.TIMER}
+
+
+def get_entry_arguments(entry: EntryKind, *, has_context: bool,
+                        ) -> tuple[EntryArg, ...] | None:
+    """Return what ``r1``.. hold when ``entry`` starts, as :mod:`arspec.spec.conventions`
+    states it (the runtime reads the same function); ``None`` for a ``bpf_loop`` callback,
+    whose registers (index, context) are the helper's own.
+
+    ``input`` stands for startup, every and watch hooks and for the callbacks of watchers
+    registered at run time (these never see the program's context, and the verifier gives
+    them none: ``has_context`` is set for a program's pc-0 entry only).
+    """
+    if entry.kind == "tail":
+        return TAIL_CALL_ENTRY.registers
+    if entry.kind == "loop":
+        return None
+    return get_entry_registers(ENTRY_TRIGGERS[entry.kind], has_context=has_context)
 
 
 class BundleMemory(Executor):
@@ -93,7 +122,10 @@ class BundleMemory(Executor):
         self.shared_regions: dict[int, int] = {}
         #: ``(map index, array index) -> region`` of lookups with a literal index.
         self.element_regions: dict[tuple[int, int], int] = {}
-        self.entry_registers: list[int] = []
+        #: What r1.. hold at entry (:func:`get_entry_arguments`; set by :meth:`initial_state`).
+        self.entry_args: tuple[EntryArg, ...] | None = None
+        #: The value of each entry register that is a known address (replay sets these).
+        self.entry_addresses: dict[EntryArg, int] = {}
         #: Suffix of the names of nondeterministic results in a second self-composed copy.
         self.copy_name = ""
         #: The NULL conditions of "pointer or NULL" results, by term id (kept alive here).
@@ -176,30 +208,47 @@ class BundleMemory(Executor):
                 zero_regions=[STACK_REGION, HEAP_REGION])
         regs = [Value(z.const(0), UNINIT) for _ in range(11)]
         path = z.ule(self.inputs.length, z.const(self.max_input))
-        kind = self.entry.kind
-        if kind in ("input", "record"):
-            regs[1] = Value(z.const(INPUT_BASE), INPUT)
-            regs[2] = Value(self.inputs.length, SCALAR)
-            if kind == "input":
-                path = z.eq(self.inputs.length, z.const(0))
-        elif kind == "async":
-            assert self.entry.map_index is not None
-            info = self.context.maps[self.entry.map_index]
-            regs[1] = Value(z.const(get_map_handle(info.index)), MAPREF)
-            key = self.new_object(info.key_size, False, f"key copy of map {info.name}")
-            value = self.map_value_object(info)
-            regs[2] = Value(z.const(key.region << 32), OBJECT)
-            regs[3] = Value(z.const(value.region << 32), OBJECT)
-            self.entry_registers = [get_map_handle(info.index), key.region << 32,
-                                    value.region << 32]
-        elif kind == "tail":
-            regs[1] = Value(z.var("ctx"), OPAQUE)
-        elif kind == "loop":
+        if self.entry.kind == "input":
+            path = z.eq(self.inputs.length, z.const(0))
+        self.entry_args = get_entry_arguments(self.entry,
+                                              has_context=self.program_context is not None)
+        if self.entry_args is None:  # a bpf_loop callback: (index, context)
             regs[1] = Value(z.var("loop_index"), SCALAR)
             regs[2] = Value(z.var("ctx"), OPAQUE)
+        for reg, arg in enumerate(self.entry_args or (), start=1):
+            regs[reg] = self.entry_value(arg)
         top = STACK_BASE + self.profile.stack_frame_size
         regs[10] = Value(z.const(top), STACK)
         return State(path, regs, Memory(base, init, {}, True), z.const(0), top)
+
+    def entry_value(self, arg: EntryArg) -> Value:
+        """Return the symbolic value of one entry register (mapping what it points at).
+
+        The verifier keeps a ring record in its input region (read-only here), and gives a
+        callback's key copy and value object regions of their own.
+        """
+        known = {EntryArg.INPUT: (INPUT_BASE, INPUT), EntryArg.RECORD_COPY: (INPUT_BASE, INPUT),
+                 EntryArg.ZERO: (0, SCALAR), EntryArg.CONTEXT: (CONTEXT_BASE, CTX)}
+        if arg in known:
+            value, kind = known[arg]
+            self.entry_addresses[arg] = value
+            return Value(z.const(value), kind)
+        if arg is EntryArg.RECORD_LENGTH:
+            return Value(self.inputs.length, SCALAR)
+        if arg is EntryArg.CALLER_R1:
+            return Value(z.var("ctx"), OPAQUE)
+        assert self.entry.map_index is not None, arg
+        info = self.context.maps[self.entry.map_index]
+        if arg is EntryArg.MAP_HANDLE:
+            self.entry_addresses[arg] = get_map_handle(info.index)
+            return Value(z.const(get_map_handle(info.index)), MAPREF)
+        if arg is EntryArg.KEY_COPY:
+            region = self.new_object(info.key_size, False, f"key copy of map {info.name}").region
+        else:
+            assert arg is EntryArg.VALUE, arg
+            region = self.map_value_object(info).region
+        self.entry_addresses[arg] = region << 32
+        return Value(z.const(region << 32), OBJECT)
 
     def havoc_memory(self, state: State) -> None:
         """Forget every byte's value but keep the "initialised" shadow (sound both ways)."""

@@ -175,19 +175,25 @@ def render_layers(root: Path) -> str:
     import layers as ly
 
     missing = set(ly.missing_layers(root))
-    imports = ly.import_graph(root)
+    module_imports = ly.module_imports(root)
+    imports = ly.import_graph(root, imports=module_imports)
     violations = ly.find_violations(imports)
+    graph = ly.module_graph(root, imports=module_imports)
     rows = []
     for layer in ly.LAYERS:
-        modules = 0 if layer.name in missing else sum(
-            1 for p in (root / layer.folder).rglob("*.py")
-            if ly.get_layer(ly._module_of(root, p)) == layer.name)
+        modules = sum(1 for m in graph if ly.get_layer(m) == layer.name)
+        cycles = sum(ly.count_cycles(graph, p) for p in ly.get_packages(graph, layer.name))
+        if layer.acyclic:
+            cycle_text = "none allowed" + (f" (**{cycles} found**)" if cycles else "")
+        else:
+            cycle_text = f"allowed for now: {cycles}"
         rows.append([literal(f"arspec.{layer.name}"), literal(layer.folder + "/"),
                      "**missing from this tree**" if layer.name in missing else str(modules),
                      rst_text(layer.owns),
-                     ", ".join(literal(n) for n in layer.may_import) or "(nothing)"])
-    lines = list_table(["package", "folder", "modules", "owns", "may import"], rows,
-                       widths=[20, 18, 8, 34, 20])
+                     ", ".join(literal(n) for n in layer.may_import) or "(nothing)",
+                     cycle_text])
+    lines = list_table(["package", "folder", "modules", "owns", "may import",
+                        "import cycles inside"], rows, widths=[18, 15, 7, 30, 18, 12])
     body = [f"{dot_id(layer.name)}{' [style=dashed]' if layer.name in missing else ''};"
             for layer in ly.LAYERS]
     for layer in ly.LAYERS:
@@ -209,14 +215,25 @@ def render_layers(root: Path) -> str:
         these = "this one breaks" if len(violations) == 1 else \
             f"these {len(violations)} break"
         lines += [f"{len(imports)} imports cross a package boundary; {these} the rule "
-                  "(``tests/test_layers.py`` lists each with the reason it is still there):",
-                  ""]
+                  "(``tests/test_layers.py`` fails on each):", ""]
         lines += list_table(["file", "line", "imports", "from", "into"],
                             [[literal(v.file), str(v.line), literal(v.module),
                               literal(v.source), literal(v.target)] for v in violations])
     else:
         lines += [f"None: every one of the {len(imports)} imports that cross a package "
                   "boundary is allowed.", ""]
+    lines += heading("Import cycles inside a package", "~")
+    cycles = [(layer, package, ly.find_cycle(graph, package)) for layer in ly.LAYERS
+              for package in ly.get_packages(graph, layer.name)]
+    found = [(layer, package, cycle) for layer, package, cycle in cycles if cycle]
+    lines += [f"{len(cycles)} packages; the modules of {len(cycles) - len(found)} import "
+              "each other in no cycle (type-only and deferred imports count)."
+              + (" One cycle of each of the others:" if found else ""), ""]
+    if found:
+        lines += list_table(["package", "allowed", "a cycle"],
+                            [[literal(package), "yes, for now" if not layer.acyclic else
+                              "**no**", "; ".join(literal(step) for step in cycle)]
+                             for layer, package, cycle in found], widths=[22, 12, 66])
     return "\n".join(lines)
 
 
@@ -344,7 +361,8 @@ def render_explorer_checks() -> str:
                  "every order of every choice of domain values in a slot's first state"])
     lines = [f"``arspec.spec.catalogue.CATALOGUE`` ({len(CATALOGUE)} entries) and the "
              "explorer's own two checks; a bundle picks them in ``properties.explore."
-             "invariants`` and adds its own field invariants.", ""]
+             "invariants`` and adds its own field invariants. Each catalogue entry in full "
+             "(statement, checks, proofs, the examples that break it): :doc:`invariants`.", ""]
     lines += list_table(["check", "statement", "checked on"], rows, widths=[22, 48, 30])
     return "\n".join(lines)
 
@@ -365,3 +383,229 @@ def render_explorer_trace() -> str:
         ["step ``action`` values", ", ".join(literal(a) for a in actions)],
     ])
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- invariant catalogue
+
+#: The explorer's verdicts on every ``broken_by`` example, written by
+#: ``python docs/design.py --write-examples`` (the docs build reads it and explores nothing;
+#: ``tests/docs/test_invariants_page.py`` checks it against fresh explorations).
+EXAMPLES_CACHE = "docs/invariant_examples.json"
+EXAMPLES_FORMAT = "arspec-invariant-examples"
+EXAMPLES_VERSION = 1
+#: What each kind of invariant is a property of, for the page.
+KIND_TEXT = {"state": "a property of every reachable state",
+             "transition": "a property of every atomic scheduler action (the state before, "
+                           "its events, the state after)",
+             "liveness": "a property of infinite runs"}
+
+
+def invariant_label(name: str) -> str:
+    """Return the Sphinx label of a catalogue entry on the invariants page."""
+    return f"invariant-{name}"
+
+
+def proof_label(name: str) -> str:
+    """Return the Sphinx label of a proof claim's row on the proofs page."""
+    return f"proof-{name}"
+
+
+def sha256_file(path: Path) -> str:
+    """Return the SHA-256 of a file's bytes, in hex."""
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def explore_examples(root: Path, examples: Iterable[str]) -> dict[str, object]:
+    """Return the cache record of ``examples``: each one's SHA-256, verdict and violations
+    (``[invariant, reason, trace steps]``), as ``spec-check explore EXAMPLE`` reports them."""
+    from arspec.model.explore_bundle import explore_bundle
+
+    found: dict[str, object] = {}
+    for example in sorted(set(examples)):
+        outcome = explore_bundle(str(root / example), timing=False)
+        found[example] = {"sha256": sha256_file(root / example), "verdict": outcome.verdict,
+                          "violations": [list(v) for v in outcome.violations]}
+    return {"format": EXAMPLES_FORMAT, "version": EXAMPLES_VERSION, "examples": found}
+
+
+def catalogue_examples() -> list[str]:
+    """Return every example a catalogue entry names in ``broken_by``, once, sorted."""
+    from arspec.spec.catalogue import CATALOGUE
+
+    return sorted({e for inv in CATALOGUE.values() for e in inv.broken_by})
+
+
+def write_examples_cache(root: Path) -> Path:
+    """Explore every ``broken_by`` example and write :data:`EXAMPLES_CACHE`."""
+    import json
+
+    path = root / EXAMPLES_CACHE
+    record = explore_examples(root, catalogue_examples())
+    path.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    return path
+
+
+@dataclass(frozen=True)
+class ExampleViolation:
+    """What the explorer reports for one example and one invariant."""
+
+    example: str
+    line: str
+    steps: int
+
+
+def read_example_violations(root: Path) -> dict[tuple[str, str], ExampleViolation]:
+    """Return ``(invariant, example) -> violation`` for every ``broken_by`` pair.
+
+    :raises ValueError: when the cache is missing, of another format, lacks an example,
+        holds an example whose file changed since, or has no violation of the invariant that
+        names the example (each message says to run ``python docs/design.py
+        --write-examples``).
+    """
+    import json
+
+    from arspec.spec.catalogue import CATALOGUE
+
+    redo = "run python docs/design.py --write-examples"
+    path = root / EXAMPLES_CACHE
+    if not path.is_file():
+        raise ValueError(f"{EXAMPLES_CACHE} is missing; {redo}")
+    data = json.loads(path.read_text())
+    if data.get("format") != EXAMPLES_FORMAT or data.get("version") != EXAMPLES_VERSION:
+        raise ValueError(f"{EXAMPLES_CACHE} is not {EXAMPLES_FORMAT} version "
+                         f"{EXAMPLES_VERSION}; {redo}")
+    cached = data["examples"]
+    found: dict[tuple[str, str], ExampleViolation] = {}
+    for inv in CATALOGUE.values():
+        for example in inv.broken_by:
+            record = cached.get(example)
+            if record is None:
+                raise ValueError(f"{EXAMPLES_CACHE} has no run of {example}; {redo}")
+            if not (root / example).is_file() or \
+                    record["sha256"] != sha256_file(root / example):
+                raise ValueError(f"{example} changed since {EXAMPLES_CACHE} was written; "
+                                 f"{redo}")
+            hits = [v for v in record["violations"] if v[0] == inv.name]
+            if not hits:
+                raise ValueError(f"{EXAMPLES_CACHE}: {example} does not violate {inv.name}; "
+                                 "fix the catalogue's broken_by or the example, then " + redo)
+            name, reason, steps = hits[0]
+            found[(inv.name, example)] = ExampleViolation(example, f"VIOLATED {name}: {reason}",
+                                                          int(steps))
+    return found
+
+
+def _code_ref(function: object) -> str:
+    """Return a ``:func:`` reference to a catalogue predicate (a literal for a private one)."""
+    name = getattr(function, "__name__", "")
+    module = getattr(function, "__module__", "")
+    target = f"{module}.{name}"
+    if not resolve(target):
+        raise ValueError(f"{target} does not resolve")
+    shown = literal(target) if name.startswith("_") else f":func:`~{target}`"
+    doc = _first_sentence(getattr(function, "__doc__", None)).removeprefix("Return ")
+    return f"{shown} ({rst_text(doc.rstrip('.'))})" if doc else shown
+
+
+def invariant_checks(entry: object) -> list[str]:
+    """Return one bullet per engine that checks a catalogue entry, naming the code."""
+    from arspec.spec.catalogue import Invariant
+
+    assert isinstance(entry, Invariant)
+    if entry.liveness:
+        return ["the explorer's liveness check (:mod:`arspec.model.starvation`): strongly "
+                "connected components of a slot-abstracted state graph under weak fairness "
+                "of the scheduler's own actions, with a lasso as the counterexample"]
+    bullets = []
+    if entry.state is not None:
+        bullets.append(f"the explorer, on every reachable state: {_code_ref(entry.state)}")
+    if entry.transition is not None:
+        bullets.append(f"the explorer, on every transition: {_code_ref(entry.transition)}")
+    if entry.double_execution:
+        from arspec.spec.catalogue import get_double_execution_violation
+
+        bullets.append("the explorer, on every transition against the callback sites that "
+                       f"already ran in the slot: {_code_ref(get_double_execution_violation)}")
+    if entry.holds is not None:
+        bullets.append("the runtime tests, after every scheduler action of real runs "
+                       f"(:func:`~arspec.spec.catalogue.get_violated_invariants`): "
+                       f"{_code_ref(entry.holds)}")
+    else:
+        bullets.append("the runtime tests: not checked (the entry has no ``holds`` part)")
+    return bullets
+
+
+def render_invariants(root: Path) -> str:
+    """Return the invariant catalogue page: a summary table, then every entry with its
+    statement, its checks, the proof claims that cover it and the examples that break it."""
+    from arspec.proofs.catalogue import get_claims
+    from arspec.spec.catalogue import CATALOGUE
+
+    claims = {claim.name: (system, claim) for system, claim in get_claims()}
+    violations = read_example_violations(root)
+    rows = []
+    for name, entry in CATALOGUE.items():
+        rows.append([f":ref:`{name} <{invariant_label(name)}>`", entry.kind.value,
+                     rst_text(entry.summary), str(len(entry.proofs)),
+                     str(len(entry.broken_by))])
+    # The statements are RST written in the catalogue module (its roles are relative to it).
+    lines = [".. currentmodule:: arspec.spec.catalogue", "",
+             f"``arspec.spec.catalogue.CATALOGUE``: {len(CATALOGUE)} invariants, in the "
+             "order the explorer checks and reports them.", ""]
+    lines += list_table(["invariant", "kind", "summary", "proofs", "broken by"], rows,
+                        widths=[22, 12, 50, 8, 8])
+    for name, entry in CATALOGUE.items():
+        lines += [f".. _{invariant_label(name)}:", ""]
+        lines += heading(f"``{name}``", "-")
+        lines += [f"*{rst_text(entry.summary)}.* Kind: **{entry.kind.value}**, "
+                  f"{KIND_TEXT[entry.kind.value]}.", "", " ".join(entry.statement.split()), ""]
+        lines += ["Checked by:", ""]
+        lines += [f"* {bullet}" for bullet in invariant_checks(entry)] + [""]
+        if entry.proofs:
+            proof_rows = []
+            for claim_name in entry.proofs:
+                if claim_name not in claims:
+                    raise ValueError(f"catalogue entry {name} names proof claim "
+                                     f"{claim_name!r}, which arspec.proofs does not have")
+                system, claim = claims[claim_name]
+                proof_rows.append([f":ref:`{claim_name} <{proof_label(claim_name)}>`",
+                                   rst_text(system.title), rst_text(claim.statement)])
+            lines += ["Parts of it are proved for every state of any size by these claims "
+                      "(``spec-check prove``; each one's status and time are on :doc:`proofs`):",
+                      ""]
+            lines += list_table(["claim", "system", "statement"], proof_rows,
+                                widths=[22, 18, 60])
+        else:
+            lines += ["No proof claim covers it.", ""]
+        if entry.broken_by:
+            example_rows = []
+            for example in entry.broken_by:
+                found = violations[(name, example)]
+                shown = literal(found.line) if "`" not in found.line else rst_text(found.line)
+                example_rows.append([literal(example), shown, str(found.steps)])
+            lines += ["Broken by (``spec-check explore EXAMPLE``; the first line of each "
+                      "violation, and the length of its shortest trace):", ""]
+            lines += list_table(["example", "the explorer reports", "steps"], example_rows,
+                                widths=[30, 62, 8])
+        else:
+            lines += ["No example breaks it (see the statement).", ""]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python docs/design.py --write-examples``: refresh :data:`EXAMPLES_CACHE`."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--write-examples", action="store_true", required=True,
+                        help=f"explore every broken_by example and write {EXAMPLES_CACHE}")
+    parser.parse_args(argv)
+    path = write_examples_cache(Path(__file__).resolve().parent.parent)
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -667,6 +667,8 @@ def render_proofs(root: Path) -> str:
     Statuses come from proofs run during the build; times from the benchmark's record, so
     that the page is the same at every build.
     """
+    import design
+
     from arspec.proofs.catalogue import SYSTEMS
 
     path = root / PROOF_TIMINGS
@@ -691,7 +693,10 @@ def render_proofs(root: Path) -> str:
         for claim in system.claims:
             status, queries, _ = outcomes[claim.name]
             twins = ", ".join(literal(t.name) for t in system.twins if t.claim == claim.name)
-            rows.append([literal(claim.name), rst_text(claim.statement), f"**{status}**",
+            # The label after the name keeps the row's text first; the invariant catalogue
+            # page links each claim here.
+            label = f"{literal(claim.name)}\n\n       .. _{design.proof_label(claim.name)}:"
+            rows.append([label, rst_text(claim.statement), f"**{status}**",
                          seconds("invariants", claim.name), str(queries), twins])
         lines += list_table(["invariant", "statement", "status", "time", "queries", "twins"],
                             rows, widths=[16, 44, 10, 8, 7, 15])
@@ -790,6 +795,7 @@ def generated_fragments(root: Path) -> dict[str, str]:
         "explorer_reductions.inc": design.render_explorer_reductions(),
         "explorer_checks.inc": design.render_explorer_checks(),
         "explorer_trace.inc": design.render_explorer_trace(),
+        "invariants.inc": design.render_invariants(root),
         "helpers.inc": render_helpers(),
         "maps.inc": render_maps(),
         "presets.inc": render_presets(),

@@ -15,8 +15,8 @@ A virtual address is ``region << REGION_SHIFT | offset`` (the sBPF scheme: anza-
 and small integers fault. The regions the runtime adds:
 
 * from :data:`FIRST_DYNAMIC_REGION` up, regions allocated while a program runs: map values
-  (mapped on first use, valid for the whole invocation), read-only copies of an entry key or
-  a ring record, account data;
+  (mapped on first use, valid for the whole invocation), the read-only copy of a timer or
+  work-queue entry's key, account data (a ring record's copy is the input region);
 * :data:`PROG_CODE_REGION` + k: the code of the bundle's k-th program, so that
   ``(PROG_CODE_REGION + k) << 32 | 8 * pc`` is a callback address into another program;
 * :data:`CONTEXT_REGION`: the context of a program of a declared Linux program type
@@ -38,8 +38,8 @@ the first stack frame:
 * timer and work-queue callbacks: ``r1`` = the map's handle, ``r2`` = a read-only copy of the
   element's key, ``r3`` = the element's value, in place (Linux's ``callback_fn(map, key,
   value)``: ``kernel/bpf/helpers.c``, ``bpf_timer_cb`` and ``bpf_wq_work``);
-* ring-buffer subscribers: ``r1`` = a read-only copy of the record's payload, ``r2`` = its
-  length;
+* ring-buffer subscribers: ``r1`` = a read-only copy of the record's payload, mapped as the
+  input region (:data:`INPUT_BASE`), ``r2`` = its length;
 * a tail-call target (:data:`TAIL_CALL_ENTRY`): ``r1`` = the caller's ``r1`` (the context
   passed to ``bpf_tail_call``), at pc 0, with a fresh stack and the caller's compute meter
   (Linux ``kernel/bpf/core.c``, ``___bpf_prog_run`` at ``JMP_TAIL_CALL``: the target reuses the
@@ -97,7 +97,8 @@ class EntryArg(StrEnum):
     KEY_COPY = "key copy"
     #: The address of the element's value, in place (writes change the map).
     VALUE = "value"
-    #: The address of a read-only copy of the ring record's payload.
+    #: The address of a read-only copy of the ring record's payload: the input region
+    #: (:data:`INPUT_BASE`), which holds the copy.
     RECORD_COPY = "record copy"
     #: The length of the ring record's payload.
     RECORD_LENGTH = "record length"

@@ -160,23 +160,36 @@ class RuntimeWatcher:
 class RuntimeState:
     """Everything the runtime holds between two scheduler actions."""
 
+    #: The current slot (0 first; ending a slot moves to the next).
     slot: Slot
+    #: Where the scheduler is inside the slot: applying environment writes, or running.
     phase: Phase
+    #: Every map's elements, timers, work items and ring buffer, in declaration order.
     maps: dict[MapId, MapState]
+    #: The bundle's accounts and their bytes.
     accounts: AccountsState
+    #: The runtime-wide counter that numbers timer arms and work-queue starts.
     sequence: AsyncSequence
+    #: The preset: CPUs, tail-call limit, loop limit, cascade depth and the other limits.
     preset: Preset
+    #: The pending work items, head first.
     fifo: list[WorkItem] = field(default_factory=list)
+    #: The ``seq`` the next work item gets (sequence numbers are never reused).
     next_item_seq: int = 0
+    #: Compute units charged in the current slot so far (against ``per_slot``).
     slot_cu_used: int = 0
+    #: How many of the current slot's scenario writes are applied.
     writes_applied: int = 0
+    #: The edge state of each declared watcher program.
     watchers: dict[ProgId, WatcherState] = field(default_factory=dict)
     #: Smallest cascade depth of a writer of each account since the watchers last looked
     #: (0 for the environment and for invocations that were not watcher-triggered).
     writer_depth: dict[AccountName, int] = field(default_factory=dict)
-    #: Timer arm sequences and work-queue pending sequences that already have a FIFO item.
+    #: Timer arm sequences that already have a FIFO item.
     queued_timers: set[int] = field(default_factory=set)
+    #: Work-queue pending sequences that already have a FIFO item.
     queued_work: set[int] = field(default_factory=set)
+    #: The startup programs are enqueued (they run once, in slot 0).
     startup_done: bool = False
     #: Explorer domain keys (``account.field``) written by the environment this slot.
     domains_written: set[str] = field(default_factory=set)

@@ -16,8 +16,10 @@ from typing import Final
 
 from arspec.reference.isa.decoder import decode, decode_sbpf_v0
 from arspec.reference.isa.instructions import Program
+from arspec.reference.isa.murmur3 import murmur3_32
 from arspec.spec.errors import DecodeError, InputError
 from arspec.spec.files import MAX_PROGRAM_FILE_BYTES, read_limited
+from arspec.spec.syscalls import AGAVE_SYSCALLS
 
 ELF_MAGIC: Final = b"\x7fELF"
 _HEX_TEXT: Final = re.compile(r"^(?:\s*(?:0x)?[0-9a-fA-F]{2})+\s*$")
@@ -40,6 +42,12 @@ def parse_hex_bytes(text: str, *, what: str = "hex") -> bytes:
     except ValueError:
         bad = next((c for c in digits if c not in "0123456789abcdefABCDEF"), "?")
         raise InputError(f"{what}: invalid hex digit {bad!r}") from None
+
+
+def get_syscall_ids() -> dict[str, int]:
+    """Return every Agave syscall name (:data:`arspec.spec.syscalls.AGAVE_SYSCALLS`) with the
+    ``call`` immediate that names it in an SBPFv0 program: ``murmur3_32(name)``."""
+    return {s.row.name: murmur3_32(s.row.name.encode()) for s in AGAVE_SYSCALLS}
 
 
 def read_source(path: str | Path) -> bytes:
@@ -87,9 +95,7 @@ def load_program_file(path: str | Path, *, section: str | None = None,
     from arspec.reference.isa.assembler import assemble
 
     if helpers is None and sbpf_v0:
-        from arspec.reference.runtime.solana_syscalls import SYSCALL_IDS
-
-        helpers = SYSCALL_IDS  # ``call sol_log_``
+        helpers = get_syscall_ids()  # ``call sol_log_``
     if helpers is None:
         from arspec.spec.helpers import HELPER_TABLE
 

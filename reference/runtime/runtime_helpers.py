@@ -26,6 +26,7 @@ from arspec.reference.vm.helpers import HelperContext, HelperMachine, HelperRegi
 from arspec.reference.vm.memory import Memory, add_stack
 from arspec.reference.vm.profiles import (
     INPUT_BASE,
+    INPUT_REGION,
     PROGRAM_REGION,
     REGION_SHIFT,
     SLOT_SIZE,
@@ -326,7 +327,10 @@ class Invocation:
             assert item.record is not None
             if arg is EntryArg.RECORD_LENGTH:
                 return len(item.record)
-            return self.memory.allocate_region(bytearray(item.record), writable=False)
+            # The record copy is the subscriber's input (read-only), where the verifier has it.
+            self.memory.remove_region(INPUT_BASE)
+            self.memory.add_region(INPUT_REGION, bytearray(item.record), writable=False)
+            return INPUT_BASE
         if arg is EntryArg.CONTEXT:
             entered = enter_bundle_context(self.runtime.bundle, item.prog, self.state.slot,
                                            self.memory)

@@ -124,6 +124,16 @@ def test_state_section_lists_every_runtime_field() -> None:
     assert "``ran``" in text and "``error``" in text
 
 
+def test_every_runtime_field_has_its_meaning() -> None:
+    from arspec.spec.state import RuntimeState
+
+    comments = design.field_comments(RuntimeState)
+    assert sorted(name for name, text in comments.items() if not text) == []
+    rows = re.findall(r"^   \* - ``(\w+)``\n     - .*\n     - (.*)$",
+                      design.render_explorer_state(), re.MULTILINE)
+    assert rows and all(meaning not in ("", "\\-") for _, meaning in rows)
+
+
 def test_actions_section_lists_every_action_kind() -> None:
     import typing
 
