@@ -47,14 +47,14 @@ import itertools
 import math
 import pickle
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
 from arspec.model.confluence import Divergence
 from arspec.model.engine import Invariant, ModelError, TransitionInvariant
 from arspec.model.resources import get_resident_bytes
-from arspec.model.state_codec import encode_runtime
+from arspec.model.state_codec import MapPartsCache, encode_runtime
 from arspec.model.stopping import MAX_MEMORY, REPLICA_STATES, get_stop_reason, request_stop
 from arspec.spec import bundle as schema
 from arspec.spec.accounts import Account
@@ -71,7 +71,7 @@ from arspec.spec.catalogue import (
     get_user_invariant_violation,
 )
 from arspec.spec.maps import ArrayElements, MapElement, MapState
-from arspec.spec.ringbuf import RingBuffer
+from arspec.spec.ringbuf import RingBuffer, is_ringbuf_consume_enabled
 from arspec.spec.runtime_watchers import copy_runtime_watchers
 from arspec.spec.scheduler import (
     Action,
@@ -200,6 +200,15 @@ def is_map_only_step(pre: RuntimeState, events: Sequence[Event], post: RuntimeSt
         event.kind in MAP_ONLY_EVENTS for event in events)
 
 
+#: Successors share the map objects their step does not write (:func:`copy_runtime_state`,
+#: :meth:`RuntimeSystem.get_written_maps`); ``False`` copies every map on every step (the
+#: tests' reference, ``tests/model/test_map_sharing.py``).
+SHARE_MAPS = True
+#: The explored states' map encodings, by map object (see :class:`MapPartsCache`; the
+#: tests switch it off through its ``enabled``).
+MAP_PARTS: Final = MapPartsCache()
+
+
 #: Name of the invariant that a transition of the spec never raises.
 STEP_INVARIANT: Final = "no_invalid_transition"
 #: Name of the replica-determinism invariant.
@@ -208,17 +217,23 @@ REPLICA_INVARIANT: Final = "replica_determinism"
 MAX_REPLICA_KEYS: Final = 4
 
 
-def copy_runtime_state(state: RuntimeState, *, share_maps: bool = False) -> RuntimeState:
+def copy_runtime_state(state: RuntimeState, *, share_maps: bool = False,
+                       written: Collection[MapId] = ()) -> RuntimeState:
     """Return an independent copy of ``state`` (field by field; deep copy if unknown fields).
 
-    :param share_maps: keep the same map objects (a new dict of them): only for a step
-        that never touches maps (:data:`MAP_FREE_ACTIONS`); every later step copies again.
+    :param share_maps: keep the same map objects (a new dict of them), except those named
+        in ``written``, which are copied: only for a step that writes no other map
+        (:func:`get_written_maps`); every later step copies again.
     """
     if not _FAST_COPY:
         return copy_state(state)
+    if share_maps:
+        maps = {name: copy_map_fast(m) if name in written else m
+                for name, m in state.maps.items()}
+    else:
+        maps = copy_maps_fast(state.maps)
     return RuntimeState(
-        slot=state.slot, phase=state.phase,
-        maps=dict(state.maps) if share_maps else copy_maps_fast(state.maps),
+        slot=state.slot, phase=state.phase, maps=maps,
         accounts=copy_accounts(state.accounts),
         sequence=AsyncSequence(state.sequence.next_seq), preset=state.preset,
         fifo=list(state.fifo), next_item_seq=state.next_item_seq,
@@ -270,8 +285,9 @@ class ModelState:
 
     @functools.cached_property
     def key(self) -> bytes:
-        """The canonical encoding (:func:`encode_model_state`)."""
-        return encode_model_state(self.runtime, self.ran, self.error)
+        """The canonical encoding (:func:`encode_model_state`, maps' parts from
+        :data:`MAP_PARTS`)."""
+        return encode_model_state(self.runtime, self.ran, self.error, MAP_PARTS)
 
     def __getstate__(self) -> dict[str, object]:
         """Pickle without the cached key (it is recomputed on demand; halves the bytes)."""
@@ -284,10 +300,13 @@ class ModelState:
 
 
 def encode_model_state(runtime: RuntimeState, ran: frozenset[CallbackSite],
-                       error: str | None) -> bytes:
-    """Return the canonical bytes of a model state (spec encoding plus the ghost)."""
+                       error: str | None, cache: MapPartsCache | None = None) -> bytes:
+    """Return the canonical bytes of a model state (spec encoding plus the ghost).
+
+    :param cache: see :func:`~arspec.model.state_codec.encode_runtime`.
+    """
     ghost = repr((tuple(sorted(ran)), error)).encode()
-    return encode_runtime(runtime) + b"|" + ghost
+    return encode_runtime(runtime, cache) + b"|" + ghost
 
 
 def make_model_state(runtime: RuntimeState, ran: frozenset[CallbackSite] = frozenset(),
@@ -633,8 +652,9 @@ class RuntimeSystem:
 
     def apply(self, state: ModelState, action: Action) -> ModelState:
         """Return the successor: ``process_action`` on a copy, with the transition checks."""
-        runtime = copy_runtime_state(state.runtime,
-                                     share_maps=isinstance(action, MAP_FREE_ACTIONS))
+        written = self.get_written_maps(state.runtime, action) if SHARE_MAPS else None
+        runtime = copy_runtime_state(state.runtime, share_maps=written is not None,
+                                     written=written or ())
         try:
             events = tuple(process_action(runtime, action, self.invoker, self.bundle))
         except (AssertionError, KeyError, IndexError, ValueError) as err:
@@ -648,6 +668,26 @@ class RuntimeSystem:
             sites = get_callback_sites(events)
             ran = state.ran | frozenset(sites) if sites else state.ran
         return make_model_state(runtime, ran, None, StepInfo(events, violations))
+
+    def get_written_maps(self, runtime: RuntimeState, action: Action,
+                         ) -> frozenset[MapId] | None:
+        """Return the maps the spec's transition for ``action`` may write, or ``None`` for
+        any of them.
+
+        A :data:`MAP_FREE_ACTIONS` step writes none. Enqueueing due work reads timers
+        and work items and writes only the ring buffers whose records it consumes (those
+        with a subscriber and something committed to hand out).
+        """
+        if isinstance(action, MAP_FREE_ACTIONS):
+            return frozenset()
+        if isinstance(action, EnqueueDue):
+            written = []
+            for map_id in self.config.subscribers:
+                ring = runtime.maps[map_id].ringbuf
+                if ring is None or is_ringbuf_consume_enabled(ring):
+                    written.append(map_id)
+            return frozenset(written)
+        return None
 
     def encode(self, state: ModelState) -> bytes:
         """Return the canonical encoding (computed once per state)."""

@@ -102,9 +102,52 @@ def compute_map_parts(state: MapState) -> tuple[object, ...]:
     return (tuple(cells), tuple(state.queue), lru, state.use_clock, ring_key, progs)
 
 
-def compute_runtime_parts(state: RuntimeState) -> tuple[object, ...]:
-    """Return the canonical parts of ``state`` (the order of ``compute_state_key``)."""
-    maps = tuple((str(name), compute_map_parts(m)) for name, m in state.maps.items())
+class MapPartsCache:
+    """The canonical parts of map objects, remembered by identity.
+
+    The explorer's successors share the map objects a step does not write with their
+    predecessor (:data:`~arspec.model.runtime_system.MAP_FREE_ACTIONS`), so most maps of
+    a new state were already encoded as part of an earlier one. This is sound only for
+    map objects that are never changed after they were first encoded, which holds for the
+    maps of an explored state (every step works on copies of what it writes); the explorer
+    alone uses it. An entry holds the map itself, so its ``id`` cannot be reused while the
+    entry lives; the cache forgets everything when it holds ``limit`` maps.
+
+    :param limit: the most maps remembered at once.
+    :param enabled: ``False`` computes every map's parts afresh (the tests' reference).
+    """
+
+    def __init__(self, limit: int = 4096, *, enabled: bool = True) -> None:
+        self.limit = limit
+        self.enabled = enabled
+        self._parts: dict[int, tuple[MapState, tuple[object, ...]]] = {}
+
+    def get(self, state: MapState) -> tuple[object, ...]:
+        """Return :func:`compute_map_parts` of ``state``, remembered if it was computed."""
+        if not self.enabled:
+            return compute_map_parts(state)
+        entry = self._parts.get(id(state))
+        if entry is not None and entry[0] is state:
+            return entry[1]
+        parts = compute_map_parts(state)
+        if len(self._parts) >= self.limit:
+            self._parts.clear()
+        self._parts[id(state)] = (state, parts)
+        return parts
+
+    def clear(self) -> None:
+        """Forget every map."""
+        self._parts.clear()
+
+
+def compute_runtime_parts(state: RuntimeState, cache: MapPartsCache | None = None,
+                          ) -> tuple[object, ...]:
+    """Return the canonical parts of ``state`` (the order of ``compute_state_key``).
+
+    :param cache: take the maps' parts from it (only for maps never changed once encoded).
+    """
+    get_parts = compute_map_parts if cache is None else cache.get
+    maps = tuple((str(name), get_parts(m)) for name, m in state.maps.items())
     accounts = tuple((str(name), bytes(a.data), a.writable)
                      for name, a in state.accounts.accounts.items())
     watchers = tuple((str(name), w.last_value, w.condition, w.reference)
@@ -120,11 +163,14 @@ def compute_runtime_parts(state: RuntimeState) -> tuple[object, ...]:
     )
 
 
-def encode_runtime(state: RuntimeState) -> bytes:
-    """Return the compact canonical bytes of ``state`` (see the module docstring)."""
+def encode_runtime(state: RuntimeState, cache: MapPartsCache | None = None) -> bytes:
+    """Return the compact canonical bytes of ``state`` (see the module docstring).
+
+    :param cache: see :func:`compute_runtime_parts` (the bytes are the same with or without).
+    """
     if not _COMPACT:
         return b"R" + encode_state(state)
-    return b"M" + marshal.dumps(compute_runtime_parts(state),  # type: ignore[arg-type]
+    return b"M" + marshal.dumps(compute_runtime_parts(state, cache),  # type: ignore[arg-type]
                                 MARSHAL_VERSION)
 
 
@@ -149,5 +195,5 @@ def describe_collisions(states: int, bits: int = FINGERPRINT_BITS) -> str:
             f"{get_expected_collisions(states, bits):.1e}")
 
 
-__all__: Sequence[str] = ["compute_fingerprint", "describe_collisions", "encode_runtime",
-                          "get_expected_collisions"]
+__all__: Sequence[str] = ["MapPartsCache", "compute_fingerprint", "describe_collisions",
+                          "encode_runtime", "get_expected_collisions"]
