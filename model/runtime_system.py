@@ -87,6 +87,7 @@ from arspec.spec.scheduler import (
     create_initial_state,
     get_enabled_actions,
     get_runtime_config,
+    is_async_item,
     process_action,
 )
 from arspec.spec.state import (
@@ -341,15 +342,23 @@ class _ReadRecorder(dict):  # type: ignore[type-arg]
     take the slow path through ``keys``/``__getitem__`` instead of copying silently.
     """
 
-    def __init__(self, values: dict[object, object], keyer: Callable[[object], object]
-                 ) -> None:
+    def __init__(self, values: dict[object, object], keyer: Callable[[object], object],
+                 shared: Collection[object] = (),
+                 copier: Callable[[Any], object] | None = None) -> None:
         super().__init__(values)
         self.reads: dict[object, object] = {}
         self.keyer = keyer
+        self.shared = shared
+        self.copier = copier
 
     def _read(self, name: object) -> None:
         if name not in self.reads and dict.__contains__(self, name):
-            self.reads[name] = self.keyer(dict.__getitem__(self, name))
+            value = dict.__getitem__(self, name)
+            self.reads[name] = self.keyer(value)
+            if name in self.shared:
+                # shared with another state: the caller gets (and may change) a copy
+                assert self.copier is not None
+                dict.__setitem__(self, name, self.copier(value))
 
     def _read_all(self) -> None:
         for name in dict.keys(self):
@@ -435,6 +444,12 @@ class CachingInvoker:
         pseudo-random helper reads it).
     :param max_entries: forget everything when this many invocations are remembered.
     :param per_key: at most this many read-set variants per scalar key (oldest dropped).
+
+    ``shared`` names the maps of the state about to be run that are shared with another
+    state (set by :meth:`RuntimeSystem.apply` around one step): the run gets a copy of
+    such a map when it first reaches it, a hit installs the maps it changed as copies, and
+    a shared ring left with records to consume is copied before the scheduler consumes
+    them (:meth:`copy_consumable_rings`). The other maps stay shared.
     """
 
     def __init__(self, inner: Invoker, *, enabled: bool = True, include_seq: bool = False,
@@ -447,6 +462,7 @@ class CachingInvoker:
         self.stats = CacheStats()
         self._store: dict[tuple[object, ...], list[_Memo]] = {}
         self._entries = 0
+        self.shared: frozenset[MapId] = frozenset()
 
     def compute_key(self, state: RuntimeState, item: WorkItem, budget: ComputeUnits,
                     cpu: Cpu) -> tuple[object, ...]:
@@ -485,8 +501,18 @@ class CachingInvoker:
     def __call__(self, state: RuntimeState, item: WorkItem, budget: ComputeUnits,
                  cpu: Cpu) -> InvocationOutcome:
         """Run ``item`` (or replay its remembered effect) on ``state`` in place."""
+        shared = {name: state.maps[name] for name in self.shared}
+        outcome = self._invoke(state, item, budget, cpu)
+        if shared:
+            copy_consumable_rings(state, shared)
+        return outcome
+
+    def _invoke(self, state: RuntimeState, item: WorkItem, budget: ComputeUnits,
+                cpu: Cpu) -> InvocationOutcome:
         if not self.enabled:
             self.stats.misses += 1
+            if self.shared:
+                return self._run_copying(state, item, budget, cpu)
             return self.inner(state, item, budget, cpu)
         key = self.compute_key(state, item, budget, cpu)
         memos = self._store.get(key)
@@ -494,7 +520,7 @@ class CachingInvoker:
         if memo is not None:
             self.stats.hits += 1
             if memo.maps_changed:
-                state.maps = install_maps(state.maps, memo.maps_changed)
+                state.maps = install_maps(state.maps, memo.maps_changed, self.shared)
             accounts = state.accounts.accounts
             for name, account in memo.accounts_changed.items():
                 accounts[name] = copy_account(account)
@@ -503,11 +529,24 @@ class CachingInvoker:
         self.stats.misses += 1
         return self._record(state, item, budget, cpu, key)
 
+    def _run_copying(self, state: RuntimeState, item: WorkItem, budget: ComputeUnits,
+                     cpu: Cpu) -> InvocationOutcome:
+        """Run ``inner`` with the shared maps copied on first access (nothing recorded)."""
+        maps = _ReadRecorder(state.maps, _no_key, self.shared,  # type: ignore[arg-type]
+                             copy_map_fast)
+        state.maps = maps
+        try:
+            return self.inner(state, item, budget, cpu)
+        finally:
+            if state.maps is maps:
+                state.maps = dict(dict.items(maps))
+
     def _record(self, state: RuntimeState, item: WorkItem, budget: ComputeUnits, cpu: Cpu,
                 key: tuple[object, ...]) -> InvocationOutcome:
         """Run ``inner`` with recording dicts in place and remember what it read and did."""
         untouched = get_unreplayed_parts(state)
-        maps = _ReadRecorder(state.maps, compute_map_key)  # type: ignore[arg-type]
+        maps = _ReadRecorder(state.maps, compute_map_key,  # type: ignore[arg-type]
+                             self.shared, copy_map_fast)
         holder = state.accounts
         accounts = _ReadRecorder(holder.accounts, _account_key)  # type: ignore[arg-type]
         state.maps = maps
@@ -547,6 +586,20 @@ class CachingInvoker:
         return outcome
 
 
+def _no_key(value: object) -> None:
+    return None
+
+
+def copy_consumable_rings(state: RuntimeState, shared: dict[MapId, MapState]) -> None:
+    """Copy every map of ``shared`` that ``state`` still holds whose ring buffer has a
+    committed record to consume (the scheduler consumes it next, in place)."""
+    maps = state.maps
+    for name, mstate in shared.items():
+        ring = mstate.ringbuf
+        if maps.get(name) is mstate and ring is not None and is_ringbuf_consume_enabled(ring):
+            maps[name] = copy_map_fast(mstate)
+
+
 def get_unreplayed_parts(state: RuntimeState) -> tuple[object, ...]:
     """Return the parts of ``state`` a cache hit does not replay (all but the maps, the
     accounts and the async counter), to check that a recorded run left them alone."""
@@ -566,19 +619,20 @@ def copy_account(account: Account) -> Account:
 
 
 def install_maps(current: dict[MapId, MapState], effect: dict[MapId, MapState],
-                 ) -> dict[MapId, MapState]:
+                 shared: Collection[MapId] = ()) -> dict[MapId, MapState]:
     """Return ``current`` with the maps of ``effect`` copied over it (declaration order kept).
 
     ``effect`` holds the maps an invocation changed; the others stay as they are.
     The scheduler holds on to the element of a fired timer or running work item across the
     invocation (to mark its callback done), as if the invoker had changed the maps in place;
     an element that exists before and after therefore keeps its identity, with its value,
-    timer and work-queue state taken from ``effect``.
+    timer and work-queue state taken from ``effect``. A map of ``shared`` (shared with
+    another state, so no element of it is held) is replaced whole and left unchanged.
     """
     installed = copy_maps_fast(effect)
     for name, mstate in installed.items():
         old = current.get(name)
-        if old is None:
+        if old is None or name in shared:
             continue
         for key, cells in mstate.elements.items():
             before = dict.get(old.elements, key)  # a lazy array element not created yet: new
@@ -653,14 +707,26 @@ class RuntimeSystem:
     def apply(self, state: ModelState, action: Action) -> ModelState:
         """Return the successor: ``process_action`` on a copy, with the transition checks."""
         written = self.get_written_maps(state.runtime, action) if SHARE_MAPS else None
+        copying = None
+        if written is None and SHARE_MAPS and isinstance(action, RunHead) \
+                and isinstance(self.invoker, CachingInvoker):
+            # the invoker copies a shared map when the run reaches it
+            written = get_head_trigger_maps(state.runtime)
+            copying = self.invoker
         runtime = copy_runtime_state(state.runtime, share_maps=written is not None,
                                      written=written or ())
+        if copying is not None:
+            owned = written or frozenset()
+            copying.shared = frozenset(n for n in runtime.maps if n not in owned)
         try:
             events = tuple(process_action(runtime, action, self.invoker, self.bundle))
         except (AssertionError, KeyError, IndexError, ValueError) as err:
             reason = f"{type(err).__name__} in {self.describe(action)}: {err}".rstrip(": ")
             return make_model_state(copy_runtime_state(state.runtime), state.ran, reason,
                                     StepInfo((), ((STEP_INVARIANT, reason),)))
+        finally:
+            if copying is not None:
+                copying.shared = frozenset()
         violations = self.compute_step_violations(state, events, runtime)
         if isinstance(action, EndSlot):
             ran: frozenset[CallbackSite] = frozenset()
@@ -891,7 +957,9 @@ class RuntimeSystem:
                 and runtime.sequence.next_seq == len(live):
             return state
         rank = {old: new for new, old in enumerate(live)}
-        renamed = copy_runtime_state(runtime)
+        # renumbering writes only the maps that hold a live number: share the others
+        renamed = copy_runtime_state(runtime, share_maps=SHARE_MAPS,
+                                     written=get_async_seq_maps(runtime))
         renumber_async_seqs(renamed, rank)
         canon = make_model_state(renamed, state.ran, state.error, state.step)
         return canon
@@ -943,6 +1011,24 @@ def collect_async_seqs(runtime: RuntimeState) -> set[int]:
             for element in cells:
                 seqs.update(get_element_seqs(element))
     return seqs
+
+
+def get_head_trigger_maps(runtime: RuntimeState) -> frozenset[MapId]:
+    """Return the map the scheduler itself writes when it runs the FIFO head: that of the
+    head's timer or work item (it fires, then marks done, an element of it)."""
+    if not runtime.fifo:
+        return frozenset()
+    head = runtime.fifo[0]
+    if head.map_id is None or not is_async_item(head):
+        return frozenset()
+    return frozenset({head.map_id})
+
+
+def get_async_seq_maps(runtime: RuntimeState) -> set[MapId]:
+    """Return the maps with an element that holds a live arm / start sequence number."""
+    return {name for name, mstate in runtime.maps.items()
+            if any(get_element_seqs(element) for cells in mstate.elements.values()
+                   for element in cells)}
 
 
 def get_element_seqs(element: MapElement) -> list[int]:

@@ -32,7 +32,7 @@ from typing import Final
 
 from arspec.spec.maps import ArrayElements, MapState, is_pristine_cells
 from arspec.spec.state import RuntimeState, WorkItem, encode_state
-from arspec.spec.types import FuncRef
+from arspec.spec.types import FuncRef, MapId
 
 #: The RuntimeState fields :func:`encode_runtime` knows.
 _KNOWN_FIELDS: Final = frozenset({
@@ -135,6 +135,23 @@ class MapPartsCache:
         self._parts[id(state)] = (state, parts)
         return parts
 
+    def get_all(self, maps: dict[MapId, MapState],
+                ) -> tuple[tuple[str, tuple[object, ...]], ...]:
+        """Return ``(name, parts)`` of every map, in order (:meth:`get` inlined)."""
+        remembered = self._parts
+        found: list[tuple[str, tuple[object, ...]]] = []
+        for name, state in maps.items():
+            entry = remembered.get(id(state))
+            if entry is None or entry[0] is not state:
+                parts = compute_map_parts(state)
+                if len(remembered) >= self.limit:
+                    remembered.clear()
+                remembered[id(state)] = (state, parts)
+            else:
+                parts = entry[1]
+            found.append((str(name), parts))
+        return tuple(found)
+
     def clear(self) -> None:
         """Forget every map."""
         self._parts.clear()
@@ -146,8 +163,10 @@ def compute_runtime_parts(state: RuntimeState, cache: MapPartsCache | None = Non
 
     :param cache: take the maps' parts from it (only for maps never changed once encoded).
     """
-    get_parts = compute_map_parts if cache is None else cache.get
-    maps = tuple((str(name), get_parts(m)) for name, m in state.maps.items())
+    if cache is None or not cache.enabled:
+        maps = tuple((str(name), compute_map_parts(m)) for name, m in state.maps.items())
+    else:
+        maps = cache.get_all(state.maps)
     accounts = tuple((str(name), bytes(a.data), a.writable)
                      for name, a in state.accounts.accounts.items())
     watchers = tuple((str(name), w.last_value, w.condition, w.reference)

@@ -83,9 +83,18 @@ def check_sharing(path: str) -> dict[str, int]:
                 shared[type(action).__name__] = shared.get(type(action).__name__, 0) + 1
             return post
 
+        def canonicalize(self, state: ModelState) -> ModelState:
+            before = maps_key(state)
+            canon = super().canonicalize(state)
+            assert maps_key(state) == before
+            if canon is not state:
+                shared["canonicalize"] = shared.get("canonicalize", 0) + 1
+            return canon
+
     checking = Checking(system.bundle, system.invoker, slots=system.slots,
                         checks=system.checks)
-    explore(checking, bounds=Bounds(max_states=3000), stop_at_first_violation=False)
+    explore(checking, bounds=Bounds(max_states=3000), stop_at_first_violation=False,
+            canonicalize=checking.canonicalize)
     return shared
 
 
@@ -143,15 +152,79 @@ def test_invalid_a_rule_forgetting_the_ring_would_change_the_predecessor(
     assert maps_key(state) != before
 
 
-def test_invalid_other_steps_copy_the_maps() -> None:
+def run_heads(cache: bool) -> list[tuple[ModelState, ModelState]]:
+    """Return (state, successor) of the first runs of the head along pairs_trading's
+    canonical path, each checked to leave its predecessor's maps unchanged."""
     path = str(ROOT / "examples" / "pairs_trading.yaml")
     bundle = load_bundle(path)
-    system = build_system(bundle, path, 6, compile_checks(bundle), cache=False)
+    system = build_system(bundle, path, 6, compile_checks(bundle), cache=cache)
     state = system.initial_states()[0]
-    while RunHead() not in system.actions(state):
-        state = system.apply(state, system.actions(state)[0])
-    post = system.apply(state, RunHead())
-    assert all(post.runtime.maps[n] is not state.runtime.maps[n] for n in state.runtime.maps)
+    found = []
+    while system.actions(state):
+        action = system.actions(state)[0]
+        before = maps_key(state)
+        post = system.apply(state, action)
+        assert maps_key(state) == before
+        if isinstance(action, RunHead):
+            found.append((state, post))
+        state = post
+    return found
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_a_run_copies_the_maps_it_reaches_and_shares_the_others(cache: bool) -> None:
+    steps = run_heads(cache)
+    assert len(steps) >= 5
+    copied = kept = 0
+    for state, post in steps:
+        assert compute_state_key(post.runtime) == compute_state_key(copy_runtime_state(
+            post.runtime))
+        for name, mstate in state.runtime.maps.items():
+            if post.runtime.maps[name] is mstate:
+                kept += 1
+            else:
+                copied += 1
+    assert copied > 0 and kept > 0
+
+
+def test_invalid_a_run_handed_the_shared_maps_would_change_its_predecessor(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # a recorder that records reads but does not copy: the run writes the predecessor's maps
+    def read_only(self: rs_module._ReadRecorder, name: object) -> None:
+        if name not in self.reads and dict.__contains__(self, name):
+            self.reads[name] = self.keyer(dict.__getitem__(self, name))
+
+    monkeypatch.setattr(rs_module._ReadRecorder, "_read", read_only)
+    with pytest.raises(AssertionError):
+        run_heads(True)
+
+
+def test_invalid_a_run_without_the_cache_handed_the_shared_maps_fails_alike(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def direct(self: rs_module.CachingInvoker, state: object, item: object, budget: object,
+               cpu: object) -> object:
+        return self.inner(state, item, budget, cpu)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rs_module.CachingInvoker, "_run_copying", direct)
+    with pytest.raises(AssertionError):
+        run_heads(False)
+
+
+def test_a_shared_ring_with_a_record_to_consume_is_copied() -> None:
+    system = make_system(str(ROOT / "benchmarks" / "scale_bundle.yaml"))
+    assert system is not None
+    runtime = copy_runtime_state(system.initial_states()[0].runtime)
+    name = next(iter(system.config.subscribers))
+    ring_map = runtime.maps[name]
+    others = {n: m for n, m in runtime.maps.items() if n != name}
+    rs_module.copy_consumable_rings(runtime, {name: ring_map, **others})
+    assert runtime.maps[name] is ring_map  # nothing to consume: still shared
+    assert ring_map.ringbuf is not None
+    assert process_ringbuf_output(ring_map.ringbuf, bytes(8), 0) == 0
+    rs_module.copy_consumable_rings(runtime, {name: ring_map, **others})
+    assert runtime.maps[name] is not ring_map
+    assert compute_map_key(runtime.maps[name]) == compute_map_key(ring_map)
+    assert all(runtime.maps[n] is m for n, m in others.items())
 
 
 def test_shared_copy_equals_full_copy() -> None:
@@ -174,7 +247,8 @@ def no_shortcuts(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-def explored_keys(path: str, slots: int | None) -> tuple[object, ...]:
+def explored_keys(path: str, slots: int | None, reductions: bool = True,
+                  ) -> tuple[object, ...]:
     """Return the summary and every explored state's key, in order, each checked against
     its encoding without the cache."""
     keys: list[bytes] = []
@@ -189,7 +263,8 @@ def explored_keys(path: str, slots: int | None) -> tuple[object, ...]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(RuntimeSystem, "encode", encode)
         try:
-            _, result = explore_result(path, slots=slots, store=StoreMode.EXACT)
+            _, result = explore_result(path, slots=slots, store=StoreMode.EXACT,
+                                       reductions=reductions)
         except InputError as err:
             return ("refused", str(err))
     st = result.stats
@@ -263,3 +338,14 @@ def test_invalid_a_full_cache_starts_over() -> None:
     cache = MapPartsCache(limit=2)
     encode_runtime(runtime, cache)
     assert len(cache._parts) <= 2
+
+
+@pytest.mark.parametrize("name", ["examples/pairs_trading.yaml", "benchmarks/scale_bundle.yaml",
+                                  "examples/explore/ring_ok.yaml"])
+def test_without_the_cache_sharing_equals_full_copies(name: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    path = str(ROOT / name)
+    fast = explored_keys(path, 4, reductions=False)
+    monkeypatch.setattr(rs_module, "SHARE_MAPS", False)
+    monkeypatch.setattr(MAP_PARTS, "enabled", False)
+    assert explored_keys(path, 4, reductions=False) == fast
