@@ -29,6 +29,14 @@ the reference VM. One invocation (a whole tail-call chain) is one atomic step.
   watchers and other scheduler bookkeeping, which the binding never touches, are left out.
   An entry keeps only the maps and accounts the invocation changed, and the counter; a run
   that changed anything else (run-time watchers included) is not remembered.
+* **Shared maps.** A successor keeps the map objects of its predecessor that its step does
+  not write, and copies the others (:meth:`RuntimeSystem.get_written_maps`): scenario and
+  domain writes and the end of a slot write no map, enqueueing due work only a ring buffer
+  it consumes, and a run of the head the map of its timer or work item plus what the
+  program reaches (the :class:`CachingInvoker` copies a shared map on first access).
+  Canonicalisation copies only the maps that hold a live sequence number. A map object of
+  an explored state is therefore never changed, and its encoding is remembered by object
+  (:data:`MAP_PARTS`); most successors re-encode only the maps their step wrote.
 * **Partial-order reduction** (:class:`EnvironmentOrder`): environment writes to different
   domain keys commute (each writes its own field and marks its own key), so exploring them
   only in domain declaration order reaches exactly the same states. It is switched off when
@@ -711,7 +719,7 @@ class RuntimeSystem:
         if written is None and SHARE_MAPS and isinstance(action, RunHead) \
                 and isinstance(self.invoker, CachingInvoker):
             # the invoker copies a shared map when the run reaches it
-            written = get_head_trigger_maps(state.runtime)
+            written = get_trigger_maps(state.runtime)
             copying = self.invoker
         runtime = copy_runtime_state(state.runtime, share_maps=written is not None,
                                      written=written or ())
@@ -1013,15 +1021,13 @@ def collect_async_seqs(runtime: RuntimeState) -> set[int]:
     return seqs
 
 
-def get_head_trigger_maps(runtime: RuntimeState) -> frozenset[MapId]:
-    """Return the map the scheduler itself writes when it runs the FIFO head: that of the
-    head's timer or work item (it fires, then marks done, an element of it)."""
-    if not runtime.fifo:
-        return frozenset()
-    head = runtime.fifo[0]
-    if head.map_id is None or not is_async_item(head):
-        return frozenset()
-    return frozenset({head.map_id})
+def get_trigger_maps(runtime: RuntimeState) -> frozenset[MapId]:
+    """Return the maps the scheduler itself may write when it runs a queued item: those of
+    the timers and work items in the FIFO (it fires, then marks done, an element of the
+    one it runs). Every queued item counts, not only the head, so that a scheduler taking
+    another one (the planted faults of the tests) still finds its element copied."""
+    return frozenset(item.map_id for item in runtime.fifo
+                     if item.map_id is not None and is_async_item(item))
 
 
 def get_async_seq_maps(runtime: RuntimeState) -> set[MapId]:
