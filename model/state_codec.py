@@ -106,55 +106,62 @@ class MapPartsCache:
     """The canonical parts of map objects, remembered by identity.
 
     The explorer's successors share the map objects a step does not write with their
-    predecessor (:data:`~arspec.model.runtime_system.MAP_FREE_ACTIONS`), so most maps of
-    a new state were already encoded as part of an earlier one. This is sound only for
-    map objects that are never changed after they were first encoded, which holds for the
-    maps of an explored state (every step works on copies of what it writes); the explorer
-    alone uses it. An entry holds the map itself, so its ``id`` cannot be reused while the
-    entry lives; the cache forgets everything when it holds ``limit`` maps.
+    predecessor (:meth:`~arspec.model.runtime_system.RuntimeSystem.get_written_maps`), so
+    most maps of a new state were already encoded as part of an earlier one, usually its
+    predecessor one BFS level earlier. This is sound only for map objects that are never
+    changed after they were first encoded, which holds for the maps of an explored state
+    (every step works on copies of what it writes); the explorer alone uses it. An entry
+    holds the map itself, so its ``id`` cannot be reused while the entry lives.
 
-    :param limit: the most maps remembered at once.
+    Two generations bound the memory: new entries go to the young one; when it holds
+    ``limit`` maps it becomes the old one (the previous old one is dropped), and an old
+    entry found again moves back to the young one.
+
+    :param limit: maps per generation (the default covers a BFS level of about 10^4 states
+        of a bundle with a few maps).
     :param enabled: ``False`` computes every map's parts afresh (the tests' reference).
     """
 
-    def __init__(self, limit: int = 4096, *, enabled: bool = True) -> None:
+    def __init__(self, limit: int = 65_536, *, enabled: bool = True) -> None:
         self.limit = limit
         self.enabled = enabled
-        self._parts: dict[int, tuple[MapState, tuple[object, ...]]] = {}
+        self._young: dict[int, tuple[MapState, tuple[object, ...]]] = {}
+        self._old: dict[int, tuple[MapState, tuple[object, ...]]] = {}
 
     def get(self, state: MapState) -> tuple[object, ...]:
         """Return :func:`compute_map_parts` of ``state``, remembered if it was computed."""
         if not self.enabled:
             return compute_map_parts(state)
-        entry = self._parts.get(id(state))
+        entry = self._young.get(id(state))
         if entry is not None and entry[0] is state:
             return entry[1]
-        parts = compute_map_parts(state)
-        if len(self._parts) >= self.limit:
-            self._parts.clear()
-        self._parts[id(state)] = (state, parts)
+        entry = self._old.get(id(state))
+        parts = entry[1] if entry is not None and entry[0] is state \
+            else compute_map_parts(state)
+        if len(self._young) >= self.limit:
+            self._old = self._young
+            self._young = {}
+        self._young[id(state)] = (state, parts)
         return parts
 
     def get_all(self, maps: dict[MapId, MapState],
                 ) -> tuple[tuple[str, tuple[object, ...]], ...]:
-        """Return ``(name, parts)`` of every map, in order (:meth:`get` inlined)."""
-        remembered = self._parts
+        """Return ``(name, parts)`` of every map, in order."""
+        young = self._young
         found: list[tuple[str, tuple[object, ...]]] = []
         for name, state in maps.items():
-            entry = remembered.get(id(state))
-            if entry is None or entry[0] is not state:
-                parts = compute_map_parts(state)
-                if len(remembered) >= self.limit:
-                    remembered.clear()
-                remembered[id(state)] = (state, parts)
-            else:
-                parts = entry[1]
+            entry = young.get(id(state))
+            parts = entry[1] if entry is not None and entry[0] is state else self.get(state)
             found.append((str(name), parts))
         return tuple(found)
 
+    def __len__(self) -> int:
+        return len(self._young) + len(self._old)
+
     def clear(self) -> None:
         """Forget every map."""
-        self._parts.clear()
+        self._young = {}
+        self._old = {}
 
 
 def compute_runtime_parts(state: RuntimeState, cache: MapPartsCache | None = None,

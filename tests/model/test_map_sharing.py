@@ -331,21 +331,28 @@ def test_invalid_a_disabled_cache_computes_afresh() -> None:
     assert encode_runtime(runtime, cache) != before
 
 
-def test_invalid_a_full_cache_starts_over() -> None:
-    system = make_system(str(ROOT / "examples" / "pairs_trading.yaml"))
+def test_invalid_a_full_generation_ages_and_the_old_one_is_dropped() -> None:
+    system = make_system(str(ROOT / "benchmarks" / "scale_bundle.yaml"))
     assert system is not None
     runtime = copy_runtime_state(system.initial_states()[0].runtime)
+    maps = list(runtime.maps.values())
+    assert len(maps) >= 4
+    fresh = MapPartsCache(enabled=False)
     cache = MapPartsCache(limit=2)
-    encode_runtime(runtime, cache)
-    assert len(cache._parts) <= 2
-
-
-@pytest.mark.parametrize("name", ["examples/pairs_trading.yaml", "benchmarks/scale_bundle.yaml",
-                                  "examples/explore/ring_ok.yaml"])
-def test_without_the_cache_sharing_equals_full_copies(name: str,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    path = str(ROOT / name)
-    fast = explored_keys(path, 4, reductions=False)
-    monkeypatch.setattr(rs_module, "SHARE_MAPS", False)
-    monkeypatch.setattr(MAP_PARTS, "enabled", False)
-    assert explored_keys(path, 4, reductions=False) == fast
+    first = cache.get(maps[0])
+    cache.get(maps[1])
+    cache.get(maps[2])  # the young generation was full: maps 0 and 1 are old now
+    assert len(cache) == 3
+    assert cache.get(maps[0]) is first  # found in the old generation, moved back
+    maps[1].use_clock += 1
+    assert cache.get(maps[1]) != fresh.get(maps[1])  # still remembered (old generation)
+    cache.get(maps[3])  # ages again: maps 1 and 3 young, maps 2 and 0 old, the rest dropped
+    maps[2].use_clock += 1
+    assert cache.get(maps[2]) != fresh.get(maps[2])
+    cache.get(maps[3])
+    cache.get(maps[0])
+    cache.get(maps[1])
+    cache.get(maps[3])  # maps 2's generation is gone after two agings
+    cache.get(maps[0])
+    assert len(cache) <= 4
+    assert cache.get(maps[2]) == fresh.get(maps[2])
