@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import marshal
+import weakref
 from collections.abc import Sequence
 from typing import Final
 
@@ -103,65 +104,65 @@ def compute_map_parts(state: MapState) -> tuple[object, ...]:
 
 
 class MapPartsCache:
-    """The canonical parts of map objects, remembered by identity.
+    """The canonical parts of map objects, remembered by identity while the map lives.
 
     The explorer's successors share the map objects a step does not write with their
     predecessor (:meth:`~arspec.model.runtime_system.RuntimeSystem.get_written_maps`), so
     most maps of a new state were already encoded as part of an earlier one, usually its
     predecessor one BFS level earlier. This is sound only for map objects that are never
     changed after they were first encoded, which holds for the maps of an explored state
-    (every step works on copies of what it writes); the explorer alone uses it. An entry
-    holds the map itself, so its ``id`` cannot be reused while the entry lives.
+    (every step works on copies of what it writes); the explorer alone uses it.
 
-    Two generations bound the memory: new entries go to the young one; when it holds
-    ``limit`` maps it becomes the old one (the previous old one is dropped), and an old
-    entry found again moves back to the young one.
+    An entry holds a weak reference to its map and goes when the map does, so the cache
+    holds the parts of the maps that explored states still hold, and an ``id`` reused by a
+    later map never finds a dead map's entry. ``limit`` bounds it anyway.
 
-    :param limit: maps per generation (the default covers a BFS level of about 10^4 states
-        of a bundle with a few maps).
+    :param limit: forget everything when this many maps are remembered.
     :param enabled: ``False`` computes every map's parts afresh (the tests' reference).
     """
 
-    def __init__(self, limit: int = 65_536, *, enabled: bool = True) -> None:
+    def __init__(self, limit: int = 1_000_000, *, enabled: bool = True) -> None:
         self.limit = limit
         self.enabled = enabled
-        self._young: dict[int, tuple[MapState, tuple[object, ...]]] = {}
-        self._old: dict[int, tuple[MapState, tuple[object, ...]]] = {}
+        self._parts: dict[int, tuple[weakref.ref[MapState], tuple[object, ...]]] = {}
+
+    def _forget(self, ref: weakref.ref[MapState], key: int) -> None:
+        entry = self._parts.get(key)
+        if entry is not None and entry[0] is ref:
+            del self._parts[key]
 
     def get(self, state: MapState) -> tuple[object, ...]:
         """Return :func:`compute_map_parts` of ``state``, remembered if it was computed."""
         if not self.enabled:
             return compute_map_parts(state)
-        entry = self._young.get(id(state))
-        if entry is not None and entry[0] is state:
+        key = id(state)
+        entry = self._parts.get(key)
+        if entry is not None and entry[0]() is state:
             return entry[1]
-        entry = self._old.get(id(state))
-        parts = entry[1] if entry is not None and entry[0] is state \
-            else compute_map_parts(state)
-        if len(self._young) >= self.limit:
-            self._old = self._young
-            self._young = {}
-        self._young[id(state)] = (state, parts)
+        parts = compute_map_parts(state)
+        if len(self._parts) >= self.limit:
+            self._parts.clear()
+        forget = self._forget
+        self._parts[key] = (weakref.ref(state, lambda ref: forget(ref, key)), parts)
         return parts
 
     def get_all(self, maps: dict[MapId, MapState],
                 ) -> tuple[tuple[str, tuple[object, ...]], ...]:
         """Return ``(name, parts)`` of every map, in order."""
-        young = self._young
+        remembered = self._parts
         found: list[tuple[str, tuple[object, ...]]] = []
         for name, state in maps.items():
-            entry = young.get(id(state))
-            parts = entry[1] if entry is not None and entry[0] is state else self.get(state)
+            entry = remembered.get(id(state))
+            parts = entry[1] if entry is not None and entry[0]() is state else self.get(state)
             found.append((str(name), parts))
         return tuple(found)
 
     def __len__(self) -> int:
-        return len(self._young) + len(self._old)
+        return len(self._parts)
 
     def clear(self) -> None:
         """Forget every map."""
-        self._young = {}
-        self._old = {}
+        self._parts.clear()
 
 
 def compute_runtime_parts(state: RuntimeState, cache: MapPartsCache | None = None,

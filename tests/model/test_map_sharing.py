@@ -13,6 +13,7 @@ must reach the same states, in the same order, with the same verdicts and traces
 from __future__ import annotations
 
 import dataclasses
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -331,28 +332,32 @@ def test_invalid_a_disabled_cache_computes_afresh() -> None:
     assert encode_runtime(runtime, cache) != before
 
 
-def test_invalid_a_full_generation_ages_and_the_old_one_is_dropped() -> None:
+def test_invalid_an_entry_goes_with_its_map() -> None:
+    system = make_system(str(ROOT / "benchmarks" / "scale_bundle.yaml"))
+    assert system is not None
+    runtime = copy_runtime_state(system.initial_states()[0].runtime)
+    cache = MapPartsCache()
+    encode_runtime(runtime, cache)
+    assert len(cache) == len(runtime.maps)
+    name = next(iter(runtime.maps))
+    runtime.maps[name] = copy_runtime_state(runtime).maps[name]  # the old object dies
+    gc.collect()
+    assert len(cache) == len(runtime.maps) - 1
+    del runtime
+    gc.collect()
+    assert len(cache) == 0
+
+
+def test_invalid_a_full_cache_starts_over() -> None:
     system = make_system(str(ROOT / "benchmarks" / "scale_bundle.yaml"))
     assert system is not None
     runtime = copy_runtime_state(system.initial_states()[0].runtime)
     maps = list(runtime.maps.values())
-    assert len(maps) >= 4
-    fresh = MapPartsCache(enabled=False)
     cache = MapPartsCache(limit=2)
-    first = cache.get(maps[0])
-    cache.get(maps[1])
-    cache.get(maps[2])  # the young generation was full: maps 0 and 1 are old now
-    assert len(cache) == 3
-    assert cache.get(maps[0]) is first  # found in the old generation, moved back
-    maps[1].use_clock += 1
-    assert cache.get(maps[1]) != fresh.get(maps[1])  # still remembered (old generation)
-    cache.get(maps[3])  # ages again: maps 1 and 3 young, maps 2 and 0 old, the rest dropped
-    maps[2].use_clock += 1
-    assert cache.get(maps[2]) != fresh.get(maps[2])
-    cache.get(maps[3])
     cache.get(maps[0])
     cache.get(maps[1])
-    cache.get(maps[3])  # maps 2's generation is gone after two agings
-    cache.get(maps[0])
-    assert len(cache) <= 4
-    assert cache.get(maps[2]) == fresh.get(maps[2])
+    maps[0].use_clock += 1
+    assert cache.get(maps[0]) != MapPartsCache(enabled=False).get(maps[0])  # remembered
+    cache.get(maps[2])  # full: forgets maps 0 and 1
+    assert len(cache) == 1
+    assert cache.get(maps[0]) == MapPartsCache(enabled=False).get(maps[0])
