@@ -29,6 +29,14 @@ the reference VM. One invocation (a whole tail-call chain) is one atomic step.
   watchers and other scheduler bookkeeping, which the binding never touches, are left out.
   An entry keeps only the maps and accounts the invocation changed, and the counter; a run
   that changed anything else (run-time watchers included) is not remembered.
+* **Shared maps.** A successor keeps the map objects of its predecessor that its step does
+  not write, and copies the others (:meth:`RuntimeSystem.get_written_maps`): scenario and
+  domain writes and the end of a slot write no map, enqueueing due work only a ring buffer
+  it consumes, and a run of the head the map of its timer or work item plus what the
+  program reaches (the :class:`CachingInvoker` copies a shared map on first access).
+  Canonicalisation copies only the maps that hold a live sequence number. A map object of
+  an explored state is therefore never changed, and its encoding is remembered by object
+  (:data:`MAP_PARTS`); most successors re-encode only the maps their step wrote.
 * **Partial-order reduction** (:class:`EnvironmentOrder`): environment writes to different
   domain keys commute (each writes its own field and marks its own key), so exploring them
   only in domain declaration order reaches exactly the same states. It is switched off when
@@ -47,14 +55,14 @@ import itertools
 import math
 import pickle
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
 from arspec.model.confluence import Divergence
 from arspec.model.engine import Invariant, ModelError, TransitionInvariant
 from arspec.model.resources import get_resident_bytes
-from arspec.model.state_codec import encode_runtime
+from arspec.model.state_codec import MapPartsCache, encode_runtime
 from arspec.model.stopping import MAX_MEMORY, REPLICA_STATES, get_stop_reason, request_stop
 from arspec.spec import bundle as schema
 from arspec.spec.accounts import Account
@@ -71,7 +79,7 @@ from arspec.spec.catalogue import (
     get_user_invariant_violation,
 )
 from arspec.spec.maps import ArrayElements, MapElement, MapState
-from arspec.spec.ringbuf import RingBuffer
+from arspec.spec.ringbuf import RingBuffer, is_ringbuf_consume_enabled
 from arspec.spec.runtime_watchers import copy_runtime_watchers
 from arspec.spec.scheduler import (
     Action,
@@ -87,6 +95,7 @@ from arspec.spec.scheduler import (
     create_initial_state,
     get_enabled_actions,
     get_runtime_config,
+    is_async_item,
     process_action,
 )
 from arspec.spec.state import (
@@ -200,6 +209,15 @@ def is_map_only_step(pre: RuntimeState, events: Sequence[Event], post: RuntimeSt
         event.kind in MAP_ONLY_EVENTS for event in events)
 
 
+#: Successors share the map objects their step does not write (:func:`copy_runtime_state`,
+#: :meth:`RuntimeSystem.get_written_maps`); ``False`` copies every map on every step (the
+#: tests' reference, ``tests/model/test_map_sharing.py``).
+SHARE_MAPS = True
+#: The explored states' map encodings, by map object (see :class:`MapPartsCache`; the
+#: tests switch it off through its ``enabled``).
+MAP_PARTS: Final = MapPartsCache()
+
+
 #: Name of the invariant that a transition of the spec never raises.
 STEP_INVARIANT: Final = "no_invalid_transition"
 #: Name of the replica-determinism invariant.
@@ -208,17 +226,23 @@ REPLICA_INVARIANT: Final = "replica_determinism"
 MAX_REPLICA_KEYS: Final = 4
 
 
-def copy_runtime_state(state: RuntimeState, *, share_maps: bool = False) -> RuntimeState:
+def copy_runtime_state(state: RuntimeState, *, share_maps: bool = False,
+                       written: Collection[MapId] = ()) -> RuntimeState:
     """Return an independent copy of ``state`` (field by field; deep copy if unknown fields).
 
-    :param share_maps: keep the same map objects (a new dict of them): only for a step
-        that never touches maps (:data:`MAP_FREE_ACTIONS`); every later step copies again.
+    :param share_maps: keep the same map objects (a new dict of them), except those named
+        in ``written``, which are copied: only for a step that writes no other map
+        (:func:`get_written_maps`); every later step copies again.
     """
     if not _FAST_COPY:
         return copy_state(state)
+    if share_maps:
+        maps = {name: copy_map_fast(m) if name in written else m
+                for name, m in state.maps.items()}
+    else:
+        maps = copy_maps_fast(state.maps)
     return RuntimeState(
-        slot=state.slot, phase=state.phase,
-        maps=dict(state.maps) if share_maps else copy_maps_fast(state.maps),
+        slot=state.slot, phase=state.phase, maps=maps,
         accounts=copy_accounts(state.accounts),
         sequence=AsyncSequence(state.sequence.next_seq), preset=state.preset,
         fifo=list(state.fifo), next_item_seq=state.next_item_seq,
@@ -270,8 +294,9 @@ class ModelState:
 
     @functools.cached_property
     def key(self) -> bytes:
-        """The canonical encoding (:func:`encode_model_state`)."""
-        return encode_model_state(self.runtime, self.ran, self.error)
+        """The canonical encoding (:func:`encode_model_state`, maps' parts from
+        :data:`MAP_PARTS`)."""
+        return encode_model_state(self.runtime, self.ran, self.error, MAP_PARTS)
 
     def __getstate__(self) -> dict[str, object]:
         """Pickle without the cached key (it is recomputed on demand; halves the bytes)."""
@@ -284,10 +309,13 @@ class ModelState:
 
 
 def encode_model_state(runtime: RuntimeState, ran: frozenset[CallbackSite],
-                       error: str | None) -> bytes:
-    """Return the canonical bytes of a model state (spec encoding plus the ghost)."""
+                       error: str | None, cache: MapPartsCache | None = None) -> bytes:
+    """Return the canonical bytes of a model state (spec encoding plus the ghost).
+
+    :param cache: see :func:`~arspec.model.state_codec.encode_runtime`.
+    """
     ghost = repr((tuple(sorted(ran)), error)).encode()
-    return encode_runtime(runtime) + b"|" + ghost
+    return encode_runtime(runtime, cache) + b"|" + ghost
 
 
 def make_model_state(runtime: RuntimeState, ran: frozenset[CallbackSite] = frozenset(),
@@ -322,15 +350,23 @@ class _ReadRecorder(dict):  # type: ignore[type-arg]
     take the slow path through ``keys``/``__getitem__`` instead of copying silently.
     """
 
-    def __init__(self, values: dict[object, object], keyer: Callable[[object], object]
-                 ) -> None:
+    def __init__(self, values: dict[object, object], keyer: Callable[[object], object],
+                 shared: Collection[object] = (),
+                 copier: Callable[[Any], object] | None = None) -> None:
         super().__init__(values)
         self.reads: dict[object, object] = {}
         self.keyer = keyer
+        self.shared = shared
+        self.copier = copier
 
     def _read(self, name: object) -> None:
         if name not in self.reads and dict.__contains__(self, name):
-            self.reads[name] = self.keyer(dict.__getitem__(self, name))
+            value = dict.__getitem__(self, name)
+            self.reads[name] = self.keyer(value)
+            if name in self.shared:
+                # shared with another state: the caller gets (and may change) a copy
+                assert self.copier is not None
+                dict.__setitem__(self, name, self.copier(value))
 
     def _read_all(self) -> None:
         for name in dict.keys(self):
@@ -416,6 +452,12 @@ class CachingInvoker:
         pseudo-random helper reads it).
     :param max_entries: forget everything when this many invocations are remembered.
     :param per_key: at most this many read-set variants per scalar key (oldest dropped).
+
+    ``shared`` names the maps of the state about to be run that are shared with another
+    state (set by :meth:`RuntimeSystem.apply` around one step): the run gets a copy of
+    such a map when it first reaches it, a hit installs the maps it changed as copies, and
+    a shared ring left with records to consume is copied before the scheduler consumes
+    them (:meth:`copy_consumable_rings`). The other maps stay shared.
     """
 
     def __init__(self, inner: Invoker, *, enabled: bool = True, include_seq: bool = False,
@@ -428,6 +470,7 @@ class CachingInvoker:
         self.stats = CacheStats()
         self._store: dict[tuple[object, ...], list[_Memo]] = {}
         self._entries = 0
+        self.shared: frozenset[MapId] = frozenset()
 
     def compute_key(self, state: RuntimeState, item: WorkItem, budget: ComputeUnits,
                     cpu: Cpu) -> tuple[object, ...]:
@@ -466,8 +509,18 @@ class CachingInvoker:
     def __call__(self, state: RuntimeState, item: WorkItem, budget: ComputeUnits,
                  cpu: Cpu) -> InvocationOutcome:
         """Run ``item`` (or replay its remembered effect) on ``state`` in place."""
+        shared = {name: state.maps[name] for name in self.shared}
+        outcome = self._invoke(state, item, budget, cpu)
+        if shared:
+            copy_consumable_rings(state, shared)
+        return outcome
+
+    def _invoke(self, state: RuntimeState, item: WorkItem, budget: ComputeUnits,
+                cpu: Cpu) -> InvocationOutcome:
         if not self.enabled:
             self.stats.misses += 1
+            if self.shared:
+                return self._run_copying(state, item, budget, cpu)
             return self.inner(state, item, budget, cpu)
         key = self.compute_key(state, item, budget, cpu)
         memos = self._store.get(key)
@@ -475,7 +528,7 @@ class CachingInvoker:
         if memo is not None:
             self.stats.hits += 1
             if memo.maps_changed:
-                state.maps = install_maps(state.maps, memo.maps_changed)
+                state.maps = install_maps(state.maps, memo.maps_changed, self.shared)
             accounts = state.accounts.accounts
             for name, account in memo.accounts_changed.items():
                 accounts[name] = copy_account(account)
@@ -484,11 +537,24 @@ class CachingInvoker:
         self.stats.misses += 1
         return self._record(state, item, budget, cpu, key)
 
+    def _run_copying(self, state: RuntimeState, item: WorkItem, budget: ComputeUnits,
+                     cpu: Cpu) -> InvocationOutcome:
+        """Run ``inner`` with the shared maps copied on first access (nothing recorded)."""
+        maps = _ReadRecorder(state.maps, _no_key, self.shared,  # type: ignore[arg-type]
+                             copy_map_fast)
+        state.maps = maps
+        try:
+            return self.inner(state, item, budget, cpu)
+        finally:
+            if state.maps is maps:
+                state.maps = dict(dict.items(maps))
+
     def _record(self, state: RuntimeState, item: WorkItem, budget: ComputeUnits, cpu: Cpu,
                 key: tuple[object, ...]) -> InvocationOutcome:
         """Run ``inner`` with recording dicts in place and remember what it read and did."""
         untouched = get_unreplayed_parts(state)
-        maps = _ReadRecorder(state.maps, compute_map_key)  # type: ignore[arg-type]
+        maps = _ReadRecorder(state.maps, compute_map_key,  # type: ignore[arg-type]
+                             self.shared, copy_map_fast)
         holder = state.accounts
         accounts = _ReadRecorder(holder.accounts, _account_key)  # type: ignore[arg-type]
         state.maps = maps
@@ -528,6 +594,20 @@ class CachingInvoker:
         return outcome
 
 
+def _no_key(value: object) -> None:
+    return None
+
+
+def copy_consumable_rings(state: RuntimeState, shared: dict[MapId, MapState]) -> None:
+    """Copy every map of ``shared`` that ``state`` still holds whose ring buffer has a
+    committed record to consume (the scheduler consumes it next, in place)."""
+    maps = state.maps
+    for name, mstate in shared.items():
+        ring = mstate.ringbuf
+        if maps.get(name) is mstate and ring is not None and is_ringbuf_consume_enabled(ring):
+            maps[name] = copy_map_fast(mstate)
+
+
 def get_unreplayed_parts(state: RuntimeState) -> tuple[object, ...]:
     """Return the parts of ``state`` a cache hit does not replay (all but the maps, the
     accounts and the async counter), to check that a recorded run left them alone."""
@@ -547,19 +627,20 @@ def copy_account(account: Account) -> Account:
 
 
 def install_maps(current: dict[MapId, MapState], effect: dict[MapId, MapState],
-                 ) -> dict[MapId, MapState]:
+                 shared: Collection[MapId] = ()) -> dict[MapId, MapState]:
     """Return ``current`` with the maps of ``effect`` copied over it (declaration order kept).
 
     ``effect`` holds the maps an invocation changed; the others stay as they are.
     The scheduler holds on to the element of a fired timer or running work item across the
     invocation (to mark its callback done), as if the invoker had changed the maps in place;
     an element that exists before and after therefore keeps its identity, with its value,
-    timer and work-queue state taken from ``effect``.
+    timer and work-queue state taken from ``effect``. A map of ``shared`` (shared with
+    another state, so no element of it is held) is replaced whole and left unchanged.
     """
     installed = copy_maps_fast(effect)
     for name, mstate in installed.items():
         old = current.get(name)
-        if old is None:
+        if old is None or name in shared:
             continue
         for key, cells in mstate.elements.items():
             before = dict.get(old.elements, key)  # a lazy array element not created yet: new
@@ -633,14 +714,27 @@ class RuntimeSystem:
 
     def apply(self, state: ModelState, action: Action) -> ModelState:
         """Return the successor: ``process_action`` on a copy, with the transition checks."""
-        runtime = copy_runtime_state(state.runtime,
-                                     share_maps=isinstance(action, MAP_FREE_ACTIONS))
+        written = self.get_written_maps(state.runtime, action) if SHARE_MAPS else None
+        copying = None
+        if written is None and SHARE_MAPS and isinstance(action, RunHead) \
+                and isinstance(self.invoker, CachingInvoker):
+            # the invoker copies a shared map when the run reaches it
+            written = get_trigger_maps(state.runtime)
+            copying = self.invoker
+        runtime = copy_runtime_state(state.runtime, share_maps=written is not None,
+                                     written=written or ())
+        if copying is not None:
+            owned = written or frozenset()
+            copying.shared = frozenset(n for n in runtime.maps if n not in owned)
         try:
             events = tuple(process_action(runtime, action, self.invoker, self.bundle))
         except (AssertionError, KeyError, IndexError, ValueError) as err:
             reason = f"{type(err).__name__} in {self.describe(action)}: {err}".rstrip(": ")
             return make_model_state(copy_runtime_state(state.runtime), state.ran, reason,
                                     StepInfo((), ((STEP_INVARIANT, reason),)))
+        finally:
+            if copying is not None:
+                copying.shared = frozenset()
         violations = self.compute_step_violations(state, events, runtime)
         if isinstance(action, EndSlot):
             ran: frozenset[CallbackSite] = frozenset()
@@ -648,6 +742,26 @@ class RuntimeSystem:
             sites = get_callback_sites(events)
             ran = state.ran | frozenset(sites) if sites else state.ran
         return make_model_state(runtime, ran, None, StepInfo(events, violations))
+
+    def get_written_maps(self, runtime: RuntimeState, action: Action,
+                         ) -> frozenset[MapId] | None:
+        """Return the maps the spec's transition for ``action`` may write, or ``None`` for
+        any of them.
+
+        A :data:`MAP_FREE_ACTIONS` step writes none. Enqueueing due work reads timers
+        and work items and writes only the ring buffers whose records it consumes (those
+        with a subscriber and something committed to hand out).
+        """
+        if isinstance(action, MAP_FREE_ACTIONS):
+            return frozenset()
+        if isinstance(action, EnqueueDue):
+            written = []
+            for map_id in self.config.subscribers:
+                ring = runtime.maps[map_id].ringbuf
+                if ring is None or is_ringbuf_consume_enabled(ring):
+                    written.append(map_id)
+            return frozenset(written)
+        return None
 
     def encode(self, state: ModelState) -> bytes:
         """Return the canonical encoding (computed once per state)."""
@@ -851,7 +965,9 @@ class RuntimeSystem:
                 and runtime.sequence.next_seq == len(live):
             return state
         rank = {old: new for new, old in enumerate(live)}
-        renamed = copy_runtime_state(runtime)
+        # renumbering writes only the maps that hold a live number: share the others
+        renamed = copy_runtime_state(runtime, share_maps=SHARE_MAPS,
+                                     written=get_async_seq_maps(runtime))
         renumber_async_seqs(renamed, rank)
         canon = make_model_state(renamed, state.ran, state.error, state.step)
         return canon
@@ -903,6 +1019,22 @@ def collect_async_seqs(runtime: RuntimeState) -> set[int]:
             for element in cells:
                 seqs.update(get_element_seqs(element))
     return seqs
+
+
+def get_trigger_maps(runtime: RuntimeState) -> frozenset[MapId]:
+    """Return the maps the scheduler itself may write when it runs a queued item: those of
+    the timers and work items in the FIFO (it fires, then marks done, an element of the
+    one it runs). Every queued item counts, not only the head, so that a scheduler taking
+    another one (the planted faults of the tests) still finds its element copied."""
+    return frozenset(item.map_id for item in runtime.fifo
+                     if item.map_id is not None and is_async_item(item))
+
+
+def get_async_seq_maps(runtime: RuntimeState) -> set[MapId]:
+    """Return the maps with an element that holds a live arm / start sequence number."""
+    return {name for name, mstate in runtime.maps.items()
+            if any(get_element_seqs(element) for cells in mstate.elements.values()
+                   for element in cells)}
 
 
 def get_element_seqs(element: MapElement) -> list[int]:

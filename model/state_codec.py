@@ -27,12 +27,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import marshal
+import weakref
 from collections.abc import Sequence
 from typing import Final
 
 from arspec.spec.maps import ArrayElements, MapState, is_pristine_cells
 from arspec.spec.state import RuntimeState, WorkItem, encode_state
-from arspec.spec.types import FuncRef
+from arspec.spec.types import FuncRef, MapId
 
 #: The RuntimeState fields :func:`encode_runtime` knows.
 _KNOWN_FIELDS: Final = frozenset({
@@ -102,9 +103,78 @@ def compute_map_parts(state: MapState) -> tuple[object, ...]:
     return (tuple(cells), tuple(state.queue), lru, state.use_clock, ring_key, progs)
 
 
-def compute_runtime_parts(state: RuntimeState) -> tuple[object, ...]:
-    """Return the canonical parts of ``state`` (the order of ``compute_state_key``)."""
-    maps = tuple((str(name), compute_map_parts(m)) for name, m in state.maps.items())
+class MapPartsCache:
+    """The canonical parts of map objects, remembered by identity while the map lives.
+
+    The explorer's successors share the map objects a step does not write with their
+    predecessor (:meth:`~arspec.model.runtime_system.RuntimeSystem.get_written_maps`), so
+    most maps of a new state were already encoded as part of an earlier one, usually its
+    predecessor one BFS level earlier. This is sound only for map objects that are never
+    changed after they were first encoded, which holds for the maps of an explored state
+    (every step works on copies of what it writes); the explorer alone uses it.
+
+    An entry holds a weak reference to its map and goes when the map does, so the cache
+    holds the parts of the maps that explored states still hold, and an ``id`` reused by a
+    later map never finds a dead map's entry. ``limit`` bounds it anyway.
+
+    :param limit: forget everything when this many maps are remembered.
+    :param enabled: ``False`` computes every map's parts afresh (the tests' reference).
+    """
+
+    def __init__(self, limit: int = 1_000_000, *, enabled: bool = True) -> None:
+        self.limit = limit
+        self.enabled = enabled
+        self._parts: dict[int, tuple[weakref.ref[MapState], tuple[object, ...]]] = {}
+
+    def _forget(self, ref: weakref.ref[MapState], key: int) -> None:
+        entry = self._parts.get(key)
+        if entry is not None and entry[0] is ref:
+            del self._parts[key]
+
+    def get(self, state: MapState) -> tuple[object, ...]:
+        """Return :func:`compute_map_parts` of ``state``, remembered if it was computed."""
+        if not self.enabled:
+            return compute_map_parts(state)
+        key = id(state)
+        entry = self._parts.get(key)
+        if entry is not None and entry[0]() is state:
+            return entry[1]
+        parts = compute_map_parts(state)
+        if len(self._parts) >= self.limit:
+            self._parts.clear()
+        forget = self._forget
+        self._parts[key] = (weakref.ref(state, lambda ref: forget(ref, key)), parts)
+        return parts
+
+    def get_all(self, maps: dict[MapId, MapState],
+                ) -> tuple[tuple[str, tuple[object, ...]], ...]:
+        """Return ``(name, parts)`` of every map, in order."""
+        remembered = self._parts
+        found: list[tuple[str, tuple[object, ...]]] = []
+        for name, state in maps.items():
+            entry = remembered.get(id(state))
+            parts = entry[1] if entry is not None and entry[0]() is state else self.get(state)
+            found.append((str(name), parts))
+        return tuple(found)
+
+    def __len__(self) -> int:
+        return len(self._parts)
+
+    def clear(self) -> None:
+        """Forget every map."""
+        self._parts.clear()
+
+
+def compute_runtime_parts(state: RuntimeState, cache: MapPartsCache | None = None,
+                          ) -> tuple[object, ...]:
+    """Return the canonical parts of ``state`` (the order of ``compute_state_key``).
+
+    :param cache: take the maps' parts from it (only for maps never changed once encoded).
+    """
+    if cache is None or not cache.enabled:
+        maps = tuple((str(name), compute_map_parts(m)) for name, m in state.maps.items())
+    else:
+        maps = cache.get_all(state.maps)
     accounts = tuple((str(name), bytes(a.data), a.writable)
                      for name, a in state.accounts.accounts.items())
     watchers = tuple((str(name), w.last_value, w.condition, w.reference)
@@ -120,11 +190,14 @@ def compute_runtime_parts(state: RuntimeState) -> tuple[object, ...]:
     )
 
 
-def encode_runtime(state: RuntimeState) -> bytes:
-    """Return the compact canonical bytes of ``state`` (see the module docstring)."""
+def encode_runtime(state: RuntimeState, cache: MapPartsCache | None = None) -> bytes:
+    """Return the compact canonical bytes of ``state`` (see the module docstring).
+
+    :param cache: see :func:`compute_runtime_parts` (the bytes are the same with or without).
+    """
     if not _COMPACT:
         return b"R" + encode_state(state)
-    return b"M" + marshal.dumps(compute_runtime_parts(state),  # type: ignore[arg-type]
+    return b"M" + marshal.dumps(compute_runtime_parts(state, cache),  # type: ignore[arg-type]
                                 MARSHAL_VERSION)
 
 
@@ -149,5 +222,5 @@ def describe_collisions(states: int, bits: int = FINGERPRINT_BITS) -> str:
             f"{get_expected_collisions(states, bits):.1e}")
 
 
-__all__: Sequence[str] = ["compute_fingerprint", "describe_collisions", "encode_runtime",
-                          "get_expected_collisions"]
+__all__: Sequence[str] = ["MapPartsCache", "compute_fingerprint", "describe_collisions",
+                          "encode_runtime", "get_expected_collisions"]

@@ -34,7 +34,7 @@ import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from arspec.spec import bundle as schema
 from arspec.spec.accounts import Account, AccountsState, create_account
@@ -314,11 +314,24 @@ def copy_state(state: RuntimeState) -> RuntimeState:
     return copy.deepcopy(state)
 
 
+_Plain = TypeVar("_Plain")
+
+
+def _copy_fields(obj: _Plain) -> _Plain:
+    """Return a shallow copy of a timer or work-item state (all its fields are immutable),
+    as ``copy.copy`` would, without its generic protocol."""
+    new = object.__new__(type(obj))
+    new.__dict__.update(obj.__dict__)
+    return new
+
+
 def copy_element(element: MapElement) -> MapElement:
     """Return a copy of an element: its value bytes and its timer and work-item state."""
+    timer = element.timer
+    wq = element.wq
     return MapElement(key=element.key, value=bytearray(element.value),
-                      timer=None if element.timer is None else copy.copy(element.timer),
-                      wq=None if element.wq is None else copy.copy(element.wq))
+                      timer=None if timer is None else _copy_fields(timer),
+                      wq=None if wq is None else _copy_fields(wq))
 
 
 def _copy_elements(elements: dict[bytes, list[MapElement]]) -> dict[bytes, list[MapElement]]:

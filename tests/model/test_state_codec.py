@@ -43,10 +43,15 @@ BUNDLES = sorted(str(p.relative_to(ROOT)) for p in
                  if "scenario:" in p.read_text(encoding="utf-8"))
 
 
+def repr_encoding(state: RuntimeState, cache: object = None) -> bytes:
+    """Encode as the explorer did before the compact encoding (the cache plays no part)."""
+    return encode_state(state)
+
+
 @pytest.fixture
 def old_encoding(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Encode states as the explorer did before the compact encoding (``repr`` text)."""
-    monkeypatch.setattr(rs_module, "encode_runtime", encode_state)
+    monkeypatch.setattr(rs_module, "encode_runtime", repr_encoding)
     yield
 
 
@@ -71,7 +76,7 @@ def test_compact_fingerprints_equal_todays_explorer(path: str,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     new = summary(path, StoreMode.FINGERPRINT)
     exact = summary(path, StoreMode.EXACT)
-    monkeypatch.setattr(rs_module, "encode_runtime", encode_state)
+    monkeypatch.setattr(rs_module, "encode_runtime", repr_encoding)
     old = summary(path, StoreMode.EXACT)
     assert new == old == exact
 
@@ -79,7 +84,7 @@ def test_compact_fingerprints_equal_todays_explorer(path: str,
 def test_pairs_trading_longer_horizon_equals_todays_explorer(
         monkeypatch: pytest.MonkeyPatch) -> None:
     new = summary("examples/pairs_trading.yaml", StoreMode.FINGERPRINT, slots=12)
-    monkeypatch.setattr(rs_module, "encode_runtime", encode_state)
+    monkeypatch.setattr(rs_module, "encode_runtime", repr_encoding)
     assert summary("examples/pairs_trading.yaml", StoreMode.EXACT, slots=12) == new
 
 
