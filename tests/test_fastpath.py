@@ -51,11 +51,18 @@ from arspec.reference.vm import fastpath
 from arspec.reference.vm.helpers import HelperContext, HelperRegistry, HelperSpec, test_helpers
 from arspec.reference.vm.load_checks import check_program
 from arspec.reference.vm.profiles import INPUT_BASE, LINUX, SOLANA, Profile, get_profile
-from arspec.reference.vm.translate import MAX_BLOCK, MAX_UNIT, Translator, promotable
+from arspec.reference.vm.translate import (
+    LIGHT_FREE,
+    MAX_BLOCK,
+    MAX_UNIT,
+    Translator,
+    promotable,
+)
 from arspec.reference.vm.vm import Vm, standard_memory
 from arspec.spec.errors import (
     ArspecError,
     DecodeError,
+    HelperFault,
     InputError,
     InstructionLimit,
     MemoryFault,
@@ -559,12 +566,17 @@ promoted_ops = st.one_of(
 )
 
 
-def _slot_loop(body: list[Instruction], turns: int) -> Program:
-    # memfrob (helper 2) gets r1 = r8 (r10 - 16) and r2 = 24: it XORs all three slots.
+def _slot_loop(body: list[Instruction], turns: int, profile: Profile = LINUX) -> Program:
+    # memfrob (helper 2) gets r1 = r10 - 24 and r2 = 24: it XORs all three slots. In solana
+    # the helpers are called by the hashes of their names.
+    names = {2: "memfrob", 7: "expensive_no_op"}
     prepared: list[Instruction] = []
     for insn in body:
         if insn == Call(2):
-            prepared += [Alu(AluOp.MOV, 1, Reg(8), True), Alu(AluOp.MOV, 2, Imm(24), True)]
+            prepared += [Alu(AluOp.MOV, 1, Reg(8), True), Alu(AluOp.ADD, 1, Imm(-8), True),
+                         Alu(AluOp.MOV, 2, Imm(24), True)]
+        if isinstance(insn, Call) and profile is SOLANA and insn.imm in names:
+            insn = Call(helper_hash(names[insn.imm]))
         prepared.append(insn)
     return Program.from_instructions([
         Alu(AluOp.MOV, 7, Reg(10), True), Alu(AluOp.ADD, 7, Imm(-8), True),
@@ -582,7 +594,54 @@ def test_stack_slots_kept_in_locals_match_memory(body: list[Instruction], profil
     # The loop's r10 slots live in locals: every byte of memory, the registers, the counts
     # and any fault (through a pointer to a slot, out of the frame, the compute limit
     # inside the loop, a helper writing the slots) must still be the interpreter's.
-    agree(_slot_loop(body, turns), profile, bytes(range(8)), 4 * limit + 8)
+    agree(_slot_loop(body, turns, profile), profile, bytes(range(8)), 4 * limit + 8)
+
+
+def _scribbling_helpers() -> HelperRegistry:
+    """Light helper 9 XORs 8 bytes at r1 with r2 and, when r3 is 3, then faults (a light
+    helper that wrote memory, maybe a promoted slot, before its fault)."""
+    def scribble(ctx: HelperContext, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+        ctx.memory.store(ctx.pc, r1, 8, ctx.memory.load(ctx.pc, r1, 8) ^ r2)
+        if r3 == 3:
+            raise HelperFault(ctx.pc, "scribbled, then failed")
+        return r3 + 1
+
+    registry = test_helpers()
+    registry.register(HelperSpec(9, "scribble", scribble, cost=3, light=True))
+    return registry
+
+
+@pytest.mark.parametrize("limit", [10**6, 31, 40, 47])
+@pytest.mark.parametrize("profile", [LINUX, SOLANA], ids=["linux", "solana"])
+@pytest.mark.parametrize("offset", [-8, -16, 0])
+def test_light_helper_writing_a_slot_in_a_local(profile: Profile, offset: int,
+                                                limit: int) -> None:
+    # The loop keeps r10 - 8 and r10 - 16 in locals and calls the light helper 9 on one of
+    # them (or on the input): what it writes must be read back after the call, kept when
+    # it then faults (fourth turn), and its cost charged as the interpreter charges it.
+    call = 9 if profile is LINUX else helper_hash("scribble")
+    base = [Alu(AluOp.MOV, 1, Reg(10), True), Alu(AluOp.ADD, 1, Imm(offset), True)]
+    if offset == 0:
+        base = [Alu(AluOp.MOV, 1, Reg(6), True)]
+    program = Program.from_instructions([
+        Alu(AluOp.MOV, 6, Reg(1), True), Alu(AluOp.MOV, 3, Imm(0), True),
+        Store(8, 10, -8, Imm(0x1111)), Store(8, 10, -16, Imm(0x2222)),
+        *base, Alu(AluOp.MOV, 2, Reg(3), True), Alu(AluOp.ADD, 2, Imm(0x40), True),
+        Call(call), Alu(AluOp.MOV, 3, Reg(0), True),
+        Load(8, 4, 10, -8), Load(8, 5, 10, -16), Alu(AluOp.ADD, 4, Reg(5), True),
+        Store(8, 10, -16, Reg(4)), Jump(JmpCond.NE, 3, Imm(5), -11, True),
+        Alu(AluOp.MOV, 0, Reg(4), True), Exit()])
+    outcomes = []
+    for engine in ("interpreter", "fast"):
+        memory = standard_memory(program, profile, bytes(16))
+        vm = Vm(program, profile=profile, helpers=_scribbling_helpers(), memory=memory,
+                compute_limit=limit, engine=engine)
+        result = vm.run(0, (INPUT_BASE, 16))
+        fault = None if result.fault is None else (result.fault.pc, str(result.fault))
+        outcomes.append((result.instructions, result.compute_units, fault, tuple(vm.regs),
+                         bytes(memory.region(2 << 32)), bytes(memory.region(4 << 32))))
+    assert outcomes[1] == outcomes[0]
+    assert outcomes[0][2] is not None
 
 
 def _promoted_source(program: Program, entry: int) -> str:
@@ -679,8 +738,13 @@ def test_local_call_loop_needs_no_frame_and_helper_loop_calls_directly() -> None
     assert "frames.append" not in turn and "depth_fault" in turn
     source = _promoted_source(helper(10, LINUX), 2)
     turn = source[source.index("while True:"):source.index("break")]
-    assert "h0f(h0x, r1, r2, r3, r4, r5)" in turn and "if h0f is None" in turn
+    assert "if h0k == 0: h0f, h0c, h0x, h0k = HELPERS(" in turn
     assert "HELPERS(" not in source[:source.index("try:")]
+    # A light helper without a cost of its own (sqrti): one test, then the call with the
+    # registers and counters left in locals.
+    light = turn[turn.index(f"if h0k == {LIGHT_FREE}:"):turn.index("else:")]
+    assert "r0 = h0f(h0x, r1, r2, r3, r4, r5)" in light
+    assert "regs" not in light and "vm." not in light and "n = 0" not in light
 
 
 @pytest.mark.parametrize("profile", [LINUX, SOLANA], ids=["linux", "solana"])

@@ -194,18 +194,32 @@ def call_helper(vm: Machine, pc: int, imm: int, r1: int, r2: int, r3: int, r4: i
     return helper.fn(HelperContext(vm.memory, pc, vm.profile, vm), r1, r2, r3, r4, r5) & M64
 
 
-def fast_helper(vm: Machine, pc: int, imm: int) -> tuple[HelperFunction, int, HelperContext]:
+#: Kinds of a helper call site, once resolved (:func:`fast_helper`): a light helper (see
+#: :attr:`~arspec.reference.vm.helpers.HelperSpec.light`) without or with a cost of its own,
+#: or any other, called with the machine brought up to date.
+UNRESOLVED: Final = 0
+LIGHT_FREE: Final = 1
+LIGHT_CHARGED: Final = 2
+FULL: Final = 3
+
+
+def fast_helper(vm: Machine, pc: int, imm: int
+                ) -> tuple[HelperFunction, int, HelperContext, int]:
     """Resolve the helper ``call imm`` at ``pc`` reaches, on the site's first call in a unit
-    run: its function, its cost and its context. An unknown or refused helper, or a tracer,
-    gets :func:`call_helper` (which runs the interpreter's handler) at no extra cost."""
+    run: its function, its cost, its context and the site's kind (:data:`LIGHT_FREE`,
+    :data:`LIGHT_CHARGED` or :data:`FULL`). An unknown or refused helper, or a tracer,
+    gets :func:`call_helper` (which runs the interpreter's handler) at no extra cost, and
+    is :data:`FULL`."""
     context = HelperContext(vm.memory, pc, vm.profile, vm)
     helper = vm.helpers.lookup(imm, vm.profile)
     if (helper is None or vm.tracer is not None
             or (not helper.deterministic and vm.profile.name == "solana")):
         def handled(ctx: HelperContext, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
             return call_helper(vm, pc, imm, r1, r2, r3, r4, r5)
-        return handled, 0, context
-    return helper.fn, helper.cost, context
+        return handled, 0, context, FULL
+    if not helper.light:
+        return helper.fn, helper.cost, context, FULL
+    return helper.fn, helper.cost, context, LIGHT_CHARGED if helper.cost else LIGHT_FREE
 
 
 def pseudo_value(vm: Machine, pc: int, insn: LoadImm64) -> int:
@@ -451,7 +465,8 @@ class Translator(InstructionEmitter):
                      "    " + " = ".join(f"{c}l" for c in caches) + " = -1",
                      *self.stack_caches("    ")]
         if self.helper_sites:
-            head.append("    " + " = ".join(f"{h}f" for h, _, _ in self.helper_sites) + " = None")
+            head.append("    " + " = ".join(f"{h}k" for h, _, _ in self.helper_sites)
+                        + f" = {UNRESOLVED}")
         if self.deep and not self.moves:
             head.append(f"    deep = {depth_test}")
         head += self.promote_prologue()
@@ -702,8 +717,11 @@ class Translator(InstructionEmitter):
                 break
         if any(word in line for line in self.lines[mark:own]
                for word in ("LOAD(", "STORE(", "alu.compute_alu",
-                             "depth_fault", "PSEUDO(")):
+                             "depth_fault", "PSEUDO(", "HELPERS(")):
             self.lines.insert(mark, "    " * depth + f"s = {segment}")
+            # The jumps back recorded since ``mark`` moved down a line.
+            self.back_edges = [(line + (line >= mark), known)
+                               for line, known in self.back_edges]
 
     def transfer(self, pc: int, insn: Instruction, depth: int, facts: Known) -> None:
         """Emit an unconditional transfer inside a segment (the next block follows)."""
@@ -723,18 +741,64 @@ class Translator(InstructionEmitter):
                  f"frames.append(({pc + 1}, r6, r7, r8, r9, r10))", f"r10 += {rule.r10_step}",
                  *_FRAME_CHANGED)
 
+    def light_call(self, h: str, pc: int, next_pc: int, depth: int, charged: bool) -> None:
+        """Emit the call of a light helper (see :attr:`HelperSpec.light
+        <arspec.reference.vm.helpers.HelperSpec.light>`): registers and counters stay in
+        locals (a fault is the unit's, at ``pc``, the segment's last instruction) and the
+        promoted slots go to memory around the call. When ``charged``, its cost is charged
+        to ``vm.units`` and taken off ``cap`` when it fits, else through ``vm.consume``,
+        which faults as the interpreter does."""
+        cost = self.profile.insn_cost
+        if charged and cost == 1:
+            self.out(depth, f"if {h}c > cap - n:",
+                     "    vm.instructions += n; vm.units += n; n = 0",
+                     f"    vm.consume({h}c, {pc}); cap = REFILL(vm, 0)",
+                     f"else: cap -= {h}c; vm.units += {h}c")
+        elif charged:
+            self.out(depth, "vm.instructions += n",
+                     f"vm.units += n * {cost}" if cost else "pass",
+                     f"n = 0; vm.consume({h}c, {pc}); cap = REFILL(vm, 0)")
+        call = f"r0 = {h}f({h}x, r1, r2, r3, r4, r5) & {M64}"
+        if self.promote:
+            # A fault inside the helper: the slots are read back, so the ``finally``'s
+            # write-back keeps what the helper stored.
+            self.out(depth, *self.flush(), "try:", f"    {call}", "except BaseException:",
+                     *("    " + line for line in self.reload()), "    raise",
+                     *self.reload())
+        else:
+            self.out(depth, call)
+        if charged:
+            # The cost may have used up the turn the loop head covered.
+            self.out(depth, f"if n + {_TURN} > cap:",
+                     "    cap = REFILL(vm, n); n = 0",
+                     f"    if {_TURN} > cap: pc = {next_pc}; return {BUDGET}")
+
     def handler(self, pc: int, insn: Instruction, next_pc: int, depth: int,
                 path: frozenset[int], stack: tuple[int, ...]) -> None:
         cost = self.profile.insn_cost
+        helper = isinstance(insn, Call) and self.code.problem(insn) is None
+        if helper:
+            # The site's kind, once resolved: LIGHT_FREE, LIGHT_CHARGED or FULL.
+            assert isinstance(insn, Call)
+            h = f"h{len(self.helper_sites)}"
+            self.helper_sites.append((h, pc, insn.imm))
+            self.out(depth, f"if {h}k == {LIGHT_FREE}:")
+            self.light_call(h, pc, next_pc, depth + 1, False)
+            self.out(depth, "else:",
+                     f"    if {h}k == {UNRESOLVED}: {h}f, {h}c, {h}x, {h}k = "
+                     f"HELPERS(vm, {pc}, {insn.imm})",
+                     f"    if {h}k == {LIGHT_FREE}:")
+            self.light_call(h, pc, next_pc, depth + 2, False)
+            self.out(depth, f"    elif {h}k == {LIGHT_CHARGED}:")
+            self.light_call(h, pc, next_pc, depth + 2, True)
+            self.out(depth, "    else:")
+            depth += 2
         self.out(depth, "vm.instructions += n",
                  f"vm.units += n * {cost}" if cost != 1 else "vm.units += n", "n = 0",
                  _SYNC, f"vm.pc = {pc}", *self.flush(), "live = False")
-        if isinstance(insn, Call) and self.code.problem(insn) is None:
+        if helper:
             # Helpers see r1-r5 and return r0 (HelperFunction); the rest stays as it was.
-            h = f"h{len(self.helper_sites)}"
-            self.helper_sites.append((h, pc, insn.imm))
-            self.out(depth, f"if {h}f is None: {h}f, {h}c, {h}x = HELPERS(vm, {pc}, {insn.imm})",
-                     f"if {h}c: vm.consume({h}c, {pc})",
+            self.out(depth, f"if {h}c: vm.consume({h}c, {pc})",
                      f"r0 = {h}f({h}x, r1, r2, r3, r4, r5) & {M64}",
                      "live = True")
         else:
@@ -750,6 +814,8 @@ class Translator(InstructionEmitter):
             # As at the loop head: the rest of the turn runs at most the unit's size.
             # A lock taken or a ring dynptr made: the interpreter checks calls and stores.
             self.out(depth, f"if {_TURN} > cap or vm.guarded: pc = {next_pc}; return {BUDGET}")
+            if helper:
+                depth -= 2
             after = Known()
             after.covered = True
             self.goto(next_pc, depth, path, stack, after)
