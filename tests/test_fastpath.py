@@ -58,6 +58,7 @@ from arspec.reference.vm.translate import (
     Translator,
     promotable,
 )
+from arspec.reference.vm.translate_insn import NEXT
 from arspec.reference.vm.vm import Vm, standard_memory
 from arspec.spec.errors import (
     ArspecError,
@@ -878,3 +879,92 @@ def test_engines_agree_on_lock_and_dynptr_faults(body: str, fault: str | None) -
     else:
         assert all(e.fault is not None and fault in e.fault for e in runs), runs
     assert render_json(reports[1]) == render_json(reports[0])
+
+
+# --------------------------------------------------------------------------- hoisted windows
+
+def _indexed_loop(base: int, mask: int, offset: int, size: int, store: bool, turns: int,
+                  step: int) -> Program:
+    """r6 = r<base>; each turn accesses ``r6 + (r7 & mask) + step + offset`` (r7 counts
+    down from ``turns``) and the fixed ``r6 + offset``: addresses an invariant register
+    plus a bounded offset, which a unit checks once per run."""
+    access: Instruction = (Store(size, 8, offset, Reg(7)) if store
+                           else Load(size, 3, 8, offset))
+    return Program.from_instructions([
+        Alu(AluOp.MOV, 6, Reg(base), True), Alu(AluOp.MOV, 7, Imm(turns), True),
+        Alu(AluOp.MOV, 8, Reg(7), True), Alu(AluOp.AND, 8, Imm(mask), True),
+        Alu(AluOp.ADD, 8, Reg(6), True), Alu(AluOp.ADD, 8, Imm(step), True), access,
+        Load(size, 4, 6, offset), Alu(AluOp.ADD, 0, Reg(3), True),
+        Alu(AluOp.ADD, 0, Reg(4), True), Alu(AluOp.SUB, 7, Imm(1), True),
+        Jump(JmpCond.NE, 7, Imm(0), -10, True), Exit()])
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.sampled_from([1, 10]), st.sampled_from([0, 7, 8, 120, 255, 511, 4095]),
+       st.sampled_from([-520, -512, -64, -9, -8, -1, 0, 1, 8, 128, 250]), sizes,
+       st.booleans(), st.integers(1, 20), st.sampled_from([0, 1, -8, 64, -300]),
+       st.sampled_from([LINUX, SOLANA]), st.integers(0, 300), st.integers(0, 250))
+def test_hoisted_windows_match_the_interpreter(base: int, mask: int, offset: int, size: int,
+                                               store: bool, turns: int, step: int,
+                                               profile: Profile, length: int,
+                                               limit: int) -> None:
+    # Inside the input or the frame, partly outside (a fault on some turn), in a read-only
+    # place, with the compute limit anywhere: the engines agree.
+    program = _indexed_loop(base, mask, offset, size, store, turns, step)
+    agree(program, profile, bytes(i & 0xFF for i in range(length)), 4 * limit + 4)
+
+
+def _hoisted_source(program: Program, entry: int) -> str:
+    code = fastpath.translations(program, LINUX).code
+    plain = Translator(code, entry)
+    plain.source()
+    invariant = frozenset(range(1, 11)) - plain.written
+    return Translator(code, entry, None, invariant).source()
+
+
+def test_input_loop_checks_its_window_once_per_run() -> None:
+    # The input loop of the benchmark: its three accesses go through one window of r6
+    # taken at entry; no access in a turn is bounds-checked, and r8 = r6 + (r7 & 120)
+    # needs no wrap check (the entry check keeps r6 + 120 below 2**64).
+    build = _bench_loops()["input"]
+    assert callable(build)
+    source = _hoisted_source(build(10, LINUX), 3)
+    prologue = source[:source.index("try:")]
+    assert "HOIST(memory, ((r6, 0, 132, 0, 120, True),)" in prologue
+    assert "return UNHOISTED(vm)" in prologue
+    turn = source[source.index("while True:"):source.index("break")]
+    assert "r3 = G8(w6d, r8 - w6o)[0]" in turn and "P8(w6d, r8 - w6o, r3)" in turn
+    assert "o = " not in turn and "LOAD(" not in turn and "STORE(" not in turn
+    assert "if r8 >" not in turn
+
+
+def test_hoisted_window_taken_again_after_a_helper() -> None:
+    # Helper 9 unmaps the input on its third call; the loop's accesses through r7 (never
+    # written in the unit) use a window checked at entry: after each call the window is
+    # taken again, and once it is gone the interpreter faults where it should.
+    program = _helper_loop(9, 10)
+    source = _hoisted_source(program, 2)
+    assert source.count("hw = HOIST(") >= 2 and f"if hw is None: pc = 4; return {NEXT}" in source
+    outcomes = []
+    for engine in ("interpreter", "fast"):
+        memory = standard_memory(program, LINUX, bytes(16))
+        vm = Vm(program, profile=LINUX, helpers=_unmapping_helpers(), memory=memory,
+                engine=engine)
+        result = vm.run(0, (INPUT_BASE, 16))
+        assert result.fault is not None
+        outcomes.append((result.instructions, result.compute_units, str(result.fault)))
+    assert outcomes[0] == outcomes[1]
+
+
+@pytest.mark.parametrize("profile", [LINUX, SOLANA], ids=["linux", "solana"])
+@pytest.mark.parametrize("offset", [0, 4, -4])
+def test_hoisted_window_holding_a_promoted_slot_runs_unhoisted(profile: Profile,
+                                                               offset: int) -> None:
+    # r7 = r10 - 8 is never written in the loop, so loads through it would use one window;
+    # that window holds the slot r10 - 8, which the loop keeps in a local: the unit must
+    # not take it (the load would read the slot's stale bytes).
+    body: list[Instruction] = [Store(8, 10, -8, Reg(6)), Load(4, 2, 7, offset),
+                               Alu(AluOp.ADD, 0, Reg(2), True)]
+    for turns in (1, 3):
+        result = agree(_slot_loop(body, turns, profile), profile, bytes(8), 1000)
+        assert result[3] is None

@@ -136,6 +136,9 @@ _TURN: Final = "<turn>"
 _DEEP: Final = "<deep>"
 #: Where ``deep`` is taken again (after a helper or handler).
 _REDEEP: Final = "<redeep>"
+#: Where the hoisted windows are taken again (after a helper or handler), followed by the
+#: pc to continue at when one no longer holds.
+_REHOIST: Final = "<rehoist>"
 #: Lines after every frame change: the live stack ends at the new r10, and a site's cached
 #: window of the stack may no longer be valid.
 _FRAME_CHANGED: Final = (f"memory.stack_top = r10 - {STACK_BASE}", _DROP)
@@ -249,6 +252,25 @@ def slow_store(memory: Memory, pc: int, address: int, size: int, value: int,
     memory.store(pc, address, size, value)
     base, data = memory.window(address, write=True)
     return base - offset, data, len(data) - size
+
+
+def hoist_windows(memory: Memory, ranges: tuple[tuple[int, int, int, int, int, bool], ...],
+                  low_slot: int, high_slot: int) -> tuple[int | bytearray | memoryview, ...] | None:
+    """Return, for each ``(value, low, high, least, greatest, write)`` of ``ranges``, the
+    base and bytes of the window (see :meth:`Memory.window`) holding every address from
+    ``value + low`` up to ``value + high``, where no register offset from ``least`` to
+    ``greatest`` wraps around 2**64 and no promoted slot (``low_slot`` to ``high_slot``)
+    lies; ``None`` when one does not hold, and the unit's plain twin runs instead."""
+    found: list[int | bytearray | memoryview] = []
+    for value, low, high, least, greatest, write in ranges:
+        start, end = value + low, value + high
+        if value + least < 0 or value + greatest > M64 or start < 0:
+            return None
+        base, data = memory.window(start, write=write)
+        if start < base or end > base + len(data) or (start < high_slot and low_slot < end):
+            return None
+        found += (base, data)
+    return tuple(found)
 
 
 def overlaps(memory: Memory, address: int, low: int, high: int) -> bool:
@@ -418,8 +440,9 @@ class Translator(InstructionEmitter):
     """Emits the source of the unit entered at ``entry``."""
 
     def __init__(self, code: Code, entry: int,
-                 promote: dict[tuple[int, int], int] | None = None) -> None:
-        super().__init__(code.profile, promote or {})
+                 promote: dict[tuple[int, int], int] | None = None,
+                 invariant: frozenset[int] = frozenset()) -> None:
+        super().__init__(code.profile, promote or {}, invariant)
         self.code = code
         #: Whether the unit moves r10.
         self.moves = False
@@ -470,6 +493,8 @@ class Translator(InstructionEmitter):
         if self.deep and not self.moves:
             head.append(f"    deep = {depth_test}")
         head += self.promote_prologue()
+        if self.hoisted:
+            head += ["    " + line for line in self.hoist_lines("return UNHOISTED(vm)")]
         tail = [
             "    except ExecutionFault as fault:",
             "        if live:",
@@ -505,37 +530,61 @@ class Translator(InstructionEmitter):
             elif _REDEEP in line:
                 if self.deep and not self.moves:
                     body.append(line.replace(_REDEEP, f"deep = {depth_test}"))
+            elif _REHOIST in line:
+                if self.hoisted:
+                    indent, _, resume = line.partition(_REHOIST)
+                    body += [indent + hoisted for hoisted in
+                             self.hoist_lines(f"pc = {resume.strip()}; return {NEXT}")]
             else:
                 body.append(line)
         return "\n".join([*head, "    try:", *body, *tail])
 
     def build(self) -> Unit:
         """Return the compiled unit: with the stack slots it may keep in locals when it
-        does not move r10, else plain."""
+        does not move r10, else plain; and, when accesses address registers it never
+        writes plus bounded offsets, a twin that checks their windows once per run
+        (falling back to the unit without it when they do not hold)."""
         source = self.source()
         if self.moves or self.promote:
             return self.compile(source, None)
         slots = promotable(self.r10_accesses)
-        if not slots:
-            return self.compile(source, None)
-        promoted = Translator(self.code, self.entry, slots)
-        promoted_source = promoted.source()
-        if promoted.moves:
-            return self.compile(source, None)
-        plain: list[Unit] = []
+        promoted = Translator(self.code, self.entry, slots) if slots else None
+        promoted_source = promoted.source() if promoted is not None else ""
+        if promoted is not None and promoted.moves:
+            promoted = None
+        demoted: list[bool] | None = None
+        if promoted is None:
+            unit = self.compile(source, None)
+            plain_unit = unit
+        else:
+            plain: list[Unit] = []
 
-        def fallback(vm: Machine) -> int:
-            # The slots are not all inside r10's frame, or another pointer reached them.
-            if not plain:
-                plain.append(self.compile(source, None))
-            return plain[0](vm)
-        return promoted.compile(promoted_source, fallback, [])
+            def fallback(vm: Machine) -> int:
+                # The slots are not all inside r10's frame, or another pointer reached them.
+                if not plain:
+                    plain.append(self.compile(source, None))
+                return plain[0](vm)
+            plain_unit, demoted = fallback, []
+            unit = promoted.compile(promoted_source, fallback, demoted)
+        invariant = frozenset(range(1, 11)) - self.written
+        if self.clobbers or not invariant:
+            return unit
+        hoisting = Translator(self.code, self.entry, slots if promoted else None, invariant)
+        hoisted_source = hoisting.source()
+        if hoisting.promote and hoisting.slots_in_window():
+            # Accesses through r10 plus an offset reach the slots: keep them in memory.
+            hoisting = Translator(self.code, self.entry, None, invariant)
+            hoisted_source, demoted = hoisting.source(), None
+        if not hoisting.hoisted or hoisting.moves or not hoisting.written <= self.written:
+            return unit
+        return hoisting.compile(hoisted_source, plain_unit, demoted, unit)
 
     def compile(self, source: str, fallback: Unit | None,
-                demoted: list[bool] | None = None) -> Unit:
+                demoted: list[bool] | None = None, unhoisted: Unit | None = None) -> Unit:
         """Return the unit ``source`` defines."""
         namespace: dict[str, object] = {
             "PLAIN": fallback, "DEMOTED": demoted, "OVERLAP": overlaps,
+            "UNHOISTED": unhoisted, "HOIST": hoist_windows,
             "ExecutionFault": ExecutionFault, "AFTER": self.code.after, "EMPTY": bytearray(),
             "LOAD": slow_load, "STORE": slow_store, "REFILL": refill,
             "PSEUDO": pseudo_value, "HELPER": call_helper,
@@ -685,7 +734,7 @@ class Translator(InstructionEmitter):
                 if final:
                     self.goto(block.next_pc, depth, path, stack, facts)
             elif block.last_kind == _HANDLER:
-                self.handler(last, insn, block.next_pc, depth, path, stack)
+                self.handler(last, insn, block.next_pc, depth, path, stack, facts)
             elif final and number in light and isinstance(insn, Exit):
                 # The exit of a light call (below) that ends the segment: no frame to pop.
                 for reg in range(6, 11):
@@ -774,7 +823,7 @@ class Translator(InstructionEmitter):
                      f"    if {_TURN} > cap: pc = {next_pc}; return {BUDGET}")
 
     def handler(self, pc: int, insn: Instruction, next_pc: int, depth: int,
-                path: frozenset[int], stack: tuple[int, ...]) -> None:
+                path: frozenset[int], stack: tuple[int, ...], facts: Known) -> None:
         cost = self.profile.insn_cost
         helper = isinstance(insn, Call) and self.code.problem(insn) is None
         if helper:
@@ -802,6 +851,7 @@ class Translator(InstructionEmitter):
                      f"r0 = {h}f({h}x, r1, r2, r3, r4, r5) & {M64}",
                      "live = True")
         else:
+            self.clobbers = True
             self.out(depth, f"h, i = ops[{pc}]", "h(vm, i)", "live = True", f"{_REGS} = regs")
         self.out(depth, *self.reload(), _REDEEP)
         if cost == 1:
@@ -813,10 +863,13 @@ class Translator(InstructionEmitter):
         if isinstance(insn, _STATIC_NEXT) and self.code.problem(insn) is None:
             # As at the loop head: the rest of the turn runs at most the unit's size.
             # A lock taken or a ring dynptr made: the interpreter checks calls and stores.
-            self.out(depth, f"if {_TURN} > cap or vm.guarded: pc = {next_pc}; return {BUDGET}")
+            self.out(depth, f"if {_TURN} > cap or vm.guarded: pc = {next_pc}; return {BUDGET}",
+                     f"{_REHOIST} {next_pc}")
             if helper:
                 depth -= 2
-            after = Known()
+            # A helper writes r0 and maybe memory; the unit's r1-r10 stay as they were.
+            after = Known(facts.bounds, None, facts.based) if helper else Known()
+            after.drop(0)
             after.covered = True
             self.goto(next_pc, depth, path, stack, after)
         else:

@@ -38,25 +38,32 @@ BUDGET: Final = 2
 M64: Final = alu.MASK64
 M32: Final = alu.MASK32
 _WRAP: Final = 1 << 64
+#: Largest offset from an invariant register a hoisted access may have.
+_NEAR: Final = 1 << 32
+#: The least offset of a register's window before any access: above every offset.
+_NONE_LOW: Final = 1 << 40
 
 
 class Known:
-    """What is known along one path: unsigned bounds of registers, and the values recent
+    """What is known along one path: unsigned bounds of registers, the values recent
     stores left in memory (``(base register, offset) -> (size, value register or None,
-    value expression)``), which a load of the same place reads without touching memory."""
+    value expression)``), which a load of the same place reads without touching memory,
+    and registers that hold an invariant register plus a bounded offset (``based``:
+    ``register -> (invariant register, least offset, greatest offset)``, modulo 2**64)."""
 
     def __init__(self, bounds: dict[int, tuple[int, int]] | None = None,
-                 stored: dict[tuple[int, int], tuple[int, int | None, str]] | None = None
-                 ) -> None:
+                 stored: dict[tuple[int, int], tuple[int, int | None, str]] | None = None,
+                 based: dict[int, tuple[int, int, int]] | None = None) -> None:
         self.bounds = dict(bounds or {})
         self.stored = dict(stored or {})
+        self.based = dict(based or {})
         #: Whether the budget check at the loop head covers this path (no helper or handler
         #: since), so its segments need not look at the budget.
         self.covered = False
 
     def copy(self) -> Known:
         """Return an independent copy."""
-        known = Known(self.bounds, self.stored)
+        known = Known(self.bounds, self.stored, self.based)
         known.covered = self.covered
         return known
 
@@ -76,6 +83,7 @@ class Known:
     def drop(self, reg: int) -> None:
         """Record that ``reg`` was written with an unknown value."""
         self.bounds.pop(reg, None)
+        self.based.pop(reg, None)
         self.stored = {place: value for place, value in self.stored.items()
                        if place[0] != reg and value[1] != reg}
 
@@ -83,6 +91,7 @@ class Known:
         """Forget everything (after a call or a helper)."""
         self.bounds.clear()
         self.stored.clear()
+        self.based.clear()
 
     def holds_in(self, other: Known) -> bool:
         """Return whether every bound of this one holds in ``other`` (stores aside)."""
@@ -121,8 +130,16 @@ def _generic(pc: int, insn: Alu, d: str, s: str) -> str:
 class InstructionEmitter:
     """Emits the lines of straight-line instructions and their memory access sites."""
 
-    def __init__(self, profile: Profile, promote: dict[tuple[int, int], int]) -> None:
+    def __init__(self, profile: Profile, promote: dict[tuple[int, int], int],
+                 invariant: frozenset[int] = frozenset()) -> None:
         self.profile = profile
+        #: Registers the unit never writes (r10 included only when it does not move it):
+        #: accesses at one of them plus a bounded offset use one window per register,
+        #: checked once at entry and after every helper or handler (:meth:`hoist_lines`).
+        self.invariant = invariant
+        #: Invariant register -> [least, greatest offset, least and greatest register
+        #: offset, written]: the bytes its hoisted accesses touch, relative to it.
+        self.hoisted: dict[int, list[int]] = {}
         #: Stack slots ``(r10 offset, size) -> number`` kept in locals ``v<number>``: read at
         #: entry, written back at every way out and before anything else may see memory.
         self.promote = promote
@@ -133,6 +150,8 @@ class InstructionEmitter:
         self.stack_sites: list[tuple[str, int, int]] = []
         #: Registers the unit's code may write (the others keep the values read at entry).
         self.written: set[int] = set()
+        #: Whether the unit runs an interpreter handler, which may write any register.
+        self.clobbers = False
 
     def wrote(self, insn: Instruction) -> None:
         """Record the register a straight instruction writes (a store writes none)."""
@@ -236,7 +255,7 @@ class InstructionEmitter:
                 str(int(expr) & mask) if source is None else f"{expr} & {mask}")
             lines = [f"{d} = {value}"]
         else:
-            lines = self.load_site(pc, insn)
+            lines = self.load_site(pc, insn, facts)
         if insn.signed and size < 8:
             lines.append(f"if {d} > {mask >> 1}: {d} += {M64 - mask}")
             facts.drop(insn.dst)
@@ -244,10 +263,16 @@ class InstructionEmitter:
             facts.set(insn.dst, (0, mask))
         return lines
 
-    def load_site(self, pc: int, insn: Load) -> list[str]:
+    def load_site(self, pc: int, insn: Load, facts: Known) -> list[str]:
         slot = self.promote.get((insn.offset, insn.size)) if insn.src == 10 else None
         if slot is not None:
             return [f"r{insn.dst} = v{slot}"]
+        hoisted = self.hoist(facts, insn.src, insn.offset, insn.size, write=False)
+        if hoisted is not None:
+            data, index = hoisted
+            if insn.size == 1:
+                return [f"r{insn.dst} = {data}[{index}]"]
+            return [f"r{insn.dst} = G{insn.size}({data}, {index})[0]"]
         c, size, d = self.site(insn.src, insn.offset, insn.size), insn.size, f"r{insn.dst}"
         src = f"r{insn.src}"
         address = src if insn.offset == 0 else f"({src} + {insn.offset}) & {M64}"
@@ -269,7 +294,6 @@ class InstructionEmitter:
         if insn.dst == 10:
             self.r10_accesses.add((insn.offset, size))
             slot = self.promote.get((insn.offset, size))
-        c = self.site(insn.dst, insn.offset, insn.size) if slot is None else ""
         mask = (1 << (8 * size)) - 1
         if isinstance(insn.value, Reg):
             full = f"r{insn.value.index}"
@@ -279,13 +303,20 @@ class InstructionEmitter:
             value = full = str(insn.value.value & M64 & mask)
         dst = f"r{insn.dst}"
         address = dst if insn.offset == 0 else f"({dst} + {insn.offset}) & {M64}"
-        fast = f"{c}d[o] = {value}" if size == 1 else f"P{size}({c}d, o, {value})"
+        hoisted = None if slot is not None else self.hoist(facts, insn.dst, insn.offset, size,
+                                                            write=True)
         facts.wrote(insn.dst, insn.offset, size)
         source = insn.value.index if isinstance(insn.value, Reg) else None
         if source != insn.dst:
             facts.stored[(insn.dst, insn.offset)] = (size, source, full)
         if slot is not None:
             return [f"v{slot} = {value}"]
+        if hoisted is not None:
+            data, index = hoisted
+            return [f"{data}[{index}] = {value}" if size == 1
+                    else f"P{size}({data}, {index}, {value})"]
+        c = self.site(insn.dst, insn.offset, insn.size)
+        fast = f"{c}d[o] = {value}" if size == 1 else f"P{size}({c}d, o, {value})"
         if self.promote and insn.dst != 10:
             return [f"o = {dst} - {c}b",
                     f"if 0 <= o <= {c}l: {fast}",
@@ -297,7 +328,99 @@ class InstructionEmitter:
                 f"else: {c}b, {c}d, {c}l = STORE(memory, {pc}, {address}, {size}, {full}, "
                 f"{insn.offset})"]
 
+    def based_of(self, facts: Known, reg: int) -> tuple[int, int, int] | None:
+        """Return ``reg`` as (invariant register, least and greatest offset), if known."""
+        if reg in self.invariant:
+            return reg, 0, 0
+        return facts.based.get(reg)
+
+    def rebase(self, insn: Alu, facts: Known) -> tuple[int, int, int] | None:
+        """Return what the 64-bit ``insn`` leaves in its destination as an invariant
+        register plus a bounded offset, if it does (``mov``, ``add``, ``sub``)."""
+        if not self.invariant or not insn.is64:
+            return None
+        found: tuple[int, int, int] | None = None
+        if isinstance(insn.src, Imm):
+            k = alu.immediate(insn.src.value, True)
+            k = k - _WRAP if k > M64 >> 1 else k
+            here = self.based_of(facts, insn.dst)
+            if here is not None and insn.op in (AluOp.ADD, AluOp.SUB):
+                k = k if insn.op is AluOp.ADD else -k
+                found = here[0], here[1] + k, here[2] + k
+        elif insn.op is AluOp.MOV:
+            found = self.based_of(facts, insn.src.index)
+        elif insn.op is AluOp.ADD:
+            for a, b in ((insn.dst, insn.src.index), (insn.src.index, insn.dst)):
+                here, (lo, hi) = self.based_of(facts, a), bounds_of(facts, b)
+                if here is not None and hi <= _NEAR:
+                    found = here[0], here[1] + lo, here[2] + hi
+                    break
+        if found is None or not -_NEAR <= found[1] <= found[2] <= _NEAR:
+            return None
+        return found
+
+    def hoist(self, facts: Known, reg: int, offset: int, size: int, *,
+              write: bool) -> tuple[str, str] | None:
+        """Return the window and index of an access of ``size`` bytes at ``reg + offset``
+        when ``reg`` is an invariant register plus a bounded offset (its range joins that
+        register's window), else ``None``."""
+        found = self.based_of(facts, reg)
+        if found is None:
+            return None
+        base, lo, hi = found
+        entry = self.require(found)
+        entry[0] = min(entry[0], lo + offset)
+        entry[1] = max(entry[1], hi + offset + size)
+        entry[4] |= write
+        index = f"r{reg} - w{base}o" + (f" + {offset}" if offset > 0 else
+                                         f" - {-offset}" if offset else "")
+        return f"w{base}d", index
+
+    def require(self, based: tuple[int, int, int]) -> list[int]:
+        """Record that the invariant register plus every offset of ``based`` must stay
+        within 0 and 2**64 - 1 (checked with the windows); return the register's entry."""
+        base, lo, hi = based
+        entry = self.hoisted.setdefault(base, [_NONE_LOW, -_NONE_LOW, lo, hi, 0])
+        entry[2], entry[3] = min(entry[2], lo), max(entry[3], hi)
+        return entry
+
+    def slots_in_window(self) -> bool:
+        """Return whether the hoisted window of r10 holds a promoted slot."""
+        window = self.hoisted.get(10)
+        return window is not None and any(window[0] < offset + size and offset < window[1]
+                                          for offset, size in self.promote)
+
+    def hoist_lines(self, fail: str) -> list[str]:
+        """Return the lines that (re)take every hoisted window, running ``fail`` when one
+        is not one run of valid addresses clear of the promoted slots."""
+        ranges = ", ".join(f"(r{base}, {lo if lo < hi else 0}, {hi if lo < hi else 0}, "
+                           f"{klo}, {khi}, {bool(write)})"
+                           for base, (lo, hi, klo, khi, write) in sorted(self.hoisted.items()))
+        names = ", ".join(f"w{base}o, w{base}d" for base in sorted(self.hoisted))
+        slots = "plo, phi" if self.promote else "0, 0"
+        return [f"hw = HOIST(memory, ({ranges},), {slots})", f"if hw is None: {fail}",
+                f"{names} = hw"]
+
     def alu(self, pc: int, insn: Alu, facts: Known) -> list[str]:
+        based = self.rebase(insn, facts)
+        if based is not None and insn.op is not AluOp.MOV:
+            # An add or sub whose result the entry check keeps within 0 and 2**64 - 1.
+            self.require(based)
+            facts.drop(insn.dst)
+            facts.based[insn.dst] = based
+            d = f"r{insn.dst}"
+            if isinstance(insn.src, Reg):
+                return [f"{d} = {d} + r{insn.src.index}"]
+            step = alu.immediate(insn.src.value, True)
+            step = step - _WRAP if step > M64 >> 1 else step
+            step = step if insn.op is AluOp.ADD else -step
+            return [f"{d} = {d} + {step}" if step >= 0 else f"{d} = {d} - {-step}"]
+        lines = self.alu_lines(pc, insn, facts)
+        if based is not None:
+            facts.based[insn.dst] = based
+        return lines
+
+    def alu_lines(self, pc: int, insn: Alu, facts: Known) -> list[str]:
         d = f"r{insn.dst}"
         if isinstance(insn.src, Reg):
             s = f"r{insn.src.index}"
