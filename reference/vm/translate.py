@@ -62,7 +62,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
 from arspec.reference.isa.instructions import (
     Alu,
@@ -254,22 +254,36 @@ def slow_store(memory: Memory, pc: int, address: int, size: int, value: int,
     return base - offset, data, len(data) - size
 
 
-def hoist_windows(memory: Memory, ranges: tuple[tuple[int, int, int, int, int, bool], ...],
-                  low_slot: int, high_slot: int) -> tuple[int | bytearray | memoryview, ...] | None:
-    """Return, for each ``(value, low, high, least, greatest, write)`` of ``ranges``, the
-    base and bytes of the window (see :meth:`Memory.window`) holding every address from
-    ``value + low`` up to ``value + high``, where no register offset from ``least`` to
-    ``greatest`` wraps around 2**64 and no promoted slot (``low_slot`` to ``high_slot``)
-    lies; ``None`` when one does not hold, and the unit's plain twin runs instead."""
+#: ``memoryview.cast`` formats by access size (native order: see ``translate_insn.VIEWS``).
+_VIEW_FORMATS: Final[dict[int, Literal["H", "I", "Q"]]] = {2: "H", 4: "I", 8: "Q"}
+Window = tuple[int, int, int, int, int, bool, tuple[tuple[int, int], ...]]
+
+
+def hoist_windows(memory: Memory, ranges: tuple[Window, ...], low_slot: int,
+                  high_slot: int) -> tuple[int | bytearray | memoryview, ...] | None:
+    """Return, for each ``(value, low, high, least, greatest, write, views)`` of
+    ``ranges``, the base and bytes of the window (see :meth:`Memory.window`) holding every
+    address from ``value + low`` up to ``value + high``, where no register offset from
+    ``least`` to ``greatest`` wraps around 2**64 and no promoted slot (``low_slot`` to
+    ``high_slot``) lies; then, for each ``(size, phase)`` of ``views``, the address of the
+    first element and a view of the window as unsigned integers of ``size`` bytes whose
+    elements start at addresses ``value + phase`` modulo ``size``. ``None`` when a window
+    does not hold: the unit's twin without them runs instead."""
     found: list[int | bytearray | memoryview] = []
-    for value, low, high, least, greatest, write in ranges:
+    for value, low, high, least, greatest, write, views in ranges:
         start, end = value + low, value + high
         if value + least < 0 or value + greatest > M64 or start < 0:
             return None
         base, data = memory.window(start, write=write)
-        if start < base or end > base + len(data) or (start < high_slot and low_slot < end):
+        if low < high and (start < base or end > base + len(data)
+                           or (start < high_slot and low_slot < end)):
             return None
         found += (base, data)
+        for size, phase in views:
+            first = (value + phase - base) % size
+            count = (len(data) - first) // size
+            found += (base + first,
+                      memoryview(data)[first:first + count * size].cast(_VIEW_FORMATS[size]))
     return tuple(found)
 
 
@@ -868,7 +882,7 @@ class Translator(InstructionEmitter):
             if helper:
                 depth -= 2
             # A helper writes r0 and maybe memory; the unit's r1-r10 stay as they were.
-            after = Known(facts.bounds, None, facts.based) if helper else Known()
+            after = Known(facts.bounds, None, facts.based, facts.align) if helper else Known()
             after.drop(0)
             after.covered = True
             self.goto(next_pc, depth, path, stack, after)
