@@ -468,6 +468,8 @@ class Translator(InstructionEmitter):
         #: Helper call sites: (name, pc, immediate).
         self.helper_sites: list[tuple[str, int, int]] = []
         self.emitted = 0
+        #: The number of the segment being emitted.
+        self.segment = -1
         #: What holds at the entry of the second (specialised) loop, once known.
         self.head: Known | None = None
         #: The ``continue`` lines of the first loop and what holds at each.
@@ -691,6 +693,7 @@ class Translator(InstructionEmitter):
         pcs = [p for block, _ in chain for p in block.pcs]
         size = len(pcs)
         segment = self.code.new_segment(pcs)
+        self.segment = segment
         facts = facts.copy()
         mark = len(self.lines)
         if facts.covered:
@@ -780,7 +783,7 @@ class Translator(InstructionEmitter):
                 break
         if any(word in line for line in self.lines[mark:own]
                for word in ("LOAD(", "STORE(", "alu.compute_alu",
-                             "depth_fault", "PSEUDO(", "HELPERS(")):
+                             "depth_fault", "PSEUDO(")):
             self.lines.insert(mark, "    " * depth + f"s = {segment}")
             # The jumps back recorded since ``mark`` moved down a line.
             self.back_edges = [(line + (line >= mark), known)
@@ -807,29 +810,28 @@ class Translator(InstructionEmitter):
     def light_call(self, h: str, pc: int, next_pc: int, depth: int, charged: bool) -> None:
         """Emit the call of a light helper (see :attr:`HelperSpec.light
         <arspec.reference.vm.helpers.HelperSpec.light>`): registers and counters stay in
-        locals (a fault is the unit's, at ``pc``, the segment's last instruction) and the
-        promoted slots go to memory around the call. When ``charged``, its cost is charged
-        to ``vm.units`` and taken off ``cap`` when it fits, else through ``vm.consume``,
-        which faults as the interpreter does."""
+        locals (a fault is the unit's, at ``pc``, the segment's last instruction, which
+        names the segment only then) and the promoted slots go to memory around the call.
+        When ``charged``, its cost is charged to ``vm.units`` and taken off ``cap`` when it
+        fits, else through ``vm.consume``, which faults as the interpreter does."""
         cost = self.profile.insn_cost
+        segment = f"s = {self.segment}"
         if charged and cost == 1:
             self.out(depth, f"if {h}c > cap - n:",
                      "    vm.instructions += n; vm.units += n; n = 0",
-                     f"    vm.consume({h}c, {pc}); cap = REFILL(vm, 0)",
+                     f"    {segment}; vm.consume({h}c, {pc}); cap = REFILL(vm, 0)",
                      f"else: cap -= {h}c; vm.units += {h}c")
         elif charged:
             self.out(depth, "vm.instructions += n",
                      f"vm.units += n * {cost}" if cost else "pass",
-                     f"n = 0; vm.consume({h}c, {pc}); cap = REFILL(vm, 0)")
-        call = f"r0 = {h}f({h}x, r1, r2, r3, r4, r5) & {M64}"
-        if self.promote:
-            # A fault inside the helper: the slots are read back, so the ``finally``'s
-            # write-back keeps what the helper stored.
-            self.out(depth, *self.flush(), "try:", f"    {call}", "except BaseException:",
-                     *("    " + line for line in self.reload()), "    raise",
-                     *self.reload())
-        else:
-            self.out(depth, call)
+                     f"n = 0; {segment}; vm.consume({h}c, {pc}); cap = REFILL(vm, 0)")
+        # On a fault inside the helper the promoted slots are read back, so the
+        # ``finally``'s write-back keeps what the helper stored.
+        self.out(depth, *self.flush(), "try:",
+                 f"    r0 = {h}f({h}x, r1, r2, r3, r4, r5) & {M64}",
+                 "except BaseException:", f"    {segment}",
+                 *("    " + line for line in self.reload()), "    raise",
+                 *self.reload())
         if charged:
             # The cost may have used up the turn the loop head covered.
             self.out(depth, f"if n + {_TURN} > cap:",
