@@ -11,8 +11,8 @@ How code is laid out:
 
 * A *block* is a straight run of at most :data:`MAX_BLOCK` instructions from a start pc,
   ending at a jump, a call, ``exit``, or an instruction the unit hands to the interpreter's
-  own handler. Blocks that follow each other unconditionally form a *segment*, charged in
-  one step on entry; when it does not fit in the budget left, the unit returns
+  own handler. Blocks that follow each other unconditionally (a helper call included) form
+  a *segment*, charged in one step on entry; when it does not fit in the budget left, the unit returns
   :data:`BUDGET` before running it, so the interpreter meets the limit on the same pc. A
   fault inside a segment takes back the count of the instructions after the faulting one
   (a pc occurs at most once per segment). The segments do not look at the budget: the loop
@@ -36,6 +36,13 @@ How code is laid out:
   :meth:`~arspec.reference.vm.memory.Memory.load`/``store`` (which fault exactly as the
   interpreter does) and refills the cache. A load of the place a store on the same path
   wrote (same base register, unchanged, same offset, no wider) reads the stored value.
+* An address that is a register the unit never writes plus a bounded offset (``mov``,
+  ``add`` and ``sub`` of constants and of registers with known bounds: ``r6 + (r7 & 120)``)
+  needs no site: one *window* per such register, taken at entry and after every helper or
+  handler (:func:`hoist_windows`), holds every address the unit's accesses through it may
+  reach, or the unit's twin without windows runs (:meth:`Translator.build`); an access is
+  then one index, of a typed ``memoryview`` when its addresses keep one residue modulo
+  its size, and the adds that form the address need no wrap check.
 * A unit that does not move r10 keeps the stack slots it addresses through r10 in one shape
   only in locals ``v<k>`` (:func:`promotable`): read at entry, written back before helpers
   and handlers (read again after) and in the ``finally`` of every way out. Its other sites
@@ -44,10 +51,12 @@ How code is laid out:
   frame at entry runs the plain translation too.
 * Helper calls call the helper function directly, looked up by the site on its first call
   in a unit run (:func:`fast_helper`); unknown or refused helpers go through
-  :func:`call_helper`. Map forms of ``lddw`` ask the machine's pseudo resolver in place.
+  :func:`call_helper`. A light helper (:attr:`HelperSpec.light
+  <arspec.reference.vm.helpers.HelperSpec.light>`) is called with registers and counters
+  left in locals and its cost taken off the budget in place. Map forms of ``lddw`` ask the machine's pseudo resolver in place.
   Kfuncs, ``callx``, atomics, legacy packet loads and invalid instructions run the
-  interpreter's own handler in place. Before every helper and handler the counters and the
-  registers the unit may write are flushed to the machine; region caches are dropped after
+  interpreter's own handler in place. Before every other helper and every handler the
+  counters and the registers the unit may write are flushed to the machine; region caches are dropped after
   each. When a helper or handler leaves the machine :attr:`~arspec.reference.vm.vm.Vm.guarded`
   (a lock taken, a ring dynptr made), the unit returns :data:`BUDGET` and the interpreter
   runs on. A region holding a guarded range has no window (:meth:`Memory.window
@@ -676,6 +685,10 @@ class Translator(InstructionEmitter):
         if block.last_kind == _INLINE:
             return block.next_pc, stack
         if block.last_kind == _HANDLER:
+            # A helper call continues at the next instruction, in the same segment.
+            if (isinstance(insn, Call) and self.code.problem(insn) is None
+                    and self.code.is_instruction(block.next_pc)):
+                return block.next_pc, stack
             return None
         if isinstance(insn, Exit):
             return (stack[-1], stack[:-1]) if stack else None
@@ -751,7 +764,8 @@ class Translator(InstructionEmitter):
                 if final:
                     self.goto(block.next_pc, depth, path, stack, facts)
             elif block.last_kind == _HANDLER:
-                self.handler(last, insn, block.next_pc, depth, path, stack, facts)
+                self.handler(last, insn, block.next_pc, depth, path, stack, facts,
+                             None if final else self.code.after[self.segment][last])
             elif final and number in light and isinstance(insn, Exit):
                 # The exit of a light call (below) that ends the segment: no frame to pop.
                 for reg in range(6, 11):
@@ -807,24 +821,27 @@ class Translator(InstructionEmitter):
                  f"frames.append(({pc + 1}, r6, r7, r8, r9, r10))", f"r10 += {rule.r10_step}",
                  *_FRAME_CHANGED)
 
-    def light_call(self, h: str, pc: int, next_pc: int, depth: int, charged: bool) -> None:
+    def light_call(self, h: str, pc: int, next_pc: int, depth: int, charged: bool,
+                   rest: int) -> None:
         """Emit the call of a light helper (see :attr:`HelperSpec.light
         <arspec.reference.vm.helpers.HelperSpec.light>`): registers and counters stay in
         locals (a fault is the unit's, at ``pc``, the segment's last instruction, which
         names the segment only then) and the promoted slots go to memory around the call.
         When ``charged``, its cost is charged to ``vm.units`` and taken off ``cap`` when it
-        fits, else through ``vm.consume``, which faults as the interpreter does."""
+        fits, else through ``vm.consume``, which faults as the interpreter does. ``rest``
+        instructions after the call, in its segment, are counted in ``n`` already."""
         cost = self.profile.insn_cost
         segment = f"s = {self.segment}"
+        ran = f"n - {rest}" if rest else "n"
         if charged and cost == 1:
             self.out(depth, f"if {h}c > cap - n:",
-                     "    vm.instructions += n; vm.units += n; n = 0",
+                     f"    vm.instructions += {ran}; vm.units += {ran}; n = {rest}",
                      f"    {segment}; vm.consume({h}c, {pc}); cap = REFILL(vm, 0)",
                      f"else: cap -= {h}c; vm.units += {h}c")
         elif charged:
-            self.out(depth, "vm.instructions += n",
-                     f"vm.units += n * {cost}" if cost else "pass",
-                     f"n = 0; {segment}; vm.consume({h}c, {pc}); cap = REFILL(vm, 0)")
+            self.out(depth, f"vm.instructions += {ran}",
+                     f"vm.units += ({ran}) * {cost}" if cost else "pass",
+                     f"n = {rest}; {segment}; vm.consume({h}c, {pc}); cap = REFILL(vm, 0)")
         # On a fault inside the helper the promoted slots are read back, so the
         # ``finally``'s write-back keeps what the helper stored.
         self.out(depth, *self.flush(), "try:",
@@ -835,30 +852,37 @@ class Translator(InstructionEmitter):
         if charged:
             # The cost may have used up the turn the loop head covered.
             self.out(depth, f"if n + {_TURN} > cap:",
-                     "    cap = REFILL(vm, n); n = 0",
-                     f"    if {_TURN} > cap: pc = {next_pc}; return {BUDGET}")
+                     f"    cap = REFILL(vm, {ran}); n = {rest}",
+                     f"    if {_TURN} > cap: n = 0; pc = {next_pc}; return {BUDGET}")
 
     def handler(self, pc: int, insn: Instruction, next_pc: int, depth: int,
-                path: frozenset[int], stack: tuple[int, ...], facts: Known) -> None:
+                path: frozenset[int], stack: tuple[int, ...], facts: Known,
+                rest: int | None = None) -> None:
+        """Emit an instruction the unit does not translate: a helper call (by the kind of
+        its helper) or the interpreter's handler. With ``rest``, a helper call inside a
+        segment whose ``rest`` instructions after it are already counted in ``n``: they are
+        held back while the machine is brought up to date, and the code after it follows
+        in the segment."""
         cost = self.profile.insn_cost
         helper = isinstance(insn, Call) and self.code.problem(insn) is None
+        held = f"n -= {rest}" if rest else "pass"
         if helper:
             # The site's kind, once resolved: LIGHT_FREE, LIGHT_CHARGED or FULL.
             assert isinstance(insn, Call)
             h = f"h{len(self.helper_sites)}"
             self.helper_sites.append((h, pc, insn.imm))
             self.out(depth, f"if {h}k == {LIGHT_FREE}:")
-            self.light_call(h, pc, next_pc, depth + 1, False)
+            self.light_call(h, pc, next_pc, depth + 1, False, rest or 0)
             self.out(depth, "else:",
                      f"    if {h}k == {UNRESOLVED}: {h}f, {h}c, {h}x, {h}k = "
                      f"HELPERS(vm, {pc}, {insn.imm})",
                      f"    if {h}k == {LIGHT_FREE}:")
-            self.light_call(h, pc, next_pc, depth + 2, False)
+            self.light_call(h, pc, next_pc, depth + 2, False, rest or 0)
             self.out(depth, f"    elif {h}k == {LIGHT_CHARGED}:")
-            self.light_call(h, pc, next_pc, depth + 2, True)
+            self.light_call(h, pc, next_pc, depth + 2, True, rest or 0)
             self.out(depth, "    else:")
             depth += 2
-        self.out(depth, "vm.instructions += n",
+        self.out(depth, held, "vm.instructions += n",
                  f"vm.units += n * {cost}" if cost != 1 else "vm.units += n", "n = 0",
                  _SYNC, f"vm.pc = {pc}", *self.flush(), "live = False")
         if helper:
@@ -881,6 +905,13 @@ class Translator(InstructionEmitter):
             # A lock taken or a ring dynptr made: the interpreter checks calls and stores.
             self.out(depth, f"if {_TURN} > cap or vm.guarded: pc = {next_pc}; return {BUDGET}",
                      f"{_REHOIST} {next_pc}")
+            if rest is not None:
+                # The rest of the segment follows; its instructions count again.
+                assert helper
+                self.out(depth, f"n = {rest}")
+                facts.drop(0)
+                facts.stored.clear()
+                return
             if helper:
                 depth -= 2
             # A helper writes r0 and maybe memory; the unit's r1-r10 stay as they were.
