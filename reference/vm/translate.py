@@ -11,13 +11,13 @@ How code is laid out:
 
 * A *block* is a straight run of at most :data:`MAX_BLOCK` instructions from a start pc,
   ending at a jump, a call, ``exit``, or an instruction the unit hands to the interpreter's
-  own handler. Blocks that follow each other unconditionally (a helper call included) form
-  a *segment*, charged in one step on entry; when it does not fit in the budget left, the unit returns
-  :data:`BUDGET` before running it, so the interpreter meets the limit on the same pc. A
-  fault inside a segment takes back the count of the instructions after the faulting one
-  (a pc occurs at most once per segment). The segments do not look at the budget: the loop
-  head, and the code after each helper or handler (which may charge units), check that a
-  whole turn (at most the unit's size) fits, and hand the rest to the interpreter when it
+  own handler. Blocks that follow each other unconditionally (a helper call included) form a
+  *segment*, charged in one step on entry; when it does not fit in the budget left, the unit
+  returns :data:`BUDGET` before running it, so the interpreter meets the limit on the same
+  pc. A fault inside a segment takes back the count of the instructions after the faulting
+  one (a pc occurs at most once per segment). The segments do not look at the budget: the
+  loop head, and the code after each helper or handler (which may charge units), check that
+  a whole turn (at most the unit's size) fits, and hand the rest to the interpreter when it
   does not.
 * Segments are emitted along paths from the entry: a jump back to the entry is a
   ``continue`` of the unit's loop, a bpf-to-bpf call continues into the callee and its
@@ -49,18 +49,19 @@ How code is laid out:
   never cache a window that holds a slot: such a miss stops the unit before the access and
   demotes it to its plain translation for good (:func:`overlaps`). A slot outside r10's
   frame at entry runs the plain translation too.
-* Helper calls call the helper function directly, looked up by the site on its first call
-  in a unit run (:func:`fast_helper`); unknown or refused helpers go through
-  :func:`call_helper`. A light helper (:attr:`HelperSpec.light
-  <arspec.reference.vm.helpers.HelperSpec.light>`) is called with registers and counters
-  left in locals and its cost taken off the budget in place. Map forms of ``lddw`` ask the machine's pseudo resolver in place.
-  Kfuncs, ``callx``, atomics, legacy packet loads and invalid instructions run the
-  interpreter's own handler in place. Before every other helper and every handler the
-  counters and the registers the unit may write are flushed to the machine; region caches are dropped after
-  each. When a helper or handler leaves the machine :attr:`~arspec.reference.vm.vm.Vm.guarded`
-  (a lock taken, a ring dynptr made), the unit returns :data:`BUDGET` and the interpreter
-  runs on. A region holding a guarded range has no window (:meth:`Memory.window
-  <arspec.reference.vm.memory.Memory.window>`), so its sites always take ``Memory.load``/``store``.
+* Helper calls call the helper function directly, looked up by the site on its first call in a
+  unit run (:func:`fast_helper`); unknown or refused helpers go through :func:`call_helper`.
+  A light helper (:attr:`HelperSpec.light <arspec.reference.vm.helpers.HelperSpec.light>`)
+  is called with registers and counters left in locals and its cost taken off the budget in
+  place. Map forms of ``lddw`` ask the machine's pseudo resolver in place. Kfuncs,
+  ``callx``, atomics, legacy packet loads and invalid instructions run the interpreter's own
+  handler in place. Before every other helper and every handler the counters and the
+  registers the unit may write are flushed to the machine; region caches are dropped after
+  each. When a helper or handler leaves the machine
+  :attr:`~arspec.reference.vm.vm.Vm.guarded` (a lock taken, a ring dynptr made), the unit
+  returns :data:`BUDGET` and the interpreter runs on. A region holding a guarded range has
+  no window (:meth:`Memory.window <arspec.reference.vm.memory.Memory.window>`), so its sites
+  always take ``Memory.load``/``store``.
 * A bpf-to-bpf call moves r10 and limits the depth as
   :meth:`~arspec.reference.vm.vm.Vm.push_frame` does: both are read off the interpreter
   (:func:`probe`), not restated here.
