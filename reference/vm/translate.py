@@ -593,7 +593,8 @@ class Translator(InstructionEmitter):
             plain_unit, demoted = fallback, []
             unit = promoted.compile(promoted_source, fallback, demoted)
         invariant = frozenset(range(1, 11)) - self.written
-        if self.clobbers or not invariant:
+        if self.clobbers or not invariant or not self.sites:
+            # No access to hoist (the plain translation has a site for every access).
             return unit
         hoisting = Translator(self.code, self.entry, slots if promoted else None, invariant)
         hoisted_source = hoisting.source()
