@@ -593,8 +593,10 @@ class Translator(InstructionEmitter):
             plain_unit, demoted = fallback, []
             unit = promoted.compile(promoted_source, fallback, demoted)
         invariant = frozenset(range(1, 11)) - self.written
-        if self.clobbers or not invariant or not self.sites:
-            # No access to hoist (the plain translation has a site for every access).
+        if self.clobbers or not invariant or not self.sites or not self.back_edges:
+            # No access to hoist (the plain translation has a site for every access), or
+            # no jump back to the entry: code that runs once per run does not repay the
+            # windows' check.
             return unit
         hoisting = Translator(self.code, self.entry, slots if promoted else None, invariant)
         hoisted_source = hoisting.source()
