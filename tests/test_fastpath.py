@@ -743,7 +743,7 @@ def test_local_call_loop_needs_no_frame_and_helper_loop_calls_directly() -> None
     assert "HELPERS(" not in source[:source.index("try:")]
     # A light helper without a cost of its own (sqrti): one test, then the call with the
     # registers and counters left in locals.
-    light = turn[turn.index(f"if h0k == {LIGHT_FREE}:"):turn.index("else:")]
+    light = turn[turn.index(f"if h0k == {LIGHT_FREE}:"):turn.index("elif")]
     assert "r0 = h0f(h0x, r1, r2, r3, r4, r5)" in light
     assert "regs" not in light and "vm." not in light and "n = 0" not in light
 

@@ -465,9 +465,14 @@ class Translator(InstructionEmitter):
 
     def __init__(self, code: Code, entry: int,
                  promote: dict[tuple[int, int], int] | None = None,
-                 invariant: frozenset[int] = frozenset()) -> None:
+                 invariant: frozenset[int] = frozenset(),
+                 light: Callable[[int], bool] | None = None) -> None:
         super().__init__(code.profile, promote or {}, invariant)
         self.code = code
+        #: Whether a ``call imm`` site gets the light helper's paths (``None``: every site).
+        #: Only the unit's size and speed depend on it: the full path is right for any
+        #: helper, so a unit made for one registry runs exactly under any other.
+        self.light = light
         #: Whether the unit moves r10.
         self.moves = False
         #: Whether the unit has frameless calls: in a unit that does not move r10 their depth
@@ -574,7 +579,7 @@ class Translator(InstructionEmitter):
         if self.moves or self.promote:
             return self.compile(source, None)
         slots = promotable(self.r10_accesses)
-        promoted = Translator(self.code, self.entry, slots) if slots else None
+        promoted = Translator(self.code, self.entry, slots, light=self.light) if slots else None
         promoted_source = promoted.source() if promoted is not None else ""
         if promoted is not None and promoted.moves:
             promoted = None
@@ -598,11 +603,12 @@ class Translator(InstructionEmitter):
             # no jump back to the entry: code that runs once per run does not repay the
             # windows' check.
             return unit
-        hoisting = Translator(self.code, self.entry, slots if promoted else None, invariant)
+        hoisting = Translator(self.code, self.entry, slots if promoted else None, invariant,
+                              self.light)
         hoisted_source = hoisting.source()
         if hoisting.promote and hoisting.slots_in_window():
             # Accesses through r10 plus an offset reach the slots: keep them in memory.
-            hoisting = Translator(self.code, self.entry, None, invariant)
+            hoisting = Translator(self.code, self.entry, None, invariant, self.light)
             hoisted_source, demoted = hoisting.source(), None
         if not hoisting.hoisted or hoisting.moves or not hoisting.written <= self.written:
             return unit
@@ -875,17 +881,17 @@ class Translator(InstructionEmitter):
             assert isinstance(insn, Call)
             h = f"h{len(self.helper_sites)}"
             self.helper_sites.append((h, pc, insn.imm))
-            self.out(depth, f"if {h}k == {LIGHT_FREE}:")
-            self.light_call(h, pc, next_pc, depth + 1, False, rest or 0)
-            self.out(depth, "else:",
-                     f"    if {h}k == {UNRESOLVED}: {h}f, {h}c, {h}x, {h}k = "
-                     f"HELPERS(vm, {pc}, {insn.imm})",
-                     f"    if {h}k == {LIGHT_FREE}:")
-            self.light_call(h, pc, next_pc, depth + 2, False, rest or 0)
-            self.out(depth, f"    elif {h}k == {LIGHT_CHARGED}:")
-            self.light_call(h, pc, next_pc, depth + 2, True, rest or 0)
-            self.out(depth, "    else:")
-            depth += 2
+            # The first call of a unit run takes the full path, right for any helper.
+            outer = depth
+            if self.light is None or self.light(insn.imm):
+                self.out(depth, f"if {h}k == {LIGHT_FREE}:")
+                self.light_call(h, pc, next_pc, depth + 1, False, rest or 0)
+                self.out(depth, f"elif {h}k == {LIGHT_CHARGED}:")
+                self.light_call(h, pc, next_pc, depth + 1, True, rest or 0)
+                self.out(depth, "else:")
+                depth += 1
+            self.out(depth, f"if {h}k == {UNRESOLVED}: {h}f, {h}c, {h}x, {h}k = "
+                            f"HELPERS(vm, {pc}, {insn.imm})")
         self.out(depth, held, "vm.instructions += n",
                  f"vm.units += n * {cost}" if cost != 1 else "vm.units += n", "n = 0",
                  _SYNC, f"vm.pc = {pc}", *self.flush(), "live = False")
@@ -917,7 +923,7 @@ class Translator(InstructionEmitter):
                 facts.stored.clear()
                 return
             if helper:
-                depth -= 2
+                depth = outer
             # A helper writes r0 and maybe memory; the unit's r1-r10 stay as they were.
             after = Known(facts.bounds, None, facts.based, facts.align) if helper else Known()
             after.drop(0)
