@@ -51,11 +51,19 @@ from arspec.reference.vm import fastpath
 from arspec.reference.vm.helpers import HelperContext, HelperRegistry, HelperSpec, test_helpers
 from arspec.reference.vm.load_checks import check_program
 from arspec.reference.vm.profiles import INPUT_BASE, LINUX, SOLANA, Profile, get_profile
-from arspec.reference.vm.translate import MAX_BLOCK, MAX_UNIT, Translator, promotable
+from arspec.reference.vm.translate import (
+    LIGHT_FREE,
+    MAX_BLOCK,
+    MAX_UNIT,
+    Translator,
+    promotable,
+)
+from arspec.reference.vm.translate_insn import NEXT
 from arspec.reference.vm.vm import Vm, standard_memory
 from arspec.spec.errors import (
     ArspecError,
     DecodeError,
+    HelperFault,
     InputError,
     InstructionLimit,
     MemoryFault,
@@ -559,12 +567,17 @@ promoted_ops = st.one_of(
 )
 
 
-def _slot_loop(body: list[Instruction], turns: int) -> Program:
-    # memfrob (helper 2) gets r1 = r8 (r10 - 16) and r2 = 24: it XORs all three slots.
+def _slot_loop(body: list[Instruction], turns: int, profile: Profile = LINUX) -> Program:
+    # memfrob (helper 2) gets r1 = r10 - 24 and r2 = 24: it XORs all three slots. In solana
+    # the helpers are called by the hashes of their names.
+    names = {2: "memfrob", 7: "expensive_no_op"}
     prepared: list[Instruction] = []
     for insn in body:
         if insn == Call(2):
-            prepared += [Alu(AluOp.MOV, 1, Reg(8), True), Alu(AluOp.MOV, 2, Imm(24), True)]
+            prepared += [Alu(AluOp.MOV, 1, Reg(8), True), Alu(AluOp.ADD, 1, Imm(-8), True),
+                         Alu(AluOp.MOV, 2, Imm(24), True)]
+        if isinstance(insn, Call) and profile is SOLANA and insn.imm in names:
+            insn = Call(helper_hash(names[insn.imm]))
         prepared.append(insn)
     return Program.from_instructions([
         Alu(AluOp.MOV, 7, Reg(10), True), Alu(AluOp.ADD, 7, Imm(-8), True),
@@ -582,7 +595,54 @@ def test_stack_slots_kept_in_locals_match_memory(body: list[Instruction], profil
     # The loop's r10 slots live in locals: every byte of memory, the registers, the counts
     # and any fault (through a pointer to a slot, out of the frame, the compute limit
     # inside the loop, a helper writing the slots) must still be the interpreter's.
-    agree(_slot_loop(body, turns), profile, bytes(range(8)), 4 * limit + 8)
+    agree(_slot_loop(body, turns, profile), profile, bytes(range(8)), 4 * limit + 8)
+
+
+def _scribbling_helpers() -> HelperRegistry:
+    """Light helper 9 XORs 8 bytes at r1 with r2 and, when r3 is 3, then faults (a light
+    helper that wrote memory, maybe a promoted slot, before its fault)."""
+    def scribble(ctx: HelperContext, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+        ctx.memory.store(ctx.pc, r1, 8, ctx.memory.load(ctx.pc, r1, 8) ^ r2)
+        if r3 == 3:
+            raise HelperFault(ctx.pc, "scribbled, then failed")
+        return r3 + 1
+
+    registry = test_helpers()
+    registry.register(HelperSpec(9, "scribble", scribble, cost=3, light=True))
+    return registry
+
+
+@pytest.mark.parametrize("limit", [10**6, 31, 40, 47])
+@pytest.mark.parametrize("profile", [LINUX, SOLANA], ids=["linux", "solana"])
+@pytest.mark.parametrize("offset", [-8, -16, 0])
+def test_light_helper_writing_a_slot_in_a_local(profile: Profile, offset: int,
+                                                limit: int) -> None:
+    # The loop keeps r10 - 8 and r10 - 16 in locals and calls the light helper 9 on one of
+    # them (or on the input): what it writes must be read back after the call, kept when
+    # it then faults (fourth turn), and its cost charged as the interpreter charges it.
+    call = 9 if profile is LINUX else helper_hash("scribble")
+    base = [Alu(AluOp.MOV, 1, Reg(10), True), Alu(AluOp.ADD, 1, Imm(offset), True)]
+    if offset == 0:
+        base = [Alu(AluOp.MOV, 1, Reg(6), True)]
+    program = Program.from_instructions([
+        Alu(AluOp.MOV, 6, Reg(1), True), Alu(AluOp.MOV, 3, Imm(0), True),
+        Store(8, 10, -8, Imm(0x1111)), Store(8, 10, -16, Imm(0x2222)),
+        *base, Alu(AluOp.MOV, 2, Reg(3), True), Alu(AluOp.ADD, 2, Imm(0x40), True),
+        Call(call), Alu(AluOp.MOV, 3, Reg(0), True),
+        Load(8, 4, 10, -8), Load(8, 5, 10, -16), Alu(AluOp.ADD, 4, Reg(5), True),
+        Store(8, 10, -16, Reg(4)), Jump(JmpCond.NE, 3, Imm(5), -11, True),
+        Alu(AluOp.MOV, 0, Reg(4), True), Exit()])
+    outcomes = []
+    for engine in ("interpreter", "fast"):
+        memory = standard_memory(program, profile, bytes(16))
+        vm = Vm(program, profile=profile, helpers=_scribbling_helpers(), memory=memory,
+                compute_limit=limit, engine=engine)
+        result = vm.run(0, (INPUT_BASE, 16))
+        fault = None if result.fault is None else (result.fault.pc, str(result.fault))
+        outcomes.append((result.instructions, result.compute_units, fault, tuple(vm.regs),
+                         bytes(memory.region(2 << 32)), bytes(memory.region(4 << 32))))
+    assert outcomes[1] == outcomes[0]
+    assert outcomes[0][2] is not None
 
 
 def _promoted_source(program: Program, entry: int) -> str:
@@ -679,8 +739,13 @@ def test_local_call_loop_needs_no_frame_and_helper_loop_calls_directly() -> None
     assert "frames.append" not in turn and "depth_fault" in turn
     source = _promoted_source(helper(10, LINUX), 2)
     turn = source[source.index("while True:"):source.index("break")]
-    assert "h0f(h0x, r1, r2, r3, r4, r5)" in turn and "if h0f is None" in turn
+    assert "if h0k == 0: h0f, h0c, h0x, h0k = HELPERS(" in turn
     assert "HELPERS(" not in source[:source.index("try:")]
+    # A light helper without a cost of its own (sqrti): one test, then the call with the
+    # registers and counters left in locals.
+    light = turn[turn.index(f"if h0k == {LIGHT_FREE}:"):turn.index("elif")]
+    assert "r0 = h0f(h0x, r1, r2, r3, r4, r5)" in light
+    assert "regs" not in light and "vm." not in light and "n = 0" not in light
 
 
 @pytest.mark.parametrize("profile", [LINUX, SOLANA], ids=["linux", "solana"])
@@ -814,3 +879,99 @@ def test_engines_agree_on_lock_and_dynptr_faults(body: str, fault: str | None) -
     else:
         assert all(e.fault is not None and fault in e.fault for e in runs), runs
     assert render_json(reports[1]) == render_json(reports[0])
+
+
+# --------------------------------------------------------------------------- hoisted windows
+
+def _indexed_loop(base: int, mask: int, offset: int, size: int, store: bool, turns: int,
+                  step: int, skew: int = 0, through: bool = False) -> Program:
+    """r6 = r<base> + skew; each turn accesses ``r6 + (r7 & mask) + step + offset`` (r7
+    counts down from ``turns``) and the fixed ``r6 + offset``: addresses an invariant
+    register plus a bounded offset, which a unit checks once per run (through typed views
+    when they are aligned). With ``through``, ``step`` is added from r9."""
+    access: Instruction = (Store(size, 8, offset, Reg(7)) if store
+                           else Load(size, 3, 8, offset))
+    return Program.from_instructions([
+        Alu(AluOp.MOV, 9, Imm(step), True), Alu(AluOp.MOV, 6, Reg(base), True),
+        Alu(AluOp.ADD, 6, Imm(skew), True), Alu(AluOp.MOV, 7, Imm(turns), True),
+        Alu(AluOp.MOV, 8, Reg(7), True), Alu(AluOp.AND, 8, Imm(mask), True),
+        Alu(AluOp.ADD, 8, Reg(6), True),
+        Alu(AluOp.ADD, 8, Reg(9) if through else Imm(step), True), access,
+        Load(size, 4, 6, offset), Alu(AluOp.ADD, 0, Reg(3), True),
+        Alu(AluOp.ADD, 0, Reg(4), True), Alu(AluOp.SUB, 7, Imm(1), True),
+        Jump(JmpCond.NE, 7, Imm(0), -10, True), Exit()])
+
+
+@settings(max_examples=400, derandomize=True, deadline=None)
+@given(st.sampled_from([1, 10]), st.sampled_from([0, 6, 7, 8, 12, 120, 255, 504, 4095]),
+       st.sampled_from([-520, -512, -64, -9, -8, -2, -1, 0, 1, 4, 8, 128, 250]), sizes,
+       st.booleans(), st.integers(1, 20), st.sampled_from([0, 1, 2, -8, 64, -300]),
+       st.sampled_from([LINUX, SOLANA]), st.integers(0, 300), st.integers(0, 250),
+       st.sampled_from([0, 1, 2, 4, -4]), st.booleans())
+def test_hoisted_windows_match_the_interpreter(base: int, mask: int, offset: int, size: int,
+                                               store: bool, turns: int, step: int,
+                                               profile: Profile, length: int,
+                                               limit: int, skew: int, through: bool) -> None:
+    # Inside the input or the frame, partly outside (a fault on some turn), in a read-only
+    # place, aligned or not, with the compute limit anywhere: the engines agree.
+    program = _indexed_loop(base, mask, offset, size, store, turns, step, skew, through)
+    agree(program, profile, bytes(i & 0xFF for i in range(length)), 4 * limit + 4)
+
+
+def _hoisted_source(program: Program, entry: int) -> str:
+    code = fastpath.translations(program, LINUX).code
+    plain = Translator(code, entry)
+    plain.source()
+    invariant = frozenset(range(1, 11)) - plain.written
+    return Translator(code, entry, None, invariant).source()
+
+
+def test_input_loop_checks_its_window_once_per_run() -> None:
+    # The input loop of the benchmark: its three accesses go through one window of r6
+    # taken at entry; no access in a turn is bounds-checked or a struct call, and
+    # r8 = r6 + (r7 & 120) needs no wrap check (the entry check keeps r6 + 120 below 2**64).
+    build = _bench_loops()["input"]
+    assert callable(build)
+    source = _hoisted_source(build(10, LINUX), 3)
+    prologue = source[:source.index("try:")]
+    assert "HOIST(memory, ((r6, 0, 132, 0, 120, True, ((4, 0), (8, 0))),)" in prologue
+    assert "return UNHOISTED(vm)" in prologue
+    turn = source[source.index("while True:"):source.index("break")]
+    # r8 - r6 is a multiple of 8 (r7 & 120): one 8-byte view serves the load and the store.
+    assert "r3 = w6q8_0[(r8 - w6z8_0) >> 3]" in turn
+    assert "w6q8_0[(r8 - w6z8_0) >> 3] = r3" in turn
+    assert "r4 = w6q4_0[(r6 - w6z4_0 + 128) >> 2]" in turn
+    assert "o = " not in turn and "LOAD(" not in turn and "STORE(" not in turn
+    assert "if r8 >" not in turn
+
+
+def test_hoisted_window_taken_again_after_a_helper() -> None:
+    # Helper 9 unmaps the input on its third call; the loop's accesses through r7 (never
+    # written in the unit) use a window checked at entry: after each call the window is
+    # taken again, and once it is gone the interpreter faults where it should.
+    program = _helper_loop(9, 10)
+    source = _hoisted_source(program, 2)
+    assert source.count("hw = HOIST(") >= 2 and f"if hw is None: pc = 4; return {NEXT}" in source
+    outcomes = []
+    for engine in ("interpreter", "fast"):
+        memory = standard_memory(program, LINUX, bytes(16))
+        vm = Vm(program, profile=LINUX, helpers=_unmapping_helpers(), memory=memory,
+                engine=engine)
+        result = vm.run(0, (INPUT_BASE, 16))
+        assert result.fault is not None
+        outcomes.append((result.instructions, result.compute_units, str(result.fault)))
+    assert outcomes[0] == outcomes[1]
+
+
+@pytest.mark.parametrize("profile", [LINUX, SOLANA], ids=["linux", "solana"])
+@pytest.mark.parametrize("offset", [0, 4, -4])
+def test_hoisted_window_holding_a_promoted_slot_runs_unhoisted(profile: Profile,
+                                                               offset: int) -> None:
+    # r7 = r10 - 8 is never written in the loop, so loads through it would use one window;
+    # that window holds the slot r10 - 8, which the loop keeps in a local: the unit must
+    # not take it (the load would read the slot's stale bytes).
+    body: list[Instruction] = [Store(8, 10, -8, Reg(6)), Load(4, 2, 7, offset),
+                               Alu(AluOp.ADD, 0, Reg(2), True)]
+    for turns in (1, 3):
+        result = agree(_slot_loop(body, turns, profile), profile, bytes(8), 1000)
+        assert result[3] is None

@@ -32,6 +32,7 @@ from collections import OrderedDict
 from typing import Final
 
 from arspec.reference.isa.instructions import Program
+from arspec.reference.vm.helpers import HelperRegistry
 from arspec.reference.vm.machine import Machine
 from arspec.reference.vm.profiles import Profile
 from arspec.reference.vm.translate import MAX_UNIT, Code, Translator, Unit
@@ -58,22 +59,30 @@ class Translations:
         self.hits: dict[int, int] = {}
         self.translated = 0
 
-    def reach(self, pc: int, loop: bool) -> Unit | None:
+    def reach(self, pc: int, loop: bool, helpers: HelperRegistry | None = None) -> Unit | None:
         """Count an arrival at ``pc`` (by a backward jump when ``loop``); return its unit once
-        the pc is hot, else ``None``."""
+        the pc is hot, else ``None``. ``helpers`` tells which call sites get a light
+        helper's paths (see :class:`~arspec.reference.vm.translate.Translator`)."""
         hits = self.hits.get(pc, 0) + 1
         self.hits[pc] = hits
         if (hits < (HOT if loop else HOT * STRAIGHT)
                 or self.translated + MAX_UNIT > MAX_TRANSLATED
                 or not self.code.is_instruction(pc)):
             return None
-        return self.unit(pc)
+        return self.unit(pc, helpers)
 
-    def unit(self, pc: int) -> Unit:
+    def unit(self, pc: int, helpers: HelperRegistry | None = None) -> Unit:
         """Return the unit entered at ``pc`` (an instruction), translating it if needed."""
         unit = self.units.get(pc)
         if unit is None:
-            translator = Translator(self.code, pc)
+            light = None
+            if helpers is not None:
+                registry, profile = helpers, self.profile
+
+                def light(imm: int) -> bool:
+                    spec = registry.lookup(imm, profile)
+                    return spec is not None and spec.light
+            translator = Translator(self.code, pc, light=light)
             unit = translator.build()
             self.translated += translator.emitted
             self.units[pc] = unit
@@ -111,7 +120,7 @@ def run_fast(vm: Machine) -> None:
             return
         unit = units.get(vm.pc)
         if unit is None:
-            unit = found.reach(vm.pc, loop)
+            unit = found.reach(vm.pc, loop, vm.helpers)
             if unit is None:
                 loop = _interpret_straight(vm)
                 continue

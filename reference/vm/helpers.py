@@ -80,7 +80,11 @@ class HelperFunction(Protocol):
 class HelperSpec:
     """One helper: its id, its name, the function, its fixed cost and determinism.
 
-    ``cost`` compute units are charged on top of the call instruction's own unit.
+    ``cost`` compute units are charged on top of the call instruction's own unit. A
+    ``light`` helper uses only its arguments, ``ctx.pc``, ``ctx.profile`` and the bytes of
+    ``ctx.memory`` (loads and stores; no region, guard or frame change), never ``ctx.vm``
+    or :meth:`HelperContext.charge`: the fast engine calls it without writing its
+    registers and counters back to the machine first.
     """
 
     id: int
@@ -88,6 +92,7 @@ class HelperSpec:
     fn: HelperFunction
     cost: int = 0
     deterministic: bool = True
+    light: bool = False
 
 
 class HelperRegistry:
@@ -207,13 +212,13 @@ def test_helpers() -> HelperRegistry:
     ==  ===============  ==============================================================
     """
     return HelperRegistry((
-        HelperSpec(1, "gather_bytes", _gather_bytes),
-        HelperSpec(2, "memfrob", _memfrob),
-        HelperSpec(3, "no_op", _no_op),
-        HelperSpec(4, "sqrti", _sqrti),
-        HelperSpec(5, "strcmp_ext", _strcmp_ext),
-        HelperSpec(6, "abort", _abort),
-        HelperSpec(7, "expensive_no_op", _no_op, cost=100),
+        HelperSpec(1, "gather_bytes", _gather_bytes, light=True),
+        HelperSpec(2, "memfrob", _memfrob, light=True),
+        HelperSpec(3, "no_op", _no_op, light=True),
+        HelperSpec(4, "sqrti", _sqrti, light=True),
+        HelperSpec(5, "strcmp_ext", _strcmp_ext, light=True),
+        HelperSpec(6, "abort", _abort, light=True),
+        HelperSpec(7, "expensive_no_op", _no_op, cost=100, light=True),
         HelperSpec(8, "call_back", _call_back),
     ))
 

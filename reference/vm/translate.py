@@ -11,13 +11,13 @@ How code is laid out:
 
 * A *block* is a straight run of at most :data:`MAX_BLOCK` instructions from a start pc,
   ending at a jump, a call, ``exit``, or an instruction the unit hands to the interpreter's
-  own handler. Blocks that follow each other unconditionally form a *segment*, charged in
-  one step on entry; when it does not fit in the budget left, the unit returns
-  :data:`BUDGET` before running it, so the interpreter meets the limit on the same pc. A
-  fault inside a segment takes back the count of the instructions after the faulting one
-  (a pc occurs at most once per segment). The segments do not look at the budget: the loop
-  head, and the code after each helper or handler (which may charge units), check that a
-  whole turn (at most the unit's size) fits, and hand the rest to the interpreter when it
+  own handler. Blocks that follow each other unconditionally (a helper call included) form a
+  *segment*, charged in one step on entry; when it does not fit in the budget left, the unit
+  returns :data:`BUDGET` before running it, so the interpreter meets the limit on the same
+  pc. A fault inside a segment takes back the count of the instructions after the faulting
+  one (a pc occurs at most once per segment). The segments do not look at the budget: the
+  loop head, and the code after each helper or handler (which may charge units), check that
+  a whole turn (at most the unit's size) fits, and hand the rest to the interpreter when it
   does not.
 * Segments are emitted along paths from the entry: a jump back to the entry is a
   ``continue`` of the unit's loop, a bpf-to-bpf call continues into the callee and its
@@ -36,22 +36,32 @@ How code is laid out:
   :meth:`~arspec.reference.vm.memory.Memory.load`/``store`` (which fault exactly as the
   interpreter does) and refills the cache. A load of the place a store on the same path
   wrote (same base register, unchanged, same offset, no wider) reads the stored value.
+* An address that is a register the unit never writes plus a bounded offset (``mov``,
+  ``add`` and ``sub`` of constants and of registers with known bounds: ``r6 + (r7 & 120)``)
+  needs no site: one *window* per such register, taken at entry and after every helper or
+  handler (:func:`hoist_windows`), holds every address the unit's accesses through it may
+  reach, or the unit's twin without windows runs (:meth:`Translator.build`); an access is
+  then one index, of a typed ``memoryview`` when its addresses keep one residue modulo
+  its size, and the adds that form the address need no wrap check.
 * A unit that does not move r10 keeps the stack slots it addresses through r10 in one shape
   only in locals ``v<k>`` (:func:`promotable`): read at entry, written back before helpers
   and handlers (read again after) and in the ``finally`` of every way out. Its other sites
   never cache a window that holds a slot: such a miss stops the unit before the access and
   demotes it to its plain translation for good (:func:`overlaps`). A slot outside r10's
   frame at entry runs the plain translation too.
-* Helper calls call the helper function directly, looked up by the site on its first call
-  in a unit run (:func:`fast_helper`); unknown or refused helpers go through
-  :func:`call_helper`. Map forms of ``lddw`` ask the machine's pseudo resolver in place.
-  Kfuncs, ``callx``, atomics, legacy packet loads and invalid instructions run the
-  interpreter's own handler in place. Before every helper and handler the counters and the
+* Helper calls call the helper function directly, looked up by the site on its first call in a
+  unit run (:func:`fast_helper`); unknown or refused helpers go through :func:`call_helper`.
+  A light helper (:attr:`HelperSpec.light <arspec.reference.vm.helpers.HelperSpec.light>`)
+  is called with registers and counters left in locals and its cost taken off the budget in
+  place. Map forms of ``lddw`` ask the machine's pseudo resolver in place. Kfuncs,
+  ``callx``, atomics, legacy packet loads and invalid instructions run the interpreter's own
+  handler in place. Before every other helper and every handler the counters and the
   registers the unit may write are flushed to the machine; region caches are dropped after
-  each. When a helper or handler leaves the machine :attr:`~arspec.reference.vm.vm.Vm.guarded`
-  (a lock taken, a ring dynptr made), the unit returns :data:`BUDGET` and the interpreter
-  runs on. A region holding a guarded range has no window (:meth:`Memory.window
-  <arspec.reference.vm.memory.Memory.window>`), so its sites always take ``Memory.load``/``store``.
+  each. When a helper or handler leaves the machine
+  :attr:`~arspec.reference.vm.vm.Vm.guarded` (a lock taken, a ring dynptr made), the unit
+  returns :data:`BUDGET` and the interpreter runs on. A region holding a guarded range has
+  no window (:meth:`Memory.window <arspec.reference.vm.memory.Memory.window>`), so its sites
+  always take ``Memory.load``/``store``.
 * A bpf-to-bpf call moves r10 and limits the depth as
   :meth:`~arspec.reference.vm.vm.Vm.push_frame` does: both are read off the interpreter
   (:func:`probe`), not restated here.
@@ -62,7 +72,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
 from arspec.reference.isa.instructions import (
     Alu,
@@ -136,6 +146,9 @@ _TURN: Final = "<turn>"
 _DEEP: Final = "<deep>"
 #: Where ``deep`` is taken again (after a helper or handler).
 _REDEEP: Final = "<redeep>"
+#: Where the hoisted windows are taken again (after a helper or handler), followed by the
+#: pc to continue at when one no longer holds.
+_REHOIST: Final = "<rehoist>"
 #: Lines after every frame change: the live stack ends at the new r10, and a site's cached
 #: window of the stack may no longer be valid.
 _FRAME_CHANGED: Final = (f"memory.stack_top = r10 - {STACK_BASE}", _DROP)
@@ -194,18 +207,32 @@ def call_helper(vm: Machine, pc: int, imm: int, r1: int, r2: int, r3: int, r4: i
     return helper.fn(HelperContext(vm.memory, pc, vm.profile, vm), r1, r2, r3, r4, r5) & M64
 
 
-def fast_helper(vm: Machine, pc: int, imm: int) -> tuple[HelperFunction, int, HelperContext]:
+#: Kinds of a helper call site, once resolved (:func:`fast_helper`): a light helper (see
+#: :attr:`~arspec.reference.vm.helpers.HelperSpec.light`) without or with a cost of its own,
+#: or any other, called with the machine brought up to date.
+UNRESOLVED: Final = 0
+LIGHT_FREE: Final = 1
+LIGHT_CHARGED: Final = 2
+FULL: Final = 3
+
+
+def fast_helper(vm: Machine, pc: int, imm: int
+                ) -> tuple[HelperFunction, int, HelperContext, int]:
     """Resolve the helper ``call imm`` at ``pc`` reaches, on the site's first call in a unit
-    run: its function, its cost and its context. An unknown or refused helper, or a tracer,
-    gets :func:`call_helper` (which runs the interpreter's handler) at no extra cost."""
+    run: its function, its cost, its context and the site's kind (:data:`LIGHT_FREE`,
+    :data:`LIGHT_CHARGED` or :data:`FULL`). An unknown or refused helper, or a tracer,
+    gets :func:`call_helper` (which runs the interpreter's handler) at no extra cost, and
+    is :data:`FULL`."""
     context = HelperContext(vm.memory, pc, vm.profile, vm)
     helper = vm.helpers.lookup(imm, vm.profile)
     if (helper is None or vm.tracer is not None
             or (not helper.deterministic and vm.profile.name == "solana")):
         def handled(ctx: HelperContext, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
             return call_helper(vm, pc, imm, r1, r2, r3, r4, r5)
-        return handled, 0, context
-    return helper.fn, helper.cost, context
+        return handled, 0, context, FULL
+    if not helper.light:
+        return helper.fn, helper.cost, context, FULL
+    return helper.fn, helper.cost, context, LIGHT_CHARGED if helper.cost else LIGHT_FREE
 
 
 def pseudo_value(vm: Machine, pc: int, insn: LoadImm64) -> int:
@@ -235,6 +262,39 @@ def slow_store(memory: Memory, pc: int, address: int, size: int, value: int,
     memory.store(pc, address, size, value)
     base, data = memory.window(address, write=True)
     return base - offset, data, len(data) - size
+
+
+#: ``memoryview.cast`` formats by access size (native order: see ``translate_insn.VIEWS``).
+_VIEW_FORMATS: Final[dict[int, Literal["H", "I", "Q"]]] = {2: "H", 4: "I", 8: "Q"}
+Window = tuple[int, int, int, int, int, bool, tuple[tuple[int, int], ...]]
+
+
+def hoist_windows(memory: Memory, ranges: tuple[Window, ...], low_slot: int,
+                  high_slot: int) -> tuple[int | bytearray | memoryview, ...] | None:
+    """Return, for each ``(value, low, high, least, greatest, write, views)`` of
+    ``ranges``, the base and bytes of the window (see :meth:`Memory.window`) holding every
+    address from ``value + low`` up to ``value + high``, where no register offset from
+    ``least`` to ``greatest`` wraps around 2**64 and no promoted slot (``low_slot`` to
+    ``high_slot``) lies; then, for each ``(size, phase)`` of ``views``, the address of the
+    first element and a view of the window as unsigned integers of ``size`` bytes whose
+    elements start at addresses ``value + phase`` modulo ``size``. ``None`` when a window
+    does not hold: the unit's twin without them runs instead."""
+    found: list[int | bytearray | memoryview] = []
+    for value, low, high, least, greatest, write, views in ranges:
+        start, end = value + low, value + high
+        if value + least < 0 or value + greatest > M64 or start < 0:
+            return None
+        base, data = memory.window(start, write=write)
+        if low < high and (start < base or end > base + len(data)
+                           or (start < high_slot and low_slot < end)):
+            return None
+        found += (base, data)
+        for size, phase in views:
+            first = (value + phase - base) % size
+            count = (len(data) - first) // size
+            found += (base + first,
+                      memoryview(data)[first:first + count * size].cast(_VIEW_FORMATS[size]))
+    return tuple(found)
 
 
 def overlaps(memory: Memory, address: int, low: int, high: int) -> bool:
@@ -404,9 +464,15 @@ class Translator(InstructionEmitter):
     """Emits the source of the unit entered at ``entry``."""
 
     def __init__(self, code: Code, entry: int,
-                 promote: dict[tuple[int, int], int] | None = None) -> None:
-        super().__init__(code.profile, promote or {})
+                 promote: dict[tuple[int, int], int] | None = None,
+                 invariant: frozenset[int] = frozenset(),
+                 light: Callable[[int], bool] | None = None) -> None:
+        super().__init__(code.profile, promote or {}, invariant)
         self.code = code
+        #: Whether a ``call imm`` site gets the light helper's paths (``None``: every site).
+        #: Only the unit's size and speed depend on it: the full path is right for any
+        #: helper, so a unit made for one registry runs exactly under any other.
+        self.light = light
         #: Whether the unit moves r10.
         self.moves = False
         #: Whether the unit has frameless calls: in a unit that does not move r10 their depth
@@ -417,6 +483,8 @@ class Translator(InstructionEmitter):
         #: Helper call sites: (name, pc, immediate).
         self.helper_sites: list[tuple[str, int, int]] = []
         self.emitted = 0
+        #: The number of the segment being emitted.
+        self.segment = -1
         #: What holds at the entry of the second (specialised) loop, once known.
         self.head: Known | None = None
         #: The ``continue`` lines of the first loop and what holds at each.
@@ -451,10 +519,13 @@ class Translator(InstructionEmitter):
                      "    " + " = ".join(f"{c}l" for c in caches) + " = -1",
                      *self.stack_caches("    ")]
         if self.helper_sites:
-            head.append("    " + " = ".join(f"{h}f" for h, _, _ in self.helper_sites) + " = None")
+            head.append("    " + " = ".join(f"{h}k" for h, _, _ in self.helper_sites)
+                        + f" = {UNRESOLVED}")
         if self.deep and not self.moves:
             head.append(f"    deep = {depth_test}")
         head += self.promote_prologue()
+        if self.hoisted:
+            head += ["    " + line for line in self.hoist_lines("return UNHOISTED(vm)")]
         tail = [
             "    except ExecutionFault as fault:",
             "        if live:",
@@ -490,37 +561,65 @@ class Translator(InstructionEmitter):
             elif _REDEEP in line:
                 if self.deep and not self.moves:
                     body.append(line.replace(_REDEEP, f"deep = {depth_test}"))
+            elif _REHOIST in line:
+                if self.hoisted:
+                    indent, _, resume = line.partition(_REHOIST)
+                    body += [indent + hoisted for hoisted in
+                             self.hoist_lines(f"pc = {resume.strip()}; return {NEXT}")]
             else:
                 body.append(line)
         return "\n".join([*head, "    try:", *body, *tail])
 
     def build(self) -> Unit:
         """Return the compiled unit: with the stack slots it may keep in locals when it
-        does not move r10, else plain."""
+        does not move r10, else plain; and, when accesses address registers it never
+        writes plus bounded offsets, a twin that checks their windows once per run
+        (falling back to the unit without it when they do not hold)."""
         source = self.source()
         if self.moves or self.promote:
             return self.compile(source, None)
         slots = promotable(self.r10_accesses)
-        if not slots:
-            return self.compile(source, None)
-        promoted = Translator(self.code, self.entry, slots)
-        promoted_source = promoted.source()
-        if promoted.moves:
-            return self.compile(source, None)
-        plain: list[Unit] = []
+        promoted = Translator(self.code, self.entry, slots, light=self.light) if slots else None
+        promoted_source = promoted.source() if promoted is not None else ""
+        if promoted is not None and promoted.moves:
+            promoted = None
+        demoted: list[bool] | None = None
+        if promoted is None:
+            unit = self.compile(source, None)
+            plain_unit = unit
+        else:
+            plain: list[Unit] = []
 
-        def fallback(vm: Machine) -> int:
-            # The slots are not all inside r10's frame, or another pointer reached them.
-            if not plain:
-                plain.append(self.compile(source, None))
-            return plain[0](vm)
-        return promoted.compile(promoted_source, fallback, [])
+            def fallback(vm: Machine) -> int:
+                # The slots are not all inside r10's frame, or another pointer reached them.
+                if not plain:
+                    plain.append(self.compile(source, None))
+                return plain[0](vm)
+            plain_unit, demoted = fallback, []
+            unit = promoted.compile(promoted_source, fallback, demoted)
+        invariant = frozenset(range(1, 11)) - self.written
+        if self.clobbers or not invariant or not self.sites or not self.back_edges:
+            # No access to hoist (the plain translation has a site for every access), or
+            # no jump back to the entry: code that runs once per run does not repay the
+            # windows' check.
+            return unit
+        hoisting = Translator(self.code, self.entry, slots if promoted else None, invariant,
+                              self.light)
+        hoisted_source = hoisting.source()
+        if hoisting.promote and hoisting.slots_in_window():
+            # Accesses through r10 plus an offset reach the slots: keep them in memory.
+            hoisting = Translator(self.code, self.entry, None, invariant, self.light)
+            hoisted_source, demoted = hoisting.source(), None
+        if not hoisting.hoisted or hoisting.moves or not hoisting.written <= self.written:
+            return unit
+        return hoisting.compile(hoisted_source, plain_unit, demoted, unit)
 
     def compile(self, source: str, fallback: Unit | None,
-                demoted: list[bool] | None = None) -> Unit:
+                demoted: list[bool] | None = None, unhoisted: Unit | None = None) -> Unit:
         """Return the unit ``source`` defines."""
         namespace: dict[str, object] = {
             "PLAIN": fallback, "DEMOTED": demoted, "OVERLAP": overlaps,
+            "UNHOISTED": unhoisted, "HOIST": hoist_windows,
             "ExecutionFault": ExecutionFault, "AFTER": self.code.after, "EMPTY": bytearray(),
             "LOAD": slow_load, "STORE": slow_store, "REFILL": refill,
             "PSEUDO": pseudo_value, "HELPER": call_helper,
@@ -596,6 +695,10 @@ class Translator(InstructionEmitter):
         if block.last_kind == _INLINE:
             return block.next_pc, stack
         if block.last_kind == _HANDLER:
+            # A helper call continues at the next instruction, in the same segment.
+            if (isinstance(insn, Call) and self.code.problem(insn) is None
+                    and self.code.is_instruction(block.next_pc)):
+                return block.next_pc, stack
             return None
         if isinstance(insn, Exit):
             return (stack[-1], stack[:-1]) if stack else None
@@ -613,6 +716,7 @@ class Translator(InstructionEmitter):
         pcs = [p for block, _ in chain for p in block.pcs]
         size = len(pcs)
         segment = self.code.new_segment(pcs)
+        self.segment = segment
         facts = facts.copy()
         mark = len(self.lines)
         if facts.covered:
@@ -670,7 +774,8 @@ class Translator(InstructionEmitter):
                 if final:
                     self.goto(block.next_pc, depth, path, stack, facts)
             elif block.last_kind == _HANDLER:
-                self.handler(last, insn, block.next_pc, depth, path, stack)
+                self.handler(last, insn, block.next_pc, depth, path, stack, facts,
+                             None if final else self.code.after[self.segment][last])
             elif final and number in light and isinstance(insn, Exit):
                 # The exit of a light call (below) that ends the segment: no frame to pop.
                 for reg in range(6, 11):
@@ -704,6 +809,9 @@ class Translator(InstructionEmitter):
                for word in ("LOAD(", "STORE(", "alu.compute_alu",
                              "depth_fault", "PSEUDO(")):
             self.lines.insert(mark, "    " * depth + f"s = {segment}")
+            # The jumps back recorded since ``mark`` moved down a line.
+            self.back_edges = [(line + (line >= mark), known)
+                               for line, known in self.back_edges]
 
     def transfer(self, pc: int, insn: Instruction, depth: int, facts: Known) -> None:
         """Emit an unconditional transfer inside a segment (the next block follows)."""
@@ -723,21 +831,77 @@ class Translator(InstructionEmitter):
                  f"frames.append(({pc + 1}, r6, r7, r8, r9, r10))", f"r10 += {rule.r10_step}",
                  *_FRAME_CHANGED)
 
-    def handler(self, pc: int, insn: Instruction, next_pc: int, depth: int,
-                path: frozenset[int], stack: tuple[int, ...]) -> None:
+    def light_call(self, h: str, pc: int, next_pc: int, depth: int, charged: bool,
+                   rest: int) -> None:
+        """Emit the call of a light helper (see :attr:`HelperSpec.light
+        <arspec.reference.vm.helpers.HelperSpec.light>`): registers and counters stay in
+        locals (a fault is the unit's, at ``pc``, the segment's last instruction, which
+        names the segment only then) and the promoted slots go to memory around the call.
+        When ``charged``, its cost is charged to ``vm.units`` and taken off ``cap`` when it
+        fits, else through ``vm.consume``, which faults as the interpreter does. ``rest``
+        instructions after the call, in its segment, are counted in ``n`` already."""
         cost = self.profile.insn_cost
-        self.out(depth, "vm.instructions += n",
-                 f"vm.units += n * {cost}" if cost != 1 else "vm.units += n", "n = 0",
-                 _SYNC, f"vm.pc = {pc}", *self.flush(), "live = False")
-        if isinstance(insn, Call) and self.code.problem(insn) is None:
-            # Helpers see r1-r5 and return r0 (HelperFunction); the rest stays as it was.
+        segment = f"s = {self.segment}"
+        ran = f"n - {rest}" if rest else "n"
+        if charged and cost == 1:
+            self.out(depth, f"if {h}c > cap - n:",
+                     f"    vm.instructions += {ran}; vm.units += {ran}; n = {rest}",
+                     f"    {segment}; vm.consume({h}c, {pc}); cap = REFILL(vm, 0)",
+                     f"else: cap -= {h}c; vm.units += {h}c")
+        elif charged:
+            self.out(depth, f"vm.instructions += {ran}",
+                     f"vm.units += ({ran}) * {cost}" if cost else "pass",
+                     f"n = {rest}; {segment}; vm.consume({h}c, {pc}); cap = REFILL(vm, 0)")
+        # On a fault inside the helper the promoted slots are read back, so the
+        # ``finally``'s write-back keeps what the helper stored.
+        self.out(depth, *self.flush(), "try:",
+                 f"    r0 = {h}f({h}x, r1, r2, r3, r4, r5) & {M64}",
+                 "except BaseException:", f"    {segment}",
+                 *("    " + line for line in self.reload()), "    raise",
+                 *self.reload())
+        if charged:
+            # The cost may have used up the turn the loop head covered.
+            self.out(depth, f"if n + {_TURN} > cap:",
+                     f"    cap = REFILL(vm, {ran}); n = {rest}",
+                     f"    if {_TURN} > cap: n = 0; pc = {next_pc}; return {BUDGET}")
+
+    def handler(self, pc: int, insn: Instruction, next_pc: int, depth: int,
+                path: frozenset[int], stack: tuple[int, ...], facts: Known,
+                rest: int | None = None) -> None:
+        """Emit an instruction the unit does not translate: a helper call (by the kind of
+        its helper) or the interpreter's handler. With ``rest``, a helper call inside a
+        segment whose ``rest`` instructions after it are already counted in ``n``: they are
+        held back while the machine is brought up to date, and the code after it follows
+        in the segment."""
+        cost = self.profile.insn_cost
+        helper = isinstance(insn, Call) and self.code.problem(insn) is None
+        held = f"n -= {rest}" if rest else "pass"
+        if helper:
+            # The site's kind, once resolved: LIGHT_FREE, LIGHT_CHARGED or FULL.
+            assert isinstance(insn, Call)
             h = f"h{len(self.helper_sites)}"
             self.helper_sites.append((h, pc, insn.imm))
-            self.out(depth, f"if {h}f is None: {h}f, {h}c, {h}x = HELPERS(vm, {pc}, {insn.imm})",
-                     f"if {h}c: vm.consume({h}c, {pc})",
+            # The first call of a unit run takes the full path, right for any helper.
+            outer = depth
+            if self.light is None or self.light(insn.imm):
+                self.out(depth, f"if {h}k == {LIGHT_FREE}:")
+                self.light_call(h, pc, next_pc, depth + 1, False, rest or 0)
+                self.out(depth, f"elif {h}k == {LIGHT_CHARGED}:")
+                self.light_call(h, pc, next_pc, depth + 1, True, rest or 0)
+                self.out(depth, "else:")
+                depth += 1
+            self.out(depth, f"if {h}k == {UNRESOLVED}: {h}f, {h}c, {h}x, {h}k = "
+                            f"HELPERS(vm, {pc}, {insn.imm})")
+        self.out(depth, held, "vm.instructions += n",
+                 f"vm.units += n * {cost}" if cost != 1 else "vm.units += n", "n = 0",
+                 _SYNC, f"vm.pc = {pc}", *self.flush(), "live = False")
+        if helper:
+            # Helpers see r1-r5 and return r0 (HelperFunction); the rest stays as it was.
+            self.out(depth, f"if {h}c: vm.consume({h}c, {pc})",
                      f"r0 = {h}f({h}x, r1, r2, r3, r4, r5) & {M64}",
                      "live = True")
         else:
+            self.clobbers = True
             self.out(depth, f"h, i = ops[{pc}]", "h(vm, i)", "live = True", f"{_REGS} = regs")
         self.out(depth, *self.reload(), _REDEEP)
         if cost == 1:
@@ -749,8 +913,20 @@ class Translator(InstructionEmitter):
         if isinstance(insn, _STATIC_NEXT) and self.code.problem(insn) is None:
             # As at the loop head: the rest of the turn runs at most the unit's size.
             # A lock taken or a ring dynptr made: the interpreter checks calls and stores.
-            self.out(depth, f"if {_TURN} > cap or vm.guarded: pc = {next_pc}; return {BUDGET}")
-            after = Known()
+            self.out(depth, f"if {_TURN} > cap or vm.guarded: pc = {next_pc}; return {BUDGET}",
+                     f"{_REHOIST} {next_pc}")
+            if rest is not None:
+                # The rest of the segment follows; its instructions count again.
+                assert helper
+                self.out(depth, f"n = {rest}")
+                facts.drop(0)
+                facts.stored.clear()
+                return
+            if helper:
+                depth = outer
+            # A helper writes r0 and maybe memory; the unit's r1-r10 stay as they were.
+            after = Known(facts.bounds, None, facts.based, facts.align) if helper else Known()
+            after.drop(0)
             after.covered = True
             self.goto(next_pc, depth, path, stack, after)
         else:

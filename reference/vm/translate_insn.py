@@ -12,6 +12,7 @@ segments, calls, loops) is :class:`~arspec.reference.vm.translate.Translator`'s.
 
 from __future__ import annotations
 
+import sys
 from typing import Final
 
 from arspec.reference.isa.instructions import (
@@ -38,25 +39,41 @@ BUDGET: Final = 2
 M64: Final = alu.MASK64
 M32: Final = alu.MASK32
 _WRAP: Final = 1 << 64
+#: An invariant register plus offsets: (register, least, greatest, modulus, residue).
+Based = tuple[int, int, int, int, int]
+#: Typed views of a window for aligned accesses (native order, so little-endian hosts only).
+VIEWS: Final = sys.byteorder == "little"
+_SHIFT: Final = {2: 1, 4: 2, 8: 3}
+#: Largest offset from an invariant register a hoisted access may have.
+_NEAR: Final = 1 << 32
+#: The least offset of a register's window before any access: above every offset.
+_NONE_LOW: Final = 1 << 40
 
 
 class Known:
-    """What is known along one path: unsigned bounds of registers, and the values recent
+    """What is known along one path: unsigned bounds of registers, the values recent
     stores left in memory (``(base register, offset) -> (size, value register or None,
-    value expression)``), which a load of the same place reads without touching memory."""
+    value expression)``), which a load of the same place reads without touching memory,
+    registers that hold an invariant register plus a bounded offset (``based``:
+    ``register -> (invariant register, least offset, greatest offset, modulus, residue)``,
+    modulo 2**64, every offset congruent to the residue), and registers known to be
+    multiples of 2, 4 or 8 (``align``)."""
 
     def __init__(self, bounds: dict[int, tuple[int, int]] | None = None,
-                 stored: dict[tuple[int, int], tuple[int, int | None, str]] | None = None
-                 ) -> None:
+                 stored: dict[tuple[int, int], tuple[int, int | None, str]] | None = None,
+                 based: dict[int, Based] | None = None,
+                 align: dict[int, int] | None = None) -> None:
         self.bounds = dict(bounds or {})
         self.stored = dict(stored or {})
+        self.based = dict(based or {})
+        self.align = dict(align or {})
         #: Whether the budget check at the loop head covers this path (no helper or handler
         #: since), so its segments need not look at the budget.
         self.covered = False
 
     def copy(self) -> Known:
         """Return an independent copy."""
-        known = Known(self.bounds, self.stored)
+        known = Known(self.bounds, self.stored, self.based, self.align)
         known.covered = self.covered
         return known
 
@@ -76,6 +93,8 @@ class Known:
     def drop(self, reg: int) -> None:
         """Record that ``reg`` was written with an unknown value."""
         self.bounds.pop(reg, None)
+        self.based.pop(reg, None)
+        self.align.pop(reg, None)
         self.stored = {place: value for place, value in self.stored.items()
                        if place[0] != reg and value[1] != reg}
 
@@ -83,6 +102,8 @@ class Known:
         """Forget everything (after a call or a helper)."""
         self.bounds.clear()
         self.stored.clear()
+        self.based.clear()
+        self.align.clear()
 
     def holds_in(self, other: Known) -> bool:
         """Return whether every bound of this one holds in ``other`` (stores aside)."""
@@ -121,8 +142,18 @@ def _generic(pc: int, insn: Alu, d: str, s: str) -> str:
 class InstructionEmitter:
     """Emits the lines of straight-line instructions and their memory access sites."""
 
-    def __init__(self, profile: Profile, promote: dict[tuple[int, int], int]) -> None:
+    def __init__(self, profile: Profile, promote: dict[tuple[int, int], int],
+                 invariant: frozenset[int] = frozenset()) -> None:
         self.profile = profile
+        #: Registers the unit never writes (r10 included only when it does not move it):
+        #: accesses at one of them plus a bounded offset use one window per register,
+        #: checked once at entry and after every helper or handler (:meth:`hoist_lines`).
+        self.invariant = invariant
+        #: Invariant register -> [least, greatest offset, least and greatest register
+        #: offset, written]: the bytes its hoisted accesses touch, relative to it.
+        self.hoisted: dict[int, list[int]] = {}
+        #: Typed views of the hoisted windows: (register, access size, address modulo it).
+        self.views: set[tuple[int, int, int]] = set()
         #: Stack slots ``(r10 offset, size) -> number`` kept in locals ``v<number>``: read at
         #: entry, written back at every way out and before anything else may see memory.
         self.promote = promote
@@ -133,6 +164,8 @@ class InstructionEmitter:
         self.stack_sites: list[tuple[str, int, int]] = []
         #: Registers the unit's code may write (the others keep the values read at entry).
         self.written: set[int] = set()
+        #: Whether the unit runs an interpreter handler, which may write any register.
+        self.clobbers = False
 
     def wrote(self, insn: Instruction) -> None:
         """Record the register a straight instruction writes (a store writes none)."""
@@ -236,7 +269,7 @@ class InstructionEmitter:
                 str(int(expr) & mask) if source is None else f"{expr} & {mask}")
             lines = [f"{d} = {value}"]
         else:
-            lines = self.load_site(pc, insn)
+            lines = self.load_site(pc, insn, facts)
         if insn.signed and size < 8:
             lines.append(f"if {d} > {mask >> 1}: {d} += {M64 - mask}")
             facts.drop(insn.dst)
@@ -244,10 +277,16 @@ class InstructionEmitter:
             facts.set(insn.dst, (0, mask))
         return lines
 
-    def load_site(self, pc: int, insn: Load) -> list[str]:
+    def load_site(self, pc: int, insn: Load, facts: Known) -> list[str]:
         slot = self.promote.get((insn.offset, insn.size)) if insn.src == 10 else None
         if slot is not None:
             return [f"r{insn.dst} = v{slot}"]
+        hoisted = self.hoist(facts, insn.src, insn.offset, insn.size, write=False)
+        if hoisted is not None:
+            place, index = hoisted
+            if index is None:
+                return [f"r{insn.dst} = {place}"]
+            return [f"r{insn.dst} = G{insn.size}({place}, {index})[0]"]
         c, size, d = self.site(insn.src, insn.offset, insn.size), insn.size, f"r{insn.dst}"
         src = f"r{insn.src}"
         address = src if insn.offset == 0 else f"({src} + {insn.offset}) & {M64}"
@@ -269,7 +308,6 @@ class InstructionEmitter:
         if insn.dst == 10:
             self.r10_accesses.add((insn.offset, size))
             slot = self.promote.get((insn.offset, size))
-        c = self.site(insn.dst, insn.offset, insn.size) if slot is None else ""
         mask = (1 << (8 * size)) - 1
         if isinstance(insn.value, Reg):
             full = f"r{insn.value.index}"
@@ -279,13 +317,20 @@ class InstructionEmitter:
             value = full = str(insn.value.value & M64 & mask)
         dst = f"r{insn.dst}"
         address = dst if insn.offset == 0 else f"({dst} + {insn.offset}) & {M64}"
-        fast = f"{c}d[o] = {value}" if size == 1 else f"P{size}({c}d, o, {value})"
+        hoisted = None if slot is not None else self.hoist(facts, insn.dst, insn.offset, size,
+                                                            write=True)
         facts.wrote(insn.dst, insn.offset, size)
         source = insn.value.index if isinstance(insn.value, Reg) else None
         if source != insn.dst:
             facts.stored[(insn.dst, insn.offset)] = (size, source, full)
         if slot is not None:
             return [f"v{slot} = {value}"]
+        if hoisted is not None:
+            place, index = hoisted
+            return [f"{place} = {value}" if index is None
+                    else f"P{size}({place}, {index}, {value})"]
+        c = self.site(insn.dst, insn.offset, insn.size)
+        fast = f"{c}d[o] = {value}" if size == 1 else f"P{size}({c}d, o, {value})"
         if self.promote and insn.dst != 10:
             return [f"o = {dst} - {c}b",
                     f"if 0 <= o <= {c}l: {fast}",
@@ -297,7 +342,144 @@ class InstructionEmitter:
                 f"else: {c}b, {c}d, {c}l = STORE(memory, {pc}, {address}, {size}, {full}, "
                 f"{insn.offset})"]
 
+    def based_of(self, facts: Known, reg: int) -> Based | None:
+        """Return ``reg`` as an invariant register plus offsets, if known."""
+        if reg in self.invariant:
+            return reg, 0, 0, 8, 0
+        return facts.based.get(reg)
+
+    def rebase(self, insn: Alu, facts: Known) -> Based | None:
+        """Return what the 64-bit ``insn`` leaves in its destination as an invariant
+        register plus a bounded offset, if it does (``mov``, ``add``, ``sub``)."""
+        if not self.invariant or not insn.is64:
+            return None
+        found: Based | None = None
+        if isinstance(insn.src, Imm):
+            k = alu.immediate(insn.src.value, True)
+            k = k - _WRAP if k > M64 >> 1 else k
+            here = self.based_of(facts, insn.dst)
+            if here is not None and insn.op in (AluOp.ADD, AluOp.SUB):
+                k = k if insn.op is AluOp.ADD else -k
+                base, lo, hi, modulus, residue = here
+                found = base, lo + k, hi + k, modulus, (residue + k) % modulus
+        elif insn.op is AluOp.MOV:
+            found = self.based_of(facts, insn.src.index)
+        elif insn.op is AluOp.ADD:
+            for a, b in ((insn.dst, insn.src.index), (insn.src.index, insn.dst)):
+                here, (lo, hi) = self.based_of(facts, a), bounds_of(facts, b)
+                if here is not None and hi <= _NEAR:
+                    base, least, greatest, modulus, residue = here
+                    if lo == hi:
+                        residue = (residue + lo) % modulus
+                    else:
+                        modulus = min(modulus, facts.align.get(b, 1))
+                        residue %= modulus
+                    found = base, least + lo, greatest + hi, modulus, residue
+                    break
+        if found is None or not -_NEAR <= found[1] <= found[2] <= _NEAR:
+            return None
+        return found
+
+    def hoist(self, facts: Known, reg: int, offset: int, size: int, *,
+              write: bool) -> tuple[str, str | None] | None:
+        """Return how an access of ``size`` bytes at ``reg + offset`` reads and writes when
+        ``reg`` is an invariant register plus a bounded offset (its range joins that
+        register's window): ``(place, None)`` for a subscript (a byte, or a typed view of
+        the window when the address is aligned), ``(window, index)`` for a ``struct`` call;
+        else ``None``."""
+        found = self.based_of(facts, reg)
+        if found is None:
+            return None
+        base, lo, hi, modulus, residue = found
+        entry = self.require(found)
+        entry[0] = min(entry[0], lo + offset)
+        entry[1] = max(entry[1], hi + offset + size)
+        entry[4] |= write
+        shift = (f" + {offset}" if offset > 0 else f" - {-offset}" if offset else "")
+        if size == 1:
+            return f"w{base}d[r{reg} - w{base}o{shift}]", None
+        if VIEWS and modulus >= size:
+            # Every address this site reaches is base + the same residue modulo ``size``.
+            phase = (residue + offset) % size
+            self.views.add((base, size, phase))
+            view = f"w{base}q{size}_{phase}"
+            return (f"{view}[(r{reg} - w{base}z{size}_{phase}{shift}) >> {_SHIFT[size]}]",
+                    None)
+        return f"w{base}d", f"r{reg} - w{base}o{shift}"
+
+    def require(self, based: Based) -> list[int]:
+        """Record that the invariant register plus every offset of ``based`` must stay
+        within 0 and 2**64 - 1 (checked with the windows); return the register's entry."""
+        base, lo, hi, _, _ = based
+        entry = self.hoisted.setdefault(base, [_NONE_LOW, -_NONE_LOW, lo, hi, 0])
+        entry[2], entry[3] = min(entry[2], lo), max(entry[3], hi)
+        return entry
+
+    def slots_in_window(self) -> bool:
+        """Return whether the hoisted window of r10 holds a promoted slot."""
+        window = self.hoisted.get(10)
+        return window is not None and any(window[0] < offset + size and offset < window[1]
+                                          for offset, size in self.promote)
+
+    def hoist_lines(self, fail: str) -> list[str]:
+        """Return the lines that (re)take every hoisted window, running ``fail`` when one
+        is not one run of valid addresses clear of the promoted slots."""
+        def views(base: int) -> list[tuple[int, int]]:
+            return sorted((size, phase) for b, size, phase in self.views if b == base)
+
+        ranges = ", ".join(f"(r{base}, {lo if lo < hi else 0}, {hi if lo < hi else 0}, "
+                           f"{klo}, {khi}, {bool(write)}, {tuple(views(base))})"
+                           for base, (lo, hi, klo, khi, write) in sorted(self.hoisted.items()))
+        names = ", ".join(f"w{base}o, w{base}d" + "".join(
+            f", w{base}z{size}_{phase}, w{base}q{size}_{phase}" for size, phase in views(base))
+            for base in sorted(self.hoisted))
+        slots = "plo, phi" if self.promote else "0, 0"
+        return [f"hw = HOIST(memory, ({ranges},), {slots})", f"if hw is None: {fail}",
+                f"{names} = hw"]
+
     def alu(self, pc: int, insn: Alu, facts: Known) -> list[str]:
+        based = self.rebase(insn, facts)
+        if based is not None and insn.op is not AluOp.MOV:
+            # An add or sub whose result the entry check keeps within 0 and 2**64 - 1.
+            self.require(based)
+            facts.drop(insn.dst)
+            facts.based[insn.dst] = based
+            d = f"r{insn.dst}"
+            if isinstance(insn.src, Reg):
+                return [f"{d} = {d} + r{insn.src.index}"]
+            step = alu.immediate(insn.src.value, True)
+            step = step - _WRAP if step > M64 >> 1 else step
+            step = step if insn.op is AluOp.ADD else -step
+            return [f"{d} = {d} + {step}" if step >= 0 else f"{d} = {d} - {-step}"]
+        align = self.alignment(insn, facts)
+        lines = self.alu_lines(pc, insn, facts)
+        if based is not None:
+            facts.based[insn.dst] = based
+        if align > 1:
+            facts.align[insn.dst] = align
+        return lines
+
+    def alignment(self, insn: Alu, facts: Known) -> int:
+        """Return the power of two (at most 8) the result of ``insn`` is a multiple of."""
+        if not insn.is64:
+            return 1
+        mine = facts.align.get(insn.dst, 1)
+        if isinstance(insn.src, Imm):
+            k = alu.immediate(insn.src.value, True)
+            theirs = min(8, k & -k) if k else 8
+            if insn.op is AluOp.LSH:
+                return min(8, mine << min(k & 63, 3))
+        else:
+            theirs = facts.align.get(insn.src.index, 1)
+        if insn.op is AluOp.MOV:
+            return theirs
+        if insn.op is AluOp.AND:
+            return max(mine, theirs)
+        if insn.op in (AluOp.ADD, AluOp.SUB):
+            return min(mine, theirs)
+        return 1
+
+    def alu_lines(self, pc: int, insn: Alu, facts: Known) -> list[str]:
         d = f"r{insn.dst}"
         if isinstance(insn.src, Reg):
             s = f"r{insn.src.index}"
