@@ -139,7 +139,121 @@ def _generic(pc: int, insn: Alu, d: str, s: str) -> str:
             f"profile=profile, pc={pc})")
 
 
-class InstructionEmitter:
+class AluEmitter:
+    """Emits the lines of ALU instructions (no memory access, no pointer bases)."""
+
+    profile: Profile
+
+    def alignment(self, insn: Alu, facts: Known) -> int:
+        """Return the power of two (at most 8) the result of ``insn`` is a multiple of."""
+        if not insn.is64:
+            return 1
+        mine = facts.align.get(insn.dst, 1)
+        if isinstance(insn.src, Imm):
+            k = alu.immediate(insn.src.value, True)
+            theirs = min(8, k & -k) if k else 8
+            if insn.op is AluOp.LSH:
+                return min(8, mine << min(k & 63, 3))
+        else:
+            theirs = facts.align.get(insn.src.index, 1)
+        if insn.op is AluOp.MOV:
+            return theirs
+        if insn.op is AluOp.AND:
+            return max(mine, theirs)
+        if insn.op in (AluOp.ADD, AluOp.SUB):
+            return min(mine, theirs)
+        return 1
+
+    def alu_lines(self, pc: int, insn: Alu, facts: Known) -> list[str]:
+        d = f"r{insn.dst}"
+        if isinstance(insn.src, Reg):
+            s = f"r{insn.src.index}"
+            slo, shi = bounds_of(facts, insn.src.index)
+        else:
+            value = alu.immediate(insn.src.value, insn.is64)
+            s, slo, shi = str(value), value, value
+        dlo, dhi = bounds_of(facts, insn.dst)
+        op = insn.op
+        if not insn.is64:
+            return self.alu32(pc, insn, d, s, facts)
+        if op is AluOp.MOV:
+            facts.set(insn.dst, (slo, shi))
+            return [f"{d} = {s}"]
+        if op in (AluOp.ADD, AluOp.SUB) and isinstance(insn.src, Imm) and shi > 1 << 63:
+            # Adding -k is subtracting k (and the other way round): no big constant.
+            op = AluOp.SUB if op is AluOp.ADD else AluOp.ADD
+            s = str(_WRAP - shi)
+            slo = shi = _WRAP - shi
+        if op is AluOp.ADD:
+            if dhi + shi <= M64:
+                facts.set(insn.dst, (dlo + slo, dhi + shi))
+                return [f"{d} = {d} + {s}"]
+            facts.drop(insn.dst)
+            return [f"{d} = {d} + {s}", f"if {d} > {M64}: {d} -= {_WRAP}"]
+        if op is AluOp.SUB:
+            if dlo >= shi:
+                facts.set(insn.dst, (dlo - shi, dhi - slo))
+                return [f"{d} = {d} - {s}"]
+            facts.drop(insn.dst)
+            return [f"{d} = {d} - {s}", f"if {d} < 0: {d} += {_WRAP}"]
+        if op is AluOp.MUL:
+            if dhi * shi <= M64:
+                facts.set(insn.dst, (dlo * slo, dhi * shi))
+                return [f"{d} = {d} * {s}"]
+            facts.drop(insn.dst)
+            return [f"{d} = {d} * {s} & {M64}"]
+        if op is AluOp.AND:
+            facts.set(insn.dst, (0, min(dhi, shi)))
+            return [f"{d} = {d} & {s}"]
+        if op in (AluOp.OR, AluOp.XOR):
+            facts.set(insn.dst, (0, _span(max(dhi, shi))))
+            return [f"{d} = {d} {'|' if op is AluOp.OR else '^'} {s}"]
+        if op is AluOp.RSH:
+            if isinstance(insn.src, Imm):
+                k = shi & 63
+                facts.set(insn.dst, (dlo >> k, dhi >> k))
+                return [f"{d} = {d} >> {k}"]
+            facts.set(insn.dst, (0, dhi))
+            return [f"{d} = {d} >> ({s} & 63)"]
+        if op is AluOp.LSH:
+            if isinstance(insn.src, Imm):
+                k = shi & 63
+                if dhi << k <= M64:
+                    facts.set(insn.dst, (dlo << k, dhi << k))
+                    return [f"{d} = {d} << {k}"]
+                facts.drop(insn.dst)
+                return [f"{d} = ({d} << {k}) & {M64}"]
+            facts.drop(insn.dst)
+            return [f"{d} = ({d} << ({s} & 63)) & {M64}"]
+        facts.drop(insn.dst)
+        return [_generic(pc, insn, d, s)]
+
+    def alu32(self, pc: int, insn: Alu, d: str, s: str, facts: Known) -> list[str]:
+        op = insn.op
+        facts.drop(insn.dst)
+        if isinstance(insn.src, Imm):
+            s = str(int(s) & M32)
+        if op in alu.SIGN_EXTENDED_ALU32 and self.profile.sign_extend_alu32_arith:
+            symbol = {AluOp.ADD: "+", AluOp.SUB: "-", AluOp.MUL: "*"}[op]
+            return [f"{d} = ({d} {symbol} {s}) & {M32}",
+                    f"if {d} > {M32 >> 1}: {d} += {M64 - M32}"]
+        table = {
+            AluOp.ADD: "({d} + {s}) & M32", AluOp.SUB: "({d} - {s}) & M32",
+            AluOp.MUL: "({d} * {s}) & M32", AluOp.OR: "({d} | {s}) & M32",
+            AluOp.AND: "{d} & {s} & M32", AluOp.XOR: "({d} ^ {s}) & M32", AluOp.MOV: "{s} & M32",
+            AluOp.LSH: "(({d} & M32) << ({s} & 31)) & M32", AluOp.RSH: "({d} & M32) >> ({s} & 31)",
+        }
+        if op in table:
+            if op is AluOp.MOV and isinstance(insn.src, Imm):
+                value = int(s)
+                facts.set(insn.dst, (value, value))
+                return [f"{d} = {value}"]
+            facts.set(insn.dst, (0, M32))
+            return [f"{d} = " + table[op].replace("M32", str(M32)).format(d=d, s=s)]
+        return [_generic(pc, insn, d, s)]
+
+
+class InstructionEmitter(AluEmitter):
     """Emits the lines of straight-line instructions and their memory access sites."""
 
     def __init__(self, profile: Profile, promote: dict[tuple[int, int], int],
@@ -459,110 +573,3 @@ class InstructionEmitter:
             facts.align[insn.dst] = align
         return lines
 
-    def alignment(self, insn: Alu, facts: Known) -> int:
-        """Return the power of two (at most 8) the result of ``insn`` is a multiple of."""
-        if not insn.is64:
-            return 1
-        mine = facts.align.get(insn.dst, 1)
-        if isinstance(insn.src, Imm):
-            k = alu.immediate(insn.src.value, True)
-            theirs = min(8, k & -k) if k else 8
-            if insn.op is AluOp.LSH:
-                return min(8, mine << min(k & 63, 3))
-        else:
-            theirs = facts.align.get(insn.src.index, 1)
-        if insn.op is AluOp.MOV:
-            return theirs
-        if insn.op is AluOp.AND:
-            return max(mine, theirs)
-        if insn.op in (AluOp.ADD, AluOp.SUB):
-            return min(mine, theirs)
-        return 1
-
-    def alu_lines(self, pc: int, insn: Alu, facts: Known) -> list[str]:
-        d = f"r{insn.dst}"
-        if isinstance(insn.src, Reg):
-            s = f"r{insn.src.index}"
-            slo, shi = bounds_of(facts, insn.src.index)
-        else:
-            value = alu.immediate(insn.src.value, insn.is64)
-            s, slo, shi = str(value), value, value
-        dlo, dhi = bounds_of(facts, insn.dst)
-        op = insn.op
-        if not insn.is64:
-            return self.alu32(pc, insn, d, s, facts)
-        if op is AluOp.MOV:
-            facts.set(insn.dst, (slo, shi))
-            return [f"{d} = {s}"]
-        if op in (AluOp.ADD, AluOp.SUB) and isinstance(insn.src, Imm) and shi > 1 << 63:
-            # Adding -k is subtracting k (and the other way round): no big constant.
-            op = AluOp.SUB if op is AluOp.ADD else AluOp.ADD
-            s = str(_WRAP - shi)
-            slo = shi = _WRAP - shi
-        if op is AluOp.ADD:
-            if dhi + shi <= M64:
-                facts.set(insn.dst, (dlo + slo, dhi + shi))
-                return [f"{d} = {d} + {s}"]
-            facts.drop(insn.dst)
-            return [f"{d} = {d} + {s}", f"if {d} > {M64}: {d} -= {_WRAP}"]
-        if op is AluOp.SUB:
-            if dlo >= shi:
-                facts.set(insn.dst, (dlo - shi, dhi - slo))
-                return [f"{d} = {d} - {s}"]
-            facts.drop(insn.dst)
-            return [f"{d} = {d} - {s}", f"if {d} < 0: {d} += {_WRAP}"]
-        if op is AluOp.MUL:
-            if dhi * shi <= M64:
-                facts.set(insn.dst, (dlo * slo, dhi * shi))
-                return [f"{d} = {d} * {s}"]
-            facts.drop(insn.dst)
-            return [f"{d} = {d} * {s} & {M64}"]
-        if op is AluOp.AND:
-            facts.set(insn.dst, (0, min(dhi, shi)))
-            return [f"{d} = {d} & {s}"]
-        if op in (AluOp.OR, AluOp.XOR):
-            facts.set(insn.dst, (0, _span(max(dhi, shi))))
-            return [f"{d} = {d} {'|' if op is AluOp.OR else '^'} {s}"]
-        if op is AluOp.RSH:
-            if isinstance(insn.src, Imm):
-                k = shi & 63
-                facts.set(insn.dst, (dlo >> k, dhi >> k))
-                return [f"{d} = {d} >> {k}"]
-            facts.set(insn.dst, (0, dhi))
-            return [f"{d} = {d} >> ({s} & 63)"]
-        if op is AluOp.LSH:
-            if isinstance(insn.src, Imm):
-                k = shi & 63
-                if dhi << k <= M64:
-                    facts.set(insn.dst, (dlo << k, dhi << k))
-                    return [f"{d} = {d} << {k}"]
-                facts.drop(insn.dst)
-                return [f"{d} = ({d} << {k}) & {M64}"]
-            facts.drop(insn.dst)
-            return [f"{d} = ({d} << ({s} & 63)) & {M64}"]
-        facts.drop(insn.dst)
-        return [_generic(pc, insn, d, s)]
-
-    def alu32(self, pc: int, insn: Alu, d: str, s: str, facts: Known) -> list[str]:
-        op = insn.op
-        facts.drop(insn.dst)
-        if isinstance(insn.src, Imm):
-            s = str(int(s) & M32)
-        if op in alu.SIGN_EXTENDED_ALU32 and self.profile.sign_extend_alu32_arith:
-            symbol = {AluOp.ADD: "+", AluOp.SUB: "-", AluOp.MUL: "*"}[op]
-            return [f"{d} = ({d} {symbol} {s}) & {M32}",
-                    f"if {d} > {M32 >> 1}: {d} += {M64 - M32}"]
-        table = {
-            AluOp.ADD: "({d} + {s}) & M32", AluOp.SUB: "({d} - {s}) & M32",
-            AluOp.MUL: "({d} * {s}) & M32", AluOp.OR: "({d} | {s}) & M32",
-            AluOp.AND: "{d} & {s} & M32", AluOp.XOR: "({d} ^ {s}) & M32", AluOp.MOV: "{s} & M32",
-            AluOp.LSH: "(({d} & M32) << ({s} & 31)) & M32", AluOp.RSH: "({d} & M32) >> ({s} & 31)",
-        }
-        if op in table:
-            if op is AluOp.MOV and isinstance(insn.src, Imm):
-                value = int(s)
-                facts.set(insn.dst, (value, value))
-                return [f"{d} = {value}"]
-            facts.set(insn.dst, (0, M32))
-            return [f"{d} = " + table[op].replace("M32", str(M32)).format(d=d, s=s)]
-        return [_generic(pc, insn, d, s)]
