@@ -44,7 +44,8 @@ def test_generation_is_deterministic_and_varied() -> None:
     joined = "\n".join(texts)
     for needle in ("bpf_tail_call", "bpf_ringbuf_reserve", "bpf_timer_start", "call f0",
                    "s>>=", "goto l", "bpf_spin_lock", "bpf_ringbuf_reserve_dynptr",
-                   "bpf_dynptr_from_mem", "bpf_dynptr_data"):
+                   "bpf_dynptr_from_mem", "bpf_dynptr_data", "r1 >>= 32",
+                   "*(u64 *)(r10 - 56) = r0"):
         assert needle in joined, needle
 
 
