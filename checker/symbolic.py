@@ -214,6 +214,14 @@ class Executor(ExecutorCore):
 
     def exec_memory(self, pc: int, insn: Load | Store | Atomic, state: State) -> None:
         """Execute a load, store or atomic read-modify-write."""
+        if isinstance(insn, Store) and isinstance(insn.value, Reg):
+            # A spill: the reload is a number whose bits are the verifier's address.
+            self.observe(pc, state, "stored to memory",
+                         may_be_object(state.regs[insn.value.index]))
+        elif isinstance(insn, Atomic):
+            operands = [insn.src, *([0] if insn.op is AtomicOp.CMPXCHG else [])]
+            self.observe(pc, state, "an atomic operand",
+                         z.or_(*(may_be_object(state.regs[r]) for r in operands)))
         if self.program_context is not None \
                 and self.program_context.exec_memory(self, pc, insn, state):
             return
@@ -227,8 +235,6 @@ class Executor(ExecutorCore):
             return
         if isinstance(insn, Store):
             stored = self.operand(pc, state, insn.value, True)
-            # A spill: the reload is a number whose bits are the verifier's address.
-            self.observe(pc, state, "stored to memory", may_be_object(stored))
             kind = state.regs[insn.dst].kind
             address = self.access(pc, state, insn.dst, insn.offset, insn.size, write=True)
             check = ValidAccess(insn.dst, insn.offset, insn.size, True)
@@ -238,8 +244,6 @@ class Executor(ExecutorCore):
             return
         operand = self.read(pc, state, insn.src)
         expected = self.read(pc, state, 0) if insn.op is AtomicOp.CMPXCHG else None
-        self.observe(pc, state, "an atomic operand", z.or_(
-            may_be_object(operand), z.false() if expected is None else may_be_object(expected)))
         address = self.access(pc, state, insn.dst, insn.offset, insn.size, write=True)
         old, init = self.load_bytes(state, address, insn.size)
         self.require(pc, InitializedStack(insn.dst, insn.offset, insn.size), state,

@@ -61,6 +61,8 @@ OBSERVING = {
     "difference of two pointers": LOOKUP + "r1 = r0\nr1 += 8\nr1 -= r0\nout:\nr0 = 0\nexit\n",
     "32-bit null check": LOOKUP + "if w0 == 0 goto out\nr0 = 0\nout:\nr0 = 0\nexit\n",
     "byte swap": LOOKUP + "r1 = r0\nr1 = be64 r1\nout:\nr0 = 0\nexit\n",
+    "atomic add of the pointer": LOOKUP + "*(u64 *)(r10 - 16) = 0\n"
+                                 "lock *(u64 *)(r10 - 16) += r0\nout:\nr0 = 0\nexit\n",
 }
 
 #: Programs that use object pointers only as pointers, or observe agreed addresses.
