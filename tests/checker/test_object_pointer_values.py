@@ -136,3 +136,55 @@ def test_reproducer_faults_at_run_time(tmp_path: Path) -> None:
     path = _bundle(tmp_path, REPRODUCER)
     report = run_bundle(load_bundle(str(path)), slots=1, base_dir=tmp_path)
     assert report.faulted
+
+
+TIMER_MAIN = """\
+*(u32 *)(r10 - 4) = 0
+r2 = r10
+r2 += -4
+r1 = map_idx(vals)
+call bpf_map_lookup_elem
+if r0 == 0 goto out
+r6 = r0
+r1 = r6
+r1 += 16
+r2 = map_idx(vals)
+r3 = 0
+call bpf_timer_init
+r1 = r6
+r1 += 16
+r2 = code_addr(cb)
+call bpf_timer_set_callback
+r1 = r6
+r1 += 16
+r2 = 1
+r3 = 0
+call bpf_timer_start
+out:
+r0 = 0
+exit
+cb:
+"""
+
+
+@pytest.mark.parametrize(("callback", "observes"), [
+    (f"r1 = r3\nr1 >>= 32\nif r1 == {OBJECT_REGION:#x} goto ok\nr0 = *(u64 *)(r1 + 0)\n"
+     "ok:\nr0 = 0\nexit\n", True),
+    ("if r2 == r3 goto ok\nok:\nr0 = 0\nexit\n", True),
+    ("r1 = *(u64 *)(r3 + 0)\nr1 = r2\nr1 += 2\nr0 = 0\nexit\n", False),
+])
+def test_timer_callback_key_and_value(callback: str, observes: bool, tmp_path: Path) -> None:
+    """A timer callback's key copy (r2) and value (r3) are object pointers too."""
+    body = "".join(f"          {line}\n" for line in (TIMER_MAIN + callback).splitlines())
+    path = tmp_path / "bundle.yaml"
+    path.write_text("arspec: 1\nprofile: linux\npreset: linux_like\nmaps:\n"
+                    "  vals: {type: array, value_size: 32, max_entries: 1, timer: 16}\n"
+                    "programs:\n  p:\n    hook: {on: every, slots: 1}\n    code: |\n" + body)
+    report = verify_bundle(str(path), timeout=60).programs[0].report
+    noted = [n for n in report.notes if "observes the numeric value" in n]
+    if observes:
+        assert Verdict.PROVED not in report.verdicts.values(), report.verdicts
+        assert len(noted) == 1 and noted[0].startswith("entry pc 26:"), report.notes
+    else:
+        assert report.verified, (report.verdicts, report.notes)
+        assert noted == []
