@@ -53,6 +53,7 @@ from .symbolic import (
     instance_key,
     kind_is,
 )
+from .symcore import may_be_object
 from .syscalls import execute_syscall
 
 #: Helpers whose runtime binding faults when the map argument has a type the helper table
@@ -62,6 +63,9 @@ from .syscalls import execute_syscall
 WRONG_MAP_FAULTS: Final = frozenset({"bpf_ringbuf_output", "bpf_ringbuf_reserve",
                                      "bpf_ringbuf_query", "bpf_tail_call",
                                      "bpf_ringbuf_reserve_dynptr"})
+#: Argument kinds a helper reads as a number.
+NUMBER_ARGS: Final = frozenset({ArgKind.ANYTHING, ArgKind.CONST_SIZE, ArgKind.CONST_SIZE_OR_ZERO,
+                                ArgKind.CONST_ALLOC_SIZE_OR_ZERO})
 #: Helpers whose effect the model states exactly (others: result and memory havocked).
 #: Nondeterministic helpers whose result depends on the CPU even in the linux profile (the
 #: runtime seeds the clocks and the random generator from the slot there).
@@ -217,6 +221,7 @@ class BundleHelpers(BundleMemory):
             state.path = z.false()
             return
         key = instance_key(pc, ctx, iters)
+        self.observe_arguments(pc, row, state)
         syscall = AGAVE_SYSCALLS_BY_NAME.get(row.name)
         if syscall is not None:
             self.apply_syscall(pc, syscall, state, key)
@@ -249,6 +254,15 @@ class BundleHelpers(BundleMemory):
         state.regs[0] = out
         for reg in range(1, 6):
             state.regs[reg] = Value(state.regs[reg].value, UNINIT)
+
+    def observe_arguments(self, pc: int, row: HelperDef, state: State) -> None:
+        """Record a number argument that may be an object pointer: the helper reads the
+        verifier's made-up address (:meth:`~arspec.checker.symcore.ExecutorCore.observe`)."""
+        values = [state.regs[i] for i, kind in enumerate(row.args, start=1)
+                  if kind in NUMBER_ARGS]
+        if values:
+            self.observe(pc, state, f"passed to {row.name} as a number",
+                         z.or_(*(may_be_object(v) for v in values)))
 
     def apply_syscall(self, pc: int, syscall: SyscallDef, state: State, key: str) -> None:
         """Execute an Agave syscall (:func:`~arspec.checker.syscalls.execute_syscall`): r0 is

@@ -43,6 +43,7 @@ from arspec.reference.isa.instructions import (
     Imm,
     Instruction,
     Ja,
+    JmpCond,
     Jump,
     Load,
     LoadImm64,
@@ -77,7 +78,7 @@ from .assertions import (
     assertions_for,
 )
 from .cfg import Function, Loop, TimeLimitReached
-from .symcore import ExecutorCore
+from .symcore import ExecutorCore, may_be_object, not_number
 from .symstate import (
     FUNCREF,
     HAVOC,
@@ -185,11 +186,42 @@ class Executor(ExecutorCore):
             fault = z.or_(zero, overflow)
             self.add_fault_exit(state, fault)
             state.path = z.and_(state.path, z.not_(fault))
+        self.observe_alu(pc, insn, state, dst, src)
         value = z.alu(insn.op, dst.value, src.value, is64=insn.is64, profile=self.profile)
         state.regs[insn.dst] = Value(value, self.alu_kind(insn, dst, src))
 
+    def observe_alu(self, pc: int, insn: Alu, state: State, dst: Value, src: Value) -> None:
+        """Record an ALU operation that reads an object pointer as a number
+        (:meth:`~arspec.checker.symcore.ExecutorCore.observe`).
+
+        Only a 64-bit copy, a 64-bit scalar offset added to the pointer (either side) and a
+        64-bit scalar subtracted from it keep the address the runtime's own: they move
+        within the object. Every other operation on it (32-bit ones, shifts, masks, products,
+        pointer differences) exposes the region number.
+        """
+        src_obj = may_be_object(src) if isinstance(insn.src, Reg) else z.false()
+        dst_obj = z.false() if insn.op is AluOp.MOV else may_be_object(dst)
+        if insn.op is AluOp.MOV and insn.is64:
+            return
+        if insn.is64 and insn.op is AluOp.ADD:
+            possible = z.or_(z.and_(dst_obj, not_number(src)), z.and_(src_obj, not_number(dst)))
+        elif insn.is64 and insn.op is AluOp.SUB:
+            possible = z.or_(src_obj, z.and_(dst_obj, not_number(src)))
+        else:
+            possible = z.or_(dst_obj, src_obj)
+        width = 64 if insn.is64 else 32
+        self.observe(pc, state, f"{insn.op.name.lower()}{width} on the pointer", possible)
+
     def exec_memory(self, pc: int, insn: Load | Store | Atomic, state: State) -> None:
         """Execute a load, store or atomic read-modify-write."""
+        if isinstance(insn, Store) and isinstance(insn.value, Reg):
+            # A spill: the reload is a number whose bits are the verifier's address.
+            self.observe(pc, state, "stored to memory",
+                         may_be_object(state.regs[insn.value.index]))
+        elif isinstance(insn, Atomic):
+            operands = [insn.src, *([0] if insn.op is AtomicOp.CMPXCHG else [])]
+            self.observe(pc, state, "an atomic operand",
+                         z.or_(*(may_be_object(state.regs[r]) for r in operands)))
         if self.program_context is not None \
                 and self.program_context.exec_memory(self, pc, insn, state):
             return
@@ -268,13 +300,16 @@ class Executor(ExecutorCore):
             self.exec_alu(pc, insn, state)
         elif isinstance(insn, Neg):
             dst = self.read(pc, state, insn.dst)
+            self.observe(pc, state, "negated", may_be_object(dst))
             state.regs[insn.dst] = Value(z.neg(dst.value, is64=insn.is64), SCALAR)
         elif isinstance(insn, MovSx):
             src = self.read(pc, state, insn.src)
+            self.observe(pc, state, "sign-extended", may_be_object(src))
             state.regs[insn.dst] = Value(z.movsx(src.value, bits=insn.bits, is64=insn.is64),
                                          SCALAR)
         elif isinstance(insn, Endian):
             dst = self.read(pc, state, insn.dst)
+            self.observe(pc, state, "byte-swapped", may_be_object(dst))
             state.regs[insn.dst] = Value(z.endian(insn.op, dst.value, width=insn.width),
                                          SCALAR)
         elif isinstance(insn, Load | Store | Atomic):
@@ -350,6 +385,10 @@ class Executor(ExecutorCore):
         """Split the state on a conditional jump."""
         dst = self.read(pc, state, insn.dst)
         src = self.operand(pc, state, insn.src, insn.is64)
+        null_check = insn.is64 and insn.cond in (JmpCond.EQ, JmpCond.NE) and (
+            z.value_of(src.value) == 0 or z.value_of(dst.value) == 0)
+        if not null_check:
+            self.observe(pc, state, "compared", z.or_(may_be_object(dst), may_be_object(src)))
         taken = z.condition(insn.cond, dst.value, src.value, is64=insn.is64)
         following, target = pc + 1, pc + 1 + insn.offset
         if following == target:

@@ -39,6 +39,8 @@ from .cfg import ControlFlow
 from .contexts import ContextModel
 from .symstate import (
     INPUT,
+    OBJECT,
+    SCALAR,
     STACK,
     UNINIT,
     Inputs,
@@ -51,6 +53,17 @@ from .symstate import (
     kind_is,
     merge_kind,
 )
+
+
+def may_be_object(value: Value) -> Any:
+    """Return the condition under which ``value`` is an object pointer."""
+    return kind_is(value.kind, OBJECT)
+
+
+def not_number(value: Value) -> Any:
+    """Return the condition under which ``value`` is not a plain number (a pointer, a map
+    reference, NULL of a lookup...)."""
+    return z.not_(kind_is(value.kind, SCALAR))
 
 
 class ExecutorCore:
@@ -88,6 +101,36 @@ class ExecutorCore:
         self.arith_kinds: tuple[int, ...] = (STACK, INPUT)
         #: The declared program type's context behind r1 (``None``: the plain input).
         self.program_context: ContextModel | None = None
+        #: Where a feasible run may read an object pointer's numeric value, and how
+        #: (:meth:`observe`): the verifier's object addresses are its own, so nothing is PROVED.
+        self.observed: dict[int, str] = {}
+
+    def observe(self, pc: int, state: State, reason: str, possible: Any) -> None:
+        """Record that ``pc`` may read the number behind an object pointer.
+
+        The verifier gives each object (map value, record, key copy) a region of its own
+        choosing; the runtime allocates other regions, so a run whose behaviour depends on
+        the address itself is not the run the verifier followed. ``possible`` is the
+        condition of the event (built with :func:`may_be_object`); it is recorded when some
+        feasible path satisfies it (or the solver cannot tell).
+        """
+        if not self.checking or OBJECT not in self.deref_kinds or pc in self.observed:
+            return
+        if z.truth_of(possible) is False:
+            return
+        if self.session.check(state.path, possible) is not z.SatResult.UNSAT:
+            self.observed[pc] = reason
+
+    def observation_note(self) -> str:
+        """Return the note that explains why nothing is PROVED (empty when nothing is)."""
+        if not self.observed:
+            return ""
+        pc = min(self.observed)
+        more = len(self.observed) - 1
+        also = f" (and at {more} other pc{'s' if more > 1 else ''})" if more else ""
+        return (f"the program observes the numeric value of a map-value/object pointer at pc "
+                f"{pc} ({self.observed[pc]}){also}; object addresses are the runtime's choice, "
+                f"so no property is PROVED")
 
     def fresh(self, prefix: str, width: int = 64) -> Any:
         """Return a new unconstrained variable."""

@@ -308,7 +308,10 @@ class _EntryRun:
         if session.unknown_reasons:
             self.report.notes.append(f"entry pc {pc}: solver gave up "
                                      f"{len(session.unknown_reasons)} time(s)")
-        self.complete = not executor.incomplete
+        observed = executor.observation_note()
+        if observed:
+            self.report.notes.append(f"entry pc {pc}: {observed}")
+        self.complete = not executor.incomplete and not observed
 
     def per_cpu_maps(self, executor: BundleExecutor, pc: int) -> None:
         """Decide whether the entry's outputs depend on which CPU's per-CPU values it sees.

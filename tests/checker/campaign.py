@@ -7,7 +7,9 @@ recursive), pointer arithmetic on the stack and on map values, null checks in od
 given each wrong argument kind, maps of each type given to each map helper, tail calls,
 timers, ring buffers and queues, spin locks (held across calls, nested, never released,
 pointing beside the lock) and dynptrs (local and ring-buffer, released or leaked, slices
-with and without the NULL check, overwritten while live); ``solana`` cases also call the
+with and without the NULL check, overwritten while live), map-value addresses read as numbers
+(shifted, masked, spilled and reloaded, compared, passed as a helper's number: the verifier's
+object regions are not the runtime's); ``solana`` cases also call the
 Agave syscalls with good and bad arguments, register and remove run-time watchers, and use
 the ``sol_*`` names. :func:`check_case` verifies it
 (:func:`~arspec.checker.verify_bundle.verify_bundle`) and holds every verdict to the
@@ -63,6 +65,9 @@ MAPS = {
     "progs": ("{type: prog_array, max_entries: 2, entries: {0: t}}", "prog_array", 4, 2),
     "lk": ("{type: array, value_size: 16, max_entries: 2, spin_lock: 8}", "array", 16, 2),
 }
+#: Share of cases that get a fragment reading a map value's address as a number (its own
+#: generator too).
+OBSERVE_SHARE = 0.3
 #: Share of cases that get a spin-lock or dynptr fragment (drawn from a separate generator,
 #: so the other fragments of every seed, and the regression seeds, stay as they were).
 LOCK_DYNPTR_SHARE = 0.35
@@ -435,6 +440,44 @@ class _Gen:
             code += ["r1 = r10", f"r1 += {slot}", "r2 = 0", "call bpf_ringbuf_discard_dynptr"]
         return [*code, f"{done}:"]
 
+    def observe_pointer(self) -> list[str]:
+        """A map value's address read as a number: shifted, masked, spilled and reloaded,
+        compared with another lookup's, or passed as a helper's number argument.
+
+        The verifier's object regions start at ``0x1000`` and the runtime's at
+        ``FIRST_DYNAMIC_REGION``, so a test of the region number (``K``, near the verifier's)
+        goes one way in the verifier and the other at run time, where a load through a small
+        number faults.
+        """
+        r = self.rng
+        out = self.label()
+        key = r.randrange(4)
+        region = r.choice([0x1000, 0x1001, 0x1002, 5, 6])
+        code = [*self.lookup("vals", key), f"if r0 == 0 goto {out}"]
+        fault = ["r1 = *(u8 *)(r1 + 0)"]
+        shape = r.randrange(6)
+        if shape == 0:  # the region number, compared
+            code += ["r1 = r0", "r1 >>= 32", f"if r1 == {region} goto {out}", *fault]
+        elif shape == 1:  # the region number as an offset added to the pointer
+            code += ["r1 = r0", "r1 >>= 32", f"r1 -= {region}", "r2 = r0", "r2 += r1",
+                     "r3 = *(u8 *)(r2 + 0)"]
+        elif shape == 2:  # a mask
+            code += ["r1 = r0", "r2 = 0xffffffff00000000 ll", "r1 &= r2",
+                     f"r2 = {region << 32:#x} ll", f"if r1 == r2 goto {out}", "r1 >>= 32",
+                     *fault]
+        elif shape == 3:  # a spill and its reload (a number at run time)
+            code += ["*(u64 *)(r10 - 56) = r0", "r1 = *(u64 *)(r10 - 56)", "r1 >>= 32",
+                     f"if {self.pick('r1', 'w1')} == {region} goto {out}", *fault]
+        elif shape == 4:  # two lookups' addresses compared
+            code += ["r6 = r0", *self.lookup("vals", r.randrange(4)), f"if r0 == 0 goto {out}",
+                     f"if r6 {self.pick('<', '>', '==', '!=')} r0 goto {out}", "r1 = r6",
+                     "r1 >>= 32", *fault]
+        else:  # a number argument of a helper
+            code += ["r3 = r0", "r4 = r0", "r4 >>= 32", f"r4 -= {region}",
+                     "*(u32 *)(r10 - 4) = 0", "r2 = r10", "r2 += -4", "r1 = map_idx(vals)",
+                     "call bpf_map_update_elem", f"if r0 == 0 goto {out}", "r1 = 0", *fault]
+        return [*code, f"{out}:"]
+
     def fragments(self, count: int) -> list[str]:
         makers = [self.loop, self.map_access, self.stack_access, self.arithmetic,
                   self.wrong_helper, self.ring, self.queue, self.tail_call, self.timer,
@@ -574,6 +617,14 @@ def generate_case(seed: int) -> Case:
         side = _Gen(extra, maps)
         side.count = 2000
         body += side.spin_lock() if lock else side.dynptr()
+    drawn = list(maps)  # the tail-call target below draws from these, as before
+    observer = random.Random(seed * 104729 + 31)
+    if observer.random() < OBSERVE_SHARE:
+        if "vals" not in maps:
+            maps.insert(0, "vals")
+        side = _Gen(observer, maps)
+        side.count = 3000
+        body += side.observe_pointer()
     main = ["r9 = r1", "r7 = r1", *body]
     ending = rng.random()
     if ending < 0.9:
@@ -586,7 +637,7 @@ def generate_case(seed: int) -> Case:
     main += ["cb:", "r0 = 0", "exit"]
     target = None
     if "progs" in maps:
-        other = _Gen(rng, [m for m in maps if m not in ("progs", "lk")])
+        other = _Gen(rng, [m for m in drawn if m not in ("progs", "lk")])
         other.count = 1000
         maker = rng.choice([other.loop, other.map_access, other.stack_access, other.arithmetic])
         target = ["r0 = 0", *maker(), "r0 = 0", "exit"]
