@@ -39,10 +39,12 @@ from arspec.spec.conventions import (
     get_entry_registers,
 )
 from arspec.spec.errors import MemoryFault
-from arspec.spec.loader import load_bundle, load_bundle_text
+from arspec.spec.loader import load_bundle
 from arspec.spec.state import TriggerKind, WorkItem
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+#: A watcher registered at run time (``price.value > 150``) that fires in slot 2.
+RUNTIME_WATCHER = Path(__file__).resolve().parents[1] / "bundles/conventions/runtime_watcher.yaml"
 
 #: One example per hook kind; ``tail_call`` is the targets of explore/tail_ok's chain.
 KIND_EXAMPLES = {
@@ -52,43 +54,11 @@ KIND_EXAMPLES = {
     "timer": "explore/timer_ok.yaml",
     "workqueue": "risk_analyzer.yaml",
     "ringbuf": "explore/ring_ok.yaml",
-    "runtime_watcher": "inline",
+    "runtime_watcher": str(RUNTIME_WATCHER),  # an absolute path: EXAMPLES / it is itself
     "every+context": "xdp_ipv4_counter.yaml",
     "tail_call": "explore/tail_ok.yaml",
 }
 
-#: A watcher registered at run time (``price.value > 150``) that fires in slot 2.
-RUNTIME_WATCHER = """
-arspec: 1
-name: rw
-profile: solana
-accounts:
-  price: {size: 8, fields: {value: {offset: 0, type: u64, init: 100}}}
-programs:
-  setup:
-    hook: {on: startup}
-    code: |
-      r1 = 0
-      *(u64 *)(r10 - 24) = r1
-      r1 = 2052
-      *(u64 *)(r10 - 16) = r1
-      r1 = 150
-      *(u64 *)(r10 - 8) = r1
-      r1 = r10
-      r1 += -24
-      r2 = 24
-      r3 = code_addr(on_fire)
-      r4 = 0
-      call sol_watch_account
-      r0 = 0
-      exit
-      on_fire:
-      r0 = 0
-      exit
-scenario:
-  slots: 4
-  writes: [{slot: 2, account: price, field: value, value: 200}]
-"""
 
 
 @dataclass
@@ -158,21 +128,12 @@ def _kind(start: RuntimeStart) -> str:
 
 def _run(kind: str) -> str:
     """Run the kind's example on the runtime and through the verifier; return its path."""
-    if KIND_EXAMPLES[kind] == "inline":
-        path = Path("inline.yaml")
-        bundle = load_bundle_text(RUNTIME_WATCHER, filename=str(path))
-        run_bundle_state(bundle)
-        return RUNTIME_WATCHER
     path = EXAMPLES / KIND_EXAMPLES[kind]
     run_bundle_state(load_bundle(path), base_dir=path.parent)
     return str(path)
 
 
 def _verify(source: str, tmp_path: Path) -> None:
-    if source == RUNTIME_WATCHER:
-        path = tmp_path / "rw.yaml"
-        path.write_text(RUNTIME_WATCHER)
-        source = str(path)
     verify_bundle(source, timeout=120)
 
 
@@ -227,8 +188,7 @@ def test_every_hook_kind_starts_alike(kind: str, runtime_starts: list[RuntimeSta
     _verify(source, tmp_path)
     mine = [s for s in runtime_starts if _kind(s) == kind]
     assert mine, f"{KIND_EXAMPLES[kind]} starts no {kind} program"
-    bundle = load_bundle_text(RUNTIME_WATCHER, filename="rw.yaml") if source == RUNTIME_WATCHER \
-        else load_bundle(source)
+    bundle = load_bundle(source)
     names = list(bundle.programs)
     for start in mine:
         index = names.index(start.item.prog)

@@ -34,11 +34,13 @@ from arspec.spec.conventions import (
     get_program_code_address,
 )
 from arspec.spec.errors import MemoryFault
-from arspec.spec.loader import load_bundle, load_bundle_text
+from arspec.spec.loader import load_bundle
 from arspec.spec.state import TriggerKind, WorkItem
 from arspec.spec.types import MapId
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+#: A watcher registered at run time (``price.value > 150``) that fires in slot 2.
+RUNTIME_WATCHER = Path(__file__).resolve().parents[1] / "bundles/conventions/runtime_watcher.yaml"
 
 
 @dataclass
@@ -154,52 +156,17 @@ KIND_EXAMPLES = {
     "timer": "explore/timer_ok.yaml",
     "workqueue": "risk_analyzer.yaml",
     "ringbuf": "explore/ring_ok.yaml",
-    "runtime_watcher": "inline",
+    "runtime_watcher": str(RUNTIME_WATCHER),  # an absolute path: EXAMPLES / it is itself
     "every+context": "xdp_ipv4_counter.yaml",
 }
 
 
-#: A watcher registered at run time (``price.value > 150``) that fires in slot 2.
-RUNTIME_WATCHER = """
-arspec: 1
-name: rw
-profile: solana
-accounts:
-  price: {size: 8, fields: {value: {offset: 0, type: u64, init: 100}}}
-programs:
-  setup:
-    hook: {on: startup}
-    code: |
-      r1 = 0
-      *(u64 *)(r10 - 24) = r1
-      r1 = 2052
-      *(u64 *)(r10 - 16) = r1
-      r1 = 150
-      *(u64 *)(r10 - 8) = r1
-      r1 = r10
-      r1 += -24
-      r2 = 24
-      r3 = code_addr(on_fire)
-      r4 = 0
-      call sol_watch_account
-      r0 = 0
-      exit
-      on_fire:
-      r0 = 0
-      exit
-scenario:
-  slots: 4
-  writes: [{slot: 2, account: price, field: value, value: 200}]
-"""
 
 
 @pytest.mark.parametrize("kind", sorted(KIND_EXAMPLES))
 def test_entry_registers_are_the_conventions(kind: str, entries: list[Entry]) -> None:
-    if KIND_EXAMPLES[kind] == "inline":
-        run_bundle_state(load_bundle_text(RUNTIME_WATCHER, filename="inline.yaml"))
-    else:
-        path = EXAMPLES / KIND_EXAMPLES[kind]
-        run_bundle_state(load_bundle(path), base_dir=path.parent)
+    path = EXAMPLES / KIND_EXAMPLES[kind]
+    run_bundle_state(load_bundle(path), base_dir=path.parent)
     mine = [e for e in entries if not e.tail and _kind(e) == kind]
     assert mine, f"{KIND_EXAMPLES[kind]} starts no {kind} program"
     for entry in mine:
