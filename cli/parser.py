@@ -226,7 +226,7 @@ def _add_vectors(sub: Subparsers) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``spec-check`` with every subcommand."""
-    doc = arspec.cli.__doc__ or ""
+    doc = arspec.cli.__doc__.replace("``", "") if arspec.cli.__doc__ else ""
     parser = Parser(prog="spec-check", description=doc.split("\n\n")[1].strip(),
                     epilog="\n".join(textwrap.fill(" ".join(block.split()), 88)
                                       for block in doc.split("\n\n")[2:4]),
