@@ -143,10 +143,9 @@ TIMER: Final = Lifecycle(
 
 def classify_timer(state: RuntimeState, where: ObjectId) -> str:
     """Return the state of the timer of ``where`` in ``state`` (a state of :data:`TIMER`)."""
-    map_id, key, cell = where
-    element = _get_cell(state.maps[map_id], key, cell)
-    if element is None:
-        return ABSENT if not is_array_map(state.maps[map_id].definition) else "uninitialised"
+    element = _get_element(state, where)
+    if isinstance(element, str):
+        return element
     timer = element.timer
     if timer is None:
         return "uninitialised"
@@ -194,10 +193,9 @@ WORK_ITEM: Final = Lifecycle(
 
 def classify_work_item(state: RuntimeState, where: ObjectId) -> str:
     """Return the state of the work item of ``where`` (a state of :data:`WORK_ITEM`)."""
-    map_id, key, cell = where
-    element = _get_cell(state.maps[map_id], key, cell)
-    if element is None:
-        return ABSENT if not is_array_map(state.maps[map_id].definition) else "uninitialised"
+    element = _get_element(state, where)
+    if isinstance(element, str):
+        return element
     wq = element.wq
     if wq is None:
         return "uninitialised"
@@ -327,6 +325,16 @@ LIFECYCLES: Final = (TIMER, WORK_ITEM, RECORD, SLOT)
 def _get_cell(map_state: MapState, key: bytes, cell: int) -> MapElement | None:
     cells = dict.get(map_state.elements, key)  # never creates a lazy array element
     return None if cells is None or cell >= len(cells) else cells[cell]
+
+
+def _get_element(state: RuntimeState, where: ObjectId) -> MapElement | str:
+    """Return the element holding the object at ``where``, or the object's state when there is
+    none: absent from a hash map, uninitialised in an array map."""
+    map_id, key, cell = where
+    element = _get_cell(state.maps[map_id], key, cell)
+    if element is None:
+        return ABSENT if not is_array_map(state.maps[map_id].definition) else "uninitialised"
+    return element
 
 
 def get_async_objects(state: RuntimeState, field: str) -> list[ObjectId]:
