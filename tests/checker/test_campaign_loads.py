@@ -71,8 +71,8 @@ def test_the_loader_refuses_a_duplicate_label(tmp_path: Path,
 
 
 @pytest.mark.parametrize("line, refused", [
-    ("if w1 > 3 goto l1", "SBPFv0 has no the JMP32 class"),
-    ("if w1 s< 3 goto l1", "SBPFv0 has no the JMP32 class"),
+    ("if w1 > 3 goto l1", "SBPFv0 has no JMP32 class"),
+    ("if w1 s< 3 goto l1", "SBPFv0 has no JMP32 class"),
     ("r1 s/= 3", "SBPFv0 has no signed division"),
     ("r1 s%= r2", "SBPFv0 has no signed division"),
 ])
