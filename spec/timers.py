@@ -94,10 +94,11 @@ class TimerState:
     running: bool = False
 
 
+# The maps module imports this one (a MapElement holds a TimerState), so this one reads
+# a map through the two protocols below, not through the maps module's classes.
 class TimerHolder(Protocol):
     """A map element (:class:`~arspec.spec.maps.MapElement`) as :func:`get_due_timers` reads
-    it: the timer in its value, if the value has one. (The maps module builds on this one, so
-    this one names only what it reads of a map.)"""
+    it: the timer in its value, if the value has one."""
 
     @property
     def timer(self) -> TimerState | None: ...

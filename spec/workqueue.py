@@ -49,10 +49,11 @@ class WorkQueueState:
     running: bool = False
 
 
+# The maps module imports this one (a MapElement holds a WorkQueueState), so this one reads
+# a map through the two protocols below, not through the maps module's classes.
 class WorkHolder(Protocol):
     """A map element (:class:`~arspec.spec.maps.MapElement`) as :func:`get_pending_work`
-    reads it: the work item in its value, if the value has one. (The maps module builds on
-    this one, so this one names only what it reads of a map.)"""
+    reads it: the work item in its value, if the value has one."""
 
     @property
     def wq(self) -> WorkQueueState | None: ...
