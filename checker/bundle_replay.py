@@ -37,7 +37,6 @@ from arspec.reference.vm.profiles import (
     INPUT_REGION,
     PROGRAM_BASE,
     PROGRAM_REGION,
-    STACK_REGION,
 )
 from arspec.reference.vm.trace import Event, InsnStart
 from arspec.reference.vm.vm import Vm, standard_memory
@@ -82,13 +81,13 @@ from .iterators import ITERATOR_HELPERS
 from .lockdyn_replay import ReplayLocks, guard_locks
 from .objects import ARRAY_TYPES, WRONG_MAP_FAULTS, BundleExecutor
 from .replay import (
-    EXPECTED_FAULTS,
     ConcreteInput,
     InstanceTracker,
-    RepeatDetector,
-    Tracers,
+    ReplayOutcome,
     concrete_input,
-    control_registers,
+    confirms,
+    replay_tracers,
+    start_registers,
 )
 from .verdict import Counterexample
 
@@ -130,12 +129,10 @@ class _TailCallTaken(Exception):
 
 
 @dataclass(frozen=True)
-class BundleOutcome:
-    """What the VM did: fault, units, helper returns, where it ended, leaked records."""
+class BundleOutcome(ReplayOutcome):
+    """What the VM did (:class:`~arspec.checker.replay.ReplayOutcome`), where it ended and
+    what it still held."""
 
-    fault: ExecutionFault | None
-    compute_units: int
-    helper_returns: tuple[tuple[int, int], ...]
     end_pc: int | None
     leaked: int
     tail_call: bool
@@ -143,8 +140,6 @@ class BundleOutcome:
     #: writes, logs, ring records, map updates), the ending and r0, then the final bytes of
     #: every writable object (map values, records). Two runs are equivalent when these match.
     outputs: tuple[str, ...] = ()
-    #: pc of an exact repeat of the machine state (a proof of looping), when detected.
-    repeat_pc: int | None = None
     #: The last :data:`PATH_KEPT` pcs executed, oldest first.
     path: tuple[int, ...] = ()
     #: Whether the run ended holding a bpf_spin_lock.
@@ -155,7 +150,7 @@ class BundleOutcome:
     def describe(self) -> str:
         """Return a one-line description."""
         if self.fault is not None:
-            return f"{self.fault} after {self.compute_units} CU"
+            return super().describe()
         how = "tail-called out" if self.tail_call else "exited"
         text = f"{how} at pc {self.end_pc} after {self.compute_units} CU"
         if self.leaked:
@@ -237,11 +232,8 @@ def replay_bundle(executor: BundleExecutor, given: ConcreteInput, objects: dict[
     """
     cfg, profile = executor.cfg, executor.profile
     memory = _replay_memory(executor, given, objects)
-    tracker = InstanceTracker(cfg)
-    detector = RepeatDetector(control_registers(cfg.program))
     recorder = _PathRecorder(executor.deadline)
-    tracers = Tracers(tracker, detector, recorder) if detect_repeat \
-        else Tracers(tracker, recorder)
+    tracker, detector, tracers = replay_tracers(cfg, recorder, detect_repeat=detect_repeat)
     helpers = _ReplayHelpers(executor, given, buffers, override, tracker)
     vm = Vm(cfg.program, profile=profile, helpers=helpers.registry(), memory=memory,
             compute_limit=compute_limit, tracer=tracers,
@@ -267,16 +259,13 @@ def replay_bundle(executor: BundleExecutor, given: ConcreteInput, objects: dict[
                 data = memory.read_bytes(0, region << 32, obj.size)
                 outputs.append(f"{obj.what} = {data.hex()}")
     ended = fault is None and not tail
-    outcome = BundleOutcome(fault, units, tuple(helpers.returns), end_pc,
-                            len(helpers.held) if fault is None else 0, tail, tuple(outputs),
-                            detector.repeat_pc, tuple(recorder.pcs),
-                            ended and helpers.locks.held is not None,
-                            helpers.locks.live_rings() if ended else 0)
-    registers = [0] * 11
-    registers[1:1 + len(args)] = list(args)
-    registers[10] = (STACK_REGION << 32) + profile.stack_frame_size
+    outcome = BundleOutcome(fault, units, tuple(helpers.returns), detector.repeat_pc,
+                            end_pc=end_pc, leaked=len(helpers.held) if fault is None else 0,
+                            tail_call=tail, outputs=tuple(outputs), path=tuple(recorder.pcs),
+                            locked=ended and helpers.locks.held is not None,
+                            dynptrs=helpers.locks.live_rings() if ended else 0)
     names = {r: o.what for r, o in executor.objects.items()}
-    return BundleReplay(given, tuple(registers),
+    return BundleReplay(given, start_registers(args, profile),
                         tuple((names[r], data) for r, data in sorted(objects.items())), outcome)
 
 
@@ -502,10 +491,10 @@ def _entry_registers(executor: BundleExecutor, given: ConcreteInput) -> tuple[in
 
 
 def bundle_confirms(assertion: Assertion | None, pc: int, outcome: BundleOutcome) -> bool:
-    """Return whether ``outcome`` shows what ``assertion`` at ``pc`` predicts."""
+    """Return whether ``outcome`` shows what ``assertion`` at ``pc`` predicts: the rules
+    and contracts of bundles here, every other assertion (and a compute overrun, ``None``) as
+    :func:`~arspec.checker.replay.confirms` decides."""
     fault = outcome.fault
-    if assertion is None:
-        return isinstance(fault, InstructionLimit)
     if isinstance(assertion, RecordsReleased):
         return fault is None and outcome.leaked > 0 and outcome.end_pc == pc
     if isinstance(assertion, LockReleased):
@@ -530,10 +519,7 @@ def bundle_confirms(assertion: Assertion | None, pc: int, outcome: BundleOutcome
     if isinstance(assertion, HelperArgument | NotNull):
         return isinstance(fault, ExecutionFault) and not isinstance(fault, InstructionLimit) \
             and fault.pc == pc
-    expected = EXPECTED_FAULTS.get(type(assertion), ())
-    if not isinstance(fault, expected):
-        return False
-    return fault is not None and fault.pc == pc
+    return confirms(assertion, pc, outcome)
 
 
 def bundle_counterexample(replay: BundleReplay, replayed: bool) -> Counterexample:

@@ -14,6 +14,7 @@ that key from the trace so each call returns the value the model chose for it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -245,9 +246,34 @@ class Tracers:
             t.event(e)
 
 
+def replay_tracers(cfg: ControlFlow, *others: Any, detect_repeat: bool,
+                   ) -> tuple[InstanceTracker, RepeatDetector, Tracers]:
+    """Return the tracers of a replay of ``cfg`` and the one :class:`Tracers` the VM feeds.
+
+    The :class:`InstanceTracker` comes first (the helper stubs ask it which copy of a call
+    runs), then the :class:`RepeatDetector` over :func:`control_registers` (fed only with
+    ``detect_repeat``), then ``others`` in order.
+    """
+    tracker = InstanceTracker(cfg)
+    detector = RepeatDetector(control_registers(cfg.program))
+    fed = (tracker, detector, *others) if detect_repeat else (tracker, *others)
+    return tracker, detector, Tracers(*fed)
+
+
+def start_registers(args: Sequence[int], profile: Profile) -> tuple[int, ...]:
+    """Return ``r0``-``r10`` at the start of a replay: ``args`` from ``r1`` on, ``r10`` at
+    the top of the first stack frame, the rest 0."""
+    registers = [0] * 11
+    registers[1:1 + len(args)] = list(args)
+    registers[10] = STACK_BASE + profile.stack_frame_size
+    return tuple(registers)
+
+
 @dataclass(frozen=True)
 class ReplayOutcome:
-    """What the VM did with a concrete input."""
+    """What the VM did with a concrete input (the fault, if any, the compute units used,
+    what each helper call returned, in order, and the pc of a repeat of the machine state
+    when one was watched for and seen)."""
 
     fault: ExecutionFault | None
     compute_units: int
@@ -269,8 +295,7 @@ def run_concrete(cfg: ControlFlow, profile: Profile, registry: HelperRegistry,
 
     With a ``context`` the program runs in it, ``given.data`` being the packet.
     """
-    tracker = InstanceTracker(cfg)
-    detector = RepeatDetector(control_registers(cfg.program))
+    tracker, detector, tracers = replay_tracers(cfg, detect_repeat=detect_repeat)
     returns: list[tuple[int, int]] = []
 
     def stub(spec: HelperSpec) -> HelperSpec:
@@ -284,7 +309,6 @@ def run_concrete(cfg: ControlFlow, profile: Profile, registry: HelperRegistry,
         return HelperSpec(spec.id, spec.name, fn, spec.cost, spec.deterministic)
 
     stubs = HelperRegistry(tuple(stub(spec) for spec in registry))
-    tracers = Tracers(tracker, detector) if detect_repeat else Tracers(tracker)
     if context is not None:
         result = execute_in_context(cfg.program, context, packet=given.data, profile=profile,
                                     helpers=stubs, compute_limit=compute_limit,
@@ -313,9 +337,6 @@ def confirms(assertion: Assertion | None, pc: int, outcome: ReplayOutcome) -> bo
 def counterexample(given: ConcreteInput, profile: Profile, outcome: ReplayOutcome,
                    replayed: bool, *, context: ProgramContext | None = None) -> Counterexample:
     """Package a replayed input as a :class:`Counterexample` (r1 the context when given)."""
-    registers = [0] * 11
-    registers[1] = INPUT_BASE if context is None else CONTEXT_BASE
-    registers[2] = len(given.data) if context is None else 0
-    registers[10] = STACK_BASE + profile.stack_frame_size
-    return Counterexample(tuple(registers), given.data, outcome.helper_returns,
+    args = (INPUT_BASE, len(given.data)) if context is None else (CONTEXT_BASE, 0)
+    return Counterexample(start_registers(args, profile), given.data, outcome.helper_returns,
                           outcome.describe(), replayed, outcome.compute_units)

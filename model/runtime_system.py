@@ -78,6 +78,7 @@ from arspec.spec.catalogue import (
     get_ringbuf_violation,
     get_user_invariant_violation,
 )
+from arspec.spec.hooks import WatcherState
 from arspec.spec.maps import ArrayElements, MapElement, MapState
 from arspec.spec.ringbuf import RingBuffer, is_ringbuf_consume_enabled
 from arspec.spec.runtime_watchers import copy_runtime_watchers
@@ -100,7 +101,6 @@ from arspec.spec.scheduler import (
 )
 from arspec.spec.state import (
     RuntimeState,
-    WatcherState,
     WorkItem,
     compute_map_key,
     compute_runtime_watchers_key,

@@ -17,7 +17,7 @@ a successful invocation of an item of any depth ``0 .. seen`` that writes the ac
 may: a watcher's kind and values do not matter to the depth bound.
 
 **Edges.** A comparison watcher (``op`` one of ``eq ne lt le gt ge`` and its threshold, both
-symbolic) with its :class:`~arspec.spec.state.WatcherState` (``condition``, ``last``) and
+symbolic) with its :class:`~arspec.spec.hooks.WatcherState` (``condition``, ``last``) and
 ``fired``, whether the last observation fired. Transition: one observation of any value
 (:func:`~arspec.spec.hooks.process_watcher_observation`).
 """
@@ -31,7 +31,7 @@ from arspec.spec import hooks as H
 from arspec.spec import scheduler as S
 from arspec.spec.accounts import AccountsState, create_account
 from arspec.spec.presets import PRESETS
-from arspec.spec.state import Phase, RuntimeState, TriggerKind, WatcherState, WorkItem, make_entry
+from arspec.spec.state import Phase, RuntimeState, TriggerKind, WorkItem, make_entry
 from arspec.spec.timers import AsyncSequence
 from arspec.spec.types import AccountName, ComputeUnits, Cpu, ProgId, Slot
 
@@ -151,7 +151,7 @@ def create_cascade_state(consts: Values, pre: Values) -> tuple[RuntimeState, S.R
                          max_depth_seen=_int(pre, "seen"))
     if pre["present"]:
         state.writer_depth[ACCOUNT] = _int(pre, "depth")
-    state.watchers[WATCHER] = WatcherState(last_value=0, condition=False, reference=0)
+    state.watchers[WATCHER] = H.WatcherState(last_value=0, condition=False, reference=0)
     spec = H.WatchSpec(ACCOUNT, 0, 8, False, schema.WatchOp.CHANGED, None, None)
     config = S.RuntimeConfig(startup=(), every=(), watchers={WATCHER: spec}, subscribers={},
                              budgets={WATCHER: ComputeUnits(1)}, slot_budget=ComputeUnits(1),
@@ -263,7 +263,7 @@ def edge_execute(name: str, consts: Values, pre: Values, params: Values) -> Valu
     """Run ``process_watcher_observation`` on a concrete watcher."""
     spec = H.WatchSpec(ACCOUNT, 0, 8, True, OPS[_int(consts, "op")],
                        _int(consts, "threshold"), None)
-    state = WatcherState(last_value=_int(pre, "last"), condition=bool(pre["condition"]),
+    state = H.WatcherState(last_value=_int(pre, "last"), condition=bool(pre["condition"]),
                          reference=_int(pre, "last"))
     fired = H.process_watcher_observation(spec, state, _int(params, "value"))
     return {"last": state.last_value, "condition": state.condition, "fired": fired}

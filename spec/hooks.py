@@ -59,7 +59,6 @@ from typing import Final
 from arspec.spec import bundle as schema
 from arspec.spec.accounts import AccountsState
 from arspec.spec.presets import Preset
-from arspec.spec.state import WatcherState
 from arspec.spec.types import AccountName, ProgId, Slot
 
 #: Largest watcher cascade depth that still runs, by preset name. Environment writes start
@@ -80,6 +79,20 @@ class WatchSpec:
     op: schema.WatchOp
     value: int | None
     bps: int | None
+
+
+@dataclass
+class WatcherState:
+    """The edge state of one watcher program.
+
+    ``last_value`` is the value seen at the previous observation; ``condition`` whether the
+    comparison held then; ``reference`` the value ``change_bps`` measures against (the value
+    at the last firing, initially the value at creation).
+    """
+
+    last_value: int
+    condition: bool
+    reference: int
 
 
 def get_max_cascade_depth(preset: Preset) -> int:

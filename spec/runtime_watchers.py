@@ -84,12 +84,13 @@ from arspec.spec import bundle as schema
 from arspec.spec.errno import E2BIG, EINVAL, ENOENT
 from arspec.spec.hooks import (
     BPS_SCALE,
+    WatcherState,
     WatchSpec,
     create_watcher_state,
     get_watched_value,
     process_watcher_observation,
 )
-from arspec.spec.state import RuntimeState, RuntimeWatcher, WatcherState
+from arspec.spec.state import RuntimeState, RuntimeWatcher
 from arspec.spec.types import AccountName, FuncRef, ProgId, Slot
 
 #: Bytes of ``struct sol_watch_criteria``.

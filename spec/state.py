@@ -34,10 +34,11 @@ import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import Final, TypeVar
 
 from arspec.spec import bundle as schema
 from arspec.spec.accounts import Account, AccountsState, create_account
+from arspec.spec.hooks import WatcherState, WatchSpec
 from arspec.spec.maps import (
     BPF_ANY,
     ArrayElements,
@@ -55,9 +56,6 @@ from arspec.spec.ringbuf import RingBuffer
 from arspec.spec.tailcall import ProgArray, process_prog_array_update
 from arspec.spec.timers import AsyncSequence
 from arspec.spec.types import AccountName, ComputeUnits, Cpu, FuncRef, MapId, Pc, ProgId, Slot
-
-if TYPE_CHECKING:
-    from arspec.spec.hooks import WatchSpec
 
 #: Bundle map type names to the spec's map types.
 MAP_TYPES: Final[dict[str, MapType]] = {
@@ -123,20 +121,6 @@ class WorkItem:
     def prog(self) -> ProgId:
         """Return the program the item runs."""
         return self.entry.prog
-
-
-@dataclass
-class WatcherState:
-    """The edge state of one watcher program.
-
-    ``last_value`` is the value seen at the previous observation; ``condition`` whether the
-    comparison held then; ``reference`` the value ``change_bps`` measures against (the value
-    at the last firing, initially the value at creation).
-    """
-
-    last_value: int
-    condition: bool
-    reference: int
 
 
 @dataclass
@@ -293,9 +277,8 @@ def create_bundle_accounts(bundle: schema.Bundle) -> AccountsState:
 def create_runtime_state(bundle: schema.Bundle) -> RuntimeState:
     """Return the state at the start of slot 0, before anything has run.
 
-    Watcher baselines are taken from the initial account data by
-    :func:`arspec.spec.hooks.create_watcher_states`, which the scheduler calls; this function
-    leaves ``watchers`` to it so that the state module does not depend on the hooks module.
+    ``watchers`` is left empty: the scheduler fills it with the baselines
+    :func:`arspec.spec.hooks.create_watcher_states` takes from the initial account data.
     """
     preset = get_bundle_preset(bundle)
     maps = {MapId(n): create_bundle_map(n, s, preset) for n, s in bundle.maps.items()}

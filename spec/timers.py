@@ -43,16 +43,12 @@ element, that arm is lost with the element (Linux frees the element after the ca
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import Final, Protocol
 
 from arspec.spec.errno import EBUSY, EDEADLK, EINVAL
 from arspec.spec.types import U64_MASK, FuncRef, MapId, SeqNo, Slot
-
-if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-    from arspec.spec.maps import MapElement, MapState
 
 #: Size of ``struct bpf_timer`` inside a map value.
 BPF_TIMER_SIZE: Final = 16
@@ -98,6 +94,24 @@ class TimerState:
     running: bool = False
 
 
+# The maps module imports this one (a MapElement holds a TimerState), so this one reads
+# a map through the two protocols below, not through the maps module's classes.
+class TimerHolder(Protocol):
+    """A map element (:class:`~arspec.spec.maps.MapElement`) as :func:`get_due_timers` reads
+    it: the timer in its value, if the value has one."""
+
+    @property
+    def timer(self) -> TimerState | None: ...
+
+
+class TimerMap(Protocol):
+    """A map (:class:`~arspec.spec.maps.MapState`) as :func:`get_due_timers` reads it: its
+    elements, one list of cells (one per CPU) per key."""
+
+    @property
+    def elements(self) -> Mapping[bytes, Sequence[TimerHolder]]: ...
+
+
 @dataclass(frozen=True)
 class DueTimer:
     """A timer the scheduler may fire: where it lives and its place in the canonical order."""
@@ -106,7 +120,7 @@ class DueTimer:
     arm_seq: SeqNo
     map_id: MapId
     key: bytes
-    element: MapElement
+    element: TimerHolder
 
 
 def process_take_sequence(sequence: AsyncSequence) -> SeqNo:
@@ -207,7 +221,7 @@ def process_timer_cancel_and_free(timer: TimerState) -> None:
     timer.arm_seq = None
 
 
-def get_due_timers(maps: Mapping[MapId, MapState], slot: Slot) -> list[DueTimer]:
+def get_due_timers(maps: Mapping[MapId, TimerMap], slot: Slot) -> list[DueTimer]:
     """Return every armed timer with ``expiry <= slot``, ordered by (expiry, arm sequence)."""
     due: list[DueTimer] = []
     for map_id, state in maps.items():

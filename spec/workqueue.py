@@ -21,17 +21,13 @@ sleeping and no ``-EPERM`` / ``-EOPNOTSUPP`` (maps always have user references, 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import Final, Protocol
 
 from arspec.spec.errno import EBUSY, EINVAL
 from arspec.spec.timers import AsyncSequence, process_take_sequence
 from arspec.spec.types import FuncRef, MapId, SeqNo
-
-if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-    from arspec.spec.maps import MapElement, MapState
 
 #: Size of ``struct bpf_wq`` inside a map value.
 BPF_WQ_SIZE: Final = 16
@@ -53,6 +49,24 @@ class WorkQueueState:
     running: bool = False
 
 
+# The maps module imports this one (a MapElement holds a WorkQueueState), so this one reads
+# a map through the two protocols below, not through the maps module's classes.
+class WorkHolder(Protocol):
+    """A map element (:class:`~arspec.spec.maps.MapElement`) as :func:`get_pending_work`
+    reads it: the work item in its value, if the value has one."""
+
+    @property
+    def wq(self) -> WorkQueueState | None: ...
+
+
+class WorkMap(Protocol):
+    """A map (:class:`~arspec.spec.maps.MapState`) as :func:`get_pending_work` reads it: its
+    elements, one list of cells (one per CPU) per key."""
+
+    @property
+    def elements(self) -> Mapping[bytes, Sequence[WorkHolder]]: ...
+
+
 @dataclass(frozen=True)
 class PendingWork:
     """A queued work item: its FIFO position and where it lives."""
@@ -60,7 +74,7 @@ class PendingWork:
     seq: SeqNo
     map_id: MapId
     key: bytes
-    element: MapElement
+    element: WorkHolder
 
 
 def is_wq_pending(wq: WorkQueueState) -> bool:
@@ -115,7 +129,7 @@ def process_wq_cancel_and_free(wq: WorkQueueState) -> None:
     wq.pending_seq = None
 
 
-def get_pending_work(maps: Mapping[MapId, MapState]) -> list[PendingWork]:
+def get_pending_work(maps: Mapping[MapId, WorkMap]) -> list[PendingWork]:
     """Return every queued work item in FIFO (start) order."""
     pending: list[PendingWork] = []
     for map_id, state in maps.items():

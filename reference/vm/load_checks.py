@@ -56,7 +56,7 @@ class ProgramRejected(LoadRejection):
 def sbpf_v0_problem(insn: Instruction) -> str | None:
     """Return why SBPFv0 refuses ``insn`` (naming its opcode), or ``None``."""
     missing = (
-        (isinstance(insn, Jump) and not insn.is64, "the JMP32 class"),
+        (isinstance(insn, Jump) and not insn.is64, "JMP32 class"),
         (isinstance(insn, LegacyLoad), "legacy packet loads"),
         (isinstance(insn, Load) and insn.signed, "sign-extending loads"),
         (isinstance(insn, Atomic), "atomic operations"),

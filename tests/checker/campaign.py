@@ -25,7 +25,8 @@ several slots and several initial map states:
 * with determinism ``PROVED``, two runs of the same bundle report the same.
 
 Any contradiction is an *unsound* verdict. ``tests/checker/test_campaign.py`` runs a
-fixed-seed sample; ``benchmarks/soundness_campaign.py`` runs thousands.
+fixed-seed sample; ``benchmarks/soundness_campaign.py`` runs thousands. Every generated bundle
+loads (a load error tests no verdict; ``tests/checker/test_campaign_loads.py``).
 """
 
 from __future__ import annotations
@@ -71,6 +72,9 @@ OBSERVE_SHARE = 0.3
 #: Share of cases that get a spin-lock or dynptr fragment (drawn from a separate generator,
 #: so the other fragments of every seed, and the regression seeds, stay as they were).
 LOCK_DYNPTR_SHARE = 0.35
+#: First label numbers of the generators after the main one: a program's labels must be
+#: distinct (the main generator's stay far below the first of these).
+TARGET_LABELS, LOCK_DYNPTR_LABELS, OBSERVE_LABELS, SYSCALL_LABELS = 1000, 2000, 3000, 4000
 
 
 @dataclass
@@ -564,7 +568,8 @@ class _SyscallGen(_Gen):
         return [f"r1 = {r.choice([0, 1, 2])}", "call sol_unwatch_account"]
 
 
-#: The sol_* names of the helpers the other fragments call.
+#: The sol_* names of the helpers the other fragments call (whole call lines: the dynptr
+#: helpers ``bpf_ringbuf_reserve_dynptr`` etc. have no ``sol_*`` name).
 SOL_RENAMES = tuple((f"call bpf_{name}", f"call sol_{name}") for name in (
     "ringbuf_reserve", "ringbuf_submit", "ringbuf_discard", "ringbuf_output", "timer_init",
     "timer_set_callback", "timer_start", "timer_cancel", "tail_call"))
@@ -573,23 +578,27 @@ SOL_RENAMES = tuple((f"call bpf_{name}", f"call sol_{name}") for name in (
 def add_solana_calls(case: Case) -> Case:
     """Give a ``solana`` case calls of the solana call table, from a second random stream
     (cases of other seeds, and the rest of this one, stay as they were drawn)."""
-    rng = random.Random(case.seed * 7919 + 17)
-    if case.profile != "solana" or rng.random() < 0.2:
+    if case.profile != "solana":
         return case
+    # The same stream as the lock/dynptr fragment of generate_case (kept so that the solana
+    # cases of every seed stay as they were); labels numbered apart from that fragment's.
+    rng = random.Random(case.seed * 7919 + 17)
+    if rng.random() < 0.2:
+        return Case(case.seed, case.profile, case.maps, to_sbpf_v0(case.main),
+                    None if case.target is None else to_sbpf_v0(case.target))
     gen = _SyscallGen(rng, case.maps)
-    gen.count = 2000
+    gen.count = SYSCALL_LABELS
     calls = ["*(u64 *)(r10 - 8) = 0", "*(u64 *)(r10 - 16) = 0", "*(u64 *)(r10 - 24) = 0",
              "*(u64 *)(r10 - 32) = 0", "*(u64 *)(r10 - 40) = 0"]
     for _ in range(rng.randint(1, 3)):
         calls += gen.syscall()
     main = [*case.main[:2], *calls, *case.main[2:]]
     if rng.random() < 0.5:
-        for old, new in SOL_RENAMES:
-            main = [line.replace(old, new) for line in main]
-    target = case.target
-    if rng.random() < 0.8:  # mostly loadable by SBPFv0: no JMP32 class, no signed division
-        main, target = to_sbpf_v0(main), None if target is None else to_sbpf_v0(target)
-    return Case(case.seed, case.profile, case.maps, main, target, account=True)
+        renames = dict(SOL_RENAMES)
+        main = [renames.get(line, line) for line in main]
+    # The solana profile loads SBPFv0, which has no JMP32 class and no signed division.
+    target = None if case.target is None else to_sbpf_v0(case.target)
+    return Case(case.seed, case.profile, case.maps, to_sbpf_v0(main), target, account=True)
 
 
 def to_sbpf_v0(code: list[str]) -> list[str]:
@@ -615,7 +624,7 @@ def generate_case(seed: int) -> Case:
         if lock:
             maps.append("lk")
         side = _Gen(extra, maps)
-        side.count = 2000
+        side.count = LOCK_DYNPTR_LABELS
         body += side.spin_lock() if lock else side.dynptr()
     drawn = list(maps)  # the tail-call target below draws from these, as before
     observer = random.Random(seed * 104729 + 31)
@@ -623,7 +632,7 @@ def generate_case(seed: int) -> Case:
         if "vals" not in maps:
             maps.insert(0, "vals")
         side = _Gen(observer, maps)
-        side.count = 3000
+        side.count = OBSERVE_LABELS
         body += side.observe_pointer()
     main = ["r9 = r1", "r7 = r1", *body]
     ending = rng.random()
@@ -638,7 +647,7 @@ def generate_case(seed: int) -> Case:
     target = None
     if "progs" in maps:
         other = _Gen(rng, [m for m in drawn if m not in ("progs", "lk")])
-        other.count = 1000
+        other.count = TARGET_LABELS
         maker = rng.choice([other.loop, other.map_access, other.stack_access, other.arithmetic])
         target = ["r0 = 0", *maker(), "r0 = 0", "exit"]
     profile = "linux" if rng.random() < 0.8 else "solana"

@@ -133,7 +133,7 @@ def _run(kind: str) -> str:
     return str(path)
 
 
-def _verify(source: str, tmp_path: Path) -> None:
+def _verify(source: str) -> None:
     verify_bundle(source, timeout=120)
 
 
@@ -182,10 +182,9 @@ def _check_start(start: RuntimeStart, verifier: VerifierStart) -> None:
 
 @pytest.mark.parametrize("kind", sorted(k for k in KIND_EXAMPLES if k != "tail_call"))
 def test_every_hook_kind_starts_alike(kind: str, runtime_starts: list[RuntimeStart],
-                                      verifier_starts: list[VerifierStart],
-                                      tmp_path: Path) -> None:
+                                      verifier_starts: list[VerifierStart]) -> None:
     source = _run(kind)
-    _verify(source, tmp_path)
+    _verify(source)
     mine = [s for s in runtime_starts if _kind(s) == kind]
     assert mine, f"{KIND_EXAMPLES[kind]} starts no {kind} program"
     bundle = load_bundle(source)
@@ -200,10 +199,8 @@ def test_every_hook_kind_starts_alike(kind: str, runtime_starts: list[RuntimeSta
             _check_start(start, verifier)
 
 
-def test_a_tail_call_target_starts_alike(verifier_starts: list[VerifierStart],
-                                         tmp_path: Path) -> None:
-    path = EXAMPLES / KIND_EXAMPLES["tail_call"]
-    verify_bundle(str(path), timeout=120)
+def test_a_tail_call_target_starts_alike(verifier_starts: list[VerifierStart]) -> None:
+    _verify(str(EXAMPLES / KIND_EXAMPLES["tail_call"]))
     tails = [v for v in verifier_starts if v.entry.kind == "tail"]
     assert tails
     for verifier in tails:
@@ -231,12 +228,11 @@ def test_the_verifier_maps_each_entry_kind_to_the_conventions() -> None:
 
 def test_invalid_entry_that_differs_is_caught(runtime_starts: list[RuntimeStart],
                                               verifier_starts: list[VerifierStart],
-                                              tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """A verifier that gave a ring subscriber the input and a zero length would fail."""
     monkeypatch.setattr(objmemory, "ENTRY_TRIGGERS",
                         {**ENTRY_TRIGGERS, "record": TriggerKind.EVERY})
-    _verify(_run("ringbuf"), tmp_path)
+    _verify(_run("ringbuf"))
     start = next(s for s in runtime_starts if _kind(s) == "ringbuf")
     verifier = next(v for v in verifier_starts if v.entry.kind == "record")
     with pytest.raises(AssertionError):
@@ -244,10 +240,9 @@ def test_invalid_entry_that_differs_is_caught(runtime_starts: list[RuntimeStart]
 
 
 def test_invalid_replay_that_differs_is_caught(runtime_starts: list[RuntimeStart],
-                                               verifier_starts: list[VerifierStart],
-                                               tmp_path: Path) -> None:
+                                               verifier_starts: list[VerifierStart]) -> None:
     """A replay whose map handle is another map's would fail."""
-    _verify(_run("timer"), tmp_path)
+    _verify(_run("timer"))
     start = next(s for s in runtime_starts if _kind(s) == "timer")
     verifier = next(v for v in verifier_starts if v.entry.kind == "async")
     verifier.executor.entry_addresses[EntryArg.MAP_HANDLE] += 1 << REGION_SHIFT

@@ -204,7 +204,7 @@ def test_recorder_keeps_the_value_before_the_first_change() -> None:
 
 def test_invalid_a_run_that_changes_unreplayed_state_is_never_remembered() -> None:
     # e.g. a helper that registers a watcher at run time: a hit would not replay it
-    from arspec.spec.state import WatcherState
+    from arspec.spec.hooks import WatcherState
 
     runs = []
 

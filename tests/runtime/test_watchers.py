@@ -7,6 +7,7 @@ from runtime_support import load, run, run_events, runs
 
 from arspec.spec import bundle as schema
 from arspec.spec.hooks import (
+    WatcherState,
     WatchSpec,
     get_max_cascade_depth,
     is_bps_change,
@@ -16,7 +17,6 @@ from arspec.spec.hooks import (
 )
 from arspec.spec.presets import LINUX_LIKE, MINIMAL
 from arspec.spec.scheduler import create_initial_state
-from arspec.spec.state import WatcherState
 from arspec.spec.types import AccountName, Slot
 
 
