@@ -155,10 +155,10 @@ def run_fast(vm: Machine) -> None:
             ran = native.run(vm, prepared, sites)
             if vm.stopped:
                 return
-            if ran < native.SHORT:
-                found.count_short(pc)
             # The instruction the native tier left: the interpreter runs it (or faults).
             vm.step()
+            if ran < native.SHORT:
+                found.count_short(pc)
             loop = True
             continue
         unit = units.get(vm.pc)
