@@ -49,6 +49,8 @@ from arspec.reference.isa.instructions import (
     Reg,
     Store,
 )
+from arspec.reference.runtime.run_report import render_json
+from arspec.reference.runtime.runner import run_bundle
 from arspec.reference.vm import fastpath, native
 from arspec.reference.vm.helpers import HelperContext, HelperRegistry, HelperSpec, test_helpers
 from arspec.reference.vm.load_checks import check_program
@@ -57,6 +59,7 @@ from arspec.reference.vm.memory import Memory
 from arspec.reference.vm.profiles import INPUT_BASE, LINUX, SOLANA, STACK_BASE, Profile, get_profile
 from arspec.reference.vm.vm import Vm, standard_memory
 from arspec.spec.errors import ArspecError, DecodeError, HelperFault, InputError
+from arspec.spec.loader import load_bundle
 
 pytestmark = pytest.mark.skipif(not native.available() and os.environ.get("CI") != "true",
                                 reason=f"native tier not built: {native.IMPORT_ERROR}")
@@ -519,3 +522,23 @@ def test_short_runs_demote_their_entry_to_the_python_tier() -> None:
         three_way(program, LINUX, bytes(16), helpers=registry)
         found = fastpath.translations(program, LINUX)
         assert found.demoted and found.units
+
+
+EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
+def test_native_tier_agrees_on_example_bundle_runs(path: Path) -> None:
+    """The runtime's whole run report (maps, ring buffers, logs, CU per invocation) is the
+    same on the interpreter and on the fast engine with the native tier (every pc hot)."""
+    bundle = load_bundle(path)
+    slots = min(bundle.scenario.slots, 40)
+    reports = []
+    for engine in ("interpreter", "fast"):
+        try:
+            with native.tier(True):
+                reports.append(render_json(run_bundle(bundle, slots=slots,
+                                                      base_dir=path.parent, engine=engine)))
+        except ArspecError as error:  # a bundle the runtime refuses at load
+            reports.append(str(error))
+    assert reports[1] == reports[0]
