@@ -10,8 +10,10 @@ instruction left to Python is the one that faults (or limits), not a silently di
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -542,3 +544,32 @@ def test_native_tier_agrees_on_example_bundle_runs(path: Path) -> None:
         except ArspecError as error:  # a bundle the runtime refuses at load
             reports.append(str(error))
     assert reports[1] == reports[0]
+
+
+def test_a_register_out_of_range_is_left_to_python() -> None:
+    """A register some helper left outside 0..2**64-1 is not converted: nothing runs
+    natively and the machine is untouched, so the interpreter's step decides."""
+    program = Program.from_instructions([_mov(0, 1), Exit()])
+    vm = Vm(program, profile=LINUX, memory=standard_memory(program, LINUX), engine="fast")
+    vm.regs[3] = -5
+    before = (list(vm.regs), vm.pc, vm.instructions, vm.units, vm.stopped)
+    assert native.run(vm, native.prepare(program, LINUX), ()) == 0
+    assert (list(vm.regs), vm.pc, vm.instructions, vm.units, vm.stopped) == before
+
+
+def test_ctrl_c_interrupts_a_long_native_run() -> None:
+    """The C loop lets signal handlers run: an endless loop stops on SIGINT with the
+    machine state whole, as the Python tiers do."""
+    script = (
+        "from arspec.reference.isa.instructions import *\n"
+        "from arspec.reference.vm.vm import execute\n"
+        "p = Program.from_instructions([Alu(AluOp.ADD, 0, Imm(1), True), Ja(-2)])\n"
+        "print('started', flush=True)\n"
+        "execute(p, compute_limit=10**15, engine='fast')\n")
+    with subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None and proc.stdout.readline() == "started\n"
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode != 0 and "KeyboardInterrupt" in err

@@ -55,6 +55,8 @@ typedef struct {
 } insn_t;
 
 #define IMM_REG 11
+/* Signal handlers (Ctrl-C) run every this many + 1 instructions. */
+#define SIGNAL_EVERY ((1u << 22) - 1)
 #define DIRECT 64
 #define OVERFLOW 256
 #define REGION_SHIFT 32
@@ -518,6 +520,13 @@ static PyObject *run(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
         r[k] = PyLong_AsUnsignedLongLong(PyList_GET_ITEM(regs_list, k));
     }
     r[IMM_REG] = 0;
+    if (PyErr_Occurred() && (PyErr_ExceptionMatches(PyExc_OverflowError)
+                             || PyErr_ExceptionMatches(PyExc_ValueError))) {
+        /* A register outside 0..2**64-1 (set by some helper): Python runs the step. */
+        PyErr_Clear();
+        Py_DECREF(regs_list);
+        return PyLong_FromLong(0);
+    }
     PyObject *frames_list = PyErr_Occurred() ? NULL : PyObject_GetAttr(vm, s_frames);
     if (frames_list == NULL || !PyList_Check(frames_list)) {
         Py_XDECREF(frames_list);
@@ -779,6 +788,10 @@ static PyObject *run(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
         ran++;
         units += (uint64_t)cost;
         if (pc >= ncode) {
+            goto leave;
+        }
+        if ((ran & SIGNAL_EVERY) == 0 && PyErr_CheckSignals() < 0) {
+            failed = 1;  /* Ctrl-C: the state is whole, the exception propagates */
             goto leave;
         }
     }
