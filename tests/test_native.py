@@ -375,15 +375,16 @@ def test_deep_local_calls_hit_the_frame_limit(profile: Profile, spy: list[Run]) 
 @pytest.mark.parametrize("profile", PROFILES, ids=IDS)
 @pytest.mark.parametrize("limit", [5, 17, 40, 200])
 def test_local_calls_and_returns_across_hand_offs(profile: Profile, limit: int) -> None:
-    """A callee with an atomic (left to Python) between native runs: the frame pushed
-    natively is written back, and its ``exit`` (into a frame Python holds) is Python's."""
+    """A callee calling a heavy helper (left to Python) on the caller's stack slot: the
+    frame pushed natively is written back, and its ``exit`` (into a frame Python holds) is
+    Python's."""
     program = Program.from_instructions([
         _mov(6, 6), Store(8, 10, -8, Imm(0)),
         _mov(1, Reg(10)), Alu(AluOp.ADD, 1, Imm(-8), True), CallLocal(4),
         Alu(AluOp.SUB, 6, Imm(1), True), Jump(JmpCond.NE, 6, Imm(0), -5, True),
         Load(8, 0, 10, -8), Exit(),
-        _mov(2, 3), Atomic(AtomicOp.ADD, 8, 1, 2, 0, False), _mov(0, Reg(10)), Exit()])
-    three_way(program, profile, limit=limit)
+        _mov(2, 3), Call(2), Atomic(AtomicOp.ADD, 8, 1, 0, 0, False), Exit()])
+    three_way(program, profile, limit=limit, helpers=_writing_helpers(False))
 
 
 def test_callx_and_helper_callbacks_are_left_to_python(spy: list[Run]) -> None:
@@ -467,7 +468,7 @@ def test_nondeterministic_helper_refused_in_solana() -> None:
 # --------------------------------------------------------------------------- preparation
 
 @pytest.mark.parametrize("insn", [
-    Atomic(AtomicOp.ADD, 8, 10, 1, -8, False), Callx(1), LegacyLoad(LegacyMode.ABS, 4, 0, 0),
+    Atomic(AtomicOp.ADD, 2, 10, 1, -8, False), Callx(1), LegacyLoad(LegacyMode.ABS, 4, 0, 0),
     LoadImm64(1, Pseudo.MAP_FD, 1, 0), Ja(40), Jump(JmpCond.EQ, 1, Imm(0), -9, True),
     CallLocal(7), Alu(AluOp.ADD, 10, Imm(1), True), Load(3, 1, 2, 0),
     Endian(EndianOp.LE, 1, 24),
@@ -573,3 +574,38 @@ def test_ctrl_c_interrupts_a_long_native_run() -> None:
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=20)
     assert proc.returncode != 0 and "KeyboardInterrupt" in err
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=IDS)
+@pytest.mark.parametrize("op", list(AtomicOp))
+@pytest.mark.parametrize("size", [4, 8])
+@pytest.mark.parametrize("fetch", [False, True])
+def test_atomics(profile: Profile, op: AtomicOp, size: int, fetch: bool) -> None:
+    """Every atomic on the stack and the input (matching and failing ``cmpxchg``), at the
+    input's last word and one past it, and on the read-only code (a fault even when
+    ``cmpxchg`` compares unequal, as it always writes)."""
+    data = bytes(range(200, 232))
+    for base, offset in ((10, -16), (1, 0), (1, 32 - size), (1, 33 - size)):
+        for r0 in (0, 0xCFCECDCC, 0xD7D6D5D4D3D2D1D0):
+            program = Program.from_instructions([
+                _mov(2, -3), Store(8, 10, -16, Imm(7)),
+                LoadImm64(0, Pseudo.IMM64, r0 & 0xFFFFFFFF, r0 >> 32),
+                Atomic(op, size, base, 2, offset, fetch), Load(8, 3, base, offset),
+                Alu(AluOp.ADD, 0, Reg(3), True), Alu(AluOp.ADD, 0, Reg(2), True), Exit()])
+            three_way(program, profile, data)
+    code = Program.from_instructions([
+        LoadImm64(1, Pseudo.CODE_ADDR, 0, 0), _mov(0, 1234),
+        Atomic(op, size, 1, 2, 0, fetch), Exit()])
+    result = three_way(code, profile)
+    assert result[3] is not None and result[3][0] == "MemoryFault" and result[3][1] == 3
+
+
+def test_atomics_run_natively(spy: list[Run]) -> None:
+    program = Program.from_instructions([
+        _mov(6, 100), Store(8, 10, -8, Imm(0)), _mov(1, 2),
+        Atomic(AtomicOp.ADD, 8, 10, 1, -8, False), Alu(AluOp.SUB, 6, Imm(1), True),
+        Jump(JmpCond.NE, 6, Imm(0), -3, True), Load(8, 0, 10, -8), Exit()])
+    assert three_way(program, LINUX)[0] == 200
+    spy.clear()
+    _run(program, LINUX)
+    assert len(spy) == 1 and spy[0][3] and spy[0][1] == 3 + 3 * 100 + 2

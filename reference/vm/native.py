@@ -11,12 +11,13 @@ are the interpreter's.
 
 What it runs, prepared here per (program, profile) as a packed instruction array
 (:func:`prepare`): ALU, byte-order and sign-extension instructions (the profile's choices
-decided here: SBPFv0's sign-extended ``add32``/``sub32``/``mul32``, faulting division), loads
-and stores, ``lddw`` of a constant or code address, jumps, bpf-to-bpf calls and ``exit``, and
-calls of light helpers (:attr:`HelperSpec.light <arspec.reference.vm.helpers.HelperSpec.light>`).
+decided here: SBPFv0's sign-extended ``add32``/``sub32``/``mul32``, faulting division),
+loads, stores and atomics, ``lddw`` of a constant or code address, jumps, bpf-to-bpf calls
+and ``exit``, and calls of light helpers
+(:attr:`HelperSpec.light <arspec.reference.vm.helpers.HelperSpec.light>`).
 
-What it hands to Python: invalid instructions and jumps to non-instructions, atomics,
-``callx``, kfuncs, legacy packet loads, map forms of ``lddw``; a division or modulo by zero
+What it hands to Python: invalid instructions and jumps to non-instructions, ``callx``,
+kfuncs, legacy packet loads, map forms of ``lddw``; a division or modulo by zero
 (or signed ``MIN / -1``) in a profile where it faults; an access that is not wholly inside a
 region's bytes as :class:`~arspec.reference.vm.memory.Memory` maps them (plain, gapped and
 framed regions, read-only ones for loads only), an access to a region holding a guarded range,
@@ -43,6 +44,7 @@ from typing import Final
 
 from arspec.reference.isa.instructions import (
     Alu,
+    Atomic,
     Call,
     CallLocal,
     Endian,
@@ -218,6 +220,8 @@ def encode(program: Program, pc: int, insn: Instruction | None, profile: Profile
         return op["CALL"], 0, 0, 0, len(sites) - 1, 0
     if isinstance(insn, Exit):
         return op["EXIT"], 0, 0, 0, 0, 0
+    if isinstance(insn, Atomic):
+        return op[f"A{insn.op.name}"], insn.dst, insn.src, insn.size, insn.offset, int(insn.fetch)
     return _HANDOFF
 
 

@@ -37,7 +37,8 @@
     X(JSGT64) X(JSGE64) X(JSLT64) X(JSLE64) \
     X(JEQ32) X(JNE32) X(JGT32) X(JGE32) X(JLT32) X(JLE32) X(JSET32) \
     X(JSGT32) X(JSGE32) X(JSLT32) X(JSLE32) \
-    X(CALL) X(CALL_LOCAL) X(EXIT)
+    X(CALL) X(CALL_LOCAL) X(EXIT) \
+    X(AADD) X(AOR) X(AAND) X(AXOR) X(AXCHG) X(ACMPXCHG)
 
 #define AS_ENUM(name) OP_##name,
 enum { OPS(AS_ENUM) OP_COUNT };
@@ -685,6 +686,34 @@ static PyObject *run(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
             uint8_t *place = place_of(m, a + (uint64_t)(int64_t)i->off, i->size, 1);
             if (place == NULL) goto leave;
             write_le(place, i->size, b);
+            pc++;
+            break;
+        }
+        case OP_AADD:
+        case OP_AOR:
+        case OP_AAND:
+        case OP_AXOR:
+        case OP_AXCHG:
+        case OP_ACMPXCHG: {
+            /* Vm._atomic: a load then a store at dst + off (cmpxchg always writes). */
+            uint8_t *place = place_of(m, a + (uint64_t)(int64_t)i->off, i->size, 1);
+            if (place == NULL) goto leave;
+            uint64_t old = read_le(place, i->size), value;
+            uint64_t mask = i->size == 8 ? UINT64_MAX : 0xFFFFFFFFull;
+            switch (i->op) {
+            case OP_AADD: value = old + b; break;
+            case OP_AOR: value = old | b; break;
+            case OP_AAND: value = old & b; break;
+            case OP_AXOR: value = old ^ b; break;
+            case OP_AXCHG: value = b; break;
+            default: value = old == (r[0] & mask) ? b : old; break;
+            }
+            write_le(place, i->size, value & mask);
+            if (i->op == OP_ACMPXCHG) {
+                r[0] = old;
+            } else if (i->imm) {
+                r[i->src] = old;
+            }
             pc++;
             break;
         }
