@@ -609,3 +609,14 @@ def test_atomics_run_natively(spy: list[Run]) -> None:
     spy.clear()
     _run(program, LINUX)
     assert len(spy) == 1 and spy[0][3] and spy[0][1] == 3 + 3 * 100 + 2
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=IDS)
+@pytest.mark.parametrize("entry", [-1, 2, 3, 1 << 64])
+def test_a_pc_off_the_code_is_left_to_python(profile: Profile, entry: int) -> None:
+    """A pc past the end or negative is the interpreter's overrun (charged as it charges)."""
+    program = Program.from_instructions([_mov(0, 1), Exit()])
+    vm = Vm(program, profile=profile, memory=standard_memory(program, profile), engine="fast")
+    vm.pc = entry
+    assert native.run(vm, native.prepare(program, profile), ()) == 0
+    assert vm.pc == entry and vm.instructions == 0 and vm.units == 0

@@ -542,6 +542,13 @@ static PyObject *run(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     if (get_u64(vm, s_pc, &pc) < 0 || get_u64(vm, s_base_depth, &base_depth) < 0
             || budget_left(vm, &left) < 0) {
         Py_DECREF(regs_list);
+        if (PyErr_ExceptionMatches(PyExc_OverflowError)
+                || PyErr_ExceptionMatches(PyExc_ValueError)
+                || PyErr_ExceptionMatches(PyExc_TypeError)) {
+            /* A pc, depth or budget that is not a machine word: the interpreter's step. */
+            PyErr_Clear();
+            return PyLong_FromLong(0);
+        }
         return NULL;
     }
     PyObject *memory = PyObject_GetAttr(vm, s_memory);
