@@ -279,13 +279,15 @@ def _store_at(offset: int, size: int, base: int = 1) -> Program:
 @pytest.mark.parametrize("profile", PROFILES, ids=IDS)
 @pytest.mark.parametrize("size", [1, 2, 4, 8])
 @pytest.mark.parametrize("delta", [-1, 0, 1, 4096])
-def test_input_window_edges(profile: Profile, size: int, delta: int) -> None:
-    """Accesses ending at the last byte (delta 0), one byte past it, and far past it."""
+def test_input_window_edges(profile: Profile, size: int, delta: int, spy: list[Run]) -> None:
+    """Accesses ending at the last byte (delta 0), one byte past it, and far past it: the
+    native loop runs the first and leaves the others to Python at the access."""
     data = bytes(range(40))
     offset = len(data) - size + delta
     for program in (_load_at(offset, size), _store_at(offset, size)):
         result = three_way(program, profile, data)
         assert (result[3] is None) == (delta <= 0)
+        assert spy[-1][3] if delta <= 0 else spy[-1][:3] == (0, 1, 1)
 
 
 @pytest.mark.parametrize("profile", PROFILES, ids=IDS)
