@@ -378,8 +378,8 @@ def test_deep_local_calls_hit_the_frame_limit(profile: Profile, spy: list[Run]) 
 @pytest.mark.parametrize("limit", [5, 17, 40, 200])
 def test_local_calls_and_returns_across_hand_offs(profile: Profile, limit: int) -> None:
     """A callee calling a heavy helper (left to Python) on the caller's stack slot: the
-    frame pushed natively is written back, and its ``exit`` (into a frame Python holds) is
-    Python's."""
+    frame pushed natively is written back to the machine, and the callee's ``exit`` pops
+    it from there natively."""
     program = Program.from_instructions([
         _mov(6, 6), Store(8, 10, -8, Imm(0)),
         _mov(1, Reg(10)), Alu(AluOp.ADD, 1, Imm(-8), True), CallLocal(4),
@@ -387,6 +387,19 @@ def test_local_calls_and_returns_across_hand_offs(profile: Profile, limit: int) 
         Load(8, 0, 10, -8), Exit(),
         _mov(2, 3), Call(2), Atomic(AtomicOp.ADD, 8, 1, 0, 0, False), Exit()])
     three_way(program, profile, limit=limit, helpers=_writing_helpers(False))
+
+
+def test_return_into_a_frame_python_holds_runs_natively(spy: list[Run]) -> None:
+    program = Program.from_instructions([
+        _mov(6, 3), _mov(1, Reg(10)), Alu(AluOp.ADD, 1, Imm(-8), True), CallLocal(3),
+        Alu(AluOp.SUB, 6, Imm(1), True), Jump(JmpCond.NE, 6, Imm(0), -5, True), Exit(),
+        _mov(2, 3), Call(2), Exit()])
+    three_way(program, LINUX, helpers=_writing_helpers(False))
+    spy.clear()
+    _run(program, LINUX, helpers=_writing_helpers(False))
+    # each native run after the helper returns through the frame and reaches the next call
+    assert [(s[0], s[2]) for s in spy] == [(0, 8), (9, 8), (9, 8), (9, 6)]
+    assert spy[-1][3]
 
 
 def test_callx_and_helper_callbacks_are_left_to_python(spy: list[Run]) -> None:

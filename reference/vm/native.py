@@ -23,8 +23,9 @@ region's bytes as :class:`~arspec.reference.vm.memory.Memory` maps them (plain, 
 framed regions, read-only ones for loads only), an access to a region holding a guarded range,
 and every access when the memory is a subclass with its own ``load``/``store``; an
 instruction the budget does not cover (or a helper whose cost does not fit); a call past the
-frame limit (:func:`~arspec.reference.vm.translate.probe`); an ``exit`` into a frame Python
-pushed; a helper that is not light, unknown or refused. A light helper that raises leaves the
+frame limit (:func:`~arspec.reference.vm.translate.probe`); a helper that is not light,
+unknown or refused. An ``exit`` into a frame the machine holds (pushed before the run) pops
+it as ``Vm.pop_frame`` does. A light helper that raises leaves the
 machine as the interpreter does (the call counted and charged, pc at the call).
 
 Turning it off: ``ARSPEC_NATIVE=0`` in the environment, or :func:`set_active`;

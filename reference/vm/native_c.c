@@ -6,7 +6,8 @@
  * everything it leaves to Python. It stops *before* any instruction it cannot finish exactly
  * as the interpreter would (a HANDOFF entry, an access outside the memory windows, a
  * division the profile faults on, a budget that does not cover the instruction, a call deeper
- * than the frame limit, a return into a frame Python pushed, a helper that is not light) with
+ * than the frame limit, a saved frame that is not six machine words, a helper that is not
+ * light) with
  * registers, pc, counters, frames and the live stack end written back, so the interpreter's
  * own step runs that instruction and produces the fault, limit or result itself.
  *
@@ -442,6 +443,36 @@ static int write_back(PyObject *vm, PyObject *regs_list, PyObject *memory, const
     return rc;
 }
 
+/* Pop the last of the machine's saved frames into pc, r6-r10; -1 (nothing changed, no
+   exception) when it is not six machine words. */
+static int pop_frame(PyObject *list, uint64_t *r, uint64_t *pc) {
+    Py_ssize_t n = PyList_GET_SIZE(list);
+    if (n < 1) {
+        return -1;
+    }
+    PyObject *t = PyList_GET_ITEM(list, n - 1);
+    if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 6) {
+        return -1;
+    }
+    uint64_t v[6];
+    for (int k = 0; k < 6; k++) {
+        v[k] = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(t, k));
+    }
+    if (PyErr_Occurred()) {
+        PyErr_Clear();
+        return -1;
+    }
+    if (PyList_SetSlice(list, n - 1, n, NULL) < 0) {
+        PyErr_Clear();
+        return -1;
+    }
+    *pc = v[0];
+    for (int k = 1; k < 6; k++) {
+        r[5 + k] = v[k];
+    }
+    return 0;
+}
+
 static int get_u64(PyObject *obj, PyObject *name, uint64_t *out) {
     PyObject *v = PyObject_GetAttr(obj, name);
     if (v == NULL) {
@@ -538,10 +569,10 @@ static PyObject *run(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
         return NULL;
     }
     nframes = (uint64_t)PyList_GET_SIZE(frames_list);
-    Py_DECREF(frames_list);
     if (get_u64(vm, s_pc, &pc) < 0 || get_u64(vm, s_base_depth, &base_depth) < 0
             || budget_left(vm, &left) < 0) {
         Py_DECREF(regs_list);
+        Py_DECREF(frames_list);
         if (PyErr_ExceptionMatches(PyExc_OverflowError)
                 || PyErr_ExceptionMatches(PyExc_ValueError)
                 || PyErr_ExceptionMatches(PyExc_TypeError)) {
@@ -554,6 +585,7 @@ static PyObject *run(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     PyObject *memory = PyObject_GetAttr(vm, s_memory);
     if (memory == NULL) {
         Py_DECREF(regs_list);
+        Py_DECREF(frames_list);
         return NULL;
     }
     memory_t *m = PyMem_Malloc(sizeof(memory_t));
@@ -563,6 +595,7 @@ static PyObject *run(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
         PyMem_Free(frames);
         Py_DECREF(memory);
         Py_DECREF(regs_list);
+        Py_DECREF(frames_list);
         return PyErr_NoMemory();
     }
     memset(m->direct, 0, sizeof m->direct);
@@ -573,6 +606,7 @@ static PyObject *run(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
             PyMem_Free(frames);
             Py_DECREF(memory);
             Py_DECREF(regs_list);
+            Py_DECREF(frames_list);
             return NULL;
         }
     } else if (get_u64(memory, s_stack_top, &m->stack_top) < 0) {
@@ -580,6 +614,7 @@ static PyObject *run(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
         PyMem_Free(frames);
         Py_DECREF(memory);
         Py_DECREF(regs_list);
+        Py_DECREF(frames_list);
         return NULL;
     }
 
@@ -812,6 +847,14 @@ static PyObject *run(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
                 frames_moved = 1;
                 break;
             }
+            if (nframes > base_depth) {
+                /* Return into a frame Python pushed: Vm.pop_frame. */
+                if (pop_frame(frames_list, r, &pc) < 0) goto leave;
+                nframes--;
+                m->stack_top = r[10] - stack_base;
+                frames_moved = 1;
+                break;
+            }
             if (nframes != base_depth) goto leave;
             stopped = 1;
             ran++;
@@ -839,6 +882,7 @@ leave:
     PyMem_Free(frames);
     Py_DECREF(memory);
     Py_DECREF(regs_list);
+    Py_DECREF(frames_list);
     if (failed || rc < 0) {
         return NULL;
     }
