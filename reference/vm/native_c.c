@@ -7,9 +7,8 @@
  * as the interpreter would (a HANDOFF entry, an access outside the memory windows, a
  * division the profile faults on, a budget that does not cover the instruction, a call deeper
  * than the frame limit, a saved frame that is not six machine words, a helper that is not
- * light) with
- * registers, pc, counters, frames and the live stack end written back, so the interpreter's
- * own step runs that instruction and produces the fault, limit or result itself.
+ * light) with registers, pc, counters, frames and the live stack end written back, so the
+ * interpreter's own step runs that instruction and produces the fault, limit or result.
  *
  * Semantics are those of reference/vm/alu.py and reference/vm/vm.py (RFC 9669 sections 4 and
  * 5; the SBPFv0 choices of anza-xyz/sbpf src/interpreter.rs), restated for 64-bit machine
