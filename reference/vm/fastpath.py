@@ -22,6 +22,14 @@ stores against the dynptr, so units stay as fast as before for every other progr
 
 When a unit stops because its next block would not fit in the budget, the interpreter
 runs the rest, so :class:`~arspec.spec.errors.InstructionLimit` lands on the same pc.
+
+With the native tier active (:func:`arspec.reference.vm.native.active`), the first hot pc of
+a program packs it for the C loop (:func:`~arspec.reference.vm.native.prepare`, cached with
+the units), and from then on every pc runs there: the C loop returns before any instruction
+it leaves to Python, the interpreter steps that one instruction, and the C loop goes on. An
+entry pc whose native runs keep stopping after fewer than
+:data:`~arspec.reference.vm.native.SHORT` instructions is *demoted* after
+:data:`~arspec.reference.vm.native.DEMOTE` of them and runs the units above instead.
 ``tests/test_fastpath.py`` pins results, counters, faults, registers and memory to the
 interpreter engine on generated programs and every conformance vector.
 """
