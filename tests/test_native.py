@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import programs
-from test_fastpath import VECTORS, generated, helper_hash
+from test_fastpath import VECTORS, _bench_loops, generated, helper_hash, promoted_ops
 
 from arspec.reference.differential.conformance import load_program, parse_data_file
 from arspec.reference.isa.instructions import (
@@ -635,3 +635,31 @@ def test_a_pc_off_the_code_is_left_to_python(profile: Profile, entry: int) -> No
     vm.pc = entry
     assert native.run(vm, native.prepare(program, profile), ()) == 0
     assert vm.pc == entry and vm.instructions == 0 and vm.units == 0
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=IDS)
+@pytest.mark.parametrize("name", sorted(_bench_loops()))
+def test_three_tiers_agree_on_the_benchmark_loops(name: str, profile: Profile,
+                                                  spy: list[Run]) -> None:
+    build = _bench_loops()[name]
+    assert callable(build)
+    program = build(300, profile)
+    result = three_way(program, profile, bytes(range(256)))
+    assert result[3] is None and isinstance(result[1], int) and result[1] > 300
+    assert spy and sum(run[1] for run in spy) > 300  # the loop ran natively
+
+
+@settings(max_examples=100, derandomize=True, deadline=None)
+@given(st.lists(promoted_ops, min_size=1, max_size=12), st.sampled_from(PROFILES),
+       st.integers(1, 6), st.integers(0, 300))
+def test_three_tiers_agree_on_stack_slot_loops(body: list[Instruction], profile: Profile,
+                                               turns: int, limit: int) -> None:
+    """Loops over stack slots, pointers into them (some outside the frame), atomics on them
+    and helpers that write them or cost units (the Python tier's slot generator)."""
+    program = Program.from_instructions([
+        _mov(6, turns), Alu(AluOp.MOV, 7, Reg(10), True), Alu(AluOp.ADD, 7, Imm(-8), True),
+        Alu(AluOp.MOV, 8, Reg(10), True), Alu(AluOp.ADD, 8, Imm(-16), True),
+        Store(8, 10, -8, Imm(1)), Store(8, 10, -16, Imm(2)), Store(8, 10, -24, Imm(3)),
+        *body, Alu(AluOp.SUB, 6, Imm(1), True),
+        Jump(JmpCond.NE, 6, Imm(0), -(len(body) + 2), True), _mov(0, Reg(1)), Exit()])
+    three_way(program, profile, bytes(range(16)), limit)
