@@ -7,11 +7,16 @@ issue 14, in both profiles: a counting loop, load/store on the stack, load/store
 the input memory, a branchy loop with a local (bpf-to-bpf) call, a branchy loop with a helper
 call, a byte-copy loop, and (linux, through the runtime) a tail-call chain.
 
-Each figure is the minimum time of ``--repeat`` interleaved runs (the machine is shared).
-The last column is the fast engine's speed-up over the interpreter engine; ``--check``
-exits 1 when a speed-up falls below its pinned floor (:data:`FLOORS`), a regression guard
-that compares the two engines on the same machine at the same moment rather than against
-the clock. The uBPF reference ratios these figures answer to are in ``docs/performance.rst``.
+The fast engine runs in two tiers: ``python`` (its Python translation alone,
+``ARSPEC_NATIVE=0``) and ``native`` (the C loop of :mod:`arspec.reference.vm.native` with the
+Python tier for what it hands off); the native column is left out when the extension is not
+built. Each figure is the minimum time of ``--repeat`` interleaved runs (the machine is
+shared); the native tier runs 10 times the fast engine's iterations, so its runs last long
+enough to time. The speed-up columns are over the interpreter engine; ``--check`` exits 1
+when a speed-up falls below its pinned floor (:data:`FLOORS`, :data:`NATIVE_FLOORS`), a
+regression guard that compares the engines on the same machine at the same moment rather
+than against the clock. The uBPF reference ratios these figures answer to are in
+``docs/performance.rst``.
 
 Usage::
 
@@ -44,6 +49,7 @@ from arspec.reference.isa.instructions import (
     Store,
 )
 from arspec.reference.isa.murmur3 import murmur3_32
+from arspec.reference.vm import native
 from arspec.reference.vm.helpers import test_helpers
 from arspec.reference.vm.profiles import INPUT_BASE, PROFILES, Profile
 from arspec.reference.vm.vm import Vm, standard_memory
@@ -59,6 +65,12 @@ INPUT_SIZE = 256
 FLOORS: dict[str, float] = {
     "counting": 15.0, "stack": 24.0, "input": 12.0, "local call": 20.0, "helper call": 14.0,
     "copy": 17.0, "tail calls": 1.0,
+}
+#: The same floors for the native tier: about a third of the medians in
+#: ``docs/performance.rst`` (the tail-call chain runs in the runtime, mostly Python).
+NATIVE_FLOORS: dict[str, float] = {
+    "counting": 120.0, "stack": 80.0, "input": 80.0, "local call": 100.0, "helper call": 18.0,
+    "copy": 90.0, "tail calls": 1.0,
 }
 
 
@@ -190,14 +202,21 @@ class Figure:
         return self.instructions / self.seconds
 
 
+#: The engines compared: the interpreter, then the fast engine in each tier.
+ENGINES = ("interpreter", "python", "native")
+
+
 def time_vm(program: Program, profile: Profile, engine: str) -> tuple[int, float]:
-    """Run ``program`` once; return (instructions, seconds)."""
+    """Run ``program`` once on ``engine`` (one of :data:`ENGINES`); return (instructions,
+    seconds)."""
     data = bytes(range(INPUT_SIZE))
     memory = standard_memory(program, profile, data)
-    vm = Vm(program, profile=profile, helpers=test_helpers(), memory=memory, engine=engine)
-    start = time.perf_counter()
-    result = vm.run(0, (INPUT_BASE, len(data)))
-    elapsed = time.perf_counter() - start
+    vm = Vm(program, profile=profile, helpers=test_helpers(), memory=memory,
+            engine="interpreter" if engine == "interpreter" else "fast")
+    with native.tier(engine == "native"):
+        start = time.perf_counter()
+        result = vm.run(0, (INPUT_BASE, len(data)))
+        elapsed = time.perf_counter() - start
     if result.fault is not None:
         raise SystemExit(f"bench_vm: {engine} faulted: {result.fault}")
     return result.instructions, elapsed
@@ -241,21 +260,23 @@ def time_tail_calls(slots: int, engine: str) -> tuple[int, float]:
     from arspec.reference.runtime.runner import run_bundle
     from arspec.spec.loader import load_bundle_text
     bundle = load_bundle_text(tail_call_bundle(32), filename="<bench_vm>")
-    start = time.perf_counter()
-    report = run_bundle(bundle, slots=slots, engine=engine)
-    elapsed = time.perf_counter() - start
+    with native.tier(engine == "native"):
+        start = time.perf_counter()
+        report = run_bundle(bundle, slots=slots,
+                            engine="interpreter" if engine == "interpreter" else "fast")
+        elapsed = time.perf_counter() - start
     return report.totals.compute_units, elapsed
 
 
-def measure(scale: int, repeat: int, profiles: list[Profile]
+def measure(scale: int, repeat: int, profiles: list[Profile], engines: tuple[str, ...]
             ) -> dict[tuple[str, str], dict[str, Figure]]:
     """Return the best figure per (profile, loop) and engine."""
     figures: dict[tuple[str, str], dict[str, Figure]] = {}
+    iterations = {"interpreter": max(64, scale // 20), "python": scale, "native": 10 * scale}
     for profile in profiles:
         for name, build in LOOPS.items():
             best: dict[str, Figure] = {}
-            programs = {"interpreter": build(max(64, scale // 20), profile),
-                        "fast": build(scale, profile)}
+            programs = {engine: build(iterations[engine], profile) for engine in engines}
             for _ in range(repeat):
                 for engine, program in programs.items():
                     count, seconds = time_vm(program, profile, engine)
@@ -265,7 +286,7 @@ def measure(scale: int, repeat: int, profiles: list[Profile]
     if any(p.name == "linux" for p in profiles):
         best = {}
         for _ in range(repeat):
-            for engine in ("interpreter", "fast"):
+            for engine in engines:
                 count, seconds = time_tail_calls(max(2, scale // 500), engine)
                 if engine not in best or seconds < best[engine].seconds:
                     best[engine] = Figure(count, seconds)
@@ -287,17 +308,25 @@ def main() -> int:
     if args.scale < 1 or args.repeat < 1:
         parser.error("--scale and --repeat must be positive")
     profiles = [PROFILES[name] for name in (args.profile or sorted(PROFILES))]
-    figures = measure(args.scale, args.repeat, profiles)
-    print(f"{'profile':<8}{'loop':<13}{'interpreter insn/s':>20}{'fast insn/s':>16}"
-          f"{'speed-up':>10}")
+    engines = ENGINES if native.available() else ENGINES[:2]
+    print(native.describe())
+    figures = measure(args.scale, args.repeat, profiles, engines)
+    header = f"{'profile':<8}{'loop':<13}{'interpreter insn/s':>20}{'python insn/s':>16}"
+    header += f"{'speed-up':>10}"
+    if "native" in engines:
+        header += f"{'native insn/s':>16}{'speed-up':>10}"
+    print(header)
     low = []
     for (profile, name), best in figures.items():
-        interp, fast = best["interpreter"], best["fast"]
-        speedup = fast.rate / interp.rate
-        print(f"{profile:<8}{name:<13}{interp.rate:>20,.0f}{fast.rate:>16,.0f}"
-              f"{speedup:>9.1f}x")
-        if speedup < FLOORS[name]:
-            low.append(f"{profile} {name}: {speedup:.1f}x < {FLOORS[name]}x")
+        interp = best["interpreter"]
+        line = f"{profile:<8}{name:<13}{interp.rate:>20,.0f}"
+        for engine in engines[1:]:
+            floor = (NATIVE_FLOORS if engine == "native" else FLOORS)[name]
+            speedup = best[engine].rate / interp.rate
+            line += f"{best[engine].rate:>16,.0f}{speedup:>9.1f}x"
+            if speedup < floor:
+                low.append(f"{profile} {name} ({engine}): {speedup:.1f}x < {floor}x")
+        print(line)
     if args.check and low:
         print("below the pinned floor: " + "; ".join(low), file=sys.stderr)
         return 1

@@ -11,6 +11,7 @@ import functools
 import importlib.util
 import sys
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,7 +48,7 @@ from arspec.reference.isa.instructions import (
 from arspec.reference.isa.murmur3 import murmur3_32
 from arspec.reference.runtime.run_report import render_json
 from arspec.reference.runtime.runner import run_bundle
-from arspec.reference.vm import fastpath
+from arspec.reference.vm import fastpath, native
 from arspec.reference.vm.helpers import HelperContext, HelperRegistry, HelperSpec, test_helpers
 from arspec.reference.vm.load_checks import check_program
 from arspec.reference.vm.profiles import INPUT_BASE, LINUX, SOLANA, Profile, get_profile
@@ -69,6 +70,13 @@ from arspec.spec.errors import (
     MemoryFault,
 )
 from arspec.spec.loader import load_bundle, load_bundle_text
+
+
+@pytest.fixture(autouse=True)
+def python_tier() -> Iterator[None]:
+    """Pin the pure-Python tier here; tests/test_native.py compares the native tier too."""
+    with native.tier(False):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -22,6 +22,14 @@ stores against the dynptr, so units stay as fast as before for every other progr
 
 When a unit stops because its next block would not fit in the budget, the interpreter
 runs the rest, so :class:`~arspec.spec.errors.InstructionLimit` lands on the same pc.
+
+With the native tier active (:func:`arspec.reference.vm.native.active`), the first hot pc of
+a program packs it for the C loop (:func:`~arspec.reference.vm.native.prepare`, cached with
+the units), and from then on every pc runs there: the C loop returns before any instruction
+it leaves to Python, the interpreter steps that one instruction, and the C loop goes on. An
+entry pc whose native runs keep stopping after fewer than
+:data:`~arspec.reference.vm.native.SHORT` instructions is *demoted* after
+:data:`~arspec.reference.vm.native.DEMOTE` of them and runs the units above instead.
 ``tests/test_fastpath.py`` pins results, counters, faults, registers and memory to the
 interpreter engine on generated programs and every conformance vector.
 """
@@ -32,6 +40,7 @@ from collections import OrderedDict
 from typing import Final
 
 from arspec.reference.isa.instructions import Program
+from arspec.reference.vm import native
 from arspec.reference.vm.helpers import HelperRegistry
 from arspec.reference.vm.machine import Machine
 from arspec.reference.vm.profiles import Profile
@@ -58,18 +67,41 @@ class Translations:
         self.units: dict[int, Unit] = {}
         self.hits: dict[int, int] = {}
         self.translated = 0
+        #: The program packed for the native tier, once a pc was hot with the tier on.
+        self.prepared: native.Prepared | None = None
+        #: Short native runs per entry pc; pcs with :data:`~native.DEMOTE` of them run Python.
+        self.short: dict[int, int] = {}
+        self.demoted: set[int] = set()
+
+    def arrive(self, pc: int, loop: bool) -> bool:
+        """Count an arrival at ``pc`` (by a backward jump when ``loop``); return whether the
+        pc is now hot."""
+        hits = self.hits.get(pc, 0) + 1
+        self.hits[pc] = hits
+        return hits >= (HOT if loop else HOT * STRAIGHT)
 
     def reach(self, pc: int, loop: bool, helpers: HelperRegistry | None = None) -> Unit | None:
         """Count an arrival at ``pc`` (by a backward jump when ``loop``); return its unit once
         the pc is hot, else ``None``. ``helpers`` tells which call sites get a light
         helper's paths (see :class:`~arspec.reference.vm.translate.Translator`)."""
-        hits = self.hits.get(pc, 0) + 1
-        self.hits[pc] = hits
-        if (hits < (HOT if loop else HOT * STRAIGHT)
+        if (not self.arrive(pc, loop)
                 or self.translated + MAX_UNIT > MAX_TRANSLATED
                 or not self.code.is_instruction(pc)):
             return None
         return self.unit(pc, helpers)
+
+    def native_code(self) -> native.Prepared:
+        """Return the program packed for the native tier (packed on the first call)."""
+        if self.prepared is None:
+            self.prepared = native.prepare(self.program, self.profile)
+        return self.prepared
+
+    def count_short(self, pc: int) -> None:
+        """Count a short native run from ``pc``; demote the pc after enough of them."""
+        short = self.short.get(pc, 0) + 1
+        self.short[pc] = short
+        if short >= native.DEMOTE:
+            self.demoted.add(pc)
 
     def unit(self, pc: int, helpers: HelperRegistry | None = None) -> Unit:
         """Return the unit entered at ``pc`` (an instruction), translating it if needed."""
@@ -113,11 +145,30 @@ def run_fast(vm: Machine) -> None:
     found = translations(vm.program, vm.profile)
     units = found.units
     loop = False
+    use_native = native.active() and vm.tracer is None
+    sites: tuple[native.Site, ...] | None = None
     while not vm.stopped:
         if vm.guarded:
             # A lock is held or a ring dynptr is live: only the interpreter checks for them.
             vm.run_interpreter()
             return
+        pc = vm.pc
+        if use_native and pc not in found.demoted and vm.held_lock is None:
+            if found.prepared is None and not found.arrive(pc, loop):
+                loop = _interpret_straight(vm)
+                continue
+            prepared = found.native_code()
+            if sites is None:
+                sites = native.helper_sites(prepared, vm)
+            ran = native.run(vm, prepared, sites)
+            if vm.stopped:
+                return
+            # The instruction the native tier left: the interpreter runs it (or faults).
+            vm.step()
+            if ran < native.SHORT:
+                found.count_short(pc)
+            loop = True
+            continue
         unit = units.get(vm.pc)
         if unit is None:
             unit = found.reach(vm.pc, loop, vm.helpers)
