@@ -74,6 +74,13 @@ class ContextMemory(Memory):
             return INPUT_BASE + len(self.region(INPUT_BASE))
         return super().load(pc, address, size)
 
+    def window(self, address: int, *, write: bool = False) -> tuple[int, bytearray | memoryview]:
+        """Return :meth:`Memory.window`, but no run in the context region: every access
+        there must meet the field rule, so translated code may not cache its bytes."""
+        if address >> REGION_SHIFT == CONTEXT_REGION:
+            return address & ~_OFFSET_MASK, bytearray()
+        return super().window(address, write=write)
+
     def store(self, pc: int, address: int, size: int, value: int) -> None:
         """Store as :class:`Memory` does; context fields by the type's rule."""
         if address >> REGION_SHIFT == CONTEXT_REGION and get_allowed_field(
