@@ -65,7 +65,7 @@ from arspec.model.resources import get_resident_bytes
 from arspec.model.state_codec import MapPartsCache, encode_runtime
 from arspec.model.stopping import MAX_MEMORY, REPLICA_STATES, get_stop_reason, request_stop
 from arspec.spec import bundle as schema
-from arspec.spec.accounts import Account
+from arspec.spec.accounts import Account, AccountsState
 from arspec.spec.catalogue import (
     CATALOGUE,
     CallbackSite,
@@ -74,6 +74,7 @@ from arspec.spec.catalogue import (
     create_catalogue_context,
     get_callback_sites,
     get_double_execution_violation,
+    get_field_value,
     get_lost_timer_violation,
     get_ringbuf_violation,
     get_user_invariant_violation,
@@ -100,12 +101,12 @@ from arspec.spec.scheduler import (
 )
 from arspec.spec.state import (
     RuntimeState,
+    TriggerKind,
     WatcherState,
     WorkItem,
     compute_map_key,
     compute_runtime_watchers_key,
     compute_state_key,
-    copy_accounts,
     copy_maps,
     copy_state,
 )
@@ -130,7 +131,9 @@ _KNOWN_MAP_FIELDS: Final = (
     (TimerState, ("initialised", "clock_id", "callback", "expiry", "arm_seq", "running")),
     (WorkQueueState, ("initialised", "callback", "pending_seq", "running")),
     (RingBuffer, ("size", "data", "consumer_pos", "producer_pos", "pending_pos")),
-    (ProgArray, ("slots",)))
+    (ProgArray, ("slots",)),
+    (AccountsState, ("accounts",)), (Account, ("name", "data", "writable")),
+    (WatcherState, ("last_value", "condition", "reference")))
 _FAST_COPY: Final = (
     {f.name for f in dataclasses.fields(RuntimeState)} == _KNOWN_FIELDS
     and all(tuple(f.name for f in dataclasses.fields(cls)) == names
@@ -188,35 +191,57 @@ def copy_maps_fast(maps: dict[MapId, MapState]) -> dict[MapId, MapState]:
 #: of its predecessor (``tests/model/test_map_sharing.py`` checks they stay unchanged).
 MAP_FREE_ACTIONS: Final = (ApplyWrite, DomainWrite, EndSlot)
 
-#: Transition checks that read only the maps before and after, and the events of
-#: :data:`MAP_ONLY_EVENTS`: with every map object kept and none of those events they hold
-#: (a timer armed before is armed after; a ring whose positions and bytes are unchanged
-#: delivered nothing). Keyed by name, valued by the function, so that a change to the
-#: catalogue's entry turns the shortcut off (``tests/model/test_check_skips.py``).
-MAP_ONLY_CHECKS: Final = {"no_lost_timer": get_lost_timer_violation,
-                          "ringbuf_fifo": get_ringbuf_violation}
-#: The event kinds a :data:`MAP_ONLY_CHECKS` check reads.
-MAP_ONLY_EVENTS: Final = frozenset({EventKind.RUN, EventKind.SKIP, EventKind.ENQUEUE})
-
-
-def is_map_only_step(pre: RuntimeState, events: Sequence[Event], post: RuntimeState) -> bool:
-    """Return whether a step kept every map object of ``pre`` and has no event the
-    :data:`MAP_ONLY_CHECKS` read."""
+def is_timer_maps_kept(pre: RuntimeState, events: Sequence[Event], post: RuntimeState) -> bool:
+    """Return whether a step kept every map object that can hold a timer (its value has a
+    ``bpf_timer``): the armed timers are then the same before and after, and none is lost."""
     if pre.maps.keys() != post.maps.keys():
         return False
     after = post.maps
-    return all(after[name] is mstate for name, mstate in pre.maps.items()) and not any(
-        event.kind in MAP_ONLY_EVENTS for event in events)
+    return all(after[name] is mstate for name, mstate in pre.maps.items()
+               if mstate.definition.timer_offset is not None)
 
 
+def is_ring_maps_kept(pre: RuntimeState, events: Sequence[Event], post: RuntimeState) -> bool:
+    """Return whether a step kept every ring-buffer map object and enqueued no ring record:
+    nothing was then consumed, delivered or overwritten."""
+    if pre.maps.keys() != post.maps.keys():
+        return False
+    after = post.maps
+    if not all(after[name] is mstate for name, mstate in pre.maps.items()
+               if mstate.ringbuf is not None):
+        return False
+    return not any(event.kind == EventKind.ENQUEUE and event.item is not None
+                   and event.item.kind == TriggerKind.RINGBUF for event in events)
+
+
+#: Transition checks that read only some maps before and after (and some events), with
+#: the test that a step left those inputs as they were (so the check holds): keyed by
+#: name, valued by (the catalogue's function, the test), so that a change to the
+#: catalogue's entry turns the shortcut off (``tests/model/test_check_skips.py``).
+MAP_ONLY_CHECKS: Final = {
+    "no_lost_timer": (get_lost_timer_violation, is_timer_maps_kept),
+    "ringbuf_fifo": (get_ringbuf_violation, is_ring_maps_kept)}
+
+
+#: Skip the :data:`MAP_ONLY_CHECKS` on steps that kept their inputs, and evaluate other
+#: checks only when their inputs changed; ``False`` evaluates every check on every step
+#: (the tests' reference).
+SKIP_CHECKS = True
 #: Successors share the map objects their step does not write (:func:`copy_runtime_state`,
 #: :meth:`RuntimeSystem.get_written_maps`); ``False`` copies every map on every step (the
 #: tests' reference, ``tests/model/test_map_sharing.py``).
 SHARE_MAPS = True
+#: The rollback snapshot of a run keeps the maps shared with another state instead of
+#: copying them (:meth:`CachingInvoker.get_rollback_maps`); ``False`` copies every map (the
+#: tests' reference, ``tests/model/test_lazy_rollback.py``).
+LAZY_ROLLBACK = True
 #: The explored states' map encodings, by map object (see :class:`MapPartsCache`; the
 #: tests switch it off through its ``enabled``).
 MAP_PARTS: Final = MapPartsCache()
 
+
+#: At most this many check results are remembered (then they are forgotten at once).
+MAX_REMEMBERED: Final = 100_000
 
 #: Name of the invariant that a transition of the spec never raises.
 STEP_INVARIANT: Final = "no_invalid_transition"
@@ -241,20 +266,27 @@ def copy_runtime_state(state: RuntimeState, *, share_maps: bool = False,
                 for name, m in state.maps.items()}
     else:
         maps = copy_maps_fast(state.maps)
-    return RuntimeState(
-        slot=state.slot, phase=state.phase, maps=maps,
-        accounts=copy_accounts(state.accounts),
-        sequence=AsyncSequence(state.sequence.next_seq), preset=state.preset,
-        fifo=list(state.fifo), next_item_seq=state.next_item_seq,
-        slot_cu_used=state.slot_cu_used, writes_applied=state.writes_applied,
-        watchers={k: WatcherState(w.last_value, w.condition, w.reference)
-                  for k, w in state.watchers.items()},
-        writer_depth=dict(state.writer_depth), queued_timers=set(state.queued_timers),
-        queued_work=set(state.queued_work), startup_done=state.startup_done,
-        domains_written=set(state.domains_written),
-        cascades_suppressed=state.cascades_suppressed, max_depth_seen=state.max_depth_seen,
-        runtime_watchers=copy_runtime_watchers(state)[0],
-        next_watcher_id=state.next_watcher_id)
+    new = _shallow(state)  # the immutable fields; every mutable one is replaced below
+    new.maps = maps
+    accounts = _shallow(state.accounts)
+    accounts.accounts = {name: _copy_account(a) for name, a in state.accounts.accounts.items()}
+    new.accounts = accounts
+    new.sequence = AsyncSequence(state.sequence.next_seq)
+    new.fifo = list(state.fifo)
+    new.watchers = {k: _shallow(w) for k, w in state.watchers.items()}
+    new.writer_depth = dict(state.writer_depth)
+    new.queued_timers = set(state.queued_timers)
+    new.queued_work = set(state.queued_work)
+    new.domains_written = set(state.domains_written)
+    new.runtime_watchers = copy_runtime_watchers(state)[0] if state.runtime_watchers else {}
+    return new
+
+
+def _copy_account(account: Account) -> Account:
+    """Return a copy of one account (its data copied)."""
+    new = _shallow(account)
+    new.data = bytearray(account.data)
+    return new
 
 
 # --------------------------------------------------------------------------- states
@@ -506,6 +538,24 @@ class CachingInvoker:
                     return memo
         return None
 
+    def get_rollback_maps(self, maps: dict[MapId, MapState]) -> dict[MapId, MapState]:
+        """Return the scheduler's rollback snapshot of ``maps``
+        (:class:`~arspec.spec.scheduler.RollbackMaps`): a map of ``shared`` is never
+        changed in place by the run (it gets a copy on first access), so the snapshot keeps
+        it, unless its ring has a record to consume (the scheduler consumes it in place
+        after a rollback too); every other map is copied."""
+        if not LAZY_ROLLBACK or not self.shared:
+            return copy_maps_fast(maps)
+        shared = self.shared
+        kept = {}
+        for name, mstate in maps.items():
+            ring = mstate.ringbuf
+            if name in shared and (ring is None or not is_ringbuf_consume_enabled(ring)):
+                kept[name] = mstate
+            else:
+                kept[name] = copy_map_fast(mstate)
+        return kept
+
     def __call__(self, state: RuntimeState, item: WorkItem, budget: ComputeUnits,
                  cpu: Cpu) -> InvocationOutcome:
         """Run ``item`` (or replay its remembered effect) on ``state`` in place."""
@@ -696,6 +746,7 @@ class RuntimeSystem:
         self.context: CatalogueContext = create_catalogue_context(bundle, initial)
         self._initial = make_model_state(initial)
         self.divergences: dict[bytes, Divergence] = {}
+        self._user_results: dict[tuple[object, ...], str | None] = {}
         self._shared: list[object] = [initial.preset, *(m.definition
                                                          for m in initial.maps.values())]
         self._shared_ids = {id(obj): n for n, obj in enumerate(self._shared)}
@@ -801,18 +852,19 @@ class RuntimeSystem:
                                 post: RuntimeState) -> tuple[tuple[str, str], ...]:
         """Return (name, reason) of every requested transition check the step breaks.
 
-        A check of :data:`MAP_ONLY_CHECKS` is not evaluated on a step that kept every map
-        object of its predecessor (:data:`MAP_FREE_ACTIONS`) and has no event the check
-        reads: its inputs are then equal before and after, and it holds.
+        A check of :data:`MAP_ONLY_CHECKS` is not evaluated on a step that left its inputs
+        as they were (the same map objects, no event it reads): it holds.
         """
         found: list[tuple[str, str]] = []
-        skip = is_map_only_step(pre.runtime, events, post)
         for name in self.checks.catalogue:
             entry = CATALOGUE[name]
             reason = None
-            if entry.transition is not None and not (
-                    skip and MAP_ONLY_CHECKS.get(name) is entry.transition):
-                reason = entry.transition(self.context, pre.runtime, events, post)
+            transition = entry.transition
+            if transition is not None:
+                skip = MAP_ONLY_CHECKS.get(name) if SKIP_CHECKS else None
+                if skip is None or skip[0] is not transition \
+                        or not skip[1](pre.runtime, events, post):
+                    reason = transition(self.context, pre.runtime, events, post)
             if reason is None and entry.double_execution:
                 reason = get_double_execution_violation(pre.ran, events)
             if reason is not None:
@@ -826,11 +878,25 @@ class RuntimeSystem:
             return None if div is None else div.render()
         for inv in self.checks.user:
             if inv.name == name:
-                return get_user_invariant_violation(inv, state.runtime)
+                return self.get_user_violation(inv, state.runtime)
         entry = CATALOGUE[name]
         if entry.state is None:
             return None
         return entry.state(self.context, state.runtime)
+
+    def get_user_violation(self, inv: UserInvariant, runtime: RuntimeState) -> str | None:
+        """Return :func:`~arspec.spec.catalogue.get_user_invariant_violation`, remembered
+        by the values of the fields the expression reads (its only inputs)."""
+        if not SKIP_CHECKS:
+            return get_user_invariant_violation(inv, runtime)
+        values = (inv.name, *(get_field_value(runtime, ref) for ref in inv.refs.values()))
+        memo = self._user_results
+        if values in memo:
+            return memo[values]
+        if len(memo) >= MAX_REMEMBERED:
+            memo.clear()
+        reason = memo[values] = get_user_invariant_violation(inv, runtime)
+        return reason
 
     def get_step_violation(self, name: str, state: ModelState) -> str | None:
         """Return why the step into ``state`` broke the transition check ``name``, or None."""
@@ -871,7 +937,8 @@ class RuntimeSystem:
     def _holds_step(self, name: str, state_part: Callable[[ModelState], bool] | None,
                     ) -> Callable[[ModelState, Action, ModelState], bool]:
         def holds(pre: ModelState, action: Action, post: ModelState) -> bool:
-            if any(vname == name for vname, _ in post.step.violations):
+            violations = post.step.violations
+            if violations and any(vname == name for vname, _ in violations):
                 return False
             if state_part is None:
                 return True
@@ -941,6 +1008,8 @@ class RuntimeSystem:
     def compare_orders(self, state: ModelState, writes: Sequence[DomainWrite],
                        ) -> Divergence | None:
         """Apply ``writes`` in every order; return the first disagreement with the first."""
+        if SKIP_CHECKS and self.is_order_free(state, writes):
+            return None
         reference: tuple[tuple[str, ...], ModelState] | None = None
         for order in itertools.permutations(writes):
             current = state
@@ -954,6 +1023,29 @@ class RuntimeSystem:
                 name, va, vb = first_difference(reference[1], current)
                 return Divergence(reference[0], labels, name, va, vb)
         return None
+
+    def is_order_free(self, state: ModelState, writes: Sequence[DomainWrite]) -> bool:
+        """Return whether every order of ``writes`` reaches the same encoding, each order
+        applied to one copy of the state (what :meth:`apply` step by step gives when no
+        write raises); ``False`` also when one raises (then :meth:`compare_orders` applies
+        them step by step)."""
+        reference: bytes | None = None
+        for order in itertools.permutations(writes):
+            runtime = copy_runtime_state(state.runtime, share_maps=SHARE_MAPS)
+            ran = state.ran
+            try:
+                for write in order:
+                    sites = get_callback_sites(
+                        process_action(runtime, write, self.invoker, self.bundle))
+                    ran = ran | frozenset(sites) if sites else ran
+            except (AssertionError, KeyError, IndexError, ValueError):
+                return False
+            key = encode_model_state(runtime, ran, None, MAP_PARTS)
+            if reference is None:
+                reference = key
+            elif key != reference:
+                return False
+        return True
 
     # -- reductions ------------------------------------------------------------------------
 
