@@ -59,6 +59,8 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
+from arspec.model import check_shortcuts
+from arspec.model.check_shortcuts import RememberedResults, StepChecks
 from arspec.model.confluence import Divergence
 from arspec.model.engine import Invariant, ModelError, TransitionInvariant
 from arspec.model.resources import get_resident_bytes
@@ -73,11 +75,6 @@ from arspec.spec.catalogue import (
     UserInvariant,
     create_catalogue_context,
     get_callback_sites,
-    get_double_execution_violation,
-    get_field_value,
-    get_lost_timer_violation,
-    get_ringbuf_violation,
-    get_user_invariant_violation,
 )
 from arspec.spec.maps import ArrayElements, MapElement, MapState
 from arspec.spec.ringbuf import RingBuffer, is_ringbuf_consume_enabled
@@ -89,7 +86,6 @@ from arspec.spec.scheduler import (
     EndSlot,
     EnqueueDue,
     Event,
-    EventKind,
     InvocationOutcome,
     Invoker,
     RunHead,
@@ -101,7 +97,6 @@ from arspec.spec.scheduler import (
 )
 from arspec.spec.state import (
     RuntimeState,
-    TriggerKind,
     WatcherState,
     WorkItem,
     compute_map_key,
@@ -191,42 +186,6 @@ def copy_maps_fast(maps: dict[MapId, MapState]) -> dict[MapId, MapState]:
 #: of its predecessor (``tests/model/test_map_sharing.py`` checks they stay unchanged).
 MAP_FREE_ACTIONS: Final = (ApplyWrite, DomainWrite, EndSlot)
 
-def is_timer_maps_kept(pre: RuntimeState, events: Sequence[Event], post: RuntimeState) -> bool:
-    """Return whether a step kept every map object that can hold a timer (its value has a
-    ``bpf_timer``): the armed timers are then the same before and after, and none is lost."""
-    if pre.maps.keys() != post.maps.keys():
-        return False
-    after = post.maps
-    return all(after[name] is mstate for name, mstate in pre.maps.items()
-               if mstate.definition.timer_offset is not None)
-
-
-def is_ring_maps_kept(pre: RuntimeState, events: Sequence[Event], post: RuntimeState) -> bool:
-    """Return whether a step kept every ring-buffer map object and enqueued no ring record:
-    nothing was then consumed, delivered or overwritten."""
-    if pre.maps.keys() != post.maps.keys():
-        return False
-    after = post.maps
-    if not all(after[name] is mstate for name, mstate in pre.maps.items()
-               if mstate.ringbuf is not None):
-        return False
-    return not any(event.kind == EventKind.ENQUEUE and event.item is not None
-                   and event.item.kind == TriggerKind.RINGBUF for event in events)
-
-
-#: Transition checks that read only some maps before and after (and some events), with
-#: the test that a step left those inputs as they were (so the check holds): keyed by
-#: name, valued by (the catalogue's function, the test), so that a change to the
-#: catalogue's entry turns the shortcut off (``tests/model/test_check_skips.py``).
-MAP_ONLY_CHECKS: Final = {
-    "no_lost_timer": (get_lost_timer_violation, is_timer_maps_kept),
-    "ringbuf_fifo": (get_ringbuf_violation, is_ring_maps_kept)}
-
-
-#: Skip the :data:`MAP_ONLY_CHECKS` on steps that kept their inputs, and evaluate other
-#: checks only when their inputs changed; ``False`` evaluates every check on every step
-#: (the tests' reference).
-SKIP_CHECKS = True
 #: Successors share the map objects their step does not write (:func:`copy_runtime_state`,
 #: :meth:`RuntimeSystem.get_written_maps`); ``False`` copies every map on every step (the
 #: tests' reference, ``tests/model/test_map_sharing.py``).
@@ -239,9 +198,6 @@ LAZY_ROLLBACK = True
 #: tests switch it off through its ``enabled``).
 MAP_PARTS: Final = MapPartsCache()
 
-
-#: At most this many check results are remembered (then they are forgotten at once).
-MAX_REMEMBERED: Final = 100_000
 
 #: Name of the invariant that a transition of the spec never raises.
 STEP_INVARIANT: Final = "no_invalid_transition"
@@ -746,7 +702,8 @@ class RuntimeSystem:
         self.context: CatalogueContext = create_catalogue_context(bundle, initial)
         self._initial = make_model_state(initial)
         self.divergences: dict[bytes, Divergence] = {}
-        self._user_results: dict[tuple[object, ...], str | None] = {}
+        self._step_checks = StepChecks(self.context, self.checks.catalogue)
+        self.remembered = RememberedResults(self.context)
         self._shared: list[object] = [initial.preset, *(m.definition
                                                          for m in initial.maps.values())]
         self._shared_ids = {id(obj): n for n, obj in enumerate(self._shared)}
@@ -850,26 +807,10 @@ class RuntimeSystem:
 
     def compute_step_violations(self, pre: ModelState, events: Sequence[Event],
                                 post: RuntimeState) -> tuple[tuple[str, str], ...]:
-        """Return (name, reason) of every requested transition check the step breaks.
-
-        A check of :data:`MAP_ONLY_CHECKS` is not evaluated on a step that left its inputs
-        as they were (the same map objects, no event it reads): it holds.
+        """Return (name, reason) of every requested transition check the step breaks
+        (checks whose inputs the step kept are skipped: :mod:`~arspec.model.check_shortcuts`).
         """
-        found: list[tuple[str, str]] = []
-        for name in self.checks.catalogue:
-            entry = CATALOGUE[name]
-            reason = None
-            transition = entry.transition
-            if transition is not None:
-                skip = MAP_ONLY_CHECKS.get(name) if SKIP_CHECKS else None
-                if skip is None or skip[0] is not transition \
-                        or not skip[1](pre.runtime, events, post):
-                    reason = transition(self.context, pre.runtime, events, post)
-            if reason is None and entry.double_execution:
-                reason = get_double_execution_violation(pre.ran, events)
-            if reason is not None:
-                found.append((name, reason))
-        return tuple(found)
+        return self._step_checks.compute(pre.runtime, pre.ran, events, post)
 
     def get_state_violation(self, name: str, state: ModelState) -> str | None:
         """Return why ``state`` breaks the state check ``name``, or ``None``."""
@@ -878,25 +819,11 @@ class RuntimeSystem:
             return None if div is None else div.render()
         for inv in self.checks.user:
             if inv.name == name:
-                return self.get_user_violation(inv, state.runtime)
+                return self.remembered.get_user_violation(inv, state.runtime)
         entry = CATALOGUE[name]
         if entry.state is None:
             return None
-        return entry.state(self.context, state.runtime)
-
-    def get_user_violation(self, inv: UserInvariant, runtime: RuntimeState) -> str | None:
-        """Return :func:`~arspec.spec.catalogue.get_user_invariant_violation`, remembered
-        by the values of the fields the expression reads (its only inputs)."""
-        if not SKIP_CHECKS:
-            return get_user_invariant_violation(inv, runtime)
-        values = (inv.name, *(get_field_value(runtime, ref) for ref in inv.refs.values()))
-        memo = self._user_results
-        if values in memo:
-            return memo[values]
-        if len(memo) >= MAX_REMEMBERED:
-            memo.clear()
-        reason = memo[values] = get_user_invariant_violation(inv, runtime)
-        return reason
+        return self.remembered.get_timer_state_violation(name, entry.state, state.runtime)
 
     def get_step_violation(self, name: str, state: ModelState) -> str | None:
         """Return why the step into ``state`` broke the transition check ``name``, or None."""
@@ -930,7 +857,19 @@ class RuntimeSystem:
         return states, transitions
 
     def _holds_state(self, name: str) -> Callable[[ModelState], bool]:
+        """Return ``get_state_violation(name, state) is None`` as a function, the check
+        looked up once."""
+        remembered = self.remembered
+        user = next((inv for inv in self.checks.user if inv.name == name), None)
+        check = None if name == REPLICA_INVARIANT or user is not None \
+            else CATALOGUE[name].state
+
         def holds(state: ModelState) -> bool:
+            if user is not None:
+                return remembered.get_user_violation(user, state.runtime) is None
+            if check is not None:
+                return remembered.get_timer_state_violation(name, check,
+                                                            state.runtime) is None
             return self.get_state_violation(name, state) is None
         return holds
 
@@ -1008,7 +947,7 @@ class RuntimeSystem:
     def compare_orders(self, state: ModelState, writes: Sequence[DomainWrite],
                        ) -> Divergence | None:
         """Apply ``writes`` in every order; return the first disagreement with the first."""
-        if SKIP_CHECKS and self.is_order_free(state, writes):
+        if check_shortcuts.SKIP_CHECKS and self.is_order_free(state, writes):
             return None
         reference: tuple[tuple[str, ...], ModelState] | None = None
         for order in itertools.permutations(writes):
@@ -1057,9 +996,16 @@ class RuntimeSystem:
                 and runtime.sequence.next_seq == len(live):
             return state
         rank = {old: new for new, old in enumerate(live)}
-        # renumbering writes only the maps that hold a live number: share the others
-        renamed = copy_runtime_state(runtime, share_maps=SHARE_MAPS,
-                                     written=get_async_seq_maps(runtime))
+        if SHARE_MAPS and _FAST_COPY:
+            # renumbering writes only the maps that hold a live number and replaces the
+            # FIFO, the queued sets and the counter: share everything else (an explored
+            # state is never changed)
+            written = get_async_seq_maps(runtime)
+            renamed = _shallow(runtime)
+            renamed.maps = {name: copy_map_fast(m) if name in written else m
+                            for name, m in runtime.maps.items()}
+        else:
+            renamed = copy_runtime_state(runtime)
         renumber_async_seqs(renamed, rank)
         canon = make_model_state(renamed, state.ran, state.error, state.step)
         return canon
@@ -1139,14 +1085,31 @@ def get_element_seqs(element: MapElement) -> list[int]:
     return found
 
 
+def _renumbered(item: WorkItem, seq: int) -> WorkItem:
+    """Return ``dataclasses.replace(item, async_seq=seq)`` (a frozen item without
+    ``__post_init__``), faster."""
+    if not _PLAIN_ITEM:
+        return dataclasses.replace(item, async_seq=seq)
+    new = _shallow(item)
+    object.__setattr__(new, "async_seq", seq)
+    return new
+
+
+#: Work items are plain frozen dataclasses (:func:`_renumbered` may copy them field-wise).
+_PLAIN_ITEM: Final = (dataclasses.is_dataclass(WorkItem)
+                      and not hasattr(WorkItem, "__post_init__")
+                      and not hasattr(WorkItem, "__slots__"))
+
+
 def renumber_async_seqs(runtime: RuntimeState, rank: dict[int, int]) -> None:
-    """Rename every live async sequence number through ``rank`` (in place)."""
+    """Rename every live async sequence number through ``rank`` (in place: the maps'
+    elements; the FIFO, the queued sets and the counter are replaced by new objects)."""
     from arspec.spec.types import SeqNo
 
     runtime.queued_timers = {rank[s] for s in runtime.queued_timers}
     runtime.queued_work = {rank[s] for s in runtime.queued_work}
     runtime.fifo = [item if item.async_seq is None
-                    else dataclasses.replace(item, async_seq=rank[item.async_seq])
+                    else _renumbered(item, rank[item.async_seq])
                     for item in runtime.fifo]
     for mstate in runtime.maps.values():
         for cells in mstate.elements.values():
