@@ -37,6 +37,14 @@ the reference VM. One invocation (a whole tail-call chain) is one atomic step.
   Canonicalisation copies only the maps that hold a live sequence number. A map object of
   an explored state is therefore never changed, and its encoding is remembered by object
   (:data:`MAP_PARTS`); most successors re-encode only the maps their step wrote.
+* **Rollback snapshots.** The scheduler snapshots the maps before a run to restore them if
+  it fails; the :class:`CachingInvoker` tells it which maps the run never changes in place
+  (:meth:`CachingInvoker.get_rollback_maps`: those shared with the predecessor, copied on
+  first access), so the snapshot copies only the others.
+* **Checks only when their inputs changed** (:mod:`arspec.model.check_shortcuts`): a
+  transition check is skipped on a step that kept the maps it reads, a user invariant is
+  remembered by the values it reads, the late-timer check by the slot and the timer maps,
+  and the replica check applies each order of writes to one copy of the state.
 * **Partial-order reduction** (:class:`EnvironmentOrder`): environment writes to different
   domain keys commute (each writes its own field and marks its own key), so exploring them
   only in domain declaration order reaches exactly the same states. It is switched off when
@@ -49,7 +57,6 @@ the reference VM. One invocation (a whole tail-call chain) is one atomic step.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import io
 import itertools
 import math
@@ -280,15 +287,19 @@ class ModelState:
     error: str | None
     step: StepInfo = field(default_factory=StepInfo)
 
-    @functools.cached_property
+    @property
     def key(self) -> bytes:
         """The canonical encoding (:func:`encode_model_state`, maps' parts from
-        :data:`MAP_PARTS`)."""
-        return encode_model_state(self.runtime, self.ran, self.error, MAP_PARTS)
+        :data:`MAP_PARTS`), computed once (kept in ``__dict__``)."""
+        key: bytes | None = self.__dict__.get("_key")
+        if key is None:
+            key = self.__dict__["_key"] = encode_model_state(self.runtime, self.ran,
+                                                            self.error, MAP_PARTS)
+        return key
 
     def __getstate__(self) -> dict[str, object]:
         """Pickle without the cached key (it is recomputed on demand; halves the bytes)."""
-        return {k: v for k, v in self.__dict__.items() if k != "key"}
+        return {k: v for k, v in self.__dict__.items() if k != "_key"}
 
     def __repr__(self) -> str:
         rt = self.runtime
