@@ -60,22 +60,24 @@ KeptTest = Callable[[RuntimeState, Sequence[Event], RuntimeState], bool]
 def is_timer_maps_kept(pre: RuntimeState, events: Sequence[Event], post: RuntimeState) -> bool:
     """Return whether a step kept every map object that can hold a timer (its value has a
     ``bpf_timer``): the armed timers are then the same before and after, and none is lost."""
-    if pre.maps.keys() != post.maps.keys():
-        return False
     after = post.maps
-    return all(after[name] is mstate for name, mstate in pre.maps.items()
-               if mstate.definition.timer_offset is not None)
+    if len(after) != len(pre.maps):
+        return False
+    for name, mstate in pre.maps.items():
+        if mstate.definition.timer_offset is not None and after.get(name) is not mstate:
+            return False
+    return True
 
 
 def is_ring_maps_kept(pre: RuntimeState, events: Sequence[Event], post: RuntimeState) -> bool:
     """Return whether a step kept every ring-buffer map object and enqueued no ring record:
     nothing was then consumed, delivered or overwritten."""
-    if pre.maps.keys() != post.maps.keys():
-        return False
     after = post.maps
-    if not all(after[name] is mstate for name, mstate in pre.maps.items()
-               if mstate.ringbuf is not None):
+    if len(after) != len(pre.maps):
         return False
+    for name, mstate in pre.maps.items():
+        if mstate.ringbuf is not None and after.get(name) is not mstate:
+            return False
     return not any(event.kind == EventKind.ENQUEUE and event.item is not None
                    and event.item.kind == TriggerKind.RINGBUF for event in events)
 

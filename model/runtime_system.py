@@ -74,7 +74,7 @@ from arspec.model.resources import get_resident_bytes
 from arspec.model.state_codec import MapPartsCache, encode_runtime
 from arspec.model.stopping import MAX_MEMORY, REPLICA_STATES, get_stop_reason, request_stop
 from arspec.spec import bundle as schema
-from arspec.spec.accounts import Account, AccountsState
+from arspec.spec.accounts import Account
 from arspec.spec.catalogue import (
     CATALOGUE,
     CallbackSite,
@@ -109,6 +109,7 @@ from arspec.spec.state import (
     compute_map_key,
     compute_runtime_watchers_key,
     compute_state_key,
+    copy_accounts,
     copy_maps,
     copy_state,
 )
@@ -133,9 +134,7 @@ _KNOWN_MAP_FIELDS: Final = (
     (TimerState, ("initialised", "clock_id", "callback", "expiry", "arm_seq", "running")),
     (WorkQueueState, ("initialised", "callback", "pending_seq", "running")),
     (RingBuffer, ("size", "data", "consumer_pos", "producer_pos", "pending_pos")),
-    (ProgArray, ("slots",)),
-    (AccountsState, ("accounts",)), (Account, ("name", "data", "writable")),
-    (WatcherState, ("last_value", "condition", "reference")))
+    (ProgArray, ("slots",)))
 _FAST_COPY: Final = (
     {f.name for f in dataclasses.fields(RuntimeState)} == _KNOWN_FIELDS
     and all(tuple(f.name for f in dataclasses.fields(cls)) == names
@@ -229,27 +228,20 @@ def copy_runtime_state(state: RuntimeState, *, share_maps: bool = False,
                 for name, m in state.maps.items()}
     else:
         maps = copy_maps_fast(state.maps)
-    new = _shallow(state)  # the immutable fields; every mutable one is replaced below
-    new.maps = maps
-    accounts = _shallow(state.accounts)
-    accounts.accounts = {name: _copy_account(a) for name, a in state.accounts.accounts.items()}
-    new.accounts = accounts
-    new.sequence = AsyncSequence(state.sequence.next_seq)
-    new.fifo = list(state.fifo)
-    new.watchers = {k: _shallow(w) for k, w in state.watchers.items()}
-    new.writer_depth = dict(state.writer_depth)
-    new.queued_timers = set(state.queued_timers)
-    new.queued_work = set(state.queued_work)
-    new.domains_written = set(state.domains_written)
-    new.runtime_watchers = copy_runtime_watchers(state)[0] if state.runtime_watchers else {}
-    return new
-
-
-def _copy_account(account: Account) -> Account:
-    """Return a copy of one account (its data copied)."""
-    new = _shallow(account)
-    new.data = bytearray(account.data)
-    return new
+    return RuntimeState(
+        slot=state.slot, phase=state.phase, maps=maps,
+        accounts=copy_accounts(state.accounts),
+        sequence=AsyncSequence(state.sequence.next_seq), preset=state.preset,
+        fifo=list(state.fifo), next_item_seq=state.next_item_seq,
+        slot_cu_used=state.slot_cu_used, writes_applied=state.writes_applied,
+        watchers={k: WatcherState(w.last_value, w.condition, w.reference)
+                  for k, w in state.watchers.items()},
+        writer_depth=dict(state.writer_depth), queued_timers=set(state.queued_timers),
+        queued_work=set(state.queued_work), startup_done=state.startup_done,
+        domains_written=set(state.domains_written),
+        cascades_suppressed=state.cascades_suppressed, max_depth_seen=state.max_depth_seen,
+        runtime_watchers=copy_runtime_watchers(state)[0] if state.runtime_watchers else {},
+        next_watcher_id=state.next_watcher_id)
 
 
 # --------------------------------------------------------------------------- states
