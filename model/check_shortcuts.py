@@ -12,10 +12,9 @@ change their result:
   inputs (the same map objects, no event they read): they hold.
 * **User invariants** are remembered by the values of the fields their expression reads (a
   pure function of those values, message included).
-* **State checks** of :data:`TIMER_STATE_CHECKS` read the slot and the maps that can hold a
-  timer: their result is remembered by the slot and those map objects (weak references,
-  as :class:`~arspec.model.state_codec.MapPartsCache`: the maps of an explored state are
-  never changed).
+
+(The replica-determinism check has its own: each order of writes applied to one copy of the
+state, :meth:`~arspec.model.runtime_system.RuntimeSystem.is_order_free`.)
 
 Each shortcut is tied to the catalogue function it stands for (by identity), so that a
 change to the catalogue turns it off. With :data:`SKIP_CHECKS` off every check is evaluated
@@ -25,7 +24,6 @@ compares states, order, verdicts and traces.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, Sequence
 from typing import Final
 
@@ -36,12 +34,10 @@ from arspec.spec.catalogue import (
     UserInvariant,
     get_double_execution_violation,
     get_field_value,
-    get_late_timer_violation,
     get_lost_timer_violation,
     get_ringbuf_violation,
     get_user_invariant_violation,
 )
-from arspec.spec.maps import MapState
 from arspec.spec.scheduler import Event, EventKind
 from arspec.spec.state import RuntimeState, TriggerKind
 
@@ -53,7 +49,6 @@ MAX_REMEMBERED: Final = 100_000
 
 StepCheck = Callable[[CatalogueContext, RuntimeState, Sequence[Event], RuntimeState],
                      "str | None"]
-StateCheck = Callable[[CatalogueContext, RuntimeState], "str | None"]
 KeptTest = Callable[[RuntimeState, Sequence[Event], RuntimeState], bool]
 
 
@@ -88,17 +83,6 @@ def is_ring_maps_kept(pre: RuntimeState, events: Sequence[Event], post: RuntimeS
 MAP_ONLY_CHECKS: Final[dict[str, tuple[StepCheck, KeptTest]]] = {
     "no_lost_timer": (get_lost_timer_violation, is_timer_maps_kept),
     "ringbuf_fifo": (get_ringbuf_violation, is_ring_maps_kept)}
-
-#: State checks that read only the slot and the maps that can hold a timer (and the
-#: bundle's constants), by name.
-TIMER_STATE_CHECKS: Final[dict[str, StateCheck]] = {
-    "no_lost_timer": get_late_timer_violation}
-
-
-def get_timer_maps(runtime: RuntimeState) -> tuple[MapState, ...]:
-    """Return the maps of ``runtime`` that can hold a timer, in declaration order."""
-    return tuple(m for m in runtime.maps.values() if m.definition.timer_offset is not None)
-
 
 class StepChecks:
     """The transition checks of a list of catalogue names, in that order.
@@ -135,13 +119,11 @@ class StepChecks:
 
 
 class RememberedResults:
-    """State check results remembered by their inputs (see the module docstring)."""
+    """User invariant results remembered by the values they read."""
 
     def __init__(self, context: CatalogueContext) -> None:
         self.context = context
         self._user: dict[tuple[object, ...], str | None] = {}
-        self._timer: dict[tuple[object, ...],
-                          tuple[tuple[weakref.ref[MapState], ...], str | None]] = {}
 
     def get_user_violation(self, inv: UserInvariant, runtime: RuntimeState) -> str | None:
         """Return :func:`~arspec.spec.catalogue.get_user_invariant_violation`, remembered
@@ -155,22 +137,4 @@ class RememberedResults:
         if len(memo) >= MAX_REMEMBERED:
             memo.clear()
         reason = memo[values] = get_user_invariant_violation(inv, runtime)
-        return reason
-
-    def get_timer_state_violation(self, name: str, check: StateCheck,
-                                  runtime: RuntimeState) -> str | None:
-        """Return ``check(context, runtime)``; for a check of :data:`TIMER_STATE_CHECKS`,
-        remembered by the slot and the timer maps' objects."""
-        if not SKIP_CHECKS or TIMER_STATE_CHECKS.get(name) is not check:
-            return check(self.context, runtime)
-        maps = get_timer_maps(runtime)
-        key = (name, runtime.slot, *map(id, maps))
-        known = self._timer.get(key)
-        if known is not None and all(ref() is m for ref, m in zip(known[0], maps,
-                                                                   strict=True)):
-            return known[1]
-        reason = check(self.context, runtime)
-        if len(self._timer) >= MAX_REMEMBERED:
-            self._timer.clear()
-        self._timer[key] = (tuple(weakref.ref(m) for m in maps), reason)
         return reason

@@ -43,8 +43,8 @@ the reference VM. One invocation (a whole tail-call chain) is one atomic step.
   first access), so the snapshot copies only the others.
 * **Checks only when their inputs changed** (:mod:`arspec.model.check_shortcuts`): a
   transition check is skipped on a step that kept the maps it reads, a user invariant is
-  remembered by the values it reads, the late-timer check by the slot and the timer maps,
-  and the replica check applies each order of writes to one copy of the state.
+  remembered by the values it reads, and the replica check applies each order of writes to
+  one copy of the state.
 * **Partial-order reduction** (:class:`EnvironmentOrder`): environment writes to different
   domain keys commute (each writes its own field and marks its own key), so exploring them
   only in domain declaration order reaches exactly the same states. It is switched off when
@@ -826,7 +826,7 @@ class RuntimeSystem:
         entry = CATALOGUE[name]
         if entry.state is None:
             return None
-        return self.remembered.get_timer_state_violation(name, entry.state, state.runtime)
+        return entry.state(self.context, state.runtime)
 
     def get_step_violation(self, name: str, state: ModelState) -> str | None:
         """Return why the step into ``state`` broke the transition check ``name``, or None."""
@@ -862,7 +862,7 @@ class RuntimeSystem:
     def _holds_state(self, name: str) -> Callable[[ModelState], bool]:
         """Return ``get_state_violation(name, state) is None`` as a function, the check
         looked up once."""
-        remembered = self.remembered
+        remembered, context = self.remembered, self.context
         user = next((inv for inv in self.checks.user if inv.name == name), None)
         check = None if name == REPLICA_INVARIANT or user is not None \
             else CATALOGUE[name].state
@@ -871,8 +871,7 @@ class RuntimeSystem:
             if user is not None:
                 return remembered.get_user_violation(user, state.runtime) is None
             if check is not None:
-                return remembered.get_timer_state_violation(name, check,
-                                                            state.runtime) is None
+                return check(context, state.runtime) is None
             return self.get_state_violation(name, state) is None
         return holds
 
@@ -999,16 +998,9 @@ class RuntimeSystem:
                 and runtime.sequence.next_seq == len(live):
             return state
         rank = {old: new for new, old in enumerate(live)}
-        if SHARE_MAPS and _FAST_COPY:
-            # renumbering writes only the maps that hold a live number and replaces the
-            # FIFO, the queued sets and the counter: share everything else (an explored
-            # state is never changed)
-            written = get_async_seq_maps(runtime)
-            renamed = _shallow(runtime)
-            renamed.maps = {name: copy_map_fast(m) if name in written else m
-                            for name, m in runtime.maps.items()}
-        else:
-            renamed = copy_runtime_state(runtime)
+        # renumbering writes only the maps that hold a live number: share the others
+        renamed = copy_runtime_state(runtime, share_maps=SHARE_MAPS,
+                                     written=get_async_seq_maps(runtime))
         renumber_async_seqs(renamed, rank)
         canon = make_model_state(renamed, state.ran, state.error, state.step)
         return canon
@@ -1088,31 +1080,14 @@ def get_element_seqs(element: MapElement) -> list[int]:
     return found
 
 
-def _renumbered(item: WorkItem, seq: int) -> WorkItem:
-    """Return ``dataclasses.replace(item, async_seq=seq)`` (a frozen item without
-    ``__post_init__``), faster."""
-    if not _PLAIN_ITEM:
-        return dataclasses.replace(item, async_seq=seq)
-    new = _shallow(item)
-    object.__setattr__(new, "async_seq", seq)
-    return new
-
-
-#: Work items are plain frozen dataclasses (:func:`_renumbered` may copy them field-wise).
-_PLAIN_ITEM: Final = (dataclasses.is_dataclass(WorkItem)
-                      and not hasattr(WorkItem, "__post_init__")
-                      and not hasattr(WorkItem, "__slots__"))
-
-
 def renumber_async_seqs(runtime: RuntimeState, rank: dict[int, int]) -> None:
-    """Rename every live async sequence number through ``rank`` (in place: the maps'
-    elements; the FIFO, the queued sets and the counter are replaced by new objects)."""
+    """Rename every live async sequence number through ``rank`` (in place)."""
     from arspec.spec.types import SeqNo
 
     runtime.queued_timers = {rank[s] for s in runtime.queued_timers}
     runtime.queued_work = {rank[s] for s in runtime.queued_work}
     runtime.fifo = [item if item.async_seq is None
-                    else _renumbered(item, rank[item.async_seq])
+                    else dataclasses.replace(item, async_seq=rank[item.async_seq])
                     for item in runtime.fifo]
     for mstate in runtime.maps.values():
         for cells in mstate.elements.values():

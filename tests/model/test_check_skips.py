@@ -18,7 +18,6 @@ from test_map_sharing import explored_keys
 from arspec.model import check_shortcuts
 from arspec.model.check_shortcuts import (
     MAP_ONLY_CHECKS,
-    RememberedResults,
     is_ring_maps_kept,
     is_timer_maps_kept,
 )
@@ -30,7 +29,7 @@ from arspec.model.explore_bundle import (
     explore_result,
 )
 from arspec.model.runtime_system import ModelState, RuntimeSystem, copy_runtime_state
-from arspec.spec.catalogue import CATALOGUE, get_armed_timers
+from arspec.spec.catalogue import CATALOGUE
 from arspec.spec.errors import InputError
 from arspec.spec.loader import load_bundle
 from arspec.spec.scheduler import Event, EventKind
@@ -207,73 +206,3 @@ def test_invalid_orders_taken_as_free_hide_a_divergence(tmp_path: Path,
     monkeypatch.setattr(RuntimeSystem, "is_order_free", lambda self, state, writes: True)
     _, missed = explore_result(str(path), reductions=False)
     assert "replica_determinism" not in {v.invariant for v in missed.violations}
-
-
-# --------------------------------------------------------------------------- timer state checks
-
-
-def armed_state() -> tuple[RuntimeSystem, RuntimeState]:
-    """Return timer_ok's system and its first state with an armed timer."""
-    path = str(ROOT / "examples" / "explore" / "timer_ok.yaml")
-    bundle = load_bundle(path)
-    system = build_system(bundle, path, 4, compile_checks(bundle), cache=True)
-    state = system.initial_states()[0]
-    while not get_armed_timers(state.runtime):
-        state = system.apply(state, system.actions(state)[0])
-    return system, state.runtime
-
-
-def late_copies(runtime: RuntimeState) -> tuple[RuntimeState, RuntimeState]:
-    """Return ``runtime`` past its timer's bound (same maps), and that one with the timer's
-    map copied and the timer disarmed."""
-    ctx_bound = 1 + max(t.expiry for t in get_armed_timers(runtime))
-    late = copy_runtime_state(runtime, share_maps=True)
-    late.slot = Slot(ctx_bound + 10)
-    name = next(n for n, m in runtime.maps.items() if m.definition.timer_offset is not None)
-    disarmed = copy_runtime_state(late, share_maps=True, written={name})
-    for cells in disarmed.maps[name].elements.values():
-        timer = cells[0].timer
-        assert timer is not None
-        timer.expiry = None
-    return late, disarmed
-
-
-def test_timer_state_results_follow_the_slot_and_the_maps() -> None:
-    system, runtime = armed_state()
-    late, disarmed = late_copies(runtime)
-    check = CATALOGUE["no_lost_timer"].state
-    assert check is not None
-    remembered = RememberedResults(system.context)
-    for state in (runtime, late, disarmed, runtime, late, disarmed):
-        assert remembered.get_timer_state_violation("no_lost_timer", check, state) == \
-            check(system.context, state)
-    assert check(system.context, late) is not None
-    assert check(system.context, runtime) is None and check(system.context, disarmed) is None
-
-
-def test_invalid_results_remembered_without_the_maps_go_stale(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    # what the key guards against: the disarmed state gets the late state's result
-    system, runtime = armed_state()
-    late, disarmed = late_copies(runtime)
-    check = CATALOGUE["no_lost_timer"].state
-    assert check is not None
-    monkeypatch.setattr(check_shortcuts, "get_timer_maps", lambda runtime: ())
-    remembered = RememberedResults(system.context)
-    assert remembered.get_timer_state_violation("no_lost_timer", check, late) is not None
-    assert remembered.get_timer_state_violation("no_lost_timer", check, disarmed) \
-        != check(system.context, disarmed)
-
-
-def test_an_unlisted_state_check_is_not_remembered() -> None:
-    system, runtime = armed_state()
-    calls = [0]
-
-    def counting(ctx: object, state: RuntimeState) -> str | None:
-        calls[0] += 1
-        return None
-
-    remembered = RememberedResults(system.context)
-    for _ in range(3):
-        remembered.get_timer_state_violation("no_lost_timer", counting, runtime)
-    assert calls[0] == 3
