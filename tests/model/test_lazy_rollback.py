@@ -35,6 +35,20 @@ def test_lazy_snapshot_equals_full_copies(path: str, monkeypatch: pytest.MonkeyP
     assert explored_keys(path, 6) == lazy
 
 
+ROLLED_BACK = ["broken_dynptr_null", "broken_spin_lock_held", "tail_broken", "budget_broken"]
+
+
+@pytest.mark.parametrize("name", [*ROLLED_BACK, "rollback_timer"])
+def test_lazy_snapshot_without_the_cache_equals_full_copies(
+        name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the invocation cache off: the run copies the shared maps itself (_run_copying)
+    path = ROLLBACK if name == "rollback_timer" else next(
+        p for p in BUNDLES if Path(p).stem == name)
+    lazy = explored_keys(path, 6, reductions=False)
+    monkeypatch.setattr(rs_module, "LAZY_ROLLBACK", False)
+    assert explored_keys(path, 6, reductions=False) == lazy
+
+
 def test_the_rollback_bundle_rolls_back_a_write_to_its_timer_s_map() -> None:
     system = make_system(ROLLBACK, 8)
     assert system is not None
@@ -102,12 +116,14 @@ def test_invalid_a_snapshot_keeping_every_map_is_caught(monkeypatch: pytest.Monk
                                                         ) -> None:
     # what the comparison above guards against: the owned map restored as the run left it
     reference = explored_keys(ROLLBACK, 8)
+    uncached = explored_keys(ROLLBACK, 8, reductions=False)
 
     def keep_all(self: CachingInvoker, maps: dict[str, object]) -> dict[str, object]:
         return dict(maps)
 
     monkeypatch.setattr(CachingInvoker, "get_rollback_maps", keep_all)
     assert explored_keys(ROLLBACK, 8) != reference
+    assert explored_keys(ROLLBACK, 8, reductions=False) != uncached
 
 
 def test_an_invoker_without_the_hook_gets_copies() -> None:
