@@ -84,6 +84,7 @@ MAP_ONLY_CHECKS: Final[dict[str, tuple[StepCheck, KeptTest]]] = {
     "no_lost_timer": (get_lost_timer_violation, is_timer_maps_kept),
     "ringbuf_fifo": (get_ringbuf_violation, is_ring_maps_kept)}
 
+
 class StepChecks:
     """The transition checks of a list of catalogue names, in that order.
 
