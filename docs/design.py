@@ -183,10 +183,7 @@ def render_layers(root: Path) -> str:
     for layer in ly.LAYERS:
         modules = sum(1 for m in graph if ly.get_layer(m) == layer.name)
         cycles = sum(ly.count_cycles(graph, p) for p in ly.get_packages(graph, layer.name))
-        if layer.acyclic:
-            cycle_text = "none allowed" + (f" (**{cycles} found**)" if cycles else "")
-        else:
-            cycle_text = f"allowed for now: {cycles}"
+        cycle_text = "none allowed" + (f" (**{cycles} found**)" if cycles else "")
         rows.append([literal(f"arspec.{layer.name}"), literal(layer.folder + "/"),
                      "**missing from this tree**" if layer.name in missing else str(modules),
                      rst_text(layer.owns),
@@ -230,10 +227,9 @@ def render_layers(root: Path) -> str:
               "each other in no cycle (type-only and deferred imports count)."
               + (" One cycle of each of the others:" if found else ""), ""]
     if found:
-        lines += list_table(["package", "allowed", "a cycle"],
-                            [[literal(package), "yes, for now" if not layer.acyclic else
-                              "**no**", "; ".join(literal(step) for step in cycle)]
-                             for layer, package, cycle in found], widths=[22, 12, 66])
+        lines += list_table(["package", "a cycle"],
+                            [[literal(package), "; ".join(literal(step) for step in cycle)]
+                             for _, package, cycle in found], widths=[25, 75])
     return "\n".join(lines)
 
 

@@ -5,8 +5,8 @@ enforces it, with no exception list:
 
 * over the import graph of the source (:func:`module_imports`, every ``import`` in every
   file, deferred and ``TYPE_CHECKING`` imports included): an import into another layer must
-  be one the table allows (:func:`find_violations`), and the modules of a package of an
-  ``acyclic`` layer import each other in no cycle (:func:`find_cycle`);
+  be one the table allows (:func:`find_violations`), and the modules of a package import
+  each other in no cycle (:func:`find_cycle`);
 * at run time: importing every module of a layer loads no module of a layer it may not
   reach through the table (:func:`reachable_layers`).
 
@@ -33,14 +33,9 @@ class Layer:
     folder: str
     owns: str
     may_import: tuple[str, ...]
-    #: The modules of each of its packages import each other in no cycle (type-only and
-    #: deferred imports count).
-    acyclic: bool = True
 
 
 LAYERS: tuple[Layer, ...] = (
-    # model is not acyclic yet: its explore_bundle and distributed/bundle_dot import each
-    # other in deferred imports. The page lists the cycle.
     Layer("spec", "spec", "the executable specification: state, transitions, helper table, "
           "scheduler, invariants, bundle schema and loader", ()),
     Layer("reference.isa", "reference/isa", "the instruction set: decode, encode, assembly "
@@ -58,8 +53,7 @@ LAYERS: tuple[Layer, ...] = (
                                               "reference.runtime")),
     Layer("model", "model", "the explorer: state encoding, successors from spec actions, "
           "reductions, invariants, liveness, traces", ("spec", "reference.isa",
-                                                       "reference.vm", "reference.runtime"),
-          acyclic=False),
+                                                       "reference.vm", "reference.runtime")),
     Layer("proofs", "proofs", "z3 proofs of the spec's invariants for all states, through the "
           "checker's solver door", ("spec", "checker")),
     Layer("cli", "cli", "the front end: parse, load a bundle once, run the engines, render "

@@ -15,14 +15,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from arspec.model.engine import ExplorationResult, Trace, Violation
-from arspec.model.explore_bundle import (
+from arspec.model.graph import space_to_dot
+from arspec.model.runtime_system import ModelState
+from arspec.model.step_text import (
     FunctionNames,
     describe_changes,
     describe_step,
     get_named_fields,
 )
-from arspec.model.graph import space_to_dot
-from arspec.model.runtime_system import ModelState
 from arspec.spec import bundle as schema
 from arspec.spec.scheduler import Action
 

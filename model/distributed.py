@@ -41,6 +41,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from arspec.model.bundle_system import build_system, compile_checks, get_check_names
 from arspec.model.engine import (
     Bounds,
     ExplorationResult,
@@ -72,7 +73,6 @@ class SystemSpec:
 
     def build(self) -> RuntimeSystem:
         """Return the runtime system with the bundle's checks."""
-        from arspec.model.explore_bundle import build_system, compile_checks
         from arspec.spec.loader import load_bundle
 
         bundle = load_bundle(self.path)
@@ -355,8 +355,6 @@ def finish(system: RuntimeSystem, pool: Sequence[Any], ray: Any,
            elapsed: float, bound: str | None, *, complete: bool, symmetry: bool,
            ) -> ExplorationResult[ModelState, Action]:
     """Return the result with every violation's trace rebuilt (engine's report order)."""
-    from arspec.model.explore_bundle import get_check_names
-
     names = get_check_names(system)
     violations: list[tuple[int, int, Violation[ModelState, Action]]] = []
     for name, (_, kind, gid, idx) in found.items():

@@ -25,6 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from arspec.model.bundle_system import (
+    build_system,
+    compile_checks,
+    get_bundle_invariants,
+    get_check_names,
+)
 from arspec.model.distributed import DistributedStats, SystemSpec, explore_distributed
 from arspec.model.engine import (
     Bounds,
@@ -44,7 +50,6 @@ from arspec.model.runtime_system import (
     REPLICA_INVARIANT,
     STEP_INVARIANT,
     CacheStats,
-    CachingInvoker,
     CheckSet,
     EnvironmentOrder,
     ModelState,
@@ -58,23 +63,24 @@ from arspec.model.starvation import (
     get_starving_item,
 )
 from arspec.model.state_codec import describe_collisions
+from arspec.model.step_text import (
+    FunctionNames,
+    describe_changes,
+    describe_step,
+    get_function_names,
+    get_named_fields,
+)
 from arspec.model.stopping import REPLICA_STATES, TIMEOUT, get_timeout_seconds
 from arspec.model.trace_file import encode_trace
 from arspec.spec import bundle as schema
 from arspec.spec.catalogue import (
-    CATALOGUE,
     STARVATION_INVARIANT,
-    UserInvariant,
-    compile_user_invariant,
-    get_requested_invariants,
 )
 from arspec.spec.errors import InputError
 from arspec.spec.loader import load_bundle
 from arspec.spec.scheduler import (
     Action,
-    EventKind,
 )
-from arspec.spec.state import RuntimeState, WorkItem
 
 #: Longest exploration horizon, in slots (``properties.explore.slots`` allows the same).
 MAX_EXPLORE_SLOTS: Final = 64
@@ -136,21 +142,6 @@ def check_explore_input(bundle: schema.Bundle, path: str, slots: int | None,
     return horizon
 
 
-def get_bundle_invariants(bundle: schema.Bundle) -> list[str]:
-    """Return the catalogue names a bundle asks for (every one by default), liveness too."""
-    explore_props = bundle.properties.explore
-    return get_requested_invariants([inv.value for inv in explore_props.invariants]
-                                    if explore_props is not None else None)
-
-
-def compile_checks(bundle: schema.Bundle) -> CheckSet:
-    """Return the state and step checks a bundle asks for (liveness is checked apart)."""
-    user = tuple(compile_user_invariant(bundle, inv.name, inv.expr)
-                 for inv in bundle.properties.invariants)
-    names = tuple(n for n in get_bundle_invariants(bundle) if not CATALOGUE[n].liveness)
-    return CheckSet(names, user, replica=True)
-
-
 def is_starvation_requested(bundle: schema.Bundle) -> bool:
     """Return whether the bundle asks for ``no_starvation``."""
     return STARVATION_INVARIANT in get_bundle_invariants(bundle)
@@ -165,106 +156,7 @@ def run_starvation_check(bundle: schema.Bundle, path: str, *, cache: bool,
                                memory_in_use=get_resident_bytes if max_memory else None)
 
 
-def build_system(bundle: schema.Bundle, path: str, slots: int, checks: CheckSet, *,
-                 cache: bool) -> RuntimeSystem:
-    """Return the runtime system of ``bundle`` on the reference VM."""
-    from arspec.reference.runtime.runtime import ReferenceInvoker
-
-    inner = ReferenceInvoker(bundle, base_dir=Path(path).parent)
-    invoker = CachingInvoker(inner, enabled=cache,
-                             include_seq=bundle.profile != schema.Profile.SOLANA)
-    return RuntimeSystem(bundle, invoker, slots=slots, checks=checks)
-
-
-def get_check_names(system: RuntimeSystem) -> list[str]:
-    """Return every check name in report order."""
-    names = list(system.checks.catalogue) + [u.name for u in system.checks.user]
-    if system.checks.replica:
-        names.append(REPLICA_INVARIANT)
-    return [*names, STEP_INVARIANT]
-
-
 # --------------------------------------------------------------------------- rendering
-
-
-def get_named_fields(bundle: schema.Bundle) -> list[tuple[str, UserInvariant]]:
-    """Return a one-reference user invariant per declared field (to read field values)."""
-    fields: list[tuple[str, UserInvariant]] = []
-    for account, spec in bundle.accounts.items():
-        for name in spec.fields:
-            text = f"{account}.{name}"
-            fields.append((text, compile_user_invariant(bundle, text, text)))
-    for map_name, mspec in bundle.maps.items():
-        if not mspec.fields or mspec.type.value not in ("array", "percpu_array"):
-            continue
-        for index in range(min(mspec.max_entries, 4)):
-            for name in mspec.fields:
-                text = f"{map_name}[{index}].{name}"
-                fields.append((text, compile_user_invariant(bundle, text, text)))
-    return fields
-
-
-def describe_changes(fields: list[tuple[str, UserInvariant]], pre: RuntimeState,
-                     post: RuntimeState) -> str:
-    """Return ``book.position -3 -> -6, fifo 2 -> 0``: the named fields and FIFO that moved."""
-    from arspec.spec.catalogue import get_field_value
-
-    changes = []
-    for text, inv in fields:
-        ref = inv.refs[text]
-        before, after = get_field_value(pre, ref), get_field_value(post, ref)
-        if before != after:
-            changes.append(f"{text} {before} -> {after}")
-    if len(pre.fifo) != len(post.fifo):
-        changes.append(f"fifo {len(pre.fifo)} -> {len(post.fifo)}")
-    return ", ".join(changes)
-
-
-#: ``(program, pc) -> function name`` of the programs' named functions (callbacks).
-FunctionNames = dict[tuple[str, int], str]
-
-
-def get_function_names(system: RuntimeSystem) -> FunctionNames:
-    """Return the named functions of the system's loaded programs by (program, pc)."""
-    programs = getattr(getattr(system.invoker, "inner", system.invoker), "programs", None)
-    if not programs:
-        return {}
-    return {(str(name), pc): fname for name, loaded in programs.items()
-            for fname, pc in loaded.functions.items() if pc != 0}
-
-
-def name_item(item: WorkItem, names: FunctionNames | None) -> str:
-    """Return ``program`` or, for a callback, ``program.function``."""
-    function = (names or {}).get((str(item.entry.prog), int(item.entry.pc)))
-    return str(item.prog) if function is None else f"{item.prog}.{function}"
-
-
-def describe_step(state: ModelState, names: FunctionNames | None = None) -> tuple[str, str]:
-    """Return the (program, result) columns of the step that produced ``state``.
-
-    A callback shows as ``program.function``: ``arm.poll (timer)``.
-    """
-    programs: list[str] = []
-    results: list[str] = []
-    for event in state.step.events:
-        if event.kind == EventKind.RUN and event.item is not None and event.outcome is not None:
-            chain = " > ".join([name_item(event.item, names), *event.outcome.tail_calls])
-            programs.append(f"{chain} ({event.item.kind.value})")
-            fault = event.outcome.fault
-            results.append(f"{event.charged} CU" + ("" if fault is None
-                                                    else f", FAULT {fault}, rolled back"))
-        elif event.kind == EventKind.SKIP and event.item is not None:
-            programs.append(event.item.prog)
-            results.append("skipped (stale)")
-        elif event.kind == EventKind.ENQUEUE and event.item is not None:
-            results.append(f"+{name_item(event.item, names)}")
-        elif event.kind == EventKind.SUPPRESS:
-            results.append("suppressed cascade")
-        elif event.kind == EventKind.DEFER:
-            results.append(f"deferred {event.count}")
-    if state.error is not None:
-        results.append(f"INVALID: {state.error}")
-    return ", ".join(programs), ", ".join(results)
 
 
 def render_trace(trace: Trace[ModelState, Action], bundle: schema.Bundle,

@@ -28,14 +28,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from arspec.model.bundle_system import build_system, compile_checks, get_check_names
 from arspec.model.engine import Trace, TraceStep
 from arspec.model.explore_bundle import (
     MAX_EXPLORE_SLOTS,
-    build_system,
-    compile_checks,
     describe_map_keys,
-    get_check_names,
-    get_function_names,
     render_rows,
     render_trace,
 )
@@ -59,6 +56,7 @@ from arspec.model.starvation import (
     get_fairness_class,
     get_lasso_rows,
 )
+from arspec.model.step_text import get_function_names
 from arspec.model.stopping import get_stop_reason, get_timeout_seconds, request_stop
 from arspec.model.trace_file import (
     compute_bundle_hash,

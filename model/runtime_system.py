@@ -37,6 +37,14 @@ the reference VM. One invocation (a whole tail-call chain) is one atomic step.
   Canonicalisation copies only the maps that hold a live sequence number. A map object of
   an explored state is therefore never changed, and its encoding is remembered by object
   (:data:`MAP_PARTS`); most successors re-encode only the maps their step wrote.
+* **Rollback snapshots.** The scheduler snapshots the maps before a run to restore them if
+  it fails; the :class:`CachingInvoker` tells it which maps the run never changes in place
+  (:meth:`CachingInvoker.get_rollback_maps`: those shared with the predecessor, copied on
+  first access), so the snapshot copies only the others.
+* **Checks only when their inputs changed** (:mod:`arspec.model.check_shortcuts`): a
+  transition check is skipped on a step that kept the maps it reads, a user invariant is
+  remembered by the values it reads, and the replica check applies each order of writes to
+  one copy of the state.
 * **Partial-order reduction** (:class:`EnvironmentOrder`): environment writes to different
   domain keys commute (each writes its own field and marks its own key), so exploring them
   only in domain declaration order reaches exactly the same states. It is switched off when
@@ -49,7 +57,6 @@ the reference VM. One invocation (a whole tail-call chain) is one atomic step.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import io
 import itertools
 import math
@@ -59,6 +66,8 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
+from arspec.model import check_shortcuts
+from arspec.model.check_shortcuts import RememberedResults, StepChecks
 from arspec.model.confluence import Divergence
 from arspec.model.engine import Invariant, ModelError, TransitionInvariant
 from arspec.model.resources import get_resident_bytes
@@ -73,10 +82,6 @@ from arspec.spec.catalogue import (
     UserInvariant,
     create_catalogue_context,
     get_callback_sites,
-    get_double_execution_violation,
-    get_lost_timer_violation,
-    get_ringbuf_violation,
-    get_user_invariant_violation,
 )
 from arspec.spec.hooks import WatcherState
 from arspec.spec.maps import ArrayElements, MapElement, MapState
@@ -89,7 +94,6 @@ from arspec.spec.scheduler import (
     EndSlot,
     EnqueueDue,
     Event,
-    EventKind,
     InvocationOutcome,
     Invoker,
     RunHead,
@@ -188,31 +192,14 @@ def copy_maps_fast(maps: dict[MapId, MapState]) -> dict[MapId, MapState]:
 #: of its predecessor (``tests/model/test_map_sharing.py`` checks they stay unchanged).
 MAP_FREE_ACTIONS: Final = (ApplyWrite, DomainWrite, EndSlot)
 
-#: Transition checks that read only the maps before and after, and the events of
-#: :data:`MAP_ONLY_EVENTS`: with every map object kept and none of those events they hold
-#: (a timer armed before is armed after; a ring whose positions and bytes are unchanged
-#: delivered nothing). Keyed by name, valued by the function, so that a change to the
-#: catalogue's entry turns the shortcut off (``tests/model/test_check_skips.py``).
-MAP_ONLY_CHECKS: Final = {"no_lost_timer": get_lost_timer_violation,
-                          "ringbuf_fifo": get_ringbuf_violation}
-#: The event kinds a :data:`MAP_ONLY_CHECKS` check reads.
-MAP_ONLY_EVENTS: Final = frozenset({EventKind.RUN, EventKind.SKIP, EventKind.ENQUEUE})
-
-
-def is_map_only_step(pre: RuntimeState, events: Sequence[Event], post: RuntimeState) -> bool:
-    """Return whether a step kept every map object of ``pre`` and has no event the
-    :data:`MAP_ONLY_CHECKS` read."""
-    if pre.maps.keys() != post.maps.keys():
-        return False
-    after = post.maps
-    return all(after[name] is mstate for name, mstate in pre.maps.items()) and not any(
-        event.kind in MAP_ONLY_EVENTS for event in events)
-
-
 #: Successors share the map objects their step does not write (:func:`copy_runtime_state`,
 #: :meth:`RuntimeSystem.get_written_maps`); ``False`` copies every map on every step (the
 #: tests' reference, ``tests/model/test_map_sharing.py``).
 SHARE_MAPS = True
+#: The rollback snapshot of a run keeps the maps shared with another state instead of
+#: copying them (:meth:`CachingInvoker.get_rollback_maps`); ``False`` copies every map (the
+#: tests' reference, ``tests/model/test_lazy_rollback.py``).
+LAZY_ROLLBACK = True
 #: The explored states' map encodings, by map object (see :class:`MapPartsCache`; the
 #: tests switch it off through its ``enabled``).
 MAP_PARTS: Final = MapPartsCache()
@@ -253,7 +240,7 @@ def copy_runtime_state(state: RuntimeState, *, share_maps: bool = False,
         queued_work=set(state.queued_work), startup_done=state.startup_done,
         domains_written=set(state.domains_written),
         cascades_suppressed=state.cascades_suppressed, max_depth_seen=state.max_depth_seen,
-        runtime_watchers=copy_runtime_watchers(state)[0],
+        runtime_watchers=copy_runtime_watchers(state)[0] if state.runtime_watchers else {},
         next_watcher_id=state.next_watcher_id)
 
 
@@ -292,15 +279,19 @@ class ModelState:
     error: str | None
     step: StepInfo = field(default_factory=StepInfo)
 
-    @functools.cached_property
+    @property
     def key(self) -> bytes:
         """The canonical encoding (:func:`encode_model_state`, maps' parts from
-        :data:`MAP_PARTS`)."""
-        return encode_model_state(self.runtime, self.ran, self.error, MAP_PARTS)
+        :data:`MAP_PARTS`), computed once (kept in ``__dict__``)."""
+        key: bytes | None = self.__dict__.get("_key")
+        if key is None:
+            key = self.__dict__["_key"] = encode_model_state(self.runtime, self.ran,
+                                                            self.error, MAP_PARTS)
+        return key
 
     def __getstate__(self) -> dict[str, object]:
         """Pickle without the cached key (it is recomputed on demand; halves the bytes)."""
-        return {k: v for k, v in self.__dict__.items() if k != "key"}
+        return {k: v for k, v in self.__dict__.items() if k != "_key"}
 
     def __repr__(self) -> str:
         rt = self.runtime
@@ -506,6 +497,24 @@ class CachingInvoker:
                     return memo
         return None
 
+    def get_rollback_maps(self, maps: dict[MapId, MapState]) -> dict[MapId, MapState]:
+        """Return the scheduler's rollback snapshot of ``maps``
+        (:class:`~arspec.spec.scheduler.RollbackMaps`): a map of ``shared`` is never
+        changed in place by the run (it gets a copy on first access), so the snapshot keeps
+        it, unless its ring has a record to consume (the scheduler consumes it in place
+        after a rollback too); every other map is copied."""
+        if not LAZY_ROLLBACK or not self.shared:
+            return copy_maps_fast(maps)
+        shared = self.shared
+        kept = {}
+        for name, mstate in maps.items():
+            ring = mstate.ringbuf
+            if name in shared and (ring is None or not is_ringbuf_consume_enabled(ring)):
+                kept[name] = mstate
+            else:
+                kept[name] = copy_map_fast(mstate)
+        return kept
+
     def __call__(self, state: RuntimeState, item: WorkItem, budget: ComputeUnits,
                  cpu: Cpu) -> InvocationOutcome:
         """Run ``item`` (or replay its remembered effect) on ``state`` in place."""
@@ -696,6 +705,8 @@ class RuntimeSystem:
         self.context: CatalogueContext = create_catalogue_context(bundle, initial)
         self._initial = make_model_state(initial)
         self.divergences: dict[bytes, Divergence] = {}
+        self._step_checks = StepChecks(self.context, self.checks.catalogue)
+        self.remembered = RememberedResults(self.context)
         self._shared: list[object] = [initial.preset, *(m.definition
                                                          for m in initial.maps.values())]
         self._shared_ids = {id(obj): n for n, obj in enumerate(self._shared)}
@@ -799,25 +810,10 @@ class RuntimeSystem:
 
     def compute_step_violations(self, pre: ModelState, events: Sequence[Event],
                                 post: RuntimeState) -> tuple[tuple[str, str], ...]:
-        """Return (name, reason) of every requested transition check the step breaks.
-
-        A check of :data:`MAP_ONLY_CHECKS` is not evaluated on a step that kept every map
-        object of its predecessor (:data:`MAP_FREE_ACTIONS`) and has no event the check
-        reads: its inputs are then equal before and after, and it holds.
+        """Return (name, reason) of every requested transition check the step breaks
+        (checks whose inputs the step kept are skipped: :mod:`~arspec.model.check_shortcuts`).
         """
-        found: list[tuple[str, str]] = []
-        skip = is_map_only_step(pre.runtime, events, post)
-        for name in self.checks.catalogue:
-            entry = CATALOGUE[name]
-            reason = None
-            if entry.transition is not None and not (
-                    skip and MAP_ONLY_CHECKS.get(name) is entry.transition):
-                reason = entry.transition(self.context, pre.runtime, events, post)
-            if reason is None and entry.double_execution:
-                reason = get_double_execution_violation(pre.ran, events)
-            if reason is not None:
-                found.append((name, reason))
-        return tuple(found)
+        return self._step_checks.compute(pre.runtime, pre.ran, events, post)
 
     def get_state_violation(self, name: str, state: ModelState) -> str | None:
         """Return why ``state`` breaks the state check ``name``, or ``None``."""
@@ -826,7 +822,7 @@ class RuntimeSystem:
             return None if div is None else div.render()
         for inv in self.checks.user:
             if inv.name == name:
-                return get_user_invariant_violation(inv, state.runtime)
+                return self.remembered.get_user_violation(inv, state.runtime)
         entry = CATALOGUE[name]
         if entry.state is None:
             return None
@@ -864,14 +860,26 @@ class RuntimeSystem:
         return states, transitions
 
     def _holds_state(self, name: str) -> Callable[[ModelState], bool]:
+        """Return ``get_state_violation(name, state) is None`` as a function, the check
+        looked up once."""
+        remembered, context = self.remembered, self.context
+        user = next((inv for inv in self.checks.user if inv.name == name), None)
+        check = None if name == REPLICA_INVARIANT or user is not None \
+            else CATALOGUE[name].state
+
         def holds(state: ModelState) -> bool:
+            if user is not None:
+                return remembered.get_user_violation(user, state.runtime) is None
+            if check is not None:
+                return check(context, state.runtime) is None
             return self.get_state_violation(name, state) is None
         return holds
 
     def _holds_step(self, name: str, state_part: Callable[[ModelState], bool] | None,
                     ) -> Callable[[ModelState, Action, ModelState], bool]:
         def holds(pre: ModelState, action: Action, post: ModelState) -> bool:
-            if any(vname == name for vname, _ in post.step.violations):
+            violations = post.step.violations
+            if violations and any(vname == name for vname, _ in violations):
                 return False
             if state_part is None:
                 return True
@@ -941,6 +949,8 @@ class RuntimeSystem:
     def compare_orders(self, state: ModelState, writes: Sequence[DomainWrite],
                        ) -> Divergence | None:
         """Apply ``writes`` in every order; return the first disagreement with the first."""
+        if check_shortcuts.SKIP_CHECKS and self.is_order_free(state, writes):
+            return None
         reference: tuple[tuple[str, ...], ModelState] | None = None
         for order in itertools.permutations(writes):
             current = state
@@ -954,6 +964,29 @@ class RuntimeSystem:
                 name, va, vb = first_difference(reference[1], current)
                 return Divergence(reference[0], labels, name, va, vb)
         return None
+
+    def is_order_free(self, state: ModelState, writes: Sequence[DomainWrite]) -> bool:
+        """Return whether every order of ``writes`` reaches the same encoding, each order
+        applied to one copy of the state (what :meth:`apply` step by step gives when no
+        write raises); ``False`` also when one raises (then :meth:`compare_orders` applies
+        them step by step)."""
+        reference: bytes | None = None
+        for order in itertools.permutations(writes):
+            runtime = copy_runtime_state(state.runtime, share_maps=SHARE_MAPS)
+            ran = state.ran
+            try:
+                for write in order:
+                    sites = get_callback_sites(
+                        process_action(runtime, write, self.invoker, self.bundle))
+                    ran = ran | frozenset(sites) if sites else ran
+            except (AssertionError, KeyError, IndexError, ValueError):
+                return False
+            key = encode_model_state(runtime, ran, None, MAP_PARTS)
+            if reference is None:
+                reference = key
+            elif key != reference:
+                return False
+        return True
 
     # -- reductions ------------------------------------------------------------------------
 

@@ -284,6 +284,25 @@ class Invoker(Protocol):
                  cpu: Cpu) -> InvocationOutcome: ...
 
 
+class RollbackMaps(Protocol):
+    """An :class:`Invoker` that changes some maps only through copies: it names, for the
+    rollback snapshot, maps it never changes in place."""
+
+    def get_rollback_maps(self, maps: dict[MapId, MapState]) -> dict[MapId, MapState]:
+        """Return maps equal to ``maps`` that the next invocation leaves unchanged (copies,
+        or the same objects where it never changes them in place)."""
+        ...
+
+
+def copy_rollback_maps(state: RuntimeState, invoker: Invoker) -> dict[MapId, MapState]:
+    """Return the maps a failed invocation restores: a copy of every map, or what the
+    invoker's ``get_rollback_maps`` returns (:class:`RollbackMaps`)."""
+    if not hasattr(invoker, "get_rollback_maps"):
+        return copy_maps(state.maps)
+    hinted: RollbackMaps = invoker  # type: ignore[assignment]
+    return hinted.get_rollback_maps(state.maps)
+
+
 # --------------------------------------------------------------------------- predicates
 
 
@@ -639,7 +658,7 @@ def process_run_head(state: RuntimeState, config: RuntimeConfig,
                       detail=f"stale: runtime watcher {item.watcher_id} was removed")]
     budget = get_item_budget(config, item)
     cpu = compute_cpu(state, item)
-    snapshot = (copy_maps(state.maps), copy_accounts(state.accounts),
+    snapshot = (copy_rollback_maps(state, invoker), copy_accounts(state.accounts),
                 AsyncSequence(state.sequence.next_seq))
     watch_snapshot = copy_runtime_watchers(state)
     outcome = invoker(state, item, budget, cpu)
