@@ -110,15 +110,23 @@ def compute_record_pos(sample_pos: RingPos) -> RingPos:
 
 def get_ringbuf_bytes(rb: RingBuffer, pos: int, n: int) -> bytes:
     """Return ``n`` bytes from position ``pos``, wrapping around the end of the data."""
-    mask = rb.size - 1
-    return bytes(rb.data[(pos + i) & mask] for i in range(n))
+    out = bytearray()
+    start = pos & (rb.size - 1)
+    while len(out) < n:
+        end = min(rb.size, start + n - len(out))
+        out += rb.data[start:end]
+        start = 0
+    return bytes(out)
 
 
 def process_ringbuf_write(rb: RingBuffer, pos: int, data: bytes) -> None:
     """Write ``data`` at position ``pos``, wrapping around the end of the data."""
-    mask = rb.size - 1
-    for i, byte in enumerate(data):
-        rb.data[(pos + i) & mask] = byte
+    start, done = pos & (rb.size - 1), 0
+    while done < len(data):
+        end = min(rb.size, start + len(data) - done)
+        rb.data[start:end] = data[done:done + end - start]
+        done += end - start
+        start = 0
 
 
 def get_record_len_word(rb: RingBuffer, record_pos: int) -> int:

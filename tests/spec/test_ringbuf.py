@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -329,3 +329,23 @@ def test_pending_position_follows_commits_and_consumption() -> None:
     assert rb.pending_pos == first
     process_ringbuf_discard(rb, first, 0)
     assert rb.pending_pos == rb.producer_pos
+
+
+# -- wrapped reads and writes, against their byte-at-a-time definition -------------------
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(order=st.integers(4, 8), pos=st.integers(0, 1 << 20), n=st.integers(0, 300),
+       seed=st.binary(min_size=0, max_size=300))
+def test_wrapped_bytes_match_their_definition(order: int, pos: int, n: int,
+                                              seed: bytes) -> None:
+    size = 1 << order
+    rb = create_ringbuf(size)
+    rb.data[:] = bytes((7 * i + 3) & 0xFF for i in range(size))
+    assert get_ringbuf_bytes(rb, pos, n) == bytes(rb.data[(pos + i) & (size - 1)]
+                                                  for i in range(n))
+    expected = bytearray(rb.data)
+    for i, byte in enumerate(seed):
+        expected[(pos + i) & (size - 1)] = byte
+    process_ringbuf_write(rb, pos, seed)
+    assert rb.data == expected
