@@ -68,6 +68,10 @@ class HelperContext:
         """Charge ``units`` extra compute units (a length-dependent cost, for instance)."""
         self.vm.consume(units, self.pc)
 
+    def log(self, line: str) -> None:
+        """Append ``line`` to the machine's log."""
+        self.vm.logs.append(line)
+
 
 class HelperFunction(Protocol):
     """``fn(ctx, r1, r2, r3, r4, r5) -> r0``."""
@@ -81,10 +85,12 @@ class HelperSpec:
     """One helper: its id, its name, the function, its fixed cost and determinism.
 
     ``cost`` compute units are charged on top of the call instruction's own unit. A
-    ``light`` helper uses only its arguments, ``ctx.pc``, ``ctx.profile`` and the bytes of
-    ``ctx.memory`` (loads and stores; no region, guard or frame change), never ``ctx.vm``
-    or :meth:`HelperContext.charge`: the fast engine calls it without writing its
-    registers and counters back to the machine first.
+    ``light`` helper uses only its arguments, ``ctx.pc``, ``ctx.profile``, the bytes of
+    ``ctx.memory`` (loads and stores; no region, guard or frame change),
+    :meth:`HelperContext.log`, state outside the machine that only helpers use (the
+    runtime's maps, timers and logs) and, when it ``charges``, :meth:`HelperContext.charge`;
+    never ``ctx.vm`` otherwise: the fast engine calls it without writing its registers back
+    to the machine first, and its counters only when it ``charges`` or has a ``cost``.
     """
 
     id: int
@@ -93,6 +99,9 @@ class HelperSpec:
     cost: int = 0
     deterministic: bool = True
     light: bool = False
+    #: Whether the helper calls :meth:`HelperContext.charge` (a cost that depends on its
+    #: arguments or on memory).
+    charges: bool = False
 
 
 class HelperRegistry:

@@ -52,12 +52,13 @@ How code is laid out:
 * Helper calls call the helper function directly, looked up by the site on its first call in a
   unit run (:func:`fast_helper`); unknown or refused helpers go through :func:`call_helper`.
   A light helper (:attr:`HelperSpec.light <arspec.reference.vm.helpers.HelperSpec.light>`)
-  is called with registers and counters left in locals and its cost taken off the budget in
-  place. Map forms of ``lddw`` ask the machine's pseudo resolver in place. Kfuncs,
-  ``callx``, atomics, legacy packet loads and invalid instructions run the interpreter's own
-  handler in place. Before every other helper and every handler the counters and the
-  registers the unit may write are flushed to the machine; region caches are dropped after
-  each. When a helper or handler leaves the machine
+  is called with registers left in locals; its counters too when it charges nothing, else
+  they go to the machine first, which charges its cost (and what it charges itself) and
+  faults as the interpreter does. Map forms of ``lddw`` ask the machine's pseudo resolver
+  in place. Kfuncs, ``callx``, atomics, legacy packet loads and invalid instructions run
+  the interpreter's own handler in place. Before every other helper and every handler the
+  counters and the registers the unit may write are flushed to the machine; region caches
+  are dropped after each. When a helper or handler leaves the machine
   :attr:`~arspec.reference.vm.vm.Vm.guarded` (a lock taken, a ring dynptr made), the unit
   returns :data:`BUDGET` and the interpreter runs on. A region holding a guarded range has
   no window (:meth:`Memory.window <arspec.reference.vm.memory.Memory.window>`), so its sites
@@ -205,7 +206,8 @@ def fast_helper(vm: Machine, pc: int, imm: int
         return handled, 0, context, FULL
     if not helper.light:
         return helper.fn, helper.cost, context, FULL
-    return helper.fn, helper.cost, context, LIGHT_CHARGED if helper.cost else LIGHT_FREE
+    charged = helper.cost or helper.charges
+    return helper.fn, helper.cost, context, LIGHT_CHARGED if charged else LIGHT_FREE
 
 
 def pseudo_value(vm: Machine, pc: int, insn: LoadImm64) -> int:

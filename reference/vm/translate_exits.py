@@ -49,8 +49,9 @@ MAX_UNIT: Final = 400
 MAX_CAP: Final = (1 << 30) - 1 - MAX_UNIT
 
 #: Kinds of a helper call site, once resolved (:func:`~arspec.reference.vm.translate.fast_helper`):
-#: a light helper (see :attr:`~arspec.reference.vm.helpers.HelperSpec.light`) without or with a
-#: cost of its own, or any other, called with the machine brought up to date.
+#: a light helper (see :attr:`~arspec.reference.vm.helpers.HelperSpec.light`) that charges
+#: nothing, one that has a cost of its own or charges more, or any other, called with the
+#: machine brought up to date.
 UNRESOLVED: Final = 0
 LIGHT_FREE: Final = 1
 LIGHT_CHARGED: Final = 2
@@ -142,24 +143,21 @@ class SegmentExits(InstructionEmitter):
     def light_call(self, h: str, pc: int, next_pc: int, depth: int, charged: bool,
                    rest: int) -> None:
         """Emit the call of a light helper (see :attr:`HelperSpec.light
-        <arspec.reference.vm.helpers.HelperSpec.light>`): registers and counters stay in
-        locals (a fault is the unit's, at ``pc``, the segment's last instruction, which
-        names the segment only then) and the promoted slots go to memory around the call.
-        When ``charged``, its cost is charged to ``vm.units`` and taken off ``cap`` when it
-        fits, else through ``vm.consume``, which faults as the interpreter does. ``rest``
-        instructions after the call, in its segment, are counted in ``n`` already."""
+        <arspec.reference.vm.helpers.HelperSpec.light>`): registers stay in locals (a fault
+        is the unit's, at ``pc``, the segment's last instruction, which names the segment
+        only then) and the promoted slots go to memory around the call. When ``charged``
+        (the helper has a cost of its own or :attr:`charges
+        <arspec.reference.vm.helpers.HelperSpec.charges>`), the counters go to the machine
+        first, its cost is charged through ``vm.consume`` (which faults as the interpreter
+        does) and the budget left is read back after the call. ``rest`` instructions after
+        the call, in its segment, are counted in ``n`` already."""
         cost = self.profile.insn_cost
         segment = f"s = {self.segment}"
         ran = f"n - {rest}" if rest else "n"
-        if charged and cost == 1:
-            self.out(depth, f"if {h}c > cap - n:",
-                     f"    vm.instructions += {ran}; vm.units += {ran}; n = {rest}",
-                     f"    {segment}; vm.consume({h}c, {pc}); cap = REFILL(vm, 0)",
-                     f"else: cap -= {h}c; vm.units += {h}c")
-        elif charged:
-            self.out(depth, f"vm.instructions += {ran}",
-                     f"vm.units += ({ran}) * {cost}" if cost else "pass",
-                     f"n = {rest}; {segment}; vm.consume({h}c, {pc}); cap = REFILL(vm, 0)")
+        if charged:
+            units = f"vm.units += ({ran}) * {cost}" if cost != 1 else f"vm.units += {ran}"
+            self.out(depth, f"vm.instructions += {ran}", units if cost else "pass",
+                     f"n = {rest}; {segment}", f"if {h}c: vm.consume({h}c, {pc})")
         # On a fault inside the helper the promoted slots are read back, so the
         # ``finally``'s write-back keeps what the helper stored.
         self.out(depth, *self.flush(), "try:",
@@ -168,10 +166,14 @@ class SegmentExits(InstructionEmitter):
                  *("    " + line for line in self.reload()), "    raise",
                  *self.reload())
         if charged:
-            # The cost may have used up the turn the loop head covered.
-            self.out(depth, f"if n + {TURN} > cap:",
-                     f"    cap = REFILL(vm, {ran}); n = {rest}",
-                     f"    if {TURN} > cap: n = 0; pc = {next_pc}; return {BUDGET}")
+            # What the call charged may have used up the turn the loop head covered (the
+            # ``rest`` instructions are part of the turn).
+            if cost == 1:
+                self.out(depth, "cap = vm.compute_limit - vm.units",
+                         f"if cap > {MAX_CAP}: cap = {MAX_CAP}")
+            else:
+                self.out(depth, "cap = REFILL(vm, 0)")
+            self.out(depth, f"if {TURN} > cap: n = 0; pc = {next_pc}; return {BUDGET}")
 
     def handler(self, pc: int, insn: Instruction, next_pc: int, depth: int,
                 path: frozenset[int], stack: tuple[int, ...], facts: Known,
