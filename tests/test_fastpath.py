@@ -353,14 +353,14 @@ def test_compute_limit_at_every_point_of_a_helper_loop(profile: Profile) -> None
 
 
 def _charging_helpers(cost: int) -> HelperRegistry:
-    """Light helper 9 charges 2 units plus the low byte of r1 itself (as a length-dependent
+    """Metered helper 9 charges 2 units plus the low byte of r1 itself (as a length-dependent
     syscall cost does), on top of a fixed ``cost``, and returns r1 + 1."""
     def metered(ctx: HelperContext, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
         ctx.charge(2 + (r1 & 0xFF))
         return r1 + 1
 
     registry = test_helpers()
-    registry.register(HelperSpec(9, "metered", metered, cost=cost, light=True, charges=True))
+    registry.register(HelperSpec(9, "metered", metered, cost=cost, metered=True))
     return registry
 
 

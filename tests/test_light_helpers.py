@@ -1,14 +1,15 @@
 """Light runtime helpers and Solana syscalls run alike on both engines.
 
-Every helper and syscall marked light (:attr:`HelperSpec.light
+Every helper and syscall marked light or metered (:attr:`HelperSpec.light
 <arspec.reference.vm.helpers.HelperSpec.light>`) runs in a loop, once on the interpreter
-engine and once on the fast engine, which calls it straight from translated code (every pc is
-translated on its first arrival). Its arguments are drawn and drift from turn to turn, so
-later turns may fault (a bad pointer, an overlapping copy, a bad alignment, invalid utf-8); the
-compute limit is drawn too, often so that the budget runs out inside one call (at the call
-instruction, at the helper's fixed cost, or at what it charges itself). Results, counters,
-the fault (class, pc, message with the address), registers, every memory region, the logs and
-the runtime's state must be identical.
+engine and once on the fast engine's Python tier, which calls it straight from translated
+code (every pc is translated on its first arrival). Its arguments are drawn and drift from
+turn to turn, so later turns may fault (a bad pointer, an overlapping copy, a bad alignment,
+invalid utf-8); the compute limit is drawn too, often so that the budget runs out inside
+one call (at the call instruction, at the helper's fixed cost, or at what it charges
+itself) or just after it. Results, counters, the fault (class, pc, message with the
+address), registers, every memory region, the logs and the runtime's state must be
+identical.
 """
 
 from __future__ import annotations
@@ -242,10 +243,12 @@ def test_light_syscall_matches_the_interpreter_on_a_large_sample(
 def test_syscalls_are_light_but_the_budget_reader() -> None:
     specs = {spec.name: spec for spec in solana_syscalls()}
     assert set(specs) == set(SYSCALL_NAMES)
-    assert sorted(name for name, spec in specs.items() if spec.light) == LIGHT_SYSCALLS
+    assert sorted(name for name, spec in specs.items()
+                  if spec.light or spec.metered) == LIGHT_SYSCALLS
     assert not specs["sol_log_compute_units_"].light
-    assert [name for name, spec in specs.items() if spec.light and not spec.charges] == \
-        sorted(CHARGES_NOTHING)
+    assert not specs["sol_log_compute_units_"].metered
+    assert sorted(name for name, spec in specs.items() if spec.light) == sorted(CHARGES_NOTHING)
+    assert not any(spec.light and spec.metered for spec in specs.values())
 
 
 def test_invalid_budget_read_after_a_charge_in_translated_code() -> None:
@@ -455,15 +458,26 @@ def test_every_light_helper_is_drawn_and_charges_as_its_row_says() -> None:
                               filename="light.yaml")
     specs = {spec.name: spec for spec in ReferenceInvoker(bundle).registry}
     for name, spec in specs.items():
-        assert spec.light == (name in LIGHT_HELPERS), name
-        assert spec.charges == (HELPERS_BY_NAME[name].size_arg is not None), name
+        sized = HELPERS_BY_NAME[name].size_arg is not None
+        assert spec.light == (name in LIGHT_HELPERS and not sized), name
+        assert spec.metered == (name in LIGHT_HELPERS and sized), name
+
+
+def _zero(ctx: HelperContext, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+    return 0
+
+
+def test_invalid_helper_both_light_and_metered() -> None:
+    with pytest.raises(ValueError, match="light and metered"):
+        HelperSpec(9, "both", _zero, light=True, metered=True)
+    assert HelperSpec(9, "metered", _zero, metered=True).metered
 
 
 def test_invalid_light_mark_on_the_budget_reader_is_caught() -> None:
-    # Marked light but not charging, sol_log_compute_units_ would charge and read counters
-    # the unit has not written back: the comparison above must see it.
+    # Marked light, not metered, sol_log_compute_units_ would charge and read counters the
+    # unit has not written back: the comparison above must see it.
     registry = HelperRegistry(tuple(
-        replace(spec, light=True, charges=False) if spec.name == "sol_log_compute_units_"
+        replace(spec, light=True) if spec.name == "sol_log_compute_units_"
         else spec
         for spec in solana_syscalls()))
     program = syscall_loop("sol_log_compute_units_", [], 5)

@@ -1012,7 +1012,8 @@ HELPER_FUNCTIONS: Final[dict[str, HelperFn]] = {
 }
 
 
-#: The helpers that are light (:attr:`HelperSpec.light
+#: The helpers that are light, or metered when their row has a size argument (its cost is
+#: charged in the call; :attr:`HelperSpec.light
 #: <arspec.reference.vm.helpers.HelperSpec.light>`): they read their arguments, memory bytes
 #: and the invocation's spec state, and write memory bytes and that state. The others map or
 #: unmap memory regions (``bpf_map_lookup_elem`` on first use of an element, ring
@@ -1046,7 +1047,8 @@ def bind_helper(runtime: Invoker, row: HelperDef) -> HelperSpec:
         except AssertionError as err:
             raise HelperFault(ctx.pc, f"{row.name}: invalid call ({err})") from None
     return HelperSpec(row.id, row.name, call, cost=row.cost, deterministic=row.deterministic,
-                      light=row.name in LIGHT_HELPERS, charges=row.size_arg is not None)
+                      light=row.name in LIGHT_HELPERS and row.size_arg is None,
+                      metered=row.name in LIGHT_HELPERS and row.size_arg is not None)
 
 
 #: First id of the sol_* aliases in a solana registry (the VM finds them by name hash).

@@ -238,7 +238,7 @@ def make_clock_syscall(clock: Clock | Callable[[], Clock]) -> HelperSpec:
         return 0
 
     return HelperSpec(SYSCALL_ID_BASE + len(SYSCALLS), "sol_get_clock_sysvar", get_clock,
-                      light=True, charges=True)
+                      metered=True)
 
 
 #: The syscalls by name, each with a private id (the VM finds them by name hash).
@@ -252,9 +252,9 @@ SYSCALLS: Final = (
 )
 
 
-#: The syscall that reads the machine (the budget left); every other one is light
-#: (:attr:`HelperSpec.light <arspec.reference.vm.helpers.HelperSpec.light>`): it uses its
-#: arguments, memory bytes and the log, and charges through its context.
+#: The syscall that reads the machine (the budget left). Every other one uses its arguments,
+#: memory bytes and the log only: the one that charges nothing is light, the others are
+#: metered (:attr:`HelperSpec.light <arspec.reference.vm.helpers.HelperSpec.light>`).
 READS_MACHINE: Final = frozenset({"sol_log_compute_units_"})
 #: The syscall that charges nothing.
 CHARGES_NOTHING: Final = frozenset({"abort"})
@@ -262,8 +262,8 @@ CHARGES_NOTHING: Final = frozenset({"abort"})
 
 def syscall_specs(clock: Clock | Callable[[], Clock]) -> tuple[HelperSpec, ...]:
     """Return the syscalls above as helper specs (ids from :data:`SYSCALL_ID_BASE`)."""
-    specs = [HelperSpec(SYSCALL_ID_BASE + i, name, fn, light=name not in READS_MACHINE,
-                        charges=name not in CHARGES_NOTHING)
+    specs = [HelperSpec(SYSCALL_ID_BASE + i, name, fn, light=name in CHARGES_NOTHING,
+                        metered=name not in READS_MACHINE | CHARGES_NOTHING)
              for i, (name, fn) in enumerate(SYSCALLS)]
     return (*specs, make_clock_syscall(clock))
 

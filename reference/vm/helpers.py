@@ -87,10 +87,13 @@ class HelperSpec:
     ``cost`` compute units are charged on top of the call instruction's own unit. A
     ``light`` helper uses only its arguments, ``ctx.pc``, ``ctx.profile``, the bytes of
     ``ctx.memory`` (loads and stores; no region, guard or frame change),
-    :meth:`HelperContext.log`, state outside the machine that only helpers use (the
-    runtime's maps, timers and logs) and, when it ``charges``, :meth:`HelperContext.charge`;
-    never ``ctx.vm`` otherwise: the fast engine calls it without writing its registers back
-    to the machine first, and its counters only when it ``charges`` or has a ``cost``.
+    :meth:`HelperContext.log` and state outside the machine that only helpers use (the
+    runtime's maps, timers and logs), never ``ctx.vm`` otherwise nor
+    :meth:`HelperContext.charge`: the fast engine calls it without writing its registers and
+    counters back to the machine first. A ``metered`` helper may use what a light one does
+    and :meth:`HelperContext.charge` too (a cost that depends on its arguments or on
+    memory): the Python tier writes its counters back before calling it, and a tier that
+    does not must call it as any other helper, so it is not ``light``.
     """
 
     id: int
@@ -99,9 +102,12 @@ class HelperSpec:
     cost: int = 0
     deterministic: bool = True
     light: bool = False
-    #: Whether the helper calls :meth:`HelperContext.charge` (a cost that depends on its
-    #: arguments or on memory).
-    charges: bool = False
+    metered: bool = False
+
+    def __post_init__(self) -> None:
+        if self.light and self.metered:
+            raise ValueError(f"helper {self.name!r} is light and metered: a metered helper "
+                             "is not light")
 
 
 class HelperRegistry:

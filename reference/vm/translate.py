@@ -51,10 +51,11 @@ How code is laid out:
   frame at entry runs the plain translation too.
 * Helper calls call the helper function directly, looked up by the site on its first call in a
   unit run (:func:`fast_helper`); unknown or refused helpers go through :func:`call_helper`.
-  A light helper (:attr:`HelperSpec.light <arspec.reference.vm.helpers.HelperSpec.light>`)
-  is called with registers left in locals; its counters too when it charges nothing, else
-  they go to the machine first, which charges its cost (and what it charges itself) and
-  faults as the interpreter does. Map forms of ``lddw`` ask the machine's pseudo resolver
+  A light or metered helper (:attr:`HelperSpec.light
+  <arspec.reference.vm.helpers.HelperSpec.light>`) is called with registers left in locals;
+  its counters too when it charges nothing, else they go to the machine first, which
+  charges its cost (and what a metered one charges itself) and faults as the interpreter
+  does. Map forms of ``lddw`` ask the machine's pseudo resolver
   in place. Kfuncs, ``callx``, atomics, legacy packet loads and invalid instructions run
   the interpreter's own handler in place. Before every other helper and every handler the
   counters and the registers the unit may write are flushed to the machine; region caches
@@ -204,9 +205,9 @@ def fast_helper(vm: Machine, pc: int, imm: int
         def handled(ctx: HelperContext, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
             return call_helper(vm, pc, imm, r1, r2, r3, r4, r5)
         return handled, 0, context, FULL
-    if not helper.light:
+    if not (helper.light or helper.metered):
         return helper.fn, helper.cost, context, FULL
-    charged = helper.cost or helper.charges
+    charged = helper.cost or helper.metered
     return helper.fn, helper.cost, context, LIGHT_CHARGED if charged else LIGHT_FREE
 
 

@@ -49,8 +49,8 @@ MAX_UNIT: Final = 400
 MAX_CAP: Final = (1 << 30) - 1 - MAX_UNIT
 
 #: Kinds of a helper call site, once resolved (:func:`~arspec.reference.vm.translate.fast_helper`):
-#: a light helper (see :attr:`~arspec.reference.vm.helpers.HelperSpec.light`) that charges
-#: nothing, one that has a cost of its own or charges more, or any other, called with the
+#: a light helper (see :attr:`~arspec.reference.vm.helpers.HelperSpec.light`) without a cost,
+#: a light one with a cost of its own or a metered one, or any other, called with the
 #: machine brought up to date.
 UNRESOLVED: Final = 0
 LIGHT_FREE: Final = 1
@@ -146,8 +146,8 @@ class SegmentExits(InstructionEmitter):
         <arspec.reference.vm.helpers.HelperSpec.light>`): registers stay in locals (a fault
         is the unit's, at ``pc``, the segment's last instruction, which names the segment
         only then) and the promoted slots go to memory around the call. When ``charged``
-        (the helper has a cost of its own or :attr:`charges
-        <arspec.reference.vm.helpers.HelperSpec.charges>`), the counters go to the machine
+        (the helper has a cost of its own or is :attr:`metered
+        <arspec.reference.vm.helpers.HelperSpec.metered>`), the counters go to the machine
         first, its cost is charged through ``vm.consume`` (which faults as the interpreter
         does) and the budget left is read back after the call. ``rest`` instructions after
         the call, in its segment, are counted in ``n`` already."""
