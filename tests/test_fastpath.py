@@ -360,6 +360,48 @@ def test_compute_limit_at_every_point_of_a_helper_loop(profile: Profile) -> None
         assert (result[3] is None) == (limit == total)
 
 
+def _charging_helpers(cost: int) -> HelperRegistry:
+    """Metered helper 9 charges 2 units plus the low byte of r1 itself (as a length-dependent
+    syscall cost does), on top of a fixed ``cost``, and returns r1 + 1."""
+    def metered(ctx: HelperContext, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+        ctx.charge(2 + (r1 & 0xFF))
+        return r1 + 1
+
+    registry = test_helpers()
+    registry.register(HelperSpec(9, "metered", metered, cost=cost, metered=True))
+    return registry
+
+
+@pytest.mark.parametrize("cost", [0, 3])
+@pytest.mark.parametrize("profile", [LINUX, SOLANA], ids=["linux", "solana"])
+def test_compute_limit_at_every_point_of_a_charging_helper_loop(profile: Profile,
+                                                               cost: int) -> None:
+    # The call's fixed cost and what the helper charges run out at every possible unit,
+    # in the light path from the fifth turn on (each of the four copies of the call in
+    # the two units takes the full path on its first call): faults and counters as the
+    # interpreter's.
+    program = _helper_loop(9 if profile is LINUX else helper_hash("metered"), 8)
+    # Charges larger than a turn: the light path itself meets the limit.
+    data = bytes([40]) + bytes(15)
+
+    def run(limit: int, engine: str) -> tuple[object, ...]:
+        memory = standard_memory(program, profile, data)
+        vm = Vm(program, profile=profile, helpers=_charging_helpers(cost), memory=memory,
+                compute_limit=limit, engine=engine)
+        result = vm.run(0, (INPUT_BASE, len(data)))
+        fault = None if result.fault is None else (type(result.fault).__name__,
+                                                   result.fault.pc, str(result.fault))
+        return (result.r0, result.instructions, result.compute_units, fault,
+                tuple(vm.regs), bytes(memory.region(INPUT_BASE)))
+
+    total = run(10**6, "interpreter")[2]
+    assert total == 8 * (6 + cost + 42) + 4
+    for limit in range(total + 1):
+        reference = run(limit, "interpreter")
+        assert run(limit, "fast") == reference
+        assert (reference[3] is None) == (limit == total)
+
+
 def test_unknown_helper_faults_on_its_pc_in_translated_code() -> None:
     result = agree(_helper_loop(77, 4), LINUX, bytes(16), 10**6)
     assert result[3] is not None and result[3][:2] == ("HelperFault", 3)

@@ -16,9 +16,6 @@ MAX_CLASS = 400
 LONG_FUNCTIONS: set[str] = set()
 #: ``path:qualified name`` of the classes still over :data:`MAX_CLASS` lines.
 LONG_CLASSES: set[str] = {
-    # The fast engine's translator grew past the limit with the light helper calls and the
-    # hoisted input windows (issue 14); every method is under 80 lines.
-    "reference/vm/translate.py:Translator",
     # The symbolic executor grew past the limit with the object-pointer observation rule
     # (the soundness fix of this stop); every method is under 80 lines.
     "checker/symbolic.py:Executor",

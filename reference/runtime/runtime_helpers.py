@@ -1012,6 +1012,27 @@ HELPER_FUNCTIONS: Final[dict[str, HelperFn]] = {
 }
 
 
+#: The helpers that are light, or metered when their row has a size argument (its cost is
+#: charged in the call; :attr:`HelperSpec.light
+#: <arspec.reference.vm.helpers.HelperSpec.light>`): they read their arguments, memory bytes
+#: and the invocation's spec state, and write memory bytes and that state. The others map or
+#: unmap memory regions (``bpf_map_lookup_elem`` on first use of an element, ring
+#: reservations and their commits), change what the machine guards (locks, dynptrs), read
+#: its registers (tail calls, commits) or run its code (``bpf_loop``).
+LIGHT_HELPERS: Final = frozenset({
+    "bpf_map_update_elem", "bpf_map_delete_elem", "bpf_map_push_elem", "bpf_map_pop_elem",
+    "bpf_map_peek_elem", "bpf_ringbuf_output", "bpf_ringbuf_query",
+    "bpf_timer_init", "bpf_timer_set_callback", "bpf_timer_start", "bpf_timer_cancel",
+    "bpf_wq_init", "bpf_wq_set_callback", "bpf_wq_start",
+    "bpf_dynptr_read", "bpf_dynptr_write", "bpf_dynptr_data",
+    "bpf_iter_num_new", "bpf_iter_num_next", "bpf_iter_num_destroy",
+    "bpf_ktime_get_ns", "bpf_ktime_get_boot_ns", "bpf_ktime_get_coarse_ns",
+    "bpf_ktime_get_tai_ns", "bpf_get_prandom_u32", "bpf_get_smp_processor_id",
+    "bpf_trace_printk", "arspec_log", "arspec_get_slot", "arspec_account_read",
+    "arspec_account_write", "sol_watch_account", "sol_unwatch_account",
+})
+
+
 def bind_helper(runtime: Invoker, row: HelperDef) -> HelperSpec:
     """Return the VM helper for one table row: size-dependent cost, spec errors as faults."""
     fn = HELPER_FUNCTIONS[row.name]
@@ -1025,7 +1046,9 @@ def bind_helper(runtime: Invoker, row: HelperDef) -> HelperSpec:
             return fn(invocation_of(runtime), ctx, r1, r2, r3, r4, r5)
         except AssertionError as err:
             raise HelperFault(ctx.pc, f"{row.name}: invalid call ({err})") from None
-    return HelperSpec(row.id, row.name, call, cost=row.cost, deterministic=row.deterministic)
+    return HelperSpec(row.id, row.name, call, cost=row.cost, deterministic=row.deterministic,
+                      light=row.name in LIGHT_HELPERS and row.size_arg is None,
+                      metered=row.name in LIGHT_HELPERS and row.size_arg is not None)
 
 
 #: First id of the sol_* aliases in a solana registry (the VM finds them by name hash).

@@ -89,7 +89,7 @@ def encode_base58(data: bytes) -> str:
 
 
 def _log(ctx: HelperContext, line: str) -> None:
-    ctx.vm.logs.append(line)
+    ctx.log(line)
 
 
 def _check_aligned(ctx: HelperContext, address: int, align: int) -> None:
@@ -237,7 +237,8 @@ def make_clock_syscall(clock: Clock | Callable[[], Clock]) -> HelperSpec:
         ctx.memory.write_bytes(ctx.pc, r1, now.pack())
         return 0
 
-    return HelperSpec(SYSCALL_ID_BASE + len(SYSCALLS), "sol_get_clock_sysvar", get_clock)
+    return HelperSpec(SYSCALL_ID_BASE + len(SYSCALLS), "sol_get_clock_sysvar", get_clock,
+                      metered=True)
 
 
 #: The syscalls by name, each with a private id (the VM finds them by name hash).
@@ -251,9 +252,19 @@ SYSCALLS: Final = (
 )
 
 
+#: The syscall that reads the machine (the budget left). Every other one uses its arguments,
+#: memory bytes and the log only: the one that charges nothing is light, the others are
+#: metered (:attr:`HelperSpec.light <arspec.reference.vm.helpers.HelperSpec.light>`).
+READS_MACHINE: Final = frozenset({"sol_log_compute_units_"})
+#: The syscall that charges nothing.
+CHARGES_NOTHING: Final = frozenset({"abort"})
+
+
 def syscall_specs(clock: Clock | Callable[[], Clock]) -> tuple[HelperSpec, ...]:
     """Return the syscalls above as helper specs (ids from :data:`SYSCALL_ID_BASE`)."""
-    specs = [HelperSpec(SYSCALL_ID_BASE + i, name, fn) for i, (name, fn) in enumerate(SYSCALLS)]
+    specs = [HelperSpec(SYSCALL_ID_BASE + i, name, fn, light=name in CHARGES_NOTHING,
+                        metered=name not in READS_MACHINE | CHARGES_NOTHING)
+             for i, (name, fn) in enumerate(SYSCALLS)]
     return (*specs, make_clock_syscall(clock))
 
 

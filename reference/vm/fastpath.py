@@ -113,7 +113,7 @@ class Translations:
 
                 def light(imm: int) -> bool:
                     spec = registry.lookup(imm, profile)
-                    return spec is not None and spec.light
+                    return spec is not None and (spec.light or spec.metered)
             translator = Translator(self.code, pc, light=light)
             unit = translator.build()
             self.translated += translator.emitted

@@ -68,6 +68,10 @@ class HelperContext:
         """Charge ``units`` extra compute units (a length-dependent cost, for instance)."""
         self.vm.consume(units, self.pc)
 
+    def log(self, line: str) -> None:
+        """Append ``line`` to the machine's log."""
+        self.vm.logs.append(line)
+
 
 class HelperFunction(Protocol):
     """``fn(ctx, r1, r2, r3, r4, r5) -> r0``."""
@@ -81,10 +85,15 @@ class HelperSpec:
     """One helper: its id, its name, the function, its fixed cost and determinism.
 
     ``cost`` compute units are charged on top of the call instruction's own unit. A
-    ``light`` helper uses only its arguments, ``ctx.pc``, ``ctx.profile`` and the bytes of
-    ``ctx.memory`` (loads and stores; no region, guard or frame change), never ``ctx.vm``
-    or :meth:`HelperContext.charge`: the fast engine calls it without writing its
-    registers and counters back to the machine first.
+    ``light`` helper uses only its arguments, ``ctx.pc``, ``ctx.profile``, the bytes of
+    ``ctx.memory`` (loads and stores; no region, guard or frame change),
+    :meth:`HelperContext.log` and state outside the machine that only helpers use (the
+    runtime's maps, timers and logs), never ``ctx.vm`` otherwise nor
+    :meth:`HelperContext.charge`: the fast engine calls it without writing its registers and
+    counters back to the machine first. A ``metered`` helper may use what a light one does
+    and :meth:`HelperContext.charge` too (a cost that depends on its arguments or on
+    memory): the Python tier writes its counters back before calling it, and a tier that
+    does not must call it as any other helper, so it is not ``light``.
     """
 
     id: int
@@ -93,6 +102,12 @@ class HelperSpec:
     cost: int = 0
     deterministic: bool = True
     light: bool = False
+    metered: bool = False
+
+    def __post_init__(self) -> None:
+        if self.light and self.metered:
+            raise ValueError(f"helper {self.name!r} is light and metered: a metered helper "
+                             "is not light")
 
 
 class HelperRegistry:

@@ -51,13 +51,15 @@ How code is laid out:
   frame at entry runs the plain translation too.
 * Helper calls call the helper function directly, looked up by the site on its first call in a
   unit run (:func:`fast_helper`); unknown or refused helpers go through :func:`call_helper`.
-  A light helper (:attr:`HelperSpec.light <arspec.reference.vm.helpers.HelperSpec.light>`)
-  is called with registers and counters left in locals and its cost taken off the budget in
-  place. Map forms of ``lddw`` ask the machine's pseudo resolver in place. Kfuncs,
-  ``callx``, atomics, legacy packet loads and invalid instructions run the interpreter's own
-  handler in place. Before every other helper and every handler the counters and the
-  registers the unit may write are flushed to the machine; region caches are dropped after
-  each. When a helper or handler leaves the machine
+  A light or metered helper (:attr:`HelperSpec.light
+  <arspec.reference.vm.helpers.HelperSpec.light>`) is called with registers left in locals;
+  its counters too when it charges nothing, else they go to the machine first, which
+  charges its cost (and what a metered one charges itself) and faults as the interpreter
+  does. Map forms of ``lddw`` ask the machine's pseudo resolver
+  in place. Kfuncs, ``callx``, atomics, legacy packet loads and invalid instructions run
+  the interpreter's own handler in place. Before every other helper and every handler the
+  counters and the registers the unit may write are flushed to the machine; region caches
+  are dropped after each. When a helper or handler leaves the machine
   :attr:`~arspec.reference.vm.vm.Vm.guarded` (a lock taken, a ring dynptr made), the unit
   returns :data:`BUDGET` and the interpreter runs on. A region holding a guarded range has
   no window (:meth:`Memory.window <arspec.reference.vm.memory.Memory.window>`), so its sites
@@ -77,17 +79,13 @@ from typing import Final, Literal
 from arspec.reference.isa.instructions import (
     Alu,
     AluOp,
-    Atomic,
     Call,
-    CallKfunc,
     CallLocal,
     Endian,
     EndianOp,
     Exit,
-    Imm,
     Instruction,
     Ja,
-    JmpCond,
     Jump,
     Load,
     LoadImm64,
@@ -109,52 +107,51 @@ from arspec.reference.vm.machine import (
 )
 from arspec.reference.vm.memory import FORMATS, Memory
 from arspec.reference.vm.profiles import STACK_BASE, Profile
+from arspec.reference.vm.translate_exits import (
+    DEEP,
+    DROP,
+    FULL,
+    LIGHT_CHARGED,
+    LIGHT_FREE,
+    MAX_CAP,
+    MAX_UNIT,
+    REDEEP,
+    REGS,
+    REHOIST,
+    SYNC,
+    TURN,
+    UNRESOLVED,
+    FrameRule,
+    SegmentExits,
+)
 from arspec.reference.vm.translate_insn import (
     BUDGET,
     DONE,
-    M32,
     M64,
     NEXT,
-    InstructionEmitter,
     Known,
-    bounds_of,
 )
 from arspec.spec.errors import CallDepthExceeded, ExecutionFault
 from arspec.spec.spinlock import HeldLock
 
+__all__ = [
+    "BUDGET", "DONE", "FULL", "LIGHT_CHARGED", "LIGHT_FREE", "MAX_BLOCK", "MAX_CAP",
+    "MAX_NEST", "MAX_UNIT", "NEXT", "UNRESOLVED", "Block", "Code", "FrameRule", "Translator",
+    "Unit", "call_helper", "fast_helper", "hoist_windows", "overlaps", "probe", "promotable",
+    "pseudo_value", "refill", "slow_load", "slow_store",
+]
+
 #: Most instructions in one block.
 MAX_BLOCK: Final = 64
-#: Most instructions emitted into one unit (code reached along two paths counts twice).
-MAX_UNIT: Final = 400
 #: Deepest nesting of emitted conditional arms.
 MAX_NEST: Final = 40
 
 Unit = Callable[[Machine], int]
 
-_REGS: Final = ", ".join(f"r{i}" for i in range(11))
-
 # How one instruction is translated.
 _INLINE: Final = 0      # straight-line code
 _TERMINATOR: Final = 1  # jump, ja, local call, exit
 _HANDLER: Final = 2     # the interpreter's handler, in place
-_DROP: Final = "<drop region caches>"
-#: Where the registers the unit writes go to ``vm.regs`` (before a helper or handler).
-_SYNC: Final = "<sync registers>"
-#: The most instructions one turn of a unit's loop may run (the unit's size, known at the end).
-_TURN: Final = "<turn>"
-#: Whether a frameless call here would go past the depth limit (see ``Translator.deep``).
-_DEEP: Final = "<deep>"
-#: Where ``deep`` is taken again (after a helper or handler).
-_REDEEP: Final = "<redeep>"
-#: Where the hoisted windows are taken again (after a helper or handler), followed by the
-#: pc to continue at when one no longer holds.
-_REHOIST: Final = "<rehoist>"
-#: Lines after every frame change: the live stack ends at the new r10, and a site's cached
-#: window of the stack may no longer be valid.
-_FRAME_CHANGED: Final = (f"memory.stack_top = r10 - {STACK_BASE}", _DROP)
-#: Handled instructions that, when they do not fault, continue at the next instruction.
-#: A legacy packet load is not among them: out of bounds it ends the program (r0 = 0).
-_STATIC_NEXT: Final = (Call, CallKfunc, Atomic)
 
 
 @dataclass(frozen=True)
@@ -165,19 +162,6 @@ class Block:
     pcs: tuple[int, ...]
     last_kind: int
     next_pc: int
-
-
-@dataclass(frozen=True)
-class FrameRule:
-    """How a bpf-to-bpf call changes the machine, read off the interpreter (see ``probe``)."""
-
-    r10_step: int
-    max_saved: int
-
-
-#: Most instructions a unit runs between two looks at the budget: below 2**30, so the
-#: budget test compares one-digit integers (CPython's fast path).
-MAX_CAP: Final = (1 << 30) - 1 - MAX_UNIT
 
 
 def refill(vm: Machine, ran: int) -> int:
@@ -207,15 +191,6 @@ def call_helper(vm: Machine, pc: int, imm: int, r1: int, r2: int, r3: int, r4: i
     return helper.fn(HelperContext(vm.memory, pc, vm.profile, vm), r1, r2, r3, r4, r5) & M64
 
 
-#: Kinds of a helper call site, once resolved (:func:`fast_helper`): a light helper (see
-#: :attr:`~arspec.reference.vm.helpers.HelperSpec.light`) without or with a cost of its own,
-#: or any other, called with the machine brought up to date.
-UNRESOLVED: Final = 0
-LIGHT_FREE: Final = 1
-LIGHT_CHARGED: Final = 2
-FULL: Final = 3
-
-
 def fast_helper(vm: Machine, pc: int, imm: int
                 ) -> tuple[HelperFunction, int, HelperContext, int]:
     """Resolve the helper ``call imm`` at ``pc`` reaches, on the site's first call in a unit
@@ -230,9 +205,10 @@ def fast_helper(vm: Machine, pc: int, imm: int
         def handled(ctx: HelperContext, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
             return call_helper(vm, pc, imm, r1, r2, r3, r4, r5)
         return handled, 0, context, FULL
-    if not helper.light:
+    if not (helper.light or helper.metered):
         return helper.fn, helper.cost, context, FULL
-    return helper.fn, helper.cost, context, LIGHT_CHARGED if helper.cost else LIGHT_FREE
+    charged = helper.cost or helper.metered
+    return helper.fn, helper.cost, context, LIGHT_CHARGED if charged else LIGHT_FREE
 
 
 def pseudo_value(vm: Machine, pc: int, insn: LoadImm64) -> int:
@@ -460,31 +436,20 @@ def _join(paths: list[Known]) -> Known | None:
     return joined
 
 
-class Translator(InstructionEmitter):
+class Translator(SegmentExits):
     """Emits the source of the unit entered at ``entry``."""
 
     def __init__(self, code: Code, entry: int,
                  promote: dict[tuple[int, int], int] | None = None,
                  invariant: frozenset[int] = frozenset(),
                  light: Callable[[int], bool] | None = None) -> None:
-        super().__init__(code.profile, promote or {}, invariant)
+        super().__init__(code.profile, promote or {}, invariant, code.frames, light)
         self.code = code
-        #: Whether a ``call imm`` site gets the light helper's paths (``None``: every site).
-        #: Only the unit's size and speed depend on it: the full path is right for any
-        #: helper, so a unit made for one registry runs exactly under any other.
-        self.light = light
-        #: Whether the unit moves r10.
-        self.moves = False
         #: Whether the unit has frameless calls: in a unit that does not move r10 their depth
         #: test is a local ``deep``, set at entry and after every helper or handler.
         self.deep = False
         self.entry = entry
-        self.lines: list[str] = []
-        #: Helper call sites: (name, pc, immediate).
-        self.helper_sites: list[tuple[str, int, int]] = []
         self.emitted = 0
-        #: The number of the segment being emitted.
-        self.segment = -1
         #: What holds at the entry of the second (specialised) loop, once known.
         self.head: Known | None = None
         #: The ``continue`` lines of the first loop and what holds at each.
@@ -502,7 +467,7 @@ class Translator(InstructionEmitter):
         head = [
             "def unit(vm):",
             "    regs = vm.regs",
-            f"    {_REGS} = regs",
+            f"    {REGS} = regs",
             "    frames = vm.frames",
             "    base = vm.base_depth",
             "    memory = vm.memory",
@@ -534,7 +499,7 @@ class Translator(InstructionEmitter):
             "        raise",
             "    finally:",
             "        if live:",
-            f"            regs[:] = ({_REGS})",
+            f"            regs[:] = ({REGS})",
             "            vm.pc = pc",
             *("            " + line for line in self.flush()),
             "        vm.instructions += n",
@@ -549,21 +514,21 @@ class Translator(InstructionEmitter):
         written = self.written | {0} | (set(range(6, 11)) if self.moves else set())
         sync = "; ".join(f"regs[{k}] = r{k}" for k in sorted(written))
         for line in self.lines:
-            if _DROP in line:
+            if DROP in line:
                 indent = line[:len(line) - len(line.lstrip())]
                 body += [indent + drop, *self.stack_caches(indent)]
-            elif _SYNC in line:
-                body.append(line.replace(_SYNC, sync))
-            elif _TURN in line:
-                body.append(line.replace(_TURN, str(self.emitted)))
-            elif _DEEP in line:
-                body.append(line.replace(_DEEP, deep))
-            elif _REDEEP in line:
+            elif SYNC in line:
+                body.append(line.replace(SYNC, sync))
+            elif TURN in line:
+                body.append(line.replace(TURN, str(self.emitted)))
+            elif DEEP in line:
+                body.append(line.replace(DEEP, deep))
+            elif REDEEP in line:
                 if self.deep and not self.moves:
-                    body.append(line.replace(_REDEEP, f"deep = {depth_test}"))
-            elif _REHOIST in line:
+                    body.append(line.replace(REDEEP, f"deep = {depth_test}"))
+            elif REHOIST in line:
                 if self.hoisted:
-                    indent, _, resume = line.partition(_REHOIST)
+                    indent, _, resume = line.partition(REHOIST)
                     body += [indent + hoisted for hoisted in
                              self.hoist_lines(f"pc = {resume.strip()}; return {NEXT}")]
             else:
@@ -654,9 +619,9 @@ class Translator(InstructionEmitter):
         instructions as the unit holds, so when that many fit, the segments of the turn up
         to the first helper or handler need no check; when they do not, the interpreter runs
         the rest (it meets the limit within that many). Return ``facts``, covered."""
-        self.out(3, f"if n + {_TURN} > cap:",
+        self.out(3, f"if n + {TURN} > cap:",
                  "    cap = REFILL(vm, n); n = 0",
-                 f"    if {_TURN} > cap: pc = {self.entry}; return {BUDGET}")
+                 f"    if {TURN} > cap: pc = {self.entry}; return {BUDGET}")
         facts.covered = True
         return facts
 
@@ -671,10 +636,6 @@ class Translator(InstructionEmitter):
             self.out(depth, f"pc = {self.entry}", f"return {NEXT}")
 
     # ------------------------------------------------------------------ control
-
-    def out(self, depth: int, *lines: str) -> None:
-        pad = "    " * depth
-        self.lines.extend(pad + line for line in lines)
 
     def goto(self, target: int, depth: int, path: frozenset[int], stack: tuple[int, ...],
              facts: Known) -> None:
@@ -788,7 +749,7 @@ class Translator(InstructionEmitter):
                 # and leaves r6-r10 alone: only the depth check is observable.
                 if isinstance(insn, CallLocal):
                     self.deep = True
-                    self.out(depth, f"if {_DEEP}: "
+                    self.out(depth, f"if {DEEP}: "
                                     f"raise depth_fault({last}, profile)")
                     facts.reset()
                 else:
@@ -812,211 +773,3 @@ class Translator(InstructionEmitter):
             # The jumps back recorded since ``mark`` moved down a line.
             self.back_edges = [(line + (line >= mark), known)
                                for line, known in self.back_edges]
-
-    def transfer(self, pc: int, insn: Instruction, depth: int, facts: Known) -> None:
-        """Emit an unconditional transfer inside a segment (the next block follows)."""
-        if isinstance(insn, Exit):
-            self.moves = True
-            self.out(depth, "_, r6, r7, r8, r9, r10 = frames.pop()", *_FRAME_CHANGED)
-            for reg in range(6, 11):
-                facts.drop(reg)
-        elif isinstance(insn, CallLocal):
-            self.push(pc, depth)
-            facts.reset()
-
-    def push(self, pc: int, depth: int) -> None:
-        self.moves = True
-        rule = self.code.frames
-        self.out(depth, f"if len(frames) >= {rule.max_saved}: raise depth_fault({pc}, profile)",
-                 f"frames.append(({pc + 1}, r6, r7, r8, r9, r10))", f"r10 += {rule.r10_step}",
-                 *_FRAME_CHANGED)
-
-    def light_call(self, h: str, pc: int, next_pc: int, depth: int, charged: bool,
-                   rest: int) -> None:
-        """Emit the call of a light helper (see :attr:`HelperSpec.light
-        <arspec.reference.vm.helpers.HelperSpec.light>`): registers and counters stay in
-        locals (a fault is the unit's, at ``pc``, the segment's last instruction, which
-        names the segment only then) and the promoted slots go to memory around the call.
-        When ``charged``, its cost is charged to ``vm.units`` and taken off ``cap`` when it
-        fits, else through ``vm.consume``, which faults as the interpreter does. ``rest``
-        instructions after the call, in its segment, are counted in ``n`` already."""
-        cost = self.profile.insn_cost
-        segment = f"s = {self.segment}"
-        ran = f"n - {rest}" if rest else "n"
-        if charged and cost == 1:
-            self.out(depth, f"if {h}c > cap - n:",
-                     f"    vm.instructions += {ran}; vm.units += {ran}; n = {rest}",
-                     f"    {segment}; vm.consume({h}c, {pc}); cap = REFILL(vm, 0)",
-                     f"else: cap -= {h}c; vm.units += {h}c")
-        elif charged:
-            self.out(depth, f"vm.instructions += {ran}",
-                     f"vm.units += ({ran}) * {cost}" if cost else "pass",
-                     f"n = {rest}; {segment}; vm.consume({h}c, {pc}); cap = REFILL(vm, 0)")
-        # On a fault inside the helper the promoted slots are read back, so the
-        # ``finally``'s write-back keeps what the helper stored.
-        self.out(depth, *self.flush(), "try:",
-                 f"    r0 = {h}f({h}x, r1, r2, r3, r4, r5) & {M64}",
-                 "except BaseException:", f"    {segment}",
-                 *("    " + line for line in self.reload()), "    raise",
-                 *self.reload())
-        if charged:
-            # The cost may have used up the turn the loop head covered.
-            self.out(depth, f"if n + {_TURN} > cap:",
-                     f"    cap = REFILL(vm, {ran}); n = {rest}",
-                     f"    if {_TURN} > cap: n = 0; pc = {next_pc}; return {BUDGET}")
-
-    def handler(self, pc: int, insn: Instruction, next_pc: int, depth: int,
-                path: frozenset[int], stack: tuple[int, ...], facts: Known,
-                rest: int | None = None) -> None:
-        """Emit an instruction the unit does not translate: a helper call (by the kind of
-        its helper) or the interpreter's handler. With ``rest``, a helper call inside a
-        segment whose ``rest`` instructions after it are already counted in ``n``: they are
-        held back while the machine is brought up to date, and the code after it follows
-        in the segment."""
-        cost = self.profile.insn_cost
-        helper = isinstance(insn, Call) and self.code.problem(insn) is None
-        held = f"n -= {rest}" if rest else "pass"
-        if helper:
-            # The site's kind, once resolved: LIGHT_FREE, LIGHT_CHARGED or FULL.
-            assert isinstance(insn, Call)
-            h = f"h{len(self.helper_sites)}"
-            self.helper_sites.append((h, pc, insn.imm))
-            # The first call of a unit run takes the full path, right for any helper.
-            outer = depth
-            if self.light is None or self.light(insn.imm):
-                self.out(depth, f"if {h}k == {LIGHT_FREE}:")
-                self.light_call(h, pc, next_pc, depth + 1, False, rest or 0)
-                self.out(depth, f"elif {h}k == {LIGHT_CHARGED}:")
-                self.light_call(h, pc, next_pc, depth + 1, True, rest or 0)
-                self.out(depth, "else:")
-                depth += 1
-            self.out(depth, f"if {h}k == {UNRESOLVED}: {h}f, {h}c, {h}x, {h}k = "
-                            f"HELPERS(vm, {pc}, {insn.imm})")
-        self.out(depth, held, "vm.instructions += n",
-                 f"vm.units += n * {cost}" if cost != 1 else "vm.units += n", "n = 0",
-                 _SYNC, f"vm.pc = {pc}", *self.flush(), "live = False")
-        if helper:
-            # Helpers see r1-r5 and return r0 (HelperFunction); the rest stays as it was.
-            self.out(depth, f"if {h}c: vm.consume({h}c, {pc})",
-                     f"r0 = {h}f({h}x, r1, r2, r3, r4, r5) & {M64}",
-                     "live = True")
-        else:
-            self.clobbers = True
-            self.out(depth, f"h, i = ops[{pc}]", "h(vm, i)", "live = True", f"{_REGS} = regs")
-        self.out(depth, *self.reload(), _REDEEP)
-        if cost == 1:
-            self.out(depth, "cap = vm.compute_limit - vm.units",
-                     f"if cap > {MAX_CAP}: cap = {MAX_CAP}")
-        else:
-            self.out(depth, "cap = REFILL(vm, 0)")
-        self.out(depth, _DROP)
-        if isinstance(insn, _STATIC_NEXT) and self.code.problem(insn) is None:
-            # As at the loop head: the rest of the turn runs at most the unit's size.
-            # A lock taken or a ring dynptr made: the interpreter checks calls and stores.
-            self.out(depth, f"if {_TURN} > cap or vm.guarded: pc = {next_pc}; return {BUDGET}",
-                     f"{_REHOIST} {next_pc}")
-            if rest is not None:
-                # The rest of the segment follows; its instructions count again.
-                assert helper
-                self.out(depth, f"n = {rest}")
-                facts.drop(0)
-                facts.stored.clear()
-                return
-            if helper:
-                depth = outer
-            # A helper writes r0 and maybe memory; the unit's r1-r10 stay as they were.
-            after = Known(facts.bounds, None, facts.based, facts.align) if helper else Known()
-            after.drop(0)
-            after.covered = True
-            self.goto(next_pc, depth, path, stack, after)
-        else:
-            self.out(depth, "pc = vm.pc", f"return {NEXT}")
-
-    def terminator(self, pc: int, insn: Instruction, depth: int, path: frozenset[int],
-                   stack: tuple[int, ...], facts: Known) -> None:
-        if isinstance(insn, Exit):
-            if stack:
-                self.moves = True
-                self.out(depth, "_, r6, r7, r8, r9, r10 = frames.pop()", *_FRAME_CHANGED)
-                self.goto(stack[-1], depth, path, stack[:-1],
-                          facts.returned())
-                return
-            self.out(depth, f"if len(frames) == base: vm.stopped = True; pc = {pc}; "
-                            f"return {DONE}",
-                     "pc, r6, r7, r8, r9, r10 = frames.pop()", *_FRAME_CHANGED,
-                     f"return {NEXT}")
-            return
-        if isinstance(insn, CallLocal):
-            self.push(pc, depth)
-            callee = Known()
-            callee.covered = facts.covered
-            self.goto(pc + 1 + insn.offset, depth, path, (*stack, pc + 1), callee)
-            return
-        if isinstance(insn, Ja):
-            self.goto(pc + 1 + insn.offset, depth, path, stack, facts)
-            return
-        assert isinstance(insn, Jump)
-        target = pc + 1 + insn.offset
-        if target == pc + 1:
-            self.goto(target, depth, path, stack, facts)
-            return
-        taken, fallen = facts.copy(), facts.copy()
-        _narrow(insn, taken, fallen)
-        self.out(depth, f"if {_condition(insn, facts)}:")
-        self.goto(target, depth + 1, path, stack, taken)
-        self.goto(pc + 1, depth, path, stack, fallen)
-
-    # ------------------------------------------------------------------ straight code
-
-
-_RELATION: Final = {
-    JmpCond.EQ: "==", JmpCond.NE: "!=", JmpCond.GT: ">", JmpCond.GE: ">=", JmpCond.LT: "<",
-    JmpCond.LE: "<=", JmpCond.SGT: ">", JmpCond.SGE: ">=", JmpCond.SLT: "<", JmpCond.SLE: "<=",
-}
-_SIGNED: Final = frozenset({JmpCond.SGT, JmpCond.SGE, JmpCond.SLT, JmpCond.SLE})
-
-
-def _condition(insn: Jump, facts: Known) -> str:
-    width = M64 if insn.is64 else M32
-
-    def side(reg: int) -> str:
-        if bounds_of(facts, reg)[1] <= width:
-            return f"r{reg}"
-        return f"(r{reg} & {width})"
-
-    sign = 0
-    if insn.cond in _SIGNED:
-        sign = alu.SIGN64 if insn.is64 else alu.SIGN32
-    flip = f" ^ {sign}" if sign else ""
-    a = f"({side(insn.dst)}{flip})" if sign else side(insn.dst)
-    if isinstance(insn.src, Reg):
-        b = f"({side(insn.src.index)}{flip})" if sign else side(insn.src.index)
-    else:
-        b = str(alu.immediate(insn.src.value, insn.is64) ^ sign)
-    if insn.cond is JmpCond.SET:
-        return f"{a} & {b}"
-    return f"{a} {_RELATION[insn.cond]} {b}"
-
-
-def _narrow(insn: Jump, taken: Known, fallen: Known) -> None:
-    """Record what a 64-bit unsigned comparison with a constant says on each side."""
-    if not insn.is64 or not isinstance(insn.src, Imm):
-        return
-    k = alu.immediate(insn.src.value, True)
-    lo, hi = bounds_of(taken, insn.dst)
-    narrowed: dict[JmpCond, tuple[tuple[int, int], tuple[int, int]]] = {
-        JmpCond.EQ: ((k, k), (lo, hi)),
-        JmpCond.NE: ((lo, hi), (k, k)),
-        JmpCond.GT: ((max(lo, k + 1), hi), (lo, min(hi, k))),
-        JmpCond.GE: ((max(lo, k), hi), (lo, min(hi, k - 1) if k else hi)),
-        JmpCond.LT: ((lo, min(hi, k - 1) if k else hi), (max(lo, k), hi)),
-        JmpCond.LE: ((lo, min(hi, k)), (max(lo, k + 1), hi)),
-    }
-    if insn.cond not in narrowed:
-        return
-    yes, no = narrowed[insn.cond]
-    for facts, (a, b) in ((taken, yes), (fallen, no)):
-        if a <= b:
-            facts.narrow(insn.dst, (a, b))
-    if insn.cond is JmpCond.NE and k == 0 and lo == 0:
-        taken.narrow(insn.dst, (1, hi))
