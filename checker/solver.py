@@ -88,23 +88,25 @@ _current = _Context(z3.main_ctx())
 def fresh_context() -> Iterator[None]:
     """Build every term inside the block in a new z3 context, with the garbage collector off.
 
-    z3 numbers terms by recycled ids and its search order follows them, so a shared context
-    (or a collection freeing terms at a moment that depends on what ran before) would make
-    counterexamples depend on the process's history. A full collection first, none inside,
-    and a fresh context make a verification's z3 calls, and hence its answers, a function
-    of its input alone. The previous context is restored afterwards; terms must not leave
-    the block (z3 refuses to mix them with another context's). Not thread-safe.
+    z3 numbers terms by ids it recycles and its search order follows them, so a shared
+    context, or a collection freeing terms at a moment that depends on what ran before,
+    would make counterexamples depend on the process's history. A fresh context and no
+    collection inside make the block's z3 calls, hence its answers, a function of its input.
+    On leaving, the youngest generation (the block's objects, as nothing was collected since
+    the block began) is collected, which frees the context with the block's garbage; z3's
+    answers also shift when dozens of other contexts are alive. The previous context is
+    restored; terms must not leave the block (z3 refuses to mix contexts). Not thread-safe.
     """
     global _current
     previous = _current
     enabled = gc.isenabled()
-    gc.collect()
     gc.disable()
     _current = _Context(z3.Context())
     try:
         yield
     finally:
         _current = previous
+        gc.collect(0)
         if enabled:
             gc.enable()
 
