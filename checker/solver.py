@@ -7,7 +7,9 @@ bit-vectors, booleans and byte arrays (other modules hold the returned terms as 
 values); the bit-vector semantics of every ALU, byte-order, sign-extension and jump
 instruction, matching :mod:`arspec.reference.vm.alu` in both profiles; and :class:`Session`,
 the solver factory with fixed random seeds and a deterministic ``rlimit`` budget (a
-wall-clock timeout is only a fallback).
+wall-clock timeout is only a fallback). Terms are built in the current z3 context: each
+verification opens its own (:func:`fresh_context`), so its answers do not depend on what the
+process solved before.
 
 An ``unknown`` answer is reported as :attr:`SatResult.UNKNOWN` and is never read as sat or
 unsat; z3 exceptions become :class:`SolverError`.
