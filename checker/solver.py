@@ -7,7 +7,9 @@ bit-vectors, booleans and byte arrays (other modules hold the returned terms as 
 values); the bit-vector semantics of every ALU, byte-order, sign-extension and jump
 instruction, matching :mod:`arspec.reference.vm.alu` in both profiles; and :class:`Session`,
 the solver factory with fixed random seeds and a deterministic ``rlimit`` budget (a
-wall-clock timeout is only a fallback).
+wall-clock timeout is only a fallback). Terms are built in the current z3 context: each
+verification opens its own (:func:`fresh_context`), so its answers do not depend on what the
+process solved before.
 
 An ``unknown`` answer is reported as :attr:`SatResult.UNKNOWN` and is never read as sat or
 unsat; z3 exceptions become :class:`SolverError`.
@@ -19,8 +21,10 @@ reaches the solver.
 
 from __future__ import annotations
 
+import gc
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
 from functools import wraps
@@ -65,32 +69,87 @@ def guarded(fn: Callable[_P, _R]) -> Callable[_P, _R]:
     return wrapper
 
 
+# -- contexts ----------------------------------------------------------------------------
+
+
+class _Context:
+    """The z3 context new terms are built in, with its two boolean literals."""
+
+    def __init__(self, ctx: z3.Context) -> None:
+        self.ctx = ctx
+        self.true = z3.BoolVal(True, ctx)
+        self.false = z3.BoolVal(False, ctx)
+        self.true_id: int = self.true.get_id()
+        self.false_id: int = self.false.get_id()
+
+
+_current = _Context(z3.main_ctx())
+
+
+@contextmanager
+def fresh_context() -> Iterator[None]:
+    """Build every term inside the block in a new z3 context, with the garbage collector off.
+
+    z3 numbers terms by ids it recycles and its search order follows them, so a shared
+    context, or a collection freeing terms at a moment that depends on what ran before,
+    would make counterexamples depend on the process's history. A fresh context and no
+    collection inside make the block's z3 calls, hence its answers, a function of its input.
+    On leaving, the youngest generation (the block's objects, as nothing was collected since
+    the block began) is collected, which frees the context with the block's garbage; z3's
+    answers also shift when dozens of other contexts are alive. The previous context is
+    restored; terms must not leave the block (z3 refuses to mix contexts). Not thread-safe.
+    """
+    global _current
+    previous = _current
+    enabled = gc.isenabled()
+    gc.disable()
+    _current = _Context(z3.Context())
+    try:
+        yield
+    finally:
+        _current = previous
+        gc.collect(0)
+        if enabled:
+            gc.enable()
+
+
+def isolated(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run every call of ``fn`` in a :func:`fresh_context`."""
+
+    @wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with fresh_context():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 # -- terms -------------------------------------------------------------------------------
 
 
 def const(value: int, width: int = 64) -> BV:
     """Return the literal ``value`` (wrapped) of ``width`` bits."""
-    return z3.BitVecVal(value & ((1 << width) - 1), width)
+    return z3.BitVecVal(value & ((1 << width) - 1), width, _current.ctx)
 
 
 def var(name: str, width: int = 64) -> BV:
     """Return the free bit-vector variable ``name``."""
-    return z3.BitVec(name, width)
+    return z3.BitVec(name, width, _current.ctx)
 
 
 def bool_var(name: str) -> Bool:
     """Return the free boolean variable ``name``."""
-    return z3.Bool(name)
+    return z3.Bool(name, _current.ctx)
 
 
 def true() -> Bool:
     """Return the literal true."""
-    return z3.BoolVal(True)
+    return _current.true
 
 
 def false() -> Bool:
     """Return the literal false."""
-    return z3.BoolVal(False)
+    return _current.false
 
 
 def _is_numeral(term: Any) -> bool:
@@ -105,16 +164,12 @@ def value_of(term: BV) -> int | None:
     return None
 
 
-_TRUE_ID: Final = z3.BoolVal(True).get_id()
-_FALSE_ID: Final = z3.BoolVal(False).get_id()
-
-
 def truth_of(term: Bool) -> bool | None:
     """Return the value of a literal boolean, else ``None`` (literals are hash-consed)."""
     ident = term.get_id()
-    if ident == _TRUE_ID:
+    if ident == _current.true_id:
         return True
-    if ident == _FALSE_ID:
+    if ident == _current.false_id:
         return False
     return None
 
@@ -234,7 +289,7 @@ def ule(a: BV, b: BV) -> Bool:
 def not_(a: Bool) -> Bool:
     """Return ``not a``."""
     known = truth_of(a)
-    return z3.BoolVal(not known) if known is not None else z3.Not(a)
+    return (false() if known else true()) if known is not None else z3.Not(a)
 
 
 def and_(*terms: Bool) -> Bool:
@@ -296,7 +351,7 @@ def merge(choices: Sequence[tuple[Bool, Any]]) -> Any:
 
 def byte_array(name: str) -> Array:
     """Return a free array from 64-bit addresses to bytes."""
-    return z3.Array(name, z3.BitVecSort(64), z3.BitVecSort(8))
+    return z3.Array(name, z3.BitVecSort(64, _current.ctx), z3.BitVecSort(8, _current.ctx))
 
 
 def select(array: Array, index: BV) -> Any:
@@ -318,12 +373,12 @@ def region_initial_memory(input_bytes: Array, unknown: Array, *, input_base: int
     ``input_bytes[address - input_base]``; every other address reads ``unknown[address]``.
     """
     zero = list(zero_regions)
-    address = z3.BitVec("address", 64)
+    address = var("address")
     region = z3.Extract(63, 32, address)
     value = z3.If(region == input_base >> 32, z3.Select(input_bytes, address - input_base),
                   z3.Select(unknown, address))
     for index in zero:
-        value = z3.If(region == index, z3.BitVecVal(0, 8), value)
+        value = z3.If(region == index, const(0, 8), value)
     initialised = z3.Not(region == zero[0])
     return z3.Lambda([address], value), z3.Lambda([address], initialised)
 
@@ -333,7 +388,7 @@ def havoc_regions(array: Array, fresh: Array, regions: Iterable[int]) -> Array:
     chosen = sorted(set(regions))
     if not chosen:
         return array
-    address = z3.BitVec("address", 64)
+    address = var("address")
     region = z3.Extract(63, 32, address)
     inside = z3.Or(*(region == index for index in chosen))
     return z3.Lambda([address], z3.If(inside, z3.Select(fresh, address),
@@ -342,7 +397,7 @@ def havoc_regions(array: Array, fresh: Array, regions: Iterable[int]) -> Array:
 
 def udiv(a: BV, divisor: int) -> BV:
     """Return ``a`` divided by the positive literal ``divisor`` (unsigned)."""
-    return _fold(z3.UDiv(a, z3.BitVecVal(divisor, width_of(a))), a)
+    return _fold(z3.UDiv(a, const(divisor, width_of(a))), a)
 
 
 def _conjuncts(term: Bool) -> list[Bool]:
@@ -405,7 +460,7 @@ def assume(term: Any, condition: Bool, value: bool) -> Any:
 
     Equal to ``term`` wherever ``condition == value`` holds (a path that implies it).
     """
-    replaced = z3.substitute(term, (condition, z3.BoolVal(value)))
+    replaced = z3.substitute(term, (condition, true() if value else false()))
     return term if replaced.eq(term) else z3.simplify(replaced)
 
 
@@ -418,7 +473,7 @@ def null_condition(term: BV) -> Bool | None:
 
 def initialised_array(default: bool) -> Array:
     """Return a constant boolean array."""
-    return z3.K(z3.BitVecSort(64), z3.BoolVal(default))
+    return z3.K(z3.BitVecSort(64, _current.ctx), true() if default else false())
 
 
 # -- instruction semantics ----------------------------------------------------------------
@@ -430,13 +485,13 @@ def immediate(imm: int, is64: bool) -> BV:
 
 
 def _division(op: AluOp, a: BV, b: BV, bits: int) -> BV:
-    zero = z3.BitVecVal(0, bits)
+    zero = const(0, bits)
     if op is AluOp.DIV:
         return z3.If(b == zero, zero, z3.UDiv(a, b))
     if op is AluOp.MOD:
         return z3.If(b == zero, a, z3.URem(a, b))
-    minimum = z3.BitVecVal(1 << (bits - 1), bits)
-    minus_one = z3.BitVecVal(-1, bits)
+    minimum = const(1 << (bits - 1), bits)
+    minus_one = const(-1, bits)
     overflow = z3.And(a == minimum, b == minus_one)
     if op is AluOp.SDIV:
         return z3.If(b == zero, zero, z3.If(overflow, minimum, a / b))
@@ -444,7 +499,7 @@ def _division(op: AluOp, a: BV, b: BV, bits: int) -> BV:
 
 
 def _binary(op: AluOp, a: BV, b: BV, bits: int) -> BV:
-    shift = b & z3.BitVecVal(bits - 1, bits)
+    shift = b & const(bits - 1, bits)
     table: dict[AluOp, Callable[[], BV]] = {
         AluOp.ADD: lambda: a + b,
         AluOp.SUB: lambda: a - b,
@@ -487,10 +542,10 @@ def division_faults(op: AluOp, dst: BV, src: BV, *, is64: bool) -> tuple[Bool, B
     bits = 64 if is64 else 32
     a = dst if is64 else z3.Extract(31, 0, dst)
     b = src if is64 else z3.Extract(31, 0, src)
-    zero = _fold(b == z3.BitVecVal(0, bits), dst, src)
+    zero = _fold(b == const(0, bits), dst, src)
     if op not in (AluOp.SDIV, AluOp.SMOD):
         return zero, false()
-    overflow = z3.And(a == z3.BitVecVal(1 << (bits - 1), bits), b == z3.BitVecVal(-1, bits))
+    overflow = z3.And(a == const(1 << (bits - 1), bits), b == const(-1, bits))
     return zero, _fold(overflow, dst, src)
 
 
@@ -684,7 +739,7 @@ class Session:
             if left <= 0:
                 raise TimeLimitReached()
             timeout = min(timeout, left)
-        solver = z3.Solver()
+        solver = z3.Solver(ctx=_current.ctx)
         solver.set("random_seed", self.config.seed)
         solver.set("rlimit", self.config.rlimit)
         solver.set("timeout", timeout)
@@ -747,19 +802,19 @@ class Session:
             # The values of ``term`` lie among its leaves: the first feasible one, from the
             # top, is the maximum.
             for value in reversed(candidates):
-                answer = self.check(*conditions, z3.BitVecVal(value, width) == term)
+                answer = self.check(*conditions, const(value, width) == term)
                 if answer is SatResult.UNKNOWN:
                     return None
                 if answer is SatResult.SAT:
                     return value if value <= limit else None
             return None
-        above = z3.UGT(term, z3.BitVecVal(limit, width))
+        above = z3.UGT(term, const(limit, width))
         if self.check(*conditions, above) is not SatResult.UNSAT:
             return None
         low, high = 0, limit
         while low < high:
             middle = (low + high + 1) // 2
-            answer = self.check(*conditions, z3.UGE(term, z3.BitVecVal(middle, width)))
+            answer = self.check(*conditions, z3.UGE(term, const(middle, width)))
             if answer is SatResult.UNKNOWN:
                 return None
             if answer is SatResult.SAT:

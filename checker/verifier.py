@@ -158,6 +158,7 @@ def _compute(report: Report, executor: Executor, cfg: ControlFlow, profile: Prof
                        f"counterexample did not replay: {outcome.describe()}"))
 
 
+@z.isolated
 def verify_program(program: Program, *, profile: Profile = LINUX, name: str = "prog",
                    budget: int = 200_000, max_input: int = 64, rlimit: int = 20_000_000,
                    timeout: float = 30.0, helpers: HelperRegistry | None = None,

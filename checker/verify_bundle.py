@@ -646,6 +646,7 @@ def _run_entries(bundle: schema.Bundle, loaded: Mapping[ProgId, LoadedProgram],
     return runs, edges
 
 
+@z.isolated
 def verify_bundle(path: str, *, timeout: float = 30.0, rlimit: int = 20_000_000,
                   bundle: schema.Bundle | None = None) -> BundleResult:
     """Verify every program of the bundle at ``path``.
