@@ -165,7 +165,12 @@ def value_of(term: BV) -> int | None:
 
 
 def truth_of(term: Bool) -> bool | None:
-    """Return the value of a literal boolean, else ``None`` (literals are hash-consed)."""
+    """Return the value of a literal boolean, else ``None`` (literals are hash-consed).
+
+    Ids are numbered per context, so a term of another context is refused rather than read
+    by an id that may belong to a literal here."""
+    if term.ctx is not _current.ctx:
+        raise SolverError("a term of another z3 context reached the solver")
     ident = term.get_id()
     if ident == _current.true_id:
         return True

@@ -182,6 +182,16 @@ def test_a_term_from_a_finished_context_is_refused() -> None:
         z.alu(AluOp.ADD, inside, z.var("y"), is64=True, profile=LINUX)
 
 
+def test_a_literal_of_another_context_is_refused_not_read_by_its_id() -> None:
+    outside = z.true()
+    with z.fresh_context():
+        with pytest.raises(z.SolverError, match="another z3 context"):
+            z.truth_of(outside)
+        inside = z.false()
+    with pytest.raises(z.SolverError, match="another z3 context"):
+        z.truth_of(inside)
+
+
 def test_literals_are_recognised_in_each_context() -> None:
     with z.fresh_context():
         assert z.truth_of(z.true()) is True and z.truth_of(z.false()) is False
