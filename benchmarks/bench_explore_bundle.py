@@ -199,7 +199,7 @@ ENGINES: tuple[tuple[str, str, bool], ...] = (
 def engine_system(loaded: Any, bundle: str, horizon: int, engine: str) -> Any:
     """Return the bundle's runtime system as ``build_system`` makes it, on ``engine``
     (``interpreter``, ``python`` or ``native``)."""
-    from arspec.model.explore_bundle import compile_checks
+    from arspec.model.bundle_system import compile_checks
     from arspec.model.runtime_system import CachingInvoker, RuntimeSystem
     from arspec.reference.runtime.runtime import ReferenceInvoker
     from arspec.reference.vm import native
@@ -221,7 +221,8 @@ def child(bundle: str, slots: int, engine: str | None = None) -> dict[str, Any]:
     import resource
 
     from arspec.model.engine import Bounds, FrontierCodec, Progress, StoreMode, explore
-    from arspec.model.explore_bundle import build_system, check_explore_input, compile_checks
+    from arspec.model.bundle_system import build_system, compile_checks
+    from arspec.model.explore_bundle import check_explore_input
     from arspec.model.runtime_system import EnvironmentOrder
     from arspec.reference.vm.vm import ExecutionResult, Vm
     from arspec.spec.loader import load_bundle
@@ -244,7 +245,7 @@ def child(bundle: str, slots: int, engine: str | None = None) -> dict[str, Any]:
             inside[1] += 1
 
     if engine is not None:
-        Vm.run = timed  # type: ignore[method-assign]
+        Vm.run = timed  # type: ignore[method-assign, assignment]
     states, transitions = system.build_invariants()
     widest = [0]
 
