@@ -220,8 +220,8 @@ def child(bundle: str, slots: int, engine: str | None = None) -> dict[str, Any]:
     return its figures."""
     import resource
 
-    from arspec.model.engine import Bounds, FrontierCodec, Progress, StoreMode, explore
     from arspec.model.bundle_system import build_system, compile_checks
+    from arspec.model.engine import Bounds, FrontierCodec, Progress, StoreMode, explore
     from arspec.model.explore_bundle import check_explore_input
     from arspec.model.runtime_system import EnvironmentOrder
     from arspec.reference.vm.vm import ExecutionResult, Vm
