@@ -686,6 +686,25 @@ def test_short_runs_demote_their_entry_to_the_python_tier() -> None:
         assert found.demoted and found.units
 
 
+def test_a_hand_off_before_a_long_native_run_is_not_short(spy: list[Run]) -> None:
+    """Two heavy helper calls at the start, then a long loop: the runs up to the calls are
+    short, but each comes once per run of the machine, so they stay native however often
+    the program runs."""
+    registry = _writing_helpers(False)
+    program = Program.from_instructions([
+        _mov(2, 1), Call(2), Call(2), _mov(6, 200),
+        Alu(AluOp.ADD, 0, Reg(6), True), Alu(AluOp.SUB, 6, Imm(1), True),
+        Jump(JmpCond.NE, 6, Imm(0), -3, True), Exit()])
+    for _ in range(3 * native.DEMOTE):
+        three_way(program, LINUX, bytes(16), helpers=registry)
+    found = fastpath.translations(program, LINUX)
+    assert not found.demoted and not found.short
+    spy.clear()
+    result = _run(program, LINUX, bytes(16), helpers=registry)
+    assert [(s[0], s[2], s[3]) for s in spy] == [(0, 1, False), (2, 2, False), (3, 7, True)]
+    assert spy[2][1] == result[1] - 3 and result[0] == 3 + 200 * 201 // 2
+
+
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.yaml"))
 
 
