@@ -86,8 +86,9 @@ except ImportError as error:  # not built: the pure-Python tier runs
 _PACK: Final = struct.Struct("<BBBBiQ")
 M64: Final = (1 << 64) - 1
 #: A native run that hands off after fewer instructions than this is *short*; after
-#: :data:`DEMOTE` short runs from one entry pc, that pc runs the Python tier instead (the
-#: round trip costs more than the instructions it saves there).
+#: :data:`DEMOTE` short runs from one entry pc (each one from the second at that pc in one
+#: run of the machine), that pc runs the Python tier instead (the round trip costs more
+#: than the instructions it saves there).
 SHORT: Final = 128
 DEMOTE: Final = 8
 
