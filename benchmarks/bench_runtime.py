@@ -7,7 +7,8 @@ two oracle prices (the environment moves them), and writes the spread into a rin
 subscriber consumes each record and tail-calls a signal program, which tail-calls a logger
 that counts signals in a map. A watcher on the oracle fires on large moves. Reports slots/s
 and invocations/s, and the time spent inside the VM (``Vm.run``); ``--compare`` runs the
-interpreter engine and the fast engine one after the other and prints both speed-ups.
+interpreter engine and the fast engine one after the other and prints both speed-ups (and,
+when the native tier is active, the fast engine with it turned off: the Python tier).
 
 Usage::
 
@@ -16,8 +17,9 @@ Usage::
     python benchmarks/bench_runtime.py --slots 3000 --compare
     python benchmarks/bench_runtime.py --bundle loop --slots 1000 --compare
 
-``--bundle loop`` runs a ``solana`` program that loops around light syscalls and helpers
-(:attr:`HelperSpec.light <arspec.reference.vm.helpers.HelperSpec.light>`) instead.
+``--bundle loop`` runs a ``solana`` program that loops around light and metered syscalls and
+helpers (:attr:`HelperSpec.light <arspec.reference.vm.helpers.HelperSpec.light>`,
+:attr:`HelperSpec.metered <arspec.reference.vm.helpers.HelperSpec.metered>`) instead.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import time
 
 from arspec.reference.runtime.run_report import RunReport, render_json
 from arspec.reference.runtime.runner import run_bundle
+from arspec.reference.vm import native
 from arspec.reference.vm.vm import ExecutionResult, Vm
 from arspec.spec.loader import load_bundle_text
 
@@ -285,9 +288,18 @@ def main(argv: list[str] | None = None) -> int:
         fast, fast_elapsed, fast_vm = timed_run(text, "fast")
         same = render_json(slow) == render_json(fast)
         print(f"interpreter: {slow_elapsed:.2f} s, {slow_vm:.2f} s in the VM")
-        print(f"fast:        {fast_elapsed:.2f} s, {fast_vm:.2f} s in the VM")
+        print(f"fast:        {fast_elapsed:.2f} s, {fast_vm:.2f} s in the VM "
+              f"({'native' if native.active() else 'Python'} tier)")
         print(f"speed-up:    {slow_elapsed / fast_elapsed:.2f}x overall, "
               f"{slow_vm / fast_vm:.2f}x in the VM; reports identical: {same}")
+        if native.active():
+            with native.tier(False):
+                tier, tier_elapsed, tier_vm = timed_run(text, "fast")
+            same_tier = render_json(slow) == render_json(tier)
+            same = same and same_tier
+            print(f"Python tier: {tier_elapsed:.2f} s, {tier_vm:.2f} s in the VM; "
+                  f"{slow_elapsed / tier_elapsed:.2f}x overall, {slow_vm / tier_vm:.2f}x in "
+                  f"the VM; report identical: {same_tier}")
         return 0 if same else 1
     report, elapsed, in_vm = timed_run(text, args.engine)
     totals = report.totals

@@ -22,6 +22,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import programs
 from test_fastpath import VECTORS, _bench_loops, generated, helper_hash, promoted_ops
+from test_light_helpers import (
+    BUNDLE,
+    Spans,
+    helper_cases,
+    limits,
+    recording,
+    run_helpers,
+    run_syscalls,
+    syscall_cases,
+)
 
 from arspec.reference.differential.conformance import load_program, parse_data_file
 from arspec.reference.isa.instructions import (
@@ -53,6 +63,8 @@ from arspec.reference.isa.instructions import (
 )
 from arspec.reference.runtime.run_report import render_json
 from arspec.reference.runtime.runner import run_bundle
+from arspec.reference.runtime.runtime_helpers import LIGHT_HELPERS
+from arspec.reference.runtime.solana_syscalls import solana_syscalls
 from arspec.reference.vm import fastpath, native
 from arspec.reference.vm.helpers import HelperContext, HelperRegistry, HelperSpec, test_helpers
 from arspec.reference.vm.load_checks import check_program
@@ -61,7 +73,8 @@ from arspec.reference.vm.memory import Memory
 from arspec.reference.vm.profiles import INPUT_BASE, LINUX, SOLANA, STACK_BASE, Profile, get_profile
 from arspec.reference.vm.vm import Vm, standard_memory
 from arspec.spec.errors import ArspecError, DecodeError, HelperFault, InputError
-from arspec.spec.loader import load_bundle
+from arspec.spec.helpers import HELPERS_BY_NAME
+from arspec.spec.loader import load_bundle, load_bundle_text
 
 pytestmark = pytest.mark.skipif(not native.available() and os.environ.get("CI") != "true",
                                 reason=f"native tier not built: {native.IMPORT_ERROR}")
@@ -480,6 +493,137 @@ def test_nondeterministic_helper_refused_in_solana() -> None:
         assert (result[3] is None) == (profile is LINUX)
 
 
+# --------------------------------------------------------------------------- metered helpers
+
+def _metered_helpers(fault_at: int | None) -> HelperRegistry:
+    """``meter`` (id 3): costs 2, stores r2 at r1, logs, charges ``r2`` units itself, then
+    faults when r2 equals ``fault_at``; ``sqrti`` stays light (id 4)."""
+    def meter(ctx: HelperContext, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+        ctx.memory.store(ctx.pc, r1, 8, r2)
+        ctx.log(f"meter {r2}")
+        ctx.charge(r2)
+        if r2 == fault_at:
+            raise HelperFault(ctx.pc, f"metered, then failed at {r2}")
+        return r2 * 5
+    base = test_helpers()
+    return HelperRegistry((HelperSpec(3, "meter", meter, cost=2, metered=True),
+                           *(spec for spec in base if spec.id == 4)))
+
+
+def _metered_loop(turns: int) -> Program:
+    """``turns`` calls of ``meter`` with r2 = 1, 2, ... storing into the input, a load of the
+    stored word and a light call between them."""
+    return Program.from_instructions([
+        _mov(6, 0), _mov(8, 0),
+        Alu(AluOp.ADD, 6, Imm(1), True), LoadImm64(1, Pseudo.IMM64, INPUT_BASE & 0xFFFFFFFF,
+                                                   INPUT_BASE >> 32),
+        _mov(2, Reg(6)), Call(3), Alu(AluOp.ADD, 8, Reg(0), True),
+        Load(8, 7, 1, 0), Alu(AluOp.ADD, 8, Reg(7), True), _mov(1, Reg(8)), Call(4),
+        Alu(AluOp.ADD, 8, Reg(0), True),
+        Jump(JmpCond.NE, 6, Imm(turns), -12, True), _mov(0, Reg(8)), Exit()])
+
+
+def test_metered_loop_every_limit() -> None:
+    """The budget runs out at every point of the loop: at the call instruction, in the
+    helper's fixed cost, in what it charges itself and on the instructions just after."""
+    program = _metered_loop(6)
+    registry = _metered_helpers(None)
+    full = three_way(program, LINUX, bytes(16), helpers=registry)
+    total = full[2]
+    assert full[3] is None and isinstance(total, int)
+    assert full[6] == tuple(f"meter {k}" for k in range(1, 7))
+    for limit in range(0, total + 2):
+        result = three_way(program, LINUX, bytes(16), limit, registry)
+        assert (result[3] is None) == (limit >= total)
+
+
+@pytest.mark.parametrize("fault_at", [1, 3, 6])
+@pytest.mark.parametrize("limit", [10, 29, 30, 31, 10**6])
+def test_metered_helper_fault_keeps_its_writes_and_logs(fault_at: int, limit: int) -> None:
+    result = three_way(_metered_loop(6), LINUX, bytes(16), limit, _metered_helpers(fault_at))
+    assert result[3] is not None
+    if limit == 10**6:
+        assert result[3][:2] == ("HelperFault", 6)
+        assert result[6][-1] == f"meter {fault_at}"
+
+
+def test_metered_helpers_run_natively(spy: list[Run]) -> None:
+    """The loop around the metered call runs in one native run: the call is not left to
+    Python, and no entry is demoted."""
+    program = _metered_loop(200)
+    result = _run(program, LINUX, bytes(16), helpers=_metered_helpers(None))
+    assert result[3] is None
+    assert len(spy) == 1 and spy[0][3] and spy[0][1] == result[1]
+    assert not fastpath.translations(program, LINUX).demoted
+
+
+def test_metered_site_carries_the_flag() -> None:
+    program = _metered_loop(1)
+    vm = Vm(program, profile=LINUX, helpers=_metered_helpers(None),
+            memory=standard_memory(program, LINUX, bytes(16)))
+    sites = native.helper_sites(native.prepare(program, LINUX), vm)
+    assert [site[2:] if site else None for site in sites] == [(2, True), (0, False)]
+
+
+def test_invalid_metered_mark_reads_stale_counters_when_light() -> None:
+    """Marked light, a helper that charges would run on counters the native loop holds
+    back: the three-way comparison must see it (the comparison can fail)."""
+    def meter(ctx: HelperContext, r1: int, r2: int, r3: int, r4: int, r5: int) -> int:
+        ctx.charge(r2)
+        return ctx.vm.units
+    program = _metered_loop(4)
+    outcomes = []
+    for light in (False, True):
+        registry = HelperRegistry((
+            HelperSpec(3, "meter", meter, light=light, metered=not light),
+            *(spec for spec in test_helpers() if spec.id == 4)))
+        reference = outcome(program, LINUX, bytes(16), 10**6, "interpreter", registry)
+        with native.tier(True):
+            fast = outcome(program, LINUX, bytes(16), 10**6, "fast", registry)
+        outcomes.append(fast == reference)
+    assert outcomes == [True, False]
+
+
+METERED_SYSCALLS = sorted(spec.name for spec in solana_syscalls() if spec.metered)
+METERED_HELPERS = sorted(name for name in LIGHT_HELPERS
+                         if HELPERS_BY_NAME[name].size_arg is not None)
+
+
+@pytest.mark.parametrize("name", METERED_SYSCALLS)
+@settings(max_examples=6, derandomize=True, deadline=None)
+@given(data=st.data())
+def test_metered_syscall_three_tiers(name: str, data: st.DataObject) -> None:
+    """The drawn syscall loops of ``tests/test_light_helpers.py``, with a limit that often
+    runs out inside a call or just after it, on the interpreter and both tiers."""
+    program, memory = data.draw(syscall_cases(name))
+    spans: Spans = []
+    full = run_syscalls(program, memory, 10**7, "interpreter",
+                        recording(solana_syscalls(), spans, name))
+    assert isinstance(full[2], int)
+    limit = data.draw(limits(spans, full[2]))
+    reference = run_syscalls(program, memory, limit, "interpreter", solana_syscalls())
+    for tier in (False, True):
+        with native.tier(tier):
+            assert run_syscalls(program, memory, limit, "fast", solana_syscalls()) == reference
+
+
+@pytest.mark.parametrize("name", METERED_HELPERS)
+@settings(max_examples=5, derandomize=True, deadline=None)
+@given(data=st.data())
+def test_metered_runtime_helper_three_tiers(name: str, data: st.DataObject) -> None:
+    """The drawn runtime helper loops of ``tests/test_light_helpers.py`` (maps, ring buffer,
+    accounts, dynptrs, logs), on the interpreter and both tiers."""
+    code = data.draw(helper_cases(name))
+    bundle = load_bundle_text(BUNDLE.format(code=code), filename="metered.yaml")
+    spans: Spans = []
+    full = run_helpers(bundle, 10**7, "interpreter", lambda r: recording(r, spans, name))
+    limit = data.draw(limits(spans, full[0].compute_units))  # type: ignore[attr-defined]
+    reference = run_helpers(bundle, limit, "interpreter")
+    for tier in (False, True):
+        with native.tier(tier):
+            assert run_helpers(bundle, limit, "fast") == reference
+
+
 # --------------------------------------------------------------------------- preparation
 
 @pytest.mark.parametrize("insn", [
@@ -540,6 +684,25 @@ def test_short_runs_demote_their_entry_to_the_python_tier() -> None:
         three_way(program, LINUX, bytes(16), helpers=registry)
         found = fastpath.translations(program, LINUX)
         assert found.demoted and found.units
+
+
+def test_a_hand_off_before_a_long_native_run_is_not_short(spy: list[Run]) -> None:
+    """Two heavy helper calls at the start, then a long loop: the runs up to the calls are
+    short, but each comes once per run of the machine, so they stay native however often
+    the program runs."""
+    registry = _writing_helpers(False)
+    program = Program.from_instructions([
+        _mov(2, 1), Call(2), Call(2), _mov(6, 200),
+        Alu(AluOp.ADD, 0, Reg(6), True), Alu(AluOp.SUB, 6, Imm(1), True),
+        Jump(JmpCond.NE, 6, Imm(0), -3, True), Exit()])
+    for _ in range(3 * native.DEMOTE):
+        three_way(program, LINUX, bytes(16), helpers=registry)
+    found = fastpath.translations(program, LINUX)
+    assert not found.demoted and not found.short
+    spy.clear()
+    result = _run(program, LINUX, bytes(16), helpers=registry)
+    assert [(s[0], s[2], s[3]) for s in spy] == [(0, 1, False), (2, 2, False), (3, 7, True)]
+    assert spy[2][1] == result[1] - 3 and result[0] == 3 + 200 * 201 // 2
 
 
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("*.yaml"))

@@ -28,8 +28,9 @@ a program packs it for the C loop (:func:`~arspec.reference.vm.native.prepare`, 
 the units), and from then on every pc runs there: the C loop returns before any instruction
 it leaves to Python, the interpreter steps that one instruction, and the C loop goes on. An
 entry pc whose native runs keep stopping after fewer than
-:data:`~arspec.reference.vm.native.SHORT` instructions is *demoted* after
-:data:`~arspec.reference.vm.native.DEMOTE` of them and runs the units above instead.
+:data:`~arspec.reference.vm.native.SHORT` instructions, more than once in one run of the
+machine (a loop), is *demoted* after :data:`~arspec.reference.vm.native.DEMOTE` of them and
+runs the units above instead.
 ``tests/test_fastpath.py`` pins results, counters, faults, registers and memory to the
 interpreter engine on generated programs and every conformance vector.
 """
@@ -97,7 +98,10 @@ class Translations:
         return self.prepared
 
     def count_short(self, pc: int) -> None:
-        """Count a short native run from ``pc``; demote the pc after enough of them."""
+        """Count a short native run from ``pc`` (from the second in one run of the machine:
+        a loop bouncing between C and Python; straight code that hands off a few times on
+        its way, as before a program's loop, is not demoted); demote the pc after enough of
+        them."""
         short = self.short.get(pc, 0) + 1
         self.short[pc] = short
         if short >= native.DEMOTE:
@@ -147,6 +151,8 @@ def run_fast(vm: Machine) -> None:
     loop = False
     use_native = native.active() and vm.tracer is None
     sites: tuple[native.Site, ...] | None = None
+    # Entry pcs of this run's short native runs: one counts as short when it comes again.
+    shorts: set[int] = set()
     while not vm.stopped:
         if vm.guarded:
             # A lock is held or a ring dynptr is live: only the interpreter checks for them.
@@ -163,10 +169,12 @@ def run_fast(vm: Machine) -> None:
             ran = native.run(vm, prepared, sites)
             if vm.stopped:
                 return
+            if ran < native.SHORT:
+                if pc in shorts:
+                    found.count_short(pc)
+                shorts.add(pc)
             # The instruction the native tier left: the interpreter runs it (or faults).
             vm.step()
-            if ran < native.SHORT:
-                found.count_short(pc)
             loop = True
             continue
         unit = units.get(vm.pc)

@@ -14,7 +14,10 @@ What it runs, prepared here per (program, profile) as a packed instruction array
 decided here: SBPFv0's sign-extended ``add32``/``sub32``/``mul32``, faulting division),
 loads, stores and atomics, ``lddw`` of a constant or code address, jumps, bpf-to-bpf calls
 and ``exit``, and calls of light helpers
-(:attr:`HelperSpec.light <arspec.reference.vm.helpers.HelperSpec.light>`).
+(:attr:`HelperSpec.light <arspec.reference.vm.helpers.HelperSpec.light>`) and metered ones
+(:attr:`HelperSpec.metered <arspec.reference.vm.helpers.HelperSpec.metered>`: before the
+call the machine's instruction and unit counters are brought up to date, as the Python tier
+does, since the helper charges through ``vm.consume``; the budget left is read back after).
 
 What it hands to Python: invalid instructions and jumps to non-instructions, ``callx``,
 kfuncs, legacy packet loads, map forms of ``lddw``; a division or modulo by zero
@@ -23,10 +26,11 @@ region's bytes as :class:`~arspec.reference.vm.memory.Memory` maps them (plain, 
 framed regions, read-only ones for loads only), an access to a region holding a guarded range,
 and every access when the memory is a subclass with its own ``load``/``store``; an
 instruction the budget does not cover (or a helper whose cost does not fit); a call past the
-frame limit (:func:`~arspec.reference.vm.translate.probe`); a helper that is not light,
-unknown or refused. An ``exit`` into a frame the machine holds (pushed before the run) pops
-it as ``Vm.pop_frame`` does. A light helper that raises leaves the
-machine as the interpreter does (the call counted and charged, pc at the call).
+frame limit (:func:`~arspec.reference.vm.translate.probe`); a helper that is neither
+light nor metered, unknown or refused. An ``exit`` into a frame the machine holds (pushed
+before the run) pops it as ``Vm.pop_frame`` does. A light or metered helper that raises (a
+fault, or the budget running out in what it charges) leaves the machine as the interpreter
+does (the call counted and charged, pc at the call).
 
 Turning it off: ``ARSPEC_NATIVE=0`` in the environment, or :func:`set_active`;
 ``python -m arspec.reference.vm.native`` says which tier runs. Under ``CI=true`` a missing
@@ -82,8 +86,9 @@ except ImportError as error:  # not built: the pure-Python tier runs
 _PACK: Final = struct.Struct("<BBBBiQ")
 M64: Final = (1 << 64) - 1
 #: A native run that hands off after fewer instructions than this is *short*; after
-#: :data:`DEMOTE` short runs from one entry pc, that pc runs the Python tier instead (the
-#: round trip costs more than the instructions it saves there).
+#: :data:`DEMOTE` short runs from one entry pc (each one from the second at that pc in one
+#: run of the machine), that pc runs the Python tier instead (the round trip costs more
+#: than the instructions it saves there).
 SHORT: Final = 128
 DEMOTE: Final = 8
 
@@ -238,21 +243,22 @@ def prepare(program: Program, profile: Profile) -> Prepared:
     return Prepared(code, tuple(sites), params, sum(1 for f in fields if f[0]))
 
 
-Site = tuple[object, HelperContext, int] | None
+Site = tuple[object, HelperContext, int, bool] | None
 
 
 def helper_sites(prepared: Prepared, vm: Machine) -> tuple[Site, ...]:
-    """Return, per call site, ``(function, context, cost)`` of the light helper the
-    machine's registry has there, or ``None`` (the call goes to Python)."""
+    """Return, per call site, ``(function, context, cost, metered)`` of the light or metered
+    helper the machine's registry has there, or ``None`` (the call goes to Python)."""
     out: list[Site] = []
     profile = vm.profile
     for pc, imm in prepared.sites:
         spec = vm.helpers.lookup(imm, profile)
-        if (spec is None or not spec.light or vm.tracer is not None
+        if (spec is None or not (spec.light or spec.metered) or vm.tracer is not None
                 or (not spec.deterministic and profile.name == "solana")):
             out.append(None)
         else:
-            out.append((spec.fn, HelperContext(vm.memory, pc, profile, vm), spec.cost))
+            out.append((spec.fn, HelperContext(vm.memory, pc, profile, vm), spec.cost,
+                        spec.metered))
     return tuple(out)
 
 

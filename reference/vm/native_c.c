@@ -6,9 +6,11 @@
  * everything it leaves to Python. It stops *before* any instruction it cannot finish exactly
  * as the interpreter would (a HANDOFF entry, an access outside the memory windows, a
  * division the profile faults on, a budget that does not cover the instruction, a call deeper
- * than the frame limit, a saved frame that is not six machine words, a helper that is not
- * light) with registers, pc, counters, frames and the live stack end written back, so the
- * interpreter's own step runs that instruction and produces the fault, limit or result.
+ * than the frame limit, a saved frame that is not six machine words, a helper that is
+ * neither light nor metered) with registers, pc, counters, frames and the live stack end
+ * written back, so the interpreter's own step runs that instruction and produces the fault,
+ * limit or result. A metered helper gets the machine's instruction and unit counters up to
+ * date before the call (it charges through vm.consume), and the budget is read back after.
  *
  * Semantics are those of reference/vm/alu.py and reference/vm/vm.py (RFC 9669 sections 4 and
  * 5; the SBPFv0 choices of anza-xyz/sbpf src/interpreter.rs), restated for 64-bit machine
@@ -617,7 +619,9 @@ static PyObject *run(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
         return NULL;
     }
 
-    uint64_t ran = 0, units = 0;
+    /* ran: instructions run here; flushed: those already added to vm.instructions (before a
+       metered helper), whose units are then added to vm.units and not held in units. */
+    uint64_t ran = 0, flushed = 0, units = 0;
     int depth = 0, frames_moved = 0, stopped = 0, failed = 0;
     if (pc >= ncode) {
         goto leave;
@@ -792,16 +796,28 @@ static PyObject *run(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
         case OP_CALL: {
             if (i->off < 0 || i->off >= nsites) goto leave;
             PyObject *site = PyTuple_GET_ITEM(sites, i->off);
-            if (!PyTuple_Check(site) || PyTuple_GET_SIZE(site) != 3) goto leave;
+            if (!PyTuple_Check(site) || PyTuple_GET_SIZE(site) != 4) goto leave;
             int64_t extra = (int64_t)PyLong_AsLongLong(PyTuple_GET_ITEM(site, 2));
             if (extra < 0 || left - cost < extra) {
                 PyErr_Clear();
                 goto leave;
             }
+            const int metered = PyTuple_GET_ITEM(site, 3) == Py_True;
             /* The call starts: counted and charged, as Vm.step and Vm.consume do. */
             left -= cost + extra;
             ran++;
             units += (uint64_t)(cost + extra);
+            if (metered) {
+                /* It charges through vm.consume: the machine's counters must be up to date
+                   (as the interpreter's are inside a helper); the budget is read back after. */
+                if (add_attr(vm, s_instructions, ran - flushed) < 0
+                        || add_attr(vm, s_units, units) < 0) {
+                    failed = 1;
+                    goto leave;
+                }
+                flushed = ran;
+                units = 0;
+            }
             PyObject *argv[6];
             argv[0] = PyTuple_GET_ITEM(site, 1);
             int made = 0;
@@ -821,6 +837,10 @@ static PyObject *run(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
             }
             if (res == NULL || PyErr_Occurred()) {
                 failed = 1;  /* the helper's fault, at the call's pc */
+                goto leave;
+            }
+            if (metered && budget_left(vm, &left) < 0) {
+                failed = 1;
                 goto leave;
             }
             r[0] = value;
@@ -875,7 +895,7 @@ static PyObject *run(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     }
 leave:
     release_memory(m);
-    int rc = write_back(vm, regs_list, memory, r, pc, ran, units, frames, depth, frames_moved,
+    int rc = write_back(vm, regs_list, memory, r, pc, ran - flushed, units, frames, depth, frames_moved,
                   m->stack_top, stopped);
     PyMem_Free(m);
     PyMem_Free(frames);
