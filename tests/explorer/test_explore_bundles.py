@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -106,28 +105,7 @@ def test_output_is_identical_across_hash_seeds() -> None:
 
 # --------------------------------------------------------------------------- replica determinism
 
-TWO_DOMAINS = textwrap.dedent("""\
-    arspec: 1
-    profile: solana
-    preset: minimal
-    budgets: {per_invocation: 2000, per_slot: 4000}
-    accounts:
-      a: {size: 8, fields: {x: {offset: 0, type: u64}}}
-      b: {size: 8, fields: {y: {offset: 0, type: u64}}}
-    programs:
-      idle:
-        hook: {on: every, slots: 4}
-        code: |
-            r0 = 0
-            exit
-    scenario:
-      slots: 4
-      domains:
-        a.x: {values: [1, 2], slots: [1]}
-        b.y: {values: [3], slots: [1]}
-    properties:
-      explore: {slots: 2, invariants: [budget]}
-    """)
+TWO_DOMAINS = (Path(__file__).parents[1] / "bundles" / "two_domains.yaml").read_text()
 
 
 def test_replica_determinism_holds_for_the_spec(tmp_path: Path) -> None:

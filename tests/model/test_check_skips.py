@@ -8,7 +8,6 @@ copy a map or carry one of those events are never skipped.
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -160,28 +159,7 @@ def test_invalid_a_user_invariant_remembered_by_the_wrong_inputs_is_caught(
     assert broken != reference and "'solvent'" not in str(broken[5])
 
 
-TWO_DOMAINS = textwrap.dedent("""\
-    arspec: 1
-    profile: solana
-    preset: minimal
-    budgets: {per_invocation: 2000, per_slot: 4000}
-    accounts:
-      a: {size: 8, fields: {x: {offset: 0, type: u64}}}
-      b: {size: 8, fields: {y: {offset: 0, type: u64}}}
-    programs:
-      idle:
-        hook: {on: every, slots: 4}
-        code: |
-            r0 = 0
-            exit
-    scenario:
-      slots: 4
-      domains:
-        a.x: {values: [1, 2], slots: [1]}
-        b.y: {values: [3], slots: [1]}
-    properties:
-      explore: {slots: 2, invariants: [budget]}
-    """)
+TWO_DOMAINS = (Path(__file__).parents[1] / "bundles" / "two_domains.yaml").read_text()
 
 
 def test_invalid_orders_taken_as_free_hide_a_divergence(tmp_path: Path,
