@@ -659,7 +659,7 @@ def test_memory_subclass_gets_no_windows(spy: list[Run]) -> None:
     assert not native.windowed(memory)
     vm = Vm(program, profile=LINUX, helpers=test_helpers(), memory=memory, engine="fast")
     assert vm.run(0, (INPUT_BASE, 8)).r0 == 1  # the subclass's load ran
-    assert spy[0][2] == 1 and spy[0][1] == 1
+    assert spy == []  # a memory with its own load runs on the interpreter (Memory.windows)
 
 
 def test_turned_off_by_the_environment() -> None:

@@ -146,6 +146,12 @@ def translations(program: Program, profile: Profile) -> Translations:
 
 def run_fast(vm: Machine) -> None:
     """Run ``vm`` from its pc until its base frame exits; faults propagate as in the loop."""
+    if not vm.memory.windows:
+        # The memory checks or records accesses in its own methods (Memory.windows): only
+        # the interpreter meets them on every access (translated code also forwards a
+        # stored value to a load of the same place).
+        vm.run_interpreter()
+        return
     found = translations(vm.program, vm.profile)
     units = found.units
     loop = False

@@ -27,7 +27,7 @@ With :attr:`Memory.sbpf_faults` set, fault reasons are Agave's
 from __future__ import annotations
 
 import struct
-from typing import Final
+from typing import Any, ClassVar, Final
 
 from arspec.reference.vm.profiles import (
     FIRST_DYNAMIC_REGION,
@@ -59,6 +59,18 @@ class Memory:
 
     __slots__ = ("_data", "_framed", "_gapped", "_next_index", "_writable", "guards",
                  "sbpf_faults", "stack_top")
+    #: Whether :meth:`window` hands out runs of bytes. A subclass that checks or records
+    #: accesses in its own ``load``, ``store`` or ``write_bytes`` gives none unless it
+    #: defines ``window`` itself, so translated code cannot go around those methods.
+    windows: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__
+        # The guarded variants (``_unguarded``) check in load/store what window leaves out.
+        if ("window" not in own and "_unguarded" not in own
+                and any(name in own for name in ("load", "store", "write_bytes"))):
+            cls.windows = False
 
     def __init__(self) -> None:
         self._data: dict[int, bytearray] = {}
@@ -194,8 +206,11 @@ class Memory:
 
         That run is the whole region, one chunk of a gapped region, or the part of one frame
         of a framed region below :attr:`stack_top`. ``data`` is empty (no run) when ``write``
-        and the region is read-only. Translated code caches it per access site.
+        and the region is read-only, and always when the class gives no windows
+        (:attr:`windows`). Translated code caches it per access site.
         """
+        if not self.windows:
+            return address >> REGION_SHIFT << REGION_SHIFT, bytearray()
         if self.guards:
             base, run = self._window(address, write)
             if any(base < high and low < base + len(run) for low, high, _, _ in self.guards):
