@@ -9,10 +9,6 @@ either tier, meets those methods on every access as the interpreter does.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from arspec.cli.vectors.instruction import record_writes
 from arspec.reference.isa.assembler import assemble
 from arspec.reference.runtime.contexts import ContextMemory
@@ -50,13 +46,6 @@ class OddRefused(Memory):
         if address >= INPUT_BASE + 320 and (address - INPUT_BASE) // 8 % 2:
             raise MemoryFault(pc, address, size, "odd word refused")
         return super().load(pc, address, size)
-
-
-@pytest.fixture(params=["python", "native"])
-def tier(request: pytest.FixtureRequest) -> Iterator[bool]:
-    if request.param == "native" and not native.available():
-        pytest.skip("the native extension is not built")
-    yield request.param == "native"
 
 
 def run(memory_class: type[Memory] | None, engine: str, tier: bool,

@@ -10,8 +10,6 @@ size, step and start, reading and writing, and compare the whole outcome.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -52,13 +50,6 @@ def outcome(code: str, context: ProgramContext, engine: str, *, tier: bool) -> O
         result = Vm(program, memory=memory, engine=engine).run(0, (CONTEXT_BASE,))
     return (result.r0, result.instructions, result.compute_units, str(result.fault),
             bytes(memory.region(CONTEXT_BASE)))
-
-
-@pytest.fixture(params=["python", "native"])
-def tier(request: pytest.FixtureRequest) -> Iterator[bool]:
-    if request.param == "native" and not native.available():
-        pytest.skip("the native extension is not built")
-    yield request.param == "native"
 
 
 def assert_engines_agree(code: str, context: ProgramContext, tier: bool) -> Outcome:
