@@ -21,7 +21,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from strategies import programs
-from test_fastpath import VECTORS, _bench_loops, generated, helper_hash, promoted_ops
+from test_fastpath import (
+    VECTORS,
+    _bench_loops,
+    generated,
+    helper_hash,
+    promoted_ops,
+    vector_runs,
+)
 from test_light_helpers import (
     BUNDLE,
     Spans,
@@ -33,7 +40,6 @@ from test_light_helpers import (
     syscall_cases,
 )
 
-from arspec.reference.differential.conformance import load_program, parse_data_file
 from arspec.reference.isa.instructions import (
     Alu,
     AluOp,
@@ -67,12 +73,11 @@ from arspec.reference.runtime.runtime_helpers import LIGHT_HELPERS
 from arspec.reference.runtime.solana_syscalls import solana_syscalls
 from arspec.reference.vm import fastpath, native
 from arspec.reference.vm.helpers import HelperContext, HelperRegistry, HelperSpec, test_helpers
-from arspec.reference.vm.load_checks import check_program
 from arspec.reference.vm.machine import Machine
 from arspec.reference.vm.memory import Memory
-from arspec.reference.vm.profiles import INPUT_BASE, LINUX, SOLANA, STACK_BASE, Profile, get_profile
+from arspec.reference.vm.profiles import INPUT_BASE, LINUX, SOLANA, STACK_BASE, Profile
 from arspec.reference.vm.vm import Vm, standard_memory
-from arspec.spec.errors import ArspecError, DecodeError, HelperFault, InputError
+from arspec.spec.errors import ArspecError, HelperFault
 from arspec.spec.helpers import HELPERS_BY_NAME
 from arspec.spec.loader import load_bundle, load_bundle_text
 
@@ -194,18 +199,8 @@ ROOT = Path(__file__).parent / "conformance"
 
 @pytest.mark.parametrize("path", VECTORS, ids=[p.relative_to(ROOT).as_posix() for p in VECTORS])
 def test_three_tiers_agree_on_conformance_vector(path: Path) -> None:
-    case = parse_data_file(path)
-    try:
-        program = load_program(case)
-    except (InputError, DecodeError):
-        return
-    for name in case.profiles:
-        profile = get_profile(name)
-        try:
-            check_program(program, profile)
-        except ArspecError:
-            continue
-        three_way(program, profile, case.mem, case.insn_limit)
+    for program, profile, data, limit in vector_runs(path):
+        three_way(program, profile, data, limit)
 
 
 _OPS = [op for op in AluOp if op is not AluOp.MOV]
