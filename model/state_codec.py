@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from arspec.spec.maps import ArrayElements, MapState, is_pristine_cells
+from arspec.spec.ringbuf import get_live_bytes
 from arspec.spec.state import RuntimeState, WorkItem, encode_state
 from arspec.spec.types import FuncRef, MapId
 
@@ -95,7 +96,7 @@ def compute_map_parts(state: MapState) -> tuple[object, ...]:
             ))
         cells.append((key, tuple(copies)))
     ring = state.ringbuf
-    ring_key = None if ring is None else (bytes(ring.data), ring.consumer_pos,
+    ring_key = None if ring is None else (get_live_bytes(ring), ring.consumer_pos,
                                           ring.producer_pos, ring.pending_pos)
     progs = None if state.prog_array is None else tuple(
         None if p is None else str(p) for p in state.prog_array.slots)

@@ -26,8 +26,18 @@ Departures from Linux, with reasons:
 * **``pg_off``** is the header's data offset divided by 4096. Linux counts from the start of
   its internal structure to find the ring from a sample pointer; programs cannot read it.
 * **Reserve zeroes the new record's payload and padding.** Linux leaves stale bytes; a
-  program that writes before it submits sees no difference, and the state carries no dead
-  bytes (which keeps explored states canonical).
+  program that writes before it submits sees no difference, and no record's bytes depend on
+  what the ring held before.
+* **Dead bytes are not part of a state.** The bytes outside ``consumer_pos`` up to
+  ``producer_pos`` (consumed records, and space never reserved) stay in ``data`` as in
+  Linux, but nothing reads them: a program writes its record through its own buffer
+  (copied in at submit), reserve overwrites the record's bytes, and the walks of the
+  consumer and of the pending position start at ``consumer_pos`` or later (``pending_pos``
+  is kept between the two, see :func:`process_ringbuf_commit`). Two rings with equal
+  positions and equal live bytes (:func:`get_live_bytes`) therefore behave alike in every
+  future, and a state's canonical key holds only the live bytes
+  (:func:`arspec.spec.state.compute_map_key`): histories that differ only in records
+  already consumed meet in one explored state.
 * **Submit and discard flags.** Linux ignores unknown bits because these helpers return
   nothing; arspec treats any bit other than ``BPF_RB_NO_WAKEUP`` / ``BPF_RB_FORCE_WAKEUP`` as
   an invalid call, so no program can depend on bits a later kernel may define. The wakeup
@@ -117,6 +127,12 @@ def get_ringbuf_bytes(rb: RingBuffer, pos: int, n: int) -> bytes:
         out += rb.data[start:end]
         start = 0
     return bytes(out)
+
+
+def get_live_bytes(rb: RingBuffer) -> bytes:
+    """Return the bytes from ``consumer_pos`` up to ``producer_pos``: every record not yet
+    consumed, committed or still reserved (the only bytes a ring's future depends on)."""
+    return get_ringbuf_bytes(rb, rb.consumer_pos, rb.producer_pos - rb.consumer_pos)
 
 
 def process_ringbuf_write(rb: RingBuffer, pos: int, data: bytes) -> None:

@@ -52,7 +52,7 @@ from arspec.spec.maps import (
     process_map_update,
 )
 from arspec.spec.presets import Preset, get_preset
-from arspec.spec.ringbuf import RingBuffer
+from arspec.spec.ringbuf import RingBuffer, get_live_bytes
 from arspec.spec.tailcall import ProgArray, process_prog_array_update
 from arspec.spec.timers import AsyncSequence
 from arspec.spec.types import AccountName, ComputeUnits, Cpu, FuncRef, MapId, Pc, ProgId, Slot
@@ -375,7 +375,7 @@ def compute_map_key(state: MapState) -> tuple[object, ...]:
             ))
         cells.append((key, tuple(copies)))
     ring = state.ringbuf
-    ring_key = None if ring is None else (bytes(ring.data), ring.consumer_pos,
+    ring_key = None if ring is None else (get_live_bytes(ring), ring.consumer_pos,
                                           ring.producer_pos, ring.pending_pos)
     progs = None if state.prog_array is None else tuple(state.prog_array.slots)
     lru = tuple(sorted(state.last_use.items()))
