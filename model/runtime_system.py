@@ -85,7 +85,12 @@ from arspec.spec.catalogue import (
 )
 from arspec.spec.hooks import WatcherState
 from arspec.spec.maps import ArrayElements, MapElement, MapState
-from arspec.spec.ringbuf import RingBuffer, is_ringbuf_consume_enabled
+from arspec.spec.ringbuf import (
+    RingBuffer,
+    get_live_bytes,
+    is_ringbuf_consume_enabled,
+    process_ringbuf_write,
+)
 from arspec.spec.runtime_watchers import copy_runtime_watchers
 from arspec.spec.scheduler import (
     Action,
@@ -115,7 +120,7 @@ from arspec.spec.state import (
 )
 from arspec.spec.tailcall import ProgArray
 from arspec.spec.timers import AsyncSequence, TimerState
-from arspec.spec.types import AccountName, ComputeUnits, Cpu, MapId
+from arspec.spec.types import AccountName, ComputeUnits, Cpu, MapId, RingPos
 from arspec.spec.workqueue import WorkQueueState
 
 _T = TypeVar("_T")
@@ -1026,6 +1031,22 @@ class _SharedPickler(pickle.Pickler):
 
     def persistent_id(self, obj: object) -> int | None:
         return self.ids.get(id(obj))
+
+    def reducer_override(self, obj: object) -> object:
+        """Write a ring buffer with only its live bytes: nothing reads the others (see
+        :mod:`arspec.spec.ringbuf`), and a packed frontier state need not carry them."""
+        if type(obj) is RingBuffer:
+            return (make_live_ring, (obj.size, get_live_bytes(obj), obj.consumer_pos,
+                                     obj.producer_pos, obj.pending_pos))
+        return NotImplemented
+
+
+def make_live_ring(size: int, live: bytes, consumer_pos: RingPos, producer_pos: RingPos,
+                   pending_pos: RingPos) -> RingBuffer:
+    """Return a ring holding ``live`` from ``consumer_pos`` on and zeros elsewhere."""
+    ring = RingBuffer(size, bytearray(size), consumer_pos, producer_pos, pending_pos)
+    process_ringbuf_write(ring, consumer_pos, live)
+    return ring
 
 
 class _SharedUnpickler(pickle.Unpickler):

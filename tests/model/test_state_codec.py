@@ -9,6 +9,7 @@ trace lengths on every example bundle.
 from __future__ import annotations
 
 import dataclasses
+import pickle
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from arspec.model.engine import (
     replay,
 )
 from arspec.model.explore_bundle import explore_result
-from arspec.model.runtime_system import ModelState
+from arspec.model.runtime_system import ModelState, RuntimeSystem
 from arspec.model.state_codec import (
     FINGERPRINT_BITS,
     compute_fingerprint,
@@ -35,7 +36,16 @@ from arspec.model.state_codec import (
     get_expected_collisions,
 )
 from arspec.spec.errors import InputError
+from arspec.spec.ringbuf import (
+    RingBuffer,
+    compute_sample_pos,
+    get_live_bytes,
+    process_ringbuf_reserve,
+    process_ringbuf_submit,
+    process_ringbuf_write,
+)
 from arspec.spec.state import RuntimeState, WorkItem, copy_state, encode_state
+from arspec.spec.types import MapId, RingPos
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLES = sorted(str(p.relative_to(ROOT)) for p in
@@ -128,7 +138,44 @@ def pairs_state() -> RuntimeState:
 
 def test_compact_encoding_is_smaller_than_repr() -> None:
     state = pairs_state()
-    assert len(encode_runtime(state)) * 3 < len(encode_state(state))
+    assert len(encode_runtime(state)) * 3 < len(encode_state(state)) * 2
+
+
+def test_live_ring_bytes_go_in_raw_and_dead_ones_not_at_all() -> None:
+    state = with_live_record(pairs_state())
+    ring = ring_of(state)
+    live = get_live_bytes(ring)
+    assert len(live) == 24 and live in encode_runtime(state)
+    twin = copy_state(state)
+    dead = ring_of(twin)
+    for pos in range(dead.producer_pos, dead.consumer_pos + dead.size):
+        dead.data[pos % dead.size] ^= 0x5A
+    assert dead.data != ring.data
+    assert encode_runtime(twin) == encode_runtime(state)
+    assert encode_state(twin) == encode_state(state)
+    dead.data[(ring.consumer_pos + 8) % ring.size] ^= 0x5A  # the record's first byte
+    assert encode_runtime(twin) != encode_runtime(state)
+    assert encode_state(twin) != encode_state(state)
+
+
+def with_live_record(state: RuntimeState) -> RuntimeState:
+    """Return a copy of a pairs-trading state whose ring holds one unconsumed record after
+    others were consumed (its explored states never hold one: a consume ends each step)."""
+    state = copy_state(state)
+    ring = ring_of(state)
+    assert ring.consumer_pos == ring.producer_pos > 0
+    assert any(ring.data)  # the consumed records' bytes are still there
+    pos = process_ringbuf_reserve(ring, 16, 0)
+    assert pos is not None
+    process_ringbuf_write(ring, compute_sample_pos(pos), b"live record 0123")
+    process_ringbuf_submit(ring, pos, 0)
+    return state
+
+
+def ring_of(state: RuntimeState) -> RingBuffer:
+    ring = state.maps[MapId("spreads")].ringbuf
+    assert ring is not None
+    return ring
 
 
 def test_invalid_shared_objects_do_not_change_the_bytes() -> None:
@@ -141,10 +188,10 @@ def test_invalid_shared_objects_do_not_change_the_bytes() -> None:
 
 
 def mutations() -> list[tuple[str, Callable[[RuntimeState], None]]]:
-    def ring_byte(rt: RuntimeState) -> None:
+    def ring_position(rt: RuntimeState) -> None:
         ring = next(m.ringbuf for m in rt.maps.values() if m.ringbuf is not None)
         assert ring is not None
-        ring.data[100] ^= 1
+        ring.consumer_pos = ring.producer_pos = ring.pending_pos = RingPos(ring.producer_pos + 8)
 
     def account_byte(rt: RuntimeState) -> None:
         next(iter(rt.accounts.accounts.values())).data[0] ^= 1
@@ -174,7 +221,7 @@ def mutations() -> list[tuple[str, Callable[[RuntimeState], None]]]:
     def written(rt: RuntimeState) -> None:
         rt.domains_written.add("leg_a.price")
 
-    return [("ring byte", ring_byte), ("account byte", account_byte),
+    return [("ring position", ring_position), ("account byte", account_byte),
             ("timer expiry", timer_expiry), ("item reason", item_reason),
             ("item depth", item_kind_text), ("slot", slot), ("queued timers", queued),
             ("domains written", written)]
@@ -274,17 +321,34 @@ def test_packed_frontier_explores_alike(path: str) -> None:
 
 
 def test_pack_round_trip_shares_definitions() -> None:
-    system, _ = explore_result(str(ROOT / "examples" / "pairs_trading.yaml"), slots=3)
-    state = system.initial_states()[0]
-    for _ in range(8):
-        state = system.apply(state, system.actions(state)[-1])
+    system, state = after_a_consume()
     packed = system.pack_state(system.compact(state))
     back = system.unpack_state(packed)
     assert back.key == state.key
     assert back.runtime.preset is state.runtime.preset
     assert all(back.runtime.maps[n].definition is m.definition
                for n, m in state.runtime.maps.items())
-    assert len(packed) < len(encode_runtime(state.runtime))
+    assert len(packed) * 4 < len(pickle.dumps(system.compact(state)))
+    ring, unpacked = ring_of(state.runtime), ring_of(back.runtime)
+    assert any(ring.data) and get_live_bytes(unpacked) == get_live_bytes(ring)
+    assert not any(unpacked.data)  # only live bytes travel; the others come back zero
+
+
+def after_a_consume() -> tuple[RuntimeSystem, ModelState]:
+    """Return pairs trading's system and a state reached after its ring consumed a record."""
+    system, _ = explore_result(str(ROOT / "examples" / "pairs_trading.yaml"), slots=4)
+    state = system.initial_states()[0]
+    while ring_of(state.runtime).consumer_pos == 0:
+        state = system.apply(state, system.actions(state)[-1])
+    return system, state
+
+
+def test_packed_ring_keeps_its_live_record() -> None:
+    system, state = after_a_consume()
+    live = ModelState(with_live_record(state.runtime), state.ran, state.error)
+    back = system.unpack_state(system.pack_state(live))
+    assert back.key == live.key != state.key
+    assert get_live_bytes(ring_of(back.runtime)).endswith(b"live record 0123")
 
 
 def test_invalid_packed_state_with_an_unknown_reference() -> None:
