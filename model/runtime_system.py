@@ -1032,7 +1032,7 @@ class _SharedPickler(pickle.Pickler):
     def persistent_id(self, obj: object) -> int | None:
         return self.ids.get(id(obj))
 
-    def reducer_override(self, obj: object) -> object:
+    def reducer_override(self, obj: Any) -> Any:
         """Write a ring buffer with only its live bytes: nothing reads the others (see
         :mod:`arspec.spec.ringbuf`), and a packed frontier state need not carry them."""
         if type(obj) is RingBuffer:
