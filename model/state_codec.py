@@ -5,7 +5,7 @@ Compact state encoding
 The canonical bytes of a runtime state, built from its parts: the same canonical tuple as
 :func:`~arspec.spec.state.compute_state_key` (every unordered collection sorted, maps in
 declaration order, every element with its timer and work-queue state, ring positions and
-bytes, account bytes, the FIFO, watchers and scheduler bookkeeping), with work items and
+live bytes, account bytes, the FIFO, watchers and scheduler bookkeeping), with work items and
 callbacks flattened to plain tuples, serialised by :mod:`marshal` format 2.
 
 Why format 2: from format 3 on, :mod:`marshal` writes a back-reference for an object whose
@@ -15,9 +15,10 @@ appending the explorer's ghost keeps the encoding injective.
 
 Two states get equal bytes exactly when :func:`~arspec.spec.state.encode_state` (the
 ``repr`` of the canonical tuple) gives equal bytes: the flattening keeps every field, and
-ring data and account bytes go in as raw bytes rather than as escaped text (a 4 KiB ring is
-about 4 KB here against about 16 KB as ``repr``). ``tests/model/test_state_codec.py``
-checks the equivalence on every state the explorer reaches in the examples. A
+a ring's live bytes and account bytes go in as raw bytes rather than as escaped text (a
+4 KiB ring full of records is about 4 KB here against about 16 KB as ``repr``).
+``tests/model/test_state_codec.py`` checks the equivalence on every state the explorer
+reaches in the examples. A
 :class:`~arspec.spec.state.RuntimeState` with fields this module does not know is encoded
 through ``repr`` instead (correct, only larger and slower).
 """

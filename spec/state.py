@@ -356,7 +356,8 @@ def copy_accounts(accounts: AccountsState) -> AccountsState:
 
 
 def compute_map_key(state: MapState) -> tuple[object, ...]:
-    """Return the canonical tuple of one map's contents (elements sorted by key)."""
+    """Return the canonical tuple of one map's contents (elements sorted by key; of a ring
+    buffer, its positions and live bytes: :mod:`arspec.spec.ringbuf`, "Dead bytes")."""
     cells = []
     lazy = isinstance(state.elements, ArrayElements)
     for key in sorted(state.elements):
