@@ -57,11 +57,8 @@ the reference VM. One invocation (a whole tail-call chain) is one atomic step.
 from __future__ import annotations
 
 import dataclasses
-import io
 import itertools
 import math
-import pickle
-import zlib
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
@@ -70,6 +67,7 @@ from arspec.model import check_shortcuts
 from arspec.model.check_shortcuts import RememberedResults, StepChecks
 from arspec.model.confluence import Divergence
 from arspec.model.engine import Invariant, ModelError, TransitionInvariant
+from arspec.model.frontier_pack import SharedObjects
 from arspec.model.resources import get_resident_bytes
 from arspec.model.state_codec import MapPartsCache, encode_runtime
 from arspec.model.stopping import MAX_MEMORY, REPLICA_STATES, get_stop_reason, request_stop
@@ -85,12 +83,7 @@ from arspec.spec.catalogue import (
 )
 from arspec.spec.hooks import WatcherState
 from arspec.spec.maps import ArrayElements, MapElement, MapState
-from arspec.spec.ringbuf import (
-    RingBuffer,
-    get_live_bytes,
-    is_ringbuf_consume_enabled,
-    process_ringbuf_write,
-)
+from arspec.spec.ringbuf import RingBuffer, is_ringbuf_consume_enabled
 from arspec.spec.runtime_watchers import copy_runtime_watchers
 from arspec.spec.scheduler import (
     Action,
@@ -120,7 +113,7 @@ from arspec.spec.state import (
 )
 from arspec.spec.tailcall import ProgArray
 from arspec.spec.timers import AsyncSequence, TimerState
-from arspec.spec.types import AccountName, ComputeUnits, Cpu, MapId, RingPos
+from arspec.spec.types import AccountName, ComputeUnits, Cpu, MapId
 from arspec.spec.workqueue import WorkQueueState
 
 _T = TypeVar("_T")
@@ -712,9 +705,8 @@ class RuntimeSystem:
         self.divergences: dict[bytes, Divergence] = {}
         self._step_checks = StepChecks(self.context, self.checks.catalogue)
         self.remembered = RememberedResults(self.context)
-        self._shared: list[object] = [initial.preset, *(m.definition
-                                                         for m in initial.maps.values())]
-        self._shared_ids = {id(obj): n for n, obj in enumerate(self._shared)}
+        self._shared = SharedObjects([initial.preset,
+                                      *(m.definition for m in initial.maps.values())])
 
     # -- TransitionSystem ---------------------------------------------------------------
 
@@ -788,19 +780,14 @@ class RuntimeSystem:
         return describe_action(action)
 
     def pack_state(self, state: ModelState) -> bytes:
-        """Return ``state`` as compressed bytes, for a wide frontier (see ``unpack_state``).
-
-        The map definitions and the preset, shared by every state, are written as
-        references to this system's objects rather than copied into every state.
-        """
-        buffer = io.BytesIO()
-        _SharedPickler(buffer, self._shared_ids).dump(state)
-        return zlib.compress(buffer.getvalue(), 1)
+        """Return ``state`` as compressed bytes, for a wide frontier: the map definitions
+        and the preset as references, ring buffers with their live bytes
+        (:mod:`arspec.model.frontier_pack`)."""
+        return self._shared.pack(state)
 
     def unpack_state(self, data: bytes) -> ModelState:
-        """Return the state :meth:`pack_state` packed."""
-        state: ModelState = _SharedUnpickler(io.BytesIO(zlib.decompress(data)),
-                                             self._shared).load()
+        """Return the state :meth:`pack_state` packed (:mod:`arspec.model.frontier_pack`)."""
+        state: ModelState = self._shared.unpack(data)
         return state
 
     def compact(self, state: ModelState) -> ModelState:
@@ -1020,46 +1007,6 @@ class RuntimeSystem:
             if a == b and s1 < e2 and s2 < e1:
                 return True
         return False
-
-
-class _SharedPickler(pickle.Pickler):
-    """Writes the system's shared objects (by ``id``) as references."""
-
-    def __init__(self, file: io.BytesIO, ids: dict[int, int]) -> None:
-        super().__init__(file, protocol=5)
-        self.ids = ids
-
-    def persistent_id(self, obj: object) -> int | None:
-        return self.ids.get(id(obj))
-
-    def reducer_override(self, obj: Any) -> Any:
-        """Write a ring buffer with only its live bytes: nothing reads the others (see
-        :mod:`arspec.spec.ringbuf`), and a packed frontier state need not carry them."""
-        if type(obj) is RingBuffer:
-            return (make_live_ring, (obj.size, get_live_bytes(obj), obj.consumer_pos,
-                                     obj.producer_pos, obj.pending_pos))
-        return NotImplemented
-
-
-def make_live_ring(size: int, live: bytes, consumer_pos: RingPos, producer_pos: RingPos,
-                   pending_pos: RingPos) -> RingBuffer:
-    """Return a ring holding ``live`` from ``consumer_pos`` on and zeros elsewhere."""
-    ring = RingBuffer(size, bytearray(size), consumer_pos, producer_pos, pending_pos)
-    process_ringbuf_write(ring, consumer_pos, live)
-    return ring
-
-
-class _SharedUnpickler(pickle.Unpickler):
-    """Resolves the references :class:`_SharedPickler` wrote."""
-
-    def __init__(self, file: io.BytesIO, shared: list[object]) -> None:
-        super().__init__(file)
-        self.shared = shared
-
-    def persistent_load(self, pid: object) -> object:
-        if not isinstance(pid, int) or not 0 <= pid < len(self.shared):
-            raise pickle.UnpicklingError(f"unknown shared object {pid!r}")
-        return self.shared[pid]
 
 
 def collect_async_seqs(runtime: RuntimeState) -> set[int]:

@@ -9,7 +9,9 @@ trace lengths on every example bundle.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import pickle
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from arspec.model.engine import (
     replay,
 )
 from arspec.model.explore_bundle import explore_result
+from arspec.model.frontier_pack import SharedObjects, get_shared_object
 from arspec.model.runtime_system import ModelState, RuntimeSystem
 from arspec.model.state_codec import (
     FINGERPRINT_BITS,
@@ -351,14 +354,55 @@ def test_packed_ring_keeps_its_live_record() -> None:
     assert get_live_bytes(ring_of(back.runtime)).endswith(b"live record 0123")
 
 
-def test_invalid_packed_state_with_an_unknown_reference() -> None:
-    import pickle
-    import zlib
-
+def test_invalid_packed_state_with_a_persistent_reference() -> None:
     system, _ = explore_result(str(ROOT / "examples" / "pairs_trading.yaml"), slots=2)
-    # protocol-0 persistent id "99": not one of the system's shared objects
+    # protocol-0 persistent id "99": a packed state has none
     with pytest.raises(pickle.UnpicklingError, match="unknown shared object"):
         system.unpack_state(zlib.compress(b"P99\n."))
+
+
+@pytest.mark.parametrize("args", [(0, 99), (0, -1), (0, "0"), (10 ** 9, 0), ("1", 0)],
+                         ids=["index past the end", "negative index", "text index",
+                              "no such system", "text token"])
+def test_invalid_packed_state_with_an_unknown_shared_object(args: tuple[object, object],
+                                                            ) -> None:
+    system, _ = explore_result(str(ROOT / "examples" / "pairs_trading.yaml"), slots=2)
+    token = system._shared.token
+    call = (token if args[0] == 0 else args[0], args[1])
+    with pytest.raises(pickle.UnpicklingError, match="unknown shared object"):
+        system.unpack_state(zlib.compress(pickle.dumps(_Call(get_shared_object, call))))
+
+
+def test_packed_states_of_two_systems_keep_their_own_definitions() -> None:
+    one, _ = explore_result(str(ROOT / "examples" / "pairs_trading.yaml"), slots=2)
+    two, _ = explore_result(str(ROOT / "examples" / "pairs_trading.yaml"), slots=2)
+    state = one.initial_states()[0]
+    back = two.unpack_state(one.pack_state(state))
+    first = next(iter(state.runtime.maps.values())).definition
+    assert next(iter(back.runtime.maps.values())).definition is first
+    assert back.runtime.preset is state.runtime.preset
+
+
+def test_a_packed_state_outlives_no_system() -> None:
+    system, result = explore_result(str(ROOT / "examples" / "pairs_trading.yaml"), slots=2)
+    packed = system.pack_state(system.initial_states()[0])
+    token = system._shared.token  # noqa: SLF001 - the system's own registration
+    del system, result
+    gc.collect()
+    with pytest.raises(pickle.UnpicklingError, match="unknown shared object"):
+        get_shared_object(token, 0)
+    with pytest.raises(pickle.UnpicklingError, match="unknown shared object"):
+        SharedObjects([]).unpack(packed)
+
+
+class _Call:
+    """Pickles as a call of ``fn`` with ``args`` (a crafted packed state)."""
+
+    def __init__(self, fn: Callable[..., object], args: tuple[object, ...]) -> None:
+        self.fn, self.args = fn, args
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (self.fn, self.args)
 
 
 def timer_broken_initial() -> RuntimeState:
