@@ -3,7 +3,7 @@ The 10^7-state run
 ==================
 
 Explores ``benchmarks/scale_bundle.yaml`` (two timers, a work queue, a 4 KiB ring buffer and
-a watcher) to the end at ``--slots`` (15 gives more than 10^7 distinct states) in this
+a watcher) to the end at ``--slots`` (16 gives more than 10^7 distinct states) in this
 process, and prints: states, transitions, verdict, wall and CPU time, states/s, the
 seen-set's bytes per state (fingerprint, parent, action index and depth), the frontier's
 bytes per state (mean deep size of a sample of frontier states as objects, and of the same
@@ -17,7 +17,7 @@ states/s), so a long run can be followed and, if stopped, its partial figures re
 
 Usage::
 
-    nice python benchmarks/bench_explore_scale.py --slots 15 --max-memory 3.9G
+    nice python benchmarks/bench_explore_scale.py --slots 16 --max-memory 3.9G
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from bench_explore_bundle import BEFORE, SCALE, deep_size  # noqa: E402
 def main(argv: list[str] | None = None) -> int:
     """Run the exploration and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--slots", type=int, default=15)
+    parser.add_argument("--slots", type=int, default=16)
     parser.add_argument("--bundle", default=str(SCALE))
     parser.add_argument("--max-memory", default=None,
                         help="stop with BOUND-REACHED above this RSS (e.g. 3.9G)")
