@@ -386,7 +386,7 @@ def test_packed_states_of_two_systems_keep_their_own_definitions() -> None:
 def test_a_packed_state_outlives_no_system() -> None:
     system, result = explore_result(str(ROOT / "examples" / "pairs_trading.yaml"), slots=2)
     packed = system.pack_state(system.initial_states()[0])
-    token = system._shared.token  # noqa: SLF001 - the system's own registration
+    token = system._shared.token
     del system, result
     gc.collect()
     with pytest.raises(pickle.UnpicklingError, match="unknown shared object"):
