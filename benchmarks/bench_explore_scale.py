@@ -17,7 +17,7 @@ states/s), so a long run can be followed and, if stopped, its partial figures re
 
 Usage::
 
-    nice python benchmarks/bench_explore_scale.py --slots 19 --max-memory 3.9G
+    nice python benchmarks/bench_explore_scale.py --slots 19 --max-memory 3.9G --pack-above 2000
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-memory", default=None,
                         help="stop with BOUND-REACHED above this RSS (e.g. 3.9G)")
     parser.add_argument("--progress-every", type=int, default=250_000)
+    parser.add_argument("--pack-above", type=int, default=20_000,
+                        help="keep a level's states packed beyond this many (less memory)")
     args = parser.parse_args(argv)
 
     from arspec.model.engine import Bounds, FrontierCodec, Progress, StoreMode, explore
@@ -93,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
                      canonicalize=system.canonicalize, progress=progress,
                      progress_every=2000, store=StoreMode.FINGERPRINT,
                      frontier_state=on_frontier,
-                     frontier_codec=FrontierCodec(system.pack_state, system.unpack_state))
+                     frontier_codec=FrontierCodec(system.pack_state, system.unpack_state,
+                                                  pack_above=args.pack_above))
     seconds = time.perf_counter() - start
     cpu = time.process_time() - cpu0
     st = result.stats
